@@ -1,0 +1,34 @@
+# chorus-chain — the two commands of README.md: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := app:app
+
+.PHONY: install run test test-fast lint clean bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# Embedded default: SQLite under instance/, jobs run in-process, e-mails to the local outbox.
+run: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask demo seed
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+# The whole suite on both cores. Tests needing PostgreSQL/Redis/a browser are skipped (with the reason)
+# when those are absent, except under CI=true where their absence is a failure.
+test: install
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest tests/unit -q
+
+clean:
+	rm -rf $(VENV) instance/*.db .pytest_cache

@@ -1,0 +1,12 @@
+"""One package per area of the product; each exposes `bp`."""
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from chorus_chain.blueprints.accounts.views import bp as accounts_bp
+    from chorus_chain.blueprints.auth.views import bp as auth_bp
+    from chorus_chain.blueprints.core.views import bp as core_bp
+    from chorus_chain.blueprints.organisation.views import bp as organisation_bp
+
+    for bp in (core_bp, auth_bp, accounts_bp, organisation_bp):
+        app.register_blueprint(bp)

@@ -1,0 +1,35 @@
+"""Shared form helpers: French messages for the standard validators."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms.validators import Email, InputRequired, Length
+
+from chorus_chain.operations import OperationError
+
+
+def required(message: str = "Ce champ est obligatoire."):
+    return InputRequired(message=message)
+
+
+def email_address():
+    return Email(message="Indiquez une adresse e-mail valide (par exemple nom@entreprise.fr).",
+                 check_deliverability=False)
+
+
+def max_length(n: int):
+    return Length(max=n, message=f"{n} caractères au plus.")
+
+
+class Form(FlaskForm):
+    """A form that can show an operation's refusal next to the field it concerns."""
+
+    class Meta:
+        locales = ["fr_FR", "fr"]
+
+    def add_error(self, error: OperationError | str, field: str | None = None) -> None:
+        message = error.message if isinstance(error, OperationError) else error
+        field = field or (error.field if isinstance(error, OperationError) else None)
+        if field and field in self._fields:
+            self._fields[field].errors = list(self._fields[field].errors) + [message]
+        else:
+            self.form_errors.append(message)

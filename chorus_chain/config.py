@@ -1,0 +1,88 @@
+"""Settings from the environment, with an embedded default that needs nothing installed.
+
+Embedded default (what `make run` uses): SQLite under ``instance/``, jobs run in-process, e-mails written to the log
+and to the local outbox page. Production sets DATABASE_URL (PostgreSQL), REDIS_URL, SECRET_KEY and SMTP_*.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key(development: bool) -> str:
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if not development:
+        raise RuntimeError("SECRET_KEY must be set outside CHORUS_ENV=development")
+    # The embedded default keeps a random key on disk so that sessions survive a restart of `make run`.
+    INSTANCE.mkdir(exist_ok=True)
+    path = INSTANCE / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        INSTANCE.mkdir(exist_ok=True)
+        return f"sqlite:///{INSTANCE / 'chorus.db'}"
+    # Heroku-style URLs name the driver "postgres"; we use psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load() -> dict:
+    """Build the configuration mapping from the environment."""
+    env = os.environ.get("CHORUS_ENV", "production")
+    development = env == "development"
+    redis_url = os.environ.get("REDIS_URL") or None
+    smtp_host = os.environ.get("SMTP_HOST") or None
+    return {
+        "CHORUS_ENV": env,
+        "SECRET_KEY": _secret_key(development),
+        "SQLALCHEMY_DATABASE_URI": database_url(),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        # Mail: SMTP when configured; otherwise the log, plus the local outbox page in development.
+        "SMTP_HOST": smtp_host,
+        "SMTP_PORT": int(os.environ.get("SMTP_PORT", "587")),
+        "SMTP_USER": os.environ.get("SMTP_USER") or None,
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD") or None,
+        "SMTP_STARTTLS": _bool("SMTP_STARTTLS", True),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "chorus-chain <ne-pas-repondre@chorus-chain.invalid>"),
+        "OUTBOX_PAGE": development,
+        "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
+        # Cookies: Secure everywhere but the embedded development server on plain http://127.0.0.1.
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", not development),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", not development),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+        # CSRF tokens are bound to the session and do not expire on their own: a dashboard left open all day keeps
+        # working while its session lives; an expired session gets a clear message, never a silent failure.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+        # A password change or a bank-details change needs a login younger than this (seconds).
+        "FRESH_LOGIN_SECONDS": int(os.environ.get("FRESH_LOGIN_SECONDS", "900")),
+        "MAX_CONTENT_LENGTH": 130 * 1024 * 1024,
+    }

@@ -1,0 +1,45 @@
+"""French formats of amounts, dates and instants (Babel), as template filters."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
+
+LOCALE = "fr_FR"
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def money(value: Decimal | int | None) -> str:
+    if value is None:
+        return "—"
+    return format_currency(Decimal(value), "EUR", locale=LOCALE)
+
+
+def number(value, digits: int = 2) -> str:
+    if value is None:
+        return "—"
+    return format_decimal(value, format=f"#,##0.{'0' * digits}" if digits else "#,##0", locale=LOCALE)
+
+
+def day(value: date | datetime | None, style: str = "medium") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = value.astimezone(PARIS).date()
+    return format_date(value, format=style, locale=LOCALE)
+
+
+def instant(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    return format_datetime(value, format="d MMM y 'à' HH:mm", tzinfo=PARIS, locale=LOCALE)
+
+
+def register(app) -> None:
+    app.add_template_filter(money)
+    app.add_template_filter(number)
+    app.add_template_filter(day)
+    app.add_template_filter(instant)

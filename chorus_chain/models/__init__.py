@@ -1,0 +1,25 @@
+"""All models, imported here so that Alembic and the app see one metadata."""
+from chorus_chain.models.accounts import Account
+from chorus_chain.models.audit import StructureEvent
+from chorus_chain.models.base import Base
+from chorus_chain.models.messaging import MailMessage, OutboxJob
+from chorus_chain.models.structures import (
+    BankAccount,
+    Rattachement,
+    Service,
+    ServiceMember,
+    Structure,
+)
+
+__all__ = [
+    "Account",
+    "BankAccount",
+    "Base",
+    "MailMessage",
+    "OutboxJob",
+    "Rattachement",
+    "Service",
+    "ServiceMember",
+    "Structure",
+    "StructureEvent",
+]

@@ -1,0 +1,86 @@
+"""The tenant of a request: the structure named in the URL (/s/<siret>/...), checked on every request.
+
+A user works "as" one structure at a time and the structure is part of every URL, so two tabs can work for two
+companies. Membership is re-read on every request: a revoked member loses access on the next click.
+Not a member → 404 (we do not even confirm the structure exists); a member without the right → 403.
+"""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, abort, g
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from chorus_chain.domain import rights as rights_rules
+from chorus_chain.extensions import db
+from chorus_chain.models import Rattachement, Structure
+
+
+def tenant_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blueprint:
+    """A blueprint whose every route lives under /s/<siret> and requires membership of that structure."""
+    bp = Blueprint(name, import_name, url_prefix="/s/<siret>" + url_prefix)
+
+    @bp.url_value_preprocessor
+    def pull_siret(endpoint, values):
+        g.siret = values.pop("siret", None) if values else None
+
+    @bp.url_defaults
+    def add_siret(endpoint, values):
+        if "siret" not in values and g.get("structure") is not None:
+            values["siret"] = g.structure.siret
+
+    @bp.before_request
+    @login_required
+    def load_tenant():
+        load_structure_for_current_user(g.siret)
+
+    return bp
+
+
+def load_structure_for_current_user(siret: str | None) -> Structure:
+    row = db.session.execute(
+        select(Structure, Rattachement)
+        .join(Rattachement, Rattachement.structure_id == Structure.id)
+        .where(Structure.siret == (siret or ""), Rattachement.account_id == current_user.id,
+               Rattachement.status == "approved")
+    ).first()
+    if row is None:
+        abort(404)
+    structure, membership = row
+    g.structure = structure
+    g.membership = membership
+    g.is_gestionnaire = structure.gestionnaire_id == current_user.id
+    g.rights = rights_rules.effective_rights(membership.rights(), g.is_gestionnaire)
+    return structure
+
+
+def has_right(domain: str, level: str) -> bool:
+    return rights_rules.allows(g.rights.get(domain, "none"), level)
+
+
+def require_right(domain: str, level: str):
+    """403 unless the current member holds at least `level` on `domain` of the current structure."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not has_right(domain, level):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.required_right = (domain, level)
+        return wrapped
+
+    return decorator
+
+
+def require_gestionnaire(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not g.get("is_gestionnaire"):
+            abort(403)
+        return view(*args, **kwargs)
+
+    wrapped.required_right = ("gestionnaire", "principal")
+    return wrapped

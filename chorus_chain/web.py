@@ -1,0 +1,139 @@
+"""The request lifecycle: login, one commit per request, the outbox after commit, security headers, errors."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app, g, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from chorus_chain import formatting
+from chorus_chain.extensions import db, htmx, login_manager
+from chorus_chain.models import Account
+
+log = logging.getLogger(__name__)
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Connectez-vous pour accéder à cette page."
+    login_manager.login_message_category = "info"
+    login_manager.needs_refresh_message = "Pour cette opération sensible, confirmez votre mot de passe."
+    login_manager.needs_refresh_message_category = "info"
+    login_manager.refresh_view = "auth.reauthenticate"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        # The id carries the account's session version: a password change logs out every other session.
+        try:
+            account_id, version = (int(part) for part in user_id.split(":"))
+        except ValueError:
+            return None
+        account = db.session.get(Account, account_id)
+        if account is None or account.session_version != version or not account.is_active:
+            return None
+        return account
+
+    app.after_request(_finish_transaction)
+    app.after_request(_security_headers)
+    app.teardown_request(_rollback_on_error)
+
+    for code in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(code, _error_page)
+    app.register_error_handler(CSRFError, _csrf_error)
+
+    formatting.register(app)
+
+    @app.context_processor
+    def inject_user_context():
+        return {"current_structure": g.get("structure"), "current_membership": g.get("membership"),
+                "current_rights": g.get("rights", {})}
+
+
+def commits(view):
+    """Mark a GET view that writes (a link followed from an e-mail): its request commits like a form post."""
+    view.commits = True
+    return view
+
+
+def _writes() -> bool:
+    if request.method in WRITE_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "commits", False))
+
+
+def _finish_transaction(response):
+    """One commit per request, at the end, for a successful write; everything else is rolled back."""
+    if response.status_code < 400 and not g.get("rollback") and _writes():
+        db.session.commit()
+        from chorus_chain.jobs.queue import dispatch_outbox
+
+        dispatch_outbox()
+    else:
+        db.session.rollback()
+    return response
+
+
+def _rollback_on_error(exc):
+    if exc is not None:
+        db.session.rollback()
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    # One URL may answer a full page or an HTMX fragment: caches must keep them apart.
+    headers.add("Vary", "HX-Request")
+    if current_user.is_authenticated:
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+# An HTMX request that fails shows its message in the page's message zone, whatever element sent it.
+HTMX_TO_MESSAGES = {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"}
+
+ERROR_TEXTS = {
+    400: ("Requête incorrecte", "La demande n'a pas pu être comprise."),
+    403: ("Accès refusé", "Vos droits sur cette structure ne permettent pas cette action. "
+                          "Demandez-les au gestionnaire principal."),
+    404: ("Page introuvable", "Cette page n'existe pas, ou vous n'y avez pas accès."),
+    405: ("Méthode non autorisée", "Cette action n'est pas possible ainsi."),
+    413: ("Fichier trop volumineux", "Le total des fichiers envoyés dépasse la limite autorisée."),
+    429: ("Trop de tentatives", "Trop de tentatives en peu de temps. Patientez une minute puis réessayez."),
+    500: ("Erreur interne", "Une erreur inattendue s'est produite. Rien n'a été enregistré ; réessayez."),
+}
+
+
+def _error_page(error):
+    code = getattr(error, "code", 500) or 500
+    if code == 500:
+        log.exception("unhandled error", exc_info=getattr(error, "original_exception", error))
+    title, text = ERROR_TEXTS.get(code, ERROR_TEXTS[500])
+    if htmx:
+        return render_template("_message.html", category="error", text=text), code, HTMX_TO_MESSAGES
+    return render_template("error.html", code=code, title=title, text=text), code
+
+
+def _csrf_error(error):
+    text = ("Votre page a expiré (jeton de sécurité absent ou périmé). Rechargez la page puis recommencez : "
+            "rien n'a été enregistré.")
+    if htmx:
+        return render_template("_message.html", category="error", text=text), 400, HTMX_TO_MESSAGES
+    return render_template("error.html", code=400, title="Page expirée", text=text), 400

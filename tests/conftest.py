@@ -1,0 +1,152 @@
+"""Test set-up: the real PostgreSQL and Redis when present (always under CI=true), one transaction per test.
+
+- PostgreSQL: each xdist worker gets its own database (chorus_test_gw0, ...), migrated with the real Alembic
+  migrations once per session. Without PostgreSQL (and outside CI), the suite runs on SQLite and the tests marked
+  `postgres` are skipped, saying why.
+- Every test runs inside one outer transaction that is rolled back at the end; the application's commits only
+  release a SAVEPOINT inside it.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+
+
+def _postgres_available() -> str | None:
+    """None when PostgreSQL answers, else the reason it does not."""
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # report why, skip or fail below
+        return f"PostgreSQL unreachable at {PG_ADMIN_URL}: {type(exc).__name__}"
+
+
+def _redis_available() -> str | None:
+    try:
+        from redis import Redis
+
+        Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        return None
+    except Exception as exc:
+        return f"Redis unreachable at {REDIS_URL}: {type(exc).__name__}"
+
+
+PG_PROBLEM = _postgres_available()
+REDIS_PROBLEM = _redis_available()
+if IN_CI and (PG_PROBLEM or REDIS_PROBLEM):
+    raise pytest.UsageError(f"CI needs the real services: {PG_PROBLEM or ''} {REDIS_PROBLEM or ''}".strip())
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "postgres" in item.keywords and PG_PROBLEM:
+            item.add_marker(pytest.mark.skip(reason=PG_PROBLEM))
+        if "redis" in item.keywords and REDIS_PROBLEM:
+            item.add_marker(pytest.mark.skip(reason=REDIS_PROBLEM))
+
+
+def _prepare_postgres() -> str:
+    from sqlalchemy import create_engine, text
+
+    name = f"chorus_test_{re.sub(r'[^a-z0-9]', '', _worker().lower())}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _prepare_sqlite(tmp_path_factory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    return _prepare_sqlite(tmp_path_factory) if PG_PROBLEM else _prepare_postgres()
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    from flask_migrate import upgrade
+
+    from chorus_chain import create_app
+
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
+        "WTF_CSRF_ENABLED": False,  # enabled by the `csrf` fixture, and in the CSRF tests
+        "RATELIMIT_ENABLED": False,  # enabled by the rate-limit tests
+        "REDIS_URL": None,  # jobs inline; the queue tests set it
+        "SESSION_COOKIE_SECURE": False,  # the test client speaks plain http
+        "REMEMBER_COOKIE_SECURE": False,
+        "OUTBOX_PAGE": True,
+        "SERVER_NAME": "localhost",
+        "BASE_URL": "http://localhost",
+    })
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture
+def db(app):
+    """One outer transaction per test, rolled back at the end; the app's commits release savepoints."""
+    from flask_sqlalchemy.session import Session
+
+    from chorus_chain.extensions import db as database
+
+    class BoundSession(Session):
+        def get_bind(self, *args, **kwargs):
+            return self.bind
+
+    with app.app_context():
+        connection = database.engine.connect()
+        outer = connection.begin()
+        original = database.session
+        database.session = database._make_scoped_session(
+            {"bind": connection, "class_": BoundSession, "join_transaction_mode": "create_savepoint"})
+        try:
+            yield database
+        finally:
+            database.session.remove()
+            database.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+@pytest.fixture
+def csrf(app):
+    app.config["WTF_CSRF_ENABLED"] = True
+    yield
+    app.config["WTF_CSRF_ENABLED"] = False
+
+
+@pytest.fixture
+def ctx(app, db):
+    """An app context for calling operations directly (inside the test's transaction)."""
+    with app.test_request_context():
+        yield

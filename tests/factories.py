@@ -1,0 +1,110 @@
+"""Builders for test data. Each opens its own short app context and commits (a savepoint in the test's transaction),
+so no test holds a context — and a session — across the requests it makes."""
+from __future__ import annotations
+
+import itertools
+
+
+from stdnum import luhn
+
+from chorus_chain.domain import rights as rights_rules
+from chorus_chain.extensions import db
+from chorus_chain.models import Account, BankAccount, Rattachement, Service, Structure
+from chorus_chain.models.base import utcnow
+
+PASSWORD = "correct horse battery staple"
+_counter = itertools.count(1)
+
+
+def valid_siret(n: int | None = None) -> str:
+    """A SIRET with valid Luhn keys (SIREN and SIRET), distinct for each call."""
+    n = next(_counter) if n is None else n
+    siren_base = f"8{n:07d}"
+    siren = siren_base + luhn.calc_check_digit(siren_base)
+    base = siren + "0001"
+    return base + luhn.calc_check_digit(base)
+
+
+def _in_context(fn):
+    def wrapper(app, *args, **kwargs):
+        with app.app_context():
+            result = fn(*args, **kwargs)
+            db.session.commit()
+            ident = result.id
+        # A fresh detached handle: the caller reads ids and simple columns only.
+        with app.app_context():
+            obj = db.session.get(type(result), ident)
+            db.session.expunge(obj)
+            return obj
+
+    return wrapper
+
+
+@_in_context
+def account(email: str | None = None, password: str = PASSWORD, active: bool = True, **fields) -> Account:
+    email = email or f"user{next(_counter)}@example.fr"
+    acc = Account(email=email, first_name=fields.pop("first_name", "Camille"),
+                  last_name=fields.pop("last_name", "Test"), activated_at=utcnow() if active else None, **fields)
+    acc.set_password(password)
+    db.session.add(acc)
+    db.session.flush()
+    return acc
+
+
+@_in_context
+def structure(owner: Account, name: str | None = None, siret: str | None = None, **fields) -> Structure:
+    from chorus_chain.operations.structures import create_structure
+
+    owner = db.session.get(Account, owner.id)
+    return create_structure(owner, siret=siret or valid_siret(), name=name or f"Entreprise {next(_counter)}",
+                            is_public=fields.pop("is_public", False), address_line="1 rue du Test",
+                            postal_code="75001", city="Paris", vat_number=None,
+                            size_class=fields.pop("size_class", "pme"))
+
+
+@_in_context
+def member(structure: Structure, account: Account, status: str = "approved", **rights) -> Rattachement:
+    levels = dict(rights_rules.DEFAULT_MEMBER_RIGHTS)
+    levels.update(rights)
+    row = Rattachement(account_id=account.id, structure_id=structure.id, status=status,
+                       decided_at=utcnow() if status != "pending" else None,
+                       **{f"right_{d}": lvl for d, lvl in levels.items()})
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+@_in_context
+def service(structure: Structure, code: str = "SERV1", name: str = "Service technique", **fields) -> Service:
+    row = Service(structure_id=structure.id, code=code, name=name, **fields)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+@_in_context
+def bank_account(structure: Structure, iban: str = "FR7630006000011234567890189", bic: str = "AGRIFRPPXXX",
+                 label: str = "Compte courant", **fields) -> BankAccount:
+    row = BankAccount(structure_id=structure.id, iban=iban, bic=bic, label=label, **fields)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def login(client, account: Account, password: str = PASSWORD):
+    response = client.post("/connexion", data={"email": account.email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return response
+
+
+def outbox(app) -> list:
+    """Every e-mail queued so far in this test, newest last."""
+    from chorus_chain.models import MailMessage
+
+    with app.app_context():
+        mails = db.session.scalars(db.select(MailMessage).order_by(MailMessage.id)).all()
+        for m in mails:
+            db.session.expunge(m)
+        return mails
+
+

@@ -1,0 +1,28 @@
+from tests import factories
+
+
+def test_healthz_reports_database_and_redis(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "ok"
+    assert body["checks"]["database"]["ok"] is True
+
+
+def test_home_and_security_headers(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "Suivez votre argent" in response.get_data(as_text=True)
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_login_and_structure_page(app, client):
+    acc = factories.account(app)
+    s = factories.structure(app, acc, name="Durand Bâtiment")
+    factories.login(client, acc)
+    page = client.get(f"/s/{s.siret}/")
+    assert page.status_code == 200
+    assert "Durand Bâtiment" in page.get_data(as_text=True)
