@@ -94,7 +94,7 @@ def app(database_url):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {},
         "WTF_CSRF_ENABLED": False,  # enabled by the `csrf` fixture, and in the CSRF tests
-        "RATELIMIT_ENABLED": False,  # enabled by the rate-limit tests
+        "LOGIN_RATE_LIMIT": "10000 per minute",  # the rate-limit test sets the real one
         "REDIS_URL": None,  # jobs inline; the queue tests set it
         "SESSION_COOKIE_SECURE": False,  # the test client speaks plain http
         "REMEMBER_COOKIE_SECURE": False,
@@ -118,19 +118,22 @@ def db(app):
         def get_bind(self, *args, **kwargs):
             return self.bind
 
+    # No app context is held while the test runs: each request pushes its own (its own `g`, its own session),
+    # as in production; all sessions share the test's connection and its outer transaction.
     with app.app_context():
         connection = database.engine.connect()
-        outer = connection.begin()
-        original = database.session
-        database.session = database._make_scoped_session(
-            {"bind": connection, "class_": BoundSession, "join_transaction_mode": "create_savepoint"})
-        try:
-            yield database
-        finally:
+    outer = connection.begin()
+    original = database.session
+    database.session = database._make_scoped_session(
+        {"bind": connection, "class_": BoundSession, "join_transaction_mode": "create_savepoint"})
+    try:
+        yield database
+    finally:
+        with app.app_context():
             database.session.remove()
-            database.session = original
-            outer.rollback()
-            connection.close()
+        database.session = original
+        outer.rollback()
+        connection.close()
 
 
 @pytest.fixture

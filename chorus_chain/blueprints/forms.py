@@ -7,6 +7,11 @@ from wtforms.validators import Email, InputRequired, Length
 from chorus_chain.operations import OperationError
 
 
+def strip(value):
+    """Field filter: people paste addresses and numbers with spaces around them."""
+    return value.strip() if isinstance(value, str) else value
+
+
 def required(message: str = "Ce champ est obligatoire."):
     return InputRequired(message=message)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
 
-from chorus_chain.blueprints.forms import Form, email_address, max_length, required
+from chorus_chain.blueprints.forms import Form, strip, email_address, max_length, required
 from chorus_chain.domain.passwords import MIN_LENGTH
 
 SIZE_CHOICES = [
@@ -19,7 +19,7 @@ class ProfileForm(Form):
     last_name = StringField("Nom", validators=[required(), max_length(100)])
     phone = StringField("Téléphone", validators=[Optional(), max_length(30)])
     contact_email = EmailField("E-mail de contact (notifications)", validators=[Optional(), email_address(),
-                                                                                max_length(254)])
+                                                                                max_length(254)], filters=[strip])
 
 
 class PasswordChangeForm(Form):

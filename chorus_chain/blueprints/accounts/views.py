@@ -51,7 +51,7 @@ def change_password():
         except OperationError as error:
             password_form.add_error(error)
         else:
-            login_user(current_user)  # the session version changed: keep this session, drop the others
+            login_user(current_user._get_current_object())  # the session version changed: keep this session, drop the others
             mark_authenticated()
             flash("Votre mot de passe est changé. Vos autres sessions sont déconnectées.", "success")
             return redirect(url_for("accounts.profile"))
