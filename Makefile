@@ -17,7 +17,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 # Embedded default: SQLite under instance/, jobs run in-process, e-mails to the local outbox.
+run: export CHORUS_ENV := development
+run: export DATABASE_URL :=
+run: export REDIS_URL :=
 run: install
+	@echo "chorus-chain: base SQLite embarquée, travaux dans le processus, e-mails dans la boîte d'envoi locale."
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo seed
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
