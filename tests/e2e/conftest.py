@@ -1,0 +1,119 @@
+"""Browser tests: a live server of the application in a thread, on its own database seeded with the demo, driven by
+Playwright through Debian's Chromium. Skipped (with the reason) where no browser is installed — never under CI."""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IN_CI, PG_ADMIN_URL, PG_PROBLEM, _worker
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+def _browser_problem() -> str | None:
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "playwright is not installed"
+    return None
+
+
+BROWSER_PROBLEM = _browser_problem()
+if IN_CI and BROWSER_PROBLEM:
+    raise pytest.UsageError(f"CI runs the browser tests: {BROWSER_PROBLEM}")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if BROWSER_PROBLEM and "tests/e2e" in str(item.fspath):
+            item.add_marker(pytest.mark.skip(reason=BROWSER_PROBLEM))
+
+
+@pytest.fixture(scope="session")
+def live_database_url(tmp_path_factory):
+    if PG_PROBLEM:
+        return f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.db'}"
+    from sqlalchemy import create_engine, text
+
+    name = f"chorus_e2e_{_worker().lower()}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(scope="session")
+def live_server(live_database_url):
+    """The application served on 127.0.0.1 (an ephemeral port) in a thread, on a migrated, seeded database."""
+    from flask_migrate import upgrade
+    from werkzeug.serving import make_server
+
+    from chorus_chain import create_app, demo
+    from chorus_chain.extensions import db
+
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": live_database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
+        "REDIS_URL": None,
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_SECURE": False,
+        "OUTBOX_PAGE": True,
+        "LOGIN_RATE_LIMIT": "10000 per minute",
+    })
+    with app.app_context():
+        upgrade()
+        demo.seed()
+        db.session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app.config["BASE_URL"], app
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server[0], locale="fr-FR", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def login(page, email: str, password: str = "demo-chorus-2026") -> None:
+    page.goto("/connexion")
+    page.get_by_label("Adresse e-mail").fill(email)
+    page.get_by_label("Mot de passe").fill(password)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url("**/compte/structures")
