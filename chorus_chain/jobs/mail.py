@@ -5,9 +5,10 @@ import logging
 import smtplib
 from email.message import EmailMessage
 
-from flask import current_app, has_app_context
+from flask import current_app
 
 from chorus_chain.extensions import db
+from chorus_chain.jobs.context import job_context
 from chorus_chain.models import MailMessage
 from chorus_chain.models.base import utcnow
 
@@ -15,11 +16,11 @@ log = logging.getLogger(__name__)
 
 
 def send_mail(mail_id: int) -> None:
-    if not has_app_context():  # on an rq worker
-        from chorus_chain import create_app
+    with job_context():
+        _send(mail_id)
 
-        with create_app().app_context():
-            return send_mail(mail_id)
+
+def _send(mail_id: int) -> None:
     mail = db.session.get(MailMessage, mail_id)
     if mail is None or mail.sent_at is not None:  # safe to run twice
         return

@@ -1,0 +1,7 @@
+"""rq cron configuration: `rq cron chorus_chain/jobs/cron.py --url $REDIS_URL` (the `clock` process of the Procfile)."""
+from rq import cron
+
+from chorus_chain.jobs import periodic
+from chorus_chain.jobs.queue import QUEUE_NAME
+
+cron.register(periodic.dispatch_pending_outbox, QUEUE_NAME, interval=60)
