@@ -62,16 +62,33 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=REDIS_PROBLEM))
 
 
-def _prepare_postgres() -> str:
+# The application connects as an ordinary role that owns its database, as in production: a superuser would bypass
+# row-level security and hide its bugs.
+APP_ROLE = "chorus_app"
+
+
+def create_postgres_database(prefix: str) -> str:
+    """A fresh database owned by APP_ROLE; returns the URL the application uses (as APP_ROLE)."""
     from sqlalchemy import create_engine, text
 
-    name = f"chorus_test_{re.sub(r'[^a-z0-9]', '', _worker().lower())}"
+    name = f"{prefix}_{re.sub(r'[^a-z0-9]', '', _worker().lower())}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE}).scalar()
+        if not exists:
+            try:
+                conn.execute(text(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS"))
+            except Exception:  # another worker created it at the same instant
+                pass
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}" OWNER {APP_ROLE}'))
     admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("://postgres@", f"://{APP_ROLE}@")
+    return f"{base}/{name}"
+
+
+def _prepare_postgres() -> str:
+    return create_postgres_database("chorus_test")
 
 
 def _prepare_sqlite(tmp_path_factory) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, PG_ADMIN_URL, PG_PROBLEM, _worker
+from tests.conftest import IN_CI, PG_PROBLEM, create_postgres_database
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -40,15 +40,7 @@ def pytest_collection_modifyitems(config, items):
 def live_database_url(tmp_path_factory):
     if PG_PROBLEM:
         return f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.db'}"
-    from sqlalchemy import create_engine, text
-
-    name = f"chorus_e2e_{_worker().lower()}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    return create_postgres_database("chorus_e2e")
 
 
 @pytest.fixture(scope="session")
