@@ -16,8 +16,13 @@ class InvalidIdentifier(ValueError):
     """A user-facing error: str(exc) is a French sentence."""
 
 
+def _compact(value: str) -> str:
+    """Strip what people type between digits: spaces (also no-break), dots, dashes."""
+    return "".join(ch for ch in (value or "") if ch not in " .-\u00a0\u202f\t")
+
+
 def clean_siret(value: str) -> str:
-    compact = stdnum_siret.compact(value or "")
+    compact = _compact(value)
     if not compact:
         raise InvalidIdentifier("Indiquez le numéro SIRET (14 chiffres).")
     if not compact.isdigit() or len(compact) != 14:
