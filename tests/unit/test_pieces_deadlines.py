@@ -1,0 +1,184 @@
+"""Deadlines: durations as data, due instants, French countdowns, reminders, expiry actions, clocks opened and closed
+by transitions."""
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from chorus_chain.domain import deadlines as D
+from chorus_chain.domain.deadlines import (
+    DEADLINES,
+    DeadlineSettingError,
+    clock_changes,
+    countdown_fr,
+    days_left,
+    due_at,
+    expiry_action,
+    is_expired,
+    reminders_due,
+)
+from chorus_chain.domain.statuses import Status
+from chorus_chain.domain.transitions import perform
+
+UTC = timezone.utc
+PARIS = ZoneInfo("Europe/Paris")
+T0 = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
+
+
+def test_the_figures_of_chorus_md():
+    assert {k: d.days for k, d in DEADLINES.items()} == {
+        "validation_1": 15, "validation_2": 15, "moe": 7, "paiement": 30, "dc4_acceptance": 21,
+        "contest_moe_corrections": 30, "tacit_dgd": 10, "dg_signature": 30,
+    }
+    assert DEADLINES["dg_signature"].certainty == "assumed"
+    assert D.dgp_days("etat") == 30 and D.dgp_days("etablissement_public_de_sante") == 50
+    assert D.dgp_days("entreprise_publique") == 60
+    with pytest.raises(ValueError):
+        D.dgp_days("association")
+
+
+def test_due_at_is_the_same_instant_n_calendar_days_later():
+    assert due_at("validation_1", T0) == datetime(2026, 3, 17, 9, 15, tzinfo=UTC)
+    assert due_at("dc4_acceptance", T0) == T0 + timedelta(days=21)
+    assert due_at("tacit_dgd", T0) == T0 + timedelta(days=10)
+    # Given in Paris time, computed in UTC: across the switch to summer time (29 March 2026) the Paris hour moves.
+    start = datetime(2026, 3, 20, 10, 0, tzinfo=PARIS)
+    due = due_at("validation_1", start)
+    assert due.tzinfo == UTC and due == start.astimezone(UTC) + timedelta(days=15)
+    assert due == datetime(2026, 4, 4, 9, 0, tzinfo=UTC)
+    assert due.astimezone(PARIS).hour == 11  # 15 × 24 h later, not 10:00 Paris wall-clock time
+
+
+def test_marche_settings_for_the_moe_and_the_dgp():
+    assert due_at("moe", T0) == T0 + timedelta(days=7)
+    assert due_at("moe", T0, days=15) == T0 + timedelta(days=15)
+    assert due_at("paiement", T0, days=50) == T0 + timedelta(days=50)
+    with pytest.raises(DeadlineSettingError, match="entre 1 et 15 jours"):
+        due_at("moe", T0, days=16)
+    with pytest.raises(DeadlineSettingError, match="30, 50 ou 60"):
+        due_at("paiement", T0, days=45)
+    with pytest.raises(DeadlineSettingError, match="fixé à 15 jours"):
+        due_at("validation_1", T0, days=20)
+    assert due_at("validation_1", T0, days=15) == T0 + timedelta(days=15)
+
+
+def test_naive_instants_and_unknown_kinds_are_refused():
+    with pytest.raises(ValueError):
+        due_at("validation_1", datetime(2026, 3, 2, 9, 15))
+    with pytest.raises(ValueError):
+        due_at("retard", T0)
+    with pytest.raises(ValueError):
+        countdown_fr("moe", T0, datetime(2026, 3, 2))
+
+
+@pytest.mark.parametrize(("kind", "now", "phrase"), [
+    ("validation_1", T0 - timedelta(days=3, hours=2), "validation tacite dans 3 jours"),
+    ("validation_1", T0 - timedelta(days=1, hours=5), "validation tacite dans un jour"),
+    ("validation_1", T0 - timedelta(hours=5), "validation tacite dans moins d'un jour"),
+    ("validation_1", T0 + timedelta(days=2, hours=1), "délai de validation dépassé de 2 jours"),
+    ("moe", T0 + timedelta(days=2), "maître d'œuvre en retard de 2 jours"),
+    ("moe", T0 + timedelta(days=1), "maître d'œuvre en retard d'un jour"),
+    ("moe", T0, "maître d'œuvre en retard de moins d'un jour"),
+    ("moe", T0 - timedelta(days=4), "état d'acompte attendu du maître d'œuvre dans 4 jours"),
+    ("paiement", T0 + timedelta(days=5), "paiement en retard de 5 jours : intérêts moratoires dus"),
+    ("dc4_acceptance", T0 - timedelta(days=10), "acceptation tacite du sous-traitant dans 10 jours"),
+    ("tacit_dgd", T0 + timedelta(days=3), "décompte général et définitif tacite acquis depuis 3 jours"),
+])
+def test_countdown_phrases(kind, now, phrase):
+    assert countdown_fr(kind, T0, now) == phrase
+
+
+def test_expiry_and_days_left():
+    assert not is_expired(T0, T0 - timedelta(microseconds=1))
+    assert is_expired(T0, T0)
+    assert days_left(T0, T0 - timedelta(days=2, hours=1)) == 2
+    assert days_left(T0, T0 + timedelta(hours=1)) == -1
+
+
+def test_reminders_are_due_once_most_urgent_first():
+    due = T0
+    assert reminders_due("validation_1", due, due - timedelta(days=4)) == ()
+    assert reminders_due("validation_1", due, due - timedelta(days=3)) == (3,)
+    assert reminders_due("validation_1", due, due - timedelta(days=2), sent=[3]) == ()
+    assert reminders_due("validation_1", due, due - timedelta(hours=20), sent=[3]) == (1,)
+    # A sweep that ran late sees both: it sends one (the most urgent) and records both.
+    assert reminders_due("validation_1", due, due - timedelta(hours=20)) == (1, 3)
+    assert reminders_due("validation_1", due, due) == ()  # expired: the expiry action takes over
+    assert reminders_due("paiement", due, due - timedelta(days=5)) == (5,)
+
+
+def test_reminders_never_predate_the_clock():
+    start = T0
+    due = due_at("moe", start, days=2)
+    assert reminders_due("moe", due, start, start=start) == ()
+    assert reminders_due("moe", due, due - timedelta(days=1), start=start) == (1,)
+
+
+def test_expiry_actions():
+    assert expiry_action("validation_1") == "tacit_validation"
+    assert expiry_action("validation_2") == "tacit_validation"
+    assert expiry_action("moe") == "moe_late"
+    assert expiry_action("dc4_acceptance") == D.ACCEPT_DC4_TACITLY
+    assert expiry_action("tacit_dgd") == "tacit_dgd"
+    assert expiry_action("dg_signature") == "tacit_dg_acceptance"
+    assert expiry_action("paiement") is None  # late-payment interest starts, no status change
+    assert expiry_action("contest_moe_corrections") is None
+    assert "intérêts moratoires" in DEADLINES["paiement"].expiry_effect
+    assert DEADLINES["moe"].alert_on_expiry == ("emitter", "titulaire", "moa")
+
+
+def test_every_kind_has_french_texts_and_sensible_reminders():
+    assert D.KIND_MAX_LENGTH <= 30  # the width of deadline.kind
+    for spec in DEADLINES.values():
+        assert spec.label and spec.starts and spec.expiry_effect
+        assert "{delay}" in spec.upcoming or "{de_delay}" in spec.upcoming
+        assert "{delay}" in spec.overdue or "{de_delay}" in spec.overdue
+        assert all(0 < offset < spec.days for offset in spec.reminders)
+        assert spec.remind
+
+
+A9 = ("validation_1", "paiement")
+A10 = ("validation_1", "moe", "moa", "paiement")
+
+
+def test_clocks_follow_the_piece():
+    assert clock_changes("BROUILLON", "A_VALIDER_1", A9) == D.ClockChanges(("validation_1",), ())
+    assert clock_changes("A_VALIDER_1", "VALIDEE_1", A9) == D.ClockChanges((), ("validation_1",))
+    assert clock_changes("VALIDEE_1", "DEPOSEE", A9) == D.ClockChanges(("paiement",), ())
+    assert clock_changes("DEPOSEE", "MISE_A_DISPOSITION", A9) == D.ClockChanges()
+    assert clock_changes("MANDATEE", "MISE_EN_PAIEMENT", A9) == D.ClockChanges((), ("paiement",))
+    # Works: the DGP runs from the MOE's receipt.
+    assert clock_changes("VALIDEE_1", "A_ASSOCIER_MOE", A10) == D.ClockChanges(("moe", "paiement"), ())
+    assert clock_changes("PRISE_EN_COMPTE_MOE", "A_ASSOCIER_MOA", A10) == D.ClockChanges((), ("moe",))
+    assert clock_changes("PRISE_EN_COMPTE_MOE", "ABSENCE_VALIDATION_MOE_DELAI_REGLEMENTAIRE", A10).closed == ("moe",)
+    # Recycling: not received, the DGP starts again when the piece is resent.
+    assert clock_changes("MISE_A_DISPOSITION", "A_RECYCLER", A9).closed == ("paiement",)
+    assert clock_changes("A_RECYCLER", "DEPOSEE", A9).opened == ("paiement",)
+    # End of contract.
+    assert clock_changes("BROUILLON", "A_ASSOCIER_MOA", ("moa",), cadre="A22").opened == ("tacit_dgd",)
+    assert clock_changes("BROUILLON", "A_ASSOCIER_MOA", ("moa",), cadre="A17").opened == ()
+    assert clock_changes("PRISE_EN_COMPTE_MOA", "A_ASSOCIER_FOURNISSEUR", ("moa",), cadre="A17").opened == (
+        "dg_signature",)
+    # A continuation piece (état d'acompte deposited by the MOE) gets no DGP of its own.
+    assert D.running_in("paiement", ("moa", "paiement")) == frozenset()
+
+
+def test_a_walk_opens_and_closes_each_clock_once():
+    route = ("validation_1", "validation_2", "moe", "moa", "paiement")
+    status = Status.BROUILLON
+    opened, closed = [], []
+    for action, actor in [("deposit", "emitter"), ("tacit_validation", "system"), ("validate", "validation_2"),
+                          ("take", "moe"), ("issue_etat_acompte", "moe"), ("moa_take", "moa"),
+                          ("moa_validate", "moa"), ("mark_service_fait", "paiement"), ("mark_mandatee", "paiement")]:
+        for transition in perform(status, action, actor, route):
+            changes = clock_changes(transition.from_status, transition.to_status, route)
+            opened += changes.opened
+            closed += changes.closed
+            status = transition.to_status
+    assert opened == ["validation_1", "validation_2", "moe", "paiement"]
+    assert closed == ["validation_1", "validation_2", "moe"]
+    for transition in perform(status, "mark_paid", "paiement", route, amount=Decimal("10.00"), paid_on=T0.date()):
+        closed += clock_changes(transition.from_status, transition.to_status, route).closed
+    assert closed[-1] == "paiement"
