@@ -1,0 +1,190 @@
+"""Retenue de garantie: the share of each acompte held back until the end of the guarantee period.
+
+Why (CHORUS.md §5 "Retenue de garantie", §6b "Retenue de garantie base"):
+- rate ≤ 5 % (≤ 3 % for State contracts with SMEs: the `RetenueCap` setting);
+- base: works TTC **excluding** price revision (the legal layout of an acompte certificate says "hors variation de
+  prix"; `RetenueBase` names the alternative "including revision");
+- computed per part of the marché — a contractor (titulaire, mandataire or co-traitant) with the sous-traitants it
+  brought in paiement direct — because a guarantee can replace the retenue on one part only;
+- within a part: a reverse-charged sous-traitant's share = rate × its works HT (it is paid HT), another
+  sous-traitant's share = rate × its works TTC, and the contractor's share = the part's total minus the
+  sous-traitants' shares (so the contractor also bears the retenue on the VAT it collects on their works);
+- a guarantee (garantie à première demande / caution) given by a beneficiary replaces the retenue on its own share:
+  that share becomes 0, the others are unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+
+from chorus_chain.domain.money.caps import check_fraction, check_retenue_rate
+from chorus_chain.domain.money.rounding import (
+    ONE,
+    BeneficiaryKey,
+    Explained,
+    Line,
+    cent,
+    exact,
+    require_decimal,
+)
+
+
+class RetenueCap(Enum):
+    """The legal ceiling of the rate that applies to the marché."""
+
+    STANDARD = "standard"
+    """5 %: the general ceiling."""
+    STATE_SME = "state_sme"
+    """3 %: State contracts with an SME."""
+
+    @property
+    def limit(self) -> Decimal:
+        return Decimal("0.05") if self is RetenueCap.STANDARD else Decimal("0.03")
+
+    @property
+    def reason_fr(self) -> str:
+        return "plafond général" if self is RetenueCap.STANDARD else "marché de l'État passé avec une PME"
+
+
+class RetenueBase(Enum):
+    """What the rate applies to (§6b)."""
+
+    WORKS_TTC_EXCLUDING_REVISION = "works_ttc_excluding_revision"
+    """Default: works TTC at base prices, "hors variation de prix"."""
+    WORKS_TTC_INCLUDING_REVISION = "works_ttc_including_revision"
+    """Alternative: works + revision, TTC."""
+
+
+@dataclass(frozen=True)
+class RetenueSettings:
+    """The retenue clause of a marché. `replaced`: the beneficiaries whose share is replaced by a guarantee."""
+
+    rate: Decimal = Decimal("0.05")
+    cap: RetenueCap = RetenueCap.STANDARD
+    base: RetenueBase = RetenueBase.WORKS_TTC_EXCLUDING_REVISION
+    replaced: frozenset[BeneficiaryKey] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.cap, RetenueCap) or not isinstance(self.base, RetenueBase):
+            raise TypeError("cap/base: RetenueCap and RetenueBase expected")
+        check_retenue_rate(self.rate, self.cap.limit, self.cap.reason_fr)
+        object.__setattr__(self, "replaced", frozenset(self.replaced))
+
+
+@dataclass(frozen=True)
+class RetenueMember:
+    """What the retenue needs to know about one member of a part, cumulative to date."""
+
+    key: BeneficiaryKey
+    name: str
+    works_ht: Decimal
+    revision_ht: Decimal
+    autoliquidation: bool = False
+
+    def __post_init__(self) -> None:
+        require_decimal(self.works_ht, "works_ht")
+        require_decimal(self.revision_ht, "revision_ht")
+
+
+def _base_ht(settings: RetenueSettings, member: RetenueMember) -> Decimal:
+    if settings.base is RetenueBase.WORKS_TTC_INCLUDING_REVISION:
+        return member.works_ht + member.revision_ht
+    return member.works_ht
+
+
+@exact
+def retenue_of_part(
+    settings: RetenueSettings,
+    tva_rate: Decimal,
+    contractor: RetenueMember,
+    sous_traitants: Sequence[RetenueMember] = (),
+) -> dict[BeneficiaryKey, Explained]:
+    """The cumulative retenue of each member of one part (see the module docstring), each share rounded once."""
+    check_fraction(tva_rate, "tva_rate", "Taux de TVA")
+    rate = settings.rate
+    base_words = (
+        "travaux TTC aux prix de base (hors révision)"
+        if settings.base is RetenueBase.WORKS_TTC_EXCLUDING_REVISION
+        else "travaux TTC révision comprise"
+    )
+    members = [contractor, *sous_traitants]
+    part_base_ttc = sum((_base_ht(settings, m) for m in members), Decimal(0)) * (ONE + tva_rate)
+    part_total = cent(rate * part_base_ttc)
+    part_line = Line(
+        f"Retenue de garantie de la part ({contractor.name} et ses sous-traitants en paiement direct)",
+        f"taux × {base_words} de la part",
+        (
+            ("taux", rate),
+            ("travaux HT de la part", sum((_base_ht(settings, m) for m in members), Decimal(0))),
+            ("taux de TVA", tva_rate),
+        ),
+        part_total,
+    )
+    result: dict[BeneficiaryKey, Explained] = {}
+    shares_sum = Decimal(0)
+    st_lines: list[Line] = []
+    for st in sous_traitants:
+        base = _base_ht(settings, st)
+        if st.autoliquidation:
+            share = cent(rate * base)
+            line = Line(
+                f"Retenue de garantie ({st.name})",
+                "taux × travaux HT (autoliquidation : le sous-traitant est payé hors TVA)",
+                (("taux", rate), ("travaux HT", base)),
+                share,
+            )
+        else:
+            share = cent(rate * base * (ONE + tva_rate))
+            line = Line(
+                f"Retenue de garantie ({st.name})",
+                f"taux × {base_words}",
+                (("taux", rate), ("travaux HT", base), ("taux de TVA", tva_rate)),
+                share,
+            )
+        shares_sum += share
+        st_lines.append(line)
+        if st.key in settings.replaced:
+            result[st.key] = _replaced(st.name, line)
+        else:
+            result[st.key] = Explained(share, (part_line, line))
+    contractor_share = part_total - shares_sum
+    if sous_traitants:
+        contractor_line = Line(
+            f"Retenue de garantie ({contractor.name})",
+            "retenue de la part − retenues des sous-traitants en paiement direct",
+            (
+                ("retenue de la part", part_total),
+                *(
+                    (f"retenue du sous-traitant {st.name}", line.result)
+                    for st, line in zip(sous_traitants, st_lines, strict=True)
+                ),
+            ),
+            contractor_share,
+        )
+        lines = (part_line, *st_lines, contractor_line)
+    else:
+        contractor_line = part_line
+        lines = (part_line,)
+    if contractor.key in settings.replaced:
+        result[contractor.key] = _replaced(contractor.name, contractor_line)
+    else:
+        result[contractor.key] = Explained(contractor_share, lines)
+    return result
+
+
+def _replaced(name: str, would_be: Line) -> Explained:
+    return Explained(
+        Decimal("0.00"),
+        (
+            would_be,
+            Line(
+                f"Retenue de garantie ({name})",
+                "remplacée par une garantie à première demande (ou une caution) : rien n'est retenu",
+                (("retenue qui aurait été prélevée", would_be.result),),
+                Decimal("0.00"),
+            ),
+        ),
+    )
