@@ -4,7 +4,9 @@ from __future__ import annotations
 import time
 from functools import wraps
 
-from flask import current_app, flash, redirect, request, session, url_for
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, g, redirect, request, session, url_for
 
 _KEY = "authenticated_at"
 
@@ -21,18 +23,30 @@ def login_is_recent() -> bool:
 def recent_login_required(view):
     """Send the user to confirm their password when their login is older than FRESH_LOGIN_SECONDS.
 
-    A POST without a recent login is refused (403) rather than redirected: a form must not be replayed blindly.
+    A POST without a recent login changes nothing and is never replayed blindly: the user confirms the password,
+    comes back to the page the form was on, and submits again knowingly.
     """
 
     @wraps(view)
     def wrapped(*args, **kwargs):
         if login_is_recent():
             return view(*args, **kwargs)
-        if request.method != "GET":
-            from flask import abort
-
-            abort(403)
-        flash("Pour cette opération sensible, confirmez d'abord votre mot de passe.", "info")
-        return redirect(url_for("auth.reauthenticate", next=request.full_path.rstrip("?")))
+        if request.method == "GET":
+            flash("Pour cette opération sensible, confirmez d'abord votre mot de passe.", "info")
+            return redirect(url_for("auth.reauthenticate", next=request.full_path.rstrip("?")))
+        g.rollback = True
+        flash("Votre connexion date un peu : par sécurité, confirmez votre mot de passe puis recommencez. "
+              "Rien n'a été enregistré.", "info")
+        back = _same_site_path(request.referrer) or request.path
+        return redirect(url_for("auth.reauthenticate", next=back), code=303)
 
     return wrapped
+
+
+def _same_site_path(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")

@@ -2,6 +2,7 @@
 so no test holds a context — and a session — across the requests it makes."""
 from __future__ import annotations
 
+import functools
 import itertools
 
 
@@ -108,3 +109,93 @@ def outbox(app) -> list:
         return mails
 
 
+# --- The organisation area (a structure with a member of every kind) ------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def _password_hash() -> str:
+    account_ = Account(email="x@example.fr", first_name="", last_name="")
+    account_.set_password(PASSWORD)
+    return account_.password_hash
+
+
+@_in_context
+def quick_account(**fields) -> Account:
+    """As `account`, with PASSWORD, reusing one hash: scrypt costs 0.1 s a call and `team` makes nine accounts."""
+    acc = Account(email=fields.pop("email", None) or f"user{next(_counter)}@example.fr",
+                  first_name=fields.pop("first_name", "Camille"), last_name=fields.pop("last_name", "Test"),
+                  activated_at=utcnow(), password_hash=_password_hash(), **fields)
+    db.session.add(acc)
+    db.session.flush()
+    return acc
+
+
+def team(app) -> "SimpleNamespace":
+    """A structure with its gestionnaire principal (gp) and members: admin (organisation modification), viewer
+    (organisation consultation), colleague (default rights), powerless (no right), a pending applicant; and a
+    neighbour structure with a member, a service and a bank account, for the cross-structure 404s."""
+    from types import SimpleNamespace
+
+    gp = quick_account(app, first_name="Gaëlle", last_name="Gérante")
+    home = structure(app, gp, name="Durand Bâtiment")
+    t = SimpleNamespace(gp=gp, structure=home, siret=home.siret, base=f"/s/{home.siret}")
+    for name, rights in {"admin": {"organisation": "modification"}, "viewer": {"organisation": "consultation"},
+                         "colleague": {},
+                         "powerless": dict.fromkeys(rights_rules.DOMAINS, "none")}.items():
+        person = quick_account(app, first_name=name.capitalize(), last_name="Membre")
+        setattr(t, name, person)
+        setattr(t, f"{name}_member", member(app, home, person, **rights))
+    t.applicant = quick_account(app, first_name="Alice", last_name="Candidate")
+    t.pending = member(app, home, t.applicant, status="pending")
+    neighbour_gp = quick_account(app, first_name="Voisin")
+    t.neighbour = structure(app, neighbour_gp, name="Structure voisine")
+    t.neighbour_person = quick_account(app)
+    t.neighbour_member = member(app, t.neighbour, t.neighbour_person)
+    t.neighbour_pending = member(app, t.neighbour, quick_account(app), status="pending")
+    t.neighbour_service = service(app, t.neighbour, code="VOISIN")
+    t.neighbour_bank = bank_account(app, t.neighbour, is_default=True)
+    return t
+
+
+def stale_login(client) -> None:
+    """Age the client's login beyond FRESH_LOGIN_SECONDS: sensitive changes then ask for the password again."""
+    with client.session_transaction() as session:
+        session["authenticated_at"] = 0
+
+
+def reload(app, model, ident):
+    """The row as the database holds it now (detached), or None."""
+    with app.app_context():
+        row = db.session.get(model, ident)
+        if row is not None:
+            db.session.expunge(row)
+        return row
+
+
+def rows(app, model, *where, order_by=None) -> list:
+    """Every row of a model matching the conditions (detached), in id order unless told."""
+    with app.app_context():
+        found = db.session.scalars(db.select(model).where(*where).order_by(order_by or model.id)).all()
+        for row in found:
+            db.session.expunge(row)
+        return found
+
+
+def events(app, structure: Structure, kind: str | None = None) -> list:
+    """The structure's journal, oldest first, optionally of one kind."""
+    from chorus_chain.models import StructureEvent
+
+    conditions = [StructureEvent.structure_id == structure.id]
+    if kind:
+        conditions.append(StructureEvent.kind == kind)
+    return rows(app, StructureEvent, *conditions)
+
+
+def login_with_csrf(client, account: Account, password: str = PASSWORD):
+    """Log in while CSRF protection is on (the `csrf` fixture): the token is read from the login page."""
+    import re
+
+    page = client.get("/connexion").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = client.post("/connexion", data={"email": account.email, "password": password, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return response

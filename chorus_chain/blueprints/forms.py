@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from wtforms.meta import DefaultMeta
 from wtforms.validators import Email, InputRequired, Length
 
 from chorus_chain.operations import OperationError
@@ -30,6 +31,11 @@ class Form(FlaskForm):
 
     class Meta:
         locales = ["fr_FR", "fr"]
+
+        def get_translations(self, form):
+            # Flask-WTF translates only through Flask-Babel, which the app does not use, and would fall back to
+            # English ("Not a valid choice."); WTForms' own French catalogue answers for the built-in messages.
+            return DefaultMeta.get_translations(self, form)
 
     def add_error(self, error: OperationError | str, field: str | None = None) -> None:
         message = error.message if isinstance(error, OperationError) else error

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from chorus_chain.blueprints.forms import Form, strip, email_address, max_length, required
@@ -12,6 +13,7 @@ SIZE_CHOICES = [
     ("eti", "ETI (moins de 5 000 salariés)"),
     ("ge", "Grande entreprise"),
 ]
+SIZE_SELECT_CHOICES = [SelectChoice(value, label) for value, label in SIZE_CHOICES]
 
 
 class ProfileForm(Form):
@@ -38,7 +40,7 @@ class StructureForm(Form):
     postal_code = StringField("Code postal", validators=[required(), max_length(10)])
     city = StringField("Commune", validators=[required(), max_length(100)])
     vat_number = StringField("N° de TVA intracommunautaire", validators=[Optional(), max_length(20)])
-    size_class = SelectField("Taille de l'entreprise", choices=SIZE_CHOICES, default="pme")
+    size_class = SelectField("Taille de l'entreprise", choices=SIZE_SELECT_CHOICES, default="pme")
 
 
 class SearchForm(Form):

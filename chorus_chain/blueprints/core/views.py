@@ -18,6 +18,11 @@ def home():
     return render_template("core/home.html")
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
 @bp.get("/healthz")
 def healthz():
     """State of the database and of Redis, as JSON; 503 when a configured dependency is down."""
