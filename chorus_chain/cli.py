@@ -34,3 +34,6 @@ def outbox_dispatch():
 def init_app(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(outbox_cli)
+    from chorus_chain import cli_marches
+
+    cli_marches.init_app(app)

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
 
 from sqlalchemy import select
 
 from chorus_chain.extensions import db
-from chorus_chain.models import Account, BankAccount, Rattachement, Service, Structure
+from chorus_chain.models import Account, BankAccount, Marche, MarcheEvent, MarcheParty, Rattachement, Service, Structure
 from chorus_chain.models.base import utcnow
+from chorus_chain.operations import chain as chain_ops
 from chorus_chain.operations import structures as structure_ops
 
 DEMO_PASSWORD = "demo-chorus-2026"
@@ -104,7 +107,80 @@ def seed() -> dict[str, Structure]:
                                         decided_at=utcnow(), decided_by_id=structure.gestionnaire_id,
                                         **{f"right_{d}": lvl for d, lvl in rights.items()}))
     db.session.flush()
+    seed_marche(structures)
     return structures
+
+
+# --- The demo marché ---------------------------------------------------------------------------------------------
+# Works, groupement conjoint, 1 200 000,00 € HT at 20 % = 1 440 000,00 € TTC: the mandataire Durand holds
+# 1 008 000,00 € TTC (840 000 € HT), the co-traitant Martin 432 000,00 € TTC (360 000 € HT). Price revision on BT01
+# from January 2025 (mois zéro), so that the index table of ../shared/domain/data covers the works' months.
+
+DEMO_MARCHE = "DEMO-TRAVAUX-2026"
+_DEMO_CREATED = datetime(2025, 1, 20, 9, 0, tzinfo=timezone.utc)
+_DEMO_TERMS = dict(
+    objet="Réhabilitation et extension du groupe scolaire Jules-Ferry", kind="travaux",
+    moa_service_code="TECH", engagement_number="EJ-2025-000418", paying_service_code="FIN",
+    montant_ht=Decimal("1200000.00"), tva_rate=Decimal("20.00"), dgp_days=30, moe_days=7,
+    retenue_rate=Decimal("5.00"), retenue_replaced_by_guarantee=False, avance_rate=Decimal("5.00"),
+    price_form="revisable", revision_a=Decimal("0.1250"), revision_index="BT01", revision_base_month="2025-01",
+    ccag_version="2021", groupement="conjoint", cotraitance_circuit="each",
+)
+# (company key, role, contractor's company key, montant TTC, DC4: nature, IBAN, BIC, received, accepted)
+_DEMO_PARTIES = [
+    ("moa", "moa", None, None, None),
+    ("moa", "paying_office", None, None, None),
+    ("moe", "moe", None, None, None),
+    ("mandataire", "mandataire", None, "1008000.00", None),
+    ("cotraitant", "cotraitant", "mandataire", "432000.00", None),
+    ("st_platrerie", "sous_traitant", "mandataire", "96000.00",
+     ("Plâtrerie, cloisons et faux plafonds", None, None, date(2025, 2, 3), date(2025, 2, 10))),
+    ("st_menuiserie", "sous_traitant", "cotraitant", "54000.00",
+     ("Menuiseries intérieures bois", "FR7610278360110002134560171", "CMCIFR2A", date(2025, 2, 5), date(2025, 2, 14))),
+    ("st_peinture", "sous_traitant", "st_platrerie", "18000.00",
+     ("Peinture des cloisons et plafonds", "FR7616606100120004567891245", "AGRIFRPP866", date(2025, 3, 3),
+      date(2025, 3, 11))),
+    ("st_nettoyage", "sous_traitant", "mandataire", "480.00",
+     ("Nettoyage de fin de chantier", None, None, date(2025, 3, 17), date(2025, 3, 20))),
+]
+_DEMO_PAYMENT_TERMS = ("Paiement à 30 jours ; prix révisables selon la formule du marché (BT01, mois zéro janvier "
+                       "2025) ; avance de 5 % sur demande.")
+
+
+def seed_marche(structures: dict[str, Structure]) -> Marche:
+    """Marché DEMO-TRAVAUX-2026 with its whole chain, every role confirmed and every DC4 accepted. Idempotent: an
+    existing marché of that reference is left as it is."""
+    marche = db.session.scalar(select(Marche).where(Marche.reference == DEMO_MARCHE))
+    if marche is not None:
+        return marche
+    moa = structures["moa"]
+    marche = Marche(reference=DEMO_MARCHE, created_by_id=moa.id, created_at=_DEMO_CREATED, version=1, **_DEMO_TERMS)
+    db.session.add(marche)
+    db.session.flush()
+    rows: dict[str, MarcheParty] = {}
+    for key, role, parent_key, montant, dc4 in _DEMO_PARTIES:
+        structure = structures[key]
+        company = next(c for c in COMPANIES if c.key == key)
+        row = MarcheParty(
+            marche_id=marche.id, structure_id=structure.id, siret=structure.siret, name=structure.name, role=role,
+            parent_id=rows[parent_key].id if parent_key else None,
+            montant_ttc=Decimal(montant) if montant else None, status="confirmed",
+            service_code="FIN" if role == "paying_office" else None, invited_by_id=moa.id,
+            invited_at=_DEMO_CREATED, decided_at=_DEMO_CREATED, decided_by_id=structure.gestionnaire_id,
+            created_at=_DEMO_CREATED)
+        if dc4 is not None:
+            nature, iban, bic, received, accepted = dc4
+            row.dc4_nature, row.dc4_payment_terms = nature, _DEMO_PAYMENT_TERMS
+            row.iban, row.bic = iban or company.iban, bic or company.bic
+            row.dc4_received_at, row.dc4_status, row.accepted_on = received, "accepted", accepted
+        db.session.add(row)
+        db.session.flush()
+        rows[key if role != "paying_office" else "paying_office"] = row
+    chain_ops.chain_of(marche)  # raises if the demo broke a rule of the chain
+    db.session.add(MarcheEvent(marche_id=marche.id, at=_DEMO_CREATED, structure_id=moa.id, kind="marche.created",
+                               detail={"reference": DEMO_MARCHE, "demo": True}))
+    db.session.flush()
+    return marche
 
 
 def logins() -> list[tuple[str, str, str]]:

@@ -6,7 +6,9 @@ def register_blueprints(app: Flask) -> None:
     from chorus_chain.blueprints.accounts.views import bp as accounts_bp
     from chorus_chain.blueprints.auth.views import bp as auth_bp
     from chorus_chain.blueprints.core.views import bp as core_bp
+    from chorus_chain.blueprints.marches.views import bp as marches_bp
+    from chorus_chain.blueprints.marches.views import invitation_bp
     from chorus_chain.blueprints.organisation.views import bp as organisation_bp
 
-    for bp in (core_bp, auth_bp, accounts_bp, organisation_bp):
+    for bp in (core_bp, auth_bp, accounts_bp, organisation_bp, marches_bp, invitation_bp):
         app.register_blueprint(bp)

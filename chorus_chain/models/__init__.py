@@ -2,6 +2,8 @@
 from chorus_chain.models.accounts import Account
 from chorus_chain.models.audit import StructureEvent
 from chorus_chain.models.base import Base
+from chorus_chain.models.deadlines import Deadline
+from chorus_chain.models.marches import Dc4Avenant, Marche, MarcheEvent, MarcheParty
 from chorus_chain.models.messaging import MailMessage, OutboxJob
 from chorus_chain.models.structures import (
     BankAccount,
@@ -15,7 +17,12 @@ __all__ = [
     "Account",
     "BankAccount",
     "Base",
+    "Dc4Avenant",
+    "Deadline",
     "MailMessage",
+    "Marche",
+    "MarcheEvent",
+    "MarcheParty",
     "OutboxJob",
     "Rattachement",
     "Service",

@@ -18,6 +18,7 @@ NON_TENANT_ENDPOINTS = {
     "static": "public files",
     "core.home": "public page",
     "core.healthz": "public health check",
+    "core.favicon": "public icon",
     "core.outbox": "development outbox (disabled in production)",
     "auth.signup": "public", "auth.login": "public", "auth.logout": "own session",
     "auth.activate": "signed token", "auth.forgot_password": "public", "auth.reset_password": "signed token",
@@ -26,6 +27,7 @@ NON_TENANT_ENDPOINTS = {
     "accounts.structures": "own memberships", "accounts.create_structure": "creates a new tenant",
     "accounts.search": "search by SIRET or exact name, public directory as on Chorus Pro",
     "accounts.request_join": "asking to join is the point; the gestionnaire decides",
+    "marches_invitation.show": "signed token (invitation of a company that has no structure yet)",
 }
 
 
@@ -43,6 +45,7 @@ def world(app, db):
     factories.structure(app, outsider, name="Structure de l'intrus")
     powerless = factories.account(app)
     factories.member(app, victim, powerless, emises="none", travaux="none", recues="none", organisation="none")
+    marche_id, party_id = _victim_marche(app, victim)
     victim_args = {
         "siret": victim.siret,
         "rattachement_id": pending.id,
@@ -50,9 +53,32 @@ def world(app, db):
         "account_id": colleague.id,
         "service_id": service.id,
         "bank_account_id": bank.id,
+        "marche_id": marche_id,
+        "party_id": party_id,
     }
     return {"victim": victim, "outsider": outsider, "powerless": powerless, "owner": owner,
             "colleague": colleague, "args": victim_args}
+
+
+def _victim_marche(app, victim):
+    """A marché held by the victim (titulaire, confirmed), with an invited MOA: (marche id, the victim's party id)."""
+    from decimal import Decimal
+
+    from chorus_chain.extensions import db
+    from chorus_chain.models import Marche, MarcheParty
+
+    with app.app_context():
+        marche = Marche(reference=f"WALK-{victim.siret}", objet="Marché de la victime", kind="travaux",
+                        montant_ht=Decimal("100000.00"), tva_rate=Decimal("20.00"), dgp_days=30,
+                        created_by_id=victim.id)
+        db.session.add(marche)
+        db.session.flush()
+        party = MarcheParty(marche_id=marche.id, structure_id=victim.id, siret=victim.siret, name=victim.name,
+                            role="titulaire", status="confirmed")
+        db.session.add_all([party, MarcheParty(marche_id=marche.id, siret=factories.valid_siret(), name="Commune",
+                                               role="moa", status="invited", invited_email="moa@example.fr")])
+        db.session.commit()
+        return marche.id, party.id
 
 
 def _tenant_rules(app):

@@ -1,0 +1,57 @@
+"""Command-line tools of the marchés: `flask deadlines sweep`, `flask marche export <REFERENCE>`."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from chorus_chain.extensions import db
+from chorus_chain.models.base import utcnow
+
+deadlines_cli = AppGroup("deadlines", help="Échéances (DC4, et plus tard les pièces).")
+marche_cli = AppGroup("marche", help="Marchés.")
+
+
+def _instant(value: str | None) -> datetime:
+    if not value:
+        return utcnow()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("un instant ISO-8601, par exemple 2026-03-01T00:00:00+01:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+@deadlines_cli.command("sweep")
+@click.option("--now", "now_text", default=None, help="Instant de référence (ISO-8601) ; par défaut maintenant.")
+def deadlines_sweep(now_text: str | None):
+    """Apply every due deadline once (tacit DC4 acceptance...), then send the e-mails it queued."""
+    from chorus_chain.jobs.queue import dispatch_outbox
+    from chorus_chain.operations.deadlines import sweep
+
+    result = sweep(_instant(now_text))
+    db.session.commit()
+    dispatch_outbox()
+    click.echo(f"{result['done']} échéance(s) échue(s) traitée(s), dont {result['applied']} appliquée(s).")
+
+
+@marche_cli.command("export")
+@click.argument("reference")
+def marche_export(reference: str):
+    """Print the JSON export of a marché (format chorus-chain/marche-export/v1)."""
+    from chorus_chain.models import Marche
+    from chorus_chain.operations.export import marche_export as build
+
+    marche = db.session.scalar(select(Marche).where(Marche.reference == reference))
+    if marche is None:
+        raise click.ClickException(f"Aucun marché ne porte la référence {reference!r}.")
+    click.echo(json.dumps(build(marche, utcnow()), ensure_ascii=False, indent=2))
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(deadlines_cli)
+    app.cli.add_command(marche_cli)

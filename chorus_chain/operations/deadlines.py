@@ -1,0 +1,62 @@
+"""The deadline sweep: apply every due deadline exactly once (DESIGN.md §3.3).
+
+`sweep(now)` selects the open deadlines due at `now` — on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so that two
+sweepers running at once never take the same row — applies each one and sets its `done_at` in the same
+transaction. The caller commits (the `flask deadlines sweep` command, or a periodic job); a rolled-back sweep leaves
+the rows open for the next one, a committed one never applies them again.
+
+The sweep reads across tenants on purpose: it acts for no structure (events record the system as the actor).
+A later issue adds the pieces' deadlines: one more entry in HANDLERS.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select
+
+from chorus_chain.extensions import db
+from chorus_chain.models import Deadline, MarcheParty
+from chorus_chain.operations.marches import apply_tacit_dc4
+
+log = logging.getLogger(__name__)
+
+
+def _dc4_acceptance(deadline: Deadline, now: datetime) -> bool:
+    party = db.session.get(MarcheParty, deadline.marche_party_id) if deadline.marche_party_id else None
+    return party is not None and apply_tacit_dc4(party, deadline, now)
+
+
+# kind → handler(deadline, now) -> whether it changed something (False: the deadline was moot, e.g. answered).
+HANDLERS: dict[str, Callable[[Deadline, datetime], bool]] = {
+    "dc4_acceptance": _dc4_acceptance,
+}
+
+
+def due(now: datetime, limit: int | None = None):
+    """The open deadlines due at `now`, oldest first, locked for this transaction on PostgreSQL."""
+    query = (select(Deadline).where(Deadline.done_at.is_(None), Deadline.due_at <= now)
+             .order_by(Deadline.due_at, Deadline.id))
+    if limit:
+        query = query.limit(limit)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return db.session.scalars(query).all()
+
+
+def sweep(now: datetime, limit: int | None = None) -> dict[str, int]:
+    """Apply the due deadlines; returns {"done": n, "applied": m} (applied: those that changed something).
+    Flushes, never commits."""
+    done = applied = 0
+    for deadline in due(now, limit):
+        handler = HANDLERS.get(deadline.kind)
+        if handler is None:  # a kind of a later version: leave it for the code that knows it
+            log.warning("deadline %s of unknown kind %r left open", deadline.id, deadline.kind)
+            continue
+        if handler(deadline, now):
+            applied += 1
+        deadline.done_at = now
+        done += 1
+    db.session.flush()
+    return {"done": done, "applied": applied}
