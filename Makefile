@@ -36,3 +36,7 @@ test-fast: install
 
 clean:
 	rm -rf $(VENV) instance/*.db .pytest_cache
+
+# Benchmarks (ratios against a baseline run side by side; never timed tests). See bench/README.md.
+bench: install
+	$(BIN)/python bench/pdf_render.py
