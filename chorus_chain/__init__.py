@@ -25,7 +25,9 @@ def create_app(config: dict | None = None) -> "Flask":
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("chorus_chain").setLevel(logging.INFO)
 
-    from chorus_chain import extensions, models  # noqa: F401  (models: one metadata for Alembic)
+    from chorus_chain import access, extensions, models  # noqa: F401  (models: one metadata for Alembic)
+
+    access.install()  # the tenant's criteria on every ORM statement, and its settings on every PostgreSQL transaction
 
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(ROOT / "migrations"), render_as_batch=True)

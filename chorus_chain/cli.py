@@ -1,10 +1,11 @@
-"""Command-line tools: `flask demo seed`, `flask outbox dispatch`."""
+"""Command-line tools: `flask demo seed`, `flask outbox dispatch`; the marchés' and the audit's in their modules."""
 from __future__ import annotations
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from chorus_chain import cli_audit, cli_marches
 from chorus_chain.extensions import db
 
 demo_cli = AppGroup("demo", help="Données de démonstration.")
@@ -34,6 +35,5 @@ def outbox_dispatch():
 def init_app(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(outbox_cli)
-    from chorus_chain import cli_marches
-
     cli_marches.init_app(app)
+    cli_audit.init_app(app)

@@ -29,14 +29,18 @@ def _instant(value: str | None) -> datetime:
 @deadlines_cli.command("sweep")
 @click.option("--now", "now_text", default=None, help="Instant de référence (ISO-8601) ; par défaut maintenant.")
 def deadlines_sweep(now_text: str | None):
-    """Apply every due deadline once (tacit DC4 acceptance...), then send the e-mails it queued."""
+    """Apply every due deadline once (tacit DC4 acceptance, tacit validation, MOE late...), send the reminders before
+    the coming ones, then the e-mails they queued."""
     from chorus_chain.jobs.queue import dispatch_outbox
-    from chorus_chain.operations.deadlines import sweep
+    from chorus_chain.operations.deadlines import remind, sweep
 
-    result = sweep(_instant(now_text))
+    now = _instant(now_text)
+    result = sweep(now)
+    reminded = remind(now)
     db.session.commit()
     dispatch_outbox()
-    click.echo(f"{result['done']} échéance(s) échue(s) traitée(s), dont {result['applied']} appliquée(s).")
+    click.echo(f"{result['done']} échéance(s) échue(s) traitée(s), dont {result['applied']} appliquée(s) ; "
+               f"{reminded} rappel(s) envoyé(s).")
 
 
 @marche_cli.command("export")

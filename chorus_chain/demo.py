@@ -1,14 +1,25 @@
-"""Demo data: the companies of the demo marché DEMO-TRAVAUX-2026 and their people. Idempotent."""
+"""Demo data: the companies of the demo marché DEMO-TRAVAUX-2026, their people, and its pieces in every interesting
+state (driven through the operations, at instants in the past relative to the seeding). Idempotent."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import select
 
 from chorus_chain.extensions import db
-from chorus_chain.models import Account, BankAccount, Marche, MarcheEvent, MarcheParty, Rattachement, Service, Structure
+from chorus_chain.models import (
+    Account,
+    BankAccount,
+    Marche,
+    MarcheEvent,
+    MarcheParty,
+    Piece,
+    Rattachement,
+    Service,
+    Structure,
+)
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import chain as chain_ops
 from chorus_chain.operations import structures as structure_ops
@@ -107,7 +118,8 @@ def seed() -> dict[str, Structure]:
                                         decided_at=utcnow(), decided_by_id=structure.gestionnaire_id,
                                         **{f"right_{d}": lvl for d, lvl in rights.items()}))
     db.session.flush()
-    seed_marche(structures)
+    marche = seed_marche(structures)
+    seed_pieces(structures, marche)
     return structures
 
 
@@ -188,3 +200,163 @@ def logins() -> list[tuple[str, str, str]]:
     rows += [(email, dict((c.key, c.name) for c in COMPANIES)[key], "utilisateur : factures de travaux seulement")
              for key, email, *_ in EXTRA_MEMBERS]
     return rows
+
+
+# --- The demo pieces ------------------------------------------------------------------------------------------------
+# Each scenario is driven through the operations (create_draft, deposit, act, the sweep's handler for an expired
+# clock) at instants in the past, relative to the seeding, so that events, clocks and notifications are those the
+# transition table gives and the pending clocks are still running: "near its deadline" stays near. A scenario whose
+# number its emitter already used is skipped (idempotent).
+
+DEMO_PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+            b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+
+
+@dataclass(frozen=True)
+class DemoPiece:
+    """A scenario: who deposits (company key, role), the cadre, its number, its amount HT, how many days ago it was
+    deposited, and then the steps: (days ago, company key, action, inputs) or (days ago, "expire", clock kind)."""
+
+    key: str
+    role: str
+    cadre: str | None
+    number: str
+    ht: str
+    deposited_days_ago: float
+    steps: tuple = ()
+    what: str = ""
+
+
+_PAID = (
+    (44, "moe", "take", {}), (41, "moe", "issue_etat_acompte", {}), (39, "moa", "moa_take", {}),
+    (38, "moa", "moa_validate", {}), (30, "moa", "mark_service_fait", {}), (25, "moa", "mark_mandatee", {}),
+)
+DEMO_PIECES = [
+    DemoPiece("mandataire", "mandataire", "A4", "DB-2026-001", "84000.00", 45,
+              (*_PAID, (20, "moa", "mark_paid", {"amount": "100800.00", "paid_days_ago": 20})),
+              "projet de décompte mensuel payé"),
+    DemoPiece("st_platrerie", "sous_traitant", "A10", "PL-2026-001", "12000.00", 40,
+              ((25, "expire", "validation_1"), (23, "moe", "take", {}), (20, "moe", "issue_etat_acompte", {})),
+              "validée tacitement (donneur d'ordre silencieux 15 jours), chez le maître d'ouvrage"),
+    DemoPiece("st_platrerie", "sous_traitant", "A10", "PL-2026-002", "9600.00", 13, (),
+              "à valider par le mandataire, validation tacite dans 2 jours"),
+    DemoPiece("cotraitant", "cotraitant", "A13", "ME-2026-001", "36000.00", 12,
+              ((10, "mandataire", "refuse", {"reason": "non_conforme",
+                                             "comment": "Tableau électrique du bâtiment B non réceptionné."}),),
+              "refusée par le mandataire (motif indiqué)"),
+    DemoPiece("mandataire", "mandataire", "A4", "DB-2026-002", "72000.00", 25,
+              ((24, "moe", "take", {}), (22, "moe", "issue_etat_acompte", {}), (21, "moa", "moa_take", {}),
+               (20, "moa", "moa_validate", {}),
+               (15, "moa", "suspend", {"reason": "Attestation d'assurance décennale à jour manquante."}),
+               (13, "mandataire", "complete", {"files": "attestation-assurance.pdf"})),
+              "suspendue puis complétée"),
+    DemoPiece("mandataire", "mandataire", "A4", "DB-2026-003", "66000.00", 16,
+              ((15, "moe", "take", {}), (12, "moe", "issue_etat_acompte", {}), (11, "moa", "moa_take", {}),
+               (10, "moa", "moa_validate", {}), (8, "moa", "recycle", {"reason": "engagement_juridique"})),
+              "à recycler (numéro d'engagement juridique à corriger)"),
+    DemoPiece("cotraitant", "cotraitant", "A13", "ME-2026-002", "24000.00", 35,
+              ((33, "mandataire", "validate", {}), (31, "moe", "take", {}), (29, "moe", "issue_etat_acompte", {}),
+               (28, "moa", "moa_take", {}), (27, "moa", "moa_validate", {}),
+               (22, "moa", "reject", {"reason": "doublon", "comment": "Déjà payé avec l'état d'acompte n° 3."}),
+               (21, "cotraitant", "acknowledge_rejection", {})),
+              "rejetée par le service financier, rejet pris en compte"),
+    DemoPiece("mandataire", "mandataire", "A4", "DB-2026-004", "90000.00", 2, (),
+              "chez le maître d'œuvre, qui a 7 jours pour émettre son état d'acompte"),
+    DemoPiece("st_menuiserie", "sous_traitant", "A10", "MB-2026-001", "8400.00", 9,
+              ((7, "cotraitant", "validate_partially", {"amount": "7800.00"}),),
+              "validée en partie par le co-traitant, à valider par le mandataire"),
+    DemoPiece("st_peinture", "sous_traitant", None, "PP-2026-001", "3000.00", 6,
+              ((4, "st_platrerie", "validate", {}),),
+              "facture privée du rang 2 acceptée par la plâtrerie"),
+]
+
+
+def _demo_instant(now: datetime, days_ago: float) -> datetime:
+    return now - timedelta(days=days_ago)
+
+
+def _bank_account_of(structure: Structure, party: MarcheParty) -> BankAccount | None:
+    """The structure's bank account; a sous-traitant without one gets the account of its DC4."""
+    bank = db.session.scalar(select(BankAccount).where(BankAccount.structure_id == structure.id,
+                                                       BankAccount.active.is_(True)).order_by(BankAccount.id))
+    if bank is None and party.iban:
+        bank = BankAccount(structure_id=structure.id, label="Compte du DC4", iban=party.iban, bic=party.bic,
+                           is_default=True)
+        db.session.add(bank)
+        db.session.flush()
+    return bank
+
+
+def seed_pieces(structures: dict[str, Structure], marche: Marche, now: datetime | None = None) -> int:
+    """The demo marché's pieces (DEMO_PIECES), notified in-app only; returns how many were created."""
+    from chorus_chain.operations.notifications import without_email
+
+    now = (now or utcnow()).replace(second=0, microsecond=0)
+    with without_email():
+        created = sum(_seed_piece(structures, marche, scenario, now) for scenario in DEMO_PIECES)
+    db.session.flush()
+    return created
+
+
+def _seed_piece(structures: dict[str, Structure], marche: Marche, scenario: DemoPiece, now: datetime) -> int:
+    """Deposit one scenario's piece as its emitter, then play its steps; 0 when its number is already used."""
+    from chorus_chain.access import tenant
+    from chorus_chain.operations import pieces as piece_ops
+
+    structure = structures[scenario.key]
+    party = db.session.scalar(select(MarcheParty).where(
+        MarcheParty.marche_id == marche.id, MarcheParty.structure_id == structure.id,
+        MarcheParty.role == scenario.role))
+    with tenant(structure.id):
+        if db.session.scalar(select(Piece.id).where(Piece.emitter_structure_id == structure.id,
+                                                    Piece.number_key == scenario.number.upper())) is not None:
+            return 0
+        at = _demo_instant(now, scenario.deposited_days_ago)
+        account = db.session.get(Account, structure.gestionnaire_id)
+        form = piece_ops.draft_defaults(structure, marche.id, party.id, scenario.cadre)
+        ht = Decimal(scenario.ht)
+        tva = Decimal("0.00") if form["vat_regime"] == "autoliquidation" else ht * marche.tva_rate / 100
+        bank = _bank_account_of(structure, party)
+        form.update(number=scenario.number, issue_date=at.date().replace(day=1).isoformat(),
+                    montant_ht=f"{ht:.2f}", montant_tva=f"{tva:.2f}", montant_ttc=f"{ht + tva:.2f}",
+                    bank_account_id=bank.id if bank else None)
+        piece = piece_ops.create_draft(
+            account, structure, marche.id, form,
+            main_file=piece_ops.UploadedFile(f"{scenario.number}.pdf", DEMO_PDF + scenario.number.encode()),
+            now=at)
+        piece_ops.deposit(piece.id, account, structure, now=at)
+        piece_id = piece.id
+    for step in scenario.steps:
+        _demo_step(structures, piece_id, now, step)
+    return 1
+
+
+def _demo_step(structures: dict[str, Structure], piece_id: int, now: datetime, step: tuple) -> None:
+    from chorus_chain.access import system_access, tenant
+    from chorus_chain.models import Deadline
+    from chorus_chain.operations import pieces as piece_ops
+    from chorus_chain.operations.pieces_deadlines import apply_piece_deadline
+
+    days_ago, who, *rest = step
+    if who == "expire":  # a clock ran out: what the sweep does at its due instant
+        with system_access("demo: a clock of the demo marché expires"):
+            deadline = db.session.scalar(select(Deadline).where(Deadline.piece_id == piece_id,
+                                                                Deadline.kind == rest[0],
+                                                                Deadline.done_at.is_(None)))
+            apply_piece_deadline(deadline, deadline.due_at)
+            deadline.done_at = deadline.due_at
+            db.session.flush()
+        return
+    action, inputs = rest
+    inputs = dict(inputs)
+    at = _demo_instant(now, days_ago)
+    structure = structures[who]
+    if "paid_days_ago" in inputs:
+        inputs["paid_on"] = _demo_instant(now, inputs.pop("paid_days_ago")).date()
+    if "files" in inputs:
+        name = inputs.pop("files")
+        inputs["files"] = [piece_ops.UploadedFile(name, DEMO_PDF + name.encode())]
+    with tenant(structure.id):
+        account = db.session.get(Account, structure.gestionnaire_id)
+        piece = db.session.scalar(select(Piece).where(Piece.id == piece_id))
+        piece_ops.act(piece_id, account, structure, action, expected_status=piece.status, now=at, **inputs)

@@ -12,6 +12,7 @@ from flask import Blueprint, abort, g
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from chorus_chain import access
 from chorus_chain.domain import rights as rights_rules
 from chorus_chain.extensions import db
 from chorus_chain.models import Rattachement, Structure
@@ -52,6 +53,7 @@ def load_structure_for_current_user(siret: str | None) -> Structure:
     g.membership = membership
     g.is_gestionnaire = structure.gestionnaire_id == current_user.id
     g.rights = rights_rules.effective_rights(membership.rights(), g.is_gestionnaire)
+    access.set_tenant(structure.id)  # the pieces this request sees: the ORM's criteria and row-level security
     return structure
 
 

@@ -5,6 +5,8 @@ from chorus_chain.models.base import Base
 from chorus_chain.models.deadlines import Deadline
 from chorus_chain.models.marches import Dc4Avenant, Marche, MarcheEvent, MarcheParty
 from chorus_chain.models.messaging import MailMessage, OutboxJob
+from chorus_chain.models.notifications import Notification, NotificationPreference
+from chorus_chain.models.pieces import Piece, PieceAccess, PieceEvent, PieceFile, StoredFile
 from chorus_chain.models.structures import (
     BankAccount,
     Rattachement,
@@ -23,10 +25,17 @@ __all__ = [
     "Marche",
     "MarcheEvent",
     "MarcheParty",
+    "Notification",
+    "NotificationPreference",
     "OutboxJob",
+    "Piece",
+    "PieceAccess",
+    "PieceEvent",
+    "PieceFile",
     "Rattachement",
     "Service",
     "ServiceMember",
+    "StoredFile",
     "Structure",
     "StructureEvent",
 ]

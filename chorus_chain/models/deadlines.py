@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from chorus_chain.domain.deadlines import DEADLINE_KINDS
 from chorus_chain.models.base import Base, check_in, utcnow
 
-# The kinds of deadline the sweep knows how to apply. A later issue adds the pieces' kinds (validation_1, moe...).
-DEADLINE_KINDS = (
-    "dc4_acceptance",  # the buyer's silence on a DC4 for 21 days = acceptance [sure]
-)
+# The kinds of deadline (domain.deadlines.DEADLINES): the DC4's 21 days ("dc4_acceptance") and the clocks of a
+# piece (validation_1, validation_2, moe, paiement, contest_moe_corrections, tacit_dgd, dg_signature).
+__all__ = ["DEADLINE_KINDS", "Deadline"]
 
 
 class Deadline(Base):
@@ -24,6 +24,10 @@ class Deadline(Base):
         CheckConstraint(check_in("kind", DEADLINE_KINDS), name="kind"),
         # What the sweep reads: the open deadlines, by due instant.
         Index("ix_deadline_open_due", "done_at", "due_at"),
+        # A piece has at most one open clock of each kind.
+        Index("ux_deadline_open_piece_kind", "piece_id", "kind", unique=True,
+              postgresql_where=text("done_at IS NULL AND piece_id IS NOT NULL"),
+              sqlite_where=text("done_at IS NULL AND piece_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,5 +35,7 @@ class Deadline(Base):
     due_at: Mapped[datetime]
     done_at: Mapped[datetime | None]  # applied by the sweep, or made moot (the decision came in time)
     marche_party_id: Mapped[int | None] = mapped_column(ForeignKey("marche_party.id"), index=True)
-    piece_id: Mapped[int | None]  # for the pieces of a later issue (its foreign key comes with its table)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    piece_id: Mapped[int | None] = mapped_column(ForeignKey("piece.id"), index=True)
+    # The reminders already sent (days before due_at): each is sent once.
+    reminders_sent: Mapped[list] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)  # the clock's start

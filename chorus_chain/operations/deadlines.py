@@ -5,8 +5,11 @@ sweepers running at once never take the same row — applies each one and sets i
 transaction. The caller commits (the `flask deadlines sweep` command, or a periodic job); a rolled-back sweep leaves
 the rows open for the next one, a committed one never applies them again.
 
-The sweep reads across tenants on purpose: it acts for no structure (events record the system as the actor).
-A later issue adds the pieces' deadlines: one more entry in HANDLERS.
+The sweep reads across tenants on purpose: it acts for no structure (events record the system as the actor), so it
+runs under `access.system_access(...)` (the job and the command set it; `sweep` sets it too when called bare).
+The pieces' clocks (validation, MOE, DGP, contest, DG signature, tacit DGD) are handled by `pieces_deadlines`; a
+handler that finds its piece locked by a user leaves the deadline open for the next sweep (`DeadlineBusy`). After the
+due deadlines, `remind` sends the reminders before the coming ones (once per reminder).
 """
 from __future__ import annotations
 
@@ -16,9 +19,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from chorus_chain.access import system_access
 from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, MarcheParty
 from chorus_chain.operations.marches import apply_tacit_dc4
+from chorus_chain.operations.pieces_deadlines import PIECE_KINDS, DeadlineBusy, apply_piece_deadline, send_reminders
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +36,7 @@ def _dc4_acceptance(deadline: Deadline, now: datetime) -> bool:
 # kind → handler(deadline, now) -> whether it changed something (False: the deadline was moot, e.g. answered).
 HANDLERS: dict[str, Callable[[Deadline, datetime], bool]] = {
     "dc4_acceptance": _dc4_acceptance,
+    **dict.fromkeys(PIECE_KINDS, apply_piece_deadline),
 }
 
 
@@ -47,16 +53,28 @@ def due(now: datetime, limit: int | None = None):
 
 def sweep(now: datetime, limit: int | None = None) -> dict[str, int]:
     """Apply the due deadlines; returns {"done": n, "applied": m} (applied: those that changed something).
-    Flushes, never commits."""
-    done = applied = 0
-    for deadline in due(now, limit):
-        handler = HANDLERS.get(deadline.kind)
-        if handler is None:  # a kind of a later version: leave it for the code that knows it
-            log.warning("deadline %s of unknown kind %r left open", deadline.id, deadline.kind)
-            continue
-        if handler(deadline, now):
-            applied += 1
-        deadline.done_at = now
-        done += 1
-    db.session.flush()
+    Flushes, never commits. `remind` sends the reminders before the coming ones (the job and the command call
+    both)."""
+    with system_access("deadline sweep: every tenant's clocks"):
+        done = applied = 0
+        for deadline in due(now, limit):
+            handler = HANDLERS.get(deadline.kind)
+            if handler is None:  # a kind of a later version: leave it for the code that knows it
+                log.warning("deadline %s of unknown kind %r left open", deadline.id, deadline.kind)
+                continue
+            try:
+                if handler(deadline, now):
+                    applied += 1
+            except DeadlineBusy:  # a user holds the piece: the next sweep applies it
+                continue
+            deadline.done_at = now
+            done += 1
+        db.session.flush()
     return {"done": done, "applied": applied}
+
+
+def remind(now: datetime, limit: int | None = None) -> int:
+    """Send the reminders due before the open clocks of the pieces (once per reminder); returns how many clocks
+    reminded. Flushes, never commits."""
+    with system_access("deadline reminders: every tenant's clocks"):
+        return send_reminders(now, limit)

@@ -2,7 +2,11 @@
 
 Everything comes from the database and the same chain the pages use; nothing is recomputed differently here.
 Amounts are strings with two decimals, dates YYYY-MM-DD, instants ISO-8601 with offset, unknown values null.
-This issue fills `marche`, `parties` and `routes`; the pieces come with a later issue.
+
+`pieces` lists every deposited piece of the marché (drafts are not sent: they stay out), with its clocks and its
+hash-chained events. The export is for the structures that see the whole marché (MOA, MOE, holder: the callers
+check it), so the pieces are read under system access, across the tenants that deposited them. `decompte` is null
+until the computation of the états d'acompte is stored.
 """
 from __future__ import annotations
 
@@ -10,9 +14,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+
 from chorus_chain import graph
+from chorus_chain.access import system_access
+from chorus_chain.extensions import db
 from chorus_chain.graph import Role
-from chorus_chain.models import Marche
+from chorus_chain.models import Deadline, Marche, Piece, PieceEvent, Structure
 from chorus_chain.operations import chain as chain_ops
 
 FORMAT = "chorus-chain/marche-export/v1"
@@ -25,6 +34,10 @@ def _amount(value: Decimal | None, places: int = 2) -> str | None:
 
 
 def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _instant(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
@@ -69,7 +82,7 @@ def marche_export(marche: Marche, now: datetime) -> dict[str, Any]:
         },
         "parties": parties,
         "routes": routes(chain),
-        "pieces": [],
+        "pieces": pieces(marche),
     }
 
 
@@ -89,3 +102,44 @@ def routes(chain: graph.Chain) -> list[dict[str, Any]]:
                 "steps": [{"siret": s.siret, "role": s.role, "step": s.step} for s in steps],
             })
     return entries
+
+
+def pieces(marche: Marche) -> list[dict[str, Any]]:
+    """The deposited pieces of the marché, in deposit order, each with its clocks and events: four queries."""
+    with system_access("marché export: the pieces of every party of the marché"):
+        previous = aliased(Piece)
+        rows = db.session.execute(
+            select(Piece, Structure.siret, previous.number)
+            .join(Structure, Structure.id == Piece.emitter_structure_id)
+            .outerjoin(previous, previous.id == Piece.previous_piece_id)
+            .where(Piece.marche_id == marche.id, Piece.status != "BROUILLON")
+            .order_by(Piece.deposited_at, Piece.id)).all()
+        ids = [piece.id for piece, *_ in rows]
+        deadlines: dict[int, list[Deadline]] = {}
+        events: dict[int, list[PieceEvent]] = {}
+        if ids:
+            for deadline in db.session.scalars(select(Deadline).where(Deadline.piece_id.in_(ids))
+                                               .order_by(Deadline.created_at, Deadline.id)):
+                deadlines.setdefault(deadline.piece_id, []).append(deadline)
+            for event in db.session.scalars(select(PieceEvent).where(PieceEvent.piece_id.in_(ids))
+                                            .order_by(PieceEvent.piece_id, PieceEvent.seq)):
+                events.setdefault(event.piece_id, []).append(event)
+        return [{
+            "number": piece.number,
+            "cadre": piece.cadre,
+            "emitter_siret": siret,
+            "type": piece.piece_type,
+            "status": piece.status,
+            "montant_ht": _amount(piece.montant_ht),
+            "montant_tva": _amount(piece.montant_tva),
+            "montant_ttc": _amount(piece.montant_ttc),
+            "deposited_at": _instant(piece.deposited_at),
+            "previous": previous_number,
+            "dossier": piece.dossier_number,
+            "deadlines": [{"kind": d.kind, "due_at": _instant(d.due_at), "done_at": _instant(d.done_at)}
+                          for d in deadlines.get(piece.id, [])],
+            "events": [{"at": _instant(e.at), "actor_siret": e.actor_siret, "actor": e.actor, "action": e.action,
+                        "from": e.from_status, "to": e.to_status, "reason": e.reason, "hash": e.hash}
+                       for e in events.get(piece.id, [])],
+            "decompte": None,
+        } for piece, siret, previous_number in rows]

@@ -1,0 +1,169 @@
+"""Who sees which pieces: the tenant of the current work, and the one access predicate applied twice (DESIGN.md §3
+rule 4).
+
+A structure sees a piece when it is the piece's emitter or holds a `PieceAccess` row for it (written from the chain
+graph when the piece is deposited). The predicate is applied
+
+- by the ORM: a `do_orm_execute` event adds `with_loader_criteria` on Piece, PieceEvent, PieceFile, PieceAccess and
+  Notification to every ORM statement (a query that forgets the tenant still sees only the tenant's rows);
+- by PostgreSQL: row-level security (migration 0003) compares the rows to `chorus.structure_id` /
+  `chorus.system`, which an `after_begin` session event sets for each transaction with `set_config(..., true)`
+  (local to the transaction: nothing leaks to the next user of a pooled connection, and every transaction of a
+  request gets them again).
+
+The tenant lives on `flask.g` (one per request, per job, per app context):
+
+- `tenancy.load_structure_for_current_user` sets it for the tenant pages (/s/<siret>/...) with `set_tenant`;
+- `with tenant(structure_id):` sets it for a block (tests, jobs acting for one structure, the demo);
+- `with system_access("why"):` lets a block read and change across tenants: the deadline sweep, the export of a
+  whole marché, `flask audit verify`. It must say why (logged).
+
+Outside all three (a page that is not a tenant page, a job that set nothing) no piece is visible at all.
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from flask import g, has_app_context
+from sqlalchemy import event, false, or_, select, text
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+log = logging.getLogger(__name__)
+
+_TENANT = "_chorus_tenant"
+_SYSTEM = "_chorus_system"
+_SET_CONFIG = text("SELECT set_config('chorus.structure_id', :tenant, true), set_config('chorus.system', :system, "
+                   "true)")
+
+
+def current_tenant() -> int | None:
+    """The structure the current work is done for, or None."""
+    return g.get(_TENANT) if has_app_context() else None
+
+
+def is_system() -> bool:
+    """True inside `system_access()`: every row is visible."""
+    return bool(g.get(_SYSTEM)) if has_app_context() else False
+
+
+def set_tenant(structure_id: int | None) -> None:
+    """Make `structure_id` the tenant of the rest of this app context (a request: see tenancy.py)."""
+    setattr(g, _TENANT, structure_id)
+    _sync()
+
+
+@contextmanager
+def tenant(structure_id: int):
+    """Work for one structure inside the block (the previous tenant is restored after)."""
+    previous_tenant, previous_system = g.get(_TENANT), g.get(_SYSTEM)
+    setattr(g, _TENANT, structure_id)
+    setattr(g, _SYSTEM, False)
+    _sync()
+    try:
+        yield
+    finally:
+        setattr(g, _TENANT, previous_tenant)
+        setattr(g, _SYSTEM, previous_system)
+        _sync()
+
+
+@contextmanager
+def system_access(reason: str):
+    """Read and change across tenants inside the block, for a stated reason (the sweep, an export, the audit)."""
+    if not reason:
+        raise ValueError("system_access needs a reason")
+    log.debug("system access: %s", reason)
+    previous = g.get(_SYSTEM)
+    setattr(g, _SYSTEM, True)
+    _sync()
+    try:
+        yield
+    finally:
+        setattr(g, _SYSTEM, previous)
+        _sync()
+
+
+_DEFAULTS = {"tenant": "", "system": "off"}
+
+
+def _settings() -> dict[str, str]:
+    tenant_id = current_tenant()
+    return {"tenant": "" if tenant_id is None else str(tenant_id), "system": "on" if is_system() else "off"}
+
+
+def _sync() -> None:
+    """Apply the settings to the transaction already under way, if any (the next ones get them from after_begin)."""
+    from chorus_chain.extensions import db
+
+    session = db.session()
+    if session.in_transaction():
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.execute(_SET_CONFIG, _settings())
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Session events
+
+
+def _after_begin(session: Session, transaction, connection) -> None:
+    if connection.dialect.name != "postgresql" or not has_app_context():
+        return
+    settings = _settings()
+    if settings == _DEFAULTS and not connection.in_nested_transaction():
+        return  # a fresh transaction starts with the settings empty: nothing to say (one statement saved)
+    # (Inside an outer transaction — the tests' — a previous session may have set them: always say.)
+    connection.execute(_SET_CONFIG, settings)
+
+
+def visible_piece_ids(structure_id: int):
+    """The ids of the pieces a structure sees (a SELECT to use in IN): its own, and those it holds an access row
+    for. The same predicate as the `piece_select` policy of migration 0003."""
+    from chorus_chain.models import Piece, PieceAccess
+
+    return select(Piece.id).where(or_(
+        Piece.emitter_structure_id == structure_id,
+        Piece.id.in_(select(PieceAccess.piece_id).where(PieceAccess.structure_id == structure_id)),
+    ))
+
+
+def _criteria(tenant_id: int | None):
+    from chorus_chain.models import Notification, Piece, PieceAccess, PieceEvent, PieceFile
+
+    if tenant_id is None:
+        return [with_loader_criteria(entity, false(), include_aliases=True)
+                for entity in (Piece, PieceEvent, PieceFile, PieceAccess, Notification)]
+    return [
+        with_loader_criteria(
+            Piece,
+            lambda cls: or_(cls.emitter_structure_id == tenant_id,
+                            cls.id.in_(select(PieceAccess.piece_id).where(PieceAccess.structure_id == tenant_id))),
+            include_aliases=True),
+        with_loader_criteria(PieceEvent, lambda cls: cls.piece_id.in_(visible_piece_ids(tenant_id)),
+                             include_aliases=True),
+        with_loader_criteria(PieceFile, lambda cls: cls.piece_id.in_(visible_piece_ids(tenant_id)),
+                             include_aliases=True),
+        with_loader_criteria(PieceAccess, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
+        with_loader_criteria(Notification, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
+    ]
+
+
+def _do_orm_execute(state: ORMExecuteState) -> None:
+    if not has_app_context() or is_system() or state.is_column_load:
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    state.statement = state.statement.options(*_criteria(current_tenant()))
+
+
+_installed = False
+
+
+def install() -> None:
+    """Register the session events (once per process; create_app calls it)."""
+    global _installed
+    if _installed:
+        return
+    event.listen(Session, "after_begin", _after_begin)
+    event.listen(Session, "do_orm_execute", _do_orm_execute)
+    _installed = True

@@ -1,0 +1,180 @@
+"""Notifications: the in-app bell and the e-mails, per the preferences of each account.
+
+`notify(structure_id, kind, text, ...)` reaches the approved members of a structure holding the right the notification
+is about (a works piece: "travaux"; otherwise "emises" for the emitter, "recues" for the recipients): an in-app row
+(bell) and/or an e-mail through the outbox (`operations.mail.queue_mail`, template `mail/<kind>.txt`), as each
+account prefers (no preference row: both).
+
+Reading (the bell, the list, marking read) works for the current tenant: the ORM criteria and the row-level security
+both restrict Notification to `structure_id = tenant`.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import contextmanager
+from datetime import datetime
+
+from flask import current_app, g, has_request_context, url_for
+from sqlalchemy import func, insert, select, update
+from werkzeug.routing import BuildError
+
+from chorus_chain.domain import rights as rights_rules
+from chorus_chain.extensions import db
+from chorus_chain.models import (
+    Account,
+    Notification,
+    NotificationPreference,
+    Rattachement,
+    Structure,
+)
+from chorus_chain.models.notifications import NOTIFICATION_KINDS
+from chorus_chain.operations import OperationError
+from chorus_chain.operations.mail import queue_mail
+
+PIECE_ENDPOINT = "pieces.show"
+_NO_EMAIL = "_chorus_notifications_without_email"
+
+
+@contextmanager
+def without_email():
+    """Notify in-app only inside the block (the demo's seeding replays weeks of history: nobody wants those
+    e-mails)."""
+    previous = g.get(_NO_EMAIL, False)
+    setattr(g, _NO_EMAIL, True)
+    try:
+        yield
+    finally:
+        setattr(g, _NO_EMAIL, previous)
+
+
+def piece_path(siret: str, piece_id: int) -> str:
+    """The page of a piece for a structure: `url_for("pieces.show", siret=..., piece_id=...)` once the pages exist,
+    else the agreed path /s/<siret>/pieces/<id>."""
+    try:
+        if has_request_context():
+            return url_for(PIECE_ENDPOINT, siret=siret, piece_id=piece_id)
+        with current_app.test_request_context("/"):
+            return url_for(PIECE_ENDPOINT, siret=siret, piece_id=piece_id)
+    except BuildError:
+        return f"/s/{siret}/pieces/{piece_id}"
+
+
+def absolute(path: str) -> str:
+    return current_app.config["BASE_URL"].rstrip("/") + path
+
+
+def members_with_right(structure_id: int, domain: str | None, level: str = "consultation") -> list[Account]:
+    """The active accounts of a structure (approved membership) whose rights cover `level` on `domain` (the
+    gestionnaire principal holds every right). `domain` None: every member."""
+    structure = db.session.get(Structure, structure_id)
+    rows = db.session.execute(
+        select(Rattachement, Account).join(Account, Account.id == Rattachement.account_id)
+        .where(Rattachement.structure_id == structure_id, Rattachement.status == "approved")
+        .order_by(Account.id)).all()
+    found = []
+    for membership, account in rows:
+        if not account.is_active:
+            continue
+        granted = rights_rules.effective_rights(membership.rights(), structure.gestionnaire_id == account.id)
+        if domain is None or rights_rules.allows(granted.get(domain, "none"), level):
+            found.append(account)
+    return found
+
+
+def preferences_of(account_ids: Iterable[int], kind: str) -> dict[int, NotificationPreference]:
+    ids = list(account_ids)
+    if not ids:
+        return {}
+    rows = db.session.scalars(select(NotificationPreference).where(
+        NotificationPreference.account_id.in_(ids), NotificationPreference.kind == kind))
+    return {row.account_id: row for row in rows}
+
+
+def notify(structure_id: int, kind: str, text: str, *, now: datetime, domain: str | None,
+           level: str = "consultation", piece_id: int | None = None, path: str = "",
+           subject: str | None = None, exclude_account_id: int | None = None, **mail_context) -> int:
+    """Tell the members of a structure (holding `level` on `domain`) something, in-app and/or by e-mail as each
+    prefers. The actor who caused it (`exclude_account_id`) is not told what they just did. Returns how many
+    accounts were reached."""
+    if kind not in NOTIFICATION_KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    accounts = [a for a in members_with_right(structure_id, domain, level) if a.id != exclude_account_id]
+    preferences = preferences_of((a.id for a in accounts), kind)
+    structure = db.session.get(Structure, structure_id)
+    in_app = []
+    by_email = not g.get(_NO_EMAIL, False)
+    for account in accounts:
+        preference = preferences.get(account.id)
+        if preference is None or preference.in_app:
+            in_app.append({"account_id": account.id, "structure_id": structure_id, "piece_id": piece_id,
+                           "kind": kind, "text": text[:500], "url": path, "created_at": now})
+        if by_email and (preference is None or preference.by_email):
+            queue_mail(account.notification_email, kind, account_id=account.id, text=text,
+                       subject=subject or text, structure=structure, url=absolute(path) if path else None,
+                       **mail_context)
+    if in_app:
+        # A plain INSERT, without RETURNING: the rows are another structure's, which row-level security does not
+        # let the actor read back.
+        db.session.execute(insert(Notification.__table__).inline(), in_app)
+    return len(accounts)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The bell (tenant pages: the current tenant is `structure`)
+
+
+def unread_count(account: Account, structure: Structure) -> int:
+    """The number on the bell. Right needed: membership of the structure (any)."""
+    return db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.account_id == account.id, Notification.structure_id == structure.id,
+        Notification.read_at.is_(None)))
+
+
+def unread_notifications(account: Account, structure: Structure, limit: int = 20) -> list[Notification]:
+    """The unread notifications of this account in this structure, newest first. Right: membership (any)."""
+    return list(db.session.scalars(select(Notification).where(
+        Notification.account_id == account.id, Notification.structure_id == structure.id,
+        Notification.read_at.is_(None)).order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(limit)))
+
+
+def recent_notifications(account: Account, structure: Structure, limit: int = 50) -> list[Notification]:
+    """Read and unread, newest first (the notifications page). Right: membership (any)."""
+    return list(db.session.scalars(select(Notification).where(
+        Notification.account_id == account.id, Notification.structure_id == structure.id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)))
+
+
+def mark_read(account: Account, structure: Structure, *, now: datetime,
+              notification_ids: Iterable[int] | None = None) -> int:
+    """Mark this account's notifications in this structure read (all of them, or those ids); returns how many.
+    Right: membership (any); only one's own notifications are touched."""
+    statement = update(Notification).where(
+        Notification.account_id == account.id, Notification.structure_id == structure.id,
+        Notification.read_at.is_(None))
+    if notification_ids is not None:
+        statement = statement.where(Notification.id.in_(list(notification_ids)))
+    result = db.session.execute(statement.values(read_at=now).execution_options(synchronize_session=False))
+    return result.rowcount
+
+
+def preferences(account: Account) -> list[tuple[str, str, bool, bool]]:
+    """(kind, French label, by_email, in_app) for every kind, defaults included (the preferences page)."""
+    stored = {row.kind: row for row in db.session.scalars(
+        select(NotificationPreference).where(NotificationPreference.account_id == account.id))}
+    return [(kind, label, stored[kind].by_email if kind in stored else True,
+             stored[kind].in_app if kind in stored else True) for kind, label in NOTIFICATION_KINDS.items()]
+
+
+def set_preference(account: Account, kind: str, *, by_email: bool, in_app: bool) -> NotificationPreference:
+    """How this account wants one kind of notification. Right: one's own account (no structure right)."""
+    if kind not in NOTIFICATION_KINDS:
+        raise OperationError("Type de notification inconnu.", field="kind")
+    row = db.session.scalar(select(NotificationPreference).where(
+        NotificationPreference.account_id == account.id, NotificationPreference.kind == kind))
+    if row is None:
+        row = NotificationPreference(account_id=account.id, kind=kind)
+        db.session.add(row)
+    row.by_email, row.in_app = bool(by_email), bool(in_app)
+    db.session.flush()
+    return row

@@ -1,0 +1,281 @@
+"""Acting on a deposited piece: every action of the transition table a user takes (validate, refuse, take, issue the
+état d'acompte, mark service fait / mandatée / paid, recycle, suspend, reject...), and the ones with more to do:
+`redirect_validator` (the route is frozen again from the chain), `resend` (only the routing fields change, same
+number), `complete` (new attachments), `mark_paid` (date and amount). See `operations.pieces` for the whole API.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from chorus_chain.domain import amounts as amount_rules
+from chorus_chain.domain import deadlines as clocks
+from chorus_chain.domain import transitions as T
+from chorus_chain.extensions import db
+from chorus_chain.models import Account, Piece, PieceEvent, Structure
+from chorus_chain.operations import OperationError
+from chorus_chain.operations import pieces_drafts as drafts
+from chorus_chain.operations import pieces_records as records
+from chorus_chain.operations.marches import today
+
+A = T.Action
+# The routing fields a piece "à recycler" may change before it is resent under the same number (CHORUS.md §4).
+RESEND_FIELDS = ("recipient_siret", "service_code", "engagement_number")
+# Which files an action takes: "required" (complete: the documents asked for), "optional" (the MOE's état
+# d'acompte, attached to the piece).
+FILES_POLICY = {A.COMPLETE: "required", A.ISSUE_ETAT_ACOMPTE: "optional"}
+FILE_ROLE = {A.COMPLETE: "completion", A.ISSUE_ETAT_ACOMPTE: "attachment"}
+
+
+@dataclass(frozen=True)
+class ActionChoice:
+    """An action a structure may take now on a piece, and what its form needs:
+    - `reason`: None (no reason), "refusal" (a code of `reasons`), "recycle" (a code of `reasons`: the routing field
+      at fault), "text" (a required free text), "optional" (a free text);
+    - `reasons`: the (code, French label) choices for "refusal" / "recycle" (no "montant" on a works piece);
+    - `amount`: None, "required" (partial validation: the accepted amount TTC; payment: the amount paid) or
+      "optional" (the MOE's admitted amount); `paid_on`: a payment date is required;
+    - `files`: None, "required" or "optional"; `changes`: the fields that may be corrected (resend)."""
+
+    action: str
+    label: str
+    actor_step: str
+    reason: str | None
+    reasons: tuple[tuple[str, str], ...]
+    amount: str | None
+    paid_on: bool
+    files: str | None
+    changes: tuple[str, ...]
+
+
+def _reasons(action: str, piece: Piece) -> tuple[tuple[str, str], ...]:
+    policy = T.REASON_POLICY.get(action)
+    if policy == "recycle":
+        return tuple(T.RECYCLE_REASONS.items())
+    if policy == "refusal":
+        works = T.is_works_route(piece.route_steps, piece.cadre)
+        return tuple((code, r.label) for code, r in T.REFUSAL_REASONS.items() if not (works and r.amount))
+    return ()
+
+
+def _acknowledged(piece: Piece) -> bool:
+    return db.session.scalar(select(PieceEvent.id).where(
+        PieceEvent.piece_id == piece.id, PieceEvent.action == A.ACKNOWLEDGE_REJECTION,
+        PieceEvent.from_status == piece.status)) is not None
+
+
+def allowed_actions_for(piece: Piece, structure: Structure) -> list[ActionChoice]:
+    """The actions this structure may take now on the piece (the buttons of the piece page), in the table's order.
+    Empty for a draft (its actions are update_draft / deposit) and for a structure that plays no part on it.
+    The member also needs the modification right in the piece's domain (`rights_domain`): the view checks it."""
+    if piece.is_draft:
+        return []
+    choices: list[ActionChoice] = []
+    seen: set[str] = set()
+    for actor in records.actors_of(piece, structure.id):
+        for action in T.allowed_actions(piece.status, piece.route_steps, actor, cadre=piece.cadre):
+            if action in seen or (action == A.ACKNOWLEDGE_REJECTION and _acknowledged(piece)):
+                continue
+            seen.add(action)
+            choices.append(ActionChoice(
+                action=action, label=T.ACTION_LABELS[action], actor_step=actor,
+                reason=T.REASON_POLICY.get(action), reasons=_reasons(action, piece),
+                amount=T.AMOUNT_POLICY.get(action), paid_on=action in T.PAID_ON_REQUIRED,
+                files=FILES_POLICY.get(action), changes=RESEND_FIELDS if action == A.RESEND else ()))
+    return choices
+
+
+def _actor_for(piece: Piece, actors: list[str], action: str) -> str:
+    """The part this structure plays for this action (a structure may be MOA and paying office at once): the first
+    of its actors allowed to take it, else its first (the table then explains who may)."""
+    for actor in actors:
+        if action in T.allowed_actions(piece.status, piece.route_steps, actor, cadre=piece.cadre):
+            return actor
+    return actors[0]
+
+
+def _amount(value: Any, action: str) -> Decimal | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    label = "Le montant payé" if action == A.MARK_PAID else "Le montant"
+    try:
+        return amount_rules.parse_amount(value, field="amount", label=label)
+    except amount_rules.AmountRefused as error:
+        raise OperationError(error.message_fr, field="amount") from None
+
+
+def _paid_on(value: Any, now: datetime) -> date | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    day = drafts.parse_day(value, "paid_on", "la date de paiement")
+    if day > today(now):
+        raise OperationError("La date de paiement ne peut pas être dans le futur.", field="paid_on")
+    return day
+
+
+def act(piece_id: int, account: Account, structure: Structure, action: str, *, expected_status: str,
+        reason: str | None = None, comment: str | None = None, amount: Any = None, paid_on: Any = None,
+        files: Iterable[drafts.UploadedFile] = (), changes: Mapping[str, Any] | None = None,
+        now: datetime) -> Piece:
+    """Take `action` on a deposited piece as `structure` (one of the actions `allowed_actions_for` offers).
+
+    The piece is locked (SELECT ... FOR UPDATE on PostgreSQL; its version guards SQLite) and must still be in
+    `expected_status`, the status the user saw: otherwise OperationError "Cette pièce a déjà été traitée (statut
+    actuel : …). Rechargez la page." — two users acting at the same instant make exactly one change. The part the
+    structure plays is derived from the frozen route (or "emitter", "titulaire"); transitions.perform applies the
+    table (French TransitionRefused → OperationError with its field); one hash-chained event per transition; clocks
+    closed and opened; whoever must act next notified (in-app and e-mail, per preferences).
+
+    Inputs by action (see ActionChoice): reason / comment; amount (str as typed, or Decimal) for
+    validate_partially (less than claimed), issue_etat_acompte (admitted amount; a correction opens the emitter's 30
+    days to contest), mark_paid (with paid_on, a date or "YYYY-MM-DD"); files (UploadedFile) for complete
+    (required) and issue_etat_acompte; changes for resend ({"recipient_siret", "service_code",
+    "engagement_number"}, nothing else, and checked like at the deposit). redirect_validator freezes the route
+    again from the marché's chain as it is now (after the contractor was corrected).
+    Right needed: modification in the piece's domain ("travaux" for works pieces, else "emises" for the emitter and
+    "recues" for the others)."""
+    if action == A.DEPOSIT:
+        return drafts.deposit(piece_id, account, structure, now=now)
+    piece = records.load_for_update(piece_id)
+    if piece is None:
+        raise OperationError("Cette pièce n'existe pas ou vous n'y avez pas accès.")
+    if piece.status != expected_status:
+        raise records.already_processed(piece)
+    if piece.is_draft:
+        raise OperationError("Cette pièce n'est pas encore envoyée : envoyez-la d'abord.")
+    actors = records.actors_of(piece, structure.id)
+    if not actors:
+        raise OperationError("Votre structure n'intervient pas sur cette pièce.")
+    actor = _actor_for(piece, actors, action)
+    value = _amount(amount, action)
+    day = _paid_on(paid_on, now)
+    files = list(files)
+    if action == A.VALIDATE_PARTIALLY and value is not None:
+        try:
+            value = amount_rules.check_partial_amount(value, piece.accepted_amount or piece.montant_ttc)
+        except amount_rules.AmountRefused as error:
+            raise OperationError(error.message_fr, field="amount") from None
+    if action == A.ACKNOWLEDGE_REJECTION and _acknowledged(piece):
+        raise OperationError("Vous avez déjà pris acte de ce refus.")
+    if files and action not in FILES_POLICY:
+        raise OperationError("Aucun fichier n'est attendu pour cette action.", field="files")
+    if action == A.COMPLETE and not files:
+        raise OperationError("Joignez les pièces demandées par le service financier.", field="files")
+    if changes and action != A.RESEND:
+        raise OperationError("Cette action ne modifie pas la pièce.")
+    try:
+        transitions = T.perform(piece.status, action, actor, piece.route_steps, reason=reason, comment=comment,
+                                amount=value, paid_on=day, cadre=piece.cadre)
+    except T.TransitionRefused as error:
+        raise OperationError(error.message_fr, field=error.field) from None
+
+    extra = _prepare(piece, action, transitions[0], account=account, structure=structure, files=files,
+                     changes=changes or {}, now=now)
+    for index, transition in enumerate(transitions):
+        records.record_transition(piece, transition, account=account, structure=structure, now=now,
+                                  extra=extra if index == 0 else None)
+        piece.status = transition.to_status.value
+        records.apply_clock_changes(piece, transition, now)
+    if action == A.ISSUE_ETAT_ACOMPTE and value is not None and value != piece.montant_ttc:
+        # The MOE corrected the amounts: the titulaire has 30 days to contest them (CHORUS.md §4) [sure].
+        records.open_clock(piece, clocks.CONTEST_MOE_CORRECTIONS, now)
+    piece.updated_at = now
+    records.flush_piece()
+    if any(t.to_status != t.from_status for t in transitions):
+        records.announce(piece, transitions, account=account, structure=structure, now=now)
+    db.session.flush()
+    return piece
+
+
+def _prepare(piece: Piece, action: str, transition: T.Transition, *, account: Account, structure: Structure,
+             files: list[drafts.UploadedFile], changes: Mapping[str, Any], now: datetime) -> dict[str, Any] | None:
+    """The changes an action makes besides the status, before its events are recorded; returns the event's
+    `extra` (what its hash covers beyond the status)."""
+    if action == A.VALIDATE_PARTIALLY:
+        piece.accepted_amount = transition.amount
+    elif action == A.ISSUE_ETAT_ACOMPTE and transition.amount is not None:
+        piece.accepted_amount = transition.amount
+    elif action == A.MARK_PAID:
+        piece.paid_on, piece.paid_amount = transition.paid_on, transition.amount
+    elif action == A.RESEND:
+        return _resend(piece, changes, now)
+    elif action == A.REDIRECT_VALIDATOR:
+        return _redirect(piece, now)
+    if files:
+        stored = drafts.add_files(piece, files, role=FILE_ROLE[action], account=account, now=now)
+        return {"files": [{"name": row.name, "role": row.role, "sha256": row.sha256} for row in stored]}
+    return None
+
+
+def _resend(piece: Piece, changes: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """A piece "à recycler" goes back under the same number: only its routing fields change, and they are checked
+    as at the deposit (a piece still misrouted is refused before it leaves)."""
+    unknown = sorted(set(changes) - set(RESEND_FIELDS))
+    if unknown:
+        raise OperationError("Seuls le SIRET du destinataire, le code service et le numéro d'engagement juridique "
+                             "se corrigent avant de renvoyer la pièce ; le reste ne change pas.")
+    raw = {name: getattr(piece, name) for name in RESEND_FIELDS}
+    raw.update({name: value for name, value in changes.items()})
+    fields = drafts.parse_routing(raw)
+    before = {name: getattr(piece, name) for name in RESEND_FIELDS}
+    if fields == before:
+        raise OperationError("Corrigez le champ signalé (SIRET du destinataire, code service ou numéro "
+                             "d'engagement) avant de renvoyer la pièce.", field="service_code")
+    for name, value in fields.items():
+        setattr(piece, name, value)
+    problems: list[drafts.Problem] = []
+    ctx = drafts.route_context(piece, problems)
+    problems += drafts.routing_problems(piece, ctx, today(now))
+    if problems:
+        raise drafts.PreflightRefused(problems)
+    return {"changes": {name: [before[name], fields[name]] for name in RESEND_FIELDS
+                        if before[name] != fields[name]}}
+
+
+def _redirect(piece: Piece, now: datetime) -> dict[str, Any]:
+    """The validator said it is not the right one: the emitter had the chain corrected (its contractor) and sends
+    the piece again to the validation step; the route is frozen again from the chain as it is now, and the new
+    structures get their access rows."""
+    problems: list[drafts.Problem] = []
+    ctx = drafts.route_context(piece, problems)
+    if not problems:
+        problems += drafts.party_problems(piece, ctx)
+    if problems:
+        raise drafts.PreflightRefused(problems)
+    route = drafts.frozen_route(ctx)
+    if tuple(step["step"] for step in route) != piece.route_steps:
+        raise OperationError("Le circuit de cette pièce a changé avec la chaîne du marché : émettez une nouvelle "
+                             "pièce, avec un nouveau numéro.")
+    before = [f"{step['step']}:{step['siret']}" for step in piece.route]
+    piece.route = route
+    holder = records.holder_structure_id(piece.marche_id)
+    records.write_access(piece, records.grants(ctx.chain, piece.emitter_party_id, piece.cadre, route, holder), now)
+    return {"route": {"before": before, "after": [f"{step['step']}:{step['siret']}" for step in route]}}
+
+
+def system_act(piece: Piece, action: str, *, reason: str | None, now: datetime) -> list[T.Transition]:
+    """The platform's own action on a locked piece (a clock expired): recorded as done by the system. Raises
+    TransitionRefused when the table does not allow it (the piece was answered in time)."""
+    transitions = T.perform(piece.status, action, T.SYSTEM, piece.route_steps, reason=reason, cadre=piece.cadre)
+    for transition in transitions:
+        records.record_transition(piece, transition, account=None, structure=None, now=now)
+        piece.status = transition.to_status.value
+        records.apply_clock_changes(piece, transition, now)
+    piece.updated_at = now
+    db.session.flush()
+    records.announce(piece, transitions, account=None, structure=None, now=now)
+    return transitions
+
+
+def who_acts(piece: Piece) -> list[int]:
+    """The structures the piece waits on now (dashboards)."""
+    step = T.current_step(piece.status)
+    if step in (None, T.SYSTEM):
+        return []
+    return records.structures_playing(piece, step)
+

@@ -1,0 +1,86 @@
+"""The pieces' clocks in the deadline sweep (`operations.deadlines`): what an expired clock does, and the reminders
+before each one.
+
+An expired clock applies its system action (domain.deadlines.expiry_action: tacit validation after 15 days, MOE
+late, tacit DG acceptance, tacit DGD), recorded as done by the system with the deadline as its reason, and alerts
+whom the clock names (`alert_on_expiry`). A clock whose action the table no longer allows (code "not_allowed": the
+piece was answered in time) is simply done. A piece another transaction holds is left for the next sweep
+(`DeadlineBusy`): the sweep never waits on a user's lock, so it never deadlocks with one.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from chorus_chain import formatting
+from chorus_chain.domain import deadlines as clocks
+from chorus_chain.domain import transitions as T
+from chorus_chain.extensions import db
+from chorus_chain.models import Deadline, Piece
+from chorus_chain.operations import pieces_records as records
+from chorus_chain.operations.pieces_actions import system_act
+
+PIECE_KINDS = tuple(kind for kind, spec in clocks.DEADLINES.items() if spec.subject == clocks.SUBJECT_PIECE)
+# Refusals that mean "the piece was processed before the clock ran out": the clock is done, nothing happens.
+MOOT_CODES = frozenset({"not_allowed", "final"})
+
+
+class DeadlineBusy(Exception):
+    """The deadline's piece is locked by another transaction: leave the deadline open for the next sweep."""
+
+
+def apply_piece_deadline(deadline: Deadline, now: datetime) -> bool:
+    """The sweep's handler for a piece's clock. Returns whether something happened (a transition, or alerts)."""
+    piece = records.load_for_update(deadline.piece_id, skip_locked=True)
+    if piece is None:
+        raise DeadlineBusy(deadline.id)
+    spec = clocks.DEADLINES[deadline.kind]
+    action = clocks.expiry_action(deadline.kind)
+    if action is not None:
+        reason = f"Échéance « {spec.label} » du {formatting.instant(deadline.due_at)} dépassée"
+        try:
+            system_act(piece, action, reason=reason, now=now)
+        except T.TransitionRefused as refused:
+            if refused.code in MOOT_CODES:
+                return False
+            raise
+    elif deadline.kind == clocks.PAIEMENT and piece.status not in {
+            s.value for s in clocks.running_in(clocks.PAIEMENT, piece.route_steps, cadre=piece.cadre)}:
+        return False  # paid (or stopped) in time
+    text = (f"{spec.label} : l'échéance du {formatting.instant(deadline.due_at)} est dépassée pour la pièce "
+            f"n° {piece.number}. {spec.expiry_effect}")
+    records.notify_actors(piece, spec.alert_on_expiry, "deadline_expired", text,
+                          subject=f"Échéance dépassée : pièce n° {piece.number}", now=now)
+    return True
+
+
+def send_reminders(now: datetime, limit: int | None = None) -> int:
+    """Remind whom each open clock of a piece names, once per reminder (domain.deadlines.reminders_due): when a
+    sweep ran late and several are due, one message (the most urgent) and all of them recorded as sent. Rows locked
+    with SKIP LOCKED on PostgreSQL, so two sweepers never remind twice. Returns how many clocks reminded."""
+    horizon = max(max(spec.reminders, default=0) for spec in clocks.DEADLINES.values())
+    query = (select(Deadline).where(Deadline.piece_id.is_not(None), Deadline.done_at.is_(None),
+                                    Deadline.due_at > now, Deadline.due_at <= now + horizon * clocks.DAY)
+             .order_by(Deadline.due_at, Deadline.id))
+    if limit:
+        query = query.limit(limit)
+    if records.is_postgresql():
+        query = query.with_for_update(skip_locked=True)
+    reminded = 0
+    for deadline in db.session.scalars(query).all():
+        sent = list(deadline.reminders_sent or [])
+        due = clocks.reminders_due(deadline.kind, deadline.due_at, now, sent=sent, start=deadline.created_at)
+        if not due:
+            continue
+        piece = db.session.get(Piece, deadline.piece_id)
+        spec = clocks.DEADLINES[deadline.kind]
+        countdown = clocks.countdown_fr(deadline.kind, deadline.due_at, now)
+        text = (f"Pièce n° {piece.number} : {countdown} ({spec.label}, échéance le "
+                f"{formatting.instant(deadline.due_at)}). {spec.expiry_effect}")
+        records.notify_actors(piece, spec.remind, "deadline_reminder", text,
+                              subject=f"Rappel : pièce n° {piece.number}, {countdown}", now=now)
+        deadline.reminders_sent = sorted(set(sent) | set(due))
+        reminded += 1
+    db.session.flush()
+    return reminded

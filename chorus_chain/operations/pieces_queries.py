@@ -1,0 +1,186 @@
+"""What the pages read about pieces: the boxes (émises, reçues, à traiter) paginated by the database, one piece, its
+dossier and timeline. Every query runs under the current tenant's criteria (chorus_chain.access) and names the
+structure explicitly too, so that it also holds under system access.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from chorus_chain.access import visible_piece_ids
+from chorus_chain.domain import transitions as T
+from chorus_chain.domain.statuses import Status
+from chorus_chain.extensions import db
+from chorus_chain.models import Deadline, Marche, Piece, PieceAccess, PieceEvent, Structure
+from chorus_chain.operations import OperationError
+from chorus_chain.operations.pieces_records import roles_text
+
+BOXES = ("emises", "recues", "a_traiter")
+PER_PAGE_MAX = 100
+
+# The statuses in which each actor is the one the piece waits on (transitions.WAITING_ON): the "à traiter" box.
+AWAITING: dict[str, tuple[str, ...]] = {
+    actor: tuple(status.value for status, waiting in T.WAITING_ON.items() if waiting == actor)
+    for actor in T.ACTORS if actor != T.SYSTEM
+}
+
+
+@dataclass(frozen=True)
+class PieceRow:
+    """One line of a box: the piece, its marché's reference, its emitter's name and its next open clock."""
+
+    piece: Piece
+    marche_reference: str
+    emitter_name: str
+    emitter_siret: str
+    next_deadline: Deadline | None
+
+
+@dataclass(frozen=True)
+class PiecePage:
+    items: list[PieceRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _awaiting(structure_id: int):
+    """The pieces waiting on this structure: its drafts, and those whose status waits on a part it plays (its
+    access row's roles)."""
+    by_role = [and_(PieceAccess.roles.like(f"%{roles_text([actor])}%"), Piece.status.in_(statuses))
+               for actor, statuses in AWAITING.items() if statuses]
+    return or_(
+        and_(Piece.emitter_structure_id == structure_id, Piece.status == Status.BROUILLON.value),
+        exists().where(PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure_id, or_(*by_role)),
+    )
+
+
+def box_condition(structure_id: int, box: str):
+    """The SQL condition of a box for a structure."""
+    if box == "emises":
+        return Piece.emitter_structure_id == structure_id
+    if box == "recues":
+        return and_(Piece.status != Status.BROUILLON.value, exists().where(
+            PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure_id,
+            PieceAccess.reason != "emitter"))
+    if box == "a_traiter":
+        return _awaiting(structure_id)
+    raise ValueError(f"unknown box {box!r}")
+
+
+def pieces_for(structure: Structure, *, box: str, marche_id: int | None = None,
+               status: str | Iterable[str] | None = None, cadre: str | None = None, works: bool | None = None,
+               number: str | None = None, dossier: str | None = None, deposited_from: datetime | None = None,
+               deposited_to: datetime | None = None, page: int = 1, per_page: int = 25) -> PiecePage:
+    """A page of one box of the structure, newest first, paginated by the database (LIMIT/OFFSET and one COUNT).
+
+    Boxes: "emises" (its own pieces, drafts included), "recues" (pieces it sees as validator, MOE, MOA, paying
+    office, contractor or holder), "a_traiter" (its drafts, and the pieces whose status waits on a part it plays).
+    Filters: marche_id, status (one code or several), cadre ("" for private invoices), works (True: works pieces
+    only — the rights domain "travaux"; False: the others), number (contains, case ignored), dossier (exact),
+    deposited between two instants. Three queries whatever the page size (rows, count, next clocks).
+    Right needed: consultation in the box's domain ("emises" / "recues", and "travaux" for works pieces; filter
+    with `works` to what the member may see)."""
+    if box not in BOXES:
+        raise ValueError(f"box must be one of {BOXES}")
+    page, per_page = max(1, int(page)), min(max(1, int(per_page)), PER_PAGE_MAX)
+    conditions = [box_condition(structure.id, box), Piece.id.in_(visible_piece_ids(structure.id))]
+    if marche_id is not None:
+        conditions.append(Piece.marche_id == marche_id)
+    if status:
+        conditions.append(Piece.status.in_([status] if isinstance(status, str) else list(status)))
+    if cadre is not None:
+        conditions.append(Piece.cadre.is_(None) if cadre == "" else Piece.cadre == cadre)
+    if works is not None:
+        conditions.append(Piece.works.is_(works))
+    if number:
+        conditions.append(Piece.number_key.contains(number.strip().upper(), autoescape=True))
+    if dossier:
+        conditions.append(Piece.dossier_number == dossier.strip().upper())
+    if deposited_from is not None:
+        conditions.append(Piece.deposited_at >= deposited_from)
+    if deposited_to is not None:
+        conditions.append(Piece.deposited_at < deposited_to)
+    total = db.session.scalar(select(func.count()).select_from(Piece).where(*conditions))
+    emitter = Structure
+    rows = db.session.execute(
+        select(Piece, Marche.reference, emitter.name, emitter.siret)
+        .join(Marche, Marche.id == Piece.marche_id).join(emitter, emitter.id == Piece.emitter_structure_id)
+        .where(*conditions)
+        .order_by(func.coalesce(Piece.deposited_at, Piece.created_at).desc(), Piece.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)).all()
+    next_clock = _next_deadlines([row[0].id for row in rows])
+    items = [PieceRow(piece, reference, name, siret, next_clock.get(piece.id)) for piece, reference, name, siret
+             in rows]
+    return PiecePage(items, total, page, per_page)
+
+
+def _next_deadlines(piece_ids: list[int]) -> dict[int, Deadline]:
+    if not piece_ids:
+        return {}
+    found: dict[int, Deadline] = {}
+    for deadline in db.session.scalars(select(Deadline).where(
+            Deadline.piece_id.in_(piece_ids), Deadline.done_at.is_(None)).order_by(Deadline.due_at)):
+        found.setdefault(deadline.piece_id, deadline)
+    return found
+
+
+def piece_for(structure: Structure, piece_id: int) -> Piece | None:
+    """The piece if this structure sees it (None: the view answers 404), with its marché, emitter, bank account
+    and files loaded. Right needed: consultation in the piece's domain."""
+    return db.session.scalar(
+        select(Piece).where(Piece.id == piece_id, Piece.id.in_(visible_piece_ids(structure.id)))
+        .options(joinedload(Piece.marche), joinedload(Piece.emitter_structure), joinedload(Piece.bank_account),
+                 selectinload(Piece.files)))
+
+
+def get_or_refuse(structure: Structure, piece_id: int) -> Piece:
+    piece = piece_for(structure, piece_id)
+    if piece is None:
+        raise OperationError("Cette pièce n'existe pas ou vous n'y avez pas accès.")
+    return piece
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    piece: Piece
+    event: PieceEvent
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """A piece's dossier as the structure sees it: its pieces in order (previous first) and every event of them,
+    in time order (the piece page's timeline), with the open and closed clocks of each piece."""
+
+    number: str | None
+    pieces: list[Piece]
+    timeline: list[TimelineEntry]
+    deadlines: dict[int, list[Deadline]] = field(default_factory=dict)
+
+
+def dossier_of(piece: Piece, structure: Structure | None = None) -> Dossier:
+    """The linked pieces of the piece's dossier (same dossier number, or the piece alone for a draft) that the
+    structure sees (default: the current tenant's criteria), with their events and clocks: four queries.
+    Right needed: consultation in the piece's domain."""
+    conditions = [Piece.dossier_number == piece.dossier_number] if piece.dossier_number else [Piece.id == piece.id]
+    if structure is not None:
+        conditions.append(Piece.id.in_(visible_piece_ids(structure.id)))
+    pieces = list(db.session.scalars(
+        select(Piece).where(*conditions).options(joinedload(Piece.emitter_structure))
+        .order_by(func.coalesce(Piece.deposited_at, Piece.created_at), Piece.id)))
+    by_id = {p.id: p for p in pieces}
+    events = db.session.scalars(select(PieceEvent).where(PieceEvent.piece_id.in_(list(by_id)))
+                                .order_by(PieceEvent.at, PieceEvent.piece_id, PieceEvent.seq)).all()
+    deadlines: dict[int, list[Deadline]] = {}
+    for deadline in db.session.scalars(select(Deadline).where(Deadline.piece_id.in_(list(by_id)))
+                                       .order_by(Deadline.due_at, Deadline.id)):
+        deadlines.setdefault(deadline.piece_id, []).append(deadline)
+    return Dossier(piece.dossier_number, pieces, [TimelineEntry(by_id[e.piece_id], e) for e in events], deadlines)
