@@ -22,3 +22,47 @@
     }
   });
 })();
+// Pièces (issue 4): under autoliquidation the invoice carries no VAT. Choosing it sets the VAT to 0 (read-only), TTC
+// to HT, and shows the printed mention; the server checks it all the same (without JavaScript: on reload).
+(function () {
+  "use strict";
+  // `fillTtc`: when the regime is chosen, TTC becomes HT; on page load nothing the user typed is touched.
+  function syncVat(select, fillTtc) {
+    var form = select.form;
+    if (!form) { return; }
+    var auto = select.value === "autoliquidation";
+    var tva = form.querySelector('[name="montant_tva"]');
+    var ht = form.querySelector('[name="montant_ht"]');
+    var ttc = form.querySelector('[name="montant_ttc"]');
+    var mention = form.querySelector("[data-autoliquidation-mention]");
+    if (mention) { mention.hidden = !auto; }
+    if (tva) {
+      tva.readOnly = auto;
+      if (auto) {
+        tva.value = "0,00";
+        if (fillTtc && ht && ttc && ht.value) { ttc.value = ht.value; }
+      }
+    }
+  }
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target && target.name === "vat_regime") { syncVat(target, true); }
+  });
+  function init(root) {
+    (root.querySelectorAll ? root : document).querySelectorAll('select[name="vat_regime"]').forEach(function (s) {
+      if (s.value === "autoliquidation") { syncVat(s, false); }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("htmx:load", function (event) { init(event.detail.elt); });
+  // A polled fragment (the bell) never swaps in an error page or the login page of an expired session.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var elt = event.detail.elt;
+    if (!elt || !elt.hasAttribute || !elt.hasAttribute("data-poll")) { return; }
+    var xhr = event.detail.xhr;
+    if (xhr.status !== 200 || (xhr.responseURL && xhr.responseURL.indexOf("/connexion") !== -1)) {
+      event.detail.shouldSwap = false;
+      event.detail.isError = false;
+    }
+  });
+})();

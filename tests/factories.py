@@ -199,3 +199,42 @@ def login_with_csrf(client, account: Account, password: str = PASSWORD):
     response = client.post("/connexion", data={"email": account.email, "password": password, "csrf_token": token})
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     return response
+
+
+# --- Pièces (bypassing the operations: for tests that need a piece's and a file's ids, e.g. the route walk) -------
+
+MINIMAL_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def piece(app, emitter: Structure, marche_id: int, party_id: int, *, number: str | None = None,
+          status: str = "BROUILLON", route: list | None = None, file_name: str = "facture.pdf"):
+    """A piece of `emitter` on a marché, with its main PDF: (piece id, file id). Inserted as the system (no tenant),
+    without events or access rows: the pages of the emitter find it, nothing else is implied. A status other than
+    BROUILLON needs a `route` (the frozen route's dicts)."""
+    import hashlib
+    from datetime import date
+    from decimal import Decimal
+
+    from chorus_chain import access
+    from chorus_chain.models import Piece, PieceFile, StoredFile
+
+    number = number or f"F-{next(_counter)}"
+    with app.test_request_context(), access.system_access("test data: a piece and its file"):
+        now = utcnow()
+        sha = hashlib.sha256(MINIMAL_PDF).hexdigest()
+        if db.session.scalar(db.select(StoredFile.id).where(StoredFile.sha256 == sha)) is None:
+            db.session.add(StoredFile(sha256=sha, size=len(MINIMAL_PDF), content=MINIMAL_PDF))
+        row = Piece(marche_id=marche_id, emitter_party_id=party_id, emitter_structure_id=emitter.id, cadre="A4",
+                    works=True, piece_type="FACTURE", number=number, number_key=number.upper(), status=status,
+                    route=route if status != "BROUILLON" else None, montant_ht=Decimal("1000.00"),
+                    montant_tva=Decimal("200.00"), montant_ttc=Decimal("1200.00"), vat_regime="normal",
+                    issue_date=date(2026, 1, 5), recipient_siret=emitter.siret, payment_mode="virement",
+                    deposited_at=now if status != "BROUILLON" else None, created_by_id=emitter.gestionnaire_id,
+                    created_at=now, updated_at=now, main_sha256=sha)
+        db.session.add(row)
+        db.session.flush()
+        stored = PieceFile(piece_id=row.id, role="main", name=file_name, content_type="application/pdf",
+                           size=len(MINIMAL_PDF), sha256=sha, added_at=now)
+        db.session.add(stored)
+        db.session.commit()
+        return row.id, stored.id

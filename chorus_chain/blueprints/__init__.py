@@ -8,7 +8,10 @@ def register_blueprints(app: Flask) -> None:
     from chorus_chain.blueprints.core.views import bp as core_bp
     from chorus_chain.blueprints.marches.views import bp as marches_bp
     from chorus_chain.blueprints.marches.views import invitation_bp
+    from chorus_chain.blueprints.notifications.views import bp as notifications_bp
     from chorus_chain.blueprints.organisation.views import bp as organisation_bp
+    from chorus_chain.blueprints.pieces.views import bp as pieces_bp
 
-    for bp in (core_bp, auth_bp, accounts_bp, organisation_bp, marches_bp, invitation_bp):
+    for bp in (core_bp, auth_bp, accounts_bp, organisation_bp, marches_bp, invitation_bp, pieces_bp,
+               notifications_bp):
         app.register_blueprint(bp)

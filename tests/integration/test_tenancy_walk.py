@@ -46,6 +46,10 @@ def world(app, db):
     powerless = factories.account(app)
     factories.member(app, victim, powerless, emises="none", travaux="none", recues="none", organisation="none")
     marche_id, party_id = _victim_marche(app, victim)
+    # A piece the victim deposited on its marché (waiting for the MOE), and its main PDF.
+    piece_id, file_id = factories.piece(app, victim, marche_id, party_id, status="A_ASSOCIER_MOE", route=[
+        {"party_id": None, "structure_id": None, "siret": "", "role": role, "step": step}
+        for role, step in (("moe", "moe"), ("moa", "moa"), ("paying_office", "paiement"))])
     victim_args = {
         "siret": victim.siret,
         "rattachement_id": pending.id,
@@ -55,6 +59,8 @@ def world(app, db):
         "bank_account_id": bank.id,
         "marche_id": marche_id,
         "party_id": party_id,
+        "piece_id": piece_id,
+        "file_id": file_id,
     }
     return {"victim": victim, "outsider": outsider, "powerless": powerless, "owner": owner,
             "colleague": colleague, "args": victim_args}
