@@ -53,3 +53,11 @@ CADRES: dict[str, Cadre] = {
         Cadre("A25", "Décompte général et définitif tacite (émis par le maître d'ouvrage)", ("moa",), "travaux"),
     )
 }
+
+
+def is_works_piece(cadre: str | None, marche_kind: str) -> bool:
+    """A works piece (rights domain "travaux"; never refused for an amount disagreement): a works cadre, or a
+    private invoice (no cadre) on a works marché."""
+    if cadre is not None:
+        return CADRES[cadre].kind == "travaux"
+    return marche_kind == "travaux"

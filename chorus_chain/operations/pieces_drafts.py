@@ -24,7 +24,7 @@ from chorus_chain.domain import amounts as amount_rules
 from chorus_chain.domain import attachments as attachment_rules
 from chorus_chain.domain import identifiers, numbering, statuses
 from chorus_chain.domain import transitions as T
-from chorus_chain.domain.cadres import CADRES
+from chorus_chain.domain.cadres import CADRES, is_works_piece
 from chorus_chain.extensions import db
 from chorus_chain.graph import ROLE_LABELS, Role
 from chorus_chain.models import (
@@ -300,10 +300,7 @@ def _duplicate(number: str, other: Piece) -> OperationError:
 def _apply(piece: Piece, fields: DraftFields) -> None:
     piece.emitter_party_id = fields.party.id
     piece.cadre = fields.cadre
-    if fields.cadre is not None:
-        piece.works = CADRES[fields.cadre].kind == "travaux"
-    else:  # a private invoice is a works piece on a works marché
-        piece.works = db.session.get(Marche, piece.marche_id).kind == "travaux"
+    piece.works = is_works_piece(fields.cadre, db.session.get(Marche, piece.marche_id).kind)
     piece.piece_type = fields.piece_type
     piece.number, piece.number_key = fields.number, fields.number_key
     piece.issue_date = fields.issue_date

@@ -15,7 +15,7 @@ from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain import statuses
 from chorus_chain.domain import transitions as T
 from chorus_chain.domain.amounts import AUTOLIQUIDATION_MENTION
-from chorus_chain.domain.cadres import CADRES
+from chorus_chain.domain.cadres import CADRES, is_works_piece
 from chorus_chain.extensions import db
 from chorus_chain.models import Structure
 
@@ -46,11 +46,8 @@ def piece_kind(piece) -> str:
 
 
 def deposit_domain(cadre: str | None, marche) -> str:
-    """The rights domain of a piece about to be deposited (as `rights_domain` will say once it exists): works
-    cadres — and a private invoice on a works marché — fall under "travaux", the others under "emises"."""
-    if cadre in CADRES:
-        return "travaux" if CADRES[cadre].kind == "travaux" else "emises"
-    return "travaux" if marche.kind == "travaux" else "emises"
+    """The rights domain of a piece about to be deposited (as `rights_domain` will say once it exists)."""
+    return "travaux" if is_works_piece(cadre, marche.kind) else "emises"
 
 
 def badge(status: str) -> str:
