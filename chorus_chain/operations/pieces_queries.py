@@ -80,7 +80,8 @@ def pieces_for(structure: Structure, *, box: str, marche_id: int | None = None,
                status: str | Iterable[str] | None = None, cadre: str | None = None, works: bool | None = None,
                number: str | None = None, dossier: str | None = None, deposited_from: datetime | None = None,
                deposited_to: datetime | None = None, page: int = 1, per_page: int = 25) -> PiecePage:
-    """A page of one box of the structure, newest first, paginated by the database (LIMIT/OFFSET and one COUNT).
+    """A page of one box of the structure, paginated by the database (LIMIT/OFFSET and one COUNT): newest first,
+    except "a_traiter", most urgent first (earliest open deadline; pieces without a clock after, newest first).
 
     Boxes: "emises" (its own pieces, drafts included), "recues" (pieces it sees as validator, MOE, MOA, paying
     office, contractor or holder), "a_traiter" (its drafts, and the pieces whose status waits on a part it plays).
@@ -115,12 +116,22 @@ def pieces_for(structure: Structure, *, box: str, marche_id: int | None = None,
         select(Piece, Marche.reference, emitter.name, emitter.siret)
         .join(Marche, Marche.id == Piece.marche_id).join(emitter, emitter.id == Piece.emitter_structure_id)
         .where(*conditions)
-        .order_by(func.coalesce(Piece.deposited_at, Piece.created_at).desc(), Piece.id.desc())
+        .order_by(*_order(box))
         .limit(per_page).offset((page - 1) * per_page)).all()
     next_clock = _next_deadlines([row[0].id for row in rows])
     items = [PieceRow(piece, reference, name, siret, next_clock.get(piece.id)) for piece, reference, name, siret
              in rows]
     return PiecePage(items, total, page, per_page)
+
+
+def _order(box: str) -> list:
+    newest = [func.coalesce(Piece.deposited_at, Piece.created_at).desc(), Piece.id.desc()]
+    if box != "a_traiter":
+        return newest
+    next_due = (select(func.min(Deadline.due_at))
+                .where(Deadline.piece_id == Piece.id, Deadline.done_at.is_(None))
+                .correlate(Piece).scalar_subquery())
+    return [next_due.is_(None), next_due.asc(), *newest]
 
 
 def _next_deadlines(piece_ids: list[int]) -> dict[int, Deadline]:

@@ -83,6 +83,16 @@ def test_a_traiter_lists_what_waits_on_the_structure_most_urgent_first(app, worl
     assert "T-220" in numbers(text(moe.get(f"{moe_base}/")))
 
 
+def test_a_traiter_orders_by_urgency_across_pages(app, world, monkeypatch):
+    from chorus_chain.blueprints.pieces import views
+
+    make_piece(app, world, "T-230")  # deposited now: its 15-day clock is the furthest
+    monkeypatch.setattr(views, "PER_PAGE", 1)
+    durand, base = client_for(app, "mandataire")
+    # The database orders by the earliest open deadline, so page 1 holds the most urgent piece of all pages.
+    assert numbers(text(durand.get(f"{base}/", headers=HX))) == ["PL-2026-002"]
+
+
 def _statements(app, client, url: str) -> list[str]:
     with app.app_context():
         engine = db.engine

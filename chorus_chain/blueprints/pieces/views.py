@@ -147,9 +147,6 @@ def _box(box: str):
                               status=form.status_filter(), cadre=form.cadre_filter(), works=works,
                               number=form.number.data or None, page=page_number, per_page=PER_PAGE)
     rows = list(page.items) if page else []
-    if box == "a_traiter":  # most urgent first (within the page: the query orders by date)
-        far = now.replace(year=9999)
-        rows.sort(key=lambda row: row.next_deadline.due_at if row.next_deadline else far)
     context = dict(box=box, form=form, page=page, rows=rows, now=now, allowed=allowed, works=works,
                    query={k: v for k, v in request.args.items() if k in FILTERS and v})
     if _inline():
