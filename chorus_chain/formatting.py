@@ -43,3 +43,6 @@ def register(app) -> None:
     app.add_template_filter(number)
     app.add_template_filter(day)
     app.add_template_filter(instant)
+    from chorus_chain import help_ui
+
+    help_ui.register(app)

@@ -7,6 +7,7 @@ from chorus_chain.models.marches import Dc4Avenant, Marche, MarcheEvent, MarcheP
 from chorus_chain.models.messaging import MailMessage, OutboxJob
 from chorus_chain.models.notifications import Notification, NotificationPreference
 from chorus_chain.models.pieces import Piece, PieceAccess, PieceEvent, PieceFile, StoredFile
+from chorus_chain.models.support import Ticket, TicketMessage
 from chorus_chain.models.structures import (
     BankAccount,
     Rattachement,
@@ -37,5 +38,7 @@ __all__ = [
     "ServiceMember",
     "StoredFile",
     "Structure",
+    "Ticket",
+    "TicketMessage",
     "StructureEvent",
 ]

@@ -28,6 +28,10 @@ NON_TENANT_ENDPOINTS = {
     "accounts.search": "search by SIRET or exact name, public directory as on Chorus Pro",
     "accounts.request_join": "asking to join is the point; the gestionnaire decides",
     "marches_invitation.show": "signed token (invitation of a company that has no structure yet)",
+    "help.index": "public help", "help.article": "public help",
+    "operator.queue": "platform operators only (403 for others)", "operator.ticket": "platform operators only",
+    "operator.answer": "platform operators only", "operator.categorise": "platform operators only",
+    "operator.close": "platform operators only",
 }
 
 
@@ -61,9 +65,21 @@ def world(app, db):
         "party_id": party_id,
         "piece_id": piece_id,
         "file_id": file_id,
+        "ticket_id": _victim_ticket(app, victim, owner),
     }
     return {"victim": victim, "outsider": outsider, "powerless": powerless, "owner": owner,
             "colleague": colleague, "args": victim_args}
+
+
+def _victim_ticket(app, victim, owner):
+    """A support ticket of the victim structure (its id)."""
+    from chorus_chain.extensions import db
+    from chorus_chain.operations import support
+
+    with app.test_request_context():
+        ticket = support.open_ticket(victim, owner, "Question de la victime", "Bonjour")
+        db.session.commit()
+        return ticket.id
 
 
 def _victim_marche(app, victim):

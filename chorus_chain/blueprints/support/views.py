@@ -1,0 +1,164 @@
+"""Support tickets. `support`: a member's tickets in its structure (tenant pages); `operator`: the platform
+operators' queue (/operateur/demandes, 403 for anyone else). A form with errors answers 422."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from chorus_chain.blueprints.support.forms import ButtonForm, CategoryForm, MessageForm, TicketForm
+from chorus_chain.extensions import db
+from chorus_chain.models.support import MAX_ATTACHMENT, TICKET_CATEGORY_LABELS, TICKET_STATUS_LABELS, Ticket
+from chorus_chain.operations import OperationError
+from chorus_chain.operations import support as ops
+from chorus_chain.tenancy import tenant_blueprint
+
+bp = tenant_blueprint("support", __name__, url_prefix="/demandes-aide")
+operator_bp = Blueprint("operator", __name__, url_prefix="/operateur/demandes")
+
+LABELS = {"STATUS_LABELS": TICKET_STATUS_LABELS, "CATEGORY_LABELS": TICKET_CATEGORY_LABELS}
+
+
+def _attachment(form):
+    upload = form.attachment.data
+    if upload is None or not getattr(upload, "filename", ""):
+        return None
+    return upload.filename, upload.read(MAX_ATTACHMENT + 1)
+
+
+def _own_ticket_or_404(ticket_id: int) -> Ticket:
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None or ticket.structure_id != g.structure.id:
+        abort(404)
+    return ticket
+
+
+@bp.get("")
+def index():
+    tickets = db.session.scalars(select(Ticket).where(Ticket.structure_id == g.structure.id)
+                                 .order_by(Ticket.updated_at.desc(), Ticket.id.desc())).all()
+    return render_template("support/index.html", tickets=tickets, **LABELS)
+
+
+@bp.route("/nouvelle", methods=["GET", "POST"])
+def new():
+    form = TicketForm()
+    if request.method == "GET":
+        form.page.data = request.args.get("page", "")[:500]
+        form.piece_id.data = request.args.get("piece_id", "")
+    elif form.validate_on_submit():
+        try:
+            ticket = ops.open_ticket(g.structure, current_user, form.subject.data, form.body.data,
+                                     page_url=form.page.data, piece_id=form.piece_id.data,
+                                     attachment=_attachment(form))
+        except OperationError as error:
+            form.add_error(error)
+        else:
+            flash("Votre demande est envoyée : l'équipe chorus-chain vous répondra ici.", "success")
+            return redirect(url_for("support.show", ticket_id=ticket.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("support/new.html", form=form), status
+
+
+@bp.get("/<int:ticket_id>")
+def show(ticket_id: int):
+    ticket = _own_ticket_or_404(ticket_id)
+    return render_template("support/show.html", ticket=ticket, form=MessageForm(formdata=None), **LABELS)
+
+
+@bp.post("/<int:ticket_id>/repondre")
+def reply(ticket_id: int):
+    ticket = _own_ticket_or_404(ticket_id)
+    form = MessageForm()
+    if form.validate_on_submit():
+        try:
+            ops.user_reply(ticket, current_user, form.body.data, _attachment(form))
+        except OperationError as error:
+            form.add_error(error)
+        else:
+            return redirect(url_for("support.show", ticket_id=ticket.id))
+    return render_template("support/show.html", ticket=ticket, form=form, **LABELS), 422
+
+
+def operator_required(view):
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not current_user.is_operator:
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def _ticket_or_404(ticket_id: int) -> Ticket:
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None:
+        abort(404)
+    return ticket
+
+
+@operator_bp.get("")
+@operator_required
+def queue():
+    show_closed = request.args.get("clos") == "1"
+    query = select(Ticket).order_by(Ticket.created_at, Ticket.id)  # the oldest first
+    if not show_closed:
+        query = query.where(Ticket.status != "closed")
+    return render_template("support/queue.html", tickets=db.session.scalars(query).all(), show_closed=show_closed,
+                           **LABELS)
+
+
+def _operator_page(ticket, form=None, category_form=None, status=200):
+    if category_form is None:
+        category_form = CategoryForm(formdata=None, category=ticket.category or "autre")
+    return render_template("support/operator_show.html", ticket=ticket, form=form or MessageForm(formdata=None),
+                           category_form=category_form, button=ButtonForm(formdata=None), **LABELS), status
+
+
+@operator_bp.get("/<int:ticket_id>")
+@operator_required
+def ticket(ticket_id: int):
+    return _operator_page(_ticket_or_404(ticket_id))
+
+
+@operator_bp.post("/<int:ticket_id>/repondre")
+@operator_required
+def answer(ticket_id: int):
+    found = _ticket_or_404(ticket_id)
+    form = MessageForm()
+    if form.validate_on_submit():
+        try:
+            ops.operator_answer(found, current_user, form.body.data, _attachment(form))
+        except OperationError as error:
+            form.add_error(error)
+        else:
+            return redirect(url_for("operator.ticket", ticket_id=found.id))
+    return _operator_page(found, form=form, status=422)
+
+
+@operator_bp.post("/<int:ticket_id>/categorie")
+@operator_required
+def categorise(ticket_id: int):
+    found = _ticket_or_404(ticket_id)
+    form = CategoryForm()
+    if form.validate_on_submit():
+        try:
+            ops.categorise(found, current_user, form.category.data)
+        except OperationError as error:
+            form.add_error(error)
+        else:
+            return redirect(url_for("operator.ticket", ticket_id=found.id))
+    return _operator_page(found, category_form=form, status=422)
+
+
+@operator_bp.post("/<int:ticket_id>/clore")
+@operator_required
+def close(ticket_id: int):
+    found = _ticket_or_404(ticket_id)
+    if ButtonForm().validate_on_submit():
+        ops.close(found, current_user)
+        flash("La demande est close.", "success")
+        return redirect(url_for("operator.queue"))
+    return _operator_page(found, status=422)

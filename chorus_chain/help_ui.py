@@ -1,0 +1,47 @@
+"""The help texts of `domain.help` as template globals: a badge with its explanation on hover (`<abbr title>`) and
+on tap (a small `<details>` disclosure, tied to the badge by aria-describedby). No inline script or style (strict CSP).
+"""
+from __future__ import annotations
+
+import itertools
+
+from markupsafe import Markup, escape
+
+from chorus_chain.domain import help as texts
+from chorus_chain.domain import statuses
+
+_ids = itertools.count(1)
+
+
+def _disclosure(label: str, explanation: str, css: str, prefix: str) -> Markup:
+    tip_id = f"{prefix}-{next(_ids)}"
+    return Markup(
+        '<span class="help-badge"><abbr class="{css}" title="{expl}" aria-describedby="{tid}">{label}</abbr>'
+        '<details class="help-tip"><summary aria-label="Que signifie « {label} » ?">?</summary>'
+        '<span class="help-text" id="{tid}" role="note">{expl}</span></details></span>'
+    ).format(css=css, expl=escape(explanation), tid=tip_id, label=escape(label))
+
+
+def status_badge(code: str, big: bool = False) -> Markup:
+    """The status label as a coloured badge with its explanation."""
+    from chorus_chain.blueprints.pieces.display import badge
+
+    css = f"badge{' big' if big else ''} {badge(code)}"
+    return _disclosure(statuses.label(code), texts.status_help(code), css, "aide-statut")
+
+
+def cadre_badge(code: str | None) -> Markup:
+    """The cadre code ("A4", "privée") with what the cadre is."""
+    return _disclosure(code or "privée", texts.cadre_help(code), "code", "aide-cadre")
+
+
+def deadline_badge(kind: str, label: str) -> Markup:
+    return _disclosure(label, texts.deadline_help(kind), "deadline-label", "aide-delai")
+
+
+def register(app) -> None:
+    app.add_template_global(status_badge)
+    app.add_template_global(cadre_badge)
+    app.add_template_global(deadline_badge)
+    app.add_template_global(texts.what_to_do, "what_to_do")
+    app.add_template_global(texts.STATUS_ARTICLES, "STATUS_ARTICLES")

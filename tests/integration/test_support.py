@@ -1,0 +1,123 @@
+"""Support tickets: opened from any page (page, piece and structure attached), the thread, the operators' queue,
+tenancy (a member sees only its structures' tickets, operators see all), bad input → 422 with a French field error."""
+from __future__ import annotations
+
+import html
+import io
+
+import pytest
+
+from chorus_chain.models import Ticket, TicketMessage
+from chorus_chain.models.support import MAX_ATTACHMENT
+from tests import factories
+from tests.integration.test_help import ROUTE
+from tests.integration.test_tenancy_walk import _victim_marche
+
+
+@pytest.fixture
+def people(app, db):
+    owner = factories.account(app)
+    structure = factories.structure(app, owner)
+    outsider = factories.account(app)
+    other_structure = factories.structure(app, outsider)
+    operator = factories.account(app, is_operator=True)
+    return owner, structure, outsider, other_structure, operator
+
+
+def _text(response):
+    return html.unescape(response.get_data(as_text=True))
+
+
+def _open(client, siret, **data):
+    fields = {"subject": "Pièce bloquée", "body": "Ma pièce est à recycler, que faire ?", "page": "/s/x/pieces/1"}
+    fields.update(data)
+    return client.post(f"/s/{siret}/demandes-aide/nouvelle", data=fields, content_type="multipart/form-data")
+
+
+def test_a_member_opens_a_ticket_from_a_piece_page(app, client, people):
+    owner, structure, *_ = people
+    marche_id, party_id = _victim_marche(app, structure)
+    piece_id, _ = factories.piece(app, structure, marche_id, party_id, status="A_RECYCLER", route=ROUTE)
+    factories.login(client, owner)
+    piece_page = _text(client.get(f"/s/{structure.siret}/pieces/{piece_id}"))
+    assert "Besoin d'aide ?" in piece_page and f"piece_id={piece_id}" in piece_page
+    form = client.get(f"/s/{structure.siret}/demandes-aide/nouvelle",
+                      query_string={"page": f"/s/{structure.siret}/pieces/{piece_id}", "piece_id": piece_id})
+    assert form.status_code == 200 and f'value="{piece_id}"' in form.get_data(as_text=True)
+    response = _open(client, structure.siret, page=f"/s/{structure.siret}/pieces/{piece_id}",
+                     piece_id=str(piece_id), attachment=(io.BytesIO(b"capture"), "ecran.png"))
+    assert response.status_code == 302
+    [ticket] = factories.rows(app, Ticket, Ticket.structure_id == structure.id)
+    assert ticket.piece_id == piece_id and ticket.page_url.endswith(f"/pieces/{piece_id}")
+    assert ticket.status == "open" and ticket.account_id == owner.id
+    thread = _text(client.get(response.headers["Location"]))
+    assert "Ma pièce est à recycler" in thread and "ecran.png" in thread
+
+
+def test_someone_elses_piece_or_an_outside_url_is_not_attached(app, client, people):
+    owner, structure, outsider, other_structure, _ = people
+    marche_id, party_id = _victim_marche(app, other_structure)
+    foreign_piece, _ = factories.piece(app, other_structure, marche_id, party_id)
+    factories.login(client, owner)
+    assert _open(client, structure.siret, piece_id=str(foreign_piece), page="https://evil.example/").status_code == 302
+    [ticket] = factories.rows(app, Ticket, Ticket.structure_id == structure.id)
+    assert ticket.piece_id is None and ticket.page_url is None
+
+
+@pytest.mark.parametrize("data, field, message", [
+    ({"body": "   "}, "body", "Écrivez votre message."),
+    ({"subject": ""}, "subject", "Indiquez l'objet de votre demande."),
+    ({"attachment": (io.BytesIO(b"x" * (MAX_ATTACHMENT + 1)), "gros.pdf")}, "attachment", "dépasse 2 Mo"),
+])
+def test_bad_input_gets_a_french_field_error_and_nothing_is_kept(app, client, people, data, field, message):
+    owner, structure, *_ = people
+    factories.login(client, owner)
+    response = _open(client, structure.siret, **data)
+    assert response.status_code == 422
+    body = _text(response)
+    assert f'id="{field}-error"' in body and message in body
+    assert factories.rows(app, Ticket, Ticket.structure_id == structure.id) == []
+
+
+def test_tenancy_members_see_only_their_tickets(app, client, people):
+    owner, structure, outsider, other_structure, _ = people
+    factories.login(client, owner)
+    _open(client, structure.siret, subject="Question secrète")
+    [ticket] = factories.rows(app, Ticket, Ticket.structure_id == structure.id)
+    other = app.test_client()
+    factories.login(other, outsider)
+    assert other.get(f"/s/{structure.siret}/demandes-aide/{ticket.id}").status_code == 404
+    assert other.get(f"/s/{other_structure.siret}/demandes-aide/{ticket.id}").status_code == 404
+    assert other.post(f"/s/{other_structure.siret}/demandes-aide/{ticket.id}/repondre",
+                      data={"body": "intrusion"}).status_code == 404
+    assert "Question secrète" not in _text(other.get(f"/s/{other_structure.siret}/demandes-aide"))
+    assert other.get("/operateur/demandes").status_code == 403
+    assert app.test_client().get("/operateur/demandes").status_code in (302, 401)
+
+
+def test_operator_queue_answer_categorise_close(app, client, people):
+    owner, structure, outsider, other_structure, operator = people
+    factories.login(client, owner)
+    _open(client, structure.siret, subject="Première")
+    _open(client, structure.siret, subject="Seconde")
+    first, second = factories.rows(app, Ticket, Ticket.structure_id == structure.id, order_by=Ticket.id)
+    desk = app.test_client()
+    factories.login(desk, operator)
+    queue = _text(desk.get("/operateur/demandes"))
+    assert queue.index("Première") < queue.index("Seconde")  # the oldest first
+    assert desk.post(f"/operateur/demandes/{first.id}/repondre", data={"body": ""},
+                     content_type="multipart/form-data").status_code == 422
+    assert desk.post(f"/operateur/demandes/{first.id}/repondre", data={"body": "Corrigez le code service."},
+                     content_type="multipart/form-data").status_code == 302
+    assert desk.post(f"/operateur/demandes/{first.id}/categorie", data={"category": "piece"}).status_code == 302
+    assert desk.post(f"/operateur/demandes/{first.id}/categorie", data={"category": "n'importe"}).status_code == 422
+    assert any("Réponse à votre demande d'aide" in m.subject for m in factories.outbox(app))
+    answered = factories.reload(app, Ticket, first.id)
+    assert answered.status == "answered" and answered.category == "piece"
+    thread = _text(client.get(f"/s/{structure.siret}/demandes-aide/{first.id}"))
+    assert "Équipe chorus-chain" in thread and "Corrigez le code service." in thread
+    assert desk.post(f"/operateur/demandes/{first.id}/clore").status_code == 302
+    assert factories.reload(app, Ticket, first.id).status == "closed"
+    assert "Première" not in _text(desk.get("/operateur/demandes"))
+    messages = factories.rows(app, TicketMessage, TicketMessage.ticket_id == first.id)
+    assert [m.from_operator for m in messages] == [False, True]
