@@ -12,6 +12,21 @@ from chorus_chain.domain import statuses
 
 _ids = itertools.count(1)
 
+# Statuses where the money has arrived or the matter is settled: shown in green.
+PAID = frozenset({statuses.Status.MISE_EN_PAIEMENT, statuses.Status.PAYEE_CONTRACTANT, statuses.Status.ASSOCIEE})
+
+
+def badge(status: str) -> str:
+    """The badge's colour class: ok (paid, closed), ko (refused, rejected), off (draft), wait (anything under way)."""
+    code = statuses.as_status(status)
+    if code == statuses.Status.BROUILLON:
+        return "draft"
+    if code in PAID:
+        return "ok"
+    if statuses.is_final(code):
+        return "ko"
+    return "wait"
+
 
 def _disclosure(label: str, explanation: str, css: str, prefix: str) -> Markup:
     tip_id = f"{prefix}-{next(_ids)}"
@@ -24,8 +39,6 @@ def _disclosure(label: str, explanation: str, css: str, prefix: str) -> Markup:
 
 def status_badge(code: str, big: bool = False) -> Markup:
     """The status label as a coloured badge with its explanation."""
-    from chorus_chain.blueprints.pieces.display import badge
-
     css = f"badge{' big' if big else ''} {badge(code)}"
     return _disclosure(statuses.label(code), texts.status_help(code), css, "aide-statut")
 

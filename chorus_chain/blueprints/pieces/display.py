@@ -17,10 +17,10 @@ from chorus_chain.domain import transitions as T
 from chorus_chain.domain.amounts import AUTOLIQUIDATION_MENTION
 from chorus_chain.domain.cadres import CADRES, is_works_piece
 from chorus_chain.extensions import db
+from chorus_chain.help_ui import PAID, badge  # noqa: F401  (badge: a template global of this module)
 from chorus_chain.models import Structure
 
 PRIVATE_LABEL = "Facture à l'entreprise donneuse d'ordre (hors Chorus Pro)"
-PAID = frozenset({statuses.Status.MISE_EN_PAIEMENT, statuses.Status.PAYEE_CONTRACTANT, statuses.Status.ASSOCIEE})
 
 STEP_LABELS = {
     T.STEP_VALIDATION_1: "Validation par le donneur d'ordre",
@@ -48,18 +48,6 @@ def piece_kind(piece) -> str:
 def deposit_domain(cadre: str | None, marche) -> str:
     """The rights domain of a piece about to be deposited (as `rights_domain` will say once it exists)."""
     return "travaux" if is_works_piece(cadre, marche.kind) else "emises"
-
-
-def badge(status: str) -> str:
-    """The badge's colour class: ok (paid, closed), ko (refused, rejected), off (draft), wait (anything under way)."""
-    code = statuses.as_status(status)
-    if code == statuses.Status.BROUILLON:
-        return "draft"
-    if code in PAID:
-        return "ok"
-    if statuses.is_final(code):
-        return "ko"
-    return "wait"
 
 
 def is_refused_for_good(status: str) -> bool:
