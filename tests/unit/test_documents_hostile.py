@@ -5,7 +5,6 @@ note, a CII, a plain PDF when no Factur-X is claimed), with what they say and wh
 from __future__ import annotations
 
 import io
-import sys
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -354,27 +353,6 @@ CORPUS: list[Hostile] = [
 
 # ---------------------------------------------------------------------------------------------------------------------
 # The process is watched: no file read outside Python's own, no socket.
-
-_EVENTS: list[tuple[str, tuple]] | None = None
-
-
-def _audit(event: str, args: tuple) -> None:
-    if _EVENTS is not None and (event == "open" or event.startswith(("socket.", "urllib."))):
-        _EVENTS.append((event, args))
-
-
-sys.addaudithook(_audit)
-
-
-@pytest.fixture
-def io_events():
-    global _EVENTS
-    _EVENTS = []
-    try:
-        yield _EVENTS
-    finally:
-        _EVENTS = None
-
 
 def _side_effects(events) -> list[str]:
     """Sockets, and files opened for anything but reading or outside the installed packages."""

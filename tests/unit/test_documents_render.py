@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -45,28 +44,6 @@ PNG_1PX = base64.b64decode(
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Watching the process: an audit hook records file opens and network calls while a test asks for it.
-
-_EVENTS: list[tuple[str, tuple]] | None = None
-
-
-def _audit(event: str, args: tuple) -> None:
-    if _EVENTS is not None and (event == "open" or event.startswith(("socket.", "urllib."))):
-        _EVENTS.append((event, args))
-
-
-sys.addaudithook(_audit)
-
-
-@pytest.fixture
-def io_events():
-    """The (event, args) of every file open and socket/urllib call made during the test."""
-    global _EVENTS
-    _EVENTS = []
-    try:
-        yield _EVENTS
-    finally:
-        _EVENTS = None
-
 
 def _opened(events) -> list[str]:
     return [str(args[0]) for event, args in events if event == "open" and isinstance(args[0], str | bytes | Path)]
