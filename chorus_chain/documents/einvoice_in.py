@@ -539,12 +539,7 @@ def _read_cii(root: etree._Element, source_format: str, digest: str) -> ReadInvo
         vat = r.text(node, "ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']", f"TVA {who}")
         return ReadParty(r.text(node, "ram:Name", f"nom {who}"), siret, vat)
 
-    tax_total = None
-    for item in r.all(sums, "ram:TaxTotalAmount"):
-        if tax_total is None or item.get("currencyID") in (None, currency):
-            tax_total = item
-            if item.get("currencyID") == currency:
-                break
+    tax_total = _in_currency(r.all(sums, "ram:TaxTotalAmount"), currency)
 
     breakdown = tuple(
         ReadVat(
@@ -648,12 +643,7 @@ def _read_ubl(root: etree._Element, digest: str) -> ReadInvoice:
         vat = r.text(node, "cac:PartyTaxScheme[cac:TaxScheme/cbc:ID='VAT']/cbc:CompanyID", f"TVA {who}")
         return ReadParty(name, siret, vat)
 
-    tax_total = None
-    for item in r.all(root, "cac:TaxTotal/cbc:TaxAmount"):
-        if tax_total is None or item.get("currencyID") == currency:
-            tax_total = item
-            if item.get("currencyID") == currency:
-                break
+    tax_total = _in_currency(r.all(root, "cac:TaxTotal/cbc:TaxAmount"), currency)
     breakdown = tuple(
         ReadVat(
             category=r.text(sub, "cac:TaxCategory/cbc:ID", "catégorie de TVA"),
@@ -769,3 +759,11 @@ def _finish(read: ReadInvoice) -> ReadInvoice:
     )
     warnings += [message for check, message in checks if check()]
     return replace(read, missing=missing, warnings=warnings)
+
+
+def _in_currency(items, currency):
+    """The tax total in the invoice's currency: an invoice may also state it in the accounting currency (BT-111),
+    which must never be read as the document's total. An amount without currencyID counts as the invoice's."""
+    exact = [item for item in items if item.get("currencyID") == currency]
+    unmarked = [item for item in items if item.get("currencyID") is None]
+    return (exact or unmarked or [None])[0]
