@@ -3,8 +3,18 @@ from chorus_chain.models.accounts import Account
 from chorus_chain.models.audit import StructureEvent
 from chorus_chain.models.base import Base
 from chorus_chain.models.deadlines import Deadline
+from chorus_chain.models.documents import GeneratedDocument
 from chorus_chain.models.marches import Dc4Avenant, Marche, MarcheEvent, MarcheParty
 from chorus_chain.models.messaging import MailMessage, OutboxJob
+from chorus_chain.models.money import (
+    Decompte,
+    DecompteLine,
+    EtatAcompte,
+    IndexValue,
+    InterestRate,
+    MarchePenalty,
+    PriceLine,
+)
 from chorus_chain.models.notifications import Notification, NotificationPreference
 from chorus_chain.models.pieces import Piece, PieceAccess, PieceEvent, PieceFile, StoredFile
 from chorus_chain.models.support import Ticket, TicketMessage
@@ -22,6 +32,14 @@ __all__ = [
     "Base",
     "Dc4Avenant",
     "Deadline",
+    "Decompte",
+    "DecompteLine",
+    "EtatAcompte",
+    "GeneratedDocument",
+    "IndexValue",
+    "InterestRate",
+    "MarchePenalty",
+    "PriceLine",
     "MailMessage",
     "Marche",
     "MarcheEvent",

@@ -19,6 +19,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -63,6 +65,12 @@ class Marche(Base):
         CheckConstraint(check_in("groupement", GROUPEMENTS), name="groupement"),
         CheckConstraint(check_in("cotraitance_circuit", COTRAITANCE_CIRCUITS), name="cotraitance_circuit"),
         CheckConstraint("version >= 1", name="version"),
+        CheckConstraint("duration_months >= 1", name="duration_months"),
+        # Above 30 % an advance needs a garantie à première demande (CCP R2191-7 ff.).
+        CheckConstraint("avance_rate <= 30 OR avance_guarantee", name="avance_guarantee"),
+        CheckConstraint("avance_repayment_end > 65 AND avance_repayment_end <= 100", name="avance_repayment_end"),
+        CheckConstraint("penalty_daily_amount IS NULL OR penalty_daily_amount >= 0", name="penalty_daily_amount"),
+        CheckConstraint("guarantee_months >= 0", name="guarantee_months"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -80,6 +88,14 @@ class Marche(Base):
     retenue_rate: Mapped[Decimal] = mapped_column(Rate, default=Decimal("5.00"))
     retenue_replaced_by_guarantee: Mapped[bool] = mapped_column(default=False)
     avance_rate: Mapped[Decimal] = mapped_column(Rate, default=Decimal("0.00"))
+    # Money settings of the engine (CHORUS.md §6b), each with its default.
+    duration_months: Mapped[int] = mapped_column(default=12, server_default="12")
+    avance_guarantee: Mapped[bool] = mapped_column(default=False, server_default=false())
+    avance_repayment_end: Mapped[Decimal] = mapped_column(Rate, default=Decimal("80.00"), server_default="80.00")
+    penalty_daily_amount: Mapped[Decimal | None] = mapped_column(Money)  # None: 1/3000 of the amount (CCAG 2021)
+    penalty_exemption: Mapped[bool] = mapped_column(default=True, server_default=true())  # < 1 000 € HT: none
+    guarantee_months: Mapped[int] = mapped_column(default=12, server_default="12")
+    reception_on: Mapped[date | None]  # réception des travaux: starts the guarantee period
     price_form: Mapped[str] = mapped_column(String(12), default="ferme")
     revision_a: Mapped[Decimal | None] = mapped_column(Numeric(6, 4))  # fixed part a of P = P0 (a + b I/I0)
     revision_index: Mapped[str | None] = mapped_column(String(20))  # e.g. "BT01"
