@@ -35,6 +35,7 @@ DGP_DAYS = (30, 50, 60)
 MOE_DAYS_MAX = 15  # regulation; Chorus guidance is 7 (the default)
 RETENUE_RATE_MAX = Decimal("5")  # ≤ 5 % of the amount [sure]
 AVANCE_RATE_MAX = Decimal("60")  # 5–30 % as a rule, up to 60 % with a guarantee (CCP R2191-7 ff.)
+AVANCE_WITHOUT_GUARANTEE_MAX = Decimal("30")  # above it, a garantie à première demande is required
 PARTY_STATUSES = ("invited", "confirmed", "declined")
 DC4_STATUSES = ("pending", "accepted", "refused", "tacit")
 
@@ -67,7 +68,7 @@ class Marche(Base):
         CheckConstraint("version >= 1", name="version"),
         CheckConstraint("duration_months >= 1", name="duration_months"),
         # Above 30 % an advance needs a garantie à première demande (CCP R2191-7 ff.).
-        CheckConstraint("avance_rate <= 30 OR avance_guarantee", name="avance_guarantee"),
+        CheckConstraint(f"avance_rate <= {AVANCE_WITHOUT_GUARANTEE_MAX} OR avance_guarantee", name="avance_guarantee"),
         CheckConstraint("avance_repayment_end > 65 AND avance_repayment_end <= 100", name="avance_repayment_end"),
         CheckConstraint("penalty_daily_amount IS NULL OR penalty_daily_amount >= 0", name="penalty_daily_amount"),
         CheckConstraint("guarantee_months >= 0", name="guarantee_months"),

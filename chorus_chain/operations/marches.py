@@ -39,6 +39,7 @@ from chorus_chain.models import (
 )
 from chorus_chain.models.marches import (
     AVANCE_RATE_MAX,
+    AVANCE_WITHOUT_GUARANTEE_MAX,
     CCAG_VERSIONS,
     DGP_DAYS,
     MOE_DAYS_MAX,
@@ -106,6 +107,12 @@ class MarcheTerms:
     ccag_version: str
     groupement: str
     cotraitance_circuit: str
+    duration_months: int = 12
+    avance_guarantee: bool = False
+    avance_repayment_end: Decimal = Decimal("80.00")
+    penalty_daily_amount: Decimal | None = None
+    penalty_exemption: bool = True
+    guarantee_months: int = 12
 
 
 _SPACES = re.compile(r"[\s\u00a0\u202f]")
@@ -137,11 +144,11 @@ def parse_decimal(value: Any, field_name: str, *, places: int = 2, unit: str = "
     return number.quantize(Decimal(1).scaleb(-places))
 
 
-def _parse_int(value: Any, field_name: str) -> int:
+def _parse_int(value: Any, field_name: str, unit: str = "jours") -> int:
     try:
         return int(str(value).strip())
     except (TypeError, ValueError):
-        raise OperationError("Indiquez un nombre entier de jours.", field=field_name) from None
+        raise OperationError(f"Indiquez un nombre entier de {unit}.", field=field_name) from None
 
 
 def _text(raw: Mapping[str, Any], name: str) -> str:
@@ -199,6 +206,22 @@ def parse_terms(raw: Mapping[str, Any]) -> MarcheTerms:
     avance_rate = parse_decimal(raw.get("avance_rate") or "0", "avance_rate", unit="%")
     if avance_rate > AVANCE_RATE_MAX:
         raise OperationError(f"Le taux de l'avance ne peut dépasser {AVANCE_RATE_MAX} %.", field="avance_rate")
+    avance_guarantee = bool(raw.get("avance_guarantee"))
+    if avance_rate > AVANCE_WITHOUT_GUARANTEE_MAX and not avance_guarantee:
+        raise OperationError(f"Une avance de plus de {AVANCE_WITHOUT_GUARANTEE_MAX} % doit être garantie par une "
+                             "garantie à première demande : cochez-la ou réduisez le taux.", field="avance_rate")
+    avance_repayment_end = parse_decimal(raw.get("avance_repayment_end") or "80", "avance_repayment_end", unit="%")
+    if not Decimal("65") < avance_repayment_end <= Decimal("100"):
+        raise OperationError("Le remboursement de l'avance commence à 65 % d'exécution : il s'achève entre 65 % "
+                             "(exclu) et 100 %.", field="avance_repayment_end")
+    duration_months = _parse_int(raw.get("duration_months") or 12, "duration_months", unit="mois")
+    if not 1 <= duration_months <= 240:
+        raise OperationError("La durée du marché s'exprime en mois, de 1 à 240.", field="duration_months")
+    guarantee_months = _parse_int(raw.get("guarantee_months") if raw.get("guarantee_months") not in (None, "")
+                                  else 12, "guarantee_months", unit="mois")
+    if not 0 <= guarantee_months <= 120:
+        raise OperationError("Le délai de garantie s'exprime en mois (12 en général).", field="guarantee_months")
+    penalty_daily_amount = parse_decimal(raw.get("penalty_daily_amount"), "penalty_daily_amount", optional=True)
     price_form = _choice(raw, "price_form", PRICE_FORMS, "Choisissez la forme du prix.")
     revision_a = revision_index = revision_base_month = None
     if price_form != "ferme":
@@ -233,7 +256,9 @@ def parse_terms(raw: Mapping[str, Any]) -> MarcheTerms:
         retenue_replaced_by_guarantee=bool(raw.get("retenue_replaced_by_guarantee")), avance_rate=avance_rate,
         price_form=price_form, revision_a=revision_a, revision_index=revision_index,
         revision_base_month=revision_base_month, ccag_version=ccag_version, groupement=groupement,
-        cotraitance_circuit=circuit,
+        cotraitance_circuit=circuit, duration_months=duration_months, avance_guarantee=avance_guarantee,
+        avance_repayment_end=avance_repayment_end, penalty_daily_amount=penalty_daily_amount,
+        penalty_exemption=not raw.get("penalty_no_exemption"), guarantee_months=guarantee_months,
     )
 
 

@@ -139,6 +139,10 @@ def test_moa_creates_a_marche_and_sees_its_page(app, db):
     ("dgp_days", "45", "Le délai global de paiement est de 30 jours"),
     ("montant_ht", "un million", "Indiquez un nombre"),
     ("revision_base_month", "janvier", "AAAA-MM"),
+    ("avance_rate", "35", "doit être garantie par une garantie à première demande"),
+    ("avance_repayment_end", "60", "commence à 65 % d'exécution"),
+    ("duration_months", "0", "de 1 à 240"),
+    ("penalty_daily_amount", "-5", "positif"),
 ])
 def test_bad_terms_are_refused_with_a_field_level_message_and_nothing_is_created(app, db, field, value, message):
     moa = company(app, "Commune de Villefranche", public=True, services=("TECH", "FIN"))
@@ -149,6 +153,23 @@ def test_bad_terms_are_refused_with_a_field_level_message_and_nothing_is_created
     assert match, f"no field-level error for {field}"
     assert message in match.group(1)
     assert count(app, Marche) == 0 and count(app, MarcheParty) == 0
+
+
+def test_money_settings_are_kept_and_shown(app, db):
+    moa = company(app, "Commune de Villefranche", public=True, services=("TECH", "FIN"))
+    response = moa.client.post(f"{moa.base}/nouveau", data={
+        **MARCHE_FORM, "avance_rate": "35", "avance_guarantee": "y", "avance_repayment_end": "100",
+        "duration_months": "18", "guarantee_months": "24", "penalty_daily_amount": "250", "penalty_no_exemption": "y"})
+    assert response.status_code == 302, text(response)[:2000]
+    marche_id = marche_id_of(app, "M-2026-001")
+    with app.app_context():
+        marche = db.session.get(Marche, marche_id)
+        assert (marche.avance_rate, marche.avance_guarantee, marche.avance_repayment_end) == (35, True, 100)
+        assert (marche.duration_months, marche.guarantee_months) == (18, 24)
+        assert (str(marche.penalty_daily_amount), marche.penalty_exemption) == ("250.00", False)
+    body = text(moa.client.get(f"{moa.base}/{marche_id}"))
+    assert "garantie à première demande" in body and "250,00" in body and "sans exonération" in body
+    assert "18 mois" in body
 
 
 def test_a_private_company_cannot_create_as_moa(app, db):

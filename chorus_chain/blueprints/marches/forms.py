@@ -88,6 +88,17 @@ class MarcheForm(Form):
                                                  "caution")
     avance_rate = StringField("Avance (% du montant TTC initial)", default="5",
                               validators=[Optional(), max_length(10)], render_kw={"inputmode": "decimal"})
+    avance_guarantee = BooleanField("Avance garantie par une garantie à première demande (obligatoire au-delà de "
+                                    "30 %)")
+    avance_repayment_end = StringField("Avance remboursée en totalité à (% d'exécution)", default="80",
+                                       validators=[Optional(), max_length(10)], render_kw={"inputmode": "decimal"})
+    duration_months = StringField("Durée du marché (mois)", default="12", validators=[Optional(), max_length(3)],
+                                  render_kw={"inputmode": "numeric"})
+    guarantee_months = StringField("Délai de garantie (mois)", default="12", validators=[Optional(), max_length(3)],
+                                   render_kw={"inputmode": "numeric"})
+    penalty_daily_amount = StringField("Pénalité de retard par jour (€ HT)", validators=[Optional(), max_length(30)],
+                                       render_kw={"inputmode": "decimal", "placeholder": "1/3000 du montant"})
+    penalty_no_exemption = BooleanField("Pas d'exonération des pénalités sous 1 000 € HT (dérogation du CCAP)")
     price_form = SelectField("Forme du prix", validate_choice=False, choices=choices(PRICE_FORM_CHOICES),
                              default="revisable")
     revision_a = StringField("Partie fixe a de la formule", default="0,125", validators=[Optional(), max_length(10)],
