@@ -43,6 +43,11 @@ import pydyf
 from weasyprint import HTML, Attachment
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
+# fontTools stamps each embedded font subset with the current time (its `head.modified`) unless SOURCE_DATE_EPOCH is
+# set: without this, the same document rendered a second later gives other bytes, and a PDF could not be cached nor
+# fingerprinted by its content. A fixed epoch (the reproducible-builds convention) keeps renderings byte-identical.
+os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STATIC_ROOT = REPO_ROOT / "static"
 STATIC_BASE_URL = STATIC_ROOT.as_uri() + "/"
