@@ -3,14 +3,13 @@ extracted from each generated PDF (the figures of the piece must be in it, in Fr
 
 from __future__ import annotations
 
-import time
-
 import base64
 import io
 import os
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
