@@ -23,15 +23,19 @@ from chorus_chain.blueprints.marches.forms import (
     PartyForm,
     SousTraitantForm,
 )
+from chorus_chain.blueprints.marches import finances as finance_charts
 from chorus_chain.extensions import db
 from chorus_chain.graph import ROLE_LABELS
 from chorus_chain.graph.svg import chain_svg
 from chorus_chain.models import Marche, Structure
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import OperationError
+from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import marches as ops
+from chorus_chain.operations import retenue as retenue_ops
 from chorus_chain.operations.export import marche_export
-from chorus_chain.tenancy import require_right, tenant_blueprint
+from chorus_chain.operations.finances import marche_finances
+from chorus_chain.tenancy import has_right, require_right, tenant_blueprint
 
 bp = tenant_blueprint("marches", __name__, url_prefix="/marches")
 # The signed link of an invitation e-mail, for a company that has no structure yet: outside any tenant.
@@ -109,8 +113,17 @@ def _render_show(access: ops.MarcheAccess, status: int = 200, error: str | None 
         missing=ops.missing_parties(access),
         declined=[row for row in access.rows if not row.is_active] if access.full else [],
         can_designate=bool(access.designable_roles()), can_declare=bool(access.contractor_rows()),
-        ROLE_LABELS=ROLE_LABELS, error=error,
+        ROLE_LABELS=ROLE_LABELS, error=error, **_money_reminders(access),
     ), status
+
+
+def _money_reminders(access: ops.MarcheAccess) -> dict:
+    """The late-payment interest of the pieces this member may read (one query for the pieces, one for the rates
+    when a payment is late), and the release date of the retenue de garantie."""
+    today = ops.today(utcnow())
+    readable = [domain for domain in interest_ops.PIECE_DOMAINS if has_right(domain, "consultation")]
+    return dict(today=today, retenue_release=retenue_ops.release_of(access.marche),
+                interest=interest_ops.marche_interest(access.marche, g.structure.id, today, readable))
 
 
 @bp.get("/<int:marche_id>")
@@ -134,6 +147,16 @@ def fiche(marche_id: int):
     return render_template("marches/fiche.html", access=access, marche=access.marche,
                            sheet=ops.identity_sheet(access), missing=ops.missing_parties(access),
                            ROLE_LABELS=ROLE_LABELS)
+
+
+@bp.get("/<int:marche_id>/finances")
+@require_right(*VIEW)
+def finances(marche_id: int):
+    access = _access(marche_id)
+    f = marche_finances(access)
+    return render_template("marches/finances.html", access=access, marche=access.marche, f=f,
+                           marche_chart=finance_charts.marche_chart(f), parties_chart=finance_charts.parties_chart(f),
+                           curve=finance_charts.curve(f) if f.months else None)
 
 
 @bp.get("/<int:marche_id>/export.json")
