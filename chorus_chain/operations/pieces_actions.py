@@ -121,7 +121,7 @@ def _paid_on(value: Any, now: datetime) -> date | None:
 def act(piece_id: int, account: Account, structure: Structure, action: str, *, expected_status: str,
         reason: str | None = None, comment: str | None = None, amount: Any = None, paid_on: Any = None,
         files: Iterable[drafts.UploadedFile] = (), changes: Mapping[str, Any] | None = None,
-        now: datetime) -> Piece:
+        now: datetime, contest: bool | None = None) -> Piece:
     """Take `action` on a deposited piece as `structure` (one of the actions `allowed_actions_for` offers).
 
     The piece is locked (SELECT ... FOR UPDATE on PostgreSQL; its version guards SQLite) and must still be in
@@ -136,7 +136,9 @@ def act(piece_id: int, account: Account, structure: Structure, action: str, *, e
     days to contest), mark_paid (with paid_on, a date or "YYYY-MM-DD"); files (UploadedFile) for complete
     (required) and issue_etat_acompte; changes for resend ({"recipient_siret", "service_code",
     "engagement_number"}, nothing else, and checked like at the deposit). redirect_validator freezes the route
-    again from the marché's chain as it is now (after the contractor was corrected).
+    again from the marché's chain as it is now (after the contractor was corrected). `contest` (issue_etat_acompte
+    from an état built line by line, `operations.etats_acompte`): whether the MOE corrected this piece's figures,
+    which alone opens the 30 days to contest; None keeps the rule "an amount other than the one claimed".
     Right needed: modification in the piece's domain ("travaux" for works pieces, else "emises" for the emitter and
     "recues" for the others)."""
     if action == A.DEPOSIT:
@@ -181,7 +183,8 @@ def act(piece_id: int, account: Account, structure: Structure, action: str, *, e
                                   extra=extra if index == 0 else None)
         piece.status = transition.to_status.value
         records.apply_clock_changes(piece, transition, now)
-    if action == A.ISSUE_ETAT_ACOMPTE and value is not None and value != piece.montant_ttc:
+    corrected = (value is not None and value != piece.montant_ttc) if contest is None else contest
+    if action == A.ISSUE_ETAT_ACOMPTE and corrected:
         # The MOE corrected the amounts: the titulaire has 30 days to contest them (CHORUS.md §4) [sure].
         records.open_clock(piece, clocks.CONTEST_MOE_CORRECTIONS, now)
     piece.updated_at = now
