@@ -981,6 +981,32 @@ def record_dc4_avenant(account: Account, structure: Structure, access: MarcheAcc
     return avenant
 
 
+def record_reception(account: Account, structure: Structure, access: MarcheAccess, raw: Mapping[str, Any], *,
+                     now: datetime) -> date:
+    """The MOA records the réception des travaux: it starts the délai de garantie (the retenue de garantie is released
+    at its end) and the 30 days of the projet de décompte final. Works marchés only; not in the future; it may be
+    corrected (the event log keeps every value)."""
+    if not access.is_moa:
+        raise OperationError("Seul le maître d'ouvrage prononce la réception des travaux.")
+    marche = access.marche
+    if marche.kind != "travaux":
+        raise OperationError("La réception concerne les marchés de travaux.")
+    value = raw.get("reception_on")
+    if not isinstance(value, date):
+        try:
+            value = date.fromisoformat(str(value or "").strip())
+        except ValueError:
+            raise OperationError("Indiquez la date de la réception, par exemple 2026-06-30.",
+                                 field="reception_on") from None
+    if value > today(now):
+        raise OperationError("La réception ne peut pas être datée dans le futur.", field="reception_on")
+    previous = marche.reception_on
+    marche.reception_on = value
+    db.session.flush()
+    record(marche, "marche.reception", account=account, structure=structure, reception_on=value, previous=previous)
+    return value
+
+
 def avenants_of(party: MarcheParty) -> list[Dc4Avenant]:
     return list(db.session.scalars(select(Dc4Avenant).where(Dc4Avenant.party_id == party.id)
                                    .order_by(Dc4Avenant.id)))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import date
 from types import SimpleNamespace
 
 import pytest
@@ -398,3 +399,34 @@ def test_a_change_locks_the_marche_before_reading_its_parties(app, db):
     lock = next(i for i, s in enumerate(statements) if s.startswith("SELECT marche.") and "FOR UPDATE" in s)
     rows = next(i for i, s in enumerate(statements) if "FROM marche_party" in s)
     assert lock < rows
+
+
+def test_the_moa_records_the_reception_which_starts_the_guarantee_period(app, db):
+    moa = company(app, "Commune de Villefranche", public=True, services=("TECH", "FIN"))
+    assert moa.client.post(f"{moa.base}/nouveau", data=MARCHE_FORM).status_code == 302
+    marche_id = marche_id_of(app, "M-2026-001")
+    future = moa.client.post(f"{moa.base}/{marche_id}/reception", data={"reception_on": "2999-01-01"})
+    assert future.status_code == 422 and "dans le futur" in text(future)
+    response = moa.client.post(f"{moa.base}/{marche_id}/reception", data={"reception_on": "2026-06-30"})
+    assert response.status_code == 302
+    page = text(moa.client.get(response.headers["Location"]))
+    assert "Réception des travaux enregistrée au 30 juin 2026" in page
+    assert "jusqu'au 30 juin 2027" in page
+    with app.app_context():
+        marche = db.session.get(Marche, marche_id)
+        assert marche.reception_on == date(2026, 6, 30)
+        kinds = db.session.scalars(select(MarcheEvent.kind).where(MarcheEvent.marche_id == marche_id)).all()
+        assert "marche.reception" in kinds
+
+
+def test_only_the_moa_records_the_reception(app, db):
+    moa = company(app, "Commune de Villefranche", public=True, services=("TECH", "FIN"))
+    titulaire = company(app, "Durand BTP")
+    response = titulaire.client.post(f"{titulaire.base}/nouveau", data={
+        **MARCHE_FORM, "creator_role": "titulaire", "moa_siret": moa.siret, "moa_service_code": ""})
+    assert response.status_code == 302, text(response)[:1000]
+    marche_id = marche_id_of(app, "M-2026-001")
+    refused = titulaire.client.post(f"{titulaire.base}/{marche_id}/reception", data={"reception_on": "2026-06-30"})
+    assert refused.status_code == 422 and "Seul le maître d'ouvrage" in text(refused)
+    with app.app_context():
+        assert db.session.get(Marche, marche_id).reception_on is None

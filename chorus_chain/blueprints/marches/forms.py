@@ -163,3 +163,8 @@ class InvitedStructureForm(StructureForm):
     """The structure form of the accounts area, without the SIRET: it is the invitation's."""
 
     siret = None
+
+
+class ReceptionForm(Form):
+    reception_on = StringField("Date de la réception des travaux", validators=[required(), max_length(10)],
+                               render_kw={"type": "date"})

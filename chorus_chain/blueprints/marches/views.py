@@ -21,10 +21,13 @@ from chorus_chain.blueprints.marches.forms import (
     InvitedStructureForm,
     MarcheForm,
     PartyForm,
+    ReceptionForm,
     SousTraitantForm,
 )
 from chorus_chain.blueprints.marches import finances as finance_charts
+from chorus_chain.domain.money import add_months
 from chorus_chain.extensions import db
+from chorus_chain.formatting import day as format_day
 from chorus_chain.graph import ROLE_LABELS
 from chorus_chain.graph.svg import chain_svg
 from chorus_chain.models import Marche, Structure
@@ -157,6 +160,22 @@ def finances(marche_id: int):
     return render_template("marches/finances.html", access=access, marche=access.marche, f=f,
                            marche_chart=finance_charts.marche_chart(f), parties_chart=finance_charts.parties_chart(f),
                            curve=finance_charts.curve(f) if f.months else None)
+
+
+@bp.post("/<int:marche_id>/reception")
+@require_right(*CHANGE)
+def reception(marche_id: int):
+    access = _access(marche_id)
+    form = ReceptionForm()
+    if form.validate_on_submit():
+        try:
+            day = ops.record_reception(current_user, g.structure, access, form.data, now=utcnow())
+        except OperationError as error:
+            return _render_show(access, 422, error=error.message)
+        flash(f"Réception des travaux enregistrée au {format_day(day)} : le délai de garantie court jusqu'au "
+              f"{format_day(add_months(day, access.marche.guarantee_months))}.", "success")
+        return redirect(url_for("marches.show", marche_id=marche_id))
+    return _render_show(access, 422, error="Indiquez la date de la réception.")
 
 
 @bp.get("/<int:marche_id>/export.json")
