@@ -468,3 +468,46 @@ def set_index_value(access: MarcheAccess, account: Account, structure: Structure
     record(marche, "index_value_set", account=account, structure=structure, index=marche.revision_index,
            month=month, value=str(number), definitive=bool(definitive), before=before)
     return row
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The export
+
+
+def piece_decompte(result: dict, beneficiary_key: int) -> dict[str, Any]:
+    """The `decompte` of one PDM in the marché export: the issued état's figures for the piece's beneficiary (its
+    columns to date / previous / this acompte with every explanation line), what it is paid, and the MOE's
+    corrections of its figures — the lines the état page shows."""
+    beneficiary = next(b for b in result["beneficiaries"] if b["key"] == beneficiary_key)
+    payable = next((p for p in result["payables"] if p["payee_key"] == beneficiary["payee_key"]), None)
+    return {
+        "kind": result["kind"],
+        "number": result["number"],
+        "month": result["month"],
+        "beneficiary": beneficiary,
+        "payable": payable,
+        "corrections": [c for c in result["corrections"] if c["key"] == beneficiary_key],
+    }
+
+
+def piece_decomptes(marche: Marche, piece_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """piece id → its `decompte` export object, for the pieces whose décompte an issued état includes (two
+    queries; the chain is the request's)."""
+    if not piece_ids:
+        return {}
+    rows = db.session.execute(
+        select(Decompte.piece_id, Decompte.party_id, EtatAcompte.result)
+        .join(EtatAcompte, EtatAcompte.id == Decompte.etat_acompte_id)
+        .where(Decompte.piece_id.in_(piece_ids), EtatAcompte.status == "issued")).all()
+    if not rows:
+        return {}
+    from chorus_chain.operations import chain as chain_ops
+
+    chain = chain_ops.chain_of(marche)
+    found = {}
+    for piece_id, party_id, result in rows:
+        keys = [b["key"] for b in result["beneficiaries"]]
+        key = adapter.paid_through(chain, party_id, keys) if party_id in chain.parties else None
+        if key is not None:
+            found[piece_id] = piece_decompte(result, key)
+    return found

@@ -5,8 +5,9 @@ Amounts are strings with two decimals, dates YYYY-MM-DD, instants ISO-8601 with 
 
 `pieces` lists every deposited piece of the marché (drafts are not sent: they stay out), with its clocks and its
 hash-chained events. The export is for the structures that see the whole marché (MOA, MOE, holder: the callers
-check it), so the pieces are read under system access, across the tenants that deposited them. `decompte` is null
-until the computation of the états d'acompte is stored.
+check it), so the pieces are read under system access, across the tenants that deposited them. `decompte` of a PDM is
+the issued état d'acompte's figures for that piece's beneficiary, the same lines as the screen
+(`operations.etats_acompte.piece_decompte`); null until an état that includes it is issued.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import Deadline, Marche, Piece, PieceEvent, Structure
 from chorus_chain.operations import chain as chain_ops
+from chorus_chain.operations import etats_acompte as etats_ops
 
 FORMAT = "chorus-chain/marche-export/v1"
 
@@ -124,6 +126,7 @@ def pieces(marche: Marche) -> list[dict[str, Any]]:
             for event in db.session.scalars(select(PieceEvent).where(PieceEvent.piece_id.in_(ids))
                                             .order_by(PieceEvent.piece_id, PieceEvent.seq)):
                 events.setdefault(event.piece_id, []).append(event)
+        decomptes = etats_ops.piece_decomptes(marche, ids)
         return [{
             "number": piece.number,
             "cadre": piece.cadre,
@@ -141,5 +144,5 @@ def pieces(marche: Marche) -> list[dict[str, Any]]:
             "events": [{"at": _instant(e.at), "actor_siret": e.actor_siret, "actor": e.actor, "action": e.action,
                         "from": e.from_status, "to": e.to_status, "reason": e.reason, "hash": e.hash}
                        for e in events.get(piece.id, [])],
-            "decompte": None,
+            "decompte": decomptes.get(piece.id),
         } for piece, siret, previous_number in rows]
