@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 QUEUE_NAME = "chorus"
 JOBS = {
     "send_mail": "chorus_chain.jobs.mail:send_mail",
+    "render_document": "chorus_chain.jobs.documents:render_document",
 }
 
 

@@ -66,6 +66,7 @@ def world(app, db):
         "piece_id": piece_id,
         "file_id": file_id,
         "ticket_id": _victim_ticket(app, victim, owner),
+        "document_id": _victim_document(app, victim, marche_id),
     }
     return {"victim": victim, "outsider": outsider, "powerless": powerless, "owner": owner,
             "colleague": colleague, "args": victim_args}
@@ -80,6 +81,19 @@ def _victim_ticket(app, victim, owner):
         ticket = support.open_ticket(victim, owner, "Question de la victime", "Bonjour")
         db.session.commit()
         return ticket.id
+
+
+def _victim_document(app, victim, marche_id):
+    """A generated document of the victim (its fiche, still queued): its id."""
+    from chorus_chain.extensions import db
+    from chorus_chain.models import GeneratedDocument
+
+    with app.app_context():
+        row = GeneratedDocument(structure_id=victim.id, marche_id=marche_id, kind="fiche", content_key="0" * 64,
+                                filename="fiche.pdf", content_type="application/pdf")
+        db.session.add(row)
+        db.session.commit()
+        return row.id
 
 
 def _victim_marche(app, victim):
