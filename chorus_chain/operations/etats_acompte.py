@@ -31,6 +31,7 @@ from chorus_chain.domain import money as engine
 from chorus_chain.domain.money.rounding import month_fr, of_month_fr
 from chorus_chain.domain.statuses import Status
 from chorus_chain.domain.transitions import Action
+from chorus_chain import graph
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import Account, Marche, MarcheParty, Piece, Structure
@@ -178,11 +179,30 @@ def visible_result(result: dict | None, access: MarcheAccess) -> dict | None:
     if result is None or sees_whole(access):
         return result
     mine = own_keys(access)
+    # An explanation line may name a neighbour (a sous-traitant's retenue is explained from its contractor's whole
+    # part): such lines are left out. The companies below the viewer stay (it validates their décomptes anyway).
+    allowed = set(mine)
+    for key in mine:
+        if access.chain is not None and key in access.chain.parties:
+            allowed.update(p.key for p in graph.descendants(access.chain, key))
+    hidden = [b["name"] for b in result["beneficiaries"] if b["key"] not in allowed]
+
+    def shown(line: dict) -> bool:
+        texts = [line["label"], *(op["name"] for op in line["operands"])]
+        return not any(name in text for name in hidden for text in texts)
+
+    def beneficiary(b: dict) -> dict:
+        columns = {name: {**column, "lines": [line for line in column["lines"] if shown(line)]}
+                   for name, column in b["columns"].items()}
+        avance = {**b["avance"], "lines": [line for line in b["avance"]["lines"] if shown(line)]}
+        return {**b, "columns": columns, "avance": avance}
+
     return {
         **{k: v for k, v in result.items() if k not in ("marche", "state")},
         "marche": None,
-        "beneficiaries": [b for b in result["beneficiaries"] if b["key"] in mine],
-        "payables": [p for p in result["payables"] if p["payee_key"] in mine],
+        "beneficiaries": [beneficiary(b) for b in result["beneficiaries"] if b["key"] in mine],
+        "payables": [{**p, "lines": [line for line in p["lines"] if shown(line)]}
+                     for p in result["payables"] if p["payee_key"] in mine],
         "corrections": [c for c in result["corrections"] if c["key"] in mine],
     }
 
