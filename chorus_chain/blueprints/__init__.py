@@ -7,6 +7,7 @@ def register_blueprints(app: Flask) -> None:
     from chorus_chain.blueprints.auth.views import bp as auth_bp
     from chorus_chain.blueprints.core.views import bp as core_bp
     from chorus_chain.blueprints.documents.views import bp as documents_bp
+    from chorus_chain.blueprints.etats.views import bp as etats_bp
     from chorus_chain.blueprints.help.reform import bp as reform_bp
     from chorus_chain.blueprints.help.views import bp as help_bp
     from chorus_chain.blueprints.support.views import bp as support_bp
@@ -19,5 +20,5 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (core_bp, auth_bp, accounts_bp, organisation_bp, marches_bp, invitation_bp, pieces_bp,
                notifications_bp, help_bp, reform_bp,
-               support_bp, operator_bp, documents_bp):
+               support_bp, operator_bp, documents_bp, etats_bp):
         app.register_blueprint(bp)

@@ -66,6 +66,7 @@ def world(app, db):
         "piece_id": piece_id,
         "file_id": file_id,
         "ticket_id": _victim_ticket(app, victim, owner),
+        "etat_id": _victim_etat(app, marche_id, owner),
         "document_id": _victim_document(app, victim, marche_id),
     }
     return {"victim": victim, "outsider": outsider, "powerless": powerless, "owner": owner,
@@ -81,6 +82,18 @@ def _victim_ticket(app, victim, owner):
         ticket = support.open_ticket(victim, owner, "Question de la victime", "Bonjour")
         db.session.commit()
         return ticket.id
+
+
+def _victim_etat(app, marche_id, owner):
+    """A draft état d'acompte of the victim's marché (its id)."""
+    from chorus_chain.extensions import db
+    from chorus_chain.models.money import EtatAcompte
+
+    with app.app_context():
+        etat = EtatAcompte(marche_id=marche_id, number=1, month="2026-02", created_by_id=owner.id)
+        db.session.add(etat)
+        db.session.commit()
+        return etat.id
 
 
 def _victim_document(app, victim, marche_id):
