@@ -17,8 +17,9 @@ def register_blueprints(app: Flask) -> None:
     from chorus_chain.blueprints.notifications.views import bp as notifications_bp
     from chorus_chain.blueprints.organisation.views import bp as organisation_bp
     from chorus_chain.blueprints.pieces.views import bp as pieces_bp
+    from chorus_chain.blueprints.pieces_import.views import bp as pieces_import_bp
 
-    for bp in (core_bp, auth_bp, accounts_bp, organisation_bp, marches_bp, invitation_bp, pieces_bp,
+    for bp in (core_bp, auth_bp, accounts_bp, organisation_bp, marches_bp, invitation_bp, pieces_bp, pieces_import_bp,
                notifications_bp, help_bp, reform_bp,
                support_bp, operator_bp, documents_bp, etats_bp):
         app.register_blueprint(bp)

@@ -644,6 +644,11 @@ def _preflight(piece: Piece, now: datetime) -> tuple[list[Problem], RouteContext
     problems += _amount_problems(piece, ctx)
     if not db.session.scalar(select(PieceFile.id).where(PieceFile.piece_id == piece.id, PieceFile.role == "main")):
         problems.append(Problem("Joignez le document principal de la pièce (PDF).", "main_file"))
+    # The e-invoice files (a Factur-X main PDF, CII/UBL XML attachments) must agree with the form. Imported here:
+    # that module builds on this one.
+    from chorus_chain.operations.einvoice_import import einvoice_problems
+
+    problems += einvoice_problems(piece, ctx.marche)
     if piece.payment_mode == "virement":
         bank = db.session.get(BankAccount, piece.bank_account_id) if piece.bank_account_id else None
         if bank is None or bank.structure_id != piece.emitter_structure_id or not bank.active:
