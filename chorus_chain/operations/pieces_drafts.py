@@ -642,6 +642,10 @@ def _preflight(piece: Piece, now: datetime) -> tuple[list[Problem], RouteContext
     problems += party_problems(piece, ctx)
     problems += routing_problems(piece, ctx, today(now))
     problems += _amount_problems(piece, ctx)
+    # A projet de décompte entered line by line: unjustified lines, stale figures (late import: decomptes drives the
+    # drafts of this module).
+    from chorus_chain.operations import decomptes
+    problems += decomptes.deposit_problems(piece)
     if not db.session.scalar(select(PieceFile.id).where(PieceFile.piece_id == piece.id, PieceFile.role == "main")):
         problems.append(Problem("Joignez le document principal de la pièce (PDF).", "main_file"))
     # The e-invoice files (a Factur-X main PDF, CII/UBL XML attachments) must agree with the form. Imported here:
