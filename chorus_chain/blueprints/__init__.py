@@ -6,6 +6,7 @@ def register_blueprints(app: Flask) -> None:
     from chorus_chain.blueprints.accounts.views import bp as accounts_bp
     from chorus_chain.blueprints.auth.views import bp as auth_bp
     from chorus_chain.blueprints.core.views import bp as core_bp
+    from chorus_chain.blueprints.dashboard.views import bp as dashboard_bp
     from chorus_chain.blueprints.documents.views import bp as documents_bp
     from chorus_chain.blueprints.etats.views import bp as etats_bp
     from chorus_chain.blueprints.help.reform import bp as reform_bp
@@ -20,6 +21,6 @@ def register_blueprints(app: Flask) -> None:
     from chorus_chain.blueprints.pieces_import.views import bp as pieces_import_bp
 
     for bp in (core_bp, auth_bp, accounts_bp, organisation_bp, marches_bp, invitation_bp, pieces_bp, pieces_import_bp,
-               notifications_bp, help_bp, reform_bp,
+               notifications_bp, dashboard_bp, help_bp, reform_bp,
                support_bp, operator_bp, documents_bp, etats_bp):
         app.register_blueprint(bp)

@@ -69,15 +69,17 @@ def _acknowledged(piece: Piece) -> bool:
         PieceEvent.from_status == piece.status)) is not None
 
 
-def allowed_actions_for(piece: Piece, structure: Structure) -> list[ActionChoice]:
+def allowed_actions_for(piece: Piece, structure: Structure,
+                        holder_id: Any = records.HOLDER_UNKNOWN) -> list[ActionChoice]:
     """The actions this structure may take now on the piece (the buttons of the piece page), in the table's order.
     Empty for a draft (its actions are update_draft / deposit) and for a structure that plays no part on it.
-    The member also needs the modification right in the piece's domain (`rights_domain`): the view checks it."""
+    The member also needs the modification right in the piece's domain (`rights_domain`): the view checks it.
+    `holder_id`: the marché's holder when the caller read it already (a list of pieces: one query for all)."""
     if piece.is_draft:
         return []
     choices: list[ActionChoice] = []
     seen: set[str] = set()
-    for actor in records.actors_of(piece, structure.id):
+    for actor in records.actors_of(piece, structure.id, holder_id):
         for action in T.allowed_actions(piece.status, piece.route_steps, actor, cadre=piece.cadre):
             if action in seen or (action == A.ACKNOWLEDGE_REJECTION and _acknowledged(piece)):
                 continue

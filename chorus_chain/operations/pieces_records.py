@@ -216,15 +216,19 @@ def route_has_actor(steps: tuple[str, ...], cadre: str | None, actor: str) -> bo
     return any(row.actor_step == actor for row in T.rows_for_route(steps, cadre=cadre))
 
 
-def actors_of(piece: Piece, structure_id: int) -> list[str]:
+HOLDER_UNKNOWN = object()  # actors_of's default: look the holder up (a list passes the holders it read at once)
+
+
+def actors_of(piece: Piece, structure_id: int, holder_id: Any = HOLDER_UNKNOWN) -> list[str]:
     """Every actor name of the transition table this structure plays on the piece, in this order: "emitter", its
-    steps on the frozen route, "titulaire" (the holder of the marché, where the route has a titulaire's row)."""
+    steps on the frozen route, "titulaire" (the holder of the marché, where the route has a titulaire's row).
+    `holder_id`: the holder's structure id when the caller already knows it (no query)."""
     actors = []
     if piece.emitter_structure_id == structure_id:
         actors.append(T.EMITTER)
     actors += [step["step"] for step in piece.route or () if step["structure_id"] == structure_id]
     if piece.route and route_has_actor(piece.route_steps, piece.cadre, T.TITULAIRE) \
-            and holder_structure_id(piece.marche_id) == structure_id:
+            and (holder_structure_id(piece.marche_id) if holder_id is HOLDER_UNKNOWN else holder_id) == structure_id:
         actors.append(T.TITULAIRE)
     return actors
 

@@ -1,0 +1,46 @@
+"""The Tableau de bord's filters: the pieces' filter form (marché, type, status, number) plus the emitting company and
+the deposit period. A GET form: the values travel in the URL, so a filtered view can be bookmarked and the back
+button restores it."""
+from __future__ import annotations
+
+from datetime import date
+
+from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional
+
+from chorus_chain.blueprints.forms import max_length, strip
+from chorus_chain.blueprints.pieces.forms import FilterForm
+from chorus_chain.graph import ROLE_LABELS
+from chorus_chain.operations.dashboard import Filters
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat((value or "").strip())
+    except ValueError:
+        return None
+
+
+class BoardFilterForm(FilterForm):
+    NAMES = ("marche_id", "party_id", "cadre", "status", "number", "du", "au", "tri")
+
+    party_id = SelectField("Entreprise émettrice", validate_choice=False, choices=[])
+    du = StringField("Envoyées depuis le", validators=[Optional(), max_length(10)], filters=[strip],
+                     render_kw={"type": "date"})
+    au = StringField("Jusqu'au", validators=[Optional(), max_length(10)], filters=[strip],
+                     render_kw={"type": "date"})
+
+    def set_choices(self, marches, parties=()) -> BoardFilterForm:
+        super().set_choices(marches)
+        self.party_id.choices = [SelectChoice("", "Toutes les entreprises")] + [
+            SelectChoice(str(party_id), f"{name} — {ROLE_LABELS.get(role, role)} ({reference})")
+            for party_id, name, role, reference in parties]
+        return self
+
+    def filters(self) -> Filters:
+        """The filters the operations read; a value that is not understood (a date typed by hand, an unknown
+        status) is left out rather than refused: a filter narrows, it never breaks the page."""
+        return Filters(marche_id=self.int_or_none("marche_id"), party_id=self.int_or_none("party_id"),
+                       cadre=self.cadre_filter(), status=self.status_filter(), deposited_from=_day(self.du.data),
+                       deposited_to=_day(self.au.data), number=self.number.data or None)

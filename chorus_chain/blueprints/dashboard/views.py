@@ -1,0 +1,161 @@
+"""The dashboards of a structure: the Synthèse (what waits on it, most urgent first, with the actions inline) and the
+Tableau de bord (counts and amounts, a filtered and sorted list, one panel per part it plays, its unread
+notifications refreshing themselves).
+
+Thin views on `operations.dashboard`. They reuse the pieces' rules: the same rights (`require_piece_right`, and the
+member's reading scope `_works_scope`), the same loading helper (`_piece_or_404`), the same action forms and the same
+operation (`operations.pieces.act`, with the status the user saw). An HTMX request gets the fragment it targets; a
+boosted link, a history restore or a browser without JavaScript gets the whole page (and `Vary: HX-Request` is set
+for every answer by `web`).
+"""
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from chorus_chain.blueprints.dashboard.forms import BoardFilterForm
+from chorus_chain.blueprints.pieces import display
+from chorus_chain.blueprints.pieces import views as pieces_views
+from chorus_chain.blueprints.pieces.forms import action_form_class
+from chorus_chain.domain import statuses
+from chorus_chain.domain import transitions as T
+from chorus_chain.extensions import db, htmx
+from chorus_chain.models.base import utcnow
+from chorus_chain.operations import OperationError
+from chorus_chain.operations import dashboard as board
+from chorus_chain.operations import marches as marches_ops
+from chorus_chain.operations import pieces as ops
+from chorus_chain.tenancy import has_right, tenant_blueprint
+
+bp = tenant_blueprint("dashboard", __name__)
+
+WORK_PER_PAGE = 20
+BOARD_PER_PAGE = 25
+NOTIFICATIONS_SHOWN = 5
+require_piece_right = pieces_views.require_piece_right
+_inline = pieces_views._inline
+
+
+@bp.context_processor
+def dashboard_helpers():
+    return {**display.template_helpers(), "PART_LABELS": board.PART_LABELS, "waiting_text": display.waiting_text,
+            "action_prefix": action_prefix}
+
+
+def action_prefix(piece_id: int, action: str) -> str:
+    """The form prefix of one action of one row: field ids stay unique on a page listing many pieces."""
+    return f"p{piece_id}-{action}"
+
+
+def _page_number() -> int:
+    return max(request.args.get("page", 1, type=int) or 1, 1)
+
+
+# --- Synthèse ------------------------------------------------------------------------------------------------------
+
+@bp.get("/synthese")
+@require_piece_right("consultation")
+def synthese():
+    return _synthese()
+
+
+def _synthese(failed: tuple[int, str, object] | None = None, notice: str | None = None, status: int = 200):
+    """The page, or the work list alone for HTMX. `failed`: (piece id, action, form) of an action just refused,
+    shown again in its row with what was typed and the errors."""
+    allowed, works = pieces_views._works_scope("a_traiter")
+    marche_id = request.values.get("marche_id", type=int)
+    work = board.work_list(g.structure, works=works, marche_id=marche_id, page=_page_number(),
+                           per_page=WORK_PER_PAGE) if allowed else None
+    rows = []
+    for row in work.page.items if work else ():
+        forms = []
+        for choice in work.choices.get(row.piece.id, ()):
+            if failed is not None and failed[:2] == (row.piece.id, choice.action):
+                form = failed[2]
+            else:
+                form = action_form_class(choice, choice.action)(
+                    formdata=None, prefix=action_prefix(row.piece.id, choice.action),
+                    **pieces_views._action_defaults(choice, row.piece, utcnow()))
+            forms.append((choice, form))
+        rows.append((row, forms, has_right(ops.rights_domain(row.piece, g.structure.id), "modification")))
+    stale = None
+    if failed is not None and not any(row.piece.id == failed[0] and any(c.action == failed[1] for c, _ in forms)
+                                      for row, forms, _ in rows):
+        form = failed[2]  # someone acted first: the action is gone from the list, say why
+        stale = " ".join(list(form.form_errors) + [e for f in form for e in f.errors]) or None
+    context = dict(work=work, rows=rows, allowed=allowed, works=works, now=utcnow(), notice=notice, stale=stale,
+                   marche_id=marche_id, marches=marches_ops.marches_of(g.structure) if not _inline() else [])
+    if _inline():
+        return render_template("dashboard/_work_list.html", **context), status
+    return render_template("dashboard/synthese.html", **context), status
+
+
+@bp.post("/synthese/<int:piece_id>/action")
+@require_piece_right("modification")
+def act(piece_id: int):
+    """One action of the work list, then the list again (the piece leaves it, or shows its next step)."""
+    piece = pieces_views._piece_or_404(piece_id, "modification")
+    action = request.form.get("action", "")
+    if action not in pieces_views.USER_ACTIONS:
+        abort(400)
+    choice = next((c for c in ops.allowed_actions_for(piece, g.structure) if c.action == action), None)
+    form = action_form_class(choice, action)(prefix=action_prefix(piece.id, action))
+    if form.validate_on_submit():
+        try:
+            piece = ops.act(piece.id, current_user._get_current_object(), g.structure, action,
+                            expected_status=request.form.get("expected_status", ""), now=utcnow(), **form.inputs())
+        except ops.PreflightRefused as error:
+            for problem in error.problems:
+                form.add_error(problem.message_fr, problem.field)
+        except OperationError as error:
+            form.add_error(error)
+        else:
+            notice = (f"Pièce n° {piece.number} : « {T.ACTION_LABELS[action]} » fait. Elle est maintenant "
+                      f"« {statuses.label(piece.status)} ».")
+            if not _inline():
+                flash(notice, "success")
+                return redirect(url_for("dashboard.synthese"), 303)
+            db.session.expire_all()
+            return _synthese(notice=notice)
+    db.session.rollback()  # nothing of the refused action stays; the list shows the pieces as they are now
+    return _synthese(failed=(piece_id, action, form), status=422)
+
+
+# --- Tableau de bord -----------------------------------------------------------------------------------------------
+
+@bp.get("/tableau-de-bord")
+@require_piece_right("consultation")
+def tableau_de_bord():
+    now = utcnow()
+    allowed, works = pieces_views._works_scope("a_traiter")
+    form = BoardFilterForm(formdata=request.args).set_choices(marches_ops.marches_of(g.structure),
+                                                              board.filter_parties(g.structure))
+    filters = form.filters()
+    sort = request.args.get("tri") or board.DEFAULT_SORT
+    context = dict(form=form, allowed=allowed, works=works, now=now, sort=board.parse_sort(sort),
+                   query={k: v for k, v in request.args.items() if k in BoardFilterForm.NAMES and v})
+    context["filter_query"] = {k: v for k, v in context["query"].items() if k != "tri"}
+    if allowed:
+        context["overview"] = summary = board.overview(g.structure, filters, works)
+        context["page"] = board.piece_list(g.structure, filters, works, sort=sort, page=_page_number(),
+                                           per_page=BOARD_PER_PAGE, total=summary.total)
+    if _inline():
+        return render_template("dashboard/_board.html", **context)
+    if allowed:
+        context["panels"] = board.panels(g.structure, works, now)
+    return render_template("dashboard/tableau_de_bord.html", **context, **_notifications_context())
+
+
+@bp.get("/tableau-de-bord/notifications")
+def notifications():
+    """The unread notifications panel alone (HTMX polls it every 60 s); without HTMX, the notifications page. Any
+    member reads its own notifications (as the bell)."""
+    if not htmx:
+        return redirect(url_for("notifications.index"))
+    return render_template("dashboard/_notifications.html", **_notifications_context())
+
+
+def _notifications_context() -> dict:
+    account = current_user._get_current_object()
+    return dict(unread=ops.unread_count(account, g.structure),
+                latest=ops.unread_notifications(account, g.structure, limit=NOTIFICATIONS_SHOWN))

@@ -1,0 +1,599 @@
+"""What the dashboards read: the Synthèse (the work list of the structure, with the actions it may take inline) and the
+Tableau de bord (counts and amounts by status and by marché, a filtered, sorted and paginated list, and one panel
+per part the structure plays on its marchés).
+
+Reads only, under the current tenant's criteria (chorus_chain.access), naming the structure explicitly too. Each
+function costs a fixed number of queries whatever the number of pieces (DESIGN.md §3 rule 7): lists are cut by the
+database (LIMIT/OFFSET), sums are GROUP BY, and the facts a row needs (next clock, events, names, the holder of a
+marché) are read for the whole page at once.
+
+The work list is the pieces box "à traiter" (`pieces_queries.pieces_for`: same predicate, same urgency order); the
+panels are that box filtered by the statuses each part acts on, plus sums no box shows.
+
+Rights (the views check them): consultation on the pieces' domains, as the boxes (`works` narrows to what the
+member may read).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import and_, case, exists, func, or_, select
+
+from chorus_chain.access import visible_piece_ids
+from chorus_chain.domain import deadlines as clocks
+from chorus_chain.domain import money
+from chorus_chain.domain import statuses
+from chorus_chain.domain import transitions as T
+from chorus_chain.domain.statuses import Status
+from chorus_chain.extensions import db
+from chorus_chain.graph import Role
+from chorus_chain.models import Deadline, Marche, MarcheParty, Piece, PieceAccess, PieceEvent, Structure
+from chorus_chain.models.money import EtatAcompte, InterestRate
+from chorus_chain.operations import pieces_actions
+from chorus_chain.operations.marches import today
+from chorus_chain.operations.pieces_queries import PiecePage, PieceRow, _next_deadlines, pieces_for
+from chorus_chain.operations.pieces_records import roles_text
+
+ZERO = Decimal("0.00")
+PER_PAGE_MAX = 100
+
+# The parts a structure may play, as the dashboards group them (a structure may play several on different marchés).
+PART_HOLDER = "holder"  # titulaire, mandataire or co-traitant: validates its sous-traitants' (co-traitants') pieces
+PART_SOUS_TRAITANT = "sous_traitant"
+PART_MOE = "moe"
+PART_MOA = "moa"  # maître d'ouvrage or paying office
+PART_LABELS = {
+    PART_HOLDER: "Titulaire, mandataire ou co-traitant",
+    PART_SOUS_TRAITANT: "Sous-traitant",
+    PART_MOE: "Maître d'œuvre",
+    PART_MOA: "Maître d'ouvrage et service financier",
+}
+_PARTS_OF_ROLE = {
+    Role.TITULAIRE: PART_HOLDER, Role.MANDATAIRE: PART_HOLDER, Role.COTRAITANT: PART_HOLDER,
+    Role.SOUS_TRAITANT: PART_SOUS_TRAITANT, Role.MOE: PART_MOE, Role.MOA: PART_MOA, Role.PAYING_OFFICE: PART_MOA,
+}
+
+# The statuses each panel lists from the "à traiter" box (the box already keeps those waiting on this structure).
+VALIDATION_WAITING = (Status.A_VALIDER_1.value, Status.A_VALIDER_2.value)
+MOE_TO_TAKE = (Status.A_ASSOCIER_MOE.value,)
+MOE_TO_ISSUE = (Status.PRISE_EN_COMPTE_MOE.value, Status.ABSENCE_VALIDATION_MOE_DELAI_REGLEMENTAIRE.value)
+MOA_TO_VALIDATE = (Status.A_ASSOCIER_MOA.value, Status.PRISE_EN_COMPTE_MOA.value)
+PAYMENT_TO_PROCESS = tuple(s.value for s, actor in T.WAITING_ON.items() if actor == T.STEP_PAIEMENT)
+PANEL_SIZE = 8
+
+# Refused or rejected for good: the money of such a piece will never come (a new piece is issued instead).
+REFUSED = tuple(s.value for s in statuses.FINAL_STATUSES
+                if s not in {Status.MISE_EN_PAIEMENT, Status.PAYEE_CONTRACTANT, Status.ASSOCIEE})
+PAID = (Status.MISE_EN_PAIEMENT.value, Status.PAYEE_CONTRACTANT.value)
+VALIDATING_ACTIONS = (T.Action.VALIDATE, T.Action.VALIDATE_PARTIALLY, T.Action.TACIT_VALIDATION)
+# A DC4 ceiling "in sight": from this share of the accepted amount invoiced on, the panel warns.
+CEILING_WARNING = Decimal("0.90")
+
+# The sort keys of the Tableau de bord's list (the URL's "tri"), each a column; "-" in front: descending.
+SORTS = {
+    "numero": Piece.number_key,
+    "date": func.coalesce(Piece.deposited_at, Piece.created_at),
+    "montant": Piece.montant_ttc,
+    "statut": Piece.status,
+    "marche": Marche.reference,
+}
+DEFAULT_SORT = "-date"
+
+
+def parts_of(structure: Structure) -> dict[str, list[int]]:
+    """The parts the structure plays on its marchés (confirmed rows), each with its marché ids: one query."""
+    found: dict[str, list[int]] = defaultdict(list)
+    for role, marche_id in db.session.execute(select(MarcheParty.role, MarcheParty.marche_id).where(
+            MarcheParty.structure_id == structure.id, MarcheParty.status == "confirmed")):
+        part = _PARTS_OF_ROLE.get(role)
+        if part and marche_id not in found[part]:
+            found[part].append(marche_id)
+    return dict(found)
+
+
+# --- Synthèse: the work list -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WorkPage:
+    """A page of the work list, with the actions the structure may take on each piece (piece id → choices)."""
+
+    page: PiecePage
+    choices: dict[int, list[pieces_actions.ActionChoice]]
+
+
+def holders_of(marche_ids) -> dict[int, int | None]:
+    """The structure holding each marché (titulaire or mandataire): one query for a whole page of pieces."""
+    ids = sorted(set(marche_ids))
+    if not ids:
+        return {}
+    found: dict[int, int | None] = {marche_id: None for marche_id in ids}
+    for marche_id, structure_id in db.session.execute(
+            select(MarcheParty.marche_id, MarcheParty.structure_id).where(
+                MarcheParty.marche_id.in_(ids), MarcheParty.role.in_(Role.HOLDERS),
+                MarcheParty.status == "confirmed").order_by(MarcheParty.id.desc())):
+        found[marche_id] = structure_id  # the first row wins, as pieces_records.holder_structure_id reads it
+    return found
+
+
+def work_list(structure: Structure, *, works: bool | None, marche_id: int | None = None,
+              status: str | None = None, page: int = 1, per_page: int = 20) -> WorkPage:
+    """The Synthèse: every piece waiting on the structure, most urgent first (the "à traiter" box), and the actions
+    it may take on each. Four queries whatever the page size (rows, count, clocks, holders)."""
+    found = pieces_for(structure, box="a_traiter", works=works, marche_id=marche_id, status=status, page=page,
+                       per_page=per_page)
+    holders = holders_of(row.piece.marche_id for row in found.items)
+    choices = {row.piece.id: pieces_actions.allowed_actions_for(row.piece, structure,
+                                                                holders.get(row.piece.marche_id))
+               for row in found.items}
+    return WorkPage(found, choices)
+
+
+# --- Tableau de bord: counts, amounts, the list ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Filters:
+    """The Tableau de bord's filters (all optional): marché, emitting party, cadre ("" = private invoices), status,
+    deposit period (days, Paris time, both included) and a number to search (contains, case ignored)."""
+
+    marche_id: int | None = None
+    party_id: int | None = None
+    cadre: str | None = None
+    status: str | None = None
+    deposited_from: date | None = None
+    deposited_to: date | None = None
+    number: str | None = None
+
+    def active(self) -> bool:
+        return any(value not in (None, "") for value in vars(self).values()) or self.cadre == ""
+
+
+def _start(day: date) -> datetime:
+    from chorus_chain.operations.marches import start_of_day
+
+    return start_of_day(day)
+
+
+def scope(structure: Structure, filters: Filters, works: bool | None) -> list:
+    """The SQL conditions of the Tableau de bord: every piece the structure sees (its own, drafts included, and
+    those it receives), narrowed by the member's rights (`works`) and the filters."""
+    conditions = [Piece.id.in_(visible_piece_ids(structure.id))]
+    if works is not None:
+        conditions.append(Piece.works.is_(works))
+    if filters.marche_id is not None:
+        conditions.append(Piece.marche_id == filters.marche_id)
+    if filters.party_id is not None:
+        conditions.append(Piece.emitter_party_id == filters.party_id)
+    if filters.cadre is not None:
+        conditions.append(Piece.cadre.is_(None) if filters.cadre == "" else Piece.cadre == filters.cadre)
+    if filters.status:
+        conditions.append(Piece.status == filters.status)
+    if filters.deposited_from is not None:
+        conditions.append(Piece.deposited_at >= _start(filters.deposited_from))
+    if filters.deposited_to is not None:
+        conditions.append(Piece.deposited_at < _start(filters.deposited_to + timedelta(days=1)))
+    if filters.number:
+        conditions.append(Piece.number_key.contains(filters.number.strip().upper(), autoescape=True))
+    return conditions
+
+
+def _signed_ttc():
+    """A piece's amount TTC counted in a sum: a credit note (avoir) takes money back."""
+    return case((Piece.piece_type == "AVOIR", -Piece.montant_ttc), else_=Piece.montant_ttc)
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    status: str
+    count: int
+    amount_ttc: Decimal
+
+
+@dataclass(frozen=True)
+class MarcheCount:
+    marche_id: int
+    reference: str
+    count: int
+    amount_ttc: Decimal
+    paid: Decimal
+    waiting: int  # pieces still under way (neither a draft, nor final)
+
+
+@dataclass(frozen=True)
+class Overview:
+    by_status: list[StatusCount]
+    by_marche: list[MarcheCount]
+
+    @property
+    def total(self) -> int:
+        return sum(row.count for row in self.by_status)
+
+    @property
+    def amount_ttc(self) -> Decimal:
+        return sum((row.amount_ttc for row in self.by_status), ZERO)
+
+
+def overview(structure: Structure, filters: Filters, works: bool | None) -> Overview:
+    """Counts and amounts TTC by status (in the order of the statuses' table) and by marché: two GROUP BY queries."""
+    conditions = scope(structure, filters, works)
+    rows = db.session.execute(select(Piece.status, func.count(), func.coalesce(func.sum(_signed_ttc()), 0))
+                              .where(*conditions).group_by(Piece.status)).all()
+    order = {code.value: index for index, code in enumerate(Status)}
+    by_status = sorted((StatusCount(status, count, Decimal(amount)) for status, count, amount in rows),
+                       key=lambda row: order.get(row.status, len(order)))
+    under_way = and_(Piece.status != Status.BROUILLON.value,
+                     Piece.status.not_in([s.value for s in statuses.FINAL_STATUSES]))
+    marche_rows = db.session.execute(
+        select(Marche.id, Marche.reference, func.count(Piece.id), func.coalesce(func.sum(_signed_ttc()), 0),
+               func.coalesce(func.sum(Piece.paid_amount), 0), func.count(case((under_way, Piece.id))))
+        .join(Marche, Marche.id == Piece.marche_id).where(*conditions)
+        .group_by(Marche.id, Marche.reference).order_by(Marche.reference)).all()
+    by_marche = [MarcheCount(marche_id, reference, count, Decimal(amount), Decimal(paid), waiting)
+                 for marche_id, reference, count, amount, paid, waiting in marche_rows]
+    return Overview(by_status, by_marche)
+
+
+def parse_sort(value: str | None) -> tuple[str, bool]:
+    """("montant", True) from "-montant"; an unknown key falls back to the newest first."""
+    value = (value or "").strip() or DEFAULT_SORT
+    descending = value.startswith("-")
+    key = value.lstrip("-")
+    if key not in SORTS:
+        return parse_sort(DEFAULT_SORT)
+    return key, descending
+
+
+def piece_list(structure: Structure, filters: Filters, works: bool | None, *, sort: str | None = None,
+               page: int = 1, per_page: int = 25, total: int | None = None) -> PiecePage:
+    """The Tableau de bord's list, sorted on a column and cut by the database: rows, count (skipped when the caller
+    knows the total from `overview`), and the next clocks of the page."""
+    page, per_page = max(1, int(page)), min(max(1, int(per_page)), PER_PAGE_MAX)
+    conditions = scope(structure, filters, works)
+    if total is None:
+        total = db.session.scalar(select(func.count()).select_from(Piece).where(*conditions))
+    key, descending = parse_sort(sort)
+    column = SORTS[key]
+    rows = db.session.execute(
+        select(Piece, Marche.reference, Structure.name, Structure.siret)
+        .join(Marche, Marche.id == Piece.marche_id).join(Structure, Structure.id == Piece.emitter_structure_id)
+        .where(*conditions)
+        .order_by(column.desc() if descending else column.asc(), Piece.id.desc() if descending else Piece.id)
+        .limit(per_page).offset((page - 1) * per_page)).all()
+    next_clock = _next_deadlines([row[0].id for row in rows])
+    return PiecePage([PieceRow(piece, reference, name, siret, next_clock.get(piece.id))
+                      for piece, reference, name, siret in rows], total, page, per_page)
+
+
+def filter_parties(structure: Structure) -> list[tuple[int, str, str, str]]:
+    """The companies of the structure's marchés, for the "party" filter: (party id, name, role, marché reference),
+    one query."""
+    mine = select(MarcheParty.marche_id).where(MarcheParty.structure_id == structure.id,
+                                                MarcheParty.status == "confirmed")
+    return [tuple(row) for row in db.session.execute(
+        select(MarcheParty.id, MarcheParty.name, MarcheParty.role, Marche.reference)
+        .join(Marche, Marche.id == MarcheParty.marche_id)
+        .where(MarcheParty.marche_id.in_(mine), MarcheParty.status == "confirmed",
+               MarcheParty.role.in_(Role.CONTRACTORS))
+        .order_by(Marche.reference, MarcheParty.name, MarcheParty.id))]
+
+
+# --- Panels per part -------------------------------------------------------------------------------------------------
+
+def waiting_panel(structure: Structure, waiting_statuses, works: bool | None) -> PiecePage:
+    """The pieces waiting on the structure in these statuses, most urgent first (a slice of the "à traiter" box)."""
+    return pieces_for(structure, box="a_traiter", status=list(waiting_statuses), works=works, per_page=PANEL_SIZE)
+
+
+@dataclass(frozen=True)
+class TacitRow:
+    piece_id: int
+    number: str
+    emitter_name: str
+    marche_reference: str
+    amount_ttc: Decimal
+    at: datetime
+
+
+def tacit_validations(structure: Structure, works: bool | None, limit: int = PANEL_SIZE) -> list[TacitRow]:
+    """The pieces this structure let go by silence as their validator (15 days), newest first: one query."""
+    as_validator = exists().where(
+        PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure.id,
+        or_(PieceAccess.roles.like(f"%{roles_text([T.STEP_VALIDATION_1])}%"),
+            PieceAccess.roles.like(f"%{roles_text([T.STEP_VALIDATION_2])}%")))
+    conditions = [PieceEvent.action == T.Action.TACIT_VALIDATION, as_validator,
+                  Piece.id.in_(visible_piece_ids(structure.id))]
+    if works is not None:
+        conditions.append(Piece.works.is_(works))
+    rows = db.session.execute(
+        select(Piece.id, Piece.number, Structure.name, Marche.reference, Piece.montant_ttc, PieceEvent.at)
+        .join(Piece, Piece.id == PieceEvent.piece_id).join(Structure, Structure.id == Piece.emitter_structure_id)
+        .join(Marche, Marche.id == Piece.marche_id).where(*conditions)
+        .order_by(PieceEvent.at.desc(), PieceEvent.id.desc()).limit(limit)).all()
+    return [TacitRow(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class SubcontractorLine:
+    """A sous-traitant (or co-traitant) under one of the structure's parties, with its money: the amount accepted
+    (DC4, or the co-traitant's part), invoiced (sent, not refused; credit notes deducted), validated by its
+    contractor (expressly or tacitly; the accepted amount of a partial validation) and paid."""
+
+    party_id: int
+    name: str
+    role: str
+    marche_reference: str
+    accepted: Decimal | None
+    invoiced: Decimal
+    validated: Decimal
+    paid: Decimal
+
+    @property
+    def used(self) -> Decimal | None:
+        """The share of the accepted amount invoiced (None: no accepted amount)."""
+        if not self.accepted:
+            return None
+        return self.invoiced / self.accepted
+
+    @property
+    def ceiling(self) -> str | None:
+        """"over" beyond the accepted amount, "near" from 90 % of it on."""
+        used = self.used
+        if used is None:
+            return None
+        if used > 1:
+            return "over"
+        return "near" if used >= CEILING_WARNING else None
+
+
+def subcontractors(structure: Structure) -> list[SubcontractorLine]:
+    """Every party working under one of the structure's parties, with its sums: one GROUP BY query. A piece counts
+    only if this structure sees it (as validator or contractor above: the access rows)."""
+    mine = select(MarcheParty.id).where(MarcheParty.structure_id == structure.id, MarcheParty.status == "confirmed")
+    sent = and_(Piece.status != Status.BROUILLON.value, Piece.status.not_in(REFUSED))
+    validated = exists().where(PieceEvent.piece_id == Piece.id, PieceEvent.action.in_(VALIDATING_ACTIONS))
+    signed = _signed_ttc()
+    rows = db.session.execute(
+        select(MarcheParty.id, MarcheParty.name, MarcheParty.role, Marche.reference, MarcheParty.montant_ttc,
+               func.coalesce(func.sum(case((sent, signed))), 0),
+               func.coalesce(func.sum(case((and_(sent, validated),
+                                               func.coalesce(Piece.accepted_amount, Piece.montant_ttc)))), 0),
+               func.coalesce(func.sum(case((Piece.status.in_(PAID), Piece.paid_amount))), 0))
+        .join(Marche, Marche.id == MarcheParty.marche_id)
+        .outerjoin(Piece, and_(Piece.emitter_party_id == MarcheParty.id,
+                               Piece.id.in_(visible_piece_ids(structure.id))))
+        .where(MarcheParty.parent_id.in_(mine), MarcheParty.status == "confirmed",
+               MarcheParty.role.in_((Role.SOUS_TRAITANT, Role.COTRAITANT)))
+        .group_by(MarcheParty.id, MarcheParty.name, MarcheParty.role, Marche.reference, MarcheParty.montant_ttc)
+        .order_by(Marche.reference, MarcheParty.name)).all()
+    return [SubcontractorLine(party_id, name, role, reference, accepted, Decimal(invoiced), Decimal(valid),
+                              Decimal(paid))
+            for party_id, name, role, reference, accepted, invoiced, valid, paid in rows]
+
+
+# The milestones of a sous-traitant's payment, in order: the step of the route each needs, the actions that reach it.
+@dataclass(frozen=True)
+class Milestone:
+    key: str
+    label: str
+    step: str | None  # the route step it needs (None: every piece)
+    actions: tuple[str, ...]
+
+
+MILESTONES = (
+    Milestone("deposit", "Déposée", None, (T.Action.DEPOSIT,)),
+    Milestone("validated", "Validée par le donneur d'ordre", T.STEP_VALIDATION_1,
+              (T.Action.VALIDATE, T.Action.VALIDATE_PARTIALLY, T.Action.TACIT_VALIDATION)),
+    Milestone("taken", "Prise en compte par le maître d'œuvre", T.STEP_MOE, (T.Action.TAKE,)),
+    Milestone("etat", "Dans l'état d'acompte", T.STEP_MOE, (T.Action.ISSUE_ETAT_ACOMPTE,)),
+    Milestone("moa", "Validée par le maître d'ouvrage", T.STEP_MOA, (T.Action.MOA_VALIDATE,)),
+    Milestone("contractor", "Acceptée par l'entreprise donneuse d'ordre", T.STEP_CONTRACTOR,
+              (T.Action.VALIDATE,)),
+    Milestone("paid", "Payée", None, (T.Action.MARK_PAID,)),
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    milestone: Milestone
+    at: datetime | None
+    amount: Decimal | None
+    tacit: bool
+    paid_on: date | None
+
+
+@dataclass(frozen=True)
+class TrackedPiece:
+    piece: Piece
+    marche_reference: str
+    steps: list[Step]
+    names: dict[int, str]  # the structures of its route (the page says whom it waits on now)
+    next_deadline: Deadline | None
+
+
+def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL_SIZE) -> list[TrackedPiece]:
+    """The structure's own sent pieces, newest first, each with how far its money came (the milestones of its route,
+    with dates and amounts from its events) and who it waits on now: four queries (pieces, events, clocks, names)."""
+    conditions = [Piece.emitter_structure_id == structure.id, Piece.status != Status.BROUILLON.value]
+    if works is not None:
+        conditions.append(Piece.works.is_(works))
+    rows = db.session.execute(
+        select(Piece, Marche.reference).join(Marche, Marche.id == Piece.marche_id).where(*conditions)
+        .order_by(Piece.deposited_at.desc(), Piece.id.desc()).limit(limit)).all()
+    if not rows:
+        return []
+    ids = [piece.id for piece, _ in rows]
+    events: dict[int, list[PieceEvent]] = defaultdict(list)
+    for event in db.session.scalars(select(PieceEvent).where(PieceEvent.piece_id.in_(ids))
+                                    .order_by(PieceEvent.piece_id, PieceEvent.seq)):
+        events[event.piece_id].append(event)
+    clocks_of = _next_deadlines(ids)
+    names = _names({step.get("structure_id") for piece, _ in rows for step in piece.route or ()}
+                   | {structure.id})
+    tracked = []
+    for piece, reference in rows:
+        route = set(piece.route_steps)
+        steps = []
+        for milestone in MILESTONES:
+            if milestone.step is not None and milestone.step not in route:
+                continue
+            if milestone.key == "contractor":  # a private invoice: its contractor's "validate" is the acceptance
+                found = next((e for e in events[piece.id] if e.action in milestone.actions
+                              and e.actor_step == T.STEP_CONTRACTOR), None)
+            elif milestone.key == "validated":
+                found = next((e for e in events[piece.id] if e.action in milestone.actions
+                              and e.from_status in VALIDATION_WAITING), None)
+            else:
+                found = next((e for e in events[piece.id] if e.action in milestone.actions), None)
+            steps.append(Step(milestone, found.at if found else None, found.amount if found else None,
+                              bool(found and found.action == T.Action.TACIT_VALIDATION),
+                              found.paid_on if found else None))
+        tracked.append(TrackedPiece(piece, reference, steps, names, clocks_of.get(piece.id)))
+    return tracked
+
+
+def _names(structure_ids) -> dict[int, str]:
+    ids = {i for i in structure_ids if i}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Structure.id, Structure.name).where(Structure.id.in_(ids))).all())
+
+
+@dataclass(frozen=True)
+class DraftEtats:
+    """The MOE's états d'acompte being prepared (drafts), per marché."""
+
+    marche_id: int
+    reference: str
+    drafts: int
+    last_issued: int | None
+
+
+def etats_by_marche(marche_ids: list[int]) -> list[DraftEtats]:
+    """For the MOE's marchés: how many états d'acompte are drafts, and the number of the last one issued (one
+    query)."""
+    if not marche_ids:
+        return []
+    rows = db.session.execute(
+        select(Marche.id, Marche.reference,
+               func.count(case((EtatAcompte.status == "draft", EtatAcompte.id))),
+               func.max(case((EtatAcompte.status == "issued", EtatAcompte.number))))
+        .outerjoin(EtatAcompte, EtatAcompte.marche_id == Marche.id).where(Marche.id.in_(marche_ids))
+        .group_by(Marche.id, Marche.reference).order_by(Marche.reference)).all()
+    return [DraftEtats(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class ClockRow:
+    """A piece with one open clock of a kind (corrections to contest, the délai global de paiement), and for a late
+    payment the interest accruing to date."""
+
+    piece: Piece
+    marche_reference: str
+    emitter_name: str
+    deadline: Deadline
+    interest: money.LatePaymentInterest | None = None
+
+
+def open_clocks(structure: Structure, kind: str, roles: tuple[str, ...], works: bool | None,
+                limit: int = PANEL_SIZE) -> tuple[list[ClockRow], int]:
+    """The pieces with an open clock of `kind` that this structure sees in one of `roles` (its actor names on the
+    piece: "moa", "paiement", "moe"...), earliest due first, and how many there are: two queries."""
+    as_role = exists().where(PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure.id,
+                             or_(*[PieceAccess.roles.like(f"%{roles_text([role])}%") for role in roles]))
+    conditions = [Deadline.kind == kind, Deadline.done_at.is_(None), as_role,
+                  Piece.id.in_(visible_piece_ids(structure.id))]
+    if works is not None:
+        conditions.append(Piece.works.is_(works))
+    total = db.session.scalar(select(func.count()).select_from(Deadline).join(Piece, Piece.id == Deadline.piece_id)
+                              .where(*conditions))
+    rows = db.session.execute(
+        select(Piece, Marche.reference, Structure.name, Deadline)
+        .select_from(Deadline).join(Piece, Piece.id == Deadline.piece_id)
+        .join(Marche, Marche.id == Piece.marche_id).join(Structure, Structure.id == Piece.emitter_structure_id)
+        .where(*conditions).order_by(Deadline.due_at, Deadline.id).limit(limit)).all()
+    return [ClockRow(*row) for row in rows], total
+
+
+def rate_table() -> money.RateTable:
+    """The ECB rates of the late-payment interest (the `interest_rate` table): one query."""
+    return money.RateTable(tuple(money.RateChange(row.effective_from, Decimal(row.rate_percent))
+                                 for row in db.session.scalars(select(InterestRate))))
+
+
+def with_interest(rows: list[ClockRow], now: datetime) -> list[ClockRow]:
+    """The délai global de paiement rows, the late ones with the interest accruing if paid today (CHORUS.md §5,
+    §6b: from the day after expiry through the payment day; base the amount payable TTC — the accepted amount when
+    there is one). The receipt is the day the clock started and the délai its length, so a marché setting changed
+    since does not move a running clock. One query for the rates, only when a payment is late."""
+    if not any(clocks.is_expired(row.deadline.due_at, now) for row in rows):
+        return rows
+    table = rate_table()
+    pay_day = today(now)
+    found = []
+    for row in rows:
+        if clocks.is_expired(row.deadline.due_at, now):
+            started = row.deadline.created_at
+            days = round((row.deadline.due_at - started) / timedelta(days=1))
+            base = row.piece.accepted_amount if row.piece.accepted_amount is not None else row.piece.montant_ttc
+            try:
+                interest = money.late_payment_interest(table, receipt=today(started), dgp_days=days,
+                                                       payment=pay_day, net_payable_ttc=Decimal(base))
+            except money.MoneyError:  # no ECB rate known for that half-year: the panel says the clock only
+                interest = None
+            row = ClockRow(row.piece, row.marche_reference, row.emitter_name, row.deadline, interest)
+        found.append(row)
+    return found
+
+
+@dataclass
+class Panels:
+    """What the Tableau de bord shows for each part the structure plays (only the parts it plays are filled)."""
+
+    parts: dict[str, list[int]]
+    validations: PiecePage | None = None
+    tacit: list[TacitRow] = field(default_factory=list)
+    subcontractors: list[SubcontractorLine] = field(default_factory=list)
+    tracker: list[TrackedPiece] = field(default_factory=list)
+    moe_to_take: PiecePage | None = None
+    moe_to_issue: PiecePage | None = None
+    etats: list[DraftEtats] = field(default_factory=list)
+    corrections: list[ClockRow] = field(default_factory=list)
+    corrections_total: int = 0
+    moa_to_validate: PiecePage | None = None
+    to_pay: PiecePage | None = None
+    payments: list[ClockRow] = field(default_factory=list)
+    payments_total: int = 0
+
+    @property
+    def interest_accruing(self) -> Decimal:
+        return sum((row.interest.total for row in self.payments if row.interest), ZERO)
+
+
+def panels(structure: Structure, works: bool | None, now: datetime) -> Panels:
+    """Every panel of the parts the structure plays (a structure may be MOE on one marché and titulaire on
+    another). A fixed number of queries per part: at most about thirty for a structure playing every part."""
+    parts = parts_of(structure)
+    found = Panels(parts)
+    if PART_HOLDER in parts:
+        found.validations = waiting_panel(structure, VALIDATION_WAITING, works)
+        found.tacit = tacit_validations(structure, works)
+        found.subcontractors = subcontractors(structure)
+    if PART_SOUS_TRAITANT in parts:
+        found.tracker = payment_tracker(structure, works)
+    if PART_MOE in parts:
+        found.moe_to_take = waiting_panel(structure, MOE_TO_TAKE, works)
+        found.moe_to_issue = waiting_panel(structure, MOE_TO_ISSUE, works)
+        found.etats = etats_by_marche(parts[PART_MOE])
+    if PART_HOLDER in parts or PART_MOE in parts:
+        # The MOE's corrections the titulaire may still contest: the MOE sees whom it waits on, the holder what
+        # it has left to answer.
+        found.corrections, found.corrections_total = open_clocks(
+            structure, clocks.CONTEST_MOE_CORRECTIONS, (T.STEP_MOE, T.EMITTER, T.TITULAIRE), works)
+    if PART_MOA in parts:
+        found.moa_to_validate = waiting_panel(structure, MOA_TO_VALIDATE, works)
+        found.to_pay = waiting_panel(structure, PAYMENT_TO_PROCESS, works)
+        rows, found.payments_total = open_clocks(structure, clocks.PAIEMENT, (T.STEP_MOA, T.STEP_PAIEMENT), works)
+        found.payments = with_interest(rows, now)
+    return found

@@ -1,0 +1,303 @@
+"""The dashboards (issue 7): the Synthèse (work list with countdowns and inline actions) and the Tableau de bord (counts
+and amounts, filters, search, sort, pagination, the panels of each part, the notifications refreshing themselves),
+on the small world of tests/integration/pieces_world.py; and a fixed number of SQL queries per page and fragment
+whatever the number of pieces.
+
+Pieces are deposited at instants relative to the real clock (the pages count down from it).
+"""
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, select
+
+from chorus_chain.extensions import db
+from chorus_chain.models import Account, Piece
+from chorus_chain.models.base import utcnow
+from tests import factories
+from tests.integration import pieces_world as pw
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def w(app, db):
+    return pw.world(app)
+
+
+def client_for(app, who: pw.Actor):
+    with app.app_context():
+        account = db.session.get(Account, who.account_id)
+        db.session.expunge(account)
+    client = app.test_client()
+    factories.login(client, account)
+    return client
+
+
+def text(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def ago(days: float):
+    return utcnow() - timedelta(days=days)
+
+
+def a10(app, w, number: str, *, days_ago: float = 0, ht: str = "1000.00") -> int:
+    """A projet de décompte of st1 (A10, paiement direct: validated first by the mandataire), sent `days_ago`."""
+    return pw.deposit(app, w, w.st1, "A10", number, now=ago(days_ago), ht=ht)
+
+
+def amounts(fragment: str) -> list[str]:
+    """The amounts in euros of a piece of page, in order, with plain spaces ("96 000,00")."""
+    return [re.sub(r"\s", " ", a) for a in re.findall(r"(\d[\d\s]*,\d\d)\s€", fragment)]
+
+
+def work_numbers(page: str) -> list[str]:
+    items = re.findall(r'data-testid="work-item" data-piece-id="\d+".*?<a class="mono" href="[^"]+">([^<]+)</a>',
+                       page, re.S)
+    return items
+
+
+def board_numbers(page: str) -> list[str]:
+    return re.findall(r'data-testid="board-row" data-piece-id="\d+">\s*<td><a class="mono" href="[^"]+">([^<]+)</a>',
+                      page)
+
+
+# --- Synthèse --------------------------------------------------------------------------------------------------------
+
+def test_synthese_lists_what_waits_most_urgent_first_with_countdowns(app, w):
+    a10(app, w, "ST-NEW")
+    a10(app, w, "ST-OLD", days_ago=13.5)
+    page = text(client_for(app, w.mandataire).get(f"/s/{w.mandataire.siret}/synthese"))
+    assert work_numbers(page) == ["ST-OLD", "ST-NEW"]
+    assert "validation tacite dans un jour" in page and "validation tacite dans 14 jours" in page
+    # The actions offered inline: validate, refuse with a reason (a select), each form with its own ids.
+    assert 'id="work-' in page and "Valider" in page and "Refuser…" in page
+    assert page.count('name="action" value="validate"') == 2
+    # The sous-traitant itself has nothing to do: its pieces wait on its contractor.
+    st1 = text(client_for(app, w.st1).get(f"/s/{w.st1.siret}/synthese"))
+    assert 'data-testid="work-empty"' in st1
+
+
+def _post_action(client, siret: str, piece_id: int, action: str, status: str, headers=None, **fields):
+    data = {"action": action, "expected_status": status}
+    data.update({f"p{piece_id}-{action}-{name}": value for name, value in fields.items()})
+    return client.post(f"/s/{siret}/synthese/{piece_id}/action", data=data, headers=headers or {})
+
+
+def test_inline_validate_answers_the_updated_list(app, w):
+    done = a10(app, w, "ST-1")
+    a10(app, w, "ST-2")
+    durand = client_for(app, w.mandataire)
+    answer = _post_action(durand, w.mandataire.siret, done, "validate", "A_VALIDER_1", headers=HX)
+    body = text(answer)
+    assert answer.status_code == 200 and "<html" not in body and body.lstrip().startswith('<section id="work-list"')
+    assert work_numbers(body) == ["ST-2"]  # the validated piece left the list; the rest stays
+    assert "Pièce n° ST-1 : « valider » fait" in body
+    assert pw.status_of(app, done) == "A_ASSOCIER_MOE"
+    # The MOE now finds it in its own Synthèse, with the MOE's clock.
+    moe = text(client_for(app, w.moe).get(f"/s/{w.moe.siret}/synthese"))
+    assert work_numbers(moe) == ["ST-1"] and "état d'acompte attendu du maître d'œuvre dans" in moe
+
+
+def test_inline_refusal_needs_a_reason_and_changes_nothing_without_it(app, w):
+    piece_id = a10(app, w, "ST-3")
+    durand = client_for(app, w.mandataire)
+    refused = _post_action(durand, w.mandataire.siret, piece_id, "refuse", "A_VALIDER_1", headers=HX)
+    body = text(refused)
+    assert refused.status_code == 422 and work_numbers(body) == ["ST-3"]
+    assert 'aria-invalid="true"' in body and "<details open>" in body.replace("<details  open>", "<details open>")
+    assert pw.status_of(app, piece_id) == "A_VALIDER_1"
+    ok = _post_action(durand, w.mandataire.siret, piece_id, "refuse", "A_VALIDER_1", headers=HX,
+                      reason="non_realise", comment="Travaux non réalisés en février")
+    assert ok.status_code == 200 and work_numbers(text(ok)) == []
+    assert pw.status_of(app, piece_id) == "REFUSEE_1"
+
+
+def test_a_stale_action_says_so_and_the_form_works_without_javascript(app, w):
+    piece_id = a10(app, w, "ST-4")
+    durand = client_for(app, w.mandataire)
+    plain = _post_action(durand, w.mandataire.siret, piece_id, "validate", "A_VALIDER_1")
+    assert plain.status_code == 303 and plain.headers["Location"].endswith(f"/s/{w.mandataire.siret}/synthese")
+    again = _post_action(durand, w.mandataire.siret, piece_id, "validate", "A_VALIDER_1", headers=HX)
+    assert again.status_code == 422 and "déjà été traitée" in text(again)
+    assert pw.status_of(app, piece_id) == "A_ASSOCIER_MOE"
+
+
+def test_the_pages_answer_fragments_to_htmx_and_pages_to_everyone_else(app, w):
+    a10(app, w, "ST-5")
+    durand = client_for(app, w.mandataire)
+    base = f"/s/{w.mandataire.siret}"
+    for url, fragment_id in ((f"{base}/synthese", '<section id="work-list"'),
+                             (f"{base}/tableau-de-bord", '<div id="board"')):
+        full = durand.get(url)
+        assert "<html" in text(full) and "HX-Request" in full.headers["Vary"]
+        assert text(durand.get(url, headers=HX)).lstrip().startswith(fragment_id)
+        assert "<html" in text(durand.get(url, headers={**HX, "HX-History-Restore-Request": "true"}))
+        assert "<html" in text(durand.get(url, headers={**HX, "HX-Boosted": "true"}))
+    # The notifications panel polls its own fragment; without HTMX it sends to the notifications page.
+    assert durand.get(f"{base}/tableau-de-bord/notifications").status_code == 302
+    bell = text(durand.get(f"{base}/tableau-de-bord/notifications", headers=HX))
+    assert 'hx-trigger="every 60s"' in bell and 'data-testid="unread-count">1<' in bell  # "une pièce vous attend"
+
+
+def test_choosing_a_structure_lands_on_its_synthese(app, w):
+    durand = client_for(app, w.mandataire)
+    page = text(durand.get("/compte/structures"))
+    assert f'href="/s/{w.mandataire.siret}/synthese"' in page
+    nav = text(durand.get(f"/s/{w.mandataire.siret}/synthese"))
+    assert 'aria-current="page">Synthèse' in nav and f'href="/s/{w.mandataire.siret}/tableau-de-bord"' in nav
+
+
+# --- Tableau de bord -------------------------------------------------------------------------------------------------
+
+def test_board_counts_and_amounts_by_status_and_by_marche(app, w):
+    first = a10(app, w, "ST-10", ht="1000.00")
+    a10(app, w, "ST-11", ht="2500.00")
+    pw.act(app, w.mandataire, first, "validate", now=utcnow())
+    page = text(client_for(app, w.mandataire).get(f"/s/{w.mandataire.siret}/tableau-de-bord"))
+    by_status = page.split('data-testid="by-status"')[1].split("</section>")[0]
+    assert re.search(r'data-status="A_VALIDER_1">.*?<td class="num">1</td><td class="num">2\s500,00\s€', by_status, re.S)
+    assert re.search(r'data-status="A_ASSOCIER_MOE">.*?<td class="num">1</td><td class="num">1\s000,00\s€', by_status,
+                     re.S)
+    by_marche = page.split('data-testid="by-marche"')[1].split("</section>")[0]
+    assert re.search(r"<td>M-\d+-travaux</td><td class=\"num\">2</td><td class=\"num\">2</td>\s*"
+                     r"<td class=\"num\">3\s500,00\s€</td>", by_marche)
+
+
+def test_board_filters_search_sort_and_pages(app, w, monkeypatch):
+    from chorus_chain.blueprints.dashboard import views
+
+    for n, ht in enumerate(("3000.00", "1000.00", "2000.00")):
+        a10(app, w, f"ST-2{n}", ht=ht, days_ago=3 - n)
+    pw.deposit(app, w, w.sibling, "A10", "CA-1", now=ago(1))
+    durand = client_for(app, w.mandataire)
+    base = f"/s/{w.mandataire.siret}/tableau-de-bord"
+    assert board_numbers(text(durand.get(base, headers=HX))) == ["CA-1", "ST-22", "ST-21", "ST-20"]
+    assert board_numbers(text(durand.get(f"{base}?number=st-2", headers=HX))) == ["ST-22", "ST-21", "ST-20"]
+    assert board_numbers(text(durand.get(f"{base}?party_id={w.sibling.party_id}", headers=HX))) == ["CA-1"]
+    # CA-1 (the sibling's, 1 000 € HT) ties with ST-21: the ascending order then goes by id (CA-1 was sent last).
+    assert board_numbers(text(durand.get(f"{base}?tri=montant", headers=HX))) == ["ST-21", "CA-1", "ST-22", "ST-20"]
+    assert board_numbers(text(durand.get(f"{base}?tri=-montant&number=ST", headers=HX))) == ["ST-20", "ST-22", "ST-21"]
+    day = (utcnow() - timedelta(days=2)).date().isoformat()
+    assert set(board_numbers(text(durand.get(f"{base}?du={day}", headers=HX)))) == {"CA-1", "ST-22", "ST-21"}
+    assert board_numbers(text(durand.get(f"{base}?status=REFUSEE_1", headers=HX))) == []
+    monkeypatch.setattr(views, "BOARD_PER_PAGE", 2)
+    first = text(durand.get(f"{base}?tri=numero&number=ST", headers=HX))
+    assert board_numbers(first) == ["ST-20", "ST-21"] and "page 1 sur 2" in first
+    link = re.search(r'href="([^"]+page=2[^"]*)"', first).group(1)
+    assert "tri=numero" in link and "number=ST" in link
+    assert board_numbers(text(durand.get(link, headers=HX))) == ["ST-22"]
+
+
+def test_holder_panel_validations_tacit_and_amounts_per_subcontractor(app, w):
+    a10(app, w, "ST-30", ht="40000.00")
+    tacit = a10(app, w, "ST-31", ht="50000.00", days_ago=20)
+    with pw.system(app):
+        from chorus_chain.operations import deadlines as sweep_ops
+
+        sweep_ops.sweep(now=utcnow())
+    assert pw.status_of(app, tacit) == "A_ASSOCIER_MOE"
+    page = text(client_for(app, w.mandataire).get(f"/s/{w.mandataire.siret}/tableau-de-bord"))
+    panel = page.split('data-testid="panel-holder"')[1].split("</section>")[0]
+    assert "ST-30" in panel.split("Validées tacitement")[0]
+    assert "ST-31" in panel.split('data-testid="tacit-list"')[1]
+    row = re.search(rf'data-party-id="{w.st1.party_id}".*?</tr>', panel, re.S).group(0)
+    # 96 000 accepted; 90 000 invoiced (autoliquidation: HT = TTC); 50 000 validated (tacitly); nothing paid.
+    assert amounts(row) == ["96 000,00", "90 000,00", "50 000,00", "0,00"]
+    assert 'data-testid="ceiling-near"' in row  # 94 % of the DC4 amount
+    assert 'data-testid="panel-moa"' not in page and 'data-testid="panel-moe"' not in page
+
+
+def _through_moe_and_moa(app, w, piece_id, when):
+    pw.act(app, w.mandataire, piece_id, "validate", now=when)
+    pw.act(app, w.moe, piece_id, "take", now=when)
+    pw.act(app, w.moe, piece_id, "issue_etat_acompte", now=when)
+    pw.act(app, w.moa, piece_id, "moa_take", now=when)
+    pw.act(app, w.moa, piece_id, "moa_validate", now=when)
+
+
+def test_sous_traitant_tracks_each_payment_and_who_it_waits_on(app, w):
+    piece_id = a10(app, w, "ST-40", days_ago=5)
+    _through_moe_and_moa(app, w, piece_id, ago(4))
+    a10(app, w, "ST-41")
+    page = text(client_for(app, w.st1).get(f"/s/{w.st1.siret}/tableau-de-bord"))
+    panel = page.split('data-testid="panel-sous-traitant"')[1].split("</section>")[0]
+    tracked = re.search(rf'data-piece-id="{piece_id}".*?</article>', panel, re.S).group(0)
+    done = re.findall(r'<li class="done" data-step="(\w+)"', tracked)
+    assert done == ["deposit", "validated", "taken", "etat", "moa"]
+    assert 'data-step="paid"' in tracked and "pas encore" in tracked
+    assert "Service financier (paiement) : Commune de Test" in tracked
+    waiting = re.search(r'data-piece-id="\d+".*?</article>', panel, re.S).group(0)  # newest first: ST-41
+    assert "ST-41" in waiting and "Validation par le donneur d'ordre : Durand Test" in waiting
+
+
+def test_moe_and_moa_panels_with_the_payment_clock_and_interest(app, w):
+    to_take = a10(app, w, "ST-50")
+    pw.act(app, w.mandataire, to_take, "validate", now=utcnow())
+    late = a10(app, w, "ST-51", ht="10000.00", days_ago=45)
+    _through_moe_and_moa(app, w, late, ago(44))
+    moe = text(client_for(app, w.moe).get(f"/s/{w.moe.siret}/tableau-de-bord"))
+    panel = moe.split('data-testid="panel-moe"')[1].split("</section>")[0]
+    assert "ST-50" in panel.split("États d'acompte à émettre")[0]
+    assert 'data-testid="etats-by-marche"' in panel
+    moa = text(client_for(app, w.moa).get(f"/s/{w.moa.siret}/tableau-de-bord"))
+    panel = moa.split('data-testid="panel-moa"')[1].split("</section>")[0]
+    assert "ST-51" in panel.split("Délai global de paiement")[1]
+    assert "paiement en retard de 14 jours" in panel
+    # 10 000 € × (2,15 + 8) % × 14 / 365 = 38,93 €, plus the flat 40 €.
+    assert re.search(r'data-testid="interest">.*?78,93\s€', panel, re.S)
+    assert 'data-testid="interest-total"' in panel
+
+
+# --- Cost ------------------------------------------------------------------------------------------------------------
+
+def _count(app, client, url: str, headers=None) -> list[str]:
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if "set_config('chorus." not in statement:  # the tenant's settings: one per transaction
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(url, headers=headers or {}).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return statements
+
+
+def _pieces(app, w, start: int, count: int):
+    """`count` more pieces across every stage: waiting for validation, at the MOE, paid late, a tacit one."""
+    for n in range(start, start + count):
+        piece_id = a10(app, w, f"Q-{n}", days_ago=40)
+        if n % 3 == 1:
+            pw.act(app, w.mandataire, piece_id, "validate", now=ago(39))
+        elif n % 3 == 2:
+            _through_moe_and_moa(app, w, piece_id, ago(39))
+    pw.deposit(app, w, w.cotraitant, "A13", f"CO-{start}", now=ago(2))
+
+
+def test_every_dashboard_page_costs_the_same_queries_whatever_the_number_of_pieces(app, w):
+    views = [(w.mandataire, "/synthese"), (w.mandataire, "/tableau-de-bord"), (w.st1, "/tableau-de-bord"),
+             (w.moe, "/tableau-de-bord"), (w.moa, "/tableau-de-bord"), (w.moa, "/synthese")]
+    fragments = [(w.mandataire, "/synthese"), (w.mandataire, "/tableau-de-bord?tri=montant"),
+                 (w.mandataire, "/tableau-de-bord/notifications")]
+    clients = {who.key: client_for(app, who) for who in (w.mandataire, w.st1, w.moe, w.moa)}
+    urls = ([(clients[who.key], f"/s/{who.siret}{path}", None) for who, path in views]
+            + [(clients[who.key], f"/s/{who.siret}{path}", HX) for who, path in fragments])
+    _pieces(app, w, 0, 3)
+    for client, url, headers in urls:
+        _count(app, client, url, headers)  # warm-up
+    before = [len(_count(app, client, url, headers)) for client, url, headers in urls]
+    _pieces(app, w, 3, 27)
+    after = [len(_count(app, client, url, headers)) for client, url, headers in urls]
+    assert after == before, list(zip([u for _, u, _ in urls], before, after))
+    print("queries per page and fragment:", list(zip([u for _, u, _ in urls], after)))
+    assert max(after) <= 25, after
