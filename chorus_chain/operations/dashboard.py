@@ -31,7 +31,9 @@ from chorus_chain.domain.statuses import Status
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import Deadline, Marche, MarcheParty, Piece, PieceAccess, PieceEvent, Structure
-from chorus_chain.models.money import EtatAcompte, InterestRate
+from chorus_chain.models.money import EtatAcompte
+from chorus_chain.operations import OperationError
+from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import pieces_actions
 from chorus_chain.operations.marches import today
 from chorus_chain.operations.pieces_queries import PiecePage, PieceRow, _next_deadlines, pieces_for
@@ -490,10 +492,14 @@ class ClockRow:
     payment the interest accruing to date."""
 
     piece: Piece
-    marche_reference: str
+    marche: Marche
     emitter_name: str
     deadline: Deadline
     interest: money.LatePaymentInterest | None = None
+
+    @property
+    def marche_reference(self) -> str:
+        return self.marche.reference
 
 
 def open_clocks(structure: Structure, kind: str, roles: tuple[str, ...], works: bool | None,
@@ -509,41 +515,28 @@ def open_clocks(structure: Structure, kind: str, roles: tuple[str, ...], works: 
     total = db.session.scalar(select(func.count()).select_from(Deadline).join(Piece, Piece.id == Deadline.piece_id)
                               .where(*conditions))
     rows = db.session.execute(
-        select(Piece, Marche.reference, Structure.name, Deadline)
+        select(Piece, Marche, Structure.name, Deadline)
         .select_from(Deadline).join(Piece, Piece.id == Deadline.piece_id)
         .join(Marche, Marche.id == Piece.marche_id).join(Structure, Structure.id == Piece.emitter_structure_id)
         .where(*conditions).order_by(Deadline.due_at, Deadline.id).limit(limit)).all()
     return [ClockRow(*row) for row in rows], total
 
 
-def rate_table() -> money.RateTable:
-    """The ECB rates of the late-payment interest (the `interest_rate` table): one query."""
-    return money.RateTable(tuple(money.RateChange(row.effective_from, Decimal(row.rate_percent))
-                                 for row in db.session.scalars(select(InterestRate))))
-
-
 def with_interest(rows: list[ClockRow], now: datetime) -> list[ClockRow]:
-    """The délai global de paiement rows, the late ones with the interest accruing if paid today (CHORUS.md §5,
-    §6b: from the day after expiry through the payment day; base the amount payable TTC — the accepted amount when
-    there is one). The receipt is the day the clock started and the délai its length, so a marché setting changed
-    since does not move a running clock. One query for the rates, only when a payment is late."""
+    """The délai global de paiement rows, the late ones with the interest accruing if paid today: the one rule of
+    `operations.interest.accruing_interest` (CHORUS.md §5, §6b). The rate table is read once, only when a clock has
+    expired; a half-year without a known ECB rate leaves the row without a figure (the page says so)."""
     if not any(clocks.is_expired(row.deadline.due_at, now) for row in rows):
         return rows
-    table = rate_table()
+    table = interest_ops.rate_table()
     pay_day = today(now)
     found = []
     for row in rows:
-        if clocks.is_expired(row.deadline.due_at, now):
-            started = row.deadline.created_at
-            days = round((row.deadline.due_at - started) / timedelta(days=1))
-            base = row.piece.accepted_amount if row.piece.accepted_amount is not None else row.piece.montant_ttc
-            try:
-                interest = money.late_payment_interest(table, receipt=today(started), dgp_days=days,
-                                                       payment=pay_day, net_payable_ttc=Decimal(base))
-            except money.MoneyError:  # no ECB rate known for that half-year: the panel says the clock only
-                interest = None
-            row = ClockRow(row.piece, row.marche_reference, row.emitter_name, row.deadline, interest)
-        found.append(row)
+        try:
+            accruing = interest_ops.accruing_interest(row.piece, pay_day, table, marche=row.marche)
+        except OperationError:
+            accruing = None
+        found.append(ClockRow(row.piece, row.marche, row.emitter_name, row.deadline, accruing))
     return found
 
 
