@@ -437,3 +437,20 @@ def test_no_file_and_garbage_base64_are_refused(app, services):
                                                      "intent": "create"})
     assert garbage.status_code == 422 and "importez-le de nouveau" in text(garbage)
     assert side_rows(app) == before
+
+
+def test_a_hostile_file_on_a_saved_draft_changes_nothing(app, services):
+    w = services
+    client, base = client_for(app, w.mandataire)
+    piece_id = _draft_id(create_from(client, upload(client, base, "facture.xml", ubl_for(app, w))))
+    before, draft_before = side_rows(app), piece(app, piece_id)
+    for hostile in [item for item in CORPUS if item.name in ("billion laughs", "a PDF whose factur-x.xml reads "
+                                                             "/etc/passwd", "an XML named .pdf")]:
+        response = client.post(f"{base}/importer/brouillon/{piece_id}",
+                               data={"fichier": (io.BytesIO(hostile.content), hostile.filename), "intent": "apply"},
+                               content_type="multipart/form-data")
+        assert response.status_code == 422 and hostile.expect in text(response)
+    assert side_rows(app) == before
+    after = piece(app, piece_id)
+    assert (after.number, after.montant_ttc, after.updated_at) == (draft_before.number, draft_before.montant_ttc,
+                                                                   draft_before.updated_at)
