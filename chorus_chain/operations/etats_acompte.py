@@ -45,6 +45,8 @@ from chorus_chain.operations.marches import MarcheAccess, record, today
 TAKEN = (Status.PRISE_EN_COMPTE_MOE.value, Status.ABSENCE_VALIDATION_MOE_DELAI_REGLEMENTAIRE.value)
 # Who sees the whole état: the public side and the holder (a co-traitant or sous-traitant sees its own part only).
 FULL_VIEW_ROLES = (Role.MOA, Role.MOE, Role.PAYING_OFFICE, Role.TITULAIRE, Role.MANDATAIRE)
+RECEPTION_FIRST = ("Le maître d'ouvrage doit d'abord enregistrer la date de réception des travaux (page du marché) : "
+                   "le décompte général en dépend, comme la libération de la retenue de garantie.")
 CONTEST_DAYS = 30  # the titulaire's days to contest the MOE's corrections (CHORUS.md §4) [sure]
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 CENT = Decimal("0.01")
@@ -115,7 +117,7 @@ def pdms_of(etat: EtatAcompte) -> list[Pdm]:
     linked = Decompte.etat_acompte_id == etat.id
     if etat.status == "draft":
         linked = or_(linked, and_(Decompte.etat_acompte_id.is_(None), Decompte.month == etat.month,
-                                  Decompte.final.is_(False), Piece.status.in_(TAKEN)))
+                                  Decompte.final.is_(etat.final), Piece.status.in_(TAKEN)))
     rows = db.session.execute(
         select(Decompte.id, Piece, MarcheParty).join(Piece, Piece.id == Decompte.piece_id)
         .join(MarcheParty, MarcheParty.id == Decompte.party_id)
@@ -142,6 +144,12 @@ class Computation:
     pdms: list[Pdm]
     result: engine.EtatAcompte | None
     error: OperationError | None
+    dgd: engine.Dgd | None = None  # the final état: the décompte général's reconciliation
+
+    def to_dict(self) -> dict | None:
+        if self.dgd is not None:
+            return self.dgd.to_dict()
+        return self.result.to_dict() if self.result else None
 
 
 def compute(marche: Marche, etat: EtatAcompte) -> Computation:
@@ -156,6 +164,12 @@ def compute(marche: Marche, etat: EtatAcompte) -> Computation:
                                        penalties_for(etat), beneficiaries)
         previous = adapter.previous_state(marche, before_number=etat.number)
         index = adapter.index_table_of(marche)
+        if etat.final:
+            if marche.reception_on is None:
+                raise OperationError(RECEPTION_FIRST)
+            dgd = engine.compute_dgd(terms, beneficiaries, decompte, previous, index, reception=marche.reception_on,
+                                     guarantee_months=marche.guarantee_months)
+            return Computation(beneficiaries, pdms, dgd.etat, None, dgd)
         result = engine.compute_etat_acompte(terms, beneficiaries, decompte, previous, index)
     except OperationError as error:
         return Computation(beneficiaries, pdms, None, error)
@@ -169,7 +183,7 @@ def result_of(marche: Marche, etat: EtatAcompte) -> tuple[dict | None, Operation
     if etat.status == "issued":
         return etat.result, None, pdms_of(etat)
     computation = compute(marche, etat)
-    return (computation.result.to_dict() if computation.result else None), computation.error, computation.pdms
+    return computation.to_dict(), computation.error, computation.pdms
 
 
 def visible_result(result: dict | None, access: MarcheAccess) -> dict | None:
@@ -197,9 +211,12 @@ def visible_result(result: dict | None, access: MarcheAccess) -> dict | None:
         avance = {**b["avance"], "lines": [line for line in b["avance"]["lines"] if shown(line)]}
         return {**b, "columns": columns, "avance": avance}
 
+    dgd = result.get("dgd")
     return {
-        **{k: v for k, v in result.items() if k not in ("marche", "state")},
+        **{k: v for k, v in result.items() if k not in ("marche", "state", "dgd")},
         "marche": None,
+        **({"dgd": {"marche": None, "beneficiaries": [b for b in dgd["beneficiaries"] if b["key"] in mine]}}
+           if dgd else {}),
         "beneficiaries": [beneficiary(b) for b in result["beneficiaries"] if b["key"] in mine],
         "payables": [{**p, "lines": [line for line in p["lines"] if shown(line)]}
                      for p in result["payables"] if p["payee_key"] in mine],
@@ -242,15 +259,26 @@ def _lock_marche(marche_id: int) -> Marche:
 
 
 def open_etat(access: MarcheAccess, account: Account, structure: Structure, month: Any, *,
-              now: datetime) -> EtatAcompte:
+              now: datetime, final: bool = False) -> EtatAcompte:
     """Open the draft of the next état (n = last + 1) for a month of works. One draft at a time; the month may not
-    precede the last issued état's."""
+    precede the last issued état's.
+
+    `final`: the état of the décompte général (projet de décompte général of the MOE, CHORUS.md §3 "End of
+    contract"), built from the projets de décompte finals (A7, A14) once the MOA recorded the réception; the engine
+    then repays the advance in full, needs definitive indexes and reconciles every beneficiary to the cent
+    (`compute_dgd`). Nothing comes after it."""
     require_moe(access)
     if access.marche.kind != "travaux":
         raise OperationError("Les états d'acompte ne concernent que les marchés de travaux.")
     month = _check_month(month)
     marche = _lock_marche(access.marche.id)
     existing = etats_of(marche)
+    closing = next((e for e in existing if e.final), None)
+    if closing is not None:
+        raise OperationError(f"Le décompte général de ce marché est déjà ouvert (état n° {closing.number}) : plus "
+                             "aucun état d'acompte ne peut suivre.", field="month")
+    if final and marche.reception_on is None:
+        raise OperationError(RECEPTION_FIRST, field="month")
     draft = next((e for e in existing if e.status == "draft"), None)
     if draft is not None:
         raise OperationError(f"L'état d'acompte n° {draft.number} ({month_fr(draft.month)}) est en préparation : "
@@ -260,11 +288,12 @@ def open_etat(access: MarcheAccess, account: Account, structure: Structure, mont
         raise OperationError(f"Le dernier état émis porte sur {month_fr(issued[0].month)} : le suivant ne peut "
                              "porter sur un mois antérieur.", field="month")
     number = (existing[0].number if existing else 0) + 1
-    etat = EtatAcompte(marche_id=marche.id, number=number, month=month, status="draft", created_by_id=account.id,
-                       created_at=now)
+    etat = EtatAcompte(marche_id=marche.id, number=number, month=month, status="draft", final=final,
+                       created_by_id=account.id, created_at=now)
     db.session.add(etat)
     db.session.flush()
-    record(marche, "etat_acompte_opened", account=account, structure=structure, number=number, month=month)
+    record(marche, "etat_acompte_opened", account=account, structure=structure, number=number, month=month,
+           final=final)
     return etat
 
 
@@ -418,10 +447,13 @@ def issue(access: MarcheAccess, etat_id: int, account: Account, structure: Struc
     computation = compute(marche, etat)
     if computation.error is not None:
         raise computation.error
+    if not computation.pdms and etat.final:
+        raise OperationError("Aucun projet de décompte final pris en compte : prenez en compte le projet de décompte "
+                             "final du titulaire (et ceux des co-traitants) avant d'établir le décompte général.")
     if not computation.pdms:
         raise OperationError(f"Aucun projet de décompte {of_month_fr(etat.month)} pris en compte : prenez en "
                              "compte les projets de décompte du mois avant d'émettre l'état.")
-    result = computation.result.to_dict()
+    result = computation.to_dict()
     corrected_any = False
     for pdm in computation.pdms:
         # The piece carries what its beneficiary is due this month (its payable, unless a groupement solidaire is
@@ -434,7 +466,9 @@ def issue(access: MarcheAccess, etat_id: int, account: Account, structure: Struc
         pieces_actions.act(
             pdm.piece.id, account, structure, Action.ISSUE_ETAT_ACOMPTE, expected_status=pdm.piece.status,
             amount=payable if payable > 0 else None,
-            comment=f"État d'acompte n° {etat.number} ({month_fr(etat.month)})", now=now, contest=corrected)
+            comment=(f"Projet de décompte général (état final n° {etat.number})" if etat.final
+                     else f"État d'acompte n° {etat.number} ({month_fr(etat.month)})"),
+            now=now, contest=corrected)
     etat.result = result
     etat.status = "issued"
     etat.issued_at = now

@@ -59,6 +59,12 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
+@bp.app_template_filter("isodate")
+def isodate(value: str | None) -> str:
+    """A date stored as "YYYY-MM-DD" in a frozen result, in French."""
+    return day(date.fromisoformat(value)) if value else "—"
+
+
 @bp.app_template_filter("etat_value")
 def etat_value(value: Any, unit: str | None = None) -> str:
     """An operand or a result of an explanation line in French: amounts in euros, rates in percent, numbers as
@@ -120,10 +126,16 @@ def index(marche_id: int):
 def open_etat(marche_id: int):
     access = _access(marche_id)
     try:
-        etat = ops.open_etat(access, current_user, g.structure, request.form.get("month"), now=utcnow())
+        etat = ops.open_etat(access, current_user, g.structure, request.form.get("month"), now=utcnow(),
+                             final=request.form.get("final") == "1")
     except OperationError as error:
         return _render_index(access, 422, error, request.form.get("month", ""))
-    flash(f"État d'acompte n° {etat.number} ouvert : admettez ou corrigez chaque ligne, puis émettez-le.", "success")
+    if etat.final:
+        flash(f"Décompte général ouvert (état final n° {etat.number}) : admettez ou corrigez les projets de décompte "
+              "finals, puis émettez-le.", "success")
+    else:
+        flash(f"État d'acompte n° {etat.number} ouvert : admettez ou corrigez chaque ligne, puis émettez-le.",
+              "success")
     return redirect(url_for("etats.show", marche_id=marche_id, etat_id=etat.id))
 
 
