@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app:app
 
-.PHONY: install run test test-fast lint clean bench
+.PHONY: install run test test-fast lint clean bench bench-dashboards
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -40,3 +40,7 @@ clean:
 # Benchmarks (ratios against a baseline run side by side; never timed tests). See bench/README.md.
 bench: install
 	$(BIN)/python bench/pdf_render.py
+
+# Dashboards under gunicorn on a seeded PostgreSQL database (chorus_bench), against /healthz.
+bench-dashboards: install
+	$(BIN)/python bench/dashboards.py $(BENCH_ARGS)

@@ -1,0 +1,84 @@
+"""The dashboards benchmark (bench/dashboards.py) runs end to end in its --quick mode and reports numbers.
+
+Not a timed test: nothing here looks at how fast the pages are. What is checked is that the script seeds a database
+the application accepts (every piece's hash chain, transitions and deposited facts pass `flask audit verify`; the
+application's role sees no piece without a tenant, so row-level security applies), serves it with gunicorn, logs
+in, gets 200 from every page, and writes the figures and ratios it promises.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import dashboards as bench  # noqa: E402
+import dashboards_seed as seeding  # noqa: E402
+
+from chorus_chain.domain import identifiers  # noqa: E402
+
+
+def test_generated_identifiers_are_valid():
+    sirets = {seeding._siret(n, public) for n in (1, 2, 99, 1234, 99_999) for public in (True, False)}
+    assert len(sirets) == 10
+    for siret in sirets:
+        assert identifiers.clean_siret(siret) == siret
+    for n in (1, 57, 4321):
+        assert identifiers.clean_iban(seeding._iban(n)) == seeding._iban(n)
+
+
+def test_page_list_is_a_parameter():
+    assert bench.parse_pages(["s=/s/{siret}/synthese", "t=/s/{siret}/tableau-de-bord"]) == {
+        "s": "/s/{siret}/synthese", "t": "/s/{siret}/tableau-de-bord"}
+    assert bench.parse_pages(None) == bench.PAGES
+    with pytest.raises(SystemExit):
+        bench.parse_pages(["synthese"])
+
+
+@pytest.mark.postgres
+def test_quick_run_seeds_serves_and_reports(tmp_path):
+    database = "chorus_bench_" + re.sub(r"[^a-z0-9]", "", os.environ.get("PYTEST_XDIST_WORKER", "gw0").lower())
+    output = tmp_path / "result.json"
+    try:
+        run = subprocess.run([sys.executable, "bench/dashboards.py", "--quick", "--keep", "--database", database,
+                              "--json", str(output)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        result = json.loads(output.read_text())
+
+        counts = result["seed"]["counts"]
+        assert counts["structure"] >= 200 and counts["marche"] >= 100 and counts["piece"] == 2000
+        assert counts["piece_event"] > 2 * counts["piece"]  # creation, deposit and what followed
+        assert counts["piece_access"] > counts["piece"] and counts["deadline"] > 0 and counts["notification"] > 0
+        assert set(result["seed"]["logins"]) == set(seeding.BENCH_LOGINS)
+
+        assert set(result["pages"]) == {bench.TRIVIAL[0], *bench.PAGES}
+        assert result["page_problems"] == {}
+        for name, page in result["pages"].items():
+            assert page["requests"] > 0 and page["errors"] == 0, (name, page)
+            assert page["rps"] > 0 and page["p50_ms"] > 0 and page["p95_ms"] >= page["p50_ms"], (name, page)
+        for name in bench.PAGES:
+            assert result["ratios"][name]["throughput"] > 0 and result["ratios"][name]["p95"] > 0
+        assert "÷ trivial req/s" in run.stdout and "figures written to" in run.stdout
+
+        # The seeded history is one the application itself would have written.
+        env = {**os.environ, "DATABASE_URL": bench.app_database_url(database), "SECRET_KEY": "x",
+               "CHORUS_ENV": "production", "REDIS_URL": ""}
+        verify = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "audit", "verify"], cwd=ROOT,
+                                env=env, capture_output=True, text=True, timeout=600)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        assert f"{counts['piece']} pièce(s), {counts['piece_event']} événement(s)" in verify.stdout
+
+        # The application's role is subject to row-level security there: no tenant, no piece.
+        import psycopg
+
+        with psycopg.connect(bench.app_database_url(database)) as conn:
+            assert conn.execute("SELECT count(*) FROM piece").fetchone()[0] == 0
+    finally:
+        bench.drop_database(database)
