@@ -51,6 +51,7 @@ def enter(page: Page, who: str) -> str:
     login(page, EMAILS[who])
     page.get_by_role("link", name=STRUCTURES[who], exact=True).click()
     page.wait_for_url(re.compile(r"/s/\d{14}/"))
+    page.wait_for_load_state("networkidle")
     return re.search(r"/s/\d{14}", page.url).group(0)
 
 
@@ -102,15 +103,60 @@ def act(page: Page, label: str, *, fields: dict[str, str] | None = None, confirm
     else:
         form = panel.locator("form.action-form", has=page.locator("summary", has_text=label))
         form.locator("summary").click()
-        for name, value in fields.items():
-            # A label is named by its first words ("Commentaire" for "Commentaire (obligatoire pour …)").
-            field = form.get_by_label(re.compile("^" + re.escape(name)))
-            if field.evaluate("e => e.tagName") == "SELECT":
-                field.select_option(label=value)
-            else:
-                field.fill(value)
+        _fill(form, fields)
         form.get_by_role("button", name=confirm or re.compile(r"^Confirmer")).click()
     expect(panel.locator(".message-success")).to_contain_text("C'est fait")
+
+
+def open_synthese(page: Page) -> None:
+    """The structure's menu › Synthèse (what waits on the structure, with the actions inline). Not clicked again
+    when already there: a second boosted load could land after an inline action and show the list as it was."""
+    if not re.search(r"/synthese$", page.url):
+        page.get_by_role("navigation", name="Structure").get_by_role("link", name="Synthèse").click()
+        page.wait_for_url(re.compile(r"/synthese$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Synthèse")
+    page.wait_for_load_state("networkidle")
+
+
+def open_tableau_de_bord(page: Page) -> None:
+    page.get_by_role("navigation", name="Structure").get_by_role("link", name="Tableau de bord").click()
+    page.wait_for_url(re.compile(r"/tableau-de-bord$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Tableau de bord")
+    page.wait_for_load_state("networkidle")
+
+
+def work_item(page: Page, number: str):
+    """The Synthèse's row of piece `number`."""
+    return page.locator("[data-testid=work-item]", has=page.get_by_role("link", name=number, exact=True))
+
+
+def act_in_synthese(page: Page, number: str, label: str, *, fields: dict[str, str] | None = None) -> None:
+    """Click the inline action `label` in the Synthèse row of piece `number` (opening its fields first when it has
+    some) and wait for the list's answer: "Pièce n° … : « label » fait"."""
+    item = work_item(page, number)
+    expect(item).to_be_visible()
+    with page.expect_response(lambda r: "/synthese/" in r.url and r.request.method == "POST") as answer:
+        if fields is None:
+            item.get_by_role("button", name=label, exact=True).click()
+        else:
+            form = item.locator("form.action-form", has=page.locator("summary", has_text=label))
+            if not form.locator("details").evaluate("details => details.open"):
+                form.locator("summary").click()
+            _fill(form, fields)
+            form.get_by_role("button", name=re.compile(r"^Confirmer")).click()
+    assert answer.value.status == 200, f"{label} on {number}: HTTP {answer.value.status}"
+    said = label[:1].lower() + label[1:]
+    expect(page.locator("[data-testid=work-notice]")).to_contain_text(f"Pièce n° {number} : « {said} » fait")
+
+
+def _fill(form, fields: dict[str, str]) -> None:
+    for name, value in fields.items():
+        # A label is named by its first words ("Commentaire" for "Commentaire (obligatoire pour …)").
+        field = form.get_by_label(re.compile("^" + re.escape(name)))
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(label=value)
+        else:
+            field.fill(value)
 
 
 def status_of(page: Page):

@@ -1,69 +1,116 @@
 """The whole billing chain of the demo marché in a real browser, one person after the other, each through the pages
-they use: a sous-traitant deposits its projet de décompte, its contractor validates, the maître d'œuvre issues the
-état d'acompte, the maître d'ouvrage validates, the paying office pays, and the sous-traitant sees it paid.
+they use: a sous-traitant deposits its projet de décompte, its contractor validates it from its Synthèse, the maître
+d'œuvre takes it and issues the état d'acompte, the maître d'ouvrage validates, its paying office records service
+fait, mandat and payment, and the sous-traitant's tracker (Tableau de bord) shows it paid.
 
 Also: a tacit validation after the contractor's 15 days of silence (the deadline sweep run in-process against the
-live server's database, with a `now` past the deadline), and a refusal with its reason, read by the depositor.
-Screenshots of what each person sees are saved in tests/artifacts/.
+live server's database with a `now` past the deadline, as `flask deadlines sweep --now` does), and a refusal with its
+reason, read by the depositor. Screenshots of what each person sees are saved in tests/artifacts/.
 """
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.e2e.actors import act, deposit_a10, enter, fresh_number, open_from_a_traiter, status_of
+from tests.e2e.actors import (
+    act_in_synthese,
+    deposit_a10,
+    enter,
+    fresh_number,
+    open_synthese,
+    open_tableau_de_bord,
+    status_of,
+    work_item,
+)
 from tests.e2e.conftest import screenshot
+
+# A clock of 15 days started seconds ago reads "dans 14 jours" (whole days left, rounded down).
+FIFTEEN_DAYS_LEFT = re.compile(r"validation tacite dans 1[45] jours")
+
+
+def _tracker(page, number: str):
+    """The sous-traitant's tracker of piece `number` (Tableau de bord › où en est votre argent)."""
+    return page.locator("[data-testid=tracker]", has=page.get_by_role("link", name=number, exact=True))
+
+
+def _milestone(tracker, key: str):
+    return tracker.locator(f"li[data-step={key}]")
 
 
 def test_a_projet_de_decompte_from_deposit_to_payment(page):
     number = fresh_number("PL-J")
 
-    # The sous-traitant (Plâtrerie Leroy, rang 1 under Durand, paiement direct) deposits its monthly projet.
+    # The sous-traitant (Plâtrerie Leroy, rang 1 under Durand, paiement direct) deposits its monthly projet; its
+    # tracker says whom it waits on.
     enter(page, "leroy")
     piece_url = deposit_a10(page, number, "4 800,00")
     expect(status_of(page)).to_contain_text("À valider par le donneur d'ordre")
-    expect(page.locator("#piece-status")).to_contain_text("Durand Bâtiment SAS")
-    screenshot(page, "journey-1-leroy-deposited")
+    open_tableau_de_bord(page)
+    tracker = _tracker(page, number)
+    expect(_milestone(tracker, "deposit")).to_have_class("done")
+    expect(_milestone(tracker, "paid")).to_contain_text("pas encore")
+    expect(tracker).to_contain_text("Durand Bâtiment SAS")
+    screenshot(page, "tableau-de-bord-leroy")
 
-    # Its contractor, the mandataire Durand, finds it in À traiter and validates it.
+    # Its contractor, the mandataire Durand, finds it on its Synthèse with its 15-day clock and validates it there.
     enter(page, "durand")
-    open_from_a_traiter(page, number)
-    expect(page.locator("#piece-status")).to_contain_text("À vous d'agir")
-    act(page, "Valider")
-    expect(status_of(page)).to_contain_text("Chez le maître d'œuvre")
-    screenshot(page, "journey-2-durand-validated")
+    open_synthese(page)
+    item = work_item(page, number)
+    expect(item).to_contain_text("À valider par le donneur d'ordre")
+    expect(item).to_contain_text("de Plâtrerie Leroy")
+    expect(item).to_contain_text(FIFTEEN_DAYS_LEFT)
+    screenshot(page, "synthese-durand")
+    act_in_synthese(page, number, "Valider")
+    expect(work_item(page, number)).to_have_count(0)  # no longer waits on Durand
 
     # The maître d'œuvre takes it into account and issues the état d'acompte.
     enter(page, "moe")
-    open_from_a_traiter(page, number)
-    act(page, "Prendre en compte")
-    act(page, "Émettre l'état d'acompte", fields={})
-    expect(status_of(page)).to_contain_text("Chez le maître d'ouvrage")
-    screenshot(page, "journey-3-moe-etat-acompte")
+    open_synthese(page)
+    expect(work_item(page, number)).to_contain_text("Chez le maître d'œuvre")
+    act_in_synthese(page, number, "Prendre en compte")
+    expect(work_item(page, number)).to_contain_text("Prise en compte par le maître d'œuvre")
+    screenshot(page, "synthese-moe")
+    act_in_synthese(page, number, "Émettre l'état d'acompte", fields={})
+    expect(work_item(page, number)).to_have_count(0)
 
-    # The maître d'ouvrage validates; its financial service (same commune) records service fait, mandat, payment.
+    # The maître d'ouvrage validates; its financial service (the same commune) records service fait, mandat and
+    # payment, the amount and the day prefilled.
     enter(page, "mairie")
-    open_from_a_traiter(page, number)
-    act(page, "Prendre en compte")
-    act(page, "Valider")
-    act(page, "Constater le service fait")
-    act(page, "Mandater")
-    act(page, "Mettre en paiement", fields={})
-    expect(status_of(page)).to_contain_text("Mise en paiement")
-    screenshot(page, "journey-4-mairie-paid")
+    open_synthese(page)
+    expect(work_item(page, number)).to_contain_text("Chez le maître d'ouvrage")
+    screenshot(page, "synthese-mairie")
+    act_in_synthese(page, number, "Prendre en compte")
+    act_in_synthese(page, number, "Valider")
+    act_in_synthese(page, number, "Constater le service fait")
+    act_in_synthese(page, number, "Mandater")
+    item = work_item(page, number)
+    item.locator("summary", has_text="Mettre en paiement").click()
+    expect(item.get_by_label("Montant payé (€)")).to_have_value("4800,00")
+    act_in_synthese(page, number, "Mettre en paiement", fields={})
+    expect(work_item(page, number)).to_have_count(0)
+    open_tableau_de_bord(page)
+    screenshot(page, "tableau-de-bord-mairie")
 
-    # The sous-traitant's page shows it paid, with the amount and the day.
+    # The sous-traitant's tracker shows every milestone passed, paid, with the amount.
     enter(page, "leroy")
+    open_tableau_de_bord(page)
+    tracker = _tracker(page, number)
+    for key in ("deposit", "validated", "taken", "etat", "moa", "paid"):
+        expect(_milestone(tracker, key)).to_have_class("done")
+    expect(_milestone(tracker, "paid")).to_contain_text("payée le")
+    expect(_milestone(tracker, "paid")).to_contain_text("4 800,00")
+    expect(tracker).to_contain_text("Mise en paiement")
+    screenshot(page, "tableau-de-bord-leroy-payee")
     page.goto(piece_url)
     expect(status_of(page)).to_contain_text("Mise en paiement")
-    expect(page.locator("#piece-timeline")).to_contain_text("4 800,00")
     expect(page.locator("#piece-status")).to_contain_text("Rien à faire")
-    screenshot(page, "journey-5-leroy-paid")
 
 
 def test_tacit_validation_after_the_contractors_silence(page, live_server):
+    from chorus_chain.access import system_access
     from chorus_chain.extensions import db
     from chorus_chain.models import Deadline, Piece
     from chorus_chain.operations.deadlines import sweep
@@ -72,27 +119,43 @@ def test_tacit_validation_after_the_contractors_silence(page, live_server):
     number = fresh_number("PL-T")
     enter(page, "leroy")
     piece_url = deposit_a10(page, number, "2 400,00")
-    expect(page.locator("#piece-status")).to_contain_text("Échéances")
+    expect(page.locator("#piece-status")).to_contain_text(FIFTEEN_DAYS_LEFT)
 
-    # Durand stays silent. The sweep runs as `flask deadlines sweep --now ...` would, one minute after the
-    # 15 days of this piece's validation clock.
+    # Durand stays silent. The sweep runs as `flask deadlines sweep --now …` would, one minute after the end of
+    # this piece's 15-day validation clock (every clock due by then is applied, as in production).
     with app.app_context():
-        from chorus_chain.access import system_access
-
         with system_access("e2e: read the clock of the test's piece"):
-            piece = db.session.scalar(select(Piece).where(Piece.number == number))
+            piece_id = db.session.scalar(select(Piece.id).where(Piece.number == number))
             due_at = db.session.scalar(select(Deadline.due_at).where(
-                Deadline.piece_id == piece.id, Deadline.kind == "validation_1", Deadline.done_at.is_(None)))
+                Deadline.piece_id == piece_id, Deadline.kind == "validation_1", Deadline.done_at.is_(None)))
         assert due_at is not None
         result = sweep(due_at + timedelta(minutes=1))
         db.session.commit()
         assert result["applied"] >= 1
 
     page.goto(piece_url)
-    expect(page.locator("#piece-timeline")).to_contain_text("Validée tacitement (donneur d'ordre silencieux)")
-    expect(page.locator("#piece-timeline")).to_contain_text("La plateforme")
+    timeline = page.locator("#piece-timeline")
+    expect(timeline).to_contain_text("Validée tacitement (donneur d'ordre silencieux)")
+    expect(timeline).to_contain_text("La plateforme")
     expect(status_of(page)).to_contain_text("Chez le maître d'œuvre")
-    screenshot(page, "tacit-leroy")
+
+    # The attestation of tacit acceptance is offered, prepared, and downloads as a PDF.
+    documents = page.locator("#piece-documents")
+    documents.get_by_role("button", name="Attestation d'acceptation tacite").click()
+    link = documents.get_by_role("link", name=f"Télécharger attestation-acceptation-tacite-{number}.pdf")
+    expect(link).to_be_visible(timeout=30_000)
+    with page.expect_download() as download:
+        link.click()
+    with open(download.value.path(), "rb") as pdf:
+        assert pdf.read(5) == b"%PDF-"
+    screenshot(page, "tacite-leroy")
+
+    # The sous-traitant's tracker says "tacitement"; Durand's Tableau de bord lists it among its tacit validations.
+    open_tableau_de_bord(page)
+    expect(_milestone(_tracker(page, number), "validated")).to_contain_text("(tacitement)")
+    enter(page, "durand")
+    open_tableau_de_bord(page)
+    expect(page.locator("[data-testid=tacit-list]")).to_contain_text(number)
 
 
 def test_a_refusal_with_its_reason_reaches_the_depositor(page):
@@ -100,17 +163,21 @@ def test_a_refusal_with_its_reason_reaches_the_depositor(page):
     enter(page, "leroy")
     piece_url = deposit_a10(page, number, "1 200,00")
 
+    # Durand refuses from its Synthèse: a reason from the list, and a comment.
     enter(page, "durand")
-    open_from_a_traiter(page, number)
-    act(page, "Refuser", fields={"Motif": "Prestation ou travaux non réalisés",
-                                 "Commentaire": "Cloisons du R+1 non terminées au 30 du mois."})
-    expect(status_of(page)).to_contain_text("Refusée par le donneur d'ordre")
+    open_synthese(page)
+    act_in_synthese(page, number, "Refuser", fields={
+        "Motif": "Prestation ou travaux non réalisés",
+        "Commentaire": "Cloisons du R+1 non terminées au 30 du mois."})
+    expect(page.locator("[data-testid=work-notice]")).to_contain_text("Refusée par le donneur d'ordre")
+    expect(work_item(page, number)).to_have_count(0)
 
+    # Plâtrerie Leroy reads why, and is offered to start again under a new number.
     enter(page, "leroy")
     page.goto(piece_url)
     expect(status_of(page)).to_contain_text("Refusée par le donneur d'ordre")
     timeline = page.locator("#piece-timeline")
     expect(timeline).to_contain_text("Motif : Prestation ou travaux non réalisés")
-    expect(timeline).to_contain_text("Cloisons du R+1 non terminées au 30 du mois.")
+    expect(timeline).to_contain_text("« Cloisons du R+1 non terminées au 30 du mois. »")
     expect(page.get_by_role("link", name="Émettre une nouvelle pièce (nouveau numéro)")).to_be_visible()
-    screenshot(page, "refusal-leroy")
+    screenshot(page, "refus-leroy")
