@@ -409,17 +409,23 @@ def store_content(content: bytes, now: datetime) -> str:
     return sha
 
 
-def _render_piece_pdf(prepared: Prepared) -> bytes:
+def piece_html(prepared: Prepared) -> str:
+    """The HTML of a piece's PDF: the invoice layout under the piece's own heading (FACTURE, AVOIR, PROJET DE
+    DÉCOMPTE MENSUEL…)."""
     from chorus_chain.documents.fingerprint import fingerprint
     from chorus_chain.documents.model import vat_breakdown
-    from chorus_chain.documents.render import render_pdf
     from chorus_chain.documents.templates import render_html
 
     doc = prepared.doc
     title = "Avoir" if doc.is_credit_note else (prepared.label or "Facture")
-    html = render_html("piece.html", doc=doc, issuer=doc.seller, title=title, heading=title.upper(),
+    return render_html("piece.html", doc=doc, issuer=doc.seller, title=title, heading=title.upper(),
                        piece_number=doc.number, fingerprint=fingerprint(doc), vat=vat_breakdown(doc))
-    return render_pdf(html)
+
+
+def _render_piece_pdf(prepared: Prepared) -> bytes:
+    from chorus_chain.documents.render import render_pdf
+
+    return render_pdf(piece_html(prepared))
 
 
 def _render_facturx(prepared: Prepared) -> bytes:
