@@ -5,7 +5,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from chorus_chain import cli_audit, cli_marches
+from chorus_chain import cli_audit, cli_marches, cli_rates
 from chorus_chain.extensions import db
 
 demo_cli = AppGroup("demo", help="Données de démonstration.")
@@ -54,3 +54,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(operator_cli)
     cli_marches.init_app(app)
     cli_audit.init_app(app)
+    cli_rates.init_app(app)

@@ -33,14 +33,16 @@ def deadlines_sweep(now_text: str | None):
     the coming ones, then the e-mails they queued."""
     from chorus_chain.jobs.queue import dispatch_outbox
     from chorus_chain.operations.deadlines import remind, sweep
+    from chorus_chain.operations.retenue import notify_releases
 
     now = _instant(now_text)
     result = sweep(now)
     reminded = remind(now)
+    releasable = notify_releases(now)
     db.session.commit()
     dispatch_outbox()
     click.echo(f"{result['done']} échéance(s) échue(s) traitée(s), dont {result['applied']} appliquée(s) ; "
-               f"{reminded} rappel(s) envoyé(s).")
+               f"{reminded} rappel(s) envoyé(s) ; {releasable} retenue(s) de garantie devenue(s) libérable(s).")
 
 
 @marche_cli.command("export")

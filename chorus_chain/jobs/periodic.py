@@ -30,11 +30,13 @@ def sweep_deadlines() -> dict[str, int]:
     from chorus_chain.jobs.queue import dispatch_outbox
     from chorus_chain.models.base import utcnow
     from chorus_chain.operations.deadlines import remind, sweep
+    from chorus_chain.operations.retenue import notify_releases
 
     with job_context(), system_access("periodic deadline sweep"):
         now = utcnow()
         result = sweep(now)
         result["reminded"] = remind(now)
+        result["retenues_releasable"] = notify_releases(now)
         db.session.commit()
         dispatch_outbox()
         return result

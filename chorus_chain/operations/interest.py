@@ -333,7 +333,10 @@ def marche_interest(marche: Marche, structure_id: int, today: date,
                             Piece.received_at.is_not(None))
         .options(joinedload(Piece.emitter_structure)).order_by(Piece.paid_on, Piece.received_at, Piece.id)).all()
     table = _Rates()
-    found = MarcheInterest()
+    claims: list[Claim] = []
+    late_unpaid: list[Claim] = []
+    errors: list[tuple[Piece, str]] = []
+    on_time = 0
     for piece in pieces:
         if _domain(piece, structure_id) not in readable:
             continue
@@ -341,16 +344,16 @@ def marche_interest(marche: Marche, structure_id: int, today: date,
             if piece.paid_on is not None:
                 result = interest_of(piece, marche=marche, _rates=table)
                 if result is not None and result.late:
-                    found.claims.append(Claim(piece, result))
+                    claims.append(Claim(piece, result))
                 elif result is not None:
-                    found.on_time += 1
+                    on_time += 1
             else:
                 result = accruing_interest(piece, today, marche=marche, _rates=table)
                 if result is not None:
-                    found.accruing.append(Claim(piece, result))
+                    late_unpaid.append(Claim(piece, result))
         except OperationError as error:
-            found.errors.append((piece, error.message))
-    return found
+            errors.append((piece, error.message))
+    return MarcheInterest(claims, on_time, late_unpaid, errors)
 
 
 __all__ = [

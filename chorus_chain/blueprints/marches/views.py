@@ -33,12 +33,11 @@ from chorus_chain.graph.svg import chain_svg
 from chorus_chain.models import Marche, Structure
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import OperationError
-from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import marches as ops
 from chorus_chain.operations import retenue as retenue_ops
 from chorus_chain.operations.export import marche_export
 from chorus_chain.operations.finances import marche_finances
-from chorus_chain.tenancy import has_right, require_right, tenant_blueprint
+from chorus_chain.tenancy import require_right, tenant_blueprint
 
 bp = tenant_blueprint("marches", __name__, url_prefix="/marches")
 # The signed link of an invitation e-mail, for a company that has no structure yet: outside any tenant.
@@ -121,12 +120,9 @@ def _render_show(access: ops.MarcheAccess, status: int = 200, error: str | None 
 
 
 def _money_reminders(access: ops.MarcheAccess) -> dict:
-    """The late-payment interest of the pieces this member may read (one query for the pieces, one for the rates
-    when a payment is late), and the release date of the retenue de garantie."""
-    today = ops.today(utcnow())
-    readable = [domain for domain in interest_ops.PIECE_DOMAINS if has_right(domain, "consultation")]
-    return dict(today=today, retenue_release=retenue_ops.release_of(access.marche),
-                interest=interest_ops.marche_interest(access.marche, g.structure.id, today, readable))
+    """The release date of the retenue de garantie (no query). The late-payment interest of the marché's pieces is
+    a fragment of its own (`marche_interest.show`), loaded after the page."""
+    return dict(today=ops.today(utcnow()), retenue_release=retenue_ops.release_of(access.marche))
 
 
 @bp.get("/<int:marche_id>")
