@@ -15,12 +15,14 @@ def register_blueprints(app: Flask) -> None:
     from chorus_chain.blueprints.support.views import operator_bp
     from chorus_chain.blueprints.marches.views import bp as marches_bp
     from chorus_chain.blueprints.marches.views import invitation_bp
+    from chorus_chain.blueprints.marches.interest import bp as marche_interest_bp
     from chorus_chain.blueprints.notifications.views import bp as notifications_bp
     from chorus_chain.blueprints.organisation.views import bp as organisation_bp
     from chorus_chain.blueprints.pieces.views import bp as pieces_bp
     from chorus_chain.blueprints.pieces_import.views import bp as pieces_import_bp
+    from chorus_chain.blueprints.rates.views import bp as rates_bp
 
     for bp in (core_bp, auth_bp, accounts_bp, organisation_bp, marches_bp, invitation_bp, pieces_bp, pieces_import_bp,
                notifications_bp, dashboard_bp, help_bp, reform_bp,
-               support_bp, operator_bp, documents_bp, etats_bp):
+               support_bp, operator_bp, rates_bp, marche_interest_bp, documents_bp, etats_bp):
         app.register_blueprint(bp)
