@@ -120,6 +120,11 @@ def seed() -> dict[str, Structure]:
     db.session.flush()
     marche = seed_marche(structures)
     seed_pieces(structures, marche)
+    from chorus_chain.demo_money import seed_money
+    from chorus_chain.operations.notifications import without_email
+
+    with without_email():
+        seed_money(structures, marche, utcnow().replace(second=0, microsecond=0))
     return structures
 
 

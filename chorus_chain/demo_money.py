@@ -1,0 +1,224 @@
+"""The demo marché's money: its price schedule, the BT01 index, and three months of projets de décompte turned into
+états d'acompte by the MOE — one corrected by the MOE, one paid late — all driven through the operations a person
+would use (the bordereau, the décompte form, the deposit, the validations, the MOE's état, the MOA, the payment).
+
+The months are placed relative to the seeding instant, like the demo pieces: the PDMs of month n are deposited
+`deposit` days ago, for the works of the month before (so that the deadlines and the interest look as they would
+today). Idempotent: nothing happens when the bordereau already has lines.
+
+The schedule gives each beneficiary's part exactly (1 200 000,00 € HT in all): Durand (mandataire, own part)
+744 000,00; Martin (co-traitant, own part) 306 000,00; Leroy (plâtrerie, paiement direct, autoliquidation)
+96 000,00; Bernard (menuiserie, paiement direct of Martin, autoliquidation) 54 000,00.
+"""
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import select
+
+from chorus_chain.extensions import db
+from chorus_chain.models import Account, Marche, MarcheParty, Piece, Structure
+from chorus_chain.models.money import PriceLine
+
+BT01_CSV = Path(__file__).resolve().parent / "data" / "bt01_index.csv"
+
+# (company key, lot, reference, designation, unit, quantity, unit price HT) — quantity None: a lump sum of `price`.
+SCHEDULE = [
+    ("mandataire", "01 Gros œuvre", "GO-01", "Démolitions et curage", "forfait", None, "84000"),
+    ("mandataire", "01 Gros œuvre", "GO-02", "Béton armé de fondations", "m3", "320", "450"),
+    ("mandataire", "01 Gros œuvre", "GO-03", "Maçonnerie de blocs béton", "m2", "1800", "120"),
+    ("mandataire", "02 Charpente", "CH-01", "Charpente bois et couverture zinc", "forfait", None, "300000"),
+    ("st_platrerie", "03 Plâtrerie", "PL-01", "Cloisons en plaques de plâtre", "m2", "2400", "30"),
+    ("st_platrerie", "03 Plâtrerie", "PL-02", "Faux plafonds démontables", "m2", "1000", "24"),
+    ("cotraitant", "04 Électricité", "EL-01", "Électricité courants forts et faibles", "forfait", None, "180000"),
+    ("cotraitant", "05 CVC", "CV-01", "Chauffage et ventilation", "forfait", None, "126000"),
+    ("st_menuiserie", "06 Menuiserie", "MI-01", "Blocs-portes intérieurs bois", "u", "90", "600"),
+]
+
+
+@dataclass(frozen=True)
+class Month:
+    """One month of works: the PDMs are deposited `deposit` days ago; `cumul` = cumulative measure per price line
+    reference (a quantity, or a % for a lump sum) per company; `corrections` = (reference, admitted measure, comment)
+    the MOE applies; then how far the état went: "moa" (waiting for the MOA), or paid `paid` days ago."""
+
+    deposit: int
+    cumul: Mapping[str, Mapping[str, str]]
+    corrections: tuple[tuple[str, str, str], ...] = ()
+    paid: int | None = None
+
+
+MONTHS = [
+    Month(80, {"mandataire": {"GO-01": "100", "GO-02": "200", "GO-03": "300"},
+               "cotraitant": {"EL-01": "5"}},
+          paid=30),  # paid 30 days ago: 20 days after its due date (received 80 days ago + 30 days of DGP)
+    Month(50, {"mandataire": {"GO-02": "320", "GO-03": "900", "CH-01": "10"},
+               "st_platrerie": {"PL-01": "400"},
+               "cotraitant": {"EL-01": "15", "CV-01": "10"}},
+          corrections=(("GO-03", "850", "Métré contradictoire : 850 m² de maçonnerie réalisés, et non 900 m²."),),
+          paid=24),  # on time
+    Month(20, {"mandataire": {"GO-03": "1500", "CH-01": "35"},
+               "st_platrerie": {"PL-01": "1200", "PL-02": "200"},
+               "cotraitant": {"EL-01": "30", "CV-01": "20"},
+               "st_menuiserie": {"MI-01": "20"}}),  # at the MOA's
+]
+# Who validates a sous-traitant's or co-traitant's PDM first (then the mandataire for a sous-traitant of Martin).
+VALIDATORS = {"st_platrerie": ["mandataire"], "cotraitant": ["mandataire"],
+              "st_menuiserie": ["cotraitant", "mandataire"]}
+CADRES = {"mandataire": "A4", "cotraitant": "A13", "st_platrerie": "A10", "st_menuiserie": "A10"}
+NUMBER_PREFIX = {"mandataire": "DB-PDM", "cotraitant": "ME-PDM", "st_platrerie": "PL-PDM", "st_menuiserie": "MB-PDM"}
+
+
+def seed_money(structures: dict[str, Structure], marche: Marche, now: datetime) -> bool:
+    """Seed the schedule, the index and the three months; False when the bordereau already exists."""
+    if db.session.scalar(select(PriceLine.id).where(PriceLine.marche_id == marche.id).limit(1)) is not None:
+        return False
+    start = now - timedelta(days=MONTHS[0].deposit + 20)
+    _seed_schedule(structures, marche, start)
+    months = [_works_month(now - timedelta(days=m.deposit)) for m in MONTHS]
+    _seed_index(structures, marche, months, start)
+    for number, (month, spec) in enumerate(zip(months, MONTHS, strict=True), start=1):
+        _seed_month(structures, marche, number, month, spec, now)
+    db.session.flush()
+    return True
+
+
+def _works_month(deposit: datetime) -> str:
+    """The works month a PDM deposited at `deposit` covers: the month before the deposit's."""
+    first = deposit.date().replace(day=1) - timedelta(days=1)
+    return f"{first.year:04d}-{first.month:02d}"
+
+
+def _actor(structures: dict[str, Structure], key: str) -> tuple[Account, Structure]:
+    structure = structures[key]
+    return db.session.get(Account, structure.gestionnaire_id), structure
+
+
+def _seed_schedule(structures, marche: Marche, at: datetime) -> None:
+    from chorus_chain.access import tenant
+    from chorus_chain.operations import price_schedule
+
+    account, moe = _actor(structures, "moe")
+    parties = {row.structure_id: row.id for row in db.session.scalars(
+        select(MarcheParty).where(MarcheParty.marche_id == marche.id, MarcheParty.role.in_(
+            ("cotraitant", "sous_traitant"))))}
+    with tenant(moe.id):
+        for key, lot, reference, designation, unit, quantity, price in SCHEDULE:
+            raw = {"lot": lot, "reference": reference, "designation": designation, "unit": unit,
+                   "party_id": "" if key == "mandataire" else parties[structures[key].id]}
+            if quantity is None:
+                raw.update(lump_sum="1", amount_ht=price)
+            else:
+                raw.update(quantity=quantity, unit_price_ht=price)
+            price_schedule.add_line(account, moe, marche.id, raw, now=at)
+
+
+def _seed_index(structures, marche: Marche, months: list[str], at: datetime) -> None:
+    """BT01: the base month's published (definitive) value, and for the works months the last published value
+    entered as provisional — the MOE trues them up when INSEE publishes (a real marché's MOE does the same)."""
+    from chorus_chain.access import tenant
+    from chorus_chain.operations import etats_acompte, marches
+
+    with BT01_CSV.open(encoding="utf-8") as handle:
+        published = {row["month"]: row["bt01"] for row in csv.DictReader(handle)}
+    last = published[max(published)]
+    account, moe = _actor(structures, "moe")
+    with tenant(moe.id):
+        access = marches.access_for(moe, marche.id)
+        etats_acompte.set_index_value(access, account, moe, marche.revision_base_month,
+                                      published[marche.revision_base_month], True, now=at)
+        for month in months:
+            value, definitive = (published[month], True) if month in published else (last, False)
+            etats_acompte.set_index_value(access, account, moe, month, value, definitive, now=at)
+
+
+def _seed_month(structures, marche: Marche, number: int, month: str, spec: Month, now: datetime) -> None:
+    from chorus_chain.access import tenant
+    from chorus_chain.operations import etats_acompte, marches
+
+    deposited = now - timedelta(days=spec.deposit)
+    pieces = {key: _deposit_pdm(structures, marche, key, number, month, cumul, deposited)
+              for key, cumul in spec.cumul.items()}
+    for key, piece_id in pieces.items():
+        for day, validator in enumerate(VALIDATORS.get(key, []), start=1):
+            _act(structures, validator, piece_id, "validate", deposited + timedelta(days=day))
+    taken = deposited + timedelta(days=3)
+    for piece_id in pieces.values():
+        _act(structures, "moe", piece_id, "take", taken)
+    account, moe = _actor(structures, "moe")
+    with tenant(moe.id):
+        access = marches.access_for(moe, marche.id)
+        etat = etats_acompte.open_etat(access, account, moe, month, now=taken)
+        for reference, measure, comment in spec.corrections:
+            line_id = _line_of(marche, etat, reference)
+            etats_acompte.admit_line(access, etat, line_id, quantity=measure, comment=comment)
+        etats_acompte.issue(access, etat.id, account, moe, now=taken + timedelta(days=2))
+    validated = taken + timedelta(days=4)
+    for piece_id in pieces.values():
+        _act(structures, "moa", piece_id, "moa_take", validated)
+        if spec.paid is None:
+            continue
+        _act(structures, "moa", piece_id, "moa_validate", validated)
+        paid = now - timedelta(days=spec.paid)
+        _act(structures, "moa", piece_id, "mark_service_fait", paid - timedelta(days=4))
+        _act(structures, "moa", piece_id, "mark_mandatee", paid - timedelta(days=2))
+        _act(structures, "moa", piece_id, "mark_paid", paid, amount=_payable, paid_on=paid.date())
+    # Leave the last month's PDMs waiting on the MOA's validation (its Synthèse shows them).
+
+
+def _line_of(marche: Marche, etat, reference: str) -> int:
+    from chorus_chain.models.money import Decompte, DecompteLine
+
+    return db.session.scalar(
+        select(DecompteLine.id).join(Decompte, Decompte.id == DecompteLine.decompte_id)
+        .join(PriceLine, PriceLine.id == DecompteLine.price_line_id)
+        .where(Decompte.marche_id == marche.id, Decompte.month == etat.month, PriceLine.reference == reference))
+
+
+def _deposit_pdm(structures, marche: Marche, key: str, number: int, month: str, cumul: Mapping[str, str],
+                 at: datetime) -> int:
+    from chorus_chain.access import tenant
+    from chorus_chain.demo import DEMO_PDF, _bank_account_of
+    from chorus_chain.operations import decomptes
+    from chorus_chain.operations import pieces as piece_ops
+
+    account, structure = _actor(structures, key)
+    role = {"mandataire": "mandataire", "cotraitant": "cotraitant"}.get(key, "sous_traitant")
+    party = db.session.scalar(select(MarcheParty).where(
+        MarcheParty.marche_id == marche.id, MarcheParty.structure_id == structure.id, MarcheParty.role == role))
+    piece_number = f"{NUMBER_PREFIX[key]}-{number:02d}"
+    with tenant(structure.id):
+        form = piece_ops.draft_defaults(structure, marche.id, party.id, CADRES[key])
+        bank = _bank_account_of(structure, party)
+        form.update(number=piece_number, issue_date=at.date().isoformat(), montant_ht="0.00", montant_tva="0.00",
+                    montant_ttc="0.00", bank_account_id=bank.id if bank else None)
+        piece = piece_ops.create_draft(
+            account, structure, marche.id, form,
+            main_file=piece_ops.UploadedFile(f"{piece_number}.pdf", DEMO_PDF + piece_number.encode()), now=at)
+        lines = {line.reference: line.id for line in db.session.scalars(
+            select(PriceLine).where(PriceLine.marche_id == marche.id))}
+        raw = {"month": month, **{f"m_{lines[reference]}": measure for reference, measure in cumul.items()}}
+        decomptes.save_decompte(account, structure, piece.id, raw, now=at)
+        piece_ops.deposit(piece.id, account, structure, now=at)
+        return piece.id
+
+
+def _act(structures, key: str, piece_id: int, action: str, at: datetime, **inputs) -> None:
+    from chorus_chain.access import tenant
+    from chorus_chain.operations import pieces as piece_ops
+
+    account, structure = _actor(structures, key)
+    with tenant(structure.id):
+        piece = db.session.get(Piece, piece_id)
+        if inputs.get("amount") is _payable:  # what the état made payable on this piece
+            inputs["amount"] = piece.accepted_amount if piece.accepted_amount is not None else piece.montant_ttc
+        piece_ops.act(piece_id, account, structure, action, expected_status=piece.status, now=at, **inputs)
+
+
+_payable = object()  # marker: pay the piece what its état d'acompte made payable
+

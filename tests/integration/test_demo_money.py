@@ -1,0 +1,66 @@
+"""The demo marché's money, seeded through the operations: a price schedule giving each beneficiary its part, the
+BT01 index, three états d'acompte — the second corrected by the MOE, the first paid late — and pages that show them."""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from chorus_chain import access, demo
+from chorus_chain.extensions import db
+from chorus_chain.models import Marche, Piece
+from chorus_chain.models.money import Decompte, EtatAcompte, IndexValue, PriceLine
+from chorus_chain.operations import interest
+from tests.integration.test_marches_visibility import client_for, demo_world  # noqa: F401  (fixture)
+
+
+def _etats(app, marche_id: int) -> list[EtatAcompte]:
+    with app.test_request_context(), access.system_access("tests: the demo's états"):
+        etats = db.session.scalars(select(EtatAcompte).where(EtatAcompte.marche_id == marche_id)
+                                   .order_by(EtatAcompte.number)).all()
+        for etat in etats:
+            db.session.expunge(etat)
+        return etats
+
+
+def test_three_months_issued_one_corrected(app, demo_world):
+    etats = _etats(app, demo_world["marche_id"])
+    assert [(e.number, e.status) for e in etats] == [(1, "issued"), (2, "issued"), (3, "issued")]
+    assert [e.contest_until is not None for e in etats] == [False, True, False]
+    corrected = etats[1].result["corrections"]
+    assert corrected and Decimal(corrected[0]["difference"]) == Decimal("-6000.00")  # 50 m² × 120 € not admitted
+    # The sum of the three états is the cumulative amount due of the last one (CHORUS.md §6).
+    this = sum(Decimal(e.result["marche"]["amount_due"]["this"]) for e in etats)
+    assert this == Decimal(etats[-1].result["marche"]["amount_due"]["to_date"])
+    with app.test_request_context(), access.system_access("tests: the demo's schedule"):
+        total = db.session.scalar(select(func.sum(PriceLine.amount_ht)).where(
+            PriceLine.marche_id == demo_world["marche_id"]))
+        assert total == Decimal("1200000.00")  # the schedule gives each beneficiary its whole part
+        assert db.session.scalar(select(func.count()).select_from(IndexValue)) == 4
+        assert db.session.scalar(select(func.count()).select_from(Decompte)) == 9
+
+
+def test_the_first_month_was_paid_late_and_earns_interest(app, demo_world):
+    with app.test_request_context(), access.system_access("tests: the demo's payments"):
+        marche = db.session.get(Marche, demo_world["marche_id"])
+        paid = db.session.scalars(select(Piece).where(Piece.number.like("%PDM-01"))).all()
+        assert paid and all(p.paid_on is not None for p in paid)
+        owed = [interest.interest_of(p, marche=marche) for p in paid]
+    assert all(o is not None and o.late and o.days >= 19 and o.total > Decimal("40.00") for o in owed)
+    with app.test_request_context(), access.system_access("tests: the demo's payments"):
+        second = db.session.scalars(select(Piece).where(Piece.number.like("%PDM-02"))).all()
+        assert second and all(not interest.interest_of(p, marche=marche).late for p in second)
+
+
+def test_the_pages_show_the_months(app, demo_world):
+    client, base = client_for(app, "moe")
+    marche_id = demo_world["marche_id"]
+    etats = client.get(f"{base}/{marche_id}/etats/").get_data(as_text=True)
+    assert etats.count("émis le") == 3
+    finances = re.sub(r"\s+", " ", client.get(f"{base}/{marche_id}/finances").get_data(as_text=True))
+    assert "Où en est l'argent" in finances and "Plâtrerie Leroy" in finances and "<svg" in finances
+    # Leroy (sous-traitant) sees its own figures only.
+    client, base = client_for(app, "st_platrerie")
+    own = client.get(f"{base}/{marche_id}/finances").get_data(as_text=True)
+    assert "Plâtrerie Leroy" in own and "Durand Bâtiment" not in own.split("Par bénéficiaire")[1]
