@@ -68,8 +68,9 @@ def world(app, db):
         "piece_id": piece_id,
         "file_id": file_id,
         "ticket_id": _victim_ticket(app, victim, owner),
-        "etat_id": _victim_etat(app, marche_id, owner),
         "document_id": _victim_document(app, victim, marche_id),
+        "line_id": _victim_price_line(app, marche_id),
+        "etat_id": _victim_etat(app, marche_id, owner),
     }
     return {"victim": victim, "outsider": outsider, "powerless": powerless, "owner": owner,
             "colleague": colleague, "args": victim_args}
@@ -96,6 +97,21 @@ def _victim_etat(app, marche_id, owner):
         db.session.add(etat)
         db.session.commit()
         return etat.id
+
+
+def _victim_price_line(app, marche_id):
+    """A line of the price schedule of the victim's marché (its id)."""
+    from decimal import Decimal
+
+    from chorus_chain.extensions import db
+    from chorus_chain.models.money import PriceLine
+
+    with app.app_context():
+        line = PriceLine(marche_id=marche_id, reference="WALK-1", designation="Ligne de la victime",
+                         lump_sum=True, amount_ht=Decimal("1000.00"))
+        db.session.add(line)
+        db.session.commit()
+        return line.id
 
 
 def _victim_document(app, victim, marche_id):
