@@ -57,6 +57,7 @@ def test_the_moe_corrects_and_issues_through_the_pages_and_each_company_sees_its
     assert status_of(app, m_piece) == "A_ASSOCIER_MOA"
     page = _page(client.get(f"{base}/{etat_id}"))
     assert "Émis le" in page and "peut contester les montants corrigés jusqu'au" in page
+    assert 'data-testid="etat-pdf"' in page  # the PDF of the issued état, rendered off the request path
     again = client.post(f"{base}/{etat_id}/emettre")
     assert again.status_code == 422 and "a déjà été émis" in _page(again)
 
@@ -66,6 +67,7 @@ def test_the_moe_corrects_and_issues_through_the_pages_and_each_company_sees_its
     own = _page(client.get(f"/s/{w.st1.siret}/marches/{w.marche_id}/etats/{etat_id}"))
     assert "Plâtrerie Test" in own and "4\u202f750,00\u00a0€" in own
     assert "Durand Test" not in own and "Total du marché" not in own and "10\u202f070,00" not in own
+    assert 'data-testid="etat-pdf"' not in own  # the whole état's PDF is for the MOE, the MOA and the holder
     listing = _page(client.get(f"/s/{w.st1.siret}/marches/{w.marche_id}/etats/"))
     assert "Vous est payé ce mois" in listing and "4\u202f750,00\u00a0€" in listing
     # Not the MOE: no change, whatever it posts.
