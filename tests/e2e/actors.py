@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 import time
+from decimal import Decimal
 
 from playwright.sync_api import Page, expect
 
@@ -84,6 +85,81 @@ def deposit_a10(page: Page, number: str, ht: str) -> str:
     form.get_by_role("button", name="Envoyer la pièce").click()
     expect(page.locator("#messages")).to_contain_text(f"La pièce n° {number} est envoyée")
     return page.url
+
+
+def french_number(text: str) -> Decimal:
+    """ "4 622,40 €" → Decimal("4622.40")."""
+    return Decimal(re.sub(r"[\s\u00a0\u202f€]", "", text).replace(",", ".") or "0")
+
+
+def deposit_a10_with_decompte(page: Page, number: str, month: str, line: str, more: Decimal) -> str:
+    """As a sous-traitant, the real monthly way: a draft of projet de décompte (A10), its décompte entered line by
+    line against the marché's bordereau (cumul to date on line `line`, `more` units above last month's; the amount
+    is computed and carried onto the draft), then sent from the draft page. Returns the piece page's URL."""
+    go_to_pieces(page)
+    page.locator("main .page-head").get_by_role("link", name="Déposer une pièce").click()
+    page.wait_for_url(re.compile(r"/pieces/nouvelle"))
+    page.locator("#deposit-choices li.choice", has_text="A10").get_by_role("link", name="Préparer cette pièce").click()
+    form = page.locator("form.draft-form")
+    form.get_by_label("Numéro de la pièce").fill(number)
+    # The draft form wants amounts before the décompte exists: 0,00 for now, the décompte replaces them.
+    form.get_by_label("Montant HT (€)").fill("0,00")
+    form.get_by_label("Montant TTC (€)").fill("0,00")
+    form.get_by_label("Document principal (PDF)").set_input_files(
+        files=[{"name": f"{number}.pdf", "mimeType": "application/pdf", "buffer": PDF + number.encode()}])
+    form.get_by_role("button", name="Enregistrer le brouillon").click()
+    expect(page.locator("#messages")).to_contain_text(f"Brouillon n° {number} enregistré")
+    draft_url = page.url
+
+    page.locator("#decompte").get_by_role("link", name="Saisir le décompte").click()
+    page.wait_for_url(re.compile(r"/decompte$"))
+    sheet = page.locator("#decompte form")
+    sheet.get_by_label("Mois des travaux").fill(month)
+    cumul = sheet.get_by_label(f"Cumul à ce jour, ligne {line}")
+    # Leaving the field recomputes the sheet (an HTMX preview that replaces the form): wait for it before saving.
+    with page.expect_response(lambda r: r.url.endswith("/decompte") and r.request.method == "POST"):
+        cumul.fill(str(french_number(cumul.input_value()) + more).replace(".", ","))
+        cumul.press("Tab")
+    page.locator("#decompte form").get_by_role("button", name="Enregistrer le décompte").click()
+    expect(page.locator("#decompte .message-success")).to_contain_text("Décompte enregistré")
+
+    page.goto(draft_url)
+    expect(page.locator(".preflight")).to_contain_text("tout est en ordre")
+    page.get_by_role("button", name="Envoyer la pièce").click()
+    expect(page.locator("#messages")).to_contain_text(f"La pièce n° {number} est envoyée")
+    return page.url
+
+
+def issue_etat_acompte(page: Page, month: str, number: str, index_value: str) -> dict[str, Decimal]:
+    """As the maître d'œuvre: Marchés › the demo marché › États d'acompte; enter the month's provisional BT01 index,
+    open the état of `month` (the projets de décompte it took that month are in it, piece `number` among them),
+    then issue it. Returns what the issued état pays each beneficiary this time ("À payer pour cet acompte")."""
+    page.get_by_role("navigation", name="Structure").get_by_role("link", name="Marchés").click()
+    page.wait_for_url(re.compile(r"/marches/$"))
+    page.get_by_role("link", name=DEMO).first.click()
+    page.wait_for_url(re.compile(r"/marches/\d+$"))
+    page.get_by_role("link", name="États d'acompte").click()
+    page.wait_for_url(re.compile(r"/etats/$"))
+    # The month's BT01 is not published yet: the MOE enters a provisional value (the next état corrects it).
+    page.get_by_role("link", name="Indice BT01").click()
+    page.wait_for_url(re.compile(r"/etats/indices$"))
+    page.get_by_label("Mois", exact=True).fill(month)
+    page.get_by_label("Valeur de l'indice").fill(index_value)
+    page.get_by_role("button", name="Enregistrer la valeur").click()
+    expect(page.locator("#messages")).to_contain_text(f"Indice BT01 de {month} enregistré (provisoire)")
+    page.get_by_role("link", name=re.compile(r"États d'acompte du marché")).click()
+    page.wait_for_url(re.compile(r"/etats/$"))
+    page.get_by_label("Mois des travaux").fill(month)
+    page.get_by_role("button", name="Ouvrir l'état d'acompte (brouillon)").click()
+    page.wait_for_url(re.compile(r"/etats/\d+$"))
+    expect(page.locator("main")).to_contain_text(number)
+    refusals = page.locator("main .message-error").all_inner_texts()  # e.g. "Calcul impossible : …"
+    assert not refusals, refusals
+    page.get_by_role("button", name=re.compile(r"^Émettre l'état d'acompte n° \d+")).click()
+    expect(page.locator("#messages")).to_contain_text("émis : les projets de décompte passent au maître d'ouvrage")
+    payables = page.locator("section[aria-labelledby=payables-title] tbody tr")
+    return {row.locator("td").nth(0).inner_text().strip(): french_number(row.locator("td").nth(2).inner_text())
+            for row in payables.all()}
 
 
 def open_from_a_traiter(page: Page, number: str) -> None:

@@ -10,16 +10,21 @@ reason, read by the depositor. Screenshots of what each person sees are saved in
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from chorus_chain.formatting import money
 from tests.e2e.actors import (
     act_in_synthese,
     deposit_a10,
+    deposit_a10_with_decompte,
     enter,
+    french_number,
     fresh_number,
+    issue_etat_acompte,
     open_synthese,
     open_tableau_de_bord,
     status_of,
@@ -42,12 +47,15 @@ def _milestone(tracker, key: str):
 
 def test_a_projet_de_decompte_from_deposit_to_payment(page):
     number = fresh_number("PL-J")
+    month = date.today().strftime("%Y-%m")  # after the demo's états (the three months before)
 
-    # The sous-traitant (Plâtrerie Leroy, rang 1 under Durand, paiement direct) deposits its monthly projet; its
+    # The sous-traitant (Plâtrerie Leroy, rang 1 under Durand, paiement direct, autoliquidation) enters its monthly
+    # décompte against the bordereau — 160 m² more of cloisons at 30,00 € = 4 800,00 € HT — and sends it; its
     # tracker says whom it waits on.
     enter(page, "leroy")
-    piece_url = deposit_a10(page, number, "4 800,00")
+    piece_url = deposit_a10_with_decompte(page, number, month, "PL-01", Decimal("160"))
     expect(status_of(page)).to_contain_text("À valider par le donneur d'ordre")
+    expect(page.locator("#piece-amounts")).to_contain_text("4 800,00")
     open_tableau_de_bord(page)
     tracker = _tracker(page, number)
     expect(_milestone(tracker, "deposit")).to_have_class("done")
@@ -66,14 +74,20 @@ def test_a_projet_de_decompte_from_deposit_to_payment(page):
     act_in_synthese(page, number, "Valider")
     expect(work_item(page, number)).to_have_count(0)  # no longer waits on Durand
 
-    # The maître d'œuvre takes it into account and issues the état d'acompte.
+    # The maître d'œuvre takes it into account from its Synthèse, then builds the month's état d'acompte from the
+    # projets it took and issues it: the piece goes on to the maître d'ouvrage with what Leroy is due.
     enter(page, "moe")
     open_synthese(page)
     expect(work_item(page, number)).to_contain_text("Chez le maître d'œuvre")
     act_in_synthese(page, number, "Prendre en compte")
     expect(work_item(page, number)).to_contain_text("Prise en compte par le maître d'œuvre")
     screenshot(page, "synthese-moe")
-    act_in_synthese(page, number, "Émettre l'état d'acompte", fields={})
+    payables = issue_etat_acompte(page, month, number, index_value="133,9")
+    # Revised (BT01), less the retenue de garantie and the advance's repayment: what Leroy is paid this month.
+    due = payables["Plâtrerie Leroy"]
+    assert Decimal("0") < due < Decimal("4800.00") * Decimal("1.1")
+    screenshot(page, "etat-acompte-moe")
+    open_synthese(page)
     expect(work_item(page, number)).to_have_count(0)
 
     # The maître d'ouvrage validates; its financial service (the same commune) records service fait, mandat and
@@ -88,7 +102,7 @@ def test_a_projet_de_decompte_from_deposit_to_payment(page):
     act_in_synthese(page, number, "Mandater")
     item = work_item(page, number)
     item.locator("summary", has_text="Mettre en paiement").click()
-    expect(item.get_by_label("Montant payé (€)")).to_have_value("4800,00")
+    assert french_number(item.get_by_label("Montant payé (€)").input_value()) == due  # the état's amount
     act_in_synthese(page, number, "Mettre en paiement", fields={})
     expect(work_item(page, number)).to_have_count(0)
     open_tableau_de_bord(page)
@@ -101,7 +115,7 @@ def test_a_projet_de_decompte_from_deposit_to_payment(page):
     for key in ("deposit", "validated", "taken", "etat", "moa", "paid"):
         expect(_milestone(tracker, key)).to_have_class("done")
     expect(_milestone(tracker, "paid")).to_contain_text("payée le")
-    expect(_milestone(tracker, "paid")).to_contain_text("4 800,00")
+    expect(_milestone(tracker, "paid")).to_contain_text(money(due))  # printed as the pages print money
     expect(tracker).to_contain_text("Mise en paiement")
     screenshot(page, "tableau-de-bord-leroy-payee")
     page.goto(piece_url)
