@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import login
+from tests.e2e.conftest import ARTIFACTS, login
 
 DEMO = "DEMO-TRAVAUX-2026"
 EMAILS = {
@@ -233,6 +233,20 @@ def _fill(form, fields: dict[str, str]) -> None:
             field.select_option(label=value)
         else:
             field.fill(value)
+
+
+def screenshot_part(page: Page, name: str, first, last=None, margin: int = 16):
+    """A picture of part of the page, full width, from the top of `first` to the bottom of `last` (or of `first`):
+    the README's illustrations, cut to what they show."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    top = first.bounding_box()
+    bottom = (last or first).bounding_box()
+    width = page.viewport_size["width"]
+    y = max(top["y"] - margin, 0)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True,
+                    clip={"x": 0, "y": y, "width": width, "height": bottom["y"] + bottom["height"] + margin - y})
+    return path
 
 
 def status_of(page: Page):

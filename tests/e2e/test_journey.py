@@ -27,6 +27,7 @@ from tests.e2e.actors import (
     issue_etat_acompte,
     open_synthese,
     open_tableau_de_bord,
+    screenshot_part,
     status_of,
     work_item,
 )
@@ -71,6 +72,7 @@ def test_a_projet_de_decompte_from_deposit_to_payment(page):
     expect(item).to_contain_text("de Plâtrerie Leroy")
     expect(item).to_contain_text(FIFTEEN_DAYS_LEFT)
     screenshot(page, "synthese-durand")
+    screenshot_part(page, "readme-synthese", page.locator("main .page-head"), item)
     act_in_synthese(page, number, "Valider")
     expect(work_item(page, number)).to_have_count(0)  # no longer waits on Durand
 
@@ -87,6 +89,8 @@ def test_a_projet_de_decompte_from_deposit_to_payment(page):
     due = payables["Plâtrerie Leroy"]
     assert Decimal("0") < due < Decimal("4800.00") * Decimal("1.1")
     screenshot(page, "etat-acompte-moe")
+    screenshot_part(page, "readme-etat-acompte", page.locator("main h1"),
+                    page.locator("section[aria-labelledby=payables-title]"))
     open_synthese(page)
     expect(work_item(page, number)).to_have_count(0)
 
@@ -118,6 +122,7 @@ def test_a_projet_de_decompte_from_deposit_to_payment(page):
     expect(_milestone(tracker, "paid")).to_contain_text(money(due))  # printed as the pages print money
     expect(tracker).to_contain_text("Mise en paiement")
     screenshot(page, "tableau-de-bord-leroy-payee")
+    screenshot_part(page, "readme-suivi-paiement", page.locator("#panel-st-title"), tracker)
     page.goto(piece_url)
     expect(status_of(page)).to_contain_text("Mise en paiement")
     expect(page.locator("#piece-status")).to_contain_text("Rien à faire")
