@@ -21,7 +21,6 @@ from chorus_chain.domain import statuses
 from chorus_chain.domain import transitions as T
 from chorus_chain.extensions import db, htmx
 from chorus_chain.models.base import utcnow
-from chorus_chain.operations import OperationError
 from chorus_chain.operations import dashboard as board
 from chorus_chain.operations import marches as marches_ops
 from chorus_chain.operations import pieces as ops
@@ -98,25 +97,15 @@ def act(piece_id: int):
     action = request.form.get("action", "")
     if action not in pieces_views.USER_ACTIONS:
         abort(400)
-    choice = next((c for c in ops.allowed_actions_for(piece, g.structure) if c.action == action), None)
-    form = action_form_class(choice, action)(prefix=action_prefix(piece.id, action))
-    if form.validate_on_submit():
-        try:
-            piece = ops.act(piece.id, current_user._get_current_object(), g.structure, action,
-                            expected_status=request.form.get("expected_status", ""), now=utcnow(), **form.inputs())
-        except ops.PreflightRefused as error:
-            for problem in error.problems:
-                form.add_error(problem.message_fr, problem.field)
-        except OperationError as error:
-            form.add_error(error)
-        else:
-            notice = (f"Pièce n° {piece.number} : « {T.ACTION_LABELS[action]} » fait. Elle est maintenant "
-                      f"« {statuses.label(piece.status)} ».")
-            if not _inline():
-                flash(notice, "success")
-                return redirect(url_for("dashboard.synthese"), 303)
-            db.session.expire_all()
-            return _synthese(notice=notice)
+    done, form = pieces_views.perform_action(piece, action, prefix=action_prefix(piece.id, action))
+    if done is not None:
+        notice = (f"Pièce n° {done.number} : « {T.ACTION_LABELS[action]} » fait. Elle est maintenant "
+                  f"« {statuses.label(done.status)} ».")
+        if not _inline():
+            flash(notice, "success")
+            return redirect(url_for("dashboard.synthese"), 303)
+        db.session.expire_all()
+        return _synthese(notice=notice)
     db.session.rollback()  # nothing of the refused action stays; the list shows the pieces as they are now
     return _synthese(failed=(piece_id, action, form), status=422)
 

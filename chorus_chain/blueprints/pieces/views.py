@@ -367,6 +367,25 @@ def _action_defaults(choice, piece, now) -> dict:
     return values
 
 
+def perform_action(piece, action: str, *, prefix: str):
+    """Validate the posted form of one action on `piece` and take it (the piece page and the Synthèse's work list
+    both post here through their own views). Returns (the piece after the action, or None when it was refused; the
+    form, carrying the French refusal on its fields)."""
+    choice = next((c for c in ops.allowed_actions_for(piece, g.structure) if c.action == action), None)
+    form = action_form_class(choice, action)(prefix=prefix)
+    if form.validate_on_submit():
+        try:
+            return ops.act(piece.id, _actor(), g.structure, action,
+                           expected_status=request.form.get("expected_status", ""), now=utcnow(),
+                           **form.inputs()), form
+        except ops.PreflightRefused as error:
+            for problem in error.problems:
+                form.add_error(problem.message_fr, problem.field)
+        except OperationError as error:
+            form.add_error(error)
+    return None, form
+
+
 @bp.post("/<int:piece_id>/action")
 @require_piece_right("modification")
 def act(piece_id: int):
@@ -374,25 +393,15 @@ def act(piece_id: int):
     action = request.form.get("action", "")
     if action not in USER_ACTIONS:
         abort(400)
-    choice = next((c for c in ops.allowed_actions_for(piece, g.structure) if c.action == action), None)
-    form = action_form_class(choice, action)(prefix=action)
-    if form.validate_on_submit():
-        try:
-            piece = ops.act(piece.id, _actor(), g.structure, action,
-                            expected_status=request.form.get("expected_status", ""), now=utcnow(), **form.inputs())
-        except ops.PreflightRefused as error:
-            for problem in error.problems:
-                form.add_error(problem.message_fr, problem.field)
-        except OperationError as error:
-            form.add_error(error)
-        else:
-            notice = (f"C'est fait : « {T.ACTION_LABELS[action]} ». La pièce est maintenant "
-                      f"« {statuses.label(piece.status)} ».")
-            if not _inline():
-                flash(notice, "success")
-                return _see_other("pieces.show", piece_id=piece.id)
-            db.session.expire(piece)
-            return _after_action(_piece_or_404(piece.id), notice=notice)
+    done, form = perform_action(piece, action, prefix=action)
+    if done is not None:
+        notice = (f"C'est fait : « {T.ACTION_LABELS[action]} ». La pièce est maintenant "
+                  f"« {statuses.label(done.status)} ».")
+        if not _inline():
+            flash(notice, "success")
+            return _see_other("pieces.show", piece_id=done.id)
+        db.session.expire(done)
+        return _after_action(_piece_or_404(done.id), notice=notice)
     db.session.rollback()  # nothing of the refused action stays, and the page shows the piece as it is now
     piece = _piece_or_404(piece_id)
     if _inline():
