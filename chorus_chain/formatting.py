@@ -38,8 +38,27 @@ def instant(value: datetime | None) -> str:
     return format_datetime(value, format="d MMM y 'à' HH:mm", tzinfo=PARIS, locale=LOCALE)
 
 
+def measure(value) -> str:
+    """A quantity or a percentage as people write it: up to three decimals, none that is a trailing zero
+    ("1 360", "12,5", "33,333")."""
+    if value is None:
+        return "—"
+    return format_decimal(value, format="#,##0.###", locale=LOCALE)
+
+
+def month(value: str | None) -> str:
+    """ "2026-03" → "mars 2026"."""
+    if not value:
+        return "—"
+    from chorus_chain.domain.money import month_fr
+
+    return month_fr(value)
+
+
 def register(app) -> None:
     app.add_template_filter(money)
+    app.add_template_filter(measure)
+    app.add_template_filter(month)
     app.add_template_filter(number)
     app.add_template_filter(day)
     app.add_template_filter(instant)

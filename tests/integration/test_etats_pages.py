@@ -45,7 +45,7 @@ def test_the_moe_corrects_and_issues_through_the_pages_and_each_company_sees_its
     assert client.post(f"{base}/{etat_id}/lignes", data={"line_id": line_id, "quantity": "40,0",
                                                          "comment": "Métré contradictoire"}).status_code == 302
     page = _page(client.get(f"{base}/{etat_id}"))
-    assert "Brouillon — pas encore émis" in page
+    assert "Brouillon — pas encore émis" in page and "travaux de février 2026" in page
     assert "<mark>-2\u202f000,00\u00a0€</mark>" in page  # 8 000 admitted − 10 000 claimed, highlighted
     assert "Comment est-ce calculé ?" in page
     assert "Retenue de garantie (Durand Test)" in page and "530,00\u00a0€" in page and "10\u202f070,00\u00a0€" in page
