@@ -1,5 +1,6 @@
 """What the people of the demo marché do in the browser, step by step, through the pages as a user sees them: log in
-and pick their company, deposit a piece, open it from their lists, click an action of the piece page.
+and pick their company, deposit a piece (with or without its décompte), act from the Synthèse, issue the month's
+état d'acompte, read the Tableau de bord.
 
 Each helper asserts what the page answers (the flash or the inline notice), so a journey that breaks says at which
 step and for whom. Numbers of pieces are made unique per call (`fresh_number`): the demo database is shared by the
@@ -160,28 +161,6 @@ def issue_etat_acompte(page: Page, month: str, number: str, index_value: str) ->
     payables = page.locator("section[aria-labelledby=payables-title] tbody tr")
     return {row.locator("td").nth(0).inner_text().strip(): french_number(row.locator("td").nth(2).inner_text())
             for row in payables.all()}
-
-
-def open_from_a_traiter(page: Page, number: str) -> None:
-    """Pièces › À traiter: the piece is listed there (it waits on this company); open it."""
-    go_to_pieces(page)
-    listing = page.locator("#pieces-list")
-    listing.get_by_role("link", name=number, exact=True).click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text(number)
-
-
-def act(page: Page, label: str, *, fields: dict[str, str] | None = None, confirm: str | None = None) -> None:
-    """Click an inline action of the piece page ("Valider", "Prendre en compte"...), filling its fields first when
-    it has some, and wait for the panel's notice that it is done."""
-    panel = page.locator("#piece-actions")
-    if fields is None:
-        panel.get_by_role("button", name=label, exact=True).click()
-    else:
-        form = panel.locator("form.action-form", has=page.locator("summary", has_text=label))
-        form.locator("summary").click()
-        _fill(form, fields)
-        form.get_by_role("button", name=confirm or re.compile(r"^Confirmer")).click()
-    expect(panel.locator(".message-success")).to_contain_text("C'est fait")
 
 
 def open_synthese(page: Page) -> None:
