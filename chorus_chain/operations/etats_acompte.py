@@ -22,12 +22,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import and_, or_, select
 
 from chorus_chain.domain import money as engine
+from chorus_chain.domain.decimals import DecimalRefused, read_decimal
 from chorus_chain.domain.money.rounding import month_fr, of_month_fr
 from chorus_chain.domain.statuses import Status
 from chorus_chain.domain.transitions import Action
@@ -313,25 +314,17 @@ def _pdm_of_line(etat: EtatAcompte, line_id: Any) -> tuple[Pdm, DecompteLine]:
 
 def parse_decimal(value: Any, field: str, label: str, *, places: int = 2, allow_none: bool = True) -> Decimal | None:
     """A number as typed in French ("1 234,5") or already a Decimal; ≥ 0, at most `places` decimals."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    try:
+        number = read_decimal(value, places)
+    except DecimalRefused as refused:
+        raise OperationError(f"{label} : valeur {refused.reason_fr}.", field=field) from None
+    if number is None:
         if allow_none:
             return None
         raise OperationError(f"{label} : indiquez une valeur.", field=field)
-    if isinstance(value, Decimal):
-        number = value
-    else:
-        text = str(value).strip().replace("\u202f", "").replace("\u00a0", "").replace(" ", "").replace(",", ".")
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise OperationError(f"{label} : « {value} » n'est pas un nombre.", field=field) from None
-    if not number.is_finite():
-        raise OperationError(f"{label} : « {value} » n'est pas un nombre.", field=field)
     if number < 0:
         raise OperationError(f"{label} : une valeur négative n'est pas admise (une moins-value s'inscrit en "
                              "réfaction).", field=field)
-    if number != number.quantize(Decimal(1).scaleb(-places)):
-        raise OperationError(f"{label} : {places} décimales au plus.", field=field)
     return number
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from chorus_chain import graph
+from chorus_chain.domain.decimals import DecimalRefused, read_decimal
 from chorus_chain.domain import identifiers
 from chorus_chain.domain.cadres import CADRES
 from chorus_chain.extensions import db
@@ -115,33 +116,24 @@ class MarcheTerms:
     guarantee_months: int = 12
 
 
-_SPACES = re.compile(r"[\s\u00a0\u202f]")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
-def parse_decimal(value: Any, field_name: str, *, places: int = 2, unit: str = "€",
-                  optional: bool = False) -> Decimal | None:
+def parse_decimal(value: Any, field_name: str, *, places: int = 2, optional: bool = False) -> Decimal | None:
     """A French decimal ("1 234,50", "5 %", "1234.5"), with at most `places` decimals, ≥ 0."""
-    if isinstance(value, Decimal):
-        text = str(value)
-    else:
-        text = _SPACES.sub("", str(value or "")).removesuffix(unit).removesuffix("%").removesuffix("€")
-        text = text.replace(",", ".")
-    if text == "":
+    try:
+        number = read_decimal(value, places)
+    except DecimalRefused as refused:
+        if "décimales" in refused.reason_fr:
+            raise OperationError(f"{places} décimales au plus.", field=field_name) from None
+        raise OperationError("Indiquez un nombre, par exemple 1 234,50.", field=field_name) from None
+    if number is None:
         if optional:
             return None
         raise OperationError("Ce champ est obligatoire.", field=field_name)
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise OperationError("Indiquez un nombre, par exemple 1 234,50.", field=field_name) from None
-    if not number.is_finite():
-        raise OperationError("Indiquez un nombre, par exemple 1 234,50.", field=field_name)
     if number < 0:
         raise OperationError("Le montant doit être positif ou nul.", field=field_name)
-    if -number.as_tuple().exponent > places:
-        raise OperationError(f"{places} décimales au plus.", field=field_name)
-    return number.quantize(Decimal(1).scaleb(-places))
+    return number
 
 
 def _parse_int(value: Any, field_name: str, unit: str = "jours") -> int:
@@ -187,7 +179,7 @@ def parse_terms(raw: Mapping[str, Any]) -> MarcheTerms:
     montant_ht = parse_decimal(raw.get("montant_ht"), "montant_ht")
     if montant_ht <= 0:
         raise OperationError("Indiquez le montant hors taxes du marché.", field="montant_ht")
-    tva_rate = parse_decimal(raw.get("tva_rate"), "tva_rate", unit="%")
+    tva_rate = parse_decimal(raw.get("tva_rate"), "tva_rate")
     if tva_rate > 100:
         raise OperationError("Le taux de TVA est un pourcentage (par exemple 20).", field="tva_rate")
     dgp_days = _parse_int(raw.get("dgp_days"), "dgp_days")
@@ -199,18 +191,18 @@ def parse_terms(raw: Mapping[str, Any]) -> MarcheTerms:
     if not 1 <= moe_days <= MOE_DAYS_MAX:
         raise OperationError(f"Le délai du maître d'œuvre va de 1 à {MOE_DAYS_MAX} jours au plus "
                              "(7 jours recommandés).", field="moe_days")
-    retenue_rate = parse_decimal(raw.get("retenue_rate") or "0", "retenue_rate", unit="%")
+    retenue_rate = parse_decimal(raw.get("retenue_rate") or "0", "retenue_rate")
     if retenue_rate > RETENUE_RATE_MAX:
         raise OperationError("La retenue de garantie ne peut dépasser 5 % du montant du marché.",
                              field="retenue_rate")
-    avance_rate = parse_decimal(raw.get("avance_rate") or "0", "avance_rate", unit="%")
+    avance_rate = parse_decimal(raw.get("avance_rate") or "0", "avance_rate")
     if avance_rate > AVANCE_RATE_MAX:
         raise OperationError(f"Le taux de l'avance ne peut dépasser {AVANCE_RATE_MAX} %.", field="avance_rate")
     avance_guarantee = bool(raw.get("avance_guarantee"))
     if avance_rate > AVANCE_WITHOUT_GUARANTEE_MAX and not avance_guarantee:
         raise OperationError(f"Une avance de plus de {AVANCE_WITHOUT_GUARANTEE_MAX} % doit être garantie par une "
                              "garantie à première demande : cochez-la ou réduisez le taux.", field="avance_rate")
-    avance_repayment_end = parse_decimal(raw.get("avance_repayment_end") or "80", "avance_repayment_end", unit="%")
+    avance_repayment_end = parse_decimal(raw.get("avance_repayment_end") or "80", "avance_repayment_end")
     if not Decimal("65") < avance_repayment_end <= Decimal("100"):
         raise OperationError("Le remboursement de l'avance commence à 65 % d'exécution : il s'achève entre 65 % "
                              "(exclu) et 100 %.", field="avance_repayment_end")
@@ -234,7 +226,7 @@ def parse_terms(raw: Mapping[str, Any]) -> MarcheTerms:
         if not revision_base_month or not _MONTH.match(revision_base_month):
             raise OperationError("Indiquez le mois de base (mois zéro) sous la forme AAAA-MM, par exemple 2025-01.",
                                  field="revision_base_month")
-        revision_a = parse_decimal(raw.get("revision_a"), "revision_a", places=4, unit="",
+        revision_a = parse_decimal(raw.get("revision_a"), "revision_a", places=4,
                                    optional=price_form == "actualisable")
         if price_form == "revisable" and revision_a is None:
             raise OperationError("Indiquez la partie fixe a de la formule (souvent 0,125 ou 0,15).",

@@ -280,7 +280,7 @@ def test_the_index_value_needs_a_revisable_marche_and_a_sane_value(app, db):
     setup_marche(app, w, revision_a=Decimal("0.15"), revision_index="BT01", revision_base_month="2026-01")
     with pytest.raises(OperationError, match="format AAAA-MM"):
         as_moe(app, w, enter("02/2026", "130"))
-    with pytest.raises(OperationError, match="n'est pas un nombre"):
+    with pytest.raises(OperationError, match="valeur illisible"):
         as_moe(app, w, enter("2026-02", "cent trente"))
     as_moe(app, w, enter("2026-02", "130.1234"))
     with system(app):
