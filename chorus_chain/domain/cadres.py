@@ -55,6 +55,10 @@ CADRES: dict[str, Cadre] = {
 }
 
 
+# The projets de décompte (monthly and final): their amounts come from their décompte lines, cadre → final?
+DECOMPTE_CADRES: dict[str, bool] = {"A4": False, "A10": False, "A13": False, "A7": True, "A14": True}
+
+
 def is_works_piece(cadre: str | None, marche_kind: str) -> bool:
     """A works piece (rights domain "travaux"; never refused for an amount disagreement): a works cadre, or a
     private invoice (no cadre) on a works marché."""

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 
 from chorus_chain.domain import amounts as amount_rules
+from chorus_chain.domain import cadres
 from chorus_chain.domain import statuses
 from chorus_chain.domain.money import MoneyError
 from chorus_chain.domain.money import schedule as rules
@@ -39,7 +40,7 @@ from chorus_chain.operations import pieces_drafts
 from chorus_chain.operations import pieces_records as records
 
 # cadre → is it a projet de décompte final
-PDM_CADRES = {"A4": False, "A10": False, "A13": False, "A7": True, "A14": True}
+PDM_CADRES = cadres.DECOMPTE_CADRES
 JUSTIFICATION_MAX = 500
 # A décompte of one of these statuses does not count as "the previous one": it was refused for good.
 _NOT_COUNTED = frozenset(s.value for s in statuses.FINAL_STATUSES

@@ -24,6 +24,7 @@ from chorus_chain.domain import amounts as amount_rules
 from chorus_chain.domain import attachments as attachment_rules
 from chorus_chain.domain import identifiers, numbering, statuses
 from chorus_chain.domain import transitions as T
+from chorus_chain.domain import cadres
 from chorus_chain.domain.cadres import CADRES, is_works_piece
 from chorus_chain.extensions import db
 from chorus_chain.graph import ROLE_LABELS, Role
@@ -238,9 +239,12 @@ def _parse(structure: Structure, marche_id: int, raw: Mapping[str, Any], now: da
         "autoliquidation" if graph.autoliquidation(access.chain, party.id) else "normal")
     if vat_regime not in VAT_REGIMES:
         raise OperationError("Choisissez le régime de TVA.", field="vat_regime")
+    amounts = [raw.get(name) for name in ("montant_ht", "montant_tva", "montant_ttc")]
+    if cadre in cadres.DECOMPTE_CADRES and all(value in (None, "") for value in amounts):
+        amounts = ["0.00"] * 3  # a projet de décompte's amounts come from its décompte, entered next
     try:
         totals = amount_rules.check_deposit_amounts(
-            raw.get("montant_ht"), raw.get("montant_tva"), raw.get("montant_ttc"),
+            *amounts,
             autoliquidation=vat_regime == "autoliquidation", piece_type=piece_type)
     except amount_rules.AmountRefused as error:
         raise OperationError(error.message_fr, field=error.field) from None

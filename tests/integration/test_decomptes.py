@@ -232,3 +232,14 @@ def test_tenancy_walk_of_the_bordereau_pages(app, client, walk_world):
                 response = client.open(url, method=method, data={})
                 assert response.status_code in expected, f"{who} {method} {url} → {response.status_code}"
     assert PriceLine  # the walk's line is a PriceLine of the victim's marché (tests/integration/test_tenancy_walk.py)
+
+
+def test_a_pdm_draft_may_start_without_amounts_an_invoice_may_not(app, w):
+    # The amounts of a projet de décompte come from its décompte: the draft starts at zero.
+    piece_id = create(app, w, w.st1, "A10", "PDM-EMPTY", montant_ht="", montant_tva="", montant_ttc="")
+    assert piece(app, piece_id).montant_ht == D("0.00")
+    _save(app, w.st1, piece_id, **{f"m_{w.lines['st1_unit']}": "2"})
+    assert piece(app, piece_id).montant_ht == D("200.00")
+    # An invoice (A9) has no décompte: its amounts are still required.
+    with pytest.raises(OperationError):
+        create(app, w, w.st1, "A9", "FAC-EMPTY", montant_ht="", montant_tva="", montant_ttc="")
