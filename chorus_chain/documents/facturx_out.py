@@ -6,6 +6,9 @@ Why these fields where they are (CHORUS.md §8, Chorus Pro routing):
 - BT-13 purchase order (`ram:BuyerOrderReferencedDocument`) = the engagement juridique;
 - BT-23 business process (`ram:BusinessProcessSpecifiedDocumentContextParameter`) = the Chorus cadre, when known;
 - BT-30 / BT-47 legal registration identifiers = the SIRETs, scheme `0002` (ISO 6523 ICD of the French SIRENE);
+  the SIRET and not only the SIREN because Chorus Pro identifies and routes by SIRET (the SIREN is its first 9 digits);
+- BT-33 seller additional legal information (`ram:SellerTradeParty/ram:Description`) = the sentence printed under
+  the seller's name ("SAS au capital de 50 000,00 € — RCS Angers 512 345 678"), when known;
 - BT-31 / BT-48 VAT identifiers, scheme `VA`;
 - VAT category `S` with its rate, or `AE` (reverse charge) at 0 % with the exemption reason "Autoliquidation" and
   the code VATEX-EU-AE under autoliquidation (CGI art. 283-2 nonies);
@@ -69,9 +72,11 @@ def _plain(value: Decimal) -> str:
     return text if text not in ("-0", "") else "0"
 
 
-def _party(parent: etree._Element, name: str, party: Party) -> None:
+def _party(parent: etree._Element, name: str, party: Party, *, seller: bool = False) -> None:
     node = _ram(parent, name)
     _ram(node, "Name", party.name)
+    if seller and party.legal_mention:  # BT-33 exists for the seller only; the XSD wants it right after the name
+        _ram(node, "Description", party.legal_mention)
     legal = _ram(node, "SpecifiedLegalOrganization")
     _ram(legal, "ID", party.siret, schemeID=SCHEME_SIRET)
     address = _ram(node, "PostalTradeAddress")
@@ -116,7 +121,7 @@ def _agreement(transaction: etree._Element, doc: InvoiceDoc) -> None:
     agreement = _ram(transaction, "ApplicableHeaderTradeAgreement")
     if doc.service_code:
         _ram(agreement, "BuyerReference", doc.service_code)  # BT-10
-    _party(agreement, "SellerTradeParty", doc.seller)
+    _party(agreement, "SellerTradeParty", doc.seller, seller=True)
     _party(agreement, "BuyerTradeParty", doc.buyer)
     if doc.engagement_number:
         _ram(_ram(agreement, "BuyerOrderReferencedDocument"), "IssuerAssignedID", doc.engagement_number)  # BT-13

@@ -73,12 +73,20 @@ def address_of(structure: Any | None) -> Address:
 
 
 def party_of(structure: Any | None, *, name: str | None = None, siret: str | None = None) -> Party:
-    """A Party from a Structure row, or from a marché party's name and SIRET when the company has no structure yet."""
+    """A Party from a Structure row, or from a marché party's name and SIRET when the company has no structure yet.
+
+    A company's legal identity (form, capital, RCS / RM) goes with it: every document prints it under the name
+    (C. com. R. 123-237 asks it on invoices and letters alike). A public body prints none: it is not registered at
+    the RCS, and "Collectivité territoriale" under "Commune d'Angers" says nothing the name does not."""
+    company = structure is not None and not structure.is_public
     try:
         return Party(name=(structure.name if structure is not None else name) or "",
                      siret=structure.siret if structure is not None else (siret or ""),
                      address=address_of(structure),
-                     vat_number=(structure.vat_number or None) if structure is not None else None)
+                     vat_number=(structure.vat_number or None) if structure is not None else None,
+                     legal_form=(structure.legal_form or None) if company else None,
+                     share_capital=structure.share_capital if company else None,
+                     registration=(structure.registration or None) if company else None)
     except DocumentDataError:
         who = structure.name if structure is not None else name
         raise DocumentUnavailable(f"L'identité de {who or 'une partie'} est incomplète ou son SIRET n'est pas "

@@ -32,6 +32,7 @@ from stdnum import iban as stdnum_iban
 from stdnum.fr import siret as stdnum_siret
 
 from chorus_chain.domain.amounts import AUTOLIQUIDATION_MENTION, CENT, ZERO, round_cent
+from chorus_chain.domain.legal_identity import legal_mention as compose_legal_mention
 
 __all__ = [
     "AUTOLIQUIDATION_MENTION",
@@ -171,11 +172,19 @@ class Party:
     address: Address
     vat_number: str | None = None
     legal_info: str = ""
-    """Printed under the name: legal form, share capital, RCS (mandatory on a seller's invoice, C. com. R. 123-237),
-    e.g. "SAS au capital de 50 000 € – RCS Lyon 123 456 789"."""
+    """A ready-made legal sentence (samples, imported data); when empty, `legal_mention` composes it from the three
+    fields below."""
+    legal_form: str | None = None
+    """"SAS", "SARL", "EI"… (C. com. R. 123-237; nothing for a public body)."""
+    share_capital: Decimal | None = None
+    """Share capital in euros, cents at most."""
+    registration: str | None = None
+    """"RCS Angers 512 345 678", "RM 49"."""
 
     def __post_init__(self) -> None:
         _text("Party.name", self.name)
+        if self.share_capital is not None:
+            _money("Party.share_capital", self.share_capital)
         if not (isinstance(self.siret, str) and self.siret.isdigit() and len(self.siret) == 14
                 and stdnum_siret.is_valid(self.siret)):
             raise DocumentDataError(f"Party.siret must be a valid compact SIRET: {self.siret!r}")
@@ -185,6 +194,12 @@ class Party:
     @property
     def siren(self) -> str:
         return self.siret[:9]
+
+    @property
+    def legal_mention(self) -> str:
+        """What is printed under the name (and carried as BT-33 for a seller): legal form, share capital and
+        registration, e.g. "SAS au capital de 50 000,00 € — RCS Angers 512 345 678"; "" when nothing is known."""
+        return self.legal_info or compose_legal_mention(self.legal_form, self.share_capital, self.registration)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chorus_chain.domain import rights as rights_rules
@@ -32,6 +33,12 @@ class Structure(Base):
     vat_number: Mapped[str | None] = mapped_column(String(20))
     size_class: Mapped[str] = mapped_column(String(5), default="pme")
     routing_requirement: Mapped[str] = mapped_column(String(12), default="none")
+    # The seller's legal identity a company prints on its invoices and letters (C. com. R. 123-237, CGI ann. II
+    # art. 242 nonies A): "SAS", share capital in euros, "RCS Angers 512 345 678" / "RM 49". All optional: a public
+    # body or a sole trader may have none of them (domain.legal_identity composes the printed sentence).
+    legal_form: Mapped[str | None] = mapped_column(String(60))
+    share_capital: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    registration: Mapped[str | None] = mapped_column(String(120))
     gestionnaire_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
