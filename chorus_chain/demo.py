@@ -71,6 +71,19 @@ COMPANIES = [
                 "petite sous-traitante rang 1, moins de 600 € TTC (payée par le mandataire)"),
 ]
 
+# The legal identity the companies print under their name (C. com. R. 123-237): form, share capital, registration.
+# The commune has its form only: a public body is not registered and its documents print none of it.
+LEGAL_IDENTITIES = {
+    "moa": ("Collectivité territoriale", None, None),
+    "moe": ("SARL d'architecture", Decimal("8000"), "RCS Angers 321 018 152"),
+    "mandataire": ("SAS", Decimal("120000"), "RCS Angers 402 290 837"),
+    "cotraitant": ("SARL", Decimal("30000"), "RCS Angers 410 001 663"),
+    "st_platrerie": ("EURL", Decimal("5000"), "RCS Angers 512 013 186"),
+    "st_menuiserie": ("EI", None, "523 060 911 RM 49"),
+    "st_peinture": ("SARL", Decimal("10000"), "RCS Angers 534 039 094"),
+    "st_nettoyage": ("EI", None, "RCS Angers 545 096 034"),
+}
+
 # A second person in the mandataire's company, with rights to follow works invoices only.
 EXTRA_MEMBERS = [
     ("mandataire", "compta.durand@demo.chorus-chain.fr", "Marc", "Lefèvre",
@@ -102,6 +115,8 @@ def seed() -> dict[str, Structure]:
             if company.iban:
                 db.session.add(BankAccount(structure_id=structure.id, label="Compte principal", iban=company.iban,
                                            bic=company.bic, is_default=True))
+        if structure.legal_form is None and company.key in LEGAL_IDENTITIES:  # never over a gestionnaire's edit
+            structure.legal_form, structure.share_capital, structure.registration = LEGAL_IDENTITIES[company.key]
         structures[company.key] = structure
     moa = structures["moa"]
     if moa.routing_requirement != "code_service":

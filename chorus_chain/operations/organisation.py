@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 from flask import current_app, url_for
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import joinedload
 
+from chorus_chain import formatting
 from chorus_chain.domain import identifiers
+from chorus_chain.domain import legal_identity
 from chorus_chain.domain import rights as rights_rules
 from chorus_chain.extensions import db
 from chorus_chain.models import (
@@ -235,13 +238,19 @@ STRUCTURE_FIELDS = {
     "vat_number": "N° de TVA intracommunautaire",
     "size_class": "Taille",
     "routing_requirement": "Exigence d'acheminement des factures",
+    "legal_form": "Forme juridique",
+    "share_capital": "Capital social",
+    "registration": "Immatriculation (RCS / RM)",
 }
+_KEEP = object()  # a legal-identity argument left out keeps the stored value
 
 
 def update_structure(structure: Structure, actor: Account, *, name: str, is_public: bool, address_line: str,
                      postal_code: str, city: str, vat_number: str | None, size_class: str,
-                     routing_requirement: str) -> dict:
-    """Change identity and settings; the SIRET never changes. Returns {field: {old, new}} of what changed."""
+                     routing_requirement: str, legal_form=_KEEP, share_capital=_KEEP, registration=_KEEP) -> dict:
+    """Change identity and settings; the SIRET never changes. Returns {field: {old, new}} of what changed.
+    The legal identity (form, capital as typed, RCS / RM) is printed on the structure's invoices: see
+    `domain.legal_identity`; each of the three is changed only when given."""
     name = (name or "").strip()
     if not name:
         raise OperationError("Indiquez la raison sociale.", field="name")
@@ -258,6 +267,15 @@ def update_structure(structure: Structure, actor: Account, *, name: str, is_publ
     wanted = {"name": name, "is_public": bool(is_public), "address_line": (address_line or "").strip(),
               "postal_code": (postal_code or "").strip(), "city": (city or "").strip(), "vat_number": vat_number,
               "size_class": size_class, "routing_requirement": routing_requirement}
+    try:
+        if legal_form is not _KEEP:
+            wanted["legal_form"] = legal_identity.clean_legal_form(legal_form)
+        if share_capital is not _KEEP:
+            wanted["share_capital"] = legal_identity.clean_share_capital(share_capital)
+        if registration is not _KEEP:
+            wanted["registration"] = legal_identity.clean_registration(registration, structure.siret[:9])
+    except legal_identity.InvalidLegalIdentity as error:
+        raise OperationError(str(error), field=error.field) from None
     changes = _apply(structure, wanted)
     if changes:
         record(structure, actor, "structure.updated", changes=changes)
@@ -610,6 +628,8 @@ def _apply(row, wanted: dict) -> dict:
 
 
 def _json(value):
+    if isinstance(value, Decimal):  # the share capital: "50000.00" in the journal's JSON
+        return str(value)
     return value.isoformat() if isinstance(value, date) else value
 
 
@@ -707,6 +727,8 @@ def _setting_value(name: str, value) -> str:
         return ROUTING_LABELS.get(value, str(value))
     if name == "size_class":
         return SIZE_LABELS.get(value, str(value))
+    if name == "share_capital" and value not in (None, ""):
+        return formatting.money(Decimal(value))
     return _plain_value(name, value)
 
 

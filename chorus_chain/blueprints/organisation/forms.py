@@ -2,6 +2,8 @@
 these forms only carry the input and show the operations' refusals next to their fields."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
@@ -9,6 +11,8 @@ from wtforms.validators import Optional
 from chorus_chain.blueprints.accounts.forms import SIZE_CHOICES
 from chorus_chain.blueprints.forms import Form
 from chorus_chain.blueprints.forms import max_length, required, strip
+from chorus_chain import formatting
+from chorus_chain.domain import legal_identity
 from chorus_chain.domain import rights as rights_rules
 from chorus_chain.operations.organisation import ROUTING_LABELS
 
@@ -69,6 +73,18 @@ class SettingsForm(Form):
                              filters=[strip])
     size_class = SelectField("Taille de l'entreprise", choices=SIZE_CLASS_CHOICES)
     routing_requirement = SelectField("Exigence pour les factures reçues", choices=ROUTING_CHOICES)
+    legal_form = StringField("Forme juridique", validators=[Optional(), max_length(legal_identity.LEGAL_FORM_MAX)],
+                             filters=[strip], render_kw={"list": "legal-forms", "autocomplete": "off"})
+    share_capital = StringField("Capital social (€)", filters=[strip], render_kw={"inputmode": "decimal"})
+    registration = StringField("Immatriculation (RCS ou RM)",
+                               validators=[Optional(), max_length(legal_identity.REGISTRATION_MAX)], filters=[strip])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The stored capital is a Decimal ("50000.00"); show it as people write it ("50 000,00"). The operation
+        # reads French decimals back (domain.decimals), so the shown text saves unchanged.
+        if isinstance(self.share_capital.data, Decimal):
+            self.share_capital.data = formatting.number(self.share_capital.data, 2)
 
 
 class ServiceForm(Form):

@@ -25,6 +25,7 @@ from chorus_chain.blueprints.organisation.forms import (
     SettingsForm,
     person_choices,
 )
+from chorus_chain.domain import legal_identity
 from chorus_chain.domain import rights as rights_rules
 from chorus_chain.extensions import db, htmx
 from chorus_chain.models import BankAccount, Rattachement, Service, ServiceMember
@@ -295,7 +296,8 @@ def _approval_failed(rattachement: Rattachement, approve_form=None, refuse_form=
 @bp.get("/parametres")
 @require_right(*CONSULT)
 def settings():
-    return render_template("organisation/settings.html", form=SettingsForm(obj=g.structure))
+    return render_template("organisation/settings.html", form=SettingsForm(obj=g.structure),
+                           legal_forms=legal_identity.LEGAL_FORMS)
 
 
 @bp.post("/parametres")
@@ -308,14 +310,15 @@ def settings_save():
                 g.structure, _actor(), name=form.name.data, is_public=form.is_public.data,
                 address_line=form.address_line.data, postal_code=form.postal_code.data, city=form.city.data,
                 vat_number=form.vat_number.data, size_class=form.size_class.data,
-                routing_requirement=form.routing_requirement.data)
+                routing_requirement=form.routing_requirement.data, legal_form=form.legal_form.data,
+                share_capital=form.share_capital.data, registration=form.registration.data)
         except OperationError as error:
             form.add_error(error)
         else:
             flash("Les paramètres de la structure sont enregistrés." if changes else "Aucun changement.",
                   "success" if changes else "info")
             return redirect(url_for(".settings"))
-    return render_template("organisation/settings.html", form=form), 422
+    return render_template("organisation/settings.html", form=form, legal_forms=legal_identity.LEGAL_FORMS), 422
 
 
 # --- Services ------------------------------------------------------------------------------------------------------
