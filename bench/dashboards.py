@@ -25,7 +25,7 @@ structure's SIRET.
 This is a benchmark, not a test: nothing asserts on the figures (tests/integration/test_bench_dashboards.py only
 checks that `--quick` runs and reports numbers). Run it from the repository root, on a machine as idle as you can:
 
-    .venv/bin/python bench/dashboards.py                          # full size: 240 structures, 120 marchés, 100 000 pieces
+    .venv/bin/python bench/dashboards.py                          # full size: 240 structures, 100 000 pieces
     .venv/bin/python bench/dashboards.py --keep --seconds 20      # re-use the seeded database
     .venv/bin/python bench/dashboards.py --quick                  # 2 000 pieces, 5 s phases (what the CI test runs)
 """
@@ -60,10 +60,9 @@ DATABASE = "chorus_bench"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 RESULTS = ROOT / "bench" / "results"
 
-# The pages measured, name → path ({siret}: the logged-in structure's). Until the dashboards (Synthèse, Tableau de
-# bord) exist, the pieces lists stand in for them; switching is this one line:
-#     PAGES = {"synthese": "/s/{siret}/synthese", "tableau_de_bord": "/s/{siret}/tableau-de-bord"}
-PAGES = {"a_traiter": "/s/{siret}/pieces/", "emises": "/s/{siret}/pieces/emises", "recues": "/s/{siret}/pieces/recues"}
+# The pages measured, name → path ({siret}: the logged-in structure's): the two dashboards. Another list is one line
+# here, or `--pages`, e.g. the pieces lists: a_traiter=/s/{siret}/pieces/ emises=/s/{siret}/pieces/emises
+PAGES = {"synthese": "/s/{siret}/synthese", "tableau_de_bord": "/s/{siret}/tableau-de-bord"}
 TRIVIAL = ("healthz", "/healthz")
 
 
@@ -110,8 +109,10 @@ def drop_database(database: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
-def _app_env(database: str, redis_url: str | None) -> dict[str, str]:
+def _app_env(database: str, redis_url: str | None, pgoptions: str = "") -> dict[str, str]:
     env = dict(os.environ)
+    if pgoptions:  # libpq reads PGOPTIONS: session settings for every connection of the server (e.g. -c jit=off)
+        env["PGOPTIONS"] = pgoptions
     env.update({
         "DATABASE_URL": app_database_url(database),
         "CHORUS_ENV": "production",
@@ -152,14 +153,14 @@ def _free_port() -> int:
 class Server:
     """gunicorn serving app:app on loopback, as the Procfile's web line does (with gthread workers)."""
 
-    def __init__(self, database: str, workers: int, threads: int, redis_url: str | None) -> None:
+    def __init__(self, database: str, workers: int, threads: int, redis_url: str | None, pgoptions: str = "") -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         gunicorn = Path(sys.executable).with_name("gunicorn")
         self.command = [str(gunicorn), "app:app", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
                         "--worker-class", "gthread", "--threads", str(threads), "--log-level", "warning",
                         "--timeout", "120"]
-        self.env = _app_env(database, redis_url)
+        self.env = _app_env(database, redis_url, pgoptions)
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Server:
@@ -304,10 +305,16 @@ def measure(base: str, clients: list[Client], pages: dict[str, str], seconds: fl
             warmup: int) -> dict[str, PageResult]:
     names = list(pages)
     results = {name: PageResult(name, pages[name]) for name in names}
-    for client in clients:  # warm-up: imports, template compilation, connection pools, PostgreSQL's caches
+    def warm(client: Client) -> None:  # imports, template compilation, connection pools, PostgreSQL's caches
         for name in names:
             for _ in range(warmup):
                 _hit(client, base + pages[name].format(siret=client.siret))
+
+    warmers = [threading.Thread(target=warm, args=(client,)) for client in clients]  # all at once: slow pages
+    for thread in warmers:
+        thread.start()
+    for thread in warmers:
+        thread.join()
     for round_ in range(rounds):
         shift = round_ % len(names)
         for name in names[shift:] + names[:shift]:
@@ -347,8 +354,10 @@ def report(result: dict) -> str:
             f"create + migrate {seeded['seconds']['migrate']:.1f} s)")
         lines.append("Pieces visible to the logged-in structures: " + ", ".join(
             f"{key} {count}" for key, count in seeded["pieces_by_login"].items()))
+    pgoptions = result["server"].get("pgoptions")
     lines.append(f"gunicorn {result['server']['workers']} workers × {result['server']['threads']} threads (gthread), "
-                 f"{result['clients']} clients, {result['rounds']} round(s) of {result['seconds']} s per page, "
+                 f"{f'PGOPTIONS {pgoptions!r}, ' if pgoptions else ''}{result['clients']} clients, "
+                 f"{result['rounds']} round(s) of {result['seconds']} s per page, "
                  f"{result['cpu_count']} CPUs, load average before {result['loadavg_before']}")
     lines.append(f"{'page':18} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7} {'kB':>6} "
                  f"{'÷ trivial req/s':>15} {'× trivial p95':>13}")
@@ -419,11 +428,13 @@ def run(args: argparse.Namespace) -> dict:
             "pieces_by_login": world.pieces_by_login, "statuses": dict(world.statuses.most_common()),
         }
         print(f"seeded {database} in {seed_info['seconds_total']:.1f} s", flush=True)
+    else:
+        migrate(database)  # a kept database follows the schema (a new migration since it was seeded)
     logins = {key: email for key, email in seeding.BENCH_LOGINS.items()}
     pages = {TRIVIAL[0]: TRIVIAL[1], **parse_pages(args.pages)}
     redis_url = _redis_or_none()
     loadavg_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    with Server(database, args.workers, args.threads, redis_url) as server:
+    with Server(database, args.workers, args.threads, redis_url, args.pgoptions) as server:
         sirets = _sirets(database)
         clients = []
         keys = list(logins)
@@ -435,7 +446,8 @@ def run(args: argparse.Namespace) -> dict:
     summaries = {name: page.summary() for name, page in results.items()}
     return {
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "database": database,
-        "seed": seed_info, "server": {"workers": args.workers, "threads": args.threads, "redis": bool(redis_url)},
+        "seed": seed_info, "server": {"workers": args.workers, "threads": args.threads, "redis": bool(redis_url),
+                                         "pgoptions": args.pgoptions},
         "clients": args.clients, "seconds": args.seconds, "rounds": args.rounds, "pages": summaries,
         "ratios": ratios(summaries), "page_problems": problems, "cpu_count": os.cpu_count(),
         "loadavg_before": loadavg_before, "python": platform.python_version(),
@@ -460,11 +472,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients (threads)")
     parser.add_argument("--seconds", type=float, default=15, help="length of each measured phase")
     parser.add_argument("--rounds", type=int, default=2, help="each page is measured once per round")
-    parser.add_argument("--warmup", type=int, default=3, help="requests per client and page before measuring")
+    parser.add_argument("--warmup", type=int, default=2, help="requests per client and page before measuring")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
     parser.add_argument("--pages", nargs="*", metavar="NAME=PATH",
                         help="pages to measure instead of PAGES (e.g. a_traiter=/s/{siret}/pieces/)")
+    parser.add_argument("--pgoptions", default="",
+                        help="PostgreSQL settings for the server's connections (PGOPTIONS), e.g. \"-c jit=off\"")
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument("--keep", action="store_true",
                         help="re-use the seeded database if it has pieces, and keep it at the end")
