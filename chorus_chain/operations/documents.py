@@ -257,9 +257,7 @@ def prepare_marche(structure: Structure, marche_id: int, kind: str, on: date, et
     marche = access.marche
     reference = _safe(marche.reference)
     if kind == "fiche":
-        doc = from_pieces.fiche_of(marche, issuer=from_pieces.party_of(structure), rows=access.visible_rows(),
-                                   sheet=marches_ops.identity_sheet(access), edited_on=on)
-        return Prepared(kind, f"fiche-marche-{reference}.pdf", PDF, _doc_key(doc), doc, marche=marche)
+        return fiche_prepared(structure, access, on)
     if kind == "etat":
         etat = db.session.scalar(select(EtatAcompte).where(EtatAcompte.id == etat_id,
                                                            EtatAcompte.marche_id == marche.id))
@@ -281,6 +279,15 @@ def prepare_marche(structure: Structure, marche_id: int, kind: str, on: date, et
         return Prepared(kind, f"marche-{reference}.zip", ZIP, key, marche=marche,
                         extra={"pieces": pieces, "etats": etats, "access": access})
     raise ValueError(f"unknown marché document kind {kind!r}")
+
+
+def fiche_prepared(structure: Structure, access: marches_ops.MarcheAccess, on: date) -> Prepared:
+    """The fiche d'identité of a marché from its access, already loaded: no query (the marché page computes its key
+    to offer a fiche already made today at once)."""
+    marche = access.marche
+    doc = from_pieces.fiche_of(marche, issuer=from_pieces.party_of(structure), rows=access.visible_rows(),
+                               sheet=marches_ops.identity_sheet(access), edited_on=on)
+    return Prepared("fiche", f"fiche-marche-{_safe(marche.reference)}.pdf", PDF, _doc_key(doc), doc, marche=marche)
 
 
 def _etat_doc(etat: EtatAcompte, marche: Marche):

@@ -10,13 +10,14 @@ from __future__ import annotations
 import io
 from functools import wraps
 
-from flask import abort, g, redirect, render_template, send_file, url_for
+from flask import abort, g, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from chorus_chain.extensions import htmx
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import documents as ops
+from chorus_chain.operations import documents_list
 from chorus_chain.operations import marches as marches_ops
 from chorus_chain.operations import pieces as pieces_ops
 from chorus_chain.tenancy import has_right, require_right, tenant_blueprint
@@ -140,6 +141,27 @@ def etat_pdf(marche_id: int, etat_id: int):
 
 
 MARCHE_ENDPOINTS = {"fiche": "documents.marche_fiche", "marche_zip": "documents.marche_zip"}
+
+
+# --- The documents already generated -------------------------------------------------------------------------------
+
+@bp.app_context_processor
+def document_helpers() -> dict:
+    """For the documents blocks of the piece and marché pages (other blueprints) and the list."""
+    from chorus_chain.blueprints.pieces.display import size_text
+
+    return {"document_ask_url": ask_url, "document_size_text": size_text, "DOCUMENT_KIND_LABELS": ops.KIND_LABELS}
+
+
+@bp.get("/")
+@require_consultation
+def index():
+    """"Mes documents": what the structure generated and still sees, most recent first (the database cuts the
+    pages)."""
+    page = documents_list.documents_page(
+        g.structure, piece_domains=[d for d in PIECE_DOMAINS if has_right(d, "consultation")],
+        marche_documents=has_right(*VIEW_MARCHE), page=max(request.args.get("page", 1, type=int) or 1, 1))
+    return render_template("documents/index.html", page=page)
 
 
 # --- Following and downloading -------------------------------------------------------------------------------------

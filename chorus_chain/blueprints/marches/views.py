@@ -33,6 +33,7 @@ from chorus_chain.graph.svg import chain_svg
 from chorus_chain.models import Marche, Structure
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import OperationError
+from chorus_chain.operations import documents_list
 from chorus_chain.operations import marches as ops
 from chorus_chain.operations import retenue as retenue_ops
 from chorus_chain.operations.export import marche_export
@@ -116,6 +117,7 @@ def _render_show(access: ops.MarcheAccess, status: int = 200, error: str | None 
         declined=[row for row in access.rows if not row.is_active] if access.full else [],
         can_designate=bool(access.designable_roles()), can_declare=bool(access.contractor_rows()),
         ROLE_LABELS=ROLE_LABELS, error=error, **_money_reminders(access),
+        documents=documents_list.marche_block(g.structure, access, ops.today(utcnow())),  # 1 query
     ), status
 
 

@@ -28,6 +28,7 @@ from chorus_chain.domain import transitions as T
 from chorus_chain.extensions import db, htmx
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import OperationError
+from chorus_chain.operations import documents_list
 from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import marches as marches_ops
 from chorus_chain.operations import organisation as organisation_ops
@@ -352,6 +353,7 @@ def _piece_context(piece, failed: tuple[str, object] | None = None, notice: str 
         closed_deadlines=[d for d in deadlines if d.done_at is not None],
         start_again=own and display.is_refused_for_good(piece.status),
         interest=interest_ops.piece_interest(piece, marches_ops.today(now)),  # the rate table: 1 query, if late
+        documents=documents_list.piece_block(g.structure, piece, dossier.pieces, marches_ops.today(now)),  # 1 query
         sees_bank=own or T.STEP_PAIEMENT in {s["step"] for s in piece.route or ()
                                              if s.get("structure_id") == g.structure.id},
     )
