@@ -30,6 +30,7 @@ def create_app(config: dict | None = None) -> "Flask":
     access.install()  # the tenant's criteria on every ORM statement, and its settings on every PostgreSQL transaction
 
     extensions.db.init_app(app)
+    extensions.tune_postgresql(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(ROOT / "migrations"), render_as_batch=True)
     extensions.csrf.init_app(app)
     extensions.htmx.init_app(app)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from flask import g, has_app_context
-from sqlalchemy import event, false, or_, select, text
+from sqlalchemy import event, exists, false, or_, select, text, union_all
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 log = logging.getLogger(__name__)
@@ -117,14 +117,26 @@ def _after_begin(session: Session, transaction, connection) -> None:
 
 
 def visible_piece_ids(structure_id: int):
-    """The ids of the pieces a structure sees (a SELECT to use in IN): its own, and those it holds an access row
-    for. The same predicate as the `piece_select` policy of migration 0003."""
+    """The ids of the pieces a structure sees (a SELECT to use in IN, for the tables that point at a piece): its own,
+    and those it holds an access row for. The same predicate as the `piece_select` policy of migration 0003.
+
+    A UNION ALL of two index scans (the emitter's numbers, the structure's access rows), not one scan of `piece`
+    with an OR: the OR form made PostgreSQL read every piece of the platform (bench/dashboards.py)."""
     from chorus_chain.models import Piece, PieceAccess
 
-    return select(Piece.id).where(or_(
-        Piece.emitter_structure_id == structure_id,
-        Piece.id.in_(select(PieceAccess.piece_id).where(PieceAccess.structure_id == structure_id)),
-    ))
+    return union_all(
+        select(Piece.id).where(Piece.emitter_structure_id == structure_id),
+        select(PieceAccess.piece_id).where(PieceAccess.structure_id == structure_id),
+    )
+
+
+def visible_to(structure_id: int):
+    """The same predicate as a condition on `Piece` itself, correlated: checked on the rows a query already selects
+    (an index probe each), so a list or a count costs what its own conditions select, not the whole platform."""
+    from chorus_chain.models import Piece, PieceAccess
+
+    return or_(Piece.emitter_structure_id == structure_id,
+               exists().where(PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure_id))
 
 
 def _criteria(tenant_id: int | None):

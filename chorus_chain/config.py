@@ -58,6 +58,7 @@ def load() -> dict:
         "SECRET_KEY": _secret_key(development),
         "SQLALCHEMY_DATABASE_URI": database_url(),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "PG_JIT": _bool("PG_JIT", False),  # see extensions.tune_postgresql
         "REDIS_URL": redis_url,
         # Mail: SMTP when configured; otherwise the log, plus the local outbox page in development.
         "SMTP_HOST": smtp_host,

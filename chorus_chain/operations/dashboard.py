@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from sqlalchemy import and_, case, exists, func, or_, select
 
-from chorus_chain.access import visible_piece_ids
+from chorus_chain.access import visible_to
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain import money
 from chorus_chain.domain import statuses
@@ -161,7 +161,7 @@ def _start(day: date) -> datetime:
 def scope(structure: Structure, filters: Filters, works: bool | None) -> list:
     """The SQL conditions of the Tableau de bord: every piece the structure sees (its own, drafts included, and
     those it receives), narrowed by the member's rights (`works`) and the filters."""
-    conditions = [Piece.id.in_(visible_piece_ids(structure.id))]
+    conditions = [visible_to(structure.id)]
     if works is not None:
         conditions.append(Piece.works.is_(works))
     if filters.marche_id is not None:
@@ -305,7 +305,7 @@ def tacit_validations(structure: Structure, works: bool | None, limit: int = PAN
         or_(PieceAccess.roles.like(f"%{roles_text([T.STEP_VALIDATION_1])}%"),
             PieceAccess.roles.like(f"%{roles_text([T.STEP_VALIDATION_2])}%")))
     conditions = [PieceEvent.action == T.Action.TACIT_VALIDATION, as_validator,
-                  Piece.id.in_(visible_piece_ids(structure.id))]
+                  visible_to(structure.id)]
     if works is not None:
         conditions.append(Piece.works.is_(works))
     rows = db.session.execute(
@@ -364,7 +364,7 @@ def subcontractors(structure: Structure) -> list[SubcontractorLine]:
                func.coalesce(func.sum(case((Piece.status.in_(PAID), Piece.paid_amount))), 0))
         .join(Marche, Marche.id == MarcheParty.marche_id)
         .outerjoin(Piece, and_(Piece.emitter_party_id == MarcheParty.id,
-                               Piece.id.in_(visible_piece_ids(structure.id))))
+                               visible_to(structure.id)))
         .where(MarcheParty.parent_id.in_(mine), MarcheParty.status == "confirmed",
                MarcheParty.role.in_((Role.SOUS_TRAITANT, Role.COTRAITANT)))
         .group_by(MarcheParty.id, MarcheParty.name, MarcheParty.role, Marche.reference, MarcheParty.montant_ttc)
@@ -509,7 +509,7 @@ def open_clocks(structure: Structure, kind: str, roles: tuple[str, ...], works: 
     as_role = exists().where(PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure.id,
                              or_(*[PieceAccess.roles.like(f"%{roles_text([role])}%") for role in roles]))
     conditions = [Deadline.kind == kind, Deadline.done_at.is_(None), as_role,
-                  Piece.id.in_(visible_piece_ids(structure.id))]
+                  visible_to(structure.id)]
     if works is not None:
         conditions.append(Piece.works.is_(works))
     total = db.session.scalar(select(func.count()).select_from(Deadline).join(Piece, Piece.id == Deadline.piece_id)

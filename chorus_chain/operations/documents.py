@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from chorus_chain import formatting
-from chorus_chain.access import visible_piece_ids
+from chorus_chain.access import visible_to
 from chorus_chain.documents import from_pieces
 from chorus_chain.documents.fingerprint import canonical_document
 from chorus_chain.documents.from_pieces import DocumentUnavailable
@@ -270,7 +270,7 @@ def prepare_marche(structure: Structure, marche_id: int, kind: str, on: date, et
     if kind == "marche_zip":
         pieces = list(db.session.scalars(
             select(Piece).where(Piece.marche_id == marche.id, Piece.status != "BROUILLON",
-                                Piece.id.in_(visible_piece_ids(structure.id)))
+                                visible_to(structure.id))
             .order_by(Piece.deposited_at, Piece.id)))
         etats = list(db.session.scalars(select(EtatAcompte).where(EtatAcompte.marche_id == marche.id,
                                                                   EtatAcompte.status == "issued")
@@ -310,7 +310,7 @@ def _etat_doc(etat: EtatAcompte, marche: Marche):
 def _dossier_pieces(structure: Structure, piece: Piece) -> list[Piece]:
     condition = (Piece.dossier_number == piece.dossier_number) if piece.dossier_number else (Piece.id == piece.id)
     return list(db.session.scalars(
-        select(Piece).where(condition, Piece.status != "BROUILLON", Piece.id.in_(visible_piece_ids(structure.id)))
+        select(Piece).where(condition, Piece.status != "BROUILLON", visible_to(structure.id))
         .order_by(Piece.deposited_at, Piece.id)))
 
 

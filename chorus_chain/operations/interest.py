@@ -31,7 +31,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from chorus_chain.access import visible_piece_ids
+from chorus_chain.access import visible_to
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain.money import (
     FLAT_FEE,
@@ -328,7 +328,7 @@ def marche_interest(marche: Marche, structure_id: int, today: date,
     late. Paid pieces are listed by payment date, the unpaid late ones by expiry."""
     readable = set(domains)
     pieces = db.session.scalars(
-        select(Piece).where(Piece.marche_id == marche.id, Piece.id.in_(visible_piece_ids(structure_id)),
+        select(Piece).where(Piece.marche_id == marche.id, visible_to(structure_id),
                             Piece.status != "BROUILLON", Piece.piece_type == "FACTURE",
                             Piece.received_at.is_not(None))
         .options(joinedload(Piece.emitter_structure)).order_by(Piece.paid_on, Piece.received_at, Piece.id)).all()

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from chorus_chain.access import visible_piece_ids
+from chorus_chain.access import visible_to
 from chorus_chain.domain import transitions as T
 from chorus_chain.domain.statuses import Status
 from chorus_chain.extensions import db
@@ -93,7 +93,7 @@ def pieces_for(structure: Structure, *, box: str, marche_id: int | None = None,
     if box not in BOXES:
         raise ValueError(f"box must be one of {BOXES}")
     page, per_page = max(1, int(page)), min(max(1, int(per_page)), PER_PAGE_MAX)
-    conditions = [box_condition(structure.id, box), Piece.id.in_(visible_piece_ids(structure.id))]
+    conditions = [box_condition(structure.id, box), visible_to(structure.id)]
     if marche_id is not None:
         conditions.append(Piece.marche_id == marche_id)
     if status:
@@ -148,7 +148,7 @@ def piece_for(structure: Structure, piece_id: int) -> Piece | None:
     """The piece if this structure sees it (None: the view answers 404), with its marché, emitter, bank account
     and files loaded. Right needed: consultation in the piece's domain."""
     return db.session.scalar(
-        select(Piece).where(Piece.id == piece_id, Piece.id.in_(visible_piece_ids(structure.id)))
+        select(Piece).where(Piece.id == piece_id, visible_to(structure.id))
         .options(joinedload(Piece.marche), joinedload(Piece.emitter_structure), joinedload(Piece.bank_account),
                  selectinload(Piece.files)))
 
@@ -183,7 +183,7 @@ def dossier_of(piece: Piece, structure: Structure | None = None) -> Dossier:
     Right needed: consultation in the piece's domain."""
     conditions = [Piece.dossier_number == piece.dossier_number] if piece.dossier_number else [Piece.id == piece.id]
     if structure is not None:
-        conditions.append(Piece.id.in_(visible_piece_ids(structure.id)))
+        conditions.append(visible_to(structure.id))
     pieces = list(db.session.scalars(
         select(Piece).where(*conditions).options(joinedload(Piece.emitter_structure))
         .order_by(func.coalesce(Piece.deposited_at, Piece.created_at), Piece.id)))

@@ -1,3 +1,5 @@
+import pytest
+
 from tests import factories
 
 
@@ -26,3 +28,16 @@ def test_login_and_structure_page(app, client):
     page = client.get(f"/s/{s.siret}/")
     assert page.status_code == 200
     assert "Durand Bâtiment" in page.get_data(as_text=True)
+
+
+@pytest.mark.postgres
+def test_postgresql_connections_run_without_jit(app):
+    """The RLS policies would make PostgreSQL JIT-compile our short queries (see extensions.tune_postgresql)."""
+    from sqlalchemy import text
+
+    from chorus_chain.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+        with engine.connect() as connection:
+            assert connection.execute(text("SHOW jit")).scalar() == "off"
