@@ -82,6 +82,8 @@ class Piece(Base):
         CheckConstraint("version >= 1", name="version"),
         Index("ix_piece_marche_status", "marche_id", "status"),
         Index("ix_piece_dossier_number", "dossier_number"),
+        # A party's pieces (the titulaire's view of its sous-traitants' money, the payment tracker).
+        Index("ix_piece_emitter_party", "emitter_party_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
