@@ -119,6 +119,16 @@ def acting(app, who: Actor):
         db.session.commit()
 
 
+def logged_in(app, who: Actor):
+    """A test client logged in as `who`'s gestionnaire."""
+    with app.app_context():
+        account = db.session.get(Account, who.account_id)
+        db.session.expunge(account)
+    client = app.test_client()
+    factories.login(client, account)
+    return client
+
+
 @contextmanager
 def system(app):
     with app.test_request_context(), access.system_access("tests: reading every tenant's rows"):

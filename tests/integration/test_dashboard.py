@@ -10,16 +10,17 @@ from __future__ import annotations
 import html
 import re
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from sqlalchemy import event, select
 
 from chorus_chain.extensions import db
-from chorus_chain.models import Account, Piece
+from chorus_chain.models import Piece
 from chorus_chain.models.base import utcnow
-from tests import factories
+from chorus_chain.operations.marches import today as paris_day
 from tests.integration import pieces_world as pw
+from tests.integration.pieces_world import logged_in as pw_logged_in
 
 HX = {"HX-Request": "true"}
 
@@ -30,12 +31,7 @@ def w(app, db):
 
 
 def client_for(app, who: pw.Actor):
-    with app.app_context():
-        account = db.session.get(Account, who.account_id)
-        db.session.expunge(account)
-    client = app.test_client()
-    factories.login(client, account)
-    return client
+    return pw_logged_in(app, who)
 
 
 def text(response) -> str:
@@ -248,9 +244,17 @@ def test_moe_and_moa_panels_with_the_payment_clock_and_interest(app, w):
     moa = text(client_for(app, w.moa).get(f"/s/{w.moa.siret}/tableau-de-bord"))
     panel = moa.split('data-testid="panel-moa"')[1].split("</section>")[0]
     assert "ST-51" in panel.split("Délai global de paiement")[1]
-    assert "paiement en retard de 14 jours" in panel
-    # 10 000 € × (2,15 + 8) % × 14 / 365 = 38,93 €, plus the flat 40 €.
-    assert re.search(r'data-testid="interest">.*?78,93\s€', panel, re.S)
+    # The clock counts whole days between instants; the interest counts calendar days in Paris (the receipt 44 days
+    # ago may fall on the next day in Paris, in summer time, late in the evening UTC): 13 or 14 days, each consistent.
+    assert re.search(r"paiement en retard de 1[34] jours", panel)
+    with pw.system(app):
+        received = db.session.get(Piece, late).received_at
+    days = (paris_day(utcnow()) - (paris_day(received) + timedelta(days=30))).days
+    # 10 000 € × (2,15 + 8) % × days / 365 (14 days: 38,93 €), plus the flat 40 €.
+    interest = (Decimal("10000") * Decimal("0.1015") * days / 365).quantize(Decimal("0.01"), ROUND_HALF_UP) + 40
+    assert days in (13, 14)
+    shown = f"{interest:.2f}".replace(".", ",")
+    assert re.search(rf'data-testid="interest">.*?{shown}\s€', panel, re.S), shown
     assert 'data-testid="interest-total"' in panel
 
 

@@ -21,10 +21,10 @@ from sqlalchemy import select, update
 
 from chorus_chain import formatting
 from chorus_chain.extensions import db
-from chorus_chain.models import Account, GeneratedDocument, Piece
+from chorus_chain.models import GeneratedDocument, Piece
 from chorus_chain.operations import documents as doc_ops
-from tests import factories
 from tests.integration.pieces_world import NOW, PDF, count, deposit, piece, rows, system, world
+from tests.integration.pieces_world import logged_in as pw_logged_in
 
 HX = {"HX-Request": "true"}
 
@@ -42,12 +42,7 @@ def ws(app, db):
 
 
 def client_as(app, who):
-    client = app.test_client()
-    with app.app_context():
-        account = db.session.get(Account, who.account_id)
-        db.session.expunge(account)
-    factories.login(client, account)
-    return client
+    return pw_logged_in(app, who)
 
 
 def pdf_text(content: bytes) -> str:

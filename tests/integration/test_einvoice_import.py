@@ -26,6 +26,7 @@ from chorus_chain.operations import einvoice_import
 from tests import factories
 from tests.integration.pieces_world import count, piece, rows, world
 from tests.unit.test_documents_hostile import CORPUS, UBL_INVOICE, Hostile
+from tests.integration.pieces_world import logged_in as pw_logged_in
 
 D = Decimal
 MISMATCH_TTC = ("Le montant TTC du fichier (16\u202f158,85\u00a0€) diffère de celui du formulaire "
@@ -110,12 +111,7 @@ def text(response) -> str:
 
 
 def client_for(app, who):
-    with app.app_context():
-        account = db.session.get(Account, who.account_id)
-        db.session.expunge(account)
-    client = app.test_client()
-    factories.login(client, account)
-    return client, f"/s/{who.siret}/pieces"
+    return pw_logged_in(app, who), f"/s/{who.siret}/pieces"
 
 
 def upload(client, base, name: str, content: bytes, **data):

@@ -21,11 +21,12 @@ from sqlalchemy.orm import joinedload
 
 from chorus_chain import access
 from chorus_chain.extensions import db
-from chorus_chain.models import Account, InterestRate, Marche, MarcheEvent, MarcheParty, Notification, Piece
+from chorus_chain.models import InterestRate, Marche, MarcheEvent, MarcheParty, Notification, Piece
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import interest as ops
 from tests import factories
 from tests.integration.pieces_world import act, deposit, world
+from tests.integration.pieces_world import logged_in as pw_logged_in
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -233,12 +234,7 @@ def _count_statements(app, client, url: str) -> tuple[int, str]:
 
 
 def client_as(app, who):
-    with app.app_context():
-        account = db.session.get(Account, who.account_id)
-        db.session.expunge(account)
-    client = app.test_client()
-    factories.login(client, account)
-    return client
+    return pw_logged_in(app, who)
 
 
 def test_the_piece_page_shows_the_interest_with_its_explanation(app, w):

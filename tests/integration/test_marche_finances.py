@@ -6,7 +6,6 @@ import re
 from datetime import date
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import event
 
 from chorus_chain import access
@@ -15,6 +14,7 @@ from chorus_chain.extensions import db
 from chorus_chain.models import EtatAcompte, Piece, PieceAccess, Structure
 from tests import factories
 from tests.integration import pieces_world as pw
+from tests.integration.pieces_world import logged_in as pw_logged_in
 
 D = Decimal
 
@@ -61,13 +61,7 @@ def _structure(app, structure_id: int) -> Structure:
 
 
 def _client(app, who):
-    client = app.test_client()
-    with app.app_context():
-        from chorus_chain.models import Account
-        account = db.session.get(Account, who.account_id)
-        db.session.expunge(account)
-    factories.login(client, account)
-    return client
+    return pw_logged_in(app, who)
 
 
 def _page(app, w, who) -> str:

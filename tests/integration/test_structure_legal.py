@@ -18,10 +18,11 @@ from chorus_chain import demo
 from chorus_chain.documents.from_pieces import party_of
 from chorus_chain.domain.legal_identity import clean_registration
 from chorus_chain.extensions import db
-from chorus_chain.models import Account, GeneratedDocument, Structure
+from chorus_chain.models import GeneratedDocument, Structure
 from tests import factories
 from tests.integration.pieces_world import deposit, rows, world
 from tests.integration.test_marches_visibility import demo_world  # noqa: F401  (fixture)
+from tests.integration.pieces_world import logged_in as pw_logged_in
 
 HX = {"HX-Request": "true"}
 
@@ -142,12 +143,7 @@ def test_only_the_organisation_right_changes_the_legal_identity(app, client, t):
 # --- On the documents -------------------------------------------------------------------------------------------------
 
 def _client_as(app, who):
-    client = app.test_client()
-    with app.app_context():
-        account = db.session.get(Account, who.account_id)
-        db.session.expunge(account)
-    factories.login(client, account)
-    return client
+    return pw_logged_in(app, who)
 
 
 def _document(app, client, who, piece_id: int, kind: str) -> tuple[GeneratedDocument, bytes]:
