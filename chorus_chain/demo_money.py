@@ -78,6 +78,10 @@ def seed_money(structures: dict[str, Structure], marche: Marche, now: datetime) 
     """Seed the schedule, the index and the three months; False when the bordereau already exists."""
     if db.session.scalar(select(PriceLine.id).where(PriceLine.marche_id == marche.id).limit(1)) is not None:
         return False
+    # Every instant at 08:00 UTC (10:00 or 09:00 in Paris): a day counted in UTC is then the same day in Paris, so the
+    # days late (counted in Paris) do not depend on the hour the demo was seeded.
+    now = now.replace(hour=8, minute=0, second=0, microsecond=0) - (timedelta(days=1) if now.hour < 8 else
+                                                                     timedelta(0))
     start = now - timedelta(days=MONTHS[0].deposit + 20)
     _seed_schedule(structures, marche, start)
     months = [_works_month(now - timedelta(days=m.deposit)) for m in MONTHS]
