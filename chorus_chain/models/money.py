@@ -121,6 +121,16 @@ class DecompteLine(Base):
     decompte: Mapped[Decompte] = relationship(back_populates="lines", lazy="raise")
     price_line: Mapped[PriceLine] = relationship(lazy="raise")
 
+    @property
+    def admitted(self) -> Decimal:
+        """What the MOE admits: its corrected amount, or the claimed one while it has not corrected the line."""
+        return self.admitted_amount_ht if self.admitted_amount_ht is not None else self.amount_ht
+
+    @property
+    def difference(self) -> Decimal:
+        """Admitted − claimed (negative when the MOE admitted less)."""
+        return self.admitted - self.amount_ht
+
 
 class EtatAcompte(Base):
     """The état d'acompte n of a marché, built by its MOE from the projets de décompte of the month. A draft is

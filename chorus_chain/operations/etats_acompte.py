@@ -105,8 +105,7 @@ class Pdm:
     def corrected(self) -> bool:
         """The MOE admitted something other than what was claimed (a line or an extra)."""
         d = self.decompte
-        return any(line.admitted_amount_ht is not None and line.admitted_amount_ht != line.amount_ht
-                   for line in d.lines) or any(
+        return any(line.difference != 0 for line in d.lines) or any(
             getattr(d, f"admitted_{name}") is not None and getattr(d, f"admitted_{name}") != getattr(d, name)
             for name in EXTRAS)
 

@@ -223,7 +223,7 @@ def load_decomptes(ids: Iterable[int]) -> list[Decompte]:
 
 
 def admitted_line_amount(line: DecompteLine) -> Decimal:
-    return Decimal(line.admitted_amount_ht if line.admitted_amount_ht is not None else line.amount_ht)
+    return Decimal(line.admitted)
 
 
 def _admitted(decompte: Decompte, name: str) -> Decimal:
