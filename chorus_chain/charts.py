@@ -139,7 +139,9 @@ def cumulative_curve(months: Sequence[str], series: Sequence[Series], *, fmt: Fo
     step = max(1, (n + 7) // 8)  # at most ~8 month labels
     for i, month in enumerate(months):
         if i % step == 0 or i == n - 1:
-            parts.append(f'<text x="{x_of(i):.1f}" y="{height - bottom + 18}" font-size="11" text-anchor="middle" '
+            # The first and last labels align on their point's side, so that neither is cut at the chart's edge.
+            anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
+            parts.append(f'<text x="{x_of(i):.1f}" y="{height - bottom + 18}" font-size="11" text-anchor="{anchor}" '
                          f'fill="{MUTED}">{_e(month)}</text>')
     for s in series:
         points = " ".join(f"{x_of(i):.1f},{y_of(v):.1f}" for i, v in enumerate(s.values))
