@@ -179,7 +179,7 @@ def test_board_filters_search_sort_and_pages(app, w, monkeypatch):
     # CA-1 (the sibling's, 1 000 € HT) ties with ST-21: the ascending order then goes by id (CA-1 was sent last).
     assert board_numbers(text(durand.get(f"{base}?tri=montant", headers=HX))) == ["ST-21", "CA-1", "ST-22", "ST-20"]
     assert board_numbers(text(durand.get(f"{base}?tri=-montant&number=ST", headers=HX))) == ["ST-20", "ST-22", "ST-21"]
-    day = (utcnow() - timedelta(days=2)).date().isoformat()
+    day = paris_day(utcnow() - timedelta(days=2)).isoformat()  # the filter reads days in Paris
     assert set(board_numbers(text(durand.get(f"{base}?du={day}", headers=HX)))) == {"CA-1", "ST-22", "ST-21"}
     assert board_numbers(text(durand.get(f"{base}?status=REFUSEE_1", headers=HX))) == []
     monkeypatch.setattr(views, "BOARD_PER_PAGE", 2)
