@@ -146,7 +146,7 @@ def seed() -> dict[str, Structure]:
 # --- The demo marché ---------------------------------------------------------------------------------------------
 # Works, groupement conjoint, 1 200 000,00 € HT at 20 % = 1 440 000,00 € TTC: the mandataire Durand holds
 # 1 008 000,00 € TTC (840 000 € HT), the co-traitant Martin 432 000,00 € TTC (360 000 € HT). Price revision on BT01
-# from January 2025 (mois zéro), so that the index table of ../shared/domain/data covers the works' months.
+# from January 2025 (mois zéro), so that the index table of chorus_chain/data covers the works' months.
 
 DEMO_MARCHE = "DEMO-TRAVAUX-2026"
 _DEMO_CREATED = datetime(2025, 1, 20, 9, 0, tzinfo=timezone.utc)

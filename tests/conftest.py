@@ -21,7 +21,9 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 
 
 def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    """This test process's name, used for its own databases: the xdist worker, behind CHORUS_TEST_NAMESPACE when set
+    (several checkouts of the repository can then run their suites side by side on one PostgreSQL and Redis)."""
+    return os.environ.get("CHORUS_TEST_NAMESPACE", "") + os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 
 
 def _postgres_available() -> str | None:

@@ -1,4 +1,4 @@
-"""The marché export, format `chorus-chain/marche-export/v1` (../shared/contracts/marche-export.md).
+"""The marché export, format `chorus-chain/marche-export/v1` (docs/contracts/marche-export.md).
 
 Everything comes from the database and the same chain the pages use; nothing is recomputed differently here.
 Amounts are strings with two decimals, dates YYYY-MM-DD, instants ISO-8601 with offset, unknown values null.

@@ -23,6 +23,7 @@ import dashboards as bench  # noqa: E402
 import dashboards_seed as seeding  # noqa: E402
 
 from chorus_chain.domain import identifiers  # noqa: E402
+from tests.conftest import _worker  # noqa: E402
 
 
 def test_generated_identifiers_are_valid():
@@ -44,7 +45,7 @@ def test_page_list_is_a_parameter():
 
 @pytest.mark.postgres
 def test_quick_run_seeds_serves_and_reports(tmp_path):
-    database = "chorus_bench_" + re.sub(r"[^a-z0-9]", "", os.environ.get("PYTEST_XDIST_WORKER", "gw0").lower())
+    database = "chorus_bench_" + re.sub(r"[^a-z0-9]", "", _worker().lower())
     output = tmp_path / "result.json"
     try:
         run = subprocess.run([sys.executable, "bench/dashboards.py", "--quick", "--keep", "--database", database,

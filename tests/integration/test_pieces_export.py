@@ -1,4 +1,4 @@
-"""The marché export's `pieces` (../shared/contracts/marche-export.md), validated against the JSON Schema, and the
+"""The marché export's `pieces` (docs/contracts/marche-export.md), validated against the JSON Schema, and the
 demo marché's pieces in every interesting state, driven through the operations."""
 from __future__ import annotations
 
