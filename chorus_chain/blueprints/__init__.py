@@ -12,6 +12,7 @@ def register_blueprints(app: Flask) -> None:
     from chorus_chain.blueprints.etats.views import bp as etats_bp
     from chorus_chain.blueprints.help.reform import bp as reform_bp
     from chorus_chain.blueprints.help.views import bp as help_bp
+    from chorus_chain.blueprints.help.views import structure_bp as structure_help_bp
     from chorus_chain.blueprints.support.views import bp as support_bp
     from chorus_chain.blueprints.support.views import operator_bp
     from chorus_chain.blueprints.marches.views import bp as marches_bp
@@ -24,6 +25,6 @@ def register_blueprints(app: Flask) -> None:
     from chorus_chain.blueprints.rates.views import bp as rates_bp
 
     for bp in (core_bp, auth_bp, accounts_bp, organisation_bp, marches_bp, invitation_bp, pieces_bp, pieces_import_bp,
-               notifications_bp, dashboard_bp, help_bp, reform_bp,
+               notifications_bp, dashboard_bp, help_bp, structure_help_bp, reform_bp,
                support_bp, operator_bp, rates_bp, marche_interest_bp, documents_bp, bordereau_bp, etats_bp):
         app.register_blueprint(bp)

@@ -29,6 +29,7 @@ NON_TENANT_ENDPOINTS = {
     "accounts.request_join": "asking to join is the point; the gestionnaire decides",
     "marches_invitation.show": "signed token (invitation of a company that has no structure yet)",
     "help.index": "public help", "help.article": "public help",
+    "help.go": "to a page of one of the user's own structures (login required; the page checks membership)",
     "operator.queue": "platform operators only (403 for others)", "operator.ticket": "platform operators only",
     "operator.answer": "platform operators only", "operator.categorise": "platform operators only",
     "operator.close": "platform operators only",
@@ -71,6 +72,8 @@ def world(app, db):
         "document_id": _victim_document(app, victim, marche_id),
         "line_id": _victim_price_line(app, marche_id),
         "etat_id": _victim_etat(app, marche_id, owner),
+        "slug": "piece-a-recycler",  # a help article, read inside the structure
+        "page": "etats-acompte",  # a page key of the help centre's links
     }
     return {"victim": victim, "outsider": outsider, "powerless": powerless, "owner": owner,
             "colleague": colleague, "args": victim_args}

@@ -12,7 +12,7 @@ from chorus_chain.domain import transitions as T
 from chorus_chain.domain.cadres import CADRES
 from chorus_chain.domain.deadlines import DEADLINE_KINDS
 from chorus_chain.domain.statuses import ALL_STATUSES
-from chorus_chain.help_articles import ARTICLES, BY_SLUG, simple_scores
+from chorus_chain.help_articles import BY_SLUG
 
 
 @pytest.mark.parametrize("code", ALL_STATUSES)
@@ -61,14 +61,6 @@ def test_badge_markup_is_escaped_and_accessible(app):
     assert "<abbr" in html and 'title="' in html and "<details" in html and "aria-describedby" in html
     assert "style=" not in html and "<script" not in html
     assert "d&#39;" in html or "d'" not in html  # apostrophes escaped inside the attribute
-
-
-def test_fallback_search_is_accent_insensitive_and_prefers_titles():
-    found = [a.slug for a, _ in simple_scores("decompte tacite")]
-    assert found[0] == "dgd-tacite"
-    assert [a.slug for a, _ in simple_scores("recyclage")][0] == "piece-a-recycler"
-    assert simple_scores("") == [] and simple_scores("zzzz") == []
-    assert len(ARTICLES) >= 10
 
 
 @pytest.mark.parametrize("size, issue", [("ge", date(2026, 9, 1)), ("eti", date(2026, 9, 1)),
