@@ -283,12 +283,14 @@ class HelpIndex:
         scored = []
         for index, doc in enumerate(self.docs):
             total, matched_concepts, matched_forms, corrected, words = 0.0, 0, set(), False, []
+            found_forms: set[str] = set()
             for concept in concepts:
                 best, best_alternative = 0.0, None
                 for alternative in concept.alternatives:
                     slot_scores = [self._slot_score(index, slot) for slot in alternative.slots]
                     if not all(slot_scores):
                         continue
+                    found_forms.update(*alternative.slots)  # every way the concept is present is highlighted
                     # The mean, not the sum: an expression of three words is one concept, as a word is.
                     value = sum(slot_scores) / len(slot_scores) * alternative.weight
                     if len(alternative.slots) > 1 and self._phrase(index, alternative.slots):
@@ -298,7 +300,7 @@ class HelpIndex:
                 if best_alternative is not None:
                     total += best
                     matched_concepts += 1
-                    matched_forms.update(*best_alternative.slots)
+                    matched_forms.update(found_forms)
                     corrected = corrected or best_alternative.corrected
                     words += concept.words
             if matched_concepts:

@@ -213,3 +213,32 @@ def test_search_returns_scores_and_coverage_for_the_assistant():
     top = hits[0]
     assert top.score > 0 and top.coverage == 1.0 and top.matched and not top.corrected
     assert top.article.summary.startswith("La **retenue".replace("**", "")) or "retenue" in top.article.summary
+
+
+# --- The demo's examples ---------------------------------------------------------------------------------------------
+
+
+def test_the_demo_examples_the_articles_cite_exist_in_the_demo():
+    """An article's example names the demo's companies, marché and pieces: when the demo changes, this test says which
+    article to update (instead of an article telling users about a piece they will never find)."""
+    from chorus_chain import demo, demo_money
+
+    numbers = {piece.number for piece in demo.DEMO_PIECES}
+    numbers |= {f"{prefix}-{n:02d}" for prefix in demo_money.NUMBER_PREFIX.values()
+                for n in range(1, len(demo_money.MONTHS) + 1)}
+    companies = {company.name for company in demo.COMPANIES}
+    emails = {company.email for company in demo.COMPANIES} | {email for _, email, *_ in demo.EXTRA_MEMBERS}
+    cited_numbers = cited_companies = 0
+    for article in ARTICLES:
+        text = article.parsed.text + " " + " ".join(article.headings)
+        for number in re.findall(r"\b[A-Z]{2}-(?:PDM-\d{2}|\d{4}-\d{3})\b", text):
+            assert number in numbers, f"{article.slug} cites {number}, which the demo does not seed"
+            cited_numbers += 1
+        for email in re.findall(r"[\w.]+@demo\.chorus-chain\.fr", text):
+            assert email in emails, f"{article.slug} cites {email}"
+        for name in re.findall(r"(?:Durand|Martin|Leroy|Bernard|Petit|Moreau|Lumen|Montreuil)[\w&' -]*", text):
+            cited_companies += any(company.split()[0] in name for company in companies)
+        assert "DEMO-TRAVAUX" not in text or demo.DEMO_MARCHE in text
+    assert cited_numbers >= 20 and cited_companies >= 50
+    for reference, designation in (("GO-03", "Maçonnerie"), ("PL-01", "Cloisons"), ("GO-02", "Béton armé")):
+        assert any(line[2] == reference and designation in line[3] for line in demo_money.SCHEDULE)
