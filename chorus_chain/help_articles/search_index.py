@@ -2,7 +2,7 @@
 
 `search(query)` is the one entry point, for the help pages and for the assistant (issue 18): pure Python, no Flask,
 no database, the same answer on PostgreSQL and SQLite. Why in-process rather than the database's full-text search
-is argued in CONTRIBUTING.md (« Le centre d'aide »): in short, the articles are code (about fifty), the embedded
+is argued in CONTRIBUTING.md ("Help centre"): in short, the articles are code (about fifty), the embedded
 SQLite has no French stemmer, and neither engine forgives a typo or knows that « mdp » is a « mot de passe ».
 
 How a question is read:
