@@ -3,11 +3,12 @@ state (driven through the operations, at instants in the past relative to the se
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 
+from chorus_chain.domain.money import month_fr
 from chorus_chain.extensions import db
 from chorus_chain.models import (
     Account,
@@ -133,32 +134,38 @@ def seed() -> dict[str, Structure]:
                                         decided_at=utcnow(), decided_by_id=structure.gestionnaire_id,
                                         **{f"right_{d}": lvl for d, lvl in rights.items()}))
     db.session.flush()
-    marche = seed_marche(structures)
-    seed_pieces(structures, marche)
+    # Every date of the demo follows the day it is seeded, so that its story (a contest window open, a payment late,
+    # a tacit validation in two days) is true on any day; one instant for the whole seeding.
+    now = utcnow().replace(second=0, microsecond=0)
+    marche = seed_marche(structures, now)
+    seed_pieces(structures, marche, now)
     from chorus_chain.demo_money import seed_money
     from chorus_chain.operations.notifications import without_email
 
     with without_email():
-        seed_money(structures, marche, utcnow().replace(second=0, microsecond=0))
+        seed_money(structures, marche, now)
     return structures
 
 
 # --- The demo marché ---------------------------------------------------------------------------------------------
 # Works, groupement conjoint, 1 200 000,00 € HT at 20 % = 1 440 000,00 € TTC: the mandataire Durand holds
 # 1 008 000,00 € TTC (840 000 € HT), the co-traitant Martin 432 000,00 € TTC (360 000 € HT). Price revision on BT01
-# from January 2025 (mois zéro), so that the index table of chorus_chain/data covers the works' months.
+# from the month the marché was created (mois zéro), capped at the last month the index table of chorus_chain/data
+# publishes: the works months after it are entered as provisional values, as a real MOE does.
+# Dates follow the seeding day: the marché is created CREATED_DAYS_AGO days before it, each DC4 some days after that.
 
 DEMO_MARCHE = "DEMO-TRAVAUX-2026"
-_DEMO_CREATED = datetime(2025, 1, 20, 9, 0, tzinfo=timezone.utc)
+CREATED_DAYS_AGO = 150
 _DEMO_TERMS = dict(
     objet="Réhabilitation et extension du groupe scolaire Jules-Ferry", kind="travaux",
     moa_service_code="TECH", engagement_number="EJ-2025-000418", paying_service_code="FIN",
     montant_ht=Decimal("1200000.00"), tva_rate=Decimal("20.00"), dgp_days=30, moe_days=7,
     retenue_rate=Decimal("5.00"), retenue_replaced_by_guarantee=False, avance_rate=Decimal("5.00"),
-    price_form="revisable", revision_a=Decimal("0.1250"), revision_index="BT01", revision_base_month="2025-01",
+    price_form="revisable", revision_a=Decimal("0.1250"), revision_index="BT01",
     ccag_version="2021", groupement="conjoint", cotraitance_circuit="each",
 )
-# (company key, role, contractor's company key, montant TTC, DC4: nature, IBAN, BIC, received, accepted)
+# (company key, role, contractor's company key, montant TTC, DC4: nature, IBAN, BIC, received and accepted: days after
+# the marché's creation)
 _DEMO_PARTIES = [
     ("moa", "moa", None, None, None),
     ("moa", "paying_office", None, None, None),
@@ -166,27 +173,43 @@ _DEMO_PARTIES = [
     ("mandataire", "mandataire", None, "1008000.00", None),
     ("cotraitant", "cotraitant", "mandataire", "432000.00", None),
     ("st_platrerie", "sous_traitant", "mandataire", "96000.00",
-     ("Plâtrerie, cloisons et faux plafonds", None, None, date(2025, 2, 3), date(2025, 2, 10))),
+     ("Plâtrerie, cloisons et faux plafonds", None, None, 14, 21)),
     ("st_menuiserie", "sous_traitant", "cotraitant", "54000.00",
-     ("Menuiseries intérieures bois", "FR7610278360110002134560171", "CMCIFR2A", date(2025, 2, 5), date(2025, 2, 14))),
+     ("Menuiseries intérieures bois", "FR7610278360110002134560171", "CMCIFR2A", 16, 25)),
     ("st_peinture", "sous_traitant", "st_platrerie", "18000.00",
-     ("Peinture des cloisons et plafonds", "FR7616606100120004567891245", "AGRIFRPP866", date(2025, 3, 3),
-      date(2025, 3, 11))),
+     ("Peinture des cloisons et plafonds", "FR7616606100120004567891245", "AGRIFRPP866", 42, 50)),
     ("st_nettoyage", "sous_traitant", "mandataire", "480.00",
-     ("Nettoyage de fin de chantier", None, None, date(2025, 3, 17), date(2025, 3, 20))),
+     ("Nettoyage de fin de chantier", None, None, 56, 59)),
 ]
-_DEMO_PAYMENT_TERMS = ("Paiement à 30 jours ; prix révisables selon la formule du marché (BT01, mois zéro janvier "
-                       "2025) ; avance de 5 % sur demande.")
+_DEMO_PAYMENT_TERMS = ("Paiement à 30 jours ; prix révisables selon la formule du marché (BT01, mois zéro {base}) ; "
+                       "avance de 5 % sur demande.")
 
 
-def seed_marche(structures: dict[str, Structure]) -> Marche:
-    """Marché DEMO-TRAVAUX-2026 with its whole chain, every role confirmed and every DC4 accepted. Idempotent: an
-    existing marché of that reference is left as it is."""
+def demo_created(now: datetime) -> datetime:
+    """The instant the demo marché was created: CREATED_DAYS_AGO days before the seeding, at 09:00 UTC."""
+    return (now - timedelta(days=CREATED_DAYS_AGO)).replace(hour=9, minute=0, second=0, microsecond=0)
+
+
+def revision_base_month(created: datetime) -> str:
+    """Mois zéro: the month the marché was created, or the last month the BT01 table publishes if that is earlier
+    (the demo never invents a definitive index value)."""
+    from chorus_chain.demo_money import published_bt01
+
+    return min(f"{created.year:04d}-{created.month:02d}", max(published_bt01()))
+
+
+def seed_marche(structures: dict[str, Structure], now: datetime | None = None) -> Marche:
+    """Marché DEMO-TRAVAUX-2026 with its whole chain, every role confirmed and every DC4 accepted, created
+    CREATED_DAYS_AGO days before `now` (the seeding). Idempotent: an existing marché of that reference is left as it
+    is."""
     marche = db.session.scalar(select(Marche).where(Marche.reference == DEMO_MARCHE))
     if marche is not None:
         return marche
+    created = demo_created(now or utcnow())
+    base_month = revision_base_month(created)
     moa = structures["moa"]
-    marche = Marche(reference=DEMO_MARCHE, created_by_id=moa.id, created_at=_DEMO_CREATED, version=1, **_DEMO_TERMS)
+    marche = Marche(reference=DEMO_MARCHE, created_by_id=moa.id, created_at=created, version=1,
+                    revision_base_month=base_month, **_DEMO_TERMS)
     db.session.add(marche)
     db.session.flush()
     rows: dict[str, MarcheParty] = {}
@@ -198,18 +221,20 @@ def seed_marche(structures: dict[str, Structure]) -> Marche:
             parent_id=rows[parent_key].id if parent_key else None,
             montant_ttc=Decimal(montant) if montant else None, status="confirmed",
             service_code="FIN" if role == "paying_office" else None, invited_by_id=moa.id,
-            invited_at=_DEMO_CREATED, decided_at=_DEMO_CREATED, decided_by_id=structure.gestionnaire_id,
-            created_at=_DEMO_CREATED)
+            invited_at=created, decided_at=created, decided_by_id=structure.gestionnaire_id,
+            created_at=created)
         if dc4 is not None:
             nature, iban, bic, received, accepted = dc4
-            row.dc4_nature, row.dc4_payment_terms = nature, _DEMO_PAYMENT_TERMS
+            row.dc4_nature = nature
+            row.dc4_payment_terms = _DEMO_PAYMENT_TERMS.format(base=month_fr(base_month))
             row.iban, row.bic = iban or company.iban, bic or company.bic
-            row.dc4_received_at, row.dc4_status, row.accepted_on = received, "accepted", accepted
+            row.dc4_received_at = (created + timedelta(days=received)).date()
+            row.dc4_status, row.accepted_on = "accepted", (created + timedelta(days=accepted)).date()
         db.session.add(row)
         db.session.flush()
         rows[key if role != "paying_office" else "paying_office"] = row
     chain_ops.chain_of(marche)  # raises if the demo broke a rule of the chain
-    db.session.add(MarcheEvent(marche_id=marche.id, at=_DEMO_CREATED, structure_id=moa.id, kind="marche.created",
+    db.session.add(MarcheEvent(marche_id=marche.id, at=created, structure_id=moa.id, kind="marche.created",
                                detail={"reference": DEMO_MARCHE, "demo": True}))
     db.session.flush()
     return marche
