@@ -33,6 +33,7 @@ from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import marches as marches_ops
 from chorus_chain.operations import organisation as organisation_ops
 from chorus_chain.operations import pieces as ops
+from chorus_chain.operations.decomptes import PDM_CADRES
 from chorus_chain.tenancy import has_right, tenant_blueprint
 
 bp = tenant_blueprint("pieces", __name__, url_prefix="/pieces")
@@ -205,6 +206,9 @@ def draft_new(marche_id: int):
     if choice is None and request.method == "GET":
         flash("Choisissez d'abord ce que vous déposez sur ce marché.", "error")
         return _see_other("pieces.new", marche_id=marche_id)
+    if request.method == "GET" and cadre in PDM_CADRES and not request.args.get("depuis"):
+        # A works piece starts from its décompte (month, then the cumul per line), never from an amount.
+        return _see_other("bordereau.decompte_start", marche_id=marche_id, party_id=party_id, cadre=cadre)
     if request.method == "GET":
         form = DraftForm(formdata=None).fill(ops.draft_defaults(g.structure, marche_id, party_id, cadre))
         form.issue_date.data = marches_ops.today(utcnow()).isoformat()
