@@ -94,12 +94,3 @@ def test_a_row_typed_wrong_answers_in_that_row(app, w, client):
     body = answer.get_data(as_text=True)
     assert answer.status_code == 422 and f'id="problems-{unit}"' in body and "Ligne S1" in body
     assert "<input" not in body
-
-
-def test_a_future_month_is_refused_and_nothing_is_kept(app, w, client):
-    _login(client, app, w.st1)
-    response = client.post(_start_url(w, w.st1), data={
-        "party_id": str(w.st1.party_id), "cadre": "A10", "month": "2999-01", "number": "PDM-FUT",
-        "issue_date": today(utcnow()).isoformat()})
-    assert response.status_code == 422 and "pas encore commencé" in response.get_data(as_text=True)
-    assert rows(app, Decompte) == []

@@ -206,7 +206,7 @@ def test_send_from_the_new_form_deposits_the_piece(app, world):
     # The validator finds it in its "à traiter" box with the countdown of its 15 days.
     durand, durand_base = client_for(app, "mandataire")
     box = text(durand.get(f"{durand_base}/"))
-    assert "T-002" in box and "validation tacite dans 14 jours" in box
+    assert "T-002" in box and "validation tacite dans 15 jours" in box
 
 
 def test_send_refused_by_the_preflight_keeps_the_draft_and_says_why(app, world):

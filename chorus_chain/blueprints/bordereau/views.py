@@ -333,6 +333,10 @@ def decompte_start(marche_id: int):
         else:
             flash("Choisissez d'abord ce que vous déposez sur ce marché.", "error")
             return redirect(url_for("pieces.new", marche_id=marche_id), 303)
+    party = next((row for row in access.own if row.id == choice.party_id), None)
+    if party is None or not start_ops.has_lines(marche_id, party):  # no bordereau for its part: its PDF and amount
+        return redirect(url_for("pieces.draft_new", marche_id=marche_id, party_id=choice.party_id,
+                                cadre=choice.cadre), 303)
     form = StartDecompteForm(formdata=None) if request.method == "GET" else StartDecompteForm()
     if request.method == "GET":
         month = start_ops.default_month(choice.party_id, utcnow())

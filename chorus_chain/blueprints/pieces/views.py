@@ -19,6 +19,7 @@ from functools import wraps
 
 from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from chorus_chain.blueprints.pieces import display
 from chorus_chain.blueprints.pieces.forms import ButtonForm, DraftForm, FilterForm, action_form_class
@@ -33,6 +34,7 @@ from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import marches as marches_ops
 from chorus_chain.operations import organisation as organisation_ops
 from chorus_chain.operations import pieces as ops
+from chorus_chain.operations.decompte_entry.start import has_lines
 from chorus_chain.operations.decomptes import PDM_CADRES
 from chorus_chain.tenancy import has_right, tenant_blueprint
 
@@ -168,8 +170,18 @@ def _choices_for(marche_id: int | None) -> tuple[marches_ops.MarcheAccess | None
     found = []
     for choice in ops.deposit_choices(g.structure, marche_id):
         domain = display.deposit_domain(choice.cadre, access.marche)
-        found.append((choice, has_right(domain, "modification"), domain))
+        found.append((choice, has_right(domain, "modification"), domain, _from_decompte(access, choice.party_id,
+                                                                                         choice.cadre)))
     return access, found
+
+
+def _from_decompte(access, party_id: int | None, cadre: str | None) -> bool:
+    """A projet de décompte starts from its décompte when the party has lines in the bordereau (otherwise its PDF and
+    its amount are the piece)."""
+    if cadre not in PDM_CADRES:
+        return False
+    party = next((row for row in access.own if row.id == party_id), None)
+    return party is not None and has_lines(access.marche.id, party)
 
 
 @bp.get("/nouvelle")
@@ -206,7 +218,7 @@ def draft_new(marche_id: int):
     if choice is None and request.method == "GET":
         flash("Choisissez d'abord ce que vous déposez sur ce marché.", "error")
         return _see_other("pieces.new", marche_id=marche_id)
-    if request.method == "GET" and cadre in PDM_CADRES and not request.args.get("depuis"):
+    if request.method == "GET" and not request.args.get("depuis") and _from_decompte(access, party_id, cadre):
         # A works piece starts from its décompte (month, then the cumul per line), never from an amount.
         return _see_other("bordereau.decompte_start", marche_id=marche_id, party_id=party_id, cadre=cadre)
     if request.method == "GET":
@@ -360,7 +372,22 @@ def _piece_context(piece, failed: tuple[str, object] | None = None, notice: str 
         documents=documents_list.piece_block(g.structure, piece, dossier.pieces, marches_ops.today(now)),  # 1 query
         sees_bank=own or T.STEP_PAIEMENT in {s["step"] for s in piece.route or ()
                                              if s.get("structure_id") == g.structure.id},
+        decompte=_decompte_of(piece),
     )
+
+
+def _decompte_of(piece):
+    """A projet de décompte's lines as its validators must see them before validating (claimed cumul, previous,
+    this month), and the état d'acompte that admitted them; None for any other piece or one without a décompte."""
+    from chorus_chain.models.money import Decompte
+    from chorus_chain.operations import decomptes as decompte_ops
+
+    if piece.cadre not in PDM_CADRES:
+        return None
+    row = db.session.scalar(select(Decompte).where(Decompte.piece_id == piece.id))
+    if row is None:
+        return None
+    return {"sheet": decompte_ops.sheet_for(piece), "etat_acompte_id": row.etat_acompte_id}
 
 
 def _action_defaults(choice, piece, now) -> dict:

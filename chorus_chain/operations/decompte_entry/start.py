@@ -9,7 +9,7 @@ Operations flush, never commit.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from chorus_chain.domain.money import MoneyError
@@ -61,9 +61,6 @@ def start_decompte(account: Account, structure: Structure, marche_id: int, raw: 
         month = check_month(str(raw.get("month") or "").strip(), "month")
     except MoneyError as error:
         raise OperationError(error.message, field="month") from None
-    if is_future_month(month, today(now)):
-        raise OperationError("Ce mois n'a pas encore commencé : choisissez un mois de travaux passé ou en cours.",
-                             field="month")
     form = pieces_drafts.draft_defaults(structure, marche_id, party_id, cadre)
     issue_date = str(raw.get("issue_date") or "").strip() or today(now).isoformat()
     form.update(number=str(raw.get("number") or "").strip(), issue_date=issue_date,
@@ -74,6 +71,7 @@ def start_decompte(account: Account, structure: Structure, marche_id: int, raw: 
     return piece
 
 
-def is_future_month(month: str, day: date) -> bool:
-    """A month after the one of `day`: its works cannot be claimed yet."""
-    return month > f"{day.year:04d}-{day.month:02d}"
+def has_lines(marche_id: int, party) -> bool:
+    """Whether the party has lines in the marché's bordereau: its PDM then starts from its décompte; without any
+    (a marché whose bordereau is not entered), its PDF and its amount are the piece."""
+    return bool(decomptes.party_lines(marche_id, party))
