@@ -92,6 +92,15 @@ EXTRA_MEMBERS = [
 ]
 
 
+def demo_vat_number(company: DemoCompany) -> str | None:
+    """A company's intra-community VAT number, from its SIREN (FR + key + SIREN, key = (12 + 3 × (SIREN mod 97))
+    mod 97): every invoice prints it and Factur-X carries it (BT-31). The commune invoices nothing."""
+    if company.is_public:
+        return None
+    siren = int(company.siret[:9])
+    return f"FR{(12 + 3 * (siren % 97)) % 97:02d}{company.siret[:9]}"
+
+
 def _account(email: str, first_name: str, last_name: str) -> Account:
     account = db.session.scalar(select(Account).where(Account.email == email))
     if account is None:
@@ -112,10 +121,13 @@ def seed() -> dict[str, Structure]:
             structure = structure_ops.create_structure(
                 account, siret=company.siret, name=company.name, is_public=company.is_public,
                 address_line="1 place de la Mairie" if company.is_public else "12 rue des Artisans",
-                postal_code=company.postal_code, city=company.city, vat_number=None, size_class=company.size_class)
+                postal_code=company.postal_code, city=company.city, vat_number=demo_vat_number(company),
+                size_class=company.size_class)
             if company.iban:
                 db.session.add(BankAccount(structure_id=structure.id, label="Compte principal", iban=company.iban,
                                            bic=company.bic, is_default=True))
+        if structure.vat_number is None and demo_vat_number(company):  # a demo seeded before it had them
+            structure.vat_number = demo_vat_number(company)
         if structure.legal_form is None and company.key in LEGAL_IDENTITIES:  # never over a gestionnaire's edit
             structure.legal_form, structure.share_capital, structure.registration = LEGAL_IDENTITIES[company.key]
         structures[company.key] = structure
@@ -313,6 +325,9 @@ DEMO_PIECES = [
     DemoPiece("st_peinture", "sous_traitant", None, "PP-2026-001", "3000.00", 6,
               ((4, "st_platrerie", "validate", {}),),
               "facture privée du rang 2 acceptée par la plâtrerie"),
+    DemoPiece("st_nettoyage", "sous_traitant", None, "NM-2026-001", "400.00", 50,
+              ((47, "mandataire", "validate", {}),),
+              "facture privée acceptée par le mandataire, échue et non payée (code de commerce)"),
 ]
 
 
