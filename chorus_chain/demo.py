@@ -69,7 +69,8 @@ COMPANIES = [
                 "petit@demo.chorus-chain.fr", "Léa", "Petit", "sous-traitante rang 2 (sous la plâtrerie)"),
     DemoCompany("st_nettoyage", "54509603400016", "Nettoyage Moreau", False, "Angers", "49000", "micro",
                 "moreau@demo.chorus-chain.fr", "Paul", "Moreau",
-                "petite sous-traitante rang 1, moins de 600 € TTC (payée par le mandataire)"),
+                "petite sous-traitante rang 1, moins de 600 € TTC (payée par le mandataire)",
+                "FR7630003012340001234567854", "SOGEFRPPXXX"),
 ]
 
 # The legal identity the companies print under their name (C. com. R. 123-237): form, share capital, registration.

@@ -70,3 +70,18 @@ def test_a_sweep_right_after_seeding_changes_nothing(app, seeded):
             assert all(c.due_at > seeded for c in open_clocks)  # …none of them already run out
         assert sweep(utcnow()) == {"done": 0, "applied": 0}
         db.session.rollback()
+
+
+def test_an_unpaid_private_invoice_past_due_is_flagged_for_both_companies(app, seeded):
+    """NM-2026-001 (Moreau to Durand, code de commerce, accepted and unpaid, due 30 days after its date): on the
+    Synthèse and the Tableau de bord of the company owed and of the one that must pay — of no one else."""
+    from tests.integration.test_marches_visibility import client_for
+
+    for key, says in (("st_nettoyage", "due par votre donneur d'ordre"), ("mandataire", "à payer à Nettoyage Moreau")):
+        client, base = client_for(app, key)
+        home = base.removesuffix("/marches")
+        for page in ("/synthese", "/tableau-de-bord"):
+            body = client.get(home + page).get_data(as_text=True)
+            assert 'data-testid="overdue-private"' in body and "NM-2026-001" in body and says in body, (key, page)
+    client, base = client_for(app, "st_platrerie")  # not a party to that invoice
+    assert "NM-2026-001" not in client.get(base.removesuffix("/marches") + "/synthese").get_data(as_text=True)
