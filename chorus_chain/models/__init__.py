@@ -2,6 +2,7 @@
 from chorus_chain.models.accounts import Account
 from chorus_chain.models.audit import StructureEvent
 from chorus_chain.models.base import Base
+from chorus_chain.models.chat import Conversation, ConversationMessage
 from chorus_chain.models.deadlines import Deadline
 from chorus_chain.models.documents import GeneratedDocument
 from chorus_chain.models.marches import Dc4Avenant, Marche, MarcheEvent, MarcheParty
@@ -30,6 +31,8 @@ __all__ = [
     "Account",
     "BankAccount",
     "Base",
+    "Conversation",
+    "ConversationMessage",
     "Dc4Avenant",
     "Deadline",
     "Decompte",
