@@ -92,8 +92,8 @@
   // Every form of the panel says which page the user is on now (the panel outlives the page it was loaded on).
   document.addEventListener("htmx:configRequest", function (event) {
     var elt = event.detail.elt;
-    if (elt && elt.closest && elt.closest("[data-assistant-form]") && "page" in event.detail.parameters) {
-      event.detail.parameters.page = window.location.pathname;
+    if (elt && elt.closest && elt.closest("[data-assistant-form]")) {
+      event.detail.parameters.page = window.location.pathname;  // htmx 2: a FormData proxy, set by assignment
     }
   });
   // Enter sends, Shift+Enter goes to the next line.

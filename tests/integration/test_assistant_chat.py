@@ -165,9 +165,9 @@ def test_operator_answers_and_both_streams_carry_the_messages(app, user):
     user.post(f"/s/{SIRET['st_platrerie']}/assistant/agent", data={"page": "/"})
     conversation = _conversation(app)
     operator, _ = _operator(app)
-    assert operator.post(f"/operateur/conversations/{conversation.id}/prendre").status_code == 200
+    assert operator.post(f"/operateur/conversations/{conversation.id}/prendre").status_code == 303
     assert operator.post(f"/operateur/conversations/{conversation.id}/repondre",
-                         data={"body": "Bonjour, je regarde votre dossier."}).status_code == 200
+                         data={"body": "Bonjour, je regarde votre dossier."}).status_code == 303
     # The user writes to the agent: no assistant answer any more.
     assert _ask(user, "merci !", conversation_id=conversation.id).status_code == 200
     stream = user.get(f"/s/{SIRET['st_platrerie']}/assistant/conversations/{conversation.id}/flux")
@@ -208,7 +208,7 @@ def test_a_message_to_a_closed_conversation_is_refused_and_changes_nothing(app, 
     conversation = _conversation(app)
     operator, _ = _operator(app)
     operator.post(f"/operateur/conversations/{conversation.id}/prendre")
-    assert operator.post(f"/operateur/conversations/{conversation.id}/terminer").status_code == 200
+    assert operator.post(f"/operateur/conversations/{conversation.id}/terminer").status_code == 303
     before = _counts(app)
     refused = _ask(user, "vous etes la ?", conversation_id=conversation.id)
     assert refused.status_code == 422 and "terminée" in _text(refused)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -199,7 +199,12 @@ def take(conversation_id: int):
         ops.take(found.id, current_user, utcnow())
     except OperationError as error:
         return _console(found, error=str(error), status=422)
-    return _console(found)
+    return _see_console(found)
+
+
+def _see_console(conversation: Conversation):
+    """After a change, back to the conversation's page (a reload then repeats nothing)."""
+    return redirect(url_for("chat_operator.conversation", conversation_id=conversation.id), 303)
 
 
 @operator_bp.post("/conversations/<int:conversation_id>/repondre")
@@ -213,7 +218,7 @@ def answer(conversation_id: int):
         ops.operator_say(found.id, current_user, form.body.data or "", utcnow())
     except OperationError as error:
         return _console(found, form, error=str(error), status=422)
-    return _console(found)
+    return _see_console(found)
 
 
 @operator_bp.post("/conversations/<int:conversation_id>/terminer")
@@ -226,7 +231,7 @@ def close(conversation_id: int):
         ops.close(db.session.get(Conversation, found.id, with_for_update=True), current_user, utcnow())
     except OperationError as error:
         return _console(found, error=str(error), status=422)
-    return _console(found)
+    return _see_console(found)
 
 
 @operator_bp.get("/conversations/<int:conversation_id>/flux")
@@ -256,4 +261,4 @@ def dismiss(message_id: int):
             ops.dismiss_failed(message_id, current_user)
         except OperationError:
             pass  # already off the list (another operator): the list shows it
-    return failed_questions()
+    return redirect(url_for("chat_operator.failed_questions"), 303)
