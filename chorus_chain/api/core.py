@@ -232,3 +232,16 @@ def has_right(domain: str, level: str) -> bool:
 def json_body(status: int, body) -> tuple:
     return current_app.response_class(json.dumps(body, ensure_ascii=False, default=str), status=status,
                                       content_type="application/json")
+
+
+def etagged(schema, body: dict):
+    """A read answered with its ETag (a hash of what it shows), or 304 when the client holds that version."""
+    payload = json.dumps(schema.dump(body), ensure_ascii=False, sort_keys=True, default=str)
+    tag = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+    if request.if_none_match.contains(tag):
+        response = current_app.response_class(status=304)
+    else:
+        response = current_app.response_class(payload, status=200, content_type="application/json")
+    response.set_etag(tag)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response

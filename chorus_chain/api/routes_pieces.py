@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from chorus_chain.access import visible_to
 from chorus_chain.api import schemas as S
-from chorus_chain.api.core import api_blueprint, has_right, now, require
+from chorus_chain.api.core import api_blueprint, etagged, has_right, now
 from chorus_chain.api.problems import problem
 from chorus_chain.domain import statuses
 from chorus_chain.extensions import db
@@ -171,8 +171,8 @@ def _visible(piece_id: int, level: str) -> Piece | tuple:
 
 
 @bp.get("/<int:piece_id>")
-@bp.etag
-@bp.response(200, S.PieceDetail)
+@bp.response(200, S.PieceDetail, headers={"ETag": {"schema": {"type": "string"}}})
+@bp.alt_response(304, description="Inchangée depuis l'ETag envoyé (If-None-Match).")
 @_errors(401, 403, 404, 429)
 def read(piece_id: int):
     """Une pièce : ses montants, son statut, son historique, ses échéances, ses fichiers et les actions que la
@@ -180,7 +180,7 @@ def read(piece_id: int):
     piece = _visible(piece_id, "consultation")
     if not isinstance(piece, Piece):
         return piece
-    return piece_detail(piece)
+    return etagged(S.PieceDetail(), piece_detail(piece))
 
 
 def upload(item: dict) -> ops.UploadedFile:
