@@ -3,7 +3,7 @@ from chorus_chain.models.accounts import Account
 from chorus_chain.models.api import ApiCall, ApiClient, ApiIdempotencyKey, ApiToken, DepositBatch
 from chorus_chain.models.audit import StructureEvent
 from chorus_chain.models.base import Base
-from chorus_chain.models.deadlines import Deadline
+from chorus_chain.models.deadlines import ClockState, Deadline
 from chorus_chain.models.documents import GeneratedDocument
 from chorus_chain.models.marches import Dc4Avenant, Marche, MarcheEvent, MarcheParty
 from chorus_chain.models.messaging import MailMessage, OutboxJob
@@ -37,6 +37,7 @@ __all__ = [
     "BankAccount",
     "Base",
     "Dc4Avenant",
+    "ClockState",
     "Deadline",
     "Decompte",
     "DecompteLine",
