@@ -2,7 +2,7 @@
 batch deposits
 
 Revision ID: dcf5290124bc
-Revises: a1b3c5d7e907
+Revises: c4d5e6f7a808
 Create Date: 2026-12-06 01:18:54.242561
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'dcf5290124bc'
-down_revision = 'a1b3c5d7e907'
+down_revision = 'c4d5e6f7a808'
 branch_labels = None
 depends_on = None
 
