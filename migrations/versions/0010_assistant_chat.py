@@ -5,7 +5,7 @@ page and piece it was opened from, the ticket it became) and `conversation_messa
 marks the questions the assistant could not answer, for the operators' list).
 
 Revision ID: b8c4d2e6f018
-Revises: a1b3c5d7e907
+Revises: dcf5290124bc
 Create Date: 2026-12-06 01:40:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = 'b8c4d2e6f018'
-down_revision = 'a1b3c5d7e907'
+down_revision = 'dcf5290124bc'
 branch_labels = None
 depends_on = None
 
