@@ -24,7 +24,8 @@ def _chat_part(response) -> str:
     a number that does not exist."""
     text = html.unescape(response.get_data(as_text=True))
     answers = re.findall(r'<li class="chat-line chat-assistant"[^>]*>.*?</li>', text, re.S)
-    return re.sub(r'id="chat-msg-\d+" data-id="\d+"', "", answers[-1])
+    part = re.sub(r'id="chat-msg-\d+" data-id="\d+"', "", answers[-1])
+    return re.sub(r'<small class="muted">[^<]*</small>', "", part)  # the time it was said (the minute may turn)
 
 
 @pytest.fixture
