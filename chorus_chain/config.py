@@ -66,6 +66,15 @@ def load() -> dict:
         "SMTP_USER": os.environ.get("SMTP_USER") or None,
         "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD") or None,
         "SMTP_STARTTLS": _bool("SMTP_STARTTLS", True),
+        "SMTP_TIMEOUT": float(os.environ.get("SMTP_TIMEOUT", "15")),  # a hanging server fails the try, not the worker
+        # Durable jobs (jobs/outbox.py): tries, backoff (doubling, capped), how long a document may show no sign of
+        # life before asking again starts a new job, how long a job waits out a database restart to record what it did.
+        "OUTBOX_MAX_ATTEMPTS": int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "8")),
+        "OUTBOX_BACKOFF_SECONDS": float(os.environ.get("OUTBOX_BACKOFF_SECONDS", "30")),
+        "OUTBOX_BACKOFF_MAX": float(os.environ.get("OUTBOX_BACKOFF_MAX", "3600")),
+        "DOCUMENT_STALL_SECONDS": int(os.environ.get("DOCUMENT_STALL_SECONDS", "90")),
+        "JOB_DB_RETRY_SECONDS": float(os.environ.get("JOB_DB_RETRY_SECONDS", "120")),
+        "CLOCK_INTERVAL_SECONDS": float(os.environ.get("CLOCK_INTERVAL_SECONDS", "60")),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "chorus-chain <ne-pas-repondre@chorus-chain.invalid>"),
         "OUTBOX_PAGE": development,
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
@@ -86,4 +95,10 @@ def load() -> dict:
         # A password change or a bank-details change needs a login younger than this (seconds).
         "FRESH_LOGIN_SECONDS": int(os.environ.get("FRESH_LOGIN_SECONDS", "900")),
         "MAX_CONTENT_LENGTH": 130 * 1024 * 1024,
+        # Live chat (issue 18): the agents' hours (domain.agent_hours: « lun-ven 09:00-18:00 », « toujours »,
+        # « jamais »); how long one server-sent-events response stays open before the browser reconnects (seconds),
+        # and how often it reads the conversation.
+        "CHAT_HOURS": os.environ.get("CHAT_HOURS", "lun-ven 09:00-18:00"),
+        "CHAT_STREAM_SECONDS": float(os.environ.get("CHAT_STREAM_SECONDS", "25")),
+        "CHAT_POLL_SECONDS": float(os.environ.get("CHAT_POLL_SECONDS", "1")),
     }
