@@ -371,13 +371,8 @@ def _piece_context(piece, failed: tuple[str, object] | None = None, notice: str 
         start_again=own and display.is_refused_for_good(piece.status),
         interest=interest_ops.piece_interest(piece, marches_ops.today(now)),  # the rate table: 1 query, if late
         documents=documents_list.piece_block(g.structure, piece, dossier.pieces, marches_ops.today(now)),  # 1 query
-<<<<<<< HEAD
-        sees_bank=own or T.STEP_PAIEMENT in {s["step"] for s in piece.route or ()
-                                             if s.get("structure_id") == g.structure.id},
-        decompte=_decompte_of(piece),
-=======
         sees_bank=tenant_access.sees_bank_details(piece, g.structure.id),
->>>>>>> main
+        decompte=_decompte_of(piece),
     )
 
 
