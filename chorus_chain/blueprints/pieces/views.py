@@ -335,7 +335,8 @@ def _draft_page(piece, form: DraftForm | None = None, problems=None, status: int
     _set_draft_choices(form, piece.marche_id)
     can_change = has_right(ops.rights_domain(piece, g.structure.id), "modification")
     return render_template("pieces/draft.html", piece=piece, marche=piece.marche, form=form, problems=problems,
-                           can_change=can_change, button=ButtonForm(formdata=None)), status
+                           can_change=can_change, button=ButtonForm(formdata=None),
+                           has_decompte=_decompte_of(piece) is not None), status
 
 
 def _piece_context(piece, failed: tuple[str, object] | None = None, notice: str | None = None) -> dict:

@@ -24,6 +24,7 @@ class Overdue:
     due: date
     days: int
     owed_to_us: bool  # True: we issued it and are owed; False: we must pay it
+    emitter_name: str
 
     @property
     def amount(self):
@@ -45,5 +46,5 @@ def overdue_for(structure: Structure, today: date, limit: int = 20) -> list[Over
         due = commercial.due_date(piece.issue_date)
         days = commercial.days_overdue(due, today, paid=False)
         if days > 0:
-            found.append(Overdue(piece, due, days, ours))
+            found.append(Overdue(piece, due, days, ours, db.session.get(Structure, piece.emitter_structure_id).name))
     return found[:limit]
