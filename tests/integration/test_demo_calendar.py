@@ -3,6 +3,7 @@
 and no clock of the demo has already run out when it is seeded (a sweep right after changes nothing)."""
 from __future__ import annotations
 
+import html
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -81,7 +82,7 @@ def test_an_unpaid_private_invoice_past_due_is_flagged_for_both_companies(app, s
         client, base = client_for(app, key)
         home = base.removesuffix("/marches")
         for page in ("/synthese", "/tableau-de-bord"):
-            body = client.get(home + page).get_data(as_text=True)
+            body = html.unescape(client.get(home + page).get_data(as_text=True))
             assert 'data-testid="overdue-private"' in body and "NM-2026-001" in body and says in body, (key, page)
     client, base = client_for(app, "st_platrerie")  # not a party to that invoice
     assert "NM-2026-001" not in client.get(base.removesuffix("/marches") + "/synthese").get_data(as_text=True)
