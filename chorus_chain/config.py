@@ -90,6 +90,11 @@ def load() -> dict:
         # working while its session lives; an expired session gets a clear message, never a silent failure.
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # Redis down: login keeps working, limited per process in memory until Redis is back (degraded.py); short
+        # timeouts so that a Redis that does not answer costs a login one second, not five.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1} if redis_url else {},
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
         # A password change or a bank-details change needs a login younger than this (seconds).

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -114,18 +115,31 @@ def due_rows(now, limit: int, *, handed_over_before=None):
     return db.session.scalars(query.order_by(OutboxJob.available_at, OutboxJob.id).limit(limit)).all()
 
 
+REDIS_PAUSE_SECONDS = 10.0
+_redis_down_until: dict[str, float] = {}  # per Redis URL: after a failure, requests stop trying it for a while
+
+
 def dispatch_outbox(limit: int = 200) -> int:
     """Hand the due outbox rows over (or run them inline without REDIS_URL); returns how many were handed over.
 
     Called after every committing request, by the clock every minute and by `flask outbox dispatch`. Never raises:
     if Redis is down the rows stay pending and the next dispatch takes them.
     """
+    url = current_app.config.get("REDIS_URL")
     try:
-        if not current_app.config.get("REDIS_URL"):
+        if not url:
             return _run_inline(limit)
+        if time.monotonic() < _redis_down_until.get(url, 0.0):
+            return 0  # Redis failed a moment ago: do not make every request wait for its timeout
         return _enqueue(limit)
-    except Exception:  # the caller's change is committed; the rows wait for the next dispatch
-        log.exception("outbox not dispatched")
+    except Exception as exc:  # the caller's change is committed; the rows wait for the next dispatch
+        from redis.exceptions import RedisError
+
+        if isinstance(exc, RedisError):
+            _redis_down_until[url] = time.monotonic() + REDIS_PAUSE_SECONDS
+            log.warning("outbox not dispatched, Redis unavailable: %s", exc)
+        else:
+            log.exception("outbox not dispatched")
         db.session.rollback()
         return 0
 
