@@ -73,6 +73,9 @@ def load() -> dict:
         "OUTBOX_BACKOFF_SECONDS": float(os.environ.get("OUTBOX_BACKOFF_SECONDS", "30")),
         "OUTBOX_BACKOFF_MAX": float(os.environ.get("OUTBOX_BACKOFF_MAX", "3600")),
         "DOCUMENT_STALL_SECONDS": int(os.environ.get("DOCUMENT_STALL_SECONDS", "90")),
+        # One lease for every kind of job instead of each kind's own (jobs.queue.JOBS); the fault tests shorten it.
+        "OUTBOX_LEASE_SECONDS": int(os.environ["OUTBOX_LEASE_SECONDS"]) if os.environ.get("OUTBOX_LEASE_SECONDS")
+        else None,
         "JOB_DB_RETRY_SECONDS": float(os.environ.get("JOB_DB_RETRY_SECONDS", "120")),
         "CLOCK_INTERVAL_SECONDS": float(os.environ.get("CLOCK_INTERVAL_SECONDS", "60")),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "chorus-chain <ne-pas-repondre@chorus-chain.invalid>"),
