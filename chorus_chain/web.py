@@ -109,8 +109,12 @@ def _security_headers(response):
         private = current_user.is_authenticated
     except Exception:  # the database is down (the error page is being sent): assume the page is private
         private = True
-    if private:
-        headers.setdefault("Cache-Control", "no-store")
+    if private and request.endpoint != "static":
+        # Whatever a view or send_file said ("no-cache" still lets a browser or proxy keep a copy on disk): a
+        # page, a PDF, a ZIP or an export read under a session is never stored, so nothing of it outlives logout
+        # on a shared computer.
+        headers["Cache-Control"] = "no-store"
+        headers.pop("Expires", None)
     return response
 
 
