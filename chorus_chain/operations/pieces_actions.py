@@ -123,7 +123,7 @@ def _paid_on(value: Any, now: datetime) -> date | None:
 def act(piece_id: int, account: Account, structure: Structure, action: str, *, expected_status: str,
         reason: str | None = None, comment: str | None = None, amount: Any = None, paid_on: Any = None,
         files: Iterable[drafts.UploadedFile] = (), changes: Mapping[str, Any] | None = None,
-        now: datetime, contest: bool | None = None) -> Piece:
+        now: datetime, contest: bool | None = None, via_etat: bool = False) -> Piece:
     """Take `action` on a deposited piece as `structure` (one of the actions `allowed_actions_for` offers).
 
     The piece is locked (SELECT ... FOR UPDATE on PostgreSQL; its version guards SQLite) and must still be in
