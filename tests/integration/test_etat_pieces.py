@@ -217,3 +217,29 @@ def test_the_a15_is_seen_by_the_moe_and_the_moa_only(app, db):
     with system(app):
         seen = set(db.session.scalars(select(PieceAccess.structure_id).where(PieceAccess.piece_id == a15)))
     assert seen == {w.moe.structure_id, w.moa.structure_id}
+
+
+def test_the_a15_and_the_a19_are_not_answered_piece_by_piece(app, db):
+    from tests.integration.pieces_world import act
+
+    w = world(app)
+    pdm = month_of_may(app, w)
+    etat_id = open_etat(app, w, "2026-05", at("2026-05-22"))
+    issue(app, w, etat_id, at("2026-05-23"))
+    a15 = _etat(app, etat_id).piece_id
+    events = count(app, PieceEvent)
+    with pytest.raises(OperationError, match="se valide .* comme un seul document"):
+        act(app, w.moa, a15, "moa_take")
+    with pytest.raises(OperationError, match="circule dans l'état d'acompte"):
+        act(app, w.moa, pdm["st1"], "return_etat", reason="non")
+    assert count(app, PieceEvent) == events
+    validate(app, w, etat_id, at("2026-05-26"))
+    a19 = _etat(app, etat_id).validated_piece_id
+    with pytest.raises(OperationError, match="se paie ligne par ligne"):
+        act(app, w.moa, a19, "mark_service_fait")
+    from chorus_chain.models import Structure
+    from chorus_chain.operations import pieces_actions
+
+    with system(app):
+        moa = db.session.get(Structure, w.moa.structure_id)
+        assert pieces_actions.allowed_actions_for(db.session.get(Piece, a19), moa) == []
