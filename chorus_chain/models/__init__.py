@@ -2,7 +2,7 @@
 from chorus_chain.models.accounts import Account
 from chorus_chain.models.audit import StructureEvent
 from chorus_chain.models.base import Base
-from chorus_chain.models.deadlines import Deadline
+from chorus_chain.models.deadlines import ClockState, Deadline
 from chorus_chain.models.documents import GeneratedDocument
 from chorus_chain.models.etat_pieces import EtatAcomptePdm, LinePayment, PayableLine
 from chorus_chain.models.marches import Dc4Avenant, Marche, MarcheEvent, MarcheParty
@@ -32,6 +32,7 @@ __all__ = [
     "BankAccount",
     "Base",
     "Dc4Avenant",
+    "ClockState",
     "Deadline",
     "Decompte",
     "DecompteLine",

@@ -26,7 +26,7 @@ import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -351,7 +351,7 @@ def request_document(account: Account, structure: Structure, kind: str, *, now: 
     row = db.session.scalar(select(GeneratedDocument).where(GeneratedDocument.structure_id == structure.id,
                                                             GeneratedDocument.content_key == key)
                             .with_for_update())
-    if row is not None and row.status != "failed":
+    if row is not None and (row.status == "done" or (row.status != "failed" and not is_stalled(row, now))):
         return row  # done: offered at once; queued or running: the page follows its progress
     if row is None:
         row = GeneratedDocument(structure_id=structure.id, content_key=key, kind=kind,
@@ -360,13 +360,23 @@ def request_document(account: Account, structure: Structure, kind: str, *, now: 
                                 filename=prepared.filename, content_type=prepared.content_type,
                                 requested_by_id=account.id, created_at=now, updated_at=now)
         db.session.add(row)
-    else:  # asked again after a failure: try once more
+    else:  # asked again after a failure, or while its job gave no sign of life: a new job
         row.requested_by_id = account.id
+        row.updated_at = now
     row.status, row.progress, row.error, row.sha256 = "queued", 0, None, None
     db.session.flush()
     db.session.add(OutboxJob(job="render_document",
                              payload={"document_id": row.id, "etat_id": etat_id, "on": on.isoformat()}))
     return row
+
+
+def is_stalled(row: GeneratedDocument, now: datetime) -> bool:
+    """A queued or running row whose job gave no sign of life (its heartbeat, `updated_at`) for
+    DOCUMENT_STALL_SECONDS: its worker died or it waits behind a lost hand-over. Asking again starts a new job."""
+    from flask import current_app
+
+    stall = timedelta(seconds=int(current_app.config.get("DOCUMENT_STALL_SECONDS", 90)))
+    return row.status in ("queued", "running") and row.updated_at < now - stall
 
 
 def document_for(structure: Structure, document_id: int) -> GeneratedDocument | None:
