@@ -123,6 +123,10 @@ ERROR_TEXTS = {
 
 def _error_page(error):
     code = getattr(error, "code", 500) or 500
+    if request.path.startswith("/api/"):  # an unknown address or method under the API: problem+json, not a page
+        from chorus_chain.api.core import http_error
+
+        return http_error(error)
     if code == 500:
         log.exception("unhandled error", exc_info=getattr(error, "original_exception", error))
     title, text = ERROR_TEXTS.get(code, ERROR_TEXTS[500])

@@ -1,5 +1,6 @@
 """All models, imported here so that Alembic and the app see one metadata."""
 from chorus_chain.models.accounts import Account
+from chorus_chain.models.api import ApiCall, ApiClient, ApiIdempotencyKey, ApiToken, DepositBatch
 from chorus_chain.models.audit import StructureEvent
 from chorus_chain.models.base import Base
 from chorus_chain.models.deadlines import ClockState, Deadline
@@ -29,6 +30,11 @@ from chorus_chain.models.structures import (
 
 __all__ = [
     "Account",
+    "ApiCall",
+    "ApiClient",
+    "ApiIdempotencyKey",
+    "ApiToken",
+    "DepositBatch",
     "BankAccount",
     "Base",
     "Dc4Avenant",
