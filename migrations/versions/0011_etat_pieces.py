@@ -1,8 +1,8 @@
 """état d'acompte as pieces: the A15 / A19 pieces of an état, its return and re-issue (« n° 4 bis »), the PDMs it
 covers, the payable lines of a validated état and their payments (issue 12)
 
-Revision ID: b2c4d6e8f010
-Revises: dcf5290124bc
+Revision ID: b2c4d6e8f011
+Revises: b8c4d2e6f018
 Create Date: 2026-12-06 01:50:00
 
 """
@@ -10,8 +10,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'b2c4d6e8f010'
-down_revision = 'dcf5290124bc'
+revision = 'b2c4d6e8f011'
+down_revision = 'b8c4d2e6f018'
 branch_labels = None
 depends_on = None
 
