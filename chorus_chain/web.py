@@ -101,8 +101,12 @@ def _security_headers(response):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     # One URL may answer a full page or an HTMX fragment: caches must keep them apart.
     headers.add("Vary", "HX-Request")
-    if current_user.is_authenticated:
-        headers.setdefault("Cache-Control", "no-store")
+    if current_user.is_authenticated and request.endpoint != "static":
+        # Whatever a view or send_file said ("no-cache" still lets a browser or proxy keep a copy on disk): a
+        # page, a PDF, a ZIP or an export read under a session is never stored, so nothing of it outlives logout
+        # on a shared computer.
+        headers["Cache-Control"] = "no-store"
+        headers.pop("Expires", None)
     return response
 
 
