@@ -3,8 +3,10 @@ from chorus_chain.models.accounts import Account
 from chorus_chain.models.api import ApiCall, ApiClient, ApiIdempotencyKey, ApiToken, DepositBatch
 from chorus_chain.models.audit import StructureEvent
 from chorus_chain.models.base import Base
+from chorus_chain.models.chat import Conversation, ConversationMessage
 from chorus_chain.models.deadlines import ClockState, Deadline
 from chorus_chain.models.documents import GeneratedDocument
+from chorus_chain.models.etat_pieces import EtatAcomptePdm, LinePayment, PayableLine
 from chorus_chain.models.marches import Dc4Avenant, Marche, MarcheEvent, MarcheParty
 from chorus_chain.models.messaging import MailMessage, OutboxJob
 from chorus_chain.models.money import (
@@ -36,12 +38,17 @@ __all__ = [
     "DepositBatch",
     "BankAccount",
     "Base",
+    "Conversation",
+    "ConversationMessage",
     "Dc4Avenant",
     "ClockState",
     "Deadline",
     "Decompte",
     "DecompteLine",
     "EtatAcompte",
+    "EtatAcomptePdm",
+    "LinePayment",
+    "PayableLine",
     "GeneratedDocument",
     "IndexValue",
     "InterestRate",
