@@ -120,7 +120,8 @@ def authenticate():
     refused = _rate_limit(client)
     if refused is not None:
         return refused
-    if any(isinstance(v, int) and not 0 < v <= INT_MAX for v in (request.view_args or {}).values()):
+    if "\x00" in request.path or any(isinstance(v, int) and not 0 < v <= INT_MAX
+                                      for v in (request.view_args or {}).values()):
         return problem(404)  # beyond any id the database holds (and beyond what its integer columns take)
     if request.method == "POST":
         return _replay()
@@ -157,7 +158,7 @@ def _replay():
     if key is None:
         return None
     key = key.strip()
-    if not 1 <= len(key) <= 200:
+    if not 1 <= len(key) <= 200 or "\x00" in key:
         return problem(400, "La clé d'idempotence tient en 1 à 200 caractères.",
                        errors=[{"field": IDEMPOTENCY_HEADER, "message": "1 à 200 caractères."}])
     request_hash = _request_hash()

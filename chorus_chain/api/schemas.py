@@ -3,7 +3,9 @@ French field names where the domain is French, as Chorus Pro's own API. Unknown 
 RAISE), so a misspelt field is a refusal, never a silent default."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from collections.abc import Mapping
+
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from chorus_chain.domain import rights as rights_rules
 from chorus_chain.domain import transitions as T
@@ -26,10 +28,30 @@ def MontantOut(**kwargs):
     return fields.Decimal(as_string=True, metadata={"type": "string", "pattern": AMOUNT_PATTERN}, **kwargs)
 
 
+def _nul_fields(data, prefix: str = ""):
+    """The names of the values holding a NUL character (PostgreSQL text cannot store one: refused up front)."""
+    if isinstance(data, str):
+        if "\x00" in data:
+            yield prefix or "_schema"
+    elif isinstance(data, Mapping):
+        for key in list(data.keys()):
+            yield from _nul_fields(data[key], f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(data, (list, tuple)):
+        for index, item in enumerate(data):
+            yield from _nul_fields(item, f"{prefix}[{index}]")
+
+
 class Strict(Schema):
     class Meta:
         unknown = RAISE
         ordered = True
+
+    @pre_load
+    def _refuse_nul(self, data, **kwargs):
+        bad = list(_nul_fields(data))
+        if bad:
+            raise ValidationError({name: ["Caractère nul (U+0000) interdit."] for name in bad})
+        return data
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -316,7 +338,13 @@ class EinvoiceIn(Strict):
     envoyer = fields.Boolean(load_default=False)
 
 
-class BatchIn(Strict):
+class BatchIn(Schema):
+    """Not `Strict`'s NUL check over the whole batch: each piece is checked on its own (DraftIn), so one bad piece
+    is refused alone."""
+
+    class Meta:
+        unknown = RAISE
+
     pieces = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=500),
                          metadata={"description": "Chaque élément : le corps de POST /pieces (brouillon ou "
                                                   "envoi)."})
