@@ -6,8 +6,9 @@ import logging
 from flask import Flask, current_app, g, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 
-from chorus_chain import formatting
+from chorus_chain import formatting, input_guard
 from chorus_chain.extensions import db, htmx, login_manager
 from chorus_chain.models import Account
 
@@ -43,6 +44,8 @@ def init_app(app: Flask) -> None:
             return None
         return account
 
+    input_guard.init_app(app)  # before the blueprints: their <int:...> rules take the bounded converter
+
     app.after_request(_finish_transaction)
     app.after_request(_security_headers)
     app.teardown_request(_rollback_on_error)
@@ -50,6 +53,8 @@ def init_app(app: Flask) -> None:
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)
+    for out_of_range in (DataError, OverflowError):
+        app.register_error_handler(out_of_range, _out_of_range)
 
     formatting.register(app)
 
@@ -121,14 +126,37 @@ ERROR_TEXTS = {
 }
 
 
+# Werkzeug answers 413 for two reasons: the whole request beyond MAX_CONTENT_LENGTH (the files), or one text field
+# beyond MAX_FORM_MEMORY_SIZE (pasted text, a forged form). The second is not about files.
+FORM_TOO_LARGE = ("Formulaire trop volumineux", "Un texte saisi dépasse très largement la taille autorisée. "
+                                                "Raccourcissez-le puis recommencez : rien n'a été enregistré.")
+
+
+def _files_too_large() -> bool:
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    return bool(limit and (request.content_length or 0) > limit)
+
+
 def _error_page(error):
     code = getattr(error, "code", 500) or 500
     if code == 500:
         log.exception("unhandled error", exc_info=getattr(error, "original_exception", error))
+    # The failure may have left the transaction aborted (PostgreSQL refuses every statement until a rollback): the
+    # page below reads the user and the structure, so it starts from a clean one. Nothing was to be kept anyway.
+    db.session.rollback()
     title, text = ERROR_TEXTS.get(code, ERROR_TEXTS[500])
+    text = getattr(error, "text", None) or text  # input_guard.HostileInput says what was wrong
+    if code == 413 and not _files_too_large():
+        title, text = FORM_TOO_LARGE
     if htmx:
         return render_template("_message.html", category="error", text=text), code, HTMX_TO_MESSAGES
     return render_template("error.html", code=code, title=title, text=text), code
+
+
+def _out_of_range(error):
+    """A value the database or the date arithmetic cannot hold (input_guard): the request's fault, a 400."""
+    log.warning("value out of range: %s", error, exc_info=error)
+    return _error_page(input_guard.HostileInput(input_guard.OUT_OF_RANGE_TEXT))
 
 
 def _csrf_error(error):

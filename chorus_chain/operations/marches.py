@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from chorus_chain import graph
 from chorus_chain.domain.decimals import DecimalRefused, read_decimal
+from chorus_chain.domain import dates as date_rules
 from chorus_chain.domain import identifiers
 from chorus_chain.domain.cadres import CADRES
 from chorus_chain.extensions import db
@@ -954,7 +955,9 @@ def record_dc4_avenant(account: Account, structure: Structure, access: MarcheAcc
     signed_on = raw.get("signed_on") or today(now)
     if not isinstance(signed_on, date):
         try:
-            signed_on = date.fromisoformat(str(signed_on))
+            signed_on = date_rules.parse_iso_day(str(signed_on))
+        except date_rules.ImplausibleDate as error:
+            raise OperationError(str(error), field="signed_on") from None
         except ValueError:
             raise OperationError("Indiquez la date de signature de l'avenant.", field="signed_on") from None
     if signed_on > today(now):
@@ -986,7 +989,9 @@ def record_reception(account: Account, structure: Structure, access: MarcheAcces
     value = raw.get("reception_on")
     if not isinstance(value, date):
         try:
-            value = date.fromisoformat(str(value or "").strip())
+            value = date_rules.parse_iso_day(str(value or ""))
+        except date_rules.ImplausibleDate as error:
+            raise OperationError(str(error), field="reception_on") from None
         except ValueError:
             raise OperationError("Indiquez la date de la réception, par exemple 2026-06-30.",
                                  field="reception_on") from None

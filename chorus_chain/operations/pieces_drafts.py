@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chorus_chain import graph
 from chorus_chain.domain import amounts as amount_rules
+from chorus_chain.domain import dates as date_rules
 from chorus_chain.domain import attachments as attachment_rules
 from chorus_chain.domain import identifiers, numbering, statuses
 from chorus_chain.domain import transitions as T
@@ -202,7 +203,9 @@ def parse_day(value: Any, field_name: str, label: str) -> date:
     if not text:
         raise OperationError(f"Indiquez {label}.", field=field_name)
     try:
-        return date.fromisoformat(text)
+        return date_rules.parse_iso_day(text)
+    except date_rules.ImplausibleDate as error:
+        raise OperationError(f"{label[0].upper()}{label[1:]} : {error}", field=field_name) from None
     except ValueError:
         raise OperationError(f"{label[0].upper()}{label[1:]} n'est pas une date valide (AAAA-MM-JJ).",
                              field=field_name) from None
