@@ -36,3 +36,27 @@ def month_problem(month: str) -> str | None:
     except (ImplausibleDate, ValueError) as error:
         return str(error) if isinstance(error, ImplausibleDate) else "Ce mois n'est pas valide."
     return None
+
+
+def marche_start(base_month: str | None) -> date | None:
+    """The first day anything can happen on a marché, when known: the first day of its mois zéro (the month its
+    prices were set, before it was signed). No invoice is issued, no réception pronounced before it. (A marché at
+    firm prices states no such month, and its entry date here says nothing: it may be entered years after.)"""
+    if not base_month:
+        return None
+    try:
+        return date(int(base_month[:4]), int(base_month[5:7]), 1)
+    except ValueError:
+        return None
+
+
+def prescription_start(today: date) -> date:
+    """The oldest date a claim on a public body still stands from: the prescription quadriennale (loi n° 68-1250
+    du 31 décembre 1968, art. 1) extinguishes a debt four years after 1 January of the year following the one in
+    which it arose. An invoice dated before this day asks for money the law no longer owes."""
+    return date(today.year - 4, 1, 1)
+
+
+def months_ahead(month: str, today: date) -> int:
+    """How many months "AAAA-MM" lies after the month of `today` (0: this month, negative: past)."""
+    return (int(month[:4]) - today.year) * 12 + int(month[5:7]) - today.month

@@ -38,3 +38,19 @@ def text_problem(value: str | None, multiline: bool = False) -> str | None:
 def has_control(value: str | None, allow_line_breaks: bool = True) -> bool:
     """Any control character (NUL, escape...) in `value`; tabs always, line breaks when allowed, pass."""
     return any(is_control(char) and not (allow_line_breaks and char in LINE_BREAKS) for char in value or "")
+
+
+JUSTIFICATION_MIN = 10
+
+
+def justification_problem(value: str | None) -> str | None:
+    """A justification is read by the MOE who decides on it: a few words that say why (« métré contradictoire du
+    12 mars »), not a character typed to pass the check. None when it is absent (whether it is needed is the
+    caller's rule) or long enough, else a French sentence."""
+    text = " ".join((value or "").split())
+    if not text:
+        return None
+    if len(text) < JUSTIFICATION_MIN or sum(char.isalpha() for char in text) < 3:
+        return (f"La justification « {text} » est trop courte : expliquez l'écart en quelques mots "
+                f"({JUSTIFICATION_MIN} caractères au moins), par exemple « métré contradictoire du 12 mars ».")
+    return None

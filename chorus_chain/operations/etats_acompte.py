@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 
 from chorus_chain.domain import money as engine
+from chorus_chain.domain import dates as date_rules
 from chorus_chain.domain.decimals import DecimalRefused, read_decimal
 from chorus_chain.domain.money.rounding import month_fr, of_month_fr
 from chorus_chain.domain.statuses import Status
@@ -243,10 +244,17 @@ def payable_of(result: dict | None, key: int) -> Decimal | None:
 # The MOE's changes
 
 
-def _check_month(value: Any) -> str:
+def _check_month(value: Any, now: datetime, what: str) -> str:
+    """A month of works or of an index, "AAAA-MM": not in a future month (no work is done, no index published
+    ahead of time; the current month is allowed: its état is drawn up at its end)."""
     month = (value or "").strip() if isinstance(value, str) else ""
     if not MONTH.match(month):
         raise OperationError("Indiquez le mois des travaux au format AAAA-MM (par exemple 2026-03).", field="month")
+    problem = date_rules.month_problem(month)
+    if problem:
+        raise OperationError(problem, field="month")
+    if date_rules.months_ahead(month, today(now)) > 0:
+        raise OperationError(f"{what} ne peut pas porter sur un mois à venir ({month_fr(month)}).", field="month")
     return month
 
 
@@ -270,7 +278,7 @@ def open_etat(access: MarcheAccess, account: Account, structure: Structure, mont
     require_moe(access)
     if access.marche.kind != "travaux":
         raise OperationError("Les états d'acompte ne concernent que les marchés de travaux.")
-    month = _check_month(month)
+    month = _check_month(month, now, "Un état d'acompte")
     marche = _lock_marche(access.marche.id)
     existing = etats_of(marche)
     closing = next((e for e in existing if e.final), None)
@@ -491,7 +499,7 @@ def set_index_value(access: MarcheAccess, account: Account, structure: Structure
     marche = access.marche
     if not marche.has_revision:
         raise OperationError("Ce marché est à prix fermes : il n'a pas d'indice de révision.")
-    month = _check_month(month)
+    month = _check_month(month, now, "La valeur de l'indice")
     number = parse_decimal(value, "value", f"Valeur de l'indice {marche.revision_index}", places=4,
                            allow_none=False)
     if number == 0:
