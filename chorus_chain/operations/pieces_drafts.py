@@ -206,7 +206,8 @@ def parse_day(value: Any, field_name: str, label: str) -> date:
     try:
         return date_rules.parse_iso_day(text)
     except date_rules.ImplausibleDate as error:
-        raise OperationError(f"{label[0].upper()}{label[1:]} : {error}", field=field_name) from None
+        raise OperationError(f"{label[0].upper()}{label[1:]} : {str(error)[0].lower()}{str(error)[1:]}",
+                             field=field_name) from None
     except ValueError:
         raise OperationError(f"{label[0].upper()}{label[1:]} n'est pas une date valide (AAAA-MM-JJ).",
                              field=field_name) from None

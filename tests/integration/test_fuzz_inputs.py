@@ -15,12 +15,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import lxml.html
 import pytest
-from sqlalchemy import func, select, union_all
+from sqlalchemy import select
 
-from chorus_chain import access, demo
+from chorus_chain import demo
 from chorus_chain.extensions import db
 from chorus_chain.models import Account
 from tests import factories
+from tests.integration.db_counts import row_counts
 from tests.integration.test_marches_visibility import demo_world  # noqa: F401  (fixture)
 
 # The hostile values: each must be refused (or ignored, for a filter) without a 500 and without storing anything.
@@ -139,15 +140,8 @@ def _record_form(app, discovered: Discovered, key: str, page_url: str, form) -> 
     discovered.forms.setdefault(identity, {"key": key, "action": action, "method": method, "fields": fields})
 
 
-def _row_counts() -> dict[str, int]:
-    tables = db.metadata.sorted_tables
-    query = union_all(*(select(func.count().label("n")).select_from(table) for table in tables))
-    return dict(zip((t.name for t in tables), db.session.execute(query).scalars()))
-
-
 def _counts(app) -> dict[str, int]:
-    with app.test_request_context(), access.system_access("tests: the fuzz test compares every table's rows"):
-        return _row_counts()
+    return row_counts(app)
 
 
 def _base_data(fields: dict) -> dict[str, str]:
