@@ -44,6 +44,10 @@ def create_app(config: dict | None = None) -> "Flask":
 
     register_blueprints(app)
 
+    from chorus_chain import api
+
+    api.init_app(app)
+
     from chorus_chain import cli
 
     cli.init_app(app)

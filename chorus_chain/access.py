@@ -179,3 +179,15 @@ def install() -> None:
     event.listen(Session, "after_begin", _after_begin)
     event.listen(Session, "do_orm_execute", _do_orm_execute)
     _installed = True
+
+
+def sees_bank_details(piece, structure_id: int) -> bool:
+    """Whether a structure reading a piece sees its full bank details (IBAN, BIC) or only the masked IBAN: the
+    emitter (its own account) and the paying step of its route (it pays to that account). One rule for the piece
+    page, its PDF and its Factur-X: a document built for a viewer masks what that viewer's page masks."""
+    from chorus_chain.domain import transitions as T
+
+    if piece.emitter_structure_id == structure_id:
+        return True
+    return any(step.get("step") == T.STEP_PAIEMENT and step.get("structure_id") == structure_id
+               for step in piece.route or ())

@@ -27,10 +27,49 @@ def demo_seed():
 
 @outbox_cli.command("dispatch")
 def outbox_dispatch():
-    """Hand the undispatched outbox jobs to the queue (or run them inline without REDIS_URL)."""
+    """Hand the due outbox jobs to the queue (or run them inline without REDIS_URL)."""
     from chorus_chain.jobs.queue import dispatch_outbox
 
     click.echo(f"{dispatch_outbox()} travail(s) transmis.")
+
+
+@outbox_cli.command("list")
+@click.option("--failed", "only_failed", is_flag=True, help="Seulement les travaux en échec.")
+@click.option("--limit", default=50, show_default=True)
+def outbox_list(only_failed: bool, limit: int):
+    """List the outbox's jobs not done (pending and failed), with their tries and last error."""
+    from sqlalchemy import select
+
+    from chorus_chain.models import OutboxJob
+
+    statuses = ("failed",) if only_failed else ("pending", "failed")
+    rows = db.session.scalars(select(OutboxJob).where(OutboxJob.status.in_(statuses))
+                              .order_by(OutboxJob.id.desc()).limit(limit)).all()
+    if not rows:
+        click.echo("Aucun travail en échec." if only_failed else "Aucun travail en attente ni en échec.")
+    for row in rows:
+        state = "en échec" if row.status == "failed" else "en attente"
+        click.echo(f"#{row.id} {row.job} {state}, {row.attempts} essai(s), créé le {row.created_at:%Y-%m-%d %H:%M} "
+                   f"UTC {row.payload} — {row.last_error or 'sans erreur'}")
+
+
+@outbox_cli.command("replay")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all-failed", is_flag=True, help="Relancer tous les travaux en échec.")
+def outbox_replay(ids: tuple[int, ...], all_failed: bool):
+    """Replay failed outbox jobs (by id, or all of them): pending again, tries counted from zero."""
+    from chorus_chain.jobs.outbox import failed_rows, replay
+    from chorus_chain.jobs.queue import dispatch_outbox
+
+    if all_failed:
+        ids = tuple(row.id for row in failed_rows(limit=10_000))
+    if not ids:
+        raise click.UsageError("Donnez les numéros des travaux à relancer, ou --all-failed.")
+    replayed = [row_id for row_id in ids if replay(row_id) is not None]
+    db.session.commit()
+    for row_id in sorted(set(ids) - set(replayed)):
+        click.echo(f"#{row_id} n'est pas en échec : laissé tel quel.", err=True)
+    click.echo(f"{len(replayed)} travail(s) relancé(s) ; {dispatch_outbox()} transmis.")
 
 
 @operator_cli.command("grant")

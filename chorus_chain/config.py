@@ -66,6 +66,15 @@ def load() -> dict:
         "SMTP_USER": os.environ.get("SMTP_USER") or None,
         "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD") or None,
         "SMTP_STARTTLS": _bool("SMTP_STARTTLS", True),
+        "SMTP_TIMEOUT": float(os.environ.get("SMTP_TIMEOUT", "15")),  # a hanging server fails the try, not the worker
+        # Durable jobs (jobs/outbox.py): tries, backoff (doubling, capped), how long a document may show no sign of
+        # life before asking again starts a new job, how long a job waits out a database restart to record what it did.
+        "OUTBOX_MAX_ATTEMPTS": int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "8")),
+        "OUTBOX_BACKOFF_SECONDS": float(os.environ.get("OUTBOX_BACKOFF_SECONDS", "30")),
+        "OUTBOX_BACKOFF_MAX": float(os.environ.get("OUTBOX_BACKOFF_MAX", "3600")),
+        "DOCUMENT_STALL_SECONDS": int(os.environ.get("DOCUMENT_STALL_SECONDS", "90")),
+        "JOB_DB_RETRY_SECONDS": float(os.environ.get("JOB_DB_RETRY_SECONDS", "120")),
+        "CLOCK_INTERVAL_SECONDS": float(os.environ.get("CLOCK_INTERVAL_SECONDS", "60")),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "chorus-chain <ne-pas-repondre@chorus-chain.invalid>"),
         "OUTBOX_PAGE": development,
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),

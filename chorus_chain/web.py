@@ -106,8 +106,12 @@ def _security_headers(response):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     # One URL may answer a full page or an HTMX fragment: caches must keep them apart.
     headers.add("Vary", "HX-Request")
-    if current_user.is_authenticated:
-        headers.setdefault("Cache-Control", "no-store")
+    if current_user.is_authenticated and request.endpoint != "static":
+        # Whatever a view or send_file said ("no-cache" still lets a browser or proxy keep a copy on disk): a
+        # page, a PDF, a ZIP or an export read under a session is never stored, so nothing of it outlives logout
+        # on a shared computer.
+        headers["Cache-Control"] = "no-store"
+        headers.pop("Expires", None)
     return response
 
 
@@ -139,6 +143,10 @@ def _files_too_large() -> bool:
 
 def _error_page(error):
     code = getattr(error, "code", 500) or 500
+    if request.path.startswith("/api/"):  # an unknown address or method under the API: problem+json, not a page
+        from chorus_chain.api.core import http_error
+
+        return http_error(error)
     if code == 500:
         log.exception("unhandled error", exc_info=getattr(error, "original_exception", error))
     # The failure may have left the transaction aborted (PostgreSQL refuses every statement until a rollback): the

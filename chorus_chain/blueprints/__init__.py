@@ -4,6 +4,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from chorus_chain.blueprints.accounts.views import bp as accounts_bp
+    from chorus_chain.blueprints.api_clients.views import bp as api_clients_bp
     from chorus_chain.blueprints.auth.views import bp as auth_bp
     from chorus_chain.blueprints.bordereau.views import bp as bordereau_bp
     from chorus_chain.blueprints.core.views import bp as core_bp
@@ -26,5 +27,5 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (core_bp, auth_bp, accounts_bp, organisation_bp, marches_bp, invitation_bp, pieces_bp, pieces_import_bp,
                notifications_bp, dashboard_bp, help_bp, structure_help_bp, reform_bp,
-               support_bp, operator_bp, rates_bp, marche_interest_bp, documents_bp, bordereau_bp, etats_bp):
+               support_bp, operator_bp, rates_bp, marche_interest_bp, documents_bp, bordereau_bp, etats_bp, api_clients_bp):
         app.register_blueprint(bp)

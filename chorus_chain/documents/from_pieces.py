@@ -135,8 +135,12 @@ def _month_label(month: str) -> str:
 
 
 def invoice_of(piece: Any, *, marche: Any, seller: Any, buyer: Party, bank_account: Any | None = None,
-               original: Any | None = None, decompte_month: str | None = None) -> InvoiceDoc:
-    """The invoice / credit note / projet de décompte of a deposited piece (see the module docstring)."""
+               original: Any | None = None, decompte_month: str | None = None,
+               shows_bank: bool = True) -> InvoiceDoc:
+    """The invoice / credit note / projet de décompte of a deposited piece (see the module docstring).
+
+    `shows_bank` False: the viewer's page masks the bank account (`access.sees_bank_details`), so the document
+    prints the masked IBAN only and its Factur-X XML carries no payment account at all."""
     if piece.is_draft:
         raise DocumentUnavailable("Un brouillon n'a pas de document : envoyez d'abord la pièce.")
     autoliquidation = piece.vat_regime == "autoliquidation"
@@ -151,10 +155,13 @@ def invoice_of(piece: Any, *, marche: Any, seller: Any, buyer: Party, bank_accou
     credit = piece.piece_type == "AVOIR"
     if credit and original is None:
         raise DocumentUnavailable("Cet avoir ne désigne pas la facture qu'il annule : il ne peut pas être imprimé.")
-    iban = bic = None
+    iban = bic = iban_masked = None
     if bank_account is not None and stdnum_iban.is_valid(bank_account.iban):
-        iban = bank_account.iban
-        bic = bank_account.bic if bank_account.bic and stdnum_bic.is_valid(bank_account.bic) else None
+        if shows_bank:
+            iban = bank_account.iban
+            bic = bank_account.bic if bank_account.bic and stdnum_bic.is_valid(bank_account.bic) else None
+        else:
+            iban_masked = bank_account.iban_masked
     dgp = marche.dgp_days
     return InvoiceDoc(
         number=piece.number,
@@ -175,6 +182,7 @@ def invoice_of(piece: Any, *, marche: Any, seller: Any, buyer: Party, bank_accou
         vat_regime=VatRegime.AUTOLIQUIDATION if autoliquidation else VatRegime.NORMAL,
         iban=iban,
         bic=bic,
+        iban_masked=iban_masked,
         original_invoice_number=original.number if credit else None,
         original_invoice_date=original.issue_date if credit else None,
         delivery_date=_month_end(decompte_month) if decompte_month else None,

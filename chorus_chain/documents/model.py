@@ -263,6 +263,9 @@ class InvoiceDoc:
     vat_regime: VatRegime = VatRegime.NORMAL
     iban: str | None = None
     bic: str | None = None
+    iban_masked: str | None = None
+    """The masked IBAN ("FR76 •••• •••• 0189") printed instead of `iban` for a viewer who does not see the bank
+    details: never in the XML."""
     original_invoice_number: str | None = None
     """The invoice a credit note cancels (mandatory for an AVOIR, BT-25)."""
     original_invoice_date: date | None = None

@@ -2,7 +2,7 @@
 from rq import cron
 
 from chorus_chain.jobs import periodic
-from chorus_chain.jobs.queue import QUEUE_NAME
+QUEUE_NAME = "sweeps"
 
 cron.register(periodic.dispatch_pending_outbox, QUEUE_NAME, interval=60)
 cron.register(periodic.sweep_deadlines, QUEUE_NAME, interval=300)

@@ -1,18 +1,23 @@
 """Rendering a generated document (operations/documents.py): a PDF, a Factur-X or a ZIP, off the request path.
 
 The job takes the row's id, works under the tenant who asked (the same access predicate as their pages), commits its
-progress as it goes (the page polls it), stores the bytes and marks the row done; any refusal or error marks it
-failed with a French message the page shows, and is not retried by itself (the user asks again). Safe to run
-twice: a row already done is left alone.
+progress as it goes (the page polls it; every commit is also the row's heartbeat, `updated_at`), stores the bytes and
+marks the row done. A refusal (the data changed, a right withdrawn) marks it failed with the French message the page
+shows — trying again would give the same answer. Any other error, or a work horse killed mid-PDF, is the outbox's to
+retry (`jobs.outbox`: backoff, then `give_up` marks the row failed and the page offers « Réessayer »).
+
+Safe to run twice: a row already done is left alone, and a row another live try is rendering (its heartbeat younger
+than DOCUMENT_STALL_SECONDS) is left to it.
 """
 from __future__ import annotations
 
 import logging
+from sqlalchemy import select
 
 from chorus_chain.access import tenant
 from chorus_chain.documents.from_pieces import DocumentUnavailable
 from chorus_chain.extensions import db
-from chorus_chain.jobs.context import job_context
+from chorus_chain.jobs.context import durably, job_context
 from chorus_chain.models import GeneratedDocument, Structure
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import OperationError
@@ -27,17 +32,33 @@ def render_document(document_id: int, etat_id: int | None = None, on: str | None
         return _render(document_id, {"etat_id": etat_id, "on": on})
 
 
-def _render(document_id: int, payload: dict) -> str | None:
-    row = db.session.get(GeneratedDocument, document_id)
-    if row is None or row.status == "done":
-        return row.status if row else None
+def _claim(document_id: int) -> int | None:
+    """Take the row for this try (its structure's id), or None: gone, done, or rendered by another live try."""
+    query = select(GeneratedDocument).where(GeneratedDocument.id == document_id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = db.session.scalar(query)
+    now = utcnow()
+    if row is None or row.status == "done" or (row.status == "running" and not ops.is_stalled(row, now)):
+        db.session.commit()
+        return None
+    row.status, row.progress, row.error, row.updated_at = "running", 5, None, now
+    row.attempts += 1
     structure_id = row.structure_id
-    row.status, row.progress, row.error = "running", 5, None
     db.session.commit()
+    return structure_id
 
-    def progress(percent: int) -> None:
+
+def _render(document_id: int, payload: dict) -> str | None:
+    structure_id = _claim(document_id)
+    if structure_id is None:
+        row = db.session.get(GeneratedDocument, document_id)
+        return row.status if row else None
+
+    def progress(percent: int) -> None:  # also the heartbeat: a live job touches its row
         current = db.session.get(GeneratedDocument, document_id)
         current.progress = max(current.progress, min(int(percent), 99))
+        current.updated_at = utcnow()
         db.session.commit()
 
     try:
@@ -53,9 +74,35 @@ def _render(document_id: int, payload: dict) -> str | None:
             return "done"
     except (DocumentUnavailable, OperationError) as refusal:
         return _fail(document_id, refusal.message)
-    except Exception:  # a bug or a resource refused: logged in full, the user reads a plain French message
-        log.exception("document %s failed", document_id)
-        return _fail(document_id, ops.FAILED_MESSAGE)
+    except Exception:  # a bug, a resource refused, the database gone: the outbox tries again (the page waits)
+        log.exception("document %s failed, to be retried", document_id)
+        db.session.rollback()
+        durably(lambda: _requeue(document_id))
+        raise
+
+
+def _requeue(document_id: int) -> None:
+    row = db.session.get(GeneratedDocument, document_id)
+    if row is not None and row.status == "running":
+        row.status, row.progress = "queued", 0
+    db.session.commit()
+
+
+def give_up(document_id: int, error: str, **_payload) -> None:
+    """The outbox's last try failed: the row is failed and the page offers « Réessayer ». Flushes only (the outbox
+    commits with its own row)."""
+    row = db.session.get(GeneratedDocument, document_id)
+    if row is not None and row.status != "done":
+        row.status, row.error = "failed", ops.FAILED_MESSAGE
+        db.session.flush()
+
+
+def replay(document_id: int, **_payload) -> None:
+    """An operator replays the job: the page shows the document queued again. Flushes only."""
+    row = db.session.get(GeneratedDocument, document_id)
+    if row is not None and row.status == "failed":
+        row.status, row.progress, row.error = "queued", 0, None
+        db.session.flush()
 
 
 def _fail(document_id: int, message: str) -> str:

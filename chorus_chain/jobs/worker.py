@@ -6,7 +6,7 @@ fonts again: measured by bench/pdf_jobs.py, a one-page PDF cost about eleven tim
 once, every horse inherits them by fork (copy-on-write) and keeps the isolation of one process per job.
 
 The parent never opens a database connection (creating the app does not connect), so no connection is shared across
-a fork. Use it with `rq worker --worker-class chorus_chain.jobs.worker.PreloadedWorker --with-scheduler chorus`.
+a fork. Use it with `rq worker --worker-class chorus_chain.jobs.worker.PreloadedWorker --with-scheduler mail sweeps` (see the Procfile).
 """
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """All models, imported here so that Alembic and the app see one metadata."""
 from chorus_chain.models.accounts import Account
+from chorus_chain.models.api import ApiCall, ApiClient, ApiIdempotencyKey, ApiToken, DepositBatch
 from chorus_chain.models.audit import StructureEvent
 from chorus_chain.models.base import Base
-from chorus_chain.models.deadlines import Deadline
+from chorus_chain.models.deadlines import ClockState, Deadline
 from chorus_chain.models.documents import GeneratedDocument
 from chorus_chain.models.marches import Dc4Avenant, Marche, MarcheEvent, MarcheParty
 from chorus_chain.models.messaging import MailMessage, OutboxJob
@@ -28,9 +29,15 @@ from chorus_chain.models.structures import (
 
 __all__ = [
     "Account",
+    "ApiCall",
+    "ApiClient",
+    "ApiIdempotencyKey",
+    "ApiToken",
+    "DepositBatch",
     "BankAccount",
     "Base",
     "Dc4Avenant",
+    "ClockState",
     "Deadline",
     "Decompte",
     "DecompteLine",

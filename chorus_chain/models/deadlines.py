@@ -15,7 +15,7 @@ from chorus_chain.models.base import Base, check_in, utcnow
 
 # The kinds of deadline (domain.deadlines.DEADLINES): the DC4's 21 days ("dc4_acceptance") and the clocks of a
 # piece (validation_1, validation_2, moe, paiement, contest_moe_corrections, tacit_dgd, dg_signature).
-__all__ = ["DEADLINE_KINDS", "Deadline"]
+__all__ = ["DEADLINE_KINDS", "ClockState", "Deadline"]
 
 
 class Deadline(Base):
@@ -39,3 +39,16 @@ class Deadline(Base):
     # The reminders already sent (days before due_at): each is sent once.
     reminders_sent: Mapped[list] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)  # the clock's start
+
+
+class ClockState(Base):
+    """Where a clock process stands (`flask deadlines clock`): the instant it swept up to, and when it last ran.
+
+    `flask deadlines sweep --now` refuses an instant before `swept_to` (the law's clocks never run backwards), and
+    /healthz says the clock is late when `ran_at` is old."""
+
+    __tablename__ = "clock_state"
+
+    name: Mapped[str] = mapped_column(String(30), primary_key=True)  # "deadlines"
+    swept_to: Mapped[datetime]
+    ran_at: Mapped[datetime]

@@ -39,4 +39,5 @@ class GeneratedDocument(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)  # also the job's heartbeat
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")  # renderings started

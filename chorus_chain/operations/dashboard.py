@@ -269,15 +269,17 @@ def piece_list(structure: Structure, filters: Filters, works: bool | None, *, so
 
 
 def filter_parties(structure: Structure) -> list[tuple[int, str, str, str]]:
-    """The companies of the structure's marchés, for the "party" filter: (party id, name, role, marché reference),
-    one query."""
-    mine = select(MarcheParty.marche_id).where(MarcheParty.structure_id == structure.id,
-                                                MarcheParty.status == "confirmed")
+    """The companies offered by the "Entreprise émettrice" filter: (party id, name, role, marché reference), one
+    query. Only what the structure may see: its own parties, and the parties that emitted a piece it sees (the one
+    access predicate, `visible_to`) — not every company of its marchés (a private invoice's emitter, a sibling
+    branch, a sous-traitant of another co-traitant are not named to a structure that sees none of their pieces)."""
+    emitted_visible = exists().where(Piece.emitter_party_id == MarcheParty.id, visible_to(structure.id))
     return [tuple(row) for row in db.session.execute(
         select(MarcheParty.id, MarcheParty.name, MarcheParty.role, Marche.reference)
         .join(Marche, Marche.id == MarcheParty.marche_id)
-        .where(MarcheParty.marche_id.in_(mine), MarcheParty.status == "confirmed",
-               MarcheParty.role.in_(Role.CONTRACTORS))
+        .where(MarcheParty.role.in_(Role.CONTRACTORS),
+               or_(and_(MarcheParty.structure_id == structure.id, MarcheParty.status == "confirmed"),
+                   emitted_visible))
         .order_by(Marche.reference, MarcheParty.name, MarcheParty.id))]
 
 

@@ -26,14 +26,14 @@ import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from chorus_chain import formatting
-from chorus_chain.access import visible_to
+from chorus_chain.access import sees_bank_details, visible_to
 from chorus_chain.documents import from_pieces
 from chorus_chain.documents.fingerprint import canonical_document
 from chorus_chain.documents.from_pieces import DocumentUnavailable
@@ -155,13 +155,15 @@ def _structure_party(structure_id: int | None) -> from_pieces.Party:
     return from_pieces.party_of(structure)
 
 
-def _invoice_doc(piece: Piece):
+def _invoice_doc(piece: Piece, structure: Structure):
+    """The invoice as `structure` sees it: the bank details masked as its piece page masks them."""
     original = None
     if piece.original_piece_id:
         original = db.session.scalar(select(Piece).where(Piece.id == piece.original_piece_id))
     month = db.session.scalar(select(Decompte.month).where(Decompte.piece_id == piece.id))
     return from_pieces.invoice_of(piece, marche=piece.marche, seller=piece.emitter_structure, buyer=_buyer(piece),
-                                  bank_account=piece.bank_account, original=original, decompte_month=month)
+                                  bank_account=piece.bank_account, original=original, decompte_month=month,
+                                  shows_bank=sees_bank_details(piece, structure.id))
 
 
 def _tacit_doc(piece: Piece, on: date):
@@ -231,7 +233,7 @@ def prepare_piece(structure: Structure, piece_id: int, kind: str, on: date) -> P
     if kind in ("piece_pdf", "facturx"):
         if kind == "facturx" and not from_pieces.is_invoice_like(piece):
             raise DocumentUnavailable("Factur-X ne s'applique qu'aux factures et aux avoirs.")
-        doc = _invoice_doc(piece)
+        doc = _invoice_doc(piece, structure)
         label = from_pieces.piece_label(piece)
         name = f"facturx-{number}.pdf" if kind == "facturx" else f"{_safe(label.lower())}-{number}.pdf"
         return Prepared(kind, name, PDF, _doc_key(doc), doc, label, piece, piece.marche)
@@ -351,7 +353,7 @@ def request_document(account: Account, structure: Structure, kind: str, *, now: 
     row = db.session.scalar(select(GeneratedDocument).where(GeneratedDocument.structure_id == structure.id,
                                                             GeneratedDocument.content_key == key)
                             .with_for_update())
-    if row is not None and row.status != "failed":
+    if row is not None and (row.status == "done" or (row.status != "failed" and not is_stalled(row, now))):
         return row  # done: offered at once; queued or running: the page follows its progress
     if row is None:
         row = GeneratedDocument(structure_id=structure.id, content_key=key, kind=kind,
@@ -360,13 +362,23 @@ def request_document(account: Account, structure: Structure, kind: str, *, now: 
                                 filename=prepared.filename, content_type=prepared.content_type,
                                 requested_by_id=account.id, created_at=now, updated_at=now)
         db.session.add(row)
-    else:  # asked again after a failure: try once more
+    else:  # asked again after a failure, or while its job gave no sign of life: a new job
         row.requested_by_id = account.id
+        row.updated_at = now
     row.status, row.progress, row.error, row.sha256 = "queued", 0, None, None
     db.session.flush()
     db.session.add(OutboxJob(job="render_document",
                              payload={"document_id": row.id, "etat_id": etat_id, "on": on.isoformat()}))
     return row
+
+
+def is_stalled(row: GeneratedDocument, now: datetime) -> bool:
+    """A queued or running row whose job gave no sign of life (its heartbeat, `updated_at`) for
+    DOCUMENT_STALL_SECONDS: its worker died or it waits behind a lost hand-over. Asking again starts a new job."""
+    from flask import current_app
+
+    stall = timedelta(seconds=int(current_app.config.get("DOCUMENT_STALL_SECONDS", 90)))
+    return row.status in ("queued", "running") and row.updated_at < now - stall
 
 
 def document_for(structure: Structure, document_id: int) -> GeneratedDocument | None:
@@ -616,7 +628,7 @@ def build_archive(prepared: Prepared, structure: Structure, progress: Progress, 
                 notes.append(f"État d'acompte n° {etat.number} non généré — {refusal.message}")
                 continue
             entries.append((f"marche/{doc.filename}", _cached_or_rendered(structure, doc, now)))
-        export = marche_export(marche, now)
+        export = marche_export(marche, now, structure.id)
         entries.append(("export.json", json.dumps(export, ensure_ascii=False, indent=2).encode("utf-8")))
     else:
         # The export of a dossier: the export's entries of the pieces the asker sees (the whole-marché export is
@@ -624,7 +636,7 @@ def build_archive(prepared: Prepared, structure: Structure, progress: Progress, 
         seen = {(p.number, p.emitter_structure_id) for p in pieces}
         sirets = dict(db.session.execute(select(Structure.siret, Structure.id)
                                          .where(Structure.id.in_({p.emitter_structure_id for p in pieces}))).all())
-        entries_of_dossier = [entry for entry in export_pieces(marche)
+        entries_of_dossier = [entry for entry in export_pieces(marche, structure.id)
                               if (entry["number"], sirets.get(entry["emitter_siret"])) in seen]
         export = {"format": "chorus-chain/dossier-export/v1", "exported_at": now.isoformat(),
                   "marche": {"reference": marche.reference, "objet": marche.objet},

@@ -3,9 +3,13 @@
 Everything comes from the database and the same chain the pages use; nothing is recomputed differently here.
 Amounts are strings with two decimals, dates YYYY-MM-DD, instants ISO-8601 with offset, unknown values null.
 
-`pieces` lists every deposited piece of the marché (drafts are not sent: they stay out), with its clocks and its
-hash-chained events. The export is for the structures that see the whole marché (MOA, MOE, holder: the callers
-check it), so the pieces are read under system access, across the tenants that deposited them. `decompte` of a PDM is
+`pieces` lists the deposited pieces of the marché that the reader sees (drafts are not sent: they stay out), with
+their clocks and hash-chained events. The export is for the structures that see the whole chain (MOA, MOE, holder:
+the callers check it), but seeing the chain is not seeing every piece: a private invoice of a rang-2 sous-traitant
+to its rang-1 reaches neither the MOA nor the MOE. So the pieces are read through the one access predicate
+(`access.visible_to`) for the reader, under its tenant, never across tenants; a `previous` piece the reader does not
+see is not named (null). Only an operator's command line (`flask marches export`) reads every piece, under an
+explicit `system_access`. `decompte` of a PDM is
 the issued état d'acompte's figures for that piece's beneficiary, the same lines as the screen
 (`operations.etats_acompte.piece_decompte`); null until an état that includes it is issued.
 """
@@ -16,10 +20,9 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import aliased
 
 from chorus_chain import graph
-from chorus_chain.access import system_access
+from chorus_chain.access import is_system, visible_to
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import Deadline, Marche, Piece, PieceEvent, Structure
@@ -43,7 +46,9 @@ def _instant(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def marche_export(marche: Marche, now: datetime) -> dict[str, Any]:
+def marche_export(marche: Marche, now: datetime, reader_id: int | None) -> dict[str, Any]:
+    """The export of a marché as `reader_id` (a structure) sees its pieces; None only under `system_access` (the
+    operator's command line)."""
     rows = chain_ops.rows_of(marche)
     chain = chain_ops.chain_of(marche, rows)
     by_id = {row.id: row for row in rows}
@@ -84,7 +89,7 @@ def marche_export(marche: Marche, now: datetime) -> dict[str, Any]:
         },
         "parties": parties,
         "routes": routes(chain),
-        "pieces": pieces(marche),
+        "pieces": pieces(marche, reader_id),
     }
 
 
@@ -106,43 +111,54 @@ def routes(chain: graph.Chain) -> list[dict[str, Any]]:
     return entries
 
 
-def pieces(marche: Marche) -> list[dict[str, Any]]:
-    """The deposited pieces of the marché, in deposit order, each with its clocks and events: four queries."""
-    with system_access("marché export: the pieces of every party of the marché"):
-        previous = aliased(Piece)
-        rows = db.session.execute(
-            select(Piece, Structure.siret, previous.number)
-            .join(Structure, Structure.id == Piece.emitter_structure_id)
-            .outerjoin(previous, previous.id == Piece.previous_piece_id)
-            .where(Piece.marche_id == marche.id, Piece.status != "BROUILLON")
-            .order_by(Piece.deposited_at, Piece.id)).all()
-        ids = [piece.id for piece, *_ in rows]
-        deadlines: dict[int, list[Deadline]] = {}
-        events: dict[int, list[PieceEvent]] = {}
-        if ids:
-            for deadline in db.session.scalars(select(Deadline).where(Deadline.piece_id.in_(ids))
-                                               .order_by(Deadline.created_at, Deadline.id)):
-                deadlines.setdefault(deadline.piece_id, []).append(deadline)
-            for event in db.session.scalars(select(PieceEvent).where(PieceEvent.piece_id.in_(ids))
-                                            .order_by(PieceEvent.piece_id, PieceEvent.seq)):
-                events.setdefault(event.piece_id, []).append(event)
-        decomptes = etats_ops.piece_decomptes(marche, ids)
-        return [{
-            "number": piece.number,
-            "cadre": piece.cadre,
-            "emitter_siret": siret,
-            "type": piece.piece_type,
-            "status": piece.status,
-            "montant_ht": _amount(piece.montant_ht),
-            "montant_tva": _amount(piece.montant_tva),
-            "montant_ttc": _amount(piece.montant_ttc),
-            "deposited_at": _instant(piece.deposited_at),
-            "previous": previous_number,
-            "dossier": piece.dossier_number,
-            "deadlines": [{"kind": d.kind, "due_at": _instant(d.due_at), "done_at": _instant(d.done_at)}
-                          for d in deadlines.get(piece.id, [])],
-            "events": [{"at": _instant(e.at), "actor_siret": e.actor_siret, "actor": e.actor, "action": e.action,
-                        "from": e.from_status, "to": e.to_status, "reason": e.reason, "hash": e.hash}
-                       for e in events.get(piece.id, [])],
-            "decompte": decomptes.get(piece.id),
-        } for piece, siret, previous_number in rows]
+def pieces(marche: Marche, reader_id: int | None) -> list[dict[str, Any]]:
+    """The deposited pieces of the marché that `reader_id` sees, in deposit order, each with its clocks and events:
+    five queries. `reader_id` None reads every piece and is only allowed under `system_access` (a command line)."""
+    conditions = [Piece.marche_id == marche.id, Piece.status != "BROUILLON"]
+    if reader_id is not None:
+        conditions.append(visible_to(reader_id))
+    elif not is_system():
+        raise PermissionError("an export for no reader needs system_access (an operator's command line)")
+    rows = db.session.execute(
+        select(Piece, Structure.siret)
+        .join(Structure, Structure.id == Piece.emitter_structure_id)
+        .where(*conditions)
+        .order_by(Piece.deposited_at, Piece.id)).all()
+    ids = [piece.id for piece, _ in rows]
+    # The previous piece of a dossier is named only when the reader sees it too (the same predicate).
+    previous_ids = {piece.previous_piece_id for piece, _ in rows if piece.previous_piece_id}
+    previous_numbers: dict[int, str] = {}
+    if previous_ids:
+        previous_conditions = [Piece.id.in_(previous_ids)]
+        if reader_id is not None:
+            previous_conditions.append(visible_to(reader_id))
+        previous_numbers = dict(db.session.execute(select(Piece.id, Piece.number).where(*previous_conditions)).all())
+    deadlines: dict[int, list[Deadline]] = {}
+    events: dict[int, list[PieceEvent]] = {}
+    if ids:
+        for deadline in db.session.scalars(select(Deadline).where(Deadline.piece_id.in_(ids))
+                                           .order_by(Deadline.created_at, Deadline.id)):
+            deadlines.setdefault(deadline.piece_id, []).append(deadline)
+        for event in db.session.scalars(select(PieceEvent).where(PieceEvent.piece_id.in_(ids))
+                                        .order_by(PieceEvent.piece_id, PieceEvent.seq)):
+            events.setdefault(event.piece_id, []).append(event)
+    decomptes = etats_ops.piece_decomptes(marche, ids)
+    return [{
+        "number": piece.number,
+        "cadre": piece.cadre,
+        "emitter_siret": siret,
+        "type": piece.piece_type,
+        "status": piece.status,
+        "montant_ht": _amount(piece.montant_ht),
+        "montant_tva": _amount(piece.montant_tva),
+        "montant_ttc": _amount(piece.montant_ttc),
+        "deposited_at": _instant(piece.deposited_at),
+        "previous": previous_numbers.get(piece.previous_piece_id),
+        "dossier": piece.dossier_number,
+        "deadlines": [{"kind": d.kind, "due_at": _instant(d.due_at), "done_at": _instant(d.done_at)}
+                      for d in deadlines.get(piece.id, [])],
+        "events": [{"at": _instant(e.at), "actor_siret": e.actor_siret, "actor": e.actor, "action": e.action,
+                    "from": e.from_status, "to": e.to_status, "reason": e.reason, "hash": e.hash}
+                   for e in events.get(piece.id, [])],
+        "decompte": decomptes.get(piece.id),
+    } for piece, siret in rows]

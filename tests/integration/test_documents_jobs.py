@@ -134,15 +134,26 @@ def test_the_same_request_reuses_the_row_and_renders_once(app, ws, monkeypatch):
     assert count(app, GeneratedDocument, GeneratedDocument.piece_id == piece_id) == 2
 
 
-def test_a_failed_render_is_reported_and_can_be_asked_again(app, ws, monkeypatch):
+def test_a_failed_render_is_retried_then_reported_and_can_be_asked_again(app, ws, monkeypatch):
+    from chorus_chain.jobs.queue import dispatch_outbox
+    from chorus_chain.models import OutboxJob
+
     w = ws
     def broken(prepared):
         raise RuntimeError("weasyprint exploded")
 
     monkeypatch.setitem(doc_ops.RENDERERS, "piece_pdf", broken)
+    monkeypatch.setitem(app.config, "OUTBOX_MAX_ATTEMPTS", 2)
+    monkeypatch.setitem(app.config, "OUTBOX_BACKOFF_SECONDS", 0)
     piece_id = deposit(app, w, w.st1, "A9", "ST-0044", ht="1000.00")
     client = client_as(app, w.st1)
     ask(client, w.st1, f"pieces/{piece_id}/pdf")
+    row = only_row(app, piece_id=piece_id)
+    assert row.status == "queued" and row.attempts == 1  # the first try failed: the outbox tries again
+    with app.app_context():
+        assert dispatch_outbox() == 1
+        job = db.session.scalar(select(OutboxJob).where(OutboxJob.job == "render_document"))
+        assert job.status == "failed" and job.attempts == 2 and "weasyprint exploded" in job.last_error
     row = only_row(app, piece_id=piece_id)
     assert row.status == "failed" and row.error == doc_ops.FAILED_MESSAGE and row.sha256 is None
     page = client.get(f"/s/{w.st1.siret}/documents/{row.id}", headers=HX).get_data(as_text=True)

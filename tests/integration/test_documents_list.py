@@ -129,6 +129,7 @@ def test_a_failed_document_shows_its_error_and_can_be_asked_again(app, ws, monke
         raise RuntimeError("weasyprint exploded")
 
     monkeypatch.setitem(doc_ops.RENDERERS, "piece_pdf", broken)
+    monkeypatch.setitem(app.config, "OUTBOX_MAX_ATTEMPTS", 1)  # the outbox gives up at once (retries: test_outbox)
     piece_id = deposit(app, w, w.st1, "A9", "ST-0103", ht="1000.00")
     client = client_as(app, w.st1)
     ask(client, w.st1, f"pieces/{piece_id}/pdf")

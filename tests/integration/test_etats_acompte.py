@@ -252,7 +252,7 @@ def test_the_export_fills_the_decompte_of_each_pdm_with_its_beneficiarys_figures
     etat_id = _open(app, w, "2026-02")
     _issue(app, w, etat_id)
     with system(app):
-        document = marche_export(db.session.get(Marche, w.marche_id), NOW)
+        document = marche_export(db.session.get(Marche, w.marche_id), NOW, None)
     jsonschema.validate(document, schema())
     pieces = {p["number"]: p for p in document["pieces"]}
     m = pieces["PDM-1"]["decompte"]

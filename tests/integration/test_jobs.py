@@ -37,9 +37,10 @@ def _mails(app):
 
 
 def _pending_outbox(app):
+    """Rows not handed over yet."""
     with app.app_context():
         return db.session.scalar(db.select(db.func.count()).select_from(OutboxJob)
-                                 .where(OutboxJob.dispatched_at.is_(None)))
+                                 .where(OutboxJob.status == "pending", OutboxJob.dispatched_at.is_(None)))
 
 
 def test_healthz_reports_redis(app, client, redis_url):
@@ -58,7 +59,7 @@ def test_mail_goes_through_rq_and_a_worker_sends_it(app, client, redis_url):
     assert _mails(app) == [("rq@exemple.fr", False)]  # queued, not sent by the request
     assert _pending_outbox(app) == 0  # handed to rq
     connection = Redis.from_url(redis_url)
-    queue = Queue("chorus", connection=connection)
+    queue = Queue("mail", connection=connection)
     assert queue.count == 1
     with app.app_context():
         SimpleWorker([queue], connection=connection).work(burst=True)
@@ -77,7 +78,7 @@ def test_redis_down_loses_nothing(app, client, redis_url):
     with app.app_context():
         assert dispatch_pending_outbox() == 1
         assert dispatch_pending_outbox() == 0  # never twice
-    assert Queue("chorus", connection=Redis.from_url(redis_url)).count == 1
+    assert Queue("mail", connection=Redis.from_url(redis_url)).count == 1
 
 
 def test_rolled_back_change_sends_nothing(app, client):

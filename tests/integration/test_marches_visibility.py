@@ -235,9 +235,11 @@ def test_cli_export_prints_the_same_document(app, demo_world):
     result = runner.invoke(args=["marche", "export", "DEMO-TRAVAUX-2026"])
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
-    with app.app_context():
+    from chorus_chain.access import system_access
+
+    with app.app_context(), system_access("test: the operator's export reads every piece"):
         marche = db.session.get(Marche, demo_world["marche_id"])
-        built = marche_export(marche, utcnow())
+        built = marche_export(marche, utcnow(), None)
     printed.pop("exported_at"), built.pop("exported_at")
     assert printed == built
     missing = runner.invoke(args=["marche", "export", "NOPE"])

@@ -129,7 +129,7 @@ def test_periodic_job_sweeps_and_dispatches(app, db):
         result = periodic.sweep_deadlines()
     assert result["done"] >= 1 and status_of(app, piece_id) == "A_ASSOCIER_MOE"
     with app.app_context():
-        assert db.session.scalar(select(OutboxJob.id).where(OutboxJob.dispatched_at.is_(None))) is None
+        assert db.session.scalar(select(OutboxJob.id).where(OutboxJob.status == "pending")) is None
     assert piece(app, piece_id).status == "A_ASSOCIER_MOE"
 
 

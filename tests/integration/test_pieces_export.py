@@ -19,8 +19,8 @@ AMOUNT = re.compile(r"^-?\d+\.\d{2}$")
 
 
 def _export(app, who, marche_id):
-    with acting(app, who):  # a tenant page: the export still lists every party's pieces
-        return marche_export(db.session.get(Marche, marche_id), NOW)
+    with acting(app, who):  # a tenant page: the export lists the pieces this reader sees
+        return marche_export(db.session.get(Marche, marche_id), NOW, who.structure_id)
 
 
 def test_export_lists_the_deposited_pieces_with_clocks_and_events(app, db):
@@ -85,8 +85,8 @@ def test_demo_has_pieces_in_every_interesting_state(app, db):
                 assert T.replay(events, piece.route_steps, cadre=piece.cadre) == piece.status, piece.number
             tacit = db.session.scalar(select(PieceEvent).where(PieceEvent.action == "tacit_validation"))
             assert tacit.actor == "system"
-        marche = db.session.scalar(select(Marche).where(Marche.reference == demo.DEMO_MARCHE))
-        document = marche_export(marche, NOW)
+            marche = db.session.scalar(select(Marche).where(Marche.reference == demo.DEMO_MARCHE))
+            document = marche_export(marche, NOW, None)  # the operator's view: every piece
         assert verify_pieces().ok
     from chorus_chain.demo_money import MONTHS
 

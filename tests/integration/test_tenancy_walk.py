@@ -35,7 +35,12 @@ NON_TENANT_ENDPOINTS = {
     "operator.close": "platform operators only",
     "rates.index": "reference data (ECB rates) read by anyone logged in",
     "rates.add": "platform operators only (403 for others)", "rates.delete": "platform operators only",
+    "api-docs.openapi_json": "the API's public description", "api_docs.page": "the API's public documentation",
+    "api_token.token": "the API's token endpoint (client credentials)",
 }
+# The API's routes (/api/v1/...) take the structure from the bearer token, not from the URL: walked below
+# (test_api_walk_*) for every client kind.
+API_PREFIX = "/api/v1/"
 
 
 @pytest.fixture
@@ -74,9 +79,37 @@ def world(app, db):
         "etat_id": _victim_etat(app, marche_id, owner),
         "slug": "piece-a-recycler",  # a help article, read inside the structure
         "page": "etats-acompte",  # a page key of the help centre's links
+        "api_client_id": _victim_api_client(app, victim, owner),
+        "batch_id": _victim_batch(app, victim),
+        "mois": "2026-02",
     }
     return {"victim": victim, "outsider": outsider, "powerless": powerless, "owner": owner,
             "colleague": colleague, "args": victim_args}
+
+
+def _victim_api_client(app, victim, owner):
+    """A client of the victim's API (its row id)."""
+    from chorus_chain.extensions import db
+    from chorus_chain.models import ApiClient
+    from tests.integration.api_world import new_client
+
+    client_id, _secret = new_client(app, victim.id, owner.id, name="Client de la victime")
+    with app.app_context():
+        return db.session.scalar(db.select(ApiClient.id).where(ApiClient.client_id == client_id))
+
+
+def _victim_batch(app, victim):
+    """A batch deposit report of the victim (its id)."""
+    from chorus_chain.extensions import db
+    from chorus_chain.models import DepositBatch
+
+    with app.app_context():
+        row = DepositBatch(structure_id=victim.id, client_name="Client de la victime", source="json", total=1,
+                           created=0, refused=1, items=[{"index": 0, "numero": "VICTIME-LOT", "resultat": "refusee",
+                                                         "piece_id": None, "statut": None, "erreurs": []}])
+        db.session.add(row)
+        db.session.commit()
+        return row.id
 
 
 def _victim_ticket(app, victim, owner):
@@ -153,7 +186,7 @@ def _victim_marche(app, victim):
 
 def _tenant_rules(app):
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in NON_TENANT_ENDPOINTS:
+        if rule.endpoint in NON_TENANT_ENDPOINTS or rule.rule.startswith(API_PREFIX):
             continue
         yield rule
 
@@ -170,7 +203,7 @@ def _url(app, rule, args):
 
 def test_every_route_is_either_tenant_scoped_or_listed(app):
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in NON_TENANT_ENDPOINTS:
+        if rule.endpoint in NON_TENANT_ENDPOINTS or rule.rule.startswith(API_PREFIX):
             continue
         assert rule.rule.startswith("/s/<siret>"), (
             f"{rule.rule} ({rule.endpoint}) is neither under /s/<siret>/ nor listed in NON_TENANT_ENDPOINTS")
@@ -226,3 +259,97 @@ def test_revoked_member_loses_access_on_next_request(app, client, world):
         row.status = "detached"
         db.session.commit()
     assert client.get(f"/s/{siret}/").status_code == 404
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The API: every route, for an anonymous call, an outsider's client, a client without rights and a reading client.
+
+# A valid body for each POST of the API, so that the walk reaches the access check (an invalid body is refused
+# before it, which would prove nothing).
+API_BODIES = {
+    "api_pieces.create": lambda a: {"marche_id": a["marche_id"], "numero": "WALK-API", "date_emission": "2026-02-27",
+                                    "montant_ht": "10.00", "montant_tva": "2.00", "montant_ttc": "12.00"},
+    "api_pieces.add_files": lambda a: {"fichiers": [{"nom": "a.pdf", "contenu_base64": "JVBERi0xLjQK"}]},
+    "api_pieces.send": lambda a: None,
+    "api_pieces.act": lambda a: {"action": "validate", "statut_attendu": "A_ASSOCIER_MOE"},
+    "api_depots.einvoice": lambda a: {"fichier": {"nom": "f.xml", "contenu_base64": "PHg+PC94Pg=="},
+                                      "marche_id": a["marche_id"]},
+    "api_depots.batch": lambda a: {"pieces": [API_BODIES["api_pieces.create"](a)]},
+    "api_depots.batch_zip": lambda a: {"fichier": {"nom": "lot.zip", "contenu_base64": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="},
+                                       "marche_id": a["marche_id"]},
+}
+# Routes answering every client alike: the public directory of structures (as on Chorus Pro).
+API_PUBLIC_DATA = {"api_marches.structure"}
+
+
+def _api_rules(app):
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(API_PREFIX) and rule.endpoint not in NON_TENANT_ENDPOINTS:
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield rule, method
+
+
+def _api_call(app, http, rule, method, args, headers):
+    url = _url(app, rule, args)
+    body = API_BODIES.get(rule.endpoint, lambda a: None)(args) if method == "POST" else None
+    return url, http.open(url, method=method, json=body, headers=headers)
+
+
+def _bearer(app, http, structure_id, account_id, **rights):
+    from tests.integration.api_world import bearer
+
+    return bearer(app, http, structure_id, account_id, **rights)
+
+
+def test_api_walk_anonymous_gets_401_everywhere(app, client, world):
+    walked = 0
+    for rule, method in _api_rules(app):
+        url, response = _api_call(app, client, rule, method, world["args"], {})
+        assert response.status_code == 401, f"{method} {url} → {response.status_code}"
+        assert response.content_type.startswith("application/problem+json")
+        walked += 1
+    assert walked >= 10
+
+
+def test_api_walk_outsiders_client_never_sees_the_victim(app, client, world):
+    from chorus_chain.extensions import db
+    from chorus_chain.models import Structure
+
+    with app.app_context():
+        outsider_structure = db.session.scalar(db.select(Structure).where(
+            Structure.gestionnaire_id == world["outsider"].id))
+        outsider_id = outsider_structure.id
+    headers = _bearer(app, client, outsider_id, world["outsider"].id)
+    victim_values = {world["victim"].siret, "Marché de la victime", "VICTIME-LOT"}
+    for rule, method in _api_rules(app):
+        url, response = _api_call(app, client, rule, method, world["args"], headers)
+        text = response.get_data(as_text=True)
+        if rule.endpoint in API_PUBLIC_DATA:
+            assert response.status_code == 200
+            continue
+        takes_victim_row = bool(set(rule.arguments) & {"piece_id", "marche_id"})
+        if takes_victim_row:
+            assert response.status_code == 404, f"{method} {url} → {response.status_code} {text[:200]}"
+        else:
+            assert response.status_code < 500, f"{method} {url} → {response.status_code}"
+        assert not any(value in text for value in victim_values), f"{method} {url} shows the victim's data"
+
+
+def test_api_walk_client_without_rights_gets_403(app, client, world):
+    headers = _bearer(app, client, world["victim"].id, world["owner"].id, right_emises="none",
+                      right_travaux="none", right_recues="none", right_organisation="consultation")
+    for rule, method in _api_rules(app):
+        url, response = _api_call(app, client, rule, method, world["args"], headers)
+        expected = 200 if rule.endpoint in API_PUBLIC_DATA else 403
+        assert response.status_code == expected, f"{method} {url} → {response.status_code}"
+
+
+def test_api_walk_reading_client_may_read_but_not_write(app, client, world):
+    headers = _bearer(app, client, world["victim"].id, world["owner"].id, right_emises="consultation",
+                      right_travaux="consultation", right_recues="consultation", right_organisation="none")
+    for rule, method in _api_rules(app):
+        url, response = _api_call(app, client, rule, method, world["args"], headers)
+        if method == "POST":
+            assert response.status_code == 403, f"{method} {url} → {response.status_code}"
+        else:
+            assert response.status_code in (200, 404), f"{method} {url} → {response.status_code}"

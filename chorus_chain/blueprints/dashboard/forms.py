@@ -42,6 +42,9 @@ class BoardFilterForm(FilterForm):
     def filters(self) -> Filters:
         """The filters the operations read; a value that is not understood (a date typed by hand, an unknown
         status) is left out rather than refused: a filter narrows, it never breaks the page."""
-        return Filters(marche_id=self.int_or_none("marche_id"), party_id=self.int_or_none("party_id"),
+        party_id = self.int_or_none("party_id")
+        if party_id is not None and str(party_id) not in {choice.value for choice in self.party_id.choices}:
+            party_id = None  # a company the filter does not offer: not a filter at all (the offer is what it sees)
+        return Filters(marche_id=self.int_or_none("marche_id"), party_id=party_id,
                        cadre=self.cadre_filter(), status=self.status_filter(), deposited_from=_day(self.du.data),
                        deposited_to=_day(self.au.data), number=self.number.data or None)

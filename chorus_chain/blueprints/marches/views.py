@@ -182,7 +182,7 @@ def export(marche_id: int):
     access = _access(marche_id)
     if not access.full:  # the dossier of the whole chain: MOA, MOE, titulaire/mandataire only
         abort(404)
-    document = marche_export(access.marche, utcnow())
+    document = marche_export(access.marche, utcnow(), g.structure.id)
     filename = f"marche-{access.marche.id}.json"
     return Response(json.dumps(document, ensure_ascii=False, indent=2), mimetype="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -20,6 +20,7 @@ from functools import wraps
 from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
+from chorus_chain import access as tenant_access
 from chorus_chain.blueprints.pieces import display
 from chorus_chain.blueprints.pieces.forms import ButtonForm, DraftForm, FilterForm, action_form_class
 from chorus_chain.domain import statuses
@@ -359,8 +360,7 @@ def _piece_context(piece, failed: tuple[str, object] | None = None, notice: str 
         start_again=own and display.is_refused_for_good(piece.status),
         interest=interest_ops.piece_interest(piece, marches_ops.today(now)),  # the rate table: 1 query, if late
         documents=documents_list.piece_block(g.structure, piece, dossier.pieces, marches_ops.today(now)),  # 1 query
-        sees_bank=own or T.STEP_PAIEMENT in {s["step"] for s in piece.route or ()
-                                             if s.get("structure_id") == g.structure.id},
+        sees_bank=tenant_access.sees_bank_details(piece, g.structure.id),
     )
 
 

@@ -1,0 +1,328 @@
+"""The API's bodies (marshmallow): what the OpenAPI description documents and what requests are checked against.
+French field names where the domain is French, as Chorus Pro's own API. Unknown fields are refused (marshmallow's
+RAISE), so a misspelt field is a refusal, never a silent default."""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from chorus_chain.domain import rights as rights_rules
+from chorus_chain.domain import transitions as T
+from chorus_chain.domain.amounts import PIECE_TYPES
+from chorus_chain.domain.cadres import CADRES
+from chorus_chain.models.pieces import PAYMENT_MODES, VAT_REGIMES
+
+Montant = fields.Decimal  # JSON number or string: exact decimals, two places at most (the operation refuses more)
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Problems and tokens
+
+
+class FieldError(Schema):
+    field = fields.String(allow_none=True, metadata={"description": "Le champ en cause (None : la requête entière)."})
+    message = fields.String(required=True)
+
+
+class Problem(Schema):
+    """RFC 9457 problem details, in French."""
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.List(fields.Nested(FieldError), required=True)
+    error = fields.String(metadata={"description": "Code OAuth2 (invalid_client…) sur /token."})
+
+
+class TokenRequest(Strict):
+    grant_type = fields.String(required=True, validate=validate.OneOf(["client_credentials"]))
+    client_id = fields.String(load_default=None, validate=validate.Length(max=100))
+    client_secret = fields.String(load_default=None, validate=validate.Length(max=200))
+    scope = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class Token(Schema):
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True)
+    expires_in = fields.Integer(required=True)
+    structure_siret = fields.String(required=True)
+    droits = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Structures and marchés
+
+
+class ServiceOut(Schema):
+    code = fields.String(required=True)
+    nom = fields.String(required=True)
+    engagement_obligatoire = fields.Boolean(required=True)
+
+
+class StructureOut(Schema):
+    siret = fields.String(required=True)
+    nom = fields.String(required=True)
+    publique = fields.Boolean(required=True)
+    exigence_routage = fields.String(required=True)
+    services = fields.List(fields.Nested(ServiceOut), required=True)
+
+
+class SiretPath(Strict):
+    siret = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{14}$"))
+
+
+class PartieOut(Schema):
+    id = fields.Integer(required=True)
+    role = fields.String(required=True)
+    siret = fields.String(required=True)
+    nom = fields.String(allow_none=True)
+    statut = fields.String(required=True)
+    parent_id = fields.Integer(allow_none=True)
+    code_service = fields.String(allow_none=True)
+
+
+class MarcheOut(Schema):
+    id = fields.Integer(required=True)
+    reference = fields.String(required=True)
+    objet = fields.String(required=True)
+    nature = fields.String(required=True)
+    roles = fields.List(fields.String(), required=True)
+
+
+class MarcheList(Schema):
+    items = fields.List(fields.Nested(MarcheOut), required=True)
+
+
+class EtapeOut(Schema):
+    etape = fields.String(required=True)
+    siret = fields.String(allow_none=True)
+    nom = fields.String(allow_none=True)
+    role = fields.String(required=True)
+
+
+class FicheLigne(Schema):
+    partie_id = fields.Integer(required=True)
+    cadre = fields.String(allow_none=True)
+    cadre_libelle = fields.String(required=True)
+    siret_destinataire = fields.String(allow_none=True)
+    code_service = fields.String(allow_none=True)
+    numero_engagement = fields.String(allow_none=True)
+    etapes = fields.List(fields.Nested(EtapeOut), required=True)
+    probleme = fields.String(allow_none=True)
+
+
+class DepotPossible(Schema):
+    partie_id = fields.Integer(required=True)
+    role = fields.String(required=True)
+    cadre = fields.String(allow_none=True)
+    libelle = fields.String(required=True)
+
+
+class MarcheDetail(MarcheOut):
+    parties = fields.List(fields.Nested(PartieOut), required=True)
+    fiche_identite = fields.List(fields.Nested(FicheLigne), required=True)
+    depots_possibles = fields.List(fields.Nested(DepotPossible), required=True)
+
+
+class MoisPath(Strict):
+    marche_id = fields.Integer(required=True)
+    mois = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{4}-[0-9]{2}$"))
+
+
+class EtatOut(Schema):
+    id = fields.Integer(required=True)
+    numero = fields.Integer(required=True)
+    mois = fields.String(required=True)
+    final = fields.Boolean(required=True)
+    statut = fields.String(required=True)
+    emis_le = fields.DateTime(allow_none=True)
+    resultat = fields.Dict(allow_none=True, metadata={"description": "Le résultat du moteur (figé à l'émission), "
+                                                                     "limité à ce que la structure voit."})
+    refus = fields.String(allow_none=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Pieces
+
+
+class PieceQuery(Strict):
+    boite = fields.String(load_default="emises", validate=validate.OneOf(["emises", "recues", "a_traiter"]))
+    statut = fields.List(fields.String(validate=validate.Length(max=50)), load_default=None)
+    marche_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+    cadre = fields.String(load_default=None, validate=validate.OneOf(["", *CADRES]))
+    numero = fields.String(load_default=None, validate=validate.Length(max=20))
+    depose_depuis = fields.Date(load_default=None)
+    depose_avant = fields.Date(load_default=None)
+    limite = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100))
+    curseur = fields.String(load_default=None, validate=validate.Length(max=100))
+
+
+class DeadlineOut(Schema):
+    nature = fields.String(required=True)
+    echeance = fields.DateTime(required=True)
+    close_le = fields.DateTime(allow_none=True)
+
+
+class PieceOut(Schema):
+    id = fields.Integer(required=True)
+    numero = fields.String(required=True)
+    type_piece = fields.String(required=True)
+    statut = fields.String(required=True)
+    statut_libelle = fields.String(required=True)
+    cadre = fields.String(allow_none=True)
+    travaux = fields.Boolean(required=True)
+    marche_id = fields.Integer(required=True)
+    marche_reference = fields.String(required=True)
+    emetteur_siret = fields.String(required=True)
+    emetteur_nom = fields.String(required=True)
+    montant_ht = fields.Decimal(as_string=True, required=True)
+    montant_tva = fields.Decimal(as_string=True, required=True)
+    montant_ttc = fields.Decimal(as_string=True, required=True)
+    montant_accepte = fields.Decimal(as_string=True, allow_none=True)
+    montant_paye = fields.Decimal(as_string=True, allow_none=True)
+    date_emission = fields.Date(required=True)
+    date_paiement = fields.Date(allow_none=True)
+    siret_destinataire = fields.String(required=True)
+    code_service = fields.String(allow_none=True)
+    numero_engagement = fields.String(allow_none=True)
+    dossier = fields.String(allow_none=True)
+    depose_le = fields.DateTime(allow_none=True)
+    prochaine_echeance = fields.Nested(DeadlineOut, allow_none=True)
+
+
+class PieceList(Schema):
+    items = fields.List(fields.Nested(PieceOut), required=True)
+    curseur_suivant = fields.String(allow_none=True, required=True)
+
+
+class EventOut(Schema):
+    le = fields.DateTime(required=True)
+    action = fields.String(required=True)
+    de = fields.String(allow_none=True)
+    vers = fields.String(required=True)
+    par_siret = fields.String(allow_none=True)
+    etape = fields.String(required=True)
+    motif = fields.String(allow_none=True)
+    commentaire = fields.String(allow_none=True)
+    montant = fields.Decimal(as_string=True, allow_none=True)
+
+
+class FichierOut(Schema):
+    id = fields.Integer(required=True)
+    role = fields.String(required=True)
+    nom = fields.String(required=True)
+    taille = fields.Integer(required=True)
+    sha256 = fields.String(required=True)
+
+
+class ActionOut(Schema):
+    action = fields.String(required=True)
+    libelle = fields.String(required=True)
+    motif = fields.String(allow_none=True)
+    motifs = fields.List(fields.List(fields.String()), required=True)
+    montant = fields.String(allow_none=True)
+    date_paiement = fields.Boolean(required=True)
+    fichiers = fields.String(allow_none=True)
+
+
+class PieceDetail(PieceOut):
+    historique = fields.List(fields.Nested(EventOut), required=True)
+    echeances = fields.List(fields.Nested(DeadlineOut), required=True)
+    fichiers = fields.List(fields.Nested(FichierOut), required=True)
+    actions_possibles = fields.List(fields.Nested(ActionOut), required=True)
+
+
+class FichierIn(Strict):
+    nom = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    contenu_base64 = fields.String(required=True, validate=validate.Length(min=1, max=14_000_000))
+
+
+class DraftIn(Strict):
+    marche_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
+    partie_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+    cadre = fields.String(load_default=None, validate=validate.OneOf(["", *CADRES]))
+    type_piece = fields.String(load_default="FACTURE", validate=validate.OneOf(PIECE_TYPES))
+    numero = fields.String(required=True, validate=validate.Length(max=20))
+    date_emission = fields.Date(required=True)
+    montant_ht = Montant(required=True, allow_nan=False)
+    montant_tva = Montant(required=True, allow_nan=False)
+    montant_ttc = Montant(required=True, allow_nan=False)
+    regime_tva = fields.String(load_default=None, validate=validate.OneOf(VAT_REGIMES))
+    siret_destinataire = fields.String(load_default=None, validate=validate.Length(max=14))
+    code_service = fields.String(load_default=None, validate=validate.Length(max=100))
+    numero_engagement = fields.String(load_default=None, validate=validate.Length(max=50))
+    compte_bancaire_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+    mode_paiement = fields.String(load_default=None, validate=validate.OneOf(PAYMENT_MODES))
+    piece_origine_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+    piece_precedente_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+    fichier = fields.Nested(FichierIn, load_default=None, metadata={"description": "Le document principal (PDF)."})
+    pieces_jointes = fields.List(fields.Nested(FichierIn), load_default=list, validate=validate.Length(max=20))
+    envoyer = fields.Boolean(load_default=False, metadata={"description": "Envoyer aussitôt créée (contrôle puis "
+                                                                          "dépôt) ; sinon un brouillon."})
+
+
+class FilesIn(Strict):
+    fichiers = fields.List(fields.Nested(FichierIn), required=True, validate=validate.Length(min=1, max=20))
+    principal = fields.Boolean(load_default=False, metadata={"description": "Le premier fichier devient le document "
+                                                                            "principal."})
+
+
+class ProblemLine(Schema):
+    field = fields.String(allow_none=True)
+    message = fields.String(required=True)
+
+
+class Preflight(Schema):
+    pret = fields.Boolean(required=True)
+    problemes = fields.List(fields.Nested(ProblemLine), required=True)
+
+
+class ActionIn(Strict):
+    action = fields.String(required=True, validate=validate.OneOf(sorted(set(T.ACTION_LABELS) - {T.Action.CREATE})))
+    statut_attendu = fields.String(required=True, validate=validate.Length(min=1, max=50),
+                                   metadata={"description": "Le statut que le client a lu (garde expected_status) : "
+                                                            "si la pièce a changé entre-temps, refus 422."})
+    motif = fields.String(load_default=None, validate=validate.Length(max=100))
+    commentaire = fields.String(load_default=None, validate=validate.Length(max=1000))
+    montant = Montant(load_default=None, allow_nan=False, allow_none=True)
+    date_paiement = fields.Date(load_default=None, allow_none=True)
+    fichiers = fields.List(fields.Nested(FichierIn), load_default=list, validate=validate.Length(max=20))
+
+
+class EinvoiceIn(Strict):
+    fichier = fields.Nested(FichierIn, required=True, metadata={"description": "Factur-X (PDF), XML CII ou UBL."})
+    marche_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+    partie_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+    cadre = fields.String(load_default=None, validate=validate.OneOf(["", *CADRES]))
+    envoyer = fields.Boolean(load_default=False)
+
+
+class BatchIn(Strict):
+    pieces = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=500),
+                         metadata={"description": "Chaque élément : le corps de POST /pieces (brouillon ou "
+                                                  "envoi)."})
+
+
+class BatchItem(Schema):
+    index = fields.Integer(required=True)
+    numero = fields.String(allow_none=True)
+    resultat = fields.String(required=True, validate=validate.OneOf(["creee", "refusee"]))
+    piece_id = fields.Integer(allow_none=True)
+    statut = fields.String(allow_none=True)
+    erreurs = fields.List(fields.Nested(ProblemLine), required=True)
+
+
+class BatchOut(Schema):
+    id = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    creees = fields.Integer(required=True)
+    refusees = fields.Integer(required=True)
+    items = fields.List(fields.Nested(BatchItem), required=True)
+
+
+RIGHTS = rights_rules.DOMAINS

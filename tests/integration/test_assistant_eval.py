@@ -1,0 +1,36 @@
+"""The assistant's evaluation set (tests/assistant_eval.py) on the demo: at least 80 questions across every role of
+the demo, ≥ 90 % answered correctly, none answered wrongly with confidence."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from chorus_chain import demo
+from tests import assistant_eval as E
+
+
+def test_the_set_covers_every_role_of_the_demo_with_at_least_80_questions():
+    askers = {case.who for case in E.CASES}
+    assert len(E.CASES) >= 80
+    assert {c.key for c in demo.COMPANIES} | {E.EXTRA} <= askers
+    numbers = {s.number for s in demo.DEMO_PIECES}
+    cited = {n for case in E.CASES for e in case.expect if e.startswith("piece:")
+             for n in e.split(":", 1)[1].split("|")}
+    assert cited <= numbers, "the set cites pieces the demo no longer seeds"
+
+
+@pytest.fixture
+def seeded(app, db):
+    with app.test_request_context():
+        demo.seed()
+        yield
+
+
+def test_the_assistant_answers_the_set(seeded):
+    verdicts = E.run()
+    outcomes = Counter(v.outcome for v in verdicts)
+    report = "\n".join(f"[{v.outcome}] {v.case.who}: {v.case.question!r} → {v.answer.kind}: {v.answer.text} "
+                       f"{v.problems}" for v in verdicts if v.outcome != E.CORRECT)
+    assert outcomes[E.WRONG] == 0, report
+    assert outcomes[E.CORRECT] / len(verdicts) >= 0.9, report
