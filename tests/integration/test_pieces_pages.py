@@ -105,7 +105,10 @@ def bank_account_id(app, key: str) -> int:
 
 
 def make_piece(app, world, number: str, *, send: bool = True, **overrides) -> int:
-    """Leroy's A10 through the operations (set-up), sent unless told; returns its id."""
+    """Leroy's A10 through the operations (set-up), sent unless told; returns its id. A PDF-only projet de
+    décompte: Leroy's part is taken off the bordereau first (see `without_bordereau_lines`)."""
+    if send:
+        without_bordereau_lines(app, world)
     raw = draft_fields(world, number, bank_account_id=str(bank_account_id(app, "st_platrerie")), **overrides)
     with acting(app, "st_platrerie") as (account, structure):
         piece = ops.create_draft(account, structure, world["marche_id"], raw,
