@@ -29,6 +29,7 @@ from sqlalchemy import and_, or_, select
 
 from chorus_chain.domain import money as engine
 from chorus_chain.domain import dates as date_rules
+from chorus_chain.domain import text as text_rules
 from chorus_chain.domain.decimals import DecimalRefused, read_decimal
 from chorus_chain.domain.money.rounding import month_fr, of_month_fr
 from chorus_chain.domain.statuses import Status
@@ -367,6 +368,9 @@ def admit_line(access: MarcheAccess, etat: EtatAcompte, line_id: Any, *, quantit
                              "contester pendant 30 jours.", field="comment")
     if len(text) > 500:
         raise OperationError("Commentaire : 500 caractères au plus.", field="comment")
+    problem = text_rules.text_problem(text, multiline=True)  # read as posted (no form class): checked here
+    if problem:
+        raise OperationError(f"Commentaire : {problem[0].lower()}{problem[1:]}", field="comment")
     line.admitted_quantity = q if not price.lump_sum else None
     line.admitted_percent = p if price.lump_sum else None
     line.admitted_amount_ht = a
@@ -404,6 +408,9 @@ def add_penalty(access: MarcheAccess, etat: EtatAcompte, account: Account, *, pa
         raise OperationError("Indiquez le motif de la pénalité (par exemple « retard sur le lot 2 »).", field="label")
     if len(text) > 200:
         raise OperationError("Motif : 200 caractères au plus.", field="label")
+    problem = text_rules.text_problem(text)
+    if problem:
+        raise OperationError(f"Motif : {problem[0].lower()}{problem[1:]}", field="label")
     day_count = parse_decimal(days, "days", "Jours de retard", places=0)
     value = parse_decimal(amount, "amount", "Montant de la pénalité")
     if (day_count is None) == (value is None):
