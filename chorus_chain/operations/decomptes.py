@@ -398,13 +398,6 @@ def deposit_problems(piece: Piece) -> list[pieces_drafts.Problem]:
         return []
     decompte = db.session.scalar(select(Decompte).where(Decompte.piece_id == piece.id))
     if decompte is None:
-        party = db.session.get(MarcheParty, piece.emitter_party_id)
-        if party is not None and party_lines(piece.marche_id, party):
-            # The marché has a bordereau with lines for this company: its projet de décompte is entered line by
-            # line (the MOE checks each quantity against it), not only as a PDF and a total.
-            return [pieces_drafts.Problem(
-                "Ce marché a un bordereau des prix : saisissez le décompte de ce projet, ligne par ligne (« Saisir "
-                "le décompte »), avant de l'envoyer.", "decompte")]
         return []
     sheet = sheet_for(piece)
     problems = []
