@@ -356,7 +356,17 @@ def _piece_context(piece, failed: tuple[str, object] | None = None, notice: str 
         interest=interest_ops.piece_interest(piece, marches_ops.today(now)),  # the rate table: 1 query, if late
         documents=documents_list.piece_block(g.structure, piece, dossier.pieces, marches_ops.today(now)),  # 1 query
         sees_bank=tenant_access.sees_bank_details(piece, g.structure.id),
+        etat_associations=_etat_associations(piece),
     )
+
+
+def _etat_associations(piece) -> list:
+    """The états d'acompte that carried this projet de décompte (none for any other piece: no query)."""
+    if piece.cadre not in T.PDM_CADRES:
+        return []
+    from chorus_chain.operations.etat_pieces import reading
+
+    return reading.associations_of(piece.id, marches_ops.access_for(g.structure, piece.marche_id))
 
 
 def _action_defaults(choice, piece, now) -> dict:
