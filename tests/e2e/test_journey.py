@@ -106,11 +106,12 @@ def test_a_projet_de_decompte_from_deposit_to_payment(page):
     screenshot(page, "etat-a-valider-mairie")
     page.get_by_test_id("validate-etat").click()
     expect(page.locator("#messages")).to_contain_text("validé : l'état validé (A19) part au service financier")
-    for _ in range(30):  # every line: three steps each
+    for _ in range(45):  # every line: three steps each, one page load per step
         button = page.locator("[data-testid=line-service-fait], [data-testid=line-mandat], [data-testid=line-pay]")
         if button.count() == 0:
             break
-        button.first.click()
+        with page.expect_navigation():
+            button.first.click()
         page.wait_for_load_state("networkidle")
         expect(page.locator("main .message-error")).to_have_count(0)
     expect(page.locator("[data-testid=payable-line][data-state=paid]")).not_to_have_count(0)
