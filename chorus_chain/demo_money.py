@@ -85,7 +85,7 @@ def seed_money(structures: dict[str, Structure], marche: Marche, now: datetime) 
     start = now - timedelta(days=MONTHS[0].deposit + 20)
     _seed_schedule(structures, marche, start)
     months = [_works_month(now - timedelta(days=m.deposit)) for m in MONTHS]
-    _seed_index(structures, marche, months, start)
+    _seed_index(structures, marche, [], start)
     for number, (month, spec) in enumerate(zip(months, MONTHS, strict=True), start=1):
         _seed_month(structures, marche, number, month, spec, now)
     db.session.flush()
@@ -122,9 +122,11 @@ def _seed_schedule(structures, marche: Marche, at: datetime) -> None:
             price_schedule.add_line(account, moe, marche.id, raw, now=at)
 
 
-def _seed_index(structures, marche: Marche, months: list[str], at: datetime) -> None:
+def _seed_index(structures, marche: Marche, months: list[str], at: datetime, *, base: bool = True) -> None:
     """BT01: the base month's published (definitive) value, and for the works months the last published value
-    entered as provisional — the MOE trues them up when INSEE publishes (a real marché's MOE does the same)."""
+    entered as provisional — the MOE trues them up when INSEE publishes (a real marché's MOE does the same). A
+    month's value is entered once the month has come (no index of a month to come: issue 13), when the MOE takes
+    up its état."""
     from chorus_chain.access import tenant
     from chorus_chain.operations import etats_acompte, marches
 
@@ -134,8 +136,9 @@ def _seed_index(structures, marche: Marche, months: list[str], at: datetime) -> 
     account, moe = _actor(structures, "moe")
     with tenant(moe.id):
         access = marches.access_for(moe, marche.id)
-        etats_acompte.set_index_value(access, account, moe, marche.revision_base_month,
-                                      published[marche.revision_base_month], True, now=at)
+        if base:
+            etats_acompte.set_index_value(access, account, moe, marche.revision_base_month,
+                                          published[marche.revision_base_month], True, now=at)
         for month in months:
             value, definitive = (published[month], True) if month in published else (last, False)
             etats_acompte.set_index_value(access, account, moe, month, value, definitive, now=at)
@@ -154,6 +157,7 @@ def _seed_month(structures, marche: Marche, number: int, month: str, spec: Month
     taken = deposited + timedelta(days=3)
     for piece_id in pieces.values():
         _act(structures, "moe", piece_id, "take", taken)
+    _seed_index(structures, marche, [month], taken, base=False)
     account, moe = _actor(structures, "moe")
     with tenant(moe.id):
         access = marches.access_for(moe, marche.id)

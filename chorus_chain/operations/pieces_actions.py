@@ -224,6 +224,14 @@ def act(piece_id: int, account: Account, structure: Structure, action: str, *, e
             value = amount_rules.check_partial_amount(value, piece.accepted_amount or piece.montant_ttc)
         except amount_rules.AmountRefused as error:
             raise OperationError(error.message_fr, field="amount") from None
+    if action == A.MARK_PAID:
+        # What is due is the amount the validators accepted (an état d'acompte's, computed by the money engine),
+        # else the TTC asked for: nothing more is paid, and nothing before the piece was deposited.
+        due = piece.accepted_amount if piece.accepted_amount is not None else piece.montant_ttc
+        try:
+            amount_rules.check_payment(value, due, day, today(piece.deposited_at) if piece.deposited_at else None)
+        except amount_rules.AmountRefused as error:
+            raise OperationError(error.message_fr, field=error.field) from None
     if action == A.ACKNOWLEDGE_REJECTION and _acknowledged(piece):
         raise OperationError("Vous avez déjà pris acte de ce refus.")
     if files and action not in FILES_POLICY:

@@ -24,6 +24,7 @@ from chorus_chain import access as tenant_access
 from chorus_chain.blueprints.pieces import display
 from chorus_chain.blueprints.pieces.forms import ButtonForm, DraftForm, FilterForm, action_form_class
 from chorus_chain.domain import statuses
+from chorus_chain.domain.cadres import CADRES
 from chorus_chain.graph import ROLE_LABELS
 from chorus_chain.domain import transitions as T
 from chorus_chain.extensions import db, htmx
@@ -192,7 +193,11 @@ def _find_choice(marche_id: int, party_id: int | None, cadre: str | None):
 
 
 def _requested_cadre() -> str | None:
-    return (request.values.get("cadre") or "").strip().upper() or None
+    """The cadre asked for (None: a private invoice). A code Chorus Pro does not have is no cadre to deposit in."""
+    cadre = (request.values.get("cadre") or "").strip().upper() or None
+    if cadre is not None and cadre not in CADRES:
+        abort(404)
+    return cadre
 
 
 @bp.route("/nouvelle/<int:marche_id>", methods=["GET", "POST"])
