@@ -183,17 +183,29 @@ def _seed_month(structures, marche: Marche, number: int, month: str, spec: Month
             line_id = _line_of(marche, etat, reference)
             etats_acompte.admit_line(access, etat, line_id, quantity=measure, comment=comment)
         etats_acompte.issue(access, etat.id, account, moe, now=taken + timedelta(days=2))
+    # The état travels as a document (issue 12): the MOA validates it as one (its A19 goes to the paying office),
+    # which pays each company's line; the last month's état waits on the MOA's validation (its Synthèse shows it).
+    if spec.paid is None:
+        return
+    from chorus_chain.operations.etat_pieces import lines as line_ops
+    from chorus_chain.operations.etat_pieces import moa as moa_ops
+    from chorus_chain.operations.etat_pieces import paying
+
     validated = taken + timedelta(days=4)
-    for piece_id in pieces.values():
-        _act(structures, "moa", piece_id, "moa_take", validated)
-        if spec.paid is None:
-            continue
-        _act(structures, "moa", piece_id, "moa_validate", validated)
-        paid = now - timedelta(days=spec.paid)
-        _act(structures, "moa", piece_id, "mark_service_fait", paid - timedelta(days=4))
-        _act(structures, "moa", piece_id, "mark_mandatee", paid - timedelta(days=2))
-        _act(structures, "moa", piece_id, "mark_paid", paid, amount=_payable, paid_on=paid.date())
-    # Leave the last month's PDMs waiting on the MOA's validation (its Synthèse shows them).
+    paid = now - timedelta(days=spec.paid)
+    account, moa = _actor(structures, "moa")
+    with tenant(moa.id):
+        access = marches.access_for(moa, marche.id)
+        moa_ops.validate(access, etat.id, account, moa, now=validated)
+        for line in line_ops.lines_of(etat.id):
+            if not line.payable:
+                continue
+            paying.record_service_fait(access, etat.id, line.id, account, moa, (paid - timedelta(days=4)).date(),
+                                       now=paid)
+            paying.record_mandat(access, etat.id, line.id, account, moa, (paid - timedelta(days=2)).date(),
+                                 now=paid)
+            paying.record_payment(access, etat.id, line.id, account, moa, amount=line.amount,
+                                  paid_on=paid.date(), now=paid)
 
 
 def _line_of(marche: Marche, etat, reference: str) -> int:

@@ -120,6 +120,9 @@ def make_piece(app, world, number: str, *, send: bool = True, **overrides) -> in
 
 
 def act(app, key: str, piece_id: int, action: str, **inputs):
+    """As pieces_world.act: `issue_etat_acompte` is taken as the état's operation takes it."""
+    if action == "issue_etat_acompte":
+        inputs.setdefault("via_etat", True)
     with acting(app, key) as (account, structure):
         piece = ops.piece_for(structure, piece_id)
         ops.act(piece_id, account, structure, action, expected_status=piece.status, now=utcnow(), **inputs)

@@ -141,7 +141,7 @@ def test_the_whole_route_to_the_payment_through_the_forms(app, world):
     steps = [
         ("mandataire", "validate", "A_VALIDER_1", {}),
         ("moe", "take", "A_ASSOCIER_MOE", {}),
-        ("moe", "issue_etat_acompte", "PRISE_EN_COMPTE_MOE", {}),
+        ("moe", "issue_etat_acompte", "PRISE_EN_COMPTE_MOE", {}),  # not on the page: through the état (below)
         ("moa", "moa_take", "A_ASSOCIER_MOA", {}),
         ("moa", "moa_validate", "PRISE_EN_COMPTE_MOA", {}),
         ("moa", "mark_service_fait", "MISE_A_DISPOSITION", {}),
@@ -152,6 +152,14 @@ def test_the_whole_route_to_the_payment_through_the_forms(app, world):
     for key, action, expected, fields in steps:
         client, base = client_for(app, key)
         page = text(client.get(f"{base}/{piece_id}"))
+        if action == "issue_etat_acompte":
+            # A projet de décompte reaches the MOA only inside the MOE's état d'acompte (issue 12): the piece page
+            # offers no such button, and the action posted anyway is refused in French.
+            assert f'name="action" value="{action}"' not in page
+            refused = post_action(client, base, piece_id, action, expected)
+            assert refused.status_code in (400, 422) and status_of(app, piece_id) == expected
+            act(app, key, piece_id, action)
+            continue
         assert f'name="action" value="{action}"' in page, (key, action, page[page.find("Vos actions"):][:1500])
         response = post_action(client, base, piece_id, action, expected, **fields)
         assert response.status_code == 303, (action, text(response)[-1500:])

@@ -379,6 +379,7 @@ def _piece_context(piece, failed: tuple[str, object] | None = None, notice: str 
         documents=documents_list.piece_block(g.structure, piece, dossier.pieces, marches_ops.today(now)),  # 1 query
         sees_bank=tenant_access.sees_bank_details(piece, g.structure.id),
         decompte=_decompte_of(piece),
+        etat_associations=_etat_associations(piece),
     )
 
 
@@ -394,6 +395,15 @@ def _decompte_of(piece):
     if row is None:
         return None
     return {"sheet": decompte_ops.sheet_for(piece), "etat_acompte_id": row.etat_acompte_id}
+
+
+def _etat_associations(piece) -> list:
+    """The états d'acompte that carried this projet de décompte (none for any other piece: no query)."""
+    if piece.cadre not in T.PDM_CADRES:
+        return []
+    from chorus_chain.operations.etat_pieces import reading
+
+    return reading.associations_of(piece.id, marches_ops.access_for(g.structure, piece.marche_id))
 
 
 def _action_defaults(choice, piece, now) -> dict:
