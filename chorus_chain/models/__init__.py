@@ -1,5 +1,5 @@
 """All models, imported here so that Alembic and the app see one metadata."""
-from chorus_chain.models.accounts import Account
+from chorus_chain.models.accounts import Account, LoginSession
 from chorus_chain.models.api import ApiCall, ApiClient, ApiIdempotencyKey, ApiToken, DepositBatch
 from chorus_chain.models.audit import StructureEvent
 from chorus_chain.models.base import Base
@@ -29,6 +29,7 @@ from chorus_chain.models.structures import (
 
 __all__ = [
     "Account",
+    "LoginSession",
     "ApiCall",
     "ApiClient",
     "ApiIdempotencyKey",

@@ -284,6 +284,7 @@ class MarcheAccess:
     invited: list[MarcheParty]  # the structure's rows waiting for its confirmation
     chain: Chain | None
     visible: set[int] = field(default_factory=set)
+    amounts: set[int] = field(default_factory=set)  # the parties whose amounts it reads (chain_ops.amount_keys)
 
     @property
     def confirmed(self) -> bool:
@@ -310,6 +311,14 @@ class MarcheAccess:
 
     def visible_rows(self) -> list[MarcheParty]:
         return [row for row in self.rows if row.id in self.visible]
+
+    def amount_of(self, row: MarcheParty) -> Decimal | None:
+        """The party's amount (its part, its DC4's montant) when this structure may read it, else None: a
+        sous-traitant sees who its contractors are, not what they are paid (`chain_ops.amount_keys`)."""
+        return row.montant_ttc if row.id in self.amounts else None
+
+    def sees_amount(self, row: MarcheParty) -> bool:
+        return row.id in self.amounts
 
     def designable_roles(self) -> list[str]:
         roles = self.own_roles()
@@ -341,7 +350,8 @@ def access_for(structure: Structure, marche_id: int, *, lock: bool = False) -> M
     if not own:  # an invitation only: nothing of the chain yet
         return MarcheAccess(marche, rows, own, invited, None, set())
     chain = chain_ops.chain_of(marche, rows)
-    return MarcheAccess(marche, rows, own, invited, chain, chain_ops.visible_keys(chain, own))
+    return MarcheAccess(marche, rows, own, invited, chain, chain_ops.visible_keys(chain, own),
+                        chain_ops.amount_keys(chain, own))
 
 
 def marches_of(structure: Structure) -> list[tuple[Marche, list[MarcheParty]]]:
@@ -392,7 +402,7 @@ def party_facts(access: MarcheAccess, row: MarcheParty) -> dict[str, Any]:
 
 def visible_tree(access: MarcheAccess) -> dict:
     """`graph.to_tree` of the chain, restricted to what this structure sees."""
-    return chain_ops.prune_tree(graph.to_tree(access.chain), access.visible)
+    return chain_ops.prune_tree(graph.to_tree(access.chain), access.visible, access.amounts)
 
 
 def ordered_rows(access: MarcheAccess, tree: dict) -> list[MarcheParty]:
