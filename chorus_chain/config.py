@@ -101,4 +101,10 @@ def load() -> dict:
         # A password change or a bank-details change needs a login younger than this (seconds).
         "FRESH_LOGIN_SECONDS": int(os.environ.get("FRESH_LOGIN_SECONDS", "900")),
         "MAX_CONTENT_LENGTH": 130 * 1024 * 1024,
+        # Live chat (issue 18): the agents' hours (domain.agent_hours: « lun-ven 09:00-18:00 », « toujours »,
+        # « jamais »); how long one server-sent-events response stays open before the browser reconnects (seconds),
+        # and how often it reads the conversation.
+        "CHAT_HOURS": os.environ.get("CHAT_HOURS", "lun-ven 09:00-18:00"),
+        "CHAT_STREAM_SECONDS": float(os.environ.get("CHAT_STREAM_SECONDS", "25")),
+        "CHAT_POLL_SECONDS": float(os.environ.get("CHAT_POLL_SECONDS", "1")),
     }

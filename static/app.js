@@ -66,3 +66,69 @@
     }
   });
 })();
+// The assistant (issue 18): a panel on every page of a structure. It opens and stays open across pages (the element
+// is kept by hx-preserve through boosted navigation; a full reload reopens it from sessionStorage); its content is
+// the server's (the conversation is stored). A conversation with an agent receives new lines by server-sent events.
+(function () {
+  "use strict";
+  var KEY = "chorus-assistant-open";
+  function openPanel(details) {
+    if (details.open) { htmx.trigger(details.querySelector(".assistant-body"), "assistant-open"); }
+  }
+  document.addEventListener("toggle", function (event) {
+    var details = event.target;
+    if (!details.matches || !details.matches("details[data-assistant]")) { return; }
+    try { if (details.open) { sessionStorage.setItem(KEY, "1"); } else { sessionStorage.removeItem(KEY); } } catch (e) {}
+    openPanel(details);
+  }, true);
+  function restore() {
+    var details = document.querySelector("details[data-assistant]");
+    var wanted = false;
+    try { wanted = sessionStorage.getItem(KEY) === "1"; } catch (e) {}
+    if (details && wanted && !details.open) { details.open = true; }
+  }
+  document.addEventListener("DOMContentLoaded", restore);
+  document.addEventListener("htmx:afterSettle", restore);
+  // Every form of the panel says which page the user is on now (the panel outlives the page it was loaded on).
+  document.addEventListener("htmx:configRequest", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.closest && elt.closest("[data-assistant-form]")) {
+      event.detail.parameters.page = window.location.pathname;  // htmx 2: a FormData proxy, set by assignment
+    }
+  });
+  // Enter sends, Shift+Enter goes to the next line.
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (event.key === "Enter" && !event.shiftKey && target && target.matches &&
+        target.matches("[data-assistant-form] textarea")) {
+      event.preventDefault();
+      if (target.form) { htmx.trigger(target.form, "submit"); }
+    }
+  });
+  function scrollDown(log) { log.scrollTop = log.scrollHeight; }
+  // Server-sent events: each event is the HTML of one line (escaped by the server); a line already shown is skipped.
+  var sources = [];
+  function connect(log) {
+    if (log._chatSource) { return; }
+    var url = log.getAttribute("data-chat-stream");
+    var source = new EventSource(url + (url.indexOf("?") < 0 ? "?" : "&") + "after=" + (log.getAttribute("data-after") || "0"));
+    log._chatSource = source;
+    sources.push(source);
+    source.addEventListener("message", function (event) {
+      if (!document.body.contains(log)) { source.close(); return; }
+      if (document.getElementById("chat-msg-" + event.lastEventId)) { return; }
+      log.insertAdjacentHTML("beforeend", event.data);
+      log.setAttribute("data-after", event.lastEventId);
+      scrollDown(log);
+    });
+  }
+  function init(root) {
+    var scope = root && root.querySelectorAll ? root : document;
+    scope.querySelectorAll(".chat-log").forEach(scrollDown);
+    scope.querySelectorAll("[data-chat-stream]").forEach(connect);
+    if (scope.matches && scope.matches("[data-chat-stream]")) { connect(scope); }
+    sources = sources.filter(function (s) { return s.readyState !== 2; });
+  }
+  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("htmx:load", function (event) { init(event.detail.elt); });
+})();

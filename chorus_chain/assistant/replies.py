@@ -42,6 +42,7 @@ class Answer:
     links: tuple[Link, ...] = ()
     piece_ids: tuple[int, ...] = ()
     articles: tuple[str, ...] = ()
+    failed: bool = False  # the question itself was not understood: the operators' list of articles to write
     facts: tuple[PieceFacts, ...] = field(default=(), compare=False, repr=False)
 
     @property
@@ -214,7 +215,7 @@ def _piece_answer(facts: PieceFacts, text: str) -> Answer:
 
         links.append(article_link(slug, BY_SLUG[slug].title))
         articles = (slug,)
-    return Answer(ANSWERED, text, tuple(links), (facts.id,), articles, (facts,))
+    return Answer(ANSWERED, text, tuple(links), (facts.id,), articles, facts=(facts,))
 
 
 def several(typed: str | None, found: list[PieceFacts]) -> Answer:
@@ -294,7 +295,7 @@ def _sentences(text: str, count: int, limit: int = 420) -> str:
 
 def unknown() -> Answer:
     return Answer(UNKNOWN, "Je ne sais pas répondre à cette question. Un agent peut vous aider : cliquez sur "
-                           "« Discuter avec un agent » — il verra cette conversation.")
+                           "« Discuter avec un agent » — il verra cette conversation.", failed=True)
 
 
 def handover() -> Answer:

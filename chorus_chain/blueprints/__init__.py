@@ -5,6 +5,8 @@ from flask import Flask
 def register_blueprints(app: Flask) -> None:
     from chorus_chain.blueprints.accounts.views import bp as accounts_bp
     from chorus_chain.blueprints.api_clients.views import bp as api_clients_bp
+    from chorus_chain.blueprints.assistant.views import bp as assistant_bp
+    from chorus_chain.blueprints.assistant.views import operator_bp as chat_operator_bp
     from chorus_chain.blueprints.auth.views import bp as auth_bp
     from chorus_chain.blueprints.bordereau.views import bp as bordereau_bp
     from chorus_chain.blueprints.core.views import bp as core_bp
@@ -27,5 +29,6 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (core_bp, auth_bp, accounts_bp, organisation_bp, marches_bp, invitation_bp, pieces_bp, pieces_import_bp,
                notifications_bp, dashboard_bp, help_bp, structure_help_bp, reform_bp,
-               support_bp, operator_bp, rates_bp, marche_interest_bp, documents_bp, bordereau_bp, etats_bp, api_clients_bp):
+               support_bp, operator_bp, rates_bp, marche_interest_bp, documents_bp, bordereau_bp, etats_bp, api_clients_bp,
+               assistant_bp, chat_operator_bp):
         app.register_blueprint(bp)

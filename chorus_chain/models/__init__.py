@@ -3,6 +3,7 @@ from chorus_chain.models.accounts import Account, LoginSession
 from chorus_chain.models.api import ApiCall, ApiClient, ApiIdempotencyKey, ApiToken, DepositBatch
 from chorus_chain.models.audit import StructureEvent
 from chorus_chain.models.base import Base
+from chorus_chain.models.chat import Conversation, ConversationMessage
 from chorus_chain.models.deadlines import ClockState, Deadline
 from chorus_chain.models.documents import GeneratedDocument
 from chorus_chain.models.marches import Dc4Avenant, Marche, MarcheEvent, MarcheParty
@@ -37,6 +38,8 @@ __all__ = [
     "DepositBatch",
     "BankAccount",
     "Base",
+    "Conversation",
+    "ConversationMessage",
     "Dc4Avenant",
     "ClockState",
     "Deadline",

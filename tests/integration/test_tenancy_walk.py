@@ -35,6 +35,11 @@ NON_TENANT_ENDPOINTS = {
     "operator.close": "platform operators only",
     "rates.index": "reference data (ECB rates) read by anyone logged in",
     "rates.add": "platform operators only (403 for others)", "rates.delete": "platform operators only",
+    "chat_operator.queue": "platform operators only (403 for others)",
+    "chat_operator.conversation": "platform operators only", "chat_operator.take": "platform operators only",
+    "chat_operator.answer": "platform operators only", "chat_operator.close": "platform operators only",
+    "chat_operator.operator_stream": "platform operators only",
+    "chat_operator.failed_questions": "platform operators only", "chat_operator.dismiss": "platform operators only",
     "api-docs.openapi_json": "the API's public description", "api_docs.page": "the API's public documentation",
     "api_token.token": "the API's token endpoint (client credentials)",
 }
@@ -74,6 +79,7 @@ def world(app, db):
         "piece_id": piece_id,
         "file_id": file_id,
         "ticket_id": _victim_ticket(app, victim, owner),
+        "conversation_id": _victim_conversation(app, victim, owner),
         "document_id": _victim_document(app, victim, marche_id),
         "line_id": _victim_price_line(app, marche_id),
         "etat_id": _victim_etat(app, marche_id, owner),
@@ -121,6 +127,18 @@ def _victim_ticket(app, victim, owner):
         ticket = support.open_ticket(victim, owner, "Question de la victime", "Bonjour")
         db.session.commit()
         return ticket.id
+
+
+def _victim_conversation(app, victim, owner):
+    """A conversation of the victim's gestionnaire with the assistant (its id)."""
+    from chorus_chain.extensions import db
+    from chorus_chain.models.base import utcnow
+    from chorus_chain.operations import chat
+
+    with app.test_request_context():
+        conversation = chat.start_new(victim, owner, utcnow())
+        db.session.commit()
+        return conversation.id
 
 
 def _victim_etat(app, marche_id, owner):
@@ -261,6 +279,24 @@ def test_revoked_member_loses_access_on_next_request(app, client, world):
     assert client.get(f"/s/{siret}/").status_code == 404
 
 
+def test_the_operators_chat_console_is_for_operators_only(app, client, world):
+    factories.login(client, world["owner"])
+    conversation_id = world["args"]["conversation_id"]
+    for method, url in (("GET", "/operateur/conversations"), ("GET", f"/operateur/conversations/{conversation_id}"),
+                        ("POST", f"/operateur/conversations/{conversation_id}/prendre"),
+                        ("POST", f"/operateur/conversations/{conversation_id}/repondre"),
+                        ("POST", f"/operateur/conversations/{conversation_id}/terminer"),
+                        ("GET", f"/operateur/conversations/{conversation_id}/flux"),
+                        ("GET", "/operateur/questions-sans-reponse"),
+                        ("POST", "/operateur/questions-sans-reponse/1/traitee")):
+        assert client.open(url, method=method, data={}).status_code == 403, url
+
+
+def test_a_colleague_does_not_read_another_members_conversation(app, client, world):
+    """A conversation is its author's: another member of the same structure gets 404 on its stream."""
+    factories.login(client, world["colleague"])
+    url = f"/s/{world['victim'].siret}/assistant/conversations/{world['args']['conversation_id']}/flux"
+    assert client.get(url).status_code == 404
 # ---------------------------------------------------------------------------------------------------------------------
 # The API: every route, for an anonymous call, an outsider's client, a client without rights and a reading client.
 
