@@ -108,6 +108,9 @@ def main() -> int:
     print(f"correct           {correct}/{total} = {correct / total:.1%}   (target ≥ 90 %)")
     print(f"wrong, confident  {wrong}/{total} = {wrong / total:.1%}   (target 0)")
     print(f"not answered      {total - correct - wrong}/{total}")
+    held = [v for v in verdicts if v.case in E.HELD_OUT]
+    print(f"  of which held out (written after tuning): {sum(v.outcome == E.CORRECT for v in held)}/{len(held)} "
+          f"correct, {sum(v.outcome == E.WRONG for v in held)} wrong with confidence")
     print(f"time per answer   p50 {p50:.1f} ms   p95 {p95:.1f} ms   max {max(times) * 1000:.1f} ms   "
           "(target p95 < 200 ms)")
     print(f"baseline          piece page read p50 {base50:.2f} ms   → answer p50 = {p50 / base50:.1f}× baseline")

@@ -159,6 +159,38 @@ CASES: tuple[Case, ...] = (
     _c("st_platrerie", "quelle est la recette de la tarte tatin", "unknown"),
 )
 
+# Written after the assistant was tuned on CASES, and measured once before any change (the report says how it did):
+# a check that the set did not only teach the assistant its own questions.
+HELD_OUT: tuple[Case, ...] = (
+    _c("st_platrerie", "bjr ma facture pl-2026-002 elle en est ou", "piece:PL-2026-002", "status"),
+    _c("st_platrerie", "la PL-2026-001 va etre payee quand exactement", "piece:PL-2026-001", "deadline"),
+    _c("mandataire", "pq la db2026003 est bloquee", "piece:DB-2026-003", "reason"),
+    _c("mandataire", "combien j'ai touche pour la DB-2026-001", "piece:DB-2026-001", "paid"),
+    _c("mandataire", "est ce que le moe a traite la DB-2026-004", "piece:DB-2026-004", "status", "waiting"),
+    _c("mandataire", "je dois valider la facture MB-2026-001 de bernard avant quand", "piece:MB-2026-001",
+       "deadline"),
+    _c("cotraitant", "ma ME-2026-001 a ete refusee par qui", "piece:ME-2026-001", "says:Durand"),
+    _c("st_menuiserie", "le cotraitant a valide ma facture MB-2026-001 ?", "piece:MB-2026-001", "status"),
+    _c("st_peinture", "la platrerie m'a paye pour PP-2026-001 ?", "piece:PP-2026-001", "status"),
+    _c("moe", "delai pour emettre l'etat d'acompte de la DB-2026-004", "piece:DB-2026-004", "deadline"),
+    _c("moa", "la DB-2026-002 c'est complete maintenant ?", "piece:DB-2026-002", "status"),
+    _c("moa", "qui est le valideur de la PL-2026-002", "piece:PL-2026-002", "waiting"),
+    _c("moa", "la ME-2026-001 c'est quoi le probleme", "piece:ME-2026-001", "reason"),
+    _c("st_nettoyage", "ou en est la MB-2026-001", "unknown"),
+    _c("cotraitant", "ou en est la DB-2026-001 du mandataire", "unknown"),
+    _c("mandataire", "c'est quoi la revision des prix", "article:revision-des-prix"),
+    _c("st_platrerie", "comment on ajoute un rib", "article:coordonnees-bancaires"),
+    _c("moa", "comment on donne les droits a un collegue",
+       "article:droits-des-utilisateurs|rattacher-des-collegues"),
+    _c("moe", "c'est quoi le decompte general et definitif", "article:reception-et-decompte-final|dgd-tacite"),
+    _c("mandataire", "j'ai oublie mon mot de passe", "article:mot-de-passe"),
+    _c("st_menuiserie", "qu'est ce que l'autoliquidation de tva", "article:autoliquidation"),
+    _c("moa", "que se passe t il si je ne paie pas dans les 30 jours", "article:interets-moratoires|delais"),
+    _c("st_platrerie", "puis je parler a quelqu un", "handover"),
+    _c("mandataire", "ma facture suspendue ?", "article:piece-suspendue"),
+    _c("st_peinture", "quel est le statut de ma facture", "ask_back"),
+)
+
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Running and judging (inside an app context, on a database seeded with the demo)
@@ -298,8 +330,8 @@ def judge(case: Case, answer, now) -> tuple[str, tuple[str, ...]]:
     return (WRONG if confident else NOT_ANSWERED), tuple(problems)
 
 
-def run(now=None) -> list[Verdict]:
-    """Ask every question of the set as its asker; judge each answer."""
+def run(now=None, cases=None) -> list[Verdict]:
+    """Ask every question of the set (default: CASES and HELD_OUT) as its asker; judge each answer."""
     import time
 
     from chorus_chain.access import tenant
@@ -308,7 +340,7 @@ def run(now=None) -> list[Verdict]:
 
     now = now or utcnow()
     verdicts = []
-    for case in CASES:
+    for case in (CASES + HELD_OUT) if cases is None else cases:
         structure, can_read = asker(case.who)
         with tenant(structure.id):
             started = time.perf_counter()

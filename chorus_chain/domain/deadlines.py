@@ -356,6 +356,11 @@ class ClockChanges:
     closed: tuple[str, ...] = ()
 
 
+# The validated état d'acompte (A19) continues the DGP of the projets de décompte it pays: each payable line's
+# delay runs from the MOE's receipt of its first projet (issue 12), so the A19 opens no clock of its own.
+CONTINUING_CADRES = frozenset({"A19"})
+
+
 def running_in(kind: str, route_steps: Sequence[str], *, cadre: str | None = None) -> frozenset[Status]:
     """The statuses in which a clock of `kind` runs for a piece of this route and cadre (empty: none, or a clock
     the operations layer opens itself — dc4, contest_moe_corrections).
@@ -369,7 +374,7 @@ def running_in(kind: str, route_steps: Sequence[str], *, cadre: str | None = Non
         return frozenset()
     if kind != PAIEMENT:
         return spec.running_in
-    if STEP_PAIEMENT not in steps:
+    if STEP_PAIEMENT not in steps or cadre in CONTINUING_CADRES:
         return frozenset()
     if STEP_MOE in steps:
         return _WORKS_BEFORE_PAYMENT | _AT_PAYING_OFFICE

@@ -120,6 +120,7 @@ class Action:
     MOA_TAKE = "moa_take"
     MOA_VALIDATE = "moa_validate"
     MOA_REFUSE = "moa_refuse"
+    RETURN_ETAT = "return_etat"
     SIGN_DG = "sign_dg"
     SIGN_DG_WITH_RESERVATIONS = "sign_dg_with_reservations"
     REFUSE_DG = "refuse_dg"
@@ -156,6 +157,7 @@ ACTION_LABELS: dict[str, str] = {
     Action.MOA_TAKE: "prendre en compte",
     Action.MOA_VALIDATE: "valider",
     Action.MOA_REFUSE: "refuser",
+    Action.RETURN_ETAT: "renvoyer l'état d'acompte au maître d'œuvre",
     Action.SIGN_DG: "signer le décompte général sans réserve",
     Action.SIGN_DG_WITH_RESERVATIONS: "signer le décompte général avec réserves",
     Action.REFUSE_DG: "refuser le décompte général",
@@ -201,11 +203,17 @@ class Row:
     actor_step: str
     to: Target
     cadres: frozenset[str] | None = None
+    except_cadres: frozenset[str] = frozenset()
 
     @property
     def keeps_status(self) -> bool:
         """An acknowledgement: recorded as an event, the status does not change."""
         return self.to == self.from_status
+
+
+# The état d'acompte travelling as a piece (A15), and the projets de décompte it carries (issue 12).
+ETAT_CADRES = frozenset({"A15"})
+PDM_CADRES = frozenset({"A4", "A10", "A13", "A7", "A14"})
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -251,6 +259,7 @@ REASON_POLICY: dict[str, str] = {
     Action.RECYCLE: "recycle",
     Action.SUSPEND: "text",
     Action.SIGN_DG_WITH_RESERVATIONS: "text",
+    Action.RETURN_ETAT: "text",
     Action.WRONG_VALIDATOR: "optional",
     Action.TACIT_VALIDATION: "optional",
     Action.MOE_LATE: "optional",
@@ -327,7 +336,15 @@ def _rows() -> tuple[Row, ...]:
     rows += [
         Row(S.A_ASSOCIER_MOA, A.MOA_TAKE, STEP_MOA, S.PRISE_EN_COMPTE_MOA),
         Row(S.A_ASSOCIER_MOA, A.MOA_REFUSE, STEP_MOA, S.REFUSEE_MOA),
-        Row(S.PRISE_EN_COMPTE_MOA, A.MOA_VALIDATE, STEP_MOA, Next(STEP_MOA)),
+        Row(S.PRISE_EN_COMPTE_MOA, A.MOA_VALIDATE, STEP_MOA, Next(STEP_MOA), except_cadres=ETAT_CADRES),
+        # The état d'acompte (A15) travels as one document: validated, the MOA's A19 takes over (ASSOCIEE);
+        # returned to the MOE with a reason, it is closed and the MOE issues it again under a new piece number
+        # (« n° 4 bis »), while each projet de décompte it carried goes back to the MOE's desk (issue 12).
+        Row(S.PRISE_EN_COMPTE_MOA, A.MOA_VALIDATE, STEP_MOA, S.ASSOCIEE, frozenset(ETAT_CADRES)),
+        *(Row(status, A.RETURN_ETAT, STEP_MOA, S.REFUSEE_MOA, frozenset(ETAT_CADRES))
+          for status in (S.A_ASSOCIER_MOA, S.PRISE_EN_COMPTE_MOA)),
+        *(Row(status, A.RETURN_ETAT, STEP_MOA, S.PRISE_EN_COMPTE_MOE, frozenset(PDM_CADRES))
+          for status in (S.A_ASSOCIER_MOA, S.PRISE_EN_COMPTE_MOA)),
         Row(S.PRISE_EN_COMPTE_MOA, A.MOA_REFUSE, STEP_MOA, S.REFUSEE_MOA),
         Row(S.REFUSEE_MOA, A.ACKNOWLEDGE_REJECTION, EMITTER, S.REFUSEE_MOA),
     ]
@@ -529,6 +546,8 @@ def _row_on_route(row: Row, steps: tuple[str, ...], cadre: str | None) -> bool:
     if row.actor_step not in OFF_ROUTE_ACTORS and row.actor_step not in steps:
         return False
     if isinstance(row.to, Next) and row.to.after not in steps:
+        return False
+    if cadre in row.except_cadres:
         return False
     return row.cadres is None or cadre in row.cadres
 

@@ -86,7 +86,7 @@ STEP_PAIEMENT = "paiement"
 STEP_CONTRACTOR = "contractor"
 
 # Who acts on a piece of each cadre after its deposit, in order (CHORUS.md §3). Most routes end at the paying
-# office; A17, A22 and A24 end at the MOA, who answers with another piece (A20 DG, or nothing: the tacit procedure).
+# office; A15, A17, A22 and A24 end at the MOA, who answers with another piece (A20 DG, or nothing: the tacit procedure).
 ROUTE_RULES: dict[str, tuple[str, ...]] = {
     "A1": (STEP_PAIEMENT,),
     "A2": (STEP_PAIEMENT,),
@@ -100,7 +100,7 @@ ROUTE_RULES: dict[str, tuple[str, ...]] = {
     "A22": (STEP_MOA,),
     "A8": (STEP_PAIEMENT,),
     "A23": (STEP_PAIEMENT,),
-    "A15": (STEP_MOA, STEP_PAIEMENT),
+    "A15": (STEP_MOA,),  # validated, the MOA's A19 goes to the paying office
     "A16": (STEP_PAIEMENT,),
     "A19": (STEP_PAIEMENT,),
     "A17": (STEP_MOA,),

@@ -24,7 +24,9 @@ Quantity = Numeric(14, 3)
 UnitPrice = Numeric(14, 4)
 Percent = Numeric(7, 3)
 IndexNumber = Numeric(12, 4)
-ETAT_STATUSES = ("draft", "issued")
+ETAT_STATUSES = ("draft", "issued", "returned")
+# The suffix of an état issued again after the MOA returned it: « n° 4 bis », « n° 4 ter »… (index = `suffix`).
+ETAT_SUFFIXES = ("", "bis", "ter", "quater", "quinquies", "sexies", "septies", "octies", "nonies", "decies")
 
 
 class PriceLine(Base):
@@ -135,14 +137,22 @@ class DecompteLine(Base):
 class EtatAcompte(Base):
     """The état d'acompte n of a marché, built by its MOE from the projets de décompte of the month. A draft is
     recomputed at will; once issued, `result` (the engine's `EtatAcompte.to_dict()`, which carries the cumulative
-    state the next état starts from) never changes."""
+    state the next état starts from) never changes.
+
+    Issued, it travels as a piece of cadre A15 (`piece_id`) to the MOA, who validates it (`validated_at`, the A19
+    `validated_piece_id` to the paying office, and its payable lines) or returns it (`status` "returned", with the
+    reason): the MOE then issues it again under the same number with a suffix (`suffix` 1 = « bis »,
+    `replaces_id` the returned one). A returned état keeps its frozen result for the record but counts no more."""
 
     __tablename__ = "etat_acompte"
     __table_args__ = (
-        UniqueConstraint("marche_id", "number", name="uq_etat_acompte_marche_number"),
+        UniqueConstraint("marche_id", "number", "suffix", name="uq_etat_acompte_marche_number_suffix"),
         CheckConstraint(check_in("status", ETAT_STATUSES), name="status"),
         CheckConstraint("number >= 1", name="number"),
+        CheckConstraint(f"suffix >= 0 AND suffix < {len(ETAT_SUFFIXES)}", name="suffix"),
         CheckConstraint("length(month) = 7", name="month"),
+        CheckConstraint("status = 'returned' OR return_reason IS NULL", name="return_reason"),
+        CheckConstraint("status <> 'returned' OR return_reason IS NOT NULL", name="returned_with_reason"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -158,8 +168,37 @@ class EtatAcompte(Base):
     created_by_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    suffix: Mapped[int] = mapped_column(default=0)  # 0: the first issue; 1 « bis », 2 « ter »…
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("etat_acompte.id"))  # the returned état it re-issues
+    piece_id: Mapped[int | None] = mapped_column(ForeignKey("piece.id"))  # the A15 deposited at issue
+    validated_piece_id: Mapped[int | None] = mapped_column(ForeignKey("piece.id"))  # the MOA's A19
+    validated_at: Mapped[datetime | None]
+    validated_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    returned_at: Mapped[datetime | None]
+    returned_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    return_reason: Mapped[str | None] = mapped_column(String(1000))
+
     marche: Mapped[Marche] = relationship(lazy="raise")
     issued_by: Mapped[Account | None] = relationship(foreign_keys=[issued_by_id], lazy="raise")
+
+    @property
+    def label(self) -> str:
+        """« 4 », « 4 bis »: the number as people say it (the état issued again after a return is never confused
+        with the returned one)."""
+        return f"{self.number} {ETAT_SUFFIXES[self.suffix]}".strip()
+
+    @property
+    def validated(self) -> bool:
+        return self.validated_at is not None
+
+    @property
+    def moa_state(self) -> str:
+        """Where the état stands on the public side: draft, waiting for the MOA, validated or returned."""
+        if self.status == "draft":
+            return "draft"
+        if self.status == "returned":
+            return "returned"
+        return "validated" if self.validated_at is not None else "waiting_moa"
 
 
 class MarchePenalty(Base):

@@ -40,6 +40,7 @@ from chorus_chain.models.money import Decompte, DecompteLine, EtatAcompte, Index
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import money as adapter
 from chorus_chain.operations import pieces_actions
+from chorus_chain.operations.etat_pieces import pieces as etat_pieces
 from chorus_chain.operations.marches import MarcheAccess, record, today
 
 # The PDM statuses the MOE builds its état from: taken, or still waiting after its deadline (it may still answer).
@@ -83,7 +84,7 @@ def require_moe(access: MarcheAccess) -> None:
 
 def etats_of(marche: Marche) -> list[EtatAcompte]:
     return list(db.session.scalars(select(EtatAcompte).where(EtatAcompte.marche_id == marche.id)
-                                   .order_by(EtatAcompte.number.desc())))
+                                   .order_by(EtatAcompte.number.desc(), EtatAcompte.suffix.desc())))
 
 
 def get_etat(marche: Marche, etat_id: int, *, lock: bool = False) -> EtatAcompte | None:
@@ -446,6 +447,14 @@ def issue(access: MarcheAccess, etat_id: int, account: Account, structure: Struc
         raise OperationError(f"Aucun projet de décompte {of_month_fr(etat.month)} pris en compte : prenez en "
                              "compte les projets de décompte du mois avant d'émettre l'état.")
     result = computation.to_dict()
+    waiting = db.session.scalar(select(EtatAcompte).where(EtatAcompte.marche_id == marche.id,
+                                                          EtatAcompte.status == "draft",
+                                                          EtatAcompte.number < etat.number))
+    if waiting is not None:
+        raise OperationError(f"L'état d'acompte n° {waiting.label}, renvoyé par le maître d'ouvrage, est à émettre "
+                             f"de nouveau avant l'état n° {etat.label} : celui-ci part de ses montants cumulés.")
+    payees = {b["key"]: b["payee_key"] for b in result["beneficiaries"]}
+    carried = []
     corrected_any = False
     for pdm in computation.pdms:
         # The piece carries what its beneficiary is due this month (its payable, unless a groupement solidaire is
@@ -455,12 +464,13 @@ def issue(access: MarcheAccess, etat_id: int, account: Account, structure: Struc
         corrected = pdm.corrected
         corrected_any = corrected_any or corrected
         pdm.decompte.etat_acompte_id = etat.id
+        carried.append((pdm.piece, payees.get(beneficiary)))
         pieces_actions.act(
             pdm.piece.id, account, structure, Action.ISSUE_ETAT_ACOMPTE, expected_status=pdm.piece.status,
             amount=payable if payable > 0 else None,
-            comment=(f"Projet de décompte général (état final n° {etat.number})" if etat.final
-                     else f"État d'acompte n° {etat.number} ({month_fr(etat.month)})"),
-            now=now, contest=corrected)
+            comment=(f"Projet de décompte général (état final n° {etat.label})" if etat.final
+                     else f"État d'acompte n° {etat.label} ({month_fr(etat.month)})"),
+            now=now, contest=corrected, via_etat=True)
     etat.result = result
     etat.status = "issued"
     etat.issued_at = now
@@ -468,7 +478,9 @@ def issue(access: MarcheAccess, etat_id: int, account: Account, structure: Struc
     if corrected_any:
         etat.contest_until = today(now) + timedelta(days=CONTEST_DAYS)
     db.session.flush()
-    record(marche, "etat_acompte_issued", account=account, structure=structure, number=etat.number,
+    # The état travels as a piece of its own (A15) to the MOA, carrying its projets de décompte (issue 12).
+    etat_pieces.deposit_a15(marche, etat, carried, account=account, structure=structure, now=now)
+    record(marche, "etat_acompte_issued", account=account, structure=structure, number=etat.label,
            month=etat.month, amount_due=result["marche"]["amount_due"]["this"],
            corrected=corrected_any)
     return etat

@@ -184,6 +184,21 @@ def _applicable(piece: Piece) -> bool:
     return not piece.is_draft and piece.piece_type == "FACTURE" and piece.received_at is not None
 
 
+def carried_by_etat(piece_ids: Iterable[int]) -> set[int]:
+    """The projets de décompte paid through the lines of a validated état d'acompte (issue 12): their interest is
+    the lines' (`operations.etat_pieces.paying`), never counted a second time on the piece. One query."""
+    from chorus_chain.models.etat_pieces import EtatAcomptePdm
+    from chorus_chain.models.money import EtatAcompte
+
+    ids = list(piece_ids)
+    if not ids:
+        return set()
+    return set(db.session.scalars(
+        select(EtatAcomptePdm.piece_id).join(EtatAcompte, EtatAcompte.id == EtatAcomptePdm.etat_acompte_id)
+        .where(EtatAcomptePdm.piece_id.in_(ids), EtatAcompte.status == "issued",
+               EtatAcompte.validated_at.is_not(None))))
+
+
 class _Rates:
     """The rate table, read at most once and only when a payment is late."""
 
@@ -258,7 +273,7 @@ class PieceInterest:
 def piece_interest(piece: Piece, today: date) -> PieceInterest | None:
     """The piece page's block, or None when there is nothing to show (not applicable, or unpaid and not yet late).
     At most one query (the rate table, when late)."""
-    if not _applicable(piece):
+    if not _applicable(piece) or (piece.works and carried_by_etat([piece.id])):
         return None
     accruing = piece.paid_on is None
     try:
@@ -332,6 +347,8 @@ def marche_interest(marche: Marche, structure_id: int, today: date,
                             Piece.status != "BROUILLON", Piece.piece_type == "FACTURE",
                             Piece.received_at.is_not(None))
         .options(joinedload(Piece.emitter_structure)).order_by(Piece.paid_on, Piece.received_at, Piece.id)).all()
+    carried = carried_by_etat([p.id for p in pieces if p.works])
+    pieces = [p for p in pieces if p.id not in carried]
     table = _Rates()
     claims: list[Claim] = []
     late_unpaid: list[Claim] = []

@@ -69,6 +69,29 @@ def _acknowledged(piece: Piece) -> bool:
         PieceEvent.from_status == piece.status)) is not None
 
 
+# The actions only the état d'acompte's operations take (issue 12): the A15 is validated or returned as one
+# document by the MOA (`operations.etat_pieces.moa`), the A19 is paid line by line (`etat_pieces.paying`), and a
+# projet de décompte goes back to the MOE only with the état that carried it. On the piece page they are not
+# offered; taken anyway, they are refused with the way to do it.
+ETAT_ONLY_ACTIONS: dict[str, frozenset[str]] = {
+    "A15": frozenset({A.MOA_TAKE, A.MOA_VALIDATE, A.MOA_REFUSE, A.RETURN_ETAT}),
+    "A19": frozenset({A.MARK_SERVICE_FAIT, A.MARK_MANDATEE, A.MARK_PAID, A.RECYCLE, A.SUSPEND, A.REJECT}),
+    **{cadre: frozenset({A.RETURN_ETAT}) for cadre in T.PDM_CADRES},
+}
+ETAT_ONLY_MESSAGES = {
+    "A15": "Cet état d'acompte se valide (ou se renvoie au maître d'œuvre) comme un seul document, depuis la page "
+           "« États d'acompte » du marché.",
+    "A19": "Cet état d'acompte validé se paie ligne par ligne (une ligne par entreprise) depuis la page « États "
+           "d'acompte » du marché.",
+}
+PDM_MESSAGE = ("Ce projet de décompte circule dans l'état d'acompte du maître d'œuvre : c'est l'état qui se valide, "
+               "se renvoie et se paie, depuis la page « États d'acompte » du marché.")
+
+
+def etat_only(piece: Piece, action: str) -> bool:
+    return action in ETAT_ONLY_ACTIONS.get(piece.cadre or "", frozenset())
+
+
 def allowed_actions_for(piece: Piece, structure: Structure,
                         holder_id: Any = records.HOLDER_UNKNOWN) -> list[ActionChoice]:
     """The actions this structure may take now on the piece (the buttons of the piece page), in the table's order.
@@ -81,7 +104,8 @@ def allowed_actions_for(piece: Piece, structure: Structure,
     seen: set[str] = set()
     for actor in records.actors_of(piece, structure.id, holder_id):
         for action in T.allowed_actions(piece.status, piece.route_steps, actor, cadre=piece.cadre):
-            if action in seen or (action == A.ACKNOWLEDGE_REJECTION and _acknowledged(piece)):
+            if action in seen or (action == A.ACKNOWLEDGE_REJECTION and _acknowledged(piece)) \
+                    or etat_only(piece, action):
                 continue
             seen.add(action)
             choices.append(ActionChoice(
@@ -123,7 +147,7 @@ def _paid_on(value: Any, now: datetime) -> date | None:
 def act(piece_id: int, account: Account, structure: Structure, action: str, *, expected_status: str,
         reason: str | None = None, comment: str | None = None, amount: Any = None, paid_on: Any = None,
         files: Iterable[drafts.UploadedFile] = (), changes: Mapping[str, Any] | None = None,
-        now: datetime, contest: bool | None = None) -> Piece:
+        now: datetime, contest: bool | None = None, via_etat: bool = False) -> Piece:
     """Take `action` on a deposited piece as `structure` (one of the actions `allowed_actions_for` offers).
 
     The piece is locked (SELECT ... FOR UPDATE on PostgreSQL; its version guards SQLite) and must still be in
@@ -155,6 +179,8 @@ def act(piece_id: int, account: Account, structure: Structure, action: str, *, e
     actors = records.actors_of(piece, structure.id)
     if not actors:
         raise OperationError("Votre structure n'intervient pas sur cette pièce.")
+    if etat_only(piece, action):
+        raise OperationError(ETAT_ONLY_MESSAGES.get(piece.cadre or "", PDM_MESSAGE))
     actor = _actor_for(piece, actors, action)
     value = _amount(amount, action)
     day = _paid_on(paid_on, now)
