@@ -1,7 +1,7 @@
 """login sessions held server side: logout revokes the session cookie and the « remember me » cookie at once
 
 Revision ID: 7a13e0c55e10
-Revises: b8c4d2e6f018
+Revises: b2c4d6e8f011
 Create Date: 2026-12-06 02:25:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '7a13e0c55e10'
-down_revision = 'b8c4d2e6f018'
+down_revision = 'b2c4d6e8f011'
 branch_labels = None
 depends_on = None
 
