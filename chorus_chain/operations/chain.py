@@ -136,14 +136,11 @@ def touch(marche: Marche) -> None:
 
 def own_rows(rows: Iterable[MarcheParty], structure_id: int, siret: str | None = None,
              status: str = "confirmed") -> list[MarcheParty]:
-    """The structure's own rows of a marché with this status. An invitation sent before the structure existed is
-    matched by SIRET (the structure that holds a SIRET is its owner)."""
-    return [
-        row for row in rows
-        if row.status == status
-        and (row.structure_id == structure_id
-             or (row.structure_id is None and siret is not None and row.siret == siret))
-    ]
+    """The structure's own rows of a marché with this status: the rows linked to it. Never by SIRET alone (issue 13,
+    invitation takeover): anyone may register a structure for a SIRET (its checksum is all we check), so an
+    invitation sent before the structure existed is linked only through its secret link, by the account it was sent
+    to (`operations.marches.create_invited_structure` / `claim_invitation`). `siret` is kept for the callers' shape."""
+    return [row for row in rows if row.status == status and row.structure_id == structure_id]
 
 
 def sees_whole_chain(own: Iterable[MarcheParty]) -> bool:
