@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app:app
 
-.PHONY: install run test test-fast lint clean bench bench-dashboards
+.PHONY: install run test test-fast lint clean bench bench-dashboards bench-soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -44,3 +44,8 @@ bench: install
 # Dashboards under gunicorn on a seeded PostgreSQL database (chorus_bench), against /healthz.
 bench-dashboards: install
 	$(BIN)/python bench/dashboards.py $(BENCH_ARGS)
+
+# Durable jobs under random faults (its own PostgreSQL, Redis, SMTP sink and Procfile processes): lost, duplicates,
+# p95 recovery. BENCH_ARGS="--minutes 5 --seed 7".
+bench-soak: install
+	$(BIN)/python bench/jobs_soak.py $(BENCH_ARGS)

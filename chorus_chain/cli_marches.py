@@ -1,4 +1,4 @@
-"""Command-line tools of the marchés: `flask deadlines sweep`, `flask marche export <REFERENCE>`."""
+"""Command-line tools of the marchés: `flask deadlines sweep|clock`, `flask marche export <REFERENCE>`."""
 from __future__ import annotations
 
 import json
@@ -28,21 +28,37 @@ def _instant(value: str | None) -> datetime:
 
 @deadlines_cli.command("sweep")
 @click.option("--now", "now_text", default=None, help="Instant de référence (ISO-8601) ; par défaut maintenant.")
-def deadlines_sweep(now_text: str | None):
-    """Apply every due deadline once (tacit DC4 acceptance, tacit validation, MOE late...), send the reminders before
-    the coming ones, then the e-mails they queued."""
-    from chorus_chain.jobs.queue import dispatch_outbox
-    from chorus_chain.operations.deadlines import remind, sweep
-    from chorus_chain.operations.retenue import notify_releases
+@click.option("--force", is_flag=True, help="Accepter un --now antérieur au dernier passage ou loin de l'heure réelle.")
+def deadlines_sweep(now_text: str | None, force: bool):
+    """Apply every due deadline once, at its due instant (tacit DC4 acceptance, tacit validation, MOE late...), send
+    the reminders before the coming ones, then the e-mails they queued. A --now before the clock's last sweep or more
+    than an hour from the real time is refused unless --force."""
+    from chorus_chain.jobs.clock import InstantRefused, check_instant, tick
 
     now = _instant(now_text)
-    result = sweep(now)
-    reminded = remind(now)
-    releasable = notify_releases(now)
-    db.session.commit()
-    dispatch_outbox()
+    if now_text and not force:
+        try:
+            check_instant(now)
+        except InstantRefused as refused:
+            raise click.ClickException(str(refused)) from None
+    result = tick(now)
     click.echo(f"{result['done']} échéance(s) échue(s) traitée(s), dont {result['applied']} appliquée(s) ; "
-               f"{reminded} rappel(s) envoyé(s) ; {releasable} retenue(s) de garantie devenue(s) libérable(s).")
+               f"{result['reminded']} rappel(s) envoyé(s) ; {result['retenues_releasable']} retenue(s) de garantie "
+               f"devenue(s) libérable(s).")
+
+
+@deadlines_cli.command("clock")
+@click.option("--interval", type=float, default=None, help="Secondes entre deux passages (CLOCK_INTERVAL_SECONDS, 60).")
+@click.option("--ticks", type=int, default=None, help="S'arrêter après ce nombre de passages (essais).")
+def deadlines_clock(interval: float | None, ticks: int | None):
+    """The clock process (Procfile `clock`): sweep the deadlines every minute from PostgreSQL alone — Redis down, it
+    still sweeps; one clock at a time (advisory lock); missed ticks caught up, each deadline at its due instant."""
+    import logging
+
+    from chorus_chain.jobs.clock import run_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_forever(interval, ticks=ticks)
 
 
 @marche_cli.command("export")

@@ -73,6 +73,9 @@ def load() -> dict:
         "OUTBOX_BACKOFF_SECONDS": float(os.environ.get("OUTBOX_BACKOFF_SECONDS", "30")),
         "OUTBOX_BACKOFF_MAX": float(os.environ.get("OUTBOX_BACKOFF_MAX", "3600")),
         "DOCUMENT_STALL_SECONDS": int(os.environ.get("DOCUMENT_STALL_SECONDS", "90")),
+        # One lease for every kind of job instead of each kind's own (jobs.queue.JOBS); the fault tests shorten it.
+        "OUTBOX_LEASE_SECONDS": int(os.environ["OUTBOX_LEASE_SECONDS"]) if os.environ.get("OUTBOX_LEASE_SECONDS")
+        else None,
         "JOB_DB_RETRY_SECONDS": float(os.environ.get("JOB_DB_RETRY_SECONDS", "120")),
         "CLOCK_INTERVAL_SECONDS": float(os.environ.get("CLOCK_INTERVAL_SECONDS", "60")),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "chorus-chain <ne-pas-repondre@chorus-chain.invalid>"),
@@ -96,6 +99,11 @@ def load() -> dict:
         # working while its session lives; an expired session gets a clear message, never a silent failure.
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # Redis down: login keeps working, limited per process in memory until Redis is back (degraded.py); short
+        # timeouts so that a Redis that does not answer costs a login one second, not five.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1} if redis_url else {},
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
         # A password change or a bank-details change needs a login younger than this (seconds).

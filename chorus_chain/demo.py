@@ -363,7 +363,7 @@ def _demo_step(structures: dict[str, Structure], piece_id: int, now: datetime, s
             deadline = db.session.scalar(select(Deadline).where(Deadline.piece_id == piece_id,
                                                                 Deadline.kind == rest[0],
                                                                 Deadline.done_at.is_(None)))
-            apply_piece_deadline(deadline, deadline.due_at)
+            apply_piece_deadline(deadline, deadline.due_at, deadline.due_at)
             deadline.done_at = deadline.due_at
             db.session.flush()
         return

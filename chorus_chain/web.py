@@ -7,7 +7,7 @@ from flask import Flask, current_app, g, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from chorus_chain import formatting
+from chorus_chain import degraded, formatting
 from chorus_chain.extensions import db, htmx, login_manager
 from chorus_chain.models.base import utcnow
 
@@ -46,6 +46,8 @@ def init_app(app: Flask) -> None:
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)
+    for unavailable in degraded.DATABASE_DOWN:
+        app.register_error_handler(unavailable, _database_unavailable)
 
     formatting.register(app)
 
@@ -71,7 +73,9 @@ def _writes() -> bool:
 def _finish_transaction(response):
     """One commit per request, at the end, for a successful write; everything else is rolled back."""
     if response.status_code < 400 and not g.get("rollback") and _writes():
+        degraded.mark_commit("started")  # an error from here on may or may not have saved: the page says so
         db.session.commit()
+        degraded.mark_commit("done")
         from chorus_chain.jobs.queue import dispatch_outbox
 
         dispatch_outbox()
@@ -97,7 +101,11 @@ def _security_headers(response):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     # One URL may answer a full page or an HTMX fragment: caches must keep them apart.
     headers.add("Vary", "HX-Request")
-    if current_user.is_authenticated and request.endpoint != "static":
+    try:
+        private = current_user.is_authenticated
+    except Exception:  # the database is down (the error page is being sent): assume the page is private
+        private = True
+    if private and request.endpoint != "static":
         # Whatever a view or send_file said ("no-cache" still lets a browser or proxy keep a copy on disk): a
         # page, a PDF, a ZIP or an export read under a session is never stored, so nothing of it outlives logout
         # on a shared computer.
@@ -117,7 +125,7 @@ ERROR_TEXTS = {
     405: ("Méthode non autorisée", "Cette action n'est pas possible ainsi."),
     413: ("Fichier trop volumineux", "Le total des fichiers envoyés dépasse la limite autorisée."),
     429: ("Trop de tentatives", "Trop de tentatives en peu de temps. Patientez une minute puis réessayez."),
-    500: ("Erreur interne", "Une erreur inattendue s'est produite. Rien n'a été enregistré ; réessayez."),
+    500: ("Erreur interne", "Une erreur inattendue s'est produite."),  # completed by degraded.internal_error_text
 }
 
 
@@ -129,10 +137,32 @@ def _error_page(error):
         return http_error(error)
     if code == 500:
         log.exception("unhandled error", exc_info=getattr(error, "original_exception", error))
+    original = getattr(error, "original_exception", None)
+    if code == 500 and degraded.is_database_down(original):
+        return _database_unavailable(original)
     title, text = ERROR_TEXTS.get(code, ERROR_TEXTS[500])
-    if htmx:
-        return render_template("_message.html", category="error", text=text), code, HTMX_TO_MESSAGES
-    return render_template("error.html", code=code, title=title, text=text), code
+    if code == 500:
+        text = degraded.internal_error_text(_writes())  # only what is known about the user's action
+    return degraded.render_safely("error.html", code=code, title=title, text=text, htmx_request=bool(htmx),
+                                  headers=HTMX_TO_MESSAGES)
+
+
+def _database_unavailable(error):
+    """The database did not answer: a French 503 saying what is known (degraded.py)."""
+    log.error("database unavailable: %s", error)
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone; the pool replaces it at the next request
+        pass
+    if request.path.startswith("/api/"):  # the API answers problem+json
+        from werkzeug.exceptions import ServiceUnavailable
+
+        from chorus_chain.api.core import http_error
+
+        return http_error(ServiceUnavailable())
+    return degraded.render_safely("error.html", code=503, title=degraded.UNAVAILABLE_TITLE,
+                                  text=degraded.unavailable_text(_writes()), htmx_request=bool(htmx),
+                                  headers=HTMX_TO_MESSAGES)
 
 
 def _csrf_error(error):

@@ -26,6 +26,9 @@ un `application/problem+json` (RFC 9457) avec le message du portail et le champ 
 
 
 class ChorusApi(Api):
+    # Every refusal an operation may answer is documented with its own status (problem+json), not a catch-all.
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
     def _register_error_handlers(self):
         """Left out: flask-smorest would answer every error of the app (the portal's pages too) in JSON."""
 

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 PUBLIC = "_api_public"
+INT_MAX = 2**31 - 1
 
 # The operations' field names → the API's (French, as Chorus Pro's API names them): the `field` of a refusal.
 FIELD_NAMES = {
@@ -63,6 +64,28 @@ def api_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     bp.register_error_handler(OperationError, operation_refused)
     bp.register_error_handler(HTTPException, http_error)
     return bp
+
+
+IDEMPOTENCY_PARAMETER = {
+    "in": "header", "name": IDEMPOTENCY_HEADER, "required": False,
+    "description": "Rejouer la même requête avec la même clé rend la première réponse sans rien refaire ; la même "
+                   "clé avec un autre corps est refusée (422).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+}
+
+
+def idempotent(bp: Blueprint):
+    """Document the Idempotency-Key header on a POST (every POST honours it: `_replay`), and its refusals: 400 (a
+    key too long or empty)."""
+    from chorus_chain.api.schemas import Problem
+
+    def decorator(view):
+        view = bp.doc(parameters=[IDEMPOTENCY_PARAMETER])(view)
+        for code in (400,):
+            view = bp.alt_response(code, schema=Problem, content_type="application/problem+json")(view)
+        return view
+
+    return decorator
 
 
 def public(view):
@@ -97,6 +120,9 @@ def authenticate():
     refused = _rate_limit(client)
     if refused is not None:
         return refused
+    if "\x00" in request.path or any(isinstance(v, int) and not 0 < v <= INT_MAX
+                                      for v in (request.view_args or {}).values()):
+        return problem(404)  # beyond any id the database holds (and beyond what its integer columns take)
     if request.method == "POST":
         return _replay()
     return None
@@ -132,7 +158,7 @@ def _replay():
     if key is None:
         return None
     key = key.strip()
-    if not 1 <= len(key) <= 200:
+    if not 1 <= len(key) <= 200 or "\x00" in key:
         return problem(400, "La clé d'idempotence tient en 1 à 200 caractères.",
                        errors=[{"field": IDEMPOTENCY_HEADER, "message": "1 à 200 caractères."}])
     request_hash = _request_hash()
@@ -174,10 +200,12 @@ def finish(response):
     api_clients.journal(client, request.method, request.full_path.rstrip("?"), response.status_code, now())
     try:
         db.session.commit()
-    except IntegrityError:  # the same key sent twice at the same instant: the other request won
+    except IntegrityError:
+        # The same key sent twice at the same instant: the other request committed first. Ours is undone and
+        # answers as a replay would (its answer, or the refusal of another body under the same key).
         db.session.rollback()
-        return problem(409, "Une requête avec la même clé d'idempotence est en cours : relancez-la dans un instant.",
-                       errors=[{"field": IDEMPOTENCY_HEADER, "message": "Requête concurrente."}])
+        g.api_client = None
+        return _replay() or problem(500)
     return response
 
 

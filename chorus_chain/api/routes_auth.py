@@ -14,12 +14,11 @@ bp = api_blueprint("api_token", "", "Jeton d'accès (OAuth2 client credentials).
 
 
 @bp.post("/token")
+@bp.doc(security=[])
 @bp.arguments(S.TokenRequest, location="form")
 @bp.response(200, S.Token)
-@bp.alt_response(400, schema=S.Problem, content_type="application/problem+json")
 @bp.alt_response(401, schema=S.Problem, content_type="application/problem+json")
 @bp.alt_response(422, schema=S.Problem, content_type="application/problem+json")
-@bp.alt_response(429, schema=S.Problem, content_type="application/problem+json")
 @public
 def token(form):
     """Échanger l'identifiant et le secret d'un client contre un jeton porteur (15 minutes)."""

@@ -10,7 +10,7 @@ from flask import g
 from marshmallow import ValidationError
 
 from chorus_chain.api import schemas as S
-from chorus_chain.api.core import FIELD_NAMES, api_blueprint, has_right, now
+from chorus_chain.api.core import idempotent, FIELD_NAMES, api_blueprint, has_right, now
 from chorus_chain.api.problems import problem, validation_errors
 from chorus_chain.api.routes_pieces import _may_deposit_on, create_piece, piece_detail, upload
 from chorus_chain.extensions import db
@@ -61,6 +61,7 @@ def deposit_einvoice(file: ops.UploadedFile, *, marche_id=None, partie_id=None, 
 
 
 @bp.post("/facture-electronique")
+@idempotent(bp)
 @bp.arguments(S.EinvoiceIn)
 @bp.response(201, S.PieceDetail)
 @_errors(400, 401, 403, 422, 429)
@@ -103,6 +104,7 @@ def _report(items: list[dict], source: str) -> dict:
 
 
 @bp.post("/lot")
+@idempotent(bp)
 @bp.arguments(S.BatchIn)
 @bp.response(201, S.BatchOut)
 @_errors(400, 401, 403, 422, 429)
@@ -131,6 +133,7 @@ def batch(body):
 
 
 @bp.post("/lot-zip")
+@idempotent(bp)
 @bp.arguments(S.EinvoiceIn)
 @bp.response(201, S.BatchOut)
 @_errors(400, 401, 403, 422, 429)

@@ -28,7 +28,7 @@ def _errors(*codes):
     return decorator
 
 
-@bp.get("/structures/<siret>")
+@bp.get("/structures/<string(length=14):siret>")
 @bp.response(200, S.StructureOut)
 @_errors(401, 404, 429)
 def structure(siret: str):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from chorus_chain.access import visible_to
 from chorus_chain.api import schemas as S
-from chorus_chain.api.core import api_blueprint, etagged, has_right, now
+from chorus_chain.api.core import idempotent, api_blueprint, etagged, has_right, now
 from chorus_chain.api.problems import problem
 from chorus_chain.domain import statuses
 from chorus_chain.extensions import db
@@ -94,18 +94,9 @@ def _works_scope(box: str) -> bool | None | str:
     return False if others else "none"
 
 
-def _cursor(value: str | None) -> int | None:
-    if not value:
-        return None
-    try:
-        decoded = base64.urlsafe_b64decode(value.encode("ascii") + b"==").decode("ascii")
-        return int(decoded) if decoded.isdigit() else -1
-    except (binascii.Error, ValueError, UnicodeError):
-        return -1
-
-
 def _encode_cursor(piece_id: int) -> str:
-    return base64.urlsafe_b64encode(str(piece_id).encode()).decode().rstrip("=")
+    """The next page starts below this id (the list runs newest first, by id): stable while pieces are added."""
+    return str(piece_id)
 
 
 @bp.get("")
@@ -118,10 +109,7 @@ def search(query):
     scope = _works_scope(query["boite"])
     if scope == "none":
         return problem(403)
-    after = _cursor(query["curseur"])
-    if after == -1:
-        return problem(422, "Curseur illisible : reprenez la recherche depuis le début.",
-                       errors=[{"field": "curseur", "message": "Curseur illisible."}])
+    after = min(int(query["curseur"]), 2**31 - 1) if query["curseur"] else None  # no id lies beyond
     structure = g.structure
     conditions = [box_condition(structure.id, query["boite"]), visible_to(structure.id)]
     if scope is not None:
@@ -223,6 +211,7 @@ def _may_deposit_on(marche_id: int) -> bool:
 
 
 @bp.post("")
+@idempotent(bp)
 @bp.arguments(S.DraftIn)
 @bp.response(201, S.PieceDetail)
 @_errors(400, 401, 403, 422, 429)
@@ -238,6 +227,7 @@ def create(body):
 
 
 @bp.post("/<int:piece_id>/fichiers")
+@idempotent(bp)
 @bp.arguments(S.FilesIn)
 @bp.response(200, S.PieceDetail)
 @_errors(400, 401, 403, 404, 422, 429)
@@ -280,6 +270,7 @@ def preflight(piece_id: int):
 
 
 @bp.post("/<int:piece_id>/envoi")
+@idempotent(bp)
 @bp.response(200, S.PieceDetail)
 @_errors(401, 403, 404, 422, 429)
 def send(piece_id: int):
@@ -292,6 +283,7 @@ def send(piece_id: int):
 
 
 @bp.post("/<int:piece_id>/actions")
+@idempotent(bp)
 @bp.arguments(S.ActionIn)
 @bp.response(200, S.PieceDetail)
 @_errors(400, 401, 403, 404, 422, 429)

@@ -3,7 +3,9 @@ French field names where the domain is French, as Chorus Pro's own API. Unknown 
 RAISE), so a misspelt field is a refusal, never a silent default."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from collections.abc import Mapping
+
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from chorus_chain.domain import rights as rights_rules
 from chorus_chain.domain import transitions as T
@@ -11,13 +13,45 @@ from chorus_chain.domain.amounts import PIECE_TYPES
 from chorus_chain.domain.cadres import CADRES
 from chorus_chain.models.pieces import PAYMENT_MODES, VAT_REGIMES
 
-Montant = fields.Decimal  # JSON number or string: exact decimals, two places at most (the operation refuses more)
+AMOUNT_PATTERN = r"^-?[0-9]+\.[0-9]{2}$"
+
+
+def Montant(**kwargs):
+    """An amount received: a JSON number or a string ("1234.56"), read as an exact Decimal; the operation refuses
+    more than two decimals with the portal's message."""
+    return fields.Decimal(allow_nan=False, metadata={"type": ["number", "string"], "examples": ["1234.56"]},
+                          **kwargs)
+
+
+def MontantOut(**kwargs):
+    """An amount answered: always a string with two decimals ("1234.56"), never a binary float."""
+    return fields.Decimal(as_string=True, metadata={"type": "string", "pattern": AMOUNT_PATTERN}, **kwargs)
+
+
+def _nul_fields(data, prefix: str = ""):
+    """The names of the values holding a NUL character (PostgreSQL text cannot store one: refused up front)."""
+    if isinstance(data, str):
+        if "\x00" in data:
+            yield prefix or "_schema"
+    elif isinstance(data, Mapping):
+        for key in list(data.keys()):
+            yield from _nul_fields(data[key], f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(data, (list, tuple)):
+        for index, item in enumerate(data):
+            yield from _nul_fields(item, f"{prefix}[{index}]")
 
 
 class Strict(Schema):
     class Meta:
         unknown = RAISE
         ordered = True
+
+    @pre_load
+    def _refuse_nul(self, data, **kwargs):
+        bad = list(_nul_fields(data))
+        if bad:
+            raise ValidationError({name: ["Caractère nul (U+0000) interdit."] for name in bad})
+        return data
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -159,7 +193,9 @@ class PieceQuery(Strict):
     depose_depuis = fields.Date(load_default=None)
     depose_avant = fields.Date(load_default=None)
     limite = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100))
-    curseur = fields.String(load_default=None, validate=validate.Length(max=100))
+    curseur = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9]{1,12}$"),
+                            metadata={"pattern": "^[0-9]{1,12}$",
+                                      "description": "La valeur de `curseur_suivant` de la page précédente."})
 
 
 class DeadlineOut(Schema):
@@ -180,11 +216,11 @@ class PieceOut(Schema):
     marche_reference = fields.String(required=True)
     emetteur_siret = fields.String(required=True)
     emetteur_nom = fields.String(required=True)
-    montant_ht = fields.Decimal(as_string=True, required=True)
-    montant_tva = fields.Decimal(as_string=True, required=True)
-    montant_ttc = fields.Decimal(as_string=True, required=True)
-    montant_accepte = fields.Decimal(as_string=True, allow_none=True)
-    montant_paye = fields.Decimal(as_string=True, allow_none=True)
+    montant_ht = MontantOut(required=True)
+    montant_tva = MontantOut(required=True)
+    montant_ttc = MontantOut(required=True)
+    montant_accepte = MontantOut(allow_none=True)
+    montant_paye = MontantOut(allow_none=True)
     date_emission = fields.Date(required=True)
     date_paiement = fields.Date(allow_none=True)
     siret_destinataire = fields.String(required=True)
@@ -209,7 +245,7 @@ class EventOut(Schema):
     etape = fields.String(required=True)
     motif = fields.String(allow_none=True)
     commentaire = fields.String(allow_none=True)
-    montant = fields.Decimal(as_string=True, allow_none=True)
+    montant = MontantOut(allow_none=True)
 
 
 class FichierOut(Schema):
@@ -249,9 +285,9 @@ class DraftIn(Strict):
     type_piece = fields.String(load_default="FACTURE", validate=validate.OneOf(PIECE_TYPES))
     numero = fields.String(required=True, validate=validate.Length(max=20))
     date_emission = fields.Date(required=True)
-    montant_ht = Montant(required=True, allow_nan=False)
-    montant_tva = Montant(required=True, allow_nan=False)
-    montant_ttc = Montant(required=True, allow_nan=False)
+    montant_ht = Montant(required=True)
+    montant_tva = Montant(required=True)
+    montant_ttc = Montant(required=True)
     regime_tva = fields.String(load_default=None, validate=validate.OneOf(VAT_REGIMES))
     siret_destinataire = fields.String(load_default=None, validate=validate.Length(max=14))
     code_service = fields.String(load_default=None, validate=validate.Length(max=100))
@@ -289,7 +325,7 @@ class ActionIn(Strict):
                                                             "si la pièce a changé entre-temps, refus 422."})
     motif = fields.String(load_default=None, validate=validate.Length(max=100))
     commentaire = fields.String(load_default=None, validate=validate.Length(max=1000))
-    montant = Montant(load_default=None, allow_nan=False, allow_none=True)
+    montant = Montant(load_default=None, allow_none=True)
     date_paiement = fields.Date(load_default=None, allow_none=True)
     fichiers = fields.List(fields.Nested(FichierIn), load_default=list, validate=validate.Length(max=20))
 
@@ -302,7 +338,13 @@ class EinvoiceIn(Strict):
     envoyer = fields.Boolean(load_default=False)
 
 
-class BatchIn(Strict):
+class BatchIn(Schema):
+    """Not `Strict`'s NUL check over the whole batch: each piece is checked on its own (DraftIn), so one bad piece
+    is refused alone."""
+
+    class Meta:
+        unknown = RAISE
+
     pieces = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=500),
                          metadata={"description": "Chaque élément : le corps de POST /pieces (brouillon ou "
                                                   "envoi)."})

@@ -65,3 +65,14 @@ def durably(step: Callable[[], T], *, seconds: float | None = None) -> T:
             db.session.remove()
             time.sleep(pause)
             pause = min(pause * 2, 5.0)
+
+
+def describe_error(exc: BaseException) -> str:
+    """A job's error as operators read it: an SMTP server's own words when it answered (« SMTP 451 4.3.0 Service
+    momentanément indisponible »), else the exception's type and message."""
+    import smtplib
+
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        return f"SMTP {exc.smtp_code} {text}"[:500]
+    return f"{type(exc).__name__}: {exc}"[:500]

@@ -32,16 +32,25 @@ def render_document(document_id: int, etat_id: int | None = None, on: str | None
         return _render(document_id, {"etat_id": etat_id, "on": on})
 
 
+class DocumentBusy(Exception):
+    """Another try is rendering this row and gave a sign of life lately: the outbox tries again later (by then it is
+    done, or stalled and taken over)."""
+
+
 def _claim(document_id: int) -> int | None:
-    """Take the row for this try (its structure's id), or None: gone, done, or rendered by another live try."""
+    """Take the row for this try (its structure's id), or None when there is nothing to do (gone, or done). Raises
+    DocumentBusy while another live try renders it."""
     query = select(GeneratedDocument).where(GeneratedDocument.id == document_id)
     if db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     row = db.session.scalar(query)
     now = utcnow()
-    if row is None or row.status == "done" or (row.status == "running" and not ops.is_stalled(row, now)):
+    if row is None or row.status == "done":
         db.session.commit()
         return None
+    if row.status == "running" and not ops.is_stalled(row, now):
+        db.session.commit()
+        raise DocumentBusy(f"document {document_id} rendered by another try")
     row.status, row.progress, row.error, row.updated_at = "running", 5, None, now
     row.attempts += 1
     structure_id = row.structure_id

@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from flask import current_app
 
 from chorus_chain.extensions import db
-from chorus_chain.jobs.context import durably, job_context
+from chorus_chain.jobs.context import describe_error, durably, job_context
 from chorus_chain.models import MailMessage
 from chorus_chain.models.base import utcnow
 
@@ -52,7 +52,7 @@ def _send(mail_id: int) -> None:
             _deliver(config, message)
         except (OSError, smtplib.SMTPException) as exc:
             db.session.rollback()
-            error = f"{type(exc).__name__}: {exc}"[:500]
+            error = describe_error(exc)
             durably(lambda: _record(mail_id, last_error=error))
             raise
         transport = "smtp"

@@ -22,7 +22,7 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from chorus_chain.extensions import db
-from chorus_chain.jobs.context import durably, job_context
+from chorus_chain.jobs.context import describe_error, durably, job_context
 from chorus_chain.jobs.queue import JOBS, give_up_handler, lease_for, replay_handler, resolve
 from chorus_chain.models import OutboxJob
 from chorus_chain.models.base import utcnow
@@ -59,12 +59,8 @@ def _run(outbox_id: int) -> str:
     except Exception as exc:  # any failure: the row says so and is tried again (or given up)
         db.session.rollback()
         log.warning("outbox job %s #%s failed (try %s): %s", job, outbox_id, attempt, exc, exc_info=True)
-        return durably(lambda: _record_failure(outbox_id, attempt, _describe(exc)))
+        return durably(lambda: _record_failure(outbox_id, attempt, describe_error(exc)))
     return durably(lambda: _record_done(outbox_id, attempt))
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]
 
 
 def _claim(outbox_id: int) -> tuple[str, dict, int] | None:

@@ -1,8 +1,9 @@
-"""Periodic work, run by `rq cron` (see cron.py: the outbox every minute, the deadline sweep every 5 minutes) and by
-hand with `flask outbox dispatch` / `flask deadlines sweep`.
+"""Periodic work as rq jobs, for whoever wants to enqueue it on the `sweeps` queue; the clock process
+(`jobs.clock`, `flask deadlines clock`) runs the same tick every minute without Redis, and by hand
+`flask outbox dispatch` / `flask deadlines sweep` do too.
 
-Deadlines are rows, never timers held in Redis: this sweep applies whatever is due, idempotently, so a restarted
-Redis or worker loses nothing.
+Deadlines are rows, never timers held in Redis: the sweep applies whatever is due, idempotently, each at its due
+instant, so a restarted Redis or worker loses nothing and moves no legal date.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def dispatch_pending_outbox() -> int:
-    """Hand over outbox rows a request committed but could not dispatch (Redis down at the time)."""
+    """Hand over the due outbox rows (Redis was down at commit, a retry's backoff passed, a job Redis lost)."""
     from chorus_chain.jobs.queue import dispatch_outbox
 
     with job_context():
@@ -22,21 +23,10 @@ def dispatch_pending_outbox() -> int:
 
 
 def sweep_deadlines() -> dict[str, int]:
-    """Apply every due deadline exactly once (row locks with SKIP LOCKED: two sweepers never act twice; a crashed
-    sweep rolled back leaves them for the next one), send the reminders before the coming ones, commit, then hand
-    the e-mails over. Reads across tenants, and says so."""
-    from chorus_chain.access import system_access
-    from chorus_chain.extensions import db
-    from chorus_chain.jobs.queue import dispatch_outbox
-    from chorus_chain.models.base import utcnow
-    from chorus_chain.operations.deadlines import remind, sweep
-    from chorus_chain.operations.retenue import notify_releases
+    """One tick of the clock (jobs.clock.tick): apply every due deadline once at its due instant (row locks with
+    SKIP LOCKED: two sweepers never act twice; a crashed sweep rolled back leaves them for the next one), send the
+    reminders before the coming ones, commit, then hand the e-mails over. Reads across tenants, and says so."""
+    from chorus_chain.jobs.clock import tick
 
-    with job_context(), system_access("periodic deadline sweep"):
-        now = utcnow()
-        result = sweep(now)
-        result["reminded"] = remind(now)
-        result["retenues_releasable"] = notify_releases(now)
-        db.session.commit()
-        dispatch_outbox()
-        return result
+    with job_context():
+        return tick()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -103,7 +104,7 @@ RECHECK_SECONDS = 30
 """A row handed over less than this ago is left alone; older, the dispatcher asks Redis whether its job still lives."""
 
 
-def due_rows(now, limit: int, *, handed_over_before=None):
+def due_rows(now, limit: int, *, handed_over_before=None, lock: bool = False):
     """Pending rows whose backoff has passed and that no live try holds (no lease, or an expired one); with
     `handed_over_before`, only those not handed over since then."""
     query = select(OutboxJob).where(OutboxJob.status == "pending", OutboxJob.available_at <= now,
@@ -111,7 +112,14 @@ def due_rows(now, limit: int, *, handed_over_before=None):
     if handed_over_before is not None:
         query = query.where(or_(OutboxJob.dispatched_at.is_(None), OutboxJob.dispatched_at < handed_over_before,
                                 OutboxJob.lease_until.is_not(None)))
-    return db.session.scalars(query.order_by(OutboxJob.available_at, OutboxJob.id).limit(limit)).all()
+    query = query.order_by(OutboxJob.available_at, OutboxJob.id).limit(limit)
+    if lock and db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return db.session.scalars(query).all()
+
+
+REDIS_PAUSE_SECONDS = 10.0
+_redis_down_until: dict[str, float] = {}  # per Redis URL: after a failure, requests stop trying it for a while
 
 
 def dispatch_outbox(limit: int = 200) -> int:
@@ -120,12 +128,21 @@ def dispatch_outbox(limit: int = 200) -> int:
     Called after every committing request, by the clock every minute and by `flask outbox dispatch`. Never raises:
     if Redis is down the rows stay pending and the next dispatch takes them.
     """
+    url = current_app.config.get("REDIS_URL")
     try:
-        if not current_app.config.get("REDIS_URL"):
+        if not url:
             return _run_inline(limit)
+        if time.monotonic() < _redis_down_until.get(url, 0.0):
+            return 0  # Redis failed a moment ago: do not make every request wait for its timeout
         return _enqueue(limit)
-    except Exception:  # the caller's change is committed; the rows wait for the next dispatch
-        log.exception("outbox not dispatched")
+    except Exception as exc:  # the caller's change is committed; the rows wait for the next dispatch
+        from redis.exceptions import RedisError
+
+        if isinstance(exc, RedisError):
+            _redis_down_until[url] = time.monotonic() + REDIS_PAUSE_SECONDS
+            log.warning("outbox not dispatched, Redis unavailable: %s", exc)
+        else:
+            log.exception("outbox not dispatched")
         db.session.rollback()
         return 0
 
@@ -141,32 +158,49 @@ def _run_inline(limit: int) -> int:
 
 
 def _enqueue(limit: int) -> int:
+    """Hand the due rows to their queues, in two steps. First the rows are taken (on PostgreSQL locked with SKIP
+    LOCKED, so that two dispatchers at once — a request and the clock — never take the same row) and marked handed
+    over with a new rq job id, and that is committed; then the jobs are enqueued. So a worker never receives a job
+    whose row is still locked by its dispatcher, and a hand-over that failed half-way is found again by the next
+    dispatch (its rq job does not exist)."""
     connection = redis_connection()
     now = utcnow()
-    count = 0
-    for row in due_rows(now, limit, handed_over_before=now - timedelta(seconds=RECHECK_SECONDS)):
+    handed: list[tuple[int, str, str, str]] = []
+    for row in due_rows(now, limit, handed_over_before=now - timedelta(seconds=RECHECK_SECONDS), lock=True):
         kind = JOBS.get(row.job)
         if kind is None:  # a kind of a later version: leave it for the code that knows it
             continue
         if row.lease_until is None and row.dispatched_at is not None and _handed_over_and_alive(row, connection):
             continue  # waiting in its queue: handed over once is enough
-        job_id = f"outbox-{row.id}-{uuid.uuid4().hex[:8]}"
-        get_queue(kind.queue, connection).enqueue(
-            "chorus_chain.jobs.outbox.run", args=(row.id,), job_id=job_id,
-            job_timeout=max(int(lease_seconds(row.job) * 0.75), 5), result_ttl=3600, failure_ttl=7 * 86400,
-            description=f"{row.job} #{row.id}")
-        row.dispatched_at, row.rq_job_id = now, job_id
-        db.session.commit()
-        count += 1
+        row.dispatched_at, row.rq_job_id = now, f"outbox-{row.id}-{uuid.uuid4().hex[:8]}"
+        handed.append((row.id, row.job, kind.queue, row.rq_job_id))
     db.session.commit()
-    return count
+    for count, (row_id, job, queue, job_id) in enumerate(handed):
+        try:
+            get_queue(queue, connection).enqueue(
+                "chorus_chain.jobs.outbox.run", args=(row_id,), job_id=job_id,
+                job_timeout=max(int(lease_seconds(job) * 0.75), 5), result_ttl=3600, failure_ttl=7 * 86400,
+                description=f"{job} #{row_id}")
+        except Exception:  # Redis went away half-way: the rest are handed over by the next dispatch
+            _not_handed_over([row_id for row_id, *_ in handed[count:]])
+            raise
+    return len(handed)
+
+
+def _not_handed_over(row_ids: list[int]) -> None:
+    db.session.rollback()
+    for row in db.session.scalars(select(OutboxJob).where(OutboxJob.id.in_(row_ids))):
+        row.dispatched_at = row.rq_job_id = None
+    db.session.commit()
 
 
 def lease_seconds(job: str) -> int:
-    """How long a try holds its row; rq kills the job at three quarters of it. OUTBOX_LEASE_SECONDS (a mapping
-    kind → seconds) overrides it (the fault-injection tests shorten it)."""
-    override = current_app.config.get("OUTBOX_LEASE_SECONDS") or {}
-    return int(override.get(job) or (JOBS[job].lease_seconds if job in JOBS else 120))
+    """How long a try holds its row; rq kills the job at three quarters of it. OUTBOX_LEASE_SECONDS (seconds, or a
+    mapping kind → seconds) overrides it (the fault-injection tests shorten it)."""
+    override = current_app.config.get("OUTBOX_LEASE_SECONDS")
+    if isinstance(override, (int, float)):
+        return int(override)
+    return int((override or {}).get(job) or (JOBS[job].lease_seconds if job in JOBS else 120))
 
 
 def lease_for(job: str, now):

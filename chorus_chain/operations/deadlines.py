@@ -5,6 +5,11 @@ sweepers running at once never take the same row — applies each one and sets i
 transaction. The caller commits (the `flask deadlines sweep` command, or a periodic job); a rolled-back sweep leaves
 the rows open for the next one, a committed one never applies them again.
 
+**Legal instants** (DESIGN.md §3.11): a handler acts **at the instant the deadline fell due** (`deadline.due_at`), not
+at the sweep's: the tacit transition's event is dated from it (and says in `extra.applied_at` when the sweep applied
+it), and the clock it opens starts from it. A sweep that ran late after an outage therefore moves no legal date; only
+the e-mails are late. `done_at` is when the sweep applied it.
+
 The sweep reads across tenants on purpose: it acts for no structure (events record the system as the actor), so it
 runs under `access.system_access(...)` (the job and the command set it; `sweep` sets it too when called bare).
 The pieces' clocks (validation, MOE, DGP, contest, DG signature, tacit DGD) are handled by `pieces_deadlines`; a
@@ -28,13 +33,14 @@ from chorus_chain.operations.pieces_deadlines import PIECE_KINDS, DeadlineBusy, 
 log = logging.getLogger(__name__)
 
 
-def _dc4_acceptance(deadline: Deadline, now: datetime) -> bool:
+def _dc4_acceptance(deadline: Deadline, at: datetime, applied_at: datetime) -> bool:
     party = db.session.get(MarcheParty, deadline.marche_party_id) if deadline.marche_party_id else None
-    return party is not None and apply_tacit_dc4(party, deadline, now)
+    return party is not None and apply_tacit_dc4(party, deadline, at)
 
 
-# kind → handler(deadline, now) -> whether it changed something (False: the deadline was moot, e.g. answered).
-HANDLERS: dict[str, Callable[[Deadline, datetime], bool]] = {
+# kind → handler(deadline, at, applied_at) -> whether it changed something (False: the deadline was moot, e.g.
+# answered). `at` is the deadline's due instant (the legal one), `applied_at` the sweep's.
+HANDLERS: dict[str, Callable[[Deadline, datetime, datetime], bool]] = {
     "dc4_acceptance": _dc4_acceptance,
     **dict.fromkeys(PIECE_KINDS, apply_piece_deadline),
 }
@@ -63,7 +69,7 @@ def sweep(now: datetime, limit: int | None = None) -> dict[str, int]:
                 log.warning("deadline %s of unknown kind %r left open", deadline.id, deadline.kind)
                 continue
             try:
-                if handler(deadline, now):
+                if handler(deadline, min(deadline.due_at, now), now):
                     applied += 1
             except DeadlineBusy:  # a user holds the piece: the next sweep applies it
                 continue

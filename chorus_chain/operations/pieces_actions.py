@@ -289,17 +289,21 @@ def _redirect(piece: Piece, now: datetime) -> dict[str, Any]:
     return {"route": {"before": before, "after": [f"{step['step']}:{step['siret']}" for step in route]}}
 
 
-def system_act(piece: Piece, action: str, *, reason: str | None, now: datetime) -> list[T.Transition]:
-    """The platform's own action on a locked piece (a clock expired): recorded as done by the system. Raises
-    TransitionRefused when the table does not allow it (the piece was answered in time)."""
+def system_act(piece: Piece, action: str, *, reason: str | None, now: datetime,
+               applied_at: datetime | None = None) -> list[T.Transition]:
+    """The platform's own action on a locked piece (a clock expired): recorded as done by the system at `now` — the
+    deadline's due instant, from which the next clocks start — and, when the sweep came later, saying when it was
+    `applied_at` (the event's `extra`; the announcements go out then). Raises TransitionRefused when the table does
+    not allow it (the piece was answered in time)."""
     transitions = T.perform(piece.status, action, T.SYSTEM, piece.route_steps, reason=reason, cadre=piece.cadre)
+    extra = {"applied_at": applied_at.isoformat()} if applied_at is not None and applied_at != now else None
     for transition in transitions:
-        records.record_transition(piece, transition, account=None, structure=None, now=now)
+        records.record_transition(piece, transition, account=None, structure=None, now=now, extra=extra)
         piece.status = transition.to_status.value
         records.apply_clock_changes(piece, transition, now)
     piece.updated_at = now
     db.session.flush()
-    records.announce(piece, transitions, account=None, structure=None, now=now)
+    records.announce(piece, transitions, account=None, structure=None, now=applied_at or now)
     return transitions
 
 

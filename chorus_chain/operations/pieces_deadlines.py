@@ -30,8 +30,10 @@ class DeadlineBusy(Exception):
     """The deadline's piece is locked by another transaction: leave the deadline open for the next sweep."""
 
 
-def apply_piece_deadline(deadline: Deadline, now: datetime) -> bool:
-    """The sweep's handler for a piece's clock. Returns whether something happened (a transition, or alerts)."""
+def apply_piece_deadline(deadline: Deadline, at: datetime, applied_at: datetime) -> bool:
+    """The sweep's handler for a piece's clock. The transition is recorded at `at`, the instant the deadline fell due
+    (its event says in `extra.applied_at` when the sweep applied it) and the clocks it opens start there; the alerts go
+    out now. Returns whether something happened (a transition, or alerts)."""
     piece = records.load_for_update(deadline.piece_id, skip_locked=True)
     if piece is None:
         raise DeadlineBusy(deadline.id)
@@ -40,7 +42,7 @@ def apply_piece_deadline(deadline: Deadline, now: datetime) -> bool:
     if action is not None:
         reason = f"Échéance « {spec.label} » du {formatting.instant(deadline.due_at)} dépassée"
         try:
-            system_act(piece, action, reason=reason, now=now)
+            system_act(piece, action, reason=reason, now=at, applied_at=applied_at)
         except T.TransitionRefused as refused:
             if refused.code in MOOT_CODES:
                 return False
@@ -51,7 +53,7 @@ def apply_piece_deadline(deadline: Deadline, now: datetime) -> bool:
     text = (f"{spec.label} : l'échéance du {formatting.instant(deadline.due_at)} est dépassée pour la pièce "
             f"n° {piece.number}. {spec.expiry_effect}")
     records.notify_actors(piece, spec.alert_on_expiry, "deadline_expired", text,
-                          subject=f"Échéance dépassée : pièce n° {piece.number}", now=now)
+                          subject=f"Échéance dépassée : pièce n° {piece.number}", now=applied_at)
     return True
 
 

@@ -131,7 +131,8 @@ def test_sweep_command_and_moot_deadline(app, db):
     assert confirm_decline.status_code == 302
     assert deadline_of(app, row.id).done_at is not None
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["deadlines", "sweep", "--now", (utcnow() + timedelta(days=30)).isoformat()])
+    result = runner.invoke(args=["deadlines", "sweep", "--force",
+                                 "--now", (utcnow() + timedelta(days=30)).isoformat()])
     assert result.exit_code == 0, result.output
     assert "0 échéance(s)" in result.output
     assert party_row(app, w.marche_id, leroy.siret, "sous_traitant").dc4_status == "pending"

@@ -187,3 +187,32 @@ def test_a_job_redis_lost_is_handed_over_again(app, db, sink, monkeypatch):
         app.config["REDIS_URL"] = None
         connection.flushdb()
     assert len(sink.received) == 1
+
+
+def test_operators_see_the_failed_jobs_with_their_error_and_replay_them(app, db, sink):
+    import html
+
+    app.config["OUTBOX_MAX_ATTEMPTS"] = 1
+    sink.refuse = True
+    mail_id = _queue_mail(app)
+    with app.app_context():
+        dispatch_outbox()
+        row_id = _row(mail_id).id
+    outsider = factories.account(app, email="pas-operateur@exemple.fr")
+    client = app.test_client()
+    factories.login(client, outsider)
+    assert client.get("/operateur/travaux").status_code == 403
+    assert client.post(f"/operateur/travaux/{row_id}/relancer").status_code == 403
+    operator = factories.account(app, email="operateur@exemple.fr", is_operator=True)
+    client = app.test_client()
+    factories.login(client, operator)
+    page = html.unescape(client.get("/operateur/travaux").get_data(as_text=True))
+    assert "En échec" in page and f"<td>{row_id}</td>" in page and "451" in page and "Relancer" in page
+    sink.refuse = False
+    response = client.post(f"/operateur/travaux/{row_id}/relancer")
+    assert response.status_code == 303
+    with app.app_context():
+        assert _row(mail_id).status == "done"  # replayed, then handed over (inline) after the commit
+    assert len(sink.received) == 1
+    page = html.unescape(client.get("/operateur/travaux").get_data(as_text=True))
+    assert "Aucun travail en échec." in page

@@ -133,15 +133,9 @@ def test_periodic_job_sweeps_and_dispatches(app, db):
     assert piece(app, piece_id).status == "A_ASSOCIER_MOE"
 
 
-def test_cron_registers_the_sweep_every_five_minutes():
-    import importlib
+def test_the_procfile_clock_sweeps_without_redis():
+    from chorus_chain.config import ROOT
 
-    from rq import cron
-
-    from chorus_chain.jobs import cron as schedule
-
-    cron._job_data_registry.clear()
-    importlib.reload(schedule)  # registering is what importing the configuration does
-    registered = {data["func"].__name__: data["interval"] for data in cron._job_data_registry}
-    cron._job_data_registry.clear()
-    assert registered == {"dispatch_pending_outbox": 60, "sweep_deadlines": 300}
+    processes = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line)
+    assert processes["clock"] == "flask deadlines clock"  # PostgreSQL alone: no `rq cron`, which dies with Redis
+    assert processes["mail"].endswith(" mail sweeps") and processes["documents"].endswith(" documents sweeps")

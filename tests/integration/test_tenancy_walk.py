@@ -36,6 +36,8 @@ NON_TENANT_ENDPOINTS = {
     "operator.queue": "platform operators only (403 for others)", "operator.ticket": "platform operators only",
     "operator.answer": "platform operators only", "operator.categorise": "platform operators only",
     "operator.close": "platform operators only",
+    "operator_jobs.index": "platform operators only (403 for others)",
+    "operator_jobs.replay": "platform operators only",
     "rates.index": "reference data (ECB rates) read by anyone logged in",
     "rates.add": "platform operators only (403 for others)", "rates.delete": "platform operators only",
     "chat_operator.queue": "platform operators only (403 for others)",

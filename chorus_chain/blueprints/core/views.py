@@ -25,13 +25,17 @@ def favicon():
 
 @bp.get("/healthz")
 def healthz():
-    """State of the database and of Redis, as JSON; 503 when a configured dependency is down."""
+    """State of the database, Redis and the clock, as JSON; 503 when one is down. What waits is reported too (the
+    outbox's pending and failed jobs): an operator's signal, not a failure of the service."""
     checks = {}
     try:
         db.session.execute(text("SELECT 1"))
         checks["database"] = {"ok": True, "dialect": db.engine.dialect.name}
     except Exception as exc:  # the point of a health check is to report, not to raise
+        db.session.rollback()
         checks["database"] = {"ok": False, "error": type(exc).__name__}
+    if checks["database"]["ok"]:
+        checks.update(_jobs_health())
     if current_app.config.get("REDIS_URL"):
         from chorus_chain.jobs.queue import redis_connection
 
@@ -43,7 +47,35 @@ def healthz():
     else:
         checks["redis"] = {"ok": True, "mode": "inline jobs (no REDIS_URL)"}
     ok = all(c["ok"] for c in checks.values())
-    return jsonify(status="ok" if ok else "degraded", checks=checks), 200 if ok else 503
+    down = sorted(name for name, check in checks.items() if not check["ok"])
+    return jsonify(status="ok" if ok else "degraded", down=down, checks=checks), 200 if ok else 503
+
+
+def _jobs_health() -> dict:
+    """The clock (late when its last tick is older than five intervals; never run: reported, not failed — the
+    embedded default has no clock process) and the outbox."""
+    from datetime import timedelta
+
+    from sqlalchemy import func
+
+    from chorus_chain.models import ClockState, OutboxJob
+    from chorus_chain.models.base import utcnow
+
+    now = utcnow()
+    clock = db.session.get(ClockState, "deadlines")
+    late_after = timedelta(seconds=5 * float(current_app.config.get("CLOCK_INTERVAL_SECONDS", 60)))
+    if clock is None:
+        clock_check = {"ok": True, "ran_at": None}
+    else:
+        clock_check = {"ok": now - clock.ran_at <= late_after, "ran_at": clock.ran_at.isoformat(),
+                       "swept_to": clock.swept_to.isoformat()}
+    counts = dict(db.session.execute(select(OutboxJob.status, func.count()).where(OutboxJob.status != "done")
+                                     .group_by(OutboxJob.status)).all())
+    overdue = db.session.scalar(select(func.count()).select_from(OutboxJob).where(
+        OutboxJob.status == "pending", OutboxJob.available_at < now - timedelta(minutes=10)))
+    return {"clock": clock_check,
+            "outbox": {"ok": True, "pending": counts.get("pending", 0), "failed": counts.get("failed", 0),
+                       "overdue": overdue}}
 
 
 @bp.get("/dev/outbox")
