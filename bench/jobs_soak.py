@@ -47,6 +47,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     rng = random.Random(args.seed)
+    os.environ.setdefault("SECRET_KEY", "soak")  # the benchmark's own app, outside development
 
     postgres, redis, sink = Postgres(), RedisServer(), Sink()
     env = {
@@ -160,9 +161,10 @@ def _report(stack, faults, actions, settled_in, args) -> dict:
         counts = sink.counts()
         lost_mails = [m.id for m in mails if counts[message_id(m.id)] == 0]
         duplicates = {k: n for k, n in counts.items() if n > 1}
-        statuses = dict(db.session.execute(db.select(OutboxJob.status, db.func.count()).group_by(OutboxJob.status)))
+        statuses = dict(db.session.execute(db.select(OutboxJob.status, db.func.count())
+                                           .group_by(OutboxJob.status)).all())
         documents = dict(db.session.execute(db.select(GeneratedDocument.status, db.func.count())
-                                            .group_by(GeneratedDocument.status)))
+                                            .group_by(GeneratedDocument.status)).all())
     deliveries = sorted(when for _, when in sink.delivered)
     recoveries: dict[str, list[float]] = {}
     for kind, ended in faults:

@@ -379,4 +379,9 @@ def _demo_step(structures: dict[str, Structure], piece_id: int, now: datetime, s
     with tenant(structure.id):
         account = db.session.get(Account, structure.gestionnaire_id)
         piece = db.session.scalar(select(Piece).where(Piece.id == piece_id))
+        # The demo's single pieces replay histories recorded before the états travelled as documents (issue 12):
+        # their "issue_etat_acompte" is taken as the état's operation takes it. The demo's monthly projets de
+        # décompte go through real états (demo_money).
+        if action == "issue_etat_acompte":
+            inputs["via_etat"] = True
         piece_ops.act(piece_id, account, structure, action, expected_status=piece.status, now=at, **inputs)

@@ -85,7 +85,7 @@ def seed_money(structures: dict[str, Structure], marche: Marche, now: datetime) 
     start = now - timedelta(days=MONTHS[0].deposit + 20)
     _seed_schedule(structures, marche, start)
     months = [_works_month(now - timedelta(days=m.deposit)) for m in MONTHS]
-    _seed_index(structures, marche, months, start)
+    _seed_index(structures, marche, [], start)
     for number, (month, spec) in enumerate(zip(months, MONTHS, strict=True), start=1):
         _seed_month(structures, marche, number, month, spec, now)
     db.session.flush()
@@ -122,9 +122,11 @@ def _seed_schedule(structures, marche: Marche, at: datetime) -> None:
             price_schedule.add_line(account, moe, marche.id, raw, now=at)
 
 
-def _seed_index(structures, marche: Marche, months: list[str], at: datetime) -> None:
+def _seed_index(structures, marche: Marche, months: list[str], at: datetime, *, base: bool = True) -> None:
     """BT01: the base month's published (definitive) value, and for the works months the last published value
-    entered as provisional — the MOE trues them up when INSEE publishes (a real marché's MOE does the same)."""
+    entered as provisional — the MOE trues them up when INSEE publishes (a real marché's MOE does the same). A
+    month's value is entered once the month has come (no index of a month to come: issue 13), when the MOE takes
+    up its état."""
     from chorus_chain.access import tenant
     from chorus_chain.operations import etats_acompte, marches
 
@@ -134,8 +136,9 @@ def _seed_index(structures, marche: Marche, months: list[str], at: datetime) -> 
     account, moe = _actor(structures, "moe")
     with tenant(moe.id):
         access = marches.access_for(moe, marche.id)
-        etats_acompte.set_index_value(access, account, moe, marche.revision_base_month,
-                                      published[marche.revision_base_month], True, now=at)
+        if base:
+            etats_acompte.set_index_value(access, account, moe, marche.revision_base_month,
+                                          published[marche.revision_base_month], True, now=at)
         for month in months:
             value, definitive = (published[month], True) if month in published else (last, False)
             etats_acompte.set_index_value(access, account, moe, month, value, definitive, now=at)
@@ -154,6 +157,7 @@ def _seed_month(structures, marche: Marche, number: int, month: str, spec: Month
     taken = deposited + timedelta(days=3)
     for piece_id in pieces.values():
         _act(structures, "moe", piece_id, "take", taken)
+    _seed_index(structures, marche, [month], taken, base=False)
     account, moe = _actor(structures, "moe")
     with tenant(moe.id):
         access = marches.access_for(moe, marche.id)
@@ -162,17 +166,29 @@ def _seed_month(structures, marche: Marche, number: int, month: str, spec: Month
             line_id = _line_of(marche, etat, reference)
             etats_acompte.admit_line(access, etat, line_id, quantity=measure, comment=comment)
         etats_acompte.issue(access, etat.id, account, moe, now=taken + timedelta(days=2))
+    # The état travels as a document (issue 12): the MOA validates it as one (its A19 goes to the paying office),
+    # which pays each company's line; the last month's état waits on the MOA's validation (its Synthèse shows it).
+    if spec.paid is None:
+        return
+    from chorus_chain.operations.etat_pieces import lines as line_ops
+    from chorus_chain.operations.etat_pieces import moa as moa_ops
+    from chorus_chain.operations.etat_pieces import paying
+
     validated = taken + timedelta(days=4)
-    for piece_id in pieces.values():
-        _act(structures, "moa", piece_id, "moa_take", validated)
-        if spec.paid is None:
-            continue
-        _act(structures, "moa", piece_id, "moa_validate", validated)
-        paid = now - timedelta(days=spec.paid)
-        _act(structures, "moa", piece_id, "mark_service_fait", paid - timedelta(days=4))
-        _act(structures, "moa", piece_id, "mark_mandatee", paid - timedelta(days=2))
-        _act(structures, "moa", piece_id, "mark_paid", paid, amount=_payable, paid_on=paid.date())
-    # Leave the last month's PDMs waiting on the MOA's validation (its Synthèse shows them).
+    paid = now - timedelta(days=spec.paid)
+    account, moa = _actor(structures, "moa")
+    with tenant(moa.id):
+        access = marches.access_for(moa, marche.id)
+        moa_ops.validate(access, etat.id, account, moa, now=validated)
+        for line in line_ops.lines_of(etat.id):
+            if not line.payable:
+                continue
+            paying.record_service_fait(access, etat.id, line.id, account, moa, (paid - timedelta(days=4)).date(),
+                                       now=paid)
+            paying.record_mandat(access, etat.id, line.id, account, moa, (paid - timedelta(days=2)).date(),
+                                 now=paid)
+            paying.record_payment(access, etat.id, line.id, account, moa, amount=line.amount,
+                                  paid_on=paid.date(), now=paid)
 
 
 def _line_of(marche: Marche, etat, reference: str) -> int:

@@ -6,8 +6,9 @@ import logging
 from flask import Flask, current_app, g, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 
-from chorus_chain import degraded, formatting
+from chorus_chain import degraded, formatting, input_guard
 from chorus_chain.extensions import db, htmx, login_manager
 from chorus_chain.models.base import utcnow
 
@@ -39,6 +40,8 @@ def init_app(app: Flask) -> None:
 
         return sessions.account_for(user_id, utcnow())
 
+    input_guard.init_app(app)  # before the blueprints: their <int:...> rules take the bounded converter
+
     app.after_request(_finish_transaction)
     app.after_request(_security_headers)
     app.teardown_request(_rollback_on_error)
@@ -46,6 +49,8 @@ def init_app(app: Flask) -> None:
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)
+    for out_of_range in (DataError, OverflowError):
+        app.register_error_handler(out_of_range, _out_of_range)
     for unavailable in degraded.DATABASE_DOWN:
         app.register_error_handler(unavailable, _database_unavailable)
 
@@ -129,6 +134,17 @@ ERROR_TEXTS = {
 }
 
 
+# Werkzeug answers 413 for two reasons: the whole request beyond MAX_CONTENT_LENGTH (the files), or one text field
+# beyond MAX_FORM_MEMORY_SIZE (pasted text, a forged form). The second is not about files.
+FORM_TOO_LARGE = ("Formulaire trop volumineux", "Un texte saisi dépasse très largement la taille autorisée. "
+                                                "Raccourcissez-le puis recommencez : rien n'a été enregistré.")
+
+
+def _files_too_large() -> bool:
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    return bool(limit and (request.content_length or 0) > limit)
+
+
 def _error_page(error):
     code = getattr(error, "code", 500) or 500
     if request.path.startswith("/api/"):  # an unknown address or method under the API: problem+json, not a page
@@ -140,9 +156,18 @@ def _error_page(error):
     original = getattr(error, "original_exception", None)
     if code == 500 and degraded.is_database_down(original):
         return _database_unavailable(original)
+    # The failure may have left the transaction aborted (PostgreSQL refuses every statement until a rollback): the
+    # page below reads the user and the structure, so it starts from a clean one. Nothing was to be kept anyway.
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone: render_safely copes
+        pass
     title, text = ERROR_TEXTS.get(code, ERROR_TEXTS[500])
     if code == 500:
         text = degraded.internal_error_text(_writes())  # only what is known about the user's action
+    text = getattr(error, "text", None) or text  # input_guard.HostileInput says what was wrong
+    if code == 413 and not _files_too_large():
+        title, text = FORM_TOO_LARGE
     return degraded.render_safely("error.html", code=code, title=title, text=text, htmx_request=bool(htmx),
                                   headers=HTMX_TO_MESSAGES)
 
@@ -163,6 +188,12 @@ def _database_unavailable(error):
     return degraded.render_safely("error.html", code=503, title=degraded.UNAVAILABLE_TITLE,
                                   text=degraded.unavailable_text(_writes()), htmx_request=bool(htmx),
                                   headers=HTMX_TO_MESSAGES)
+
+
+def _out_of_range(error):
+    """A value the database or the date arithmetic cannot hold (input_guard): the request's fault, a 400."""
+    log.warning("value out of range: %s", error, exc_info=error)
+    return _error_page(input_guard.HostileInput(input_guard.OUT_OF_RANGE_TEXT))
 
 
 def _csrf_error(error):

@@ -1,10 +1,15 @@
 """Shared form helpers: French messages for the standard validators."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask_wtf import FlaskForm
+from wtforms import DateField, PasswordField, StringField, TextAreaField
 from wtforms.meta import DefaultMeta
 from wtforms.validators import Email, InputRequired, Length
 
+from chorus_chain.domain import dates as date_rules
+from chorus_chain.domain import text as text_rules
 from chorus_chain.operations import OperationError
 
 
@@ -36,6 +41,30 @@ class Form(FlaskForm):
             # Flask-WTF translates only through Flask-Babel, which the app does not use, and would fall back to
             # English ("Not a valid choice."); WTForms' own French catalogue answers for the built-in messages.
             return DefaultMeta.get_translations(self, form)
+
+    def validate(self, extra_validators=None) -> bool:
+        """The fields' own validators, then the rule of every free text field (`domain.text`): no control character,
+        no bidirectional override, and no line break outside a multi-line field; and every date within the years a
+        marché can concern (`domain.dates`). Applied here, once, so that no form
+        can forget it; a password is left alone (never shown, and any character the person chose is theirs)."""
+        valid = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field, DateField) and isinstance(field.data, date) and not field.errors:
+                try:
+                    date_rules.check_plausible(field.data)
+                except date_rules.ImplausibleDate as error:
+                    field.errors = list(field.errors) + [str(error)]
+                    valid = False
+                continue
+            if not isinstance(field, StringField) or isinstance(field, PasswordField):
+                continue
+            if not isinstance(field.data, str):
+                continue
+            problem = text_rules.text_problem(field.data, multiline=isinstance(field, TextAreaField))
+            if problem and problem not in field.errors:
+                field.errors = list(field.errors) + [problem]
+                valid = False
+        return valid
 
     def add_error(self, error: OperationError | str, field: str | None = None) -> None:
         message = error.message if isinstance(error, OperationError) else error

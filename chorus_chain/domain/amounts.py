@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -161,6 +162,37 @@ def check_vat_regime(totals: Totals, *, autoliquidation: bool) -> str | None:
     return AUTOLIQUIDATION_MENTION
 
 
+# The VAT rates of France (CGI art. 278 to 281 nonies): normal, intermediate, reduced, super-reduced, and none
+# (exempt operations). The rates of Corsica and of the overseas départements are not offered by the platform.
+FRENCH_VAT_RATES = (Decimal("20"), Decimal("10"), Decimal("5.5"), Decimal("2.1"), Decimal("0"))
+HIGHEST_VAT_RATE = max(FRENCH_VAT_RATES)
+
+
+def _rate_fr(rate: Decimal) -> str:
+    return format(rate.normalize(), "f").replace(".", ",") + " %"
+
+
+def check_vat_rate(rate: Decimal, field: str = "tva_rate") -> Decimal:
+    """A VAT rate in percent that exists in France (20, 10, 5,5, 2,1 or 0); autoliquidation is a regime of the
+    invoice, not a rate."""
+    if rate not in FRENCH_VAT_RATES:
+        raise AmountRefused(f"Un taux de TVA de {_rate_fr(rate)} n'existe pas en France : choisissez 20 %, 10 %, "
+                            "5,5 %, 2,1 % ou 0 %.", field)
+    return rate
+
+
+def check_vat_amount(totals: Totals) -> None:
+    """No French rate exceeds 20 %: a VAT above 20 % of the HT (a cent of rounding per rate aside) is a typing
+    error. An invoice may mix rates (works at 10 % and 20 %), so a VAT below 20 % is not checked against one."""
+    ceiling = round_cent(totals.ht * HIGHEST_VAT_RATE / 100) + CENT * len(FRENCH_VAT_RATES)
+    if totals.tva > ceiling:
+        rate = (totals.tva * 100 / totals.ht).quantize(Decimal("0.1")) if totals.ht else None
+        shown = f" ({_rate_fr(rate)} du HT)" if rate is not None else ""
+        raise AmountRefused(f"La TVA ({format_fr(totals.tva)}){shown} est trop grande : aucun taux de TVA français "
+                            f"ne dépasse 20 % (au plus {format_fr(round_cent(totals.ht * HIGHEST_VAT_RATE / 100))} "
+                            f"pour {format_fr(totals.ht)} HT).", "montant_tva")
+
+
 def check_deposit_amounts(
     ht: Any, tva: Any, ttc: Any, *, autoliquidation: bool = False, piece_type: str = "FACTURE"
 ) -> Totals:
@@ -178,6 +210,7 @@ def check_deposit_amounts(
         raise AmountRefused("Un avoir d'un montant nul n'a pas d'objet.", "montant_ttc")
     check_totals(totals.ht, totals.tva, totals.ttc)
     check_vat_regime(totals, autoliquidation=autoliquidation)
+    check_vat_amount(totals)
     return totals
 
 
@@ -203,6 +236,20 @@ def check_credit_note(
         )
     if avoir.ht > original.ht or avoir.tva > original.tva:
         raise AmountRefused("L'avoir ne peut pas dépasser le HT ou la TVA de la facture d'origine.", "montant_ht")
+
+
+def check_payment(amount: Decimal | None, due: Decimal, paid_on: date | None, deposited_on: date | None) -> None:
+    """A payment recorded on a piece: never more than what is due on it (the amount accepted, else its TTC), never
+    dated before the piece was deposited (nothing is paid before it is asked for)."""
+    if amount is not None and amount > due:
+        raise AmountRefused(f"Le montant payé ({format_fr(amount)}) est trop grand : il dépasse le montant dû sur "
+                            f"cette pièce ({format_fr(due)}).", "amount")
+    if amount is not None and amount <= 0:
+        raise AmountRefused("Le montant payé doit être supérieur à zéro.", "amount")
+    if paid_on is not None and deposited_on is not None and paid_on < deposited_on:
+        raise AmountRefused(f"La date de paiement ({paid_on:%d/%m/%Y}) précède l'envoi de la pièce "
+                            f"({deposited_on:%d/%m/%Y}) : une pièce n'est pas payée avant d'être déposée.",
+                            "paid_on")
 
 
 def check_partial_amount(accepted: Any, claimed: Decimal) -> Decimal:

@@ -69,3 +69,22 @@ def clean_vat_number(value: str, siret: str | None = None) -> str:
     if siret and compact[-9:].isdigit() and compact[-9:] != siren_of(siret):
         raise InvalidIdentifier("Ce numéro de TVA ne correspond pas au SIREN de la structure.")
     return "FR" + compact if not compact.startswith("FR") else compact
+
+
+# Postal codes of La Poste begin with the département (01 to 95; Corsica's 2A and 2B both use 20) or, overseas and in
+# the collectivités of the Pacific, with three digits. Monaco (980) is served by La Poste too.
+OVERSEAS_POSTAL_PREFIXES = frozenset({"971", "972", "973", "974", "975", "976", "977", "978",
+                                      "980", "984", "986", "987", "988"})
+
+
+def clean_postal_code(value: str) -> str:
+    """A French postal code: five digits beginning with a département that exists (CEDEX codes included)."""
+    compact = "".join(ch for ch in (value or "") if ch not in " \u00a0\u202f")
+    if not compact:
+        raise InvalidIdentifier("Indiquez le code postal.")
+    if not compact.isascii() or not compact.isdigit() or len(compact) != 5:
+        raise InvalidIdentifier("Un code postal compte exactement 5 chiffres (par exemple 49100).")
+    if not (1 <= int(compact[:2]) <= 95 or compact[:3] in OVERSEAS_POSTAL_PREFIXES):
+        raise InvalidIdentifier(f"Ce code postal ne commence pas par un numéro de département existant "
+                                f"({compact[:2]}).")
+    return compact

@@ -16,7 +16,7 @@ member may read).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -31,10 +31,12 @@ from chorus_chain.domain.statuses import Status
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import Deadline, Marche, MarcheParty, Piece, PieceAccess, PieceEvent, Structure
+from chorus_chain.models.etat_pieces import EtatAcomptePdm, LinePayment, PayableLine
 from chorus_chain.models.money import EtatAcompte
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import pieces_actions
+from chorus_chain.operations.etat_pieces import reading as etat_reading
 from chorus_chain.operations.marches import today
 from chorus_chain.operations.pieces_queries import PiecePage, PieceRow, _next_deadlines, pieces_for
 from chorus_chain.operations.pieces_records import roles_text
@@ -104,6 +106,9 @@ class WorkPage:
 
     page: PiecePage
     choices: dict[int, list[pieces_actions.ActionChoice]]
+    # piece id → the état d'acompte to open instead of acting on the piece alone (issue 12): the état of an A15 /
+    # A19, or, for a projet de décompte the MOE has taken, None (the marché's états page).
+    etats: dict[int, object] = field(default_factory=dict)
 
 
 def holders_of(marche_ids) -> dict[int, int | None]:
@@ -127,10 +132,21 @@ def work_list(structure: Structure, *, works: bool | None, marche_id: int | None
     found = pieces_for(structure, box="a_traiter", works=works, marche_id=marche_id, status=status, page=page,
                        per_page=per_page)
     holders = holders_of(row.piece.marche_id for row in found.items)
+    carried = pieces_actions.carried_pdms(row.piece.id for row in found.items if row.piece.cadre in T.PDM_CADRES)
     choices = {row.piece.id: pieces_actions.allowed_actions_for(row.piece, structure,
-                                                                holders.get(row.piece.marche_id))
+                                                                holders.get(row.piece.marche_id), carried)
                for row in found.items}
-    return WorkPage(found, choices)
+    etats: dict[int, object] = dict(etat_reading.etats_of_pieces(
+        row.piece.id for row in found.items if row.piece.cadre in ("A15", "A19")))
+    for row in found.items:
+        if row.piece.cadre in T.PDM_CADRES and row.piece.status in ETAT_TO_ISSUE:
+            etats.setdefault(row.piece.id, None)
+    return WorkPage(found, choices, etats)
+
+
+# A projet de décompte in these statuses waits for the MOE's état d'acompte: the Synthèse opens the état.
+ETAT_TO_ISSUE = frozenset({T.Status.PRISE_EN_COMPTE_MOE.value,
+                           T.Status.ABSENCE_VALIDATION_MOE_DELAI_REGLEMENTAIRE.value})
 
 
 # --- Tableau de bord: counts, amounts, the list ----------------------------------------------------------------------
@@ -414,6 +430,8 @@ class TrackedPiece:
     steps: list[Step]
     names: dict[int, str]  # the structures of its route (the page says whom it waits on now)
     next_deadline: Deadline | None
+    etat_line: object | None = None  # its line of a validated état d'acompte, when paid to this structure
+    etat_label: str | None = None  # « 4 », « 4 bis »: the état that carries it
 
 
 def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL_SIZE) -> list[TrackedPiece]:
@@ -454,7 +472,43 @@ def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL
                               bool(found and found.action == T.Action.TACIT_VALIDATION),
                               found.paid_on if found else None))
         tracked.append(TrackedPiece(piece, reference, steps, names, clocks_of.get(piece.id)))
-    return tracked
+    return _with_etat_lines(tracked, structure)
+
+
+def _with_etat_lines(tracked: list[TrackedPiece], structure: Structure) -> list[TrackedPiece]:
+    """Each projet de décompte with the état that carries it and, once validated, its line (amount due, paid,
+    interest if late) — only a line paid to this structure: a neighbour's line is never shown (two queries)."""
+    ids = [t.piece.id for t in tracked if t.piece.cadre in T.PDM_CADRES]
+    if not ids:
+        return tracked
+    carried: dict[int, tuple[EtatAcompte, int | None]] = {}
+    for piece_id, etat, payee in db.session.execute(
+            select(EtatAcomptePdm.piece_id, EtatAcompte, EtatAcomptePdm.payee_party_id)
+            .join(EtatAcompte, EtatAcompte.id == EtatAcomptePdm.etat_acompte_id)
+            .where(EtatAcomptePdm.piece_id.in_(ids), EtatAcompte.status == "issued")):
+        carried[piece_id] = (etat, payee)
+    if not carried:
+        return tracked
+    own_parties = set(db.session.scalars(select(MarcheParty.id).where(MarcheParty.structure_id == structure.id)))
+    wanted = {(etat.id, payee) for etat, payee in carried.values() if etat.validated_at and payee in own_parties}
+    lines = {}
+    if wanted:
+        rows = list(db.session.scalars(select(PayableLine).where(
+            PayableLine.etat_acompte_id.in_({e for e, _ in wanted}),
+            PayableLine.payee_party_id.in_({p for _, p in wanted}))))
+        payments: dict[int, list] = defaultdict(list)
+        if rows:
+            for payment in db.session.scalars(select(LinePayment).where(
+                    LinePayment.line_id.in_([r.id for r in rows])).order_by(LinePayment.paid_on, LinePayment.id)):
+                payments[payment.line_id].append(payment)
+        lines = {(r.etat_acompte_id, r.payee_party_id): etat_reading.LineView(r, payments[r.id]) for r in rows}
+    found = []
+    for item in tracked:
+        if item.piece.id in carried:
+            etat, payee = carried[item.piece.id]
+            item = replace(item, etat_line=lines.get((etat.id, payee)), etat_label=etat.label)
+        found.append(item)
+    return found
 
 
 def _names(structure_ids) -> dict[int, str]:

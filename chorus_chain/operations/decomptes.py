@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from chorus_chain.domain import amounts as amount_rules
 from chorus_chain.domain import cadres
+from chorus_chain.domain import text as text_rules
 from chorus_chain.domain import statuses
 from chorus_chain.domain.money import MoneyError
 from chorus_chain.domain.money import schedule as rules
@@ -315,6 +316,9 @@ def _computed(piece: Piece, raw: Mapping[str, Any]) -> Sheet:
         if len(justification) > JUSTIFICATION_MAX:
             raise OperationError(f"Ligne {line.reference} : la justification fait {JUSTIFICATION_MAX} caractères au "
                                  "plus.", field=f"j_{line.id}")
+        problem = text_rules.justification_problem(justification)
+        if problem:
+            raise OperationError(f"Ligne {line.reference} : {problem[0].lower()}{problem[1:]}", field=f"j_{line.id}")
         row = _row(line, previous_measure, measure, before.get(line.id), justification=justification)
         refused = next((p for p in row.problems if not p.justifiable), None)
         if refused is not None:
@@ -336,6 +340,9 @@ def _computed(piece: Piece, raw: Mapping[str, Any]) -> Sheet:
     except MoneyError as error:
         raise OperationError(error.message, field=error.field) from None
     justification = _text(raw, "justification")
+    problem = text_rules.justification_problem(justification)
+    if problem:
+        raise OperationError(problem, field="justification")
     decompte = db.session.scalar(select(Decompte).where(Decompte.piece_id == piece.id))
     return Sheet(piece, marche, party, decompte, previous, month, PDM_CADRES[piece.cadre], rows, extras,
                  previous_extras, amount=amount, justification=justification)

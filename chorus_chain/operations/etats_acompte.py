@@ -28,6 +28,8 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 
 from chorus_chain.domain import money as engine
+from chorus_chain.domain import dates as date_rules
+from chorus_chain.domain import text as text_rules
 from chorus_chain.domain.decimals import DecimalRefused, read_decimal
 from chorus_chain.domain.money.rounding import month_fr, of_month_fr
 from chorus_chain.domain.statuses import Status
@@ -244,10 +246,17 @@ def payable_of(result: dict | None, key: int) -> Decimal | None:
 # The MOE's changes
 
 
-def _check_month(value: Any) -> str:
+def _check_month(value: Any, now: datetime, what: str) -> str:
+    """A month of works or of an index, "AAAA-MM": not in a future month (no work is done, no index published
+    ahead of time; the current month is allowed: its état is drawn up at its end)."""
     month = (value or "").strip() if isinstance(value, str) else ""
     if not MONTH.match(month):
         raise OperationError("Indiquez le mois des travaux au format AAAA-MM (par exemple 2026-03).", field="month")
+    problem = date_rules.month_problem(month)
+    if problem:
+        raise OperationError(problem, field="month")
+    if date_rules.months_ahead(month, today(now)) > 0:
+        raise OperationError(f"{what} ne peut pas porter sur un mois à venir ({month_fr(month)}).", field="month")
     return month
 
 
@@ -271,7 +280,7 @@ def open_etat(access: MarcheAccess, account: Account, structure: Structure, mont
     require_moe(access)
     if access.marche.kind != "travaux":
         raise OperationError("Les états d'acompte ne concernent que les marchés de travaux.")
-    month = _check_month(month)
+    month = _check_month(month, now, "Un état d'acompte")
     marche = _lock_marche(access.marche.id)
     existing = etats_of(marche)
     closing = next((e for e in existing if e.final), None)
@@ -360,6 +369,9 @@ def admit_line(access: MarcheAccess, etat: EtatAcompte, line_id: Any, *, quantit
                              "contester pendant 30 jours.", field="comment")
     if len(text) > 500:
         raise OperationError("Commentaire : 500 caractères au plus.", field="comment")
+    problem = text_rules.text_problem(text, multiline=True)  # read as posted (no form class): checked here
+    if problem:
+        raise OperationError(f"Commentaire : {problem[0].lower()}{problem[1:]}", field="comment")
     line.admitted_quantity = q if not price.lump_sum else None
     line.admitted_percent = p if price.lump_sum else None
     line.admitted_amount_ht = a
@@ -397,6 +409,9 @@ def add_penalty(access: MarcheAccess, etat: EtatAcompte, account: Account, *, pa
         raise OperationError("Indiquez le motif de la pénalité (par exemple « retard sur le lot 2 »).", field="label")
     if len(text) > 200:
         raise OperationError("Motif : 200 caractères au plus.", field="label")
+    problem = text_rules.text_problem(text)
+    if problem:
+        raise OperationError(f"Motif : {problem[0].lower()}{problem[1:]}", field="label")
     day_count = parse_decimal(days, "days", "Jours de retard", places=0)
     value = parse_decimal(amount, "amount", "Montant de la pénalité")
     if (day_count is None) == (value is None):
@@ -503,7 +518,7 @@ def set_index_value(access: MarcheAccess, account: Account, structure: Structure
     marche = access.marche
     if not marche.has_revision:
         raise OperationError("Ce marché est à prix fermes : il n'a pas d'indice de révision.")
-    month = _check_month(month)
+    month = _check_month(month, now, "La valeur de l'indice")
     number = parse_decimal(value, "value", f"Valeur de l'indice {marche.revision_index}", places=4,
                            allow_none=False)
     if number == 0:

@@ -33,6 +33,7 @@ from sqlalchemy.orm import joinedload
 
 from chorus_chain.access import visible_to
 from chorus_chain.domain import deadlines as clocks
+from chorus_chain.domain.transitions import PDM_CADRES
 from chorus_chain.domain.money import (
     FLAT_FEE,
     LatePaymentInterest,
@@ -273,15 +274,15 @@ class PieceInterest:
 def piece_interest(piece: Piece, today: date) -> PieceInterest | None:
     """The piece page's block, or None when there is nothing to show (not applicable, or unpaid and not yet late).
     At most one query (the rate table, when late)."""
-    if not _applicable(piece) or (piece.works and carried_by_etat([piece.id])):
+    if not _applicable(piece):
         return None
     accruing = piece.paid_on is None
     try:
         result = accruing_interest(piece, today) if accruing else interest_of(piece)
     except OperationError as error:
         return PieceInterest(None, accruing, receipt_of(piece), expiry_of(piece), error.message)
-    if result is None:
-        return None
+    if result is None or (piece.works and piece.cadre in PDM_CADRES and carried_by_etat([piece.id])):
+        return None  # a projet de décompte paid through an état's line: the line carries its interest
     return PieceInterest(result, accruing, receipt_of(piece), result.expiry)
 
 

@@ -22,7 +22,10 @@ from flask import current_app, has_request_context, url_for
 from sqlalchemy import select
 
 from chorus_chain import graph
-from chorus_chain.domain.decimals import DecimalRefused, read_decimal
+from chorus_chain.domain import amounts as amount_rules
+from chorus_chain.domain.decimals import NUMBER_MAX, DecimalRefused, read_decimal
+from chorus_chain.domain.decimals import shown as shown_decimal
+from chorus_chain.domain import dates as date_rules
 from chorus_chain.domain import identifiers
 from chorus_chain.domain.cadres import CADRES
 from chorus_chain.extensions import db
@@ -79,6 +82,11 @@ def today(now: datetime) -> date:
     return now.astimezone(PARIS).date()
 
 
+def marche_start(marche: Marche) -> date | None:
+    """The first day of the marché when it is known (domain.dates.marche_start: its mois zéro)."""
+    return date_rules.marche_start(marche.revision_base_month)
+
+
 def start_of_day(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=PARIS)
 
@@ -127,6 +135,9 @@ def parse_decimal(value: Any, field_name: str, *, places: int = 2, optional: boo
     except DecimalRefused as refused:
         if "décimales" in refused.reason_fr:
             raise OperationError(f"{places} décimales au plus.", field=field_name) from None
+        if "trop élevée" in refused.reason_fr:
+            raise OperationError(f"Ce nombre est trop grand ({shown_decimal(NUMBER_MAX)} au plus).",
+                                 field=field_name) from None
         raise OperationError("Indiquez un nombre, par exemple 1 234,50.", field=field_name) from None
     if number is None:
         if optional:
@@ -137,9 +148,15 @@ def parse_decimal(value: Any, field_name: str, *, places: int = 2, optional: boo
     return number
 
 
+INT_MAX = 9999  # days and months of a marché's terms: four digits are more than any real one
+
+
 def _parse_int(value: Any, field_name: str, unit: str = "jours") -> int:
+    text = str(value).strip()
+    if text.isascii() and text.isdigit() and len(text) > len(str(INT_MAX)):
+        raise OperationError(f"Ce nombre de {unit} est trop grand.", field=field_name)
     try:
-        return int(str(value).strip())
+        return int(text)
     except (TypeError, ValueError):
         raise OperationError(f"Indiquez un nombre entier de {unit}.", field=field_name) from None
 
@@ -183,6 +200,10 @@ def parse_terms(raw: Mapping[str, Any]) -> MarcheTerms:
     tva_rate = parse_decimal(raw.get("tva_rate"), "tva_rate")
     if tva_rate > 100:
         raise OperationError("Le taux de TVA est un pourcentage (par exemple 20).", field="tva_rate")
+    try:
+        amount_rules.check_vat_rate(tva_rate)
+    except amount_rules.AmountRefused as error:
+        raise OperationError(error.message_fr, field="tva_rate") from None
     dgp_days = _parse_int(raw.get("dgp_days"), "dgp_days")
     if dgp_days not in DGP_DAYS:
         raise OperationError("Le délai global de paiement est de 30 jours (État, collectivités), 50 jours "
@@ -726,6 +747,28 @@ def _same_siret_role(rows: list[MarcheParty], siret: str, role: str) -> MarchePa
     return next((row for row in rows if row.siret == siret and row.role == role), None)
 
 
+# The buyer's side validates and pays the sous-traitants' work: it cannot be one of them on the same marché.
+CONTROLLING_ROLES = (Role.MOA, Role.MOE)
+
+
+def _check_not_controller_and_sous_traitant(rows: list[MarcheParty], siret: str, role: str) -> None:
+    """The MOA or the MOE of a marché is never its sous-traitant (nor the reverse): it would accept its own DC4
+    and validate its own projets de décompte."""
+    if role == Role.SOUS_TRAITANT:
+        clash = next((row for row in rows if row.siret == siret and row.role in CONTROLLING_ROLES
+                      and row.is_active), None)
+        if clash is not None:
+            raise OperationError(f"{clash.name} est le {ROLE_LABELS[clash.role]} de ce marché : il ne peut pas en "
+                                 "être sous-traitant (il accepterait son propre DC4 et validerait ses propres "
+                                 "décomptes).", field="siret")
+    elif role in CONTROLLING_ROLES:
+        clash = next((row for row in rows if row.siret == siret and row.role == Role.SOUS_TRAITANT
+                      and row.is_active), None)
+        if clash is not None:
+            raise OperationError(f"{clash.name} est sous-traitant sur ce marché : il ne peut pas en être le "
+                                 f"{ROLE_LABELS[role]}.", field="siret")
+
+
 def designate_party(account: Account, structure: Structure, access: MarcheAccess, raw: Mapping[str, Any], *,
                     now: datetime) -> MarcheParty:
     """Designate the MOE, the paying office, the titulaire or mandataire, a co-traitant (or the MOA of a marché
@@ -751,6 +794,7 @@ def designate_party(account: Account, structure: Structure, access: MarcheAccess
     service_code = (raw.get("service_code") or "").strip() or None
     if role == Role.PAYING_OFFICE:
         service_code = service_code or marche.paying_service_code
+    _check_not_controller_and_sous_traitant(access.rows, siret, role)
     existing = _same_siret_role(access.rows, siret, role)
     if existing is not None and existing.is_active:
         raise OperationError(f"{existing.name} figure déjà sur ce marché en tant que {ROLE_LABELS[role]}.",
@@ -809,6 +853,7 @@ def declare_sous_traitant(account: Account, structure: Structure, access: Marche
                              "(titulaire, mandataire, co-traitant ou sous-traitant).", field="parent_id")
     siret, target, email, name = _designated(raw.get("siret"), raw.get("email"), raw.get("name"),
                                              role=Role.SOUS_TRAITANT)
+    _check_not_controller_and_sous_traitant(access.rows, siret, Role.SOUS_TRAITANT)
     loop = _structure_cycle(access, parent, siret)
     if loop is not None:
         names = ", ".join(row.name for row in loop)
@@ -981,7 +1026,9 @@ def record_dc4_avenant(account: Account, structure: Structure, access: MarcheAcc
     signed_on = raw.get("signed_on") or today(now)
     if not isinstance(signed_on, date):
         try:
-            signed_on = date.fromisoformat(str(signed_on))
+            signed_on = date_rules.parse_iso_day(str(signed_on))
+        except date_rules.ImplausibleDate as error:
+            raise OperationError(str(error), field="signed_on") from None
         except ValueError:
             raise OperationError("Indiquez la date de signature de l'avenant.", field="signed_on") from None
     if signed_on > today(now):
@@ -1013,12 +1060,18 @@ def record_reception(account: Account, structure: Structure, access: MarcheAcces
     value = raw.get("reception_on")
     if not isinstance(value, date):
         try:
-            value = date.fromisoformat(str(value or "").strip())
+            value = date_rules.parse_iso_day(str(value or ""))
+        except date_rules.ImplausibleDate as error:
+            raise OperationError(str(error), field="reception_on") from None
         except ValueError:
             raise OperationError("Indiquez la date de la réception, par exemple 2026-06-30.",
                                  field="reception_on") from None
     if value > today(now):
         raise OperationError("La réception ne peut pas être datée dans le futur.", field="reception_on")
+    start = marche_start(marche)
+    if start is not None and value < start:
+        raise OperationError(f"La réception ({value:%d/%m/%Y}) ne peut pas précéder le marché (son mois zéro "
+                             f"commence le {start:%d/%m/%Y}).", field="reception_on")
     previous = marche.reception_on
     marche.reception_on = value
     db.session.flush()

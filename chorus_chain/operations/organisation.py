@@ -258,6 +258,10 @@ def update_structure(structure: Structure, actor: Account, *, name: str, is_publ
         raise OperationError("Choisissez la taille de l'entreprise dans la liste.", field="size_class")
     if routing_requirement not in ROUTING_REQUIREMENTS:
         raise OperationError("Choisissez une exigence dans la liste.", field="routing_requirement")
+    try:
+        postal_code = identifiers.clean_postal_code(postal_code)
+    except identifiers.InvalidIdentifier as error:
+        raise OperationError(str(error), field="postal_code") from None
     vat_number = (vat_number or "").strip() or None
     if vat_number:
         try:
@@ -265,7 +269,7 @@ def update_structure(structure: Structure, actor: Account, *, name: str, is_publ
         except identifiers.InvalidIdentifier as error:
             raise OperationError(str(error), field="vat_number") from None
     wanted = {"name": name, "is_public": bool(is_public), "address_line": (address_line or "").strip(),
-              "postal_code": (postal_code or "").strip(), "city": (city or "").strip(), "vat_number": vat_number,
+              "postal_code": postal_code, "city": (city or "").strip(), "vat_number": vat_number,
               "size_class": size_class, "routing_requirement": routing_requirement}
     try:
         if legal_form is not _KEEP:

@@ -70,42 +70,76 @@ def _acknowledged(piece: Piece) -> bool:
 
 
 # The actions only the état d'acompte's operations take (issue 12): the A15 is validated or returned as one
-# document by the MOA (`operations.etat_pieces.moa`), the A19 is paid line by line (`etat_pieces.paying`), and a
-# projet de décompte goes back to the MOE only with the état that carried it. On the piece page they are not
+# document by the MOA (`operations.etat_pieces.moa`), the A19 is paid line by line (`etat_pieces.paying`); a projet
+# de décompte reaches the MOA only inside the MOE's état (`etats_acompte.issue`), goes back to the MOE only with it,
+# and, once an état carries it, is validated and paid only through that état. On the piece page they are not
 # offered; taken anyway, they are refused with the way to do it.
 ETAT_ONLY_ACTIONS: dict[str, frozenset[str]] = {
     "A15": frozenset({A.MOA_TAKE, A.MOA_VALIDATE, A.MOA_REFUSE, A.RETURN_ETAT}),
     "A19": frozenset({A.MARK_SERVICE_FAIT, A.MARK_MANDATEE, A.MARK_PAID, A.RECYCLE, A.SUSPEND, A.REJECT}),
-    **{cadre: frozenset({A.RETURN_ETAT}) for cadre in T.PDM_CADRES},
+    **{cadre: frozenset({A.RETURN_ETAT, A.ISSUE_ETAT_ACOMPTE}) for cadre in T.PDM_CADRES},
 }
+# On a projet de décompte that an état carries (`carried_pdms`).
+CARRIED_PDM_ACTIONS = frozenset({A.MOA_TAKE, A.MOA_VALIDATE, A.MOA_REFUSE, A.MARK_SERVICE_FAIT, A.MARK_MANDATEE,
+                                 A.MARK_PAID})
 ETAT_ONLY_MESSAGES = {
     "A15": "Cet état d'acompte se valide (ou se renvoie au maître d'œuvre) comme un seul document, depuis la page "
            "« États d'acompte » du marché.",
     "A19": "Cet état d'acompte validé se paie ligne par ligne (une ligne par entreprise) depuis la page « États "
            "d'acompte » du marché.",
 }
+ISSUE_MESSAGE = ("Un projet de décompte part chez le maître d'ouvrage dans votre état d'acompte, jamais seul : ouvrez "
+                 "l'état d'acompte du mois (page « États d'acompte » du marché), admettez ou corrigez ses lignes, "
+                 "puis émettez-le.")
 PDM_MESSAGE = ("Ce projet de décompte circule dans l'état d'acompte du maître d'œuvre : c'est l'état qui se valide, "
                "se renvoie et se paie, depuis la page « États d'acompte » du marché.")
 
 
-def etat_only(piece: Piece, action: str) -> bool:
-    return action in ETAT_ONLY_ACTIONS.get(piece.cadre or "", frozenset())
+def carried_pdms(piece_ids: Iterable[int]) -> set[int]:
+    """The projets de décompte an état carries now (issued and not returned). One query."""
+    from chorus_chain.models.etat_pieces import EtatAcomptePdm
+    from chorus_chain.models.money import EtatAcompte
+
+    ids = list(piece_ids)
+    if not ids:
+        return set()
+    return set(db.session.scalars(
+        select(EtatAcomptePdm.piece_id).join(EtatAcompte, EtatAcompte.id == EtatAcomptePdm.etat_acompte_id)
+        .where(EtatAcomptePdm.piece_id.in_(ids), EtatAcompte.status == "issued")))
+
+
+def etat_only(piece: Piece, action: str, carried: set[int] | None = None) -> bool:
+    if action in ETAT_ONLY_ACTIONS.get(piece.cadre or "", frozenset()):
+        return True
+    if piece.cadre in T.PDM_CADRES and action in CARRIED_PDM_ACTIONS:
+        return piece.id in (carried if carried is not None else carried_pdms([piece.id]))
+    return False
+
+
+def _etat_only_message(piece: Piece, action: str) -> str:
+    if action == A.ISSUE_ETAT_ACOMPTE:
+        return ISSUE_MESSAGE
+    return ETAT_ONLY_MESSAGES.get(piece.cadre or "", PDM_MESSAGE)
 
 
 def allowed_actions_for(piece: Piece, structure: Structure,
-                        holder_id: Any = records.HOLDER_UNKNOWN) -> list[ActionChoice]:
+                        holder_id: Any = records.HOLDER_UNKNOWN, carried: set[int] | None = None
+                        ) -> list[ActionChoice]:
     """The actions this structure may take now on the piece (the buttons of the piece page), in the table's order.
     Empty for a draft (its actions are update_draft / deposit) and for a structure that plays no part on it.
     The member also needs the modification right in the piece's domain (`rights_domain`): the view checks it.
-    `holder_id`: the marché's holder when the caller read it already (a list of pieces: one query for all)."""
+    `holder_id`: the marché's holder when the caller read it already (a list of pieces: one query for all);
+    `carried`: the pieces an état carries, likewise (`carried_pdms`)."""
     if piece.is_draft:
         return []
+    if carried is None and piece.cadre in T.PDM_CADRES:
+        carried = carried_pdms([piece.id])
     choices: list[ActionChoice] = []
     seen: set[str] = set()
     for actor in records.actors_of(piece, structure.id, holder_id):
         for action in T.allowed_actions(piece.status, piece.route_steps, actor, cadre=piece.cadre):
             if action in seen or (action == A.ACKNOWLEDGE_REJECTION and _acknowledged(piece)) \
-                    or etat_only(piece, action):
+                    or etat_only(piece, action, carried):
                 continue
             seen.add(action)
             choices.append(ActionChoice(
@@ -179,8 +213,8 @@ def act(piece_id: int, account: Account, structure: Structure, action: str, *, e
     actors = records.actors_of(piece, structure.id)
     if not actors:
         raise OperationError("Votre structure n'intervient pas sur cette pièce.")
-    if etat_only(piece, action):
-        raise OperationError(ETAT_ONLY_MESSAGES.get(piece.cadre or "", PDM_MESSAGE))
+    if not via_etat and etat_only(piece, action):
+        raise OperationError(_etat_only_message(piece, action))
     actor = _actor_for(piece, actors, action)
     value = _amount(amount, action)
     day = _paid_on(paid_on, now)
@@ -190,6 +224,14 @@ def act(piece_id: int, account: Account, structure: Structure, action: str, *, e
             value = amount_rules.check_partial_amount(value, piece.accepted_amount or piece.montant_ttc)
         except amount_rules.AmountRefused as error:
             raise OperationError(error.message_fr, field="amount") from None
+    if action == A.MARK_PAID:
+        # What is due is the amount the validators accepted (an état d'acompte's, computed by the money engine),
+        # else the TTC asked for: nothing more is paid, and nothing before the piece was deposited.
+        due = piece.accepted_amount if piece.accepted_amount is not None else piece.montant_ttc
+        try:
+            amount_rules.check_payment(value, due, day, today(piece.deposited_at) if piece.deposited_at else None)
+        except amount_rules.AmountRefused as error:
+            raise OperationError(error.message_fr, field=error.field) from None
     if action == A.ACKNOWLEDGE_REJECTION and _acknowledged(piece):
         raise OperationError("Vous avez déjà pris acte de ce refus.")
     if files and action not in FILES_POLICY:

@@ -15,17 +15,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from chorus_chain import graph
 from chorus_chain.domain import amounts as amount_rules
+from chorus_chain.domain import dates as date_rules
 from chorus_chain.domain import attachments as attachment_rules
 from chorus_chain.domain import identifiers, numbering, statuses
 from chorus_chain.domain import transitions as T
 from chorus_chain.domain import cadres
 from chorus_chain.domain.cadres import CADRES, is_works_piece
+from chorus_chain.domain import money
 from chorus_chain.extensions import db
 from chorus_chain.graph import ROLE_LABELS, Role
 from chorus_chain.models import (
@@ -43,7 +45,7 @@ from chorus_chain.models.pieces import PAYMENT_MODES, VAT_REGIMES
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import chain as chain_ops
 from chorus_chain.operations import pieces_records as records
-from chorus_chain.operations.marches import access_for, today
+from chorus_chain.operations.marches import access_for, marche_start, today
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Values
@@ -202,7 +204,10 @@ def parse_day(value: Any, field_name: str, label: str) -> date:
     if not text:
         raise OperationError(f"Indiquez {label}.", field=field_name)
     try:
-        return date.fromisoformat(text)
+        return date_rules.parse_iso_day(text)
+    except date_rules.ImplausibleDate as error:
+        raise OperationError(f"{label[0].upper()}{label[1:]} : {str(error)[0].lower()}{str(error)[1:]}",
+                             field=field_name) from None
     except ValueError:
         raise OperationError(f"{label[0].upper()}{label[1:]} n'est pas une date valide (AAAA-MM-JJ).",
                              field=field_name) from None
@@ -235,6 +240,15 @@ def _parse(structure: Structure, marche_id: int, raw: Mapping[str, Any], now: da
     issue_date = parse_day(raw.get("issue_date"), "issue_date", "la date d'émission")
     if issue_date > today(now):
         raise OperationError("La date d'émission ne peut pas être dans le futur.", field="issue_date")
+    start = marche_start(access.marche)
+    if start is not None and issue_date < start:
+        raise OperationError(f"La date d'émission ({issue_date:%d/%m/%Y}) précède le marché (son mois zéro commence "
+                             f"le {start:%d/%m/%Y}) : vérifiez-la.", field="issue_date")
+    oldest = date_rules.prescription_start(today(now))
+    if issue_date < oldest:
+        raise OperationError(f"La date d'émission ({issue_date:%d/%m/%Y}) est trop ancienne : une créance sur une "
+                             f"personne publique est prescrite après quatre ans (avant le {oldest:%d/%m/%Y}).",
+                             field="issue_date")
     vat_regime = _text(raw, "vat_regime") or (
         "autoliquidation" if graph.autoliquidation(access.chain, party.id) else "normal")
     if vat_regime not in VAT_REGIMES:
@@ -598,7 +612,27 @@ def _amount_problems(piece: Piece, ctx: RouteContext) -> list[Problem]:
                                 "« Autoliquidation » est imprimée.", "vat_regime"))
     if piece.piece_type == "AVOIR":
         problems += _credit_note_problems(piece, totals)
+    else:
+        problems += _dc4_ceiling_problems(piece, ctx)
     return problems
+
+
+def _dc4_ceiling_problems(piece: Piece, ctx: RouteContext) -> list[Problem]:
+    """A sous-traitant never asks for more than its acte spécial (DC4, as amended): the money engine's ceiling rule
+    (`check_dc4_ceiling`, the one the état d'acompte applies), on the TTC of every piece it has deposited on the
+    marché and not had refused, credit notes deducted, plus this one."""
+    party = ctx.rows_by_id.get(piece.emitter_party_id)
+    if party is None or party.role != Role.SOUS_TRAITANT or party.montant_ttc is None:
+        return []
+    signed = case((Piece.piece_type == "AVOIR", -Piece.montant_ttc), else_=Piece.montant_ttc)
+    asked = db.session.scalar(select(func.coalesce(func.sum(signed), 0)).where(
+        Piece.emitter_party_id == party.id, Piece.id != piece.id,
+        Piece.status.not_in([statuses.Status.BROUILLON.value, *_REFUSED]))) or Decimal("0")
+    try:
+        money.check_dc4_ceiling(party.name, Decimal(asked) + piece.montant_ttc, party.montant_ttc, True)
+    except money.MoneyError as error:
+        return [Problem(error.message, "montant_ttc")]
+    return []
 
 
 def _credit_note_problems(piece: Piece, totals: amount_rules.Totals) -> list[Problem]:

@@ -34,10 +34,14 @@ def create_structure(creator: Account, *, siret: str, name: str, is_public: bool
             vat_number = identifiers.clean_vat_number(vat_number, siret)
         except identifiers.InvalidIdentifier as error:
             raise OperationError(str(error), field="vat_number") from None
+    try:
+        postal_code = identifiers.clean_postal_code(postal_code)
+    except identifiers.InvalidIdentifier as error:
+        raise OperationError(str(error), field="postal_code") from None
     if db.session.scalar(select(Structure.id).where(Structure.siret == siret)) is not None:
         raise OperationError("Une structure existe déjà avec ce SIRET. Demandez à vous y rattacher, ou contestez son inscription si elle a été faite sans droit (lien ci-dessous).", field="siret")
     structure = Structure(siret=siret, name=name.strip(), is_public=is_public, address_line=address_line.strip(),
-                          postal_code=postal_code.strip(), city=city.strip(), vat_number=vat_number or None,
+                          postal_code=postal_code, city=city.strip(), vat_number=vat_number or None,
                           size_class=size_class, gestionnaire_id=creator.id)
     db.session.add(structure)
     db.session.flush()

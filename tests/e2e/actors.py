@@ -157,7 +157,7 @@ def issue_etat_acompte(page: Page, month: str, number: str, index_value: str) ->
     refusals = page.locator("main .message-error").all_inner_texts()  # e.g. "Calcul impossible : …"
     assert not refusals, refusals
     page.get_by_role("button", name=re.compile(r"^Émettre l'état d'acompte n° \d+")).click()
-    expect(page.locator("#messages")).to_contain_text("émis : les projets de décompte passent au maître d'ouvrage")
+    expect(page.locator("#messages")).to_contain_text("émis : il part au maître d'ouvrage comme une pièce (A15)")
     payables = page.locator("section[aria-labelledby=payables-title] tbody tr")
     return {row.locator("td").nth(0).inner_text().strip(): french_number(row.locator("td").nth(2).inner_text())
             for row in payables.all()}

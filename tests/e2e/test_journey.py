@@ -85,6 +85,7 @@ def test_a_projet_de_decompte_from_deposit_to_payment(page):
     expect(work_item(page, number)).to_contain_text("Prise en compte par le maître d'œuvre")
     screenshot(page, "synthese-moe")
     payables = issue_etat_acompte(page, month, number, index_value="133,9")
+    etat_id = re.search(r"/etats/(\d+)", page.url).group(1)
     # Revised (BT01), less the retenue de garantie and the advance's repayment: what Leroy is paid this month.
     due = payables["Plâtrerie Leroy"]
     assert Decimal("0") < due < Decimal("4800.00") * Decimal("1.1")
@@ -94,21 +95,29 @@ def test_a_projet_de_decompte_from_deposit_to_payment(page):
     open_synthese(page)
     expect(work_item(page, number)).to_have_count(0)
 
-    # The maître d'ouvrage validates; its financial service (the same commune) records service fait, mandat and
-    # payment, the amount and the day prefilled.
+    # The maître d'ouvrage validates the état as one document (issue 12): its Synthèse opens it; its financial
+    # service (the same commune) then pays each company's line: service fait, mandat, payment (amount and day
+    # prefilled with what is left).
     enter(page, "mairie")
     open_synthese(page)
-    expect(work_item(page, number)).to_contain_text("Chez le maître d'ouvrage")
     screenshot(page, "synthese-mairie")
-    act_in_synthese(page, number, "Prendre en compte")
-    act_in_synthese(page, number, "Valider")
-    act_in_synthese(page, number, "Constater le service fait")
-    act_in_synthese(page, number, "Mandater")
-    item = work_item(page, number)
-    item.locator("summary", has_text="Mettre en paiement").click()
-    assert french_number(item.get_by_label("Montant payé (€)").input_value()) == due  # the état's amount
-    act_in_synthese(page, number, "Mettre en paiement", fields={})
-    expect(work_item(page, number)).to_have_count(0)
+    page.locator(f"[data-testid=work-etat] a[href$='/etats/{etat_id}']").first.click()
+    page.wait_for_url(re.compile(rf"/etats/{etat_id}$"))
+    screenshot(page, "etat-a-valider-mairie")
+    page.get_by_test_id("validate-etat").click()
+    expect(page.locator("#messages")).to_contain_text("validé : l'état validé (A19) part au service financier")
+    for _ in range(45):  # every line: three steps each, one page load per step
+        button = page.locator("[data-testid=line-service-fait], [data-testid=line-mandat], [data-testid=line-pay]")
+        if button.count() == 0:
+            break
+        with page.expect_navigation():
+            button.first.click()
+        page.wait_for_load_state("networkidle")
+        expect(page.locator("main .message-error")).to_have_count(0)
+    expect(page.locator("[data-testid=payable-line][data-state=paid]")).not_to_have_count(0)
+    expect(page.locator("[data-testid=payable-line]:not([data-state=paid]):not([data-state=nothing_due])")) \
+        .to_have_count(0)
+    screenshot(page, "etat-lignes-payees-mairie")
     open_tableau_de_bord(page)
     screenshot(page, "tableau-de-bord-mairie")
 
@@ -121,6 +130,7 @@ def test_a_projet_de_decompte_from_deposit_to_payment(page):
     expect(_milestone(tracker, "paid")).to_contain_text("payée le")
     expect(_milestone(tracker, "paid")).to_contain_text(money(due))  # printed as the pages print money
     expect(tracker).to_contain_text("Mise en paiement")
+    expect(tracker.get_by_test_id("tracker-etat")).to_contain_text("payée le")
     screenshot(page, "tableau-de-bord-leroy-payee")
     screenshot_part(page, "readme-suivi-paiement", page.locator("#panel-st-title"), tracker)
     page.goto(piece_url)

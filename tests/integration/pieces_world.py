@@ -175,10 +175,16 @@ def deposit(app, w, who: Actor, cadre: str | None, number: str, *, now: datetime
 
 
 def act(app, who: Actor, piece_id: int, action: str, *, now: datetime = NOW, expected: str | None = None, **inputs):
-    """Take an action as `who`, from the status the piece has now (or `expected`); returns the new status."""
+    """Take an action as `who`, from the status the piece has now (or `expected`); returns the new status.
+
+    `issue_etat_acompte` on a projet de décompte is taken as the état's operation takes it (`via_etat`): these
+    tests drive the transition table of one piece; in the product a PDM reaches the MOA only inside the MOE's
+    état (tests/integration/test_etat_pieces.py proves the piece page refuses it)."""
     from chorus_chain.operations import pieces as ops
 
     expected = expected or status_of(app, piece_id)
+    if action == "issue_etat_acompte":
+        inputs.setdefault("via_etat", True)
     with acting(app, who) as (account, structure):
         piece = ops.act(piece_id, account, structure, action, expected_status=expected, now=now, **inputs)
         return piece.status

@@ -51,6 +51,18 @@ def test_the_first_month_was_paid_late_and_earns_interest(app, demo_world):
     # validation); DGP 30 days; paid 30 days ago: 20 and 19 days late.
     assert sorted(o.days for o in owed) == [19, 20]
     assert all(o.late and o.total > Decimal("40.00") for o in owed)
+    # The paying office paid état n° 1 line by line (issue 12): each line late by the same days, with its interest
+    # and the 40 € — the figures of the pieces above, now carried by the lines.
+    from chorus_chain.models.etat_pieces import LinePayment, PayableLine
+    from chorus_chain.models.money import EtatAcompte
+
+    with app.test_request_context(), access.system_access("tests: the demo's payments"):
+        first = db.session.scalar(select(EtatAcompte).where(EtatAcompte.marche_id == demo_world["marche_id"],
+                                                            EtatAcompte.number == 1))
+        payments = db.session.scalars(select(LinePayment).join(PayableLine).where(
+            PayableLine.etat_acompte_id == first.id)).all()
+        assert sorted(p.days_late for p in payments) == [19, 20]
+        assert sorted(p.interest + p.flat_fee for p in payments) == sorted(o.total for o in owed)
     with app.test_request_context(), access.system_access("tests: the demo's payments"):
         second = db.session.scalars(select(Piece).where(Piece.number.like("%PDM-02"))).all()
         assert second and all(not interest.interest_of(p, marche=marche).late for p in second)
@@ -60,7 +72,9 @@ def test_the_pages_show_the_months(app, demo_world):
     client, base = client_for(app, "moe")
     marche_id = demo_world["marche_id"]
     etats = client.get(f"{base}/{marche_id}/etats/").get_data(as_text=True)
-    assert etats.count("émis le") == 3
+    # Two états validated by the MOA (and paid line by line), the third issued and waiting on it.
+    assert etats.count("validé par le maître d'ouvrage le") == 2 and etats.count("émis le") == 1
+    assert "à valider par le maître d'ouvrage" in etats
     finances = re.sub(r"\s+", " ", client.get(f"{base}/{marche_id}/finances").get_data(as_text=True))
     assert "Où en est l'argent" in finances and "Plâtrerie Leroy" in finances and "<svg" in finances
     # Leroy (sous-traitant) sees its own figures only.

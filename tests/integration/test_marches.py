@@ -405,7 +405,7 @@ def test_the_moa_records_the_reception_which_starts_the_guarantee_period(app, db
     moa = company(app, "Commune de Villefranche", public=True, services=("TECH", "FIN"))
     assert moa.client.post(f"{moa.base}/nouveau", data=MARCHE_FORM).status_code == 302
     marche_id = marche_id_of(app, "M-2026-001")
-    future = moa.client.post(f"{moa.base}/{marche_id}/reception", data={"reception_on": "2999-01-01"})
+    future = moa.client.post(f"{moa.base}/{marche_id}/reception", data={"reception_on": "2099-01-01"})
     assert future.status_code == 422 and "dans le futur" in text(future)
     response = moa.client.post(f"{moa.base}/{marche_id}/reception", data={"reception_on": "2026-06-30"})
     assert response.status_code == 302

@@ -90,10 +90,13 @@ def test_demo_has_pieces_in_every_interesting_state(app, db):
         assert verify_pieces().ok
     from chorus_chain.demo_money import MONTHS
 
-    # The projets de décompte of the demo's three months, and the A15 each of their états d'acompte deposited.
-    monthly = sum(len(m.cumul) for m in MONTHS) + len(MONTHS)
+    # The projets de décompte of the demo's three months, the A15 each of their états d'acompte deposited, and the
+    # A19 of the two the MOA validated (the last one waits at the MOA).
+    validated = len([m for m in MONTHS if m.paid is not None])
+    monthly = sum(len(m.cumul) for m in MONTHS) + len(MONTHS) + validated
     assert len(pieces) == len(demo.DEMO_PIECES) + monthly
     assert len([p for p in pieces if p.cadre == "A15"]) == len(MONTHS)
+    assert len([p for p in pieces if p.cadre == "A19"]) == validated
     assert {"A_VALIDER_1", "A_VALIDER_2", "REFUSEE_1", "COMPLETEE", "A_RECYCLER", "REJETEE", "A_ASSOCIER_MOE",
             "A_ASSOCIER_MOA", "MISE_EN_PAIEMENT", "ACCEPTEE_CONTRACTANT"} <= set(statuses.values())
     jsonschema.validate(document, schema())

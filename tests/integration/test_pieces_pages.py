@@ -83,6 +83,19 @@ def draft_fields(world, number: str, **overrides) -> dict:
     return fields
 
 
+def without_bordereau_lines(app, world, key: str = "st_platrerie") -> None:
+    """Give `key`'s price lines to the mandataire: its projets de décompte are then a PDF and a total (where the
+    marché has a bordereau for it, a PDM is entered line by line before it is sent — test_decomptes.py)."""
+    from sqlalchemy import update
+
+    from chorus_chain.models.money import PriceLine
+
+    with app.app_context(), access.system_access("tests: a company without bordereau lines"):
+        db.session.execute(update(PriceLine).where(PriceLine.marche_id == world["marche_id"],
+                                                   PriceLine.party_id == world["party"][key]).values(party_id=None))
+        db.session.commit()
+
+
 def bank_account_id(app, key: str) -> int:
     from chorus_chain.models import BankAccount
 
@@ -92,7 +105,10 @@ def bank_account_id(app, key: str) -> int:
 
 
 def make_piece(app, world, number: str, *, send: bool = True, **overrides) -> int:
-    """Leroy's A10 through the operations (set-up), sent unless told; returns its id."""
+    """Leroy's A10 through the operations (set-up), sent unless told; returns its id. A PDF-only projet de
+    décompte: Leroy's part is taken off the bordereau first (see `without_bordereau_lines`)."""
+    if send:
+        without_bordereau_lines(app, world)
     raw = draft_fields(world, number, bank_account_id=str(bank_account_id(app, "st_platrerie")), **overrides)
     with acting(app, "st_platrerie") as (account, structure):
         piece = ops.create_draft(account, structure, world["marche_id"], raw,
@@ -103,6 +119,9 @@ def make_piece(app, world, number: str, *, send: bool = True, **overrides) -> in
 
 
 def act(app, key: str, piece_id: int, action: str, **inputs):
+    """As pieces_world.act: `issue_etat_acompte` is taken as the état's operation takes it."""
+    if action == "issue_etat_acompte":
+        inputs.setdefault("via_etat", True)
     with acting(app, key) as (account, structure):
         piece = ops.piece_for(structure, piece_id)
         ops.act(piece_id, account, structure, action, expected_status=piece.status, now=utcnow(), **inputs)
@@ -174,6 +193,7 @@ def test_the_draft_form_is_prefilled_from_the_marche(app, world):
 
 
 def test_save_a_draft_through_the_form_nobody_else_sees_it(app, world):
+    without_bordereau_lines(app, world)
     leroy, base = client_for(app, "st_platrerie")
     fields = draft_fields(world, "T-001", bank_account_id=str(bank_account_id(app, "st_platrerie")))
     response = post_draft(leroy, world, fields, files=[(b"Situation de travaux de janvier", "situation.txt")])
@@ -194,6 +214,7 @@ def test_save_a_draft_through_the_form_nobody_else_sees_it(app, world):
 
 
 def test_send_from_the_new_form_deposits_the_piece(app, world):
+    without_bordereau_lines(app, world)
     leroy, base = client_for(app, "st_platrerie")
     fields = draft_fields(world, "T-002", bank_account_id=str(bank_account_id(app, "st_platrerie")))
     response = post_draft(leroy, world, fields, intent="send")
@@ -210,6 +231,7 @@ def test_send_from_the_new_form_deposits_the_piece(app, world):
 
 
 def test_send_refused_by_the_preflight_keeps_the_draft_and_says_why(app, world):
+    without_bordereau_lines(app, world)
     leroy, base = client_for(app, "st_platrerie")
     fields = draft_fields(world, "T-003", service_code="NOPE", bank_account_id=str(bank_account_id(app,
                                                                                                    "st_platrerie")))
@@ -230,6 +252,7 @@ def test_send_refused_by_the_preflight_keeps_the_draft_and_says_why(app, world):
 
 
 def test_correct_a_draft_then_send_it_from_its_page(app, world):
+    without_bordereau_lines(app, world)
     piece_id = make_piece(app, world, "T-004", send=False, service_code="NOPE")
     leroy, base = client_for(app, "st_platrerie")
     fields = draft_fields(world, "T-004", bank_account_id=str(bank_account_id(app, "st_platrerie")))
@@ -277,6 +300,7 @@ def test_bad_input_gets_a_field_error_422_and_leaves_nothing(app, world, overrid
 
 
 def test_a_number_already_used_is_refused_next_to_the_number(app, world):
+    without_bordereau_lines(app, world)
     make_piece(app, world, "T-006")
     leroy, _ = client_for(app, "st_platrerie")
     response = post_draft(leroy, world, draft_fields(world, "t-006"))

@@ -10,6 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from chorus_chain.blueprints.forms import max_length, strip
+from chorus_chain.domain import dates as date_rules
 from chorus_chain.blueprints.pieces.forms import FilterForm
 from chorus_chain.graph import ROLE_LABELS
 from chorus_chain.operations.dashboard import Filters
@@ -17,7 +18,7 @@ from chorus_chain.operations.dashboard import Filters
 
 def _day(value: str | None) -> date | None:
     try:
-        return date.fromisoformat((value or "").strip())
+        return date_rules.parse_iso_day(value or "")
     except ValueError:
         return None
 

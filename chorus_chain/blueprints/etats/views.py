@@ -13,13 +13,19 @@ from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
+from chorus_chain.extensions import db
 from chorus_chain.formatting import day, money, number
 from chorus_chain.graph import ROLE_LABELS
+from chorus_chain.graph import Role as ROLE
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import etats_acompte as ops
 from chorus_chain.operations import marches as marche_ops
+from chorus_chain.operations.etat_pieces import moa as moa_ops
+from chorus_chain.operations.etat_pieces import paying
+from chorus_chain.operations.etat_pieces import reading as etat_reading
 from chorus_chain.tenancy import require_right, tenant_blueprint
 
 bp = tenant_blueprint("etats", __name__, url_prefix="/marches/<int:marche_id>/etats")
@@ -139,7 +145,34 @@ def open_etat(marche_id: int):
     return redirect(url_for("etats.show", marche_id=marche_id, etat_id=etat.id))
 
 
-def _render_show(access, etat, status: int = 200, error: OperationError | None = None):
+def _circuit(access, etat) -> dict:
+    """The état as a document: its A15 / A19, the état it replaces or that replaced it, the lines this structure may
+    see, and what it may do (the MOA decides, the paying office pays)."""
+    from chorus_chain.models import Piece
+
+    pieces = {p.id: p for p in db.session.scalars(select(Piece).where(
+        Piece.id.in_([i for i in (etat.piece_id, etat.validated_piece_id) if i])))}
+    related = {e.id: e for e in ops.etats_of(access.marche) if e.number == etat.number}
+    roles = access.own_roles()
+    return {
+        "a15": pieces.get(etat.piece_id), "a19": pieces.get(etat.validated_piece_id),
+        "pdm_count": len(etat_reading.pdm_piece_ids(etat.id)),
+        "replaced": related.get(etat.replaces_id),
+        "again": next((e for e in related.values() if e.replaces_id == etat.id), None),
+        "is_moa": moa_ops.is_moa(access),
+        "can_pay": paying.is_paying_office(access) and current_rights_allow_change(),
+        "show_pieces": bool(roles & {ROLE.MOE, ROLE.MOA, ROLE.PAYING_OFFICE}),
+        "sees_every_line": etat_reading.sees_every_line(access),
+        "lines": etat_reading.lines_for(access, [etat.id])[etat.id] if etat.validated_at else [],
+        "today": marche_ops.today(utcnow()),
+    }
+
+
+def current_rights_allow_change() -> bool:
+    return g.rights.get("travaux") == "modification" if g.get("rights") is not None else False
+
+
+def _render_show(access, etat, status: int = 200, error: OperationError | None = None, reason: str = ""):
     result, refusal, pdms = ops.result_of(access.marche, etat)
     whole, mine = ops.sees_whole(access), ops.own_keys(access)
     penalties = [p for p in ops.penalties_for(etat) if whole or p.party_id in mine]
@@ -155,6 +188,7 @@ def _render_show(access, etat, status: int = 200, error: OperationError | None =
         pdms=ops.visible_pdms(pdms, access), penalties=penalties,
         editable=editable, beneficiaries=beneficiaries, whole=whole, ROLE_LABELS=ROLE_LABELS,
         extras=ops.EXTRAS, extra_labels=ops.EXTRA_LABELS, names={row.id: row.name for row in access.rows},
+        etat_circuit=_circuit(access, etat), reason=reason,
     ), status
 
 
@@ -222,8 +256,74 @@ def issue(marche_id: int, etat_id: int):
         ops.issue(access, etat_id, current_user, g.structure, now=utcnow())
     except OperationError as error:
         return _render_show(access, etat, 422, error)
-    flash(f"État d'acompte n° {etat.number} émis : les projets de décompte passent au maître d'ouvrage.", "success")
+    flash(f"État d'acompte n° {etat.label} émis : il part au maître d'ouvrage comme une pièce (A15), avec ses "
+          "projets de décompte.", "success")
     return redirect(url_for("etats.show", marche_id=marche_id, etat_id=etat_id))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The MOA's decision and the paying office's lines (issue 12)
+
+
+@bp.post("/<int:etat_id>/valider")
+@require_right(*CHANGE)
+def validate(marche_id: int, etat_id: int):
+    access = _access(marche_id)
+    etat = _etat(access, etat_id)
+    try:
+        moa_ops.validate(access, etat_id, current_user, g.structure, now=utcnow())
+    except OperationError as error:
+        return _render_show(access, etat, 422, error)
+    flash(f"État d'acompte n° {etat.label} validé : l'état validé (A19) part au service financier, qui paie chaque "
+          "ligne.", "success")
+    return redirect(url_for("etats.show", marche_id=marche_id, etat_id=etat_id))
+
+
+@bp.post("/<int:etat_id>/renvoyer")
+@require_right(*CHANGE)
+def return_etat(marche_id: int, etat_id: int):
+    access = _access(marche_id)
+    etat = _etat(access, etat_id)
+    reason = request.form.get("reason", "")
+    try:
+        again = moa_ops.return_etat(access, etat_id, current_user, g.structure, reason, now=utcnow())
+    except OperationError as error:
+        return _render_show(access, etat, 422, error, reason=reason)
+    flash(f"État d'acompte n° {etat.label} renvoyé au maître d'œuvre : il l'émettra de nouveau sous le "
+          f"n° {again.label}.", "success")
+    return redirect(url_for("etats.show", marche_id=marche_id, etat_id=etat_id))
+
+
+PAYING_STEPS = {
+    "service_fait": (paying.record_service_fait, "Service fait constaté"),
+    "mandat": (paying.record_mandat, "Mandatement enregistré"),
+}
+
+
+@bp.post("/<int:etat_id>/lignes-a-payer/<int:line_id>")
+@require_right(*CHANGE)
+def pay_line(marche_id: int, etat_id: int, line_id: int):
+    access = _access(marche_id)
+    etat = _etat(access, etat_id)
+    form = request.form
+    step = form.get("step", "")
+    try:
+        if step in PAYING_STEPS:
+            operation, done = PAYING_STEPS[step]
+            line = operation(access, etat_id, line_id, current_user, g.structure, form.get("day"), now=utcnow())
+            message = f"{done} pour la ligne de {line.name}."
+        elif step == "paiement":
+            payment = paying.record_payment(access, etat_id, line_id, current_user, g.structure,
+                                            amount=form.get("amount"), paid_on=form.get("day"), now=utcnow())
+            late = f" Paiement en retard : {money(payment.interest + payment.flat_fee)} d'intérêts moratoires et " \
+                   "d'indemnité forfaitaire dus." if payment.days_late > 0 else ""
+            message = f"Paiement de {money(payment.amount)} enregistré.{late}"
+        else:
+            abort(400)
+    except OperationError as error:
+        return _render_show(access, etat, 422, error)
+    flash(message, "success")
+    return redirect(url_for("etats.show", marche_id=marche_id, etat_id=etat_id, _anchor=f"line-{line_id}"))
 
 
 def _render_indices(access, status: int = 200, error: OperationError | None = None, form: dict | None = None):

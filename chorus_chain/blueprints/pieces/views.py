@@ -24,6 +24,7 @@ from chorus_chain import access as tenant_access
 from chorus_chain.blueprints.pieces import display
 from chorus_chain.blueprints.pieces.forms import ButtonForm, DraftForm, FilterForm, action_form_class
 from chorus_chain.domain import statuses
+from chorus_chain.domain.cadres import CADRES
 from chorus_chain.graph import ROLE_LABELS
 from chorus_chain.domain import transitions as T
 from chorus_chain.extensions import db, htmx
@@ -192,7 +193,11 @@ def _find_choice(marche_id: int, party_id: int | None, cadre: str | None):
 
 
 def _requested_cadre() -> str | None:
-    return (request.values.get("cadre") or "").strip().upper() or None
+    """The cadre asked for (None: a private invoice). A code Chorus Pro does not have is no cadre to deposit in."""
+    cadre = (request.values.get("cadre") or "").strip().upper() or None
+    if cadre is not None and cadre not in CADRES:
+        abort(404)
+    return cadre
 
 
 @bp.route("/nouvelle/<int:marche_id>", methods=["GET", "POST"])
@@ -356,7 +361,17 @@ def _piece_context(piece, failed: tuple[str, object] | None = None, notice: str 
         interest=interest_ops.piece_interest(piece, marches_ops.today(now)),  # the rate table: 1 query, if late
         documents=documents_list.piece_block(g.structure, piece, dossier.pieces, marches_ops.today(now)),  # 1 query
         sees_bank=tenant_access.sees_bank_details(piece, g.structure.id),
+        etat_associations=_etat_associations(piece),
     )
+
+
+def _etat_associations(piece) -> list:
+    """The états d'acompte that carried this projet de décompte (none for any other piece: no query)."""
+    if piece.cadre not in T.PDM_CADRES:
+        return []
+    from chorus_chain.operations.etat_pieces import reading
+
+    return reading.associations_of(piece.id, marches_ops.access_for(g.structure, piece.marche_id))
 
 
 def _action_defaults(choice, piece, now) -> dict:

@@ -109,3 +109,8 @@ def etats_of_pieces(piece_ids: Iterable[int]) -> dict[int, EtatAcompte]:
             if piece_id in ids:
                 found[piece_id] = etat
     return found
+
+
+def pdm_piece_ids(etat_id: int) -> list[int]:
+    """The PDM pieces an état carried (link rows)."""
+    return list(db.session.scalars(select(EtatAcomptePdm.piece_id).where(EtatAcomptePdm.etat_acompte_id == etat_id)))

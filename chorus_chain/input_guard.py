@@ -1,0 +1,65 @@
+"""Request shapes no person sends, answered with a French 4xx instead of a 500 (issue 13).
+
+- An integer in a URL beyond PostgreSQL's `integer` (ids are 32-bit): no such row, 404, before any query.
+- A control character (NUL, escape, bell...) in a query or form value: 400. No one types one; PostgreSQL refuses NUL
+  in text, and the others end up invisible in other companies' pages and documents. Tab, and line breaks in a posted
+  form (a multi-line reason), stay allowed; the forms refuse line breaks in one-line fields (`blueprints.forms`).
+- Whatever still reaches the database out of range (a huge number in a filter, a value a column cannot hold) is a
+  DataError: the transaction is rolled back and the answer is 400, not 500. So is an OverflowError (date arithmetic
+  on year 9999): the parsers bound the dates they read (`domain.dates`), this is the net behind them.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, request
+from sqlalchemy.exc import DataError
+from werkzeug.exceptions import BadRequest
+from werkzeug.routing import IntegerConverter
+
+from chorus_chain.domain import text as text_rules
+
+log = logging.getLogger(__name__)
+
+PG_INTEGER_MAX = 2**31 - 1
+
+CONTROL_TEXT = ("La demande contient un caractère de contrôle invisible (caractère nul ou autre) : retirez-le du "
+                "texte saisi (retapez-le plutôt que de le coller) puis recommencez. Rien n'a été enregistré.")
+OUT_OF_RANGE_TEXT = ("Une valeur de la demande est hors des limites acceptées (nombre trop grand, date trop lointaine "
+                     "ou texte trop long). Corrigez-la puis recommencez : rien n'a été enregistré.")
+
+
+class HostileInput(BadRequest):
+    """A 400 whose French text says what was wrong (web._error_page shows `text`)."""
+
+    def __init__(self, text: str):
+        super().__init__(description=text)
+        self.text = text
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:...>` limited to what an `integer` column holds: a larger id matches no route (404)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):  # noqa: A002 (werkzeug's names)
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=PG_INTEGER_MAX if max is None else max,
+                         signed=signed)
+
+
+def install_converters(app: Flask) -> None:
+    """Before any blueprint is registered: the rules pick their converter when they are added."""
+    app.url_map.converters["int"] = BoundedIntConverter
+
+
+def init_app(app: Flask) -> None:
+    install_converters(app)
+    app.before_request(refuse_control_characters)
+
+
+def refuse_control_characters() -> None:
+    for value in request.args.values():
+        if text_rules.has_control(value, allow_line_breaks=False):
+            raise HostileInput(CONTROL_TEXT)
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        for key, value in request.form.items(multi=True):
+            if text_rules.has_control(key, allow_line_breaks=False) or text_rules.has_control(value):
+                raise HostileInput(CONTROL_TEXT)
