@@ -3,11 +3,12 @@ state (driven through the operations, at instants in the past relative to the se
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 
+from chorus_chain.domain.money import month_fr
 from chorus_chain.extensions import db
 from chorus_chain.models import (
     Account,
@@ -68,7 +69,8 @@ COMPANIES = [
                 "petit@demo.chorus-chain.fr", "Léa", "Petit", "sous-traitante rang 2 (sous la plâtrerie)"),
     DemoCompany("st_nettoyage", "54509603400016", "Nettoyage Moreau", False, "Angers", "49000", "micro",
                 "moreau@demo.chorus-chain.fr", "Paul", "Moreau",
-                "petite sous-traitante rang 1, moins de 600 € TTC (payée par le mandataire)"),
+                "petite sous-traitante rang 1, moins de 600 € TTC (payée par le mandataire)",
+                "FR7630003012340001234567854", "SOGEFRPPXXX"),
 ]
 
 # The legal identity the companies print under their name (C. com. R. 123-237): form, share capital, registration.
@@ -91,6 +93,15 @@ EXTRA_MEMBERS = [
 ]
 
 
+def demo_vat_number(company: DemoCompany) -> str | None:
+    """A company's intra-community VAT number, from its SIREN (FR + key + SIREN, key = (12 + 3 × (SIREN mod 97))
+    mod 97): every invoice prints it and Factur-X carries it (BT-31). The commune invoices nothing."""
+    if company.is_public:
+        return None
+    siren = int(company.siret[:9])
+    return f"FR{(12 + 3 * (siren % 97)) % 97:02d}{company.siret[:9]}"
+
+
 def _account(email: str, first_name: str, last_name: str) -> Account:
     account = db.session.scalar(select(Account).where(Account.email == email))
     if account is None:
@@ -111,10 +122,13 @@ def seed() -> dict[str, Structure]:
             structure = structure_ops.create_structure(
                 account, siret=company.siret, name=company.name, is_public=company.is_public,
                 address_line="1 place de la Mairie" if company.is_public else "12 rue des Artisans",
-                postal_code=company.postal_code, city=company.city, vat_number=None, size_class=company.size_class)
+                postal_code=company.postal_code, city=company.city, vat_number=demo_vat_number(company),
+                size_class=company.size_class)
             if company.iban:
                 db.session.add(BankAccount(structure_id=structure.id, label="Compte principal", iban=company.iban,
                                            bic=company.bic, is_default=True))
+        if structure.vat_number is None and demo_vat_number(company):  # a demo seeded before it had them
+            structure.vat_number = demo_vat_number(company)
         if structure.legal_form is None and company.key in LEGAL_IDENTITIES:  # never over a gestionnaire's edit
             structure.legal_form, structure.share_capital, structure.registration = LEGAL_IDENTITIES[company.key]
         structures[company.key] = structure
@@ -133,32 +147,38 @@ def seed() -> dict[str, Structure]:
                                         decided_at=utcnow(), decided_by_id=structure.gestionnaire_id,
                                         **{f"right_{d}": lvl for d, lvl in rights.items()}))
     db.session.flush()
-    marche = seed_marche(structures)
-    seed_pieces(structures, marche)
+    # Every date of the demo follows the day it is seeded, so that its story (a contest window open, a payment late,
+    # a tacit validation in two days) is true on any day; one instant for the whole seeding.
+    now = utcnow().replace(second=0, microsecond=0)
+    marche = seed_marche(structures, now)
+    seed_pieces(structures, marche, now)
     from chorus_chain.demo_money import seed_money
     from chorus_chain.operations.notifications import without_email
 
     with without_email():
-        seed_money(structures, marche, utcnow().replace(second=0, microsecond=0))
+        seed_money(structures, marche, now)
     return structures
 
 
 # --- The demo marché ---------------------------------------------------------------------------------------------
 # Works, groupement conjoint, 1 200 000,00 € HT at 20 % = 1 440 000,00 € TTC: the mandataire Durand holds
 # 1 008 000,00 € TTC (840 000 € HT), the co-traitant Martin 432 000,00 € TTC (360 000 € HT). Price revision on BT01
-# from January 2025 (mois zéro), so that the index table of chorus_chain/data covers the works' months.
+# from the month the marché was created (mois zéro), capped at the last month the index table of chorus_chain/data
+# publishes: the works months after it are entered as provisional values, as a real MOE does.
+# Dates follow the seeding day: the marché is created CREATED_DAYS_AGO days before it, each DC4 some days after that.
 
 DEMO_MARCHE = "DEMO-TRAVAUX-2026"
-_DEMO_CREATED = datetime(2025, 1, 20, 9, 0, tzinfo=timezone.utc)
+CREATED_DAYS_AGO = 150
 _DEMO_TERMS = dict(
     objet="Réhabilitation et extension du groupe scolaire Jules-Ferry", kind="travaux",
     moa_service_code="TECH", engagement_number="EJ-2025-000418", paying_service_code="FIN",
     montant_ht=Decimal("1200000.00"), tva_rate=Decimal("20.00"), dgp_days=30, moe_days=7,
     retenue_rate=Decimal("5.00"), retenue_replaced_by_guarantee=False, avance_rate=Decimal("5.00"),
-    price_form="revisable", revision_a=Decimal("0.1250"), revision_index="BT01", revision_base_month="2025-01",
+    price_form="revisable", revision_a=Decimal("0.1250"), revision_index="BT01",
     ccag_version="2021", groupement="conjoint", cotraitance_circuit="each",
 )
-# (company key, role, contractor's company key, montant TTC, DC4: nature, IBAN, BIC, received, accepted)
+# (company key, role, contractor's company key, montant TTC, DC4: nature, IBAN, BIC, received and accepted: days after
+# the marché's creation)
 _DEMO_PARTIES = [
     ("moa", "moa", None, None, None),
     ("moa", "paying_office", None, None, None),
@@ -166,27 +186,43 @@ _DEMO_PARTIES = [
     ("mandataire", "mandataire", None, "1008000.00", None),
     ("cotraitant", "cotraitant", "mandataire", "432000.00", None),
     ("st_platrerie", "sous_traitant", "mandataire", "96000.00",
-     ("Plâtrerie, cloisons et faux plafonds", None, None, date(2025, 2, 3), date(2025, 2, 10))),
+     ("Plâtrerie, cloisons et faux plafonds", None, None, 14, 21)),
     ("st_menuiserie", "sous_traitant", "cotraitant", "54000.00",
-     ("Menuiseries intérieures bois", "FR7610278360110002134560171", "CMCIFR2A", date(2025, 2, 5), date(2025, 2, 14))),
+     ("Menuiseries intérieures bois", "FR7610278360110002134560171", "CMCIFR2A", 16, 25)),
     ("st_peinture", "sous_traitant", "st_platrerie", "18000.00",
-     ("Peinture des cloisons et plafonds", "FR7616606100120004567891245", "AGRIFRPP866", date(2025, 3, 3),
-      date(2025, 3, 11))),
+     ("Peinture des cloisons et plafonds", "FR7616606100120004567891245", "AGRIFRPP866", 42, 50)),
     ("st_nettoyage", "sous_traitant", "mandataire", "480.00",
-     ("Nettoyage de fin de chantier", None, None, date(2025, 3, 17), date(2025, 3, 20))),
+     ("Nettoyage de fin de chantier", None, None, 56, 59)),
 ]
-_DEMO_PAYMENT_TERMS = ("Paiement à 30 jours ; prix révisables selon la formule du marché (BT01, mois zéro janvier "
-                       "2025) ; avance de 5 % sur demande.")
+_DEMO_PAYMENT_TERMS = ("Paiement à 30 jours ; prix révisables selon la formule du marché (BT01, mois zéro {base}) ; "
+                       "avance de 5 % sur demande.")
 
 
-def seed_marche(structures: dict[str, Structure]) -> Marche:
-    """Marché DEMO-TRAVAUX-2026 with its whole chain, every role confirmed and every DC4 accepted. Idempotent: an
-    existing marché of that reference is left as it is."""
+def demo_created(now: datetime) -> datetime:
+    """The instant the demo marché was created: CREATED_DAYS_AGO days before the seeding, at 09:00 UTC."""
+    return (now - timedelta(days=CREATED_DAYS_AGO)).replace(hour=9, minute=0, second=0, microsecond=0)
+
+
+def revision_base_month(created: datetime) -> str:
+    """Mois zéro: the month the marché was created, or the last month the BT01 table publishes if that is earlier
+    (the demo never invents a definitive index value)."""
+    from chorus_chain.demo_money import published_bt01
+
+    return min(f"{created.year:04d}-{created.month:02d}", max(published_bt01()))
+
+
+def seed_marche(structures: dict[str, Structure], now: datetime | None = None) -> Marche:
+    """Marché DEMO-TRAVAUX-2026 with its whole chain, every role confirmed and every DC4 accepted, created
+    CREATED_DAYS_AGO days before `now` (the seeding). Idempotent: an existing marché of that reference is left as it
+    is."""
     marche = db.session.scalar(select(Marche).where(Marche.reference == DEMO_MARCHE))
     if marche is not None:
         return marche
+    created = demo_created(now or utcnow())
+    base_month = revision_base_month(created)
     moa = structures["moa"]
-    marche = Marche(reference=DEMO_MARCHE, created_by_id=moa.id, created_at=_DEMO_CREATED, version=1, **_DEMO_TERMS)
+    marche = Marche(reference=DEMO_MARCHE, created_by_id=moa.id, created_at=created, version=1,
+                    revision_base_month=base_month, **_DEMO_TERMS)
     db.session.add(marche)
     db.session.flush()
     rows: dict[str, MarcheParty] = {}
@@ -198,18 +234,20 @@ def seed_marche(structures: dict[str, Structure]) -> Marche:
             parent_id=rows[parent_key].id if parent_key else None,
             montant_ttc=Decimal(montant) if montant else None, status="confirmed",
             service_code="FIN" if role == "paying_office" else None, invited_by_id=moa.id,
-            invited_at=_DEMO_CREATED, decided_at=_DEMO_CREATED, decided_by_id=structure.gestionnaire_id,
-            created_at=_DEMO_CREATED)
+            invited_at=created, decided_at=created, decided_by_id=structure.gestionnaire_id,
+            created_at=created)
         if dc4 is not None:
             nature, iban, bic, received, accepted = dc4
-            row.dc4_nature, row.dc4_payment_terms = nature, _DEMO_PAYMENT_TERMS
+            row.dc4_nature = nature
+            row.dc4_payment_terms = _DEMO_PAYMENT_TERMS.format(base=month_fr(base_month))
             row.iban, row.bic = iban or company.iban, bic or company.bic
-            row.dc4_received_at, row.dc4_status, row.accepted_on = received, "accepted", accepted
+            row.dc4_received_at = (created + timedelta(days=received)).date()
+            row.dc4_status, row.accepted_on = "accepted", (created + timedelta(days=accepted)).date()
         db.session.add(row)
         db.session.flush()
         rows[key if role != "paying_office" else "paying_office"] = row
     chain_ops.chain_of(marche)  # raises if the demo broke a rule of the chain
-    db.session.add(MarcheEvent(marche_id=marche.id, at=_DEMO_CREATED, structure_id=moa.id, kind="marche.created",
+    db.session.add(MarcheEvent(marche_id=marche.id, at=created, structure_id=moa.id, kind="marche.created",
                                detail={"reference": DEMO_MARCHE, "demo": True}))
     db.session.flush()
     return marche
@@ -288,6 +326,9 @@ DEMO_PIECES = [
     DemoPiece("st_peinture", "sous_traitant", None, "PP-2026-001", "3000.00", 6,
               ((4, "st_platrerie", "validate", {}),),
               "facture privée du rang 2 acceptée par la plâtrerie"),
+    DemoPiece("st_nettoyage", "sous_traitant", None, "NM-2026-001", "400.00", 50,
+              ((47, "mandataire", "validate", {}),),
+              "facture privée acceptée par le mandataire, échue et non payée (code de commerce)"),
 ]
 
 

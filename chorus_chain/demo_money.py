@@ -3,8 +3,9 @@
 would use (the bordereau, the décompte form, the deposit, the validations, the MOE's état, the MOA, the payment).
 
 The months are placed relative to the seeding instant, like the demo pieces: the PDMs of month n are deposited
-`deposit` days ago, for the works of the month before (so that the deadlines and the interest look as they would
-today). Idempotent: nothing happens when the bordereau already has lines.
+`deposit` days ago, for a works month that has ended (so that the deadlines and the interest look as they would
+today, whatever the day: the first month paid 20 days late, the second's contest window open, the third at the MOA's,
+and no clock already run out). Idempotent: nothing happens when the bordereau already has lines.
 
 The schedule gives each beneficiary's part exactly (1 200 000,00 € HT in all): Durand (mandataire, own part)
 744 000,00; Martin (co-traitant, own part) 306 000,00; Leroy (plâtrerie, paiement direct, autoliquidation)
@@ -54,15 +55,16 @@ class Month:
 
 
 MONTHS = [
-    Month(80, {"mandataire": {"GO-01": "100", "GO-02": "200", "GO-03": "300"},
+    Month(55, {"mandataire": {"GO-01": "100", "GO-02": "200", "GO-03": "300"},
                "cotraitant": {"EL-01": "5"}},
-          paid=30),  # paid 30 days ago: 20 days after its due date (received 80 days ago + 30 days of DGP)
-    Month(50, {"mandataire": {"GO-02": "320", "GO-03": "900", "CH-01": "10"},
+          paid=5),  # paid 5 days ago: 20 days after its due date (received 55 days ago + 30 days of DGP)
+    # Deposited 25 days ago, issued 20 days ago with a correction: the 30 days to contest it end in 10 days.
+    Month(25, {"mandataire": {"GO-02": "320", "GO-03": "900", "CH-01": "10"},
                "st_platrerie": {"PL-01": "400"},
                "cotraitant": {"EL-01": "15", "CV-01": "10"}},
           corrections=(("GO-03", "850", "Métré contradictoire : 850 m² de maçonnerie réalisés, et non 900 m²."),),
-          paid=24),  # on time
-    Month(20, {"mandataire": {"GO-03": "1500", "CH-01": "35"},
+          paid=8),  # on time: due in 5 days
+    Month(9, {"mandataire": {"GO-03": "1500", "CH-01": "35"},
                "st_platrerie": {"PL-01": "1200", "PL-02": "200"},
                "cotraitant": {"EL-01": "30", "CV-01": "20"},
                "st_menuiserie": {"MI-01": "20"}}),  # at the MOA's
@@ -84,7 +86,7 @@ def seed_money(structures: dict[str, Structure], marche: Marche, now: datetime) 
                                                                      timedelta(0))
     start = now - timedelta(days=MONTHS[0].deposit + 20)
     _seed_schedule(structures, marche, start)
-    months = [_works_month(now - timedelta(days=m.deposit)) for m in MONTHS]
+    months = works_months([now - timedelta(days=m.deposit) for m in MONTHS])
     _seed_index(structures, marche, [], start)
     for number, (month, spec) in enumerate(zip(months, MONTHS, strict=True), start=1):
         _seed_month(structures, marche, number, month, spec, now)
@@ -92,10 +94,26 @@ def seed_money(structures: dict[str, Structure], marche: Marche, now: datetime) 
     return True
 
 
-def _works_month(deposit: datetime) -> str:
-    """The works month a PDM deposited at `deposit` covers: the month before the deposit's."""
-    first = deposit.date().replace(day=1) - timedelta(days=1)
-    return f"{first.year:04d}-{first.month:02d}"
+def works_months(deposits: list[datetime]) -> list[str]:
+    """The works month each PDM covers, given the instants they are deposited (in order): the month before its
+    deposit's, or the month before the next one's when two deposits fall in the same month — consecutive months,
+    each ended before its décompte is deposited."""
+    months: list[str] = []
+    following = None
+    for deposit in reversed(deposits):
+        first = deposit.date().replace(day=1) - timedelta(days=1)
+        month = (first.year, first.month)
+        if following is not None and month >= following:
+            month = (following[0] - (following[1] == 1), 12 if following[1] == 1 else following[1] - 1)
+        months.append(f"{month[0]:04d}-{month[1]:02d}")
+        following = month
+    return months[::-1]
+
+
+def published_bt01() -> dict[str, str]:
+    """The BT01 values the index table of chorus_chain/data publishes, by month "YYYY-MM"."""
+    with BT01_CSV.open(encoding="utf-8") as handle:
+        return {row["month"]: row["bt01"] for row in csv.DictReader(handle)}
 
 
 def _actor(structures: dict[str, Structure], key: str) -> tuple[Account, Structure]:
@@ -130,8 +148,7 @@ def _seed_index(structures, marche: Marche, months: list[str], at: datetime, *, 
     from chorus_chain.access import tenant
     from chorus_chain.operations import etats_acompte, marches
 
-    with BT01_CSV.open(encoding="utf-8") as handle:
-        published = {row["month"]: row["bt01"] for row in csv.DictReader(handle)}
+    published = published_bt01()
     last = published[max(published)]
     account, moe = _actor(structures, "moe")
     with tenant(moe.id):

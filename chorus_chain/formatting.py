@@ -46,6 +46,24 @@ def measure(value) -> str:
     return format_decimal(value, format="#,##0.###", locale=LOCALE)
 
 
+def measure_input(value) -> str:
+    """A quantity or a percentage in an input, as typed back: comma decimals, no trailing zero, no grouping (so that
+    what the server reads is what the user sees: "1360", "12,5")."""
+    if value is None:
+        return ""
+    return format_decimal(value, format="0.###", locale=LOCALE)
+
+
+_UNITS = {"m2": "m²", "m3": "m³", "ml": "ml", "u": "u", "ens": "ens."}
+
+
+def unit(value: str | None) -> str:
+    """A unit of measure as French typography writes it: "m2" → "m²", "m3" → "m³"."""
+    if not value:
+        return ""
+    return _UNITS.get(value.strip().lower(), value)
+
+
 def month(value: str | None) -> str:
     """ "2026-03" → "mars 2026"."""
     if not value:
@@ -58,6 +76,8 @@ def month(value: str | None) -> str:
 def register(app) -> None:
     app.add_template_filter(money)
     app.add_template_filter(measure)
+    app.add_template_filter(measure_input)
+    app.add_template_filter(unit)
     app.add_template_filter(month)
     app.add_template_filter(number)
     app.add_template_filter(day)

@@ -66,6 +66,42 @@
     }
   });
 })();
+// Irreversible actions (send a piece, issue an état, validate, pay) ask for confirmation, one mechanism for all: a
+// submit button with data-confirm="what cannot be undone" opens a <dialog> saying it; « Confirmer » submits with that
+// very button (htmx or not), « Annuler » does nothing. Without JavaScript the same sentence is printed beside the
+// button (data-confirm-text), and the server's own checks still hold.
+(function () {
+  "use strict";
+  var dialog = null;
+  function ensureDialog() {
+    if (dialog) { return dialog; }
+    dialog = document.createElement("dialog");
+    dialog.className = "confirm-dialog";
+    dialog.setAttribute("aria-labelledby", "confirm-title");
+    dialog.innerHTML = '<form method="dialog"><h2 id="confirm-title">Confirmer ?</h2><p class="confirm-text"></p>' +
+      '<div class="actions"><button value="cancel" type="submit">Annuler</button>' +
+      '<button value="ok" type="submit" class="primary">Confirmer</button></div></form>';
+    document.body.appendChild(dialog);
+    return dialog;
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button[data-confirm]") : null;
+    if (!button || button.disabled || !button.form) { return; }
+    if (button.dataset.confirmed === "1") { button.dataset.confirmed = ""; return; }
+    event.preventDefault();
+    event.stopPropagation();
+    var box = ensureDialog();
+    box.querySelector("#confirm-title").textContent = button.dataset.confirmTitle || (button.textContent.trim() + " ?");
+    box.querySelector(".confirm-text").textContent = button.dataset.confirm;
+    box.returnValue = "";
+    box.onclose = function () {
+      if (box.returnValue !== "ok") { button.focus(); return; }
+      button.dataset.confirmed = "1";
+      button.click();  // submits the form with this button (its name and value), through htmx when it is there
+    };
+    box.showModal();
+  }, true);
+})();
 // The assistant (issue 18): a panel on every page of a structure. It opens and stays open across pages (the element
 // is kept by hx-preserve through boosted navigation; a full reload reopens it from sessionStorage); its content is
 // the server's (the conversation is stored). A conversation with an agent receives new lines by server-sent events.

@@ -28,7 +28,7 @@ from decimal import Decimal
 import facturx
 from lxml import etree
 
-from chorus_chain.documents.model import FLAT_FEE_MENTION, InvoiceDoc, Party, vat_breakdown
+from chorus_chain.documents.model import InvoiceDoc, Party, vat_breakdown
 from chorus_chain.documents.render import render_pdf
 from chorus_chain.documents.templates import invoice_html
 
@@ -91,7 +91,7 @@ def _party(parent: etree._Element, name: str, party: Party, *, seller: bool = Fa
 
 
 def _notes(document: etree._Element, doc: InvoiceDoc) -> None:
-    notes = [(doc.late_penalty_terms, "PMD"), (FLAT_FEE_MENTION, "PMT"), (doc.early_payment_terms, "AAB")]
+    notes = [(doc.late_penalty_terms, "PMD"), (doc.flat_fee_terms, "PMT"), (doc.early_payment_terms, "AAB")]
     if doc.is_autoliquidation:
         notes.insert(0, ("Autoliquidation : TVA due par le preneur (article 283, 2 nonies du CGI).", "TXD"))
     for content, subject in notes:

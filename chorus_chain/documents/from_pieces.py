@@ -41,6 +41,7 @@ from chorus_chain.documents.model import (
     Party,
     VatRegime,
 )
+from chorus_chain.domain import commercial_terms as commercial
 from chorus_chain.domain.amounts import ZERO, round_cent
 from chorus_chain.domain.cadres import CADRES
 from chorus_chain.graph import ROLE_LABELS
@@ -163,11 +164,19 @@ def invoice_of(piece: Any, *, marche: Any, seller: Any, buyer: Party, bank_accou
         else:
             iban_masked = bank_account.iban_masked
     dgp = marche.dgp_days
+    transfer = piece.payment_mode == "virement"
+    if piece.cadre is None:  # between companies: the code de commerce, never the public buyer's rules
+        terms = dict(due_date=commercial.due_date(piece.issue_date),
+                     payment_terms=commercial.payment_terms_mention(transfer=transfer),
+                     late_penalty_terms=commercial.LATE_PENALTY_MENTION, flat_fee_terms=commercial.FLAT_FEE_MENTION)
+    else:
+        terms = dict(due_date=piece.issue_date + timedelta(days=dgp),
+                     payment_terms=(f"{'Virement' if transfer else 'Paiement'} à {dgp} jours à compter de la "
+                                    "réception de la demande de paiement (délai global de paiement)"))
     return InvoiceDoc(
         number=piece.number,
         invoice_type=InvoiceType.AVOIR if credit else InvoiceType.FACTURE,
         issue_date=piece.issue_date,
-        due_date=piece.issue_date + timedelta(days=dgp),
         seller=party_of(seller),
         buyer=buyer,
         marche_reference=marche.reference,
@@ -177,8 +186,6 @@ def invoice_of(piece: Any, *, marche: Any, seller: Any, buyer: Party, bank_accou
         total_ht=ht,
         total_tva=tva,
         total_ttc=piece.montant_ttc,
-        payment_terms=(f"{'Virement' if piece.payment_mode == 'virement' else 'Paiement'} à {dgp} jours à compter "
-                       "de la réception de la demande de paiement (délai global de paiement)"),
         vat_regime=VatRegime.AUTOLIQUIDATION if autoliquidation else VatRegime.NORMAL,
         iban=iban,
         bic=bic,
@@ -187,6 +194,7 @@ def invoice_of(piece: Any, *, marche: Any, seller: Any, buyer: Party, bank_accou
         original_invoice_date=original.issue_date if credit else None,
         delivery_date=_month_end(decompte_month) if decompte_month else None,
         cadre=piece.cadre,
+        **terms,
     )
 
 

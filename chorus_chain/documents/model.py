@@ -275,6 +275,8 @@ class InvoiceDoc:
     """Chorus Pro cadre de facturation (A1…A25), carried as the business process type (BT-23)."""
     late_penalty_terms: str = DEFAULT_LATE_PENALTY
     early_payment_terms: str = DEFAULT_EARLY_PAYMENT
+    flat_fee_terms: str = FLAT_FEE_MENTION
+    """The 40 € indemnity's mention: both codes for a public buyer; the code de commerce only between companies."""
 
     def __post_init__(self) -> None:
         _text("InvoiceDoc.number", self.number)

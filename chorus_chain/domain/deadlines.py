@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from chorus_chain.domain.statuses import Status
 from chorus_chain.domain.transitions import (
@@ -33,6 +34,7 @@ from chorus_chain.domain.transitions import (
 )
 
 DAY = timedelta(days=1)
+_PARIS = ZoneInfo("Europe/Paris")
 
 # Deadline kinds, as stored in `deadline.kind` (String(30)). "paiement" is the délai global de paiement (DGP): the
 # export contract names it so.
@@ -293,13 +295,20 @@ def _delay(delta: timedelta) -> tuple[str, str]:
     return f"{whole} jours", f"de {whole} jours"
 
 
+def _calendar_days(due: datetime, now: datetime) -> int:
+    """Days from today to the due instant's day, both as Paris reads them: a deadline on the 21st is « dans 15
+    jours » on the 6th, whatever the hours — never rounded down to the day before."""
+    return (due.astimezone(_PARIS).date() - now.astimezone(_PARIS).date()).days
+
+
 def countdown_fr(kind: str, due: datetime, now: datetime) -> str:
     """A short French phrase for dashboards: "validation tacite dans 3 jours", "maître d'œuvre en retard de 2
-    jours". The days are whole days, rounded down: "dans 2 jours" means at least 2 days left."""
+    jours". Before the due instant, the days are calendar days to its day (Paris), so the countdown never names an
+    earlier day than the deadline's ("moins d'un jour" on its day); after it, whole days elapsed."""
     spec = _kind(kind)
     due_utc, now_utc = _aware("due_at", due), _aware("now", now)
     if now_utc < due_utc:
-        delay, de_delay = _delay(due_utc - now_utc)
+        delay, de_delay = _delay(DAY * _calendar_days(due_utc, now_utc))
         return spec.upcoming.format(delay=delay, de_delay=de_delay)
     delay, de_delay = _delay(now_utc - due_utc)
     return spec.overdue.format(delay=delay, de_delay=de_delay)

@@ -105,8 +105,10 @@ class Prepared:
 
 
 def _safe(text: str) -> str:
-    """A file-name-safe version of a piece number or a reference (ASCII letters, digits, dot, dash, underscore)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:80] or "document"
+    """A file-name-safe version of a piece number, a label or a reference: letters (accents kept: « décompte », not
+    « d-compte »), digits, dot, dash, underscore; anything else a dash. The download carries it as RFC 6266
+    `filename*` (UTF-8) with an ASCII fallback (werkzeug's send_file)."""
+    return re.sub(r"[^\w.-]+", "-", text).strip("-._")[:80] or "document"
 
 
 def _doc_key(doc: Any) -> Any:

@@ -182,7 +182,10 @@ def expiry_of(piece: Piece, marche: Marche | None = None) -> date | None:
 
 
 def _applicable(piece: Piece) -> bool:
-    return not piece.is_draft and piece.piece_type == "FACTURE" and piece.received_at is not None
+    """Public procurement's interest (R. 2192-31): a deposited invoice to the public buyer. A private invoice
+    between companies (no cadre) falls under the code de commerce instead (`domain.commercial_terms`)."""
+    return (not piece.is_draft and piece.piece_type == "FACTURE" and piece.cadre is not None
+            and piece.received_at is not None)
 
 
 def carried_by_etat(piece_ids: Iterable[int]) -> set[int]:

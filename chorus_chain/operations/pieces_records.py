@@ -337,10 +337,23 @@ def announce(piece: Piece, transitions: list[T.Transition], *, account: Account 
         reasons = [t.reason for t in transitions if t.reason]
         reason = f" Motif : {_reason_label(reasons[0])}." if reasons else ""
         notify(emitter_id, "piece_status",
-               f"Votre pièce n° {piece.number} est maintenant « {statuses.label(status)} ».{reason}",
+               f"Votre pièce n° {piece.number} est maintenant « {statuses.label(status)} ».{reason}"
+               f"{_payment_text(transitions)}",
                subject=f"Pièce n° {piece.number} : {statuses.label(status)} — marché {marche.reference}",
                now=now, domain=rights_domain(piece, emitter_id), piece_id=piece.id,
                path=piece_path(emitter.siret, piece.id))
+
+
+def _payment_text(transitions: list[T.Transition]) -> str:
+    """A payment says how much was paid, and when: the figure the company will look for on its bank statement."""
+    from chorus_chain.domain.amounts import format_fr
+    from chorus_chain.formatting import day
+
+    paid = next((t for t in transitions if t.action == T.Action.MARK_PAID and t.amount is not None), None)
+    if paid is None:
+        return ""
+    on = f" le {day(paid.paid_on)}" if paid.paid_on else ""
+    return f" Montant payé : {format_fr(paid.amount)}{on}."
 
 
 def _reason_label(code: str) -> str:

@@ -51,7 +51,9 @@ def enter(page: Page, who: str) -> str:
     """Log in as `who` and open their company; returns the tenant prefix `/s/<siret>`."""
     page.context.clear_cookies()
     login(page, EMAILS[who])
-    page.get_by_role("link", name=STRUCTURES[who], exact=True).click()
+    # One structure: the login lands on its Synthèse; several: the list of structures, then a click.
+    if not re.search(r"/s/\d{14}/", page.url):
+        page.get_by_role("link", name=STRUCTURES[who], exact=True).click()
     page.wait_for_url(re.compile(r"/s/\d{14}/"))
     page.wait_for_load_state("networkidle")
     return re.search(r"/s/\d{14}", page.url).group(0)
@@ -65,70 +67,77 @@ def go_to_pieces(page: Page) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Pièces de facturation")
 
 
-def deposit_a10(page: Page, number: str, ht: str) -> str:
-    """As a sous-traitant: Pièces › Déposer › projet de décompte mensuel (A10) on the demo marché, under
-    autoliquidation (no VAT), with its PDF; sends it and returns the piece page's URL."""
-    go_to_pieces(page)
-    page.locator("main .page-head").get_by_role("link", name="Déposer une pièce").click()
-    page.wait_for_url(re.compile(r"/pieces/nouvelle"))
-    choices = page.locator("#deposit-choices")
-    expect(choices).to_contain_text(f"Sur le marché {DEMO}")
-    choices.locator("li.choice", has_text="A10").get_by_role("link", name="Préparer cette pièce").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("A10")
-    form = page.locator("form.draft-form")
-    form.get_by_label("Numéro de la pièce").fill(number)
-    form.get_by_label("Montant HT (€)").fill(ht)
-    # A sous-traitant of works invoices under autoliquidation: the page fills VAT 0 and TTC = HT itself.
-    expect(form.get_by_label("Régime de TVA")).to_have_value("autoliquidation")
-    form.get_by_label("Montant TTC (€)").fill(ht)
-    form.get_by_label("Document principal (PDF)").set_input_files(
-        files=[{"name": f"{number}.pdf", "mimeType": "application/pdf", "buffer": PDF + number.encode()}])
-    form.get_by_role("button", name="Envoyer la pièce").click()
-    expect(page.locator("#messages")).to_contain_text(f"La pièce n° {number} est envoyée")
-    return page.url
-
-
 def french_number(text: str) -> Decimal:
     """ "4 622,40 €" → Decimal("4622.40")."""
     return Decimal(re.sub(r"[\s\u00a0\u202f€]", "", text).replace(",", ".") or "0")
 
 
-def deposit_a10_with_decompte(page: Page, number: str, month: str, line: str, more: Decimal) -> str:
-    """As a sous-traitant, the real monthly way: a draft of projet de décompte (A10), its décompte entered line by
-    line against the marché's bordereau (cumul to date on line `line`, `more` units above last month's; the amount
-    is computed and carried onto the draft), then sent from the draft page. Returns the piece page's URL."""
+def confirm(page: Page, button) -> None:
+    """Click an irreversible action's button and confirm in the dialog that says what cannot be undone."""
+    button.click()
+    dialog = page.locator("dialog.confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator(".confirm-text")).not_to_be_empty()
+    dialog.get_by_role("button", name="Confirmer").click()
+
+
+def start_decompte(page: Page, number: str, month: str | None = None) -> str:
+    """As a sous-traitant: Pièces › Déposer › projet de décompte mensuel (A10) on the demo marché: the month (the
+    default one, after its last décompte, unless given), the number and the PDF — no amount. Returns the month."""
     go_to_pieces(page)
     page.locator("main .page-head").get_by_role("link", name="Déposer une pièce").click()
     page.wait_for_url(re.compile(r"/pieces/nouvelle"))
-    page.locator("#deposit-choices li.choice", has_text="A10").get_by_role("link", name="Préparer cette pièce").click()
-    form = page.locator("form.draft-form")
-    form.get_by_label("Numéro de la pièce").fill(number)
-    # The draft form wants amounts before the décompte exists: 0,00 for now, the décompte replaces them.
-    form.get_by_label("Montant HT (€)").fill("0,00")
-    form.get_by_label("Montant TTC (€)").fill("0,00")
-    form.get_by_label("Document principal (PDF)").set_input_files(
+    choices = page.locator("#deposit-choices")
+    expect(choices).to_contain_text(f"Sur le marché {DEMO}")
+    choices.locator("li.choice", has_text="A10").get_by_role("link", name="Saisir le décompte").click()
+    page.wait_for_url(re.compile(r"/projet-de-decompte"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("A10")
+    month_field = page.get_by_label("Mois des travaux")
+    if month is not None:
+        month_field.fill(month)
+    month = month_field.input_value()
+    page.get_by_label("Numéro de la pièce").fill(number)
+    page.get_by_label("Document principal (PDF, facultatif maintenant)").set_input_files(
         files=[{"name": f"{number}.pdf", "mimeType": "application/pdf", "buffer": PDF + number.encode()}])
-    form.get_by_role("button", name="Enregistrer le brouillon").click()
-    expect(page.locator("#messages")).to_contain_text(f"Brouillon n° {number} enregistré")
-    draft_url = page.url
-
-    page.locator("#decompte").get_by_role("link", name="Saisir le décompte").click()
+    page.get_by_role("button", name="Saisir le décompte").click()
     page.wait_for_url(re.compile(r"/decompte$"))
-    sheet = page.locator("#decompte form")
-    sheet.get_by_label("Mois des travaux").fill(month)
-    cumul = sheet.get_by_label(f"Cumul à ce jour, ligne {line}")
-    # Leaving the field recomputes the sheet (an HTMX preview that replaces the form): wait for it before saving.
+    expect(page.locator("#messages")).to_contain_text(f"Projet de décompte n° {number} commencé")
+    return month
+
+
+def add_to_line(page: Page, line: str, more: Decimal) -> None:
+    """On the décompte page: `more` units above the cumul shown on line `line`, typed as a person would; wait for
+    the amounts to follow."""
+    cumul = page.get_by_label(f"Cumul à ce jour, ligne {line}")
     with page.expect_response(lambda r: r.url.endswith("/decompte") and r.request.method == "POST"):
         cumul.fill(str(french_number(cumul.input_value()) + more).replace(".", ","))
-        cumul.press("Tab")
-    page.locator("#decompte form").get_by_role("button", name="Enregistrer le décompte").click()
-    expect(page.locator("#decompte .message-success")).to_contain_text("Décompte enregistré")
+    page.wait_for_load_state("networkidle")
 
-    page.goto(draft_url)
-    expect(page.locator(".preflight")).to_contain_text("tout est en ordre")
-    page.get_by_role("button", name="Envoyer la pièce").click()
-    expect(page.locator("#messages")).to_contain_text(f"La pièce n° {number} est envoyée")
+
+def send_from_decompte(page: Page, number: str) -> str:
+    """« Envoyer la pièce » on the décompte, confirmed; returns the piece page's URL."""
+    confirm(page, page.locator("#send-panel").get_by_role("button", name="Envoyer la pièce"))
+    page.wait_for_url(re.compile(r"/pieces/\d+$"))
+    expect(page.locator("#messages")).to_contain_text(f"Le projet de décompte n° {number} est envoyé")
     return page.url
+
+
+def deposit_a10(page: Page, number: str, ht: str) -> str:
+    """As a sous-traitant (Plâtrerie Leroy), a projet de décompte of `ht` € HT: its décompte started for the next
+    month, PL-01 (cloisons, 30,00 € / m²) raised by ht / 30 m², sent. Returns the piece page's URL."""
+    start_decompte(page, number)
+    add_to_line(page, "PL-01", french_number(ht) / Decimal("30"))
+    expect(page.locator("#totals")).to_contain_text(ht)
+    return send_from_decompte(page, number)
+
+
+def deposit_a10_with_decompte(page: Page, number: str, month: str | None, line: str, more: Decimal) -> str:
+    """As a sous-traitant, the monthly way: a projet de décompte (A10) started from its month, its décompte entered
+    line by line against the marché's bordereau (cumul to date on line `line`, `more` units above last month's; the
+    amount follows), then sent from the décompte. Returns the piece page's URL."""
+    start_decompte(page, number, month)
+    add_to_line(page, line, more)
+    return send_from_decompte(page, number)
 
 
 def issue_etat_acompte(page: Page, month: str, number: str, index_value: str) -> dict[str, Decimal]:
@@ -156,7 +165,7 @@ def issue_etat_acompte(page: Page, month: str, number: str, index_value: str) ->
     expect(page.locator("main")).to_contain_text(number)
     refusals = page.locator("main .message-error").all_inner_texts()  # e.g. "Calcul impossible : …"
     assert not refusals, refusals
-    page.get_by_role("button", name=re.compile(r"^Émettre l'état d'acompte n° \d+")).click()
+    confirm(page, page.get_by_role("button", name=re.compile(r"^Émettre l'état d'acompte n° \d+")))
     expect(page.locator("#messages")).to_contain_text("émis : il part au maître d'ouvrage comme une pièce (A15)")
     payables = page.locator("section[aria-labelledby=payables-title] tbody tr")
     return {row.locator("td").nth(0).inner_text().strip(): french_number(row.locator("td").nth(2).inner_text())
@@ -192,13 +201,17 @@ def act_in_synthese(page: Page, number: str, label: str, *, fields: dict[str, st
     expect(item).to_be_visible()
     with page.expect_response(lambda r: "/synthese/" in r.url and r.request.method == "POST") as answer:
         if fields is None:
-            item.get_by_role("button", name=label, exact=True).click()
+            button = item.get_by_role("button", name=label, exact=True)
         else:
             form = item.locator("form.action-form", has=page.locator("summary", has_text=label))
             if not form.locator("details").evaluate("details => details.open"):
                 form.locator("summary").click()
             _fill(form, fields)
-            form.get_by_role("button", name=re.compile(r"^Confirmer")).click()
+            button = form.get_by_role("button", name=re.compile(r"^Confirmer"))
+        if button.get_attribute("data-confirm"):  # an irreversible action: the dialog says what cannot be undone
+            confirm(page, button)
+        else:
+            button.click()
     assert answer.value.status == 200, f"{label} on {number}: HTTP {answer.value.status}"
     said = label[:1].lower() + label[1:]
     expect(page.locator("[data-testid=work-notice]")).to_contain_text(f"Pièce n° {number} : « {said} » fait")

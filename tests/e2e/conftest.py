@@ -3,6 +3,7 @@ Playwright through Debian's Chromium. Skipped (with the reason) where no browser
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -108,4 +109,16 @@ def login(page, email: str, password: str = "demo-chorus-2026") -> None:
     page.get_by_label("Adresse e-mail").fill(email)
     page.get_by_label("Mot de passe").fill(password)
     page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url("**/compte/structures")
+    # One structure: straight to its Synthèse; none or several: the list of structures.
+    page.wait_for_url(re.compile(r"/compte/structures$|/s/\d{14}/synthese$"))
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    """A phone: 390 px wide, touch, as the issue's user held it."""
+    context = browser.new_context(base_url=live_server[0], locale="fr-FR", viewport={"width": 390, "height": 844},
+                                  is_mobile=True, has_touch=True, device_scale_factor=2)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()

@@ -20,7 +20,7 @@ import time
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from playwright.sync_api import expect
 
-from tests.e2e.actors import act_in_synthese, deposit_a10, enter, fresh_number, open_synthese, work_item
+from tests.e2e.actors import act_in_synthese, confirm, deposit_a10, enter, fresh_number, open_synthese, work_item
 from tests.e2e.conftest import login, screenshot
 
 THIRTY_DAYS = 30 * 24 * 3600
@@ -73,7 +73,7 @@ def test_inline_action_on_a_synthese_opened_30_days_ago_works(page, live_server)
     app.config["WTF_CSRF_TIME_LIMIT"] = 3600
     try:
         with page.expect_response(lambda r: "/synthese/" in r.url and r.request.method == "POST") as answer:
-            item.get_by_role("button", name="Valider", exact=True).click()
+            confirm(page, item.get_by_role("button", name="Valider", exact=True))
         assert answer.value.status == 400
         expect(page.locator("#messages .message-error")).to_contain_text("Votre page a expiré")
         expect(item).to_contain_text("À valider par le donneur d'ordre")
@@ -109,7 +109,7 @@ def test_a_page_whose_session_ended_says_so_and_changes_nothing(page):
     other.close()
 
     with page.expect_response(lambda r: "/synthese/" in r.url and r.request.method == "POST") as answer:
-        item.get_by_role("button", name="Valider", exact=True).click()
+        confirm(page, item.get_by_role("button", name="Valider", exact=True))
     assert answer.value.status == 400
     error = page.locator("#messages .message-error")
     expect(error).to_contain_text("Votre page a expiré")

@@ -10,7 +10,7 @@ reason, read by the depositor. Screenshots of what each person sees are saved in
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from playwright.sync_api import expect
@@ -19,8 +19,8 @@ from sqlalchemy import select
 from chorus_chain.formatting import money
 from tests.e2e.actors import (
     act_in_synthese,
+    add_to_line,
     deposit_a10,
-    deposit_a10_with_decompte,
     enter,
     french_number,
     fresh_number,
@@ -28,13 +28,15 @@ from tests.e2e.actors import (
     open_synthese,
     open_tableau_de_bord,
     screenshot_part,
+    send_from_decompte,
+    start_decompte,
     status_of,
     work_item,
 )
 from tests.e2e.conftest import screenshot
 
-# A clock of 15 days started seconds ago reads "dans 14 jours" (whole days left, rounded down).
-FIFTEEN_DAYS_LEFT = re.compile(r"validation tacite dans 1[45] jours")
+# A clock of 15 days started seconds ago reads "dans 15 jours" (calendar days to its day, never an earlier one).
+FIFTEEN_DAYS_LEFT = re.compile(r"validation tacite dans 15 jours")
 
 
 def _tracker(page, number: str):
@@ -48,13 +50,17 @@ def _milestone(tracker, key: str):
 
 def test_a_projet_de_decompte_from_deposit_to_payment(page):
     number = fresh_number("PL-J")
-    month = date.today().strftime("%Y-%m")  # after the demo's états (the three months before)
 
-    # The sous-traitant (Plâtrerie Leroy, rang 1 under Durand, paiement direct, autoliquidation) enters its monthly
-    # décompte against the bordereau — 160 m² more of cloisons at 30,00 € = 4 800,00 € HT — and sends it; its
-    # tracker says whom it waits on.
+    # The sous-traitant (Plâtrerie Leroy, rang 1 under Durand, paiement direct, autoliquidation) starts its monthly
+    # projet de décompte from its décompte — the month offered is the one after its last décompte — enters it
+    # against the bordereau — 160 m² more of cloisons at 30,00 € = 4 800,00 € HT, the amounts following as it
+    # types — and sends it, confirming; its tracker says whom it waits on.
     enter(page, "leroy")
-    piece_url = deposit_a10_with_decompte(page, number, month, "PL-01", Decimal("160"))
+    month = start_decompte(page, number)
+    add_to_line(page, "PL-01", Decimal("160"))
+    expect(page.locator("#totals")).to_contain_text("4 800,00")
+    screenshot(page, "decompte-leroy")
+    piece_url = send_from_decompte(page, number)
     expect(status_of(page)).to_contain_text("À valider par le donneur d'ordre")
     expect(page.locator("#piece-amounts")).to_contain_text("4 800,00")
     open_tableau_de_bord(page)

@@ -232,3 +232,14 @@ def test_outbox_page_is_absent_in_production(app, client):
         assert client.get("/dev/outbox").status_code == 404
     finally:
         app.config["OUTBOX_PAGE"] = True
+
+
+def test_one_structure_lands_on_its_synthese_several_choose(app, db, client):
+    """Nothing to choose, nothing asked (issue 15): a member of one structure lands on its Synthèse at login."""
+    owner = factories.account(app)
+    structure = factories.structure(app, owner, name="Seule structure")
+    response = factories.login(client, owner)
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/s/{structure.siret}/synthese")
+    assert client.get("/").headers["Location"].endswith(f"/s/{structure.siret}/synthese")
+    factories.structure(app, owner, name="Deuxième structure")
+    assert client.get("/").headers["Location"].endswith("/compte/structures")

@@ -198,7 +198,7 @@ def test_decompte_page_preview_and_save(app, w, client):
                           headers={"HX-Request": "true"})
     body = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "<html" not in body
-    assert "dépasse les 100 %" in body and f'name="j_{unit}"' in body and "120,0 %" in body  # progress
+    assert "dépasse les 100 %" in body and f'name="j_{unit}"' in body and "120 %" in body  # progress
     assert rows(app, Decompte, Decompte.piece_id == piece_id) == []  # a preview keeps nothing
     refused = client.post(url, data={"intent": "save", "month": "2026-02", f"m_{unit}": "-2"})
     assert refused.status_code == 422 and "réfaction" in refused.get_data(as_text=True)

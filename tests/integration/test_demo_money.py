@@ -47,8 +47,8 @@ def test_the_first_month_was_paid_late_and_earns_interest(app, demo_world):
         paid = db.session.scalars(select(Piece).where(Piece.number.like("%PDM-01"))).all()
         assert paid and all(p.paid_on is not None for p in paid)
         owed = [interest.interest_of(p, marche=marche) for p in paid]
-    # Durand's PDM reached the MOE the day it was deposited (80 days ago), Martin's a day later (after Durand's
-    # validation); DGP 30 days; paid 30 days ago: 20 and 19 days late.
+    # Durand's PDM reached the MOE the day it was deposited (55 days ago), Martin's a day later (after Durand's
+    # validation); DGP 30 days; paid 5 days ago: 20 and 19 days late.
     assert sorted(o.days for o in owed) == [19, 20]
     assert all(o.late and o.total > Decimal("40.00") for o in owed)
     # The paying office paid état n° 1 line by line (issue 12): each line late by the same days, with its interest

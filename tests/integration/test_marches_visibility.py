@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from chorus_chain import demo
+from chorus_chain.access import system_access
 from chorus_chain.extensions import db
 from chorus_chain.models import Account, Marche, MarcheParty, Structure
 from chorus_chain.models.base import utcnow
@@ -188,11 +190,19 @@ def test_export_validates_against_the_schema_and_matches_the_demo(app, demo_worl
     decomptes = [p["decompte"] for p in document["pieces"] if p["decompte"] is not None]
     assert len(decomptes) == sum(len(m.cumul) for m in MONTHS)  # each PDM carries its état's figures
     assert re.match(r"^\d{4}-\d{2}-\d{2}T.*\+00:00$", document["exported_at"])
+    # The demo's dates follow the seeding day: the marché was created CREATED_DAYS_AGO days before it.
+    with app.app_context(), system_access("tests: the demo marché's creation"):
+        created = db.session.scalar(select(Marche.created_at).where(Marche.reference == demo.DEMO_MARCHE))
+    assert (utcnow().date() - created.date()).days == demo.CREATED_DAYS_AGO
+
+    def after(days: int) -> str:
+        return (created + timedelta(days=days)).date().isoformat()
+
     assert document["marche"] == {
         "reference": "DEMO-TRAVAUX-2026", "objet": "Réhabilitation et extension du groupe scolaire Jules-Ferry",
         "kind": "travaux", "montant_ht": "1200000.00", "tva_rate": "20.00", "groupement": "conjoint",
         "dgp_days": 30, "moe_days": 7, "retenue_rate": "5.00", "avance_rate": "5.00",
-        "revision": {"a": "0.1250", "index": "BT01", "base_month": "2025-01"}}
+        "revision": {"a": "0.1250", "index": "BT01", "base_month": demo.revision_base_month(created)}}
     parties = {(p["siret"], p["role"]): p for p in document["parties"]}
     assert len(parties) == 9
 
@@ -203,10 +213,10 @@ def test_export_validates_against_the_schema_and_matches_the_demo(app, demo_worl
     assert party("cotraitant", "cotraitant")["parent_siret"] == SIRET["mandataire"]
     assert party("cotraitant", "cotraitant")["montant_ttc"] == "432000.00"
     expected = {  # key: (parent, rang, montant, paiement direct, accepted_on)
-        "st_platrerie": ("mandataire", 1, "96000.00", True, "2025-02-10"),
-        "st_menuiserie": ("cotraitant", 1, "54000.00", True, "2025-02-14"),
-        "st_peinture": ("st_platrerie", 2, "18000.00", False, "2025-03-11"),
-        "st_nettoyage": ("mandataire", 1, "480.00", False, "2025-03-20"),
+        "st_platrerie": ("mandataire", 1, "96000.00", True, after(21)),
+        "st_menuiserie": ("cotraitant", 1, "54000.00", True, after(25)),
+        "st_peinture": ("st_platrerie", 2, "18000.00", False, after(50)),
+        "st_nettoyage": ("mandataire", 1, "480.00", False, after(59)),
     }
     for key, (parent, rang, montant, direct, accepted_on) in expected.items():
         p = party(key)

@@ -13,6 +13,7 @@ import html
 import io
 import re
 from contextlib import contextmanager
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
@@ -181,15 +182,25 @@ def test_the_deposit_page_offers_what_the_chain_allows_in_plain_words(app, world
 
 
 def test_the_draft_form_is_prefilled_from_the_marche(app, world):
-    leroy, _ = client_for(app, "st_platrerie")
-    page = text(leroy.get(new_url(world)))
+    leroy, base = client_for(app, "st_platrerie")
+    # A projet de décompte starts from its décompte (its month, its number), never from an amount form…
+    started = leroy.get(new_url(world))
+    assert started.status_code == 303 and "/projet-de-decompte" in started.headers["Location"]
+    start = text(leroy.get(started.headers["Location"]))
+    month = re.search(r'name="month"[^>]*value="(\d{4}-\d{2})"', start).group(1)
+    created = leroy.post(started.headers["Location"].split("?")[0], data={
+        "party_id": str(world["party"]["st_platrerie"]), "cadre": "A10", "month": month, "number": "T-PRE",
+        "issue_date": date.today().isoformat()})
+    assert created.status_code == 303, text(created)[-1500:]
+    # …and its draft carries what the marché gives: recipient, service code, engagement, regime, bank account.
+    page = text(leroy.get(f"{base}/{piece_id_of(app, 'T-PRE')}"))
     assert 'name="recipient_siret" type="text" value="21755260300011"' in page
     assert 'name="service_code" type="text" value="FIN"' in page
     assert 'value="EJ-2025-000418"' in page
     assert '<option selected value="autoliquidation">' in page  # a works sous-traitant: no VAT
     assert "Autoliquidation : TVA due par le preneur" in page
     assert "Compte principal — FR76 •••• •••• 0129" in page
-    assert "Enregistrer le brouillon" in page and "Envoyer la pièce" in page
+    assert "Enregistrer le brouillon" in page and "Saisir le décompte et envoyer" in page
 
 
 def test_save_a_draft_through_the_form_nobody_else_sees_it(app, world):
@@ -205,7 +216,8 @@ def test_save_a_draft_through_the_form_nobody_else_sees_it(app, world):
     page = text(leroy.get(f"{base}/{piece_id}"))
     assert "BROUILLON — non envoyé : personne d'autre ne le voit." in page
     assert "Contrôle avant envoi : tout est en ordre" in page
-    assert re.search(r'<button type="submit" class="primary send">Envoyer la pièce</button>', page)
+    assert re.search(r'<button type="submit" class="primary send" data-confirm="[^"]+"[^>]*>Envoyer la pièce</button>',
+                     page)  # with what cannot be undone
     # The validator, the MOE, the MOA do not see a draft at all.
     for key in ("mandataire", "moe", "moa"):
         other, other_base = client_for(app, key)
@@ -227,7 +239,7 @@ def test_send_from_the_new_form_deposits_the_piece(app, world):
     # The validator finds it in its "à traiter" box with the countdown of its 15 days.
     durand, durand_base = client_for(app, "mandataire")
     box = text(durand.get(f"{durand_base}/"))
-    assert "T-002" in box and "validation tacite dans 14 jours" in box
+    assert "T-002" in box and "validation tacite dans 15 jours" in box
 
 
 def test_send_refused_by_the_preflight_keeps_the_draft_and_says_why(app, world):
@@ -244,7 +256,8 @@ def test_send_refused_by_the_preflight_keeps_the_draft_and_says_why(app, world):
     assert "Avant l'envoi : 2 points à corriger" in page
     assert "n'a pas de service de code « NOPE »" in page
     assert "Joignez le document principal de la pièce (PDF)." in page
-    assert 'disabled aria-disabled="true"' in page  # the send button waits for the corrections
+    assert "Envoyer la pièce</button>" not in page  # not offered while it cannot be sent
+    assert "« Envoyer la pièce » apparaîtra ici quand ces points seront corrigés" in page
     # Sending anyway (a stale page, a hand-made request) is refused the same way, and changes nothing.
     refused = leroy.post(f"{base}/{piece_id}/envoyer")
     assert refused.status_code == 422 and "NOPE" in text(refused)

@@ -45,7 +45,7 @@ def test_the_piece_page_shows_status_route_deadlines_files_and_timeline(app, wor
     assert "15 jours, puis validation tacite" in page  # the status explained
     assert "Validation par le donneur d'ordre — Durand Bâtiment SAS" in page and "← agit maintenant" in page
     assert "À vous d'agir" in page
-    assert "Délai de validation (le donneur d'ordre)" in page and "validation tacite dans 14 jours" in page
+    assert "Délai de validation (le donneur d'ordre)" in page and "validation tacite dans 15 jours" in page
     assert "decompte.pdf" in page and "Document principal" in page
     assert "Envoyer la pièce" in page and "leroy@demo.chorus-chain.fr — Plâtrerie Leroy" in page  # the timeline
     assert "Brouillon (non envoyé) → À valider par le donneur d'ordre" in re.sub(r"<[^>]+>", "", page)

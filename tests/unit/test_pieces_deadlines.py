@@ -77,6 +77,9 @@ def test_naive_instants_and_unknown_kinds_are_refused():
     ("validation_1", T0 - timedelta(days=3, hours=2), "validation tacite dans 3 jours"),
     ("validation_1", T0 - timedelta(days=1, hours=5), "validation tacite dans un jour"),
     ("validation_1", T0 - timedelta(hours=5), "validation tacite dans moins d'un jour"),
+    # Never rounded down to an earlier day: a 15-day clock started an hour ago ends in 15 days, on its day.
+    ("validation_1", T0 - timedelta(days=14, hours=23), "validation tacite dans 15 jours"),
+    ("validation_1", T0 - timedelta(days=2, hours=1), "validation tacite dans 2 jours"),
     ("validation_1", T0 + timedelta(days=2, hours=1), "délai de validation dépassé de 2 jours"),
     ("moe", T0 + timedelta(days=2), "maître d'œuvre en retard de 2 jours"),
     ("moe", T0 + timedelta(days=1), "maître d'œuvre en retard d'un jour"),

@@ -31,11 +31,23 @@ def _login_limit():
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths: never an open redirect."""
+    """Only same-site relative paths: never an open redirect. Without one, where a user lands (`landing`)."""
     # A backslash or a control character (CR/LF: a forged header) is never part of one of our paths.
     if (target and target.startswith("/") and not target.startswith("//") and target.isprintable()
             and "\\" not in target and not urlsplit(target).netloc):
         return target
+    return landing(current_user)
+
+
+def landing(account) -> str:
+    """Where a logged-in user lands: the Synthèse of its structure when it belongs to exactly one (nothing to choose),
+    otherwise the list of its structures."""
+    from chorus_chain.operations import structures as structure_ops
+
+    memberships = structure_ops.memberships_of(account) if account.is_authenticated else []
+    approved = [structure for structure, row in memberships if row.status == "approved"]
+    if len(approved) == 1 and len(memberships) == 1:
+        return url_for("dashboard.synthese", siret=approved[0].siret)
     return url_for("accounts.structures")
 
 

@@ -58,3 +58,25 @@ class ConfirmImportForm(Form):
 
 class AssignForm(Form):
     party_id = SelectField("Attribuer les lignes cochées à", choices=[], validate_choice=False)
+
+
+class StartDecompteForm(Form):
+    """A projet de décompte starts from its décompte: the title (party and cadre, carried from the choice), the works
+    month, the number and the day; no amount (the décompte gives it), a PDF optional at this step."""
+
+    party_id = HiddenField()
+    cadre = HiddenField()
+    month = StringField("Mois des travaux", filters=[strip], render_kw={"type": "month", "required": True})
+    number = StringField("Numéro de la pièce", validators=[max_length(50)], filters=[strip],
+                         render_kw={"autocomplete": "off", "required": True})
+    issue_date = StringField("Date d'émission", filters=[strip], render_kw={"type": "date", "required": True})
+    main_file = FileField("Document principal (PDF, facultatif maintenant)",
+                          render_kw={"accept": ".pdf,application/pdf"})
+
+    def raw(self) -> dict:
+        return {name: self[name].data for name in ("party_id", "cadre", "month", "number", "issue_date")}
+
+    def main_upload(self):
+        from chorus_chain.blueprints.pieces.forms import uploaded
+
+        return uploaded(self.main_file.data)

@@ -19,6 +19,7 @@ from chorus_chain.blueprints.bordereau.forms import (
     ConfirmImportForm,
     ImportForm,
     PriceLineForm,
+    StartDecompteForm,
     party_choices,
 )
 from chorus_chain.domain.money import schedule as rules
@@ -28,6 +29,9 @@ from chorus_chain.graph import ROLE_LABELS
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import decomptes as decompte_ops
+from chorus_chain.operations import marches as marches_ops
+from chorus_chain.operations.decompte_entry import readiness
+from chorus_chain.operations.decompte_entry import start as start_ops
 from chorus_chain.operations import pieces as piece_ops
 from chorus_chain.operations import price_schedule as ops
 from chorus_chain.tenancy import has_right, require_right, tenant_blueprint
@@ -252,12 +256,107 @@ def _decompte_piece(piece_id: int, level: str):
 
 def _decompte_page(piece, sheet, *, values=None, error=None, error_field=None, status=200, notice=None):
     own_draft = piece.is_draft and piece.emitter_structure_id == g.structure.id
+    editable = own_draft and has_right(*CHANGE)
     context = dict(piece=piece, sheet=sheet, marche=sheet.marche, values=values or {}, error=error,
-                   error_field=error_field, notice=notice, editable=own_draft and has_right(*CHANGE),
+                   error_field=error_field, notice=notice, editable=editable,
+                   send_problems=readiness.send_problems(piece, sheet, utcnow()) if editable else [],
                    EXTRAS=rules.EXTRAS, EXTRA_LABELS=rules.EXTRA_LABELS, button=ConfirmImportForm(formdata=None))
     if _inline():
         return render_template("bordereau/_decompte_form.html", **context), status
     return render_template("bordereau/decompte.html", **context), status
+
+
+def _decompte_row(piece, values: dict):
+    """A figure typed in one row (or in the other amounts): every row's progress, amount and problems and the
+    totals, out of band, computed from the whole form as it was sent — never an input, which stays as the user
+    types. Nothing is written."""
+    context = dict(piece=piece, row_error=None, error_line=None, error=None, general_error=None,
+                   EXTRAS=rules.EXTRAS, EXTRA_LABELS=rules.EXTRA_LABELS)
+    try:
+        sheet = decompte_ops.preview_decompte(g.structure, piece.id, values)
+    except OperationError as error:
+        db.session.rollback()
+        line = error.field[2:] if error.field and error.field.startswith(("m_", "j_")) else None
+        if line is not None:
+            context.update(error_line=line, error=error.message)
+        else:
+            context.update(general_error=error.message)
+        return render_template("bordereau/_decompte_row.html", sheet=None, **context), 422
+    context["general_error"] = sheet.amount_error
+    context["send_problems"] = readiness.send_problems(piece, sheet, utcnow())
+    db.session.rollback()  # a computation only
+    return render_template("bordereau/_decompte_row.html", sheet=sheet, editable=True, **context)
+
+
+def _send_from_decompte(piece_id: int, values: dict):
+    """Deposit the draft whose décompte was just saved. Refused by the pre-flight check: the saved décompte stays
+    (it is the user's work) and the page lists what stops the sending."""
+    try:
+        piece = piece_ops.deposit(piece_id, current_user, g.structure, now=utcnow())
+    except piece_ops.PreflightRefused as error:
+        piece = _decompte_piece(piece_id, "modification")
+        problems = " ".join(p.message_fr for p in error.problems)
+        return _decompte_page(piece, decompte_ops.sheet_for(piece), values=values,
+                              error=f"Décompte enregistré, mais la pièce n'est PAS envoyée : {problems}")
+    except OperationError as error:  # already sent (a double click, another tab): the piece page shows it
+        db.session.rollback()
+        flash(error.message, "error")
+        piece = _decompte_piece(piece_id, "consultation")
+    else:
+        flash(f"Le projet de décompte n° {piece.number} est envoyé. Il ne peut plus être modifié.", "success")
+    target = url_for("pieces.show", piece_id=piece.id)
+    if _inline():  # htmx follows a 303 inside its request: tell it to load the page instead
+        return "", 200, {"HX-Redirect": target}
+    return redirect(target, 303)
+
+
+# --- Starting a projet de décompte from its décompte ----------------------------------------------------------------
+
+def _pdm_choices(marche_id: int):
+    return [c for c in piece_ops.deposit_choices(g.structure, marche_id) if c.cadre in decompte_ops.PDM_CADRES]
+
+
+@bp.route("/marches/<int:marche_id>/projet-de-decompte", methods=["GET", "POST"])
+@require_right(*CHANGE)
+def decompte_start(marche_id: int):
+    """A works piece starts from its décompte: the title, the month (after the last décompte), the number; then the
+    cumul per line on the décompte page, which sends it."""
+    access = marches_ops.access_for(g.structure, marche_id)
+    if access is None or not access.confirmed:
+        abort(404)
+    choices = _pdm_choices(marche_id)
+    party_id, cadre = request.values.get("party_id", type=int), (request.values.get("cadre") or "").upper()
+    choice = next((c for c in choices if c.party_id == party_id and c.cadre == cadre), None)
+    if choice is None:
+        if len(choices) == 1:
+            choice = choices[0]
+        else:
+            flash("Choisissez d'abord ce que vous déposez sur ce marché.", "error")
+            return redirect(url_for("pieces.new", marche_id=marche_id), 303)
+    party = next((row for row in access.own if row.id == choice.party_id), None)
+    if party is None or not start_ops.has_lines(marche_id, party):  # no bordereau for its part: its PDF and amount
+        return redirect(url_for("pieces.draft_new", marche_id=marche_id, party_id=choice.party_id,
+                                cadre=choice.cadre), 303)
+    form = StartDecompteForm(formdata=None) if request.method == "GET" else StartDecompteForm()
+    if request.method == "GET":
+        month = start_ops.default_month(choice.party_id, utcnow())
+        form.party_id.data, form.cadre.data, form.month.data = str(choice.party_id), choice.cadre, month
+        form.number.data = start_ops.suggested_number(month)
+        form.issue_date.data = marches_ops.today(utcnow()).isoformat()
+    elif form.validate_on_submit():
+        try:
+            piece = start_ops.start_decompte(current_user, g.structure, marche_id, form.raw(),
+                                             main_file=form.main_upload(), now=utcnow())
+        except OperationError as error:
+            db.session.rollback()
+            form.add_error(error)
+        else:
+            flash(f"Projet de décompte n° {piece.number} commencé : saisissez le cumul à ce jour de chaque ligne. "
+                  "Il n'est PAS envoyé.", "info")
+            return redirect(url_for("bordereau.decompte", piece_id=piece.id), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("bordereau/decompte_start.html", marche=access.marche, choice=choice, form=form,
+                           role_label=ROLE_LABELS.get(choice.role, choice.role)), status
 
 
 @bp.get("/pieces/<int:piece_id>/decompte")
@@ -276,12 +375,17 @@ def decompte_save(piece_id: int):
     if not form.validate_on_submit():
         return _decompte_page(piece, decompte_ops.sheet_for(piece), values=values, status=422,
                               error="La demande a expiré : rechargez la page.")
-    preview = request.form.get("intent") == "preview"
+    intent = request.form.get("intent")
+    preview = intent == "preview"
+    if preview and _inline() and request.form.get("row"):
+        return _decompte_row(piece, values)
     try:
         if preview:
             sheet = decompte_ops.preview_decompte(g.structure, piece.id, values)
         else:
             sheet = decompte_ops.save_decompte(current_user, g.structure, piece.id, values, now=utcnow())
+            if intent == "send":  # what the user sees is what is sent: saved, then deposited, in one request
+                return _send_from_decompte(piece_id, values)
     except OperationError as error:
         db.session.rollback()
         piece = _decompte_piece(piece_id, "modification")

@@ -14,7 +14,9 @@ bp = Blueprint("core", __name__)
 @bp.get("/")
 def home():
     if current_user.is_authenticated:
-        return redirect(url_for("accounts.structures"))
+        from chorus_chain.blueprints.auth.views import landing
+
+        return redirect(landing(current_user))
     return render_template("core/home.html")
 
 

@@ -24,6 +24,7 @@ from chorus_chain.models.base import utcnow
 from chorus_chain.operations import dashboard as board
 from chorus_chain.operations import marches as marches_ops
 from chorus_chain.operations import pieces as ops
+from chorus_chain.operations.private_invoices import overdue as overdue_ops
 from chorus_chain.tenancy import has_right, tenant_blueprint
 
 bp = tenant_blueprint("dashboard", __name__)
@@ -83,7 +84,8 @@ def _synthese(failed: tuple[int, str, object] | None = None, notice: str | None 
         form = failed[2]  # someone acted first: the action is gone from the list, say why
         stale = " ".join(list(form.form_errors) + [e for f in form for e in f.errors]) or None
     context = dict(work=work, rows=rows, allowed=allowed, works=works, now=utcnow(), notice=notice, stale=stale,
-                   marche_id=marche_id, marches=marches_ops.marches_of(g.structure) if not _inline() else [])
+                   marche_id=marche_id, marches=marches_ops.marches_of(g.structure) if not _inline() else [],
+                   overdue_private=_overdue_private() if not _inline() else [])
     if _inline():
         return render_template("dashboard/_work_list.html", **context), status
     return render_template("dashboard/synthese.html", **context), status
@@ -132,7 +134,15 @@ def tableau_de_bord():
         return render_template("dashboard/_board.html", **context)
     if allowed:
         context["panels"] = board.panels(g.structure, works, now)
-    return render_template("dashboard/tableau_de_bord.html", **context, **_notifications_context())
+    return render_template("dashboard/tableau_de_bord.html", **context, **_notifications_context(),
+                           overdue_private=_overdue_private())
+
+
+def _overdue_private():
+    """The private invoices this structure issued or must pay, unpaid past their due date (code de commerce)."""
+    if not has_right("emises", "consultation") and not has_right("recues", "consultation"):
+        return []
+    return overdue_ops.overdue_for(g.structure, marches_ops.today(utcnow()))
 
 
 @bp.get("/tableau-de-bord/notifications")

@@ -186,6 +186,26 @@ def size_text(size: int) -> str:
 
 FILE_ROLE_LABELS = {"main": "Document principal", "attachment": "Pièce jointe", "completion": "Complément"}
 DANGER_ACTIONS = frozenset({T.Action.REFUSE, T.Action.MOA_REFUSE, T.Action.REJECT, T.Action.REFUSE_DG})
+# The actions that cannot be undone, and what the confirmation says cannot be (one mechanism for every page:
+# templates/_confirm_macros.html and static/app.js).
+_REFUSAL = ("Le refus est définitif : la pièce ne reviendra pas ; l'entreprise devra en émettre une nouvelle, sous un "
+            "nouveau numéro.")
+IRREVERSIBLE = {
+    T.Action.VALIDATE: "La validation ne s'annule pas : la pièce passe à l'étape suivante de son circuit et vous ne "
+                       "pourrez plus la refuser.",
+    T.Action.VALIDATE_PARTIALLY: "La validation partielle ne s'annule pas : la pièce poursuit son circuit avec le "
+                                 "montant et le motif que vous indiquez.",
+    T.Action.MOA_VALIDATE: "La validation ne s'annule pas : la pièce passe au service financier pour le paiement.",
+    T.Action.ISSUE_ETAT_ACOMPTE: "L'état d'acompte émis ne change plus : ses montants sont figés et transmis au "
+                                 "maître d'ouvrage.",
+    T.Action.MARK_SERVICE_FAIT: "Le service fait constaté ne s'annule pas : il ouvre la suite du paiement.",
+    T.Action.MARK_MANDATEE: "Le mandatement ne s'annule pas ici : il est transmis au comptable public.",
+    T.Action.MARK_PAID: "La mise en paiement est définitive : le montant indiqué est enregistré comme payé et "
+                        "annoncé à l'entreprise.",
+    T.Action.SIGN_DG: "La signature du décompte général est définitive : il devient le décompte général et "
+                      "définitif.",
+    T.Action.REFUSE: _REFUSAL, T.Action.MOA_REFUSE: _REFUSAL, T.Action.REJECT: _REFUSAL,
+}
 
 
 def template_helpers() -> dict:
@@ -201,4 +221,5 @@ def template_helpers() -> dict:
         "AUTOLIQUIDATION_MENTION": AUTOLIQUIDATION_MENTION, "ACTION_LABELS": T.ACTION_LABELS,
         "STEP_LABELS": STEP_LABELS, "ROLE_LABELS": ROLE_LABELS, "PAYMENT_MODE_LABELS": PAYMENT_MODE_LABELS,
         "DOMAIN_LABELS": DOMAIN_LABELS, "FILE_ROLE_LABELS": FILE_ROLE_LABELS, "DANGER_ACTIONS": DANGER_ACTIONS,
+        "IRREVERSIBLE": IRREVERSIBLE,
     }

@@ -19,6 +19,7 @@ from functools import wraps
 
 from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from chorus_chain import access as tenant_access
 from chorus_chain.blueprints.pieces import display
@@ -35,6 +36,8 @@ from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import marches as marches_ops
 from chorus_chain.operations import organisation as organisation_ops
 from chorus_chain.operations import pieces as ops
+from chorus_chain.operations.decompte_entry.start import has_lines
+from chorus_chain.operations.decomptes import PDM_CADRES
 from chorus_chain.tenancy import has_right, tenant_blueprint
 
 bp = tenant_blueprint("pieces", __name__, url_prefix="/pieces")
@@ -169,8 +172,18 @@ def _choices_for(marche_id: int | None) -> tuple[marches_ops.MarcheAccess | None
     found = []
     for choice in ops.deposit_choices(g.structure, marche_id):
         domain = display.deposit_domain(choice.cadre, access.marche)
-        found.append((choice, has_right(domain, "modification"), domain))
+        found.append((choice, has_right(domain, "modification"), domain, _from_decompte(access, choice.party_id,
+                                                                                         choice.cadre)))
     return access, found
+
+
+def _from_decompte(access, party_id: int | None, cadre: str | None) -> bool:
+    """A projet de décompte starts from its décompte when the party has lines in the bordereau (otherwise its PDF and
+    its amount are the piece)."""
+    if cadre not in PDM_CADRES:
+        return False
+    party = next((row for row in access.own if row.id == party_id), None)
+    return party is not None and has_lines(access.marche.id, party)
 
 
 @bp.get("/nouvelle")
@@ -211,6 +224,9 @@ def draft_new(marche_id: int):
     if choice is None and request.method == "GET":
         flash("Choisissez d'abord ce que vous déposez sur ce marché.", "error")
         return _see_other("pieces.new", marche_id=marche_id)
+    if request.method == "GET" and not request.args.get("depuis") and _from_decompte(access, party_id, cadre):
+        # A works piece starts from its décompte (month, then the cumul per line), never from an amount.
+        return _see_other("bordereau.decompte_start", marche_id=marche_id, party_id=party_id, cadre=cadre)
     if request.method == "GET":
         form = DraftForm(formdata=None).fill(ops.draft_defaults(g.structure, marche_id, party_id, cadre))
         form.issue_date.data = marches_ops.today(utcnow()).isoformat()
@@ -324,7 +340,8 @@ def _draft_page(piece, form: DraftForm | None = None, problems=None, status: int
     _set_draft_choices(form, piece.marche_id)
     can_change = has_right(ops.rights_domain(piece, g.structure.id), "modification")
     return render_template("pieces/draft.html", piece=piece, marche=piece.marche, form=form, problems=problems,
-                           can_change=can_change, button=ButtonForm(formdata=None)), status
+                           can_change=can_change, button=ButtonForm(formdata=None),
+                           has_decompte=_decompte_of(piece) is not None), status
 
 
 def _piece_context(piece, failed: tuple[str, object] | None = None, notice: str | None = None) -> dict:
@@ -361,8 +378,23 @@ def _piece_context(piece, failed: tuple[str, object] | None = None, notice: str 
         interest=interest_ops.piece_interest(piece, marches_ops.today(now)),  # the rate table: 1 query, if late
         documents=documents_list.piece_block(g.structure, piece, dossier.pieces, marches_ops.today(now)),  # 1 query
         sees_bank=tenant_access.sees_bank_details(piece, g.structure.id),
+        decompte=_decompte_of(piece),
         etat_associations=_etat_associations(piece),
     )
+
+
+def _decompte_of(piece):
+    """A projet de décompte's lines as its validators must see them before validating (claimed cumul, previous,
+    this month), and the état d'acompte that admitted them; None for any other piece or one without a décompte."""
+    from chorus_chain.models.money import Decompte
+    from chorus_chain.operations import decomptes as decompte_ops
+
+    if piece.cadre not in PDM_CADRES:
+        return None
+    row = db.session.scalar(select(Decompte).where(Decompte.piece_id == piece.id))
+    if row is None:
+        return None
+    return {"sheet": decompte_ops.sheet_for(piece), "etat_acompte_id": row.etat_acompte_id}
 
 
 def _etat_associations(piece) -> list:

@@ -1,0 +1,77 @@
+"""The README's `flask …` commands work as written in a clone after `make run`: run each one, as a user would from the
+repository, on a fresh embedded database, with nothing in the environment but what `make run` leaves behind (.env)."""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chorus_chain import demo
+
+REPO = Path(__file__).resolve().parents[2]
+FLASK = Path(sys.executable).with_name("flask")
+
+
+def readme_commands() -> list[str]:
+    """Every `flask …` command the README names, optional parts ([…]) left out, placeholders given a demo value."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    commands = []
+    for command in re.findall(r"`(flask [^`]+)`", text):
+        command = re.sub(r"\s*\[[^\]]*\]", "", command).replace("EMAIL", demo.COMPANIES[0].email)
+        if command not in commands:
+            commands.append(command)
+    return commands
+
+
+def test_the_readme_names_its_commands():
+    commands = readme_commands()
+    for expected in ("flask demo seed", "flask deadlines sweep", "flask audit verify",
+                     "flask marche export DEMO-TRAVAUX-2026"):
+        assert expected in commands
+    assert not any(c.startswith("flask run") for c in commands)  # make run serves; the README never asks for it
+
+
+@pytest.fixture(scope="module")
+def clone_env(tmp_path_factory):
+    """The environment of a user's shell in the clone: no SECRET_KEY, no CHORUS_ENV, no FLASK_APP — what `make run`
+    wrote (.env) is all there is; the embedded database is a fresh SQLite file of this test."""
+    subprocess.run(["make", "-s", ".env"], cwd=REPO, check=True)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("FLASK_", "CHORUS_")) and k not in {"SECRET_KEY", "REDIS_URL", "DATABASE_URL"}}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path_factory.mktemp('readme') / 'chorus.db'}"
+    return env
+
+
+def flask(env: dict, command: str) -> subprocess.CompletedProcess:
+    args = shlex.split(command)
+    assert args[0] == "flask"
+    return subprocess.run([str(FLASK), *args[1:]], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_every_readme_command_runs_in_the_clone(clone_env):
+    upgrade = flask(clone_env, "flask db upgrade")  # what make run does first
+    assert upgrade.returncode == 0, upgrade.stderr
+    ran = []
+    for command in readme_commands():
+        result = flask(clone_env, command)
+        assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+        assert "SECRET_KEY" not in result.stderr
+        ran.append(command)
+        if command == "flask demo seed":
+            # Right after seeding, no deadline of the demo has already run out: the sweep changes nothing.
+            sweep = flask(clone_env, "flask deadlines sweep")
+            assert sweep.returncode == 0, sweep.stderr
+            assert sweep.stdout.startswith("0 échéance(s) échue(s) traitée(s), dont 0 appliquée(s)"), sweep.stdout
+    assert "flask demo seed" in ran and len(ran) >= 8
+
+
+def test_production_still_refuses_to_start_without_a_secret_key(clone_env, tmp_path):
+    """The .env is the clone's development setting; an environment that says production is not overridden by it."""
+    env = {**clone_env, "CHORUS_ENV": "production"}
+    result = flask(env, "flask rates list")
+    assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
