@@ -74,7 +74,7 @@ def marche_export(reference: str):
     from chorus_chain.access import system_access
 
     # An operator on the server, for no user: every piece of the marché (a user's export reads only what it sees).
-    with system_access("flask marches export: an operator's command line"):
+    with system_access("flask marche export: an operator's command line"):
         document = build(marche, utcnow(), None)
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))
 

@@ -89,6 +89,12 @@ def load() -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+        # Login sessions are records on the server (operations.sessions): a session lasts SESSION_HOURS, « se
+        # souvenir de moi » REMEMBER_DAYS — the application's lifetime, not flask-login's 365 days — and logout
+        # ends both at once.
+        "SESSION_HOURS": int(os.environ.get("SESSION_HOURS", "12")),
+        "REMEMBER_DAYS": int(os.environ.get("REMEMBER_DAYS", "14")),
+        "REMEMBER_COOKIE_DURATION": int(os.environ.get("REMEMBER_DAYS", "14")) * 24 * 3600,
         # CSRF tokens are bound to the session and do not expire on their own: a dashboard left open all day keeps
         # working while its session lives; an expired session gets a clear message, never a silent failure.
         "WTF_CSRF_TIME_LIMIT": None,

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DataError
 
 from chorus_chain import degraded, formatting, input_guard
 from chorus_chain.extensions import db, htmx, login_manager
-from chorus_chain.models import Account
+from chorus_chain.models.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +34,11 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        # The id carries the account's session version: a password change logs out every other session.
-        try:
-            account_id, version = (int(part) for part in user_id.split(":"))
-        except ValueError:
-            return None
-        account = db.session.get(Account, account_id)
-        if account is None or account.session_version != version or not account.is_active:
-            return None
-        return account
+        # The id names a server-side login session (operations.sessions): revoked at logout, expired when the
+        # application says, void once the password changed (session version).
+        from chorus_chain.operations import sessions
+
+        return sessions.account_for(user_id, utcnow())
 
     input_guard.init_app(app)  # before the blueprints: their <int:...> rules take the bounded converter
 

@@ -253,9 +253,10 @@ def _percent_text(value: Decimal) -> str:
 
 
 def fiche_of(marche: Any, *, issuer: Party, rows: Iterable[Any], sheet: Sequence[dict[str, Any]],
-             edited_on: date) -> FicheMarcheDoc:
-    """The fiche d'identité of a marché as the issuing structure sees it: the parties it may see (`rows`), the
-    routes of `operations.marches.identity_sheet` and the marché's money settings."""
+             edited_on: date, amounts: set[int] | None = None) -> FicheMarcheDoc:
+    """The fiche d'identité of a marché as the issuing structure sees it: the parties it may see (`rows`), with the
+    amounts of those in `amounts` only (None: every amount; see `operations.chain.amount_keys`), the routes of
+    `operations.marches.identity_sheet` and the marché's money settings."""
     parties = []
     for row in rows:
         detail = []
@@ -265,8 +266,9 @@ def fiche_of(marche: Any, *, issuer: Party, rows: Iterable[Any], sheet: Sequence
             detail.append(f"code service {row.service_code}")
         if row.dc4_status in ("accepted", "tacit"):
             detail.append("DC4 accepté" + (" tacitement" if row.dc4_status == "tacit" else ""))
+        amount = row.montant_ttc if amounts is None or row.id in amounts else None
         parties.append(FicheParty(ROLE_LABELS.get(row.role, row.role), row.name, row.siret, " ; ".join(detail),
-                                  row.montant_ttc))
+                                  amount))
     routes = []
     for entry in sheet:
         if entry.get("problem"):

@@ -1,5 +1,6 @@
 """All models, imported here so that Alembic and the app see one metadata."""
-from chorus_chain.models.accounts import Account
+from chorus_chain.models.accounts import Account, LoginSession
+from chorus_chain.models.contests import StructureContest
 from chorus_chain.models.api import ApiCall, ApiClient, ApiIdempotencyKey, ApiToken, DepositBatch
 from chorus_chain.models.audit import StructureEvent
 from chorus_chain.models.base import Base
@@ -31,6 +32,8 @@ from chorus_chain.models.structures import (
 
 __all__ = [
     "Account",
+    "LoginSession",
+    "StructureContest",
     "ApiCall",
     "ApiClient",
     "ApiIdempotencyKey",

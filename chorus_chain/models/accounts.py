@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -37,8 +37,12 @@ class Account(UserMixin, Base):
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
 
+    # The secret of the login session this account object was loaded for (not a column): set at login and by the
+    # user loader, it makes flask-login's session value and « remember me » cookie name that one server-side record.
+    login_secret = None  # str | None; a plain attribute, not mapped
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        return f"{self.id}:{self.session_version}:{self.login_secret or ''}"
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)  # scrypt, salted
@@ -49,3 +53,20 @@ class Account(UserMixin, Base):
     @property
     def notification_email(self) -> str:
         return self.contact_email or self.email
+
+
+class LoginSession(Base):
+    """One login, server side (issue 13): the session cookie and the « remember me » cookie both carry its secret
+    (only its SHA-256 is stored), and every request checks the record. Logout revokes it, so a cookie captured before
+    logout stops working at once; it also ends at `expires_at`, which the application sets (REMEMBER_DAYS for « se
+    souvenir de moi », SESSION_HOURS otherwise), whatever a cookie claims."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    remember: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

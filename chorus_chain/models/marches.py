@@ -151,6 +151,9 @@ class MarcheParty(Base):
     service_code: Mapped[str | None] = mapped_column(String(100))  # the paying office's code service
     # Invitation
     invited_email: Mapped[str | None] = mapped_column(String(254))  # where an unknown company was invited
+    # The secret link of that invitation: only its SHA-256, unique, spent once linked; and when it stops working.
+    invitation_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    invitation_expires_at: Mapped[datetime | None]
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("structure.id"))
     invited_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]  # confirmed or declined

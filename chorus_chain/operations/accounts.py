@@ -131,8 +131,12 @@ def change_password(account: Account, current: str, new: str) -> None:
 
 
 def _set_password(account: Account, password: str) -> None:
+    from chorus_chain.operations import sessions
+
     account.set_password(password)
     account.session_version += 1  # every other session of this account is logged out
+    # ... and their records revoked (a reset: every one; a change: all but the session that made it).
+    sessions.close_all_sessions(account, utcnow(), keep=account.login_secret)
 
 
 def update_profile(account: Account, first_name: str, last_name: str, phone: str | None,

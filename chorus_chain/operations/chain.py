@@ -6,7 +6,8 @@
   message, before anything is flushed;
 - `visible_keys` is the one predicate of what a structure sees of a chain: everything for the MOA, the MOE and the
   holder (titulaire / mandataire), its own branch for everyone else (itself, the contractors above, the companies
-  below, the public side), never a sibling branch.
+  below, the public side), never a sibling branch;
+- `amount_keys` is what it reads of their amounts: a sous-traitant names its contractors above, never their amounts.
 """
 from __future__ import annotations
 
@@ -135,14 +136,11 @@ def touch(marche: Marche) -> None:
 
 def own_rows(rows: Iterable[MarcheParty], structure_id: int, siret: str | None = None,
              status: str = "confirmed") -> list[MarcheParty]:
-    """The structure's own rows of a marché with this status. An invitation sent before the structure existed is
-    matched by SIRET (the structure that holds a SIRET is its owner)."""
-    return [
-        row for row in rows
-        if row.status == status
-        and (row.structure_id == structure_id
-             or (row.structure_id is None and siret is not None and row.siret == siret))
-    ]
+    """The structure's own rows of a marché with this status: the rows linked to it. Never by SIRET alone (issue 13,
+    invitation takeover): anyone may register a structure for a SIRET (its checksum is all we check), so an
+    invitation sent before the structure existed is linked only through its secret link, by the account it was sent
+    to (`operations.marches.create_invited_structure` / `claim_invitation`). `siret` is kept for the callers' shape."""
+    return [row for row in rows if row.status == status and row.structure_id == structure_id]
 
 
 def sees_whole_chain(own: Iterable[MarcheParty]) -> bool:
@@ -164,10 +162,34 @@ def visible_keys(chain: Chain, own: Iterable[MarcheParty]) -> set[int]:
     return keys
 
 
-def prune_tree(tree: dict, keys: set[int]) -> dict:
-    """`graph.to_tree` restricted to these keys (a branch is closed upward, so no visible node is orphaned)."""
+def amount_keys(chain: Chain, own: Iterable[MarcheParty]) -> set[int]:
+    """The party keys whose amounts (a part, a DC4's montant) a structure with these confirmed rows may read.
+
+    The whole chain's for the MOA, the MOE and the holder. Otherwise its own and those of the companies below it (it
+    declared them, it pays or validates them) — never a contractor's above it: a sous-traitant's rights concern its
+    own acte spécial (loi 75-1334 art. 3 and 6, the DC4 accepted by the buyer), so it reads the name and contact of its
+    donneur d'ordre and the public side, not their amounts (CONTRIBUTING « Ce qu'une entreprise voit de la chaîne »).
+    A co-traitant signed the acte d'engagement that splits the marché between the groupement's members: it reads its
+    own part and the mandataire's above it, as the acte it signed shows them."""
+    own = [row for row in own if row.id in chain.parties]
+    if sees_whole_chain(own):
+        return set(chain.parties)
+    keys: set[int] = set()
+    for row in own:
+        keys.add(row.id)
+        keys.update(p.key for p in graph.descendants(chain, row.id))
+        if row.role == Role.COTRAITANT:
+            keys.update(p.key for p in graph.contractors_above(chain, row.id))
+    return keys
+
+
+def prune_tree(tree: dict, keys: set[int], amounts: set[int] | None = None) -> dict:
+    """`graph.to_tree` restricted to these keys (a branch is closed upward, so no visible node is orphaned); with
+    `amounts`, the amount of a node outside them is taken out (None, as a party without one)."""
 
     def prune(nodes: list[dict]) -> list[dict]:
-        return [{**node, "children": prune(node["children"])} for node in nodes if node["key"] in keys]
+        return [{**node, "children": prune(node["children"]),
+                 **({"montant_ttc": None} if amounts is not None and node["key"] not in amounts else {})}
+                for node in nodes if node["key"] in keys]
 
     return {"public": prune(tree["public"]), "contractors": prune(tree["contractors"])}

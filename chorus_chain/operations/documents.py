@@ -290,7 +290,7 @@ def fiche_prepared(structure: Structure, access: marches_ops.MarcheAccess, on: d
     to offer a fiche already made today at once)."""
     marche = access.marche
     doc = from_pieces.fiche_of(marche, issuer=from_pieces.party_of(structure), rows=access.visible_rows(),
-                               sheet=marches_ops.identity_sheet(access), edited_on=on)
+                               sheet=marches_ops.identity_sheet(access), edited_on=on, amounts=access.amounts)
     return Prepared("fiche", f"fiche-marche-{_safe(marche.reference)}.pdf", PDF, _doc_key(doc), doc, marche=marche)
 
 

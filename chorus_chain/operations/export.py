@@ -8,7 +8,7 @@ their clocks and hash-chained events. The export is for the structures that see 
 the callers check it), but seeing the chain is not seeing every piece: a private invoice of a rang-2 sous-traitant
 to its rang-1 reaches neither the MOA nor the MOE. So the pieces are read through the one access predicate
 (`access.visible_to`) for the reader, under its tenant, never across tenants; a `previous` piece the reader does not
-see is not named (null). Only an operator's command line (`flask marches export`) reads every piece, under an
+see is not named (null). Only an operator's command line (`flask marche export`) reads every piece, under an
 explicit `system_access`. `decompte` of a PDM is
 the issued état d'acompte's figures for that piece's beneficiary, the same lines as the screen
 (`operations.etats_acompte.piece_decompte`); null until an état that includes it is issued.

@@ -7,7 +7,9 @@ Operations flush, never commit; each records a MarcheEvent and bumps the marché
 """
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +19,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, url_for
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from chorus_chain import graph
@@ -305,6 +306,7 @@ class MarcheAccess:
     invited: list[MarcheParty]  # the structure's rows waiting for its confirmation
     chain: Chain | None
     visible: set[int] = field(default_factory=set)
+    amounts: set[int] = field(default_factory=set)  # the parties whose amounts it reads (chain_ops.amount_keys)
 
     @property
     def confirmed(self) -> bool:
@@ -331,6 +333,14 @@ class MarcheAccess:
 
     def visible_rows(self) -> list[MarcheParty]:
         return [row for row in self.rows if row.id in self.visible]
+
+    def amount_of(self, row: MarcheParty) -> Decimal | None:
+        """The party's amount (its part, its DC4's montant) when this structure may read it, else None: a
+        sous-traitant sees who its contractors are, not what they are paid (`chain_ops.amount_keys`)."""
+        return row.montant_ttc if row.id in self.amounts else None
+
+    def sees_amount(self, row: MarcheParty) -> bool:
+        return row.id in self.amounts
 
     def designable_roles(self) -> list[str]:
         roles = self.own_roles()
@@ -362,7 +372,8 @@ def access_for(structure: Structure, marche_id: int, *, lock: bool = False) -> M
     if not own:  # an invitation only: nothing of the chain yet
         return MarcheAccess(marche, rows, own, invited, None, set())
     chain = chain_ops.chain_of(marche, rows)
-    return MarcheAccess(marche, rows, own, invited, chain, chain_ops.visible_keys(chain, own))
+    return MarcheAccess(marche, rows, own, invited, chain, chain_ops.visible_keys(chain, own),
+                        chain_ops.amount_keys(chain, own))
 
 
 def marches_of(structure: Structure) -> list[tuple[Marche, list[MarcheParty]]]:
@@ -376,13 +387,11 @@ def marches_of(structure: Structure) -> list[tuple[Marche, list[MarcheParty]]]:
 
 
 def invitations_of(structure: Structure) -> list[tuple[Marche, list[MarcheParty]]]:
-    """The roles waiting for the structure's confirmation (including invitations sent to its SIRET before it
-    existed)."""
+    """The roles waiting for the structure's confirmation: the rows linked to it (an invitation sent to its SIRET
+    before it existed only once claimed through its link, never by SIRET alone)."""
     rows = db.session.execute(
         select(Marche, MarcheParty).join(MarcheParty, MarcheParty.marche_id == Marche.id)
-        .where(MarcheParty.status == "invited",
-               (MarcheParty.structure_id == structure.id)
-               | ((MarcheParty.structure_id.is_(None)) & (MarcheParty.siret == structure.siret)))
+        .where(MarcheParty.status == "invited", MarcheParty.structure_id == structure.id)
         .order_by(Marche.reference, MarcheParty.id)
     ).all()
     return _grouped(rows)
@@ -413,7 +422,7 @@ def party_facts(access: MarcheAccess, row: MarcheParty) -> dict[str, Any]:
 
 def visible_tree(access: MarcheAccess) -> dict:
     """`graph.to_tree` of the chain, restricted to what this structure sees."""
-    return chain_ops.prune_tree(graph.to_tree(access.chain), access.visible)
+    return chain_ops.prune_tree(graph.to_tree(access.chain), access.visible, access.amounts)
 
 
 def ordered_rows(access: MarcheAccess, tree: dict) -> list[MarcheParty]:
@@ -506,29 +515,46 @@ def _jsonable(detail: dict) -> dict:
     return {k: (str(v) if isinstance(v, (Decimal, date)) else v) for k, v in detail.items()}
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="chorus-chain:marche-invitation")
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def invitation_token(party: MarcheParty) -> str:
-    return _serializer().dumps({"p": party.id, "s": party.siret})
+def invitation_token(party: MarcheParty, now: datetime | None = None) -> str:
+    """A new secret link for the invitation: random, only its SHA-256 kept on the row, valid INVITATION_MAX_AGE
+    from now; the previous link of the row stops working."""
+    token = secrets.token_urlsafe(32)
+    party.invitation_hash = _token_hash(token)
+    party.invitation_expires_at = (now or datetime.now(PARIS)) + timedelta(seconds=INVITATION_MAX_AGE)
+    return token
 
 
-def read_invitation(token: str) -> MarcheParty:
-    """The party row an invitation link is for; refused when the link is expired, altered or no longer open."""
-    try:
-        data = _serializer().loads(token, max_age=INVITATION_MAX_AGE)
-    except SignatureExpired:
-        raise OperationError("Ce lien d'invitation a expiré. Demandez à l'entreprise qui vous a invité de vous "
-                             "inviter à nouveau.") from None
-    except BadSignature:
-        raise OperationError("Ce lien d'invitation n'est pas valide.") from None
-    party = db.session.get(MarcheParty, data.get("p"))
-    if party is None or party.siret != data.get("s"):
+def read_invitation(token: str, now: datetime | None = None) -> MarcheParty:
+    """The party row an invitation link is for; refused when the link is expired, unknown or no longer open."""
+    party = db.session.scalar(select(MarcheParty).where(MarcheParty.invitation_hash == _token_hash(token or "")))
+    if party is None:
         raise OperationError("Ce lien d'invitation n'est pas valide.")
     if party.status != "invited":
         raise OperationError("Cette invitation a déjà reçu une réponse.")
+    if party.invitation_expires_at is None or party.invitation_expires_at <= (now or datetime.now(PARIS)):
+        raise OperationError("Ce lien d'invitation a expiré. Demandez à l'entreprise qui vous a invité de vous "
+                             "inviter à nouveau.")
     return party
+
+
+def check_invitee(account: Account, party: MarcheParty) -> None:
+    """Only the account the invitation was sent to answers it through its link (issue 13): a link forwarded or
+    guessed gives nothing to anyone else, who asks the inviter to invite its own address."""
+    if not party.invited_email or normalise_email(account.email) != normalise_email(party.invited_email):
+        raise OperationError(f"Cette invitation a été envoyée à {_masked_email(party.invited_email)} : connectez-vous "
+                             "avec ce compte, ou demandez à l'entreprise qui vous a invité de vous inviter à votre "
+                             "adresse.")
+
+
+def _masked_email(email: str | None) -> str:
+    if not email or "@" not in email:
+        return "une autre adresse"
+    local, domain = email.split("@", 1)
+    return f"{local[:1]}•••@{domain}"
 
 
 def _external(endpoint: str, **values) -> str:
@@ -559,7 +585,8 @@ def _notify_party(marche: Marche, party: MarcheParty, inviter: Structure) -> Non
                    url=_marche_url(marche, structure), **context)
     else:
         queue_mail(party.invited_email, "marche_invitation",
-                   url=_external("marches_invitation.show", token=invitation_token(party)), **context)
+                   url=_external("marches_invitation.show", token=invitation_token(party, party.invited_at)),
+                   **context)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -1070,13 +1097,36 @@ def create_invited_structure(account: Account, token: str, raw: Mapping[str, Any
     """The invited person creates the structure the invitation names (its SIRET is the invitation's); every open
     invitation to that SIRET is linked to it, to be confirmed on the marché page."""
     party = read_invitation(token)
+    check_invitee(account, party)
     structure = structure_ops.create_structure(
         account, siret=party.siret, name=raw.get("name") or party.name, is_public=bool(raw.get("is_public")),
         address_line=raw.get("address_line") or "", postal_code=raw.get("postal_code") or "",
         city=raw.get("city") or "", vat_number=raw.get("vat_number") or None,
         size_class=raw.get("size_class") or "pme")
-    link_invitations(structure)
+    _link(party, structure)
     return structure
+
+
+def claim_invitation(account: Account, token: str) -> tuple[MarcheParty, Structure]:
+    """The invited person links the invitation to the structure of the invited SIRET that exists by now: only the
+    account the invitation was sent to, and only as an approved member of that structure (the structure then
+    confirms or declines the role on its own page, with its own rights). Nothing else links a structure to an
+    invitation."""
+    party = read_invitation(token)
+    check_invitee(account, party)
+    structure, member = invitation_target(account, party)
+    if structure is None or not member:
+        raise OperationError("Vous n'êtes pas rattaché(e) à la structure de ce SIRET : demandez votre rattachement à "
+                             "son gestionnaire principal, puis revenez sur ce lien.")
+    _link(party, structure)
+    return party, structure
+
+
+def _link(party: MarcheParty, structure: Structure) -> None:
+    """The invitation belongs to this structure from now on, still to be confirmed; its link is spent."""
+    party.structure_id = structure.id
+    party.invitation_hash = None
+    db.session.flush()
 
 
 def invitation_target(account: Account, party: MarcheParty) -> tuple[Structure | None, bool]:
@@ -1091,11 +1141,3 @@ def invitation_target(account: Account, party: MarcheParty) -> tuple[Structure |
     return structure, member is not None
 
 
-def link_invitations(structure: Structure) -> list[MarcheParty]:
-    """Link the rows invited by SIRET before the structure existed."""
-    rows = list(db.session.scalars(select(MarcheParty).where(MarcheParty.structure_id.is_(None),
-                                                             MarcheParty.siret == structure.siret)))
-    for row in rows:
-        row.structure_id = structure.id
-    db.session.flush()
-    return rows

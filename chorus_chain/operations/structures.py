@@ -39,7 +39,7 @@ def create_structure(creator: Account, *, siret: str, name: str, is_public: bool
     except identifiers.InvalidIdentifier as error:
         raise OperationError(str(error), field="postal_code") from None
     if db.session.scalar(select(Structure.id).where(Structure.siret == siret)) is not None:
-        raise OperationError("Une structure existe déjà avec ce SIRET. Demandez à vous y rattacher.", field="siret")
+        raise OperationError("Une structure existe déjà avec ce SIRET. Demandez à vous y rattacher, ou contestez son inscription si elle a été faite sans droit (lien ci-dessous).", field="siret")
     structure = Structure(siret=siret, name=name.strip(), is_public=is_public, address_line=address_line.strip(),
                           postal_code=postal_code, city=city.strip(), vat_number=vat_number or None,
                           size_class=size_class, gestionnaire_id=creator.id)

@@ -70,7 +70,12 @@ SEES_COMPANIES = {
 }
 # Whose amounts a company must not read: its contractors' parts (a sous-traitant's donneur d'ordre, a co-traitant
 # above a sous-traitant). Their names and contacts, yes (loi 75-1334: its rights concern its own acte spécial).
-AMOUNTS_ABOVE: dict[str, set[str]] = {}  # filled with the rule of what a sous-traitant sees above it (next commit)
+AMOUNTS_ABOVE = {
+    "st_platrerie": {"mandataire"},
+    "st_menuiserie": {"cotraitant", "mandataire"},
+    "st_peinture": {"st_platrerie", "mandataire"},
+    "st_nettoyage": {"mandataire"},
+}
 SEES_ALL_IBANS = {"moa"}  # the buyer and its paying office pay every account of the chain
 NOT_SEARCHED = ("structure_help.", "help.")
 OK_STATUSES = {200, 302, 303, 403, 404}

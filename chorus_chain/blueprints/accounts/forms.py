@@ -52,3 +52,9 @@ class SearchForm(Form):
 
 class JoinForm(Form):
     message = TextAreaField("Message au gestionnaire (facultatif)", validators=[Optional(), max_length(500)])
+
+
+class ContestForm(Form):
+    siret = StringField("SIRET de votre entreprise", validators=[required(), max_length(20)], filters=[strip])
+    reason = TextAreaField("Pourquoi cette structure est la vôtre", validators=[required(), max_length(4000)],
+                           filters=[strip])

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
+from chorus_chain.blueprints.accounts.forms import ContestForm
 from chorus_chain.blueprints.accounts.forms import (
     JoinForm,
     PasswordChangeForm,
@@ -78,6 +79,26 @@ def create_structure():
             flash(f"La structure {structure.name} est créée. Vous en êtes le gestionnaire principal.", "success")
             return redirect(url_for("organisation.overview", siret=structure.siret))
     return render_template("accounts/create_structure.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/structures/contester", methods=["GET", "POST"])
+def contest():
+    """Contest a structure registered for one's SIRET by someone else: to the operators' queue (issue 13)."""
+    from chorus_chain.models.base import utcnow
+    from chorus_chain.operations import contests
+
+    form = ContestForm(siret=request.args.get("siret", ""))
+    if form.validate_on_submit():
+        try:
+            contests.open_contest(current_user, form.siret.data, form.reason.data, now=utcnow())
+        except OperationError as error:
+            form.add_error(error)
+        else:
+            flash("Votre contestation est transmise au support de chorus-chain. Un opérateur vous contactera pour "
+                  "vérifier les justificatifs de votre entreprise ; la décision vous sera envoyée par e-mail.",
+                  "success")
+            return redirect(url_for("accounts.structures"))
+    return render_template("accounts/contest.html", form=form), 422 if form.errors else 200
 
 
 @bp.get("/structures/recherche")

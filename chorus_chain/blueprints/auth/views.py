@@ -17,6 +17,8 @@ from chorus_chain.extensions import limiter
 from chorus_chain.web import commits
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import accounts as ops
+from chorus_chain.operations import sessions
+from chorus_chain.models.base import utcnow
 from chorus_chain.security import mark_authenticated
 
 bp = Blueprint("auth", __name__)
@@ -92,7 +94,9 @@ def login():
                            "Vous pouvez en recevoir un nouveau en choisissant « Mot de passe oublié ».")
         else:
             session.clear()  # a fresh session for a fresh login (no fixation)
-            login_user(account, remember=form.remember.data)
+            remember = bool(form.remember.data)
+            sessions.open_session(account, remember=remember, now=utcnow())  # the record every request checks
+            login_user(account, remember=remember, duration=sessions.lifetime(True))
             mark_authenticated()
             ops.record_login(account)
             return redirect(_safe_next(request.args.get("next")))
@@ -101,6 +105,8 @@ def login():
 
 @bp.post("/deconnexion")
 def logout():
+    if current_user.is_authenticated:  # the session record dies with it: a copied cookie is worth nothing now
+        sessions.close_session(current_user._get_current_object(), utcnow())
     logout_user()
     session.clear()
     flash("Vous êtes déconnecté.", "info")

@@ -24,6 +24,7 @@ from chorus_chain.blueprints.marches.forms import (
     ReceptionForm,
     SousTraitantForm,
 )
+from chorus_chain.blueprints.forms import Form
 from chorus_chain.blueprints.marches import finances as finance_charts
 from chorus_chain.domain.money import add_months
 from chorus_chain.extensions import db
@@ -332,11 +333,19 @@ def invitation(token: str):
         if request.method == "POST":
             abort(403)
         return render_template("marches/invitation_link.html", **context)
+    try:
+        ops.check_invitee(current_user, party)  # only the account the invitation was sent to answers it
+    except OperationError as error:
+        return render_template("marches/invitation_link.html", refused=error.message, **context), 403
     existing, member = ops.invitation_target(current_user, party)
-    if member:
-        return redirect(url_for("marches.show", siret=existing.siret, marche_id=marche.id))
     if existing is not None:
-        return render_template("marches/invitation_link.html", existing=existing, **context)
+        if member and request.method == "POST":
+            _, structure = ops.claim_invitation(current_user, token)
+            flash(f"L'invitation est rattachée à {structure.name} : confirmez maintenant son rôle sur le marché.",
+                  "success")
+            return redirect(url_for("marches.show", siret=structure.siret, marche_id=marche.id))
+        return render_template("marches/invitation_link.html", existing=existing, member=member,
+                               claim_form=Form(), **context)
     form = InvitedStructureForm(name=party.name)
     if form.validate_on_submit():
         try:

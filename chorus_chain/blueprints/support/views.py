@@ -117,6 +117,41 @@ def _operator_page(ticket, form=None, category_form=None, status=200):
                            category_form=category_form, button=ButtonForm(formdata=None), **LABELS), status
 
 
+@operator_bp.get("/contestations")
+@operator_required
+def contests():
+    from chorus_chain.models.contests import CONTEST_STATUS_LABELS
+    from chorus_chain.operations import contests as contest_ops
+
+    return render_template("support/contests.html", contests=contest_ops.open_contests(), button=ButtonForm(),
+                           CONTEST_STATUS_LABELS=CONTEST_STATUS_LABELS)
+
+
+@operator_bp.post("/contestations/<int:contest_id>/decision")
+@operator_required
+def decide_contest(contest_id: int):
+    from chorus_chain.models.base import utcnow
+    from chorus_chain.models.contests import StructureContest
+    from chorus_chain.operations import contests as contest_ops
+
+    contest = db.session.get(StructureContest, contest_id)
+    if contest is None:
+        abort(404)
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        contest_ops.decide(contest, current_user, upheld=request.form.get("decision") == "upheld",
+                           decision=request.form.get("reason", ""), now=utcnow())
+    except OperationError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("operator.contests"), 303)
+    flash("Décision enregistrée et inscrite au journal de la structure ; le demandeur est prévenu par e-mail.",
+          "success")
+    return redirect(url_for("operator.contests"), 303)
+
+
 @operator_bp.get("/<int:ticket_id>")
 @operator_required
 def ticket(ticket_id: int):
