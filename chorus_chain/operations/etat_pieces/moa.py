@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from chorus_chain.domain import text as text_rules
 from chorus_chain.domain import transitions as T
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
@@ -114,6 +115,9 @@ def return_etat(access: MarcheAccess, etat_id: Any, account: Account, structure:
                              "corrige l'état et l'émet de nouveau.", field="reason")
     if len(text) > REASON_MAX:
         raise OperationError(f"Le motif tient en {REASON_MAX} caractères au plus.", field="reason")
+    problem = text_rules.text_problem(text, multiline=True)  # read as posted (no form class): checked here
+    if problem:
+        raise OperationError(problem, field="reason")
     marche, etat = _lock(access, etat_id)
     _waiting(etat)
     later = db.session.scalar(select(EtatAcompte).where(EtatAcompte.marche_id == marche.id,
