@@ -14,6 +14,7 @@ import re
 import zipfile
 from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import quote
 
 import pytest
 from pypdf import PdfReader
@@ -72,7 +73,9 @@ def only_row(app, **where) -> GeneratedDocument:
 def download(client, who, row: GeneratedDocument) -> bytes:
     response = client.get(f"/s/{who.siret}/documents/{row.id}/fichier")
     assert response.status_code == 200, response.status_code
-    assert row.filename in response.headers["Content-Disposition"]
+    # RFC 6266: the accented name travels percent-encoded in filename*, an ASCII fallback in filename.
+    disposition = response.headers["Content-Disposition"]
+    assert f"filename={row.filename}" in disposition or f"filename*=UTF-8''{quote(row.filename)}" in disposition
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     return response.data
 
