@@ -55,7 +55,18 @@ def init_app(app: Flask) -> None:
     app.before_request(refuse_control_characters)
 
 
+# Blueprints whose posts carry a file in base64 (the e-invoice import's preview): their own field-size limit must
+# apply before this guard reads the form, or the form would be refused as too large before the view could raise it.
+LARGE_FORMS: dict[str, int] = {}
+
+
+def allow_large_form(blueprint: str, max_bytes: int) -> None:
+    LARGE_FORMS[blueprint] = max_bytes
+
+
 def refuse_control_characters() -> None:
+    if request.blueprint in LARGE_FORMS:
+        request.max_form_memory_size = LARGE_FORMS[request.blueprint]
     for value in request.args.values():
         if text_rules.has_control(value, allow_line_breaks=False):
             raise HostileInput(CONTROL_TEXT)

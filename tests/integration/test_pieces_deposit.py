@@ -48,7 +48,7 @@ ROUTES = [
     ("travaux", "cotraitant", "A13", "A_VALIDER_1", ("validation_1", "moe", "moa", "paiement"), set()),
     ("travaux", "st2", None, "TRANSMISE_CONTRACTANT", ("contractor",), {"mandataire"}),
     ("travaux", "moe", "A17", "A_ASSOCIER_MOA", ("moa",), {"mandataire"}),
-    ("travaux", "moe", "A15", "A_ASSOCIER_MOA", ("moa", "paiement"), set()),
+    ("travaux", "moe", "A15", "A_ASSOCIER_MOA", ("moa",), set()),  # the A19 goes on to the paying office
     ("travaux", "moa", "A19", "MISE_A_DISPOSITION", ("paiement",), set()),
     ("services", "mandataire", "A1", "MISE_A_DISPOSITION", ("paiement",), set()),
     ("services", "st1", "A9", "A_VALIDER_1", ("validation_1", "paiement"), set()),

@@ -16,6 +16,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from chorus_chain import input_guard
 from chorus_chain.blueprints.pieces import display
 from chorus_chain.blueprints.pieces.views import (
     _draft_values,
@@ -38,6 +39,7 @@ bp.context_processor(piece_helpers)
 
 # A 10 Mo file (strictly less: domain.attachments) in base64, with room for the other fields.
 FORM_MEMORY = (attachment_rules.FILE_MAX_BYTES * 4) // 3 + 1024 * 1024
+input_guard.allow_large_form(bp.name, FORM_MEMORY)
 
 
 def _guard_post() -> None:
