@@ -66,7 +66,7 @@ def test_without_the_database_every_page_answers_in_french():
     assert health.status_code == 503 and health.get_json()["down"] == ["database"]
     # A logged-in user: even the error page's layout cannot load them; a plain French page, nothing English.
     with client.session_transaction() as session:
-        session["_user_id"] = "1:0"
+        session["_user_id"] = "1:0:un-secret"  # a login session id (account:version:secret): read from the database
     response = client.get("/compte/structures")
     page = html.unescape(response.get_data(as_text=True))
     assert response.status_code == 503 and '<html lang="fr">' in page and "ne répond pas" in page
