@@ -63,6 +63,9 @@ def outbox_replay(ids: tuple[int, ...], all_failed: bool):
 
     if all_failed:
         ids = tuple(row.id for row in failed_rows(limit=10_000))
+        if not ids:
+            click.echo("Aucun travail en échec : rien à relancer.")
+            return
     if not ids:
         raise click.UsageError("Donnez les numéros des travaux à relancer, ou --all-failed.")
     replayed = [row_id for row_id in ids if replay(row_id) is not None]

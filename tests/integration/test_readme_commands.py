@@ -58,6 +58,11 @@ def test_every_readme_command_runs_in_the_clone(clone_env):
     assert upgrade.returncode == 0, upgrade.stderr
     ran = []
     for command in readme_commands():
+        if " | " in command.replace("\\|", "|"):  # « replay ID… | --all-failed »: the alternative without ids
+            head, _, option = command.replace("\\|", "|").partition(" | ")
+            command = " ".join(head.split()[:3] + [option])
+        if command == "flask deadlines clock":
+            command += " --ticks 1"  # a process that runs until stopped (the Procfile's clock): one pass proves it
         result = flask(clone_env, command)
         assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
         assert "SECRET_KEY" not in result.stderr
