@@ -84,6 +84,15 @@
     document.body.appendChild(dialog);
     return dialog;
   }
+  function current(button) {
+    if (button.isConnected) { return button; }
+    var same = document.querySelectorAll("button[data-confirm]");
+    for (var i = 0; i < same.length; i += 1) {
+      if (same[i].name === button.name && same[i].value === button.value &&
+          same[i].textContent.trim() === button.textContent.trim() && !same[i].disabled) { return same[i]; }
+    }
+    return null;
+  }
   document.addEventListener("click", function (event) {
     var button = event.target.closest ? event.target.closest("button[data-confirm]") : null;
     if (!button || button.disabled || !button.form) { return; }
@@ -95,9 +104,14 @@
     box.querySelector(".confirm-text").textContent = button.dataset.confirm;
     box.returnValue = "";
     box.onclose = function () {
-      if (box.returnValue !== "ok") { button.focus(); return; }
-      button.dataset.confirmed = "1";
-      button.click();  // submits the form with this button (its name and value), through htmx when it is there
+      // The button may have been swapped while the dialog was open (the décompte's send panel is recomputed out of
+      // band when the field just left fires its change): a detached button submits nothing, so take the one now in
+      // the page that does the same thing; none left (the server now refuses) — the page says why.
+      var target = current(button);
+      if (!target) { return; }
+      if (box.returnValue !== "ok") { target.focus(); return; }
+      target.dataset.confirmed = "1";
+      target.click();  // submits the form with this button (its name and value), through htmx when it is there
     };
     box.showModal();
   }, true);

@@ -117,7 +117,10 @@ def add_to_line(page: Page, line: str, more: Decimal) -> None:
 def send_from_decompte(page: Page, number: str) -> str:
     """« Envoyer la pièce » on the décompte, confirmed; returns the piece page's URL."""
     confirm(page, page.locator("#send-panel").get_by_role("button", name="Envoyer la pièce"))
-    page.wait_for_url(re.compile(r"/pieces/\d+$"))
+    # The live server runs its jobs in the request (no Redis): the first send of a module's server also renders the
+    # first PDF of its process (WeasyPrint loads its fonts), seconds more on a loaded machine.
+    # Polled, not awaited as a navigation event: the boosted form's answer may land before the wait starts.
+    expect(page).to_have_url(re.compile(r"/pieces/\d+$"), timeout=30_000)
     expect(page.locator("#messages")).to_contain_text(f"Le projet de décompte n° {number} est envoyé")
     return page.url
 

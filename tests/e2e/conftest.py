@@ -37,14 +37,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=BROWSER_PROBLEM))
 
 
-@pytest.fixture(scope="session")
-def live_database_url(tmp_path_factory):
+@pytest.fixture(scope="module")
+def live_database_url(request, tmp_path_factory):
+    """One demo database per test module: each module starts from the demo as the README's reader finds it. (A
+    session-wide one made the modules depend on their order: every projet de décompte deposited by one module moved
+    the next module's default month on, past the current month.)"""
+    module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")[:20]
     if PG_PROBLEM:
-        return f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.db'}"
-    return create_postgres_database("chorus_e2e")
+        return f"sqlite:///{tmp_path_factory.mktemp('e2e') / f'{module}.db'}"
+    return create_postgres_database(f"chorus_e2e_{module}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_server(live_database_url):
     """The application served on 127.0.0.1 (an ephemeral port) in a thread, on a migrated, seeded database."""
     from flask_migrate import upgrade
