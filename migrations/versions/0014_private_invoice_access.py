@@ -3,7 +3,7 @@ only: the access rows the contractors further up were given (reason "contractor_
 they had about it (graph.visible_structures no longer writes them)
 
 Revision ID: c3d5e7f90213
-Revises: 7a13e0c55e10
+Revises: d9e1f3a5c013
 Create Date: 2026-12-06 05:00:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'c3d5e7f90213'
-down_revision = '7a13e0c55e10'
+down_revision = 'd9e1f3a5c013'
 branch_labels = None
 depends_on = None
 
