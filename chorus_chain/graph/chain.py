@@ -74,7 +74,7 @@ CADRES_BY_ROLE: dict[tuple[str, bool], tuple[str, ...]] = {
     (Role.SOUS_TRAITANT, True): ("A10",),
     (Role.SOUS_TRAITANT, False): ("A9",),
     (Role.MOE, True): ("A15", "A16", "A17", "A24"),
-    (Role.MOA, True): ("A19", "A25"),
+    (Role.MOA, True): ("A19", "A20", "A25"),
 }
 
 # The stages of a route. VALIDATORS expands to the private validators upstream of the depositor (see
@@ -104,6 +104,9 @@ ROUTE_RULES: dict[str, tuple[str, ...]] = {
     "A16": (STEP_PAIEMENT,),
     "A19": (STEP_PAIEMENT,),
     "A17": (STEP_MOA,),
+    # The MOA's décompte général: deposited in its name, signed by it (its own step), then it waits for the
+    # titulaire's signature (`transitions.END_OF_ROUTE_STATUS`); the titulaire is no route step.
+    "A20": (STEP_MOA,),
     "A24": (STEP_MOA,),
     "A25": (STEP_PAIEMENT,),
 }

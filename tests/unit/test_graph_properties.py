@@ -35,7 +35,7 @@ from chorus_chain.graph import (
     visible_structures,
 )
 
-ENDS_AT_MOA = {"A15", "A17", "A22", "A24"}
+ENDS_AT_MOA = {"A15", "A17", "A20", "A22", "A24"}
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

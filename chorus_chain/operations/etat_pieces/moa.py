@@ -61,6 +61,10 @@ def _lock(access: MarcheAccess, etat_id: Any) -> tuple[Marche, EtatAcompte]:
 
 def _waiting(etat: EtatAcompte) -> None:
     """Only an issued état not yet answered is validated or returned."""
+    if etat.final:
+        raise OperationError("L'état final ne se valide pas comme un état d'acompte : le maître d'œuvre en établit "
+                             "le projet de décompte général, dont le maître d'ouvrage fait le décompte général "
+                             "qu'il notifie au titulaire.")
     if etat.status == "draft":
         raise OperationError(f"L'état d'acompte n° {etat.label} n'est pas encore émis par le maître d'œuvre.")
     if etat.status == "returned":
