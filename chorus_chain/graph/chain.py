@@ -597,10 +597,17 @@ def all_routes(chain: Chain) -> list[tuple[int, str | None, list[Step]]]:
 
 def visible_structures(chain: Chain, key: int, cadre: str | None) -> set[int]:
     """The structures that may see a piece of `cadre` deposited by this party: the emitter, everyone on its route,
-    and every contractor above the emitter. Never a sibling branch: the access rows of DESIGN.md §3.4."""
+    and every contractor above the emitter. Never a sibling branch: the access rows of DESIGN.md §3.4.
+
+    A private invoice (`cadre=None`: a sous-traitant without paiement direct to its contractor) is seen by its two
+    parties only, never by the contractors further up (the mandataire above a rang-1): it is a private contract
+    between them (loi 75-1334, art. 1 and 14: the rang-2's contract is with its rang-1, which pays it and answers for
+    its payment with a caution), to which the mandataire is no party, and no rule of the marché gives it a right to
+    read it (CONTRIBUTING, « Access »)."""
     structures = {chain.party(key).structure_id}
     structures.update(chain.party(step.party_key).structure_id for step in route(chain, key, cadre))
-    structures.update(p.structure_id for p in contractors_above(chain, key))
+    if cadre is not None:
+        structures.update(p.structure_id for p in contractors_above(chain, key))
     return structures
 
 

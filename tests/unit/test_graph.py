@@ -378,7 +378,8 @@ def test_visibility_of_a_sous_traitant_of_the_mandataire():
 
 
 def test_visibility_of_a_private_invoice():
-    assert visible_structures(demo_chain(), ST3, None) == {ST3, ST1, M}
+    """Its two parties only: the mandataire above a rang-1 is no party to the rang-2's private contract."""
+    assert visible_structures(demo_chain(), ST3, None) == {ST3, ST1}
     assert visible_structures(demo_chain(), ST4, None) == {ST4, M}
 
 
