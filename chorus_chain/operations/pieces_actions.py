@@ -290,6 +290,8 @@ def act(piece_id: int, account: Account, structure: Structure, action: str, *, e
     corrected = (value is not None and value != piece.montant_ttc) if contest is None else contest
     if action == A.ISSUE_ETAT_ACOMPTE and corrected:
         # The MOE corrected the amounts: the titulaire has 30 days to contest them (CHORUS.md §4) [sure].
+        records.close_clocks(piece, [clocks.CONTEST_MOE_CORRECTIONS], now)  # an earlier état's 30 days end here
+        db.session.flush()
         records.open_clock(piece, clocks.CONTEST_MOE_CORRECTIONS, now)
     piece.updated_at = now
     records.flush_piece()
