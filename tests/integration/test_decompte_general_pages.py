@@ -151,3 +151,34 @@ def test_the_tacit_procedure_replaces_the_pdg_and_is_linked_from_the_decompte_ge
     shown = _text(durand.get(f"/s/{w.mandataire.siret}/marches/{w.marche_id}/etats/{etat_id}"))
     assert "PDG-T-1" in shown and "DGD-T-1" in shown
     assert "Ouvrir le décompte général" in _text(durand.get(f"/s/{w.mandataire.siret}/pieces/{a23}"))
+
+
+def test_the_signature_form_refuses_hostile_input_and_stores_nothing(app, db):
+    w = world(app)
+    etat_id = final_etat(app, w)
+    moe = logged_in(app, w.moe)
+    assert moe.post(f"/s/{w.moe.siret}/marches/{w.marche_id}/etats/{etat_id}/decompte-general/projet").status_code \
+        in (302, 303)
+    moa = logged_in(app, w.moa)
+    assert moa.post(f"/s/{w.moa.siret}/marches/{w.marche_id}/etats/{etat_id}/decompte-general/notifier").status_code \
+        in (302, 303)
+    durand = logged_in(app, w.mandataire)
+    url = f"/s/{w.mandataire.siret}/marches/{w.marche_id}/etats/{etat_id}/decompte-general/signer"
+    others = [(who, logged_in(app, who)) for who in (w.moe, w.cotraitant)]  # logged in first: a login is a row
+    before = row_counts(app)
+    for data in ({},  # no choice made
+                 {"signature": "peut-etre"},
+                 {"signature": "avec_reserves", "reservations": "Motif\x00caché", "claimed_amount": "10"},
+                 {"signature": "avec_reserves", "reservations": "Motif \u202e inversé", "claimed_amount": "10"},
+                 {"signature": "avec_reserves", "reservations": "Motif", "claimed_amount": "9" * 40},
+                 {"signature": "avec_reserves", "reservations": "Motif", "claimed_amount": "-5"},
+                 {"signature": "avec_reserves", "reservations": "x" * 10000, "claimed_amount": "10"}):
+        answer = durand.post(url, data=data)
+        assert answer.status_code in (400, 422), (data, answer.status_code)
+    assert changed(before, row_counts(app)) == {}
+    # The MOE and a co-traitant may not sign.
+    for who, client in others:
+        answer = client.post(f"/s/{who.siret}/marches/{w.marche_id}/etats/{etat_id}/decompte-general/signer",
+                             data={"signature": "sans_reserve"})
+        assert answer.status_code == 422 and "Seul le titulaire" in _text(answer)
+    assert changed(before, row_counts(app)) == {}
