@@ -90,7 +90,7 @@ CASES: tuple[Case, ...] = (
     _c("mandataire", "comment ajouter un colegue a ma structure",
        "article:rattacher-des-collegues|rejoindre-une-structure|droits-des-utilisateurs"),
     _c("mandataire", "ou en est la facture XZ-9999-123", "unknown"),
-    _c("mandataire", "ou en est la PP-2026-001 de la peinture", "piece:PP-2026-001", "status"),  # above its emitter
+    _c("mandataire", "ou en est la PP-2026-001 de la peinture", "unknown"),  # a private invoice: not its to read
     _c("mandataire", "ou en est la facture ME-2026-003", "unknown"),
     # --- Martin Électricité (co-traitant, A13) -----------------------------------------------------------------
     _c("cotraitant", "pourquoi ma facture ME-2026-001 a ete refusee ?", "piece:ME-2026-001", "status", "reason"),

@@ -89,6 +89,32 @@ def create_postgres_database(prefix: str) -> str:
     return f"{base}/{name}"
 
 
+def live_application(prefix: str):
+    """An application on a database of its own (`prefix`), migrated, with no outer transaction: commits are real.
+    A generator for module-scoped fixtures of the tests that need several connections at once (row locks); the
+    database is dropped afterwards."""
+    if PG_PROBLEM:
+        pytest.skip(PG_PROBLEM)
+    from flask_migrate import upgrade
+    from sqlalchemy import create_engine, text
+
+    from chorus_chain import create_app
+    from chorus_chain.extensions import db
+
+    url = create_postgres_database(prefix)
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": {},
+                      "REDIS_URL": None, "SERVER_NAME": "localhost", "BASE_URL": "http://localhost"})
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def _prepare_postgres() -> str:
     return create_postgres_database("chorus_test")
 

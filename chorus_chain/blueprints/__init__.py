@@ -11,6 +11,7 @@ def register_blueprints(app: Flask) -> None:
     from chorus_chain.blueprints.bordereau.views import bp as bordereau_bp
     from chorus_chain.blueprints.core.views import bp as core_bp
     from chorus_chain.blueprints.dashboard.views import bp as dashboard_bp
+    from chorus_chain.blueprints.decompte_general.views import bp as decompte_general_bp
     from chorus_chain.blueprints.documents.views import bp as documents_bp
     from chorus_chain.blueprints.etats.views import bp as etats_bp
     from chorus_chain.blueprints.help.reform import bp as reform_bp
@@ -30,6 +31,6 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (core_bp, auth_bp, accounts_bp, organisation_bp, marches_bp, invitation_bp, pieces_bp, pieces_import_bp,
                notifications_bp, dashboard_bp, help_bp, structure_help_bp, reform_bp,
-               support_bp, operator_bp, operator_jobs_bp, rates_bp, marche_interest_bp, documents_bp, bordereau_bp, etats_bp, api_clients_bp,
+               support_bp, operator_bp, operator_jobs_bp, rates_bp, marche_interest_bp, documents_bp, bordereau_bp, etats_bp, decompte_general_bp, api_clients_bp,
                assistant_bp, chat_operator_bp):
         app.register_blueprint(bp)

@@ -126,6 +126,7 @@ class Action:
     REFUSE_DG = "refuse_dg"
     TACIT_DG_ACCEPTANCE = "tacit_dg_acceptance"
     REPLACE_BY_A22 = "replace_by_a22"
+    ESTABLISH_DG = "establish_dg"
     TACIT_DGD = "tacit_dgd"
     MAKE_AVAILABLE = "make_available"
     MARK_SERVICE_FAIT = "mark_service_fait"
@@ -162,6 +163,7 @@ ACTION_LABELS: dict[str, str] = {
     Action.SIGN_DG_WITH_RESERVATIONS: "signer le décompte général avec réserves",
     Action.REFUSE_DG: "refuser le décompte général",
     Action.TACIT_DG_ACCEPTANCE: "constater l'acceptation tacite du décompte général",
+    Action.ESTABLISH_DG: "établir le décompte général à partir du projet du maître d'œuvre",
     Action.REPLACE_BY_A22: "engager la procédure tacite (A22)",
     Action.TACIT_DGD: "constater le décompte général et définitif tacite",
     Action.MAKE_AVAILABLE: "mettre à disposition du destinataire",
@@ -347,6 +349,9 @@ def _rows() -> tuple[Row, ...]:
           for status in (S.A_ASSOCIER_MOA, S.PRISE_EN_COMPTE_MOA)),
         Row(S.PRISE_EN_COMPTE_MOA, A.MOA_REFUSE, STEP_MOA, S.REFUSEE_MOA),
         Row(S.REFUSEE_MOA, A.ACKNOWLEDGE_REJECTION, EMITTER, S.REFUSEE_MOA),
+        # The MOE's projet de décompte général (A17) established from the final état: the MOA turns it into its own
+        # décompte général (A20), which takes over and waits for the titulaire's signature (issue 12).
+        Row(S.PRISE_EN_COMPTE_MOA, A.ESTABLISH_DG, STEP_MOA, S.ASSOCIEE, frozenset({"A17"})),
     ]
 
     # End of contract (CHORUS.md §3): the titulaire signs the décompte général with or without reservations (its

@@ -74,7 +74,7 @@ CADRES_BY_ROLE: dict[tuple[str, bool], tuple[str, ...]] = {
     (Role.SOUS_TRAITANT, True): ("A10",),
     (Role.SOUS_TRAITANT, False): ("A9",),
     (Role.MOE, True): ("A15", "A16", "A17", "A24"),
-    (Role.MOA, True): ("A19", "A25"),
+    (Role.MOA, True): ("A19", "A20", "A25"),
 }
 
 # The stages of a route. VALIDATORS expands to the private validators upstream of the depositor (see
@@ -104,6 +104,9 @@ ROUTE_RULES: dict[str, tuple[str, ...]] = {
     "A16": (STEP_PAIEMENT,),
     "A19": (STEP_PAIEMENT,),
     "A17": (STEP_MOA,),
+    # The MOA's décompte général: deposited in its name, signed by it (its own step), then it waits for the
+    # titulaire's signature (`transitions.END_OF_ROUTE_STATUS`); the titulaire is no route step.
+    "A20": (STEP_MOA,),
     "A24": (STEP_MOA,),
     "A25": (STEP_PAIEMENT,),
 }
@@ -594,10 +597,17 @@ def all_routes(chain: Chain) -> list[tuple[int, str | None, list[Step]]]:
 
 def visible_structures(chain: Chain, key: int, cadre: str | None) -> set[int]:
     """The structures that may see a piece of `cadre` deposited by this party: the emitter, everyone on its route,
-    and every contractor above the emitter. Never a sibling branch: the access rows of DESIGN.md §3.4."""
+    and every contractor above the emitter. Never a sibling branch: the access rows of DESIGN.md §3.4.
+
+    A private invoice (`cadre=None`: a sous-traitant without paiement direct to its contractor) is seen by its two
+    parties only, never by the contractors further up (the mandataire above a rang-1): it is a private contract
+    between them (loi 75-1334, art. 1 and 14: the rang-2's contract is with its rang-1, which pays it and answers for
+    its payment with a caution), to which the mandataire is no party, and no rule of the marché gives it a right to
+    read it (CONTRIBUTING, « Access »)."""
     structures = {chain.party(key).structure_id}
     structures.update(chain.party(step.party_key).structure_id for step in route(chain, key, cadre))
-    structures.update(p.structure_id for p in contractors_above(chain, key))
+    if cadre is not None:
+        structures.update(p.structure_id for p in contractors_above(chain, key))
     return structures
 
 

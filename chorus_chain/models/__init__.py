@@ -6,6 +6,7 @@ from chorus_chain.models.audit import StructureEvent
 from chorus_chain.models.base import Base
 from chorus_chain.models.chat import Conversation, ConversationMessage
 from chorus_chain.models.deadlines import ClockState, Deadline
+from chorus_chain.models.decompte_general import DecompteGeneral
 from chorus_chain.models.documents import GeneratedDocument
 from chorus_chain.models.etat_pieces import EtatAcomptePdm, LinePayment, PayableLine
 from chorus_chain.models.marches import Dc4Avenant, Marche, MarcheEvent, MarcheParty

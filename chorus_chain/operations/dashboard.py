@@ -36,6 +36,7 @@ from chorus_chain.models.money import EtatAcompte
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import pieces_actions
+from chorus_chain.operations.decompte_general import reading as dg_reading
 from chorus_chain.operations.etat_pieces import reading as etat_reading
 from chorus_chain.operations.marches import today
 from chorus_chain.operations.pieces_queries import PiecePage, PieceRow, _next_deadlines, pieces_for
@@ -138,6 +139,9 @@ def work_list(structure: Structure, *, works: bool | None, marche_id: int | None
                for row in found.items}
     etats: dict[int, object] = dict(etat_reading.etats_of_pieces(
         row.piece.id for row in found.items if row.piece.cadre in ("A15", "A19")))
+    # The décompte général's pieces open the final état's page (where the DG is established, signed and paid).
+    etats.update(dg_reading.etats_of_pieces(
+        row.piece.id for row in found.items if row.piece.cadre in dg_reading.DG_CADRES))
     for row in found.items:
         if row.piece.cadre in T.PDM_CADRES and row.piece.status in ETAT_TO_ISSUE:
             etats.setdefault(row.piece.id, None)

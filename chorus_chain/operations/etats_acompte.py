@@ -493,8 +493,14 @@ def issue(access: MarcheAccess, etat_id: int, account: Account, structure: Struc
     if corrected_any:
         etat.contest_until = today(now) + timedelta(days=CONTEST_DAYS)
     db.session.flush()
-    # The état travels as a piece of its own (A15) to the MOA, carrying its projets de décompte (issue 12).
-    etat_pieces.deposit_a15(marche, etat, carried, account=account, structure=structure, now=now)
+    if etat.final:
+        # The final état travels as the MOE's projet de décompte général (A17), which the MOE establishes from it
+        # once issued (`operations.decompte_general`): never as an acompte (A15), whose validation would pay the
+        # solde before the titulaire signed the décompte général.
+        etat_pieces.link_pdms(etat, carried, now=now)
+    else:
+        # The état travels as a piece of its own (A15) to the MOA, carrying its projets de décompte (issue 12).
+        etat_pieces.deposit_a15(marche, etat, carried, account=account, structure=structure, now=now)
     record(marche, "etat_acompte_issued", account=account, structure=structure, number=etat.label,
            month=etat.month, amount_due=result["marche"]["amount_due"]["this"],
            corrected=corrected_any)

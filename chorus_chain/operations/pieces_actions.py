@@ -11,13 +11,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from chorus_chain.domain import amounts as amount_rules
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain import transitions as T
 from chorus_chain.extensions import db
 from chorus_chain.models import Account, Piece, PieceEvent, Structure
+from chorus_chain.models.decompte_general import DecompteGeneral
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import pieces_drafts as drafts
 from chorus_chain.operations import pieces_records as records
@@ -108,15 +109,48 @@ def carried_pdms(piece_ids: Iterable[int]) -> set[int]:
         .where(EtatAcomptePdm.piece_id.in_(ids), EtatAcompte.status == "issued")))
 
 
+# The décompte général's pieces (issue 12, end of contract) move only through its page: the MOE's A17 becomes the
+# MOA's A20 there, the A20 is signed there (with the mémoire en réclamation when it has reservations), and the A8
+# the signature deposits is paid line by line there. A piece of those cadres deposited by hand (outside a
+# décompte général) keeps the piece page's actions.
+DG_ONLY_ACTIONS: dict[str, frozenset[str]] = {
+    "A17": frozenset({A.MOA_TAKE, A.MOA_VALIDATE, A.MOA_REFUSE, A.ESTABLISH_DG}),
+    "A20": frozenset({A.MOA_TAKE, A.MOA_VALIDATE, A.MOA_REFUSE, A.SIGN_DG, A.SIGN_DG_WITH_RESERVATIONS,
+                      A.REFUSE_DG}),
+    "A8": frozenset({A.MARK_SERVICE_FAIT, A.MARK_MANDATEE, A.MARK_PAID, A.RECYCLE, A.SUSPEND, A.REJECT}),
+}
+DG_ONLY_MESSAGE = ("Le décompte général se traite depuis la page du décompte général du marché (« États d'acompte », "
+                   "état final) : le maître d'ouvrage y établit le décompte général, le titulaire le signe, le "
+                   "service financier paie le solde ligne par ligne.")
+
+
+def decompte_general_pieces(piece_ids: Iterable[int]) -> set[int]:
+    """The pieces that are the A17, A20 or A8 of a décompte général (one query)."""
+    ids = list(piece_ids)
+    if not ids:
+        return set()
+    found = set()
+    for row in db.session.execute(select(DecompteGeneral.pdg_piece_id, DecompteGeneral.dg_piece_id,
+                                         DecompteGeneral.dgd_piece_id).where(or_(
+            DecompteGeneral.pdg_piece_id.in_(ids), DecompteGeneral.dg_piece_id.in_(ids),
+            DecompteGeneral.dgd_piece_id.in_(ids)))):
+        found.update(i for i in row if i in ids)
+    return found
+
+
 def etat_only(piece: Piece, action: str, carried: set[int] | None = None) -> bool:
     if action in ETAT_ONLY_ACTIONS.get(piece.cadre or "", frozenset()):
         return True
+    if action in DG_ONLY_ACTIONS.get(piece.cadre or "", frozenset()):
+        return piece.id in decompte_general_pieces([piece.id])
     if piece.cadre in T.PDM_CADRES and action in CARRIED_PDM_ACTIONS:
         return piece.id in (carried if carried is not None else carried_pdms([piece.id]))
     return False
 
 
 def _etat_only_message(piece: Piece, action: str) -> str:
+    if piece.cadre in DG_ONLY_ACTIONS:
+        return DG_ONLY_MESSAGE
     if action == A.ISSUE_ETAT_ACOMPTE:
         return ISSUE_MESSAGE
     return ETAT_ONLY_MESSAGES.get(piece.cadre or "", PDM_MESSAGE)
@@ -256,6 +290,8 @@ def act(piece_id: int, account: Account, structure: Structure, action: str, *, e
     corrected = (value is not None and value != piece.montant_ttc) if contest is None else contest
     if action == A.ISSUE_ETAT_ACOMPTE and corrected:
         # The MOE corrected the amounts: the titulaire has 30 days to contest them (CHORUS.md §4) [sure].
+        records.close_clocks(piece, [clocks.CONTEST_MOE_CORRECTIONS], now)  # an earlier état's 30 days end here
+        db.session.flush()
         records.open_clock(piece, clocks.CONTEST_MOE_CORRECTIONS, now)
     piece.updated_at = now
     records.flush_piece()

@@ -112,14 +112,21 @@ def _own_and_below(access: marches_ops.MarcheAccess) -> set[int]:
     return found
 
 
-def used_line_ids(marche_id: int) -> set[int]:
-    """The lines a deposited (non-draft) projet de décompte uses. Read across tenants on purpose: the MOA editing
-    the bordereau must know a sous-traitant's décompte uses a line even if it does not see that piece."""
-    with tenant_access.system_access("price schedule: lines used by a deposited décompte, whoever deposited it"):
+def used_line_ids(marche_id: int, structure_id: int) -> set[int]:
+    """The lines a deposited (non-draft) projet de décompte uses, read as the editing structure through the one access
+    predicate (`access.visible_to`), never across tenants.
+
+    Why that is every deposited décompte for an editor (the only callers: the MOA, the MOE and the holder editing
+    the bordereau): a décompte belongs to a PDM of a public cadre (`decomptes.PDM_CADRES`, never a private invoice),
+    whose route ends at the MOE and the MOA, and whose access rows include every contractor above its emitter, so
+    the titulaire or the mandataire (graph.visible_structures). What the editor learns is which of the marché's own
+    lines — all of which it reads — are locked: no figure of a piece it does not see."""
+    with tenant_access.tenant(structure_id):
         return set(db.session.scalars(
             select(DecompteLine.price_line_id).join(Decompte, Decompte.id == DecompteLine.decompte_id)
             .join(Piece, Piece.id == Decompte.piece_id)
-            .where(Decompte.marche_id == marche_id, Piece.status != Status.BROUILLON.value)).all())
+            .where(Decompte.marche_id == marche_id, Piece.status != Status.BROUILLON.value,
+                   tenant_access.visible_to(structure_id))).all())
 
 
 def assignable_parties(access: marches_ops.MarcheAccess) -> list[MarcheParty]:
@@ -133,8 +140,9 @@ def schedule_for(structure: Structure, marche_id: int) -> Schedule | None:
     if access is None or not access.confirmed:
         return None
     lines = visible_lines(access, _lines(marche_id))
-    schedule = Schedule(access, lines, is_editor(access), used_line_ids(marche_id) if is_editor(access) else set(),
-                        assignable_parties(access) if is_editor(access) else [])
+    editor = is_editor(access)
+    schedule = Schedule(access, lines, editor, used_line_ids(marche_id, structure.id) if editor else set(),
+                        assignable_parties(access) if editor else [])
     lots: dict[str, Group] = {}
     parties: dict[int | None, Group] = {}
     for line in lines:
@@ -265,7 +273,7 @@ def update_line(account: Account, structure: Structure, marche_id: int, line_id:
         raise OperationError(f"La référence « {checked.reference} » figure déjà au bordereau.", field="reference")
     price_changed = (checked.lump_sum != line.lump_sum or checked.amount_ht != line.amount_ht
                      or checked.quantity != line.quantity or checked.unit_price_ht != line.unit_price_ht)
-    if (price_changed or party_id != line.party_id) and line.id in used_line_ids(marche_id):
+    if (price_changed or party_id != line.party_id) and line.id in used_line_ids(marche_id, structure.id):
         raise OperationError(_used_message(line, "son prix, sa quantité et son attributaire ne changent plus"),
                              field="unit_price_ht" if price_changed else "party_id")
     before = line.amount_ht
@@ -282,7 +290,7 @@ def delete_line(account: Account, structure: Structure, marche_id: int, line_id:
     modification."""
     access = _editor_access(structure, marche_id)
     line = _line_of(marche_id, line_id)
-    if line.id in used_line_ids(marche_id):
+    if line.id in used_line_ids(marche_id, structure.id):
         raise OperationError(_used_message(line, "elle ne peut plus être supprimée"))
     # Only drafts count it (checked above): their figures for it go, and their deposit asks to save them again.
     for row in db.session.scalars(select(DecompteLine).where(DecompteLine.price_line_id == line.id)):
@@ -313,7 +321,7 @@ def assign_lines(account: Account, structure: Structure, marche_id: int, line_id
     lines = [line for line in _lines(marche_id) if line.id in ids]
     if len(lines) != len(ids):
         raise OperationError("Certaines lignes cochées ne sont pas au bordereau de ce marché.", field="line_ids")
-    used = used_line_ids(marche_id)
+    used = used_line_ids(marche_id, structure.id)
     locked = [line.reference for line in lines if line.id in used and line.party_id != target]
     if locked:
         raise OperationError(f"Ces lignes figurent dans un projet de décompte déjà envoyé et gardent leur "

@@ -3,15 +3,13 @@ connections): one issues it, the other is told; each PDM takes the action once."
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from chorus_chain.extensions import db
 from chorus_chain.models import PieceEvent
 from chorus_chain.models.money import EtatAcompte
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import etats_acompte as ops
 from chorus_chain.operations import marches as marche_ops
-from tests.conftest import PG_ADMIN_URL, PG_PROBLEM
+from tests.conftest import live_application
 from tests.integration.etats_world import NOW, as_moe, decompte, price_line, taken_pdm
 from tests.integration.pieces_world import count, rows, world
 from tests.integration.test_pieces_concurrency import acting_call, at_once
@@ -22,25 +20,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture(scope="module")
 def live_app():
     """The application on its own database, migrated; no outer transaction: commits are real."""
-    if PG_PROBLEM:
-        pytest.skip(PG_PROBLEM)
-    from flask_migrate import upgrade
-
-    from chorus_chain import create_app
-    from tests.conftest import create_postgres_database
-
-    url = create_postgres_database("chorus_etats_live")
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": {},
-                      "REDIS_URL": None, "SERVER_NAME": "localhost", "BASE_URL": "http://localhost"})
-    with app.app_context():
-        upgrade()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
+    yield from live_application("chorus_etats_live")
 
 
 def test_two_moe_users_issue_the_same_etat_at_once(live_app):

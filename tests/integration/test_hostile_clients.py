@@ -76,6 +76,9 @@ AMOUNTS_ABOVE = {
     "st_peinture": {"st_platrerie", "mandataire"},
     "st_nettoyage": {"mandataire"},
 }
+# The private invoices of the demo (no cadre) and the two companies party to each: nobody else reads them, not the
+# MOA, not the MOE, not the mandataire above a rang-1 (CONTRIBUTING « Access »: a private contract between the two).
+PRIVATE_INVOICES = {"PP-2026-001": {"st_peinture", "st_platrerie"}, "NM-2026-001": {"st_nettoyage", "mandataire"}}
 SEES_ALL_IBANS = {"moa"}  # the buyer and its paying office pay every account of the chain
 NOT_SEARCHED = ("structure_help.", "help.")
 OK_STATUSES = {200, 302, 303, 403, 404}
@@ -467,3 +470,12 @@ def test_each_company_reads_only_what_it_may_see(app, demo_db, identity):
     assert count > 100
     problems += walked
     assert not problems, "\n".join(problems[:40])
+
+
+def test_a_private_invoice_is_read_by_its_two_parties_only(app, demo_db):
+    """The rule written out (PRIVATE_INVOICES) against the rows the readers go through: the walk above then searches
+    every page and document of the others for the invoice's number."""
+    d = demo_db
+    for number, parties in PRIVATE_INVOICES.items():
+        (piece_id,) = [piece_id for piece_id, found in d.pieces.items() if found == number]
+        assert {key for key, seen in d.seen_by.items() if piece_id in seen} == parties, number

@@ -135,3 +135,26 @@ def test_a_sibling_sees_nothing_of_another_sous_traitant(app, db):
     # The rang-2 below st1 does not see its contractor's invoices to the buyer.
     with acting(app, w.st2) as (_, structure):
         assert ops.piece_for(structure, piece_id) is None
+
+
+def test_a_private_invoice_is_seen_by_its_two_parties_only(app, db, client):
+    """A rang-2's private invoice to its rang-1 (no cadre): a private contract between the two (loi 75-1334); the
+    mandataire above the rang-1 is no party to it and reads nothing of it, nor do the MOA and the MOE."""
+    w = world(app)
+    piece_id = deposit(app, w, w.st2, None, "PP-1", ht="1000.00", tva="0.00")
+    with app.test_request_context(), access.system_access("test: the access rows of one piece"):
+        holders = set(db.session.scalars(select(PieceAccess.structure_id).where(PieceAccess.piece_id == piece_id)))
+        notified = set(db.session.scalars(select(Notification.structure_id).where(Notification.piece_id == piece_id)))
+    assert holders == {w.st2.structure_id, w.st1.structure_id}
+    assert notified <= holders
+    with acting(app, w.st1) as (_, structure):
+        assert ops.piece_for(structure, piece_id) is not None
+    for outsider in (w.mandataire, w.moa, w.moe, w.sibling, w.cotraitant):
+        with acting(app, outsider) as (account, structure):
+            assert ops.piece_for(structure, piece_id) is None, outsider.key
+            assert ops.file_content(piece_id, 1) is None
+            assert all(n.piece_id != piece_id for n in ops.unread_notifications(account, structure))
+    from tests.integration.pieces_world import logged_in
+
+    assert logged_in(app, w.st1).get(f"/s/{w.st1.siret}/pieces/{piece_id}").status_code == 200
+    assert logged_in(app, w.mandataire).get(f"/s/{w.mandataire.siret}/pieces/{piece_id}").status_code == 404

@@ -18,7 +18,7 @@ from chorus_chain.extensions import db
 from chorus_chain.models import Account, Deadline, Piece, PieceAccess, PieceEvent, Structure
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import pieces as ops
-from tests.conftest import PG_ADMIN_URL, PG_PROBLEM
+from tests.conftest import PG_ADMIN_URL, live_application
 from tests.integration.pieces_world import NOW, act, count, create, deposit, draft_form, later, status_of, world
 
 pytestmark = pytest.mark.postgres
@@ -27,25 +27,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture(scope="module")
 def live_app():
     """The application on its own database, migrated; no outer transaction: commits are real."""
-    if PG_PROBLEM:
-        pytest.skip(PG_PROBLEM)
-    from flask_migrate import upgrade
-
-    from chorus_chain import create_app
-    from tests.conftest import create_postgres_database
-
-    url = create_postgres_database("chorus_pieces_live")
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": {},
-                      "REDIS_URL": None, "SERVER_NAME": "localhost", "BASE_URL": "http://localhost"})
-    with app.app_context():
-        upgrade()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
+    yield from live_application("chorus_pieces_live")
 
 
 def at_once(*calls):

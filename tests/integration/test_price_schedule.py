@@ -133,19 +133,26 @@ def test_assign_lines_and_totals_per_party(app, db):
         assert [(g.count, g.total_ht, g.part_ttc) for g in schedule.by_party] == [(2, D("50.00"), D("96000.00"))]
 
 
+def _deposited_decompte(app, w, line_id):
+    """st1's projet de décompte claiming half of `line_id`, entered line by line and deposited (the real path: its
+    access rows are the chain's)."""
+    from chorus_chain.operations import decomptes as decompte_ops
+    from chorus_chain.operations import pieces as piece_ops
+    from tests.integration.pieces_world import create
+
+    piece_id = create(app, w, w.st1, "A10", "PDM-1", ht="1.00")
+    with acting(app, w.st1) as (account, structure):
+        decompte_ops.save_decompte(account, structure, piece_id, {"month": "2026-02", f"m_{line_id}": "5"}, now=NOW)
+    with acting(app, w.st1) as (account, structure):
+        piece_ops.deposit(piece_id, account, structure, now=NOW)
+    return piece_id
+
+
 def test_a_line_used_by_a_deposited_decompte_keeps_its_price(app, db):
     w = world(app)
-    line_id = _line(app, w, w.mandataire, reference="A", quantity="10", unit_price_ht="10")
-    piece_id, _ = factories.piece(app, factories.reload(app, Structure, w.mandataire.structure_id), w.marche_id, w.mandataire.party_id, status="A_ASSOCIER_MOE",
-                                  route=[{"party_id": None, "structure_id": None, "siret": "", "role": "moe",
-                                          "step": "moe"}])
-    with system(app):
-        decompte = Decompte(piece_id=piece_id, marche_id=w.marche_id, party_id=w.mandataire.party_id,
-                            month="2026-01")
-        db.session.add(decompte)
-        db.session.flush()
-        db.session.add(DecompteLine(decompte_id=decompte.id, price_line_id=line_id, quantity=D("5"),
-                                    amount_ht=D("50.00")))
+    line_id = _line(app, w, w.mandataire, reference="A", quantity="10", unit_price_ht="10",
+                    party_id=str(w.st1.party_id))
+    piece_id = _deposited_decompte(app, w, line_id)
     with acting(app, w.moe) as (account, structure):
         with pytest.raises(OperationError, match="projet de décompte déjà envoyé"):
             ops.delete_line(account, structure, w.marche_id, line_id, now=NOW)
@@ -155,10 +162,28 @@ def test_a_line_used_by_a_deposited_decompte_keeps_its_price(app, db):
         assert error.value.field == "unit_price_ht"
         # the designation may still be corrected
         ops.update_line(account, structure, w.marche_id, line_id,
-                        dict(reference="A", designation="Béton corrigé", quantity="10", unit_price_ht="10"), now=NOW)
+                        dict(reference="A", designation="Béton corrigé", quantity="10", unit_price_ht="10",
+                             party_id=str(w.st1.party_id)), now=NOW)
     (line,) = rows(app, PriceLine, PriceLine.id == line_id)
     assert line.designation == "Béton corrigé" and line.amount_ht == D("100.00")
     assert count(app, Piece, Piece.id == piece_id) == 1
+
+
+def test_the_used_lines_are_read_through_the_access_predicate(app, db):
+    """Every editor (MOA, MOE, mandataire) sees the deposited décompte that locks a line — the predicate loses no lock
+    — and the lock is read as the editor: a structure that does not see the piece learns nothing from the query."""
+    w = world(app)
+    line_id = _line(app, w, w.moe, reference="A", quantity="10", unit_price_ht="10", party_id=str(w.st1.party_id))
+    _deposited_decompte(app, w, line_id)
+    for editor in (w.moa, w.moe, w.mandataire):
+        with acting(app, editor) as (_, structure):
+            assert ops.used_line_ids(w.marche_id, structure.id) == {line_id}, editor.key
+            assert ops.schedule_for(structure, w.marche_id).used_ids == {line_id}
+    for outsider in (w.sibling, w.cotraitant, w.st_co):  # no access row for st1's piece
+        with acting(app, outsider) as (_, structure):
+            assert ops.used_line_ids(w.marche_id, structure.id) == set(), outsider.key
+            assert ops.schedule_for(structure, w.marche_id).used_ids == set()  # not an editor: never asked
+    assert count(app, DecompteLine, DecompteLine.price_line_id == line_id) == 1  # one lock, whoever reads
 
 
 # --- import ----------------------------------------------------------------------------------------------------------

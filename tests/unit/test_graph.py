@@ -199,7 +199,7 @@ def test_allowed_cadres_on_works():
     assert allowed_cadres(chain, ST3) == []
     assert allowed_cadres(chain, ST4) == []
     assert allowed_cadres(chain, MOE) == ["A15", "A16", "A17", "A24"]
-    assert allowed_cadres(chain, MOA) == ["A19", "A25"]
+    assert allowed_cadres(chain, MOA) == ["A19", "A20", "A25"]
     assert allowed_cadres(chain, PAYING_OFFICE) == []
 
 
@@ -350,7 +350,7 @@ def test_all_routes():
     routes = all_routes(chain)
     pairs = [(key, cadre) for key, cadre, _steps in routes]
     assert pairs == [
-        (MOA, "A19"), (MOA, "A25"),
+        (MOA, "A19"), (MOA, "A20"), (MOA, "A25"),
         (MOE, "A15"), (MOE, "A16"), (MOE, "A17"), (MOE, "A24"),
         (M, "A4"), (M, "A7"), (M, "A22"), (M, "A23"), (M, "A8"),
         (C, "A13"), (C, "A14"),
@@ -378,7 +378,8 @@ def test_visibility_of_a_sous_traitant_of_the_mandataire():
 
 
 def test_visibility_of_a_private_invoice():
-    assert visible_structures(demo_chain(), ST3, None) == {ST3, ST1, M}
+    """Its two parties only: the mandataire above a rang-1 is no party to the rang-2's private contract."""
+    assert visible_structures(demo_chain(), ST3, None) == {ST3, ST1}
     assert visible_structures(demo_chain(), ST4, None) == {ST4, M}
 
 

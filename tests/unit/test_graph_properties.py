@@ -31,11 +31,12 @@ from chorus_chain.graph import (
     contractors_above,
     descendants,
     paiement_direct,
+    parent,
     rang,
     visible_structures,
 )
 
-ENDS_AT_MOA = {"A15", "A17", "A22", "A24"}
+ENDS_AT_MOA = {"A15", "A17", "A20", "A22", "A24"}
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -240,3 +241,15 @@ def test_no_sibling_branch_ever_sees_a_piece(chain_input):
                 assert party.structure_id not in visible, (key, cadre, party)
         assert chain.party(key).structure_id in visible
         assert {chain.party(s.party_key).structure_id for s in steps} <= visible
+
+
+@PROPERTY
+@given(valid_chains())
+def test_a_private_invoice_is_seen_by_its_two_parties_only(chain_input):
+    """A sous-traitant without paiement direct invoices its contractor privately: nobody else, not even the
+    contractors further up, sees that invoice."""
+    chain = build_chain(*chain_input)
+    for key, cadre, _ in all_routes(chain):
+        if cadre is None:
+            contractor = parent(chain, key)
+            assert visible_structures(chain, key, None) == {chain.party(key).structure_id, contractor.structure_id}

@@ -23,6 +23,7 @@ from chorus_chain.models.base import utcnow
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import etats_acompte as ops
 from chorus_chain.operations import marches as marche_ops
+from chorus_chain.operations.decompte_general import reading as dg_reading
 from chorus_chain.operations.etat_pieces import moa as moa_ops
 from chorus_chain.operations.etat_pieces import paying
 from chorus_chain.operations.etat_pieces import reading as etat_reading
@@ -172,7 +173,8 @@ def current_rights_allow_change() -> bool:
     return g.rights.get("travaux") == "modification" if g.get("rights") is not None else False
 
 
-def _render_show(access, etat, status: int = 200, error: OperationError | None = None, reason: str = ""):
+def _render_show(access, etat, status: int = 200, error: OperationError | None = None, reason: str = "",
+                 dg_form: dict | None = None):
     result, refusal, pdms = ops.result_of(access.marche, etat)
     whole, mine = ops.sees_whole(access), ops.own_keys(access)
     penalties = [p for p in ops.penalties_for(etat) if whole or p.party_id in mine]
@@ -189,6 +191,8 @@ def _render_show(access, etat, status: int = 200, error: OperationError | None =
         editable=editable, beneficiaries=beneficiaries, whole=whole, ROLE_LABELS=ROLE_LABELS,
         extras=ops.EXTRAS, extra_labels=ops.EXTRA_LABELS, names={row.id: row.name for row in access.rows},
         etat_circuit=_circuit(access, etat), reason=reason,
+        dg_view=dg_reading.view_for(access, etat, can_change=current_rights_allow_change(), now=utcnow()),
+        dg_form=dg_form or {},
     ), status
 
 

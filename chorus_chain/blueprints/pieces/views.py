@@ -380,7 +380,21 @@ def _piece_context(piece, failed: tuple[str, object] | None = None, notice: str 
         sees_bank=tenant_access.sees_bank_details(piece, g.structure.id),
         decompte=_decompte_of(piece),
         etat_associations=_etat_associations(piece),
+        etat_document=_etat_document(piece),
     )
+
+
+def _etat_document(piece):
+    """The état whose document this piece is (an A15 or A19 of an état d'acompte; the A17, A20 or A8 of the
+    décompte général): its page shows the figures, the PDF and the decisions. None for any other piece (no query)."""
+    from chorus_chain.operations.decompte_general import reading as dg_reading
+    from chorus_chain.operations.etat_pieces import reading
+
+    if piece.cadre in ("A15", "A19"):
+        return reading.etats_of_pieces([piece.id]).get(piece.id)
+    if piece.cadre in dg_reading.DG_CADRES:
+        return dg_reading.etats_of_pieces([piece.id]).get(piece.id)
+    return None
 
 
 def _decompte_of(piece):

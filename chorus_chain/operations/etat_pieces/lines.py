@@ -83,9 +83,11 @@ def bank_of(party: MarcheParty, pdms: Iterable[tuple[Piece, int]]) -> tuple[int 
     return None, None, None
 
 
-def build_lines(marche: Marche, etat: EtatAcompte, pdms: list[tuple[Piece, int]], *, now: datetime
-                ) -> list[PayableLine]:
-    """Write the payable lines of the état the MOA validates (once: the validation is locked)."""
+def build_lines(marche: Marche, etat: EtatAcompte, pdms: list[tuple[Piece, int]], *, now: datetime,
+                started_on: date | None = None) -> list[PayableLine]:
+    """Write the payable lines of the état the MOA validates (once: the validation is locked). `started_on`: the
+    day every line's DGP started when the law fixes one for all (the solde of the décompte général: the receipt of
+    the DGD the titulaire signed), instead of each line's first projet de décompte."""
     result = etat.result
     check_lines(result)
     rows = chain_ops.rows_of(marche)
@@ -98,7 +100,7 @@ def build_lines(marche: Marche, etat: EtatAcompte, pdms: list[tuple[Piece, int]]
             continue  # a payee with nothing this month (no work declared): no line to pay, no euro left out
         payee = payable["payee_key"]
         keys = {b["key"] for b in result["beneficiaries"] if b["payee_key"] == payee}
-        started = dgp_start(chain, keys, pdms, day)
+        started = started_on or dgp_start(chain, keys, pdms, day)
         party = by_id[payee]
         bank_id, iban, bic = bank_of(party, pdms)
         line = PayableLine(etat_acompte_id=etat.id, marche_id=marche.id, payee_party_id=payee, position=position,

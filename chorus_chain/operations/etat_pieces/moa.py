@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain import text as text_rules
 from chorus_chain.domain import transitions as T
 from chorus_chain.extensions import db
@@ -60,6 +61,10 @@ def _lock(access: MarcheAccess, etat_id: Any) -> tuple[Marche, EtatAcompte]:
 
 def _waiting(etat: EtatAcompte) -> None:
     """Only an issued état not yet answered is validated or returned."""
+    if etat.final:
+        raise OperationError("L'état final ne se valide pas comme un état d'acompte : le maître d'œuvre en établit "
+                             "le projet de décompte général, dont le maître d'ouvrage fait le décompte général "
+                             "qu'il notifie au titulaire.")
     if etat.status == "draft":
         raise OperationError(f"L'état d'acompte n° {etat.label} n'est pas encore émis par le maître d'œuvre.")
     if etat.status == "returned":
@@ -136,6 +141,9 @@ def return_etat(access: MarcheAccess, etat_id: Any, account: Account, structure:
         if piece.status in (T.Status.A_ASSOCIER_MOA.value, T.Status.PRISE_EN_COMPTE_MOA.value):
             piece_ops.move(piece, [A.RETURN_ETAT], T.STEP_MOA, account=account, structure=structure, now=now,
                            reason=text, extra=extra, announce=False)
+        # The returned état's corrections no longer stand: their 30 days to contest end with it, and the état
+        # issued again opens new ones if it corrects (found by tests/integration/test_etat_pieces_property.py).
+        records.close_clocks(piece, [clocks.CONTEST_MOE_CORRECTIONS], now)
     again = EtatAcompte(marche_id=marche.id, number=etat.number, suffix=etat.suffix + 1, month=etat.month,
                         final=etat.final, status="draft", created_by_id=etat.created_by_id, created_at=now,
                         replaces_id=etat.id)

@@ -64,7 +64,7 @@ def amounts_of(result: Mapping[str, Any]) -> tuple[Decimal, Decimal, Decimal, De
     return max(ht, ZERO), max(vat, ZERO), max(ttc, ZERO), due if due > 0 else None
 
 
-def _party_row(marche: Marche, role: str) -> MarcheParty:
+def party_row(marche: Marche, role: str) -> MarcheParty:
     row = db.session.scalar(select(MarcheParty).where(MarcheParty.marche_id == marche.id, MarcheParty.role == role,
                                                       MarcheParty.status == "confirmed").order_by(MarcheParty.id))
     if row is None or row.structure_id is None:
@@ -75,16 +75,20 @@ def _party_row(marche: Marche, role: str) -> MarcheParty:
 
 def deposit_system_piece(marche: Marche, party: MarcheParty, cadre: str, number: str, *, result: Mapping[str, Any],
                          account: Account, structure: Structure, now: datetime,
-                         previous_piece_id: int | None = None, extra: Mapping[str, Any] | None = None) -> Piece:
-    """Deposit a piece of `cadre` in the name of `party` (the MOE's A15, the MOA's A19) with the état's figures, its
-    route frozen from the chain graph and its access rows, and tell whoever acts next."""
+                         previous_piece_id: int | None = None, extra: Mapping[str, Any] | None = None,
+                         recipient: MarcheParty | None = None) -> Piece:
+    """Deposit a piece of `cadre` in the name of `party` (the MOE's A15 and A17, the MOA's A19 and A20, the holder's
+    A8) with the état's figures, its route frozen from the chain graph and its access rows, and tell whoever acts
+    next. `recipient`: whom the piece is addressed to when it is not the route's last step (the MOA's décompte
+    général goes to the titulaire, who signs it off the route)."""
     rows = chain_ops.rows_of(marche)
     chain = chain_ops.chain_of(marche, rows)
     rows_by_id = {row.id: row for row in rows}
     steps = graph.route(chain, party.id, cadre)
-    recipient = rows_by_id[steps[-1].party_key]
+    recipient = recipient or rows_by_id[steps[-1].party_key]
     service_code = recipient.service_code or (
-        marche.paying_service_code if recipient.role == Role.PAYING_OFFICE else marche.moa_service_code)
+        marche.paying_service_code if recipient.role == Role.PAYING_OFFICE
+        else marche.moa_service_code if recipient.role == Role.MOA else None)
     ht, vat, ttc, due = amounts_of(result)
     piece = Piece(marche_id=marche.id, emitter_party_id=party.id, emitter_structure_id=party.structure_id,
                   cadre=cadre, works=True, piece_type="FACTURE", number=number,
@@ -159,23 +163,28 @@ def deposit_a15(marche: Marche, etat: EtatAcompte, pdms: Iterable[tuple[Piece, i
     """Issuing état n° k deposits its A15: addressed to the MOA with the marché's routing data, linked to every
     projet de décompte it covers (`pdms`: (piece, payee party id)). Called by `etats_acompte.issue` once the
     result is frozen."""
-    moe = _party_row(marche, Role.MOE)
+    moe = party_row(marche, Role.MOE)
     label = etat.label
     piece = deposit_system_piece(
         marche, moe, "A15", etat_number(etat, "EA"), result=etat.result, account=account, structure=structure,
         now=now, extra={"etat": {"id": etat.id, "number": label, "month": etat.month}})
     etat.piece_id = piece.id
+    link_pdms(etat, pdms, now=now)
+    return piece
+
+
+def link_pdms(etat: EtatAcompte, pdms: Iterable[tuple[Piece, int | None]], *, now: datetime) -> None:
+    """Record every projet de décompte the issued état covers, with the payee whose line pays it."""
     for pdm, payee in pdms:
         db.session.add(EtatAcomptePdm(etat_acompte_id=etat.id, piece_id=pdm.id, payee_party_id=payee,
                                       created_at=now))
     db.session.flush()
-    return piece
 
 
 def deposit_a19(marche: Marche, etat: EtatAcompte, *, account: Account, structure: Structure,
                 now: datetime) -> Piece:
     """The MOA's validation deposits the A19 (état d'acompte validé) for the paying office, in the A15's dossier."""
-    moa = _party_row(marche, Role.MOA)
+    moa = party_row(marche, Role.MOA)
     piece = deposit_system_piece(
         marche, moa, "A19", etat_number(etat, "EAV"), result=etat.result, account=account, structure=structure,
         now=now, previous_piece_id=etat.piece_id,
