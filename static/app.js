@@ -182,3 +182,56 @@
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:load", function (event) { init(event.detail.elt); });
 })();
+// The décompte (issue 15): typing fast never shows a figure that was not computed from what is typed. Each answer to a
+// typed figure says what it was computed from (templates/bordereau/_decompte_row.html): a row's cells are swapped in
+// only while its input still holds the figure sent, the totals and the send panel only while every figure does;
+// otherwise a newer answer is on its way (every change queues one) and that part waits for it, marked busy. Enter in
+// a figure goes to the next one instead of submitting the whole form (whose answer would replace the inputs).
+(function () {
+  "use strict";
+  function form() { return document.querySelector("#decompte form"); }
+  function figures(f) { return f ? f.querySelectorAll("input[data-figure]") : []; }
+  function rowOf(input) { return input.name.indexOf("m_") === 0 ? input.name.substring(2) : null; }
+  function markBusy(input) {
+    var ids = ["totals", "send-panel"];
+    var row = rowOf(input);
+    if (row) { ids.push("amount-" + row, "progress-" + row); }
+    ids.forEach(function (id) {
+      var elt = document.getElementById(id);
+      if (elt) { elt.setAttribute("aria-busy", "true"); }
+    });
+  }
+  function stillHolds(f, name, value) {
+    if (name === "*") {
+      var sent;
+      try { sent = JSON.parse(value); } catch (e) { return false; }
+      var inputs = figures(f);
+      for (var i = 0; i < inputs.length; i += 1) {
+        if (sent[inputs[i].name] !== inputs[i].value) { return false; }
+      }
+      return true;
+    }
+    var input = f.elements.namedItem(name);
+    return !input || input.value === value;
+  }
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (input && input.matches && input.matches("#decompte input[data-figure]")) { markBusy(input); }
+  });
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var incoming = event.detail.fragment && event.detail.fragment.firstElementChild;
+    if (!incoming || !incoming.hasAttribute("data-computed-for")) { return; }
+    var f = form();
+    if (f && !stillHolds(f, incoming.getAttribute("data-computed-for"), incoming.getAttribute("data-computed-from"))) {
+      event.detail.shouldSwap = false;  // computed from a figure since changed: the newer answer will fill it
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    var input = event.target;
+    if (event.key !== "Enter" || !input || !input.matches || !input.matches("#decompte input[data-figure]")) { return; }
+    event.preventDefault();
+    var inputs = Array.prototype.slice.call(figures(input.form));
+    var next = inputs[inputs.indexOf(input) + 1];
+    if (next) { next.focus(); next.select(); } else { input.dispatchEvent(new Event("change", { bubbles: true })); }
+  });
+})();

@@ -19,6 +19,7 @@ from chorus_chain.domain import transitions as T
 from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, Piece
 from chorus_chain.operations import pieces_records as records
+from chorus_chain.operations.decompte_general import tacit as dg_tacit
 from chorus_chain.operations.pieces_actions import system_act
 
 PIECE_KINDS = tuple(kind for kind, spec in clocks.DEADLINES.items() if spec.subject == clocks.SUBJECT_PIECE)
@@ -47,6 +48,8 @@ def apply_piece_deadline(deadline: Deadline, at: datetime, applied_at: datetime)
             if refused.code in MOOT_CODES:
                 return False
             raise
+        if deadline.kind == clocks.DG_SIGNATURE:
+            dg_tacit.accept_tacitly(piece, at)  # the solde of a décompte général becomes payable
     elif deadline.kind == clocks.PAIEMENT and piece.status not in {
             s.value for s in clocks.running_in(clocks.PAIEMENT, piece.route_steps, cadre=piece.cadre)}:
         return False  # paid (or stopped) in time

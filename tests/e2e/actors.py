@@ -59,10 +59,20 @@ def enter(page: Page, who: str) -> str:
     return re.search(r"/s/\d{14}", page.url).group(0)
 
 
+def menu(page: Page):
+    """The structure's menu; on a phone it is folded behind « Menu »: unfold it first."""
+    nav = page.get_by_role("navigation", name="Structure")
+    button = page.get_by_test_id("menu-button")
+    if not nav.is_visible() and button.is_visible():
+        button.click()
+        expect(nav).to_be_visible()
+    return nav
+
+
 def go_to_pieces(page: Page) -> None:
     """The structure's menu › Pièces (the À traiter list). Links are boosted (HTMX): wait for the new page, so that
     the next click does not land on the page being replaced."""
-    page.get_by_role("navigation", name="Structure").get_by_role("link", name="Pièces").click()
+    menu(page).get_by_role("link", name="Pièces").click()
     page.wait_for_url(re.compile(r"/s/\d{14}/pieces/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Pièces de facturation")
 
@@ -81,17 +91,18 @@ def confirm(page: Page, button) -> None:
     dialog.get_by_role("button", name="Confirmer").click()
 
 
-def start_decompte(page: Page, number: str, month: str | None = None) -> str:
-    """As a sous-traitant: Pièces › Déposer › projet de décompte mensuel (A10) on the demo marché: the month (the
-    default one, after its last décompte, unless given), the number and the PDF — no amount. Returns the month."""
+def start_decompte(page: Page, number: str, month: str | None = None, cadre: str = "A10") -> str:
+    """As a company of the marché: Pièces › Déposer › projet de décompte mensuel (A10 for a sous-traitant, A4 for the
+    mandataire…) on the demo marché: the month (the default one, after its last décompte, unless given), the number
+    and the PDF — no amount. Returns the month."""
     go_to_pieces(page)
     page.locator("main .page-head").get_by_role("link", name="Déposer une pièce").click()
     page.wait_for_url(re.compile(r"/pieces/nouvelle"))
     choices = page.locator("#deposit-choices")
     expect(choices).to_contain_text(f"Sur le marché {DEMO}")
-    choices.locator("li.choice", has_text="A10").get_by_role("link", name="Saisir le décompte").click()
+    choices.locator("li.choice", has_text=cadre).get_by_role("link", name="Saisir le décompte").click()
     page.wait_for_url(re.compile(r"/projet-de-decompte"))
-    expect(page.get_by_role("heading", level=1)).to_contain_text("A10")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(cadre)
     month_field = page.get_by_label("Mois des travaux")
     if month is not None:
         month_field.fill(month)
@@ -147,7 +158,7 @@ def issue_etat_acompte(page: Page, month: str, number: str, index_value: str) ->
     """As the maître d'œuvre: Marchés › the demo marché › États d'acompte; enter the month's provisional BT01 index,
     open the état of `month` (the projets de décompte it took that month are in it, piece `number` among them),
     then issue it. Returns what the issued état pays each beneficiary this time ("À payer pour cet acompte")."""
-    page.get_by_role("navigation", name="Structure").get_by_role("link", name="Marchés").click()
+    menu(page).get_by_role("link", name="Marchés").click()
     page.wait_for_url(re.compile(r"/marches/$"))
     page.get_by_role("link", name=DEMO).first.click()
     page.wait_for_url(re.compile(r"/marches/\d+$"))
@@ -179,14 +190,14 @@ def open_synthese(page: Page) -> None:
     """The structure's menu › Synthèse (what waits on the structure, with the actions inline). Not clicked again
     when already there: a second boosted load could land after an inline action and show the list as it was."""
     if not re.search(r"/synthese$", page.url):
-        page.get_by_role("navigation", name="Structure").get_by_role("link", name="Synthèse").click()
+        menu(page).get_by_role("link", name="Synthèse").click()
         page.wait_for_url(re.compile(r"/synthese$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Synthèse")
     page.wait_for_load_state("networkidle")
 
 
 def open_tableau_de_bord(page: Page) -> None:
-    page.get_by_role("navigation", name="Structure").get_by_role("link", name="Tableau de bord").click()
+    menu(page).get_by_role("link", name="Tableau de bord").click()
     page.wait_for_url(re.compile(r"/tableau-de-bord$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Tableau de bord")
     page.wait_for_load_state("networkidle")

@@ -3,6 +3,8 @@ the cumul per line, see the amounts follow, then send — no amount invented, «
 piece can be sent, and a figure typed in one row answered without ever sending back an input."""
 from __future__ import annotations
 
+import html
+import json
 import re
 from decimal import Decimal
 
@@ -72,11 +74,20 @@ def test_start_enter_the_cumul_see_it_follow_then_send(app, w, client):
     body = answer.get_data(as_text=True)
     assert answer.status_code == 200
     assert "<input" not in body.replace('<input type="hidden"', "")  # never an input the user may be typing in
-    assert f'id="amount-{unit}" hx-swap-oob="true">300,00' in body  # the row's amount follows…
-    assert 'id="totals" hx-swap-oob="true"' in body and "300,00" in body  # …and the totals
+    # The row's amount follows, saying the figure it was computed from (the page applies it only while the input
+    # still holds that figure)…
+    assert f'id="amount-{unit}" hx-swap-oob="true" data-computed-for="m_{unit}" data-computed-from="3">300,00' in body
+    # …and the totals, computed from every figure as sent.
+    totals = re.search(r'<div id="totals" hx-swap-oob="true" data-computed-for="\*" data-computed-from="([^"]*)">', body)
+    assert totals and html.unescape(totals.group(1)) == json.dumps({f"m_{unit}": "3"}) and "300,00" in body
     assert "value=\"send\"" in body, body[body.find("send-panel"):]  # now it can be sent: the panel offers it, with what cannot be undone
     assert "ne peut plus être modifié" in body
     assert piece(app, piece_id).montant_ht == D("0.00")  # a preview keeps nothing
+    # A figure that cannot be read: its row says why, and the send panel no longer offers to send (never « Prêt »).
+    unreadable = client.post(url, data={**typed, f"m_{unit}": "3,,5"}, headers=HX)
+    body = unreadable.get_data(as_text=True)
+    assert unreadable.status_code == 422 and f'id="problems-{unit}"' in body
+    assert 'value="send"' not in body and "Avant l'envoi" in body
 
     sent = client.post(url, data={**typed, "intent": "send"}, headers=HX)
     assert sent.status_code == 200 and sent.headers["HX-Redirect"].endswith(f"/pieces/{piece_id}")

@@ -146,3 +146,25 @@ def test_the_pieces_of_the_decompte_general_move_only_through_its_page(app, db):
     establish_dg(app, w, etat_id, days(2))
     with pytest.raises(OperationError, match="page du décompte général"):
         act(app, w.mandataire, _row(app, etat_id).dg_piece_id, "sign_dg")
+
+
+def test_silence_for_30_days_makes_the_dg_definitive_and_the_solde_payable(app, db):
+    """The sweep applies the tacit acceptance at the due instant (notified 4 March 2026 → 3 April 2026), even when it
+    runs late; the solde's line starts its délai de paiement that day (due 3 May 2026); signing is then refused."""
+    from chorus_chain.jobs.clock import tick
+
+    w = world(app)
+    etat_id = final_etat(app, w)
+    establish_pdg(app, w, etat_id, days(1))
+    establish_dg(app, w, etat_id, days(2))
+    due = _row(app, etat_id).signature_due_at
+    with app.test_request_context():
+        tick(due + timedelta(days=3))
+    row = _row(app, etat_id)
+    assert (row.signature, row.signed_at, row.signed_by_id, row.dgd_piece_id) == ("tacite", due, None, None)
+    assert status_of(app, row.dg_piece_id) == "ASSOCIEE"
+    [line] = _lines(app, etat_id)
+    assert (line.amount, line.dgp_started_on, line.due_on) == (Decimal("57000.00"), date(2026, 4, 3),
+                                                              date(2026, 5, 3))
+    _refused(app, lambda: sign(app, w, etat_id, due + timedelta(days=4), with_reservations=False),
+             "réputé l'avoir accepté")

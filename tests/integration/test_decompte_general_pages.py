@@ -26,6 +26,10 @@ def test_pdg_dg_signature_with_reservations_and_payment_through_the_pages(app, d
     etat_id = final_etat(app, w)
     moe = logged_in(app, w.moe)
     moe_page = f"/s/{w.moe.siret}/marches/{w.marche_id}/etats/{etat_id}"
+    # The marché's états: the final one says where the décompte général stands and opens it.
+    listing = _text(moe.get(f"/s/{w.moe.siret}/marches/{w.marche_id}/etats/"))
+    assert "le maître d'œuvre établit le projet de décompte général" in listing.replace("&#39;", "'")
+    assert "Établir le projet de décompte général…" in listing
     shown = _text(moe.get(moe_page))
     assert "Établir le projet de décompte général (solde 57 000,00 €)" in shown
     assert 'data-confirm="Le projet de décompte général (A17)' in moe.get(moe_page).get_data(as_text=True)
@@ -69,7 +73,9 @@ def test_pdg_dg_signature_with_reservations_and_payment_through_the_pages(app, d
     assert "Signé avec réserves" in shown and "montant en litige : 12 000,00 €" in shown
     assert "Signer le décompte général" not in shown.split("Décompte général", 2)[-1][:200]
 
-    # The MOA reads the dispute too; the paying office (the MOA's structure here) pays the solde's line.
+    # The MOA reads the dispute too; the paying office (the MOA's structure here) finds the DGD in its Synthèse and
+    # pays the solde's line.
+    assert "Payer le solde du décompte général…" in _text(moa.get(f"/s/{w.moa.siret}/synthese"))
     shown = _text(moa.get(moa_page))
     assert "montant en litige : 12 000,00 €" in shown and "Lignes à payer" in shown
     [line] = rows(app, PayableLine, PayableLine.etat_acompte_id == etat_id)

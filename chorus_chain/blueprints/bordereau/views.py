@@ -11,6 +11,8 @@ answers 422 (nothing kept). Rights: "Factures de travaux" consultation to read, 
 """
 from __future__ import annotations
 
+import json
+
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -34,6 +36,7 @@ from chorus_chain.operations.decompte_entry import readiness
 from chorus_chain.operations.decompte_entry import start as start_ops
 from chorus_chain.operations import pieces as piece_ops
 from chorus_chain.operations import price_schedule as ops
+from chorus_chain.operations.pieces_drafts import Problem
 from chorus_chain.tenancy import has_right, require_right, tenant_blueprint
 
 bp = tenant_blueprint("bordereau", __name__)
@@ -270,8 +273,10 @@ def _decompte_row(piece, values: dict):
     """A figure typed in one row (or in the other amounts): every row's progress, amount and problems and the
     totals, out of band, computed from the whole form as it was sent — never an input, which stays as the user
     types. Nothing is written."""
-    context = dict(piece=piece, row_error=None, error_line=None, error=None, general_error=None,
-                   EXTRAS=rules.EXTRAS, EXTRA_LABELS=rules.EXTRA_LABELS)
+    figures = {name: value for name, value in values.items() if name.startswith("m_") or name in rules.EXTRAS}
+    context = dict(piece=piece, row_error=None, error_line=None, error=None, general_error=None, values=values,
+                   all_figures=json.dumps(figures, sort_keys=True), EXTRAS=rules.EXTRAS,
+                   EXTRA_LABELS=rules.EXTRA_LABELS)
     try:
         sheet = decompte_ops.preview_decompte(g.structure, piece.id, values)
     except OperationError as error:
@@ -281,6 +286,8 @@ def _decompte_row(piece, values: dict):
             context.update(error_line=line, error=error.message)
         else:
             context.update(general_error=error.message)
+        # An unreadable figure stops the sending until it is corrected: the send panel says so (never « Prêt »).
+        context["send_problems"] = [Problem(error.message, "decompte")]
         return render_template("bordereau/_decompte_row.html", sheet=None, **context), 422
     context["general_error"] = sheet.amount_error
     context["send_problems"] = readiness.send_problems(piece, sheet, utcnow())

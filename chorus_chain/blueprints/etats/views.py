@@ -118,8 +118,11 @@ def _render_index(access, status: int = 200, error: OperationError | None = None
             own = [Decimal(p["this"]) for p in result["payables"] if p["payee_key"] in mine]
             amount = sum(own, Decimal(0)) if own else None
         rows.append({"etat": etat, "amount": amount})
+    # The final état's décompte général: where it stands and what this structure may do (one état per marché).
+    dg_views = {etat.id: dg_reading.view_for(access, etat, can_change=current_rights_allow_change(), now=utcnow())
+                for etat in etats if etat.final}
     return render_template("etats/index.html", access=access, marche=access.marche, rows=rows, whole=whole,
-                           is_moe=ops.is_moe(access), error=error, month=month), status
+                           is_moe=ops.is_moe(access), error=error, month=month, dg_views=dg_views), status
 
 
 @bp.get("/")

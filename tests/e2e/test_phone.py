@@ -1,0 +1,129 @@
+"""A phone, 390 px wide (issue 15): a compact header with the menu folded, tables scrolling inside their own box,
+never the page; the décompte's input column and the finance charts usable at that width.
+
+Each page is checked with `document.documentElement.scrollWidth <= 390` (the page never scrolls sideways) and
+photographed in tests/artifacts/phone-*.png: look at them after a change of layout.
+"""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from playwright.sync_api import expect
+
+from tests.e2e.actors import DEMO, add_to_line, enter, fresh_number, menu, start_decompte
+from tests.e2e.conftest import screenshot
+
+WIDTH = 390
+
+
+# What sticks out of the screen on the right, outside a box that scrolls sideways (a table's): cut off or pushing the
+# page wider.
+BEYOND = """() => {
+  const width = document.documentElement.clientWidth, out = [];
+  for (const e of document.querySelectorAll("main *")) {
+    const r = e.getBoundingClientRect();
+    if (r.width <= 1 || r.right <= width + 1) continue;
+    const folded = e.closest("details:not([open])");  // the inside of a closed disclosure is not shown
+    if (folded && !e.closest("summary")) continue;
+    let p = e.parentElement, scrolls = false;
+    for (; p && p !== document.body; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX;
+      if (o === "auto" || o === "scroll") { scrolls = true; break; }
+    }
+    if (!scrolls) out.push(`${e.tagName.toLowerCase()}.${e.className} « ${e.textContent.trim().slice(0, 30)} » ends at ${Math.round(r.right)}`);
+  }
+  return out.slice(0, 8);
+}"""
+
+
+def _fits(page, what: str) -> None:
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= WIDTH, f"{what}: the page is {width} px wide at {WIDTH} px"
+    beyond = page.evaluate(BEYOND)
+    assert not beyond, f"{what}: " + "; ".join(beyond)
+
+
+def _go(page, name: str) -> None:
+    """The folded menu › `name`; the boosted page loaded."""
+    menu(page).get_by_role("link", name=name, exact=True).click()
+    expect(page.get_by_role("navigation", name="Structure")).to_be_hidden()  # folded again on the new page
+    page.wait_for_load_state("networkidle")
+
+
+def test_the_header_is_compact_and_the_menu_folded(phone):
+    page = phone
+    enter(page, "leroy")  # one structure: its Synthèse directly
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Synthèse")
+    expect(page.get_by_role("navigation", name="Structure")).to_be_hidden()
+    top = page.get_by_role("heading", level=1).bounding_box()["y"]
+    assert top < 200, f"the content starts {top} px down"
+    _fits(page, "Synthèse")
+    screenshot(page, "phone-synthese")
+    page.get_by_test_id("menu-button").click()
+    expect(page.get_by_role("navigation", name="Structure")).to_be_visible()
+    _fits(page, "Synthèse, menu open")
+    screenshot(page, "phone-menu")
+
+
+def test_the_tableau_de_bord_and_a_piece_never_scroll_sideways(phone):
+    page = phone
+    enter(page, "leroy")
+    _go(page, "Tableau de bord")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tableau de bord")
+    _fits(page, "Tableau de bord")
+    screenshot(page, "phone-tableau-de-bord")
+    # Its list of pieces scrolls inside its own box: wider than the phone, but within the page.
+    box = page.locator("table", has=page.get_by_role("link", name=re.compile(r"^PL-PDM-"))).first
+    assert box.evaluate("t => t.scrollWidth > t.clientWidth && getComputedStyle(t).overflowX === 'auto'")
+    page.locator("a", has_text=re.compile(r"^PL-PDM-")).first.click()
+    page.wait_for_url(re.compile(r"/pieces/\d+$"))
+    page.wait_for_load_state("networkidle")
+    _fits(page, "a piece")
+    screenshot(page, "phone-piece")
+
+
+def test_the_finances_charts_fit_the_phone(phone):
+    page = phone
+    enter(page, "durand")
+    _go(page, "Marchés")
+    page.locator("main a", has_text=DEMO).first.click()
+    page.wait_for_url(re.compile(r"/marches/\d+$"))
+    page.get_by_role("link", name="Finances", exact=True).click()
+    page.wait_for_url(re.compile(r"/marches/\d+/finances$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Où en est l'argent du marché")
+    expect(page.locator("main svg").first).to_be_visible()
+    _fits(page, "finances")
+    right = page.evaluate("() => Math.max(...[...document.querySelectorAll('main svg')]"
+                          ".map(s => s.getBoundingClientRect().right))")
+    assert right <= WIDTH, f"a chart ends at {right} px"
+    screenshot(page, "phone-finances")
+
+
+def test_a_phone_enters_its_decompte(phone):
+    page = phone
+    enter(page, "leroy")
+    start_decompte(page, fresh_number("PL-P"))
+    _fits(page, "décompte")
+    cumul = page.get_by_label("Cumul à ce jour, ligne PL-01")
+    cumul.scroll_into_view_if_needed()
+    box = cumul.bounding_box()
+    assert box["width"] >= 60 and box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, box
+    assert cumul.is_editable()  # the input column is reachable and usable
+    add_to_line(page, "PL-01", Decimal("10"))
+    expect(page.locator("#totals")).to_contain_text("300,00")
+    _fits(page, "décompte, computed")
+    screenshot(page, "phone-decompte")
+
+
+def test_every_page_of_the_menu_fits_for_each_kind_of_company(phone):
+    """Beyond the five pages above: every entry of the menu of the MOA, the MOE, the mandataire and a
+    sous-traitant."""
+    page = phone
+    for who in ("mairie", "moe", "durand", "leroy"):
+        enter(page, who)
+        names = [n.strip() for n in menu(page).get_by_role("link").all_inner_texts()]
+        page.get_by_test_id("menu-button").click()  # fold it back
+        for name in names:
+            _go(page, re.sub(r"\s+\d+$", "", name))  # « Pièces 3 »: the count is no part of the name
+            _fits(page, f"{who} › {name}")
