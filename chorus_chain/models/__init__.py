@@ -8,6 +8,7 @@ from chorus_chain.models.chat import Conversation, ConversationMessage
 from chorus_chain.models.deadlines import ClockState, Deadline
 from chorus_chain.models.decompte_general import DecompteGeneral
 from chorus_chain.models.documents import GeneratedDocument
+from chorus_chain.models.invitations import InvitationRequest
 from chorus_chain.models.etat_pieces import EtatAcomptePdm, LinePayment, PayableLine
 from chorus_chain.models.marches import Dc4Avenant, Marche, MarcheEvent, MarcheParty
 from chorus_chain.models.messaging import MailMessage, OutboxJob
@@ -35,6 +36,7 @@ __all__ = [
     "Account",
     "LoginSession",
     "StructureContest",
+    "InvitationRequest",
     "ApiCall",
     "ApiClient",
     "ApiIdempotencyKey",

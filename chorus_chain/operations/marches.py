@@ -1103,7 +1103,7 @@ def create_invited_structure(account: Account, token: str, raw: Mapping[str, Any
         address_line=raw.get("address_line") or "", postal_code=raw.get("postal_code") or "",
         city=raw.get("city") or "", vat_number=raw.get("vat_number") or None,
         size_class=raw.get("size_class") or "pme")
-    _link(party, structure)
+    link_invitation(party, structure)
     return structure
 
 
@@ -1118,11 +1118,11 @@ def claim_invitation(account: Account, token: str) -> tuple[MarcheParty, Structu
     if structure is None or not member:
         raise OperationError("Vous n'êtes pas rattaché(e) à la structure de ce SIRET : demandez votre rattachement à "
                              "son gestionnaire principal, puis revenez sur ce lien.")
-    _link(party, structure)
+    link_invitation(party, structure)
     return party, structure
 
 
-def _link(party: MarcheParty, structure: Structure) -> None:
+def link_invitation(party: MarcheParty, structure: Structure) -> None:
     """The invitation belongs to this structure from now on, still to be confirmed; its link is spent."""
     party.structure_id = structure.id
     party.invitation_hash = None

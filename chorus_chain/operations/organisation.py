@@ -525,6 +525,11 @@ def describe_event(event: StructureEvent) -> EventText:
         old, new = d.get("old", {}), d.get("new", {})
         return EventText("Rôle de gestionnaire principal transmis",
                          [f"{old.get('name', '')} → {new.get('name', '')} ({new.get('email', '')})"])
+    if kind == "gestionnaire.contest_handed_over":
+        old, new = d.get("old") or {}, d.get("new") or {}
+        return EventText("Rôle de gestionnaire principal remis après une contestation retenue",
+                         [f"{old.get('name', '—')} → {new.get('name', '')} ({new.get('email', '')})",
+                          f"{old.get('name', 'L’ancien gestionnaire')} n'est plus rattaché(e) à la structure."])
     if kind == "structure.updated":
         return EventText("Paramètres de la structure modifiés", _changes_lines(d.get("changes", {}),
                                                                                STRUCTURE_FIELDS, _setting_value))

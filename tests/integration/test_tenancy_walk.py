@@ -31,6 +31,7 @@ NON_TENANT_ENDPOINTS = {
     "operator.contests": "platform operators only (403 for others)",
     "operator.decide_contest": "platform operators only",
     "marches_invitation.show": "signed token (invitation of a company that has no structure yet)",
+    "marches_invitation.ask": "signed token; asks the inviter, who decides (links nothing by itself)",
     "help.index": "public help", "help.article": "public help",
     "help.go": "to a page of one of the user's own structures (login required; the page checks membership)",
     "operator.queue": "platform operators only (403 for others)", "operator.ticket": "platform operators only",
@@ -93,9 +94,26 @@ def world(app, db):
         "api_client_id": _victim_api_client(app, victim, owner),
         "batch_id": _victim_batch(app, victim),
         "mois": "2026-02",
+        "request_id": _victim_invitation_request(app, victim, colleague, marche_id),
     }
     return {"victim": victim, "outsider": outsider, "powerless": powerless, "owner": owner,
             "colleague": colleague, "args": victim_args}
+
+
+def _victim_invitation_request(app, victim, colleague, marche_id):
+    """A pending request, decided by the victim, for the invitation it sent the MOA of its marché (its id)."""
+    from chorus_chain.extensions import db
+    from chorus_chain.models import InvitationRequest, MarcheParty
+
+    with app.app_context():
+        party = db.session.scalar(db.select(MarcheParty).where(MarcheParty.marche_id == marche_id,
+                                                               MarcheParty.role == "moa"))
+        party.invited_by_id = victim.id
+        row = InvitationRequest(party_id=party.id, inviter_id=victim.id, account_id=colleague.id,
+                                structure_id=victim.id, message="", status="pending")
+        db.session.add(row)
+        db.session.commit()
+        return row.id
 
 
 def _victim_api_client(app, victim, owner):

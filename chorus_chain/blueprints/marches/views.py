@@ -39,7 +39,8 @@ from chorus_chain.operations import marches as ops
 from chorus_chain.operations import retenue as retenue_ops
 from chorus_chain.operations.export import marche_export
 from chorus_chain.operations.finances import marche_finances
-from chorus_chain.tenancy import require_right, tenant_blueprint
+from chorus_chain.operations import invitation_requests
+from chorus_chain.tenancy import require_gestionnaire, require_right, tenant_blueprint
 
 bp = tenant_blueprint("marches", __name__, url_prefix="/marches")
 # The signed link of an invitation e-mail, for a company that has no structure yet: outside any tenant.
@@ -84,8 +85,31 @@ def _chain_picture(access: ops.MarcheAccess, tree: dict) -> Markup:
 @bp.get("/")
 @require_right(*VIEW)
 def index():
+    requests = invitation_requests.pending_for(g.structure) if g.is_gestionnaire else []
     return render_template("marches/index.html", marches=ops.marches_of(g.structure),
-                           invitations=ops.invitations_of(g.structure), ROLE_LABELS=ROLE_LABELS)
+                           invitations=ops.invitations_of(g.structure), ROLE_LABELS=ROLE_LABELS,
+                           invitation_requests=requests, decision_form=Form())
+
+
+@bp.post("/invitations/demandes/<int:request_id>")
+@require_gestionnaire
+def decide_invitation_request(request_id: int):
+    """The inviting structure's gestionnaire principal approves or refuses another account's request for one of its
+    invitations (operations/invitation_requests)."""
+    if request_id not in {row.id for row in invitation_requests.pending_for(g.structure)}:
+        abort(404)  # another structure's request, or one already decided: nothing to decide here
+    form = Form()
+    if not form.validate_on_submit():
+        abort(400)
+    approve = request.form.get("decision") == "approve"
+    try:
+        decided = invitation_requests.decide(g.structure, current_user, request_id, approve=approve, now=utcnow())
+    except OperationError as error:
+        flash(error.message, "error")
+        return redirect(url_for("marches.index"), 303)
+    flash(f"Demande de {decided.structure.name} {'acceptée : l’invitation lui est rattachée' if approve else 'refusée'}.",
+          "success")
+    return redirect(url_for("marches.index"), 303)
 
 
 @bp.route("/nouveau", methods=["GET", "POST"])
@@ -336,7 +360,11 @@ def invitation(token: str):
     try:
         ops.check_invitee(current_user, party)  # only the account the invitation was sent to answers it
     except OperationError as error:
-        return render_template("marches/invitation_link.html", refused=error.message, **context), 403
+        # Anyone else may ask the inviter for the role, for its structure of the invited SIRET
+        # (operations/invitation_requests): nothing is linked without the inviter's approval.
+        existing, member = ops.invitation_target(current_user, party)
+        return render_template("marches/invitation_link.html", refused=error.message, existing=existing,
+                               member=member, ask_form=Form(), **context), 403
     existing, member = ops.invitation_target(current_user, party)
     if existing is not None:
         if member and request.method == "POST":
@@ -357,3 +385,19 @@ def invitation(token: str):
                   "maintenant votre rôle sur le marché.", "success")
             return redirect(url_for("marches.show", siret=structure.siret, marche_id=marche.id))
     return render_template("marches/invitation_link.html", form=form, **context), _status(form)
+
+
+@invitation_bp.post("/<token>/demande", endpoint="ask")
+def ask_invitation(token: str):
+    """Another account than the invited one asks the inviter for the invitation's role (nothing linked yet)."""
+    if not current_user.is_authenticated:
+        abort(403)
+    form = Form()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        invitation_requests.ask(current_user, token, request.form.get("message", ""), now=utcnow())
+    except OperationError as error:
+        return render_template("marches/invitation_link.html", error=error.message), 422
+    flash("Votre demande est transmise à l'entreprise invitante : vous recevrez sa réponse par e-mail.", "success")
+    return redirect(url_for("accounts.structures"), 303)

@@ -5,20 +5,24 @@ gestionnaire principal (the SIRET's checksum is all that can be checked on the s
 structure was registered by someone else contests it through support. The contest goes to the operators' queue
 (`/operateur/demandes/contestations`); an operator decides — upheld or rejected, with the reason — after checking
 the company's documents (Kbis, a letter on its letterhead, the INSEE notice); the decision is recorded on the
-contest and in the structure's journal, and the contester is told by e-mail. An upheld contest is then carried out by
-the operator (hand-over of the gestionnaire principal), never automatically.
+contest and in the structure's journal, and the contester is told by e-mail.
 
-Nothing here gives the contester any access to the structure.
+An upheld contest hands the structure over at once (`_hand_over`): the claimant's account becomes its gestionnaire
+principal, with every right, and the account that registered it loses the role and its membership — the operator has
+just found that it was not the company's to register. Both are told by e-mail; the journal keeps who, when and on
+which contest. A rejected contest changes nothing, and until an operator upholds it a contest gives the contester no
+access to the structure.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from chorus_chain.domain import identifiers
+from chorus_chain.domain import rights as rights_rules
 from chorus_chain.extensions import db
-from chorus_chain.models import Account, Rattachement, Structure
+from chorus_chain.models import Account, Rattachement, Service, ServiceMember, Structure
 from chorus_chain.models.contests import StructureContest
 from chorus_chain.operations import OperationError
 from chorus_chain.operations.mail import queue_mail
@@ -83,4 +87,44 @@ def decide(contest: StructureContest, operator: Account, *, upheld: bool, decisi
                  upheld=upheld, decision=decision)
     queue_mail(contest.account.notification_email, "structure_contest_decided", account_id=contest.account_id,
                contest=contest, structure=contest.structure, upheld=upheld)
+    if upheld:
+        _hand_over(contest, operator, now=now)
     return contest
+
+
+def _hand_over(contest: StructureContest, operator: Account, *, now: datetime) -> None:
+    """The claimant becomes gestionnaire principal (every right); the former one is detached from the structure
+    (its services left with it); journalled, both told by e-mail. The structure row is locked: two operators deciding
+    two contests of one structure at once hand it over one after the other."""
+    structure = db.session.scalar(select(Structure).where(Structure.id == contest.structure_id)
+                                  .with_for_update(of=Structure))
+    claimant = db.session.get(Account, contest.account_id)
+    former = db.session.get(Account, structure.gestionnaire_id) if structure.gestionnaire_id else None
+    membership = db.session.scalar(select(Rattachement).where(Rattachement.structure_id == structure.id,
+                                                              Rattachement.account_id == claimant.id))
+    if membership is None:
+        membership = Rattachement(structure_id=structure.id, account_id=claimant.id, requested_at=now)
+        db.session.add(membership)
+    membership.status, membership.decided_at, membership.decided_by_id = "approved", now, operator.id
+    for domain, level in rights_rules.GESTIONNAIRE_RIGHTS.items():
+        setattr(membership, f"right_{domain}", level)
+    structure.gestionnaire_id = claimant.id
+    if former is not None and former.id != claimant.id:
+        db.session.execute(delete(ServiceMember).where(
+            ServiceMember.account_id == former.id,
+            ServiceMember.service_id.in_(select(Service.id).where(Service.structure_id == structure.id))))
+        for row in db.session.scalars(select(Rattachement).where(Rattachement.structure_id == structure.id,
+                                                                 Rattachement.account_id == former.id)):
+            row.status, row.decided_at, row.decided_by_id = "detached", now, operator.id
+    db.session.flush()
+    record_event(structure, operator, "gestionnaire.contest_handed_over", contest_id=contest.id,
+                 old=_who(former) if former else None, new=_who(claimant))
+    recipients = [claimant] + ([former] if former is not None and former.id != claimant.id else [])
+    for recipient in recipients:
+        queue_mail(recipient.notification_email, "structure_contest_handed_over", account_id=recipient.id,
+                   account=recipient, structure=structure, former=former, successor=claimant,
+                   decision=contest.decision)
+
+
+def _who(account: Account) -> dict:
+    return {"account_id": account.id, "name": account.full_name, "email": account.email}
