@@ -2,7 +2,7 @@
 are written by the job before it sends (none while queued)
 
 Revision ID: 3e5f7a9b1c13
-Revises: c3d5e7f90213
+Revises: d4e6f8a01324
 Create Date: 2026-12-06 05:10:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '3e5f7a9b1c13'
-down_revision = 'c3d5e7f90213'
+down_revision = 'd4e6f8a01324'
 branch_labels = None
 depends_on = None
 
