@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 
 import pytest
 
@@ -52,6 +53,10 @@ def test_a_member_opens_a_ticket_from_a_piece_page(app, client, people):
     assert ticket.status == "open" and ticket.account_id == owner.id
     thread = _text(client.get(response.headers["Location"]))
     assert "Ma pièce est à recycler" in thread and "ecran.png" in thread
+    # The ticket names the piece by its number, with a link to it (not an internal id).
+    named = re.search(rf'<a href="/s/{structure.siret}/pieces/{piece_id}">n° ([^<]+)</a>', thread)
+    assert named and named.group(1) in piece_page  # the number the piece page shows
+    assert "n° interne" not in thread
 
 
 def test_someone_elses_piece_or_an_outside_url_is_not_attached(app, client, people):

@@ -65,7 +65,16 @@ def new():
 @bp.get("/<int:ticket_id>")
 def show(ticket_id: int):
     ticket = _own_ticket_or_404(ticket_id)
-    return render_template("support/show.html", ticket=ticket, form=MessageForm(formdata=None), **LABELS)
+    return render_template("support/show.html", ticket=ticket, form=MessageForm(formdata=None),
+                           ticket_piece=_ticket_piece(ticket), **LABELS)
+
+
+def _ticket_piece(ticket):
+    """The piece the ticket was opened from, as the structure sees it (the one access predicate): its number and a
+    link; None when it no longer sees it."""
+    from chorus_chain.operations import pieces as piece_ops
+
+    return piece_ops.piece_for(g.structure, ticket.piece_id) if ticket.piece_id else None
 
 
 @bp.post("/<int:ticket_id>/repondre")
@@ -79,7 +88,8 @@ def reply(ticket_id: int):
             form.add_error(error)
         else:
             return redirect(url_for("support.show", ticket_id=ticket.id))
-    return render_template("support/show.html", ticket=ticket, form=form, **LABELS), 422
+    return render_template("support/show.html", ticket=ticket, form=form, ticket_piece=_ticket_piece(ticket),
+                           **LABELS), 422
 
 
 def operator_required(view):
