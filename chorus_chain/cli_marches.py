@@ -64,7 +64,7 @@ def deadlines_clock(interval: float | None, ticks: int | None):
 @marche_cli.command("export")
 @click.argument("reference")
 def marche_export(reference: str):
-    """Print the JSON export of a marché (format chorus-chain/marche-export/v1)."""
+    """Print the JSON export of a marché (format chorus-chain/marche-export/v2)."""
     from chorus_chain.models import Marche
     from chorus_chain.operations.export import marche_export as build
 

@@ -1,4 +1,4 @@
-"""The marché export, format `chorus-chain/marche-export/v1` (docs/contracts/marche-export.md).
+"""The marché export, format `chorus-chain/marche-export/v2` (docs/contracts/marche-export.md).
 
 Everything comes from the database and the same chain the pages use; nothing is recomputed differently here.
 Amounts are strings with two decimals, dates YYYY-MM-DD, instants ISO-8601 with offset, unknown values null.
@@ -12,6 +12,10 @@ see is not named (null). Only an operator's command line (`flask marche export`)
 explicit `system_access`. `decompte` of a PDM is
 the issued état d'acompte's figures for that piece's beneficiary, the same lines as the screen
 (`operations.etats_acompte.piece_decompte`); null until an état that includes it is issued.
+
+v2 adds the états as documents (`operations.export_etats`): each issued état with its pieces (A15, A19, A17, A20,
+A8) and its projets de décompte, its payable lines with their payments and interest, the DGD reconciliation, and on
+each piece the états it is linked to — named only when the reader sees the piece.
 """
 from __future__ import annotations
 
@@ -28,8 +32,9 @@ from chorus_chain.graph import Role
 from chorus_chain.models import Deadline, Marche, Piece, PieceEvent, Structure
 from chorus_chain.operations import chain as chain_ops
 from chorus_chain.operations import etats_acompte as etats_ops
+from chorus_chain.operations import export_etats
 
-FORMAT = "chorus-chain/marche-export/v1"
+FORMAT = "chorus-chain/marche-export/v2"
 
 
 def _amount(value: Decimal | None, places: int = 2) -> str | None:
@@ -89,8 +94,19 @@ def marche_export(marche: Marche, now: datetime, reader_id: int | None) -> dict[
         },
         "parties": parties,
         "routes": routes(chain),
-        "pieces": pieces(marche, reader_id),
+        **pieces_and_etats(marche, rows, reader_id),
+        "dgd": export_etats.dgd(marche, rows, reader_id),
     }
+
+
+def pieces_and_etats(marche: Marche, rows, reader_id: int | None) -> dict[str, Any]:
+    """`pieces` (each with the états it is linked to) and `etats`, named through the same visible pieces."""
+    listed = pieces_with_ids(marche, reader_id)
+    etats, links = export_etats.etats(marche, rows, reader_id, {piece_id: item["number"]
+                                                               for piece_id, item in listed})
+    for piece_id, item in listed:
+        item["etats"] = links.get(piece_id, [])
+    return {"pieces": [item for _, item in listed], "etats": etats}
 
 
 def routes(chain: graph.Chain) -> list[dict[str, Any]]:
@@ -112,6 +128,10 @@ def routes(chain: graph.Chain) -> list[dict[str, Any]]:
 
 
 def pieces(marche: Marche, reader_id: int | None) -> list[dict[str, Any]]:
+    return [item for _, item in pieces_with_ids(marche, reader_id)]
+
+
+def pieces_with_ids(marche: Marche, reader_id: int | None) -> list[tuple[int, dict[str, Any]]]:
     """The deposited pieces of the marché that `reader_id` sees, in deposit order, each with its clocks and events:
     five queries. `reader_id` None reads every piece and is only allowed under `system_access` (a command line)."""
     conditions = [Piece.marche_id == marche.id, Piece.status != "BROUILLON"]
@@ -143,7 +163,7 @@ def pieces(marche: Marche, reader_id: int | None) -> list[dict[str, Any]]:
                                         .order_by(PieceEvent.piece_id, PieceEvent.seq)):
             events.setdefault(event.piece_id, []).append(event)
     decomptes = etats_ops.piece_decomptes(marche, ids)
-    return [{
+    return [(piece.id, {
         "number": piece.number,
         "cadre": piece.cadre,
         "emitter_siret": siret,
@@ -161,4 +181,4 @@ def pieces(marche: Marche, reader_id: int | None) -> list[dict[str, Any]]:
                     "from": e.from_status, "to": e.to_status, "reason": e.reason, "hash": e.hash}
                    for e in events.get(piece.id, [])],
         "decompte": decomptes.get(piece.id),
-    } for piece, siret in rows]
+    }) for piece, siret in rows]

@@ -52,10 +52,26 @@ class PiecePage:
         return max(1, -(-self.total // self.per_page))
 
 
+# The parts a projet de décompte reaches only inside the état d'acompte that carries it (issue 12): the MOA validates
+# the état (its A15), the paying office pays its lines (its A19) — the PDM is not one more piece to handle alone.
+INSIDE_ETAT = (T.STEP_MOA, T.STEP_PAIEMENT)
+
+
+def carried_by_an_etat():
+    """The piece is a projet de décompte an issued état carries (correlated on `Piece`)."""
+    from chorus_chain.models.etat_pieces import EtatAcomptePdm
+    from chorus_chain.models.money import EtatAcompte
+
+    return exists().where(EtatAcomptePdm.piece_id == Piece.id, EtatAcompte.id == EtatAcomptePdm.etat_acompte_id,
+                          EtatAcompte.status == "issued").correlate(Piece)
+
+
 def _awaiting(structure_id: int):
     """The pieces waiting on this structure: its drafts, and those whose status waits on a part it plays (its
-    access row's roles)."""
-    by_role = [and_(PieceAccess.roles.like(f"%{roles_text([actor])}%"), Piece.status.in_(statuses))
+    access row's roles) — but for the MOA and the paying office a projet de décompte carried by an état, which
+    reaches them inside that état (its A15 or A19 is listed instead)."""
+    by_role = [and_(PieceAccess.roles.like(f"%{roles_text([actor])}%"), Piece.status.in_(statuses),
+                    *((~carried_by_an_etat(),) if actor in INSIDE_ETAT else ()))
                for actor, statuses in AWAITING.items() if statuses]
     return or_(
         and_(Piece.emitter_structure_id == structure_id, Piece.status == Status.BROUILLON.value),

@@ -127,6 +127,9 @@ def test_bad_inputs_are_refused_in_french_and_change_nothing(app, db):
                                claimed_amount="100"), "Exposez vos réserves")
     _refused(app, lambda: sign(app, w, etat_id, days(3), with_reservations=True, reservations="Révision",
                                claimed_amount=""), "montant des sommes")
+    # A mémoire's file Chorus Pro would not take (the attachments' rules, CHORUS.md §5).
+    _refused(app, lambda: sign(app, w, etat_id, days(3), with_reservations=True, reservations="Révision",
+                               claimed_amount="100", memoire=UploadedFile("memoire.exe", b"MZ")), "ne sont pas acceptés par Chorus Pro")
     # After the deadline (notified NOW + 2 days, due NOW + 32 days): refused, with what the law says.
     _refused(app, lambda: sign(app, w, etat_id, days(32), with_reservations=False), "réputé l'avoir accepté")
     sign(app, w, etat_id, days(31), with_reservations=False)

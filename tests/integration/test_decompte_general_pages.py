@@ -113,3 +113,72 @@ def test_signing_after_the_deadline_is_refused_with_what_the_law_says(app, db):
     assert "article 12.4 du CCAG Travaux 2021" in message and "réputé l&#39;avoir accepté" in message, \
         message[message.find("message-error") - 50:][:900]
     assert changed(before, row_counts(app)) == {}
+
+
+def test_the_tacit_procedure_replaces_the_pdg_and_is_linked_from_the_decompte_general(app, db):
+    """The MOA stays silent on the MOE's PDG: the titulaire deposits its own PDG (A22) and replaces the pending A17
+    with it; the MOA can no longer establish a DG from the A17, and the décompte général's page links the A22; ten
+    days later the sweep makes it the tacit DGD and the titulaire deposits the A23, linked there too."""
+    from datetime import timedelta
+
+    from chorus_chain.jobs.clock import tick
+    from chorus_chain.models import Deadline
+    from tests.integration.pieces_world import act, deposit, status_of
+
+    w = world(app)
+    etat_id = final_etat(app, w)
+    establish_pdg(app, w, etat_id, days(1))
+    [row] = rows(app, DecompteGeneral, DecompteGeneral.etat_acompte_id == etat_id)
+    a22 = deposit(app, w, w.mandataire, "A22", "PDG-T-1", ht="150000.00")
+    assert act(app, w.mandataire, row.pdg_piece_id, "replace_by_a22") == "REMPLACEE_PAR_A22"
+    moa = logged_in(app, w.moa)
+    moa_page = f"/s/{w.moa.siret}/marches/{w.marche_id}/etats/{etat_id}"
+    shown = _text(moa.get(moa_page))
+    assert "Le titulaire a engagé la procédure tacite" in shown and "PDG-T-1" in shown
+    assert "Établir le décompte général et le notifier" not in shown
+    before = row_counts(app)
+    refused = moa.post(f"{moa_page}/decompte-general/notifier")
+    assert refused.status_code == 422 and "procédure tacite" in _text(refused)
+    assert changed(before, row_counts(app)) == {}
+
+    [clock] = rows(app, Deadline, Deadline.piece_id == a22, Deadline.kind == "tacit_dgd")
+    with app.test_request_context():
+        tick(clock.due_at + timedelta(hours=1))
+    assert status_of(app, a22) == "ASSOCIEE"
+    a23 = deposit(app, w, w.mandataire, "A23", "DGD-T-1", ht="150000.00", previous_piece_id=str(a22))
+    assert status_of(app, a23) == "MISE_A_DISPOSITION"
+    durand = logged_in(app, w.mandataire)
+    shown = _text(durand.get(f"/s/{w.mandataire.siret}/marches/{w.marche_id}/etats/{etat_id}"))
+    assert "PDG-T-1" in shown and "DGD-T-1" in shown
+    assert "Ouvrir le décompte général" in _text(durand.get(f"/s/{w.mandataire.siret}/pieces/{a23}"))
+
+
+def test_the_signature_form_refuses_hostile_input_and_stores_nothing(app, db):
+    w = world(app)
+    etat_id = final_etat(app, w)
+    moe = logged_in(app, w.moe)
+    assert moe.post(f"/s/{w.moe.siret}/marches/{w.marche_id}/etats/{etat_id}/decompte-general/projet").status_code \
+        in (302, 303)
+    moa = logged_in(app, w.moa)
+    assert moa.post(f"/s/{w.moa.siret}/marches/{w.marche_id}/etats/{etat_id}/decompte-general/notifier").status_code \
+        in (302, 303)
+    durand = logged_in(app, w.mandataire)
+    url = f"/s/{w.mandataire.siret}/marches/{w.marche_id}/etats/{etat_id}/decompte-general/signer"
+    others = [(who, logged_in(app, who)) for who in (w.moe, w.cotraitant)]  # logged in first: a login is a row
+    before = row_counts(app)
+    for data in ({},  # no choice made
+                 {"signature": "peut-etre"},
+                 {"signature": "avec_reserves", "reservations": "Motif\x00caché", "claimed_amount": "10"},
+                 {"signature": "avec_reserves", "reservations": "Motif \u202e inversé", "claimed_amount": "10"},
+                 {"signature": "avec_reserves", "reservations": "Motif", "claimed_amount": "9" * 40},
+                 {"signature": "avec_reserves", "reservations": "Motif", "claimed_amount": "-5"},
+                 {"signature": "avec_reserves", "reservations": "x" * 10000, "claimed_amount": "10"}):
+        answer = durand.post(url, data=data)
+        assert answer.status_code in (400, 422), (data, answer.status_code)
+    assert changed(before, row_counts(app)) == {}
+    # The MOE and a co-traitant may not sign.
+    for who, client in others:
+        answer = client.post(f"/s/{who.siret}/marches/{w.marche_id}/etats/{etat_id}/decompte-general/signer",
+                             data={"signature": "sans_reserve"})
+        assert answer.status_code == 422 and "Seul le titulaire" in _text(answer)
+    assert changed(before, row_counts(app)) == {}

@@ -353,7 +353,7 @@ def test_marche_archive_has_every_file_and_a_true_manifest(app, w):
     assert any(n.startswith("marche/fiche-marche-") for n in names)
     assert any(n.startswith("marche/etat-acompte-01-") for n in names)
     export = json.loads(archive.read("export.json"))
-    assert export["format"] == "chorus-chain/marche-export/v1"
+    assert export["format"] == "chorus-chain/marche-export/v2"
     assert {p["number"] for p in export["pieces"]} == {"ST-0050", "PDM-M-01"}
     history = archive.read("historique.txt").decode()
     assert "ST-0050" in history and "PDM-M-01" in history and "envoyer la pièce" in history

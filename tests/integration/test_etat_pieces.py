@@ -243,3 +243,26 @@ def test_the_a15_and_the_a19_are_not_answered_piece_by_piece(app, db):
     with system(app):
         moa = db.session.get(Structure, w.moa.structure_id)
         assert pieces_actions.allowed_actions_for(db.session.get(Piece, a19), moa) == []
+
+
+def test_the_moa_synthese_lists_the_etat_not_the_pdms_it_carries(app, db):
+    """A PDM covered by an état reaches the MOA, then the paying office, only inside it: their Synthèse lists the
+    A15, then the A19 — never the PDMs beside them. A returned état's PDMs are the MOE's again."""
+    from chorus_chain.operations import dashboard
+    from tests.integration.pieces_world import acting
+
+    def synthese(who) -> set[str]:
+        with acting(app, who) as (_, structure):
+            return {row.piece.cadre for row in dashboard.work_list(structure, works=None, per_page=100).page.items}
+
+    w = world(app)
+    month_of_may(app, w)
+    etat_id = open_etat(app, w, "2026-05", at("2026-05-22"))
+    issue(app, w, etat_id, at("2026-05-23"))
+    assert synthese(w.moa) == {"A15"}
+    again = return_etat(app, w, etat_id, "Avancement à revoir.", at("2026-05-24"))
+    assert synthese(w.moa) == set() and synthese(w.moe) == {"A4", "A10", "A13"}
+    issue(app, w, again, at("2026-05-25"))
+    assert synthese(w.moa) == {"A15"} and synthese(w.moe) == set()
+    validate(app, w, again, at("2026-05-26"))
+    assert synthese(w.moa) == {"A19"}  # the MOA's structure is also the paying office here

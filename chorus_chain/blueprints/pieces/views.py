@@ -386,7 +386,8 @@ def _piece_context(piece, failed: tuple[str, object] | None = None, notice: str 
 
 def _etat_document(piece):
     """The état whose document this piece is (an A15 or A19 of an état d'acompte; the A17, A20 or A8 of the
-    décompte général): its page shows the figures, the PDF and the decisions. None for any other piece (no query)."""
+    décompte général, or the A22 / A23 of its tacit procedure): its page shows the figures, the PDF and the
+    decisions. None for any other piece (no query)."""
     from chorus_chain.operations.decompte_general import reading as dg_reading
     from chorus_chain.operations.etat_pieces import reading
 
@@ -394,6 +395,8 @@ def _etat_document(piece):
         return reading.etats_of_pieces([piece.id]).get(piece.id)
     if piece.cadre in dg_reading.DG_CADRES:
         return dg_reading.etats_of_pieces([piece.id]).get(piece.id)
+    if piece.cadre in dg_reading.TACIT_CADRES:  # the tacit procedure replaces the décompte général's PDG
+        return dg_reading.final_etat_of(piece.marche_id)
     return None
 
 

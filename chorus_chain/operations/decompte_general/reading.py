@@ -27,6 +27,8 @@ from chorus_chain.operations.marches import MarcheAccess
 
 DG_CADRES = ("A17", "A20", "A8")  # the décompte général's pieces: the MOE's PDG, the MOA's DG, the holder's DGD
 
+TACIT_CADRES = ("A22", "A23")  # the titulaire's tacit procedure: its PDG, then the tacit DGD
+
 STATES = {
     "to_issue": "L'état final est à émettre par le maître d'œuvre.",
     "pdg_to_establish": "L'état final est émis : le maître d'œuvre établit le projet de décompte général.",
@@ -55,6 +57,7 @@ class DgView:
     can_sign: bool
     countdown: str | None
     overdue: bool
+    tacit_pieces: list[Piece]  # the titulaire's A22 / A23 of the tacit procedure, as this structure sees them
 
     @property
     def text(self) -> str:
@@ -100,8 +103,13 @@ def view_for(access: MarcheAccess, etat: EtatAcompte, *, can_change: bool, now: 
     countdown = None
     if row is not None and row.signature_due_at is not None and state in ("to_sign", "late"):
         countdown = clocks.countdown_fr(clocks.DG_SIGNATURE, row.signature_due_at, now)
+    # The tacit branch (A22 → 10 days → A23) runs on its own pieces: the page links them (read under the tenant).
+    tacit = list(db.session.scalars(select(Piece).where(Piece.marche_id == etat.marche_id,
+                                                        Piece.cadre.in_(TACIT_CADRES),
+                                                        Piece.status != T.Status.BROUILLON.value)
+                                    .order_by(Piece.id))) if etat.status == "issued" else []
     return DgView(
-        row=row, state=state, pdg=pdg, dg=dg, dgd=dgd, memoire=memoire, whole=whole,
+        row=row, state=state, pdg=pdg, dg=dg, dgd=dgd, memoire=memoire, whole=whole, tacit_pieces=tacit,
         can_pdg=can_change and state == "pdg_to_establish" and Role.MOE in roles,
         can_dg=can_change and state == "at_moa" and Role.MOA in roles,
         can_sign=can_change and state == "to_sign" and rows.is_holder(access),
@@ -126,3 +134,9 @@ def etats_of_pieces(piece_ids: Iterable[int]) -> dict[int, EtatAcompte]:
             if piece_id in ids:
                 found[piece_id] = etats[row.etat_acompte_id]
     return found
+
+
+def final_etat_of(marche_id: int) -> EtatAcompte | None:
+    """The marché's issued final état (the décompte général's page), if any."""
+    return db.session.scalar(select(EtatAcompte).where(EtatAcompte.marche_id == marche_id,
+                                                       EtatAcompte.final.is_(True), EtatAcompte.status == "issued"))
