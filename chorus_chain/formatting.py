@@ -24,6 +24,21 @@ def number(value, digits: int = 2) -> str:
     return format_decimal(value, format=f"#,##0.{'0' * digits}" if digits else "#,##0", locale=LOCALE)
 
 
+def price(value) -> str:
+    """A unit price: two decimals as for any amount, up to four when the bordereau has them ("30,00", "12,3456"),
+    never a trailing zero beyond the cents (not « 30,0000 »)."""
+    if value is None:
+        return "—"
+    return format_decimal(value, format="#,##0.00##", locale=LOCALE)
+
+
+def exact(value) -> str:
+    """A coefficient or a ratio as precise as it is, without trailing zeros ("0,125", not « 0,1250 »)."""
+    if value is None:
+        return "—"
+    return format_decimal(value, format="#,##0.##########", locale=LOCALE)
+
+
 def day(value: date | datetime | None, style: str = "medium") -> str:
     if value is None:
         return "—"
@@ -76,6 +91,8 @@ def month(value: str | None) -> str:
 def register(app) -> None:
     app.add_template_filter(money)
     app.add_template_filter(measure)
+    app.add_template_filter(price)
+    app.add_template_filter(exact)
     app.add_template_filter(measure_input)
     app.add_template_filter(unit)
     app.add_template_filter(month)

@@ -32,6 +32,17 @@ def render_document(document_id: int, etat_id: int | None = None, on: str | None
         return _render(document_id, {"etat_id": etat_id, "on": on})
 
 
+def store_etat_pdf(etat_id: int) -> bool:
+    """The état's PDF stored as its A15's main file (operations.etat_pieces.pdf): system work, for no user."""
+    from chorus_chain.access import system_access
+    from chorus_chain.operations.etat_pieces import pdf
+
+    with job_context(), system_access("jobs: the état's PDF stored as the main file of its A15"):
+        done = pdf.store_a15_pdf(etat_id, utcnow())
+        db.session.commit()
+        return done
+
+
 class DocumentBusy(Exception):
     """Another try is rendering this row and gave a sign of life lately: the outbox tries again later (by then it is
     done, or stalled and taken over)."""

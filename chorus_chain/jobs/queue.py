@@ -50,6 +50,7 @@ JOBS: dict[str, JobKind] = {
     "render_document": JobKind("chorus_chain.jobs.documents:render_document", "documents", lease_seconds=240,
                                on_give_up="chorus_chain.jobs.documents:give_up",
                                on_replay="chorus_chain.jobs.documents:replay"),
+    "store_etat_pdf": JobKind("chorus_chain.jobs.documents:store_etat_pdf", "documents", lease_seconds=240),
 }
 
 

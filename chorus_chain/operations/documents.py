@@ -267,7 +267,7 @@ def prepare_marche(structure: Structure, marche_id: int, kind: str, on: date, et
                                                            EtatAcompte.marche_id == marche.id))
         if etat is None:
             raise OperationError("Cet état d'acompte n'existe pas.")
-        doc = _etat_doc(etat, marche)
+        doc = etat_doc(etat, marche)
         prefix = "decompte-general" if doc.final else f"etat-acompte-{doc.number:02d}"
         return Prepared(kind, f"{prefix}-{reference}.pdf", PDF, _doc_key(doc), doc, marche=marche,
                         extra={"etat_id": etat.id})
@@ -294,10 +294,12 @@ def fiche_prepared(structure: Structure, access: marches_ops.MarcheAccess, on: d
     return Prepared("fiche", f"fiche-marche-{_safe(marche.reference)}.pdf", PDF, _doc_key(doc), doc, marche=marche)
 
 
-def _etat_doc(etat: EtatAcompte, marche: Marche):
+def etat_doc(etat: EtatAcompte, marche: Marche, *, frozen: bool = False):
+    """The état's document from its frozen result. `frozen`: also an état returned since (the A15's PDF is the
+    document the MOE sent)."""
     from chorus_chain.documents.etat_doc import etat_from_result
 
-    if etat.status != "issued" or not etat.result:
+    if not etat.result or (etat.status != "issued" and not (frozen and etat.status == "returned")):
         raise DocumentUnavailable("Un état d'acompte en préparation n'a pas de PDF : il faut d'abord l'émettre.")
     moe = db.session.scalar(select(MarcheParty).where(MarcheParty.marche_id == marche.id,
                                                       MarcheParty.role == "moe", MarcheParty.status == "confirmed"))

@@ -138,7 +138,38 @@ def decompte_general_pieces(piece_ids: Iterable[int]) -> set[int]:
     return found
 
 
+# A projet de décompte the titulaire referred to the MOA because the MOE let its 7 days (CHORUS.md §5) run out
+# (`refer_to_moa`, CHORUS.md §4: « MOE late: titulaire and MOA are alerted; the titulaire may go to the MOA »). Going
+# to the MOA does not make the claimed amount payable: the acompte is what the état d'acompte computes (§6: Δ cumul,
+# revision, VAT, retenue, advance repayment, split per beneficiary), and only the MOE's état turns a projet into an
+# amount — a PDM validated and paid alone would pay the amount requested, around the engine. So the MOA, once
+# referred, does not validate nor pay it alone: it sends it back to the MOE's desk (`return_etat`, with its reason:
+# the mise en demeure to establish the état), and the PDM reaches it again inside that état. [assumed: the CCAG lets
+# the MOA act on the MOE's silence; we read it as the MOA ordering the état, not paying the request as claimed.]
+# The titulaire loses nothing by the delay: the délai global de paiement keeps running from the MOE's receipt, and
+# the late-payment interest with it.
+REFERRED_AT_MOA = frozenset({T.Status.A_ASSOCIER_MOA.value, T.Status.PRISE_EN_COMPTE_MOA.value})
+REFERRED_MESSAGE = ("Ce projet de décompte vous est adressé par l'entreprise faute d'état d'acompte du maître d'œuvre "
+                    "dans son délai. Il ne se valide ni ne se paie seul : le montant d'un acompte est celui de l'état "
+                    "d'acompte (révision, TVA, retenue, avance). Renvoyez-le au maître d'œuvre en lui demandant "
+                    "d'établir l'état ; le délai de paiement court toujours depuis sa réception par le maître d'œuvre.")
+
+
+def referred_to_moa(piece: Piece) -> bool:
+    """A projet de décompte at the MOA that got there by the titulaire's referral, not inside an état (one query,
+    only for a PDM at the MOA)."""
+    if piece.cadre not in T.PDM_CADRES or piece.status not in REFERRED_AT_MOA:
+        return False
+    return db.session.scalar(select(PieceEvent.id).where(PieceEvent.piece_id == piece.id,
+                                                         PieceEvent.action == A.REFER_TO_MOA).limit(1)) is not None
+
+
 def etat_only(piece: Piece, action: str, carried: set[int] | None = None) -> bool:
+    if piece.cadre in T.PDM_CADRES and action in CARRIED_PDM_ACTIONS | {A.RETURN_ETAT} \
+            and piece.status in REFERRED_AT_MOA \
+            and piece.id not in (carried if carried is not None else carried_pdms([piece.id])) \
+            and referred_to_moa(piece):
+        return action != A.RETURN_ETAT  # referred, not carried: back to the MOE's état, never paid alone
     if action in ETAT_ONLY_ACTIONS.get(piece.cadre or "", frozenset()):
         return True
     if action in DG_ONLY_ACTIONS.get(piece.cadre or "", frozenset()):
@@ -153,6 +184,8 @@ def _etat_only_message(piece: Piece, action: str) -> str:
         return DG_ONLY_MESSAGE
     if action == A.ISSUE_ETAT_ACOMPTE:
         return ISSUE_MESSAGE
+    if referred_to_moa(piece):
+        return REFERRED_MESSAGE
     return ETAT_ONLY_MESSAGES.get(piece.cadre or "", PDM_MESSAGE)
 
 

@@ -266,3 +266,39 @@ def test_the_moa_synthese_lists_the_etat_not_the_pdms_it_carries(app, db):
     assert synthese(w.moa) == {"A15"} and synthese(w.moe) == set()
     validate(app, w, again, at("2026-05-26"))
     assert synthese(w.moa) == {"A19"}  # the MOA's structure is also the paying office here
+
+
+def test_the_a15_carries_the_etat_pdf_as_its_main_file(app, db):
+    """Issuing the état queues its PDF (an outbox row in the issue's transaction); the documents worker renders it
+    from the frozen result and attaches it to the A15 as its main file — once, however often the job runs."""
+    import io
+
+    from pypdf import PdfReader
+
+    from chorus_chain.jobs.outbox import run
+    from chorus_chain.models import OutboxJob, PieceFile, StoredFile
+
+    w = world(app)
+    month_of_may(app, w)
+    etat_id = open_etat(app, w, "2026-05", at("2026-05-22"))
+    correct_st1(app, w, etat_id)
+    issue(app, w, etat_id, at("2026-05-23"))
+    a15 = _etat(app, etat_id).piece_id
+    [job] = rows(app, OutboxJob, OutboxJob.job == "store_etat_pdf")
+    assert job.payload == {"etat_id": etat_id} and job.status == "pending"
+    assert count(app, PieceFile, PieceFile.piece_id == a15) == 0  # not yet: the worker renders it
+    with app.app_context():
+        run(job.id)
+    [main] = rows(app, PieceFile, PieceFile.piece_id == a15)
+    assert (main.role, main.content_type, main.name) == ("main", "application/pdf", "etat-acompte-1.pdf")
+    assert rows(app, OutboxJob, OutboxJob.id == job.id)[0].status == "done"
+    with system(app):
+        content = db.session.scalar(select(StoredFile.content).where(StoredFile.sha256 == main.sha256))
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+    assert "34" in text and "428,00" in text.replace("\u202f", " ")  # the état's amount due, 34 428,00 €
+    # Run again (a retried try): nothing more.
+    from chorus_chain.jobs.documents import store_etat_pdf
+
+    with app.app_context():
+        assert store_etat_pdf(etat_id) is False
+    assert count(app, PieceFile, PieceFile.piece_id == a15) == 1

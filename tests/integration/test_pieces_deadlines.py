@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from chorus_chain.extensions import db
@@ -139,3 +140,25 @@ def test_the_procfile_clock_sweeps_without_redis():
     processes = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line)
     assert processes["clock"] == "flask deadlines clock"  # PostgreSQL alone: no `rq cron`, which dies with Redis
     assert processes["mail"].endswith(" mail sweeps") and processes["documents"].endswith(" documents sweeps")
+
+def test_a_pdm_referred_to_the_moa_goes_back_to_the_moe_etat_never_paid_alone(app, db):
+    """The MOE is late, the sous-traitant refers its projet de décompte to the MOA: the MOA cannot validate nor pay
+    it as claimed (the acompte is the état's); it sends it back to the MOE's desk, where the état takes it up."""
+    from chorus_chain.operations import OperationError
+
+    w = world(app)
+    piece_id = deposit(app, w, w.st1, "A10", "F-1")
+    act(app, w.mandataire, piece_id, "validate", now=later(1))
+    act(app, w.moe, piece_id, "take", now=later(2))
+    sweep(app, later(8))
+    assert act(app, w.st1, piece_id, "refer_to_moa", now=later(9)) == "A_ASSOCIER_MOA"
+    with acting(app, w.moa) as (_, structure):
+        offered = [c.action for c in ops.allowed_actions_for(ops.piece_for(structure, piece_id), structure)]
+    assert offered == ["return_etat"]
+    events = count(app, PieceEvent, PieceEvent.piece_id == piece_id)
+    for action in ("moa_take", "moa_validate"):
+        with pytest.raises(OperationError, match="ne se valide ni ne se paie seul"):
+            act(app, w.moa, piece_id, action, now=later(10))
+    assert count(app, PieceEvent, PieceEvent.piece_id == piece_id) == events
+    assert act(app, w.moa, piece_id, "return_etat", reason="Établissez l'état d'acompte du mois, s'il vous plaît.",
+               now=later(10)) == "PRISE_EN_COMPTE_MOE"

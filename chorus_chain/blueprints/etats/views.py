@@ -87,7 +87,9 @@ def etat_value(value: Any, unit: str | None = None) -> str:
     found = _decimal(value)
     if found is None:
         return str(value)
-    places = max(0, -found.as_tuple().exponent) if isinstance(found.as_tuple().exponent, int) else 2
+    # As precise as stored, but never a trailing zero (« 0,125 », « 35 % », not « 0,1250 », « 35,000 % »).
+    exponent = found.normalize().as_tuple().exponent
+    places = max(0, -exponent) if isinstance(exponent, int) else 2
     if unit == "€":
         return money(found)
     if unit == "taux":

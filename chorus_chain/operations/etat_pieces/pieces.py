@@ -169,6 +169,9 @@ def deposit_a15(marche: Marche, etat: EtatAcompte, pdms: Iterable[tuple[Piece, i
         marche, moe, "A15", etat_number(etat, "EA"), result=etat.result, account=account, structure=structure,
         now=now, extra={"etat": {"id": etat.id, "number": label, "month": etat.month}})
     etat.piece_id = piece.id
+    from chorus_chain.operations.etat_pieces import pdf
+
+    pdf.queue_a15_pdf(etat)  # its main file: the état's PDF, rendered by the documents worker
     link_pdms(etat, pdms, now=now)
     return piece
 
