@@ -101,10 +101,12 @@ def login(client, account: Account, password: str = PASSWORD):
 def outbox(app) -> list:
     """Every e-mail queued so far in this test, newest last."""
     from chorus_chain.models import MailMessage
+    from chorus_chain.operations.mail import rendered
 
     with app.app_context():
         mails = db.session.scalars(db.select(MailMessage).order_by(MailMessage.id)).all()
         for m in mails:
+            rendered(m)  # a queued e-mail not sent yet: rendered as its job will
             db.session.expunge(m)
         return mails
 

@@ -48,9 +48,10 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearer": []}]
 
-    from chorus_chain.api import docs, routes_auth, routes_deposits, routes_marches, routes_pieces
+    from chorus_chain.api import (docs, routes_auth, routes_decompte, routes_deposits, routes_documents,
+                                  routes_marches, routes_pieces)
 
-    for module in (routes_auth, routes_marches, routes_pieces, routes_deposits):
+    for module in (routes_auth, routes_marches, routes_pieces, routes_decompte, routes_deposits, routes_documents):
         api.register_blueprint(module.bp)
     app.register_blueprint(docs.bp)
     app.extensions["chorus_api"] = api

@@ -115,6 +115,7 @@ def batch(body):
         return problem(403)
     schema = S.DraftIn()
     items = []
+    may_deposit_on: dict[int, bool] = {}  # per marché, once per batch
     for index, raw in enumerate(body["pieces"]):
         numero = raw.get("numero") if isinstance(raw.get("numero"), str) else None
         try:
@@ -123,7 +124,9 @@ def batch(body):
             items.append({"index": index, "numero": numero, "resultat": "refusee", "piece_id": None,
                           "statut": None, "erreurs": validation_errors(error.messages)})
             continue
-        if not _may_deposit_on(item["marche_id"]):
+        if item["marche_id"] not in may_deposit_on:
+            may_deposit_on[item["marche_id"]] = _may_deposit_on(item["marche_id"])
+        if not may_deposit_on[item["marche_id"]]:
             items.append({"index": index, "numero": numero, "resultat": "refusee", "piece_id": None, "statut": None,
                           "erreurs": [{"field": "marche_id", "message": "Les droits de ce client ne permettent pas "
                                                                         "de déposer sur ce marché."}]})

@@ -368,3 +368,100 @@ class BatchOut(Schema):
 
 
 RIGHTS = rights_rules.DOMAINS
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Documents (the portal's documents job: queued, followed, downloaded)
+
+PIECE_DOCUMENT_KINDS = ("piece_pdf", "facturx", "attestation", "interets", "dossier_zip")
+
+
+class DocumentIn(Strict):
+    type = fields.String(required=True, validate=validate.OneOf(PIECE_DOCUMENT_KINDS),
+                         metadata={"description": "piece_pdf (PDF de la pièce), facturx (Factur-X), attestation "
+                                                  "(acceptation tacite), interets (demande d'intérêts moratoires), "
+                                                  "dossier_zip (archive du dossier)."})
+
+
+class DocumentOut(Schema):
+    id = fields.Integer(required=True)
+    type = fields.String(required=True)
+    libelle = fields.String(required=True)
+    statut = fields.String(required=True, validate=validate.OneOf(["queued", "running", "done", "failed"]),
+                           metadata={"description": "queued, running, done ou failed : interrogez cette adresse "
+                                                    "jusqu'à done (ou failed)."})
+    progression = fields.Integer(required=True, metadata={"description": "0 à 100."})
+    erreur = fields.String(allow_none=True)
+    piece_id = fields.Integer(allow_none=True)
+    marche_id = fields.Integer(allow_none=True)
+    nom_fichier = fields.String(required=True)
+    type_contenu = fields.String(required=True)
+    demande_le = fields.DateTime(required=True)
+    fichier_url = fields.String(allow_none=True, metadata={"description": "Où télécharger le fichier, une fois "
+                                                                          "le document prêt (done)."})
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The décompte of a projet de décompte (entered line by line, as on the portal's décompte page)
+
+def Mesure(**kwargs):
+    """A quantity or a percentage answered: a decimal string ("12.500"), never a binary float."""
+    metadata = {"type": "string", **kwargs.pop("metadata", {})}
+    return fields.Decimal(as_string=True, metadata=metadata, **kwargs)
+
+
+class DecompteLigneOut(Schema):
+    ligne_id = fields.Integer(required=True)
+    reference = fields.String(required=True)
+    designation = fields.String(required=True)
+    lot = fields.String(required=True)
+    unite = fields.String(required=True)
+    forfait = fields.Boolean(required=True, metadata={"description": "Un forfait se saisit en % exécuté."})
+    quantite_marche = Mesure(allow_none=True)
+    prix_unitaire_ht = MontantOut(allow_none=True)
+    montant_marche_ht = MontantOut(required=True)
+    cumul_precedent = Mesure(allow_none=True, metadata={"description": "Le cumul du décompte précédent."})
+    cumul = Mesure(required=True, metadata={"description": "Le cumul à ce jour (quantité, ou % d'un forfait)."})
+    montant_cumule_ht = MontantOut(required=True)
+    montant_precedent_ht = MontantOut(required=True)
+    avancement = Mesure(allow_none=True, metadata={"description": "En % du marché."})
+    justification = fields.String(required=True)
+    a_justifier = fields.Boolean(required=True, metadata={"description": "Au-delà de 100 % ou en baisse : une "
+                                                                         "justification est demandée."})
+    problemes = fields.List(fields.String(), required=True)
+
+
+class DecompteOut(Schema):
+    piece_id = fields.Integer(required=True)
+    mois = fields.String(required=True)
+    final = fields.Boolean(required=True)
+    enregistre = fields.Boolean(required=True, metadata={"description": "Faux : pré-rempli du décompte précédent, "
+                                                                        "jamais enregistré."})
+    mois_precedent = fields.String(allow_none=True)
+    lignes = fields.List(fields.Nested(DecompteLigneOut), required=True)
+    cumuls = fields.Dict(keys=fields.String(), values=MontantOut(), required=True,
+                         metadata={"description": "approvisionnements, primes, debours, refactions (cumulés)."})
+    montant_ht = MontantOut(allow_none=True)  # what this projet claims this month (HT)
+    erreur_montant = fields.String(allow_none=True)
+    justification = fields.String(required=True)
+    modifiable = fields.Boolean(required=True)
+    problemes_envoi = fields.List(fields.Nested(FieldError), required=True,
+                                  metadata={"description": "Ce qui empêche de l'envoyer (vide : il peut partir)."})
+
+
+class DecompteLigneIn(Strict):
+    ligne_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
+    cumul = fields.String(load_default=None, validate=validate.Length(max=30),
+                          metadata={"description": "Le cumul à ce jour : quantité, ou % d'un forfait (« 12.5 » ou "
+                                                   "« 12,5 ») ; absent : celui du mois précédent."})
+    justification = fields.String(load_default="", validate=validate.Length(max=1000))
+
+
+class DecompteIn(Strict):
+    mois = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{4}-[0-9]{2}$"))
+    lignes = fields.List(fields.Nested(DecompteLigneIn), load_default=list, validate=validate.Length(max=2000))
+    approvisionnements = fields.String(load_default=None, validate=validate.Length(max=30))
+    primes = fields.String(load_default=None, validate=validate.Length(max=30))
+    debours = fields.String(load_default=None, validate=validate.Length(max=30))
+    refactions = fields.String(load_default=None, validate=validate.Length(max=30))
+    justification = fields.String(load_default="", validate=validate.Length(max=2000))

@@ -18,6 +18,7 @@ from chorus_chain.extensions import db
 from chorus_chain.jobs.context import describe_error, durably, job_context
 from chorus_chain.models import MailMessage
 from chorus_chain.models.base import utcnow
+from chorus_chain.operations.mail import rendered
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def _send(mail_id: int) -> None:
         db.session.commit()
         return
     config = current_app.config
+    rendered(mail)  # queued with its template: rendered here, not in the request that queued it
     to_address, subject, body = mail.to_address, mail.subject, mail.body
     mail.attempts += 1
     db.session.commit()  # the try is counted even if the process dies during it

@@ -25,8 +25,13 @@ class MailMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     to_address: Mapped[str] = mapped_column(String(254), index=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
-    subject: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text)
+    # Queued with its template and context (plain values: `operations.mail.freeze`); the job renders the subject and
+    # the body before sending, so a deposit does not render e-mails inside its request. Rendered at once (template
+    # None) when the context holds something that is not a plain value.
+    template: Mapped[str | None] = mapped_column(String(60))
+    context: Mapped[dict | None] = mapped_column(JSON)
+    subject: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     transport: Mapped[str | None] = mapped_column(String(10))  # "smtp" or "log"

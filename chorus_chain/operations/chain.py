@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import g, has_app_context
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from chorus_chain import graph
 from chorus_chain.extensions import db
@@ -88,10 +89,46 @@ def to_parties(rows: Iterable[MarcheParty]) -> list[Party]:
     return parties
 
 
+_ROWS = "_chain_rows"
+
+
 def rows_of(marche: Marche) -> list[MarcheParty]:
-    """Every party row of the marché (declined ones included), by id: one query."""
-    return list(db.session.scalars(
+    """Every party row of the marché (declined ones included), by id: one query per request and version of the
+    marché, like `chain_of` (a batch of a hundred deposits on one marché reads its chain once, not twice a piece).
+
+    The cache also holds the marché itself, so that `session.get(Marche, id)` finds it in the session's (weak)
+    identity map instead of reading it again. It is dropped whenever party rows are flushed or a transaction or
+    savepoint is rolled back (`_forget_rows`), and bypassed while party rows wait to be flushed."""
+    cache = g.setdefault(_ROWS, {}) if has_app_context() else None
+    key = (marche.id, marche.version)
+    if cache is not None and key in cache and not _party_rows_pending():
+        return list(cache[key][1])
+    rows = list(db.session.scalars(
         select(MarcheParty).where(MarcheParty.marche_id == marche.id).order_by(MarcheParty.id)))
+    if cache is not None:
+        cache[key] = (marche, rows)
+    return list(rows)
+
+
+def _party_rows_pending() -> bool:
+    session = db.session()
+    return any(isinstance(obj, MarcheParty) for obj in (*session.new, *session.deleted))
+
+
+@event.listens_for(Session, "after_flush")
+def _rows_flushed(session, flush_context) -> None:
+    if any(isinstance(obj, MarcheParty) for obj in (*session.new, *session.dirty, *session.deleted)):
+        _forget_rows()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session, previous_transaction) -> None:
+    _forget_rows()
+
+
+def _forget_rows() -> None:
+    if has_app_context():
+        g.pop(_ROWS, None)
 
 
 def chain_of(marche: Marche, rows: list[MarcheParty] | None = None) -> Chain:

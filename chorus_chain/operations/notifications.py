@@ -101,6 +101,8 @@ def notify(structure_id: int, kind: str, text: str, *, now: datetime, domain: st
     accounts = [a for a in members_with_right(structure_id, domain, level) if a.id != exclude_account_id]
     preferences = preferences_of((a.id for a in accounts), kind)
     structure = db.session.get(Structure, structure_id)
+    # What the e-mail shows of the structure, as plain values: the job renders it (`operations.mail`).
+    structure_shown = {"name": structure.name, "siret": structure.siret}
     in_app = []
     by_email = not g.get(_NO_EMAIL, False)
     for account in accounts:
@@ -110,7 +112,7 @@ def notify(structure_id: int, kind: str, text: str, *, now: datetime, domain: st
                            "kind": kind, "text": text[:500], "url": path, "created_at": now})
         if by_email and (preference is None or preference.by_email):
             queue_mail(account.notification_email, kind, account_id=account.id, text=text,
-                       subject=subject or text, structure=structure, url=absolute(path) if path else None,
+                       subject=subject or text, structure=structure_shown, url=absolute(path) if path else None,
                        **mail_context)
     if in_app:
         # A plain INSERT, without RETURNING: the rows are another structure's, which row-level security does not

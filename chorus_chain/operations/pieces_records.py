@@ -207,9 +207,11 @@ def open_deadlines(piece_id: int) -> list[Deadline]:
 
 def holder_structure_id(marche_id: int) -> int | None:
     """The structure holding the marché (titulaire, or mandataire of a groupement), who signs a décompte général."""
-    return db.session.scalar(select(MarcheParty.structure_id).where(
-        MarcheParty.marche_id == marche_id, MarcheParty.role.in_(Role.HOLDERS), MarcheParty.status == "confirmed")
-        .order_by(MarcheParty.id))
+    from chorus_chain.operations.chain import rows_of
+
+    # The chain's rows of this request (read once per marché and version), not a query per deposit.
+    return next((row.structure_id for row in rows_of(db.session.get(Marche, marche_id))
+                 if row.role in Role.HOLDERS and row.status == "confirmed"), None)
 
 
 def route_has_actor(steps: tuple[str, ...], cadre: str | None, actor: str) -> bool:

@@ -210,6 +210,20 @@ def rows(app, model, *where, order_by=None) -> list:
         return found
 
 
+def mails(app, *where) -> list:
+    """The e-mails queued (detached), each rendered as its job renders it (`operations.mail.rendered`): a queued
+    e-mail keeps its template and context until the mail worker sends it."""
+    from chorus_chain.models import MailMessage
+    from chorus_chain.operations.mail import rendered
+
+    with system(app):
+        found = db.session.scalars(select(MailMessage).where(*where).order_by(MailMessage.id)).all()
+        for row in found:
+            rendered(row)
+            db.session.expunge(row)
+        return found
+
+
 def count(app, model, *where) -> int:
     with system(app):
         return db.session.scalar(select(func.count()).select_from(model).where(*where))

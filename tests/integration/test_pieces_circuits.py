@@ -12,6 +12,7 @@ from chorus_chain.domain import transitions as T
 from chorus_chain.models import Deadline, MailMessage, Notification, Piece, PieceEvent, PieceFile
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import pieces as ops
+from tests.integration.pieces_world import mails as queued_mails
 from tests.integration.pieces_world import (
     NOW,
     PDF,
@@ -255,7 +256,7 @@ def test_notifications_reach_whoever_must_act_per_preferences(app, db):
         prefs = {kind: (email, in_app) for kind, _, email, in_app in ops.preferences(account)}
         assert prefs["piece_to_act"] == (False, True) and prefs["piece_status"] == (True, True)
     act(app, w.mandataire, piece_id, "validate")
-    mails = rows(app, MailMessage, MailMessage.account_id == w.moe.account_id)
+    mails = queued_mails(app, MailMessage.account_id == w.moe.account_id)
     assert mails and mails[-1].subject.startswith("À traiter : pièce n° F-1")
     assert f"/s/{w.moe.siret}/pieces/{piece_id}" in mails[-1].body
     with acting(app, w.st1) as (account, structure):  # the emitter follows its piece

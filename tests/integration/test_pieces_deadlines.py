@@ -11,6 +11,7 @@ from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, MailMessage, Notification, OutboxJob, PieceEvent
 from chorus_chain.operations import pieces as ops
 from tests.integration.pieces_world import NOW, act, acting, count, deposit, later, piece, rows, status_of, world
+from tests.integration.pieces_world import mails as queued_mails
 
 
 def sweep(app, now) -> dict:
@@ -100,7 +101,7 @@ def test_reminders_are_sent_once_each(app, db):
     assert rows(app, Deadline, Deadline.piece_id == piece_id, Deadline.kind == "validation_1")[0].reminders_sent \
         == [1, 3]
     assert len(rows(app, Notification, Notification.kind == "deadline_reminder")) == 2
-    mails = rows(app, MailMessage, MailMessage.account_id == w.mandataire.account_id)
+    mails = queued_mails(app, MailMessage.account_id == w.mandataire.account_id)
     assert any(m.subject.startswith("Rappel : pièce n° F-1") for m in mails)
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import select, text
 
 from chorus_chain.extensions import db
 from chorus_chain.models import MailMessage
+from chorus_chain.operations import mail as mail_ops
 
 bp = Blueprint("core", __name__)
 
@@ -86,4 +87,4 @@ def outbox():
     if not current_app.config.get("OUTBOX_PAGE"):
         abort(404)
     mails = db.session.scalars(select(MailMessage).order_by(MailMessage.id.desc()).limit(50)).all()
-    return render_template("core/outbox.html", mails=mails)
+    return render_template("core/outbox.html", mails=[mail_ops.rendered(mail) for mail in mails])
