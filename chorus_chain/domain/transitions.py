@@ -260,6 +260,8 @@ REASON_POLICY: dict[str, str] = {
     Action.REFUSE_DG: "refusal",
     Action.RECYCLE: "recycle",
     Action.SUSPEND: "text",
+    # Accepting less than asked: the depositor reads why (on the piece's history and in the notification).
+    Action.VALIDATE_PARTIALLY: "text",
     Action.SIGN_DG_WITH_RESERVATIONS: "text",
     Action.RETURN_ETAT: "text",
     Action.WRONG_VALIDATOR: "optional",

@@ -72,9 +72,10 @@ def test_partial_acceptance(app, db):
     for amount, message in (("1000,00", "doit être inférieur au montant demandé"), ("0", "supérieur à zéro"),
                             ("12,345", "au plus deux décimales"), ("", "Indiquez le montant accepté")):
         with pytest.raises(OperationError, match=message) as refused:
-            act(app, w.mandataire, piece_id, "validate_partially", amount=amount)
+            act(app, w.mandataire, piece_id, "validate_partially", amount=amount, reason="Métré contradictoire")
         assert refused.value.field == "amount"
-    assert act(app, w.mandataire, piece_id, "validate_partially", amount="800,00") == "A_ASSOCIER_MOE"
+    assert act(app, w.mandataire, piece_id, "validate_partially", amount="800,00",
+               reason="Métré contradictoire") == "A_ASSOCIER_MOE"
     assert piece(app, piece_id).accepted_amount == Decimal("800.00")
     event = rows(app, PieceEvent, PieceEvent.piece_id == piece_id, PieceEvent.action == "validate_partially")[0]
     assert (event.amount, event.actor_siret) == (Decimal("800.00"), w.mandataire.siret)
@@ -231,7 +232,7 @@ def test_end_of_contract_the_holder_signs_the_decompte_general(app, db):
 def test_private_invoice_to_the_contractor(app, db):
     w = world(app)
     piece_id = deposit(app, w, w.st2, None, "P-1", ht="500.00")
-    assert act(app, w.st1, piece_id, "validate_partially", amount="450") == "ACCEPTEE_CONTRACTANT"
+    assert act(app, w.st1, piece_id, "validate_partially", amount="450", reason="Une pièce manquante") == "ACCEPTEE_CONTRACTANT"
     assert act(app, w.st1, piece_id, "mark_paid", amount="450", paid_on="2026-03-02") == "PAYEE_CONTRACTANT"
     # A rang-2's private invoice is read by its two parties only (issue 13, graph.visible_structures): the
     # contractor above its contractor does not see it at all.

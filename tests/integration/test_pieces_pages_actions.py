@@ -77,7 +77,7 @@ def test_a_partial_validation_inline_refreshes_the_amounts(app, world):
     piece_id = make_piece(app, world, "T-112")
     durand, base = client_for(app, "mandataire")
     response = post_action(durand, base, piece_id, "validate_partially", "A_VALIDER_1", headers=HX,
-                           amount="10 500,00")
+                           amount="10 500,00", reason="Métré contradictoire : 10 500 € exécutés")
     assert response.status_code == 200
     amounts = re.search(r'<section class="card" id="piece-amounts"[^>]*hx-swap-oob="true">(.*?)</section>',
                         text(response), re.S)
@@ -88,10 +88,12 @@ def test_a_partial_validation_inline_refreshes_the_amounts(app, world):
 def test_without_javascript_an_action_answers_a_page(app, world):
     piece_id = make_piece(app, world, "T-102")
     durand, base = client_for(app, "mandataire")
-    response = post_action(durand, base, piece_id, "validate_partially", "A_VALIDER_1", amount="11 000,00")
+    response = post_action(durand, base, piece_id, "validate_partially", "A_VALIDER_1", amount="11 000,00",
+                           reason="Métré contradictoire : 11 000 € exécutés")
     assert response.status_code == 303 and response.headers["Location"].endswith(f"{base}/{piece_id}")
     page = text(durand.get(response.headers["Location"]))
     assert "C'est fait : « valider partiellement »" in page
+    assert "Métré contradictoire : 11 000 € exécutés" in page  # the reason, on the piece's history
     assert "Montant accepté" in page and "11 000,00 €" in page.replace("\u202f", " ").replace("\xa0", " ")
 
 
@@ -114,9 +116,10 @@ def test_two_people_acting_at_once_the_second_is_told_it_was_already_processed(a
 
 
 @pytest.mark.parametrize("action, fields, field, message", [
-    ("validate_partially", {"amount": "abc"}, "amount", "montant"),
-    ("validate_partially", {"amount": "20 000,00"}, "amount", "montant"),
-    ("validate_partially", {"amount": ""}, "amount", "Indiquez le montant accepté."),
+    ("validate_partially", {"amount": "abc", "reason": "Métré"}, "amount", "montant"),
+    ("validate_partially", {"amount": "20 000,00", "reason": "Métré"}, "amount", "montant"),
+    ("validate_partially", {"amount": "", "reason": "Métré"}, "amount", "Indiquez le montant accepté."),
+    ("validate_partially", {"amount": "9 000,00", "reason": ""}, "reason", "Indiquez le motif."),
     ("refuse", {"reason": ""}, "reason", "Indiquez le motif du refus."),
     ("refuse", {"reason": "montant"}, "reason", "19 février 2025"),
     ("refuse", {"reason": "autre", "comment": ""}, "comment", "Précisez le motif du refus en commentaire."),

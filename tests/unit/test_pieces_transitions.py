@@ -119,7 +119,7 @@ def test_a10_of_a_cotraitant_sous_traitant_walks_the_whole_works_route():
     piece.do("deposit", EMITTER)
     piece.do("validate", "validation_1")
     assert piece.status == S.A_VALIDER_2
-    done = piece.do("validate_partially", "validation_2", amount=Decimal("8000.00"))
+    done = piece.do("validate_partially", "validation_2", amount=Decimal("8000.00"), reason="Métré")
     assert done[0].to_status == S.VALIDEE_2 and done[0].amount == Decimal("8000.00")
     assert piece.status == S.A_ASSOCIER_MOE
     piece.do("take", "moe")
@@ -157,7 +157,7 @@ def test_private_rang_2_invoice_to_its_contractor():
     assert piece.status == S.TRANSMISE_CONTRACTANT
     assert current_step(piece.status) == "contractor"
     assert allowed_actions(piece.status, PRIVATE, "contractor") == ["validate", "validate_partially", "refuse"]
-    piece.do("validate_partially", "contractor", amount=Decimal("900.00"))
+    piece.do("validate_partially", "contractor", amount=Decimal("900.00"), reason="Métré")
     assert piece.status == S.ACCEPTEE_CONTRACTANT
     piece.refused("mark_paid", "contractor", amount=Decimal("900.00"))  # the date is missing
     piece.do("mark_paid", "contractor", amount=Decimal("900.00"), paid_on=date(2026, 4, 30))
@@ -295,14 +295,14 @@ def test_works_rule_also_knows_works_cadres_by_their_code():
 def test_partial_acceptance_needs_a_valid_amount():
     piece = Piece(A9)
     piece.do("deposit", EMITTER)
-    assert piece.refused("validate_partially", "validation_1").code == "amount_required"
-    assert piece.refused("validate_partially", "validation_1", amount=Decimal("10.005")).code == "amount_invalid"
-    assert piece.refused("validate_partially", "validation_1", amount=Decimal("0")).code == "amount_invalid"
-    assert piece.refused("validate_partially", "validation_1", amount=Decimal("-5")).code == "amount_invalid"
-    assert piece.refused("validate_partially", "validation_1", amount=12.5).code == "amount_invalid"
-    assert piece.refused("validate_partially", "validation_1", amount=Decimal("NaN")).code == "amount_invalid"
+    assert piece.refused("validate_partially", "validation_1", reason="Métré").code == "amount_required"
+    assert piece.refused("validate_partially", "validation_1", amount=Decimal("10.005"), reason="Métré").code == "amount_invalid"
+    assert piece.refused("validate_partially", "validation_1", amount=Decimal("0"), reason="Métré").code == "amount_invalid"
+    assert piece.refused("validate_partially", "validation_1", amount=Decimal("-5"), reason="Métré").code == "amount_invalid"
+    assert piece.refused("validate_partially", "validation_1", amount=12.5, reason="Métré").code == "amount_invalid"
+    assert piece.refused("validate_partially", "validation_1", amount=Decimal("NaN"), reason="Métré").code == "amount_invalid"
     assert piece.refused("validate", "validation_1", amount=Decimal("10")).code == "unexpected_input"
-    done = piece.do("validate_partially", "validation_1", amount=Decimal("10.500"))
+    done = piece.do("validate_partially", "validation_1", amount=Decimal("10.500"), reason="Métré")
     assert done[0].amount == Decimal("10.50") and str(done[0].amount) == "10.50"
 
 
