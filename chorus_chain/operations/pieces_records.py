@@ -347,10 +347,14 @@ def announce(piece: Piece, transitions: list[T.Transition], *, account: Account 
 
 
 def _payment_text(transitions: list[T.Transition]) -> str:
-    """A payment says how much was paid, and when: the figure the company will look for on its bank statement."""
+    """A payment says how much was paid, and when: the figure the company will look for on its bank statement; a
+    partial validation, how much was accepted."""
     from chorus_chain.domain.amounts import format_fr
     from chorus_chain.formatting import day
 
+    partial = next((t for t in transitions if t.action == T.Action.VALIDATE_PARTIALLY and t.amount is not None), None)
+    if partial is not None:  # accepted less than asked: how much, beside the reason
+        return f" Montant accepté : {format_fr(partial.amount)} TTC."
     paid = next((t for t in transitions if t.action == T.Action.MARK_PAID and t.amount is not None), None)
     if paid is None:
         return ""

@@ -79,6 +79,10 @@ def test_partial_acceptance(app, db):
     assert piece(app, piece_id).accepted_amount == Decimal("800.00")
     event = rows(app, PieceEvent, PieceEvent.piece_id == piece_id, PieceEvent.action == "validate_partially")[0]
     assert (event.amount, event.actor_siret) == (Decimal("800.00"), w.mandataire.siret)
+    # The depositor is told why, and how much was accepted.
+    told = rows(app, Notification, Notification.structure_id == w.st1.structure_id, Notification.piece_id == piece_id,
+                Notification.kind == "piece_status")
+    assert told and "Motif : Métré contradictoire." in told[-1].text and "Montant accepté : 800,00" in told[-1].text
 
 
 def test_only_the_validator_validates_and_wrong_validator_goes_back_to_the_emitter(app, db):
