@@ -393,11 +393,19 @@ def deposit_problems(piece: Piece) -> list[pieces_drafts.Problem]:
     """What stops a PDM draft whose décompte was entered from being sent: each line beyond 100 % or going backwards
     without its justification; a décompte gone stale (a price line or the previous décompte changed since it was
     saved); the piece's amounts differing from the décompte's. A PDM without a décompte entered line by line (a PDF
-    only) is left to the other checks."""
+    and a total) is refused where the marché's bordereau gives its emitter lines (issue 13), and left to the other
+    checks where it gives none."""
     if not is_decompte_piece(piece):
         return []
     decompte = db.session.scalar(select(Decompte).where(Decompte.piece_id == piece.id))
     if decompte is None:
+        party = db.session.get(MarcheParty, piece.emitter_party_id)
+        if party is not None and party_lines(piece.marche_id, party):
+            # The marché has a bordereau with lines for this company: its projet de décompte is entered line by
+            # line (the MOE checks each quantity against it), not only as a PDF and a total.
+            return [pieces_drafts.Problem(
+                "Ce marché a un bordereau des prix : saisissez le décompte de ce projet, ligne par ligne (« Saisir "
+                "le décompte »), avant de l'envoyer.", "decompte")]
         return []
     sheet = sheet_for(piece)
     problems = []

@@ -13,32 +13,25 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import update
 
-from chorus_chain.extensions import db
-from chorus_chain.models.money import Decompte
 from chorus_chain.operations import etats_acompte as ops
 from chorus_chain.operations import marches as marche_ops
 from chorus_chain.operations.decompte_general import dg as dg_ops
 from chorus_chain.operations.decompte_general import pdg as pdg_ops
 from chorus_chain.operations.decompte_general import signature as signature_ops
-from tests.integration.etats_world import NOW, as_moe, decompte, price_line, setup_marche, taken_pdm
-from tests.integration.pieces_world import acting, act, deposit, system
+from tests.integration.etats_world import NOW, as_moe, pdm_with_decompte, price_line, setup_marche, taken_pdm
+from tests.integration.pieces_world import acting, act
 
 
 def final_etat(app, w, *, issue: bool = True) -> int:
     line = price_line(app, w, "M1", w.mandataire.party_id, quantity="150", unit_price="1000")
-    monthly = taken_pdm(app, w, w.mandataire, "PDM-1")
-    decompte(app, w, monthly, w.mandataire, "2026-01", [(line, "100", None, "100000.00")])
+    monthly = taken_pdm(app, w, w.mandataire, "PDM-1", month="2026-01", measures={line: "100"})
     first = as_moe(app, w, lambda access, account, structure: ops.open_etat(access, account, structure, "2026-01",
                                                                             now=NOW).id)
     as_moe(app, w, lambda access, account, structure: ops.issue(access, first, account, structure, now=NOW))
     setup_marche(app, w, reception_on=date(2026, 2, 27))
-    final_piece = deposit(app, w, w.mandataire, "A7", "PDF-1", ht="50000.00")
+    final_piece = pdm_with_decompte(app, w, w.mandataire, "A7", "PDF-1", "2026-02", {line: "150"})
     act(app, w.moe, final_piece, "take")
-    decompte(app, w, final_piece, w.mandataire, "2026-02", [(line, "150", None, "150000.00")])
-    with system(app):
-        db.session.execute(update(Decompte).where(Decompte.piece_id == final_piece).values(final=True))
     etat_id = as_moe(app, w, lambda access, account, structure: ops.open_etat(
         access, account, structure, "2026-02", now=NOW, final=True).id)
     if issue:

@@ -17,7 +17,7 @@ from chorus_chain.operations import etats_acompte as ops
 from chorus_chain.operations import marches as marche_ops
 from chorus_chain.operations.etat_pieces import moa as moa_ops
 from chorus_chain.operations.etat_pieces import paying
-from tests.integration.etats_world import as_moe, decompte, price_line, taken_pdm
+from tests.integration.etats_world import as_moe, price_line, taken_pdm
 from tests.integration.pieces_world import NOW, acting
 
 
@@ -36,15 +36,15 @@ def month_of_may(app, w) -> dict[str, int]:
     s_line = price_line(app, w, "S1", w.st1.party_id, amount="96000.00")
     sc_line = price_line(app, w, "SC", w.st_co.party_id, amount="54000.00")
     pdm = {
-        "mandataire": taken_pdm(app, w, w.mandataire, "PDM-05", days=days_after_now("2026-05-18")),
-        "cotraitant": taken_pdm(app, w, w.cotraitant, "CO-05", days=days_after_now("2026-05-19")),
-        "st1": taken_pdm(app, w, w.st1, "ST1-05", ht="9600.00", days=days_after_now("2026-05-20")),
-        "st_co": taken_pdm(app, w, w.st_co, "STCO-05", ht="5400.00", days=days_after_now("2026-05-21")),
+        "mandataire": taken_pdm(app, w, w.mandataire, "PDM-05", days=days_after_now("2026-05-18"),
+                                month="2026-05", measures={m_line: "50"}),
+        "cotraitant": taken_pdm(app, w, w.cotraitant, "CO-05", days=days_after_now("2026-05-19"),
+                                month="2026-05", measures={c_line: "10"}),
+        "st1": taken_pdm(app, w, w.st1, "ST1-05", days=days_after_now("2026-05-20"),
+                         month="2026-05", measures={s_line: "10"}),
+        "st_co": taken_pdm(app, w, w.st_co, "STCO-05", days=days_after_now("2026-05-21"),
+                           month="2026-05", measures={sc_line: "10"}),
     }
-    decompte(app, w, pdm["mandataire"], w.mandataire, "2026-05", [(m_line, "50", None, "10000.00")])
-    decompte(app, w, pdm["cotraitant"], w.cotraitant, "2026-05", [(c_line, None, "10", "10000.00")])
-    decompte(app, w, pdm["st1"], w.st1, "2026-05", [(s_line, None, "10", "9600.00")])
-    decompte(app, w, pdm["st_co"], w.st_co, "2026-05", [(sc_line, None, "10", "5400.00")])
     return pdm
 
 

@@ -1,6 +1,7 @@
 """Helpers for the états d'acompte tests: the pieces world (tests/integration/pieces_world.py) plus the money rows a
-projet de décompte carries — price lines, décomptes and their lines — written directly (the PDM form that writes them
-is another issue's), and the MOE's operations run as the MOE.
+projet de décompte carries — price lines written directly, décomptes entered before the deposit through the real
+operation (`pdm_with_decompte`; `decompte` writes rows directly, for the cases the deposit would refuse) — and the
+MOE's operations run as the MOE.
 
 The world's beneficiaries (groupement conjoint, 1 000 000 € HT, TVA 20 %):
 - mandataire: 600 000 TTC = 500 000 HT, less its sous-traitants in paiement direct st1 (96 000) and sibling
@@ -16,8 +17,10 @@ from decimal import Decimal
 from chorus_chain.extensions import db
 from chorus_chain.models import Marche
 from chorus_chain.models.money import Decompte, DecompteLine, IndexValue, PriceLine
+from chorus_chain.operations import decomptes as decompte_ops
 from chorus_chain.operations import marches as marche_ops
-from tests.integration.pieces_world import NOW, Actor, act, acting, deposit, later, system
+from chorus_chain.operations import pieces as piece_ops
+from tests.integration.pieces_world import NOW, Actor, act, acting, create, deposit, later, system
 
 
 def setup_marche(app, w, **fields) -> None:
@@ -65,11 +68,32 @@ def index_value(app, w, month: str, value: str, definitive: bool = True) -> None
         db.session.add(IndexValue(marche_id=w.marche_id, month=month, value=Decimal(value), definitive=definitive))
 
 
-def taken_pdm(app, w, who: Actor, number: str, *, ht: str = "10000.00", days: float = 0) -> int:
+def pdm_with_decompte(app, w, who: Actor, cadre: str, number: str, month: str, measures: dict[int, str], *,
+                      now=NOW, **extras) -> int:
+    """A projet de décompte entered line by line before it is sent, as the deposit asks where the marché has a
+    bordereau for the party: the draft, its décompte through the real operation (`measures`: {price line id:
+    cumulative quantity, or % of a lump sum}; `extras`: approvisionnements, primes… in French figures), which sets
+    the piece's amounts, then the deposit."""
+    piece_id = create(app, w, who, cadre, number, ht="1.00", now=now)
+    raw = {"month": month, **{f"m_{line_id}": value for line_id, value in measures.items()}, **extras}
+    with acting(app, who) as (account, structure):
+        decompte_ops.save_decompte(account, structure, piece_id, raw, now=now)
+    with acting(app, who) as (account, structure):
+        piece_ops.deposit(piece_id, account, structure, now=now)
+    return piece_id
+
+
+def taken_pdm(app, w, who: Actor, number: str, *, ht: str = "10000.00", days: float = 0, month: str | None = None,
+              measures: dict[int, str] | None = None, **extras) -> int:
     """A PDM deposited by `who` (A4 for the mandataire, A13 co-traitant, A10 sous-traitant, validated by its
-    contractors) and taken by the MOE: PRISE_EN_COMPTE_MOE."""
+    contractors) and taken by the MOE: PRISE_EN_COMPTE_MOE. With `month` and `measures`, its décompte is entered
+    before the deposit (`pdm_with_decompte`: the piece then takes the décompte's amounts, not `ht`); without, it is a
+    PDF and a total — for a party the bordereau gives no line."""
     cadre = {"mandataire": "A4", "cotraitant": "A13"}.get(who.key, "A10")
-    piece_id = deposit(app, w, who, cadre, number, ht=ht, now=later(days))
+    if measures is not None:
+        piece_id = pdm_with_decompte(app, w, who, cadre, number, month, measures, now=later(days), **extras)
+    else:
+        piece_id = deposit(app, w, who, cadre, number, ht=ht, now=later(days))
     if cadre == "A10":
         contractor = {"st1": w.mandataire, "sibling": w.mandataire, "st_co": w.cotraitant}[who.key]
         act(app, contractor, piece_id, "validate", now=later(days))
@@ -89,4 +113,5 @@ def as_moe(app, w, fn, *, who: Actor | None = None):
         return fn(access, account, structure)
 
 
-__all__ = ["NOW", "as_moe", "decompte", "index_value", "later", "price_line", "setup_marche", "taken_pdm"]
+__all__ = ["NOW", "as_moe", "decompte", "index_value", "later", "pdm_with_decompte", "price_line", "setup_marche",
+           "taken_pdm"]

@@ -120,6 +120,20 @@ def _pdm_with_bordereau(app, w):
     return line, piece_id
 
 
+def test_a_works_pdm_without_its_decompte_is_refused_where_there_is_a_bordereau(app, db):
+    w = world(app)
+    price_line(app, w, "L1", w.st1.party_id, quantity="100", unit_price="100.00")
+    piece_id = create(app, w, w.st1, "A10", "PDM-1", ht="1000.00")  # a total and a PDF, no décompte
+    _refused(app, lambda: _deposit(app, w, w.st1, piece_id), "bordereau", "décompte")
+
+
+def test_a_pdm_without_bordereau_needs_no_decompte(app, db):
+    w = world(app)
+    price_line(app, w, "L9", w.sibling.party_id, quantity="10", unit_price="100.00")  # another company's part
+    piece_id = create(app, w, w.st1, "A10", "PDM-1", ht="1000.00")
+    _deposit(app, w, w.st1, piece_id)
+
+
 @pytest.mark.parametrize("field", ["justification", "line"])
 def test_a_one_character_justification_is_refused(app, db, field):
     w = world(app)

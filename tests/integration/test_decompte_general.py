@@ -171,3 +171,32 @@ def test_silence_for_30_days_makes_the_dg_definitive_and_the_solde_payable(app, 
                                                               date(2026, 5, 3))
     _refused(app, lambda: sign(app, w, etat_id, due + timedelta(days=4), with_reservations=False),
              "réputé l'avoir accepté")
+
+
+def test_the_pdg_carries_the_decompte_general_pdf_as_its_main_file(app, db):
+    """Establishing the PDG queues the final état's PDF (an outbox row in the same transaction); the documents worker
+    renders it from the frozen result and attaches it to the A17 as its main file, once."""
+    from chorus_chain.jobs.documents import store_etat_pdf
+    from chorus_chain.jobs.outbox import run
+    from chorus_chain.models import OutboxJob, PieceFile
+
+    w = world(app)
+    etat_id = final_etat(app, w)
+    with system(app):
+        jobs_before = db.session.scalar(select(db.func.count()).select_from(OutboxJob)
+                                        .where(OutboxJob.job == "store_etat_pdf"))
+    establish_pdg(app, w, etat_id, days(1))
+    with system(app):
+        [job] = list(db.session.scalars(select(OutboxJob).where(OutboxJob.job == "store_etat_pdf")
+                                        .order_by(OutboxJob.id)))[jobs_before:]
+        job_id, payload = job.id, job.payload
+    assert payload == {"etat_id": etat_id}
+    with app.app_context():
+        run(job_id)
+    pdg_id = _row(app, etat_id).pdg_piece_id
+    with system(app):
+        files = [(f.role, f.content_type, f.name) for f in db.session.scalars(
+            select(PieceFile).where(PieceFile.piece_id == pdg_id))]
+    assert files == [("main", "application/pdf", "decompte-general-2.pdf")]
+    with app.app_context():
+        assert store_etat_pdf(etat_id) is False

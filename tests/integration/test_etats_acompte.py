@@ -46,13 +46,12 @@ def _compute(app, w, etat_id: int) -> ops.Computation:
 
 
 def _corrected_month(app, w):
-    """The mandataire claims 50 m² × 200 € = 10 000 €; st1 claims 5 000 € (5.208 % of its 96 000 € lump sum)."""
+    """The mandataire claims 50 m² × 200 € = 10 000 €; st1 claims 5 000 € (5 of its 96 units at 1 000 €), each
+    décompte entered before its deposit."""
     m_line = price_line(app, w, "M1", w.mandataire.party_id, quantity="100", unit_price="200")
-    s_line = price_line(app, w, "S1", w.st1.party_id, amount="96000.00")
-    m_piece = taken_pdm(app, w, w.mandataire, "PDM-1")
-    s_piece = taken_pdm(app, w, w.st1, "ST-1")
-    decompte(app, w, m_piece, w.mandataire, "2026-02", [(m_line, "50", None, "10000.00")])
-    decompte(app, w, s_piece, w.st1, "2026-02", [(s_line, None, "5.208", "5000.00")])
+    s_line = price_line(app, w, "S1", w.st1.party_id, quantity="96", unit_price="1000")
+    m_piece = taken_pdm(app, w, w.mandataire, "PDM-1", month="2026-02", measures={m_line: "50"})
+    s_piece = taken_pdm(app, w, w.st1, "ST-1", month="2026-02", measures={s_line: "5"})
     return m_piece, s_piece
 
 
@@ -113,8 +112,7 @@ def test_penalties_by_days_and_fixed_then_the_next_etat_deducts_only_the_differe
     w = world(app)
     setup_marche(app, w, penalty_daily_amount=Decimal("150.00"))
     line = price_line(app, w, "M1", w.mandataire.party_id, amount="100000.00")
-    first = taken_pdm(app, w, w.mandataire, "PDM-1")
-    decompte(app, w, first, w.mandataire, "2026-02", [(line, None, "20", "20000.00")])
+    first = taken_pdm(app, w, w.mandataire, "PDM-1", month="2026-02", measures={line: "20"})
     etat_id = _open(app, w, "2026-02")
 
     def penalise(access, account, structure):
@@ -138,8 +136,7 @@ def test_penalties_by_days_and_fixed_then_the_next_etat_deducts_only_the_differe
 
     # État n° 2, March: cumulative 30 000 (+10 000); the penalties stay at 1 750 to date, 0 this month.
     # This acompte: works 10 000.00, VAT 2 000.00, TTC 12 000.00, retenue 600.00 → due 11 400.00.
-    second = taken_pdm(app, w, w.mandataire, "PDM-2")
-    decompte(app, w, second, w.mandataire, "2026-03", [(line, None, "30", "30000.00")])
+    second = taken_pdm(app, w, w.mandataire, "PDM-2", month="2026-03", measures={line: "30"})
     etat2 = _open(app, w, "2026-03")
     _issue(app, w, etat2)
     result2 = _etat(app, etat2).result
@@ -158,8 +155,7 @@ def test_missing_index_is_a_french_error_then_a_provisional_value_lets_it_throug
                  revision_base_month="2026-01")
     index_value(app, w, "2026-01", "130.0")
     line = price_line(app, w, "M1", w.mandataire.party_id, amount="100000.00")
-    pdm = taken_pdm(app, w, w.mandataire, "PDM-1")
-    decompte(app, w, pdm, w.mandataire, "2026-02", [(line, None, "20", "20000.00")])
+    pdm = taken_pdm(app, w, w.mandataire, "PDM-1", month="2026-02", measures={line: "20"})
     etat_id = _open(app, w, "2026-02")
     with pytest.raises(OperationError) as refused:
         _issue(app, w, etat_id)
@@ -191,8 +187,10 @@ def test_missing_index_is_a_french_error_then_a_provisional_value_lets_it_throug
 
 def test_a_dc4_ceiling_overrun_is_blocked_and_explained(app, db):
     w = world(app)
-    line = price_line(app, w, "S1", w.st1.party_id, amount="96000.00")
+    # The deposit itself refuses a claim beyond the DC4 (test_business_inputs): the état's check is the second net,
+    # reached here by a PDM sent before the bordereau had its line, its décompte rows written afterwards.
     pdm = taken_pdm(app, w, w.st1, "ST-1")
+    line = price_line(app, w, "S1", w.st1.party_id, amount="96000.00")
     decompte(app, w, pdm, w.st1, "2026-02", [(line, None, "100", "96000.00")], approvisionnements="4000.00")
     etat_id = _open(app, w, "2026-02")
     # st1 is reverse-charged: its cumulative is HT, 96 000 + 4 000 = 100 000 > its DC4 ceiling of 96 000.

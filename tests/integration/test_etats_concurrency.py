@@ -10,7 +10,7 @@ from chorus_chain.operations import OperationError
 from chorus_chain.operations import etats_acompte as ops
 from chorus_chain.operations import marches as marche_ops
 from tests.conftest import live_application
-from tests.integration.etats_world import NOW, as_moe, decompte, price_line, taken_pdm
+from tests.integration.etats_world import NOW, as_moe, price_line, taken_pdm
 from tests.integration.pieces_world import count, rows, world
 from tests.integration.test_pieces_concurrency import acting_call, at_once
 
@@ -27,8 +27,7 @@ def test_two_moe_users_issue_the_same_etat_at_once(live_app):
     app = live_app
     w = world(app)
     line = price_line(app, w, "M1", w.mandataire.party_id, quantity="100", unit_price="200")
-    pdm = taken_pdm(app, w, w.mandataire, "PDM-1")
-    decompte(app, w, pdm, w.mandataire, "2026-02", [(line, "50", None, "10000.00")])
+    pdm = taken_pdm(app, w, w.mandataire, "PDM-1", month="2026-02", measures={line: "50"})
     etat_id = as_moe(app, w, lambda access, account, structure: ops.open_etat(access, account, structure, "2026-02",
                                                                                now=NOW).id)
 

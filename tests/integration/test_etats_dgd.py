@@ -9,29 +9,22 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import update
 
 from chorus_chain.extensions import db
 from chorus_chain.models import EtatAcompte
-from chorus_chain.models.money import Decompte
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import etats_acompte as ops
 from chorus_chain.operations import marches as marche_ops
-from tests.integration.etats_world import NOW, as_moe, decompte, price_line, setup_marche, taken_pdm
+from tests.integration.etats_world import NOW, as_moe, pdm_with_decompte, price_line, setup_marche, taken_pdm
 from tests.integration.pieces_world import act, acting, deposit, status_of, system, world
 
 
-def _final_pdm(app, w, number: str) -> int:
-    """The mandataire's projet de décompte final (A7), taken by the MOE."""
-    piece_id = deposit(app, w, w.mandataire, "A7", number, ht="50000.00")
+def _final_pdm(app, w, number: str, line: int) -> int:
+    """The mandataire's projet de décompte final (A7): all 150 m² of `line`, entered before the deposit (a final
+    décompte: the A7's cadre says so), taken by the MOE."""
+    piece_id = pdm_with_decompte(app, w, w.mandataire, "A7", number, "2026-02", {line: "150"})
     act(app, w.moe, piece_id, "take")
     return piece_id
-
-
-def _mark_final(app, piece_id: int) -> None:
-    """The décompte of a final piece is a décompte final (the PDM form sets it for A7/A14 drafts)."""
-    with system(app):
-        db.session.execute(update(Decompte).where(Decompte.piece_id == piece_id).values(final=True))
 
 
 def _open(app, w, month: str, *, final: bool = False) -> int:
@@ -51,8 +44,7 @@ def _result(app, etat_id: int) -> dict:
 def _mandataire_month(app, w) -> int:
     """État 1: the mandataire executed 100 of its 150 m² at 1 000 € → 100 000,00 HT."""
     line = price_line(app, w, "M1", w.mandataire.party_id, quantity="150", unit_price="1000")
-    piece_id = taken_pdm(app, w, w.mandataire, "PDM-1")
-    decompte(app, w, piece_id, w.mandataire, "2026-01", [(line, "100", None, "100000.00")])
+    taken_pdm(app, w, w.mandataire, "PDM-1", month="2026-01", measures={line: "100"})
     etat_id = _open(app, w, "2026-01")
     _issue(app, w, etat_id)
     return line
@@ -64,9 +56,7 @@ def test_the_dgd_reconciles_every_company_to_the_cent(app, db):
     # État 1, mandataire: TTC 100 000,00 × 1,20 = 120 000,00; retenue 5 % × 120 000,00 = 6 000,00;
     # amount due 120 000,00 − 6 000,00 = 114 000,00.
     setup_marche(app, w, reception_on=date(2026, 2, 27))
-    final_piece = _final_pdm(app, w, "PDF-1")
-    decompte(app, w, final_piece, w.mandataire, "2026-02", [(line, "150", None, "150000.00")])
-    _mark_final(app, final_piece)
+    final_piece = _final_pdm(app, w, "PDF-1", line)
     etat_id = _open(app, w, "2026-02", final=True)
     _issue(app, w, etat_id)
     result = _result(app, etat_id)
@@ -101,9 +91,7 @@ def test_a_cotraitant_sees_only_its_own_reconciliation(app, db):
     w = world(app)
     line = _mandataire_month(app, w)
     setup_marche(app, w, reception_on=date(2026, 2, 27))
-    final_piece = _final_pdm(app, w, "PDF-1")
-    decompte(app, w, final_piece, w.mandataire, "2026-02", [(line, "150", None, "150000.00")])
-    _mark_final(app, final_piece)
+    _final_pdm(app, w, "PDF-1", line)
     etat_id = _open(app, w, "2026-02", final=True)
     _issue(app, w, etat_id)
     with acting(app, w.cotraitant) as (account, structure):

@@ -8,7 +8,7 @@ from chorus_chain.extensions import db
 from chorus_chain.models import Account
 from chorus_chain.models.money import DecompteLine, EtatAcompte
 from tests import factories
-from tests.integration.etats_world import decompte, price_line, taken_pdm
+from tests.integration.etats_world import price_line, taken_pdm
 from tests.integration.pieces_world import rows, status_of, world
 
 
@@ -24,11 +24,9 @@ def _page(response) -> str:
 def test_the_moe_corrects_and_issues_through_the_pages_and_each_company_sees_its_share(app, client, db):
     w = world(app)
     m_line = price_line(app, w, "M1", w.mandataire.party_id, quantity="100", unit_price="200")
-    s_line = price_line(app, w, "S1", w.st1.party_id, amount="96000.00")
-    m_piece = taken_pdm(app, w, w.mandataire, "PDM-1")
-    s_piece = taken_pdm(app, w, w.st1, "ST-1")
-    decompte(app, w, m_piece, w.mandataire, "2026-02", [(m_line, "50", None, "10000.00")])
-    decompte(app, w, s_piece, w.st1, "2026-02", [(s_line, None, "5.208", "5000.00")])
+    s_line = price_line(app, w, "S1", w.st1.party_id, quantity="96", unit_price="1000")
+    m_piece = taken_pdm(app, w, w.mandataire, "PDM-1", month="2026-02", measures={m_line: "50"})
+    s_piece = taken_pdm(app, w, w.st1, "ST-1", month="2026-02", measures={s_line: "5"})
     base = f"/s/{w.moe.siret}/marches/{w.marche_id}/etats"
 
     _login(app, client, w.moe)

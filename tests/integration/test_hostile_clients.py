@@ -190,6 +190,7 @@ def _previous_not_seen_by_all(app) -> None:
     private invoice its rang-2 sent it. The MOE and the MOA see the new piece, never the private invoice: nothing
     they read may name it (the dossier ZIP did)."""
     from chorus_chain.access import tenant
+    from chorus_chain.operations import decomptes as decompte_ops
     from chorus_chain.operations import pieces as piece_ops
 
     with app.test_request_context():
@@ -208,6 +209,13 @@ def _previous_not_seen_by_all(app) -> None:
                         previous_piece_id=str(private.id))
             draft = piece_ops.create_draft(account, leroy, marche.id, form, main_file=piece_ops.UploadedFile(
                 "PL-2026-009.pdf", demo.DEMO_PDF + b"PL-2026-009"), now=private.deposited_at)
+            # The bordereau gives the plâtrerie lines: its projet de décompte is entered before it is sent (one more
+            # unit, or one more per cent, on a line beyond its last décompte, in the month after it).
+            sheet = decompte_ops.sheet_for(draft)
+            row = next(r for r in sheet.rows
+                       if (r.previous or 0) + 1 <= (100 if r.line.lump_sum else r.line.quantity))
+            raw = {"month": sheet.month, f"m_{row.line.id}": str((row.previous or 0) + 1)}
+            decompte_ops.save_decompte(account, leroy, draft.id, raw, now=private.deposited_at)
             piece_ops.deposit(draft.id, account, leroy, now=private.deposited_at)
             # Validated by the mandataire: it reaches the MOE.
         with tenant(s.scalar(select(Structure.id).where(Structure.siret == COMPANY["mandataire"].siret))):

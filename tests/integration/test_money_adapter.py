@@ -14,7 +14,7 @@ from chorus_chain.models import Marche, MarcheParty
 from chorus_chain.models.money import EtatAcompte
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import money as adapter
-from tests.integration.etats_world import decompte, index_value, price_line, setup_marche, taken_pdm
+from tests.integration.etats_world import index_value, price_line, setup_marche, taken_pdm
 from tests.integration.pieces_world import system, world
 
 
@@ -143,9 +143,10 @@ def test_decompte_keeps_claimed_and_admitted_and_carries_the_silent_beneficiarie
 
     w = world(app)
     line = price_line(app, w, "M1", w.mandataire.party_id, quantity="100", unit_price="200")
-    pdm = taken_pdm(app, w, w.mandataire, "PDM-1")
-    decompte_id = decompte(app, w, pdm, w.mandataire, "2026-02", [(line, "50", None, "10000.00")],
-                           approvisionnements="1500.00", primes="300.00")
+    pdm = taken_pdm(app, w, w.mandataire, "PDM-1", month="2026-02", measures={line: "50"},
+                    approvisionnements="1500,00", primes="300,00")
+    with system(app):
+        decompte_id = db.session.scalar(db.select(Decompte.id).where(Decompte.piece_id == pdm))
     with system(app):
         row = db.session.get(Decompte, decompte_id)
         row.admitted_approvisionnements = Decimal("1000.00")

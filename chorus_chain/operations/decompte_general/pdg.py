@@ -2,8 +2,8 @@
 
 The final état froze the figures: the projets de décompte finals (A7 of the titulaire or mandataire, A14 of the
 co-traitants) as the MOE admitted them, and the engine's décompte général (solde per payee, reconciliation, retenue
-to release). The A17 carries them to the MOA, with the état's PDF as its document (rendered from the frozen result
-by the documents job, as the A15's). One A17 per final état; none before the final état is issued.
+to release). The A17 carries them to the MOA, with the état's PDF as its main file (rendered from the frozen result
+by the documents worker, as the A15's: `etat_pieces.pdf`). One A17 per final état; none before the final état is issued.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from chorus_chain.models.decompte_general import DecompteGeneral
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import etats_acompte as etats_ops
 from chorus_chain.operations.decompte_general import rows
+from chorus_chain.operations.etat_pieces import pdf
 from chorus_chain.operations.etat_pieces import pieces as piece_ops
 from chorus_chain.operations.marches import MarcheAccess, record
 
@@ -45,6 +46,7 @@ def establish_pdg(access: MarcheAccess, etat_id: Any, account: Account, structur
                           pdg_by_id=account.id)
     db.session.add(row)
     db.session.flush()
+    pdf.queue_a15_pdf(etat)  # its main file: the décompte général's PDF, rendered by the documents worker
     record(marche, "pdg_established", account=account, structure=structure, number=pdg.number,
            etat=etat.label, solde=etat.result["marche"]["amount_due"]["this"])
     return row

@@ -24,7 +24,19 @@ def queue_a15_pdf(etat: EtatAcompte) -> None:
 
 
 def filename(etat: EtatAcompte) -> str:
+    if etat.final:
+        return f"decompte-general-{etat.label.replace(' ', '-')}.pdf"
     return f"etat-acompte-{etat.label.replace(' ', '-')}.pdf"
+
+
+def document_piece_id(etat: EtatAcompte) -> int | None:
+    """The piece whose main file is the état's PDF: its A15, or, for the final état, the MOE's projet de décompte
+    général (A17, `operations.decompte_general.pdg`), which carries the décompte général's PDF."""
+    if not etat.final:
+        return etat.piece_id
+    from chorus_chain.models.decompte_general import DecompteGeneral
+
+    return db.session.scalar(select(DecompteGeneral.pdg_piece_id).where(DecompteGeneral.etat_acompte_id == etat.id))
 
 
 def store_a15_pdf(etat_id: int, now: datetime) -> bool:
@@ -33,14 +45,15 @@ def store_a15_pdf(etat_id: int, now: datetime) -> bool:
     from chorus_chain.operations import documents
 
     etat = db.session.get(EtatAcompte, etat_id)
-    if etat is None or etat.piece_id is None or not etat.result:
+    piece_id = document_piece_id(etat) if etat is not None else None
+    if piece_id is None or not etat.result:
         return False
-    if db.session.scalar(select(PieceFile.id).where(PieceFile.piece_id == etat.piece_id,
+    if db.session.scalar(select(PieceFile.id).where(PieceFile.piece_id == piece_id,
                                                     PieceFile.role == "main")) is not None:
         return False
     content = etat_acompte_pdf(documents.etat_doc(etat, db.session.get(Marche, etat.marche_id), frozen=True))
     sha = documents.store_content(content, now)
-    db.session.add(PieceFile(piece_id=etat.piece_id, role="main", name=filename(etat), content_type="application/pdf",
+    db.session.add(PieceFile(piece_id=piece_id, role="main", name=filename(etat), content_type="application/pdf",
                              size=len(content), sha256=sha, added_by_id=etat.issued_by_id, added_at=now))
     db.session.flush()
     return True
