@@ -46,7 +46,8 @@ ROUTES = [
     ("travaux", "st_co", "A10", "A_VALIDER_1", ("validation_1", "validation_2", "moe", "moa", "paiement"), set()),
     ("travaux", "mandataire", "A4", "A_ASSOCIER_MOE", ("moe", "moa", "paiement"), set()),
     ("travaux", "cotraitant", "A13", "A_VALIDER_1", ("validation_1", "moe", "moa", "paiement"), set()),
-    ("travaux", "st2", None, "TRANSMISE_CONTRACTANT", ("contractor",), {"mandataire"}),
+    # A rang 2's private invoice to its rang 1: seen by those two only, never the contractor above (CONTRIBUTING).
+    ("travaux", "st2", None, "TRANSMISE_CONTRACTANT", ("contractor",), set()),
     ("travaux", "moe", "A17", "A_ASSOCIER_MOA", ("moa",), {"mandataire"}),
     ("travaux", "moe", "A15", "A_ASSOCIER_MOA", ("moa",), set()),  # the A19 goes on to the paying office
     ("travaux", "moa", "A19", "MISE_A_DISPOSITION", ("paiement",), set()),

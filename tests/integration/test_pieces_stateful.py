@@ -33,7 +33,7 @@ def _inputs(choice: ops.ActionChoice, piece_row, now) -> dict:
     if choice.amount == "required":
         inputs["amount"] = "1,00" if choice.action == "validate_partially" else "10,00"
     if choice.paid_on:
-        inputs["paid_on"] = "2026-03-01"
+        inputs["paid_on"] = now.date().isoformat()  # the action's own day: never before the deposit (refused)
     if choice.files == "required":
         stamp = now.strftime("%Y%m%d%H%M")  # a new name (and content) each time
         inputs["files"] = [ops.UploadedFile(f"complement-{stamp}.pdf", PDF + stamp.encode())]
