@@ -35,6 +35,7 @@ from chorus_chain.api.problems import problem, validation_errors
 log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
+PROBLEM_TYPE = "application/problem+json"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 PUBLIC = "_api_public"
 INT_MAX = 2**31 - 1
@@ -55,9 +56,23 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def api_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
+class ApiBlueprint(Blueprint):
+    """A flask-smorest blueprint whose routes document their refusals as problem+json (RFC 9457)."""
+
+    def problems(self, *codes: int):
+        """Decorator: the route may answer each of `codes` with a problem+json body (documented in the OpenAPI)."""
+        from chorus_chain.api import schemas as S
+
+        def decorator(view):
+            for code in codes:
+                view = self.alt_response(code, schema=S.Problem, content_type=PROBLEM_TYPE)(view)
+            return view
+        return decorator
+
+
+def api_blueprint(name: str, url_prefix: str, description: str) -> ApiBlueprint:
     """A blueprint of /api/v1 with the shared lifecycle (see the module's docstring)."""
-    bp = Blueprint(name, __name__, url_prefix=PREFIX + url_prefix, description=description)
+    bp = ApiBlueprint(name, __name__, url_prefix=PREFIX + url_prefix, description=description)
     csrf.exempt(bp)  # no cookie session here: a bearer token cannot be sent by a third-party page
     bp.before_request(authenticate)
     bp.after_request(finish)

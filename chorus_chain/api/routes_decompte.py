@@ -21,16 +21,8 @@ from chorus_chain.operations import pieces as pieces_ops
 from chorus_chain.operations.decompte_entry import readiness
 
 bp = api_blueprint("api_decompte", "/pieces", "Décompte d'un projet de décompte : lecture et saisie des lignes.")
-PROBLEM = "application/problem+json"
 CHANGE = ("travaux", "modification")
 
-
-def _errors(*codes):
-    def decorator(view):
-        for code in codes:
-            view = bp.alt_response(code, schema=S.Problem, content_type=PROBLEM)(view)
-        return view
-    return decorator
 
 
 def _decompte_piece(piece_id: int, level: str):
@@ -96,7 +88,7 @@ def _raw(body: dict) -> dict:
 class Decompte(MethodView):
 
     @bp.response(200, S.DecompteOut)
-    @_errors(401, 403, 404, 429)
+    @bp.problems(401, 403, 404, 429)
     @require("travaux", "consultation")  # the portal's décompte page: works pieces
     def get(self, piece_id: int):
         """Le décompte d'un projet de décompte (A4, A10, A13, A7, A14) : chaque ligne de prix de la part du
@@ -110,7 +102,7 @@ class Decompte(MethodView):
     @idempotent(bp)
     @bp.arguments(S.DecompteIn)
     @bp.response(200, S.DecompteOut)
-    @_errors(400, 401, 403, 404, 422, 429)
+    @bp.problems(400, 401, 403, 404, 422, 429)
     @require(*CHANGE)
     def post(self, body, piece_id: int):
         """Saisir le décompte d'un brouillon de projet de décompte : le cumul à ce jour de chaque ligne (une ligne

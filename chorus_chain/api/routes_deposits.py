@@ -20,17 +20,9 @@ from chorus_chain.operations import einvoice_import
 from chorus_chain.operations import pieces as ops
 
 bp = api_blueprint("api_depots", "/depots", "Dépôt de factures électroniques et dépôts par lot.")
-PROBLEM = "application/problem+json"
 ZIP_MAX_FILES = 500
 ZIP_MAX_BYTES = 50 * 1024 * 1024
 
-
-def _errors(*codes):
-    def decorator(view):
-        for code in codes:
-            view = bp.alt_response(code, schema=S.Problem, content_type=PROBLEM)(view)
-        return view
-    return decorator
 
 
 def _may_deposit() -> bool:
@@ -64,7 +56,7 @@ def deposit_einvoice(file: ops.UploadedFile, *, marche_id=None, partie_id=None, 
 @idempotent(bp)
 @bp.arguments(S.EinvoiceIn)
 @bp.response(201, S.PieceDetail)
-@_errors(400, 401, 403, 422, 429)
+@bp.problems(400, 401, 403, 422, 429)
 def einvoice(body):
     """Déposer une facture électronique (Factur-X, XML CII ou UBL, en base64) : le même lecteur que l'import du
     portail ; le marché est reconnu par sa référence dans le fichier, sinon `marche_id`."""
@@ -107,7 +99,7 @@ def _report(items: list[dict], source: str) -> dict:
 @idempotent(bp)
 @bp.arguments(S.BatchIn)
 @bp.response(201, S.BatchOut)
-@_errors(400, 401, 403, 422, 429)
+@bp.problems(400, 401, 403, 422, 429)
 def batch(body):
     """Un lot de pièces (jusqu'à 500) : chacune est créée (et envoyée avec `envoyer`) ou refusée avec ses
     raisons ; rien n'est créé à moitié. Le rapport est aussi affiché dans le portail (« Dépôts par lot »)."""
@@ -139,7 +131,7 @@ def batch(body):
 @idempotent(bp)
 @bp.arguments(S.EinvoiceIn)
 @bp.response(201, S.BatchOut)
-@_errors(400, 401, 403, 422, 429)
+@bp.problems(400, 401, 403, 422, 429)
 def batch_zip(body):
     """Un lot de factures électroniques dans un ZIP (en base64, jusqu'à 500 fichiers) : chaque fichier est lu par le
     lecteur de l'import et déposé, ou refusé avec ses raisons."""

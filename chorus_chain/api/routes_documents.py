@@ -18,17 +18,9 @@ from chorus_chain.operations import documents as ops
 from chorus_chain.operations import pieces as pieces_ops
 
 bp = api_blueprint("api_documents", "", "Documents : demander, suivre, télécharger (PDF, Factur-X, ZIP).")
-PROBLEM = "application/problem+json"
 PIECE_DOMAINS = ("emises", "travaux", "recues")
 FILE_TYPES = ("application/pdf", "application/zip")
 
-
-def _errors(*codes):
-    def decorator(view):
-        for code in codes:
-            view = bp.alt_response(code, schema=S.Problem, content_type=PROBLEM)(view)
-        return view
-    return decorator
 
 
 def document_out(row: GeneratedDocument) -> dict:
@@ -60,7 +52,7 @@ def _document(document_id: int) -> GeneratedDocument | tuple:
 @idempotent(bp)
 @bp.arguments(S.DocumentIn)
 @bp.response(202, S.DocumentOut)
-@_errors(400, 401, 403, 404, 422, 429)
+@bp.problems(400, 401, 403, 404, 422, 429)
 def ask(body, piece_id: int):
     """Demander un document d'une pièce : il est produit par une tâche durable (celle du portail). Un document
     déjà produit pour le même contenu est rendu tel quel (statut done). Suivez `GET /documents/{id}`."""
@@ -73,7 +65,7 @@ def ask(body, piece_id: int):
 
 @bp.get("/documents/<int:document_id>")
 @bp.response(200, S.DocumentOut)
-@_errors(401, 403, 404, 429)
+@bp.problems(401, 403, 404, 429)
 def status(document_id: int):
     """L'état d'un document demandé : queued, running (avec sa progression), done (avec `fichier_url`) ou failed
     (avec l'erreur : demandez-le à nouveau)."""
@@ -89,7 +81,7 @@ def status(document_id: int):
 @bp.get("/documents/<int:document_id>/fichier")
 @bp.doc(responses={"200": {"description": "Le fichier (PDF, Factur-X — un PDF/A-3 portant son XML —, ou ZIP).",
                            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in FILE_TYPES}}})
-@_errors(401, 403, 404, 409, 429)
+@bp.problems(401, 403, 404, 409, 429)
 def download(document_id: int):
     """Télécharger le fichier d'un document prêt (statut done) ; 409 tant qu'il ne l'est pas."""
     row = _document(document_id)

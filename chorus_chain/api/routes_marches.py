@@ -16,21 +16,13 @@ from chorus_chain.operations import pieces_drafts as drafts
 from chorus_chain.operations.marches import access_for, identity_sheet, marches_of
 
 bp = api_blueprint("api_marches", "", "Structures, marchés, fiche d'identité, états d'acompte.")
-PROBLEM = "application/problem+json"
 VIEW = ("travaux", "consultation")  # the marché pages' right in the portal
 
-
-def _errors(*codes):
-    def decorator(view):
-        for code in codes:
-            view = bp.alt_response(code, schema=S.Problem, content_type=PROBLEM)(view)
-        return view
-    return decorator
 
 
 @bp.get("/structures/<string(length=14):siret>")
 @bp.response(200, S.StructureOut)
-@_errors(401, 404, 429)
+@bp.problems(401, 404, 429)
 def structure(siret: str):
     """Une structure par son SIRET et ses services actifs (l'annuaire public, comme sur Chorus Pro)."""
     found = db.session.scalar(select(Structure).where(Structure.siret == siret))
@@ -46,7 +38,7 @@ def structure(siret: str):
 
 @bp.get("/marches")
 @bp.response(200, S.MarcheList)
-@_errors(401, 403, 429)
+@bp.problems(401, 403, 429)
 @require(*VIEW)
 def marches():
     """Les marchés où la structure a un rôle confirmé, avec ses rôles."""
@@ -61,7 +53,7 @@ def _access(marche_id: int):
 
 @bp.get("/marches/<int:marche_id>")
 @bp.response(200, S.MarcheDetail)
-@_errors(401, 403, 404, 429)
+@bp.problems(401, 403, 404, 429)
 @require(*VIEW)
 def marche(marche_id: int):
     """Un marché : la chaîne que la structure voit, la fiche d'identité (cadres et données de routage) et ce
@@ -87,7 +79,7 @@ def marche(marche_id: int):
 
 @bp.get("/marches/<int:marche_id>/etats-acompte/<mois>")
 @bp.response(200, S.EtatOut)
-@_errors(401, 403, 404, 429)
+@bp.problems(401, 403, 404, 429)
 @require(*VIEW)
 def etat_acompte(marche_id: int, mois: str):
     """L'état d'acompte d'un mois (AAAA-MM) : le résultat du moteur (figé à l'émission), limité à ce que la

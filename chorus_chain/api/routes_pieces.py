@@ -8,8 +8,7 @@ import binascii
 from datetime import datetime, time, timezone
 
 from flask import g
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import select
 
 from chorus_chain.access import visible_to
 from chorus_chain.api import schemas as S
@@ -23,15 +22,7 @@ from chorus_chain.operations import pieces as ops
 from chorus_chain.operations.pieces_queries import box_condition
 
 bp = api_blueprint("api_pieces", "/pieces", "Pièces : recherche, lecture, brouillon, envoi, actions.")
-PROBLEM = "application/problem+json"
 
-
-def _errors(*codes):
-    def decorator(view):
-        for code in codes:
-            view = bp.alt_response(code, schema=S.Problem, content_type=PROBLEM)(view)
-        return view
-    return decorator
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -102,7 +93,7 @@ def _encode_cursor(piece_id: int) -> str:
 @bp.get("")
 @bp.arguments(S.PieceQuery, location="query")
 @bp.response(200, S.PieceList)
-@_errors(401, 403, 422, 429)
+@bp.problems(401, 403, 422, 429)
 def search(query):
     """Les pièces d'une boîte (émises, reçues, à traiter) avec les filtres du tableau de bord, les plus récentes
     d'abord, par pages : `curseur_suivant` donne la page suivante."""
@@ -161,7 +152,7 @@ def _visible(piece_id: int, level: str) -> Piece | tuple:
 @bp.get("/<int:piece_id>")
 @bp.response(200, S.PieceDetail, headers={"ETag": {"schema": {"type": "string"}}})
 @bp.alt_response(304, description="Inchangée depuis l'ETag envoyé (If-None-Match).")
-@_errors(401, 403, 404, 429)
+@bp.problems(401, 403, 404, 429)
 def read(piece_id: int):
     """Une pièce : ses montants, son statut, son historique, ses échéances, ses fichiers et les actions que la
     structure peut y faire maintenant."""
@@ -214,7 +205,7 @@ def _may_deposit_on(marche_id: int) -> bool:
 @idempotent(bp)
 @bp.arguments(S.DraftIn)
 @bp.response(201, S.PieceDetail)
-@_errors(400, 401, 403, 422, 429)
+@bp.problems(400, 401, 403, 422, 429)
 def create(body):
     """Créer un brouillon (et l'envoyer aussitôt avec `envoyer`: true) : les mêmes contrôles que le formulaire du
     portail, puis le contrôle avant envoi."""
@@ -230,7 +221,7 @@ def create(body):
 @idempotent(bp)
 @bp.arguments(S.FilesIn)
 @bp.response(200, S.PieceDetail)
-@_errors(400, 401, 403, 404, 422, 429)
+@bp.problems(400, 401, 403, 404, 422, 429)
 def add_files(body, piece_id: int):
     """Joindre des fichiers à un brouillon (le premier devient le document principal avec `principal`)."""
     piece = _visible(piece_id, "modification")
@@ -256,7 +247,7 @@ def _current_raw(piece: Piece) -> dict:
 
 @bp.get("/<int:piece_id>/controle")
 @bp.response(200, S.Preflight)
-@_errors(401, 403, 404, 429)
+@bp.problems(401, 403, 404, 429)
 def preflight(piece_id: int):
     """Le contrôle avant envoi d'un brouillon : la liste des problèmes (vide : la pièce peut partir)."""
     piece = _visible(piece_id, "consultation")
@@ -272,7 +263,7 @@ def preflight(piece_id: int):
 @bp.post("/<int:piece_id>/envoi")
 @idempotent(bp)
 @bp.response(200, S.PieceDetail)
-@_errors(401, 403, 404, 422, 429)
+@bp.problems(401, 403, 404, 422, 429)
 def send(piece_id: int):
     """Envoyer un brouillon : le contrôle avant envoi (refus 422 avec chaque problème), puis le dépôt."""
     piece = _visible(piece_id, "modification")
@@ -286,7 +277,7 @@ def send(piece_id: int):
 @idempotent(bp)
 @bp.arguments(S.ActionIn)
 @bp.response(200, S.PieceDetail)
-@_errors(400, 401, 403, 404, 422, 429)
+@bp.problems(400, 401, 403, 404, 422, 429)
 def act(body, piece_id: int):
     """Agir sur une pièce (valider, refuser avec un motif, prendre en charge, compléter, recycler, payer…), si elle
     est toujours au `statut_attendu` : sinon refus 422 (« Cette pièce a déjà été traitée »)."""
