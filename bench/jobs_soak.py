@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.faults.harness import Postgres, Processes, RedisServer, Sink, children, wait_for  # noqa: E402
+from tests.faults.harness import Stack, children, wait_for  # noqa: E402
 from tests.faults import test_faults as suite  # noqa: E402
 
 
@@ -49,31 +49,8 @@ def main() -> int:
     rng = random.Random(args.seed)
     os.environ.setdefault("SECRET_KEY", "soak")  # the benchmark's own app, outside development
 
-    postgres, redis, sink = Postgres(), RedisServer(), Sink()
-    env = {
-        "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8",
-        "SECRET_KEY": "soak", "DATABASE_URL": postgres.env_url, "REDIS_URL": redis.url,
-        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink.port), "SMTP_STARTTLS": "0", "SMTP_TIMEOUT": "2",
-        "OUTBOX_BACKOFF_SECONDS": "0.5", "OUTBOX_BACKOFF_MAX": "4", "OUTBOX_MAX_ATTEMPTS": "40",
-        "OUTBOX_LEASE_SECONDS": "10", "DOCUMENT_STALL_SECONDS": "5", "JOB_DB_RETRY_SECONDS": "60",
-        "CLOCK_INTERVAL_SECONDS": "1", "BASE_URL": "http://localhost",
-    }
-    from flask_migrate import upgrade
-
-    from chorus_chain import create_app
-
-    app = create_app({
-        "TESTING": True, "SQLALCHEMY_DATABASE_URI": postgres.url, "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "REDIS_URL": redis.url, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": sink.port, "SMTP_STARTTLS": False,
-        "SMTP_TIMEOUT": 2, "OUTBOX_BACKOFF_SECONDS": 0.5, "OUTBOX_BACKOFF_MAX": 4, "OUTBOX_MAX_ATTEMPTS": 40,
-        "OUTBOX_LEASE_SECONDS": 10, "DOCUMENT_STALL_SECONDS": 5, "SERVER_NAME": "localhost",
-        "BASE_URL": "http://localhost", "RATELIMIT_STORAGE_URI": "memory://",
-    })
-    with app.app_context():
-        upgrade()
-    processes = Processes(env)
-    stack = type("Stack", (), {})()
-    stack.app, stack.postgres, stack.redis, stack.sink, stack.processes = app, postgres, redis, sink, processes
+    stack = Stack(secret="soak", backoff_max=4, max_attempts=40, lease=10, stall=5)
+    processes = stack.processes
     faults: list[tuple[str, float]] = []  # (kind, instant the fault ended)
     actions = {"deposits": 0, "validations": 0, "documents": 0, "mails_queued_directly": 0}
     try:
@@ -96,16 +73,13 @@ def main() -> int:
                 _inject(stack, kind, documents_worker, rng)
                 faults.append((kind, time.monotonic()))
                 next_fault = time.monotonic() + rng.expovariate(1 / args.fault_every)
-        sink.mode = "accept"
+        stack.sink.mode = "accept"
         settle_started = time.monotonic()
-        wait_for(lambda: suite._outbox_settled(app), 600, "the outbox to settle", interval=1)
+        wait_for(lambda: suite._outbox_settled(stack.app), 600, "the outbox to settle", interval=1)
         settled_in = time.monotonic() - settle_started
         report = _report(stack, faults, actions, settled_in, args)
     finally:
-        processes.shutdown()
-        sink.close()
-        redis.close()
-        postgres.close()
+        stack.close()
     print(json.dumps(report, indent=2, ensure_ascii=False))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

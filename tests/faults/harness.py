@@ -276,3 +276,47 @@ def children(pid: int) -> list[int]:
         if fields.get("PPid", "").strip() == str(pid):
             found.append(int(status.parent.name))
     return found
+
+
+class Stack:
+    """A whole stack of its own: PostgreSQL, Redis and an SMTP sink on spare ports, the application migrated on it,
+    and the Procfile's processes (started by the caller) sharing one environment. Used by the fault suite and by
+    bench/jobs_soak.py, which differ only in their timings."""
+
+    def __init__(self, *, secret: str, backoff_max: float, max_attempts: int, lease: int, stall: int,
+                 config: dict | None = None) -> None:
+        self.postgres, self.redis, self.sink = Postgres(), RedisServer(), Sink()
+        env = {
+            "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8",
+            "SECRET_KEY": secret, "DATABASE_URL": self.postgres.env_url, "REDIS_URL": self.redis.url,
+            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.sink.port), "SMTP_STARTTLS": "0", "SMTP_TIMEOUT": "2",
+            "OUTBOX_BACKOFF_SECONDS": "0.5", "OUTBOX_BACKOFF_MAX": f"{backoff_max:g}",
+            "OUTBOX_MAX_ATTEMPTS": str(max_attempts), "OUTBOX_LEASE_SECONDS": str(lease),
+            "DOCUMENT_STALL_SECONDS": str(stall), "JOB_DB_RETRY_SECONDS": "60", "CLOCK_INTERVAL_SECONDS": "1",
+            "BASE_URL": "http://localhost",
+        }
+        from flask_migrate import upgrade
+
+        from chorus_chain import create_app
+
+        self.app = create_app({
+            "TESTING": True, "SQLALCHEMY_DATABASE_URI": self.postgres.url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True}, "REDIS_URL": self.redis.url,
+            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": self.sink.port, "SMTP_STARTTLS": False, "SMTP_TIMEOUT": 2,
+            "OUTBOX_BACKOFF_SECONDS": 0.5, "OUTBOX_BACKOFF_MAX": backoff_max, "OUTBOX_MAX_ATTEMPTS": max_attempts,
+            "OUTBOX_LEASE_SECONDS": lease, "DOCUMENT_STALL_SECONDS": stall, "SERVER_NAME": "localhost",
+            "BASE_URL": "http://localhost", "RATELIMIT_STORAGE_URI": "memory://", **(config or {}),
+        })
+        with self.app.app_context():
+            upgrade()
+        self.processes = Processes(env)
+
+    def close(self) -> None:
+        self.processes.shutdown()
+        from chorus_chain.extensions import db
+
+        with self.app.app_context():
+            db.engine.dispose()
+        self.sink.close()
+        self.redis.close()
+        self.postgres.close()

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.faults.harness import Postgres, Processes, RedisServer, Sink, children, wait_for
+from tests.faults.harness import Stack, children, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
 
@@ -39,43 +39,12 @@ def stack():
         if os.environ.get("CI"):
             pytest.fail(f"the fault suite needs them in CI: {missing}")
         pytest.skip(missing)
-    postgres, redis, sink = Postgres(), RedisServer(), Sink()
-    env = {
-        "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8",
-        "SECRET_KEY": "fault-injection", "DATABASE_URL": postgres.env_url, "REDIS_URL": redis.url,
-        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink.port), "SMTP_STARTTLS": "0", "SMTP_TIMEOUT": "2",
-        "OUTBOX_BACKOFF_SECONDS": "0.5", "OUTBOX_BACKOFF_MAX": "2", "OUTBOX_MAX_ATTEMPTS": "30",
-        "OUTBOX_LEASE_SECONDS": "8", "DOCUMENT_STALL_SECONDS": "4", "JOB_DB_RETRY_SECONDS": "60",
-        "CLOCK_INTERVAL_SECONDS": "1", "BASE_URL": "http://localhost",
-    }
-    from flask_migrate import upgrade
-
-    from chorus_chain import create_app
-
-    app = create_app({
-        "TESTING": True, "SQLALCHEMY_DATABASE_URI": postgres.url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True}, "REDIS_URL": redis.url,
-        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": sink.port, "SMTP_STARTTLS": False, "SMTP_TIMEOUT": 2,
-        "OUTBOX_BACKOFF_SECONDS": 0.5, "OUTBOX_BACKOFF_MAX": 2, "OUTBOX_MAX_ATTEMPTS": 30, "OUTBOX_LEASE_SECONDS": 8,
-        "DOCUMENT_STALL_SECONDS": 4, "SERVER_NAME": "localhost", "BASE_URL": "http://localhost",
-        "WTF_CSRF_ENABLED": False, "LOGIN_RATE_LIMIT": "10000 per minute", "RATELIMIT_STORAGE_URI": "memory://",
-    })
-    with app.app_context():
-        upgrade()
-    processes = Processes(env)
-    stack = type("Stack", (), {})()
-    stack.app, stack.postgres, stack.redis, stack.sink, stack.processes = app, postgres, redis, sink, processes
+    stack = Stack(secret="fault-injection", backoff_max=2, max_attempts=30, lease=8, stall=4,
+                  config={"WTF_CSRF_ENABLED": False, "LOGIN_RATE_LIMIT": "10000 per minute"})
     try:
         yield stack
     finally:
-        processes.shutdown()
-        from chorus_chain.extensions import db
-
-        with app.app_context():
-            db.engine.dispose()
-        sink.close()
-        redis.close()
-        postgres.close()
+        stack.close()
 
 
 @pytest.fixture
