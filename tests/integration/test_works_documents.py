@@ -114,3 +114,29 @@ def test_the_etat_pdf_has_claimed_and_admitted_per_line_and_the_signatures(app, 
     assert "Le maître d'œuvre Atelier Lumen Architectes Établi le" in text
     assert "Le maître d'ouvrage Commune de Montreuil-sur-Loire Validé le" in text
     assert "Corrections du maître d'œuvre" in text and " travaux " not in text.split("Corrections")[1][:200]
+
+
+def _offered(app, key: str, number: str) -> set[str]:
+    """The documents the piece page offers to the demo company `key`."""
+    client, _ = client_for(app, key)
+    piece_id = _piece_id(app, number)
+    page = client.get(f"/s/{SIRET[key]}/pieces/{piece_id}").get_data(as_text=True)
+    assert 'id="piece-documents"' in page
+    paths = {"pdf": "piece_pdf", "facturx": "facturx", "attestation": "attestation", "interets": "interets",
+             "dossier-zip": "dossier_zip"}
+    return {kind for path, kind in paths.items() if f"/documents/pieces/{piece_id}/{path}\"" in page}
+
+
+def test_only_the_documents_that_apply_to_each_piece_are_offered(app, demo_world):
+    # A projet de décompte paid through the lines of its état: its décompte PDF and its dossier, no Factur-X, no
+    # interest letter (the état's payment line carries the interest), no attestation (validated expressly).
+    assert _offered(app, "mandataire", "DB-PDM-01") == {"piece_pdf", "dossier_zip"}
+    # The MOE's état d'acompte (A15) and the MOA's validated état (A19): their document is their main file.
+    assert _offered(app, "moe", "EA-M1-001") == {"dossier_zip"}
+    assert _offered(app, "moa", "EAV-M1-001") == {"dossier_zip"}
+    # A private invoice between companies: its PDF and its Factur-X.
+    assert _offered(app, "st_nettoyage", "NM-2026-001") == {"piece_pdf", "facturx", "dossier_zip"}
+    # Asked anyway (a stale page, a hand-made request): refused with the reason, nothing rendered.
+    client, _ = client_for(app, "moe")
+    answer = client.post(f"/s/{SIRET['moe']}/documents/pieces/{_piece_id(app, 'EA-M1-001')}/pdf", headers=HX)
+    assert "fichier principal" in answer.get_data(as_text=True)
