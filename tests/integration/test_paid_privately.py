@@ -22,6 +22,9 @@ def test_who_is_paid_by_its_donneur_d_ordre_is_told_so_on_its_finances(app, demo
         page = text(client.get(f"{base}/{marche}/finances"))
         assert f"vous êtes payé par {payer}, votre donneur d'ordre" in page, key
         assert "apparaîtront avec le premier état d'acompte" not in page and "aucun état d'acompte" in page
+        assert "Dernier état d'acompte" not in page
+        etats = text(client.get(f"{base}/{marche}/etats/"))
+        assert f"Vous n'apparaissez dans aucun état d'acompte : sur ce marché, {payer}" in etats, key
     # A sous-traitant in paiement direct is in the états: its own figures, no such message.
     client, base = client_for(app, "st_platrerie")
     page = text(client.get(f"{base}/{marche}/finances"))

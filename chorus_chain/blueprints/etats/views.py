@@ -16,6 +16,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from chorus_chain.extensions import db
+from chorus_chain.operations.finances import paid_by_contractor
 from chorus_chain.formatting import day, money, number
 from chorus_chain.graph import ROLE_LABELS
 from chorus_chain.graph import Role as ROLE
@@ -145,7 +146,8 @@ def _render_index(access, status: int = 200, error: OperationError | None = None
     dg_views = {etat.id: dg_reading.view_for(access, etat, can_change=current_rights_allow_change(), now=utcnow())
                 for etat in etats if etat.final}
     return render_template("etats/index.html", access=access, marche=access.marche, rows=rows, whole=whole,
-                           is_moe=ops.is_moe(access), error=error, month=month, dg_views=dg_views), status
+                           is_moe=ops.is_moe(access), error=error, month=month, dg_views=dg_views,
+                           paid_by=paid_by_contractor(access)), status
 
 
 @bp.get("/")
