@@ -12,7 +12,8 @@ from tests.integration.test_marches_visibility import client_for, demo_world  # 
 
 def text(response) -> str:
     assert response.status_code == 200, response.status_code
-    return re.sub(r"[\s\u00a0\u202f]+", " ", html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))))
+    spaced = re.sub(r"[\s\u00a0\u202f]+", " ", html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))))
+    return re.sub(r" (?=[,.])", "", spaced)  # « <strong>Durand</strong>, » reads « Durand, »
 
 
 def test_who_is_paid_by_its_donneur_d_ordre_is_told_so_on_its_finances(app, demo_world):
