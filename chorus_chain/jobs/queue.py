@@ -9,8 +9,9 @@ A row handed over whose rq job is gone (Redis restarted empty, the job failed be
 was down —, or its work horse was killed and its lease ran out) is handed over again: nothing depends on Redis
 keeping what it was given.
 
-Three queues, so that a slow SMTP server never holds a PDF and a heavy PDF never holds a password-reset e-mail:
-`mail`, `documents` and `sweeps` (run by separate worker processes, see the Procfile).
+Four queues, so that a slow SMTP server never holds a PDF, a heavy PDF never holds a password-reset e-mail, and an
+integrator's slow webhook receiver holds neither: `mail`, `documents`, `webhooks` and `sweeps` (run by separate
+worker processes, see the Procfile).
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from chorus_chain.models.base import utcnow
 
 log = logging.getLogger(__name__)
 
-QUEUES = ("mail", "documents", "sweeps")
+QUEUES = ("mail", "documents", "webhooks", "sweeps")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ JOBS: dict[str, JobKind] = {
                                on_give_up="chorus_chain.jobs.documents:give_up",
                                on_replay="chorus_chain.jobs.documents:replay"),
     "store_etat_pdf": JobKind("chorus_chain.jobs.documents:store_etat_pdf", "documents", lease_seconds=240),
+    "deliver_webhook": JobKind("chorus_chain.jobs.webhooks:deliver", "webhooks", lease_seconds=60,
+                               on_give_up="chorus_chain.jobs.webhooks:give_up",
+                               on_replay="chorus_chain.jobs.webhooks:replay"),
 }
 
 
