@@ -76,6 +76,8 @@ def load() -> dict:
         # One lease for every kind of job instead of each kind's own (jobs.queue.JOBS); the fault tests shorten it.
         "OUTBOX_LEASE_SECONDS": int(os.environ["OUTBOX_LEASE_SECONDS"]) if os.environ.get("OUTBOX_LEASE_SECONDS")
         else None,
+        # Webhooks: how long a receiver may take to answer one delivery (a slow one fails the try, not the worker).
+        "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10")),
         "JOB_DB_RETRY_SECONDS": float(os.environ.get("JOB_DB_RETRY_SECONDS", "120")),
         "CLOCK_INTERVAL_SECONDS": float(os.environ.get("CLOCK_INTERVAL_SECONDS", "60")),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "chorus-chain <ne-pas-repondre@chorus-chain.invalid>"),

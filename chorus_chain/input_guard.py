@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
@@ -55,20 +55,35 @@ def init_app(app: Flask) -> None:
     app.before_request(refuse_control_characters)
 
 
-# Blueprints whose posts carry a file in base64 (the e-invoice import's preview): their own field-size limit must
-# apply before this guard reads the form, or the form would be refused as too large before the view could raise it.
-LARGE_FORMS: dict[str, int] = {}
+# What a view or a blueprint declares about its own input (instead of a list of routes kept here):
+# - `@large_form(max_bytes)` on a view whose posts carry a file in base64 (the e-invoice import's preview): its own
+#   field-size limit must apply before this guard reads the form, or the form would be refused as too large before
+#   the view could raise it;
+# - `checks_own_input = True` on a blueprint that refuses such input itself in its own format (the API: a documented
+#   problem+json, chorus_chain/api/core.py), so this guard's HTML page never answers it.
+_MAX_FORM_MEMORY = "input_guard_max_form_memory"
+OWN_INPUT = "checks_own_input"
 
 
-def allow_large_form(blueprint: str, max_bytes: int) -> None:
-    LARGE_FORMS[blueprint] = max_bytes
+def large_form(max_bytes: int):
+    """Declare on a view (under its route decorator) that its form fields may hold `max_bytes`."""
+    def declare(view):
+        setattr(view, _MAX_FORM_MEMORY, max_bytes)
+        return view
+    return declare
+
+
+def _view():
+    return current_app.view_functions.get(request.endpoint) if request.endpoint else None
 
 
 def refuse_control_characters() -> None:
-    if request.path.startswith("/api/"):
-        return  # the API refuses such input itself, as a documented problem+json (chorus_chain/api)
-    if request.blueprint in LARGE_FORMS:
-        request.max_form_memory_size = LARGE_FORMS[request.blueprint]
+    blueprint = current_app.blueprints.get(request.blueprint) if request.blueprint else None
+    if getattr(blueprint, OWN_INPUT, False):
+        return
+    max_bytes = getattr(_view(), _MAX_FORM_MEMORY, None)
+    if max_bytes is not None:
+        request.max_form_memory_size = max_bytes
     for value in request.args.values():
         if text_rules.has_control(value, allow_line_breaks=False):
             raise HostileInput(CONTROL_TEXT)

@@ -59,6 +59,9 @@ def now() -> datetime:
 class ApiBlueprint(Blueprint):
     """A flask-smorest blueprint whose routes document their refusals as problem+json (RFC 9457)."""
 
+    # Control characters and out-of-range values are refused by the API itself, as problem+json (input_guard).
+    checks_own_input = True
+
     def problems(self, *codes: int):
         """Decorator: the route may answer each of `codes` with a problem+json body (documented in the OpenAPI)."""
         from chorus_chain.api import schemas as S

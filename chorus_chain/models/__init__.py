@@ -24,6 +24,7 @@ from chorus_chain.models.money import (
 from chorus_chain.models.notifications import Notification, NotificationPreference
 from chorus_chain.models.pieces import Piece, PieceAccess, PieceEvent, PieceFile, StoredFile
 from chorus_chain.models.support import Ticket, TicketMessage
+from chorus_chain.models.webhooks import WebhookDelivery, WebhookSubscription
 from chorus_chain.models.structures import (
     BankAccount,
     Rattachement,
@@ -33,6 +34,8 @@ from chorus_chain.models.structures import (
 )
 
 __all__ = [
+    "WebhookDelivery",
+    "WebhookSubscription",
     "Account",
     "LoginSession",
     "StructureContest",

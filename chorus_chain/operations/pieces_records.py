@@ -136,13 +136,22 @@ def record_event(piece: Piece, *, action: str, actor_step: str, from_status: str
 def record_transition(piece: Piece, transition: T.Transition, *, account: Account | None,
                       structure: Structure | None, now: datetime, extra: Mapping[str, Any] | None = None
                       ) -> PieceEvent:
-    """The event of one transition of the table, recorded as the system's when the table says the system acts."""
+    """The event of one transition of the table, recorded as the system's when the table says the system acts; a
+    change of status also writes its webhook deliveries, in this transaction (the outbox of `operations.webhooks`).
+    Every caller has written the piece's access rows before its transitions, so the subscribers that see the piece
+    are known here."""
+    from chorus_chain.operations import webhooks
+
     system = transition.actor_step == T.SYSTEM
-    return record_event(
+    event = record_event(
         piece, action=transition.action, actor_step=transition.actor_step, from_status=transition.from_status,
         to_status=transition.to_status, account=None if system else account, structure=None if system else structure,
         now=now, reason=transition.reason, comment=transition.comment, amount=transition.amount,
         paid_on=transition.paid_on, extra=extra)
+    if transition.to_status != transition.from_status:
+        webhooks.status_changed(piece, action=transition.action, from_status=transition.from_status,
+                                to_status=transition.to_status, reason=transition.reason, at=now)
+    return event
 
 
 def events_of(piece_id: int) -> list[PieceEvent]:

@@ -1,10 +1,11 @@
 """Support tickets: open, reply (user or operator), categorise, close. Never commits; refusals are OperationError."""
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
+from chorus_chain import access
 from chorus_chain.extensions import db
-from chorus_chain.models import Piece, PieceAccess
+from chorus_chain.models import Piece
 from chorus_chain.models.base import utcnow
 from chorus_chain.models.support import (
     MAX_ATTACHMENT,
@@ -41,17 +42,13 @@ def _message(ticket: Ticket, account, body: str, attachment: tuple[str, bytes] |
 
 
 def visible_piece_id(structure, piece_id) -> int | None:
-    """The piece id to attach, only if the structure sees that piece (emitter or on its route); else None."""
+    """The piece id to attach, only if the structure sees that piece; else None. The one access predicate decides
+    (`access.visible_to`: emitter, or an access row written from the chain), not a query of its own."""
     try:
         piece_id = int(piece_id)
     except (TypeError, ValueError):
         return None
-    seen = db.session.scalar(
-        select(Piece.id).outerjoin(PieceAccess, (PieceAccess.piece_id == Piece.id)
-                                   & (PieceAccess.structure_id == structure.id))
-        .where(Piece.id == piece_id,
-               or_(Piece.emitter_structure_id == structure.id, PieceAccess.id.is_not(None))).limit(1))
-    return seen
+    return db.session.scalar(select(Piece.id).where(Piece.id == piece_id, access.visible_to(structure.id)))
 
 
 def open_ticket(structure, account, subject: str, body: str, *, page_url: str | None = None,

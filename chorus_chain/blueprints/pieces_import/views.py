@@ -39,7 +39,6 @@ bp.context_processor(piece_helpers)
 
 # A 10 Mo file (strictly less: domain.attachments) in base64, with room for the other fields.
 FORM_MEMORY = (attachment_rules.FILE_MAX_BYTES * 4) // 3 + 1024 * 1024
-input_guard.allow_large_form(bp.name, FORM_MEMORY)
 
 
 def _guard_post() -> None:
@@ -109,6 +108,7 @@ def start():
 
 @bp.post("/")
 @require_piece_right("modification")
+@input_guard.large_form(FORM_MEMORY)
 def read():
     _guard_post()
     intent = request.form.get("intent", "")
@@ -172,6 +172,7 @@ def draft_start(piece_id: int):
 
 @bp.post("/brouillon/<int:piece_id>")
 @require_piece_right("modification")
+@input_guard.large_form(FORM_MEMORY)
 def draft_read(piece_id: int):
     _guard_post()
     piece, gone = _own_draft(piece_id)
