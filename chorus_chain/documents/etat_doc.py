@@ -22,6 +22,9 @@ from chorus_chain import formatting
 from chorus_chain.documents.fingerprint import fingerprint
 from chorus_chain.documents.model import DocumentDataError, Party
 from chorus_chain.domain.money import COLUMN_LABELS, COLUMNS
+from chorus_chain.domain.money.schedule import EXTRA_LABELS
+
+CORRECTION_LABELS = {"travaux": "Travaux", **EXTRA_LABELS}
 
 ROLE_LABELS_FR = {
     "titulaire": "Titulaire",
@@ -70,6 +73,62 @@ class EtatCorrection:
     admitted: Decimal
     difference: Decimal
 
+    @property
+    def field_label(self) -> str:
+        """"Travaux", "Approvisionnements"…: the heading corrected, as the état page names it."""
+        return CORRECTION_LABELS.get(self.field, self.field)
+
+
+@dataclass(frozen=True)
+class EtatPdmLine:
+    """One line of a projet de décompte in the état: what the company claimed and what the MOE admitted (cumul since
+    the start, HT at base prices), with the MOE's comment when it corrected it."""
+
+    reference: str
+    designation: str
+    unit: str
+    lump_sum: bool
+    claimed_measure: Decimal | None
+    claimed: Decimal
+    admitted_measure: Decimal | None
+    """None: the MOE admitted an amount directly, or the line as claimed (then `admitted` = `claimed`)."""
+    admitted: Decimal
+    comment: str = ""
+
+    @property
+    def difference(self) -> Decimal:
+        return self.admitted - self.claimed
+
+
+@dataclass(frozen=True)
+class EtatPdm:
+    """The projet de décompte of one beneficiary in the état, line by line, then its extras (label, claimed,
+    admitted)."""
+
+    beneficiary: str
+    role_label: str
+    piece_number: str
+    lines: tuple[EtatPdmLine, ...]
+    extras: tuple[tuple[str, Decimal, Decimal], ...] = ()
+
+    @property
+    def claimed(self) -> Decimal:
+        return sum((line.claimed for line in self.lines), Decimal("0.00"))
+
+    @property
+    def admitted(self) -> Decimal:
+        return sum((line.admitted for line in self.lines), Decimal("0.00"))
+
+
+@dataclass(frozen=True)
+class Signatory:
+    """A signature block: who signs (the MOE who drew the état up, the MOA who validates it) and, once done, when."""
+
+    role: str
+    name: str
+    done_label: str
+    done_on: date | None = None
+
 
 @dataclass(frozen=True)
 class EtatAcompteDoc:
@@ -85,6 +144,8 @@ class EtatAcompteDoc:
     beneficiaries: tuple[EtatBeneficiary, ...]
     payables: tuple[EtatPayable, ...]
     corrections: tuple[EtatCorrection, ...] = ()
+    pdms: tuple[EtatPdm, ...] = ()
+    signatories: tuple[Signatory, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.marche_reference.strip():
@@ -170,8 +231,11 @@ def _columns(data: Mapping[str, Any], where: str) -> tuple[EtatColumn, ...]:
 
 
 def etat_from_result(result: Mapping[str, Any], *, marche_reference: str, marche_objet: str, issuer: Party,
-                     issued_on: date | None) -> EtatAcompteDoc:
-    """The document of an issued état from its frozen `result` (the shape of `EtatAcompte.to_dict()`)."""
+                     issued_on: date | None, pdms: tuple[EtatPdm, ...] = (),
+                     signatories: tuple[Signatory, ...] = ()) -> EtatAcompteDoc:
+    """The document of an issued état from its frozen `result` (the shape of `EtatAcompte.to_dict()`), with the
+    claimed / admitted lines of its projets de décompte (`pdms`: the rows the MOE admitted, unchanged since the état
+    was issued) and its signature blocks."""
     names = {b["key"]: b["name"] for b in result.get("beneficiaries", ())}
     beneficiaries = tuple(
         EtatBeneficiary(b["name"], ROLE_LABELS_FR.get(b["role"], b["role"]), names.get(b["payee_key"], b["name"]),
@@ -193,7 +257,7 @@ def etat_from_result(result: Mapping[str, Any], *, marche_reference: str, marche
         number=int(result["number"]), month=str(result["month"]),
         final=result.get("kind") == "decompte_general", issued_on=issued_on,
         columns=_columns(result["marche"], "marché"), beneficiaries=beneficiaries, payables=payables,
-        corrections=corrections,
+        corrections=corrections, pdms=pdms, signatories=signatories,
     )
 
 

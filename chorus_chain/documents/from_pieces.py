@@ -43,7 +43,7 @@ from chorus_chain.documents.model import (
 )
 from chorus_chain.domain import commercial_terms as commercial
 from chorus_chain.domain.amounts import ZERO, round_cent
-from chorus_chain.domain.cadres import CADRES
+from chorus_chain.domain.cadres import CADRES, DECOMPTE_CADRES
 from chorus_chain.graph import ROLE_LABELS
 
 # The VAT rates tried, in order, after the marché's own rate (France: normal, intermediate, reduced, DOM, special).
@@ -102,6 +102,11 @@ def is_invoice_like(piece: Any) -> bool:
     """An invoice or a credit note in the EN 16931 sense (what Factur-X carries): a private invoice (no cadre), a
     cadre of kind "facture", or any credit note. Projets de décompte and décomptes are works documents."""
     return piece.piece_type == "AVOIR" or piece.cadre is None or CADRES[piece.cadre].kind == "facture"
+
+
+def is_decompte(piece: Any) -> bool:
+    """A projet de décompte (mensuel A4 / A10 / A13, final A7 / A14): its document is a décompte, not an invoice."""
+    return piece.piece_type != "AVOIR" and piece.cadre is not None and piece.cadre in DECOMPTE_CADRES
 
 
 def piece_label(piece: Any) -> str:
@@ -301,6 +306,7 @@ __all__ = [
     "fiche_of",
     "interest_claim_of",
     "invoice_of",
+    "is_decompte",
     "is_invoice_like",
     "party_of",
     "piece_label",

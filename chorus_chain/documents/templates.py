@@ -100,7 +100,8 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(money=money, long_date=long_date, percent=percent, quantity=quantity, siret=siret,
-                       grouped=grouped, unit_label=unit_label)
+                       grouped=grouped, unit_label=unit_label, measure=formatting.measure,
+                       bordereau_unit=formatting.unit)
     env.globals.update(AUTOLIQUIDATION_MENTION=AUTOLIQUIDATION_MENTION, FLAT_FEE_MENTION=FLAT_FEE_MENTION)
     return env
 

@@ -2,9 +2,10 @@
 
 Run by the outbox (`jobs.outbox`), which claims the row so that one try at a time sends it, and retries on any
 failure. Once the SMTP server accepted the message, `sent_at` is recorded `durably` (waiting out a database restart):
-a retry then finds it sent and sends nothing. The Message-ID is the row's own, so that in the one window no database
-can close (the process killed between the server's « 250 » and our commit) a receiving server or a reader sees the
-same message twice, not two messages.
+a retry then finds it sent and sends nothing. The try's claim on its outbox row outlasts that wait
+(`jobs.queue.minimum_lease`), so that no other try takes the row over while this one may still record the send.
+The Message-ID is the row's own, so that in the one window no database can close (the process killed between the
+server's « 250 » and our commit) a receiving server or a reader sees the same message twice, not two messages.
 """
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -44,10 +45,11 @@ class JobKind:
     lease_seconds: int
     on_give_up: str | None = None
     on_replay: str | None = None
+    effect_outside: str | None = None  # "smtp": the try does something no rollback undoes, then records it durably
 
 
 JOBS: dict[str, JobKind] = {
-    "send_mail": JobKind("chorus_chain.jobs.mail:send_mail", "mail", lease_seconds=120),
+    "send_mail": JobKind("chorus_chain.jobs.mail:send_mail", "mail", lease_seconds=120, effect_outside="smtp"),
     "render_document": JobKind("chorus_chain.jobs.documents:render_document", "documents", lease_seconds=240,
                                on_give_up="chorus_chain.jobs.documents:give_up",
                                on_replay="chorus_chain.jobs.documents:replay"),
@@ -184,7 +186,7 @@ def _enqueue(limit: int) -> int:
         try:
             get_queue(queue, connection).enqueue(
                 "chorus_chain.jobs.outbox.run", args=(row_id,), job_id=job_id,
-                job_timeout=max(int(lease_seconds(job) * 0.75), 5), result_ttl=3600, failure_ttl=7 * 86400,
+                job_timeout=rq_timeout(job), result_ttl=3600, failure_ttl=7 * 86400,
                 description=f"{job} #{row_id}")
         except Exception:  # Redis went away half-way: the rest are handed over by the next dispatch
             _not_handed_over([row_id for row_id, *_ in handed[count:]])
@@ -199,13 +201,44 @@ def _not_handed_over(row_ids: list[int]) -> None:
     db.session.commit()
 
 
+RQ_TIMEOUT_SHARE = 0.75
+"""rq kills a try at this share of its lease, so that a try is dead before another may take its row over."""
+
+SMTP_ROUND_TRIPS = 8
+"""The SMTP dialogue's waits, each bounded by SMTP_TIMEOUT: connect, EHLO, STARTTLS and EHLO again, AUTH, MAIL and
+RCPT, DATA, the end of the message."""
+
+
 def lease_seconds(job: str) -> int:
     """How long a try holds its row; rq kills the job at three quarters of it. OUTBOX_LEASE_SECONDS (seconds, or a
-    mapping kind → seconds) overrides it (the fault-injection tests shorten it)."""
+    mapping kind → seconds) overrides it (the fault-injection tests shorten it), never below `minimum_lease`."""
     override = current_app.config.get("OUTBOX_LEASE_SECONDS")
     if isinstance(override, (int, float)):
-        return int(override)
-    return int((override or {}).get(job) or (JOBS[job].lease_seconds if job in JOBS else 120))
+        chosen = int(override)
+    else:
+        chosen = int((override or {}).get(job) or (JOBS[job].lease_seconds if job in JOBS else 120))
+    return max(chosen, minimum_lease(job))
+
+
+def minimum_lease(job: str) -> int:
+    """The shortest claim a try of this kind may hold without risking its effect twice.
+
+    A try that did something outside the database (an e-mail the SMTP server accepted) records it `durably`, waiting
+    out a database outage for up to JOB_DB_RETRY_SECONDS. While it waits it must stay alive (rq's timeout later than
+    that wait) and keep its claim (the lease later still): a lease that ran out mid-wait let another try take the row
+    over, find no `sent_at` yet and send the e-mail again — what the soak benchmark saw under PostgreSQL restarts.
+    The price is the other way round: the e-mail of a work horse killed mid-try waits that long before it is retried."""
+    kind = JOBS.get(job)
+    if kind is None or kind.effect_outside is None:
+        return 0
+    config = current_app.config
+    outside = SMTP_ROUND_TRIPS * float(config.get("SMTP_TIMEOUT", 15))
+    worst_try = outside + float(config.get("JOB_DB_RETRY_SECONDS", 120)) + 5  # + the try's own queries
+    return math.ceil(worst_try / RQ_TIMEOUT_SHARE) + 1
+
+
+def rq_timeout(job: str) -> int:
+    return max(int(lease_seconds(job) * RQ_TIMEOUT_SHARE), 5)
 
 
 def lease_for(job: str, now):

@@ -60,7 +60,7 @@ from chorus_chain.operations import OperationError
 from chorus_chain.operations import marches as marches_ops
 from chorus_chain.operations import pieces_records as records
 
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2
 """Bump when a template changes what a document shows: every key changes, so every document is rendered anew."""
 
 PDF = "application/pdf"
@@ -158,7 +158,12 @@ def _structure_party(structure_id: int | None) -> from_pieces.Party:
 
 
 def _invoice_doc(piece: Piece, structure: Structure):
-    """The invoice as `structure` sees it: the bank details masked as its piece page masks them."""
+    """The invoice as `structure` sees it: the bank details masked as its piece page masks them. A projet de
+    décompte is not an invoice: its document is laid out as a décompte (`works_documents.decompte`)."""
+    if from_pieces.is_decompte(piece):
+        from chorus_chain.operations.works_documents.decompte import decompte_doc
+
+        return decompte_doc(piece, structure, buyer=_buyer(piece), shows_bank=sees_bank_details(piece, structure.id))
     original = None
     if piece.original_piece_id:
         original = db.session.scalar(select(Piece).where(Piece.id == piece.original_piece_id))
@@ -308,9 +313,13 @@ def etat_doc(etat: EtatAcompte, marche: Marche, *, frozen: bool = False):
         moa = db.session.scalar(select(MarcheParty).where(MarcheParty.marche_id == marche.id,
                                                           MarcheParty.role == "moa"))
         issuer_structure = db.session.get(Structure, moa.structure_id) if moa and moa.structure_id else None
+    from chorus_chain.operations.works_documents import etat_lines
+
     issued_on = etat.issued_at.astimezone(formatting.PARIS).date() if etat.issued_at else None
+    issuer = from_pieces.party_of(issuer_structure)
     return etat_from_result(etat.result, marche_reference=marche.reference, marche_objet=marche.objet,
-                            issuer=from_pieces.party_of(issuer_structure), issued_on=issued_on)
+                            issuer=issuer, issued_on=issued_on, pdms=etat_lines.pdms_of_etat(etat),
+                            signatories=etat_lines.signatories_of(etat, marche, issuer.name))
 
 
 def _dossier_pieces(structure: Structure, piece: Piece) -> list[Piece]:
@@ -433,13 +442,17 @@ def store_content(content: bytes, now: datetime) -> str:
 
 
 def piece_html(prepared: Prepared) -> str:
-    """The HTML of a piece's PDF: the invoice layout under the piece's own heading (FACTURE, AVOIR, PROJET DE
-    DÉCOMPTE MENSUEL…)."""
+    """The HTML of a piece's PDF: a projet de décompte laid out as a décompte (decompte.html); any other piece in
+    the invoice layout under its own heading (FACTURE, AVOIR, ÉTAT D'ACOMPTE…)."""
+    from chorus_chain.documents.decompte_doc import DecompteDoc
     from chorus_chain.documents.fingerprint import fingerprint
     from chorus_chain.documents.model import vat_breakdown
     from chorus_chain.documents.templates import render_html
 
     doc = prepared.doc
+    if isinstance(doc, DecompteDoc):
+        return render_html("decompte.html", doc=doc, issuer=doc.seller, title=doc.label, piece_number=doc.number,
+                           fingerprint=fingerprint(doc))
     title = "Avoir" if doc.is_credit_note else (prepared.label or "Facture")
     return render_html("piece.html", doc=doc, issuer=doc.seller, title=title, heading=title.upper(),
                        piece_number=doc.number, fingerprint=fingerprint(doc), vat=vat_breakdown(doc))

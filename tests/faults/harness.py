@@ -158,6 +158,7 @@ class Sink:
         self.mode = "accept"
         self.hang_seconds = 8.0
         self.delay = 0.0  # seconds before accepting (a slow server: keeps mails "in flight")
+        self.on_accept = None  # called once a message is accepted, before the « 250 » goes back (a fault at that instant)
         self.delivered: list[tuple[str, float]] = []  # (Message-ID, when)
         sink = self
 
@@ -172,6 +173,8 @@ class Sink:
                     await asyncio.sleep(sink.delay)
                 message = message_from_bytes(envelope.content)
                 sink.delivered.append((message["Message-ID"], time.monotonic()))
+                if sink.on_accept is not None:
+                    sink.on_accept()
                 return "250 OK"
 
         self.port = free_port()
@@ -292,7 +295,7 @@ class Stack:
             "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.sink.port), "SMTP_STARTTLS": "0", "SMTP_TIMEOUT": "2",
             "OUTBOX_BACKOFF_SECONDS": "0.5", "OUTBOX_BACKOFF_MAX": f"{backoff_max:g}",
             "OUTBOX_MAX_ATTEMPTS": str(max_attempts), "OUTBOX_LEASE_SECONDS": str(lease),
-            "DOCUMENT_STALL_SECONDS": str(stall), "JOB_DB_RETRY_SECONDS": "60", "CLOCK_INTERVAL_SECONDS": "1",
+            "DOCUMENT_STALL_SECONDS": str(stall), "JOB_DB_RETRY_SECONDS": "20", "CLOCK_INTERVAL_SECONDS": "1",
             "BASE_URL": "http://localhost",
         }
         from flask_migrate import upgrade
@@ -304,7 +307,8 @@ class Stack:
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True}, "REDIS_URL": self.redis.url,
             "SMTP_HOST": "127.0.0.1", "SMTP_PORT": self.sink.port, "SMTP_STARTTLS": False, "SMTP_TIMEOUT": 2,
             "OUTBOX_BACKOFF_SECONDS": 0.5, "OUTBOX_BACKOFF_MAX": backoff_max, "OUTBOX_MAX_ATTEMPTS": max_attempts,
-            "OUTBOX_LEASE_SECONDS": lease, "DOCUMENT_STALL_SECONDS": stall, "SERVER_NAME": "localhost",
+            "OUTBOX_LEASE_SECONDS": lease, "DOCUMENT_STALL_SECONDS": stall, "JOB_DB_RETRY_SECONDS": 20,
+            "SERVER_NAME": "localhost",
             "BASE_URL": "http://localhost", "RATELIMIT_STORAGE_URI": "memory://", **(config or {}),
         })
         with self.app.app_context():

@@ -9,6 +9,7 @@ minutes; the code paths are the production ones.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from datetime import timedelta
 
@@ -52,7 +53,7 @@ def procs(stack):
     """The processes of one test; stopped after it (the services stay for the module)."""
     yield stack.processes
     stack.processes.close()
-    stack.sink.mode, stack.sink.delay = "accept", 0.0
+    stack.sink.mode, stack.sink.delay, stack.sink.on_accept = "accept", 0.0, None
 
 
 # --- making work ----------------------------------------------------------------------------------------------------
@@ -219,6 +220,27 @@ def test_postgres_restarted_mid_mail(stack, procs):
     back = time.monotonic()
     assert_everything_holds(stack)
     assert any(when > back for _, when in stack.sink.delivered)  # the restart did fall in the middle of the mails
+
+
+def test_database_lost_right_after_the_smtp_server_accepted(stack, procs):
+    """The worst instant for « nothing twice »: the SMTP server has accepted the message and the database goes before
+    the job could record it, for longer than rq would let a job of the lease's length run. The try must outlive the
+    outage still holding its claim, record the send when the database is back, and nobody may send it again."""
+    lost = threading.Event()
+
+    def database_lost_now():
+        if not lost.is_set():
+            lost.set()
+            stack.postgres.stop("immediate")  # before the « 250 » reaches the job
+            threading.Thread(target=lambda: (time.sleep(12), stack.postgres.start()), daemon=True).start()
+
+    queue_mails(stack.app, 1, "lost-after-250")
+    stack.sink.on_accept = database_lost_now
+    procs.clock()
+    procs.worker("mail")
+    procs.worker("mail")
+    wait_for(lost.is_set, 60, "the message accepted")
+    assert_everything_holds(stack)
 
 
 def test_smtp_refusing_then_hanging_then_back(stack, procs):

@@ -1,0 +1,116 @@
+"""The works documents of the demo marché, read back with pypdf (issue 15): a projet de décompte's PDF is laid out
+as a décompte — each line of the bordereau with its previous cumul, cumul to date and this month, then the engine's
+figures of the état that included it — never as an invoice; the état d'acompte's PDF carries the claimed / admitted
+table of every projet de décompte, the MOE's comments, and the signature blocks of the MOE and the MOA."""
+from __future__ import annotations
+
+import io
+import re
+from decimal import Decimal
+
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from chorus_chain import access, formatting
+from chorus_chain.extensions import db
+from chorus_chain.models import GeneratedDocument, Piece
+from chorus_chain.models.money import EtatAcompte
+from tests.integration.test_marches_visibility import SIRET, client_for, demo_world  # noqa: F401  (fixture)
+
+HX = {"HX-Request": "true"}
+
+
+def pdf_text(content: bytes) -> str:
+    text = "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(content)).pages)
+    return re.sub(r"[\s\u00a0\u202f\u2009]+", " ", text)
+
+
+def euros(value: str | Decimal) -> str:
+    return re.sub(r"[\s\u00a0\u202f\u2009]+", " ", formatting.money(Decimal(value)))
+
+
+def _piece_id(app, number: str) -> int:
+    with app.app_context(), access.system_access("tests: a demo piece"):
+        return db.session.scalar(select(Piece.id).where(Piece.number == number))
+
+
+def _etat(app, marche_id: int, number: int) -> EtatAcompte:
+    with app.app_context(), access.system_access("tests: a demo état"):
+        etat = db.session.scalar(select(EtatAcompte).where(EtatAcompte.marche_id == marche_id,
+                                                           EtatAcompte.number == number))
+        db.session.expunge(etat)
+        return etat
+
+
+def document(app, key: str, path: str) -> str:
+    """Ask for a document as the demo company `key` (the job runs inline), download it, return its text."""
+    client, _ = client_for(app, key)
+    siret = SIRET[key]
+    answer = client.post(f"/s/{siret}/documents/{path}", headers=HX).get_data(as_text=True)
+    found = re.search(r"/documents/(\d+)", answer)
+    assert found, answer[:500]
+    with app.app_context(), access.system_access("tests: the document row"):
+        row = db.session.get(GeneratedDocument, int(found.group(1)))
+        assert row.status == "done", row.error
+    response = client.get(f"/s/{siret}/documents/{row.id}/fichier")
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    return pdf_text(response.data)
+
+
+def test_a_projet_de_decompte_pdf_is_a_decompte_not_an_invoice(app, demo_world):
+    text = document(app, "mandataire", f"pieces/{_piece_id(app, 'DB-PDM-02')}/pdf")
+    assert "PROJET DE DÉCOMPTE MENSUEL" in text and "DB-PDM-02" in text
+    for absent in ("Détail de la facture", "Net à payer", "forfait —", "FACTURE"):
+        assert absent not in text
+    # Each line of Durand's part: previous cumul, cumul to date, this month (quantity and amount).
+    assert "GO-02 Béton armé de fondations m³ 200 " + euros("90000") + " 320 " + euros("144000") + " 120 " \
+        + euros("54000") in text
+    assert "GO-03 Maçonnerie de blocs béton m² 300 " + euros("36000") + " 900 " + euros("108000") + " 600 " \
+        + euros("72000") in text
+    assert "CH-01 Charpente bois et couverture zinc % du forfait 0 " + euros("0") + " 10 " + euros("30000") in text
+    # The claim: works to date / previous / this month, and the piece's amounts as deposited.
+    assert "Travaux " + euros("366000") + " " + euros("210000") + " " + euros("156000") in text
+    assert "Montant HT demandé ce mois " + euros("156000") in text and "Montant TTC demandé " + euros("187200") in text
+    # Then the engine's figures of the état that included it (n° 2), for Durand's part, as frozen at issue.
+    etat = _etat(app, demo_world["marche_id"], 2)
+    durand = next(b for b in etat.result["beneficiaries"] if b["name"] == "Durand Bâtiment SAS")
+    assert "état d'acompte n° 2" in text
+    for name in ("works_ht", "retenue", "avance_repayment", "amount_due"):
+        column = durand["columns"][name]
+        assert (f"{column['label']} {euros(column['to_date'])} {euros(column['previous'])} "
+                f"{euros(column['this'])}") in text, name
+    # What the MOE admitted (360 000) is the état's figure; the décompte keeps what was claimed (366 000).
+    assert "Travaux HT aux prix de base " + euros("360000") in text
+
+
+def test_a_sous_traitant_decompte_with_its_own_part_of_the_etat_or_its_totals_only(app, demo_world):
+    etat = _etat(app, demo_world["marche_id"], 2)
+    leroy = next(b for b in etat.result["beneficiaries"] if b["name"] == "Plâtrerie Leroy")
+    text = document(app, "st_platrerie", f"pieces/{_piece_id(app, 'PL-PDM-02')}/pdf")
+    assert "PROJET DE DÉCOMPTE MENSUEL DE SOUS-TRAITANT" in text
+    # Its first décompte: no previous cumul (—), 400 m² to date.
+    assert "PL-01 Cloisons en plaques de plâtre m² — " + euros("0") + " 400 " + euros("12000") + " 400 " \
+        + euros("12000") in text
+    assert "Montant dû " + euros(leroy["columns"]["amount_due"]["to_date"]) in text
+    assert "Autoliquidation" in text and "Montant TTC demandé " + euros("12000") in text  # reverse-charged: paid HT
+    assert "Durand" not in text.split("Révision, retenue")[1]  # its contractor's figures are not its to see
+    # PL-2026-002 (A10) was deposited with an amount and no décompte: its totals only, no invented line.
+    text = document(app, "st_platrerie", f"pieces/{_piece_id(app, 'PL-2026-002')}/pdf")
+    assert "déposé avec son montant seul" in text and "Détail de la facture" not in text
+    assert "calculés par le maître d'œuvre dans l'état d'acompte" in text
+
+
+def test_the_etat_pdf_has_claimed_and_admitted_per_line_and_the_signatures(app, demo_world):
+    etat = _etat(app, demo_world["marche_id"], 2)
+    text = document(app, "moe", f"marches/{demo_world['marche_id']}/etats/{etat.id}/pdf")
+    assert "Projets de décompte : demandé et admis" in text
+    assert "Durand Bâtiment SAS (Mandataire) — projet de décompte n° DB-PDM-02" in text
+    assert "Plâtrerie Leroy (Sous-traitant) — projet de décompte n° PL-PDM-02" in text
+    # The corrected line: claimed 900 m², admitted 850 m², the difference and the MOE's comment.
+    assert ("GO-03 Maçonnerie de blocs béton 900 m² " + euros("108000") + " 850 m² " + euros("102000") + " "
+            + euros("-6000") + " Métré contradictoire") in text
+    assert "Total des travaux " + euros("366000") + " " + euros("360000") in text
+    # Signature blocks: the MOE who drew it up, the MOA who validated it.
+    assert "Le maître d'œuvre Atelier Lumen Architectes Établi le" in text
+    assert "Le maître d'ouvrage Commune de Montreuil-sur-Loire Validé le" in text
+    assert "Corrections du maître d'œuvre" in text and " travaux " not in text.split("Corrections")[1][:200]
