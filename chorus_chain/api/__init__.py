@@ -27,7 +27,7 @@ un `application/problem+json` (RFC 9457) avec le message du portail et le champ 
 structure voit ; chaque envoi est un POST JSON signé (`Chorus-Signature: t=<horodatage>,v1=<HMAC-SHA256 hexadécimal
 de « t.corps » avec le secret de l'abonnement>`), réessayé de plus en plus espacé tant que la réponse n'est pas 2xx,
 puis abandonné ; le journal est à `GET /api/v1/webhooks/{id}/livraisons`. Un même événement peut arriver deux fois :
-son `id` est dans le corps et dans l'en-tête `Chorus-Delivery`.
+son `id` est dans le corps et dans l'en-tête `Chorus-Event-Id`.
 """
 
 

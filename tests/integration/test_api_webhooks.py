@@ -76,7 +76,7 @@ def test_subscribe_receive_read_the_log_redeliver_and_unsubscribe(app, client, w
     again = client.post(f"/api/v1/webhooks/{subscription['id']}/livraisons/{delivery_id}/relivrer", headers=moe)
     assert again.status_code == 202, again.get_data(as_text=True)
     assert len(receiver.received) == count + 1
-    assert receiver.received[-1]["headers"]["Chorus-Delivery"] == first["items"][0]["evenement_id"]
+    assert receiver.received[-1]["headers"]["Chorus-Event-Id"] == first["items"][0]["evenement_id"]
 
     # Unsubscribed: no more deliveries; another client of the same structure never saw it.
     other = bearer(app, client, w.moe.structure_id, w.moe.account_id)

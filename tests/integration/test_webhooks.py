@@ -113,7 +113,7 @@ def test_a_status_change_is_delivered_signed_once(app, w, receiver):
     assert not signing.verify(secret, got["headers"]["Chorus-Signature"], got["body"] + b" ", int(time.time()))
     assert not signing.verify(secret, got["headers"]["Chorus-Signature"], got["body"], int(time.time()) + 3600)
     body = json.loads(got["body"])
-    assert body["type"] == "piece.statut_modifie" and body["id"] == got["headers"]["Chorus-Delivery"]
+    assert body["type"] == "piece.statut_modifie" and body["id"] == got["headers"]["Chorus-Event-Id"]
     assert body["donnees"]["piece_id"] == piece_id and body["donnees"]["numero"] == "WH-1"
     assert body["donnees"]["statut"] == pw.status_of(app, piece_id)
     assert body["donnees"]["statut_libelle"] and body["donnees"]["statut_precedent"] == "BROUILLON"
