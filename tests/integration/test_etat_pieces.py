@@ -302,3 +302,34 @@ def test_the_a15_carries_the_etat_pdf_as_its_main_file(app, db):
     with app.app_context():
         assert store_etat_pdf(etat_id) is False
     assert count(app, PieceFile, PieceFile.piece_id == a15) == 1
+
+
+def test_a_pdm_leaves_the_moe_only_inside_the_etat_being_issued(app, db):
+    """No switch forwards a projet de décompte alone (issue 12): the piece action is refused whoever calls it, and
+    the état's own move refuses a PDM whose décompte the état being issued does not carry; nothing changes. Issuing
+    the état moves all four."""
+    from chorus_chain.operations import pieces_actions
+    from tests.integration.pieces_world import acting, status_of
+
+    w = world(app)
+    pdm = month_of_may(app, w)
+    etat_id = open_etat(app, w, "2026-05", at("2026-05-22"))
+    events = count(app, PieceEvent)
+    with acting(app, w.moe) as (account, structure):
+        with pytest.raises(OperationError, match="jamais seul"):
+            pieces_actions.act(pdm["st1"], account, structure, "issue_etat_acompte",
+                               expected_status="PRISE_EN_COMPTE_MOE", now=at("2026-05-22"))
+        with pytest.raises(TypeError):  # the former `via_etat=True` switch is gone
+            pieces_actions.act(pdm["st1"], account, structure, "issue_etat_acompte",
+                               expected_status="PRISE_EN_COMPTE_MOE", now=at("2026-05-22"), via_etat=True)
+        draft = db.session.get(EtatAcompte, etat_id)
+        # The open draft lists the PDM, but its décompte is attached to the état only when the MOE issues it.
+        with pytest.raises(OperationError, match="jamais seul"):
+            pieces_actions.issue_into_etat(pdm["st1"], draft, account, structure,
+                                           expected_status="PRISE_EN_COMPTE_MOE", amount=None, comment=None,
+                                           contest=False, now=at("2026-05-22"))
+        db.session.rollback()
+    assert count(app, PieceEvent) == events
+    assert {status_of(app, piece_id) for piece_id in pdm.values()} == {"PRISE_EN_COMPTE_MOE"}
+    issue(app, w, etat_id, at("2026-05-23"))
+    assert {status_of(app, piece_id) for piece_id in pdm.values()} == {"A_ASSOCIER_MOA"}
