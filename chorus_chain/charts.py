@@ -167,3 +167,49 @@ def _curve_description(months: Sequence[str], series: Sequence[Series], fmt: For
 
 def _fit(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def cash_columns(labels: Sequence[str], receipts: Sequence[Decimal], payments: Sequence[Decimal], *,
+                 fmt: Formatter, title: str, width: int = 720, height: int = 260) -> str:
+    """Two columns per period (money expected in, money expected out), side by side, on one scale starting at 0;
+    the figures are in each column's <title> and in the table beside the chart."""
+    left, right, top, bottom = 92, 16, 16, 56
+    plot_w, plot_h = width - left - right, height - top - bottom
+    n = max(len(labels), 1)
+    top_value = max([*receipts, *payments, Decimal(1)])
+    slot = plot_w / n
+    col_w = max(slot * 0.38, 1.0)
+    colours = (SERIES_COLOURS[2], SERIES_COLOURS[1])
+    names = ("Encaissements attendus", "Décaissements attendus")
+    description = " ; ".join(f"{label} : entrées {fmt(r)}, sorties {fmt(p)}"
+                             for label, r, p in zip(labels, receipts, payments) if r or p) or "Aucun montant attendu."
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-labelledby="cash-title cash-desc" class="chart" font-family="DejaVu Sans, sans-serif">',
+        f'<title id="cash-title">{_e(title)}</title>',
+        f'<desc id="cash-desc">{_e(description)}</desc>',
+    ]
+    for k in range(5):
+        value = top_value * k / 4
+        y = top + plot_h - float(value / top_value) * plot_h
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="{GRID}" '
+                     'stroke-width="1"/>')
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="{MUTED}">'
+                     f'{_e(fmt(value.quantize(Decimal(1))))}</text>')
+    for i, label in enumerate(labels):
+        x = left + slot * i + slot * 0.1
+        for j, (value, colour, name) in enumerate(zip((receipts[i], payments[i]), colours, names)):
+            h = float(value / top_value) * plot_h if value > 0 else 0.0
+            parts.append(f'<rect x="{x + j * col_w:.1f}" y="{top + plot_h - h:.1f}" width="{col_w:.1f}" '
+                         f'height="{h:.1f}" fill="{colour}"><title>{_e(name)}, {_e(label)} : {_e(fmt(value))}'
+                         f'</title></rect>')
+        parts.append(f'<text x="{left + slot * i + slot / 2:.1f}" y="{top + plot_h + 14}" font-size="10" '
+                     f'text-anchor="end" fill="{MUTED}" transform="rotate(-45 {left + slot * i + slot / 2:.1f} '
+                     f'{top + plot_h + 14})">{_e(label)}</text>')
+    legend_x = left
+    for colour, name in zip(colours, names):
+        parts.append(f'<rect x="{legend_x}" y="{height - 14}" width="12" height="12" fill="{colour}"/>')
+        parts.append(f'<text x="{legend_x + 16}" y="{height - 4}" font-size="12" fill="{INK}">{_e(name)}</text>')
+        legend_x += 24 + 7 * len(name)
+    parts.append("</svg>")
+    return "".join(parts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, current_app, g, render_template, request
-from flask_login import current_user
+from flask_login import current_user, user_unauthorized
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 
@@ -40,6 +40,8 @@ def init_app(app: Flask) -> None:
 
         return sessions.account_for(user_id, utcnow())
 
+    user_unauthorized.connect(_refused_before_the_view, app)
+
     input_guard.init_app(app)  # before the blueprints: their <int:...> rules take the bounded converter
 
     app.after_request(_finish_transaction)
@@ -73,6 +75,14 @@ def _writes() -> bool:
         return True
     view = current_app.view_functions.get(request.endpoint or "")
     return bool(getattr(view, "commits", False))
+
+
+def _refused_before_the_view(sender, **extra) -> None:
+    """An anonymous request sent to the login page (flask-login's `unauthorized`, from `login_required`): its
+    redirect is a refusal, not the redirect after a successful post. Nothing it did is committed, and it does not
+    hand the outbox's pending jobs over (other users' e-mails and documents, run inline without Redis) — an anonymous
+    POST to any /s/ address did both (issue 13)."""
+    g.rollback = True
 
 
 def _finish_transaction(response):

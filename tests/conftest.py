@@ -89,10 +89,11 @@ def create_postgres_database(prefix: str) -> str:
     return f"{base}/{name}"
 
 
-def live_application(prefix: str):
+def live_application(prefix: str, config: dict | None = None):
     """An application on a database of its own (`prefix`), migrated, with no outer transaction: commits are real.
-    A generator for module-scoped fixtures of the tests that need several connections at once (row locks); the
-    database is dropped afterwards."""
+    A generator for module-scoped fixtures of the tests that need several connections at once (row locks), or that
+    make thousands of requests (one outer transaction would hold a lock per savepoint that wrote, beyond PostgreSQL's
+    lock table: « out of shared memory »); the database is dropped afterwards. `config` adds to the test settings."""
     if PG_PROBLEM:
         pytest.skip(PG_PROBLEM)
     from flask_migrate import upgrade
@@ -103,7 +104,8 @@ def live_application(prefix: str):
 
     url = create_postgres_database(prefix)
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": {},
-                      "REDIS_URL": None, "SERVER_NAME": "localhost", "BASE_URL": "http://localhost"})
+                      "REDIS_URL": None, "SERVER_NAME": "localhost", "BASE_URL": "http://localhost",
+                      **(config or {})})
     with app.app_context():
         upgrade()
     yield app

@@ -28,9 +28,10 @@ def register_blueprints(app: Flask) -> None:
     from chorus_chain.blueprints.pieces.views import bp as pieces_bp
     from chorus_chain.blueprints.pieces_import.views import bp as pieces_import_bp
     from chorus_chain.blueprints.rates.views import bp as rates_bp
+    from chorus_chain.blueprints.tresorerie.views import bp as tresorerie_bp
 
     for bp in (core_bp, auth_bp, accounts_bp, organisation_bp, marches_bp, invitation_bp, pieces_bp, pieces_import_bp,
                notifications_bp, dashboard_bp, help_bp, structure_help_bp, reform_bp,
                support_bp, operator_bp, operator_jobs_bp, rates_bp, marche_interest_bp, documents_bp, bordereau_bp, etats_bp, decompte_general_bp, api_clients_bp,
-               assistant_bp, chat_operator_bp):
+               assistant_bp, chat_operator_bp, tresorerie_bp):
         app.register_blueprint(bp)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_login import confirm_login, current_user, login_required, login_user, logout_user
 
 from chorus_chain.blueprints.auth.forms import (
@@ -107,6 +107,8 @@ def login():
 def logout():
     if current_user.is_authenticated:  # the session record dies with it: a copied cookie is worth nothing now
         sessions.close_session(current_user._get_current_object(), utcnow())
+    else:
+        g.rollback = True  # nothing to close: an anonymous post commits nothing, hands no pending job over
     logout_user()
     session.clear()
     flash("Vous êtes déconnecté.", "info")

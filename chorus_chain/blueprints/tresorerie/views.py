@@ -1,0 +1,56 @@
+"""« Trésorerie »: the money the structure expects in and out, week by week then month by month, with a chart, a
+table per marché and counterpart, the alerts, and the downloads (CSV, XLSX). Thin views on
+`operations.tresorerie.reading`, which reads only what the structure sees."""
+from __future__ import annotations
+
+from flask import Response, g, render_template
+from markupsafe import Markup
+
+from chorus_chain import charts
+from chorus_chain.blueprints.pieces.views import require_piece_right
+from chorus_chain.formatting import money
+from chorus_chain.models.base import utcnow
+from chorus_chain.operations.marches import today
+from chorus_chain.operations.tresorerie import exports, reading
+from chorus_chain.operations.tresorerie import forecast as forecast_rules
+from chorus_chain.tenancy import has_right, tenant_blueprint
+
+bp = tenant_blueprint("tresorerie", __name__)
+
+
+@bp.context_processor
+def tresorerie_helpers():
+    return {"say": forecast_rules.say}
+
+
+def _forecast():
+    domains = frozenset(d for d in reading.ALL_DOMAINS if has_right(d, "consultation"))
+    return reading.forecast_for(g.structure, today(utcnow()), domains)
+
+
+@bp.get("/tresorerie")
+@require_piece_right("consultation")
+def index():
+    forecast = _forecast()
+    chart = Markup(charts.cash_columns([p.short for p in forecast.periods], [p.receipts for p in forecast.periods],
+                                [p.payments for p in forecast.periods], fmt=money,
+                                title="Encaissements et décaissements attendus, semaine par semaine puis mois par mois"))
+    return render_template("tresorerie/index.html", f=forecast, chart=chart)
+
+
+def _download(body: bytes, mimetype: str, extension: str) -> Response:
+    name = f"tresorerie-{g.structure.siret}.{extension}"
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/tresorerie.csv")
+@require_piece_right("consultation")
+def csv():
+    return _download(exports.to_csv(_forecast()), "text/csv; charset=utf-8", "csv")
+
+
+@bp.get("/tresorerie.xlsx")
+@require_piece_right("consultation")
+def xlsx():
+    return _download(exports.to_xlsx(_forecast()),
+                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")
