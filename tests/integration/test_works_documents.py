@@ -116,10 +116,16 @@ def test_the_etat_pdf_has_claimed_and_admitted_per_line_and_the_signatures(app, 
     assert "Corrections du maître d'œuvre" in text and " travaux " not in text.split("Corrections")[1][:200]
 
 
+def _first_of_cadre(app, cadre: str) -> str:
+    with app.app_context(), access.system_access("tests: a demo piece"):
+        return db.session.scalar(select(Piece.number).where(Piece.cadre == cadre).order_by(Piece.id).limit(1))
+
+
 def _offered(app, key: str, number: str) -> set[str]:
     """The documents the piece page offers to the demo company `key`."""
     client, _ = client_for(app, key)
     piece_id = _piece_id(app, number)
+    assert piece_id is not None, number
     page = client.get(f"/s/{SIRET[key]}/pieces/{piece_id}").get_data(as_text=True)
     assert 'id="piece-documents"' in page
     paths = {"pdf": "piece_pdf", "facturx": "facturx", "attestation": "attestation", "interets": "interets",
@@ -132,11 +138,12 @@ def test_only_the_documents_that_apply_to_each_piece_are_offered(app, demo_world
     # interest letter (the état's payment line carries the interest), no attestation (validated expressly).
     assert _offered(app, "mandataire", "DB-PDM-01") == {"piece_pdf", "dossier_zip"}
     # The MOE's état d'acompte (A15) and the MOA's validated état (A19): their document is their main file.
-    assert _offered(app, "moe", "EA-M1-001") == {"dossier_zip"}
-    assert _offered(app, "moa", "EAV-M1-001") == {"dossier_zip"}
+    a15, a19 = _first_of_cadre(app, "A15"), _first_of_cadre(app, "A19")
+    assert _offered(app, "moe", a15) == {"dossier_zip"}
+    assert _offered(app, "moa", a19) == {"dossier_zip"}
     # A private invoice between companies: its PDF and its Factur-X.
     assert _offered(app, "st_nettoyage", "NM-2026-001") == {"piece_pdf", "facturx", "dossier_zip"}
     # Asked anyway (a stale page, a hand-made request): refused with the reason, nothing rendered.
     client, _ = client_for(app, "moe")
-    answer = client.post(f"/s/{SIRET['moe']}/documents/pieces/{_piece_id(app, 'EA-M1-001')}/pdf", headers=HX)
+    answer = client.post(f"/s/{SIRET['moe']}/documents/pieces/{_piece_id(app, a15)}/pdf", headers=HX)
     assert "fichier principal" in answer.get_data(as_text=True)
