@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from chorus_chain import demo
 from chorus_chain.extensions import db
-from chorus_chain.models import ApiCall, ApiClient, Piece
+from chorus_chain.models import ApiCall, ApiClient, DepositBatch, Piece
 from tests.conftest import live_application
 from tests.integration import api_world
 from tests.integration import pieces_world as pw
@@ -29,8 +29,11 @@ KEYS = [c.key for c in demo.COMPANIES]
 CLIENTS = ["outsider", *KEYS]
 REFUSED = {403, 404}
 PER_POOL = 6
-# The journal of every call (api.core: written also for a refused call or a read): checked on its own below.
-JOURNAL = {"api_call": ()}
+# The journal of every call (api.core: written also for a refused call or a read) and the report of a batch (what it
+# refused and why): checked on their own below, each row the calling client's. A call also stamps its client's
+# `last_used_at` (shown on the organisation's API page).
+JOURNAL = {"api_call", "deposit_batch"}
+BOOKKEEPING = {"api_client": ("last_used_at",)}
 PDF_B64 = base64.b64encode(pw.PDF).decode()
 # A valid body for each write route, so that a refusal comes from who asks, not from the body's shape.
 BODIES = {
@@ -77,9 +80,10 @@ def _client_row(app, client_id: str) -> int:
         return db.session.scalar(select(ApiClient.id).where(ApiClient.client_id == client_id))
 
 
-def _journal(app) -> list[int]:
+def _journal(app, model=ApiCall) -> list[int]:
+    """The client of each row of the journal of calls (or of the batches' reports), in order."""
     with pw.system(app):
-        return list(db.session.scalars(select(ApiCall.client_id).order_by(ApiCall.id)))
+        return list(db.session.scalars(select(model.client_id).order_by(model.id)))
 
 
 def _spread(values) -> list:
@@ -114,8 +118,8 @@ def test_a_client_reaches_nothing_of_its_neighbours(live, world, key):
     pools["document_id"] = [d for k, d in documents.items() if k != key]
     pools["mois"] = ["2026-02"]
     own_row = _client_row(app, o.api_clients[key][0])
-    before = table_checksums(app)
-    journal_before = len(_journal(app))
+    before = table_checksums(app, BOOKKEEPING)
+    journal_before, batches_before = len(_journal(app)), len(_journal(app, DepositBatch))
     problems, count = [], 0
 
     def check_leak(where: str, text: str) -> None:
@@ -190,12 +194,13 @@ def test_a_client_reaches_nothing_of_its_neighbours(live, world, key):
         if response.status_code >= 500 or (path != "/api/v1/depots/lot" and response.status_code < 400):
             problems.append(f"POST {path} as {key} on marché {foreign_marche} → {response.status_code}")
 
-    after = table_checksums(app)
+    after = table_checksums(app, BOOKKEEPING)
     changed = sorted(name for name in after if after[name] != before[name] and name not in JOURNAL)
     if changed:
         problems.append(f"the walk as {key} changed {changed}")
     journal = _journal(app)[journal_before:]
     assert journal and set(journal) == {own_row}, "every call is journalled under the calling client only"
+    assert set(_journal(app, DepositBatch)[batches_before:]) == {own_row}
     assert count > 60
     assert not problems, f"{len(problems)} problems in {count} calls:\n" + "\n".join(problems[:50])
 
