@@ -54,6 +54,8 @@ JOBS: dict[str, JobKind] = {
                                on_give_up="chorus_chain.jobs.documents:give_up",
                                on_replay="chorus_chain.jobs.documents:replay"),
     "store_etat_pdf": JobKind("chorus_chain.jobs.documents:store_etat_pdf", "documents", lease_seconds=240),
+    "store_etat_valide_pdf": JobKind("chorus_chain.jobs.documents:store_etat_valide_pdf", "documents",
+                                     lease_seconds=240),
     "deliver_webhook": JobKind("chorus_chain.jobs.webhooks:deliver", "webhooks", lease_seconds=60,
                                on_give_up="chorus_chain.jobs.webhooks:give_up",
                                on_replay="chorus_chain.jobs.webhooks:replay"),

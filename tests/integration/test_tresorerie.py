@@ -152,3 +152,21 @@ def test_the_number_of_queries_does_not_grow_with_the_data(app, db):
         act(app, w.mandataire, piece_id, "validate", now=later(k + 1))
     large = _count_queries(app, client, url)
     assert small == large
+
+
+def test_the_payment_tracker_says_when_the_money_is_expected(app, db):
+    w = world(app, kind="services")
+    for k in range(3):
+        _paid_invoice(app, w, w.st1, f"F-{k}", start=k)
+    waiting = deposit(app, w, w.st1, "A9", "F-9", now=later(10))
+    act(app, w.mandataire, waiting, "validate", now=later(12))
+    with acting(app, w.st1) as (_, structure):
+        from chorus_chain.operations import dashboard
+
+        tracked = {t.piece.number: t for t in dashboard.payment_tracker(structure, None, now=later(20))}
+    assert tracked["F-0"].expected is None  # paid
+    expected = tracked["F-9"].expected
+    assert expected.expected == paris_day(later(12)) + timedelta(days=40)
+    page = _text(logged_in(app, w.st1).get(f"/s/{w.st1.siret}/tableau-de-bord"))
+    # (The page reads today's date: the history of March 2026 may have left its eighteen months; the words stay.)
+    assert 'data-testid="tracker-expected"' in page and "Paiement attendu vers le" in page

@@ -315,3 +315,35 @@ def _with_interest(flows: list[Flow]) -> list[Flow]:
                 value = None
         found.append(replace(flow, interest=value))
     return found
+
+
+# --- the payment tracker ---------------------------------------------------------------------------------------------
+
+def tracker_expectations(structure_id: int, items, names: dict[int, str], today: date) -> dict[int, object]:
+    """piece id → the expected payment of each of the structure's own pieces on its payment tracker (the
+    Tableau de bord): the same rule as the Trésorerie page, one query (the history). `items`: (piece, marché, its
+    line of a validated état or None). A piece paid, refused or returned has none."""
+    if not items:
+        return {}
+    history = history_for(structure_id, today)
+    found = {}
+    for piece, marche, line in items:
+        route = [(step["step"], step.get("structure_id"), names.get(step.get("structure_id")))
+                 for step in piece.route or ()]
+        if line is not None:
+            if not line.payable or line.paid_on is not None:
+                continue
+            payer = next(((sid, name) for step, sid, name in route if step == "paiement"), (None, None))
+            validated = day_of(line.created_at) or line.dgp_started_on  # the line is written at the validation
+            ahead = (StageAhead(st.PAIEMENT, payer[0], payer[1], max((line.due_on - validated).days, 1)),)
+            found[piece.id] = expect(Position(ahead, validated), history.habits, today)
+            continue
+        if piece.status not in st.IN_FLIGHT:
+            continue
+        stage = st.STAGE_OF_STATUS[piece.status]
+        entered = history.entered.get((piece.id, stage)) or day_of(piece.deposited_at) or today
+        position = position_of(route, piece.status, entered, st.Terms(marche.dgp_days, marche.moe_days),
+                               works=piece.cadre in PDM_CADRES)
+        if position is not None:
+            found[piece.id] = expect(position, history.habits, today)
+    return found
