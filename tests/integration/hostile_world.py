@@ -1,7 +1,7 @@
 """The world of the hostile-client suites for writes and for the API (issue 13): the demo (seeded as `flask demo`
 does) and a second marché of its own (tests/integration/pieces_world) whose mandataire is the outsider, so that every
 demo company has marchés, parties, pieces, files, price lines, an état, bank accounts, services, members, tickets,
-documents and API clients that are not its own. What belongs to whom is read from the rows (emitter or access row
+documents, API clients and webhook subscriptions that are not its own. What belongs to whom is read from the rows (emitter or access row
 for a piece; the structure's column for the others; the parties of a marché), independently of the routes under
 test. Built on a live database (real commits): see test_hostile_writes.py."""
 from __future__ import annotations
@@ -27,6 +27,7 @@ from chorus_chain.models import (
     Service,
     Structure,
     Ticket,
+    WebhookSubscription,
 )
 from chorus_chain.models.money import EtatAcompte, PriceLine
 from chorus_chain.operations import etats_acompte as etat_ops
@@ -65,7 +66,7 @@ def build_objects(app) -> Objects:
                                                                          now=pw.NOW))
     with app.test_request_context():
         from chorus_chain.access import system_access
-        from chorus_chain.operations import support
+        from chorus_chain.operations import support, webhooks
 
         with system_access("test: the objects of the hostile-write suite"):
             s = db.session
@@ -78,8 +79,12 @@ def build_objects(app) -> Objects:
                 s.add(GeneratedDocument(structure_id=st.id, marche_id=None, kind="fiche", content_key=f"{key:0<64}",
                                         filename="fiche.pdf", content_type="application/pdf"))
             s.commit()
-            api_clients = {key: api_world.new_client(app, st.id, accounts[key].id, name=f"Logiciel {key}")
-                           for key, st in structures.items()}
+            api_clients = {}
+            for key, st in structures.items():  # an API client of each, with a webhook subscription
+                api_clients[key] = api_world.new_client(app, st.id, accounts[key].id, name=f"Logiciel {key}")
+                webhooks.subscribe(s.scalar(select(ApiClient).where(ApiClient.client_id == api_clients[key][0])), st,
+                                   accounts[key], {"url": f"http://127.0.0.1:9/{key}"}, now=pw.NOW)
+            s.commit()
             seen_by: dict[int, set[int]] = {}
             for piece_id, emitter in s.execute(select(Piece.id, Piece.emitter_structure_id)):
                 seen_by.setdefault(emitter, set()).add(piece_id)
@@ -106,6 +111,8 @@ def build_objects(app) -> Objects:
                 "ticket_id": dict(s.execute(select(Ticket.id, Ticket.structure_id)).all()),
                 "document_id": dict(s.execute(select(GeneratedDocument.id, GeneratedDocument.structure_id)).all()),
                 "api_client_id": dict(s.execute(select(ApiClient.id, ApiClient.structure_id)).all()),
+                "subscription_id": dict(s.execute(select(WebhookSubscription.id,
+                                                         WebhookSubscription.structure_id)).all()),
             }
             files = [tuple(row) for row in s.execute(select(PieceFile.piece_id, PieceFile.id))]
             accounts = {key: SimpleNamespace(id=a.id, email=a.email) for key, a in accounts.items()}
