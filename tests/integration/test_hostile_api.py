@@ -137,10 +137,10 @@ def test_a_client_reaches_nothing_of_its_neighbours(live, world, key):
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             for values in combos[:PER_POOL * 2]:
                 path = _path(rule, **values)
-                if method == "GET":
-                    response = http.get(path, headers=auth)
-                else:
+                if method == "POST":
                     response = http.post(path, json=BODIES.get(rule.endpoint, {}), headers=auth)
+                else:
+                    response = http.open(path, method=method, headers=auth)
                 count += 1
                 if response.status_code not in REFUSED:
                     problems.append(f"{method} {path} as {key} → {response.status_code} "
@@ -170,6 +170,12 @@ def test_a_client_reaches_nothing_of_its_neighbours(live, world, key):
         count += 1
         if filtered.status_code == 200:
             assert not filtered.get_json()["items"], (key, marche_id)
+    subscriptions = http.get("/api/v1/webhooks", headers=auth)
+    count += 1
+    if subscriptions.status_code == 200:
+        own = {i for i, owner in o.by_structure["subscription_id"].items() if owner == structure_id}
+        listed_ids = {item["id"] for item in subscriptions.get_json()["items"]}
+        assert listed_ids <= own, f"{key} lists webhook subscriptions of others: {sorted(listed_ids - own)}"
     marches = http.get("/api/v1/marches", headers=auth).get_json()["items"]
     assert {m["id"] for m in marches} <= o.marches_of.get(structure_id, set())
     for marche in marches:
