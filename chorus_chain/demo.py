@@ -285,39 +285,16 @@ class DemoPiece:
     what: str = ""
 
 
-_PAID = (
-    (44, "moe", "take", {}), (41, "moe", "issue_etat_acompte", {}), (39, "moa", "moa_take", {}),
-    (38, "moa", "moa_validate", {}), (30, "moa", "mark_service_fait", {}), (25, "moa", "mark_mandatee", {}),
-)
+# The demo's projets de décompte that reach the MOA and the paying office are those of demo_money's three months,
+# each inside a real état d'acompte (A15 → A19 → payment per line): a PDM never travels alone (issue 12). The
+# pieces here stop before the MOE's état — at a validator's, at the MOE's, refused — or are private invoices.
 DEMO_PIECES = [
-    DemoPiece("mandataire", "mandataire", "A4", "DB-2026-001", "84000.00", 45,
-              (*_PAID, (20, "moa", "mark_paid", {"amount": "100800.00", "paid_days_ago": 20})),
-              "projet de décompte mensuel payé"),
-    DemoPiece("st_platrerie", "sous_traitant", "A10", "PL-2026-001", "12000.00", 40,
-              ((25, "expire", "validation_1"), (23, "moe", "take", {}), (20, "moe", "issue_etat_acompte", {})),
-              "validée tacitement (donneur d'ordre silencieux 15 jours), chez le maître d'ouvrage"),
     DemoPiece("st_platrerie", "sous_traitant", "A10", "PL-2026-002", "9600.00", 13, (),
               "à valider par le mandataire, validation tacite dans 2 jours"),
     DemoPiece("cotraitant", "cotraitant", "A13", "ME-2026-001", "36000.00", 12,
               ((10, "mandataire", "refuse", {"reason": "non_conforme",
                                              "comment": "Tableau électrique du bâtiment B non réceptionné."}),),
               "refusée par le mandataire (motif indiqué)"),
-    DemoPiece("mandataire", "mandataire", "A4", "DB-2026-002", "72000.00", 25,
-              ((24, "moe", "take", {}), (22, "moe", "issue_etat_acompte", {}), (21, "moa", "moa_take", {}),
-               (20, "moa", "moa_validate", {}),
-               (15, "moa", "suspend", {"reason": "Attestation d'assurance décennale à jour manquante."}),
-               (13, "mandataire", "complete", {"files": "attestation-assurance.pdf"})),
-              "suspendue puis complétée"),
-    DemoPiece("mandataire", "mandataire", "A4", "DB-2026-003", "66000.00", 16,
-              ((15, "moe", "take", {}), (12, "moe", "issue_etat_acompte", {}), (11, "moa", "moa_take", {}),
-               (10, "moa", "moa_validate", {}), (8, "moa", "recycle", {"reason": "engagement_juridique"})),
-              "à recycler (numéro d'engagement juridique à corriger)"),
-    DemoPiece("cotraitant", "cotraitant", "A13", "ME-2026-002", "24000.00", 35,
-              ((33, "mandataire", "validate", {}), (31, "moe", "take", {}), (29, "moe", "issue_etat_acompte", {}),
-               (28, "moa", "moa_take", {}), (27, "moa", "moa_validate", {}),
-               (22, "moa", "reject", {"reason": "doublon", "comment": "Déjà payé avec l'état d'acompte n° 3."}),
-               (21, "cotraitant", "acknowledge_rejection", {})),
-              "rejetée par le service financier, rejet pris en compte"),
     DemoPiece("mandataire", "mandataire", "A4", "DB-2026-004", "90000.00", 2, (),
               "chez le maître d'œuvre, qui a 7 jours pour émettre son état d'acompte"),
     DemoPiece("st_menuiserie", "sous_traitant", "A10", "MB-2026-001", "8400.00", 9,
@@ -421,9 +398,4 @@ def _demo_step(structures: dict[str, Structure], piece_id: int, now: datetime, s
     with tenant(structure.id):
         account = db.session.get(Account, structure.gestionnaire_id)
         piece = db.session.scalar(select(Piece).where(Piece.id == piece_id))
-        # The demo's single pieces replay histories recorded before the états travelled as documents (issue 12):
-        # their "issue_etat_acompte" is taken as the état's operation takes it. The demo's monthly projets de
-        # décompte go through real états (demo_money).
-        if action == "issue_etat_acompte":
-            inputs["via_etat"] = True
         piece_ops.act(piece_id, account, structure, action, expected_status=piece.status, now=at, **inputs)

@@ -76,6 +76,11 @@ CADRES = {"mandataire": "A4", "cotraitant": "A13", "st_platrerie": "A10", "st_me
 NUMBER_PREFIX = {"mandataire": "DB-PDM", "cotraitant": "ME-PDM", "st_platrerie": "PL-PDM", "st_menuiserie": "MB-PDM"}
 
 
+def pdm_numbers() -> list[str]:
+    """The numbers of the projets de décompte the three months deposit (DB-PDM-01, PL-PDM-02…)."""
+    return [f"{NUMBER_PREFIX[key]}-{number:02d}" for number, month in enumerate(MONTHS, start=1) for key in month.cumul]
+
+
 def seed_money(structures: dict[str, Structure], marche: Marche, now: datetime) -> bool:
     """Seed the schedule, the index and the three months; False when the bordereau already exists."""
     if db.session.scalar(select(PriceLine.id).where(PriceLine.marche_id == marche.id).limit(1)) is not None:
@@ -228,7 +233,7 @@ def _deposit_pdm(structures, marche: Marche, key: str, number: int, month: str, 
     role = {"mandataire": "mandataire", "cotraitant": "cotraitant"}.get(key, "sous_traitant")
     party = db.session.scalar(select(MarcheParty).where(
         MarcheParty.marche_id == marche.id, MarcheParty.structure_id == structure.id, MarcheParty.role == role))
-    piece_number = f"{NUMBER_PREFIX[key]}-{number:02d}"
+    piece_number = f"{NUMBER_PREFIX[key]}-{number:02d}"  # as pdm_numbers()
     with tenant(structure.id):
         form = piece_ops.draft_defaults(structure, marche.id, party.id, CADRES[key])
         bank = _bank_account_of(structure, party)

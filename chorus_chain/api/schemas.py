@@ -465,3 +465,64 @@ class DecompteIn(Strict):
     debours = fields.String(load_default=None, validate=validate.Length(max=30))
     refactions = fields.String(load_default=None, validate=validate.Length(max=30))
     justification = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Webhooks
+
+
+class WebhookIn(Strict):
+    url = fields.String(required=True, validate=validate.Length(min=1, max=500),
+                        metadata={"description": "L'adresse https:// qui recevra les événements (POST signé).",
+                                  "examples": ["https://erp.exemple.fr/chorus/evenements"]})
+    evenements = fields.List(fields.String(validate=validate.Length(max=60)), load_default=None,
+                             validate=validate.Length(min=1, max=10),
+                             metadata={"description": "Les événements voulus (par défaut : tous) : "
+                                                      "piece.statut_modifie."})
+
+
+class WebhookOut(Schema):
+    id = fields.Integer(required=True)
+    url = fields.String(required=True)
+    evenements = fields.List(fields.String(), required=True)
+    actif = fields.Boolean(required=True)
+    cree_le = fields.DateTime(required=True)
+
+
+class WebhookCreated(WebhookOut):
+    secret = fields.String(required=True, metadata={
+        "description": "Le secret de signature, montré cette seule fois : chaque envoi porte l'en-tête "
+                       "`Chorus-Signature: t=<horodatage>,v1=<HMAC-SHA256 hexadécimal de « t.corps »>`."})
+
+
+class WebhookList(Schema):
+    items = fields.List(fields.Nested(WebhookOut), required=True)
+
+
+class LivraisonQuery(Strict):
+    limite = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100))
+    curseur = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9]{1,12}$"),
+                            metadata={"pattern": "^[0-9]{1,12}$",
+                                      "description": "La valeur de `curseur_suivant` de la page précédente."})
+
+
+class LivraisonOut(Schema):
+    id = fields.Integer(required=True)
+    evenement_id = fields.String(required=True)
+    evenement = fields.String(required=True)
+    piece_id = fields.Integer(allow_none=True)
+    statut = fields.String(required=True, metadata={"description": "pending (essais en cours), delivered, failed "
+                                                                   "(abandonnée après le dernier essai)."})
+    essais = fields.Integer(required=True)
+    prochain_essai_le = fields.DateTime(allow_none=True)
+    dernier_code_http = fields.Integer(allow_none=True)
+    derniere_erreur = fields.String(allow_none=True)
+    livree_le = fields.DateTime(allow_none=True)
+    abandonnee_le = fields.DateTime(allow_none=True)
+    cree_le = fields.DateTime(required=True)
+    contenu = fields.Dict(required=True, metadata={"description": "Le corps envoyé (JSON)."})
+
+
+class LivraisonList(Schema):
+    items = fields.List(fields.Nested(LivraisonOut), required=True)
+    curseur_suivant = fields.String(allow_none=True, required=True)

@@ -43,6 +43,18 @@ def store_etat_pdf(etat_id: int) -> bool:
         return done
 
 
+def store_etat_valide_pdf(etat_id: int) -> bool:
+    """The validated état's PDF stored as its A19's main file (operations.etat_pieces.validated_pdf): system work,
+    for no user."""
+    from chorus_chain.access import system_access
+    from chorus_chain.operations.etat_pieces import validated_pdf
+
+    with job_context(), system_access("jobs: the validated état's PDF stored as the main file of its A19"):
+        done = validated_pdf.store_a19_pdf(etat_id, utcnow())
+        db.session.commit()
+        return done
+
+
 class DocumentBusy(Exception):
     """Another try is rendering this row and gave a sign of life lately: the outbox tries again later (by then it is
     done, or stalled and taken over)."""

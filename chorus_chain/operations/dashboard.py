@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import and_, case, exists, func, or_, select
@@ -41,6 +41,7 @@ from chorus_chain.operations.etat_pieces import reading as etat_reading
 from chorus_chain.operations.marches import today
 from chorus_chain.operations.pieces_queries import PiecePage, PieceRow, _next_deadlines, pieces_for
 from chorus_chain.operations.pieces_records import roles_text
+from chorus_chain.operations.tresorerie import reading as tresorerie
 
 ZERO = Decimal("0.00")
 PER_PAGE_MAX = 100
@@ -436,16 +437,19 @@ class TrackedPiece:
     next_deadline: Deadline | None
     etat_line: object | None = None  # its line of a validated état d'acompte, when paid to this structure
     etat_label: str | None = None  # « 4 », « 4 bis »: the état that carries it
+    expected: object | None = None  # when its money is expected (operations.tresorerie: the Trésorerie's rule)
 
 
-def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL_SIZE) -> list[TrackedPiece]:
+def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL_SIZE,
+                    now: datetime | None = None) -> list[TrackedPiece]:
     """The structure's own sent pieces, newest first, each with how far its money came (the milestones of its route,
-    with dates and amounts from its events) and who it waits on now: four queries (pieces, events, clocks, names)."""
+    with dates and amounts from its events), who it waits on now and when its money is expected (the Trésorerie's
+    forecast): five queries (pieces, events, clocks, names, the history of habits) and those of the état lines."""
     conditions = [Piece.emitter_structure_id == structure.id, Piece.status != Status.BROUILLON.value]
     if works is not None:
         conditions.append(Piece.works.is_(works))
     rows = db.session.execute(
-        select(Piece, Marche.reference).join(Marche, Marche.id == Piece.marche_id).where(*conditions)
+        select(Piece, Marche).join(Marche, Marche.id == Piece.marche_id).where(*conditions)
         .order_by(Piece.deposited_at.desc(), Piece.id.desc()).limit(limit)).all()
     if not rows:
         return []
@@ -458,7 +462,9 @@ def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL
     names = _names({step.get("structure_id") for piece, _ in rows for step in piece.route or ()}
                    | {structure.id})
     tracked = []
-    for piece, reference in rows:
+    marches = {piece.id: marche for piece, marche in rows}
+    for piece, marche in rows:
+        reference = marche.reference
         route = set(piece.route_steps)
         steps = []
         for milestone in MILESTONES:
@@ -476,7 +482,11 @@ def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL
                               bool(found and found.action == T.Action.TACIT_VALIDATION),
                               found.paid_on if found else None))
         tracked.append(TrackedPiece(piece, reference, steps, names, clocks_of.get(piece.id)))
-    return _with_etat_lines(tracked, structure)
+    tracked = _with_etat_lines(tracked, structure)
+    expected = tresorerie.tracker_expectations(
+        structure.id, [(t.piece, marches[t.piece.id], t.etat_line.line if t.etat_line else None) for t in tracked],
+        names, today(now or datetime.now(timezone.utc)))
+    return [replace(t, expected=expected.get(t.piece.id)) for t in tracked]
 
 
 def _with_etat_lines(tracked: list[TrackedPiece], structure: Structure) -> list[TrackedPiece]:
@@ -634,7 +644,7 @@ def panels(structure: Structure, works: bool | None, now: datetime) -> Panels:
         found.tacit = tacit_validations(structure, works)
         found.subcontractors = subcontractors(structure)
     if PART_SOUS_TRAITANT in parts:
-        found.tracker = payment_tracker(structure, works)
+        found.tracker = payment_tracker(structure, works, now=now)
     if PART_MOE in parts:
         found.moe_to_take = waiting_panel(structure, MOE_TO_TAKE, works)
         found.moe_to_issue = waiting_panel(structure, MOE_TO_ISSUE, works)

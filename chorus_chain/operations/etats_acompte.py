@@ -33,7 +33,6 @@ from chorus_chain.domain import text as text_rules
 from chorus_chain.domain.decimals import DecimalRefused, read_decimal
 from chorus_chain.domain.money.rounding import month_fr, of_month_fr
 from chorus_chain.domain.statuses import Status
-from chorus_chain.domain.transitions import Action
 from chorus_chain import graph
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
@@ -480,12 +479,12 @@ def issue(access: MarcheAccess, etat_id: int, account: Account, structure: Struc
         corrected_any = corrected_any or corrected
         pdm.decompte.etat_acompte_id = etat.id
         carried.append((pdm.piece, payees.get(beneficiary)))
-        pieces_actions.act(
-            pdm.piece.id, account, structure, Action.ISSUE_ETAT_ACOMPTE, expected_status=pdm.piece.status,
+        pieces_actions.issue_into_etat(
+            pdm.piece.id, etat, account, structure, expected_status=pdm.piece.status,
             amount=payable if payable > 0 else None,
             comment=(f"Projet de décompte général (état final n° {etat.label})" if etat.final
                      else f"État d'acompte n° {etat.label} ({month_fr(etat.month)})"),
-            now=now, contest=corrected, via_etat=True)
+            now=now, contest=corrected)
     etat.result = result
     etat.status = "issued"
     etat.issued_at = now

@@ -19,6 +19,7 @@ from chorus_chain.domain import transitions as T
 from chorus_chain.extensions import db
 from chorus_chain.models import Account, Piece, PieceEvent, Structure
 from chorus_chain.models.decompte_general import DecompteGeneral
+from chorus_chain.models.money import Decompte, EtatAcompte
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import pieces_drafts as drafts
 from chorus_chain.operations import pieces_records as records
@@ -248,7 +249,7 @@ def _paid_on(value: Any, now: datetime) -> date | None:
 def act(piece_id: int, account: Account, structure: Structure, action: str, *, expected_status: str,
         reason: str | None = None, comment: str | None = None, amount: Any = None, paid_on: Any = None,
         files: Iterable[drafts.UploadedFile] = (), changes: Mapping[str, Any] | None = None,
-        now: datetime, contest: bool | None = None, via_etat: bool = False) -> Piece:
+        now: datetime, contest: bool | None = None) -> Piece:
     """Take `action` on a deposited piece as `structure` (one of the actions `allowed_actions_for` offers).
 
     The piece is locked (SELECT ... FOR UPDATE on PostgreSQL; its version guards SQLite) and must still be in
@@ -260,7 +261,7 @@ def act(piece_id: int, account: Account, structure: Structure, action: str, *, e
 
     Inputs by action (see ActionChoice): reason / comment; amount (str as typed, or Decimal) for
     validate_partially (less than claimed), issue_etat_acompte (admitted amount; a correction opens the emitter's 30
-    days to contest), mark_paid (with paid_on, a date or "YYYY-MM-DD"); files (UploadedFile) for complete
+    days to contest — on a projet de décompte only through `issue_into_etat`), mark_paid (with paid_on, a date or "YYYY-MM-DD"); files (UploadedFile) for complete
     (required) and issue_etat_acompte; changes for resend ({"recipient_siret", "service_code",
     "engagement_number"}, nothing else, and checked like at the deposit). redirect_validator freezes the route
     again from the marché's chain as it is now (after the contractor was corrected). `contest` (issue_etat_acompte
@@ -270,6 +271,33 @@ def act(piece_id: int, account: Account, structure: Structure, action: str, *, e
     "recues" for the others)."""
     if action == A.DEPOSIT:
         return drafts.deposit(piece_id, account, structure, now=now)
+    piece, actors = _load_acting(piece_id, structure, expected_status)
+    if etat_only(piece, action):
+        raise OperationError(_etat_only_message(piece, action))
+    return _perform(piece, actors, action, account=account, structure=structure, reason=reason, comment=comment,
+                    amount=amount, paid_on=paid_on, files=files, changes=changes, now=now, contest=contest)
+
+
+def issue_into_etat(piece_id: int, etat: EtatAcompte, account: Account, structure: Structure, *,
+                    expected_status: str, amount: Any, comment: str | None, contest: bool | None,
+                    now: datetime) -> Piece:
+    """The one way a projet de décompte leaves the MOE's desk for the MOA: inside the état d'acompte the MOE is
+    issuing (`operations.etats_acompte.issue`, which attached the piece's décompte to that draft état under the
+    marché's lock). There is no switch a caller can set to forward a PDM alone: the piece's décompte must belong
+    to `etat`, a draft, or nothing moves — `act` refuses `issue_etat_acompte` on a PDM whoever asks. `amount`:
+    what the état pays its beneficiary this month (the engine's figure); `contest`: whether the MOE corrected the
+    piece's figures (which alone opens the 30 days to contest)."""
+    piece, actors = _load_acting(piece_id, structure, expected_status)
+    attached = db.session.scalar(select(Decompte.etat_acompte_id).where(Decompte.piece_id == piece.id))
+    if piece.cadre not in T.PDM_CADRES or etat.status != "draft" or attached is None or attached != etat.id:
+        raise OperationError(ISSUE_MESSAGE)
+    return _perform(piece, actors, A.ISSUE_ETAT_ACOMPTE, account=account, structure=structure, reason=None,
+                    comment=comment, amount=amount, paid_on=None, files=(), changes=None, now=now,
+                    contest=contest)
+
+
+def _load_acting(piece_id: int, structure: Structure, expected_status: str) -> tuple[Piece, list[str]]:
+    """The piece, locked, still in the status the user saw, and the parts `structure` plays on it."""
     piece = records.load_for_update(piece_id)
     if piece is None:
         raise OperationError("Cette pièce n'existe pas ou vous n'y avez pas accès.")
@@ -280,8 +308,14 @@ def act(piece_id: int, account: Account, structure: Structure, action: str, *, e
     actors = records.actors_of(piece, structure.id)
     if not actors:
         raise OperationError("Votre structure n'intervient pas sur cette pièce.")
-    if not via_etat and etat_only(piece, action):
-        raise OperationError(_etat_only_message(piece, action))
+    return piece, actors
+
+
+def _perform(piece: Piece, actors: list[str], action: str, *, account: Account, structure: Structure,
+             reason: str | None, comment: str | None, amount: Any, paid_on: Any,
+             files: Iterable[drafts.UploadedFile], changes: Mapping[str, Any] | None, now: datetime,
+             contest: bool | None) -> Piece:
+    """Check the inputs, apply the transition table, record the events, move the clocks, tell who acts next."""
     actor = _actor_for(piece, actors, action)
     value = _amount(amount, action)
     day = _paid_on(paid_on, now)

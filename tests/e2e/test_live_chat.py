@@ -140,8 +140,8 @@ def test_assistant_panel_on_a_phone(browser, live_server):
     try:
         enter(page, "durand")
         panel = _open_panel(page)
-        _send(panel, "pourquoi ma facture DB-2026-003 est a recycler ?")
-        expect(panel.get_by_test_id("chat-log")).to_contain_text("engagement juridique")
+        _send(panel, "qui doit traiter ma DB-2026-004 ?")
+        expect(panel.get_by_test_id("chat-log")).to_contain_text("Atelier Lumen Architectes")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page scrolls sideways ({width} px)"
         screenshot(page, "chat-5-assistant-phone-390")

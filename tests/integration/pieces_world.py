@@ -177,17 +177,58 @@ def deposit(app, w, who: Actor, cadre: str | None, number: str, *, now: datetime
 def act(app, who: Actor, piece_id: int, action: str, *, now: datetime = NOW, expected: str | None = None, **inputs):
     """Take an action as `who`, from the status the piece has now (or `expected`); returns the new status.
 
-    `issue_etat_acompte` on a projet de décompte is taken as the état's operation takes it (`via_etat`): these
-    tests drive the transition table of one piece; in the product a PDM reaches the MOA only inside the MOE's
-    état (tests/integration/test_etat_pieces.py proves the piece page refuses it)."""
+    `issue_etat_acompte` on a projet de décompte goes through the état, as in the product (`issue_in_etat`)."""
     from chorus_chain.operations import pieces as ops
 
     expected = expected or status_of(app, piece_id)
     if action == "issue_etat_acompte":
-        inputs.setdefault("via_etat", True)
+        return issue_in_etat(app, who, piece_id, now=now, expected=expected, **inputs)
     with acting(app, who) as (account, structure):
         piece = ops.act(piece_id, account, structure, action, expected_status=expected, now=now, **inputs)
         return piece.status
+
+
+def issue_in_etat(app, who: Actor, piece_id: int, *, now: datetime = NOW, expected: str | None = None,
+                  amount=None, contest: bool | None = None) -> str:
+    """The MOE issues an état d'acompte carrying this one projet de décompte; returns the piece's new status.
+
+    A PDM leaves the MOE's desk only inside the état being issued (`pieces_actions.issue_into_etat`): the set-up
+    writes a draft état of the piece's month and attaches the piece's décompte to it (an empty one for a PDF-only
+    projet), then takes the état's own move; that scaffolding is removed after, so the piece is again the PDF-only
+    projet it was. These tests drive the transition table of one piece, not the money engine:
+    tests/integration/test_etat_pieces*.py issue real états from the bordereau."""
+    from chorus_chain.models.money import Decompte, EtatAcompte
+    from chorus_chain.operations import pieces_actions
+
+    with system(app):
+        row = db.session.get(Piece, piece_id)
+        month = f"{row.issue_date.year:04d}-{row.issue_date.month:02d}" if row.issue_date else "2026-02"
+        number = (db.session.scalar(select(func.max(EtatAcompte.number)).where(
+            EtatAcompte.marche_id == row.marche_id)) or 0) + 1
+        etat = EtatAcompte(marche_id=row.marche_id, number=number, month=month, status="draft",
+                           created_by_id=who.account_id)
+        db.session.add(etat)
+        db.session.flush()
+        decompte = db.session.scalar(select(Decompte).where(Decompte.piece_id == piece_id))
+        scaffold = decompte is None
+        if scaffold:
+            decompte = Decompte(piece_id=piece_id, marche_id=row.marche_id, party_id=row.emitter_party_id,
+                                month=month)
+            db.session.add(decompte)
+        decompte.etat_acompte_id = etat.id
+        db.session.flush()
+        etat_id, decompte_id = etat.id, decompte.id
+    with acting(app, who) as (account, structure):
+        etat = db.session.get(EtatAcompte, etat_id)
+        status = pieces_actions.issue_into_etat(
+            piece_id, etat, account, structure, expected_status=expected or status_of(app, piece_id),
+            amount=amount, comment=f"État d'acompte n° {etat.number}", contest=contest, now=now).status
+    if scaffold:
+        with system(app):
+            db.session.delete(db.session.get(Decompte, decompte_id))
+            db.session.flush()
+            db.session.delete(db.session.get(EtatAcompte, etat_id))
+    return status
 
 
 def status_of(app, piece_id: int) -> str:

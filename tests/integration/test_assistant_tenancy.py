@@ -114,5 +114,5 @@ def test_a_member_without_the_works_right_hears_of_no_works_piece(app, world):
     factories.member(app, mandataire, member, emises="consultation", travaux="none", recues="consultation")
     client = _client(app, member.email, password=factories.PASSWORD)
     nowhere = _chat_part(_ask(client, mandataire.siret, NOWHERE)).replace(NOWHERE, "<n>")
-    part = _chat_part(_ask(client, mandataire.siret, "DB-2026-001"))
-    assert part.replace("DB-2026-001", "<n>") == nowhere
+    part = _chat_part(_ask(client, mandataire.siret, "DB-PDM-01"))
+    assert part.replace("DB-PDM-01", "<n>") == nowhere

@@ -291,7 +291,8 @@ def _pieces(app, w, start: int, count: int):
 
 def test_every_dashboard_page_costs_the_same_queries_whatever_the_number_of_pieces(app, w):
     views = [(w.mandataire, "/synthese"), (w.mandataire, "/tableau-de-bord"), (w.st1, "/tableau-de-bord"),
-             (w.moe, "/tableau-de-bord"), (w.moa, "/tableau-de-bord"), (w.moa, "/synthese")]
+             (w.moe, "/tableau-de-bord"), (w.moa, "/tableau-de-bord"), (w.moa, "/synthese"),
+             (w.st1, "/tresorerie"), (w.mandataire, "/tresorerie"), (w.moa, "/tresorerie")]
     fragments = [(w.mandataire, "/synthese"), (w.mandataire, "/tableau-de-bord?tri=montant"),
                  (w.mandataire, "/tableau-de-bord/notifications")]
     clients = {who.key: client_for(app, who) for who in (w.mandataire, w.st1, w.moe, w.moa)}

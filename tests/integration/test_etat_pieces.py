@@ -302,3 +302,77 @@ def test_the_a15_carries_the_etat_pdf_as_its_main_file(app, db):
     with app.app_context():
         assert store_etat_pdf(etat_id) is False
     assert count(app, PieceFile, PieceFile.piece_id == a15) == 1
+
+
+def test_a_pdm_leaves_the_moe_only_inside_the_etat_being_issued(app, db):
+    """No switch forwards a projet de décompte alone (issue 12): the piece action is refused whoever calls it, and
+    the état's own move refuses a PDM whose décompte the état being issued does not carry; nothing changes. Issuing
+    the état moves all four."""
+    from chorus_chain.operations import pieces_actions
+    from tests.integration.pieces_world import acting, status_of
+
+    w = world(app)
+    pdm = month_of_may(app, w)
+    etat_id = open_etat(app, w, "2026-05", at("2026-05-22"))
+    events = count(app, PieceEvent)
+    with acting(app, w.moe) as (account, structure):
+        with pytest.raises(OperationError, match="jamais seul"):
+            pieces_actions.act(pdm["st1"], account, structure, "issue_etat_acompte",
+                               expected_status="PRISE_EN_COMPTE_MOE", now=at("2026-05-22"))
+        with pytest.raises(TypeError):  # the former `via_etat=True` switch is gone
+            pieces_actions.act(pdm["st1"], account, structure, "issue_etat_acompte",
+                               expected_status="PRISE_EN_COMPTE_MOE", now=at("2026-05-22"), via_etat=True)
+        draft = db.session.get(EtatAcompte, etat_id)
+        # The open draft lists the PDM, but its décompte is attached to the état only when the MOE issues it.
+        with pytest.raises(OperationError, match="jamais seul"):
+            pieces_actions.issue_into_etat(pdm["st1"], draft, account, structure,
+                                           expected_status="PRISE_EN_COMPTE_MOE", amount=None, comment=None,
+                                           contest=False, now=at("2026-05-22"))
+        db.session.rollback()
+    assert count(app, PieceEvent) == events
+    assert {status_of(app, piece_id) for piece_id in pdm.values()} == {"PRISE_EN_COMPTE_MOE"}
+    issue(app, w, etat_id, at("2026-05-23"))
+    assert {status_of(app, piece_id) for piece_id in pdm.values()} == {"A_ASSOCIER_MOA"}
+
+
+def test_the_a19_carries_the_validated_etat_pdf_as_its_main_file(app, db):
+    """The MOA's validation queues the validated état's PDF (an outbox row in the validation's transaction); the
+    documents worker renders it — the état's frozen figures, headed by the MOA, « Validé le » its day — and attaches
+    it to the A19 as its main file, once however often the job runs."""
+    import io
+
+    from pypdf import PdfReader
+
+    from chorus_chain.jobs.documents import store_etat_valide_pdf
+    from chorus_chain.jobs.outbox import run
+    from chorus_chain.models import OutboxJob, PieceFile, StoredFile
+
+    w = world(app)
+    month_of_may(app, w)
+    etat_id = open_etat(app, w, "2026-05", at("2026-05-22"))
+    correct_st1(app, w, etat_id)
+    issue(app, w, etat_id, at("2026-05-23"))
+    assert rows(app, OutboxJob, OutboxJob.job == "store_etat_valide_pdf") == []  # issued, not yet validated
+    validate(app, w, etat_id, at("2026-05-26"))
+    etat = _etat(app, etat_id)
+    a19 = piece(app, etat.validated_piece_id)
+    [job] = rows(app, OutboxJob, OutboxJob.job == "store_etat_valide_pdf")
+    assert job.payload == {"etat_id": etat_id} and job.status == "pending"
+    assert count(app, PieceFile, PieceFile.piece_id == a19.id) == 0  # not yet: the worker renders it
+    with app.app_context():
+        run(job.id)
+    [main] = rows(app, PieceFile, PieceFile.piece_id == a19.id)
+    assert (main.role, main.content_type, main.name) == ("main", "application/pdf", "etat-acompte-valide-1.pdf")
+    assert rows(app, OutboxJob, OutboxJob.id == job.id)[0].status == "done"
+    with system(app):
+        content = db.session.scalar(select(StoredFile.content).where(StoredFile.sha256 == main.sha256))
+        a15_number = db.session.get(Piece, etat.piece_id).number
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+    text = " ".join(text.replace("\u202f", " ").replace("\xa0", " ").split())
+    assert "État d'acompte validé" in text and "Validé le 26 mai 2026 par Commune de Test" in text
+    assert a19.number in text and a15_number in text
+    assert "34 428,00" in text  # the état's amount due, as frozen (tests/integration/etat_pieces_world.py)
+    # Run again (a retried try): nothing more.
+    with app.app_context():
+        assert store_etat_valide_pdf(etat_id) is False
+    assert count(app, PieceFile, PieceFile.piece_id == a19.id) == 1

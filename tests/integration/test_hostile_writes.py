@@ -46,6 +46,7 @@ from chorus_chain.models import (
     Service,
     Structure,
     Ticket,
+    WebhookSubscription,
 )
 from chorus_chain.models.money import EtatAcompte, PriceLine
 from tests import factories
@@ -103,7 +104,7 @@ def objects(live) -> Objects:
                                                                          now=pw.NOW))
     with app.test_request_context():
         from chorus_chain.access import system_access
-        from chorus_chain.operations import support
+        from chorus_chain.operations import support, webhooks
 
         with system_access("test: the objects of the hostile-write suite"):
             s = db.session
@@ -116,8 +117,11 @@ def objects(live) -> Objects:
                 s.add(GeneratedDocument(structure_id=st.id, marche_id=None, kind="fiche", content_key=f"{key:0<64}",
                                         filename="fiche.pdf", content_type="application/pdf"))
             s.commit()
-            for key, st in structures.items():
-                api_world.new_client(app, st.id, accounts[key].id, name=f"Logiciel {key}")
+            for key, st in structures.items():  # an API client of each, with a webhook subscription
+                client_id, _ = api_world.new_client(app, st.id, accounts[key].id, name=f"Logiciel {key}")
+                webhooks.subscribe(s.scalar(select(ApiClient).where(ApiClient.client_id == client_id)), st,
+                                   accounts[key], {"url": f"http://127.0.0.1:9/{key}"}, now=pw.NOW)
+            s.commit()
             seen_by: dict[int, set[int]] = {}
             for piece_id, emitter in s.execute(select(Piece.id, Piece.emitter_structure_id)):
                 seen_by.setdefault(emitter, set()).add(piece_id)
@@ -144,6 +148,8 @@ def objects(live) -> Objects:
                 "ticket_id": dict(s.execute(select(Ticket.id, Ticket.structure_id)).all()),
                 "document_id": dict(s.execute(select(GeneratedDocument.id, GeneratedDocument.structure_id)).all()),
                 "api_client_id": dict(s.execute(select(ApiClient.id, ApiClient.structure_id)).all()),
+                "subscription_id": dict(s.execute(select(WebhookSubscription.id,
+                                                         WebhookSubscription.structure_id)).all()),
             }
             files = [tuple(row) for row in s.execute(select(PieceFile.piece_id, PieceFile.id))]
             accounts = {key: SimpleNamespace(id=a.id, email=a.email) for key, a in accounts.items()}

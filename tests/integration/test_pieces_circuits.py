@@ -40,8 +40,7 @@ def test_a10_walks_the_whole_works_route_to_the_payment(app, db):
     assert act(app, w.mandataire, piece_id, "validate", now=later(1)) == "A_ASSOCIER_MOE"
     assert act(app, w.moe, piece_id, "take", now=later(2)) == "PRISE_EN_COMPTE_MOE"
     # The MOE corrects the amount in its état d'acompte: the emitter gets 30 days to contest.
-    assert act(app, w.moe, piece_id, "issue_etat_acompte", amount="9 500,00", now=later(3),
-               files=[ops.UploadedFile("etat-acompte-1.pdf", PDF + b"EA")]) == "A_ASSOCIER_MOA"
+    assert act(app, w.moe, piece_id, "issue_etat_acompte", amount="9 500,00", now=later(3)) == "A_ASSOCIER_MOA"
     contest = rows(app, Deadline, Deadline.piece_id == piece_id, Deadline.kind == "contest_moe_corrections")
     assert len(contest) == 1 and (contest[0].due_at - later(3)).days == 30
     assert act(app, w.moa, piece_id, "moa_take", now=later(4)) == "PRISE_EN_COMPTE_MOA"
@@ -63,7 +62,8 @@ def test_a10_walks_the_whole_works_route_to_the_payment(app, db):
     actions = [(e.action, e.actor_step, e.actor) for e in
                rows(app, PieceEvent, PieceEvent.piece_id == piece_id, order_by=PieceEvent.seq)]
     assert ("forward", "system", "system") in actions and ("make_available", "system", "system") in actions
-    assert [row.role for row in rows(app, PieceFile, PieceFile.piece_id == piece_id)] == ["main", "attachment"]
+    # The état's PDF is its A15's main file (tests/integration/test_etat_pieces.py), not attached to the PDM.
+    assert [row.role for row in rows(app, PieceFile, PieceFile.piece_id == piece_id)] == ["main"]
 
 
 def test_partial_acceptance(app, db):

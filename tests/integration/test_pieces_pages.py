@@ -120,9 +120,16 @@ def make_piece(app, world, number: str, *, send: bool = True, **overrides) -> in
 
 
 def act(app, key: str, piece_id: int, action: str, **inputs):
-    """As pieces_world.act: `issue_etat_acompte` is taken as the état's operation takes it."""
+    """As pieces_world.act: `issue_etat_acompte` goes through the état (`pieces_world.issue_in_etat`)."""
     if action == "issue_etat_acompte":
-        inputs.setdefault("via_etat", True)
+        from tests.integration import pieces_world
+
+        with app.app_context():
+            structure = db.session.scalar(select(Structure).where(Structure.siret == SIRET[key]))
+            moe = pieces_world.Actor(key, structure.id, structure.siret, structure.name, structure.gestionnaire_id,
+                                     None)
+        pieces_world.issue_in_etat(app, moe, piece_id, now=utcnow(), **inputs)
+        return
     with acting(app, key) as (account, structure):
         piece = ops.piece_for(structure, piece_id)
         ops.act(piece_id, account, structure, action, expected_status=piece.status, now=utcnow(), **inputs)

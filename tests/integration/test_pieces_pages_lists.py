@@ -44,7 +44,7 @@ def test_filters_by_number_status_cadre_and_marche(app, world):
     make_piece(app, world, "T-201", send=False)
     leroy, base = client_for(app, "st_platrerie")
     every = numbers(text(leroy.get(f"{base}/emises")))
-    assert {"T-200", "T-201", "PL-2026-001", "PL-2026-002"} <= set(every)
+    assert {"T-200", "T-201", "PL-PDM-02", "PL-2026-002"} <= set(every)
     assert numbers(text(leroy.get(f"{base}/emises?number=t-20", headers=HX))) == ["T-201", "T-200"]
     assert numbers(text(leroy.get(f"{base}/emises?status=BROUILLON", headers=HX))) == ["T-201"]
     assert set(numbers(text(leroy.get(f"{base}/emises?cadre=A10&marche_id={world['marche_id']}")))) == set(every)

@@ -25,6 +25,7 @@ from chorus_chain.operations import dashboard as board
 from chorus_chain.operations import marches as marches_ops
 from chorus_chain.operations import pieces as ops
 from chorus_chain.operations.private_invoices import overdue as overdue_ops
+from chorus_chain.operations.tresorerie import forecast as tresorerie_rules
 from chorus_chain.tenancy import has_right, tenant_blueprint
 
 bp = tenant_blueprint("dashboard", __name__)
@@ -39,7 +40,7 @@ _inline = pieces_views._inline
 @bp.context_processor
 def dashboard_helpers():
     return {**display.template_helpers(), "PART_LABELS": board.PART_LABELS, "waiting_text": display.waiting_text,
-            "action_prefix": action_prefix}
+            "action_prefix": action_prefix, "say": tresorerie_rules.say}
 
 
 def action_prefix(piece_id: int, action: str) -> str:

@@ -5,7 +5,8 @@ Validating (one click, whatever the number of projets de décompte inside):
   told (PostgreSQL row locks; tested in tests/integration/test_etat_pieces_concurrency.py);
 - the A15 is taken and validated (ASSOCIEE: the A19 takes over), each PDM it carries is taken and validated by
   the MOA and reaches the paying office (inside the état: the paying office pays the état's lines, not the PDMs);
-- the A19 is deposited for the paying office, and the payable lines are written from the frozen result.
+- the A19 is deposited for the paying office (its main file, the validated état's PDF, queued: `validated_pdf`),
+  and the payable lines are written from the frozen result.
 
 Returning (a reason is required): the A15 is closed (REFUSEE_MOA), each PDM goes back to the MOE's desk
 (PRISE_EN_COMPTE_MOE, its 7 days start again), the état is kept as "returned" with its reason, and the MOE finds
@@ -30,6 +31,7 @@ from chorus_chain.operations import OperationError
 from chorus_chain.operations import pieces_records as records
 from chorus_chain.operations.etat_pieces import lines as line_ops
 from chorus_chain.operations.etat_pieces import pieces as piece_ops
+from chorus_chain.operations.etat_pieces import validated_pdf
 from chorus_chain.operations.marches import MarcheAccess, record
 
 REASON_MAX = 1000
@@ -101,6 +103,7 @@ def validate(access: MarcheAccess, etat_id: Any, account: Account, structure: St
     etat.validated_at = now
     etat.validated_by_id = account.id
     piece_ops.deposit_a19(marche, etat, account=account, structure=structure, now=now)
+    validated_pdf.queue_a19_pdf(etat)  # its main file: the validated état's PDF, rendered by the documents worker
     party_of = {d.piece_id: d.party_id for d in db.session.scalars(
         select(Decompte).where(Decompte.piece_id.in_([p.id for p, _ in pdms])))} if pdms else {}
     line_ops.build_lines(marche, etat, [(p, party_of.get(p.id, p.emitter_party_id)) for p, _ in pdms], now=now)
