@@ -22,6 +22,12 @@ son identifiant et son secret contre un jeton porteur à `POST /api/v1/token` (O
 un `application/problem+json` (RFC 9457) avec le message du portail et le champ en cause (`errors[].field`) ;
 `Idempotency-Key` sur chaque POST (un rejeu rend la première réponse, la même clé avec un autre corps est refusée) ;
 `ETag` sur les lectures ; limites par client annoncées par les en-têtes `RateLimit-*`.
+
+**Webhooks** : `POST /api/v1/webhooks` abonne une adresse https:// aux changements de statut des pièces que la
+structure voit ; chaque envoi est un POST JSON signé (`Chorus-Signature: t=<horodatage>,v1=<HMAC-SHA256 hexadécimal
+de « t.corps » avec le secret de l'abonnement>`), réessayé de plus en plus espacé tant que la réponse n'est pas 2xx,
+puis abandonné ; le journal est à `GET /api/v1/webhooks/{id}/livraisons`. Un même événement peut arriver deux fois :
+son `id` est dans le corps et dans l'en-tête `Chorus-Event-Id`.
 """
 
 
@@ -49,9 +55,10 @@ def init_app(app: Flask) -> None:
     api.spec.options["security"] = [{"bearer": []}]
 
     from chorus_chain.api import (docs, routes_auth, routes_decompte, routes_deposits, routes_documents,
-                                  routes_marches, routes_pieces)
+                                  routes_marches, routes_pieces, routes_webhooks)
 
-    for module in (routes_auth, routes_marches, routes_pieces, routes_decompte, routes_deposits, routes_documents):
+    for module in (routes_auth, routes_marches, routes_pieces, routes_decompte, routes_deposits, routes_documents,
+                   routes_webhooks):
         api.register_blueprint(module.bp)
     app.register_blueprint(docs.bp)
     app.extensions["chorus_api"] = api

@@ -48,7 +48,7 @@ FIELD_NAMES = {
     "payment_mode": "mode_paiement", "original_piece_id": "piece_origine_id",
     "previous_piece_id": "piece_precedente_id", "reason": "motif", "comment": "commentaire", "amount": "montant",
     "paid_on": "date_paiement", "files": "fichiers", "main_file": "fichier", "fichier": "fichier",
-    "expected_status": "statut_attendu",
+    "expected_status": "statut_attendu", "events": "evenements",
 }
 
 
@@ -207,7 +207,7 @@ def finish(response):
         db.session.rollback()
         return response
     succeeded = response.status_code < 400
-    if not (succeeded and request.method == "POST"):
+    if not (succeeded and request.method in ("POST", "DELETE")):
         db.session.rollback()
     elif g.get("idempotency"):
         key, request_hash = g.idempotency

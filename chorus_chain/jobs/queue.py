@@ -45,7 +45,9 @@ class JobKind:
     lease_seconds: int
     on_give_up: str | None = None
     on_replay: str | None = None
-    effect_outside: str | None = None  # "smtp": the try does something no rollback undoes, then records it durably
+    # "smtp" (an e-mail handed over), "http" (a webhook POSTed): the try does something no rollback undoes, then
+    # records it durably — its claim must outlast both (`minimum_lease`).
+    effect_outside: str | None = None
 
 
 JOBS: dict[str, JobKind] = {
@@ -58,7 +60,7 @@ JOBS: dict[str, JobKind] = {
                                      lease_seconds=240),
     "deliver_webhook": JobKind("chorus_chain.jobs.webhooks:deliver", "webhooks", lease_seconds=60,
                                on_give_up="chorus_chain.jobs.webhooks:give_up",
-                               on_replay="chorus_chain.jobs.webhooks:replay"),
+                               on_replay="chorus_chain.jobs.webhooks:replay", effect_outside="http"),
 }
 
 
@@ -210,6 +212,11 @@ SMTP_ROUND_TRIPS = 8
 """The SMTP dialogue's waits, each bounded by SMTP_TIMEOUT: connect, EHLO, STARTTLS and EHLO again, AUTH, MAIL and
 RCPT, DATA, the end of the message."""
 
+HTTP_ROUND_TRIPS = 5
+"""A webhook POST's waits, each bounded by WEBHOOK_TIMEOUT_SECONDS: connect, the TLS handshake, sending the body, the
+status line and headers, the start of the answer kept for the log. (The name's resolution before it is the system
+resolver's, bounded by its own timeout.)"""
+
 
 def lease_seconds(job: str) -> int:
     """How long a try holds its row; rq kills the job at three quarters of it. OUTBOX_LEASE_SECONDS (seconds, or a
@@ -225,8 +232,8 @@ def lease_seconds(job: str) -> int:
 def minimum_lease(job: str) -> int:
     """The shortest claim a try of this kind may hold without risking its effect twice.
 
-    A try that did something outside the database (an e-mail the SMTP server accepted) records it `durably`, waiting
-    out a database outage for up to JOB_DB_RETRY_SECONDS. While it waits it must stay alive (rq's timeout later than
+    A try that did something outside the database (an e-mail the SMTP server accepted, a webhook a receiver took)
+    records it `durably`, waiting out a database outage for up to JOB_DB_RETRY_SECONDS. While it waits it must stay alive (rq's timeout later than
     that wait) and keep its claim (the lease later still): a lease that ran out mid-wait let another try take the row
     over, find no `sent_at` yet and send the e-mail again — what the soak benchmark saw under PostgreSQL restarts.
     The price is the other way round: the e-mail of a work horse killed mid-try waits that long before it is retried."""
@@ -234,7 +241,10 @@ def minimum_lease(job: str) -> int:
     if kind is None or kind.effect_outside is None:
         return 0
     config = current_app.config
-    outside = SMTP_ROUND_TRIPS * float(config.get("SMTP_TIMEOUT", 15))
+    if kind.effect_outside == "http":
+        outside = HTTP_ROUND_TRIPS * float(config.get("WEBHOOK_TIMEOUT_SECONDS", 10))
+    else:
+        outside = SMTP_ROUND_TRIPS * float(config.get("SMTP_TIMEOUT", 15))
     worst_try = outside + float(config.get("JOB_DB_RETRY_SECONDS", 120)) + 5  # + the try's own queries
     return math.ceil(worst_try / RQ_TIMEOUT_SHARE) + 1
 

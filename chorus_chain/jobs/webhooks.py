@@ -6,9 +6,11 @@ receiver answered: a 2xx is delivered (recorded `durably`: a retry then finds it
 anything else — another status, a refused connection, a timeout, an address that is no longer public — is recorded
 on the delivery and raised, so the outbox tries again.
 
-Receivers must accept the same event twice (its `id` is in the body and in `Chorus-Delivery`): a receiver that
+Receivers must accept the same event twice (its `id` is in the body and in `Chorus-Event-Id`): a receiver that
 answered 2xx after we lost the connection, or a process killed between its answer and our commit, gets it again.
 Redirects are not followed (a 3xx is a failure): a redirect could lead to an address we would have refused.
+The kind is `effect_outside="http"` (jobs.queue): a try's claim outlasts its POST and the durable record after it, so
+no second try POSTs while the first may still record that the receiver took it.
 """
 from __future__ import annotations
 
@@ -56,7 +58,7 @@ def _deliver(delivery_id: int) -> None:
     body = json.dumps(delivery.payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
     timestamp = int(time.time())
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
-               "Chorus-Event": delivery.event, "Chorus-Delivery": delivery.event_id,
+               "Chorus-Event": delivery.event, "Chorus-Event-Id": delivery.event_id,
                signing.HEADER: signing.header(webhooks.secret_of(subscription), timestamp, body)}
     url, outbox_job_id = subscription.url, delivery.outbox_job_id
     delivery.attempts += 1

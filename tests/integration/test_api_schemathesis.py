@@ -85,7 +85,7 @@ def test_api_conforms_to_its_description(api_schema, auth, api_world):
 def _documented_errors(spec):
     for path, methods in spec["paths"].items():
         for method, operation in methods.items():
-            if method not in ("get", "post"):
+            if method not in ("get", "post", "delete"):
                 continue  # path-level "parameters"
             for code in operation["responses"]:
                 if code.isdigit() and int(code) >= 300:
@@ -111,10 +111,19 @@ def test_every_documented_error_is_reachable(app, client, api_world, auth):
         from chorus_chain.models import GeneratedDocument
 
         db.session.get(GeneratedDocument, document_id).status = "running"
+    # A webhook subscription of this client, and a delivery still being tried (its receiver does not answer: a
+    # second one is refused, 422, while its retries are under way).
+    subscription_id = client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/refuse"},
+                                  headers=auth).get_json()["id"]
+    assert client.post(f"/api/v1/pieces/{w.draft_id}/envoi", headers=auth).status_code == 200
+    [delivery] = client.get(f"/api/v1/webhooks/{subscription_id}/livraisons", headers=auth).get_json()["items"]
+    assert delivery["statut"] == "pending"
     real = {"{marche_id}": str(w.marche_id), "{mois}": "2026-02", "{siret}": w.moa.siret,
-            "{piece_id}": str(w.piece_id), "{document_id}": str(document_id)}
+            "{piece_id}": str(w.piece_id), "{document_id}": str(document_id),
+            "{subscription_id}": str(subscription_id), "{livraison_id}": str(delivery["id"])}
     missing = {"{marche_id}": str(2**31 - 1), "{mois}": "1999-01", "{siret}": "00000000000000",
-               "{piece_id}": str(2**31 - 1), "{document_id}": str(2**31 - 1)}
+               "{piece_id}": str(2**31 - 1), "{document_id}": str(2**31 - 1),
+               "{subscription_id}": str(2**31 - 1), "{livraison_id}": str(2**31 - 1)}
 
     def url(path, values):
         for name, value in values.items():
@@ -160,6 +169,7 @@ def test_every_documented_error_is_reachable(app, client, api_world, auth):
                 {"fichier": {"nom": "f.xml", "contenu_base64": "PHg+PC94Pg=="}} if "/depots/" in path else \
                 {"type": "piece_pdf"} if path.endswith("/documents") else \
                 {"mois": "2026-02"} if path.endswith("/decompte") else \
+                {"url": "http://127.0.0.1:9/refuse"} if path == "/api/v1/webhooks" else \
                 {"marche_id": w.marche_id, "numero": "R", "date_emission": "2026-02-27", "montant_ht": "1.00",
                  "montant_tva": "0.20", "montant_ttc": "1.20"} if path == "/api/v1/pieces" else None
         response = client.open(target, method=method, **kwargs)

@@ -96,6 +96,7 @@ def world(app, db):
         "mois": "2026-02",
         "request_id": _victim_invitation_request(app, victim, colleague, marche_id),
     }
+    victim_args["subscription_id"], victim_args["livraison_id"] = _victim_webhook(app, victim, owner, piece_id)
     return {"victim": victim, "outsider": outsider, "powerless": powerless, "owner": owner,
             "colleague": colleague, "args": victim_args}
 
@@ -125,6 +126,27 @@ def _victim_api_client(app, victim, owner):
     client_id, _secret = new_client(app, victim.id, owner.id, name="Client de la victime")
     with app.app_context():
         return db.session.scalar(db.select(ApiClient.id).where(ApiClient.client_id == client_id))
+
+
+def _victim_webhook(app, victim, owner, piece_id):
+    """A webhook subscription of a client of the victim and one delivery of it (their ids)."""
+    from chorus_chain.extensions import db
+    from chorus_chain.models import Account, ApiClient, Structure, WebhookDelivery
+    from chorus_chain.models.base import utcnow
+    from chorus_chain.operations import webhooks
+    from tests.integration.api_world import new_client
+
+    client_id, _secret = new_client(app, victim.id, owner.id, name="Client à webhooks de la victime")
+    with app.test_request_context():
+        client = db.session.scalar(db.select(ApiClient).where(ApiClient.client_id == client_id))
+        made = webhooks.subscribe(client, db.session.get(Structure, victim.id), db.session.get(Account, owner.id),
+                                  {"url": "http://127.0.0.1:9/victime"}, now=utcnow())
+        delivery = WebhookDelivery(subscription_id=made.subscription.id, event_id="evt_victime",
+                                   event=webhooks.STATUS_CHANGED, piece_id=piece_id, status="delivered",
+                                   payload={"donnees": {"numero": "VICTIME-LOT"}}, created_at=utcnow())
+        db.session.add(delivery)
+        db.session.commit()
+        return made.subscription.id, delivery.id
 
 
 def _victim_batch(app, victim):
@@ -336,6 +358,7 @@ API_BODIES = {
     "api_depots.batch": lambda a: {"pieces": [API_BODIES["api_pieces.create"](a)]},
     "api_documents.ask": lambda a: {"type": "piece_pdf"},
     "api_decompte.decompte": lambda a: {"mois": "2026-02"},
+    "api_webhooks.create": lambda a: {"url": "http://127.0.0.1:9/walk"},
     "api_depots.batch_zip": lambda a: {"fichier": {"nom": "lot.zip", "contenu_base64": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="},
                                        "marche_id": a["marche_id"]},
 }
@@ -390,7 +413,7 @@ def test_api_walk_outsiders_client_never_sees_the_victim(app, client, world):
         if rule.endpoint in API_PUBLIC_DATA:
             assert response.status_code == 200
             continue
-        takes_victim_row = bool(set(rule.arguments) & {"piece_id", "marche_id", "document_id"})
+        takes_victim_row = bool(set(rule.arguments) & {"piece_id", "marche_id", "document_id", "subscription_id"})
         if takes_victim_row:
             assert response.status_code == 404, f"{method} {url} → {response.status_code} {text[:200]}"
         else:
@@ -412,7 +435,7 @@ def test_api_walk_reading_client_may_read_but_not_write(app, client, world):
                       right_travaux="consultation", right_recues="consultation", right_organisation="none")
     for rule, method in _api_rules(app):
         url, response = _api_call(app, client, rule, method, world["args"], headers)
-        if method == "POST" and rule.endpoint not in API_READING_POSTS:
+        if method in ("POST", "DELETE") and rule.endpoint not in API_READING_POSTS:
             assert response.status_code == 403, f"{method} {url} → {response.status_code}"
         elif method == "POST":
             assert response.status_code in (200, 202, 404, 422), f"{method} {url} → {response.status_code}"

@@ -170,3 +170,52 @@ def test_the_payment_tracker_says_when_the_money_is_expected(app, db):
     page = _text(logged_in(app, w.st1).get(f"/s/{w.st1.siret}/tableau-de-bord"))
     # (The page reads today's date: the history of March 2026 may have left its eighteen months; the words stay.)
     assert 'data-testid="tracker-expected"' in page and "Paiement attendu vers le" in page
+
+
+def test_an_etat_d_acompte_speaks_for_its_pieces_with_the_engine_s_figures(app, db):
+    from tests.integration.etat_pieces_world import at, correct_st1, issue, month_of_may, open_etat, pay, validate
+    from tests.integration.pieces_world import rows
+    from chorus_chain.models.etat_pieces import PayableLine
+
+    w = world(app)
+    month_of_may(app, w)
+    etat_id = open_etat(app, w, "2026-05", at("2026-05-22"))
+    correct_st1(app, w, etat_id)
+    issue(app, w, etat_id, at("2026-05-23"))
+    on = date(2026, 5, 25)
+    # Issued, not validated: one amount per payee, the engine's payable (st1: 4 800 admitted − 240 retenue).
+    [mine] = _forecast(app, w.st1, on).flows
+    assert (mine.kind, mine.amount, mine.etat_id) == ("etat", D("4560.00"), etat_id)
+    assert mine.label == "État d'acompte n° 1 (ST1-05)" and mine.stage_now.startswith("dans un état d'acompte")
+    assert mine.legal_due == date(2026, 5, 20) + timedelta(days=30)  # the DGP runs from the MOE's receipt
+    # The retenue held so far (the engine's 5 %: 240.00 on st1's 4 800.00) has no date before the réception.
+    [held] = _forecast(app, w.st1, on).undated
+    assert (held.label, held.amount) == ("Retenue de garantie", D("240.00"))
+    paying = _forecast(app, w.moa, on).flows
+    assert sorted(f.amount for f in paying) == [D("4560.00"), D("5130.00"), D("12312.00"), D("12426.00")]
+    assert sum(f.amount for f in paying) == D("34428.00") and not any(f.incoming for f in paying)
+    # Validated: the line speaks, with its own legal date; the st1 sees only its own.
+    validate(app, w, etat_id, at("2026-05-26"))
+    [line] = _forecast(app, w.st1, date(2026, 5, 27)).flows
+    st1_line = next(l for l in rows(app, PayableLine, PayableLine.etat_acompte_id == etat_id)
+                    if l.payee_party_id == w.st1.party_id)
+    assert (line.kind, line.amount, line.legal_due) == ("line", st1_line.amount, st1_line.due_on)
+    assert line.counterpart == "Commune de Test" and line.incoming
+    assert len(_forecast(app, w.moa, date(2026, 5, 27)).flows) == 4
+    # Paid: nothing more to expect.
+    pay(app, w, etat_id, st1_line.id, service_fait="2026-05-27", mandat="2026-05-28", amount="4560.00",
+        paid_on="2026-05-29")
+    assert _forecast(app, w.st1, date(2026, 5, 30)).flows == []
+    assert len(_forecast(app, w.moa, date(2026, 5, 30)).flows) == 3
+    # Once the works are received, the retenue has its date: the end of the guarantee period, then the DGP.
+    from chorus_chain.models import Marche
+    from tests.integration.pieces_world import system
+
+    with system(app):
+        db.session.get(Marche, w.marche_id).reception_on = date(2026, 6, 30)
+    [retenue] = _forecast(app, w.st1, date(2026, 7, 1)).flows
+    assert (retenue.kind, retenue.amount, retenue.incoming) == ("retenue", D("240.00"), True)
+    assert retenue.low == date(2027, 6, 30) and retenue.expected == date(2027, 7, 30)
+    assert "fin du délai de garantie" in retenue.explanation
+    assert sum(f.amount for f in _forecast(app, w.moa, date(2026, 7, 1)).flows if f.kind == "retenue") == \
+        D("240.00") + D("270.00") + D("648.00") + D("654.00")

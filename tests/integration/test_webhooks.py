@@ -113,7 +113,7 @@ def test_a_status_change_is_delivered_signed_once(app, w, receiver):
     assert not signing.verify(secret, got["headers"]["Chorus-Signature"], got["body"] + b" ", int(time.time()))
     assert not signing.verify(secret, got["headers"]["Chorus-Signature"], got["body"], int(time.time()) + 3600)
     body = json.loads(got["body"])
-    assert body["type"] == "piece.statut_modifie" and body["id"] == got["headers"]["Chorus-Delivery"]
+    assert body["type"] == "piece.statut_modifie" and body["id"] == got["headers"]["Chorus-Event-Id"]
     assert body["donnees"]["piece_id"] == piece_id and body["donnees"]["numero"] == "WH-1"
     assert body["donnees"]["statut"] == pw.status_of(app, piece_id)
     assert body["donnees"]["statut_libelle"] and body["donnees"]["statut_precedent"] == "BROUILLON"
@@ -266,3 +266,29 @@ def test_the_subscription_url_is_checked(app, w):
                                now=utcnow())
         assert refused.value.field == "events"
         db.session.rollback()
+
+
+def test_the_structures_page_shows_the_subscriptions_and_the_log_and_pauses_them(app, w, receiver):
+    subscription_id, _ = subscribe(app, w.mandataire, receiver.url)
+    pw.deposit(app, w, w.st1, "A10", "WH-8")
+    with app.app_context():
+        dispatch_outbox()
+    http = pw.logged_in(app, w.mandataire)
+    page = http.get(f"/s/{w.mandataire.siret}/organisation/api/webhooks")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and receiver.url in html and "WH-8" in html and "Livré" in html
+    assert "Logiciel de test" in html and "Suspendre" in html
+    # Another structure's page shows nothing of it.
+    other = pw.logged_in(app, w.sibling).get(f"/s/{w.sibling.siret}/organisation/api/webhooks")
+    assert other.status_code == 200 and receiver.url not in other.get_data(as_text=True)
+    assert pw.logged_in(app, w.sibling).post(
+        f"/s/{w.sibling.siret}/organisation/api/webhooks/{subscription_id}/suspendre").status_code == 404
+
+    paused = http.post(f"/s/{w.mandataire.siret}/organisation/api/webhooks/{subscription_id}/suspendre")
+    assert paused.status_code == 302
+    pw.deposit(app, w, w.st1, "A10", "WH-9")
+    assert [d.payload["donnees"]["numero"] for d in deliveries(app, subscription_id)] == ["WH-8"]
+    assert "Reprendre" in http.get(f"/s/{w.mandataire.siret}/organisation/api/webhooks").get_data(as_text=True)
+    http.post(f"/s/{w.mandataire.siret}/organisation/api/webhooks/{subscription_id}/reprendre")
+    pw.deposit(app, w, w.st1, "A10", "WH-10")
+    assert [d.payload["donnees"]["numero"] for d in deliveries(app, subscription_id)] == ["WH-8", "WH-10"]

@@ -28,3 +28,14 @@ def test_jobs_with_no_outside_effect_keep_their_short_lease():
         assert lease_seconds("render_document") == 8 and rq_timeout("render_document") == 6
     with _config(SMTP_TIMEOUT=15, JOB_DB_RETRY_SECONDS=120).app_context():
         assert lease_seconds("render_document") == 240
+
+
+def test_a_webhook_try_keeps_its_claim_for_its_post_and_the_durable_record():
+    # a delivery the receiver took must be recorded before another try may POST it again
+    from chorus_chain.jobs.queue import HTTP_ROUND_TRIPS
+
+    for http_timeout, db_retry, lease in [(10, 120, None), (2, 20, 8), (30, 300, 5)]:
+        with _config(WEBHOOK_TIMEOUT_SECONDS=http_timeout, JOB_DB_RETRY_SECONDS=db_retry,
+                     OUTBOX_LEASE_SECONDS=lease).app_context():
+            worst_try = HTTP_ROUND_TRIPS * http_timeout + db_retry
+            assert worst_try < rq_timeout("deliver_webhook") < lease_seconds("deliver_webhook")

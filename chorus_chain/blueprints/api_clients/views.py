@@ -1,5 +1,6 @@
 """The API seen from the portal: the structure's API clients (gestionnaire principal only: create, with the secret
-shown once; revoke; the journal of their calls) and « Dépôts par lot », the reports of the batch deposits."""
+shown once; revoke; the journal of their calls), their webhook subscriptions with the delivery log (pause, resume),
+and « Dépôts par lot », the reports of the batch deposits."""
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, url_for
@@ -12,6 +13,7 @@ from chorus_chain.models import DepositBatch
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import api_clients as ops
+from chorus_chain.operations import webhooks
 from chorus_chain.security import recent_login_required
 from chorus_chain.tenancy import has_right, require_gestionnaire, tenant_blueprint
 
@@ -60,6 +62,36 @@ def revoke(api_client_id: int):
     else:
         flash(f"Le client « {client.name} » est révoqué : ses jetons ne sont plus acceptés.", "success")
     return redirect(url_for(".index"))
+
+
+@bp.get("/organisation/api/webhooks")
+@require_gestionnaire
+def webhooks_page():
+    clients = {client.id: client for client in ops.clients_of(g.structure)}
+    return render_template("api_clients/webhooks.html", subscriptions=webhooks.subscriptions_of(g.structure),
+                           deliveries=webhooks.recent_deliveries(g.structure), clients=clients,
+                           events=webhooks.EVENTS)
+
+
+def _set_active(subscription_id: int, active: bool):
+    if webhooks.subscription_of(g.structure, subscription_id) is None:
+        abort(404)
+    subscription = webhooks.set_active(g.structure, current_user, subscription_id, active)
+    flash(f"Les envois vers {subscription.url} " + ("reprennent." if active else "sont suspendus : les changements "
+                                                    "de statut n'en créent plus."), "success")
+    return redirect(url_for(".webhooks_page"))
+
+
+@bp.post("/organisation/api/webhooks/<int:subscription_id>/suspendre")
+@require_gestionnaire
+def webhook_pause(subscription_id: int):
+    return _set_active(subscription_id, False)
+
+
+@bp.post("/organisation/api/webhooks/<int:subscription_id>/reprendre")
+@require_gestionnaire
+def webhook_resume(subscription_id: int):
+    return _set_active(subscription_id, True)
 
 
 def _may_see_batches() -> bool:

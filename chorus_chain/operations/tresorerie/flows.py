@@ -11,6 +11,7 @@ from chorus_chain.operations.tresorerie.periods import slip
 KIND_LABELS = {
     "piece": "Pièce en cours",
     "line": "Ligne d'un état d'acompte validé",
+    "etat": "État d'acompte émis, à valider",
     "private": "Facture privée",
     "retenue": "Retenue de garantie",
 }

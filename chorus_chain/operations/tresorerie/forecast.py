@@ -67,9 +67,12 @@ class Expectation:
     low: date
     high: date
     parts: tuple[Part, ...]
+    said: str | None = None  # an explanation of its own (a date the law fixes, not learnt: the retenue's release)
 
     @property
     def explanation(self) -> str:
+        if self.said:
+            return self.said
         text = " ; ".join(part.text for part in self.parts)
         return text[0].upper() + text[1:] + "." if text else ""
 

@@ -3,7 +3,8 @@ database. A fixed number of queries whatever the data (at most nine):
 
 1. the structure's confirmed parties (which marchés it receives on, which it pays on);
 2. the pieces in flight it sees (`access.visible_to`), with their marché;
-3. which of those projets de décompte an état d'acompte already validated carries (its line speaks for them);
+3. which of those projets de décompte an issued état d'acompte carries (the engine's payable of the état speaks for
+   them; once validated, its line);
 4. the history: the events of the pieces it sees over the last eighteen months — a buyer's habits are learnt from
    the pieces this structure may see, never from a neighbour's;
 5. the unpaid lines of validated états: those paid to it, and those it pays as maître d'ouvrage or paying office
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from chorus_chain.access import visible_to
 from chorus_chain.domain import commercial_terms as commercial
@@ -35,7 +36,9 @@ from chorus_chain.operations.marches import PARIS, start_of_day
 from chorus_chain.operations.tresorerie import periods as periods_rules
 from chorus_chain.operations.tresorerie import stages as st
 from chorus_chain.operations.tresorerie.flows import Flow
-from chorus_chain.operations.tresorerie.forecast import Position, StageAhead, expect, position_of
+from chorus_chain.formatting import money as format_eur
+from chorus_chain.operations.retenue import release_of
+from chorus_chain.operations.tresorerie.forecast import Expectation, Part, Position, StageAhead, expect, position_of
 from chorus_chain.operations.tresorerie.habits import Event, Habit, learn, observe
 
 HISTORY_DAYS = 540  # eighteen months of habits
@@ -58,6 +61,18 @@ def day_of(instant) -> date | None:
     return None if instant is None else instant.astimezone(PARIS).date()
 
 
+@dataclass(frozen=True)
+class Undated:
+    """Money with no date yet: a retenue de garantie before the réception, an advance still to be repaid."""
+
+    incoming: bool
+    marche_reference: str
+    counterpart: str
+    label: str
+    amount: Decimal
+    text: str
+
+
 @dataclass
 class Forecast:
     today: date
@@ -65,6 +80,7 @@ class Forecast:
     periods: list = field(default_factory=list)
     later: list[Flow] = field(default_factory=list)
     alerts: list[Flow] = field(default_factory=list)
+    undated: list[Undated] = field(default_factory=list)  # retenues before the réception, advances to repay
 
     @property
     def receipts(self) -> Decimal:
@@ -95,7 +111,7 @@ def forecast_for(structure: Structure, today: date, domains: frozenset[str] = AL
     paying_marches = sorted({row.marche_id for row in parties if row.role in (Role.MOA, Role.PAYING_OFFICE)})
 
     pieces = _pieces_in_flight(structure.id)
-    carried = _carried_by_validated_etat([p.id for p, _ in pieces])
+    carried = _carried_by_issued_etat([p.id for p, _ in pieces])
     history = history_for(structure.id, today)
     lines = _open_lines(own_parties, paying_marches)
     public = _public_side({m.id for _, m in pieces} | {m.id for _, _, m in lines})
@@ -104,18 +120,32 @@ def forecast_for(structure: Structure, today: date, domains: frozenset[str] = AL
                    | {sid for sides in public.values() for sid, _ in sides.values()})
 
     flows = []
+    in_etat: dict[tuple[int, int | None], list[Flow]] = defaultdict(list)
+    etats: dict[int, EtatAcompte] = {}
     for piece, marche in pieces:
-        if piece.id in carried:
-            continue
+        etat, payee = carried.get(piece.id, (None, None))
+        if etat is not None and etat.validated_at is not None:
+            continue  # its line of the validated état speaks for it (below)
         flow = _piece_flow(structure.id, piece, marche, history, names, today)
-        if flow is not None:
+        if flow is None:
+            continue
+        if etat is not None:
+            etats[etat.id] = etat
+            in_etat[(etat.id, payee)].append(flow)
+        else:
+            flows.append(flow)
+    for (etat_id, payee), members in in_etat.items():
+        flow = _etat_flow(etats[etat_id], payee, members)
+        if flow.amount > 0:  # a payee with nothing this month has no line: nothing to expect
             flows.append(flow)
     for line, etat, marche in lines:
         flows.append(_line_flow(line, etat, marche, line.payee_party_id in own_parties, public.get(marche.id, {}),
                                 names, history.habits, today))
+    held, undated = _retenues_and_advances(parties, paying_marches, public, names, today)
+    flows += held
     flows = _with_interest([flow for flow in flows if flow.domain in domains])
     flows.sort(key=lambda f: (f.expected, f.marche_reference, f.label))
-    found = Forecast(today, flows)
+    found = Forecast(today, flows, undated=[u for u in undated if "travaux" in domains])
     found.periods, found.later = periods_rules.spread(flows, today)
     found.alerts = periods_rules.alerts(flows, today)
     return found
@@ -167,13 +197,32 @@ def _pieces_in_flight(structure_id: int) -> list[tuple[Piece, Marche]]:
         .order_by(Piece.id)).all())
 
 
-def _carried_by_validated_etat(piece_ids: list[int]) -> set[int]:
+def _carried_by_issued_etat(piece_ids: list[int]) -> dict[int, tuple[EtatAcompte, int | None]]:
+    """piece → (the issued état that carries it, the party whose line pays it)."""
     if not piece_ids:
-        return set()
-    return set(db.session.scalars(
-        select(EtatAcomptePdm.piece_id).join(EtatAcompte, EtatAcompte.id == EtatAcomptePdm.etat_acompte_id)
-        .where(EtatAcomptePdm.piece_id.in_(piece_ids), EtatAcompte.status == "issued",
-               EtatAcompte.validated_at.is_not(None))))
+        return {}
+    return {piece_id: (etat, payee) for piece_id, etat, payee in db.session.execute(
+        select(EtatAcomptePdm.piece_id, EtatAcompte, EtatAcomptePdm.payee_party_id)
+        .join(EtatAcompte, EtatAcompte.id == EtatAcomptePdm.etat_acompte_id)
+        .where(EtatAcomptePdm.piece_id.in_(piece_ids), EtatAcompte.status == "issued"))}
+
+
+def _etat_flow(etat: EtatAcompte, payee: int | None, members: list[Flow]) -> Flow:
+    """The projets de décompte of one payee carried by an état the MOA has not validated yet, as one amount: the
+    engine's payable for that payee in the état's frozen result (what its line will carry), not the sum of what the
+    pieces claimed — after retenue, advance repayment and the MOE's corrections (DESIGN.md §3 rule 10)."""
+    from dataclasses import replace
+
+    first = min(members, key=lambda f: (f.expected, f.piece_id or 0))
+    payable = next((p for p in (etat.result or {}).get("payables", ()) if p.get("payee_key") == payee), None)
+    if payable is not None:
+        amount, basis = Decimal(payable["this"]), "montant de l'état d'acompte émis (calcul du moteur)"
+    else:
+        amount, basis = sum((f.amount for f in members), ZERO), first.amount_basis
+    numbers = ", ".join(f.label.split(" ", 3)[-1] for f in members)
+    dues = [f.legal_due for f in members if f.legal_due is not None]
+    return replace(first, kind="etat", label=f"État d'acompte n° {etat.label} ({numbers})", amount=amount,
+                   amount_basis=basis, legal_due=min(dues) if dues else None, piece_id=None, etat_id=etat.id)
 
 
 def _direction(structure_id: int, piece: Piece) -> bool | None:
@@ -347,3 +396,74 @@ def tracker_expectations(structure_id: int, items, names: dict[int, str], today:
         if position is not None:
             found[piece.id] = expect(position, history.habits, today)
     return found
+
+
+# --- retenue de garantie and advance -----------------------------------------------------------------------------------
+
+BENEFICIARY_ROLES = (Role.TITULAIRE, Role.MANDATAIRE, Role.COTRAITANT, Role.SOUS_TRAITANT)
+
+
+def _latest_etats(marche_ids: set[int]) -> list[tuple[EtatAcompte, Marche]]:
+    """The last issued état d'acompte of each marché (its result carries the cumulative retenue and advance): one
+    query."""
+    if not marche_ids:
+        return []
+    latest = (select(func.max(EtatAcompte.id)).where(EtatAcompte.marche_id.in_(marche_ids),
+                                                      EtatAcompte.status == "issued")
+              .group_by(EtatAcompte.marche_id))
+    return list(db.session.execute(select(EtatAcompte, Marche).join(Marche, Marche.id == EtatAcompte.marche_id)
+                                   .where(EtatAcompte.id.in_(latest)).order_by(Marche.reference)).all())
+
+
+def _retenues_and_advances(parties, paying_marches: list[int], public, names: dict[int, str],
+                           today: date) -> tuple[list[Flow], list[Undated]]:
+    """The retenue de garantie held to date (the engine's cumulative figure of the last issued état) and when it is
+    released (réception + the guarantee period, `retenue.release_of`), then paid within the délai global de
+    paiement; the advance paid and what is left to repay from the next acomptes. Only the structure's own
+    beneficiaries — every beneficiary for the maître d'ouvrage and the paying office."""
+    own = {row.id for row in parties if row.role in BENEFICIARY_ROLES}
+    paying = set(paying_marches)
+    marche_ids = {row.marche_id for row in parties if row.id in own} | paying
+    flows: list[Flow] = []
+    undated: list[Undated] = []
+    for etat, marche in _latest_etats(marche_ids):
+        release = release_of(marche)
+        payer_id, payer = (public.get(marche.id, {}).get(Role.PAYING_OFFICE)
+                           or public.get(marche.id, {}).get(Role.MOA) or (None, "le maître d'ouvrage"))
+        payer = names.get(payer_id) or payer
+        for b in (etat.result or {}).get("beneficiaries", ()):
+            key = b.get("key")
+            incoming = key in own
+            if not incoming and marche.id not in paying:
+                continue
+            columns = b.get("columns", {})
+            retenue = Decimal((columns.get("retenue") or {}).get("to_date", "0.00"))
+            avance_paid = Decimal((columns.get("avance_paid") or {}).get("to_date", "0.00"))
+            repaid = Decimal((columns.get("avance_repayment") or {}).get("to_date", "0.00"))
+            counterpart = payer if incoming else b.get("name", "—")
+            if retenue > 0 and release is not None and not release.replaced_by_guarantee:
+                due = release.release_on + timedelta(days=marche.dgp_days)
+                text = (f"La retenue de garantie est libérée à la fin du délai de garantie (réception le "
+                        f"{release.reception_on:%d/%m/%Y}, plus {release.guarantee_months} mois : le "
+                        f"{release.release_on:%d/%m/%Y}) s'il ne reste pas de réserves, puis payée dans le délai "
+                        f"global de paiement de {marche.dgp_days} jours.")
+                parts = (Part(st.PAIEMENT, None, marche.dgp_days, marche.dgp_days, 0, False, 0),)
+                flows.append(Flow(incoming=incoming, kind="retenue", marche_id=marche.id,
+                                  marche_reference=marche.reference, counterpart=counterpart,
+                                  label=f"Retenue de garantie{'' if incoming else ' de ' + b.get('name', '')}",
+                                  amount=retenue, amount_basis=f"retenue cumulée à l'état d'acompte n° {etat.label}",
+                                  stage_now="retenue jusqu'à la fin de la garantie",
+                                  expectation=Expectation(due, release.release_on, due, parts, text),
+                                  legal_due=due, etat_id=etat.id))
+            elif retenue > 0 and release is None:
+                undated.append(Undated(incoming, marche.reference, counterpart, "Retenue de garantie", retenue,
+                                       f"Retenue cumulée à l'état d'acompte n° {etat.label}. Elle est libérée "
+                                       f"{marche.guarantee_months} mois après la réception des travaux, qui n'est "
+                                       "pas encore prononcée : pas encore de date."))
+            if avance_paid - repaid > 0:
+                undated.append(Undated(not incoming, marche.reference, counterpart, "Avance à rembourser",
+                                       avance_paid - repaid,
+                                       f"Avance versée {format_eur(avance_paid)}, déjà remboursée "
+                                       f"{format_eur(repaid)} : le reste est déduit des prochains acomptes à partir "
+                                       "de 65 % d'exécution (réglage du marché), pas versé en une fois."))
+    return flows, undated
