@@ -133,3 +133,41 @@ def test_a_delivery_still_being_tried_is_not_sent_again(app, client, w, receiver
     assert row["prochain_essai_le"] is not None
     refused = client.post(f"/api/v1/webhooks/{subscription['id']}/livraisons/{row['id']}/relivrer", headers=moe)
     assert "en cours" in _problem(refused, 422)["detail"]
+
+
+def test_a_batch_reads_the_subscriptions_once_and_a_later_transaction_reads_them_again(app, client, w, receiver):
+    """The hook costs the deposit path one statement per marché and transaction, not one per change (the batch
+    deposit's budget, bench/api_deposits.py); a transaction after a commit in the same app context (the clock's)
+    sees a subscription made meanwhile."""
+    from sqlalchemy import event
+
+    moe = bearer(app, client, w.moe.structure_id, w.moe.account_id)
+    subscription = client.post("/api/v1/webhooks", json={"url": receiver.url}, headers=moe).get_json()
+    mandataire = bearer(app, client, w.mandataire.structure_id, w.mandataire.account_id)
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        batch = client.post("/api/v1/depots/lot", headers=mandataire, json={"pieces": [
+            {**_body(app, w, w.mandataire, f"WH-LOT-{n}"), "envoyer": True} for n in range(3)]})
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert batch.status_code == 201 and batch.get_json()["creees"] == 3, batch.get_data(as_text=True)
+    assert len([s for s in statements if "FROM webhook_subscription JOIN api_client" in s]) == 1
+    log = client.get(f"/api/v1/webhooks/{subscription['id']}/livraisons", headers=moe).get_json()["items"]
+    assert {d["contenu"]["donnees"]["numero"] for d in log} == {f"WH-LOT-{n}" for n in range(3)}
+
+    with app.test_request_context():
+        from chorus_chain.operations import webhooks
+
+        assert webhooks._candidates(w.marche_id) != []
+        db.session.commit()
+        with pw.system(app):
+            db.session.get(WebhookSubscription, subscription["id"]).active = False
+        assert webhooks._candidates(w.marche_id) == []  # a new transaction: read again
+        db.session.rollback()

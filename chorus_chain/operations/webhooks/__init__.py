@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
-from flask import current_app
+from flask import current_app, g, has_app_context
 from sqlalchemy import select
 
 from chorus_chain import access
@@ -94,6 +94,7 @@ def subscribe(client: ApiClient, structure: Structure, account: Account, raw: Ma
                                        secret_seed=signing.new_seed(), active=True, created_at=now)
     db.session.add(subscription)
     db.session.flush()
+    _forget_candidates()
     record(structure, account, "webhook_created", client=client.name, url=url, events=events,
            subscription_id=subscription.id)
     return NewSubscription(subscription, secret_of(subscription))
@@ -122,6 +123,7 @@ def unsubscribe(structure: Structure, account: Account, subscription_id: int, *,
     if subscription is None:
         raise OperationError("Cet abonnement n'existe pas.")
     subscription.active, subscription.deleted_at = False, now
+    _forget_candidates()
     record(structure, account, "webhook_deleted", url=subscription.url, subscription_id=subscription.id)
     db.session.flush()
     return subscription
@@ -133,6 +135,7 @@ def set_active(structure: Structure, account: Account, subscription_id: int, act
     if subscription is None:
         raise OperationError("Cet abonnement n'existe pas.")
     subscription.active = active
+    _forget_candidates()
     record(structure, account, "webhook_resumed" if active else "webhook_paused", url=subscription.url,
            subscription_id=subscription.id)
     db.session.flush()
@@ -189,15 +192,63 @@ def _queue(delivery: WebhookDelivery) -> None:
 # The outbox side: a status change writes its deliveries
 
 
-def _candidates(piece: Piece) -> list[tuple[WebhookSubscription, ApiClient]]:
-    """The active subscriptions of the structures on the piece's marché (the only ones the chain can grant a piece
-    to: this narrows, the predicate decides), with their clients."""
-    parties = select(MarcheParty.structure_id).where(MarcheParty.marche_id == piece.marche_id)
-    return list(db.session.execute(
-        select(WebhookSubscription, ApiClient).join(ApiClient, ApiClient.id == WebhookSubscription.client_id)
+@dataclass(frozen=True)
+class Candidate:
+    """An active subscription of a structure on a marché, with what its client may read (plain values: kept for the
+    request, they outlive the savepoints a batch deposit rolls back)."""
+
+    subscription_id: int
+    structure_id: int
+    events: tuple[str, ...]
+    revoked: bool
+    expires_at: datetime
+    rights: tuple[tuple[str, str], ...]
+
+    def reads(self, domain: str, at: datetime) -> bool:
+        return (not self.revoked and self.expires_at > at
+                and rights_rules.allows(dict(self.rights).get(domain, "none"), "consultation"))
+
+
+_CACHE = "_webhook_candidates"
+
+
+def _candidates(marche_id: int) -> list[Candidate]:
+    """The active subscriptions of the structures on the marché (the only ones the chain can grant a piece to: this
+    narrows, the predicate decides), with their clients' rights — read once per marché and transaction (a batch of
+    a hundred deposits on one marché asks once): kept for the session's transaction under way only (a long-lived
+    app context, the clock's, reads them again after each commit), and forgotten by a change of subscription."""
+    cache = _cache()
+    if marche_id in cache:
+        return cache[marche_id]
+    parties = select(MarcheParty.structure_id).where(MarcheParty.marche_id == marche_id)
+    rows = db.session.execute(
+        select(WebhookSubscription.id, WebhookSubscription.structure_id, WebhookSubscription.events,
+               ApiClient.revoked_at, ApiClient.expires_at, ApiClient.right_emises, ApiClient.right_travaux,
+               ApiClient.right_recues)
+        .join(ApiClient, ApiClient.id == WebhookSubscription.client_id)
         .where(WebhookSubscription.active.is_(True), WebhookSubscription.deleted_at.is_(None),
                WebhookSubscription.structure_id.in_(parties))
-        .order_by(WebhookSubscription.id)).all())
+        .order_by(WebhookSubscription.id)).all()
+    found = [Candidate(row[0], row[1], tuple(row[2] or ()), row[3] is not None, row[4],
+                       (("emises", row[5]), ("travaux", row[6]), ("recues", row[7]))) for row in rows]
+    cache[marche_id] = found
+    return found
+
+
+def _cache() -> dict[int, list[Candidate]]:
+    if not has_app_context():
+        return {}
+    transaction = db.session().get_transaction()
+    held = g.get(_CACHE)
+    if held is None or transaction is None or held[0] is not transaction:
+        held = (transaction, {})
+        setattr(g, _CACHE, held)
+    return held[1]
+
+
+def _forget_candidates() -> None:
+    if has_app_context():
+        g.pop(_CACHE, None)
 
 
 def sees(structure_id: int, piece: Piece) -> bool:
@@ -214,20 +265,19 @@ def status_changed(piece: Piece, *, action: str, from_status: str | None, to_sta
     """Write the deliveries of one status change of `piece` (in the caller's transaction); returns how many."""
     from chorus_chain.operations.pieces_records import rights_domain
 
-    candidates = _candidates(piece)
+    candidates = _candidates(piece.marche_id)
     if not candidates:
         return 0
     event_id = "evt_" + secrets.token_hex(16)
     written = 0
-    for subscription, client in candidates:
-        if STATUS_CHANGED not in (subscription.events or ()) or not client.active(at):
+    for candidate in candidates:
+        if STATUS_CHANGED not in candidate.events:
             continue
-        domain = rights_domain(piece, subscription.structure_id)
-        if not rights_rules.allows(client.rights().get(domain, "none"), "consultation"):
+        if not candidate.reads(rights_domain(piece, candidate.structure_id), at):
             continue
-        if not sees(subscription.structure_id, piece):
+        if not sees(candidate.structure_id, piece):
             continue
-        delivery = WebhookDelivery(subscription_id=subscription.id, event_id=event_id, event=STATUS_CHANGED,
+        delivery = WebhookDelivery(subscription_id=candidate.subscription_id, event_id=event_id, event=STATUS_CHANGED,
                                    piece_id=piece.id, created_at=at, status="pending", attempts=0,
                                    next_attempt_at=at,
                                    payload=payload(event_id, piece, action=action, from_status=from_status,
