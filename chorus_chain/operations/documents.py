@@ -62,7 +62,7 @@ from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import marches as marches_ops
 from chorus_chain.operations import pieces_records as records
 
-TEMPLATE_VERSION = 2
+TEMPLATE_VERSION = 3
 """Bump when a template changes what a document shows: every key changes, so every document is rendered anew."""
 
 PDF = "application/pdf"
