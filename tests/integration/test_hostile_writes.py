@@ -7,9 +7,11 @@ The objects: the demo and a second marché whose mandataire is the outsider (tes
 every identity has objects of others to try in every pool.
 
 - An identity with a structure posts to every /s/<siret>/ POST route under its own SIRET with ids of objects it has
-  no part in (a sample of each pool, every pool of the route), and to every route with one sample under the SIRET of
-  each demo company it is not a member of (404: not even the structure's existence is confirmed);
-- anonymous and the operator (no structure) post to every route under each demo company's SIRET;
+  no part in (a sample of each pool, every pool of the route), and to every route with one sample under the SIRETs
+  of two demo companies it is not a member of, another two for each route (404: not even the structure's existence
+  is confirmed);
+- anonymous and the operator (no structure) post to every route under two demo companies' SIRETs, every sampled id
+  under one of them;
 - the operator routes (/operateur, /taux-bce) are posted by everyone but the operator; the public forms (login,
   sign-up, reset, invitation…) are posted empty by anonymous: refused or re-shown, nothing stored.
 
@@ -37,8 +39,9 @@ IDENTITIES = ["anonymous", "outsider", "operator", *KEYS]
 OPERATOR_PREFIXES = ("/operateur", "/taux-bce")
 # A stranger's refusal: not a member (404), not allowed (403), a request shape refused (400).
 REFUSED = {400, 403, 404}
-PER_POOL = 4  # ids of each pool per route (half from each end of the pool)
-PER_ROUTE = 12  # URLs per route at most (the combinations of the pools)
+PER_POOL = 2  # ids of each pool per route (one from each end of the pool: the demo's, the second marché's)
+PER_ROUTE = 4  # URLs per route at most (the combinations of the pools)
+OTHER_SIRETS = 2  # the demo companies a member is not in, per route (another pair for each route)
 UNKNOWN_ID = 987654
 
 
@@ -142,12 +145,14 @@ def walk_tenant_routes(w: Walk, o: Objects) -> None:
     for rotation, rule in enumerate(_post_rules(w.app)):
         if not rule.rule.startswith("/s/<siret>"):
             continue
-        for index, company in enumerate(demo.COMPANIES):
-            if company.siret == own:
-                continue  # its own SIRET: below, with the ids of others
+        others = [c for c in demo.COMPANIES if c.siret != own]  # its own SIRET: below, with the ids of others
+        for index, company in enumerate(others):
+            turn = (index - rotation) % len(others)
+            if turn >= OTHER_SIRETS:
+                continue
             # Not a member: the same answer whatever the ids (a sample); without a structure of its own, every id
-            # under one of the SIRETs (another one for each route).
-            sample = structure_id is not None or index != rotation % len(demo.COMPANIES)
+            # under one of the SIRETs.
+            sample = structure_id is not None or turn != 0
             for values in _combos(rule, pools, files, sample=sample):
                 w.post(_url(w.app, rule, siret=company.siret, **values), REFUSED, login_redirect=anonymous)
         if own is not None and len(rule.arguments) > 1:  # without an id, the route is the structure's own to post
