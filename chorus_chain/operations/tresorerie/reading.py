@@ -38,6 +38,7 @@ from chorus_chain.operations.tresorerie import stages as st
 from chorus_chain.operations.tresorerie.flows import Flow
 from chorus_chain.formatting import money as format_eur
 from chorus_chain.operations.retenue import release_of
+from chorus_chain.operations.structures import names_of
 from chorus_chain.operations.tresorerie.forecast import Expectation, Part, Position, StageAhead, expect, position_of
 from chorus_chain.operations.tresorerie.habits import Habit, Observation, learn
 
@@ -116,7 +117,7 @@ def forecast_for(structure: Structure, today: date, domains: frozenset[str] = AL
     history = history_for(structure.id, today)
     lines = _open_lines(own_parties, paying_marches)
     public = _public_side({m.id for _, m in pieces} | {m.id for _, _, m in lines})
-    names = _names({step.get("structure_id") for p, _ in pieces for step in p.route or ()}
+    names = names_of({step.get("structure_id") for p, _ in pieces for step in p.route or ()}
                    | {p.emitter_structure_id for p, _ in pieces}
                    | {sid for sides in public.values() for sid, _ in sides.values()})
 
@@ -332,13 +333,6 @@ def _line_flow(line: PayableLine, etat: EtatAcompte, marche: Marche, incoming: b
                 amount=line.remaining, amount_basis="ligne de l'état d'acompte validé", stage_now=state,
                 expectation=expectation, legal_due=line.due_on, etat_id=etat.id,
                 interest=_Pending(line.dgp_started_on, marche.dgp_days))
-
-
-def _names(structure_ids) -> dict[int, str]:
-    ids = {i for i in structure_ids if i}
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(Structure.id, Structure.name).where(Structure.id.in_(ids))).all())
 
 
 # --- interest --------------------------------------------------------------------------------------------------------
