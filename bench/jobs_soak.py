@@ -135,6 +135,20 @@ def _report(stack, faults, actions, settled_in, args) -> dict:
         counts = sink.counts()
         lost_mails = [m.id for m in mails if counts[message_id(m.id)] == 0]
         duplicates = {k: n for k, n in counts.items() if n > 1}
+        # what an operator needs to find a duplicate in the workers' logs: the row, its tries, when each copy arrived
+        by_message = {message_id(m.id): m for m in mails}
+        outbox_rows = {row.payload.get("mail_id"): row for row in db.session.scalars(
+            db.select(OutboxJob).where(OutboxJob.job == "send_mail"))}
+        duplicate_details = [
+            {"message_id": key, "copies": n, "mail_id": by_message[key].id if key in by_message else None,
+             "mail_attempts": by_message[key].attempts if key in by_message else None,
+             "outbox_id": outbox_rows[by_message[key].id].id if key in by_message and by_message[key].id in outbox_rows
+             else None,
+             "outbox_attempts": outbox_rows[by_message[key].id].attempts
+             if key in by_message and by_message[key].id in outbox_rows else None,
+             "delivered_at": [time.strftime("%H:%M:%S", time.localtime(time.time() - (time.monotonic() - when)))
+                              for message, when in sink.delivered if message == key]}
+            for key, n in duplicates.items()]
         statuses = dict(db.session.execute(db.select(OutboxJob.status, db.func.count())
                                            .group_by(OutboxJob.status)).all())
         documents = dict(db.session.execute(db.select(GeneratedDocument.status, db.func.count())
@@ -154,6 +168,7 @@ def _report(stack, faults, actions, settled_in, args) -> dict:
         + statuses.get("failed", 0) + statuses.get("pending", 0) + documents.get("queued", 0)
         + documents.get("running", 0),
         "duplicates": sum(n - 1 for n in duplicates.values()),
+        "duplicate_details": duplicate_details,
         "outbox": statuses, "documents": documents,
         "recovery_seconds": {"p50": round(statistics.median(every), 2) if every else None,
                              "p95": round(_p(every, 0.95), 2), "max": round(max(every), 2) if every else None,
@@ -161,6 +176,7 @@ def _report(stack, faults, actions, settled_in, args) -> dict:
         "settled_after_last_fault_seconds": round(settled_in, 1),
         "mails_per_second": round(len(deliveries) / span, 2) if span else None,
         "process_restarts": stack.processes.restarts,
+        "logs": str(stack.processes.logs),
     }
 
 

@@ -289,6 +289,9 @@ class DemoPiece:
 # each inside a real état d'acompte (A15 → A19 → payment per line): a PDM never travels alone (issue 12). The
 # pieces here stop before the MOE's état — at a validator's, at the MOE's, refused — or are private invoices.
 DEMO_PIECES = [
+    DemoPiece("st_platrerie", "sous_traitant", "A10", "PL-2026-001", "12000.00", 20,
+              ((5, "expire", "validation_1"),),
+              "validée tacitement (donneur d'ordre silencieux 15 jours), chez le maître d'œuvre depuis 5 jours"),
     DemoPiece("st_platrerie", "sous_traitant", "A10", "PL-2026-002", "9600.00", 13, (),
               "à valider par le mandataire, validation tacite dans 2 jours"),
     DemoPiece("cotraitant", "cotraitant", "A13", "ME-2026-001", "36000.00", 12,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -46,18 +46,23 @@ SCHEDULE = [
 class Month:
     """One month of works: the PDMs are deposited `deposit` days ago; `cumul` = cumulative measure per price line
     reference (a quantity, or a % for a lump sum) per company; `corrections` = (reference, admitted measure, comment)
-    the MOE applies; then how far the état went: "moa" (waiting for the MOA), or paid `paid` days ago."""
+    the MOE applies; then how far the état went: waiting for the MOA (`paid` None), or paid line by line `paid` days
+    ago — or, for the line of a company in `paid_lines`, that many days ago."""
 
     deposit: int
     cumul: Mapping[str, Mapping[str, str]]
     corrections: tuple[tuple[str, str, str], ...] = ()
     paid: int | None = None
+    paid_lines: Mapping[str, int] = field(default_factory=dict)
 
 
 MONTHS = [
+    # Paid line by line: Martin's line 26 days ago, on time (its PDM reached the MOE 54 days ago, after Durand's
+    # validation: due 24 days ago); Durand's 5 days ago, 20 days after its due date (received 55 days ago + 30 days
+    # of DGP), with its late-payment interest and the 40 €.
     Month(55, {"mandataire": {"GO-01": "100", "GO-02": "200", "GO-03": "300"},
                "cotraitant": {"EL-01": "5"}},
-          paid=5),  # paid 5 days ago: 20 days after its due date (received 55 days ago + 30 days of DGP)
+          paid=5, paid_lines={"cotraitant": 26}),
     # Deposited 25 days ago, issued 20 days ago with a correction: the 30 days to contest it end in 10 days.
     Month(25, {"mandataire": {"GO-02": "320", "GO-03": "900", "CH-01": "10"},
                "st_platrerie": {"PL-01": "400"},
@@ -197,14 +202,17 @@ def _seed_month(structures, marche: Marche, number: int, month: str, spec: Month
     from chorus_chain.operations.etat_pieces import paying
 
     validated = taken + timedelta(days=4)
-    paid = now - timedelta(days=spec.paid)
     account, moa = _actor(structures, "moa")
+    days_ago = {structures[key].id: days for key, days in spec.paid_lines.items()}
     with tenant(moa.id):
         access = marches.access_for(moa, marche.id)
         moa_ops.validate(access, etat.id, account, moa, now=validated)
-        for line in line_ops.lines_of(etat.id):
-            if not line.payable:
-                continue
+        lines = [line for line in line_ops.lines_of(etat.id) if line.payable]
+        payees = {row.id: row.structure_id for row in db.session.scalars(
+            select(MarcheParty).where(MarcheParty.id.in_([line.payee_party_id for line in lines])))}
+        # In the order they are paid, each line on its own day.
+        for line in sorted(lines, key=lambda row: -days_ago.get(payees[row.payee_party_id], spec.paid)):
+            paid = now - timedelta(days=days_ago.get(payees[line.payee_party_id], spec.paid))
             paying.record_service_fait(access, etat.id, line.id, account, moa, (paid - timedelta(days=4)).date(),
                                        now=paid)
             paying.record_mandat(access, etat.id, line.id, account, moa, (paid - timedelta(days=2)).date(),

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from chorus_chain.domain import rights as rights_rules
+from chorus_chain.domain import text as text_rules
 from chorus_chain.domain import transitions as T
 from chorus_chain.domain.amounts import PIECE_TYPES
 from chorus_chain.domain.cadres import CADRES
@@ -28,17 +29,29 @@ def MontantOut(**kwargs):
     return fields.Decimal(as_string=True, metadata={"type": "string", "pattern": AMOUNT_PATTERN}, **kwargs)
 
 
-def _nul_fields(data, prefix: str = ""):
-    """The names of the values holding a NUL character (PostgreSQL text cannot store one: refused up front)."""
+# The fields that hold several lines (a comment, a justification, a file in base64 wrapped at 76 characters); every
+# other string is one line.
+MULTILINE_FIELDS = frozenset({"commentaire", "justification", "contenu_base64"})
+
+
+def _unsafe_fields(data, prefix: str = "", name: str = ""):
+    """(field, French sentence) of each string holding what free text may not: NUL (PostgreSQL text cannot store
+    it), another control character or a bidirectional override (shown to the other companies of the chain and sent
+    to Chorus Pro: domain.text), a line break in a one-line field. The API refuses them itself, as the portal's
+    forms do (input_guard leaves /api to it)."""
     if isinstance(data, str):
         if "\x00" in data:
-            yield prefix or "_schema"
+            yield prefix or "_schema", "Caractère nul (U+0000) interdit."
+        else:
+            said = text_rules.text_problem(data, multiline=name in MULTILINE_FIELDS)
+            if said:
+                yield prefix or "_schema", said
     elif isinstance(data, Mapping):
         for key in list(data.keys()):
-            yield from _nul_fields(data[key], f"{prefix}.{key}" if prefix else str(key))
+            yield from _unsafe_fields(data[key], f"{prefix}.{key}" if prefix else str(key), str(key))
     elif isinstance(data, (list, tuple)):
         for index, item in enumerate(data):
-            yield from _nul_fields(item, f"{prefix}[{index}]")
+            yield from _unsafe_fields(item, f"{prefix}[{index}]", name)
 
 
 class Strict(Schema):
@@ -47,10 +60,10 @@ class Strict(Schema):
         ordered = True
 
     @pre_load
-    def _refuse_nul(self, data, **kwargs):
-        bad = list(_nul_fields(data))
+    def _refuse_unsafe_text(self, data, **kwargs):
+        bad = dict(_unsafe_fields(data))
         if bad:
-            raise ValidationError({name: ["Caractère nul (U+0000) interdit."] for name in bad})
+            raise ValidationError({field: [said] for field, said in bad.items()})
         return data
 
 
@@ -339,7 +352,7 @@ class EinvoiceIn(Strict):
 
 
 class BatchIn(Schema):
-    """Not `Strict`'s NUL check over the whole batch: each piece is checked on its own (DraftIn), so one bad piece
+    """Not `Strict`'s text check over the whole batch: each piece is checked on its own (DraftIn), so one bad piece
     is refused alone."""
 
     class Meta:

@@ -47,6 +47,7 @@ PAGES: dict[str, Page] = {
     "journal": Page("organisation.journal", "Journal", STRUCTURE),
     "synthese": Page("dashboard.synthese", "Synthèse", STRUCTURE),
     "tableau-de-bord": Page("dashboard.tableau_de_bord", "Tableau de bord", STRUCTURE),
+    "tresorerie": Page("tresorerie.index", "Trésorerie", STRUCTURE),
     "documents": Page("documents.index", "Mes documents", STRUCTURE),
     "notifications": Page("notifications.index", "Notifications", STRUCTURE),
     "preferences-notifications": Page("notifications.preferences", "Préférences de notification", STRUCTURE),

@@ -41,6 +41,7 @@ from chorus_chain.operations.etat_pieces import reading as etat_reading
 from chorus_chain.operations.marches import today
 from chorus_chain.operations.pieces_queries import PiecePage, PieceRow, _next_deadlines, pieces_for
 from chorus_chain.operations.pieces_records import roles_text
+from chorus_chain.operations.structures import names_of
 from chorus_chain.operations.tresorerie import reading as tresorerie
 
 ZERO = Decimal("0.00")
@@ -459,7 +460,7 @@ def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL
                                     .order_by(PieceEvent.piece_id, PieceEvent.seq)):
         events[event.piece_id].append(event)
     clocks_of = _next_deadlines(ids)
-    names = _names({step.get("structure_id") for piece, _ in rows for step in piece.route or ()}
+    names = names_of({step.get("structure_id") for piece, _ in rows for step in piece.route or ()}
                    | {structure.id})
     tracked = []
     marches = {piece.id: marche for piece, marche in rows}
@@ -523,13 +524,6 @@ def _with_etat_lines(tracked: list[TrackedPiece], structure: Structure) -> list[
             item = replace(item, etat_line=lines.get((etat.id, payee)), etat_label=etat.label)
         found.append(item)
     return found
-
-
-def _names(structure_ids) -> dict[int, str]:
-    ids = {i for i in structure_ids if i}
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(Structure.id, Structure.name).where(Structure.id.in_(ids))).all())
 
 
 @dataclass(frozen=True)

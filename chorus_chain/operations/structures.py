@@ -100,3 +100,12 @@ def memberships_of(account: Account) -> list[tuple[Structure, Rattachement]]:
         .order_by(Rattachement.status, Structure.name)
     ).all()
     return [(s, r) for s, r in rows]
+
+
+def names_of(structure_ids) -> dict[int, str]:
+    """structure id → its name, for the ids given (None and duplicates ignored): one query, none for no id. The
+    pages that name the companies of a route (the payment tracker, the Trésorerie) read them here."""
+    ids = {i for i in structure_ids if i}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Structure.id, Structure.name).where(Structure.id.in_(ids))).all())

@@ -95,7 +95,9 @@ def deposit_now(stack, *, days_ago: float = 0.0) -> int:
     from tests.integration.pieces_world import deposit
 
     w = the_world(stack)
-    return deposit(stack.app, w, w.st1, "A10", f"FLT-{next(stack.numbers)}", now=utcnow() - timedelta(days=days_ago))
+    # 100 € a piece: the soak deposits hundreds, and st1's DC4 (96 000 € TTC) must never refuse one of them
+    return deposit(stack.app, w, w.st1, "A10", f"FLT-{next(stack.numbers)}", ht="100.00",
+                   now=utcnow() - timedelta(days=days_ago))
 
 
 def ask_pdfs(stack, piece_ids: list[int]) -> list[int]:

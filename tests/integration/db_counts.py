@@ -32,3 +32,25 @@ def table_checksums(app, ignore: dict[str, tuple[str, ...]] | None = None) -> di
                      f"ORDER BY md5({row}::text)), '')) FROM \"{table.name}\" AS t) AS digest")
     with app.test_request_context(), access.system_access("tests: a digest of every table's rows"):
         return dict(db.session.execute(text(" UNION ALL ".join(parts))).all())
+
+
+def statements_of(app, client, url: str, headers=None) -> list[str]:
+    """The SQL statements one GET of `url` runs (it must answer 200), the tenant's settings left out (one per
+    transaction, DESIGN.md §3 rule 4): the query counters of the pages that must cost the same whatever the data."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if "set_config('chorus." not in statement:
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = client.get(url, headers=headers or {})
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert response.status_code == 200, response.status_code
+    return statements

@@ -111,6 +111,68 @@ def test_a_sous_traitant_pdm_beyond_its_dc4_is_refused(app, db):
     _refused(app, lambda: _deposit(app, w, w.st1, piece_id), "plafond")
 
 
+def _api_refused(app, client, path: str, body: dict, headers: dict, *words: str, status: int = 422) -> dict:
+    """An API call refused in problem+json naming every word; nothing stored but the journal of calls (api.core
+    writes a row for every call, refused or not)."""
+    before = row_counts(app)
+    response = client.post(path, json=body, headers=headers)
+    assert response.status_code == status, response.get_data(as_text=True)[:800]
+    assert response.content_type.startswith("application/problem+json")
+    said = response.get_data(as_text=True)
+    for word in words:
+        assert word in said, said
+    assert {t: v for t, v in changed(before, row_counts(app)).items() if t != "api_call"} == {}
+    return response.get_json()
+
+
+def test_a_deposit_beyond_the_dc4_through_the_api_is_refused(app, db, client):
+    """POST /pieces with `envoyer`, and a batch (each piece refused on its own, the batch answered): the same
+    ceiling as the portal's deposit."""
+    import base64
+
+    from tests.integration.pieces_world import PDF
+    from tests.integration.api_world import bearer
+    from tests.integration.pieces_world import draft_form
+
+    w = world(app, kind="services")  # st1: 96 000 € TTC
+    auth = bearer(app, client, w.st1.structure_id, w.st1.account_id)
+    form = draft_form(app, w, w.st1, "A9", "ST-API-1", ht="90000.00")  # 108 000 € TTC
+    body = {"marche_id": w.marche_id, "partie_id": w.st1.party_id, "cadre": "A9", "numero": "ST-API-1",
+            "date_emission": form["issue_date"], "montant_ht": form["montant_ht"], "montant_tva": form["montant_tva"],
+            "montant_ttc": form["montant_ttc"], "siret_destinataire": form["recipient_siret"],
+            "code_service": form["service_code"] or None, "numero_engagement": form["engagement_number"] or None,
+            "compte_bancaire_id": form["bank_account_id"], "envoyer": True,
+            "fichier": {"nom": "st.pdf", "contenu_base64": base64.b64encode(PDF).decode()}}
+    _api_refused(app, client, "/api/v1/pieces", body, auth, "plafond", "DC4")
+    before = row_counts(app)
+    report = client.post("/api/v1/depots/lot", json={"pieces": [body]}, headers=auth)
+    assert report.status_code < 500, report.get_data(as_text=True)[:800]
+    assert "plafond" in report.get_data(as_text=True)
+    # The batch keeps its report (deposit_batch: what was refused and why), nothing else.
+    assert {t: v for t, v in changed(before, row_counts(app)).items() if t not in ("api_call", "deposit_batch")} == {}
+
+
+def test_an_imported_einvoice_beyond_the_dc4_is_refused(app, db, client):
+    """The e-invoice import sent at once through the API (POST /depots/facture-electronique, `envoyer`): the draft it
+    would create goes with the refused deposit."""
+    import base64
+    from dataclasses import replace
+
+    from chorus_chain.documents import samples
+    from chorus_chain.documents.facturx_out import facturx_pdf
+    from tests.integration.api_world import bearer
+    from tests.integration.test_einvoice_import import invoice_doc
+
+    w = world(app, kind="services")  # st1: 96 000 € TTC
+    deposit(app, w, w.st1, "A9", "ST-1", ht="75000.00")  # 90 000 € TTC asked: the sample (16 158,85 €) exceeds it
+    seller = replace(samples.SELLER, name=w.st1.name, siret=w.st1.siret)
+    pdf = facturx_pdf(invoice_doc(app, w, seller=seller, number="FX-ST1-1"))
+    auth = bearer(app, client, w.st1.structure_id, w.st1.account_id)
+    body = {"fichier": {"nom": "FX-ST1-1.pdf", "contenu_base64": base64.b64encode(pdf).decode()},
+            "marche_id": w.marche_id, "partie_id": w.st1.party_id, "cadre": "A9", "envoyer": True}
+    _api_refused(app, client, "/api/v1/depots/facture-electronique", body, auth, "plafond")
+
+
 # --- projets de décompte -------------------------------------------------------------------------------------------
 
 

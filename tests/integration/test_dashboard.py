@@ -13,13 +13,14 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from chorus_chain.extensions import db
 from chorus_chain.models import Piece
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations.marches import today as paris_day
 from tests.integration import pieces_world as pw
+from tests.integration.db_counts import statements_of
 from tests.integration.pieces_world import logged_in as pw_logged_in
 
 HX = {"HX-Request": "true"}
@@ -261,23 +262,6 @@ def test_moe_and_moa_panels_with_the_payment_clock_and_interest(app, w):
 
 # --- Cost ------------------------------------------------------------------------------------------------------------
 
-def _count(app, client, url: str, headers=None) -> list[str]:
-    with app.app_context():
-        engine = db.engine
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        if "set_config('chorus." not in statement:  # the tenant's settings: one per transaction
-            statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        assert client.get(url, headers=headers or {}).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return statements
-
-
 def _pieces(app, w, start: int, count: int):
     """`count` more pieces across every stage: waiting for validation, at the MOE, paid late, a tacit one."""
     for n in range(start, start + count):
@@ -300,10 +284,10 @@ def test_every_dashboard_page_costs_the_same_queries_whatever_the_number_of_piec
             + [(clients[who.key], f"/s/{who.siret}{path}", HX) for who, path in fragments])
     _pieces(app, w, 0, 3)
     for client, url, headers in urls:
-        _count(app, client, url, headers)  # warm-up
-    before = [len(_count(app, client, url, headers)) for client, url, headers in urls]
+        statements_of(app, client, url, headers)  # warm-up
+    before = [len(statements_of(app, client, url, headers)) for client, url, headers in urls]
     _pieces(app, w, 3, 27)
-    after = [len(_count(app, client, url, headers)) for client, url, headers in urls]
+    after = [len(statements_of(app, client, url, headers)) for client, url, headers in urls]
     assert after == before, list(zip([u for _, u, _ in urls], before, after))
     print("queries per page and fragment:", list(zip([u for _, u, _ in urls], after)))
     assert max(after) <= 25, after

@@ -48,11 +48,12 @@ def test_the_first_month_was_paid_late_and_earns_interest(app, demo_world):
         assert paid and all(p.paid_on is not None for p in paid)
         owed = [interest.interest_of(p, marche=marche) for p in paid]
     # Durand's PDM reached the MOE the day it was deposited (55 days ago), Martin's a day later (after Durand's
-    # validation); DGP 30 days; paid 5 days ago: 20 and 19 days late.
-    assert sorted(o.days for o in owed) == [19, 20]
-    assert all(o.late and o.total > Decimal("40.00") for o in owed)
-    # The paying office paid état n° 1 line by line (issue 12): each line late by the same days, with its interest
-    # and the 40 € — the figures of the pieces above, now carried by the lines.
+    # validation); DGP 30 days. Martin's line was paid 26 days ago, two days before its due date; Durand's 5 days
+    # ago: 20 days late, with its interest and the 40 €.
+    late = [o for o in owed if o.late]
+    assert len(owed) == 2 and [o.days for o in late] == [20] and late[0].total > Decimal("40.00")
+    # The paying office paid état n° 1 line by line (issue 12), on two days: one line on time, one late with its
+    # interest and the 40 € — the figures of the pieces above, now carried by the lines.
     from chorus_chain.models.etat_pieces import LinePayment, PayableLine
     from chorus_chain.models.money import EtatAcompte
 
@@ -61,7 +62,8 @@ def test_the_first_month_was_paid_late_and_earns_interest(app, demo_world):
                                                             EtatAcompte.number == 1))
         payments = db.session.scalars(select(LinePayment).join(PayableLine).where(
             PayableLine.etat_acompte_id == first.id)).all()
-        assert sorted(p.days_late for p in payments) == [19, 20]
+        assert sorted(p.days_late for p in payments) == [0, 20]
+        assert len({p.paid_on for p in payments}) == 2
         assert sorted(p.interest + p.flat_fee for p in payments) == sorted(o.total for o in owed)
     with app.test_request_context(), access.system_access("tests: the demo's payments"):
         second = db.session.scalars(select(Piece).where(Piece.number.like("%PDM-02"))).all()

@@ -3,16 +3,15 @@ identity — anonymous, an outsider, a platform operator, the gestionnaire of ea
 redirect to the login page, 400, 403 or 404), and the database is unchanged (a digest of every table's rows, so an
 UPDATE shows as well as an INSERT).
 
-The objects: the demo (seeded as `flask demo` does), plus a second marché of its own (tests/integration/pieces_world)
-whose mandataire is the outsider: it gives every demo company marchés, parties, pieces, files, price lines, bank
-accounts, services, members, tickets, documents and API clients that are not its own. What belongs to whom is read
-from the rows (emitter or access row for a piece; the structure's column for the others; the parties of a marché),
-independently of the routes under test.
+The objects: the demo and a second marché whose mandataire is the outsider (tests/integration/hostile_world.py):
+every identity has objects of others to try in every pool.
 
 - An identity with a structure posts to every /s/<siret>/ POST route under its own SIRET with ids of objects it has
-  no part in (a sample of each pool, every pool of the route), and to every route with one sample under the SIRET of
-  each demo company it is not a member of (404: not even the structure's existence is confirmed);
-- anonymous and the operator (no structure) post to every route under each demo company's SIRET;
+  no part in (a sample of each pool, every pool of the route), and to every route with one sample under the SIRETs
+  of two demo companies it is not a member of, another two for each route (404: not even the structure's existence
+  is confirmed);
+- anonymous and the operator (no structure) post to every route under two demo companies' SIRETs, every sampled id
+  under one of them;
 - the operator routes (/operateur, /taux-bce) are posted by everyone but the operator; the public forms (login,
   sign-up, reset, invitation…) are posted empty by anonymous: refused or re-shown, nothing stored.
 
@@ -23,38 +22,16 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 import pytest
 from flask import url_for
-from sqlalchemy import select
 
 from chorus_chain import demo
 from chorus_chain.extensions import db
-from chorus_chain.operations import etats_acompte as etat_ops
-from chorus_chain.models import (
-    Account,
-    ApiClient,
-    BankAccount,
-    GeneratedDocument,
-    Marche,
-    MarcheParty,
-    Piece,
-    PieceAccess,
-    PieceFile,
-    Rattachement,
-    Service,
-    Structure,
-    Ticket,
-    WebhookSubscription,
-)
-from chorus_chain.models.money import EtatAcompte, PriceLine
 from tests import factories
 from tests.conftest import live_application
-from tests.integration import api_world
-from tests.integration import pieces_world as pw
 from tests.integration.db_counts import table_checksums
-from tests.integration.etats_world import as_moe, price_line
+from tests.integration.hostile_world import Objects, build_objects, foreign_pools
 
 COMPANY = {c.key: c for c in demo.COMPANIES}
 KEYS = [c.key for c in demo.COMPANIES]
@@ -62,25 +39,10 @@ IDENTITIES = ["anonymous", "outsider", "operator", *KEYS]
 OPERATOR_PREFIXES = ("/operateur", "/taux-bce")
 # A stranger's refusal: not a member (404), not allowed (403), a request shape refused (400).
 REFUSED = {400, 403, 404}
-PER_POOL = 4  # ids of each pool per route (half from each end of the pool)
-PER_ROUTE = 12  # URLs per route at most (the combinations of the pools)
+PER_POOL = 2  # ids of each pool per route (one from each end of the pool: the demo's, the second marché's)
+PER_ROUTE = 4  # URLs per route at most (the combinations of the pools)
+OTHER_SIRETS = 2  # the demo companies a member is not in, per route (another pair for each route)
 UNKNOWN_ID = 987654
-
-
-@dataclass
-class Objects:
-    """Every object of the two marchés, with whom it belongs to (structure ids)."""
-    siret_of: dict[str, str]  # identity → its SIRET (the demo companies and the outsider)
-    structure_of: dict[str, int]
-    accounts: dict[str, SimpleNamespace]  # identity → its gestionnaire (id, email)
-    seen_by: dict[int, set[int]]  # structure → the pieces it sees
-    pieces: list[int]
-    files: list[tuple[int, int]]  # (piece id, file id)
-    marches_of: dict[int, set[int]]  # structure → the marchés it is a party of
-    by_marche: dict[str, dict[int, int]]  # pool → {id: marché id} (parties, états, price lines)
-    by_structure: dict[str, dict[int, int]]  # pool → {id: structure id} (bank accounts, services, members, …)
-    members_of: dict[int, set[int]]  # structure → the accounts attached to it
-    marches: list[int] = field(default_factory=list)
 
 
 @pytest.fixture(scope="module")
@@ -92,73 +54,7 @@ def live():
 
 @pytest.fixture(scope="module")
 def objects(live) -> Objects:
-    app = live
-    with app.app_context():
-        demo.seed()
-        db.session.commit()
-    w = pw.world(app)
-    pw.deposit(app, w, w.mandataire, "A4", "PDM-1", ht="1000.00")
-    pw.create(app, w, w.st1, "A10", "PDM-ST1", ht="500.00")  # a draft, with its file
-    price_line(app, w, "L1", w.st1.party_id, quantity="10", unit_price="100.00")
-    as_moe(app, w, lambda access, account, structure: etat_ops.open_etat(access, account, structure, "2026-02",
-                                                                         now=pw.NOW))
-    with app.test_request_context():
-        from chorus_chain.access import system_access
-        from chorus_chain.operations import support, webhooks
-
-        with system_access("test: the objects of the hostile-write suite"):
-            s = db.session
-            structures = {c.key: s.scalar(select(Structure).where(Structure.siret == c.siret))
-                          for c in demo.COMPANIES}
-            structures["outsider"] = s.get(Structure, w.mandataire.structure_id)
-            accounts = {key: s.get(Account, st.gestionnaire_id) for key, st in structures.items()}
-            for key, st in structures.items():  # a ticket, a document and an API client of each: ids with an owner
-                support.open_ticket(st, accounts[key], f"Question de {st.name}", "Bonjour")
-                s.add(GeneratedDocument(structure_id=st.id, marche_id=None, kind="fiche", content_key=f"{key:0<64}",
-                                        filename="fiche.pdf", content_type="application/pdf"))
-            s.commit()
-            for key, st in structures.items():  # an API client of each, with a webhook subscription
-                client_id, _ = api_world.new_client(app, st.id, accounts[key].id, name=f"Logiciel {key}")
-                webhooks.subscribe(s.scalar(select(ApiClient).where(ApiClient.client_id == client_id)), st,
-                                   accounts[key], {"url": f"http://127.0.0.1:9/{key}"}, now=pw.NOW)
-            s.commit()
-            seen_by: dict[int, set[int]] = {}
-            for piece_id, emitter in s.execute(select(Piece.id, Piece.emitter_structure_id)):
-                seen_by.setdefault(emitter, set()).add(piece_id)
-            for piece_id, structure_id in s.execute(select(PieceAccess.piece_id, PieceAccess.structure_id)):
-                seen_by.setdefault(structure_id, set()).add(piece_id)
-            marches_of: dict[int, set[int]] = {}
-            for marche_id, structure_id in s.execute(select(MarcheParty.marche_id, MarcheParty.structure_id)):
-                marches_of.setdefault(structure_id, set()).add(marche_id)
-            for marche_id, creator in s.execute(select(Marche.id, Marche.created_by_id)):
-                marches_of.setdefault(creator, set()).add(marche_id)
-            members_of: dict[int, set[int]] = {}
-            for account_id, structure_id in s.execute(select(Rattachement.account_id, Rattachement.structure_id)):
-                members_of.setdefault(structure_id, set()).add(account_id)
-            by_marche = {
-                "party_id": dict(s.execute(select(MarcheParty.id, MarcheParty.marche_id)).all()),
-                "etat_id": dict(s.execute(select(EtatAcompte.id, EtatAcompte.marche_id)).all()),
-                "line_id": dict(s.execute(select(PriceLine.id, PriceLine.marche_id)).all()),
-            }
-            by_structure = {
-                "bank_account_id": dict(s.execute(select(BankAccount.id, BankAccount.structure_id)).all()),
-                "service_id": dict(s.execute(select(Service.id, Service.structure_id)).all()),
-                "member_id": dict(s.execute(select(Rattachement.id, Rattachement.structure_id)).all()),
-                "rattachement_id": dict(s.execute(select(Rattachement.id, Rattachement.structure_id)).all()),
-                "ticket_id": dict(s.execute(select(Ticket.id, Ticket.structure_id)).all()),
-                "document_id": dict(s.execute(select(GeneratedDocument.id, GeneratedDocument.structure_id)).all()),
-                "api_client_id": dict(s.execute(select(ApiClient.id, ApiClient.structure_id)).all()),
-                "subscription_id": dict(s.execute(select(WebhookSubscription.id,
-                                                         WebhookSubscription.structure_id)).all()),
-            }
-            files = [tuple(row) for row in s.execute(select(PieceFile.piece_id, PieceFile.id))]
-            accounts = {key: SimpleNamespace(id=a.id, email=a.email) for key, a in accounts.items()}
-            return Objects(
-                siret_of={key: st.siret for key, st in structures.items()},
-                structure_of={key: st.id for key, st in structures.items()},
-                accounts=accounts, seen_by=seen_by, pieces=sorted(s.scalars(select(Piece.id))), files=files,
-                marches_of=marches_of, by_marche=by_marche, by_structure=by_structure, members_of=members_of,
-                marches=sorted(s.scalars(select(Marche.id))))
+    return build_objects(live)
 
 
 def client_for(app, o: Objects, identity: str):
@@ -182,22 +78,6 @@ def _spread(values: list) -> list:
     values = sorted(set(values))
     half = PER_POOL // 2
     return values if len(values) <= PER_POOL else values[:half] + values[-half:]
-
-
-def foreign_pools(o: Objects, structure_id: int | None) -> dict[str, list]:
-    """For each URL argument, ids of objects the structure has no part in (all of them for None: no structure)."""
-    marches = o.marches_of.get(structure_id, set())
-    seen = o.seen_by.get(structure_id, set())
-    pools = {
-        "piece_id": [p for p in o.pieces if p not in seen],
-        "marche_id": [m for m in o.marches if m not in marches],
-        "account_id": [a.id for a in o.accounts.values() if a.id not in o.members_of.get(structure_id, set())],
-    }
-    for name, owners in o.by_marche.items():
-        pools[name] = [i for i, marche in owners.items() if marche not in marches]
-    for name, owners in o.by_structure.items():
-        pools[name] = [i for i, owner in owners.items() if owner != structure_id]
-    return pools
 
 
 def _combos(rule, pools: dict[str, list], files: list[tuple[int, int]], sample: bool) -> list[dict]:
@@ -265,12 +145,14 @@ def walk_tenant_routes(w: Walk, o: Objects) -> None:
     for rotation, rule in enumerate(_post_rules(w.app)):
         if not rule.rule.startswith("/s/<siret>"):
             continue
-        for index, company in enumerate(demo.COMPANIES):
-            if company.siret == own:
-                continue  # its own SIRET: below, with the ids of others
+        others = [c for c in demo.COMPANIES if c.siret != own]  # its own SIRET: below, with the ids of others
+        for index, company in enumerate(others):
+            turn = (index - rotation) % len(others)
+            if turn >= OTHER_SIRETS:
+                continue
             # Not a member: the same answer whatever the ids (a sample); without a structure of its own, every id
-            # under one of the SIRETs (another one for each route).
-            sample = structure_id is not None or index != rotation % len(demo.COMPANIES)
+            # under one of the SIRETs.
+            sample = structure_id is not None or turn != 0
             for values in _combos(rule, pools, files, sample=sample):
                 w.post(_url(w.app, rule, siret=company.siret, **values), REFUSED, login_redirect=anonymous)
         if own is not None and len(rule.arguments) > 1:  # without an id, the route is the structure's own to post

@@ -6,7 +6,6 @@ import re
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import event
 
 from chorus_chain import access
 from chorus_chain.domain.money import Beneficiary, DecompteMensuel, MarcheTerms, PartDecompte, compute_etat_acompte
@@ -14,6 +13,7 @@ from chorus_chain.extensions import db
 from chorus_chain.models import EtatAcompte, Piece, PieceAccess, Structure
 from tests import factories
 from tests.integration import pieces_world as pw
+from tests.integration.db_counts import statements_of
 from tests.integration.pieces_world import logged_in as pw_logged_in
 
 D = Decimal
@@ -112,36 +112,18 @@ def test_no_etat_yet_says_so(app, db):
     assert "Aucun état d'acompte n'a encore été émis" in body
 
 
-def _count_queries(app, client, url: str) -> int:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if "set_config" not in statement:
-            statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        response = client.get(url)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    assert response.status_code == 200
-    return len(statements)
-
-
 def test_query_count_does_not_grow_with_etats_and_payments(app, db):
     w = pw.world(app)
     client = _client(app, w.moe)
     url = f"/s/{w.moe.siret}/marches/{w.marche_id}/finances"
     _issue_etats(app, w, [("2026-01", "10000.00", "5000.00")])
     _paid_piece(app, w, w.mandataire, "1000.00", date(2026, 1, 25), "PAY-0")
-    small = _count_queries(app, client, url)
+    small = len(statements_of(app, client, url))
     with app.test_request_context(), access.system_access("tests: more états"):
         db.session.query(EtatAcompte).delete()
         db.session.commit()
     _issue_etats(app, w, [(f"2026-{k:02d}", f"{k * 10000}.00", f"{k * 5000}.00") for k in range(1, 10)])
     for k in range(1, 9):
         _paid_piece(app, w, w.mandataire, "1000.00", date(2026, k + 1, 25), f"PAY-{k}")
-    large = _count_queries(app, client, url)
+    large = len(statements_of(app, client, url))
     assert small == large <= 12

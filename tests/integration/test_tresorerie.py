@@ -8,12 +8,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from openpyxl import load_workbook
-from sqlalchemy import event
 
 from chorus_chain.extensions import db
 from chorus_chain.models import Structure
 from chorus_chain.operations.marches import today as paris_day
 from chorus_chain.operations.tresorerie import reading
+from tests.integration.db_counts import statements_of
 from tests.integration.pieces_world import ISSUED, acting, act, deposit, later, logged_in, world
 
 D = Decimal
@@ -119,38 +119,20 @@ def test_the_page_and_its_downloads(app, db):
     assert piece_id
 
 
-def _count_queries(app, client, url: str) -> int:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if "set_config" not in statement:
-            statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        response = client.get(url)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    assert response.status_code == 200
-    return len(statements)
-
-
 def test_the_number_of_queries_does_not_grow_with_the_data(app, db):
     w = world(app, kind="services")
     client = logged_in(app, w.moa)
     url = f"/s/{w.moa.siret}/tresorerie"
     _paid_invoice(app, w, w.st1, "F-0", start=-200, paying=45)
     deposit(app, w, w.st1, "A9", "F-W0", now=later(0))
-    small = _count_queries(app, client, url)
+    small = len(statements_of(app, client, url))
     for k in range(1, 4):
         _paid_invoice(app, w, w.st1, f"F-{k}", start=-200 + k, paying=45)
         _paid_invoice(app, w, w.sibling, f"S-{k}", start=-200 + k, paying=45)
     for k in range(1, 6):
         piece_id = deposit(app, w, w.sibling, "A9", f"S-W{k}", now=later(k))
         act(app, w.mandataire, piece_id, "validate", now=later(k + 1))
-    large = _count_queries(app, client, url)
+    large = len(statements_of(app, client, url))
     assert small == large
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 
 from chorus_chain.access import visible_to
 from chorus_chain.domain import commercial_terms as commercial
@@ -38,10 +38,12 @@ from chorus_chain.operations.tresorerie import stages as st
 from chorus_chain.operations.tresorerie.flows import Flow
 from chorus_chain.formatting import money as format_eur
 from chorus_chain.operations.retenue import release_of
+from chorus_chain.operations.structures import names_of
 from chorus_chain.operations.tresorerie.forecast import Expectation, Part, Position, StageAhead, expect, position_of
-from chorus_chain.operations.tresorerie.habits import Event, Habit, learn, observe
+from chorus_chain.operations.tresorerie.habits import Habit, Observation, learn
 
 HISTORY_DAYS = 540  # eighteen months of habits
+HISTORY_PIECES = 2000  # at most, the most recent: a median needs tens of pieces per counterpart, not thousands
 # The pieces whose money the forecast follows: invoices, projets de décompte, private invoices (cadre None).
 MONEY_CADRES = ("A1", "A9", "A12", "A4", "A10", "A13", "A7", "A14")
 STAGE_NOW = {
@@ -115,7 +117,7 @@ def forecast_for(structure: Structure, today: date, domains: frozenset[str] = AL
     history = history_for(structure.id, today)
     lines = _open_lines(own_parties, paying_marches)
     public = _public_side({m.id for _, m in pieces} | {m.id for _, _, m in lines})
-    names = _names({step.get("structure_id") for p, _ in pieces for step in p.route or ()}
+    names = names_of({step.get("structure_id") for p, _ in pieces for step in p.route or ()}
                    | {p.emitter_structure_id for p, _ in pieces}
                    | {sid for sides in public.values() for sid, _ in sides.values()})
 
@@ -160,30 +162,41 @@ class History:
 
 
 def history_for(structure_id: int, today: date) -> History:
-    """The habits of every counterpart, learnt from the events of the pieces the structure sees (one query)."""
+    """The habits of every counterpart, learnt from the pieces the structure sees (one query).
+
+    Bounded whatever the platform's size: the `HISTORY_PIECES` pieces it saw deposited most recently within
+    `HISTORY_DAYS` (habits are a recent median; a maître d'ouvrage of a hundred marchés must not read a hundred
+    thousand events to draw its page), and PostgreSQL folds each piece's events into one row: per stage, the day it
+    first entered it, the day it last entered it, the day it first left it (`stages.ENTRY` / `EXIT`, the rule of
+    `habits.observe`), the payment's own day for a payment."""
     since = start_of_day(today - timedelta(days=HISTORY_DAYS))
+    recent = (select(Piece.id).where(visible_to(structure_id), Piece.deposited_at >= since)
+              .order_by(Piece.deposited_at.desc()).limit(HISTORY_PIECES).scalar_subquery())
+    columns = []
+    for stage in st.ORDER:
+        entry = PieceEvent.to_status.in_(st.ENTRY[stage])
+        exit_ = PieceEvent.action.in_(st.EXIT[stage])
+        columns += [func.min(case((entry, PieceEvent.at))), func.max(case((entry, PieceEvent.at))),
+                    func.min(case((exit_, PieceEvent.at)))]
+    paid = func.min(case((PieceEvent.action == Action.MARK_PAID, PieceEvent.paid_on)))
     rows = db.session.execute(
-        select(PieceEvent.piece_id, PieceEvent.seq, PieceEvent.action, PieceEvent.to_status, PieceEvent.at,
-               PieceEvent.paid_on, Piece.route)
-        .join(Piece, Piece.id == PieceEvent.piece_id)
-        .where(visible_to(structure_id), Piece.deposited_at >= since,
-               or_(PieceEvent.to_status.in_(_MEASURED), PieceEvent.action.in_(_ENDING)))
-        .order_by(PieceEvent.piece_id, PieceEvent.seq)).all()
-    events: dict[int, list[Event]] = defaultdict(list)
-    routes: dict[int, list] = {}
-    for piece_id, seq, action, to_status, at, paid_on, route in rows:
-        on = paid_on if action == Action.MARK_PAID and paid_on is not None else day_of(at)
-        events[piece_id].append(Event(action, to_status, on, seq))
-        routes[piece_id] = route or []
+        select(Piece.id, Piece.route, paid, *columns).join(PieceEvent, PieceEvent.piece_id == Piece.id)
+        .where(Piece.id.in_(recent), or_(PieceEvent.to_status.in_(_MEASURED), PieceEvent.action.in_(_ENDING)))
+        .group_by(Piece.id)).all()  # the route depends on the primary key (PostgreSQL, SQLite)
     observations = []
     entered: dict[tuple[int, str], date] = {}
-    for piece_id, piece_events in events.items():
-        counterparts = {step["step"]: step.get("structure_id") for step in routes[piece_id]}
-        observations += observe(piece_events, counterparts)
-        for event in piece_events:
-            for stage, statuses in st.ENTRY.items():
-                if event.to_status in statuses:
-                    entered[(piece_id, stage)] = event.on
+    for piece_id, route, paid_on, *instants in rows:
+        counterparts = {step["step"]: step.get("structure_id") for step in route or ()}
+        for k, stage in enumerate(st.ORDER):
+            first_in, last_in, first_out = instants[3 * k: 3 * k + 3]
+            if last_in is not None:
+                entered[(piece_id, stage)] = day_of(last_in)
+            if first_in is None or first_out is None or st.STEP_OF_STAGE[stage] not in counterparts:
+                continue
+            out = paid_on if stage in (st.PAIEMENT, st.CONTRACTOR) and paid_on is not None else day_of(first_out)
+            if first_out >= first_in:
+                observations.append(Observation(counterparts[st.STEP_OF_STAGE[stage]], stage,
+                                                (out - day_of(first_in)).days))
     return History(learn(observations), entered)
 
 
@@ -320,13 +333,6 @@ def _line_flow(line: PayableLine, etat: EtatAcompte, marche: Marche, incoming: b
                 amount=line.remaining, amount_basis="ligne de l'état d'acompte validé", stage_now=state,
                 expectation=expectation, legal_due=line.due_on, etat_id=etat.id,
                 interest=_Pending(line.dgp_started_on, marche.dgp_days))
-
-
-def _names(structure_ids) -> dict[int, str]:
-    ids = {i for i in structure_ids if i}
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(Structure.id, Structure.name).where(Structure.id.in_(ids))).all())
 
 
 # --- interest --------------------------------------------------------------------------------------------------------
