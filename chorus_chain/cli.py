@@ -20,6 +20,11 @@ def demo_seed():
 
     demo.seed()
     db.session.commit()
+    # What the seeding queued (the états' PDFs, the A15's and the A19's) is handed over like after any committed
+    # change — without Redis, rendered here rather than by the first page someone opens.
+    from chorus_chain.jobs.queue import dispatch_outbox
+
+    dispatch_outbox()
     click.echo("Démo prête. Comptes (mot de passe pour tous : %s) :" % demo.DEMO_PASSWORD)
     for email, name, what in demo.logins():
         click.echo(f"  {email:<38} {name} — {what}")

@@ -70,6 +70,11 @@ def live_server(live_database_url):
         upgrade()
         demo.seed()
         db.session.commit()
+        # As `flask demo seed` does: the états' PDFs the seeding queued are rendered now, not by the first login
+        # (a page given 10 s).
+        from chorus_chain.jobs.queue import dispatch_outbox
+
+        dispatch_outbox()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -90,6 +95,16 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def _assertion_timeout():
+    """An expectation waits as long as an action may (10 s, not Playwright's 5): without Redis the live server
+    renders a document inline on the request that queued it (the état's PDF when the MOE issues, the validated
+    état's when the MOA validates), and the page's message only comes with that response."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=10_000)
 
 
 @pytest.fixture

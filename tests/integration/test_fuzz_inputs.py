@@ -47,6 +47,7 @@ NUMERIC_MODES = {"numeric", "decimal"}
 IDENTITIES = ("mandataire", "moe", "moa", "st_platrerie", "st_peinture")
 # The walk leaves through these (they end the session or are not pages).
 NEVER_FOLLOW = ("/deconnexion", "/static/")
+NEVER_FOLLOW_ENDPOINTS = {"chat_operator.operator_stream"}  # a stream: it does not end
 PAGES_PER_ENDPOINT = 2
 SKIPPED_FIELD_TYPES = {"checkbox", "radio", "file", "submit", "button", "image", "reset"}
 
@@ -75,8 +76,8 @@ class Discovered:
         self.query_names: set[str] = set()
 
 
-def _walk(app, discovered: Discovered, key: str, client, siret: str) -> None:
-    queue = [f"/s/{siret}/", "/mes-structures", "/profil"]
+def _walk(app, discovered: Discovered, key: str, client, siret: str | None, start: list[str] | None = None) -> None:
+    queue = start or [f"/s/{siret}/", "/mes-structures", "/profil"]
     visited: set[str] = set()
     per_endpoint: collections.Counter = collections.Counter()
     while queue:
@@ -102,7 +103,7 @@ def _walk(app, discovered: Discovered, key: str, client, siret: str) -> None:
             discovered.query_names.update(name for name, _ in parse_qsl(parts.query, keep_blank_values=True))
             target = parts.path + (f"?{parts.query}" if parts.query else "")
             endpoint = _endpoint(app, parts.path)
-            if endpoint is None or endpoint == "static" or target in visited:
+            if endpoint is None or endpoint == "static" or endpoint in NEVER_FOLLOW_ENDPOINTS or target in visited:
                 continue
             if per_endpoint[endpoint] >= PAGES_PER_ENDPOINT:
                 continue
@@ -182,6 +183,30 @@ def test_the_walk_finds_the_forms(discovered):
 
 def test_no_form_field_gives_a_500_or_stores_a_hostile_value(app, discovered):
     found, clients = discovered
+    failures = _fuzz_forms(app, found, clients)
+    assert not failures, "\n".join(failures)
+
+
+def test_the_public_and_the_operators_forms_too(app, demo_world, monkeypatch):
+    """The forms a company's walk does not reach: the public ones (login, sign-up, password reset) posted by
+    anonymous, and the platform operator's (tickets, contests, jobs, ECB rates)."""
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    found = Discovered()
+    anonymous = app.test_client()
+    _walk(app, found, "anonymous", anonymous, None, start=["/connexion", "/inscription", "/mot-de-passe-oublie"])
+    operator = app.test_client()
+    factories.login(operator, factories.account(app, is_operator=True))
+    _walk(app, found, "operator", operator, None, start=["/operateur/demandes", "/operateur/conversations",
+                                                          "/operateur/travaux", "/taux-bce/"])
+    endpoints = {identity[1] for identity in found.forms}
+    for expected in ("auth.login", "auth.signup", "auth.forgot_password", "rates.add"):
+        assert expected in endpoints, f"the walk did not reach the form of {expected}"
+    failures = _fuzz_forms(app, found, {"anonymous": anonymous, "operator": operator})
+    assert not failures, "\n".join(failures)
+
+
+def _fuzz_forms(app, found: Discovered, clients: dict) -> list[str]:
+    """Each field of each form found, set to each hostile value: the failures (a 500, a hostile value stored)."""
     failures = []
     before = _counts(app)
     for (method, endpoint, _names), form in sorted(found.forms.items(), key=lambda item: str(item[0])):
@@ -211,7 +236,7 @@ def test_no_form_field_gives_a_500_or_stores_a_hostile_value(app, discovered):
                     changed = {t: (before[t], after[t]) for t in before if before[t] != after[t]}
                     failures.append(f"{where} → {response.status_code} stored {changed}")
                     before = after
-    assert not failures, "\n".join(failures)
+    return failures
 
 
 def test_no_query_parameter_gives_a_500(app, discovered):
