@@ -1,6 +1,7 @@
 """French formats of amounts, dates and instants (Babel), as template filters."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -39,18 +40,27 @@ def exact(value) -> str:
     return format_decimal(value, format="#,##0.##########", locale=LOCALE)
 
 
+_FIRST = re.compile(r"(?<!\d)1(?= \D)")
+
+
+def premier(text: str, day_of_month: int) -> str:
+    """French typography writes the first day of a month « 1er » (« le 1er mars 2026 »), never « 1 mars »."""
+    return _FIRST.sub("1er", text, count=1) if day_of_month == 1 else text
+
+
 def day(value: date | datetime | None, style: str = "medium") -> str:
     if value is None:
         return "—"
     if isinstance(value, datetime):
         value = value.astimezone(PARIS).date()
-    return format_date(value, format=style, locale=LOCALE)
+    return premier(format_date(value, format=style, locale=LOCALE), value.day)
 
 
 def instant(value: datetime | None) -> str:
     if value is None:
         return "—"
-    return format_datetime(value, format="d MMM y 'à' HH:mm", tzinfo=PARIS, locale=LOCALE)
+    text = format_datetime(value, format="d MMM y 'à' HH:mm", tzinfo=PARIS, locale=LOCALE)
+    return premier(text, value.astimezone(PARIS).day)
 
 
 def measure(value) -> str:

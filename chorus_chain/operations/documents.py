@@ -37,7 +37,8 @@ from chorus_chain.access import sees_bank_details, visible_to
 from chorus_chain.documents import from_pieces
 from chorus_chain.documents.fingerprint import canonical_document
 from chorus_chain.documents.from_pieces import DocumentUnavailable
-from chorus_chain.domain import statuses
+from chorus_chain.domain import piece_documents, statuses
+from chorus_chain.domain.cadres import DECOMPTE_CADRES as PDM_CADRES
 from chorus_chain.domain import transitions as T
 from chorus_chain.domain.audit_chain import canonical_json
 from chorus_chain.extensions import db
@@ -57,10 +58,11 @@ from chorus_chain.models import (
 )
 from chorus_chain.models.money import Decompte, EtatAcompte
 from chorus_chain.operations import OperationError
+from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import marches as marches_ops
 from chorus_chain.operations import pieces_records as records
 
-TEMPLATE_VERSION = 2
+TEMPLATE_VERSION = 3
 """Bump when a template changes what a document shows: every key changes, so every document is rendered anew."""
 
 PDF = "application/pdf"
@@ -230,6 +232,15 @@ def _interest_doc(piece: Piece, on: date):
                                          debtor=_buyer(piece), late=late, letter_date=on)
 
 
+def piece_facts(piece: Piece, *, tacit_validated: bool = False, interest_claimable: bool = False,
+                viewer_is_emitter: bool = False) -> piece_documents.PieceFacts:
+    """The facts `domain.piece_documents` decides on; what is not given is taken as absent (the piece page gives
+    what it has already loaded: the events of the timeline, the interest block)."""
+    return piece_documents.PieceFacts(draft=piece.is_draft, cadre=piece.cadre, credit_note=piece.piece_type == "AVOIR",
+                                      tacit_validated=tacit_validated, interest_claimable=interest_claimable,
+                                      viewer_is_emitter=viewer_is_emitter)
+
+
 def prepare_piece(structure: Structure, piece_id: int, kind: str, on: date) -> Prepared:
     """The data of a piece's document (`kind` in PIECE_KINDS) as `structure` sees it. Raises OperationError when
     the piece is not visible, DocumentUnavailable when this document does not exist for it."""
@@ -238,8 +249,9 @@ def prepare_piece(structure: Structure, piece_id: int, kind: str, on: date) -> P
         raise DocumentUnavailable("Un brouillon n'a pas de document : envoyez d'abord la pièce.")
     number = _safe(piece.number)
     if kind in ("piece_pdf", "facturx"):
-        if kind == "facturx" and not from_pieces.is_invoice_like(piece):
-            raise DocumentUnavailable("Factur-X ne s'applique qu'aux factures et aux avoirs.")
+        refused = piece_documents.refusal(kind, piece_facts(piece))
+        if refused:
+            raise DocumentUnavailable(refused)
         doc = _invoice_doc(piece, structure)
         label = from_pieces.piece_label(piece)
         name = f"facturx-{number}.pdf" if kind == "facturx" else f"{_safe(label.lower())}-{number}.pdf"
@@ -249,6 +261,11 @@ def prepare_piece(structure: Structure, piece_id: int, kind: str, on: date) -> P
         return Prepared(kind, f"attestation-acceptation-tacite-{number}.pdf", PDF, _doc_key(doc), doc, piece=piece,
                         marche=piece.marche)
     if kind == "interets":
+        if piece.emitter_structure_id != structure.id:
+            raise DocumentUnavailable(piece_documents.refusal(kind, piece_documents.PieceFacts(
+                draft=False, cadre=piece.cadre, credit_note=piece.piece_type == "AVOIR", interest_claimable=True)))
+        if piece.cadre in PDM_CADRES and piece.id in interest_ops.carried_by_etat([piece.id]):
+            raise DocumentUnavailable(piece_documents.refusal(kind, piece_facts(piece)))
         doc = _interest_doc(piece, on)
         return Prepared(kind, f"interets-moratoires-{number}.pdf", PDF, _doc_key(doc), doc, piece=piece,
                         marche=piece.marche)
@@ -623,6 +640,8 @@ def build_archive(prepared: Prepared, structure: Structure, progress: Progress, 
             kind = {"main": "original", "attachment": "annexe", "completion": "complement"}.get(row.role, row.role)
             entries.append((f"{folder}/{kind}-{row.id}-{_safe(row.name)}", content))
         for kind in ("piece_pdf", "attestation"):
+            if kind == "piece_pdf" and piece_documents.refusal(kind, piece_facts(piece)):
+                continue  # an état's pieces: their document is their main file, packed above
             try:
                 doc = prepare_piece(structure, piece.id, kind, on)
             except DocumentUnavailable as refusal:

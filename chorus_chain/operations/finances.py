@@ -18,7 +18,9 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from chorus_chain import graph
 from chorus_chain.domain.money import month_fr
+from chorus_chain.graph import Role
 from chorus_chain.extensions import db
 from chorus_chain.models import EtatAcompte, Piece
 from chorus_chain.operations.marches import MarcheAccess
@@ -74,6 +76,10 @@ class MarcheFinances:
     totals: PartyMoney
     parties: list[PartyMoney] = field(default_factory=list)
     months: list[MonthPoint] = field(default_factory=list)
+    paid_by: str | None = None
+    """The donneur d'ordre that pays this structure on this marché, when it is never in an état d'acompte (a
+    sous-traitant of rang 2 or more, or with a part under the paiement direct threshold): its money is its private
+    invoices, not the états' figures. None for everyone the états pay."""
 
     @property
     def executed_share(self) -> Decimal:
@@ -91,6 +97,28 @@ def _party_id(key) -> int | None:
 def _to_date(columns: dict, name: str) -> Decimal:
     column = columns.get(name) or {}
     return Decimal(column.get("to_date", "0.00"))
+
+
+def paid_by_contractor(access: MarcheAccess) -> str | None:
+    """The name of the contractor that pays this structure on the marché, when none of its roles is ever a
+    beneficiary of an état d'acompte: a sous-traitant below rang 1, or of rang 1 with a part under the threshold of
+    the paiement direct (graph.PAIEMENT_DIRECT_THRESHOLD_TTC). A rang-1 one still waiting for its DC4 may become a
+    beneficiary: it is not said to be paid privately."""
+    if access.full or access.chain is None or not access.own:
+        return None
+    payers = []
+    for row in access.own:
+        if row.id not in access.chain.parties:
+            return None
+        party = access.chain.party(row.id)
+        if party.role != Role.SOUS_TRAITANT:
+            return None
+        below_threshold = party.montant_ttc is not None and party.montant_ttc < graph.PAIEMENT_DIRECT_THRESHOLD_TTC
+        if graph.rang(access.chain, row.id) == 1 and not below_threshold:
+            return None
+        above = graph.parent(access.chain, row.id)
+        payers.append(above.name if above is not None else "votre donneur d'ordre")
+    return payers[0]
 
 
 def marche_finances(access: MarcheAccess) -> MarcheFinances:
@@ -176,6 +204,7 @@ def marche_finances(access: MarcheAccess) -> MarcheFinances:
         totals=totals,
         parties=ordered,
         months=months,
+        paid_by=paid_by_contractor(access),
     )
 
 

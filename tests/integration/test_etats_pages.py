@@ -67,7 +67,9 @@ def test_the_moe_corrects_and_issues_through_the_pages_and_each_company_sees_its
     assert "Durand Test" not in own and "Total du marché" not in own and "10\u202f070,00" not in own
     assert 'data-testid="etat-pdf"' not in own  # the whole état's PDF is for the MOE, the MOA and the holder
     listing = _page(client.get(f"/s/{w.st1.siret}/marches/{w.marche_id}/etats/"))
-    assert "Vous est payé ce mois" in listing and "4\u202f750,00\u00a0€" in listing
+    # What the état gives it, and that nothing is paid yet: the page never says « payé » of a certified amount.
+    assert "Vous revient dans cet état" in listing and "4\u202f750,00\u00a0€" in listing
+    assert "pas encore payé" in listing and "Vous est payé" not in listing
     # Not the MOE: no change, whatever it posts.
     denied = client.post(f"/s/{w.st1.siret}/marches/{w.marche_id}/etats/", data={"month": "2026-03"})
     assert denied.status_code == 422 and "Seul le maître d'œuvre" in _page(denied)

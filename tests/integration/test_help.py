@@ -89,7 +89,7 @@ def test_reform_page_for_a_pme(app, client, owner_and_structure):
     page = client.get(f"/s/{structure.siret}/facturation-electronique")
     assert page.status_code == 200
     body = html.unescape(page.get_data(as_text=True))
-    assert "1 septembre 2026" in body and "1 septembre 2027" in body
+    assert "1er septembre 2026" in body and "1er septembre 2027" in body
     assert "plateforme agréée (PA)" in body and "Chorus Pro" in body and "Factur-X" in body
     assert "Facturation électronique" in body  # the nav link
     assert ("déjà en vigueur" in body) or ("dans " in body)

@@ -187,7 +187,7 @@ def test_a_half_year_missing_from_the_rate_table_is_a_french_refusal(app, w):
     with app.app_context():
         db.session.execute(db.delete(InterestRate).where(InterestRate.effective_from <= date(2025, 1, 1)))
         db.session.commit()
-    with pytest.raises(OperationError, match="Aucun taux de la BCE connu au 1 janvier 2025"):
+    with pytest.raises(OperationError, match="Aucun taux de la BCE connu au 1er janvier 2025"):
         interest(app, piece_id)
 
 

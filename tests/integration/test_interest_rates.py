@@ -59,7 +59,7 @@ def test_flask_rates_list(app, db):
 def test_flask_rates_set_adds_corrects_and_changes_the_interest(app, db):
     result = run(app, "set", "2026-07-01", "2,40", "--source", "ECB decision (test)")
     assert result.exit_code == 0, result.output
-    assert "Taux de la BCE au 1 juil. 2026 : 2,400 % enregistré." in result.output
+    assert "Taux de la BCE au 1er juil. 2026 : 2,400 % enregistré." in result.output
     assert table(app)[date(2026, 7, 1)] == Decimal("2.400")
     with app.app_context():
         assert ops.rate_table().rate_on(date(2026, 7, 1)).rate_percent == Decimal("2.400")
@@ -91,7 +91,7 @@ def test_flask_rates_set_refuses_a_bad_date(app, db):
 def test_flask_rates_delete(app, db):
     assert run(app, "set", "2026-07-01", "2.40").exit_code == 0
     result = run(app, "delete", "2026-07-01")
-    assert result.exit_code == 0 and "Taux du 1 juil. 2026 supprimé." in result.output
+    assert result.exit_code == 0 and "Taux du 1er juil. 2026 supprimé." in result.output
     assert date(2026, 7, 1) not in table(app)
     result = run(app, "delete", "2026-07-01")
     assert result.exit_code != 0 and "Aucun taux n'est enregistré au 01/07/2026." in result.output
@@ -136,7 +136,7 @@ def test_an_operator_adds_and_deletes_a_rate(app, client, db):
                                             "source": "Décision de la BCE (test)"})
     assert added.status_code == 303 and table(app)[date(2026, 7, 1)] == Decimal("2.400")
     text = page_text(client.get("/taux-bce/"))
-    assert "Taux de la BCE au 1 juil. 2026 : 2,400 % enregistré." in text and "Décision de la BCE (test)" in text
+    assert "Taux de la BCE au 1er juil. 2026 : 2,400 % enregistré." in text and "Décision de la BCE (test)" in text
     deleted = client.post("/taux-bce/supprimer", data={"effective_from": "2026-07-01"})
     assert deleted.status_code == 303 and date(2026, 7, 1) not in table(app)
     assert client.post("/taux-bce/supprimer", data={"effective_from": "pas une date"}).status_code == 422

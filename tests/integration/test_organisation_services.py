@@ -46,7 +46,7 @@ def test_services_list_and_create_form(app, client, t):
     factories.service(app, t.structure, code="COMPTA", name="Comptabilité", valid_from=date(2026, 3, 1))
     factories.login(client, t.gp)
     page = _text(client.get(f"{t.base}/services"))
-    assert "COMPTA" in page and "Comptabilité" in page and "à partir du 1 mars 2026" in page
+    assert "COMPTA" in page and "Comptabilité" in page and "à partir du 1er mars 2026" in page
     assert "Créer un service" in page and "VOISIN" not in page
 
 

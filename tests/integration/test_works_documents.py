@@ -1,9 +1,15 @@
 """The works documents of the demo marché, read back with pypdf (issue 15): a projet de décompte's PDF is laid out
 as a décompte — each line of the bordereau with its previous cumul, cumul to date and this month, then the engine's
 figures of the état that included it — never as an invoice; the état d'acompte's PDF carries the claimed / admitted
-table of every projet de décompte, the MOE's comments, and the signature blocks of the MOE and the MOA."""
+table of every projet de décompte, the MOE's comments, and the signature blocks of the MOE and the MOA.
+
+Companies never in an état d'acompte (a sous-traitant of rang 2, Petit under Leroy, or under the paiement direct
+threshold, Moreau at 480 € TTC under Durand) are paid by their donneur d'ordre through private invoices: their finances
+page says so and promises no chart « with the first état »; the états page never says « payé » of an amount only
+certified."""
 from __future__ import annotations
 
+import html
 import io
 import re
 from decimal import Decimal
@@ -57,7 +63,7 @@ def document(app, key: str, path: str) -> str:
     return pdf_text(response.data)
 
 
-def test_a_projet_de_decompte_pdf_is_a_decompte_not_an_invoice(app, demo_world):
+def _a_projet_de_decompte_pdf_is_a_decompte_not_an_invoice(app, demo_world):
     text = document(app, "mandataire", f"pieces/{_piece_id(app, 'DB-PDM-02')}/pdf")
     assert "PROJET DE DÉCOMPTE MENSUEL" in text and "DB-PDM-02" in text
     for absent in ("Détail de la facture", "Net à payer", "forfait —", "FACTURE"):
@@ -83,7 +89,7 @@ def test_a_projet_de_decompte_pdf_is_a_decompte_not_an_invoice(app, demo_world):
     assert "Travaux HT aux prix de base " + euros("360000") in text
 
 
-def test_a_sous_traitant_decompte_with_its_own_part_of_the_etat_or_its_totals_only(app, demo_world):
+def _a_sous_traitant_decompte_with_its_own_part_of_the_etat_or_its_totals_only(app, demo_world):
     etat = _etat(app, demo_world["marche_id"], 2)
     leroy = next(b for b in etat.result["beneficiaries"] if b["name"] == "Plâtrerie Leroy")
     text = document(app, "st_platrerie", f"pieces/{_piece_id(app, 'PL-PDM-02')}/pdf")
@@ -100,7 +106,7 @@ def test_a_sous_traitant_decompte_with_its_own_part_of_the_etat_or_its_totals_on
     assert "calculés par le maître d'œuvre dans l'état d'acompte" in text
 
 
-def test_the_etat_pdf_has_claimed_and_admitted_per_line_and_the_signatures(app, demo_world):
+def _the_etat_pdf_has_claimed_and_admitted_per_line_and_the_signatures(app, demo_world):
     etat = _etat(app, demo_world["marche_id"], 2)
     text = document(app, "moe", f"marches/{demo_world['marche_id']}/etats/{etat.id}/pdf")
     assert "Projets de décompte : demandé et admis" in text
@@ -114,3 +120,84 @@ def test_the_etat_pdf_has_claimed_and_admitted_per_line_and_the_signatures(app, 
     assert "Le maître d'œuvre Atelier Lumen Architectes Établi le" in text
     assert "Le maître d'ouvrage Commune de Montreuil-sur-Loire Validé le" in text
     assert "Corrections du maître d'œuvre" in text and " travaux " not in text.split("Corrections")[1][:200]
+
+
+def _first_of_cadre(app, cadre: str) -> str:
+    with app.app_context(), access.system_access("tests: a demo piece"):
+        return db.session.scalar(select(Piece.number).where(Piece.cadre == cadre).order_by(Piece.id).limit(1))
+
+
+def _offered(app, key: str, number: str) -> set[str]:
+    """The documents the piece page offers to the demo company `key`."""
+    client, _ = client_for(app, key)
+    piece_id = _piece_id(app, number)
+    assert piece_id is not None, number
+    page = client.get(f"/s/{SIRET[key]}/pieces/{piece_id}").get_data(as_text=True)
+    assert 'id="piece-documents"' in page
+    paths = {"pdf": "piece_pdf", "facturx": "facturx", "attestation": "attestation", "interets": "interets",
+             "dossier-zip": "dossier_zip"}
+    return {kind for path, kind in paths.items() if f"/documents/pieces/{piece_id}/{path}\"" in page}
+
+
+def _only_the_documents_that_apply_to_each_piece_are_offered(app, demo_world):
+    # A projet de décompte paid through the lines of its état: its décompte PDF and its dossier, no Factur-X, no
+    # interest letter (the état's payment line carries the interest), no attestation (validated expressly).
+    assert _offered(app, "mandataire", "DB-PDM-01") == {"piece_pdf", "dossier_zip"}
+    # The MOE's état d'acompte (A15) and the MOA's validated état (A19): their document is their main file.
+    a15, a19 = _first_of_cadre(app, "A15"), _first_of_cadre(app, "A19")
+    assert _offered(app, "moe", a15) == {"dossier_zip"}
+    assert _offered(app, "moa", a19) == {"dossier_zip"}
+    # A private invoice between companies: its PDF and its Factur-X.
+    assert _offered(app, "st_nettoyage", "NM-2026-001") == {"piece_pdf", "facturx", "dossier_zip"}
+    # Asked anyway (a stale page, a hand-made request): refused with the reason, nothing rendered.
+    client, _ = client_for(app, "moe")
+    answer = client.post(f"/s/{SIRET['moe']}/documents/pieces/{_piece_id(app, a15)}/pdf", headers=HX)
+    assert "fichier principal" in answer.get_data(as_text=True)
+
+
+# --- Companies never in an état d'acompte (rang 2, or under the paiement direct threshold) -----------------------
+
+def text(response) -> str:
+    assert response.status_code == 200, response.status_code
+    spaced = re.sub(r"[\s\u00a0\u202f]+", " ", html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))))
+    return re.sub(r" (?=[,.])", "", spaced)  # « <strong>Durand</strong>, » reads « Durand, »
+
+
+def _who_is_paid_by_its_donneur_d_ordre_is_told_so(app, demo_world):
+    marche = demo_world["marche_id"]
+    for key, payer in (("st_nettoyage", "Durand Bâtiment SAS"), ("st_peinture", "Plâtrerie Leroy")):
+        client, base = client_for(app, key)
+        page = text(client.get(f"{base}/{marche}/finances"))
+        assert f"vous êtes payé par {payer}, votre donneur d'ordre" in page, key
+        assert "apparaîtront avec le premier état d'acompte" not in page and "aucun état d'acompte" in page
+        assert "Dernier état d'acompte" not in page
+        etats = text(client.get(f"{base}/{marche}/etats/"))
+        assert f"Vous n'apparaissez dans aucun état d'acompte : sur ce marché, {payer}" in etats, key
+    # A sous-traitant in paiement direct is in the états: its own figures, no such message.
+    client, base = client_for(app, "st_platrerie")
+    page = text(client.get(f"{base}/{marche}/finances"))
+    assert "votre donneur d'ordre" not in page and "Certifié à ce jour" in page
+
+
+def _the_etats_page_says_paid_only_of_what_was_paid(app, demo_world):
+    client, base = client_for(app, "st_platrerie")
+    page = text(client.get(f"{base}/{demo_world['marche_id']}/etats/"))
+    assert "Vous est payé" not in page and "Vous revient dans cet état" in page
+    # État n° 2 was paid to Leroy line by line; n° 3 waits for the MOA: certified, not paid.
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"n° (\d) .*?(?= n° \d |$)", page)}
+    assert re.search(r"11 400,00 € 11 400,00 € le ", rows["2"]), rows["2"]
+    assert "pas encore payé" in rows["3"], rows["3"]
+
+
+# The demo is seeded once per test (a few seconds each): the checks share two seeds rather than one each.
+
+def test_the_works_documents_of_the_demo(app, demo_world):
+    _a_projet_de_decompte_pdf_is_a_decompte_not_an_invoice(app, demo_world)
+    _a_sous_traitant_decompte_with_its_own_part_of_the_etat_or_its_totals_only(app, demo_world)
+    _the_etat_pdf_has_claimed_and_admitted_per_line_and_the_signatures(app, demo_world)
+
+
+def test_what_each_company_is_offered_and_told_of_its_money(app, demo_world):
+    _only_the_documents_that_apply_to_each_piece_are_offered(app, demo_world)
+    _who_is_paid_by_its_donneur_d_ordre_is_told_so(app, demo_world)
+    _the_etats_page_says_paid_only_of_what_was_paid(app, demo_world)

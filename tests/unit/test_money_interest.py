@@ -72,7 +72,7 @@ def test_rate_table_lookup():
     assert RATES.rate_on(date(2024, 6, 12)).rate_percent == D("4.25")  # effective on its own day
     assert half_year_start(date(2024, 6, 30)) == date(2024, 1, 1)
     assert half_year_start(date(2024, 7, 1)) == date(2024, 7, 1)
-    with pytest.raises(MoneyError, match="Aucun taux de la BCE connu au 1 janvier 2010"):
+    with pytest.raises(MoneyError, match="Aucun taux de la BCE connu au 1er janvier 2010"):
         RATES.rate_on(date(2010, 1, 1))
 
 

@@ -16,6 +16,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from chorus_chain.extensions import db
+from chorus_chain.operations.finances import paid_by_contractor
 from chorus_chain.formatting import day, money, number
 from chorus_chain.graph import ROLE_LABELS
 from chorus_chain.graph import Role as ROLE
@@ -105,6 +106,25 @@ def etat_value(value: Any, unit: str | None = None) -> str:
 # Pages
 
 
+def _add_paid(rows: list[dict], mine: set[int]) -> None:
+    """What each état has paid this structure so far (its payment lines, one query): the page says « payé » only of
+    what was paid, never of an amount merely certified."""
+    from chorus_chain.models.etat_pieces import PayableLine
+
+    ids = [row["etat"].id for row in rows if row["amount"] is not None]
+    if not ids:
+        return
+    paid: dict[int, list] = {}
+    for etat_id, amount, paid_on in db.session.execute(
+            select(PayableLine.etat_acompte_id, PayableLine.paid_amount, PayableLine.paid_on)
+            .where(PayableLine.etat_acompte_id.in_(ids), PayableLine.payee_party_id.in_(mine))):
+        total, last = paid.get(etat_id, (Decimal(0), None))
+        paid[etat_id] = (total + amount, max(filter(None, (last, paid_on)), default=None))
+    for row in rows:
+        if row["etat"].id in paid:
+            row["paid"] = paid[row["etat"].id]
+
+
 def _render_index(access, status: int = 200, error: OperationError | None = None, month: str = ""):
     etats = ops.etats_of(access.marche)
     mine = ops.own_keys(access)
@@ -119,12 +139,15 @@ def _render_index(access, status: int = 200, error: OperationError | None = None
         else:
             own = [Decimal(p["this"]) for p in result["payables"] if p["payee_key"] in mine]
             amount = sum(own, Decimal(0)) if own else None
-        rows.append({"etat": etat, "amount": amount})
+        rows.append({"etat": etat, "amount": amount, "paid": None})
+    if not whole and mine:
+        _add_paid(rows, mine)
     # The final état's décompte général: where it stands and what this structure may do (one état per marché).
     dg_views = {etat.id: dg_reading.view_for(access, etat, can_change=current_rights_allow_change(), now=utcnow())
                 for etat in etats if etat.final}
     return render_template("etats/index.html", access=access, marche=access.marche, rows=rows, whole=whole,
-                           is_moe=ops.is_moe(access), error=error, month=month, dg_views=dg_views), status
+                           is_moe=ops.is_moe(access), error=error, month=month, dg_views=dg_views,
+                           paid_by=paid_by_contractor(access)), status
 
 
 @bp.get("/")

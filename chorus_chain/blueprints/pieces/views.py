@@ -24,13 +24,14 @@ from sqlalchemy import select
 from chorus_chain import access as tenant_access
 from chorus_chain.blueprints.pieces import display
 from chorus_chain.blueprints.pieces.forms import ButtonForm, DraftForm, FilterForm, action_form_class
-from chorus_chain.domain import statuses
+from chorus_chain.domain import piece_documents, statuses
 from chorus_chain.domain.cadres import CADRES
 from chorus_chain.graph import ROLE_LABELS
 from chorus_chain.domain import transitions as T
 from chorus_chain.extensions import db, htmx
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import OperationError
+from chorus_chain.operations import documents as doc_ops
 from chorus_chain.operations import documents_list
 from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import marches as marches_ops
@@ -367,6 +368,7 @@ def _piece_context(piece, failed: tuple[str, object] | None = None, notice: str 
         stale_errors = list(form.form_errors) + [e for field in form for e in field.errors]
     own = piece.emitter_structure_id == g.structure.id
     deadlines = dossier.deadlines.get(piece.id, [])
+    interest = interest_ops.piece_interest(piece, marches_ops.today(now))  # the rate table: 1 query, if late
     return dict(
         piece=piece, marche=piece.marche, dossier=dossier, names=names, now=now, domain=domain, can_act=can_act,
         forms=forms, stale_errors=stale_errors, notice=notice, own=own,
@@ -375,8 +377,9 @@ def _piece_context(piece, failed: tuple[str, object] | None = None, notice: str 
         open_deadlines=[d for d in deadlines if d.done_at is None],
         closed_deadlines=[d for d in deadlines if d.done_at is not None],
         start_again=own and display.is_refused_for_good(piece.status),
-        interest=interest_ops.piece_interest(piece, marches_ops.today(now)),  # the rate table: 1 query, if late
+        interest=interest,
         documents=documents_list.piece_block(g.structure, piece, dossier.pieces, marches_ops.today(now)),  # 1 query
+        document_kinds=_document_kinds(piece, dossier, interest, own),
         sees_bank=tenant_access.sees_bank_details(piece, g.structure.id),
         decompte=_decompte_of(piece),
         etat_associations=_etat_associations(piece),
@@ -398,6 +401,17 @@ def _etat_document(piece):
     if piece.cadre in dg_reading.TACIT_CADRES:  # the tacit procedure replaces the décompte général's PDG
         return dg_reading.final_etat_of(piece.marche_id)
     return None
+
+
+def _document_kinds(piece, dossier, interest, own: bool) -> tuple[str, ...]:
+    """The documents that apply to this piece for this structure (`domain.piece_documents`), from what the page has
+    already loaded: the dossier's events (a tacit validation) and the interest block (paid late)."""
+    tacit = any(entry.piece.id == piece.id and entry.event.action == T.Action.TACIT_VALIDATION
+                for entry in dossier.timeline)
+    claimable = (interest is not None and interest.error is None and interest.result is not None
+                 and interest.result.late and not interest.accruing)
+    return piece_documents.applicable(doc_ops.piece_facts(piece, tacit_validated=tacit, interest_claimable=claimable,
+                                                          viewer_is_emitter=own))
 
 
 def _decompte_of(piece):

@@ -184,8 +184,8 @@ def of_month_fr(month: str) -> str:
 
 
 def fmt_date(day: date) -> str:
-    """ "15 juin 2024"."""
-    return f"{day.day} {_MONTHS_FR[day.month - 1]} {day.year}"
+    """ "15 juin 2024", "1er juillet 2024" (French typography: the first of the month is « 1er »)."""
+    return f"{'1er' if day.day == 1 else day.day} {_MONTHS_FR[day.month - 1]} {day.year}"
 
 
 # ---------------------------------------------------------------------------------------------------------------------
