@@ -1,7 +1,9 @@
 """The row count of every table, to prove that a refused request stored nothing (issue 13)."""
 from __future__ import annotations
 
-from sqlalchemy import func, select, text, union_all
+from contextlib import contextmanager
+
+from sqlalchemy import event, func, select, text, union_all
 
 from chorus_chain import access
 from chorus_chain.extensions import db
@@ -13,6 +15,23 @@ def row_counts(app) -> dict[str, int]:
         tables = db.metadata.sorted_tables
         query = union_all(*(select(func.count().label("n")).select_from(table) for table in tables))
         return dict(zip((t.name for t in tables), db.session.execute(query).scalars()))
+
+
+@contextmanager
+def statements(app):
+    """The SQL statements the engine runs inside the block, in order (a list filled as they run)."""
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def changed(before: dict[str, int], after: dict[str, int]) -> dict[str, tuple[int, int]]:

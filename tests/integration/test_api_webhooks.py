@@ -139,24 +139,14 @@ def test_a_batch_reads_the_subscriptions_once_and_a_later_transaction_reads_them
     """The hook costs the deposit path one statement per marché and transaction, not one per change (the batch
     deposit's budget, bench/api_deposits.py); a transaction after a commit in the same app context (the clock's)
     sees a subscription made meanwhile."""
-    from sqlalchemy import event
+    from tests.integration.db_counts import statements as statements_of
 
     moe = bearer(app, client, w.moe.structure_id, w.moe.account_id)
     subscription = client.post("/api/v1/webhooks", json={"url": receiver.url}, headers=moe).get_json()
     mandataire = bearer(app, client, w.mandataire.structure_id, w.mandataire.account_id)
-    statements = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with statements_of(app) as statements:
         batch = client.post("/api/v1/depots/lot", headers=mandataire, json={"pieces": [
             {**_body(app, w, w.mandataire, f"WH-LOT-{n}"), "envoyer": True} for n in range(3)]})
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert batch.status_code == 201 and batch.get_json()["creees"] == 3, batch.get_data(as_text=True)
     assert len([s for s in statements if "FROM webhook_subscription JOIN api_client" in s]) == 1
     log = client.get(f"/api/v1/webhooks/{subscription['id']}/livraisons", headers=moe).get_json()["items"]

@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from chorus_chain.extensions import db
 from chorus_chain.jobs.outbox import run
@@ -16,6 +16,7 @@ from chorus_chain.models import Account, Marche, MarcheParty, MailMessage, Outbo
 from chorus_chain.operations import chain as chain_ops
 from chorus_chain.operations.mail import freeze, queue_mail, thaw
 from tests.integration import pieces_world as pw
+from tests.integration.db_counts import statements as statements_of
 
 
 @pytest.fixture
@@ -60,34 +61,23 @@ def test_freeze_and_thaw_keep_the_values_a_template_reads():
 
 
 def test_the_chain_rows_are_read_once_per_request_and_never_stale(app, w):
-    statements = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        with pw.system(app):
-            marche = db.session.get(Marche, w.marche_id)
-            first = chain_ops.rows_of(marche)
-            reads = len([s for s in statements if "FROM marche_party" in s])
-            assert [r.id for r in chain_ops.rows_of(marche)] == [r.id for r in first]
-            assert len([s for s in statements if "FROM marche_party" in s]) == reads  # served from the request
-            # A party row added then rolled back with its savepoint: never served afterwards.
-            savepoint = db.session.begin_nested()
-            db.session.add(MarcheParty(marche_id=marche.id, siret="80000000000000", name="Éphémère",
-                                       role="sous_traitant", parent_id=first[0].id, status="invited"))
-            db.session.flush()
-            assert "Éphémère" in [r.name for r in chain_ops.rows_of(marche)]  # flushed: read again
-            savepoint.rollback()
-            assert "Éphémère" not in [r.name for r in chain_ops.rows_of(marche)]
-            # A pending (unflushed) row is seen too: the cache is bypassed while party rows wait.
-            pending = MarcheParty(marche_id=marche.id, siret="80000000000001", name="En attente",
-                                  role="sous_traitant", parent_id=first[0].id, status="invited")
-            db.session.add(pending)
-            assert "En attente" in [r.name for r in chain_ops.rows_of(marche)]
-            db.session.rollback()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    with statements_of(app) as statements, pw.system(app):
+        marche = db.session.get(Marche, w.marche_id)
+        first = chain_ops.rows_of(marche)
+        reads = len([s for s in statements if "FROM marche_party" in s])
+        assert [r.id for r in chain_ops.rows_of(marche)] == [r.id for r in first]
+        assert len([s for s in statements if "FROM marche_party" in s]) == reads  # served from the request
+        # A party row added then rolled back with its savepoint: never served afterwards.
+        savepoint = db.session.begin_nested()
+        db.session.add(MarcheParty(marche_id=marche.id, siret="80000000000000", name="Éphémère",
+                                   role="sous_traitant", parent_id=first[0].id, status="invited"))
+        db.session.flush()
+        assert "Éphémère" in [r.name for r in chain_ops.rows_of(marche)]  # flushed: read again
+        savepoint.rollback()
+        assert "Éphémère" not in [r.name for r in chain_ops.rows_of(marche)]
+        # A pending (unflushed) row is seen too: the cache is bypassed while party rows wait.
+        pending = MarcheParty(marche_id=marche.id, siret="80000000000001", name="En attente",
+                              role="sous_traitant", parent_id=first[0].id, status="invited")
+        db.session.add(pending)
+        assert "En attente" in [r.name for r in chain_ops.rows_of(marche)]
+        db.session.rollback()
