@@ -363,7 +363,9 @@ def walk(app, client, d: Demo, identity: str, forbidden: Forbidden) -> tuple[int
                         problems.append(f"GET {url} → {status} for {identity}, not a member of {company.key}")
                     continue
                 if status == 200 and not rule.endpoint.startswith(NOT_SEARCHED):
-                    problems += [f"GET {url}: {found}" for found in forbidden.find(response.get_data(as_text=True))]
+                    # A page, or a download searched in its contents (an XLSX is a ZIP of XML: texts_of opens it).
+                    for where, text in texts_of(url, response.get_data()):
+                        problems += [f"GET {where}: {found}" for found in forbidden.find(text)]
     return count, problems
 
 
