@@ -56,20 +56,7 @@ def table_checksums(app, ignore: dict[str, tuple[str, ...]] | None = None) -> di
 def statements_of(app, client, url: str, headers=None) -> list[str]:
     """The SQL statements one GET of `url` runs (it must answer 200), the tenant's settings left out (one per
     transaction, DESIGN.md §3 rule 4): the query counters of the pages that must cost the same whatever the data."""
-    from sqlalchemy import event
-
-    with app.app_context():
-        engine = db.engine
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        if "set_config('chorus." not in statement:
-            statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements(app) as seen:
         response = client.get(url, headers=headers or {})
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert response.status_code == 200, response.status_code
-    return statements
+    return [statement for statement in seen if "set_config('chorus." not in statement]
