@@ -157,6 +157,11 @@ def seed() -> dict[str, Structure]:
 
     with without_email():
         seed_money(structures, marche, now)
+    # The reminders the story's running clocks have already earned (3 days, then 1 day before their end): sent by the
+    # seeding, as the clock would have sent them, so that a sweep right after it changes nothing.
+    from chorus_chain.operations.deadlines import remind
+
+    remind(now)
     return structures
 
 

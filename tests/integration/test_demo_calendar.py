@@ -16,7 +16,7 @@ from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, Marche, Piece
 from chorus_chain.models.base import utcnow
 from chorus_chain.models.money import EtatAcompte
-from chorus_chain.operations.deadlines import sweep
+from chorus_chain.operations.deadlines import remind, sweep
 
 
 def _month(value: date) -> str:
@@ -70,6 +70,7 @@ def test_a_sweep_right_after_seeding_changes_nothing(app, seeded):
             assert open_clocks  # the demo has running clocks (validation, MOE, DGP, contest)…
             assert all(c.due_at > seeded for c in open_clocks)  # …none of them already run out
         assert sweep(utcnow()) == {"done": 0, "applied": 0}
+        assert remind(utcnow()) == 0  # the reminders already earned went out with the seeding
         db.session.rollback()
 
 
