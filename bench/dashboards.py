@@ -60,9 +60,11 @@ DATABASE = "chorus_bench"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 RESULTS = ROOT / "bench" / "results"
 
-# The pages measured, name → path ({siret}: the logged-in structure's): the two dashboards. Another list is one line
-# here, or `--pages`, e.g. the pieces lists: a_traiter=/s/{siret}/pieces/ emises=/s/{siret}/pieces/emises
-PAGES = {"synthese": "/s/{siret}/synthese", "tableau_de_bord": "/s/{siret}/tableau-de-bord"}
+# The pages measured, name → path ({siret}: the logged-in structure's): the two dashboards and the Trésorerie (issue
+# 19). Another list is one line here, or `--pages`, e.g. the pieces lists: a_traiter=/s/{siret}/pieces/
+# emises=/s/{siret}/pieces/emises
+PAGES = {"synthese": "/s/{siret}/synthese", "tableau_de_bord": "/s/{siret}/tableau-de-bord",
+         "tresorerie": "/s/{siret}/tresorerie"}
 TRIVIAL = ("healthz", "/healthz")
 
 
