@@ -15,7 +15,9 @@ from urllib.parse import urldefrag, urlsplit
 from chorus_chain.domain.statuses import Status
 from tests.integration.test_hostile_clients import COMPANY, KEYS, client_for, demo_db  # noqa: F401 - the fixture
 
-PAGES_PER_COMPANY = 220
+PAGES_PER_COMPANY = 120
+PIECES_PER_COMPANY = 30
+PIECE_PAGE = re.compile(r"/pieces/\d+$")
 # A code with an underscore (A_VALIDER_1, MISE_EN_PAIEMENT), or a one-word status code (COMPLETEE, REJETEE) — but
 # « BROUILLON », which the draft banner writes in capitals as French does for emphasis.
 STATUS_CODE = re.compile(r"\b[A-Z]+_[A-Z0-9_]+\b|\b(?:" + "|".join(
@@ -26,7 +28,9 @@ BAD_FIGURES = [re.compile(r"\d,\d{2,}0(?!\d)"), re.compile(r"\d,\d*0[\s\u00a0\u2
 # Pages the crawl must reach (the figures and statuses of the demo are shown there).
 KINDS = {"piece": r"/pieces/\d+$", "décompte": r"/pieces/\d+/decompte$", "bordereau": r"/bordereau$",
          "état d'acompte": r"/etats/\d+$", "finances": r"/finances$", "synthèse": r"/synthese$"}
-SKIPPED = ("/deconnexion", "/telecharger", ".pdf", ".zip", ".xml", ".csv", "/export", "/facturx", "/flux")
+SKIPPED = ("/deconnexion", "/telecharger", ".pdf", ".zip", ".xml", ".csv", ".xlsx", "/export", "/facturx", "/flux",
+           "/aide/", "/demandes-aide/nouvelle")  # the help centre's articles and the support form's ?page= copies
+# (static prose, tested by test_help_centre) would take the walk's budget before the marché's pages
 
 
 class _Visible(HTMLParser):
@@ -62,8 +66,10 @@ def _crawl(client, siret: str):
     """Yield (path, visible text) for the pages reachable from the Synthèse, breadth first, bounded."""
     prefix = f"/s/{siret}/"
     queue, seen = deque([prefix + "synthese"]), {prefix + "synthese"}
-    while queue and len(seen) <= PAGES_PER_COMPANY:
-        path = queue.popleft()
+    visited = pieces = 0
+    while queue and visited < PAGES_PER_COMPANY:  # pages read, not links found: a page rich in links (the
+        path = queue.popleft()                    # Trésorerie's) must not end the walk before the bordereau
+        visited += 1
         response = client.get(path)
         if response.status_code != 200 or not response.mimetype.startswith("text/html"):
             continue
@@ -76,6 +82,10 @@ def _crawl(client, siret: str):
             if target.netloc or not target.path.startswith(prefix) or any(s in target.path for s in SKIPPED):
                 continue
             if href not in seen:
+                if PIECE_PAGE.search(target.path):
+                    pieces += 1
+                    if pieces > PIECES_PER_COMPANY:  # pieces are alike: the marché's pages must be reached too
+                        continue
                 seen.add(href)
                 queue.append(href)
 
