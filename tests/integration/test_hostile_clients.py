@@ -150,10 +150,15 @@ def _seed(app) -> Demo:
         s.commit()
         pieces = dict(s.execute(select(Piece.id, Piece.number).where(Piece.marche_id == marche.id)).all())
         seen_by = {key: set() for key in structures}
-        for piece_id, emitter in s.execute(select(Piece.id, Piece.emitter_structure_id)):
+        # the demo marché's pieces only: a test of the same worker may have committed pieces of its own world
+        for piece_id, emitter in s.execute(select(Piece.id, Piece.emitter_structure_id)
+                                           .where(Piece.marche_id == marche.id)):
             seen_by[by_id[emitter]].add(piece_id)
-        for piece_id, structure_id in s.execute(select(PieceAccess.piece_id, PieceAccess.structure_id)):
-            seen_by[by_id[structure_id]].add(piece_id)
+        for piece_id, structure_id in s.execute(select(PieceAccess.piece_id, PieceAccess.structure_id)
+                                                .join(Piece, Piece.id == PieceAccess.piece_id)
+                                                .where(Piece.marche_id == marche.id)):
+            if structure_id in by_id:
+                seen_by[by_id[structure_id]].add(piece_id)
         parties = {row.id: (by_id[row.structure_id], row.montant_ttc)
                    for row in s.scalars(select(MarcheParty).where(MarcheParty.marche_id == marche.id))}
         ibans: dict[str, set[str]] = {key: set() for key in structures}
