@@ -127,3 +127,44 @@ def test_every_page_of_the_menu_fits_for_each_kind_of_company(phone):
         for name in names:
             _go(page, re.sub(r"\s+\d+$", "", name))  # « Pièces 3 »: the count is no part of the name
             _fits(page, f"{who} › {name}")
+
+
+# A table wider than the box it is given, at a laptop's width: it scrolls sideways inside its box, or spills out of
+# the page's column. Either way a column of figures is out of sight.
+TABLES_SPILL = """() => {
+  const out = [];
+  for (const t of document.querySelectorAll("main table")) {
+    const r = t.getBoundingClientRect();
+    if (r.width === 0 || t.closest("details:not([open])")) continue;
+    const box = t.parentElement, column = t.closest(".card, section, main");
+    const scrolls = box.scrollWidth > box.clientWidth + 1 && getComputedStyle(box).overflowX !== "visible";
+    const spills = r.right > column.getBoundingClientRect().right + 1;
+    if (scrolls || spills) out.push(`« ${(t.querySelector("th") || t).textContent.trim().slice(0, 20)} » `
+      + `needs ${Math.round(t.scrollWidth)} px in ${Math.round(box.clientWidth)} px`);
+  }
+  return out;
+}"""
+
+
+def test_at_1366_px_no_table_hides_a_column(page):
+    """The issue's other width: a laptop at 1366 px. The décompte of a projet de décompte sat in the left column of
+    its page and scrolled (« Ce mois HT » cut off for the MOA about to validate); a long status pushed the list of
+    pieces out of the page. The mandataire's lists, a projet de décompte with its lines, the état and the marché."""
+    page.set_viewport_size({"width": 1366, "height": 900})
+    enter(page, "durand")
+    for name in ("Synthèse", "Tableau de bord", "Pièces"):
+        menu(page).get_by_role("link", name=name, exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text(name.split()[0] if name != "Pièces" else "Pièces")
+        page.wait_for_load_state("networkidle")
+        assert not page.evaluate(TABLES_SPILL), (name, page.evaluate(TABLES_SPILL))
+    page.get_by_role("link", name="Émises").click()
+    page.wait_for_load_state("networkidle")
+    page.locator("main a", has_text=re.compile(r"^DB-PDM-03$")).click()
+    page.wait_for_url(re.compile(r"/pieces/\d+$"))
+    expect(page.locator("#piece-decompte")).to_be_visible()
+    assert not page.evaluate(TABLES_SPILL), ("projet de décompte", page.evaluate(TABLES_SPILL))
+    screenshot(page, "wide-projet-de-decompte")
+    page.get_by_role("link", name="l'état d'acompte du maître d'œuvre").click()
+    page.wait_for_url(re.compile(r"/etats/\d+$"))
+    page.wait_for_load_state("networkidle")
+    assert not page.evaluate(TABLES_SPILL), ("état d'acompte", page.evaluate(TABLES_SPILL))
