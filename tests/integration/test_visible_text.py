@@ -26,6 +26,7 @@ STATUS_CODE = re.compile(r"\b[A-Z]+_[A-Z0-9_]+\b|\b(?:" + "|".join(
 # A figure with a trailing zero beyond the cents (« 30,0000 », « 0,1250 »); a quantity with a trailing zero before its unit; a unit written m2 / m3.
 BAD_FIGURES = [re.compile(r"\d,\d{2,}0(?!\d)"), re.compile(r"\d,\d*0[\s\u00a0\u202f]?(?:m²|m³|m\b|u\b|ml\b|h\b)"),
                re.compile(r"\d[\s\u00a0\u202f]?m[23]\b"),
+               re.compile(r"(?<![\w-])m[23](?![\w-])"),  # a unit alone in its column (the bordereau read « m2 »)
                # the first of a month is « 1er » (« semaine du 1 février » on the Trésorerie, seeded on 6 Dec. 2026)
                re.compile(r"(?<![\d,.])1[\s\u00a0](?:janv|févr|mars|avr|mai|juin|juil|août|sept|oct|nov|déc)")]
 # Pages the crawl must reach (the figures and statuses of the demo are shown there).
