@@ -102,7 +102,7 @@ class Marche(Base):
     # Whose execution paces the repayment: each beneficiary's own part, or the whole marché.
     avance_repayment_basis: Mapped[str] = mapped_column(String(12), default="own_part", server_default="own_part")
     penalty_daily_amount: Mapped[Decimal | None] = mapped_column(Money)  # None: 1/3000 of the amount (CCAG 2021)
-    penalty_exemption: Mapped[bool] = mapped_column(default=True, server_default=true())  # < 1 000 € HT: none
+    penalty_exemption: Mapped[bool] = mapped_column(default=True, server_default=true())  # total ≤ 1 000 € HT: none
     guarantee_months: Mapped[int] = mapped_column(default=12, server_default="12")
     reception_on: Mapped[date | None]  # réception des travaux: starts the guarantee period
     price_form: Mapped[str] = mapped_column(String(12), default="ferme")
