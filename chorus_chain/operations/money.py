@@ -46,6 +46,11 @@ def _fraction(percent: Decimal) -> Decimal:
     return (Decimal(percent) / HUNDRED).normalize() if percent else Decimal(0)
 
 
+def _or(value, default):
+    """A column's value, or its default on a marché not flushed yet (the ORM fills defaults at the flush)."""
+    return default if value is None else value
+
+
 def _cent(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
@@ -82,8 +87,9 @@ def terms_of(marche: Marche, beneficiaries: Sequence[engine.Beneficiary] | None 
             avance=engine.AvanceSettings(
                 rate=_fraction(marche.avance_rate), guarantee=bool(marche.avance_guarantee),
                 schedule=engine.RepaymentSchedule.linear(end=_fraction(marche.avance_repayment_end),
-                                                         start=_fraction(marche.avance_repayment_start)),
-                basis=engine.RepaymentBasis(marche.avance_repayment_basis),
+                                                         start=_fraction(_or(marche.avance_repayment_start,
+                                                                             Decimal("65.00")))),
+                basis=engine.RepaymentBasis(_or(marche.avance_repayment_basis, "own_part")),
                 fixed=money_clauses.fixed_repayments_of(marche)),
             revision=revision,
             penalties=engine.PenaltySettings(
