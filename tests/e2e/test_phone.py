@@ -149,7 +149,8 @@ TABLES_SPILL = """() => {
 def test_at_1366_px_no_table_hides_a_column(page):
     """The issue's other width: a laptop at 1366 px. The décompte of a projet de décompte sat in the left column of
     its page and scrolled (« Ce mois HT » cut off for the MOA about to validate); a long status pushed the list of
-    pieces out of the page. The mandataire's lists, a projet de décompte with its lines, the état and the marché."""
+    pieces out of the page; the état's payable lines hid « Retard (intérêts + 40 €) ». The mandataire's lists, a
+    projet de décompte with its lines, its état and the finances; the paying office's paid état."""
     page.set_viewport_size({"width": 1366, "height": 900})
     enter(page, "durand")
     for name in ("Synthèse", "Tableau de bord", "Pièces"):
@@ -168,3 +169,14 @@ def test_at_1366_px_no_table_hides_a_column(page):
     page.wait_for_url(re.compile(r"/etats/\d+$"))
     page.wait_for_load_state("networkidle")
     assert not page.evaluate(TABLES_SPILL), ("état d'acompte", page.evaluate(TABLES_SPILL))
+    marche = re.sub(r"/etats/\d+$", "", page.url)
+    page.goto(marche + "/finances")
+    assert not page.evaluate(TABLES_SPILL), ("finances", page.evaluate(TABLES_SPILL))
+    # The paying office's view of a paid état: nine columns, its payment form among them.
+    enter(page, "mairie")
+    page.goto(re.sub(r"/s/\d{14}", re.search(r"/s/\d{14}", page.url).group(0), marche) + "/etats/")
+    page.get_by_role("link", name="n° 1", exact=True).click()
+    page.wait_for_url(re.compile(r"/etats/\d+$"))
+    expect(page.get_by_test_id("payable-lines")).to_be_visible()
+    assert not page.evaluate(TABLES_SPILL), ("lignes à payer", page.evaluate(TABLES_SPILL))
+    screenshot(page, "wide-lignes-a-payer")
