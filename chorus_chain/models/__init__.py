@@ -24,6 +24,7 @@ from chorus_chain.models.money import (
 from chorus_chain.models.notifications import Notification, NotificationPreference
 from chorus_chain.models.pieces import Piece, PieceAccess, PieceEvent, PieceFile, StoredFile
 from chorus_chain.models.support import Ticket, TicketMessage
+from chorus_chain.models.tresorerie import ExpectedReceipt
 from chorus_chain.models.webhooks import WebhookDelivery, WebhookSubscription
 from chorus_chain.models.structures import (
     BankAccount,
@@ -34,6 +35,7 @@ from chorus_chain.models.structures import (
 )
 
 __all__ = [
+    "ExpectedReceipt",
     "WebhookDelivery",
     "WebhookSubscription",
     "Account",

@@ -91,3 +91,8 @@ def alerts(flows: Sequence, today: date) -> list:
     """The receipts expected more than a week after their legal date, latest slip first."""
     found = [flow for flow in flows if flow.incoming and slip(flow.expected, flow.legal_due) > SLIP_DAYS]
     return sorted(found, key=lambda flow: (-slip(flow.expected, flow.legal_due), flow.expected))
+
+
+def slipped(reference: date, expected: date) -> bool:
+    """An expected receipt moved later than its reference day by more than a week (the alert of issue 19)."""
+    return (expected - reference).days > SLIP_DAYS

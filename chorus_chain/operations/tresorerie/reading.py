@@ -235,7 +235,8 @@ def _etat_flow(etat: EtatAcompte, payee: int | None, members: list[Flow]) -> Flo
     numbers = ", ".join(f.label.split(" ", 3)[-1] for f in members)
     dues = [f.legal_due for f in members if f.legal_due is not None]
     return replace(first, kind="etat", label=f"État d'acompte n° {etat.label} ({numbers})", amount=amount,
-                   amount_basis=basis, legal_due=min(dues) if dues else None, piece_id=None, etat_id=etat.id)
+                   amount_basis=basis, legal_due=min(dues) if dues else None, piece_id=None, etat_id=etat.id,
+                   key=f"etat:{etat.id}:{payee}")
 
 
 def _direction(structure_id: int, piece: Piece) -> bool | None:
@@ -282,7 +283,7 @@ def _piece_flow(structure_id: int, piece: Piece, marche: Marche, history: Histor
     return Flow(incoming=incoming, kind="private" if private else "piece", marche_id=marche.id,
                 marche_reference=marche.reference, counterpart=counterpart, label=f"{kind_word} {piece.number}",
                 amount=amount, amount_basis=basis, stage_now=STAGE_NOW[stage], expectation=expectation,
-                legal_due=legal_due, piece_id=piece.id,
+                legal_due=legal_due, piece_id=piece.id, key=f"piece:{piece.id}",
                 domain="travaux" if piece.works else "emises" if incoming else "recues",
                 interest=None if private else _Pending(dgp_start, marche.dgp_days))
 
@@ -331,7 +332,7 @@ def _line_flow(line: PayableLine, etat: EtatAcompte, marche: Marche, incoming: b
                 counterpart=payer_name if incoming else line.name,
                 label=f"État d'acompte n° {etat.label}" + ("" if incoming else f", ligne de {line.name}"),
                 amount=line.remaining, amount_basis="ligne de l'état d'acompte validé", stage_now=state,
-                expectation=expectation, legal_due=line.due_on, etat_id=etat.id,
+                expectation=expectation, legal_due=line.due_on, etat_id=etat.id, key=f"line:{line.id}",
                 interest=_Pending(line.dgp_started_on, marche.dgp_days))
 
 
@@ -460,7 +461,7 @@ def _retenues_and_advances(parties, paying_marches: list[int], public, names: di
                                   amount=retenue, amount_basis=f"retenue cumulée à l'état d'acompte n° {etat.label}",
                                   stage_now="retenue jusqu'à la fin de la garantie",
                                   expectation=Expectation(due, release.release_on, due, parts, text),
-                                  legal_due=due, etat_id=etat.id))
+                                  legal_due=due, etat_id=etat.id, key=f"retenue:{marche.id}:{key}"))
             elif retenue > 0 and release is None:
                 undated.append(Undated(incoming, marche.reference, counterpart, "Retenue de garantie", retenue,
                                        f"Retenue cumulée à l'état d'acompte n° {etat.label}. Elle est libérée "
