@@ -28,7 +28,7 @@ from chorus_chain.domain.money import MoneyError, late_payment_interest
 from chorus_chain.domain.transitions import Action, PDM_CADRES
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
-from chorus_chain.models import Marche, MarcheParty, Piece, PieceEvent, Structure
+from chorus_chain.models import Marche, MarcheParty, Piece, PieceAccess, PieceEvent, Structure
 from chorus_chain.models.etat_pieces import EtatAcomptePdm, PayableLine
 from chorus_chain.models.money import EtatAcompte
 from chorus_chain.operations import interest as interest_ops
@@ -43,7 +43,7 @@ from chorus_chain.operations.tresorerie.forecast import Expectation, Part, Posit
 from chorus_chain.operations.tresorerie.habits import Habit, Observation, learn
 
 HISTORY_DAYS = 540  # eighteen months of habits
-HISTORY_PIECES = 2000  # at most, the most recent: a median needs tens of pieces per counterpart, not thousands
+HISTORY_PIECES = 1000  # at most, the most recent: a median needs tens of pieces per counterpart, not thousands
 # The pieces whose money the forecast follows: invoices, projets de décompte, private invoices (cadre None).
 MONEY_CADRES = ("A1", "A9", "A12", "A4", "A10", "A13", "A7", "A14")
 STAGE_NOW = {
@@ -114,8 +114,10 @@ def forecast_for(structure: Structure, today: date, domains: frozenset[str] = AL
 
     pieces = _pieces_in_flight(structure.id)
     carried = _carried_by_issued_etat([p.id for p, _ in pieces])
-    history = history_for(structure.id, today)
     lines = _open_lines(own_parties, paying_marches)
+    # The habits are read only when there is money to date: a maître d'œuvre, who neither receives nor pays the
+    # pieces it sees, does not fold thousands of them for an empty page.
+    history = history_for(structure.id, today) if pieces or lines else History({}, {})
     public = _public_side({m.id for _, m in pieces} | {m.id for _, _, m in lines})
     names = names_of({step.get("structure_id") for p, _ in pieces for step in p.route or ()}
                    | {p.emitter_structure_id for p, _ in pieces}
@@ -203,10 +205,17 @@ def history_for(structure_id: int, today: date) -> History:
 # --- pieces ----------------------------------------------------------------------------------------------------------
 
 def _pieces_in_flight(structure_id: int) -> list[tuple[Piece, Marche]]:
+    """The pieces in flight whose money the structure receives or pays (`_direction` decides, row by row): those it
+    emitted, and those whose route makes it the contractor, the paying office or the maître d'ouvrage (its access
+    row's roles). Among what it sees (`visible_to`): a maître d'œuvre sees hundreds of pieces it neither receives nor
+    pays, and does not load them."""
+    pays = select(PieceAccess.id).where(
+        PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure_id,
+        or_(*(PieceAccess.roles.contains(f" {role} ") for role in ("contractor", "paiement", "moa")))).exists()
     return list(db.session.execute(
         select(Piece, Marche).join(Marche, Marche.id == Piece.marche_id)
-        .where(visible_to(structure_id), Piece.status.in_(st.IN_FLIGHT),
-               or_(Piece.cadre.is_(None), Piece.cadre.in_(MONEY_CADRES)))
+        .where(visible_to(structure_id), or_(Piece.emitter_structure_id == structure_id, pays),
+               Piece.status.in_(st.IN_FLIGHT), or_(Piece.cadre.is_(None), Piece.cadre.in_(MONEY_CADRES)))
         .order_by(Piece.id)).all())
 
 
