@@ -2,7 +2,7 @@
 'interets_moratoires', tied to its `line_payment`), and the day the buyer paid the interest and the flat fee
 
 Revision ID: 8b2d4f6a1c18
-Revises: 5a7c9e1b3d17
+Revises: 6b8d0f2a4e18
 Create Date: 2026-12-06 11:20:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '8b2d4f6a1c18'
-down_revision = '5a7c9e1b3d17'
+down_revision = '6b8d0f2a4e18'
 branch_labels = None
 depends_on = None
 
