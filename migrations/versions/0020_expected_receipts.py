@@ -1,8 +1,8 @@
 """trésorerie: the expected day of each receipt a structure was told about (the reference a slip of more than a week
 is announced from, once), and the notification kind « receipt_slip »
 
-Revision ID: 7c9e1a3b5d19
-Revises: 6b8d0f2a4e18
+Revision ID: 9d1f3b5c7e20
+Revises: 8b2d4f6a1c18
 Create Date: 2026-12-06 11:20:00
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '7c9e1a3b5d19'
-down_revision = '6b8d0f2a4e18'
+revision = '9d1f3b5c7e20'
+down_revision = '8b2d4f6a1c18'
 branch_labels = None
 depends_on = None
 
