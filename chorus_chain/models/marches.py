@@ -94,7 +94,7 @@ class Marche(Base):
     avance_guarantee: Mapped[bool] = mapped_column(default=False, server_default=false())
     avance_repayment_end: Mapped[Decimal] = mapped_column(Rate, default=Decimal("80.00"), server_default="80.00")
     penalty_daily_amount: Mapped[Decimal | None] = mapped_column(Money)  # None: 1/3000 of the amount (CCAG 2021)
-    penalty_exemption: Mapped[bool] = mapped_column(default=True, server_default=true())  # < 1 000 € HT: none
+    penalty_exemption: Mapped[bool] = mapped_column(default=True, server_default=true())  # total ≤ 1 000 € HT: none
     guarantee_months: Mapped[int] = mapped_column(default=12, server_default="12")
     reception_on: Mapped[date | None]  # réception des travaux: starts the guarantee period
     price_form: Mapped[str] = mapped_column(String(12), default="ferme")
