@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 from chorus_chain.api import schemas as S
 from chorus_chain.api.core import idempotent, FIELD_NAMES, api_blueprint, has_right, now
 from chorus_chain.api.problems import problem, validation_errors
-from chorus_chain.api.routes_pieces import _may_deposit_on, create_piece, piece_detail, upload
+from chorus_chain.api.routes_pieces import _may_deposit_on, deposit_item, piece_detail, upload
 from chorus_chain.domain import numbering
 from chorus_chain.extensions import db
 from chorus_chain.models import DepositBatch
@@ -20,6 +20,7 @@ from chorus_chain.operations import OperationError
 from chorus_chain.operations import einvoice_import
 from chorus_chain.operations import pieces as ops
 from chorus_chain.operations.deposits import DepositContext
+from chorus_chain.operations.deposits import batch as batch_ops
 
 bp = api_blueprint("api_depots", "/depots", "Dépôt de factures électroniques et dépôts par lot.")
 ZIP_MAX_FILES = 500
@@ -80,12 +81,20 @@ def _item_result(index: int, numero, attempt, ctx: DepositContext | None = None)
         savepoint.rollback()
         if ctx is not None:
             ctx.rolled_back(mark)
-        problems = getattr(error, "problems", None) or [error]
-        return {"index": index, "numero": numero, "resultat": "refusee", "piece_id": None, "statut": None,
-                "erreurs": [{"field": FIELD_NAMES.get(getattr(p, "field", None), getattr(p, "field", None)),
-                             "message": getattr(p, "message_fr", None) or getattr(p, "message", "")}
-                            for p in problems]}
+        return _refused(index, numero, error)
     savepoint.commit()
+    return _created(index, piece)
+
+
+def _refused(index: int, numero, error: OperationError) -> dict:
+    problems = getattr(error, "problems", None) or [error]
+    return {"index": index, "numero": numero, "resultat": "refusee", "piece_id": None, "statut": None,
+            "erreurs": [{"field": FIELD_NAMES.get(getattr(p, "field", None), getattr(p, "field", None)),
+                         "message": getattr(p, "message_fr", None) or getattr(p, "message", "")}
+                        for p in problems]}
+
+
+def _created(index: int, piece) -> dict:
     return {"index": index, "numero": piece.number, "resultat": "creee", "piece_id": piece.id,
             "statut": piece.status, "erreurs": []}
 
@@ -127,7 +136,8 @@ def batch(body):
     schema = S.DraftIn()
     ctx = DepositContext(g.structure)  # what every piece of the batch reads, read once
     ctx.prefetch_numbers(g.structure.id, _number_keys(body["pieces"]))
-    items = []
+    items: list[dict | None] = []
+    wanted: list[tuple[int, str | None, batch_ops.Item]] = []  # (index, numero, item) of the pieces to create
     may_deposit_on: dict[int, bool] = {}  # per marché, once per batch
     for index, raw in enumerate(body["pieces"]):
         numero = raw.get("numero") if isinstance(raw.get("numero"), str) else None
@@ -144,7 +154,17 @@ def batch(body):
                           "erreurs": [{"field": "marche_id", "message": "Les droits de ce client ne permettent pas "
                                                                         "de déposer sur ce marché."}]})
             continue
-        items.append(_item_result(index, numero, lambda item=item: create_piece(item, ctx), ctx))
+        try:
+            wanted.append((index, numero, deposit_item(item)))
+        except OperationError as error:  # a file that is not base64
+            items.append(_refused(index, numero, error))
+            continue
+        items.append(None)  # its outcome, below
+    outcomes = batch_ops.create_many(g.api_account, g.structure, [item for _, _, item in wanted], now=now(),
+                                     ctx=ctx)
+    for (index, numero, _), outcome in zip(wanted, outcomes, strict=True):
+        items[index] = _created(index, outcome.piece) if outcome.piece is not None \
+            else _refused(index, numero, outcome.error)
     ctx.finish()
     return _report(items, "json")
 

@@ -20,6 +20,7 @@ from chorus_chain.models import Deadline, Marche, Piece, Structure
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import pieces as ops
 from chorus_chain.operations.deposits import DepositContext
+from chorus_chain.operations.deposits import batch as batch_ops
 from chorus_chain.operations.pieces_queries import box_condition
 
 bp = api_blueprint("api_pieces", "/pieces", "Pièces : recherche, lecture, brouillon, envoi, actions.")
@@ -186,20 +187,22 @@ def draft_raw(body: dict) -> dict:
             "original_piece_id": body.get("piece_origine_id"), "previous_piece_id": body.get("piece_precedente_id")}
 
 
-def create_piece(body: dict, ctx: DepositContext | None = None) -> Piece:
-    """A draft from the body (and sent at once with `envoyer`): one operation call each, as the portal's form, with
-    the deposits' prepared context `ctx` a batch shares (its owner calls `ctx.finish()`)."""
-    own = ctx is None
-    ctx = ctx if ctx is not None else DepositContext(g.structure)
+def deposit_item(body: dict) -> batch_ops.Item:
+    """The body as an item of `deposits.batch` (the draft form's fields, its files decoded, sent with `envoyer`)."""
     main = upload(body["fichier"]) if body.get("fichier") else None
     attachments = [upload(item) for item in body.get("pieces_jointes") or []]
-    piece = ops.create_draft(g.api_account, g.structure, body["marche_id"], draft_raw(body), main_file=main,
-                             attachments=attachments, now=now(), ctx=ctx)
-    if body.get("envoyer"):
-        piece = ops.deposit(piece.id, g.api_account, g.structure, now=now(), ctx=ctx)
-    if own:
-        ctx.finish()
-    return piece
+    return batch_ops.Item(body["marche_id"], draft_raw(body), main, attachments, bool(body.get("envoyer")))
+
+
+def create_piece(body: dict) -> Piece:
+    """A draft from the body (and sent at once with `envoyer`): the batch's steps for one piece, the portal's
+    `create_draft` and `deposit` (a refusal is raised: the caller answers 422 with it)."""
+    ctx = DepositContext(g.structure)
+    outcome, = batch_ops.create_many(g.api_account, g.structure, [deposit_item(body)], now=now(), ctx=ctx)
+    if outcome.error is not None:
+        raise outcome.error
+    ctx.finish()
+    return outcome.piece
 
 
 def _may_deposit_on(marche_id: int) -> bool:

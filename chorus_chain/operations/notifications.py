@@ -93,14 +93,14 @@ def preferences_of(account_ids: Iterable[int], kind: str) -> dict[int, Notificat
 def notify(structure_id: int, kind: str, text: str, *, now: datetime, domain: str | None,
            level: str = "consultation", piece_id: int | None = None, path: str = "",
            subject: str | None = None, exclude_account_id: int | None = None, cache: dict | None = None,
-           mails: list | None = None, **mail_context) -> int:
+           mails: list | None = None, rows: list | None = None, **mail_context) -> int:
     """Tell the members of a structure (holding `level` on `domain`) something, in-app and/or by e-mail as each
     prefers. The actor who caused it (`exclude_account_id`) is not told what they just did. Returns how many
     accounts were reached.
 
     A batch of deposits tells the same people a hundred times: `cache` (a dict kept for one request) keeps who they
-    are and what they prefer, and `mails` collects the e-mails whose outbox rows its caller writes at once
-    (`deposits.DepositContext.finish`)."""
+    are and what they prefer, `mails` collects the e-mails whose outbox rows its caller writes at once and `rows` the
+    in-app rows it inserts at once (`deposits.DepositContext.finish`)."""
     if kind not in NOTIFICATION_KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     cache = {} if cache is None else cache
@@ -127,7 +127,9 @@ def notify(structure_id: int, kind: str, text: str, *, now: datetime, domain: st
             queue_mail(account.notification_email, kind, account_id=account.id, text=text,
                        subject=subject or text, structure=structure_shown, url=absolute(path) if path else None,
                        later=mails, **mail_context)
-    if in_app:
+    if in_app and rows is not None:
+        rows.extend(in_app)
+    elif in_app:
         # A plain INSERT, without RETURNING: the rows are another structure's, which row-level security does not
         # let the actor read back.
         db.session.execute(insert(Notification.__table__).inline(), in_app)

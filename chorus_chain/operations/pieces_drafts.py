@@ -331,7 +331,7 @@ def _apply(piece: Piece, fields: DraftFields) -> None:
     piece.original_piece_id, piece.previous_piece_id = fields.original_piece_id, fields.previous_piece_id
 
 
-def _insert_or_duplicate(piece: Piece, fields: DraftFields) -> None:
+def _insert_or_duplicate(piece: Piece, number: str) -> None:
     """Flush the piece in a savepoint: a concurrent draft that took the same number at the same instant is refused
     like any duplicate (the unique key covers every piece ever created by this emitter)."""
     try:
@@ -340,7 +340,7 @@ def _insert_or_duplicate(piece: Piece, fields: DraftFields) -> None:
             db.session.flush()
     except IntegrityError:
         raise OperationError(
-            f"Vous avez déjà utilisé le numéro « {fields.number} » : un numéro de pièce n'est jamais réutilisé, "
+            f"Vous avez déjà utilisé le numéro « {number} » : un numéro de pièce n'est jamais réutilisé, "
             "même après un rejet. Choisissez un autre numéro.", field="number") from None
 
 
@@ -362,17 +362,10 @@ def create_draft(account: Account, structure: Structure, marche_id: int, raw: Ma
     "travaux" (works) modification. Records the creation as the piece's first event.
     `ctx`: the deposits' prepared context a batch shares (`deposits.DepositContext`); one of its own otherwise."""
     ctx = ctx if ctx is not None else DepositContext(structure)
-    fields = _parse(structure, marche_id, raw, now, ctx)
-    other = ctx.number_user(structure.id, fields.number_key)
-    if other is not None:
-        raise _duplicate(fields.number, other)
-    piece = Piece(marche_id=marche_id, emitter_structure_id=structure.id, status=statuses.INITIAL_STATUS.value,
-                  created_by_id=account.id, created_at=now, updated_at=now)
-    _apply(piece, fields)
-    _insert_or_duplicate(piece, fields)
+    piece = prepare_draft(account, structure, marche_id, raw, now=now, ctx=ctx)
+    _insert_or_duplicate(piece, piece.number)
     ctx.created(piece)
-    records.record_event(piece, action=T.Action.CREATE, actor_step=T.EMITTER, from_status=None,
-                         to_status=statuses.INITIAL_STATUS, account=account, structure=structure, now=now, ctx=ctx)
+    record_creation(piece, account, structure, now, ctx)
     if main_file is not None:
         add_files(piece, [main_file], role="main", account=account, now=now, ctx=ctx)
     attachments = list(attachments)
@@ -380,6 +373,27 @@ def create_draft(account: Account, structure: Structure, marche_id: int, raw: Ma
         add_files(piece, attachments, role="attachment", account=account, now=now, ctx=ctx)
     db.session.flush()
     return piece
+
+
+def prepare_draft(account: Account, structure: Structure, marche_id: int, raw: Mapping[str, Any], *, now: datetime,
+                  ctx: DepositContext) -> Piece:
+    """The draft `create_draft` saves, checked and built, not yet added to the session (a batch checks all its
+    pieces before writing any). OperationError as `create_draft`."""
+    fields = _parse(structure, marche_id, raw, now, ctx)
+    other = ctx.number_user(structure.id, fields.number_key)
+    if other is not None:
+        raise _duplicate(fields.number, other)
+    piece = Piece(marche_id=marche_id, emitter_structure_id=structure.id, status=statuses.INITIAL_STATUS.value,
+                  created_by_id=account.id, created_at=now, updated_at=now)
+    _apply(piece, fields)
+    return piece
+
+
+def record_creation(piece: Piece, account: Account, structure: Structure, now: datetime,
+                    ctx: DepositContext | None) -> None:
+    """The creation of a draft, its first event."""
+    records.record_event(piece, action=T.Action.CREATE, actor_step=T.EMITTER, from_status=None,
+                         to_status=statuses.INITIAL_STATUS, account=account, structure=structure, now=now, ctx=ctx)
 
 
 def _own_draft(structure: Structure, piece_id: int) -> Piece:
@@ -455,9 +469,27 @@ def add_files(piece: Piece, files: Iterable[UploadedFile], *, role: str, account
     the same name). role "main": one PDF, replacing the draft's previous main document; "attachment" or
     "completion" (documents sent to complete a suspended piece). The bytes go into the database (deduplicated by
     SHA-256), so a rolled-back change leaves nothing. Refuses with OperationError(field "main_file" / "files")."""
+    existing = ctx.files_of(piece.id) if ctx is not None else files_of(piece.id)
+    rows, replaced = prepare_files(piece, files, role=role, account=account, now=now, existing=existing)
+    if replaced:
+        for row in replaced:
+            db.session.delete(row)
+            if ctx is not None:
+                ctx.files[piece.id].remove(row)
+        db.session.flush()
+    store_files(rows, now=now, ctx=ctx)
+    if ctx is not None:
+        ctx.files[piece.id].extend(row for row, _ in rows)
+    db.session.flush()
+    return [row for row, _ in rows]
+
+
+def prepare_files(piece: Piece, files: Iterable[UploadedFile], *, role: str, account: Account | None,
+                  now: datetime, existing: list[PieceFile]) -> tuple[list[tuple[PieceFile, bytes]], list[PieceFile]]:
+    """The checks of `add_files`, and the rows it would add (with their bytes) and the rows they replace: nothing
+    written. Sets the piece's `main_sha256` for a main document."""
     files = list(files)
     form_field = "main_file" if role == "main" else "files"
-    existing = ctx.files_of(piece.id) if ctx is not None else files_of(piece.id)
     try:
         if role == "main":
             if len(files) != 1:
@@ -481,35 +513,34 @@ def add_files(piece: Piece, files: Iterable[UploadedFile], *, role: str, account
             f"Les fichiers de la pièce pèseraient ensemble {total / mb:.1f} Mo : Chorus Pro accepte "
             f"{attachment_rules.TOTAL_MAX_BYTES // mb} Mo au plus par pièce.".replace(".", ",", 1),
             field=form_field)
-    if replaced:
-        if not piece.is_draft:
-            raise OperationError("Le document principal d'une pièce envoyée ne change plus.", field=form_field)
-        for row in replaced:
-            db.session.delete(row)
-            if ctx is not None:
-                ctx.files[piece.id].remove(row)
-        db.session.flush()
-    stored = []
-    insert = postgresql.insert if records.is_postgresql() else sqlite.insert
+    if replaced and not piece.is_draft:
+        raise OperationError("Le document principal d'une pièce envoyée ne change plus.", field=form_field)
+    rows = []
     for name, upload in zip(names, files, strict=True):
         content = bytes(upload.content)
         sha = hashlib.sha256(content).hexdigest()
-        if ctx is None or sha not in ctx.stored:  # the same bytes twice in a batch are stored once
-            db.session.execute(insert(StoredFile).values(sha256=sha, size=len(content), content=content,
-                                                         created_at=now).on_conflict_do_nothing(
-                index_elements=["sha256"]))
-        row = PieceFile(piece_id=piece.id, role=role, name=name, content_type=_content_type(name),
-                        size=len(content), sha256=sha, added_by_id=account.id if account else None, added_at=now)
-        db.session.add(row)
-        stored.append(row)
-        if ctx is not None:
-            ctx.stored.add(sha)
-            ctx.contents[sha] = content
-            ctx.files[piece.id].append(row)
+        rows.append((PieceFile(piece_id=piece.id, role=role, name=name, content_type=_content_type(name),
+                               size=len(content), sha256=sha, added_by_id=account.id if account else None,
+                               added_at=now), content))
         if role == "main":
             piece.main_sha256 = sha
-    db.session.flush()
-    return stored
+    return rows, replaced
+
+
+def store_files(rows: list[tuple[PieceFile, bytes]], *, now: datetime, ctx: DepositContext | None = None) -> None:
+    """Write prepared files: their bytes once per content (INSERT ... ON CONFLICT DO NOTHING, one statement for
+    all), and their rows (added to the session)."""
+    contents = {row.sha256: content for row, content in rows
+                if ctx is None or row.sha256 not in ctx.stored}  # the same bytes twice in a batch are stored once
+    if contents:
+        insert = postgresql.insert if records.is_postgresql() else sqlite.insert
+        db.session.execute(insert(StoredFile).on_conflict_do_nothing(index_elements=["sha256"]),
+                           [{"sha256": sha, "size": len(content), "content": content, "created_at": now}
+                            for sha, content in contents.items()])
+    db.session.add_all([row for row, _ in rows])
+    if ctx is not None:
+        ctx.stored.update(contents)
+        ctx.contents.update(contents)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -566,7 +597,8 @@ def routing_problems(piece: Piece, ctx: RouteContext, day: date, prepared: Depos
         return problems
     if piece.cadre is None or recipient.structure_id is None:
         return problems  # a private invoice: no Chorus routing
-    prepared = prepared if prepared is not None else DepositContext(db.session.get(Structure, piece.emitter_structure_id))
+    if prepared is None:  # the resend's check (pieces_actions), alone
+        prepared = DepositContext(db.session.get(Structure, piece.emitter_structure_id))
     structure = prepared.structure_of(recipient.structure_id)
     service = None
     if piece.service_code:
@@ -623,7 +655,7 @@ def _amount_problems(piece: Piece, ctx: RouteContext, prepared: DepositContext) 
         problems.append(Problem("Sous-traitant de travaux, vous facturez en autoliquidation : sans TVA, la mention "
                                 "« Autoliquidation » est imprimée.", "vat_regime"))
     if piece.piece_type == "AVOIR":
-        problems += _credit_note_problems(piece, totals)
+        problems += _credit_note_problems(piece, totals, prepared)
     else:
         problems += _dc4_ceiling_problems(piece, ctx, prepared)
     return problems
@@ -645,7 +677,7 @@ def _dc4_ceiling_problems(piece: Piece, ctx: RouteContext, prepared: DepositCont
     return []
 
 
-def _credit_note_problems(piece: Piece, totals: amount_rules.Totals) -> list[Problem]:
+def _credit_note_problems(piece: Piece, totals: amount_rules.Totals, prepared: DepositContext) -> list[Problem]:
     original = db.session.scalar(select(Piece).where(Piece.id == piece.original_piece_id)) \
         if piece.original_piece_id else None
     if original is None:
@@ -657,6 +689,7 @@ def _credit_note_problems(piece: Piece, totals: amount_rules.Totals) -> list[Pro
     credited = db.session.scalar(select(func.coalesce(func.sum(Piece.montant_ttc), 0)).where(
         Piece.original_piece_id == original.id, Piece.id != piece.id, Piece.piece_type == "AVOIR",
         Piece.status.not_in([statuses.Status.BROUILLON.value, *_REFUSED]))) or Decimal("0")
+    credited = Decimal(credited) + prepared.pending_credit.get(original.id, Decimal("0"))  # a batch's, unwritten
     try:
         amount_rules.check_credit_note(
             totals, amount_rules.Totals(original.montant_ht, original.montant_tva, original.montant_ttc),
@@ -762,9 +795,35 @@ def deposit(piece_id: int, account: Account, structure: Structure, *, now: datet
     if not piece.is_draft:
         raise OperationError(f"Cette pièce a déjà été envoyée (statut actuel : {statuses.label(piece.status)}). "
                              "Rechargez la page.")
+    route_ctx = check_deposit(piece, now, ctx)
+    ctx.count_asked(piece)
+    transitions, access = route_deposit(piece, route_ctx, now)
+    records.insert_access(access)
+    record_deposit(piece, transitions, account=account, structure=structure, now=now, ctx=ctx)
+    records.flush_piece()
+    if own:
+        ctx.finish()
+    db.session.flush()
+    return piece
+
+
+# The three steps of a deposit, shared by `deposit` (one piece) and a batch (`deposits.batch`, which runs each step
+# for all its pieces: the checks before writing anything, then the access rows of all in one statement, then the
+# events, clocks and notifications flushed together).
+
+
+def check_deposit(piece: Piece, now: datetime, ctx: DepositContext) -> RouteContext:
+    """The pre-flight check before the deposit: PreflightRefused with every problem found. Nothing written."""
     problems, route_ctx = _preflight(piece, now, ctx)
     if problems:
         raise PreflightRefused(problems)
+    return route_ctx
+
+
+def route_deposit(piece: Piece, route_ctx: RouteContext, now: datetime
+                  ) -> tuple[list[T.Transition], list[dict[str, Any]]]:
+    """Freeze the route, the deposit instant and the dossier number on the piece; the transitions of the deposit and
+    the access rows to write (`records.insert_access`) before they are recorded."""
     route = frozen_route(route_ctx)
     steps = tuple(step["step"] for step in route)
     try:
@@ -780,18 +839,18 @@ def deposit(piece_id: int, account: Account, structure: Structure, *, now: datet
     piece.dossier_number = (linked.dossier_number if linked is not None and linked.dossier_number
                             else numbering.format_dossier_number(today(now).year, piece.id))
     holder = records.holder_structure_id(piece.marche_id)
-    records.write_access(piece, records.grants(route_ctx.chain, piece.emitter_party_id, piece.cadre, route, holder),
-                         now)
+    grants = records.grants(route_ctx.chain, piece.emitter_party_id, piece.cadre, route, holder)
+    return transitions, records.access_rows(piece, grants, now)
+
+
+def record_deposit(piece: Piece, transitions: list[T.Transition], *, account: Account, structure: Structure,
+                   now: datetime, ctx: DepositContext) -> None:
+    """The deposit's hash-chained events (the first one covering `deposit_facts`), the statuses, the clocks, and
+    whoever must act told. The piece's access rows are written (webhooks ask who sees it)."""
     facts = deposit_facts(piece, ctx.files_of(piece.id))
     for index, transition in enumerate(transitions):
         records.record_transition(piece, transition, account=account, structure=structure, now=now,
                                   extra=facts if index == 0 else None, ctx=ctx)
         piece.status = transition.to_status.value
         records.apply_clock_changes(piece, transition, now)
-    records.flush_piece()
-    ctx.count_asked(piece)
     records.announce(piece, transitions, account=account, structure=structure, now=now, ctx=ctx)
-    if own:
-        ctx.finish()
-    db.session.flush()
-    return piece

@@ -284,11 +284,19 @@ def roles_text(roles: Iterable[str]) -> str:
 
 
 def write_access(piece: Piece, rows: Iterable[Grant], now: datetime) -> None:
-    """Insert the access rows; a structure that already has one keeps it (INSERT ... ON CONFLICT DO NOTHING, without
-    a conflict target: with one, PostgreSQL would also check the row against the SELECT policy, which only shows a
-    tenant its own access rows)."""
-    values = [{"piece_id": piece.id, "structure_id": grant.structure_id, "reason": grant.reason,
-               "roles": roles_text(grant.roles), "created_at": now} for grant in rows]
+    """Insert the access rows; a structure that already has one keeps it (see `insert_access`)."""
+    insert_access(access_rows(piece, rows, now))
+
+
+def access_rows(piece: Piece, rows: Iterable[Grant], now: datetime) -> list[dict[str, Any]]:
+    return [{"piece_id": piece.id, "structure_id": grant.structure_id, "reason": grant.reason,
+             "roles": roles_text(grant.roles), "created_at": now} for grant in rows]
+
+
+def insert_access(values: list[dict[str, Any]]) -> None:
+    """Insert access rows (of one piece or of a batch's, in one statement); a structure that already has one keeps
+    it (INSERT ... ON CONFLICT DO NOTHING, without a conflict target: with one, PostgreSQL would also check the row
+    against the SELECT policy, which only shows a tenant its own access rows)."""
     if not values:
         return
     insert = postgresql.insert if is_postgresql() else sqlite.insert
@@ -337,7 +345,7 @@ def announce(piece: Piece, transitions: list[T.Transition], *, account: Account 
 
     if not transitions:
         return
-    audience = {"cache": ctx.audience, "mails": ctx.mails} if ctx is not None else {}
+    audience = {"cache": ctx.audience, "mails": ctx.mails, "rows": ctx.notifications} if ctx is not None else {}
     status = transitions[-1].to_status
     what = describe(piece, ctx)
     marche = marche_of(piece)

@@ -14,10 +14,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, insert, select
 
 from chorus_chain.extensions import db
-from chorus_chain.models import BankAccount, MailMessage, OutboxJob, Piece, PieceFile, Service, Structure
+from chorus_chain.models import (
+    BankAccount,
+    MailMessage,
+    Notification,
+    OutboxJob,
+    Piece,
+    PieceFile,
+    Service,
+    Structure,
+)
 
 
 @dataclass
@@ -33,9 +42,12 @@ class DepositContext:
     seq: dict[int, int] = field(default_factory=dict)  # next event number of a piece whose events are counted here
     lines: dict[int, bool] = field(default_factory=dict)  # party id → whether the bordereau gives it lines
     asked: dict[int, Decimal] = field(default_factory=dict)  # party id → TTC asked on the marché (DC4 ceiling)
+    pending_credit: dict[int, Decimal] = field(default_factory=dict)  # invoice id → TTC credited by a batch's
+    # credit notes checked and not yet written (`deposits.batch`)
     audience: dict[Any, Any] = field(default_factory=dict)  # notify's reads: members, preferences
     numbers: dict[str, Piece | None] = field(default_factory=dict)  # number key → the piece that uses it
     mails: list[MailMessage] = field(default_factory=list)  # queued here, their outbox rows written by `finish`
+    notifications: list[dict] = field(default_factory=list)  # in-app rows, inserted by `finish`
     created_ids: list[int] = field(default_factory=list)  # the pieces created here, in order
     pieces: dict[int, Piece] = field(default_factory=dict)  # the pieces created here, held
     stored: set[str] = field(default_factory=set)  # SHA-256 of the file contents stored in this transaction
@@ -120,31 +132,39 @@ class DepositContext:
             signed = -piece.montant_ttc if piece.piece_type == "AVOIR" else piece.montant_ttc
             self.asked[piece.emitter_party_id] += signed
 
-    def mark(self) -> tuple[int, int]:
-        """Where a savepoint starts (see `rolled_back`)."""
-        return len(self.mails), len(self.created_ids)
+    def mark(self) -> tuple[int, int, int]:
+        """Where a savepoint (or the check of a batch's piece) starts (see `rolled_back`)."""
+        return len(self.mails), len(self.created_ids), len(self.notifications)
 
-    def rolled_back(self, mark: tuple[int, int]) -> None:
-        """The savepoint started at `mark` was rolled back: what was remembered of its writes is forgotten (its
-        pieces' files, events and numbers, its e-mails, the amounts asked: read again if needed)."""
-        mails, created = mark
+    def rolled_back(self, mark: tuple[int, int, int], *, written: bool = True) -> None:
+        """What started at `mark` is undone: what was remembered of it is forgotten (its pieces' files, events and
+        numbers, its e-mails and in-app rows). `written`: a savepoint was rolled back, so what the database holds
+        changed too (the contents stored, the amounts asked: read again if needed)."""
+        mails, created, notifications = mark
         del self.mails[mails:]
+        del self.notifications[notifications:]
         gone = set(self.created_ids[created:])
         del self.created_ids[created:]
         self.new_pieces -= gone
-        self.stored.clear()  # the savepoint may have stored some of them
+        if written:
+            self.stored.clear()
+            self.asked.clear()
         for piece_id in gone:
             self.pieces.pop(piece_id, None)
             self.files.pop(piece_id, None)
             self.seq.pop(piece_id, None)
         self.numbers = {key: piece for key, piece in self.numbers.items() if piece is None or piece.id not in gone}
-        self.asked.clear()
 
     # -- writes kept for the end ---------------------------------------------------------------------------------
 
     def finish(self) -> None:
-        """Write what waits for the end: the outbox rows of the e-mails queued here (they need the e-mails' ids:
-        one flush for all of them, then one for their jobs)."""
+        """Write what waits for the end: the in-app notifications (one INSERT), the outbox rows of the e-mails
+        queued here (they need the e-mails' ids: one flush for all of them, then one for their jobs)."""
+        if self.notifications:
+            # A plain INSERT, without RETURNING: the rows are other structures', which row-level security does not
+            # let the actor read back.
+            db.session.execute(insert(Notification.__table__).inline(), self.notifications)
+            self.notifications.clear()
         if not self.mails:
             return
         db.session.flush()
