@@ -11,6 +11,7 @@ from flask import g
 from sqlalchemy import select
 
 from chorus_chain.access import visible_to
+from chorus_chain.api import links
 from chorus_chain.api import schemas as S
 from chorus_chain.api.core import idempotent, api_blueprint, etagged, has_right, now
 from chorus_chain.api.problems import problem
@@ -214,6 +215,7 @@ def _may_deposit_on(marche_id: int) -> bool:
 @idempotent(bp)
 @bp.arguments(S.DraftIn)
 @bp.response(201, S.PieceDetail)
+@bp.doc(responses=links.responses(201, links.PIECE_LINKS))
 @bp.problems(400, 401, 403, 422, 429)
 def create(body):
     """Créer un brouillon (et l'envoyer aussitôt avec `envoyer`: true) : les mêmes contrôles que le formulaire du
@@ -272,6 +274,7 @@ def preflight(piece_id: int):
 @bp.post("/<int:piece_id>/envoi")
 @idempotent(bp)
 @bp.response(200, S.PieceDetail)
+@bp.doc(responses=links.responses(200, links.PIECE_LINKS))
 @bp.problems(401, 403, 404, 422, 429)
 def send(piece_id: int):
     """Envoyer un brouillon : le contrôle avant envoi (refus 422 avec chaque problème), puis le dépôt."""
@@ -286,6 +289,7 @@ def send(piece_id: int):
 @idempotent(bp)
 @bp.arguments(S.ActionIn)
 @bp.response(200, S.PieceDetail)
+@bp.doc(responses=links.responses(200, links.PIECE_LINKS))
 @bp.problems(400, 401, 403, 404, 422, 429)
 def act(body, piece_id: int):
     """Agir sur une pièce (valider, refuser avec un motif, prendre en charge, compléter, recycler, payer…), si elle
