@@ -71,6 +71,9 @@ def marche_export(marche: Marche, now: datetime, reader_id: int | None) -> dict[
             "paiement_direct": graph.paiement_direct(chain, key),
             "autoliquidation": graph.autoliquidation(chain, key),
             "accepted_on": _day(row.accepted_on) if row.role == Role.SOUS_TRAITANT else None,
+            # issue 16: the DC4 ceiling covers the revision (true) or base prices only (false); null: no DC4
+            "dc4_ceiling_includes_revision": row.dc4_ceiling_includes_revision
+            if row.role == Role.SOUS_TRAITANT else None,
         })
     return {
         "format": FORMAT,
@@ -83,6 +86,7 @@ def marche_export(marche: Marche, now: datetime, reader_id: int | None) -> dict[
             "tva_rate": _amount(marche.tva_rate),
             "groupement": marche.groupement,
             "dgp_days": marche.dgp_days,
+            "buyer_category": marche.buyer_category,
             "moe_days": marche.moe_days,
             "retenue_rate": _amount(marche.retenue_rate),
             "avance_rate": _amount(marche.avance_rate),

@@ -150,6 +150,7 @@ def beneficiaries_of(marche: Marche, *, check: bool = True) -> list[engine.Benef
     a contractor's price lines are its own already. `check`: the engine's consistency check (the parts add up to
     the marché amount), refused with its French message."""
     rows = chain_ops.rows_of(marche)
+    row_of = {row.id: row for row in rows}
     chain = chain_ops.chain_of(marche, rows)
     keys = beneficiary_keys(chain)
     lines = _price_line_totals(marche, chain, keys)
@@ -180,7 +181,9 @@ def beneficiaries_of(marche: Marche, *, check: bool = True) -> list[engine.Benef
                 result.append(engine.Beneficiary(
                     key=key, name=party.name, role=Role.SOUS_TRAITANT, part_ht=part, contractor_key=party.parent_key,
                     paiement_direct=True, autoliquidation=autoliquidation,
-                    dc4_ceiling_ttc=Decimal(party.montant_ttc)))
+                    dc4_ceiling_ttc=Decimal(party.montant_ttc),
+                    dc4_ceiling_base=engine.Dc4CeilingBase.TTC_INCLUDING_REVISION
+                    if row_of[key].dc4_ceiling_includes_revision else engine.Dc4CeilingBase.TTC_EXCLUDING_REVISION))
             else:
                 result.append(engine.Beneficiary(key=key, name=party.name, role=party.role, part_ht=part))
         except engine.MoneyError as error:

@@ -155,6 +155,12 @@ class Beneficiary:
     marché amount. A sous-traitant names its `contractor_key` and its DC4 ceiling (`dc4_ceiling_ttc`: the maximum
     paid to it directly, an amount without VAT when it is reverse-charged). `takes_avance=False`: it declined the
     advance.
+
+    `dc4_ceiling_base`: what its own acte spécial says the ceiling covers — revision included or excluded (issue 16);
+    None follows the marché's `MarcheTerms.dc4_ceiling_base`.
+    `initial_part_ht`: its part in the marché as signed, before any modification (avenant); None when no avenant
+    changed it. The advance is computed on it and never moves with an avenant (R2191-7, R2191-10), while the retenue
+    and the execution measured for the advance repayment follow `part_ht`, the part as modified.
     """
 
     key: BeneficiaryKey
@@ -166,6 +172,8 @@ class Beneficiary:
     autoliquidation: bool = False
     dc4_ceiling_ttc: Decimal | None = None
     takes_avance: bool = True
+    dc4_ceiling_base: Dc4CeilingBase | None = None
+    initial_part_ht: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.role not in Role.ALL:
@@ -173,6 +181,16 @@ class Beneficiary:
         require_cents(self.part_ht, "part_ht", f"Part de {self.name}")
         check_not_negative(self.part_ht, "part_ht", f"Part de {self.name}")
         require_decimal(self.dc4_ceiling_ttc, "dc4_ceiling_ttc", optional=True)
+        if self.dc4_ceiling_base is not None and not isinstance(self.dc4_ceiling_base, Dc4CeilingBase):
+            raise TypeError("dc4_ceiling_base: Dc4CeilingBase or None expected")
+        if self.initial_part_ht is not None:
+            require_cents(self.initial_part_ht, "initial_part_ht", f"Part initiale de {self.name}")
+            check_not_negative(self.initial_part_ht, "initial_part_ht", f"Part initiale de {self.name}")
+
+    @property
+    def avance_part_ht(self) -> Decimal:
+        """The part the advance is computed on: the initial one (R2191-7, R2191-10)."""
+        return self.part_ht if self.initial_part_ht is None else self.initial_part_ht
 
     @property
     def is_sous_traitant(self) -> bool:
@@ -572,7 +590,8 @@ def check_beneficiaries(terms: MarcheTerms, beneficiaries: Sequence[Beneficiary]
                     f"Le plafond de l'acte spécial (DC4) du sous-traitant {b.name} est nécessaire.",
                     field="dc4_ceiling_ttc",
                 )
-        elif b.contractor_key is not None or b.autoliquidation or b.dc4_ceiling_ttc is not None:
+        elif (b.contractor_key is not None or b.autoliquidation or b.dc4_ceiling_ttc is not None
+              or b.dc4_ceiling_base is not None):
             raise MoneyError(
                 f"{b.name} n'est pas sous-traitant : ni entrepreneur principal, ni autoliquidation, ni plafond DC4.",
                 field="role",
@@ -621,13 +640,17 @@ class _Ht:
 
 def avance_of(terms: MarcheTerms, beneficiaries: Sequence[Beneficiary], b: Beneficiary) -> Explained:
     """The advance due to b on its part (§6b "Advance amount"). A contractor's base includes the VAT on the parts of
-    its reverse-charged sous-traitants (it collects that VAT), so the advances add up to rate × marché TTC."""
+    its reverse-charged sous-traitants (it collects that VAT), so the advances add up to rate × marché TTC.
+
+    The base is the **initial** part (`Beneficiary.avance_part_ht`): an avenant never changes the advance
+    (CCP R2191-7: the advance is computed on the initial amount of the marché; R2191-10: its amount does not move with
+    the modifications of the marché)."""
     t = terms.tva_rate
     if b.is_sous_traitant:
-        base = b.part_ht if b.autoliquidation else b.part_ht * (ONE + t)
+        base = b.avance_part_ht if b.autoliquidation else b.avance_part_ht * (ONE + t)
     else:
-        base = b.part_ht * (ONE + t) + sum(
-            (s.part_ht * t for s in beneficiaries if s.contractor_key == b.key and s.autoliquidation), ZERO
+        base = b.avance_part_ht * (ONE + t) + sum(
+            (s.avance_part_ht * t for s in beneficiaries if s.contractor_key == b.key and s.autoliquidation), ZERO
         )
     rate = terms.avance.rate if b.takes_avance else ZERO
     return avance_amount(rate, base, terms.duration_months, b.name)
@@ -944,7 +967,9 @@ def _beneficiary_etat(
 
 
 def _check_dc4(terms: MarcheTerms, b: Beneficiary, h: _Ht, ttc: Decimal) -> None:
-    if terms.dc4_ceiling_base is Dc4CeilingBase.TTC_INCLUDING_REVISION:
+    # The sous-traitant's own acte spécial says whether its ceiling includes the revision; else the marché's default.
+    base = b.dc4_ceiling_base if b.dc4_ceiling_base is not None else terms.dc4_ceiling_base
+    if base is Dc4CeilingBase.TTC_INCLUDING_REVISION:
         amount = ttc
         includes = True
     else:
