@@ -224,6 +224,36 @@ class Dc4Avenant(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class MarcheAvenant(Base):
+    """A modification of the marché (avenant, CCP R2194-1 ff.), distinct from its initial amount: its date, its amount
+    HT (+ or −), whose part it changes (`party_id`; None: the titulaire / mandataire), the price lines it changes
+    (`lines`: reference, old and new amount HT) and those it adds (`PriceLine.avenant_id`). The marché's
+    `montant_ht` is the amount as modified; its initial amount is `montant_ht` − Σ avenants (`Marche` never forgets
+    it: `operations.avenants.initial_amount_ht`). A sous-traitant's part changed together with its acte spécial points
+    at the `Dc4Avenant` that records the new DC4 amount (one fact, not two)."""
+
+    __tablename__ = "marche_avenant"
+    __table_args__ = (
+        UniqueConstraint("marche_id", "number", name="marche_number"),
+        CheckConstraint("amount_ht <> 0", name="amount_ht"),
+        CheckConstraint("number >= 1", name="number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    marche_id: Mapped[int] = mapped_column(ForeignKey("marche.id"), index=True)
+    number: Mapped[int]
+    signed_on: Mapped[date]
+    amount_ht: Mapped[Decimal] = mapped_column(Money)
+    party_id: Mapped[int | None] = mapped_column(ForeignKey("marche_party.id"))
+    objet: Mapped[str] = mapped_column(String(500))
+    lines: Mapped[list] = mapped_column(JSON, default=list)
+    dc4_avenant_id: Mapped[int | None] = mapped_column(ForeignKey("dc4_avenant.id"))
+    montant_before_ht: Mapped[Decimal] = mapped_column(Money)
+    montant_after_ht: Mapped[Decimal] = mapped_column(Money)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class MarcheEvent(Base):
     """Append-only log of the chain's changes: who (account + structure), when, what, on which party."""
 

@@ -198,3 +198,154 @@ def test_the_contractor_declares_a_dc4_hors_revision_it_is_journalled_and_shown(
         assert event.detail["ceiling_includes_revision"] is False
     page = text(w.moa.client.get(f"{w.moa.base}/{w.marche_id}/parties/{hors.id}"))
     assert "hors révision des prix : le montant du DC4 plafonne les travaux aux prix de base" in page
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Modifications de marché (avenants)
+#
+# Sources: CCP R2194-1 ff. (modifications of a marché); R2191-7 (the advance is computed on the initial amount of the
+# marché) and R2191-10 (its amount does not move with the modifications); CHORUS.md §6b "Advance amount" and
+# "Advance repayment" (pace measured on the part as it stands).
+
+
+def _avenant(app, w, raw: dict):
+    from chorus_chain.operations import avenants
+    from tests.integration.etats_world import NOW as now
+
+    from types import SimpleNamespace
+
+    def record(access, account, structure):
+        row = avenants.record_avenant(account, structure, access, raw, now=now)
+        return SimpleNamespace(id=row.id, number=row.number, montant_before_ht=row.montant_before_ht,
+                               montant_after_ht=row.montant_after_ht, dc4_avenant_id=row.dc4_avenant_id)
+    return as_moe(app, w, record, who=w.moa)
+
+
+def _mandataire_avance(result: dict, key: int) -> str:
+    return next(b for b in result["beneficiaries"] if b["key"] == key)["avance"]["value"]
+
+
+def test_an_avenant_in_the_middle_of_the_marche_leaves_the_advance_and_paces_the_repayment_on_the_new_part(app, db):
+    from chorus_chain.models import Dc4Avenant, Marche, MarcheAvenant, MarcheEvent, MarcheParty
+    from chorus_chain.models.money import PriceLine
+
+    w = world(app)
+    setup_marche(app, w, avance_rate=Decimal("5.00"))
+    key = w.mandataire.party_id
+    m1 = price_line(app, w, "M1", key, amount="356000.00")
+
+    # The mandataire's part: 600 000 TTC = 500 000 HT less its reverse-charged sous-traitants st1 (96 000) and
+    # sibling (48 000) = 356 000 HT. Its advance: 5 % × (356 000 × 1,20 + 20 % × (96 000 + 48 000)) =
+    # 5 % × (427 200 + 28 800) = 5 % × 456 000 = 22 800,00.
+    # État n° 1 (February): M1 at 50 % = 178 000,00 → 50 % executed < 65 %: no repayment.
+    taken_pdm(app, w, w.mandataire, "PDM-1", month="2026-02", measures={m1: "50"})
+    result1 = _issue(app, w, _open(app, w, "2026-02"))
+    assert _mandataire_avance(result1, key) == "22800.00"
+    assert _this(result1, key, "avance_repayment") == "0.00"
+
+    # Avenant n° 1, signed 1 March 2026: +100 000,00 € HT on the mandataire's part, a new lump-sum line M2.
+    # The marché: 1 000 000 → 1 100 000 HT; the mandataire's part TTC 600 000 + 120 000 = 720 000 → 600 000 HT less
+    # 144 000 = 456 000 HT.
+    avenant = _avenant(app, w, {"signed_on": "2026-03-01", "amount_ht": "100 000,00", "party_id": str(key),
+                                "objet": "Extension du préau", "new_reference": "M2",
+                                "new_designation": "Préau, extension", "new_amount": "100 000,00"})
+    assert (avenant.number, avenant.montant_before_ht, avenant.montant_after_ht) == \
+        (1, Decimal("1000000.00"), Decimal("1100000.00"))
+    with system(app):
+        assert db.session.get(Marche, w.marche_id).montant_ht == Decimal("1100000.00")
+        assert db.session.get(MarcheParty, key).montant_ttc == Decimal("720000.00")
+        m2 = db.session.query(PriceLine).filter_by(marche_id=w.marche_id, reference="M2").one()
+        assert (m2.amount_ht, m2.avenant_id, m2.party_id) == (Decimal("100000.00"), avenant.id, key)
+        event = db.session.query(MarcheEvent).filter_by(marche_id=w.marche_id, kind="marche.avenant").one()
+        assert event.detail["amount_ht"] == "100000.00" and event.detail["montant_after_ht"] == "1100000.00"
+        assert db.session.query(Dc4Avenant).count() == 0
+        m2_id = m2.id
+
+    # État n° 2 (March): M1 at 90 % = 320 400,00, M2 not started. Δ works = 142 400,00.
+    # - the advance does not move: still 22 800,00 (on the modified part it would be 5 % × (456 000 × 1,20 +
+    #   28 800) = 28 800,00);
+    # - execution on the part as modified: 320 400 / 456 000 = 70,26 % (1/19 above 65 %): repayment target
+    #   22 800 × (1/19) / 15 % = 22 800 × 20/57 = 8 000,00 (on the initial part it would be 90 % → 22 800,00);
+    # - retenue 5 % × 142 400 × 1,20 = 8 544,00; due = 142 400 × 1,20 − 8 544 − 8 000 = 154 336,00.
+    taken_pdm(app, w, w.mandataire, "PDM-2", month="2026-03", measures={m1: "90", m2_id: "0"})
+    result2 = _issue(app, w, _open(app, w, "2026-03"))
+    assert _mandataire_avance(result2, key) == "22800.00"
+    assert [_this(result2, key, c) for c in ("works_ht", "retenue", "avance_repayment", "amount_due")] == \
+        ["142400.00", "8544.00", "8000.00", "154336.00"]
+    avance_lines = next(b for b in result2["beneficiaries"] if b["key"] == key)["avance"]["lines"]
+    assert any("part initiale" in line["label"] and "R2191-7" in line["formula"] for line in avance_lines)
+
+    # The avenants page shows the initial and the modified amounts to the MOA and to a co-traitant.
+    from tests.integration.pieces_world import logged_in
+    from tests.integration.test_marches import text
+    page = text(logged_in(app, w.moa).get(f"/s/{w.moa.siret}/marches/{w.marche_id}/avenants"))
+    assert "1 000 000,00" in page.replace("\u202f", " ").replace("\xa0", " ")
+    assert "Extension du préau" in page and "Enregistrer l'avenant" in page
+    other = text(logged_in(app, w.st1).get(f"/s/{w.st1.siret}/marches/{w.marche_id}/avenants"))
+    assert "Extension du préau" in other and "Enregistrer l'avenant" not in other
+    assert "part d'une autre entreprise" in other  # st1 does not read its contractor's amounts
+    with system(app):
+        assert db.session.query(MarcheAvenant).count() == 1
+
+
+def test_an_avenant_below_what_is_paid_or_beyond_the_chain_is_refused_in_french_and_changes_nothing(app, db):
+    import pytest
+
+    from chorus_chain.models import Marche, MarcheAvenant, MarcheEvent, MarcheParty
+    from chorus_chain.models.money import PriceLine
+    from chorus_chain.operations import OperationError
+    from tests.integration.pieces_world import count, logged_in
+    from tests.integration.test_marches import text
+
+    w = world(app)
+    key = w.mandataire.party_id
+    m1 = price_line(app, w, "M1", key, amount="356000.00")
+    taken_pdm(app, w, w.mandataire, "PDM-1", month="2026-02", measures={m1: "80"})  # 284 800,00 certified
+    _issue(app, w, _open(app, w, "2026-02"))
+
+    def snapshot():
+        with system(app):
+            return (db.session.get(Marche, w.marche_id).montant_ht,
+                    [(p.id, p.montant_ttc) for p in db.session.query(MarcheParty).order_by(MarcheParty.id)],
+                    [(line.reference, line.amount_ht) for line in db.session.query(PriceLine).order_by(PriceLine.id)],
+                    count(app, MarcheAvenant), count(app, MarcheEvent))
+
+    before = snapshot()
+    # The mandataire's part 356 000 HT, 284 800 already certified: −100 000 would leave 256 000 < 284 800.
+    with pytest.raises(OperationError, match="en dessous des 284"):
+        _avenant(app, w, {"signed_on": "2026-03-01", "amount_ht": "-100 000", "party_id": str(key),
+                          "objet": "Suppression du préau"})
+    # The marché 1 000 000 HT: −800 000 would leave 200 000 < 284 800 certified.
+    with pytest.raises(OperationError, match="en dessous des 284.*déjà réglés"):
+        _avenant(app, w, {"signed_on": "2026-03-01", "amount_ht": "-800 000", "objet": "Réduction"})
+    # The mandataire's part TTC 600 000 − 480 000 = 120 000 would be below its sous-traitants' 144 000: the chain's
+    # rule (a sous-traitance within its contractor's part).
+    with pytest.raises(OperationError):
+        _avenant(app, w, {"signed_on": "2026-03-01", "amount_ht": "-400 000", "party_id": str(key),
+                          "objet": "Réduction de la part"})
+    # st1's part is its DC4 (96 000, reverse-charged): +10 000 without an acte spécial modificatif is refused.
+    with pytest.raises(OperationError, match="acte spécial"):
+        _avenant(app, w, {"signed_on": "2026-03-01", "amount_ht": "10 000", "party_id": str(w.st1.party_id),
+                          "objet": "Cloisons supplémentaires"})
+    # Lines that do not make the avenant: +5 000 on M1 for an avenant of +6 000.
+    with pytest.raises(OperationError, match="bordereau des prix doit rester égal"):
+        _avenant(app, w, {"signed_on": "2026-03-01", "amount_ht": "6 000", "party_id": str(key), "objet": "x",
+                          f"line_{m1}": "361 000"})
+    assert snapshot() == before
+
+    # Through the page: French, field-level, 422, nothing changed.
+    client = logged_in(app, w.moa)
+    response = client.post(f"/s/{w.moa.siret}/marches/{w.marche_id}/avenants", data={
+        "signed_on": "2026-03-01", "amount_ht": "-800 000", "objet": "Réduction", "party_id": ""})
+    assert response.status_code == 422
+    assert "en dessous des" in text(response) and 'id="amount_ht-error"' in text(response)
+    assert snapshot() == before
+
+    # With its acte spécial modified, st1's +10 000 passes: its DC4 96 000 → 106 000 (a Dc4Avenant, related).
+    from chorus_chain.models import Dc4Avenant
+    avenant = _avenant(app, w, {"signed_on": "2026-03-01", "amount_ht": "10 000", "party_id": str(w.st1.party_id),
+                                "objet": "Cloisons supplémentaires", "modifies_dc4": True})
+    with system(app):
+        dc4 = db.session.get(Dc4Avenant, avenant.dc4_avenant_id)
+        assert (dc4.old_montant_ttc, dc4.new_montant_ttc) == (Decimal("96000.00"), Decimal("106000.00"))
+        assert db.session.get(MarcheParty, w.st1.party_id).montant_ttc == Decimal("106000.00")

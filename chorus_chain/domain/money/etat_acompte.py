@@ -653,7 +653,15 @@ def avance_of(terms: MarcheTerms, beneficiaries: Sequence[Beneficiary], b: Benef
             (s.avance_part_ht * t for s in beneficiaries if s.contractor_key == b.key and s.autoliquidation), ZERO
         )
     rate = terms.avance.rate if b.takes_avance else ZERO
-    return avance_amount(rate, base, terms.duration_months, b.name)
+    avance = avance_amount(rate, base, terms.duration_months, b.name)
+    if b.initial_part_ht is None or b.initial_part_ht == b.part_ht:
+        return avance
+    return Explained(avance.value, (*avance.lines, Line(
+        f"Avance ({b.name}) : sur la part initiale",
+        "calculée sur la part du marché initial, hors avenants : une modification du marché ne change pas l'avance "
+        "(code de la commande publique, R2191-7 et R2191-10)",
+        (("part initiale HT", b.initial_part_ht), ("part modifiée par avenant HT", b.part_ht)),
+        avance.value)))
 
 
 @exact
