@@ -275,6 +275,32 @@ def test_an_avenant_in_the_middle_of_the_marche_leaves_the_advance_and_paces_the
     avance_lines = next(b for b in result2["beneficiaries"] if b["key"] == key)["avance"]["lines"]
     assert any("part initiale" in line["label"] and "R2191-7" in line["formula"] for line in avance_lines)
 
+    # Amount still to execute after each état, on the part as modified: the mandataire 456 000 − 320 400 =
+    # 135 600,00 HT (after état n° 1: 356 000 − 178 000 = 178 000,00); the marché 1 100 000 − 320 400 = 779 600,00
+    # (nobody else has worked yet).
+    mandataire2 = next(b for b in result2["beneficiaries"] if b["key"] == key)
+    assert mandataire2["remaining"]["value"] == "135600.00"
+    assert next(b for b in result1["beneficiaries"] if b["key"] == key)["remaining"]["value"] == "178000.00"
+    assert result2["remaining"]["value"] == "779600.00" and result1["remaining"]["value"] == "822000.00"
+    # … on the état's page (the MOE's) and in its document (the A15's PDF is rendered from this HTML).
+    from chorus_chain.models import EtatAcompte as EtatRow
+    from chorus_chain.documents.etat_doc import etat_acompte_html
+    from chorus_chain.operations import documents as documents_ops
+    with system(app):
+        etat_row = db.session.query(EtatRow).filter_by(marche_id=w.marche_id, number=2).one()
+        html_doc = etat_acompte_html(documents_ops.etat_doc(etat_row, db.session.get(Marche, w.marche_id),
+                                                            frozen=True))
+        etat_page_url = f"/s/{w.moe.siret}/marches/{w.marche_id}/etats/{etat_row.id}"
+    flat = html_doc.replace("\u202f", " ").replace("\xa0", " ")
+    assert "Reste à exécuter HT" in flat and "135 600,00" in flat and "779 600,00" in flat
+    from tests.integration.pieces_world import logged_in as _logged_in
+    from tests.integration.test_marches import text as _text
+    import re
+    etat_page = re.sub(r"<[^>]+>", "", _text(_logged_in(app, w.moe).get(etat_page_url)))
+    etat_page = etat_page.replace("\u202f", " ").replace("\xa0", " ")
+    assert "Reste à exécuter après cet état : 135 600,00" in etat_page
+    assert "Reste à exécuter du marché après cet état : 779 600,00" in etat_page
+
     # The avenants page shows the initial and the modified amounts to the MOA and to a co-traitant.
     from tests.integration.pieces_world import logged_in
     from tests.integration.test_marches import text
@@ -286,6 +312,13 @@ def test_an_avenant_in_the_middle_of_the_marche_leaves_the_advance_and_paces_the
     assert "part d'une autre entreprise" in other  # st1 does not read its contractor's amounts
     with system(app):
         assert db.session.query(MarcheAvenant).count() == 1
+        from chorus_chain.operations import export as export_ops
+        data = export_ops.marche_export(db.session.get(Marche, w.marche_id), NOW, None)
+    _validate_export(data)
+    assert (data["marche"]["montant_ht"], data["marche"]["montant_initial_ht"]) == ("1100000.00", "1000000.00")
+    assert [(a["number"], a["amount_ht"], a["objet"], a["lines"][0]["reference"]) for a in data["marche"]["avenants"]] \
+        == [(1, "100000.00", "Extension du préau", "M2")]
+    assert [e["remaining_ht"] for e in data["etats"]] == ["822000.00", "779600.00"]
 
 
 def test_an_avenant_below_what_is_paid_or_beyond_the_chain_is_refused_in_french_and_changes_nothing(app, db):

@@ -34,7 +34,7 @@ Conventions settled here (each a named setting where the sources leave a choice)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -471,9 +471,12 @@ class BeneficiaryEtat:
     payee_key: BeneficiaryKey
     columns: Columns
     avance: Explained
+    remaining: Explained | None = None
+    """Issue 16: the amount still to execute after this état, HT at base prices (its part as modified − its works to
+    date); None in the results frozen before it existed."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "key": self.key,
             "name": self.name,
             "role": self.role,
@@ -481,6 +484,9 @@ class BeneficiaryEtat:
             "avance": self.avance.to_dict(),
             "columns": self.columns.to_dict(),
         }
+        if self.remaining is not None:
+            data["remaining"] = self.remaining.to_dict()
+        return data
 
 
 @dataclass(frozen=True)
@@ -517,6 +523,8 @@ class EtatAcompte:
     payables: tuple[Payable, ...]
     corrections: tuple[Correction, ...]
     revision_lines: tuple[RevisionLine, ...]
+    remaining: Explained | None = None
+    """Issue 16: the marché's amount still to execute after this état (Σ of the beneficiaries')."""
 
     def beneficiary(self, key: BeneficiaryKey) -> BeneficiaryEtat:
         for b in self.beneficiaries:
@@ -556,6 +564,7 @@ class EtatAcompte:
                 for c in self.corrections
             ],
             "state": self.cumuls().to_dict(),
+            **({"remaining": self.remaining.to_dict()} if self.remaining is not None else {}),
         }
 
 
@@ -762,9 +771,33 @@ def compute_etat_acompte(
     marche = _sum_columns("du marché", etats)
     payables = _payables(beneficiaries, etats)
     corrections = _corrections(decompte, by_key)
+    # 7. What is still to execute after this état (issue 16), per beneficiary and for the marché.
+    etats = [replace(e, remaining=_remaining(by_key[e.key], e.columns.works_ht.to_date)) for e in etats]
+    remaining = Explained.of(Line(
+        "Reste à exécuter du marché après cet état",
+        "somme des restes à exécuter des bénéficiaires = montant HT du marché (modifié par avenant le cas échéant) "
+        "− travaux HT aux prix de base cumulés",
+        tuple((e.name, e.remaining.value) for e in etats),
+        sum((e.remaining.value for e in etats), ZERO),
+    ))
     return EtatAcompte(
-        decompte.number, decompte.month, final, marche, tuple(etats), payables, corrections, tuple(history)
+        decompte.number, decompte.month, final, marche, tuple(etats), payables, corrections, tuple(history), remaining
     )
+
+
+def _remaining(b: Beneficiary, works_to_date: Decimal) -> Explained:
+    """b's part (as modified by the avenants) less its works at base prices to date; negative: works beyond it."""
+    value = b.part_ht - works_to_date
+    lines = [Line(
+        f"Reste à exécuter ({b.name})",
+        "part HT du marché (modifiée par avenant le cas échéant) − travaux HT aux prix de base cumulés",
+        (("part HT", b.part_ht), ("travaux cumulés", works_to_date)),
+        value,
+    )]
+    if value < 0:
+        lines.append(Line(f"Reste à exécuter ({b.name})", "travaux au-delà de la part : un avenant est à prévoir", (),
+                          value))
+    return Explained(value, tuple(lines))
 
 
 def _check_sequence(beneficiaries: Sequence[Beneficiary], decompte: DecompteMensuel, prev: CumulState | None) -> None:
