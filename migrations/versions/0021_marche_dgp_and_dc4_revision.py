@@ -3,7 +3,7 @@
 spécial says (issue 16)
 
 Revision ID: 6b8d0f2a4c18
-Revises: 8b2d4f6a1c18
+Revises: 9d1f3b5c7e20
 Create Date: 2026-12-06 11:05:00
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '6b8d0f2a4c18'
-down_revision = '8b2d4f6a1c18'
+down_revision = '9d1f3b5c7e20'
 branch_labels = None
 depends_on = None
 
