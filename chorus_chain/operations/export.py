@@ -34,6 +34,7 @@ from chorus_chain.operations import avenants as avenant_ops
 from chorus_chain.operations import chain as chain_ops
 from chorus_chain.operations import etats_acompte as etats_ops
 from chorus_chain.operations import export_etats
+from chorus_chain.operations import money_clauses
 
 FORMAT = "chorus-chain/marche-export/v2"
 
@@ -76,6 +77,7 @@ def marche_export(marche: Marche, now: datetime, reader_id: int | None) -> dict[
             # issue 16: the DC4 ceiling covers the revision (true) or base prices only (false); null: no DC4
             "dc4_ceiling_includes_revision": row.dc4_ceiling_includes_revision
             if row.role == Role.SOUS_TRAITANT else None,
+            "avance_declined": bool(row.avance_declined),
         })
     return {
         "format": FORMAT,
@@ -104,6 +106,15 @@ def marche_export(marche: Marche, now: datetime, reader_id: int | None) -> dict[
             "moe_days": marche.moe_days,
             "retenue_rate": _amount(marche.retenue_rate),
             "avance_rate": _amount(marche.avance_rate),
+            "avance_repayment": {
+                "basis": marche.avance_repayment_basis,
+                "start": _amount(marche.avance_repayment_start),
+                "end": _amount(marche.avance_repayment_end),
+                "fixed_amounts": [{"siret": by_id[f.party_id].siret, "month": f.month, "amount": _amount(f.amount)}
+                                  for f in money_clauses.fixed_rows(marche)],
+            },
+            "retenue_guarantees": [{"siret": by_id[g.party_id].siret, "kind": g.kind, "given_on": _day(g.given_on),
+                                    "amount": _amount(g.amount)} for g in money_clauses.guarantee_rows(marche)],
             "revision": {
                 "a": _amount(marche.revision_a, 4),
                 "index": marche.revision_index,
