@@ -36,7 +36,7 @@ from chorus_chain.operations.marches import PARIS, start_of_day
 from chorus_chain.operations.tresorerie import periods as periods_rules
 from chorus_chain.operations.tresorerie import stages as st
 from chorus_chain.operations.tresorerie.flows import Flow
-from chorus_chain.formatting import money as format_eur
+from chorus_chain.formatting import measure, money as format_eur
 from chorus_chain.operations.retenue import release_of
 from chorus_chain.operations.structures import names_of
 from chorus_chain.operations.tresorerie.forecast import Expectation, Part, Position, StageAhead, expect, position_of
@@ -480,6 +480,9 @@ def _retenues_and_advances(parties, paying_marches: list[int], public, names: di
                 undated.append(Undated(not incoming, marche.reference, counterpart, "Avance à rembourser",
                                        avance_paid - repaid,
                                        f"Avance versée {format_eur(avance_paid)}, déjà remboursée "
-                                       f"{format_eur(repaid)} : le reste est déduit des prochains acomptes à partir "
-                                       "de 65 % d'exécution (réglage du marché), pas versé en une fois."))
+                                       f"{format_eur(repaid)} : le reste est déduit des prochains acomptes, de "
+                                       f"{measure(marche.avance_repayment_start)} % à "
+                                       f"{measure(marche.avance_repayment_end)} % d'exécution "
+                                       f"{'du marché' if marche.avance_repayment_basis == 'whole_marche' else 'de sa part'}"
+                                       " (réglages du marché), pas versé en une fois."))
     return flows, undated
