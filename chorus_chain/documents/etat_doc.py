@@ -122,6 +122,18 @@ class EtatPdm:
 
 
 @dataclass(frozen=True)
+class CarriedInterestRow:
+    """The décompte général: the late-payment interest of a payee's acomptes still unpaid, carried into it (the
+    engine's `dgd.carry_unpaid_interest`), with the solde and the total owed at the end."""
+
+    name: str
+    amount: Decimal
+    solde: Decimal
+    total: Decimal
+    payments: tuple[tuple[str, Decimal], ...]  # ("paiement du 06/07/2026 (état n° 1)", 62.82)
+
+
+@dataclass(frozen=True)
 class Signatory:
     """A signature block: who signs (the MOE who drew the état up, the MOA who validates it) and, once done, when."""
 
@@ -148,6 +160,7 @@ class EtatAcompteDoc:
     pdms: tuple[EtatPdm, ...] = ()
     signatories: tuple[Signatory, ...] = ()
     remaining: Decimal | None = None  # the marché's amount still to execute after the état, HT
+    carried_interest: tuple[CarriedInterestRow, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.marche_reference.strip():
@@ -262,7 +275,22 @@ def etat_from_result(result: Mapping[str, Any], *, marche_reference: str, marche
         columns=_columns(result["marche"], "marché"), beneficiaries=beneficiaries, payables=payables,
         corrections=corrections, pdms=pdms, signatories=signatories,
         remaining=_decimal(result["remaining"]["value"], "remaining") if result.get("remaining") else None,
+        carried_interest=_carried_interest(result.get("dgd")),
     )
+
+
+def _carried_interest(dgd: Mapping[str, Any] | None) -> tuple[CarriedInterestRow, ...]:
+    """The payees with interest still unpaid, from the frozen décompte général (none before issue 16's field)."""
+    rows = []
+    for b in (dgd or {}).get("beneficiaries", ()):
+        amount = _decimal(b.get("interets", "0"), "interets")
+        if amount <= 0:
+            continue
+        line = next((x for x in b.get("lines", ()) if x["label"].startswith("Intérêts moratoires restant dus")), None)
+        payments = tuple((o["name"], _decimal(o["value"], "interets")) for o in (line or {}).get("operands", ()))
+        rows.append(CarriedInterestRow(b["name"], amount, _decimal(b["solde"], "solde"),
+                                       _decimal(b["total_a_payer"], "total_a_payer"), payments))
+    return tuple(rows)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from chorus_chain.models import Account, Marche, MarcheParty, Piece, Structure
 from chorus_chain.models.money import Decompte, DecompteLine, EtatAcompte, IndexValue, MarchePenalty
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import money as adapter
+from chorus_chain.operations.interets.reading import carried_into_final
 from chorus_chain.operations import pieces_actions
 from chorus_chain.operations.etat_pieces import pieces as etat_pieces
 from chorus_chain.operations.marches import MarcheAccess, record, today
@@ -169,8 +170,10 @@ def compute(marche: Marche, etat: EtatAcompte) -> Computation:
         if etat.final:
             if marche.reception_on is None:
                 raise OperationError(RECEPTION_FIRST)
+            # The interest of late acomptes the buyer has not paid is carried into the final (issue 16).
             dgd = engine.compute_dgd(terms, beneficiaries, decompte, previous, index, reception=marche.reception_on,
-                                     guarantee_months=marche.guarantee_months)
+                                     guarantee_months=marche.guarantee_months,
+                                     unpaid_interest=carried_into_final(marche.id))
             return Computation(beneficiaries, pdms, dgd.etat, None, dgd)
         result = engine.compute_etat_acompte(terms, beneficiaries, decompte, previous, index)
     except OperationError as error:

@@ -139,6 +139,7 @@ def _line(line: PayableLine, payments: list[LinePayment], sirets: dict[int, str]
             "rate_percent": None if p.rate_percent is None else f"{p.rate_percent:.3f}",
             "interest": _amount(p.interest),
             "flat_fee": _amount(p.flat_fee),
+            "interest_paid_on": _day(p.interest_paid_on),  # R2192-36: within 45 days of the payment
         } for p in payments],
     }
 
@@ -169,7 +170,11 @@ def dgd(marche: Marche, rows: list[MarcheParty], reader_id: int | None) -> dict[
     general = db.session.scalar(select(DecompteGeneral).where(DecompteGeneral.etat_acompte_id == final.id))
 
     def figures(b: dict) -> dict[str, Any]:
-        return {name: _amount(b[name]) for name in ("montant_dgd", "avance", "acomptes", "solde", "retenue")}
+        # `interets`, `total_a_payer`: the interest of acomptes still unpaid when the final état was issued, carried
+        # into it (issue 16); a final état issued before then has none.
+        return {**{name: _amount(b[name]) for name in ("montant_dgd", "avance", "acomptes", "solde", "retenue")},
+                "interets": _amount(b.get("interets", "0.00")),
+                "total_a_payer": _amount(b.get("total_a_payer", b["solde"]))}
 
     payees = []
     for payable in result["payables"]:

@@ -246,3 +246,105 @@ def test_the_pages_show_the_interest_to_whom_sees_the_piece_and_the_paying_offic
     piece_page = _text(st_co.get(f"/s/{w.st_co.siret}/pieces/{pdm['st_co']}"))
     assert f"payés le {formatting.day(today)}" in piece_page
     assert "Aucun intérêt moratoire à payer." in _text(moa_client.get(f"/s/{w.moa.siret}/tableau-de-bord"))
+
+
+# --- Carried into the projet de décompte final --------------------------------------------------------------------
+
+def _final_after_a_late_acompte(app, *, interest_paid_on: str | None = None):
+    """decompte_general_world's marché (NOW = 2 March 2026): état 1 (January), the mandataire's 100 000,00 HT →
+    amount due 114 000,00, issued on 2 March, validated on 3 March; its line's délai runs from the MOE's receipt of
+    PDM-1 on 2 March + 30 days → due 1 April; paid on 20 April, 19 days late. Réception 27 February; the final état
+    (solde 57 000,00) is opened and issued on 15 June, after the 45 days of the interest (last day 4 June)."""
+    from chorus_chain.operations import etats_acompte as ops
+    from tests.integration.decompte_general_world import as_moe
+    from tests.integration.etats_world import pdm_with_decompte, price_line, setup_marche, taken_pdm
+    from tests.integration.pieces_world import act
+
+    w = world(app)
+    m1 = price_line(app, w, "M1", w.mandataire.party_id, quantity="150", unit_price="1000")
+    taken_pdm(app, w, w.mandataire, "PDM-1", month="2026-01", measures={m1: "100"})
+    first = open_etat(app, w, "2026-01", at("2026-03-02"))
+    issue(app, w, first, at("2026-03-02"))
+    validate(app, w, first, at("2026-03-03"))
+    [line] = [x for x in _lines(app, first).values() if x.payable]
+    pay(app, w, first, line.id, service_fait="2026-04-10", mandat="2026-04-15", amount="114000.00",
+        paid_on="2026-04-20")
+    [payment] = rows(app, LinePayment, LinePayment.line_id == line.id)
+    if interest_paid_on:
+        _interest_paid(app, w, first, line.id, payment.id, interest_paid_on, at(interest_paid_on))
+    setup_marche(app, w, reception_on=date(2026, 2, 27))
+    final_piece = pdm_with_decompte(app, w, w.mandataire, "A7", "PDF-1", "2026-02", {m1: "150"}, now=at("2026-06-10"))
+    act(app, w.moe, final_piece, "take", now=at("2026-06-10"))
+    final = as_moe(app, w, lambda access, account, structure: ops.open_etat(
+        access, account, structure, "2026-02", now=at("2026-06-15"), final=True).id)
+    as_moe(app, w, lambda access, account, structure: ops.issue(access, final, account, structure,
+                                                                 now=at("2026-06-15")))
+    return w, first, final, line, payment
+
+
+def test_interest_still_unpaid_is_carried_into_the_final_etat_and_its_pdf(app, db):
+    from chorus_chain.documents.etat_doc import etat_acompte_html
+    from chorus_chain.models import Marche
+    from chorus_chain.models.money import EtatAcompte
+    from chorus_chain.operations import documents
+
+    w, first, final, line, payment = _final_after_a_late_acompte(app)
+    # The acompte's interest, computed once by the engine when the payment was recorded:
+    #   days = 20 April − 1 April = 19; rate = ECB 2.15 % on 1 January 2026 + 8 = 10.15 %;
+    #   interest = 114 000.00 × 10.15 % × 19 / 365 = 602.326… → 602.33; + 40.00 = 642.33.
+    assert (line.dgp_started_on, line.due_on) == (date(2026, 3, 2), date(2026, 4, 1))
+    assert (payment.days_late, payment.interest, payment.flat_fee) == (19, Decimal("602.33"), Decimal("40.00"))
+    assert payment.interest_last_day == date(2026, 6, 4)  # 20 April + 45 days; unpaid when the final is issued
+
+    with system(app):
+        etat = db.session.get(EtatAcompte, final)
+        result = etat.result
+    [mandataire] = [b for b in result["dgd"]["beneficiaries"] if b["key"] == w.mandataire.party_id]
+    # The solde is the price's (171 000.00 due to date − 114 000.00 paid = 57 000.00), reconciled as before; the
+    # interest is carried beside it, as stored: 642.33; the total owed at the end 57 000.00 + 642.33 = 57 642.33.
+    assert (mandataire["solde"], mandataire["interets"], mandataire["total_a_payer"]) == (
+        "57000.00", "642.33", "57642.33")
+    carried = next(x for x in mandataire["lines"] if x["label"].startswith("Intérêts moratoires restant dus"))
+    assert [(o["name"], o["value"]) for o in carried["operands"]] == [("paiement du 20 avril 2026 (état n° 1)", "642.33")]
+    assert (result["dgd"]["marche"]["interets"], result["dgd"]["marche"]["total_a_payer"]) == ("642.33", "57642.33")
+    # The payable of the final état stays the solde: the interest is paid on the acompte's line, never twice.
+    assert [p["this"] for p in result["payables"] if p["payee_key"] == w.mandataire.party_id] == ["57000.00"]
+
+    # The final état's document (the projet de décompte général's PDF) carries the line.
+    with system(app):
+        etat = db.session.get(EtatAcompte, final)
+        doc = documents.etat_doc(etat, db.session.get(Marche, etat.marche_id), frozen=True)
+    assert [(r.name, r.amount, r.solde, r.total) for r in doc.carried_interest] == [
+        (w.mandataire.name, Decimal("642.33"), Decimal("57000.00"), Decimal("57642.33"))]
+    html = etat_acompte_html(doc)
+    assert "Intérêts moratoires restant dus sur les acomptes" in html and "paiement du 20 avril 2026 (état n° 1)" in html
+
+    # The export (v2, validated against the repository's schema) carries it, and the payment's interest unpaid.
+    from tests.integration.test_etat_pieces_export import _export
+    exported = _export(app, w)
+    [dgd_row] = [b for b in exported["dgd"]["beneficiaries"] if b["name"] == w.mandataire.name]
+    assert (dgd_row["solde"], dgd_row["interets"], dgd_row["total_a_payer"]) == ("57000.00", "642.33", "57642.33")
+    [late] = [p for e in exported["etats"] for line in e.get("lines", ()) for p in line["payments"]
+              if p["days_late"] > 0]
+    assert (late["interest"], late["flat_fee"], late["interest_paid_on"]) == ("602.33", "40.00", None)
+
+    # The DG page shows it to the holder.
+    page = _text(logged_in_client(app, w.mandataire).get(f"/s/{w.mandataire.siret}/marches/{w.marche_id}/etats/{final}"))
+    assert "Intérêts moratoires restant dus" in page and "57 642,33 €" in page
+
+
+def test_interest_paid_before_the_final_is_not_carried(app, db):
+    from chorus_chain.models.money import EtatAcompte
+
+    w, first, final, line, payment = _final_after_a_late_acompte(app, interest_paid_on="2026-05-20")
+    with system(app):
+        result = db.session.get(EtatAcompte, final).result
+    [mandataire] = [b for b in result["dgd"]["beneficiaries"] if b["key"] == w.mandataire.party_id]
+    assert (mandataire["interets"], mandataire["total_a_payer"]) == ("0.00", "57000.00")
+    assert not any(x["label"].startswith("Intérêts moratoires") for x in mandataire["lines"])
+
+
+def logged_in_client(app, who):
+    from tests.integration.pieces_world import logged_in
+
+    return logged_in(app, who)

@@ -219,3 +219,46 @@ def test_twelve_month_groupement_dgd_to_the_cent():
     assert sum(p.this for p in dgd.etat.payables) == dgd.marche.solde
     assert dgd.marche.montant_dgd == sum(r.montant_dgd for r in dgd.beneficiaries)
     assert {r.key for r in dgd.beneficiaries} == {M, S1, C, S2}
+
+
+# --- Interest of acomptes still unpaid, carried into the décompte général (issue 16; R2192-36) ----------------------
+
+def test_unpaid_interest_is_carried_beside_the_solde_and_the_reconciliation_is_unchanged():
+    from chorus_chain.domain.money import CarriedInterest
+
+    _, a2 = compact_acomptes()
+    final = compact(3, "2025-03", "100000.00", (Penalty(T, "Retard d'achèvement", days=40),))
+    plain = compute_dgd(COMPACT, TITULAIRE, final, a2, BT01, reception=RECEPTION)
+    # Acompte 2 (45 732,00) paid 12 days late at 12,5 %: 45 732 × 12,5 % × 12 / 365 = 187,939… → 187,94, + 40 €,
+    # never paid; acompte 1 paid 3 days late: 45 984 × 12,5 % × 3 / 365 = 47,24 + 40, never paid either.
+    unpaid = {T: (CarriedInterest(date(2025, 2, 20), "1", D("47.24"), D("40.00")),
+                  CarriedInterest(date(2025, 3, 28), "2", D("187.94"), D("40.00")))}
+    dgd = compute_dgd(COMPACT, TITULAIRE, final, a2, BT01, reception=RECEPTION, unpaid_interest=unpaid)
+    row = dgd.beneficiary(T)
+    # 87,24 + 227,94 = 315,18 carried; the solde stays 16 036,67; total owed at the end 16 351,85.
+    assert (row.solde, row.interets, row.total_a_payer) == (D("16036.67"), D("315.18"), D("16351.85"))
+    assert (dgd.marche.interets, dgd.marche.total_a_payer) == (D("315.18"), D("16351.85"))
+    assert row.reconciles and row.montant_dgd == plain.beneficiary(T).montant_dgd
+    assert dgd.etat.payable(T).this == D("16036.67")  # the payable is the price's solde: the interest is paid apart
+    carried = next(line for line in row.lines if line.label.startswith("Intérêts moratoires restant dus"))
+    assert carried.operands == (("paiement du 20 février 2025 (état n° 1)", D("87.24")),
+                                ("paiement du 28 mars 2025 (état n° 2)", D("227.94")))
+    assert "16\u202f351,85" in row.lines[-1].text()
+    as_json = json.loads(json.dumps(dgd.to_dict()))["dgd"]["beneficiaries"][0]
+    assert (as_json["interets"], as_json["total_a_payer"]) == ("315.18", "16351.85")
+    # Without any: zero, and the total to pay is the solde.
+    assert (plain.beneficiary(T).interets, plain.beneficiary(T).total_a_payer) == (D("0.00"), D("16036.67"))
+
+
+def test_carried_interest_is_refused_for_a_stranger_or_below_zero():
+    from chorus_chain.domain.money import CarriedInterest
+
+    _, a2 = compact_acomptes()
+    final = compact(3, "2025-03", "100000.00")
+    with pytest.raises(MoneyError, match="pas bénéficiaire"):
+        compute_dgd(COMPACT, TITULAIRE, final, a2, BT01, reception=RECEPTION,
+                    unpaid_interest={"X": (CarriedInterest(date(2025, 3, 1), "1", D("1.00"), D("40.00")),)})
+    with pytest.raises(MoneyError, match="négatifs"):
+        CarriedInterest(date(2025, 3, 1), "1", D("-1.00"), D("40.00"))
+    with pytest.raises(TypeError):
+        CarriedInterest(date(2025, 3, 1), "1", 1.5, D("40.00"))

@@ -19,7 +19,7 @@ Properties:
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -474,3 +474,33 @@ def test_an_avenant_never_moves_the_advance(scenario):
     signed_terms = replace(terms, montant_ht=initial_ht)
     for b, s in zip(beneficiaries, signed, strict=True):
         assert avance_of(terms, beneficiaries, b).value == avance_of(signed_terms, signed, s).value
+
+
+@PROPERTY
+@given(scenarios(), st.data())
+def test_unpaid_interest_carried_into_the_dgd_adds_to_the_total_and_leaves_the_price_alone(scenario, data):
+    """Interest still unpaid on acomptes, drawn at random per beneficiary (issue 16): the reconciliation of the price
+    is the one without it, the payables are the solde, and each total to pay is the solde plus what was carried."""
+    from chorus_chain.domain.money import CarriedInterest
+
+    terms, beneficiaries, decomptes, tables, definitive = scenario
+    etats = run(terms, beneficiaries, decomptes, tables)
+    last = decomptes[-1]
+    final = replace(last, number=last.number + 1, month=MONTHS[min(last.number + 1, len(MONTHS) - 1)])
+    unpaid = {
+        b.key: tuple(CarriedInterest(date(2025, 1, 1) + timedelta(days=n), str(n + 1), euros(cents), D("40.00"))
+                     for n, cents in enumerate(data.draw(st.lists(st.integers(0, 10**7), max_size=3))))
+        for b in beneficiaries if data.draw(st.booleans())
+    }
+    plain = compute_dgd(terms, beneficiaries, final, etats[-1], definitive, reception=date(2025, 12, 1))
+    carried = compute_dgd(terms, beneficiaries, final, etats[-1], definitive, reception=date(2025, 12, 1),
+                          unpaid_interest=unpaid)
+    for before, after in zip((*plain.beneficiaries, plain.marche), (*carried.beneficiaries, carried.marche),
+                             strict=True):
+        assert (after.montant_dgd, after.solde, after.retenue.amount) == (before.montant_dgd, before.solde,
+                                                                          before.retenue.amount)
+        assert after.reconciles
+        owed = sum((i.total for i in unpaid.get(after.key, ())), D("0")) if after.key is not None else \
+            sum((i.total for items in unpaid.values() for i in items), D("0"))
+        assert after.interets == owed and after.total_a_payer == after.solde + owed
+    assert [p.this for p in carried.etat.payables] == [p.this for p in plain.etat.payables]

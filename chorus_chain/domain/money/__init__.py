@@ -40,6 +40,7 @@ from chorus_chain.domain.money.caps import (
 )
 from chorus_chain.domain.money.dgd import (
     GUARANTEE_PERIOD_MONTHS,
+    CarriedInterest,
     Dgd,
     DgdFigures,
     RetenueRelease,
@@ -167,6 +168,7 @@ __all__ = [
     "DayCountDivisor",
     "Dc4CeilingBase",
     "DecompteMensuel",
+    "CarriedInterest",
     "Dgd",
     "DgdFigures",
     "EtatAcompte",

@@ -18,8 +18,8 @@ the tacit procedure (A22/A23), are status matters handled elsewhere.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -40,6 +40,7 @@ from chorus_chain.domain.money.rounding import (
     MoneyError,
     exact,
     fmt_date,
+    require_decimal,
     require_int,
 )
 
@@ -76,6 +77,11 @@ class DgdFigures:
     solde: Decimal
     retenue: RetenueRelease
     lines: tuple[Line, ...]
+    # Late-payment interest and flat fees of the acomptes still unpaid when the final état is computed, carried into
+    # it (see `carry_unpaid_interest`): owed on top of the solde, outside the reconciliation (not a price of the
+    # marché: no VAT, no retenue, no advance repayment on them).
+    interets: Decimal = ZERO
+    total_a_payer: Decimal | None = None
 
     @property
     def reconciles(self) -> bool:
@@ -92,6 +98,8 @@ class DgdFigures:
             "retenue": format(self.retenue.amount, "f"),
             "retenue_release_date": self.retenue.release_date.isoformat(),
             "retenue_replaced_by_guarantee": self.retenue.replaced_by_guarantee,
+            "interets": format(self.interets, "f"),
+            "total_a_payer": format(self.solde if self.total_a_payer is None else self.total_a_payer, "f"),
             "lines": [line.to_dict() for line in self.lines],
         }
 
@@ -132,8 +140,10 @@ def compute_dgd(
     *,
     reception: date,
     guarantee_months: int = GUARANTEE_PERIOD_MONTHS,
+    unpaid_interest: Mapping[BeneficiaryKey, Sequence[CarriedInterest]] | None = None,
 ) -> Dgd:
-    """The DGD from the décompte final (cumulative figures as finally admitted) and the last état d'acompte."""
+    """The DGD from the décompte final (cumulative figures as finally admitted) and the last état d'acompte.
+    `unpaid_interest`: per payee, the late-payment interest of acomptes still unpaid (`carry_unpaid_interest`)."""
     require_int(guarantee_months, "guarantee_months")
     if guarantee_months < 0:
         raise MoneyError("Le délai de garantie ne peut être négatif.", field="guarantee_months")
@@ -175,7 +185,72 @@ def compute_dgd(
     for row in (*rows, marche):
         if not row.reconciles:  # cannot happen by construction; refuse rather than publish a wrong DGD
             raise MoneyError(f"Le décompte général de {row.name} ne se réconcilie pas au centime.")
+    rows, marche = carry_unpaid_interest(rows, marche, unpaid_interest or {})
     return Dgd(etat, reception, release_date, tuple(rows), marche)
+
+
+@dataclass(frozen=True)
+class CarriedInterest:
+    """The interest and flat fee of one late payment of an acompte, as the engine computed them when the payment
+    was recorded (`late_payment_interest`), still unpaid: carried, never computed again."""
+
+    paid_on: date
+    etat_label: str
+    interest: Decimal
+    flat_fee: Decimal
+
+    def __post_init__(self) -> None:
+        require_decimal(self.interest, "interest")
+        require_decimal(self.flat_fee, "flat_fee")
+        if self.interest < 0 or self.flat_fee < 0:
+            raise MoneyError("Des intérêts moratoires ne peuvent être négatifs.", field="interest")
+
+    @property
+    def total(self) -> Decimal:
+        return self.interest + self.flat_fee
+
+
+def carry_unpaid_interest(
+    rows: Sequence[DgdFigures],
+    marche: DgdFigures,
+    unpaid: Mapping[BeneficiaryKey, Sequence[CarriedInterest]],
+) -> tuple[list[DgdFigures], DgdFigures]:
+    """Carry into the décompte général the interest of acomptes the buyer has not paid (R2192-36 gave it 45 days):
+    once the DG is signed without reservations it is definitive, and interest it does not state could no longer be
+    claimed — so each payee's figures state them, payment by payment, and the total owed at the end (solde +
+    interest). The reconciliation of the price (avance + acomptes + solde + retenue = DGD) is untouched."""
+    unknown = set(unpaid) - {row.key for row in rows}
+    if unknown:
+        raise MoneyError("Des intérêts moratoires sont dus à une entreprise qui n'est pas bénéficiaire du marché.")
+    carried = []
+    total = ZERO
+    for row in rows:
+        items = list(unpaid.get(row.key, ()))
+        carried.append(_with_interest(row, items))
+        total += carried[-1].interets
+    marche_items = [item for row in rows for item in unpaid.get(row.key, ())]
+    return carried, _with_interest(marche, marche_items, total=total)
+
+
+def _with_interest(row: DgdFigures, items: Sequence[CarriedInterest], *, total: Decimal | None = None) -> DgdFigures:
+    interets = sum((item.total for item in items), ZERO) if total is None else total
+    if not items:
+        return replace(row, interets=ZERO, total_a_payer=row.solde)
+    interest_line = Line(
+        f"Intérêts moratoires restant dus sur les acomptes ({row.name})",
+        "somme, paiement en retard par paiement en retard, des intérêts moratoires et de l'indemnité forfaitaire "
+        "calculés à chaque paiement et non payés par l'acheteur",
+        tuple((f"paiement du {fmt_date(item.paid_on)} (état n° {item.etat_label})", item.total) for item in items),
+        interets,
+    )
+    total_line = Line(
+        f"Total à payer au décompte général ({row.name})",
+        "solde du marché + intérêts moratoires restant dus sur les acomptes",
+        (("solde", row.solde), ("intérêts moratoires restant dus", interets)),
+        row.solde + interets,
+    )
+    return replace(row, interets=interets, total_a_payer=row.solde + interets,
+                   lines=(*row.lines, interest_line, total_line))
 
 
 def _figures(

@@ -16,6 +16,7 @@ from sqlalchemy import exists, func, or_, select
 
 from chorus_chain.access import visible_to
 from chorus_chain.domain import deadlines as clocks
+from chorus_chain.domain.money import CarriedInterest
 from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, Marche, Piece, PieceAccess, Structure
 from chorus_chain.models.etat_pieces import LinePayment, PayableLine
@@ -125,3 +126,16 @@ def unpaid_by_payee(marche_id: int, etat_ids: Iterable[int] | None = None) -> di
     for party_id, payment in _rows(query):
         found.setdefault(party_id, []).append(payment)
     return found
+
+
+def carried_into_final(marche_id: int) -> dict[int, list[CarriedInterest]]:
+    """The engine's input for the final état (`domain.money.dgd.carry_unpaid_interest`): per payee (its party id is
+    its beneficiary key), the interest and flat fee of each late payment still unpaid — the figures stored with the
+    payment, not computed again. Two queries."""
+    unpaid = unpaid_by_payee(marche_id)
+    line_ids = {payment.line_id for payments in unpaid.values() for payment in payments}
+    labels = dict(db.session.execute(
+        select(PayableLine.id, EtatAcompte).join(EtatAcompte, EtatAcompte.id == PayableLine.etat_acompte_id)
+        .where(PayableLine.id.in_(line_ids))).all()) if line_ids else {}
+    return {party_id: [CarriedInterest(p.paid_on, labels[p.line_id].label, p.interest, p.flat_fee) for p in payments]
+            for party_id, payments in unpaid.items()}
