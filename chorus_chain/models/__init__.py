@@ -12,6 +12,7 @@ from chorus_chain.models.invitations import InvitationRequest
 from chorus_chain.models.etat_pieces import EtatAcomptePdm, LinePayment, PayableLine
 from chorus_chain.models.marches import Dc4Avenant, Marche, MarcheEvent, MarcheParty
 from chorus_chain.models.messaging import MailMessage, OutboxJob
+from chorus_chain.models.money_clauses import AvanceRepaymentAmount, RetenueGuarantee
 from chorus_chain.models.money import (
     Decompte,
     DecompteLine,
@@ -34,6 +35,8 @@ from chorus_chain.models.structures import (
 )
 
 __all__ = [
+    "AvanceRepaymentAmount",
+    "RetenueGuarantee",
     "WebhookDelivery",
     "WebhookSubscription",
     "Account",

@@ -38,6 +38,7 @@ AVANCE_RATE_MAX = Decimal("60")  # 5–30 % as a rule, up to 60 % with a guarant
 AVANCE_WITHOUT_GUARANTEE_MAX = Decimal("30")  # above it, a garantie à première demande is required
 PARTY_STATUSES = ("invited", "confirmed", "declined")
 DC4_STATUSES = ("pending", "accepted", "refused", "tacit")
+REPAYMENT_BASES = ("own_part", "whole_marche")  # domain.money.RepaymentBasis
 
 Money = Numeric(14, 2)
 Rate = Numeric(5, 2)
@@ -70,6 +71,10 @@ class Marche(Base):
         # Above 30 % an advance needs a garantie à première demande (CCP R2191-7 ff.).
         CheckConstraint(f"avance_rate <= {AVANCE_WITHOUT_GUARANTEE_MAX} OR avance_guarantee", name="avance_guarantee"),
         CheckConstraint("avance_repayment_end > 65 AND avance_repayment_end <= 100", name="avance_repayment_end"),
+        # The repayment starts at the latest at 65 % executed, and ends after it starts (R2191-11; CHORUS.md §6b).
+        CheckConstraint("avance_repayment_start >= 0 AND avance_repayment_start <= 65 "
+                        "AND avance_repayment_end > avance_repayment_start", name="avance_repayment_start"),
+        CheckConstraint(check_in("avance_repayment_basis", REPAYMENT_BASES), name="avance_repayment_basis"),
         CheckConstraint("penalty_daily_amount IS NULL OR penalty_daily_amount >= 0", name="penalty_daily_amount"),
         CheckConstraint("guarantee_months >= 0", name="guarantee_months"),
     )
@@ -93,8 +98,11 @@ class Marche(Base):
     duration_months: Mapped[int] = mapped_column(default=12, server_default="12")
     avance_guarantee: Mapped[bool] = mapped_column(default=False, server_default=false())
     avance_repayment_end: Mapped[Decimal] = mapped_column(Rate, default=Decimal("80.00"), server_default="80.00")
+    avance_repayment_start: Mapped[Decimal] = mapped_column(Rate, default=Decimal("65.00"), server_default="65.00")
+    # Whose execution paces the repayment: each beneficiary's own part, or the whole marché.
+    avance_repayment_basis: Mapped[str] = mapped_column(String(12), default="own_part", server_default="own_part")
     penalty_daily_amount: Mapped[Decimal | None] = mapped_column(Money)  # None: 1/3000 of the amount (CCAG 2021)
-    penalty_exemption: Mapped[bool] = mapped_column(default=True, server_default=true())  # < 1 000 € HT: none
+    penalty_exemption: Mapped[bool] = mapped_column(default=True, server_default=true())  # total ≤ 1 000 € HT: none
     guarantee_months: Mapped[int] = mapped_column(default=12, server_default="12")
     reception_on: Mapped[date | None]  # réception des travaux: starts the guarantee period
     price_form: Mapped[str] = mapped_column(String(12), default="ferme")
@@ -167,6 +175,8 @@ class MarcheParty(Base):
     dc4_status: Mapped[str | None] = mapped_column(String(10))
     accepted_on: Mapped[date | None]
     dc4_refusal_reason: Mapped[str | None] = mapped_column(String(500))
+    # A sous-traitant in paiement direct is paid its advance only at its request (R2193-19): True once it declines.
+    avance_declined: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     marche: Mapped[Marche] = relationship(back_populates="parties", lazy="raise")

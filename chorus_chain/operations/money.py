@@ -29,6 +29,7 @@ from chorus_chain.models import Marche
 from chorus_chain.models.money import Decompte, DecompteLine, EtatAcompte, IndexValue, MarchePenalty, PriceLine
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import chain as chain_ops
+from chorus_chain.operations import money_clauses
 
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
@@ -45,6 +46,11 @@ def _fraction(percent: Decimal) -> Decimal:
     return (Decimal(percent) / HUNDRED).normalize() if percent else Decimal(0)
 
 
+def _or(value, default):
+    """A column's value, or its default on a marché not flushed yet (the ORM fills defaults at the flush)."""
+    return default if value is None else value
+
+
 def _cent(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
@@ -55,7 +61,9 @@ def _cent(value: Decimal) -> Decimal:
 
 def terms_of(marche: Marche, beneficiaries: Sequence[engine.Beneficiary] | None = None) -> engine.MarcheTerms:
     """The marché's financial terms for the engine. `retenue_replaced_by_guarantee` is a marché-wide setting: the
-    guarantee replaces the retenue of every beneficiary (the engine still shows what would have been held)."""
+    guarantee replaces the retenue of every beneficiary (the engine still shows what would have been held); the
+    guarantees of one beneficiary, for an amount, and the pace of the advance repayment are the marché's money
+    clauses (`operations.money_clauses`)."""
     try:
         replaced: frozenset = frozenset()
         if marche.retenue_replaced_by_guarantee:
@@ -74,10 +82,15 @@ def terms_of(marche: Marche, beneficiaries: Sequence[engine.Beneficiary] | None 
             tva_rate=_fraction(marche.tva_rate),
             duration_months=marche.duration_months,
             groupement=marche.groupement,
-            retenue=engine.RetenueSettings(rate=_fraction(marche.retenue_rate), replaced=replaced),
+            retenue=engine.RetenueSettings(rate=_fraction(marche.retenue_rate), replaced=replaced,
+                                           guarantees=money_clauses.guarantees_of(marche)),
             avance=engine.AvanceSettings(
                 rate=_fraction(marche.avance_rate), guarantee=bool(marche.avance_guarantee),
-                schedule=engine.RepaymentSchedule.linear(end=_fraction(marche.avance_repayment_end))),
+                schedule=engine.RepaymentSchedule.linear(end=_fraction(marche.avance_repayment_end),
+                                                         start=_fraction(_or(marche.avance_repayment_start,
+                                                                             Decimal("65.00")))),
+                basis=engine.RepaymentBasis(_or(marche.avance_repayment_basis, "own_part")),
+                fixed=money_clauses.fixed_repayments_of(marche)),
             revision=revision,
             penalties=engine.PenaltySettings(
                 daily_amount=None if marche.penalty_daily_amount is None else Decimal(marche.penalty_daily_amount),
@@ -167,6 +180,7 @@ def beneficiaries_of(marche: Marche, *, check: bool = True) -> list[engine.Benef
             gross[key] = Decimal(party.montant_ttc)
         else:
             gross[key] = _ht_of_ttc(party.montant_ttc, marche.tva_rate)
+    declined = money_clauses.avance_declined_keys(marche)
     result = []
     for key in keys:
         party = chain.party(key)
@@ -180,7 +194,7 @@ def beneficiaries_of(marche: Marche, *, check: bool = True) -> list[engine.Benef
                 result.append(engine.Beneficiary(
                     key=key, name=party.name, role=Role.SOUS_TRAITANT, part_ht=part, contractor_key=party.parent_key,
                     paiement_direct=True, autoliquidation=autoliquidation,
-                    dc4_ceiling_ttc=Decimal(party.montant_ttc)))
+                    dc4_ceiling_ttc=Decimal(party.montant_ttc), takes_avance=key not in declined))
             else:
                 result.append(engine.Beneficiary(key=key, name=party.name, role=party.role, part_ht=part))
         except engine.MoneyError as error:

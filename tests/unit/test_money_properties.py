@@ -34,12 +34,16 @@ from chorus_chain.domain.money import (
     Beneficiary,
     CoefficientRounding,
     DecompteMensuel,
+    FixedRepayment,
+    Guarantee,
     IndexStatus,
     IndexTable,
     IndexValue,
     MarcheTerms,
     PartDecompte,
     Penalty,
+    RepaymentBasis,
+    RepaymentSchedule,
     RetenueSettings,
     RevisionAmount,
     RevisionTerms,
@@ -106,6 +110,28 @@ def marches(draw):
             )
         )
     keys = [b.key for b in beneficiaries]
+    # guarantees replacing the retenue of a beneficiary, for an amount or the whole, from a month of the scenario
+    guarantees = tuple(
+        Guarantee(
+            draw(st.sampled_from(keys)),
+            draw(st.sampled_from(["gapd", "caution"])),
+            date(2024, draw(st.integers(1, 12)), draw(st.integers(1, 28))),
+            draw(st.one_of(st.none(), st.integers(1, 3_000_000).map(euros))),
+        )
+        for _ in range(draw(st.integers(0, 3)))
+    )
+    # the pace of the advance repayment: the §6b defaults, or any start ≤ 65 % and end above it; own part or whole
+    # marché; and, for some beneficiaries, fixed amounts per état
+    schedule = draw(st.sampled_from([LINEAR_65_TO_80, LINEAR_65_TO_100, None]))
+    if schedule is None:
+        start = draw(st.integers(0, 65))
+        end = draw(st.integers(start + 1, 100))
+        schedule = RepaymentSchedule.linear(end=D(end) / 100, start=D(start) / 100)
+    fixed = tuple(
+        FixedRepayment(key, MONTHS[number], euros(draw(st.integers(1, 5_000_000))))
+        for key in draw(st.lists(st.sampled_from(keys), unique=True, max_size=2))
+        for number in draw(st.lists(st.integers(0, 8), unique=True, min_size=1, max_size=4))
+    )
     revision = None
     if draw(st.booleans()):
         revision = RevisionTerms(
@@ -123,10 +149,14 @@ def marches(draw):
         retenue=RetenueSettings(
             rate=draw(st.sampled_from([D("0"), D("0.03"), D("0.05")])),
             replaced=frozenset(draw(st.lists(st.sampled_from(keys), unique=True, max_size=2))),
+            guarantees=guarantees,
         ),
         avance=AvanceSettings(
             rate=draw(st.sampled_from([D("0"), D("0.05"), D("0.10"), D("0.30")])),
-            schedule=draw(st.sampled_from([LINEAR_65_TO_80, LINEAR_65_TO_100])),
+            guarantee=True,
+            schedule=schedule,
+            basis=draw(st.sampled_from(list(RepaymentBasis))),
+            fixed=fixed,
         ),
         revision=revision,
     )
@@ -262,7 +292,7 @@ def test_rounding_never_drifts_more_than_a_cent_per_line(scenario):
                 )
                 assert abs(b.columns.revision.to_date - exact) <= allowed
         # retenue: one rounding per part (the sous-traitants' shares are subtracted exactly)
-        if not terms.retenue.replaced:
+        if not terms.retenue.replaced and not terms.retenue.guarantees:
             contractors = [b for b in beneficiaries if not b.is_sous_traitant]
             exact = sum(
                 (
@@ -325,6 +355,54 @@ def test_advance_never_exceeds_and_is_repaid_exactly_at_the_end(scenario, months
     assert (
         sum((e.marche.amount_due.this for e in etats), D("0")) + dgd.marche.solde == dgd.etat.marche.amount_due.to_date
     )
+
+
+@PROPERTY
+@given(scenarios())
+def test_a_guarantee_holds_the_retenue_only_on_what_it_does_not_cover(scenario):
+    """With guarantees, each beneficiary's retenue is the one computed without them less what its guarantees in
+    force for that month cover, never below 0 (all of it for a guarantee without an amount)."""
+    terms, beneficiaries, decomptes, tables, _ = scenario
+    bare = replace(terms, retenue=replace(terms.retenue, guarantees=()))
+    for guaranteed, unguaranteed in zip(
+        run(terms, beneficiaries, decomptes, tables), run(bare, beneficiaries, decomptes, tables), strict=True
+    ):
+        for b in beneficiaries:
+            held = guaranteed.beneficiary(b.key).columns.retenue.to_date
+            computed = unguaranteed.beneficiary(b.key).columns.retenue.to_date
+            in_force = terms.retenue.guarantees_of(b.key, guaranteed.month)
+            if any(g.amount is None for g in in_force):
+                expected = D("0.00")
+            else:
+                expected = max(D("0.00"), computed - sum((g.amount for g in in_force), D("0")))
+            assert held == expected, (b.key, guaranteed.number)
+            assert 0 <= held <= computed
+
+
+@PROPERTY
+@given(scenarios())
+def test_the_repayment_follows_the_pace_the_marche_chose(scenario):
+    """Fixed amounts: the cumulative scheduled amounts, capped by the advance; otherwise the schedule's share of
+    the execution of the beneficiary's part or of the whole marché."""
+    terms, beneficiaries, decomptes, tables, _ = scenario
+    by_key = {b.key: b for b in beneficiaries}
+    for etat in run(terms, beneficiaries, decomptes, tables):
+        marche_works = etat.marche.works_ht.to_date
+        for b in etat.beneficiaries:
+            c = b.columns
+            fixed = terms.avance.fixed_of(b.key)
+            if fixed:
+                scheduled = sum((r.amount for r in fixed if r.month <= etat.month), D("0.00"))
+                expected = min(c.avance_paid.to_date, scheduled)
+            elif terms.avance.basis is RepaymentBasis.WHOLE_MARCHE:
+                expected = cent(c.avance_paid.to_date * terms.avance.schedule.fraction(marche_works / terms.montant_ht))
+            else:
+                part = by_key[b.key].part_ht
+                executed = c.works_ht.to_date / part if part else None
+                if executed is None:
+                    continue
+                expected = cent(c.avance_paid.to_date * terms.avance.schedule.fraction(executed))
+            assert c.avance_repayment.to_date == expected, (b.key, etat.number)
 
 
 FLOATS = st.floats(allow_nan=False, allow_infinity=False)

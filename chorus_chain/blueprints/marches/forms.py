@@ -98,7 +98,7 @@ class MarcheForm(Form):
                                    render_kw={"inputmode": "numeric"})
     penalty_daily_amount = StringField("Pénalité de retard par jour (€ HT)", validators=[Optional(), max_length(30)],
                                        render_kw={"inputmode": "decimal", "placeholder": "1/3000 du montant"})
-    penalty_no_exemption = BooleanField("Pas d'exonération des pénalités sous 1 000 € HT (dérogation du CCAP)")
+    penalty_no_exemption = BooleanField("Pas d'exonération des pénalités d'un total de 1 000 € HT au plus (dérogation du CCAP)")
     price_form = SelectField("Forme du prix", validate_choice=False, choices=choices(PRICE_FORM_CHOICES),
                              default="revisable")
     revision_a = StringField("Partie fixe a de la formule", default="0,125", validators=[Optional(), max_length(10)],

@@ -9,12 +9,23 @@ Why (CHORUS.md §5 "Avance", §6b "Advance amount" and "Advance repayment"):
   piecewise-linear schedule. The cumulative target is advance × fraction(executed), rounded to the cent; each état
   deducts target − previous target, so rounding never drifts and the repayments never exceed the advance.
 - at the décompte général the advance is repaid in full whatever the execution reached (§6.5).
+- the pace is the marché's (R2191-11: "selon un rythme et des modalités fixés par le marché"): the execution that
+  drives it is the beneficiary's own part (default, `RepaymentBasis.OWN_PART`) or the whole marché
+  (`WHOLE_MARCHE`: Σ works of every beneficiary ÷ the marché amount, the same share for every advance); the linear
+  schedule's start (at the latest 65 %) and end percentages; or, for a beneficiary, a schedule of fixed amounts by
+  month of décompte (`FixedRepayment`), cumulated and never beyond the advance. By month, not by état number: the
+  cumulative target depends on the décompte's inputs only, so re-running a month deducts nothing more.
+- a sous-traitant in paiement direct may decline its advance (R2193-19: paid only at its request): its advance is
+  0 and nobody else gets one on its part — the titulaire's advance is on the marché less the parts paid directly to
+  sous-traitants (R2193-18), whether they take theirs or not.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import Enum
 
 from chorus_chain.domain.money.caps import check_avance_rate
 from chorus_chain.domain.money.rounding import (
@@ -22,10 +33,15 @@ from chorus_chain.domain.money.rounding import (
     ZERO,
     Explained,
     Line,
+    BeneficiaryKey,
     MoneyError,
     cent,
+    check_month,
     exact,
+    fmt_euros,
+    month_fr,
     fmt_rate,
+    require_cents,
     require_decimal,
     require_int,
 )
@@ -95,19 +111,68 @@ LINEAR_65_TO_100 = RepaymentSchedule.linear(end=ONE)
 """§6b alternative: linear from 65 % to 100 % executed."""
 
 
+class RepaymentBasis(Enum):
+    """Whose execution paces the repayment of an advance."""
+
+    OWN_PART = "own_part"
+    """Default: the beneficiary's own works ÷ its own part (the pace its own acomptes can bear)."""
+    WHOLE_MARCHE = "whole_marche"
+    """The marché's works (every beneficiary) ÷ the marché amount: one share for every advance."""
+
+
+REPAYMENT_BASIS_LABELS = {
+    RepaymentBasis.OWN_PART: "selon l'exécution de la part du bénéficiaire",
+    RepaymentBasis.WHOLE_MARCHE: "selon l'exécution de l'ensemble du marché",
+}
+
+
+@dataclass(frozen=True)
+class FixedRepayment:
+    """A fixed amount of `key`'s advance to deduct from the état d'acompte of the décompte of `month` ("YYYY-MM")."""
+
+    key: BeneficiaryKey
+    month: str
+    amount: Decimal
+
+    def __post_init__(self) -> None:
+        check_month(self.month)
+        require_cents(self.amount, "amount", "Montant à rembourser")
+        if self.amount <= 0:
+            raise MoneyError("Un montant de remboursement de l'avance doit être positif.", field="amount")
+
+
 @dataclass(frozen=True)
 class AvanceSettings:
     """The advance clause: rate of the initial TTC amount (0 = no advance), whether a garantie à première demande
-    backs it (needed above 30 %), and the repayment schedule (default §6b: linear 65 % → 80 %)."""
+    backs it (needed above 30 %), the repayment schedule (default §6b: linear 65 % → 80 %), the execution it follows
+    (`basis`), and the beneficiaries repaying by fixed amounts per état instead (`fixed`)."""
 
     rate: Decimal = Decimal("0.05")
     guarantee: bool = False
     schedule: RepaymentSchedule = field(default=LINEAR_65_TO_80)
+    basis: RepaymentBasis = RepaymentBasis.OWN_PART
+    fixed: tuple[FixedRepayment, ...] = ()
 
     def __post_init__(self) -> None:
         check_avance_rate(self.rate, self.guarantee)
         if not isinstance(self.schedule, RepaymentSchedule):
             raise TypeError("schedule: RepaymentSchedule expected")
+        if not isinstance(self.basis, RepaymentBasis):
+            raise TypeError("basis: RepaymentBasis expected")
+        object.__setattr__(self, "fixed", tuple(self.fixed))
+        seen = set()
+        for row in self.fixed:
+            if not isinstance(row, FixedRepayment):
+                raise TypeError("fixed: FixedRepayment expected")
+            if (row.key, row.month) in seen:
+                raise MoneyError(
+                    f"Le mois {month_fr(row.month)} a deux montants de remboursement pour le même bénéficiaire.",
+                    field="fixed",
+                )
+            seen.add((row.key, row.month))
+
+    def fixed_of(self, key: BeneficiaryKey) -> tuple[FixedRepayment, ...]:
+        return tuple(sorted((r for r in self.fixed if r.key == key), key=lambda r: r.month))
 
 
 @exact
@@ -149,13 +214,16 @@ def repayment_target(
     *,
     final: bool = False,
     who: str = "",
+    whole_marche: bool = False,
 ) -> Explained:
     """Cumulative advance repayment to have deducted by this état: advance × fraction(executed), to the cent.
 
-    executed = cumulative works at base prices ÷ the part's initial amount HT (§6b). `final`: the décompte général,
-    where whatever remains is repaid.
+    executed = cumulative works at base prices ÷ the part's initial amount HT (§6b); `whole_marche`: the marché's
+    works ÷ the marché amount (`RepaymentBasis.WHOLE_MARCHE`). `final`: the décompte général, where whatever
+    remains is repaid.
     """
     suffix = f" ({who})" if who else ""
+    whose = "du marché" if whole_marche else "de la part"
     label = f"Remboursement cumulé de l'avance{suffix}"
     if avance == 0:
         return Explained.zero(label, "pas d'avance versée : rien à rembourser")
@@ -168,9 +236,10 @@ def repayment_target(
     executed = works_to_date / part_ht
     share = schedule.fraction(executed)
     line_executed = Line(
-        f"Exécution de la part{suffix}",
-        "travaux cumulés aux prix de base ÷ montant HT initial de la part",
-        (("travaux cumulés aux prix de base", works_to_date), ("montant HT de la part", part_ht)),
+        f"Exécution {whose}{suffix}",
+        f"travaux cumulés aux prix de base ÷ montant HT initial {whose}"
+        + (" (le marché fixe le rythme du remboursement sur l'ensemble du marché)" if whole_marche else ""),
+        (("travaux cumulés aux prix de base", works_to_date), (f"montant HT {whose}", part_ht)),
         executed.quantize(Decimal("0.000001")),
         unit="taux",
     )
@@ -189,3 +258,37 @@ def repayment_target(
         target,
     )
     return Explained(target, (line_executed, line_share, line_target))
+
+
+@exact
+def fixed_repayment_target(
+    avance: Decimal,
+    rows: Sequence[FixedRepayment],
+    month: str,
+    *,
+    final: bool = False,
+    who: str = "",
+) -> Explained:
+    """Cumulative repayment under a schedule of fixed amounts: Σ the amounts of the months up to the décompte's
+    `month`, never beyond the advance; the décompte général repays whatever remains."""
+    suffix = f" ({who})" if who else ""
+    label = f"Remboursement cumulé de l'avance{suffix}"
+    if avance == 0:
+        return Explained.zero(label, "pas d'avance versée : rien à rembourser")
+    if final:
+        return Explained.of(
+            Line(label, "décompte général : l'avance est remboursée en totalité", (("avance versée", avance),), avance)
+        )
+    due = [r for r in rows if r.month <= month]
+    scheduled = sum((r.amount for r in due), Decimal("0.00"))
+    target = min(avance, scheduled)
+    words = " + ".join(f"{month_fr(r.month)} : {fmt_euros(r.amount)}" for r in due) or "aucun montant prévu à ce jour"
+    return Explained.of(
+        Line(
+            label,
+            f"échéancier à montants fixes du marché, cumul des mois jusqu'à {month_fr(month)} ({words}), "
+            "sans dépasser l'avance",
+            (("montants prévus à ce jour", scheduled), ("avance", avance)),
+            target,
+        )
+    )

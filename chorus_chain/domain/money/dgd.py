@@ -142,7 +142,9 @@ def compute_dgd(
     rows = []
     for b in etat.beneficiaries:
         c = b.columns
-        replaced = b.key in terms.retenue.replaced
+        replaced = b.key in terms.retenue.replaced or any(
+            g.amount is None for g in terms.retenue.guarantees_of(b.key, decompte_final.month)
+        )
         rows.append(
             _figures(
                 b.key,

@@ -39,7 +39,13 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from chorus_chain.domain.money.advance import AvanceSettings, avance_amount, repayment_target
+from chorus_chain.domain.money.advance import (
+    AvanceSettings,
+    RepaymentBasis,
+    avance_amount,
+    fixed_repayment_target,
+    repayment_target,
+)
 from chorus_chain.domain.money.caps import check_dc4_ceiling, check_fraction, check_not_negative
 from chorus_chain.domain.money.index_table import IndexTable
 from chorus_chain.domain.money.penalties import Penalty, PenaltySettings, penalties_to_date
@@ -629,8 +635,29 @@ def avance_of(terms: MarcheTerms, beneficiaries: Sequence[Beneficiary], b: Benef
         base = b.part_ht * (ONE + t) + sum(
             (s.part_ht * t for s in beneficiaries if s.contractor_key == b.key and s.autoliquidation), ZERO
         )
-    rate = terms.avance.rate if b.takes_avance else ZERO
-    return avance_amount(rate, base, terms.duration_months, b.name)
+    if not b.takes_avance:
+        return Explained.zero(
+            f"Avance ({b.name})",
+            "le sous-traitant ne demande pas son avance (R2193-19 : elle ne lui est versée qu'à sa demande) ; "
+            "sa part n'ouvre pas d'avance à son entrepreneur principal pour autant (R2193-18)",
+        )
+    amount = avance_amount(terms.avance.rate, base, terms.duration_months, b.name)
+    direct = [s for s in beneficiaries if s.contractor_key == b.key]
+    if b.is_sous_traitant or not direct or terms.avance.rate == 0:
+        return amount
+    # R2193-18: the contractor's advance is on its part less the parts paid directly to its sous-traitants; say so.
+    paid_directly = sum((s.part_ht for s in direct), ZERO)
+    part_line = Line(
+        f"Part ouvrant droit à l'avance ({b.name})",
+        "montant HT de sa part − parts payées directement à ses sous-traitants (R2193-18), qu'ils prennent leur "
+        "avance ou non",
+        (
+            ("montant HT de sa part, sous-traitance comprise", b.part_ht + paid_directly),
+            *((f"part payée directement à {s.name}", s.part_ht) for s in direct),
+        ),
+        b.part_ht,
+    )
+    return Explained(amount.value, (part_line, *amount.lines))
 
 
 @exact
@@ -684,16 +711,19 @@ def compute_etat_acompte(
         if b.is_sous_traitant:
             continue
         members = [_retenue_member(x, ht) for x in (b, *sts_of[b.key])]
-        retenue.update(retenue_of_part(terms.retenue, terms.tva_rate, members[0], members[1:]))
+        retenue.update(retenue_of_part(terms.retenue, terms.tva_rate, members[0], members[1:], decompte.month))
 
     # 4. Penalties (marché-wide exemption threshold).
     penalties = penalties_to_date(terms.penalties, terms.montant_ht, decompte.penalties, by_key)
 
     # 5. Per beneficiary columns.
+    marche_works = sum((h.works.value for h in ht.values()), ZERO)
     etats: list[BeneficiaryEtat] = []
     for b in beneficiaries:
         etats.append(
-            _beneficiary_etat(terms, beneficiaries, b, ht, vat, retenue, penalties, previous_of(b.key), decompte, final)
+            _beneficiary_etat(
+                terms, beneficiaries, b, ht, vat, retenue, penalties, previous_of(b.key), decompte, final, marche_works
+            )
         )
 
     # 6. The marché: sums of the beneficiaries' rounded lines.
@@ -877,6 +907,7 @@ def _beneficiary_etat(
     prev: Figures,
     decompte: DecompteMensuel,
     final: bool,
+    marche_works: Decimal,
 ) -> BeneficiaryEtat:
     h = ht[b.key]
     avance = avance_of(terms, beneficiaries, b)
@@ -902,9 +933,7 @@ def _beneficiary_etat(
         ],
     )
     ttc = Explained(ttc.value, ttc.lines[-1:])  # the parts are explained in their own columns
-    repayment = repayment_target(
-        avance_paid.value, h.works.value, b.part_ht, terms.avance.schedule, final=final, who=b.name
-    )
+    repayment = _repayment(terms, b, h, avance_paid.value, decompte.month, final, marche_works)
     deducted = _sum(
         f"Total des déductions, cumul à ce jour ({b.name})",
         [
@@ -941,6 +970,22 @@ def _beneficiary_etat(
         amount_due=_column("amount_due", due, prev.amount_due),
     )
     return BeneficiaryEtat(b.key, b.name, b.role, payee_of(terms, beneficiaries, b), columns, avance)
+
+
+def _repayment(
+    terms: MarcheTerms, b: Beneficiary, h: _Ht, avance_paid: Decimal, month: str, final: bool, marche_works: Decimal
+) -> Explained:
+    """The cumulative advance repayment at the marché's pace (see `advance`): fixed amounts for a beneficiary the
+    marché gives a schedule of amounts, else the linear schedule on its own part's or the whole marché's execution."""
+    settings = terms.avance
+    fixed = settings.fixed_of(b.key)
+    if fixed:
+        return fixed_repayment_target(avance_paid, fixed, month, final=final, who=b.name)
+    if settings.basis is RepaymentBasis.WHOLE_MARCHE:
+        return repayment_target(
+            avance_paid, marche_works, terms.montant_ht, settings.schedule, final=final, who=b.name, whole_marche=True
+        )
+    return repayment_target(avance_paid, h.works.value, b.part_ht, settings.schedule, final=final, who=b.name)
 
 
 def _check_dc4(terms: MarcheTerms, b: Beneficiary, h: _Ht, ttc: Decimal) -> None:

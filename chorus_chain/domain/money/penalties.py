@@ -1,12 +1,14 @@
 """Penalties for delay (pénalités de retard), deducted from what a beneficiary is paid.
 
 Why (CHORUS.md §6b "Penalties for delay"): daily rate × days late; by default the CCAG Travaux 2021 rate of 1/3000 of
-the marché amount HT per day, with no penalty at all while the total stays under 1 000 € HT; alternatively the amounts
-set by the CCAP (a fixed amount per day, or a lump sum per breach).
+the marché amount HT per day, with no penalty at all while their total does not exceed 1 000 € HT (CCAG Travaux 2021,
+pénalités: « Le titulaire est exonéré des pénalités dont le montant total ne dépasse pas 1 000 euros HT pour
+l'ensemble du marché » — exactly 1 000,00 € is exempt); alternatively the amounts set by the CCAP (a fixed amount per
+day, or a lump sum per breach).
 
 Penalties are given cumulatively (every penalty applied since the start, like the décompte itself), so the exemption
-threshold is judged on the marché's running total: while it is under the threshold nothing is deducted; the état in
-which it reaches the threshold deducts the whole accumulated amount.
+threshold is judged on the marché's running total: while it does not exceed the threshold nothing is deducted; the
+état in which it goes beyond the threshold deducts the whole accumulated amount.
 
 Penalties are damages, not the price of a service: they are outside the VAT base and deducted from the amount TTC,
 never from the works HT (the engine's choice, see `etat_acompte`).
@@ -42,8 +44,8 @@ class PenaltySettings:
 
     - `daily_divisor`: the daily penalty is the marché amount HT ÷ this divisor (CCAG Travaux 2021: 3000).
     - `daily_amount`: a fixed amount per day set by the CCAP, replacing the divisor when given.
-    - `exemption_threshold_ht`: no penalty while the marché's total is under it; None when the CCAP waives the
-      exemption. The 1 000 € HT default is the CCAG Travaux 2021 rule as we read it [to confirm on the CCAG text].
+    - `exemption_threshold_ht`: no penalty while the marché's total does not exceed it (a total equal to it is
+      exempt); None when the CCAP waives the exemption. The 1 000 € HT default is the CCAG Travaux 2021 rule (CHORUS.md §6b).
     """
 
     daily_divisor: int = CCAG_2021_DAILY_DIVISOR
@@ -122,7 +124,8 @@ def penalties_to_date(
     amounts = [(p, penalty_amount(settings, montant_ht, p)) for p in penalties]
     total = sum((e.value for _, e in amounts), ZERO)
     threshold = settings.exemption_threshold_ht
-    exempt = threshold is not None and 0 < total < threshold
+    # « ne dépasse pas » : a total equal to the threshold is exempt (issue 16: exactly 1 000,00 € is exempt).
+    exempt = threshold is not None and 0 < total <= threshold
     result: dict[BeneficiaryKey, Explained] = {}
     for key in keys:
         own = [(p, e) for p, e in amounts if p.key == key]
@@ -132,7 +135,7 @@ def penalties_to_date(
             lines.append(
                 Line(
                     "Pénalités cumulées",
-                    f"exonération : total des pénalités du marché inférieur à {fmt_euros(threshold)} HT "
+                    f"exonération : total des pénalités du marché ne dépassant pas {fmt_euros(threshold)} HT "
                     "(CCAG Travaux 2021)",
                     (("total des pénalités du marché", total), ("seuil", threshold), ("pénalités calculées", subtotal)),
                     ZERO,
