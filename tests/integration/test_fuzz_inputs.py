@@ -22,7 +22,8 @@ from chorus_chain.extensions import db
 from chorus_chain.models import Account
 from tests import factories
 from tests.integration.db_counts import row_counts
-from tests.integration.test_marches_visibility import demo_world  # noqa: F401  (fixture)
+# `app` and `demo_world` are fixtures: this module runs on a database holding the demo.
+from tests.integration.test_marches_visibility import app, demo_world  # noqa: F401
 
 # The hostile values: each must be refused (or ignored, for a filter) without a 500 and without storing anything.
 HOSTILE = {
