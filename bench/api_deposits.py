@@ -17,6 +17,7 @@ embedded default, no Redis).
 from __future__ import annotations
 
 import argparse
+import re
 import logging
 import os
 import sys
@@ -40,6 +41,8 @@ def main() -> None:
     parser.add_argument("--trivial", type=int, default=500, help="requests to /healthz")
     parser.add_argument("--inline", action="store_true", help="run the jobs inside the request (no Redis)")
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the batches to FILE")
+    parser.add_argument("--census", action="store_true",
+                        help="count the SQL statements of one more batch of 100, by statement, and print them")
     args = parser.parse_args()
 
     os.environ.setdefault("SECRET_KEY", "bench-secret-key-not-for-production")
@@ -117,9 +120,38 @@ def run(args) -> None:
             batch = timed("POST /depots/lot (x100)", args.batches * 100, batches)
         print(f"single deposit costs {base / single:.0f} trivial requests; a batched one {base / batch:.0f}; "
               f"batch/single {batch / single:.2f}x")
+        if args.census:
+            census(app, lambda: http.post("/api/v1/depots/lot", headers=auth,
+                                          json={"pieces": [body(f"B-C-{n:03d}") for n in range(100)]}))
     finally:
         if redis_url:
             _empty_queues(app)
+
+
+def census(app, call) -> None:
+    """The SQL statements one call makes, grouped by their text (literals are bound parameters already)."""
+    from collections import Counter
+
+    from sqlalchemy import event
+
+    from chorus_chain.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    counts: Counter[str] = Counter()
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        counts[re.sub(r"sa_savepoint_\d+", "sa_savepoint_N", " ".join(statement.split()))[:200]] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    total = sum(counts.values())
+    print(f"census: {total} statements for a batch of 100 ({total / 100:.1f} a deposit)")
+    for text, n in counts.most_common():
+        print(f"{n:>6}  {text}")
 
 
 def _empty_queues(app) -> None:

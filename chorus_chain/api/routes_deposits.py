@@ -12,12 +12,15 @@ from marshmallow import ValidationError
 from chorus_chain.api import schemas as S
 from chorus_chain.api.core import idempotent, FIELD_NAMES, api_blueprint, has_right, now
 from chorus_chain.api.problems import problem, validation_errors
-from chorus_chain.api.routes_pieces import _may_deposit_on, create_piece, piece_detail, upload
+from chorus_chain.api.routes_pieces import _may_deposit_on, deposit_item, piece_detail, upload
+from chorus_chain.domain import numbering
 from chorus_chain.extensions import db
 from chorus_chain.models import DepositBatch
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import einvoice_import
 from chorus_chain.operations import pieces as ops
+from chorus_chain.operations.deposits import DepositContext
+from chorus_chain.operations.deposits import batch as batch_ops
 
 bp = api_blueprint("api_depots", "/depots", "Dépôt de factures électroniques et dépôts par lot.")
 ZIP_MAX_FILES = 500
@@ -67,19 +70,31 @@ def einvoice(body):
     return piece_detail(ops.piece_for(g.structure, piece.id))
 
 
-def _item_result(index: int, numero, attempt) -> dict:
-    """Run one item in its own savepoint: created, or refused with its reasons and nothing left of it."""
+def _item_result(index: int, numero, attempt, ctx: DepositContext | None = None) -> dict:
+    """Run one item in its own savepoint: created, or refused with its reasons and nothing left of it (nor in the
+    batch's prepared context `ctx`)."""
+    mark = ctx.mark() if ctx is not None else None
     savepoint = db.session.begin_nested()
     try:
         piece = attempt()
     except OperationError as error:
         savepoint.rollback()
-        problems = getattr(error, "problems", None) or [error]
-        return {"index": index, "numero": numero, "resultat": "refusee", "piece_id": None, "statut": None,
-                "erreurs": [{"field": FIELD_NAMES.get(getattr(p, "field", None), getattr(p, "field", None)),
-                             "message": getattr(p, "message_fr", None) or getattr(p, "message", "")}
-                            for p in problems]}
+        if ctx is not None:
+            ctx.rolled_back(mark)
+        return _refused(index, numero, error)
     savepoint.commit()
+    return _created(index, piece)
+
+
+def _refused(index: int, numero, error: OperationError) -> dict:
+    problems = getattr(error, "problems", None) or [error]
+    return {"index": index, "numero": numero, "resultat": "refusee", "piece_id": None, "statut": None,
+            "erreurs": [{"field": FIELD_NAMES.get(getattr(p, "field", None), getattr(p, "field", None)),
+                         "message": getattr(p, "message_fr", None) or getattr(p, "message", "")}
+                        for p in problems]}
+
+
+def _created(index: int, piece) -> dict:
     return {"index": index, "numero": piece.number, "resultat": "creee", "piece_id": piece.id,
             "statut": piece.status, "erreurs": []}
 
@@ -95,6 +110,19 @@ def _report(items: list[dict], source: str) -> dict:
             "items": items}
 
 
+def _number_keys(raws: list) -> list[str]:
+    """The number keys of the batch's well-formed numbers, to look them up in one query (a malformed one is refused
+    by the operation, with its message)."""
+    keys = []
+    for raw in raws:
+        if isinstance(raw, dict) and isinstance(raw.get("numero"), str):
+            try:
+                keys.append(numbering.number_key(numbering.clean_piece_number(raw["numero"])))
+            except numbering.NumberRefused:
+                continue
+    return keys
+
+
 @bp.post("/lot")
 @idempotent(bp)
 @bp.arguments(S.BatchIn)
@@ -106,7 +134,10 @@ def batch(body):
     if not _may_deposit():
         return problem(403)
     schema = S.DraftIn()
-    items = []
+    ctx = DepositContext(g.structure)  # what every piece of the batch reads, read once
+    ctx.prefetch_numbers(g.structure.id, _number_keys(body["pieces"]))
+    items: list[dict | None] = []
+    wanted: list[tuple[int, str | None, batch_ops.Item]] = []  # (index, numero, item) of the pieces to create
     may_deposit_on: dict[int, bool] = {}  # per marché, once per batch
     for index, raw in enumerate(body["pieces"]):
         numero = raw.get("numero") if isinstance(raw.get("numero"), str) else None
@@ -123,7 +154,18 @@ def batch(body):
                           "erreurs": [{"field": "marche_id", "message": "Les droits de ce client ne permettent pas "
                                                                         "de déposer sur ce marché."}]})
             continue
-        items.append(_item_result(index, numero, lambda item=item: create_piece(item)))
+        try:
+            wanted.append((index, numero, deposit_item(item)))
+        except OperationError as error:  # a file that is not base64
+            items.append(_refused(index, numero, error))
+            continue
+        items.append(None)  # its outcome, below
+    outcomes = batch_ops.create_many(g.api_account, g.structure, [item for _, _, item in wanted], now=now(),
+                                     ctx=ctx)
+    for (index, numero, _), outcome in zip(wanted, outcomes, strict=True):
+        items[index] = _created(index, outcome.piece) if outcome.piece is not None \
+            else _refused(index, numero, outcome.error)
+    ctx.finish()
     return _report(items, "json")
 
 

@@ -11,6 +11,7 @@ from flask import g
 from sqlalchemy import select
 
 from chorus_chain.access import visible_to
+from chorus_chain.api import links
 from chorus_chain.api import schemas as S
 from chorus_chain.api.core import idempotent, api_blueprint, etagged, has_right, now
 from chorus_chain.api.problems import problem
@@ -19,6 +20,8 @@ from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, Marche, Piece, Structure
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import pieces as ops
+from chorus_chain.operations.deposits import DepositContext
+from chorus_chain.operations.deposits import batch as batch_ops
 from chorus_chain.operations.pieces_queries import box_condition
 
 bp = api_blueprint("api_pieces", "/pieces", "Pièces : recherche, lecture, brouillon, envoi, actions.")
@@ -185,15 +188,22 @@ def draft_raw(body: dict) -> dict:
             "original_piece_id": body.get("piece_origine_id"), "previous_piece_id": body.get("piece_precedente_id")}
 
 
-def create_piece(body: dict) -> Piece:
-    """A draft from the body (and sent at once with `envoyer`): one operation call each, as the portal's form."""
+def deposit_item(body: dict) -> batch_ops.Item:
+    """The body as an item of `deposits.batch` (the draft form's fields, its files decoded, sent with `envoyer`)."""
     main = upload(body["fichier"]) if body.get("fichier") else None
     attachments = [upload(item) for item in body.get("pieces_jointes") or []]
-    piece = ops.create_draft(g.api_account, g.structure, body["marche_id"], draft_raw(body), main_file=main,
-                             attachments=attachments, now=now())
-    if body.get("envoyer"):
-        piece = ops.deposit(piece.id, g.api_account, g.structure, now=now())
-    return piece
+    return batch_ops.Item(body["marche_id"], draft_raw(body), main, attachments, bool(body.get("envoyer")))
+
+
+def create_piece(body: dict) -> Piece:
+    """A draft from the body (and sent at once with `envoyer`): the batch's steps for one piece, the portal's
+    `create_draft` and `deposit` (a refusal is raised: the caller answers 422 with it)."""
+    ctx = DepositContext(g.structure)
+    outcome, = batch_ops.create_many(g.api_account, g.structure, [deposit_item(body)], now=now(), ctx=ctx)
+    if outcome.error is not None:
+        raise outcome.error
+    ctx.finish()
+    return outcome.piece
 
 
 def _may_deposit_on(marche_id: int) -> bool:
@@ -205,6 +215,7 @@ def _may_deposit_on(marche_id: int) -> bool:
 @idempotent(bp)
 @bp.arguments(S.DraftIn)
 @bp.response(201, S.PieceDetail)
+@bp.doc(responses=links.responses(201, links.PIECE_LINKS))
 @bp.problems(400, 401, 403, 422, 429)
 def create(body):
     """Créer un brouillon (et l'envoyer aussitôt avec `envoyer`: true) : les mêmes contrôles que le formulaire du
@@ -263,6 +274,7 @@ def preflight(piece_id: int):
 @bp.post("/<int:piece_id>/envoi")
 @idempotent(bp)
 @bp.response(200, S.PieceDetail)
+@bp.doc(responses=links.responses(200, links.PIECE_LINKS))
 @bp.problems(401, 403, 404, 422, 429)
 def send(piece_id: int):
     """Envoyer un brouillon : le contrôle avant envoi (refus 422 avec chaque problème), puis le dépôt."""
@@ -277,6 +289,7 @@ def send(piece_id: int):
 @idempotent(bp)
 @bp.arguments(S.ActionIn)
 @bp.response(200, S.PieceDetail)
+@bp.doc(responses=links.responses(200, links.PIECE_LINKS))
 @bp.problems(400, 401, 403, 404, 422, 429)
 def act(body, piece_id: int):
     """Agir sur une pièce (valider, refuser avec un motif, prendre en charge, compléter, recycler, payer…), si elle

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import g
 from flask.views import MethodView
 
+from chorus_chain.api import links
 from chorus_chain.api import schemas as S
 from chorus_chain.api.core import api_blueprint, has_right, idempotent, now
 from chorus_chain.api.problems import problem
@@ -48,6 +49,7 @@ def _subscription(subscription_id: int, *, write: bool = False) -> WebhookSubscr
 @idempotent(bp)
 @bp.arguments(S.WebhookIn)
 @bp.response(201, S.WebhookCreated)
+@bp.doc(responses=links.responses(201, links.SUBSCRIPTION_LINKS))
 @bp.problems(400, 401, 403, 422, 429)
 def create(body):
     """S'abonner : l'adresse (https://) reçoit en POST chaque changement de statut d'une pièce que la structure voit

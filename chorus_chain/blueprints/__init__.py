@@ -35,3 +35,5 @@ def register_blueprints(app: Flask) -> None:
                support_bp, operator_bp, operator_jobs_bp, rates_bp, marche_interest_bp, documents_bp, bordereau_bp, etats_bp, decompte_general_bp, api_clients_bp,
                assistant_bp, chat_operator_bp, tresorerie_bp):
         app.register_blueprint(bp)
+    from chorus_chain.blueprints.money_clauses.views import bp as money_clauses_bp
+    app.register_blueprint(money_clauses_bp)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from chorus_chain.domain.statuses import Status
@@ -46,6 +46,7 @@ DC4 = "dc4_acceptance"  # the name `models.deadlines.DEADLINE_KINDS` already use
 CONTEST_MOE_CORRECTIONS = "contest_moe_corrections"
 TACIT_DGD = "tacit_dgd"
 DG_SIGNATURE = "dg_signature"
+INTERETS = "interets_moratoires"  # the buyer pays the interest and the 40 € of a late payment (R2192-36)
 
 # What a clock is about: a pièce (its expiry is a transition of the table) or a sous-traitant's DC4.
 SUBJECT_PIECE = "piece"
@@ -228,6 +229,26 @@ DEADLINES: dict[str, DeadlineKind] = {
             overdue="décompte général accepté tacitement depuis {delay}",
             running_in=frozenset({Status.A_ASSOCIER_FOURNISSEUR}),
         ),
+        DeadlineKind(
+            # R2192-36 code de la commande publique: the interest and the flat fee are paid within 45 days of the
+            # principal's payment. Opened by the operations when a late payment is recorded
+            # (`operations.interets.clock`), due at the end of the 45th day after the payment day
+            # (`interest_payment_due_at`), done when the paying office records the interest paid.
+            kind=INTERETS,
+            label="Paiement des intérêts moratoires et de l'indemnité forfaitaire",
+            subject=SUBJECT_PIECE,
+            days=45,
+            starts="à la mise en paiement du principal payé en retard",
+            expiry_action=None,
+            expiry_effect="Les intérêts moratoires et l'indemnité forfaitaire devaient être payés dans les 45 jours "
+                          "suivant le paiement du principal : ils restent dus et sont repris au projet de décompte "
+                          "final s'ils ne sont pas payés avant.",
+            reminders=(7, 1),
+            remind=(STEP_PAIEMENT,),
+            alert_on_expiry=(EMITTER, TITULAIRE, STEP_MOA, STEP_PAIEMENT),
+            upcoming="intérêts moratoires à payer dans {delay}",
+            overdue="intérêts moratoires impayés, délai dépassé {de_delay}",
+        ),
     )
 }
 DEADLINE_KINDS: tuple[str, ...] = tuple(DEADLINES)
@@ -274,6 +295,23 @@ def due_at(kind: str, start: datetime, *, days: int | None = None) -> datetime:
     """The due instant of a clock of `kind` started at `start`: the same instant `days` calendar days later, in
     UTC (see the module docstring). `days` is a marché setting where the kind allows one (moe, paiement)."""
     return _aware("start", start) + duration(kind, days) * DAY
+
+
+def interest_payment_due_at(principal_paid_on: date) -> datetime:
+    """The due instant of the INTERETS clock: the interest of a payment made on `principal_paid_on` may be paid
+    through the 45th day after it (R2192-36: « dans un délai de quarante-cinq jours suivant la mise en paiement du
+    principal »): the clock is due at the last instant of that day, Paris time (23:59:59.999999, so that the pages
+    and the countdown name the 45th day, not the next one) — a legal date fixed by the payment day, whenever the
+    payment was recorded. Returned in UTC."""
+    if not isinstance(principal_paid_on, date) or isinstance(principal_paid_on, datetime):
+        raise ValueError(f"principal_paid_on must be a date, not {principal_paid_on!r}")
+    last_day = principal_paid_on + timedelta(days=DEADLINES[INTERETS].days)
+    return paris_midnight(last_day + timedelta(days=1)) - timedelta(microseconds=1)
+
+
+def paris_midnight(day: date) -> datetime:
+    """The instant a Paris calendar day starts, in UTC."""
+    return datetime.combine(day, time(0), tzinfo=_PARIS).astimezone(timezone.utc)
 
 
 def is_expired(due: datetime, now: datetime) -> bool:

@@ -19,6 +19,7 @@ from chorus_chain.domain.deadlines import (
     DC4,
     DEADLINE_KINDS,
     DG_SIGNATURE,
+    INTERETS,
     MOE,
     PAIEMENT,
     TACIT_DGD,
@@ -191,6 +192,9 @@ DEADLINE_HELP: dict[str, str] = {
                "réponse, le décompte devient définitif (DGD tacite).",
     DG_SIGNATURE: "L'entreprise doit signer (ou contester) le décompte général dans le délai ; sans réponse, il "
                   "devient définitif tel quel.",
+    INTERETS: "Après un paiement en retard, l'acheteur a 45 jours pour payer les intérêts moratoires et "
+              "l'indemnité forfaitaire de 40 € (article R2192-36 du code de la commande publique) ; s'ils restent "
+              "impayés, ils sont repris au projet de décompte final.",
 }
 
 STATUS_ARTICLES: dict[str, str] = {

@@ -62,6 +62,7 @@ def tick(now: datetime | None = None) -> dict[str, int]:
     from chorus_chain.jobs.queue import dispatch_outbox
     from chorus_chain.operations.deadlines import remind, sweep
     from chorus_chain.operations.retenue import notify_releases
+    from chorus_chain.operations.tresorerie.slips import watch_daily
 
     now = now or utcnow()
     with system_access("deadline clock: every tenant's clocks"):
@@ -70,6 +71,16 @@ def tick(now: datetime | None = None) -> dict[str, int]:
         result["retenues_releasable"] = notify_releases(now)
         _record(now)
         db.session.commit()
+    # Once a day, after the sweep moved the pieces, in a transaction of its own: the receipts that slipped by more
+    # than a week (issue 19). Its failure must not undo the legal sweep, committed above; rolled back, its day is
+    # not claimed and the next tick tries again.
+    try:
+        result["receipt_slips"] = watch_daily(now) or 0
+        db.session.commit()
+    except Exception:
+        log.exception("clock: the trésorerie watch failed; next try at the next tick")
+        db.session.rollback()
+        result["receipt_slips"] = 0
     result["dispatched"] = dispatch_outbox()
     return result
 

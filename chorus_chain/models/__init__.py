@@ -25,6 +25,7 @@ from chorus_chain.models.money import (
 from chorus_chain.models.notifications import Notification, NotificationPreference
 from chorus_chain.models.pieces import Piece, PieceAccess, PieceEvent, PieceFile, StoredFile
 from chorus_chain.models.support import Ticket, TicketMessage
+from chorus_chain.models.tresorerie import ExpectedReceipt
 from chorus_chain.models.webhooks import WebhookDelivery, WebhookSubscription
 from chorus_chain.models.structures import (
     BankAccount,
@@ -35,6 +36,7 @@ from chorus_chain.models.structures import (
 )
 
 __all__ = [
+    "ExpectedReceipt",
     "AvanceRepaymentAmount",
     "RetenueGuarantee",
     "WebhookDelivery",

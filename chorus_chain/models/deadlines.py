@@ -14,7 +14,8 @@ from chorus_chain.domain.deadlines import DEADLINE_KINDS
 from chorus_chain.models.base import Base, check_in, utcnow
 
 # The kinds of deadline (domain.deadlines.DEADLINES): the DC4's 21 days ("dc4_acceptance") and the clocks of a
-# piece (validation_1, validation_2, moe, paiement, contest_moe_corrections, tacit_dgd, dg_signature).
+# piece (validation_1, validation_2, moe, paiement, contest_moe_corrections, tacit_dgd, dg_signature,
+# interets_moratoires).
 __all__ = ["DEADLINE_KINDS", "ClockState", "Deadline"]
 
 
@@ -24,10 +25,15 @@ class Deadline(Base):
         CheckConstraint(check_in("kind", DEADLINE_KINDS), name="kind"),
         # What the sweep reads: the open deadlines, by due instant.
         Index("ix_deadline_open_due", "done_at", "due_at"),
-        # A piece has at most one open clock of each kind.
+        # A piece has at most one open clock of each kind — but one interest clock per late payment: two partial
+        # payments of the same line, both late, each owe their interest and their 40 € within their own 45 days.
         Index("ux_deadline_open_piece_kind", "piece_id", "kind", unique=True,
-              postgresql_where=text("done_at IS NULL AND piece_id IS NOT NULL"),
-              sqlite_where=text("done_at IS NULL AND piece_id IS NOT NULL")),
+              postgresql_where=text("done_at IS NULL AND piece_id IS NOT NULL AND line_payment_id IS NULL"),
+              sqlite_where=text("done_at IS NULL AND piece_id IS NOT NULL AND line_payment_id IS NULL")),
+        # A late payment has one interest clock, ever.
+        Index("ux_deadline_line_payment", "line_payment_id", unique=True,
+              postgresql_where=text("line_payment_id IS NOT NULL"),
+              sqlite_where=text("line_payment_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -36,6 +42,8 @@ class Deadline(Base):
     done_at: Mapped[datetime | None]  # applied by the sweep, or made moot (the decision came in time)
     marche_party_id: Mapped[int | None] = mapped_column(ForeignKey("marche_party.id"), index=True)
     piece_id: Mapped[int | None] = mapped_column(ForeignKey("piece.id"), index=True)
+    # The late payment whose interest the INTERETS clock is about (its piece: the payee's projet de décompte).
+    line_payment_id: Mapped[int | None] = mapped_column(ForeignKey("line_payment.id"))
     # The reminders already sent (days before due_at): each is sent once.
     reminders_sent: Mapped[list] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)  # the clock's start

@@ -13,13 +13,16 @@ office pays on a validated état — one payable line per payee, each with its p
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from chorus_chain.domain.deadlines import DEADLINES, INTERETS
 from chorus_chain.models.base import Base, utcnow
+
+INTEREST_PAYMENT_DAYS = DEADLINES[INTERETS].days
 
 Money = Numeric(14, 2)
 
@@ -100,6 +103,8 @@ class LinePayment(Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount"),
         CheckConstraint("interest >= 0 AND flat_fee >= 0", name="interest"),
+        CheckConstraint("interest_paid_on IS NULL OR (interest + flat_fee > 0 AND interest_paid_on >= paid_on)",
+                        name="interest_paid"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -113,5 +118,20 @@ class LinePayment(Base):
     explanation: Mapped[dict | None] = mapped_column(JSON)  # the engine's LatePaymentInterest.to_dict()
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The buyer paid the interest and the flat fee of this late payment (R2192-36: within 45 days of the payment),
+    # at the engine's figure above — never another amount. Null while they are still due.
+    interest_paid_on: Mapped[date | None]
+    interest_paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    interest_paid_at: Mapped[datetime | None]
 
     line: Mapped[PayableLine] = relationship(back_populates="payments", lazy="raise")
+
+    @property
+    def late_total(self) -> Decimal:
+        """What the delay of this payment costs the buyer: the engine's interest + the 40 € flat fee."""
+        return self.interest + self.flat_fee
+
+    @property
+    def interest_last_day(self) -> date:
+        """The last day the buyer may pay `late_total` (R2192-36: 45 days after the principal's payment)."""
+        return self.paid_on + timedelta(days=INTEREST_PAYMENT_DAYS)

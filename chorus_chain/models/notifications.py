@@ -18,6 +18,7 @@ NOTIFICATION_KINDS: dict[str, str] = {
     "piece_status": "Une pièce de votre structure change de statut",
     "deadline_reminder": "Rappel avant une échéance",
     "deadline_expired": "Échéance dépassée (validation tacite, retard, paiement en retard)",
+    "receipt_slip": "Un paiement attendu recule de plus d'une semaine (Trésorerie)",
 }
 
 

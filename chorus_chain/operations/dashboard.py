@@ -38,6 +38,7 @@ from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import pieces_actions
 from chorus_chain.operations.decompte_general import reading as dg_reading
 from chorus_chain.operations.etat_pieces import reading as etat_reading
+from chorus_chain.operations.interets import reading as interets_reading
 from chorus_chain.operations.marches import today
 from chorus_chain.operations.pieces_queries import PiecePage, PieceRow, _next_deadlines, pieces_for
 from chorus_chain.operations.pieces_records import roles_text
@@ -622,6 +623,11 @@ class Panels:
     to_pay: PiecePage | None = None
     payments: list[ClockRow] = field(default_factory=list)
     payments_total: int = 0
+    # Interest of late payments the buyer still owes (R2192-36: 45 days), on the buyer's side and on the companies'.
+    interest_to_pay: list[interets_reading.InterestDue] = field(default_factory=list)
+    interest_to_pay_total: int = 0
+    interest_owed: list[interets_reading.InterestDue] = field(default_factory=list)
+    interest_owed_total: int = 0
 
     @property
     def interest_accruing(self) -> Decimal:
@@ -639,6 +645,9 @@ def panels(structure: Structure, works: bool | None, now: datetime) -> Panels:
         found.subcontractors = subcontractors(structure)
     if PART_SOUS_TRAITANT in parts:
         found.tracker = payment_tracker(structure, works, now=now)
+    if PART_HOLDER in parts or PART_SOUS_TRAITANT in parts:
+        found.interest_owed, found.interest_owed_total = interets_reading.unpaid_for(
+            structure, (T.EMITTER, T.TITULAIRE), works, PANEL_SIZE)
     if PART_MOE in parts:
         found.moe_to_take = waiting_panel(structure, MOE_TO_TAKE, works)
         found.moe_to_issue = waiting_panel(structure, MOE_TO_ISSUE, works)
@@ -653,4 +662,6 @@ def panels(structure: Structure, works: bool | None, now: datetime) -> Panels:
         found.to_pay = waiting_panel(structure, PAYMENT_TO_PROCESS, works)
         rows, found.payments_total = open_clocks(structure, clocks.PAIEMENT, (T.STEP_MOA, T.STEP_PAIEMENT), works)
         found.payments = with_interest(rows, now)
+        found.interest_to_pay, found.interest_to_pay_total = interets_reading.unpaid_for(
+            structure, (T.STEP_MOA, T.STEP_PAIEMENT), works, PANEL_SIZE)
     return found

@@ -118,6 +118,14 @@ def party_lines(marche_id: int, party: MarcheParty) -> list[PriceLine]:
     return list(db.session.scalars(query.order_by(PriceLine.position, PriceLine.id)))
 
 
+def _has_lines(marche_id: int, party: MarcheParty, prepared) -> bool:
+    if prepared is None:
+        return bool(party_lines(marche_id, party))
+    if party.id not in prepared.lines:
+        prepared.lines[party.id] = bool(party_lines(marche_id, party))
+    return prepared.lines[party.id]
+
+
 def _counted(party_id: int, *, before: str | None = None, from_month: str | None = None,
              except_piece_id: int | None = None) -> Decompte | None:
     """The latest décompte of the party that counts (deposited, not refused), before a month or from a month on."""
@@ -389,18 +397,22 @@ def _store(piece: Piece, party: MarcheParty, month: str, rows: list[Row], extras
 # Before the deposit
 
 
-def deposit_problems(piece: Piece) -> list[pieces_drafts.Problem]:
+def deposit_problems(piece: Piece, prepared=None) -> list[pieces_drafts.Problem]:
     """What stops a PDM draft whose décompte was entered from being sent: each line beyond 100 % or going backwards
     without its justification; a décompte gone stale (a price line or the previous décompte changed since it was
     saved); the piece's amounts differing from the décompte's. A PDM without a décompte entered line by line (a PDF
     and a total) is refused where the marché's bordereau gives its emitter lines (issue 13), and left to the other
-    checks where it gives none."""
+    checks where it gives none.
+
+    `prepared` (a `deposits.DepositContext`): a piece it created has no décompte yet, and whether the bordereau gives
+    a party lines is read once for a batch."""
     if not is_decompte_piece(piece):
         return []
-    decompte = db.session.scalar(select(Decompte).where(Decompte.piece_id == piece.id))
+    new = prepared is not None and piece.id in prepared.new_pieces
+    decompte = None if new else db.session.scalar(select(Decompte).where(Decompte.piece_id == piece.id))
     if decompte is None:
         party = db.session.get(MarcheParty, piece.emitter_party_id)
-        if party is not None and party_lines(piece.marche_id, party):
+        if party is not None and _has_lines(piece.marche_id, party, prepared):
             # The marché has a bordereau with lines for this company: its projet de décompte is entered line by
             # line (the MOE checks each quantity against it), not only as a PDF and a total.
             return [pieces_drafts.Problem(

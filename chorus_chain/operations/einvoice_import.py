@@ -329,7 +329,7 @@ _cache: OrderedDict[tuple[str, str], ReadInvoice | None] = OrderedDict()
 _cache_lock = Lock()
 
 
-def _read_stored(row: PieceFile) -> ReadInvoice | None:
+def _read_stored(row: PieceFile, contents: dict[str, bytes] | None = None) -> ReadInvoice | None:
     """What a stored file says as an e-invoice, None when it is not one. The reading depends only on the bytes
     (addressed by their SHA-256) and the extension, so it is kept per process: the draft page runs the pre-flight
     check on every display, and a Factur-X takes tens of milliseconds to read."""
@@ -339,7 +339,9 @@ def _read_stored(row: PieceFile) -> ReadInvoice | None:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    content = db.session.scalar(select(StoredFile.content).where(StoredFile.sha256 == row.sha256))
+    content = (contents or {}).get(row.sha256)
+    if content is None:
+        content = db.session.scalar(select(StoredFile.content).where(StoredFile.sha256 == row.sha256))
     try:
         read = read_einvoice(row.name, content or b"", claims_facturx=False)
     except DocumentRefused:
@@ -353,14 +355,15 @@ def _read_stored(row: PieceFile) -> ReadInvoice | None:
     return read
 
 
-def einvoice_files(piece_id: int) -> list[tuple[PieceFile, ReadInvoice]]:
+def einvoice_files(piece_id: int, prepared=None) -> list[tuple[PieceFile, ReadInvoice]]:
     """The draft's e-invoice files with what they say: the main PDF if it is a Factur-X, the XML attachments that are
-    CII or UBL invoices."""
+    CII or UBL invoices. `prepared` (a `deposits.DepositContext`) knows the files of the pieces it created."""
     found = []
-    for row in drafts.files_of(piece_id):
+    rows = drafts.files_of(piece_id) if prepared is None else prepared.files_of(piece_id)
+    for row in rows:
         extension = attachment_rules.extension_of(row.name)
         if (row.role == "main" and extension == "pdf") or (row.role == "attachment" and extension == "xml"):
-            read = _read_stored(row)
+            read = _read_stored(row, prepared.contents if prepared is not None else None)
             if read is not None:
                 found.append((row, read))
     return found
@@ -375,13 +378,14 @@ def facts_of(piece: Piece, structure: Structure, marche: Marche) -> einvoice_mat
         engagement_number=piece.engagement_number, marche_reference=marche.reference)
 
 
-def einvoice_problems(piece: Piece, marche: Marche) -> list[drafts.Problem]:
+def einvoice_problems(piece: Piece, marche: Marche, prepared=None) -> list[drafts.Problem]:
     """Every disagreement between the draft and its e-invoice files, as pre-flight problems (empty when the draft has
     none, or they agree). Read-only."""
-    found = einvoice_files(piece.id)
+    found = einvoice_files(piece.id, prepared)
     if not found:
         return []
-    emitter = db.session.get(Structure, piece.emitter_structure_id)
+    emitter = (prepared.structure_of(piece.emitter_structure_id) if prepared is not None
+               else db.session.get(Structure, piece.emitter_structure_id))
     facts = facts_of(piece, emitter, marche)
     problems = []
     for row, read in found:

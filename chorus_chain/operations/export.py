@@ -33,6 +33,7 @@ from chorus_chain.models import Deadline, Marche, Piece, PieceEvent, Structure
 from chorus_chain.operations import chain as chain_ops
 from chorus_chain.operations import etats_acompte as etats_ops
 from chorus_chain.operations import export_etats
+from chorus_chain.operations import money_clauses
 
 FORMAT = "chorus-chain/marche-export/v2"
 
@@ -71,6 +72,7 @@ def marche_export(marche: Marche, now: datetime, reader_id: int | None) -> dict[
             "paiement_direct": graph.paiement_direct(chain, key),
             "autoliquidation": graph.autoliquidation(chain, key),
             "accepted_on": _day(row.accepted_on) if row.role == Role.SOUS_TRAITANT else None,
+            "avance_declined": bool(row.avance_declined),
         })
     return {
         "format": FORMAT,
@@ -86,6 +88,15 @@ def marche_export(marche: Marche, now: datetime, reader_id: int | None) -> dict[
             "moe_days": marche.moe_days,
             "retenue_rate": _amount(marche.retenue_rate),
             "avance_rate": _amount(marche.avance_rate),
+            "avance_repayment": {
+                "basis": marche.avance_repayment_basis,
+                "start": _amount(marche.avance_repayment_start),
+                "end": _amount(marche.avance_repayment_end),
+                "fixed_amounts": [{"siret": by_id[f.party_id].siret, "month": f.month, "amount": _amount(f.amount)}
+                                  for f in money_clauses.fixed_rows(marche)],
+            },
+            "retenue_guarantees": [{"siret": by_id[g.party_id].siret, "kind": g.kind, "given_on": _day(g.given_on),
+                                    "amount": _amount(g.amount)} for g in money_clauses.guarantee_rows(marche)],
             "revision": {
                 "a": _amount(marche.revision_a, 4),
                 "index": marche.revision_index,

@@ -61,8 +61,11 @@ def render(template: str, context: dict) -> tuple[str, str]:
     return subject[:200], body.strip() + "\n"
 
 
-def queue_mail(to_address: str, template: str, account_id: int | None = None, **context) -> MailMessage:
-    """Queue templates/mail/<template>.txt for sending after commit, rendered by the job (see the module)."""
+def queue_mail(to_address: str, template: str, account_id: int | None = None, later: list | None = None,
+               **context) -> MailMessage:
+    """Queue templates/mail/<template>.txt for sending after commit, rendered by the job (see the module).
+    `later`: a list the row is appended to, whose owner writes the outbox rows of all its e-mails at once
+    (`deposits.DepositContext.finish`), instead of a flush per e-mail here."""
     try:
         frozen = freeze(context)
     except NotPlain:
@@ -71,6 +74,9 @@ def queue_mail(to_address: str, template: str, account_id: int | None = None, **
     else:
         mail = MailMessage(to_address=to_address, account_id=account_id, template=template, context=frozen)
     db.session.add(mail)
+    if later is not None:
+        later.append(mail)
+        return mail
     db.session.flush()
     db.session.add(OutboxJob(job="send_mail", payload={"mail_id": mail.id}))
     return mail

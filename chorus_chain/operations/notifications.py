@@ -92,15 +92,28 @@ def preferences_of(account_ids: Iterable[int], kind: str) -> dict[int, Notificat
 
 def notify(structure_id: int, kind: str, text: str, *, now: datetime, domain: str | None,
            level: str = "consultation", piece_id: int | None = None, path: str = "",
-           subject: str | None = None, exclude_account_id: int | None = None, **mail_context) -> int:
+           subject: str | None = None, exclude_account_id: int | None = None, cache: dict | None = None,
+           mails: list | None = None, rows: list | None = None, **mail_context) -> int:
     """Tell the members of a structure (holding `level` on `domain`) something, in-app and/or by e-mail as each
     prefers. The actor who caused it (`exclude_account_id`) is not told what they just did. Returns how many
-    accounts were reached."""
+    accounts were reached.
+
+    A batch of deposits tells the same people a hundred times: `cache` (a dict kept for one request) keeps who they
+    are and what they prefer, `mails` collects the e-mails whose outbox rows its caller writes at once and `rows` the
+    in-app rows it inserts at once (`deposits.DepositContext.finish`)."""
     if kind not in NOTIFICATION_KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
-    accounts = [a for a in members_with_right(structure_id, domain, level) if a.id != exclude_account_id]
-    preferences = preferences_of((a.id for a in accounts), kind)
-    structure = db.session.get(Structure, structure_id)
+    cache = {} if cache is None else cache
+    audience_key = ("members", structure_id, domain, level)
+    if audience_key not in cache:
+        cache[audience_key] = (db.session.get(Structure, structure_id),
+                               members_with_right(structure_id, domain, level))
+    structure, members = cache[audience_key]
+    accounts = [a for a in members if a.id != exclude_account_id]
+    preference_key = ("preferences", kind, tuple(a.id for a in accounts))
+    if preference_key not in cache:
+        cache[preference_key] = preferences_of((a.id for a in accounts), kind)
+    preferences = cache[preference_key]
     # What the e-mail shows of the structure, as plain values: the job renders it (`operations.mail`).
     structure_shown = {"name": structure.name, "siret": structure.siret}
     in_app = []
@@ -113,8 +126,10 @@ def notify(structure_id: int, kind: str, text: str, *, now: datetime, domain: st
         if by_email and (preference is None or preference.by_email):
             queue_mail(account.notification_email, kind, account_id=account.id, text=text,
                        subject=subject or text, structure=structure_shown, url=absolute(path) if path else None,
-                       **mail_context)
-    if in_app:
+                       later=mails, **mail_context)
+    if in_app and rows is not None:
+        rows.extend(in_app)
+    elif in_app:
         # A plain INSERT, without RETURNING: the rows are another structure's, which row-level security does not
         # let the actor read back.
         db.session.execute(insert(Notification.__table__).inline(), in_app)

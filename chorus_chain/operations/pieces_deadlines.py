@@ -20,6 +20,7 @@ from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, Piece
 from chorus_chain.operations import pieces_records as records
 from chorus_chain.operations.decompte_general import tacit as dg_tacit
+from chorus_chain.operations.interets import clock as interets_clock
 from chorus_chain.operations.pieces_actions import system_act
 
 PIECE_KINDS = tuple(kind for kind, spec in clocks.DEADLINES.items() if spec.subject == clocks.SUBJECT_PIECE)
@@ -53,6 +54,8 @@ def apply_piece_deadline(deadline: Deadline, at: datetime, applied_at: datetime)
     elif deadline.kind == clocks.PAIEMENT and piece.status not in {
             s.value for s in clocks.running_in(clocks.PAIEMENT, piece.route_steps, cadre=piece.cadre)}:
         return False  # paid (or stopped) in time
+    elif deadline.kind == clocks.INTERETS and interets_clock.is_paid(deadline):
+        return False  # the interest was paid in time
     text = (f"{spec.label} : l'échéance du {formatting.instant(deadline.due_at)} est dépassée pour la pièce "
             f"n° {piece.number}. {spec.expiry_effect}")
     records.notify_actors(piece, spec.alert_on_expiry, "deadline_expired", text,

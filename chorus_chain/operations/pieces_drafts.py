@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -37,7 +37,6 @@ from chorus_chain.models import (
     MarcheParty,
     Piece,
     PieceFile,
-    Service,
     StoredFile,
     Structure,
 )
@@ -45,6 +44,7 @@ from chorus_chain.models.pieces import PAYMENT_MODES, VAT_REGIMES
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import chain as chain_ops
 from chorus_chain.operations import pieces_records as records
+from chorus_chain.operations.deposits.context import DepositContext
 from chorus_chain.operations.marches import access_for, marche_start, today
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -213,7 +213,8 @@ def parse_day(value: Any, field_name: str, label: str) -> date:
                              field=field_name) from None
 
 
-def _parse(structure: Structure, marche_id: int, raw: Mapping[str, Any], now: datetime) -> DraftFields:
+def _parse(structure: Structure, marche_id: int, raw: Mapping[str, Any], now: datetime,
+           ctx: DepositContext | None = None) -> DraftFields:
     """Check and convert a draft's fields; the first problem is refused (OperationError with its field)."""
     access = access_for(structure, marche_id)
     if access is None or not access.own:
@@ -268,7 +269,7 @@ def _parse(structure: Structure, marche_id: int, raw: Mapping[str, Any], now: da
         raise OperationError("Choisissez le mode de paiement.", field="payment_mode")
     bank_account_id = _optional_id(raw, "bank_account_id", "Choisissez un compte bancaire de votre structure.")
     if bank_account_id is not None:
-        bank = db.session.get(BankAccount, bank_account_id)
+        bank = ctx.bank_account(bank_account_id) if ctx is not None else db.session.get(BankAccount, bank_account_id)
         if bank is None or bank.structure_id != structure.id or not bank.active:
             raise OperationError("Choisissez un compte bancaire actif de votre structure.", field="bank_account_id")
     original_piece_id = _optional_id(raw, "original_piece_id", "Choisissez la facture d'origine.")
@@ -330,7 +331,7 @@ def _apply(piece: Piece, fields: DraftFields) -> None:
     piece.original_piece_id, piece.previous_piece_id = fields.original_piece_id, fields.previous_piece_id
 
 
-def _insert_or_duplicate(piece: Piece, fields: DraftFields) -> None:
+def _insert_or_duplicate(piece: Piece, number: str) -> None:
     """Flush the piece in a savepoint: a concurrent draft that took the same number at the same instant is refused
     like any duplicate (the unique key covers every piece ever created by this emitter)."""
     try:
@@ -339,7 +340,7 @@ def _insert_or_duplicate(piece: Piece, fields: DraftFields) -> None:
             db.session.flush()
     except IntegrityError:
         raise OperationError(
-            f"Vous avez déjà utilisé le numéro « {fields.number} » : un numéro de pièce n'est jamais réutilisé, "
+            f"Vous avez déjà utilisé le numéro « {number} » : un numéro de pièce n'est jamais réutilisé, "
             "même après un rejet. Choisissez un autre numéro.", field="number") from None
 
 
@@ -349,7 +350,7 @@ def _insert_or_duplicate(piece: Piece, fields: DraftFields) -> None:
 
 def create_draft(account: Account, structure: Structure, marche_id: int, raw: Mapping[str, Any], *,
                  main_file: UploadedFile | None = None, attachments: Iterable[UploadedFile] = (),
-                 now: datetime) -> Piece:
+                 now: datetime, ctx: DepositContext | None = None) -> Piece:
     """Save a draft (BROUILLON, not sent) of a piece of this structure on the marché, with its files.
 
     `raw` holds the form's fields (strings, or typed values): party_id (optional when the structure is one party),
@@ -358,24 +359,41 @@ def create_draft(account: Account, structure: Structure, marche_id: int, raw: Ma
     recipient_siret, service_code, engagement_number, bank_account_id, payment_mode, original_piece_id (a credit
     note's invoice), previous_piece_id (the piece this one follows in a dossier).
     Refuses with OperationError(message, field) and leaves nothing behind. Right needed: "emises" (services) or
-    "travaux" (works) modification. Records the creation as the piece's first event."""
-    fields = _parse(structure, marche_id, raw, now)
-    other = _number_taken(structure.id, fields.number_key)
+    "travaux" (works) modification. Records the creation as the piece's first event.
+    `ctx`: the deposits' prepared context a batch shares (`deposits.DepositContext`); one of its own otherwise."""
+    ctx = ctx if ctx is not None else DepositContext(structure)
+    piece = prepare_draft(account, structure, marche_id, raw, now=now, ctx=ctx)
+    _insert_or_duplicate(piece, piece.number)
+    ctx.created(piece)
+    record_creation(piece, account, structure, now, ctx)
+    if main_file is not None:
+        add_files(piece, [main_file], role="main", account=account, now=now, ctx=ctx)
+    attachments = list(attachments)
+    if attachments:
+        add_files(piece, attachments, role="attachment", account=account, now=now, ctx=ctx)
+    db.session.flush()
+    return piece
+
+
+def prepare_draft(account: Account, structure: Structure, marche_id: int, raw: Mapping[str, Any], *, now: datetime,
+                  ctx: DepositContext) -> Piece:
+    """The draft `create_draft` saves, checked and built, not yet added to the session (a batch checks all its
+    pieces before writing any). OperationError as `create_draft`."""
+    fields = _parse(structure, marche_id, raw, now, ctx)
+    other = ctx.number_user(structure.id, fields.number_key)
     if other is not None:
         raise _duplicate(fields.number, other)
     piece = Piece(marche_id=marche_id, emitter_structure_id=structure.id, status=statuses.INITIAL_STATUS.value,
                   created_by_id=account.id, created_at=now, updated_at=now)
     _apply(piece, fields)
-    _insert_or_duplicate(piece, fields)
-    records.record_event(piece, action=T.Action.CREATE, actor_step=T.EMITTER, from_status=None,
-                         to_status=statuses.INITIAL_STATUS, account=account, structure=structure, now=now)
-    if main_file is not None:
-        add_files(piece, [main_file], role="main", account=account, now=now)
-    attachments = list(attachments)
-    if attachments:
-        add_files(piece, attachments, role="attachment", account=account, now=now)
-    db.session.flush()
     return piece
+
+
+def record_creation(piece: Piece, account: Account, structure: Structure, now: datetime,
+                    ctx: DepositContext | None) -> None:
+    """The creation of a draft, its first event."""
+    records.record_event(piece, action=T.Action.CREATE, actor_step=T.EMITTER, from_status=None,
+                         to_status=statuses.INITIAL_STATUS, account=account, structure=structure, now=now, ctx=ctx)
 
 
 def _own_draft(structure: Structure, piece_id: int) -> Piece:
@@ -445,15 +463,33 @@ def _content_type(name: str) -> str:
 
 
 def add_files(piece: Piece, files: Iterable[UploadedFile], *, role: str, account: Account | None,
-              now: datetime) -> list[PieceFile]:
+              now: datetime, ctx: DepositContext | None = None) -> list[PieceFile]:
     """Check and store files of a piece (domain.attachments: name ≤ 50 characters without path parts, allowed
     extension, content matching it, not empty, < 10 Mo each, ≤ 120 Mo for all the files of the piece, no two with
     the same name). role "main": one PDF, replacing the draft's previous main document; "attachment" or
     "completion" (documents sent to complete a suspended piece). The bytes go into the database (deduplicated by
     SHA-256), so a rolled-back change leaves nothing. Refuses with OperationError(field "main_file" / "files")."""
+    existing = ctx.files_of(piece.id) if ctx is not None else files_of(piece.id)
+    rows, replaced = prepare_files(piece, files, role=role, account=account, now=now, existing=existing)
+    if replaced:
+        for row in replaced:
+            db.session.delete(row)
+            if ctx is not None:
+                ctx.files[piece.id].remove(row)
+        db.session.flush()
+    store_files(rows, now=now, ctx=ctx)
+    if ctx is not None:
+        ctx.files[piece.id].extend(row for row, _ in rows)
+    db.session.flush()
+    return [row for row, _ in rows]
+
+
+def prepare_files(piece: Piece, files: Iterable[UploadedFile], *, role: str, account: Account | None,
+                  now: datetime, existing: list[PieceFile]) -> tuple[list[tuple[PieceFile, bytes]], list[PieceFile]]:
+    """The checks of `add_files`, and the rows it would add (with their bytes) and the rows they replace: nothing
+    written. Sets the piece's `main_sha256` for a main document."""
     files = list(files)
     form_field = "main_file" if role == "main" else "files"
-    existing = files_of(piece.id)
     try:
         if role == "main":
             if len(files) != 1:
@@ -477,28 +513,34 @@ def add_files(piece: Piece, files: Iterable[UploadedFile], *, role: str, account
             f"Les fichiers de la pièce pèseraient ensemble {total / mb:.1f} Mo : Chorus Pro accepte "
             f"{attachment_rules.TOTAL_MAX_BYTES // mb} Mo au plus par pièce.".replace(".", ",", 1),
             field=form_field)
-    if replaced:
-        if not piece.is_draft:
-            raise OperationError("Le document principal d'une pièce envoyée ne change plus.", field=form_field)
-        for row in replaced:
-            db.session.delete(row)
-        db.session.flush()
-    stored = []
-    insert = postgresql.insert if records.is_postgresql() else sqlite.insert
+    if replaced and not piece.is_draft:
+        raise OperationError("Le document principal d'une pièce envoyée ne change plus.", field=form_field)
+    rows = []
     for name, upload in zip(names, files, strict=True):
         content = bytes(upload.content)
         sha = hashlib.sha256(content).hexdigest()
-        db.session.execute(insert(StoredFile).values(sha256=sha, size=len(content), content=content,
-                                                     created_at=now).on_conflict_do_nothing(
-            index_elements=["sha256"]))
-        row = PieceFile(piece_id=piece.id, role=role, name=name, content_type=_content_type(name),
-                        size=len(content), sha256=sha, added_by_id=account.id if account else None, added_at=now)
-        db.session.add(row)
-        stored.append(row)
+        rows.append((PieceFile(piece_id=piece.id, role=role, name=name, content_type=_content_type(name),
+                               size=len(content), sha256=sha, added_by_id=account.id if account else None,
+                               added_at=now), content))
         if role == "main":
             piece.main_sha256 = sha
-    db.session.flush()
-    return stored
+    return rows, replaced
+
+
+def store_files(rows: list[tuple[PieceFile, bytes]], *, now: datetime, ctx: DepositContext | None = None) -> None:
+    """Write prepared files: their bytes once per content (INSERT ... ON CONFLICT DO NOTHING, one statement for
+    all), and their rows (added to the session)."""
+    contents = {row.sha256: content for row, content in rows
+                if ctx is None or row.sha256 not in ctx.stored}  # the same bytes twice in a batch are stored once
+    if contents:
+        insert = postgresql.insert if records.is_postgresql() else sqlite.insert
+        db.session.execute(insert(StoredFile).on_conflict_do_nothing(index_elements=["sha256"]),
+                           [{"sha256": sha, "size": len(content), "content": content, "created_at": now}
+                            for sha, content in contents.items()])
+    db.session.add_all([row for row, _ in rows])
+    if ctx is not None:
+        ctx.stored.update(contents)
+        ctx.contents.update(contents)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -538,7 +580,8 @@ _STEP_LABELS = {
 }
 
 
-def routing_problems(piece: Piece, ctx: RouteContext, day: date) -> list[Problem]:
+def routing_problems(piece: Piece, ctx: RouteContext, day: date, prepared: DepositContext | None = None
+                     ) -> list[Problem]:
     """What would make the piece come back "à recycler": a recipient SIRET that is not the route's recipient, a
     service code unknown, inactive or out of its validity dates, a service code or engagement number missing where
     the recipient's settings (or the service) demand one."""
@@ -554,11 +597,12 @@ def routing_problems(piece: Piece, ctx: RouteContext, day: date) -> list[Problem
         return problems
     if piece.cadre is None or recipient.structure_id is None:
         return problems  # a private invoice: no Chorus routing
-    structure = db.session.get(Structure, recipient.structure_id)
+    if prepared is None:  # the resend's check (pieces_actions), alone
+        prepared = DepositContext(db.session.get(Structure, piece.emitter_structure_id))
+    structure = prepared.structure_of(recipient.structure_id)
     service = None
     if piece.service_code:
-        service = db.session.scalar(select(Service).where(Service.structure_id == structure.id,
-                                                          Service.code == piece.service_code))
+        service = prepared.service(structure.id, piece.service_code)
         if service is None:
             problems.append(Problem(f"{structure.name} n'a pas de service de code « {piece.service_code} » : "
                                     "vérifiez le code service.", "service_code"))
@@ -598,7 +642,7 @@ def party_problems(piece: Piece, ctx: RouteContext) -> list[Problem]:
     return problems
 
 
-def _amount_problems(piece: Piece, ctx: RouteContext) -> list[Problem]:
+def _amount_problems(piece: Piece, ctx: RouteContext, prepared: DepositContext) -> list[Problem]:
     problems = []
     try:
         totals = amount_rules.check_deposit_amounts(piece.montant_ht, piece.montant_tva, piece.montant_ttc,
@@ -611,23 +655,21 @@ def _amount_problems(piece: Piece, ctx: RouteContext) -> list[Problem]:
         problems.append(Problem("Sous-traitant de travaux, vous facturez en autoliquidation : sans TVA, la mention "
                                 "« Autoliquidation » est imprimée.", "vat_regime"))
     if piece.piece_type == "AVOIR":
-        problems += _credit_note_problems(piece, totals)
+        problems += _credit_note_problems(piece, totals, prepared)
     else:
-        problems += _dc4_ceiling_problems(piece, ctx)
+        problems += _dc4_ceiling_problems(piece, ctx, prepared)
     return problems
 
 
-def _dc4_ceiling_problems(piece: Piece, ctx: RouteContext) -> list[Problem]:
+def _dc4_ceiling_problems(piece: Piece, ctx: RouteContext, prepared: DepositContext) -> list[Problem]:
     """A sous-traitant never asks for more than its acte spécial (DC4, as amended): the money engine's ceiling rule
     (`check_dc4_ceiling`, the one the état d'acompte applies), on the TTC of every piece it has deposited on the
     marché and not had refused, credit notes deducted, plus this one."""
     party = ctx.rows_by_id.get(piece.emitter_party_id)
     if party is None or party.role != Role.SOUS_TRAITANT or party.montant_ttc is None:
         return []
-    signed = case((Piece.piece_type == "AVOIR", -Piece.montant_ttc), else_=Piece.montant_ttc)
-    asked = db.session.scalar(select(func.coalesce(func.sum(signed), 0)).where(
-        Piece.emitter_party_id == party.id, Piece.id != piece.id,
-        Piece.status.not_in([statuses.Status.BROUILLON.value, *_REFUSED]))) or Decimal("0")
+    # The piece itself is a draft (BROUILLON): never counted here.
+    asked = prepared.asked_ttc(party.id, [statuses.Status.BROUILLON.value, *_REFUSED])
     try:
         money.check_dc4_ceiling(party.name, Decimal(asked) + piece.montant_ttc, party.montant_ttc, True)
     except money.MoneyError as error:
@@ -635,7 +677,7 @@ def _dc4_ceiling_problems(piece: Piece, ctx: RouteContext) -> list[Problem]:
     return []
 
 
-def _credit_note_problems(piece: Piece, totals: amount_rules.Totals) -> list[Problem]:
+def _credit_note_problems(piece: Piece, totals: amount_rules.Totals, prepared: DepositContext) -> list[Problem]:
     original = db.session.scalar(select(Piece).where(Piece.id == piece.original_piece_id)) \
         if piece.original_piece_id else None
     if original is None:
@@ -647,6 +689,7 @@ def _credit_note_problems(piece: Piece, totals: amount_rules.Totals) -> list[Pro
     credited = db.session.scalar(select(func.coalesce(func.sum(Piece.montant_ttc), 0)).where(
         Piece.original_piece_id == original.id, Piece.id != piece.id, Piece.piece_type == "AVOIR",
         Piece.status.not_in([statuses.Status.BROUILLON.value, *_REFUSED]))) or Decimal("0")
+    credited = Decimal(credited) + prepared.pending_credit.get(original.id, Decimal("0"))  # a batch's, unwritten
     try:
         amount_rules.check_credit_note(
             totals, amount_rules.Totals(original.montant_ht, original.montant_tva, original.montant_ttc),
@@ -671,28 +714,29 @@ def preflight(piece: Piece, now: datetime) -> list[Problem]:
     main PDF present, a bank account for a transfer, a credit note's original invoice of the same emitter (and not
     credited beyond its amount), a follow-up piece's previous piece deposited on the same marché.
     Read-only. Right needed: consultation in the piece's domain (the page shows it before sending)."""
-    return _preflight(piece, now)[0]
+    return _preflight(piece, now, DepositContext(db.session.get(Structure, piece.emitter_structure_id)))[0]
 
 
-def _preflight(piece: Piece, now: datetime) -> tuple[list[Problem], RouteContext]:
+def _preflight(piece: Piece, now: datetime, prepared: DepositContext) -> tuple[list[Problem], RouteContext]:
     problems: list[Problem] = []
     ctx = route_context(piece, problems)
     problems += party_problems(piece, ctx)
-    problems += routing_problems(piece, ctx, today(now))
-    problems += _amount_problems(piece, ctx)
+    problems += routing_problems(piece, ctx, today(now), prepared)
+    problems += _amount_problems(piece, ctx, prepared)
     # A projet de décompte entered line by line: unjustified lines, stale figures (late import: decomptes drives the
     # drafts of this module).
     from chorus_chain.operations import decomptes
-    problems += decomptes.deposit_problems(piece)
-    if not db.session.scalar(select(PieceFile.id).where(PieceFile.piece_id == piece.id, PieceFile.role == "main")):
+    problems += decomptes.deposit_problems(piece, prepared)
+    files = prepared.files_of(piece.id)
+    if not any(row.role == "main" for row in files):
         problems.append(Problem("Joignez le document principal de la pièce (PDF).", "main_file"))
     # The e-invoice files (a Factur-X main PDF, CII/UBL XML attachments) must agree with the form. Imported here:
     # that module builds on this one.
     from chorus_chain.operations.einvoice_import import einvoice_problems
 
-    problems += einvoice_problems(piece, ctx.marche)
+    problems += einvoice_problems(piece, ctx.marche, prepared)
     if piece.payment_mode == "virement":
-        bank = db.session.get(BankAccount, piece.bank_account_id) if piece.bank_account_id else None
+        bank = prepared.bank_account(piece.bank_account_id) if piece.bank_account_id else None
         if bank is None or bank.structure_id != piece.emitter_structure_id or not bank.active:
             problems.append(Problem("Choisissez le compte bancaire sur lequel vous serez payé (coordonnées bancaires "
                                     "de votre structure).", "bank_account_id"))
@@ -714,21 +758,23 @@ def frozen_route(ctx: RouteContext) -> list[dict[str, Any]]:
              "siret": step.siret, "role": step.role, "step": step.step} for step in ctx.steps]
 
 
-def deposit_facts(piece: Piece) -> dict[str, Any]:
+def deposit_facts(piece: Piece, files: list[PieceFile] | None = None) -> dict[str, Any]:
     """What the deposit event's hash covers besides the status: the deposited number, amounts and files, the
     routing data and the route (`flask audit verify` compares them with the piece)."""
     return {
         "number": piece.number, "type": piece.piece_type, "cadre": piece.cadre,
         "montant_ht": piece.montant_ht, "montant_tva": piece.montant_tva, "montant_ttc": piece.montant_ttc,
         "vat_regime": piece.vat_regime, "issue_date": piece.issue_date, "main_sha256": piece.main_sha256,
-        "files": [{"name": row.name, "role": row.role, "sha256": row.sha256} for row in files_of(piece.id)],
+        "files": [{"name": row.name, "role": row.role, "sha256": row.sha256}
+                  for row in (files_of(piece.id) if files is None else sorted(files, key=lambda row: row.id))],
         "recipient_siret": piece.recipient_siret, "service_code": piece.service_code,
         "engagement_number": piece.engagement_number, "dossier": piece.dossier_number,
         "route": [f"{step['step']}:{step['siret']}" for step in piece.route],
     }
 
 
-def deposit(piece_id: int, account: Account, structure: Structure, *, now: datetime) -> Piece:
+def deposit(piece_id: int, account: Account, structure: Structure, *, now: datetime,
+            ctx: DepositContext | None = None) -> Piece:
     """Send a draft. The row is locked first (SELECT ... FOR UPDATE on PostgreSQL), so the same draft submitted twice
     (a double click, two tabs) is deposited once: the second gets "Cette pièce a déjà été envoyée".
 
@@ -736,17 +782,49 @@ def deposit(piece_id: int, account: Account, structure: Structure, *, now: datet
     (the previous piece's, or a new DOS-YYYY-NNNNNN), access rows from graph.visible_structures (plus the holder
     of the marché where the route asks for its signature), transitions.perform(deposit) with one hash-chained event
     per transition, the clocks opened (domain.deadlines.clock_changes), and whoever must act notified.
-    Right needed: "emises" (services) or "travaux" (works) modification."""
-    piece = records.load_for_update(piece_id)
+    Right needed: "emises" (services) or "travaux" (works) modification.
+
+    `ctx`: the deposits' prepared context a batch shares (`deposits.DepositContext`, whose `finish` its owner calls);
+    one of its own otherwise. A piece created through the same context is not locked again: it was inserted by this
+    transaction, which no other sees yet."""
+    own = ctx is None
+    ctx = ctx if ctx is not None else DepositContext(structure)
+    piece = ctx.pieces[piece_id] if piece_id in ctx.new_pieces else records.load_for_update(piece_id)
     if piece is None or piece.emitter_structure_id != structure.id:
         raise OperationError("Cette pièce n'existe pas ou n'est pas une pièce de votre structure.")
     if not piece.is_draft:
         raise OperationError(f"Cette pièce a déjà été envoyée (statut actuel : {statuses.label(piece.status)}). "
                              "Rechargez la page.")
-    problems, ctx = _preflight(piece, now)
+    route_ctx = check_deposit(piece, now, ctx)
+    ctx.count_asked(piece)
+    transitions, access = route_deposit(piece, route_ctx, now)
+    records.insert_access(access)
+    record_deposit(piece, transitions, account=account, structure=structure, now=now, ctx=ctx)
+    records.flush_piece()
+    if own:
+        ctx.finish()
+    db.session.flush()
+    return piece
+
+
+# The three steps of a deposit, shared by `deposit` (one piece) and a batch (`deposits.batch`, which runs each step
+# for all its pieces: the checks before writing anything, then the access rows of all in one statement, then the
+# events, clocks and notifications flushed together).
+
+
+def check_deposit(piece: Piece, now: datetime, ctx: DepositContext) -> RouteContext:
+    """The pre-flight check before the deposit: PreflightRefused with every problem found. Nothing written."""
+    problems, route_ctx = _preflight(piece, now, ctx)
     if problems:
         raise PreflightRefused(problems)
-    route = frozen_route(ctx)
+    return route_ctx
+
+
+def route_deposit(piece: Piece, route_ctx: RouteContext, now: datetime
+                  ) -> tuple[list[T.Transition], list[dict[str, Any]]]:
+    """Freeze the route, the deposit instant and the dossier number on the piece; the transitions of the deposit and
+    the access rows to write (`records.insert_access`) before they are recorded."""
+    route = frozen_route(route_ctx)
     steps = tuple(step["step"] for step in route)
     try:
         transitions = T.perform(piece.status, T.Action.DEPOSIT, T.EMITTER, steps, cadre=piece.cadre)
@@ -761,14 +839,18 @@ def deposit(piece_id: int, account: Account, structure: Structure, *, now: datet
     piece.dossier_number = (linked.dossier_number if linked is not None and linked.dossier_number
                             else numbering.format_dossier_number(today(now).year, piece.id))
     holder = records.holder_structure_id(piece.marche_id)
-    records.write_access(piece, records.grants(ctx.chain, piece.emitter_party_id, piece.cadre, route, holder), now)
-    facts = deposit_facts(piece)
+    grants = records.grants(route_ctx.chain, piece.emitter_party_id, piece.cadre, route, holder)
+    return transitions, records.access_rows(piece, grants, now)
+
+
+def record_deposit(piece: Piece, transitions: list[T.Transition], *, account: Account, structure: Structure,
+                   now: datetime, ctx: DepositContext) -> None:
+    """The deposit's hash-chained events (the first one covering `deposit_facts`), the statuses, the clocks, and
+    whoever must act told. The piece's access rows are written (webhooks ask who sees it)."""
+    facts = deposit_facts(piece, ctx.files_of(piece.id))
     for index, transition in enumerate(transitions):
         records.record_transition(piece, transition, account=account, structure=structure, now=now,
-                                  extra=facts if index == 0 else None)
+                                  extra=facts if index == 0 else None, ctx=ctx)
         piece.status = transition.to_status.value
         records.apply_clock_changes(piece, transition, now)
-    records.flush_piece()
-    records.announce(piece, transitions, account=account, structure=structure, now=now)
-    db.session.flush()
-    return piece
+    records.announce(piece, transitions, account=account, structure=structure, now=now, ctx=ctx)

@@ -115,10 +115,13 @@ def jsonable(extra: Mapping[str, Any] | None) -> dict[str, Any] | None:
 def record_event(piece: Piece, *, action: str, actor_step: str, from_status: str | None, to_status: str,
                  account: Account | None, structure: Structure | None, now: datetime, reason: str | None = None,
                  comment: str | None = None, amount: Decimal | None = None, paid_on=None,
-                 extra: Mapping[str, Any] | None = None) -> PieceEvent:
-    """Append one event to the piece's chain and move its head. The piece must be locked (or new)."""
-    seq = db.session.scalar(select(func.coalesce(func.max(PieceEvent.seq), -1))
-                            .where(PieceEvent.piece_id == piece.id)) + 1
+                 extra: Mapping[str, Any] | None = None, ctx=None) -> PieceEvent:
+    """Append one event to the piece's chain and move its head. The piece must be locked (or new). `ctx` (a
+    `deposits.DepositContext`) knows the next number of the events of the pieces it created."""
+    seq = ctx.next_seq(piece.id) if ctx is not None else None
+    if seq is None:
+        seq = db.session.scalar(select(func.coalesce(func.max(PieceEvent.seq), -1))
+                                .where(PieceEvent.piece_id == piece.id)) + 1
     system = actor_step == T.SYSTEM or account is None
     event = PieceEvent(
         piece_id=piece.id, seq=seq, at=now, account_id=None if system else account.id,
@@ -130,12 +133,14 @@ def record_event(piece: Piece, *, action: str, actor_step: str, from_status: str
     event.hash = audit_chain.event_hash(event.prev_hash, payload_of(event))
     db.session.add(event)
     piece.head_hash = event.hash
+    if ctx is not None:
+        ctx.recorded(piece.id, seq)
     return event
 
 
 def record_transition(piece: Piece, transition: T.Transition, *, account: Account | None,
-                      structure: Structure | None, now: datetime, extra: Mapping[str, Any] | None = None
-                      ) -> PieceEvent:
+                      structure: Structure | None, now: datetime, extra: Mapping[str, Any] | None = None,
+                      ctx=None) -> PieceEvent:
     """The event of one transition of the table, recorded as the system's when the table says the system acts; a
     change of status also writes its webhook deliveries, in this transaction (the outbox of `operations.webhooks`).
     Every caller has written the piece's access rows before its transitions, so the subscribers that see the piece
@@ -147,7 +152,7 @@ def record_transition(piece: Piece, transition: T.Transition, *, account: Accoun
         piece, action=transition.action, actor_step=transition.actor_step, from_status=transition.from_status,
         to_status=transition.to_status, account=None if system else account, structure=None if system else structure,
         now=now, reason=transition.reason, comment=transition.comment, amount=transition.amount,
-        paid_on=transition.paid_on, extra=extra)
+        paid_on=transition.paid_on, extra=extra, ctx=ctx)
     if transition.to_status != transition.from_status:
         webhooks.status_changed(piece, action=transition.action, from_status=transition.from_status,
                                 to_status=transition.to_status, reason=transition.reason, at=now)
@@ -198,8 +203,9 @@ def apply_clock_changes(piece: Piece, transition: T.Transition, now: datetime) -
     """Open and close the clocks a transition starts and ends (domain.deadlines.clock_changes)."""
     changes = clocks.clock_changes(transition.from_status, transition.to_status, piece.route_steps,
                                    cadre=piece.cadre)
-    close_clocks(piece, changes.closed, now)
-    db.session.flush()  # a clock closed and reopened at once (none today) must not meet the unique open index
+    if changes.closed:
+        close_clocks(piece, changes.closed, now)
+        db.session.flush()  # a clock closed and reopened at once (none today) must not meet the unique open index
     marche = marche_of(piece) if changes.opened else None
     for kind in changes.opened:
         open_clock(piece, kind, now, marche)
@@ -278,11 +284,19 @@ def roles_text(roles: Iterable[str]) -> str:
 
 
 def write_access(piece: Piece, rows: Iterable[Grant], now: datetime) -> None:
-    """Insert the access rows; a structure that already has one keeps it (INSERT ... ON CONFLICT DO NOTHING, without
-    a conflict target: with one, PostgreSQL would also check the row against the SELECT policy, which only shows a
-    tenant its own access rows)."""
-    values = [{"piece_id": piece.id, "structure_id": grant.structure_id, "reason": grant.reason,
-               "roles": roles_text(grant.roles), "created_at": now} for grant in rows]
+    """Insert the access rows; a structure that already has one keeps it (see `insert_access`)."""
+    insert_access(access_rows(piece, rows, now))
+
+
+def access_rows(piece: Piece, rows: Iterable[Grant], now: datetime) -> list[dict[str, Any]]:
+    return [{"piece_id": piece.id, "structure_id": grant.structure_id, "reason": grant.reason,
+             "roles": roles_text(grant.roles), "created_at": now} for grant in rows]
+
+
+def insert_access(values: list[dict[str, Any]]) -> None:
+    """Insert access rows (of one piece or of a batch's, in one statement); a structure that already has one keeps
+    it (INSERT ... ON CONFLICT DO NOTHING, without a conflict target: with one, PostgreSQL would also check the row
+    against the SELECT policy, which only shows a tenant its own access rows)."""
     if not values:
         return
     insert = postgresql.insert if is_postgresql() else sqlite.insert
@@ -307,44 +321,50 @@ def rights_domain(piece: Piece, structure_id: int) -> str:
     return "emises" if structure_id == piece.emitter_structure_id else "recues"
 
 
-def describe(piece: Piece) -> str:
+def describe(piece: Piece, ctx=None) -> str:
     """"Projet de décompte mensuel de sous-traitant (A10) n° F-12 de Plâtrerie Leroy, 1 200,00 € TTC"."""
     from chorus_chain.domain.amounts import format_fr
     from chorus_chain.domain.cadres import CADRES
 
-    emitter = db.session.get(Structure, piece.emitter_structure_id)
+    emitter = _structure(piece.emitter_structure_id, ctx)
     kind = "Avoir" if piece.piece_type == "AVOIR" else (
         f"{CADRES[piece.cadre].label} ({piece.cadre})" if piece.cadre else "Facture à l'entreprise donneuse d'ordre")
     return f"{kind} n° {piece.number} de {emitter.name}, {format_fr(piece.montant_ttc)} TTC"
 
 
+def _structure(structure_id: int, ctx) -> Structure:
+    return ctx.structure_of(structure_id) if ctx is not None else db.session.get(Structure, structure_id)
+
+
 def announce(piece: Piece, transitions: list[T.Transition], *, account: Account | None,
-             structure: Structure | None, now: datetime) -> None:
+             structure: Structure | None, now: datetime, ctx=None) -> None:
     """After a change: tell whoever must act now ("piece_to_act", members with the modification right), and tell
-    the emitter what happened to its piece when someone else changed it ("piece_status")."""
+    the emitter what happened to its piece when someone else changed it ("piece_status"). `ctx` (a
+    `deposits.DepositContext`) answers the reads that are the same for every piece of a batch."""
     from chorus_chain.operations.notifications import notify, piece_path
 
     if not transitions:
         return
+    audience = {"cache": ctx.audience, "mails": ctx.mails, "rows": ctx.notifications} if ctx is not None else {}
     status = transitions[-1].to_status
-    what = describe(piece)
+    what = describe(piece, ctx)
     marche = marche_of(piece)
     actor_account_id = account.id if account is not None else None
     waiting = T.current_step(status)
     told: set[int] = set()
     if waiting not in (None, T.SYSTEM):
         for structure_id in structures_playing(piece, waiting):
-            target = db.session.get(Structure, structure_id)
+            target = _structure(structure_id, ctx)
             notify(structure_id, "piece_to_act",
                    f"{what} : {statuses.label(status)}. {statuses.explanation(status)}",
                    subject=f"À traiter : pièce n° {piece.number} — marché {marche.reference}",
                    now=now, domain=rights_domain(piece, structure_id), level="modification", piece_id=piece.id,
-                   path=piece_path(target.siret, piece.id), exclude_account_id=actor_account_id)
+                   path=piece_path(target.siret, piece.id), exclude_account_id=actor_account_id, **audience)
             told.add(structure_id)
     emitter_id = piece.emitter_structure_id
     by_someone_else = structure is None or structure.id != emitter_id
     if by_someone_else and emitter_id not in told:
-        emitter = db.session.get(Structure, emitter_id)
+        emitter = _structure(emitter_id, ctx)
         reasons = [t.reason for t in transitions if t.reason]
         reason = f" Motif : {_reason_label(reasons[0])}." if reasons else ""
         notify(emitter_id, "piece_status",
@@ -352,7 +372,7 @@ def announce(piece: Piece, transitions: list[T.Transition], *, account: Account 
                f"{_payment_text(transitions)}",
                subject=f"Pièce n° {piece.number} : {statuses.label(status)} — marché {marche.reference}",
                now=now, domain=rights_domain(piece, emitter_id), piece_id=piece.id,
-               path=piece_path(emitter.siret, piece.id))
+               path=piece_path(emitter.siret, piece.id), **audience)
 
 
 def _payment_text(transitions: list[T.Transition]) -> str:

@@ -94,6 +94,14 @@ def test_token_revocation_and_expiry(app, client, w):
         for t in db.session.scalars(select(ApiToken).where(ApiToken.client_id == row.id)):
             t.expires_at = t.expires_at - timedelta(hours=1)
     _problem(client.get("/api/v1/marches", headers=auth), 401)
+    # ... and stores nothing (a deposit, a batch), in French.
+    before = _count(app)
+    refused = _problem(client.post("/api/v1/pieces", json=_body(app, w, w.mandataire, "EXP-1", envoyer=True),
+                                   headers=auth), 401)
+    assert any(word in refused["detail"] for word in ("jeton", "expiré", "invalide")), refused["detail"]
+    _problem(client.post("/api/v1/depots/lot", json={"pieces": [_body(app, w, w.mandataire, "EXP-2")]},
+                         headers=auth), 401)
+    assert _count(app) == before
     # Revoked: at once, even with a fresh token.
     auth = {"Authorization": "Bearer " + token(client, client_id, secret)}
     assert client.get("/api/v1/marches", headers=auth).status_code == 200
@@ -101,6 +109,9 @@ def test_token_revocation_and_expiry(app, client, w):
     siret = w.mandataire.siret
     assert owner.post(f"/s/{siret}/organisation/api/{row_id}/revoquer").status_code == 302
     _problem(client.get("/api/v1/marches", headers=auth), 401)
+    _problem(client.post("/api/v1/pieces", json=_body(app, w, w.mandataire, "REV-1", envoyer=True), headers=auth),
+             401)
+    assert _count(app) == before
     _problem(client.post("/api/v1/token", data={"grant_type": "client_credentials", "client_id": client_id,
                                                  "client_secret": secret}), 401)
 
@@ -194,7 +205,7 @@ def test_bad_inputs_are_refused_with_the_field_and_store_nothing(app, client, w)
     auth = bearer(app, client, w.mandataire.structure_id, w.mandataire.account_id)
     before = _count(app)
     malformed = client.post("/api/v1/pieces", data='{"numero": ', content_type="application/json", headers=auth)
-    _problem(malformed, 400)
+    assert "JSON" in _problem(malformed, 400)["detail"]
     _problem(client.post("/api/v1/pieces", json=_body(app, w, w.mandataire, "X-1", couleur="bleu"), headers=auth),
              422, "couleur")
     _problem(client.post("/api/v1/pieces", json=_body(app, w, w.mandataire, "X-2", marche_id="un"), headers=auth),

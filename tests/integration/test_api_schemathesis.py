@@ -11,7 +11,7 @@ import time
 import pytest
 import schemathesis
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 from hypothesis import HealthCheck, Phase, given, settings
 
 from tests.integration import pieces_world as pw
@@ -178,3 +178,45 @@ def test_every_documented_error_is_reachable(app, client, api_world, auth):
                                              f"{response.get_data(as_text=True)[:300]}"
         reached.append((method, path, code))
     assert len(reached) >= 50
+
+
+# --- stateful: the description's links chain the calls -------------------------------------------------------------
+
+def test_the_links_chain_pieces_to_actions_and_subscriptions_to_deliveries(api_schema, auth, api_world, client):
+    """The answers that create a piece or a subscription (and act on a piece) document where their `id` leads
+    (`api.links`, each checked to lead to an operation of the description); schemathesis' state machine runs
+    sequences of calls through them, every answer on the way matching the description. (Generated bodies seldom
+    make a piece the domain accepts, so most sequences stop at a 422: the chains themselves are walked on purpose
+    by test_api.py and test_api_webhooks.py.)"""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    followed = {}
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            for code, answer in (operation.get("responses") or {}).items() if isinstance(operation, dict) else ():
+                for name, link in (answer.get("links") or {}).items():
+                    target_path, target_method = link["operationRef"].removeprefix("#/paths/").rsplit("/", 1)
+                    target_path = target_path.replace("~1", "/").replace("~0", "~")
+                    assert target_method in spec["paths"][target_path], name  # every link leads somewhere
+                    followed[(method.upper(), path, target_method.upper(), target_path)] = name
+    assert {("POST", "/api/v1/pieces", "POST", "/api/v1/pieces/{piece_id}/actions"),
+            ("POST", "/api/v1/pieces", "POST", "/api/v1/pieces/{piece_id}/envoi"),
+            ("POST", "/api/v1/webhooks", "GET", "/api/v1/webhooks/{subscription_id}/livraisons")} <= set(followed)
+
+    calls = []
+
+    class Client(api_schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"headers": dict(auth)}
+
+        def after_call(self, response, case):
+            calls.append((case.method.upper(), case.path, response.status_code, dict(case.path_parameters or {})))
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            # As above: a schema-valid body may still be refused by a rule of the domain (422, the portal's message).
+            # Every call here carries the client's token (`get_call_kwargs`), so "ignored auth" (a call with a
+            # generated token answered 200) would only see that token: the 401s are reached in the test above.
+            case.validate_response(response, excluded_checks=[positive_data_acceptance, ignored_auth],
+                                   transport_kwargs=kwargs)
+
+    Client.run(settings=settings(SETTINGS, max_examples=MAX_EXAMPLES, stateful_step_count=5))
+    assert calls and not [call for call in calls if call[2] >= 500]

@@ -213,6 +213,8 @@ def test_export_validates_against_the_schema_and_matches_the_demo(app, demo_worl
         "reference": "DEMO-TRAVAUX-2026", "objet": "Réhabilitation et extension du groupe scolaire Jules-Ferry",
         "kind": "travaux", "montant_ht": "1200000.00", "tva_rate": "20.00", "groupement": "conjoint",
         "dgp_days": 30, "moe_days": 7, "retenue_rate": "5.00", "avance_rate": "5.00",
+        "avance_repayment": {"basis": "own_part", "start": "65.00", "end": "80.00", "fixed_amounts": []},
+        "retenue_guarantees": [],
         "revision": {"a": "0.1250", "index": "BT01", "base_month": demo.revision_base_month(created)}}
     parties = {(p["siret"], p["role"]): p for p in document["parties"]}
     assert len(parties) == 9

@@ -300,3 +300,77 @@ def test_a_bad_schedule_of_amounts_is_refused_in_french_and_changes_nothing(app,
         _as_moa(app, w, lambda access, account, structure: avance_ops.set_fixed_amounts(
             account, structure, access, str(w.mandataire.party_id), text, now=NOW))
     assert count(app, AvanceRepaymentAmount) == 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The pages: « Retenue et avance », the fiche d'identité, the export
+
+
+def _login(app, client, who):
+    from chorus_chain.models import Account
+    from tests import factories
+    with app.app_context():
+        factories.login(client, db.session.get(Account, who.account_id))
+
+
+def _text(response) -> str:
+    """The page's text as read: entities decoded, runs of white space as one space."""
+    import html
+    import re
+    return re.sub(r"[ \t\r\n]+", " ", html.unescape(response.get_data(as_text=True)))
+
+
+def test_the_pages_enter_show_and_export_the_clauses_and_refuse_bad_input_in_french(app, client, db):
+    w = world(app)
+    setup_marche(app, w, avance_rate=D("5.00"))
+    # st1 declines its advance on its own page.
+    _login(app, client, w.st1)
+    st_base = f"/s/{w.st1.siret}/marches/{w.marche_id}/retenue-et-avance"
+    page = _text(client.get(st_base))
+    assert "moins les parts payées directement à ses sous-traitants" in page and "R2193-18" in page
+    # a sous-traitant sees its own line only, not its contractor's amounts
+    assert w.mandataire.name not in page.split("Avance de chaque bénéficiaire")[1].split("Rythme")[0]
+    assert client.post(f"{st_base}/avance/{w.st1.party_id}", data={"decision": "decline"}).status_code == 302
+    assert "refusée par le sous-traitant" in _text(client.get(st_base))
+
+    client = app.test_client()
+    _login(app, client, w.moa)
+    base = f"/s/{w.moa.siret}/marches/{w.marche_id}/retenue-et-avance"
+    page = _text(client.get(base))
+    # The MOA sees every beneficiary's advance and why: the mandataire's part 356 000,00 opens 22 800,00.
+    assert f"Part ouvrant droit à l'avance ({w.mandataire.name})" in page
+    assert "22\u202f800,00\u00a0€" in page
+    # Bad input: a guarantee in the future, a pace ending before it starts → 422, French, nothing changed.
+    bad = client.post(f"{base}/garanties", data={"party_id": w.mandataire.party_id, "kind": "caution",
+                                                 "given_on": "2099-01-01", "amount": "6 000"})
+    assert bad.status_code == 422 and "ne peut pas être datée dans le futur" in _text(bad)
+    bad = client.post(f"{base}/rythme", data={"basis": "own_part", "start": "60", "end": "50"})
+    assert bad.status_code == 422 and "ne peut pas précéder ni égaler son début" in _text(bad)
+    assert count(app, RetenueGuarantee) == 0
+    # Good input.
+    assert client.post(f"{base}/garanties", data={"party_id": w.mandataire.party_id, "kind": "caution",
+                                                  "given_on": "2026-02-10", "amount": "6 000,00"}).status_code == 302
+    assert client.post(f"{base}/rythme", data={"basis": "whole_marche", "start": "30",
+                                               "end": "100"}).status_code == 302
+    assert client.post(f"{base}/echeancier", data={"party_id": w.cotraitant.party_id,
+                                                   "schedule": "2026-03 : 1 000,00"}).status_code == 302
+    page = _text(client.get(base))
+    assert "caution personnelle et solidaire" in page and "6\u202f000,00\u00a0€" in page
+    assert "linéaire de 30 % à 100 % d'exécution, selon l'exécution de l'ensemble du marché" in page
+    fiche = _text(client.get(f"/s/{w.moa.siret}/marches/{w.marche_id}/fiche"))
+    assert "couvrant 6\u202f000,00\u00a0€ de retenue" in fiche
+    assert "refusée par le sous-traitant" in fiche and "remboursée par montants fixes" in fiche
+    export = client.get(f"/s/{w.moa.siret}/marches/{w.marche_id}/export.json").get_json()
+    assert export["marche"]["retenue_guarantees"] == [{"siret": w.mandataire.siret, "kind": "caution",
+                                                       "given_on": "2026-02-10", "amount": "6000.00"}]
+    assert export["marche"]["avance_repayment"] == {
+        "basis": "whole_marche", "start": "30.00", "end": "100.00",
+        "fixed_amounts": [{"siret": w.cotraitant.siret, "month": "2026-03", "amount": "1000.00"}]}
+    assert next(p for p in export["parties"] if p["siret"] == w.st1.siret)["avance_declined"] is True
+    # The MOE reads the page but changes nothing there.
+    client = app.test_client()
+    _login(app, client, w.moe)
+    moe_base = f"/s/{w.moe.siret}/marches/{w.marche_id}/retenue-et-avance"
+    assert client.get(moe_base).status_code == 200
+    refused = client.post(f"{moe_base}/rythme", data={"basis": "own_part", "start": "65", "end": "80"})
+    assert refused.status_code == 422 and "Seul le maître d'ouvrage" in _text(refused)

@@ -201,3 +201,20 @@ def test_an_etat_d_acompte_speaks_for_its_pieces_with_the_engine_s_figures(app, 
     assert "fin du délai de garantie" in retenue.explanation
     assert sum(f.amount for f in _forecast(app, w.moa, date(2026, 7, 1)).flows if f.kind == "retenue") == \
         D("240.00") + D("270.00") + D("648.00") + D("654.00")
+
+
+def test_the_advance_left_to_repay_follows_the_marche_s_repayment_pace(app, db):
+    from chorus_chain.models import Marche
+    from tests.integration.etat_pieces_world import at, issue, month_of_may, open_etat
+    from tests.integration.pieces_world import system
+
+    w = world(app)
+    with system(app):
+        marche = db.session.get(Marche, w.marche_id)
+        marche.avance_rate, marche.avance_repayment_start, marche.avance_repayment_end = D("5.00"), D("10.00"), D("70.00")
+    month_of_may(app, w)
+    etat_id = open_etat(app, w, "2026-05", at("2026-05-22"))
+    issue(app, w, etat_id, at("2026-05-23"))
+    advances = [u for u in _forecast(app, w.mandataire, date(2026, 5, 25)).undated if u.label == "Avance à rembourser"]
+    assert advances and not advances[0].incoming  # the company pays it back, from its next acomptes
+    assert "de 10 % à 70 % d'exécution de sa part" in advances[0].text and "65 %" not in advances[0].text

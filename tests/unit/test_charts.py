@@ -82,3 +82,21 @@ def test_bars_never_leave_their_track(values):
     right = float(tracks[0].get("x")) + float(tracks[0].get("width"))
     for rect in _bars(svg):
         assert float(rect.get("x")) + float(rect.get("width")) <= right + 0.11
+
+
+def test_the_phone_chart_is_drawn_at_the_width_it_is_shown_with_its_amounts_written():
+    """At 390 px the columns' 720-wide drawing halves its 10 px labels; the rows are drawn 360 wide (shown at about
+    that width), every text at 12 px or more, and each amount written beside its bar."""
+    import re
+
+    labels = ["01/12", "08/12", "janv. 27"]
+    svg = charts.cash_rows(labels, [D("12000.00"), D("0"), D("3000.00")], [D("0"), D("0"), D("4500.00")],
+                           fmt=fmt, title="Trésorerie")
+    assert 'viewBox="0 0 320 ' in svg
+    assert min(int(size) for size in re.findall(r'font-size="(\d+)"', svg)) >= 12
+    for label in labels:
+        assert f">{label}</text>" in svg
+    assert ">12000.00 €</text>" in svg and ">4500.00 €</text>" in svg and ">0.00 €</text>" not in svg
+    # The longest bar plus its amount stays inside the drawing.
+    widths = [float(w) for w in re.findall(r'<rect x="66" y="[\d.]+" width="([\d.]+)"', svg)]
+    assert max(widths) + 66 + 4 + 14 * 12 * 0.6 <= 320  # « 1 234 567,89 € » at 12 px

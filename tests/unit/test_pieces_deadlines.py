@@ -31,6 +31,7 @@ def test_the_figures_of_chorus_md():
     assert {k: d.days for k, d in DEADLINES.items()} == {
         "validation_1": 15, "validation_2": 15, "moe": 7, "paiement": 30, "dc4_acceptance": 21,
         "contest_moe_corrections": 30, "tacit_dgd": 10, "dg_signature": 30,
+        "interets_moratoires": 45,  # R2192-36: the interest of a late payment is paid within 45 days
     }
     assert DEADLINES["dg_signature"].certainty == "assumed"
     assert D.dgp_days("etat") == 30 and D.dgp_days("etablissement_public_de_sante") == 50
@@ -185,3 +186,35 @@ def test_a_walk_opens_and_closes_each_clock_once():
     for transition in perform(status, "mark_paid", "paiement", route, amount=Decimal("10.00"), paid_on=T0.date()):
         closed += clock_changes(transition.from_status, transition.to_status, route).closed
     assert closed[-1] == "paiement"
+
+
+# --- The interest of a late payment: paid within 45 days of the principal's payment (R2192-36) ----------------------
+
+def test_interest_is_due_through_the_45th_day_after_the_payment_day_in_paris():
+    from datetime import date
+
+    from chorus_chain.domain.deadlines import interest_payment_due_at
+
+    # Summer: paid 6 July 2026 → last day 20 August (6 July + 45); due at its last instant, 23:59:59.999999 Paris
+    # (UTC+2) = 21:59:59.999999 UTC.
+    summer = interest_payment_due_at(date(2026, 7, 6))
+    assert summer == datetime(2026, 8, 20, 21, 59, 59, 999999, tzinfo=timezone.utc)
+    assert not is_expired(summer, datetime(2026, 8, 20, 21, 59, 59, tzinfo=timezone.utc))
+    assert is_expired(summer, datetime(2026, 8, 20, 22, 0, tzinfo=timezone.utc))
+    # Across the change to winter time (25 October 2026): paid 20 September → last day 4 November, Paris is UTC+1.
+    assert interest_payment_due_at(date(2026, 9, 20)) == datetime(2026, 11, 4, 22, 59, 59, 999999,
+                                                                  tzinfo=timezone.utc)
+    # The countdown names the 45th day: on 1 August, 19 days to 20 August; on the 45th day itself, « moins d'un
+    # jour »; the next morning it is overdue.
+    assert countdown_fr("interets_moratoires", summer, datetime(2026, 8, 1, 8, tzinfo=timezone.utc)) == \
+        "intérêts moratoires à payer dans 19 jours"
+    assert countdown_fr("interets_moratoires", summer, datetime(2026, 8, 20, 8, tzinfo=timezone.utc)) == \
+        "intérêts moratoires à payer dans moins d'un jour"
+    assert countdown_fr("interets_moratoires", summer, datetime(2026, 8, 21, 8, tzinfo=timezone.utc)) == \
+        "intérêts moratoires impayés, délai dépassé de moins d'un jour"
+    # Reminders to the paying office 7 days and 1 day before, never opened by a status change.
+    assert reminders_due("interets_moratoires", summer, datetime(2026, 8, 14, 8, tzinfo=timezone.utc)) == (7,)
+    for route in (("validation_1", "moe", "moa", "paiement"), ("moe", "moa", "paiement")):
+        assert D.running_in("interets_moratoires", route, cadre="A4") == frozenset()
+    with pytest.raises(ValueError):
+        interest_payment_due_at(datetime(2026, 7, 6, 10, tzinfo=timezone.utc))

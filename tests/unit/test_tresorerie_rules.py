@@ -100,3 +100,25 @@ def test_stage_ahead_of_an_invoice_skips_the_works_stages():
     position = position_of(route, "MANDATEE", TODAY, st.Terms(), works=False)
     assert position.ahead == (StageAhead(st.PAIEMENT, 3, "Commune", 30),)
     assert position_of(route, "MISE_EN_PAIEMENT", TODAY, st.Terms(), works=False) is None
+
+
+def test_a_period_lists_its_largest_amounts_and_sums_the_others():
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    flows = [SimpleNamespace(amount=Decimal(k * 100), incoming=k % 2 == 0) for k in range(1, 13)]
+    shown = periods.shown_of(flows)
+    assert len(shown) == periods.SHOWN_PER_PERIOD == 8
+    assert [f.amount for f in shown] == [Decimal(k * 100) for k in range(5, 13)]  # the largest, in their order
+    others = periods.others_of(flows)
+    assert others.count == 4
+    assert (others.receipts, others.payments) == (Decimal(200 + 400), Decimal(100 + 300))
+    few = flows[:3]
+    assert periods.shown_of(few) == few and periods.others_of(few).count == 0
+
+
+def test_a_slip_is_more_than_a_week_later_than_the_reference():
+    day = date(2026, 3, 2)
+    assert not periods.slipped(day, day + timedelta(days=7))
+    assert periods.slipped(day, day + timedelta(days=8))
+    assert not periods.slipped(day, day - timedelta(days=30))

@@ -28,6 +28,7 @@ from chorus_chain.operations.decompte_general import reading as dg_reading
 from chorus_chain.operations.etat_pieces import moa as moa_ops
 from chorus_chain.operations.etat_pieces import paying
 from chorus_chain.operations.etat_pieces import reading as etat_reading
+from chorus_chain.operations.interets import paying as interets_paying
 from chorus_chain.tenancy import require_right, tenant_blueprint
 
 bp = tenant_blueprint("etats", __name__, url_prefix="/marches/<int:marche_id>/etats")
@@ -350,6 +351,13 @@ def pay_line(marche_id: int, etat_id: int, line_id: int):
             late = f" Paiement en retard : {money(payment.interest + payment.flat_fee)} d'intérêts moratoires et " \
                    "d'indemnité forfaitaire dus." if payment.days_late > 0 else ""
             message = f"Paiement de {money(payment.amount)} enregistré.{late}"
+            if payment.days_late > 0:
+                message += (" L'acheteur les paie dans les 45 jours, au plus tard le "
+                            f"{day(payment.interest_last_day)}.")
+        elif step == "interets":
+            payment = interets_paying.record_interest_paid(access, etat_id, line_id, form.get("payment_id"),
+                                                           current_user, g.structure, form.get("day"), now=utcnow())
+            message = f"Paiement des intérêts moratoires enregistré : {interets_paying.amount_text(payment)}."
         else:
             abort(400)
     except OperationError as error:

@@ -37,6 +37,8 @@ from chorus_chain.operations import OperationError
 from chorus_chain.operations import documents_list
 from chorus_chain.operations import marches as ops
 from chorus_chain.operations import retenue as retenue_ops
+from chorus_chain.operations.money_clauses.guarantees import KIND_LABELS as GUARANTEE_KIND_LABELS
+from chorus_chain.operations.money_clauses.page import clauses_page
 from chorus_chain.operations.export import marche_export
 from chorus_chain.operations.finances import marche_finances
 from chorus_chain.operations import invitation_requests
@@ -172,7 +174,8 @@ def fiche(marche_id: int):
     access = _access(marche_id)
     return render_template("marches/fiche.html", access=access, marche=access.marche,
                            sheet=ops.identity_sheet(access), missing=ops.missing_parties(access),
-                           ROLE_LABELS=ROLE_LABELS)
+                           ROLE_LABELS=ROLE_LABELS, clauses=clauses_page(access, g.structure),
+                           GUARANTEE_KINDS=GUARANTEE_KIND_LABELS)
 
 
 @bp.get("/<int:marche_id>/finances")

@@ -34,6 +34,7 @@ from chorus_chain.operations import OperationError
 from chorus_chain.operations import documents as doc_ops
 from chorus_chain.operations import documents_list
 from chorus_chain.operations import interest as interest_ops
+from chorus_chain.operations.interets import reading as interets_reading
 from chorus_chain.operations import marches as marches_ops
 from chorus_chain.operations import organisation as organisation_ops
 from chorus_chain.operations import pieces as ops
@@ -378,6 +379,7 @@ def _piece_context(piece, failed: tuple[str, object] | None = None, notice: str 
         closed_deadlines=[d for d in deadlines if d.done_at is not None],
         start_again=own and display.is_refused_for_good(piece.status),
         interest=interest,
+        interest_dues=interets_reading.dues_of_pieces([piece.id]).get(piece.id, []),  # 1 query
         documents=documents_list.piece_block(g.structure, piece, dossier.pieces, marches_ops.today(now)),  # 1 query
         document_kinds=_document_kinds(piece, dossier, interest, own),
         sees_bank=tenant_access.sees_bank_details(piece, g.structure.id),

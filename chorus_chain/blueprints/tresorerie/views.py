@@ -13,6 +13,7 @@ from chorus_chain.models.base import utcnow
 from chorus_chain.operations.marches import today
 from chorus_chain.operations.tresorerie import exports, reading
 from chorus_chain.operations.tresorerie import forecast as forecast_rules
+from chorus_chain.operations.tresorerie import periods
 from chorus_chain.tenancy import has_right, tenant_blueprint
 
 bp = tenant_blueprint("tresorerie", __name__)
@@ -20,7 +21,7 @@ bp = tenant_blueprint("tresorerie", __name__)
 
 @bp.context_processor
 def tresorerie_helpers():
-    return {"say": forecast_rules.say}
+    return {"say": forecast_rules.say, "shown_of": periods.shown_of, "others_of": periods.others_of}
 
 
 def _forecast():
@@ -32,10 +33,14 @@ def _forecast():
 @require_piece_right("consultation")
 def index():
     forecast = _forecast()
-    chart = Markup(charts.cash_columns([p.short for p in forecast.periods], [p.receipts for p in forecast.periods],
-                                [p.payments for p in forecast.periods], fmt=money,
-                                title="Encaissements et décaissements attendus, semaine par semaine puis mois par mois"))
-    return render_template("tresorerie/index.html", f=forecast, chart=chart)
+    figures = ([p.short for p in forecast.periods], [p.receipts for p in forecast.periods],
+               [p.payments for p in forecast.periods])
+    title = "Encaissements et décaissements attendus, semaine par semaine puis mois par mois"
+    # Two drawings of the same figures, the stylesheet showing one: columns on a wide screen, rows on a phone (the
+    # columns' text would be 5 px high at 390 px).
+    chart = Markup(charts.cash_columns(*figures, fmt=money, title=title))
+    chart_phone = Markup(charts.cash_rows(*figures, fmt=money, title=title))
+    return render_template("tresorerie/index.html", f=forecast, chart=chart, chart_phone=chart_phone)
 
 
 def _download(body: bytes, mimetype: str, extension: str) -> Response:

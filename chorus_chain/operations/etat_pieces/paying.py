@@ -4,7 +4,8 @@ per line with their dates and amounts; partial payments allowed, never more than
 Late-payment interest and the 40 € flat fee are the engine's (`domain.money.late_payment_interest`, the same rule
 as every piece: CHORUS.md §5, §6b), computed per payment of a line, from the day that line's délai global de
 paiement started (`PayableLine.dgp_started_on`), on the amount paid late. The rate is the one of the half-year in
-which the interest starts, whatever the half-year of the payment.
+which the interest starts, whatever the half-year of the payment. A late payment opens the clock of its interest:
+the buyer pays it within 45 days (R2192-36, `operations.interets`).
 
 The pieces follow the lines: the projets de décompte of a payee are marked service fait, mandatés and paid when its
 line is; the A19 when every line with something to pay is. A line is locked (SELECT … FOR UPDATE) before it
@@ -32,6 +33,7 @@ from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import pieces_drafts as drafts
 from chorus_chain.operations import pieces_records as records
 from chorus_chain.operations.etat_pieces import pieces as piece_ops
+from chorus_chain.operations.interets import clock as interets_clock
 from chorus_chain.operations.marches import MarcheAccess, record, today
 
 A = T.Action
@@ -167,6 +169,7 @@ def record_payment(access: MarcheAccess, etat_id: Any, line_id: Any, account: Ac
     if line.remaining == 0:
         line.paid_on = day
     db.session.flush()
+    interets_clock.open_for(payment, line)  # late: the interest and the 40 € are due within 45 days (R2192-36)
     _follow(etat, line, account, structure, now)
     record(access.marche, "payable_line_paid", account=account, structure=structure, etat=etat.label,
            payee=line.name, amount=value, on=day, interest=result.interest, flat_fee=result.flat_fee)

@@ -10,4 +10,6 @@
 - `reading`: the only module that reads the database — what the structure may see, through `access.py`, in a fixed
   number of queries.
 - `exports`: the CSV and XLSX downloads.
+- `slips`: the daily alert « an expected receipt slips by more than a week » (run by the clock, once a day; the
+  reference days in `ExpectedReceipt`).
 """

@@ -34,6 +34,7 @@ class Flow:
     piece_id: int | None = None
     etat_id: int | None = None
     interest: Decimal | None = None  # late-payment interest + flat fee if paid on the expected day (engine)
+    key: str = ""  # the same amount from one day to the next (« piece:12 », « etat:3:41 », « line:7 »): slips
 
     @property
     def expected(self) -> date:

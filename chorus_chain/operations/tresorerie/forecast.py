@@ -68,6 +68,7 @@ class Expectation:
     high: date
     parts: tuple[Part, ...]
     said: str | None = None  # an explanation of its own (a date the law fixes, not learnt: the retenue's release)
+    naive: date | None = None  # « every legal deadline still ahead, from today »: what the back-test compares with
 
     @property
     def explanation(self) -> str:
@@ -102,7 +103,7 @@ def expect(position: Position, habits: Mapping[tuple[int | None, str], Habit], t
     mid, low, high = max(mid, 1), max(low, 1), max(high, mid, 1)
     low = min(low, mid)
     return Expectation(today + timedelta(days=mid), today + timedelta(days=low), today + timedelta(days=high),
-                       tuple(parts))
+                       tuple(parts), naive=naive(position, today))
 
 
 def naive(position: Position, today: date) -> date:

@@ -14,6 +14,10 @@ from decimal import Decimal
 WEEKS = 13
 MONTHS_AFTER = 9
 SLIP_DAYS = 7  # an expected receipt later than its legal date by more than a week is an alert
+# The amounts a period lists on the page, the largest; the others are counted and summed beside them, and every one is
+# in the downloads. A company with a dozen pieces in flight sees them all; a paying office with seven hundred gets a
+# page it can read (and that answers as fast as its Synthèse, bench/dashboards.py), not seven hundred lines.
+SHOWN_PER_PERIOD = 8
 ZERO = Decimal("0.00")
 MONTH_NAMES = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
                "novembre", "décembre")
@@ -34,6 +38,37 @@ class Period:
     @property
     def net(self) -> Decimal:
         return self.receipts - self.payments
+
+    @property
+    def shown(self) -> list:
+        """The largest amounts of the period (`SHOWN_PER_PERIOD`), in the order of their dates."""
+        return shown_of(self.flows)
+
+    @property
+    def others(self) -> "Others":
+        return others_of(self.flows)
+
+
+@dataclass(frozen=True)
+class Others:
+    """What a list leaves out: how many amounts, how much in, how much out."""
+
+    count: int
+    receipts: Decimal
+    payments: Decimal
+
+
+def shown_of(flows: Sequence, limit: int = SHOWN_PER_PERIOD) -> list:
+    largest = sorted(flows, key=lambda f: -f.amount)[:limit]
+    kept = {id(f) for f in largest}
+    return [f for f in flows if id(f) in kept]
+
+
+def others_of(flows: Sequence, limit: int = SHOWN_PER_PERIOD) -> Others:
+    kept = {id(f) for f in shown_of(flows, limit)}
+    left = [f for f in flows if id(f) not in kept]
+    return Others(len(left), sum((f.amount for f in left if f.incoming), ZERO),
+                  sum((f.amount for f in left if not f.incoming), ZERO))
 
 
 def _add_months(day: date, months: int) -> date:
@@ -91,3 +126,8 @@ def alerts(flows: Sequence, today: date) -> list:
     """The receipts expected more than a week after their legal date, latest slip first."""
     found = [flow for flow in flows if flow.incoming and slip(flow.expected, flow.legal_due) > SLIP_DAYS]
     return sorted(found, key=lambda flow: (-slip(flow.expected, flow.legal_due), flow.expected))
+
+
+def slipped(reference: date, expected: date) -> bool:
+    """An expected receipt moved later than its reference day by more than a week (the alert of issue 19)."""
+    return (expected - reference).days > SLIP_DAYS

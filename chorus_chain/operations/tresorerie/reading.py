@@ -28,7 +28,7 @@ from chorus_chain.domain.money import MoneyError, late_payment_interest
 from chorus_chain.domain.transitions import Action, PDM_CADRES
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
-from chorus_chain.models import Marche, MarcheParty, Piece, PieceEvent, Structure
+from chorus_chain.models import Marche, MarcheParty, Piece, PieceAccess, PieceEvent, Structure
 from chorus_chain.models.etat_pieces import EtatAcomptePdm, PayableLine
 from chorus_chain.models.money import EtatAcompte
 from chorus_chain.operations import interest as interest_ops
@@ -36,14 +36,14 @@ from chorus_chain.operations.marches import PARIS, start_of_day
 from chorus_chain.operations.tresorerie import periods as periods_rules
 from chorus_chain.operations.tresorerie import stages as st
 from chorus_chain.operations.tresorerie.flows import Flow
-from chorus_chain.formatting import money as format_eur
+from chorus_chain.formatting import measure, money as format_eur
 from chorus_chain.operations.retenue import release_of
 from chorus_chain.operations.structures import names_of
 from chorus_chain.operations.tresorerie.forecast import Expectation, Part, Position, StageAhead, expect, position_of
 from chorus_chain.operations.tresorerie.habits import Habit, Observation, learn
 
 HISTORY_DAYS = 540  # eighteen months of habits
-HISTORY_PIECES = 2000  # at most, the most recent: a median needs tens of pieces per counterpart, not thousands
+HISTORY_PIECES = 1000  # at most, the most recent: a median needs tens of pieces per counterpart, not thousands
 # The pieces whose money the forecast follows: invoices, projets de décompte, private invoices (cadre None).
 MONEY_CADRES = ("A1", "A9", "A12", "A4", "A10", "A13", "A7", "A14")
 STAGE_NOW = {
@@ -114,8 +114,10 @@ def forecast_for(structure: Structure, today: date, domains: frozenset[str] = AL
 
     pieces = _pieces_in_flight(structure.id)
     carried = _carried_by_issued_etat([p.id for p, _ in pieces])
-    history = history_for(structure.id, today)
     lines = _open_lines(own_parties, paying_marches)
+    # The habits are read only when there is money to date: a maître d'œuvre, who neither receives nor pays the
+    # pieces it sees, does not fold thousands of them for an empty page.
+    history = history_for(structure.id, today) if pieces or lines else History({}, {})
     public = _public_side({m.id for _, m in pieces} | {m.id for _, _, m in lines})
     names = names_of({step.get("structure_id") for p, _ in pieces for step in p.route or ()}
                    | {p.emitter_structure_id for p, _ in pieces}
@@ -203,10 +205,17 @@ def history_for(structure_id: int, today: date) -> History:
 # --- pieces ----------------------------------------------------------------------------------------------------------
 
 def _pieces_in_flight(structure_id: int) -> list[tuple[Piece, Marche]]:
+    """The pieces in flight whose money the structure receives or pays (`_direction` decides, row by row): those it
+    emitted, and those whose route makes it the contractor, the paying office or the maître d'ouvrage (its access
+    row's roles). Among what it sees (`visible_to`): a maître d'œuvre sees hundreds of pieces it neither receives nor
+    pays, and does not load them."""
+    pays = select(PieceAccess.id).where(
+        PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure_id,
+        or_(*(PieceAccess.roles.contains(f" {role} ") for role in ("contractor", "paiement", "moa")))).exists()
     return list(db.session.execute(
         select(Piece, Marche).join(Marche, Marche.id == Piece.marche_id)
-        .where(visible_to(structure_id), Piece.status.in_(st.IN_FLIGHT),
-               or_(Piece.cadre.is_(None), Piece.cadre.in_(MONEY_CADRES)))
+        .where(visible_to(structure_id), or_(Piece.emitter_structure_id == structure_id, pays),
+               Piece.status.in_(st.IN_FLIGHT), or_(Piece.cadre.is_(None), Piece.cadre.in_(MONEY_CADRES)))
         .order_by(Piece.id)).all())
 
 
@@ -235,7 +244,8 @@ def _etat_flow(etat: EtatAcompte, payee: int | None, members: list[Flow]) -> Flo
     numbers = ", ".join(f.label.split(" ", 3)[-1] for f in members)
     dues = [f.legal_due for f in members if f.legal_due is not None]
     return replace(first, kind="etat", label=f"État d'acompte n° {etat.label} ({numbers})", amount=amount,
-                   amount_basis=basis, legal_due=min(dues) if dues else None, piece_id=None, etat_id=etat.id)
+                   amount_basis=basis, legal_due=min(dues) if dues else None, piece_id=None, etat_id=etat.id,
+                   key=f"etat:{etat.id}:{payee}")
 
 
 def _direction(structure_id: int, piece: Piece) -> bool | None:
@@ -282,7 +292,7 @@ def _piece_flow(structure_id: int, piece: Piece, marche: Marche, history: Histor
     return Flow(incoming=incoming, kind="private" if private else "piece", marche_id=marche.id,
                 marche_reference=marche.reference, counterpart=counterpart, label=f"{kind_word} {piece.number}",
                 amount=amount, amount_basis=basis, stage_now=STAGE_NOW[stage], expectation=expectation,
-                legal_due=legal_due, piece_id=piece.id,
+                legal_due=legal_due, piece_id=piece.id, key=f"piece:{piece.id}",
                 domain="travaux" if piece.works else "emises" if incoming else "recues",
                 interest=None if private else _Pending(dgp_start, marche.dgp_days))
 
@@ -331,7 +341,7 @@ def _line_flow(line: PayableLine, etat: EtatAcompte, marche: Marche, incoming: b
                 counterpart=payer_name if incoming else line.name,
                 label=f"État d'acompte n° {etat.label}" + ("" if incoming else f", ligne de {line.name}"),
                 amount=line.remaining, amount_basis="ligne de l'état d'acompte validé", stage_now=state,
-                expectation=expectation, legal_due=line.due_on, etat_id=etat.id,
+                expectation=expectation, legal_due=line.due_on, etat_id=etat.id, key=f"line:{line.id}",
                 interest=_Pending(line.dgp_started_on, marche.dgp_days))
 
 
@@ -460,7 +470,7 @@ def _retenues_and_advances(parties, paying_marches: list[int], public, names: di
                                   amount=retenue, amount_basis=f"retenue cumulée à l'état d'acompte n° {etat.label}",
                                   stage_now="retenue jusqu'à la fin de la garantie",
                                   expectation=Expectation(due, release.release_on, due, parts, text),
-                                  legal_due=due, etat_id=etat.id))
+                                  legal_due=due, etat_id=etat.id, key=f"retenue:{marche.id}:{key}"))
             elif retenue > 0 and release is None:
                 undated.append(Undated(incoming, marche.reference, counterpart, "Retenue de garantie", retenue,
                                        f"Retenue cumulée à l'état d'acompte n° {etat.label}. Elle est libérée "
@@ -470,6 +480,9 @@ def _retenues_and_advances(parties, paying_marches: list[int], public, names: di
                 undated.append(Undated(not incoming, marche.reference, counterpart, "Avance à rembourser",
                                        avance_paid - repaid,
                                        f"Avance versée {format_eur(avance_paid)}, déjà remboursée "
-                                       f"{format_eur(repaid)} : le reste est déduit des prochains acomptes à partir "
-                                       "de 65 % d'exécution (réglage du marché), pas versé en une fois."))
+                                       f"{format_eur(repaid)} : le reste est déduit des prochains acomptes, de "
+                                       f"{measure(marche.avance_repayment_start)} % à "
+                                       f"{measure(marche.avance_repayment_end)} % d'exécution "
+                                       f"{'du marché' if marche.avance_repayment_basis == 'whole_marche' else 'de sa part'}"
+                                       " (réglages du marché), pas versé en une fois."))
     return flows, undated

@@ -1,0 +1,127 @@
+"""What the pages show of the interest owed after late payments, each read through the one access predicate: a
+clock is read through its piece (`access.visible_to`), so only the structures that see the payee's projet de décompte
+see its interest and its 45 days.
+
+The figures are the ones the engine stored on each `LinePayment` when the payment was recorded; nothing here
+computes interest.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import exists, func, or_, select
+
+from chorus_chain.access import visible_to
+from chorus_chain.domain import deadlines as clocks
+from chorus_chain.extensions import db
+from chorus_chain.models import Deadline, Marche, Piece, PieceAccess, Structure
+from chorus_chain.models.etat_pieces import LinePayment, PayableLine
+from chorus_chain.models.money import EtatAcompte
+from chorus_chain.operations.pieces_records import roles_text
+
+ZERO = Decimal("0.00")
+STATE_LABELS = {
+    "paid": "payés",
+    "to_pay": "à payer",
+    "lapsed": "délai de 45 jours dépassé",
+}
+
+
+@dataclass(frozen=True)
+class InterestDue:
+    """The interest and flat fee of one late payment, with its 45-day clock."""
+
+    deadline: Deadline
+    payment: LinePayment
+    line: PayableLine
+    etat: EtatAcompte
+    piece: Piece | None = None
+    marche: Marche | None = None
+    payee_name: str | None = None
+
+    @property
+    def amount(self) -> Decimal:
+        return self.payment.late_total
+
+    @property
+    def last_day(self) -> date:
+        """The last day the buyer may pay them (R2192-36): the principal's payment day + 45 days."""
+        return self.payment.interest_last_day
+
+    def state(self, now: datetime) -> str:
+        if self.payment.interest_paid_on is not None:
+            return "paid"
+        return "lapsed" if clocks.is_expired(self.deadline.due_at, now) else "to_pay"
+
+    def countdown(self, now: datetime) -> str:
+        return clocks.countdown_fr(clocks.INTERETS, self.deadline.due_at, now)
+
+
+def _rows(query) -> list[tuple]:
+    return db.session.execute(query).all()
+
+
+def _base():
+    return (select(Deadline, LinePayment, PayableLine, EtatAcompte)
+            .join(LinePayment, LinePayment.id == Deadline.line_payment_id)
+            .join(PayableLine, PayableLine.id == LinePayment.line_id)
+            .join(EtatAcompte, EtatAcompte.id == PayableLine.etat_acompte_id)
+            .where(Deadline.kind == clocks.INTERETS))
+
+
+def dues_of_pieces(piece_ids: Iterable[int]) -> dict[int, list[InterestDue]]:
+    """piece id → the interest clocks hung on it, oldest payment first (one query). The caller passes pieces the
+    structure sees (the piece page's)."""
+    ids = list(piece_ids)
+    if not ids:
+        return {}
+    found: dict[int, list[InterestDue]] = {}
+    for deadline, payment, line, etat in _rows(_base().where(Deadline.piece_id.in_(ids))
+                                               .order_by(LinePayment.paid_on, LinePayment.id)):
+        found.setdefault(deadline.piece_id, []).append(InterestDue(deadline, payment, line, etat))
+    return found
+
+
+def unpaid_for(structure: Structure, roles: tuple[str, ...], works: bool | None = None,
+               limit: int = 8) -> tuple[list[InterestDue], int]:
+    """The interest still unpaid (running or lapsed) on the pieces this structure sees in one of `roles` ("moa",
+    "paiement" for the buyer's side; "emitter", "titulaire" for the companies owed it), earliest due first, and how
+    many there are: two queries."""
+    as_role = exists().where(PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure.id,
+                             or_(*[PieceAccess.roles.like(f"%{roles_text([role])}%") for role in roles]))
+    conditions = [LinePayment.interest_paid_on.is_(None), as_role, visible_to(structure.id)]
+    if works is not None:
+        conditions.append(Piece.works.is_(works))
+    total = db.session.scalar(select(func.count()).select_from(Deadline)
+                              .join(LinePayment, LinePayment.id == Deadline.line_payment_id)
+                              .join(Piece, Piece.id == Deadline.piece_id)
+                              .where(Deadline.kind == clocks.INTERETS, *conditions))
+    rows = _rows(select(Deadline, LinePayment, PayableLine, EtatAcompte, Piece, Marche)
+                 .join(LinePayment, LinePayment.id == Deadline.line_payment_id)
+                 .join(PayableLine, PayableLine.id == LinePayment.line_id)
+                 .join(EtatAcompte, EtatAcompte.id == PayableLine.etat_acompte_id)
+                 .join(Piece, Piece.id == Deadline.piece_id).join(Marche, Marche.id == Piece.marche_id)
+                 .where(Deadline.kind == clocks.INTERETS, *conditions)
+                 .order_by(Deadline.due_at, Deadline.id).limit(limit))
+    return [InterestDue(d, p, line, etat, piece, marche, line.name) for d, p, line, etat, piece, marche in rows], total
+
+
+def unpaid_by_payee(marche_id: int, etat_ids: Iterable[int] | None = None) -> dict[int, list[LinePayment]]:
+    """payee party id → the late payments of the marché's monthly états whose interest is still unpaid (the final
+    état carries them, `operations.etats_acompte`): oldest first, one query. Not filtered by structure: the final
+    état is the marché's, and each page reads its lines through `etat_pieces.reading`."""
+    query = (select(PayableLine.payee_party_id, LinePayment)
+             .join(PayableLine, PayableLine.id == LinePayment.line_id)
+             .join(EtatAcompte, EtatAcompte.id == PayableLine.etat_acompte_id)
+             .where(PayableLine.marche_id == marche_id, EtatAcompte.final.is_(False),
+                    LinePayment.interest_paid_on.is_(None), LinePayment.interest + LinePayment.flat_fee > 0)
+             .order_by(LinePayment.paid_on, LinePayment.id))
+    if etat_ids is not None:
+        query = query.where(EtatAcompte.id.in_(list(etat_ids)))
+    found: dict[int, list[LinePayment]] = {}
+    for party_id, payment in _rows(query):
+        found.setdefault(party_id, []).append(payment)
+    return found
