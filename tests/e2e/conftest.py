@@ -63,6 +63,12 @@ def live_server(live_database_url):
         "OUTBOX_PAGE": True,
         "LOGIN_RATE_LIMIT": "10000 per minute",
     })
+    # The first PDF a process renders loads WeasyPrint's fonts (seconds on a loaded machine). The seeding used to do
+    # it in this process; the template is seeded by the run's first worker, so the MOE's « Émettre » (which renders
+    # the état's PDF inline, without Redis) would pay it within the page's 10 s.
+    from weasyprint import HTML
+
+    HTML(string="<p>chorus-chain</p>").write_pdf()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
