@@ -144,6 +144,12 @@ def marche_finances(access: MarcheAccess) -> MarcheFinances:
     for party_id, paid_on, amount in payments:
         if not mine(party_id):
             continue
+        row = rows_by_id.get(party_id)
+        if row is not None and row.role in Role.PUBLIC:
+            # An état's A19 (or a décompte général's A20) is the buyer's own document: its « paid » is the sum of
+            # the beneficiaries' lines, already counted on their projets de décompte. Counted here too, it paid the
+            # MOA (« Commune … payé 469 224,00 € ») and doubled the marché's « Payé » in the demo.
+            continue
         paid_by_party[party_id] += amount
         paid_by_month[_month(paid_on)] += amount
 

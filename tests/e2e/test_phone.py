@@ -129,6 +129,59 @@ def test_every_page_of_the_menu_fits_for_each_kind_of_company(phone):
             _fits(page, f"{who} › {name}")
 
 
+# A table wider than the box it is given, at a laptop's width: it scrolls sideways inside its box, or spills out of
+# the page's column. Either way a column of figures is out of sight.
+TABLES_SPILL = """() => {
+  const out = [];
+  for (const t of document.querySelectorAll("main table")) {
+    const r = t.getBoundingClientRect();
+    if (r.width === 0 || t.closest("details:not([open])")) continue;
+    const box = t.parentElement, column = t.closest(".card, section, main");
+    const scrolls = box.scrollWidth > box.clientWidth + 1 && getComputedStyle(box).overflowX !== "visible";
+    const spills = r.right > column.getBoundingClientRect().right + 1;
+    if (scrolls || spills) out.push(`« ${(t.querySelector("th") || t).textContent.trim().slice(0, 20)} » `
+      + `needs ${Math.round(t.scrollWidth)} px in ${Math.round(box.clientWidth)} px`);
+  }
+  return out;
+}"""
+
+
+def test_at_1366_px_no_table_hides_a_column(page):
+    """The issue's other width: a laptop at 1366 px. The décompte of a projet de décompte sat in the left column of
+    its page and scrolled (« Ce mois HT » cut off for the MOA about to validate); a long status pushed the list of
+    pieces out of the page; the état's payable lines hid « Retard (intérêts + 40 €) ». The mandataire's lists, a
+    projet de décompte with its lines, its état and the finances; the paying office's paid état."""
+    page.set_viewport_size({"width": 1366, "height": 900})
+    enter(page, "durand")
+    for name in ("Synthèse", "Tableau de bord", "Pièces"):
+        menu(page).get_by_role("link", name=name, exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text(name.split()[0] if name != "Pièces" else "Pièces")
+        page.wait_for_load_state("networkidle")
+        assert not page.evaluate(TABLES_SPILL), (name, page.evaluate(TABLES_SPILL))
+    page.get_by_role("link", name="Émises").click()
+    page.wait_for_load_state("networkidle")
+    page.locator("main a", has_text=re.compile(r"^DB-PDM-03$")).click()
+    page.wait_for_url(re.compile(r"/pieces/\d+$"))
+    expect(page.locator("#piece-decompte")).to_be_visible()
+    assert not page.evaluate(TABLES_SPILL), ("projet de décompte", page.evaluate(TABLES_SPILL))
+    screenshot(page, "wide-projet-de-decompte")
+    page.get_by_role("link", name="l'état d'acompte du maître d'œuvre").click()
+    page.wait_for_url(re.compile(r"/etats/\d+$"))
+    page.wait_for_load_state("networkidle")
+    assert not page.evaluate(TABLES_SPILL), ("état d'acompte", page.evaluate(TABLES_SPILL))
+    marche = re.sub(r"/etats/\d+$", "", page.url)
+    page.goto(marche + "/finances")
+    assert not page.evaluate(TABLES_SPILL), ("finances", page.evaluate(TABLES_SPILL))
+    # The paying office's view of a paid état: nine columns, its payment form among them.
+    enter(page, "mairie")
+    page.goto(re.sub(r"/s/\d{14}", re.search(r"/s/\d{14}", page.url).group(0), marche) + "/etats/")
+    page.get_by_role("link", name="n° 1", exact=True).click()
+    page.wait_for_url(re.compile(r"/etats/\d+$"))
+    expect(page.get_by_test_id("payable-lines")).to_be_visible()
+    assert not page.evaluate(TABLES_SPILL), ("lignes à payer", page.evaluate(TABLES_SPILL))
+    screenshot(page, "wide-lignes-a-payer")
+
+
 # The Trésorerie's chart at 390 px (issue 19): the columns' drawing, 720 wide, shrank to half its size (labels of
 # 5 px); on a phone the page shows the rows drawn 360 wide instead. Three sides of the demo: a sous-traitant in
 # paiement direct, the titulaire (mandataire) and the commune (maître d'ouvrage and paying office).

@@ -11,12 +11,14 @@ from sqlalchemy import select
 
 from chorus_chain import demo
 from chorus_chain.access import system_access
+from chorus_chain.domain import commercial_terms
 from chorus_chain.demo_money import MONTHS, works_months
 from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, Marche, Piece
 from chorus_chain.models.base import utcnow
 from chorus_chain.models.money import EtatAcompte
 from chorus_chain.operations.deadlines import remind, sweep
+from chorus_chain.operations.marches import today as business_today
 
 
 def _month(value: date) -> str:
@@ -79,11 +81,18 @@ def test_an_unpaid_private_invoice_past_due_is_flagged_for_both_companies(app, s
     Synthèse and the Tableau de bord of the company owed and of the one that must pay — of no one else."""
     from tests.integration.test_marches_visibility import client_for
 
+    with app.app_context(), system_access("tests: the demo's private invoice"):
+        invoice = db.session.scalar(select(Piece).where(Piece.number == "NM-2026-001"))
+        piece_id = invoice.id
+        days = (business_today(utcnow()) - commercial_terms.due_date(invoice.issue_date)).days
     for key, says in (("st_nettoyage", "due par votre donneur d'ordre"), ("mandataire", "à payer à Nettoyage Moreau")):
         client, base = client_for(app, key)
         home = base.removesuffix("/marches")
         for page in ("/synthese", "/tableau-de-bord"):
             body = html.unescape(client.get(home + page).get_data(as_text=True))
             assert 'data-testid="overdue-private"' in body and "NM-2026-001" in body and says in body, (key, page)
+        # …and on its own page, where both go to pay or to claim it: its due date, and how late it is.
+        body = html.unescape(client.get(f"{home}/pieces/{piece_id}").get_data(as_text=True))
+        assert 'data-testid="private-overdue"' in body and f"Échue depuis {days} jours, non payée" in body, key
     client, base = client_for(app, "st_platrerie")  # not a party to that invoice
     assert "NM-2026-001" not in client.get(base.removesuffix("/marches") + "/synthese").get_data(as_text=True)

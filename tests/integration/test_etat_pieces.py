@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from chorus_chain.extensions import db
-from chorus_chain.models import MarcheEvent, Piece, PieceAccess, PieceEvent
+from chorus_chain.models import MarcheEvent, Notification, Piece, PieceAccess, PieceEvent
 from chorus_chain.models.etat_pieces import EtatAcomptePdm, LinePayment, PayableLine
 from chorus_chain.models.money import Decompte, EtatAcompte
 from chorus_chain.operations import OperationError
@@ -127,6 +127,22 @@ def test_a_month_corrected_validated_and_paid_line_by_line_one_line_late_across_
         "cotraitant": ("MISE_EN_PAIEMENT", Decimal("12426.00")), "st_co": ("MISE_EN_PAIEMENT", Decimal("5130.00"))}
     a19 = piece(app, etat.validated_piece_id)
     assert (a19.status, a19.paid_amount, a19.paid_on) == ("MISE_EN_PAIEMENT", Decimal("34428.00"), date(2026, 7, 6))
+    # Each payee is told of each payment of its line, with the amount paid (issue 15): what its bank will show.
+    def told(company):
+        found = rows(app, Notification, Notification.structure_id == company.structure_id,
+                     Notification.kind == "piece_status", order_by=Notification.id)
+        return [" ".join(n.text.replace("\u202f", " ").replace("\xa0", " ").split()) for n in found
+                if n.text.startswith("Paiement de")]
+    st1_told = told(w.st1)
+    assert len(st1_told) == 2, st1_told
+    assert st1_told[0].startswith("Paiement de 2 000,00 € le 15 juin 2026 : votre ligne de l'état d'acompte n° 1")
+    assert "Reste à payer sur cette ligne : 2 560,00 €." in st1_told[0]
+    assert st1_told[1].startswith("Paiement de 2 560,00 € le 19 juin 2026") and "payée en entier" in st1_told[1]
+    assert "retard" not in " ".join(st1_told)
+    [late] = told(w.st_co)
+    assert ("Payé avec 16 jours de retard : intérêts moratoires de 22,82 € et indemnité forfaitaire de 40,00 € dus."
+            in late), late
+    assert told(w.moe) == [] and len(told(w.mandataire)) == 1
 
 
 def test_bad_payments_are_refused_in_french_and_change_nothing(app, db):

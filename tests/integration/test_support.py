@@ -45,6 +45,10 @@ def test_a_member_opens_a_ticket_from_a_piece_page(app, client, people):
     form = client.get(f"/s/{structure.siret}/demandes-aide/nouvelle",
                       query_string={"page": f"/s/{structure.siret}/pieces/{piece_id}", "piece_id": piece_id})
     assert form.status_code == 200 and f'value="{piece_id}"' in form.get_data(as_text=True)
+    # The form names the piece it will attach, as the ticket will (issue 15: « et la pièce » said which?).
+    offered = re.search(rf'et la pièce <a href="/s/{structure.siret}/pieces/{piece_id}">n° ([^<]+)</a>',
+                        form.get_data(as_text=True))
+    assert offered and offered.group(1) in piece_page
     response = _open(client, structure.siret, page=f"/s/{structure.siret}/pieces/{piece_id}",
                      piece_id=str(piece_id), attachment=(io.BytesIO(b"capture"), "ecran.png"))
     assert response.status_code == 302
@@ -64,6 +68,9 @@ def test_someone_elses_piece_or_an_outside_url_is_not_attached(app, client, peop
     marche_id, party_id = _victim_marche(app, other_structure)
     foreign_piece, _ = factories.piece(app, other_structure, marche_id, party_id)
     factories.login(client, owner)
+    for wanted in (str(foreign_piece), "99999999999999999999", "abc"):  # never named, never an error
+        form = client.get(f"/s/{structure.siret}/demandes-aide/nouvelle", query_string={"piece_id": wanted})
+        assert form.status_code == 200 and "et la pièce <a" not in form.get_data(as_text=True)
     assert _open(client, structure.siret, piece_id=str(foreign_piece), page="https://evil.example/").status_code == 302
     [ticket] = factories.rows(app, Ticket, Ticket.structure_id == structure.id)
     assert ticket.piece_id is None and ticket.page_url is None

@@ -1,5 +1,6 @@
 """What every demo company reads, page by page (issue 15): no raw status code (MISE_EN_PAIEMENT, A_VALIDER_1…) and
-French typography for figures (no « 30,0000 », no « 30,00 m² » for a quantity, m² and m³ rather than m2 and m3).
+French typography for figures (no « 30,0000 », no « 30,00 m² » for a quantity, m² and m³ rather than m2 and m3, « 1er »
+for the first of a month).
 
 A crawl as each company's gestionnaire: from its Synthèse, every link of every page it reaches under its own
 structure (bounded), GET only, HTML pages only. The visible text is what a reader sees: the text of the page and the
@@ -25,7 +26,10 @@ STATUS_CODE = re.compile(r"\b[A-Z]+_[A-Z0-9_]+\b|\b(?:" + "|".join(
     code.value for code in Status if "_" not in code.value and code != Status.BROUILLON) + r")\b")
 # A figure with a trailing zero beyond the cents (« 30,0000 », « 0,1250 »); a quantity with a trailing zero before its unit; a unit written m2 / m3.
 BAD_FIGURES = [re.compile(r"\d,\d{2,}0(?!\d)"), re.compile(r"\d,\d*0[\s\u00a0\u202f]?(?:m²|m³|m\b|u\b|ml\b|h\b)"),
-               re.compile(r"\d[\s\u00a0\u202f]?m[23]\b")]
+               re.compile(r"\d[\s\u00a0\u202f]?m[23]\b"),
+               re.compile(r"(?<![\w-])m[23](?![\w-])"),  # a unit alone in its column (the bordereau read « m2 »)
+               # the first of a month is « 1er » (« semaine du 1 février » on the Trésorerie, seeded on 6 Dec. 2026)
+               re.compile(r"(?<![\d,.])1[\s\u00a0](?:janv|févr|mars|avr|mai|juin|juil|août|sept|oct|nov|déc)")]
 # Pages the crawl must reach (the figures and statuses of the demo are shown there).
 KINDS = {"piece": r"/pieces/\d+$", "décompte": r"/pieces/\d+/decompte$", "bordereau": r"/bordereau$",
          "état d'acompte": r"/etats/\d+$", "finances": r"/finances$", "synthèse": r"/synthese$"}

@@ -198,7 +198,23 @@ def test_the_works_documents_of_the_demo(app, demo_world):
     _the_etat_pdf_has_claimed_and_admitted_per_line_and_the_signatures(app, demo_world)
 
 
+def _the_finances_count_each_payment_once(app, demo_world):
+    """The buyer's A19 is no payment to the buyer: the marché's « Payé » is what the paying office paid on the états'
+    lines (the demo read 938 448,00 €, twice 469 224,00 €, with the Commune among the beneficiaries)."""
+    from chorus_chain.models.etat_pieces import LinePayment
+
+    with app.app_context(), access.system_access("tests: the demo's payments"):
+        paid = sum(db.session.scalars(select(LinePayment.amount)), Decimal("0"))
+    assert paid > 0
+    client, base = client_for(app, "moa")
+    page = text(client.get(f"{base}/{demo_world['marche_id']}/finances"))
+    assert f"Payé {euros(paid)}" in page, re.search(r"Payé [^A-Z]*", page).group(0)
+    table = page[page.index("Bénéficiaire Part TTC"):]
+    assert "Commune de Montreuil-sur-Loire" not in table[:table.index("Cumul mois par mois")]
+
+
 def test_what_each_company_is_offered_and_told_of_its_money(app, demo_world):
     _only_the_documents_that_apply_to_each_piece_are_offered(app, demo_world)
+    _the_finances_count_each_payment_once(app, demo_world)
     _who_is_paid_by_its_donneur_d_ordre_is_told_so(app, demo_world)
     _the_etats_page_says_paid_only_of_what_was_paid(app, demo_world)

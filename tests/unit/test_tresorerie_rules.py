@@ -76,6 +76,13 @@ def test_the_calendar_is_13_weeks_then_months():
     assert all(a.end + timedelta(days=1) == b.start for a, b in zip(found, found[1:]))  # no day twice, none lost
 
 
+def test_a_week_starting_on_the_first_says_1er():
+    # French typography (issue 15): the demo seeded on 6 December 2026 read « semaine du 1 février ».
+    found = periods.periods(date(2026, 12, 6))
+    assert [p.label for p in found if p.start == date(2027, 2, 1)] == ["semaine du 1er février"]
+    assert "semaine du 8 février" in [p.label for p in found]
+
+
 def test_alerts_are_receipts_slipping_by_more_than_a_week():
     class F:
         def __init__(self, expected, legal, incoming=True):

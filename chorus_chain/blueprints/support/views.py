@@ -59,7 +59,19 @@ def new():
             flash("Votre demande est envoyée : l'équipe chorus-chain vous répondra ici.", "success")
             return redirect(url_for("support.show", ticket_id=ticket.id))
     status = 422 if request.method == "POST" else 200
-    return render_template("support/new.html", form=form), status
+    return render_template("support/new.html", form=form, piece=_piece_named(form.piece_id.data)), status
+
+
+def _piece_named(piece_id):
+    """The piece the form was opened from, named on the form as on the ticket (« la pièce n° PL-PDM-02 »), if the
+    structure sees it (the one access predicate)."""
+    from chorus_chain.operations import pieces as piece_ops
+
+    try:
+        number = int(piece_id or 0)
+    except (TypeError, ValueError):
+        return None
+    return piece_ops.piece_for(g.structure, number) if 0 < number < 2**31 else None
 
 
 @bp.get("/<int:ticket_id>")

@@ -171,9 +171,51 @@ def record_payment(access: MarcheAccess, etat_id: Any, line_id: Any, account: Ac
     db.session.flush()
     interets_clock.open_for(payment, line)  # late: the interest and the 40 € are due within 45 days (R2192-36)
     _follow(etat, line, account, structure, now)
+    _tell_the_payee(access, etat, line, payment, now)
     record(access.marche, "payable_line_paid", account=account, structure=structure, etat=etat.label,
            payee=line.name, amount=value, on=day, interest=result.interest, flat_fee=result.flat_fee)
     return payment
+
+
+def _tell_the_payee(access: MarcheAccess, etat: EtatAcompte, line: PayableLine, payment: LinePayment,
+                    now: datetime) -> None:
+    """The company paid hears of each payment of its line, with the amount and the day: the figure it will look
+    for on its bank statement (issue 15). Its projets de décompte follow the line silently (`_follow`): without
+    this, a sous-traitant paid line by line was never told."""
+    from chorus_chain.formatting import day as format_day
+    from chorus_chain.models import MarcheParty
+    from chorus_chain.operations.notifications import notify
+
+    party = db.session.get(MarcheParty, line.payee_party_id)
+    if party is None or party.structure_id is None:
+        return
+    payee = db.session.get(Structure, party.structure_id)
+    piece_id = db.session.scalar(select(EtatAcomptePdm.piece_id).where(
+        EtatAcomptePdm.etat_acompte_id == etat.id, EtatAcomptePdm.payee_party_id == line.payee_party_id)
+        .order_by(EtatAcomptePdm.piece_id).limit(1))
+    text = (f"Paiement de {format_eur(payment.amount)} le {format_day(payment.paid_on)} : votre ligne de l'état "
+            f"d'acompte n° {etat.label} du marché {access.marche.reference}.")
+    text += (f" Reste à payer sur cette ligne : {format_eur(line.remaining)}." if line.remaining > 0
+             else " La ligne est payée en entier.")
+    if payment.days_late > 0:
+        text += (f" Payé avec {payment.days_late} jour{'s' if payment.days_late > 1 else ''} de retard : intérêts "
+                 f"moratoires de {format_eur(payment.interest)} et indemnité forfaitaire de "
+                 f"{format_eur(payment.flat_fee)} dus.")
+    notify(payee.id, "piece_status", text, now=now, domain="travaux", piece_id=piece_id,
+           path=_line_path(payee.siret, access.marche.id, etat.id, line.id),
+           subject=f"Paiement de {format_eur(payment.amount)} — état d'acompte n° {etat.label} — marché "
+                   f"{access.marche.reference}")
+
+
+def _line_path(siret: str, marche_id: int, etat_id: int, line_id: int) -> str:
+    """The payee's line on the état's page (where its payments, due date and interest are)."""
+    from flask import current_app, has_request_context, url_for
+
+    arguments = {"siret": siret, "marche_id": marche_id, "etat_id": etat_id, "_anchor": f"line-{line_id}"}
+    if has_request_context():
+        return url_for("etats.show", **arguments)
+    with current_app.test_request_context("/"):
+        return url_for("etats.show", **arguments)
 
 
 def _target(line: PayableLine) -> int:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from chorus_chain.formatting import premier
+
 WEEKS = 13
 MONTHS_AFTER = 9
 SLIP_DAYS = 7  # an expected receipt later than its legal date by more than a week is an alert
@@ -84,7 +86,7 @@ def periods(today: date) -> list[Period]:
     for k in range(WEEKS):
         start = monday + timedelta(weeks=k)
         end = start + timedelta(days=6)
-        found.append(Period(start, end, f"semaine du {start.day} {MONTH_NAMES[start.month - 1]}",
+        found.append(Period(start, end, premier(f"semaine du {start.day} {MONTH_NAMES[start.month - 1]}", start.day),
                             f"{start.day:02d}/{start.month:02d}", True))
     start = found[-1].end + timedelta(days=1)
     for k in range(MONTHS_AFTER):
