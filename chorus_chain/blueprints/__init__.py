@@ -9,6 +9,7 @@ def register_blueprints(app: Flask) -> None:
     from chorus_chain.blueprints.assistant.views import operator_bp as chat_operator_bp
     from chorus_chain.blueprints.auth.views import bp as auth_bp
     from chorus_chain.blueprints.bordereau.views import bp as bordereau_bp
+    from chorus_chain.blueprints.avenants.views import bp as avenants_bp
     from chorus_chain.blueprints.core.views import bp as core_bp
     from chorus_chain.blueprints.dashboard.views import bp as dashboard_bp
     from chorus_chain.blueprints.decompte_general.views import bp as decompte_general_bp
@@ -32,7 +33,7 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (core_bp, auth_bp, accounts_bp, organisation_bp, marches_bp, invitation_bp, pieces_bp, pieces_import_bp,
                notifications_bp, dashboard_bp, help_bp, structure_help_bp, reform_bp,
-               support_bp, operator_bp, operator_jobs_bp, rates_bp, marche_interest_bp, documents_bp, bordereau_bp, etats_bp, decompte_general_bp, api_clients_bp,
+               support_bp, operator_bp, operator_jobs_bp, rates_bp, marche_interest_bp, documents_bp, bordereau_bp, avenants_bp, etats_bp, decompte_general_bp, api_clients_bp,
                assistant_bp, chat_operator_bp, tresorerie_bp):
         app.register_blueprint(bp)
     from chorus_chain.blueprints.money_clauses.views import bp as money_clauses_bp

@@ -52,6 +52,7 @@ class EtatBeneficiary:
     role_label: str
     payee_name: str
     columns: tuple[EtatColumn, ...]
+    remaining: Decimal | None = None  # still to execute after the état, HT (None: an état frozen before issue 16)
 
     def column(self, name: str) -> EtatColumn:
         return next(c for c in self.columns if c.name == name)
@@ -146,6 +147,7 @@ class EtatAcompteDoc:
     corrections: tuple[EtatCorrection, ...] = ()
     pdms: tuple[EtatPdm, ...] = ()
     signatories: tuple[Signatory, ...] = ()
+    remaining: Decimal | None = None  # the marché's amount still to execute after the état, HT
 
     def __post_init__(self) -> None:
         if not self.marche_reference.strip():
@@ -239,7 +241,8 @@ def etat_from_result(result: Mapping[str, Any], *, marche_reference: str, marche
     names = {b["key"]: b["name"] for b in result.get("beneficiaries", ())}
     beneficiaries = tuple(
         EtatBeneficiary(b["name"], ROLE_LABELS_FR.get(b["role"], b["role"]), names.get(b["payee_key"], b["name"]),
-                        _columns(b["columns"], f"beneficiary {b['key']}"))
+                        _columns(b["columns"], f"beneficiary {b['key']}"),
+                        _decimal(b["remaining"]["value"], "remaining") if b.get("remaining") else None)
         for b in result.get("beneficiaries", ())
     )
     payables = tuple(
@@ -258,6 +261,7 @@ def etat_from_result(result: Mapping[str, Any], *, marche_reference: str, marche
         final=result.get("kind") == "decompte_general", issued_on=issued_on,
         columns=_columns(result["marche"], "marché"), beneficiaries=beneficiaries, payables=payables,
         corrections=corrections, pdms=pdms, signatories=signatories,
+        remaining=_decimal(result["remaining"]["value"], "remaining") if result.get("remaining") else None,
     )
 
 

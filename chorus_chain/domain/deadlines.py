@@ -55,13 +55,21 @@ SUBJECT_DC4 = "dc4_acceptance"  # the name `models.deadlines.DEADLINE_KINDS` alr
 # The system action on a DC4 whose clock expires (not a transition of a piece: the marché's chain changes).
 ACCEPT_DC4_TACITLY = "accept_dc4_tacitly"
 
-# Délai global de paiement by kind of public buyer (CHORUS.md §5) [sure].
+# Délai global de paiement by kind of public buyer (CHORUS.md §5) [sure]: the ceiling the marché may not exceed
+# (CCP R2192-10, R2192-11: « ne peut être supérieur à »), and the usual value. A marché may set fewer days.
 DGP_DAYS_BY_BUYER: dict[str, int] = {
     "etat": 30,
     "collectivite_territoriale": 30,
     "etablissement_public_de_sante": 50,
     "entreprise_publique": 60,
 }
+BUYER_LABELS: dict[str, str] = {
+    "etat": "l'État et ses établissements publics",
+    "collectivite_territoriale": "les collectivités territoriales et leurs établissements publics",
+    "etablissement_public_de_sante": "les établissements publics de santé",
+    "entreprise_publique": "les autres acheteurs (entreprises publiques)",
+}
+DGP_DAYS_MAX = max(DGP_DAYS_BY_BUYER.values())
 
 
 @dataclass(frozen=True)
@@ -157,7 +165,7 @@ DEADLINES: dict[str, DeadlineKind] = {
             label="Délai global de paiement",
             subject=SUBJECT_PIECE,
             days=30,
-            allowed_days=(30, 50, 60),  # see DGP_DAYS_BY_BUYER
+            allowed_days=tuple(range(1, DGP_DAYS_MAX + 1)),  # any number up to the buyer's ceiling (check_dgp_days)
             starts="à la réception par le maître d'œuvre (travaux) ou par l'acheteur",
             expiry_action=None,
             expiry_effect="Paiement en retard : les intérêts moratoires courent à partir du lendemain de "
@@ -283,7 +291,8 @@ def duration(kind: str, days: int | None = None) -> int:
             raise DeadlineSettingError(f"Le délai « {spec.label} » est fixé à {spec.days} jours : il ne se "
                                        "modifie pas.")
         if kind == PAIEMENT:
-            raise DeadlineSettingError("Le délai global de paiement est de 30, 50 ou 60 jours selon l'acheteur.")
+            raise DeadlineSettingError(f"Le délai global de paiement va de 1 à {DGP_DAYS_MAX} jours au plus selon "
+                                       "l'acheteur.")
         raise DeadlineSettingError(
             f"Le délai « {spec.label} » doit être compris entre {min(spec.allowed_days)} et "
             f"{max(spec.allowed_days)} jours."
@@ -382,9 +391,22 @@ def expiry_action(kind: str) -> str | None:
     return _kind(kind).expiry_action
 
 
+def check_dgp_days(days: int, buyer_kind: str) -> None:
+    """A marché's délai global de paiement: any whole number of days from 1 up to its buyer's ceiling (30 for the
+    State and local authorities, 50 for public hospitals, 60 for other buyers; CCP R2192-10, R2192-11). Refused with
+    the French message the user reads."""
+    ceiling = dgp_days(buyer_kind)
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise DeadlineSettingError("Le délai global de paiement est un nombre entier de jours, 1 au moins.")
+    if days > ceiling:
+        raise DeadlineSettingError(
+            f"Le délai global de paiement est de {ceiling} jours au plus pour {BUYER_LABELS[buyer_kind]} "
+            f"({days} jours demandés) : le marché peut prévoir moins, jamais plus.")
+
+
 def dgp_days(buyer_kind: str) -> int:
-    """The délai global de paiement of a kind of public buyer (30 State and local authorities, 50 public hospitals,
-    60 public companies)."""
+    """The délai global de paiement of a kind of public buyer, its ceiling (30 State and local authorities, 50 public
+    hospitals, 60 public companies)."""
     try:
         return DGP_DAYS_BY_BUYER[buyer_kind]
     except KeyError:

@@ -71,5 +71,6 @@ PAGES: dict[str, Page] = {
     "indices": Page("etats.indices", "Indices de révision", MARCHE),
     "finances": Page("marches.finances", "Finances du marché", MARCHE),
     "interets": Page("marche_interest.show", "Intérêts moratoires du marché", MARCHE),
+    "avenants": Page("avenants.index", "Avenants du marché", MARCHE),
     "retenue-et-avance": Page("money_clauses.show", "Retenue et avance du marché", MARCHE),
 }

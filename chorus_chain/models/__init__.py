@@ -10,7 +10,7 @@ from chorus_chain.models.decompte_general import DecompteGeneral
 from chorus_chain.models.documents import GeneratedDocument
 from chorus_chain.models.invitations import InvitationRequest
 from chorus_chain.models.etat_pieces import EtatAcomptePdm, LinePayment, PayableLine
-from chorus_chain.models.marches import Dc4Avenant, Marche, MarcheEvent, MarcheParty
+from chorus_chain.models.marches import Dc4Avenant, Marche, MarcheAvenant, MarcheEvent, MarcheParty
 from chorus_chain.models.messaging import MailMessage, OutboxJob
 from chorus_chain.models.money_clauses import AvanceRepaymentAmount, RetenueGuarantee
 from chorus_chain.models.money import (
@@ -55,6 +55,7 @@ __all__ = [
     "Conversation",
     "ConversationMessage",
     "Dc4Avenant",
+    "MarcheAvenant",
     "ClockState",
     "Deadline",
     "Decompte",

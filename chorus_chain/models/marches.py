@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from chorus_chain.domain.deadlines import BUYER_LABELS, DGP_DAYS_BY_BUYER
 from chorus_chain.graph.chain import COTRAITANCE_CIRCUITS, GROUPEMENTS, KINDS, Role
 from chorus_chain.models.accounts import Account
 from chorus_chain.models.base import Base, check_in, utcnow
@@ -31,7 +32,8 @@ from chorus_chain.models.structures import Structure
 
 PRICE_FORMS = ("ferme", "actualisable", "revisable")
 CCAG_VERSIONS = ("2021", "2009")
-DGP_DAYS = (30, 50, 60)
+# The kinds of public buyer and their délai global de paiement ceilings (domain.deadlines.DGP_DAYS_BY_BUYER).
+BUYER_CATEGORIES = tuple(DGP_DAYS_BY_BUYER)
 MOE_DAYS_MAX = 15  # regulation; Chorus guidance is 7 (the default)
 RETENUE_RATE_MAX = Decimal("5")  # ≤ 5 % of the amount [sure]
 AVANCE_RATE_MAX = Decimal("60")  # 5–30 % as a rule, up to 60 % with a guarantee (CCP R2191-7 ff.)
@@ -54,7 +56,11 @@ class Marche(Base):
     __tablename__ = "marche"
     __table_args__ = (
         CheckConstraint(check_in("kind", KINDS), name="kind"),
-        CheckConstraint("dgp_days IN (30, 50, 60)", name="dgp_days"),
+        CheckConstraint(check_in("buyer_category", BUYER_CATEGORIES), name="buyer_category"),
+        # Any number of days up to the buyer's ceiling (CCP R2192-10, R2192-11), the rule `deadlines.check_dgp_days`
+        # states for the forms; the database holds it too.
+        CheckConstraint("dgp_days >= 1 AND dgp_days <= CASE buyer_category " + " ".join(
+            f"WHEN '{k}' THEN {v}" for k, v in DGP_DAYS_BY_BUYER.items()) + " END", name="dgp_days"),
         CheckConstraint(f"moe_days BETWEEN 1 AND {MOE_DAYS_MAX}", name="moe_days"),
         CheckConstraint(f"retenue_rate >= 0 AND retenue_rate <= {RETENUE_RATE_MAX}", name="retenue_rate"),
         CheckConstraint(f"avance_rate >= 0 AND avance_rate <= {AVANCE_RATE_MAX}", name="avance_rate"),
@@ -90,6 +96,8 @@ class Marche(Base):
     montant_ht: Mapped[Decimal] = mapped_column(Money)
     tva_rate: Mapped[Decimal] = mapped_column(Rate)
     dgp_days: Mapped[int] = mapped_column(default=30)
+    buyer_category: Mapped[str] = mapped_column(String(30), default="collectivite_territoriale",
+                                                server_default="collectivite_territoriale")
     moe_days: Mapped[int] = mapped_column(default=7)
     retenue_rate: Mapped[Decimal] = mapped_column(Rate, default=Decimal("5.00"))
     retenue_replaced_by_guarantee: Mapped[bool] = mapped_column(default=False)
@@ -129,6 +137,15 @@ class Marche(Base):
     @property
     def has_revision(self) -> bool:
         return self.revision_index is not None
+
+    @property
+    def dgp_ceiling(self) -> int:
+        """The most days of délai global de paiement its kind of buyer may set (CCP R2192-10, R2192-11)."""
+        return DGP_DAYS_BY_BUYER[self.buyer_category]
+
+    @property
+    def buyer_label(self) -> str:
+        return BUYER_LABELS[self.buyer_category]
 
 
 class MarcheParty(Base):
@@ -175,6 +192,9 @@ class MarcheParty(Base):
     dc4_status: Mapped[str | None] = mapped_column(String(10))
     accepted_on: Mapped[date | None]
     dc4_refusal_reason: Mapped[str | None] = mapped_column(String(500))
+    # What the acte spécial says its ceiling covers: the amount revision included (the default) or at base prices,
+    # « hors révision des prix » — then a revision may take the payments beyond the DC4 amount (issue 16).
+    dc4_ceiling_includes_revision: Mapped[bool] = mapped_column(default=True, server_default=true())
     # A sous-traitant in paiement direct is paid its advance only at its request (R2193-19): True once it declines.
     avance_declined: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -210,6 +230,36 @@ class Dc4Avenant(Base):
     new_montant_ttc: Mapped[Decimal] = mapped_column(Money)
     signed_on: Mapped[date]
     reason: Mapped[str] = mapped_column(String(500), default="")
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MarcheAvenant(Base):
+    """A modification of the marché (avenant, CCP R2194-1 ff.), distinct from its initial amount: its date, its amount
+    HT (+ or −), whose part it changes (`party_id`; None: the titulaire / mandataire), the price lines it changes
+    (`lines`: reference, old and new amount HT) and those it adds (`PriceLine.avenant_id`). The marché's
+    `montant_ht` is the amount as modified; its initial amount is `montant_ht` − Σ avenants (`Marche` never forgets
+    it: `operations.avenants.initial_amount_ht`). A sous-traitant's part changed together with its acte spécial points
+    at the `Dc4Avenant` that records the new DC4 amount (one fact, not two)."""
+
+    __tablename__ = "marche_avenant"
+    __table_args__ = (
+        UniqueConstraint("marche_id", "number", name="marche_number"),
+        CheckConstraint("amount_ht <> 0", name="amount_ht"),
+        CheckConstraint("number >= 1", name="number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    marche_id: Mapped[int] = mapped_column(ForeignKey("marche.id"), index=True)
+    number: Mapped[int]
+    signed_on: Mapped[date]
+    amount_ht: Mapped[Decimal] = mapped_column(Money)
+    party_id: Mapped[int | None] = mapped_column(ForeignKey("marche_party.id"))
+    objet: Mapped[str] = mapped_column(String(500))
+    lines: Mapped[list] = mapped_column(JSON, default=list)
+    dc4_avenant_id: Mapped[int | None] = mapped_column(ForeignKey("dc4_avenant.id"))
+    montant_before_ht: Mapped[Decimal] = mapped_column(Money)
+    montant_after_ht: Mapped[Decimal] = mapped_column(Money)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -56,6 +56,8 @@ class PriceLine(Base):
     lump_sum: Mapped[bool] = mapped_column(default=False)
     amount_ht: Mapped[Decimal] = mapped_column(Money)  # quantity × unit price rounded once, or the lump sum
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A line added to the bordereau by a modification of the marché (issue 16); None: a line of the initial marché.
+    avenant_id: Mapped[int | None] = mapped_column(ForeignKey("marche_avenant.id"))
 
     marche: Mapped[Marche] = relationship(lazy="raise")
     party: Mapped[MarcheParty | None] = relationship(lazy="raise")

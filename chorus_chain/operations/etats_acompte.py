@@ -215,7 +215,7 @@ def visible_result(result: dict | None, access: MarcheAccess) -> dict | None:
 
     dgd = result.get("dgd")
     return {
-        **{k: v for k, v in result.items() if k not in ("marche", "state", "dgd")},
+        **{k: v for k, v in result.items() if k not in ("marche", "state", "dgd", "remaining")},
         "marche": None,
         **({"dgd": {"marche": None, "beneficiaries": [b for b in dgd["beneficiaries"] if b["key"] in mine]}}
            if dgd else {}),

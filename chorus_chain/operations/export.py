@@ -30,6 +30,7 @@ from chorus_chain.access import is_system, visible_to
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import Deadline, Marche, Piece, PieceEvent, Structure
+from chorus_chain.operations import avenants as avenant_ops
 from chorus_chain.operations import chain as chain_ops
 from chorus_chain.operations import etats_acompte as etats_ops
 from chorus_chain.operations import export_etats
@@ -58,6 +59,7 @@ def marche_export(marche: Marche, now: datetime, reader_id: int | None) -> dict[
     rows = chain_ops.rows_of(marche)
     chain = chain_ops.chain_of(marche, rows)
     by_id = {row.id: row for row in rows}
+    avenants = avenant_ops.avenants_of(marche)
     parties = []
     for key in sorted(chain.parties):
         row, party = by_id[key], chain.party(key)
@@ -72,6 +74,9 @@ def marche_export(marche: Marche, now: datetime, reader_id: int | None) -> dict[
             "paiement_direct": graph.paiement_direct(chain, key),
             "autoliquidation": graph.autoliquidation(chain, key),
             "accepted_on": _day(row.accepted_on) if row.role == Role.SOUS_TRAITANT else None,
+            # issue 16: the DC4 ceiling covers the revision (true) or base prices only (false); null: no DC4
+            "dc4_ceiling_includes_revision": row.dc4_ceiling_includes_revision
+            if row.role == Role.SOUS_TRAITANT else None,
             "avance_declined": bool(row.avance_declined),
         })
     return {
@@ -85,6 +90,19 @@ def marche_export(marche: Marche, now: datetime, reader_id: int | None) -> dict[
             "tva_rate": _amount(marche.tva_rate),
             "groupement": marche.groupement,
             "dgp_days": marche.dgp_days,
+            "buyer_category": marche.buyer_category,
+            # issue 16: the amount as signed, and each modification (avenant) since
+            "montant_initial_ht": _amount(avenant_ops.initial_amount_ht(marche, avenants)),
+            "avenants": [{
+                "number": a.number,
+                "signed_on": _day(a.signed_on),
+                "amount_ht": _amount(a.amount_ht),
+                "party_siret": by_id[a.party_id].siret if a.party_id in by_id else None,
+                "objet": a.objet,
+                "lines": a.lines,
+                "montant_after_ht": _amount(a.montant_after_ht),
+                "dc4_modified": a.dc4_avenant_id is not None,
+            } for a in avenants],
             "moe_days": marche.moe_days,
             "retenue_rate": _amount(marche.retenue_rate),
             "avance_rate": _amount(marche.avance_rate),

@@ -110,6 +110,9 @@ def etats(marche: Marche, rows: list[MarcheParty], reader_id: int | None, number
             "return_reason": etat.return_reason,
             "replaces": next((e.label for e in found if e.id == etat.replaces_id), None),
             "amount_due": _amount(result["marche"]["amount_due"]["this"]) if only is None and result else None,
+            # issue 16: the marché's amount still to execute after the état, HT (null: frozen before it existed)
+            "remaining_ht": _amount(result["remaining"]["value"]) if only is None and result.get("remaining")
+            else None,
             "pieces": {link: numbers.get(piece_id) for link, piece_id in documents.items()},
             "pdms": [numbers[piece_id] for piece_id in links[etat.id] if piece_id in numbers],
             "lines": [_line(line, payments[line.id], sirets) for line in lines[etat.id]],

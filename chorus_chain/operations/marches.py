@@ -26,6 +26,7 @@ from chorus_chain.domain import amounts as amount_rules
 from chorus_chain.domain.decimals import NUMBER_MAX, DecimalRefused, read_decimal
 from chorus_chain.domain.decimals import shown as shown_decimal
 from chorus_chain.domain import dates as date_rules
+from chorus_chain.domain import deadlines as deadline_rules
 from chorus_chain.domain import identifiers
 from chorus_chain.domain.cadres import CADRES
 from chorus_chain.extensions import db
@@ -45,8 +46,8 @@ from chorus_chain.models import (
 from chorus_chain.models.marches import (
     AVANCE_RATE_MAX,
     AVANCE_WITHOUT_GUARANTEE_MAX,
+    BUYER_CATEGORIES,
     CCAG_VERSIONS,
-    DGP_DAYS,
     MOE_DAYS_MAX,
     PRICE_FORMS,
     RETENUE_RATE_MAX,
@@ -123,6 +124,7 @@ class MarcheTerms:
     penalty_daily_amount: Decimal | None = None
     penalty_exemption: bool = True
     guarantee_months: int = 12
+    buyer_category: str = "collectivite_territoriale"
 
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -204,11 +206,15 @@ def parse_terms(raw: Mapping[str, Any]) -> MarcheTerms:
         amount_rules.check_vat_rate(tva_rate)
     except amount_rules.AmountRefused as error:
         raise OperationError(error.message_fr, field="tva_rate") from None
+    buyer_category = _text(raw, "buyer_category") or "collectivite_territoriale"
+    if buyer_category not in BUYER_CATEGORIES:
+        raise OperationError("Choisissez le type d'acheteur : il fixe le délai global de paiement maximal.",
+                             field="buyer_category")
     dgp_days = _parse_int(raw.get("dgp_days"), "dgp_days")
-    if dgp_days not in DGP_DAYS:
-        raise OperationError("Le délai global de paiement est de 30 jours (État, collectivités), 50 jours "
-                             "(établissements publics de santé) ou 60 jours (entreprises publiques).",
-                             field="dgp_days")
+    try:  # any number of days up to the buyer's ceiling (30, 50 or 60), not only those three
+        deadline_rules.check_dgp_days(dgp_days, buyer_category)
+    except deadline_rules.DeadlineSettingError as error:
+        raise OperationError(str(error), field="dgp_days") from None
     moe_days = _parse_int(raw.get("moe_days") if raw.get("moe_days") not in (None, "") else 7, "moe_days")
     if not 1 <= moe_days <= MOE_DAYS_MAX:
         raise OperationError(f"Le délai du maître d'œuvre va de 1 à {MOE_DAYS_MAX} jours au plus "
@@ -273,6 +279,7 @@ def parse_terms(raw: Mapping[str, Any]) -> MarcheTerms:
         cotraitance_circuit=circuit, duration_months=duration_months, avance_guarantee=avance_guarantee,
         avance_repayment_end=avance_repayment_end, penalty_daily_amount=penalty_daily_amount,
         penalty_exemption=not raw.get("penalty_no_exemption"), guarantee_months=guarantee_months,
+        buyer_category=buyer_category,
     )
 
 
@@ -889,13 +896,16 @@ def declare_sous_traitant(account: Account, structure: Structure, access: Marche
                              "ne peut pas être déclaré pour elle ici. Contactez le maître d'ouvrage.", field="siret")
     party = _new_party(marche.id, Role.SOUS_TRAITANT, siret=siret, structure=target, name=name, email=email,
                        inviter=structure, now=now, parent_id=parent.id, montant_ttc=montant, dc4_nature=nature,
-                       dc4_payment_terms=payment_terms, iban=iban, bic=bic, dc4_status="pending")
+                       dc4_payment_terms=payment_terms, iban=iban, bic=bic, dc4_status="pending",
+                       # the acte spécial says whether its ceiling covers the revision (default) or base prices only
+                       dc4_ceiling_includes_revision=not raw.get("dc4_excludes_revision"))
     _check_chain(marche, [*access.rows, party])
     db.session.add(party)
     chain_ops.touch(marche)
     db.session.flush()
     record(marche, "dc4.declared", account=account, structure=structure, party=party, siret=siret,
-           parent_id=parent.id, montant_ttc=montant)
+           parent_id=parent.id, montant_ttc=montant,
+           ceiling_includes_revision=party.dc4_ceiling_includes_revision)
     _notify_party(marche, party, structure)
     moa = next((row for row in access.rows if row.role == Role.MOA and row.status == "confirmed"), None)
     if moa is not None:

@@ -16,6 +16,7 @@ Every refusal is an `OperationError` carrying the engine's French message.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
@@ -163,6 +164,7 @@ def beneficiaries_of(marche: Marche, *, check: bool = True) -> list[engine.Benef
     a contractor's price lines are its own already. `check`: the engine's consistency check (the parts add up to
     the marché amount), refused with its French message."""
     rows = chain_ops.rows_of(marche)
+    row_of = {row.id: row for row in rows}
     chain = chain_ops.chain_of(marche, rows)
     keys = beneficiary_keys(chain)
     lines = _price_line_totals(marche, chain, keys)
@@ -194,17 +196,46 @@ def beneficiaries_of(marche: Marche, *, check: bool = True) -> list[engine.Benef
                 result.append(engine.Beneficiary(
                     key=key, name=party.name, role=Role.SOUS_TRAITANT, part_ht=part, contractor_key=party.parent_key,
                     paiement_direct=True, autoliquidation=autoliquidation,
-                    dc4_ceiling_ttc=Decimal(party.montant_ttc), takes_avance=key not in declined))
+                    dc4_ceiling_ttc=Decimal(party.montant_ttc), takes_avance=key not in declined,
+                    dc4_ceiling_base=engine.Dc4CeilingBase.TTC_INCLUDING_REVISION
+                    if row_of[key].dc4_ceiling_includes_revision else engine.Dc4CeilingBase.TTC_EXCLUDING_REVISION))
             else:
                 result.append(engine.Beneficiary(key=key, name=party.name, role=party.role, part_ht=part))
         except engine.MoneyError as error:
             raise refusal(error) from None
+    result = _with_initial_parts(marche, chain, result)
     if check:
         try:
             engine.check_beneficiaries(terms_of(marche, result), result)
         except engine.MoneyError as error:
             raise refusal(error) from None
     return result
+
+
+def _with_initial_parts(marche: Marche, chain: graph.Chain, result: list[engine.Beneficiary]
+                        ) -> list[engine.Beneficiary]:
+    """Each beneficiary's part as signed, before the avenants (issue 16): its part less the avenants that changed it
+    (an avenant without a party changed the holder's). The engine computes the advance on it (R2191-7, R2191-10).
+    A part moved through its TTC amount (a co-traitant's, a sous-traitant's DC4 with VAT) is converted back to HT at
+    the cent, so its initial part may differ from the signed one by a cent of rounding."""
+    from chorus_chain.operations import avenants
+
+    deltas = avenants.deltas_by_party(marche)
+    if not deltas:
+        return result
+    keys = [b.key for b in result]
+    holder = next((b.key for b in result if b.role in Role.HOLDERS), None)
+    by_key: dict[int, Decimal] = {}
+    for party_id, delta in deltas.items():
+        key = holder if party_id is None else (
+            paid_through(chain, party_id, keys) if party_id in chain.parties else None)
+        if key is not None:
+            by_key[key] = by_key.get(key, ZERO) + delta
+    try:
+        return [replace(b, initial_part_ht=max(ZERO, b.part_ht - by_key[b.key])) if b.key in by_key else b
+                for b in result]
+    except engine.MoneyError as error:
+        raise refusal(error) from None
 
 
 # ---------------------------------------------------------------------------------------------------------------------

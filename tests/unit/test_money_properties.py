@@ -23,7 +23,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from chorus_chain.domain.money import (
@@ -33,6 +33,7 @@ from chorus_chain.domain.money import (
     AvanceSettings,
     Beneficiary,
     CoefficientRounding,
+    Dc4CeilingBase,
     DecompteMensuel,
     FixedRepayment,
     Guarantee,
@@ -42,12 +43,14 @@ from chorus_chain.domain.money import (
     MarcheTerms,
     PartDecompte,
     Penalty,
+    PenaltySettings,
     RepaymentBasis,
     RepaymentSchedule,
     RetenueSettings,
     RevisionAmount,
     RevisionTerms,
     avance_amount,
+    avance_of,
     cent,
     compute_dgd,
     compute_etat_acompte,
@@ -89,10 +92,21 @@ def marches(draw):
     groupement = draw(st.sampled_from(["none", "conjoint", "solidaire"]))
     holder_role = "titulaire" if groupement == "none" else "mandataire"
     part = st.integers(100_000, 50_000_000).map(euros)  # 1 000,00 to 500 000,00
-    beneficiaries = [Beneficiary("H", "Titulaire", holder_role, draw(part), takes_avance=draw(st.booleans()))]
+
+    def initial(current: Decimal) -> Decimal | None:
+        """Issue 16: an avenant may have changed the part since the marché was signed (None: no avenant)."""
+        if not draw(st.booleans()):
+            return None
+        return max(D("0.00"), current - euros(draw(st.integers(-5_000_000, 5_000_000))))
+
+    holder_part = draw(part)
+    beneficiaries = [Beneficiary("H", "Titulaire", holder_role, holder_part, takes_avance=draw(st.booleans()),
+                                 initial_part_ht=initial(holder_part))]
     if groupement != "none":
         for i in range(draw(st.integers(1, 2))):
-            beneficiaries.append(Beneficiary(f"C{i}", f"Co-traitant {i}", "cotraitant", draw(part)))
+            co_part = draw(part)
+            beneficiaries.append(Beneficiary(f"C{i}", f"Co-traitant {i}", "cotraitant", co_part,
+                                             initial_part_ht=initial(co_part)))
     contractors = [b.key for b in beneficiaries]
     for i in range(draw(st.integers(0, 3))):
         st_part = draw(part)
@@ -107,6 +121,9 @@ def marches(draw):
                 autoliquidation=draw(st.booleans()),
                 dc4_ceiling_ttc=st_part * 3,
                 takes_avance=draw(st.booleans()),
+                # issue 16: the acte spécial's ceiling with or without the revision (None: the marché's default)
+                dc4_ceiling_base=draw(st.sampled_from([None, *Dc4CeilingBase])),
+                initial_part_ht=initial(st_part),
             )
         )
     keys = [b.key for b in beneficiaries]
@@ -159,6 +176,9 @@ def marches(draw):
             fixed=fixed,
         ),
         revision=revision,
+        # issue 16: the exemption threshold (a total equal to it is exempt), or none (CCAP)
+        penalties=PenaltySettings(exemption_threshold_ht=draw(st.sampled_from([D("1000"), None, D("500")]))),
+        dc4_ceiling_base=draw(st.sampled_from(list(Dc4CeilingBase))),
     )
     return terms, tuple(beneficiaries)
 
@@ -329,8 +349,10 @@ def test_shares_add_up_to_the_total(scenario):
             if b.autoliquidation:
                 assert etat.beneficiary(b.key).columns.vat.to_date == 0
         # the advances add up to the marché's (rounding per beneficiary line)
+        # (on the initial parts: an avenant never moves the advance, R2191-7, R2191-10)
         if all(b.takes_avance for b in beneficiaries):
-            whole = avance_amount(terms.avance.rate, terms.montant_ht * (1 + terms.tva_rate), terms.duration_months)
+            initial_ht = sum((b.avance_part_ht for b in beneficiaries), D("0.00"))
+            whole = avance_amount(terms.avance.rate, initial_ht * (1 + terms.tva_rate), terms.duration_months)
             assert abs(etat.marche.avance_paid.to_date - whole.value) <= HALF_CENT * (len(beneficiaries) + 1)
 
 
@@ -438,3 +460,17 @@ def test_floats_are_refused(value):
         late_payment_interest(
             RateTable(), receipt=date(2024, 1, 1), dgp_days=30, payment=date(2024, 3, 1), net_payable_ttc=value
         )
+
+
+@PROPERTY
+@given(scenarios())
+def test_an_avenant_never_moves_the_advance(scenario):
+    """Issue 16: the same marché with every part's avenant removed (parts back to their initial amounts) pays the
+    same advance to each beneficiary (R2191-7, R2191-10)."""
+    terms, beneficiaries, decomptes, tables, _ = scenario
+    signed = tuple(replace(b, part_ht=b.avance_part_ht, initial_part_ht=None) for b in beneficiaries)
+    initial_ht = sum((b.part_ht for b in signed), D("0.00"))
+    assume(initial_ht > 0)
+    signed_terms = replace(terms, montant_ht=initial_ht)
+    for b, s in zip(beneficiaries, signed, strict=True):
+        assert avance_of(terms, beneficiaries, b).value == avance_of(signed_terms, signed, s).value

@@ -40,6 +40,21 @@ def test_the_figures_of_chorus_md():
         D.dgp_days("association")
 
 
+@pytest.mark.parametrize(("days", "buyer", "refused"), [
+    (45, "entreprise_publique", None), (45, "etablissement_public_de_sante", None), (60, "entreprise_publique", None),
+    (20, "collectivite_territoriale", None), (30, "etat", None), (50, "etablissement_public_de_sante", None),
+    (45, "collectivite_territoriale", "30 jours au plus pour les collectivités territoriales"),
+    (31, "etat", "30 jours au plus pour l'État"), (51, "etablissement_public_de_sante", "50 jours au plus"),
+    (61, "entreprise_publique", "60 jours au plus"), (0, "etat", "1 au moins"),
+])
+def test_a_dgp_of_any_number_of_days_up_to_the_buyers_ceiling(days, buyer, refused):
+    if refused is None:
+        D.check_dgp_days(days, buyer)
+    else:
+        with pytest.raises(DeadlineSettingError, match=refused):
+            D.check_dgp_days(days, buyer)
+
+
 def test_due_at_is_the_same_instant_n_calendar_days_later():
     assert due_at("validation_1", T0) == datetime(2026, 3, 17, 9, 15, tzinfo=UTC)
     assert due_at("dc4_acceptance", T0) == T0 + timedelta(days=21)
@@ -58,8 +73,9 @@ def test_marche_settings_for_the_moe_and_the_dgp():
     assert due_at("paiement", T0, days=50) == T0 + timedelta(days=50)
     with pytest.raises(DeadlineSettingError, match="entre 1 et 15 jours"):
         due_at("moe", T0, days=16)
-    with pytest.raises(DeadlineSettingError, match="30, 50 ou 60"):
-        due_at("paiement", T0, days=45)
+    assert due_at("paiement", T0, days=45) == T0 + timedelta(days=45)  # any number up to the buyer's ceiling
+    with pytest.raises(DeadlineSettingError, match="de 1 à 60 jours au plus"):
+        due_at("paiement", T0, days=61)
     with pytest.raises(DeadlineSettingError, match="fixé à 15 jours"):
         due_at("validation_1", T0, days=20)
     assert due_at("validation_1", T0, days=15) == T0 + timedelta(days=15)

@@ -30,9 +30,11 @@ CREATOR_ROLE_CHOICES = [
     ("titulaire", "Titulaire du marché"),
     ("mandataire", "Mandataire d'un groupement"),
 ]
-DGP_CHOICES = [("30", "30 jours (État, collectivités territoriales)"),
-               ("50", "50 jours (établissements publics de santé)"),
-               ("60", "60 jours (entreprises publiques)")]
+# The délai global de paiement is any number of days up to the buyer's ceiling (domain.deadlines.check_dgp_days).
+BUYER_CHOICES = [("collectivite_territoriale", "Collectivité territoriale (délai de paiement : 30 jours au plus)"),
+                 ("etat", "État ou établissement public de l'État (30 jours au plus)"),
+                 ("etablissement_public_de_sante", "Établissement public de santé (50 jours au plus)"),
+                 ("entreprise_publique", "Autre acheteur, entreprise publique (60 jours au plus)")]
 PRICE_FORM_CHOICES = [("ferme", "Prix ferme"), ("actualisable", "Prix ferme actualisable"),
                       ("revisable", "Prix révisable")]
 CCAG_CHOICES = [("2021", "CCAG Travaux 2021"), ("2009", "CCAG Travaux 2009")]
@@ -78,8 +80,10 @@ class MarcheForm(Form):
     cotraitance_circuit = SelectField("Circuit de facturation du groupement", validate_choice=False,
                                       choices=choices(CIRCUIT_CHOICES),
                                       default="each")
-    dgp_days = SelectField("Délai global de paiement", validate_choice=False, choices=choices(DGP_CHOICES),
-                           default="30")
+    buyer_category = SelectField("Type d'acheteur", validate_choice=False, choices=choices(BUYER_CHOICES),
+                                 default="collectivite_territoriale")
+    dgp_days = StringField("Délai global de paiement (jours)", default="30", validators=[required(), max_length(4)],
+                           render_kw={"inputmode": "numeric"})
     moe_days = StringField("Délai du maître d'œuvre pour l'état d'acompte (jours)", default="7",
                            validators=[required(), max_length(3)], render_kw={"inputmode": "numeric"})
     retenue_rate = StringField("Retenue de garantie (%)", default="5", validators=[Optional(), max_length(10)],
@@ -135,6 +139,7 @@ class SousTraitantForm(Form):
                               render_kw={"inputmode": "decimal"})
     dc4_payment_terms = TextAreaField("Conditions de paiement (avance, révision des prix, délais)",
                                       validators=[Optional(), max_length(2000)], render_kw={"rows": 2})
+    dc4_excludes_revision = BooleanField("Le montant de l'acte spécial s'entend hors révision des prix")
     iban = StringField("IBAN du sous-traitant", validators=[Optional(), max_length(42)])
     bic = StringField("BIC", validators=[Optional(), max_length(11)])
 

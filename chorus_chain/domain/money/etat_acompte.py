@@ -34,7 +34,7 @@ Conventions settled here (each a named setting where the sources leave a choice)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -161,6 +161,12 @@ class Beneficiary:
     marché amount. A sous-traitant names its `contractor_key` and its DC4 ceiling (`dc4_ceiling_ttc`: the maximum
     paid to it directly, an amount without VAT when it is reverse-charged). `takes_avance=False`: it declined the
     advance.
+
+    `dc4_ceiling_base`: what its own acte spécial says the ceiling covers — revision included or excluded (issue 16);
+    None follows the marché's `MarcheTerms.dc4_ceiling_base`.
+    `initial_part_ht`: its part in the marché as signed, before any modification (avenant); None when no avenant
+    changed it. The advance is computed on it and never moves with an avenant (R2191-7, R2191-10), while the retenue
+    and the execution measured for the advance repayment follow `part_ht`, the part as modified.
     """
 
     key: BeneficiaryKey
@@ -172,6 +178,8 @@ class Beneficiary:
     autoliquidation: bool = False
     dc4_ceiling_ttc: Decimal | None = None
     takes_avance: bool = True
+    dc4_ceiling_base: Dc4CeilingBase | None = None
+    initial_part_ht: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.role not in Role.ALL:
@@ -179,6 +187,16 @@ class Beneficiary:
         require_cents(self.part_ht, "part_ht", f"Part de {self.name}")
         check_not_negative(self.part_ht, "part_ht", f"Part de {self.name}")
         require_decimal(self.dc4_ceiling_ttc, "dc4_ceiling_ttc", optional=True)
+        if self.dc4_ceiling_base is not None and not isinstance(self.dc4_ceiling_base, Dc4CeilingBase):
+            raise TypeError("dc4_ceiling_base: Dc4CeilingBase or None expected")
+        if self.initial_part_ht is not None:
+            require_cents(self.initial_part_ht, "initial_part_ht", f"Part initiale de {self.name}")
+            check_not_negative(self.initial_part_ht, "initial_part_ht", f"Part initiale de {self.name}")
+
+    @property
+    def avance_part_ht(self) -> Decimal:
+        """The part the advance is computed on: the initial one (R2191-7, R2191-10)."""
+        return self.part_ht if self.initial_part_ht is None else self.initial_part_ht
 
     @property
     def is_sous_traitant(self) -> bool:
@@ -453,9 +471,12 @@ class BeneficiaryEtat:
     payee_key: BeneficiaryKey
     columns: Columns
     avance: Explained
+    remaining: Explained | None = None
+    """Issue 16: the amount still to execute after this état, HT at base prices (its part as modified − its works to
+    date); None in the results frozen before it existed."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "key": self.key,
             "name": self.name,
             "role": self.role,
@@ -463,6 +484,9 @@ class BeneficiaryEtat:
             "avance": self.avance.to_dict(),
             "columns": self.columns.to_dict(),
         }
+        if self.remaining is not None:
+            data["remaining"] = self.remaining.to_dict()
+        return data
 
 
 @dataclass(frozen=True)
@@ -499,6 +523,8 @@ class EtatAcompte:
     payables: tuple[Payable, ...]
     corrections: tuple[Correction, ...]
     revision_lines: tuple[RevisionLine, ...]
+    remaining: Explained | None = None
+    """Issue 16: the marché's amount still to execute after this état (Σ of the beneficiaries')."""
 
     def beneficiary(self, key: BeneficiaryKey) -> BeneficiaryEtat:
         for b in self.beneficiaries:
@@ -538,6 +564,7 @@ class EtatAcompte:
                 for c in self.corrections
             ],
             "state": self.cumuls().to_dict(),
+            **({"remaining": self.remaining.to_dict()} if self.remaining is not None else {}),
         }
 
 
@@ -578,7 +605,8 @@ def check_beneficiaries(terms: MarcheTerms, beneficiaries: Sequence[Beneficiary]
                     f"Le plafond de l'acte spécial (DC4) du sous-traitant {b.name} est nécessaire.",
                     field="dc4_ceiling_ttc",
                 )
-        elif b.contractor_key is not None or b.autoliquidation or b.dc4_ceiling_ttc is not None:
+        elif (b.contractor_key is not None or b.autoliquidation or b.dc4_ceiling_ttc is not None
+              or b.dc4_ceiling_base is not None):
             raise MoneyError(
                 f"{b.name} n'est pas sous-traitant : ni entrepreneur principal, ni autoliquidation, ni plafond DC4.",
                 field="role",
@@ -627,13 +655,17 @@ class _Ht:
 
 def avance_of(terms: MarcheTerms, beneficiaries: Sequence[Beneficiary], b: Beneficiary) -> Explained:
     """The advance due to b on its part (§6b "Advance amount"). A contractor's base includes the VAT on the parts of
-    its reverse-charged sous-traitants (it collects that VAT), so the advances add up to rate × marché TTC."""
+    its reverse-charged sous-traitants (it collects that VAT), so the advances add up to rate × marché TTC.
+
+    The base is the **initial** part (`Beneficiary.avance_part_ht`): an avenant never changes the advance
+    (CCP R2191-7: the advance is computed on the initial amount of the marché; R2191-10: its amount does not move with
+    the modifications of the marché)."""
     t = terms.tva_rate
     if b.is_sous_traitant:
-        base = b.part_ht if b.autoliquidation else b.part_ht * (ONE + t)
+        base = b.avance_part_ht if b.autoliquidation else b.avance_part_ht * (ONE + t)
     else:
-        base = b.part_ht * (ONE + t) + sum(
-            (s.part_ht * t for s in beneficiaries if s.contractor_key == b.key and s.autoliquidation), ZERO
+        base = b.avance_part_ht * (ONE + t) + sum(
+            (s.avance_part_ht * t for s in beneficiaries if s.contractor_key == b.key and s.autoliquidation), ZERO
         )
     if not b.takes_avance:
         return Explained.zero(
@@ -642,22 +674,31 @@ def avance_of(terms: MarcheTerms, beneficiaries: Sequence[Beneficiary], b: Benef
             "sa part n'ouvre pas d'avance à son entrepreneur principal pour autant (R2193-18)",
         )
     amount = avance_amount(terms.avance.rate, base, terms.duration_months, b.name)
+    lines = amount.lines
+    if b.initial_part_ht is not None and b.initial_part_ht != b.part_ht:
+        # Issue 16: an avenant changed the part; the advance stays on the part as signed.
+        lines = (*lines, Line(
+            f"Avance ({b.name}) : sur la part initiale",
+            "calculée sur la part du marché initial, hors avenants : une modification du marché ne change pas "
+            "l'avance (code de la commande publique, R2191-7 et R2191-10)",
+            (("part initiale HT", b.initial_part_ht), ("part modifiée par avenant HT", b.part_ht)),
+            amount.value))
     direct = [s for s in beneficiaries if s.contractor_key == b.key]
     if b.is_sous_traitant or not direct or terms.avance.rate == 0:
-        return amount
+        return Explained(amount.value, tuple(lines))
     # R2193-18: the contractor's advance is on its part less the parts paid directly to its sous-traitants; say so.
-    paid_directly = sum((s.part_ht for s in direct), ZERO)
+    paid_directly = sum((s.avance_part_ht for s in direct), ZERO)
     part_line = Line(
         f"Part ouvrant droit à l'avance ({b.name})",
         "montant HT de sa part − parts payées directement à ses sous-traitants (R2193-18), qu'ils prennent leur "
         "avance ou non",
         (
-            ("montant HT de sa part, sous-traitance comprise", b.part_ht + paid_directly),
-            *((f"part payée directement à {s.name}", s.part_ht) for s in direct),
+            ("montant HT de sa part, sous-traitance comprise", b.avance_part_ht + paid_directly),
+            *((f"part payée directement à {s.name}", s.avance_part_ht) for s in direct),
         ),
-        b.part_ht,
+        b.avance_part_ht,
     )
-    return Explained(amount.value, (part_line, *amount.lines))
+    return Explained(amount.value, (part_line, *lines))
 
 
 @exact
@@ -730,9 +771,33 @@ def compute_etat_acompte(
     marche = _sum_columns("du marché", etats)
     payables = _payables(beneficiaries, etats)
     corrections = _corrections(decompte, by_key)
+    # 7. What is still to execute after this état (issue 16), per beneficiary and for the marché.
+    etats = [replace(e, remaining=_remaining(by_key[e.key], e.columns.works_ht.to_date)) for e in etats]
+    remaining = Explained.of(Line(
+        "Reste à exécuter du marché après cet état",
+        "somme des restes à exécuter des bénéficiaires = montant HT du marché (modifié par avenant le cas échéant) "
+        "− travaux HT aux prix de base cumulés",
+        tuple((e.name, e.remaining.value) for e in etats),
+        sum((e.remaining.value for e in etats), ZERO),
+    ))
     return EtatAcompte(
-        decompte.number, decompte.month, final, marche, tuple(etats), payables, corrections, tuple(history)
+        decompte.number, decompte.month, final, marche, tuple(etats), payables, corrections, tuple(history), remaining
     )
+
+
+def _remaining(b: Beneficiary, works_to_date: Decimal) -> Explained:
+    """b's part (as modified by the avenants) less its works at base prices to date; negative: works beyond it."""
+    value = b.part_ht - works_to_date
+    lines = [Line(
+        f"Reste à exécuter ({b.name})",
+        "part HT du marché (modifiée par avenant le cas échéant) − travaux HT aux prix de base cumulés",
+        (("part HT", b.part_ht), ("travaux cumulés", works_to_date)),
+        value,
+    )]
+    if value < 0:
+        lines.append(Line(f"Reste à exécuter ({b.name})", "travaux au-delà de la part : un avenant est à prévoir", (),
+                          value))
+    return Explained(value, tuple(lines))
 
 
 def _check_sequence(beneficiaries: Sequence[Beneficiary], decompte: DecompteMensuel, prev: CumulState | None) -> None:
@@ -989,7 +1054,9 @@ def _repayment(
 
 
 def _check_dc4(terms: MarcheTerms, b: Beneficiary, h: _Ht, ttc: Decimal) -> None:
-    if terms.dc4_ceiling_base is Dc4CeilingBase.TTC_INCLUDING_REVISION:
+    # The sous-traitant's own acte spécial says whether its ceiling includes the revision; else the marché's default.
+    base = b.dc4_ceiling_base if b.dc4_ceiling_base is not None else terms.dc4_ceiling_base
+    if base is Dc4CeilingBase.TTC_INCLUDING_REVISION:
         amount = ttc
         includes = True
     else:
