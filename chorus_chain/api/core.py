@@ -19,6 +19,7 @@ from functools import wraps
 
 from flask import current_app, g, request
 from flask_smorest import Blueprint
+from webargs.flaskparser import FlaskParser
 from limits import parse as parse_limit
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -61,6 +62,11 @@ class ApiBlueprint(Blueprint):
 
     # Control characters and out-of-range values are refused by the API itself, as problem+json (input_guard).
     checks_own_input = True
+    # A query parameter the route does not document is refused like an unknown field of a body (the schemas'
+    # `unknown = RAISE`): 422 naming it. webargs' default ignores unknown query names, so a request whose only
+    # parameter was mangled — `?=false`, an empty name, where schemathesis sent a declared one as an object — was
+    # answered 200 as if it had asked for nothing, an answer the description does not give to an invalid query.
+    ARGUMENTS_PARSER = FlaskParser(unknown=None)
 
     def problems(self, *codes: int):
         """Decorator: the route may answer each of `codes` with a problem+json body (documented in the OpenAPI)."""

@@ -84,23 +84,29 @@ def problem(status: int, detail: str | None = None, *, errors: list[dict] | None
     return response
 
 
-def _walk(messages, prefix: str = "") -> list[dict]:
-    """webargs' nested messages ({"json": {"field": ["msg"]}}, lists for items) → [{"field", "message"}]."""
+def _walk(messages, prefix: str | None = None) -> list[dict]:
+    """webargs' nested messages ({"json": {"field": ["msg"]}}, lists for items) → [{"field", "message"}]. The field is
+    None for the request as a whole (`_schema`), and "" for a parameter sent with an empty name (`?=false`): that one
+    is named as sent, not mistaken for the whole request."""
     found: list[dict] = []
     if isinstance(messages, dict):
         for key, value in messages.items():
-            name = str(key) if not prefix else f"{prefix}.{key}" if not str(key).isdigit() else f"{prefix}[{key}]"
+            key = str(key)
             if key == "_schema":
-                name = prefix or None
-            found += _walk(value, name if name is not None else "")
+                name = prefix
+            elif prefix is None:
+                name = key
+            else:
+                name = f"{prefix}[{key}]" if key.isdigit() else f"{prefix}.{key}"
+            found += _walk(value, name)
     elif isinstance(messages, list):
         for item in messages:
             if isinstance(item, str):
-                found.append({"field": prefix or None, "message": french(item)})
+                found.append({"field": prefix, "message": french(item)})
             else:
                 found += _walk(item, prefix)
     elif isinstance(messages, str):
-        found.append({"field": prefix or None, "message": french(messages)})
+        found.append({"field": prefix, "message": french(messages)})
     return found
 
 

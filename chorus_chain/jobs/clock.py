@@ -118,6 +118,8 @@ def run_forever(interval: float | None = None, *, ticks: int | None = None) -> N
             db.session.remove()
             lock = _release(lock)
         done += 1
+        if ticks is not None and done >= ticks:
+            break  # the last tick asked for: no interval to wait out (`--ticks 1` held its caller a whole minute)
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
     _release(lock)
 

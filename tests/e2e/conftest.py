@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, PG_PROBLEM, create_postgres_database
+from tests.conftest import IN_CI, demo_database
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -38,24 +38,21 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="module")
-def live_database_url(request, tmp_path_factory):
-    """One demo database per test module: each module starts from the demo as the README's reader finds it. (A
-    session-wide one made the modules depend on their order: every projet de décompte deposited by one module moved
-    the next module's default month on, past the current month.)"""
+def live_database_url(request, demo_template, tmp_path_factory):
+    """One demo database per test module: each module starts from the demo as the README's reader finds it (seeded,
+    its états' PDFs rendered), a copy of the run's template (tests/conftest.py). (A session-wide one made the modules
+    depend on their order: every projet de décompte deposited by one module moved the next module's default month on,
+    past the current month.)"""
     module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")[:20]
-    if PG_PROBLEM:
-        return f"sqlite:///{tmp_path_factory.mktemp('e2e') / f'{module}.db'}"
-    return create_postgres_database(f"chorus_e2e_{module}")
+    return demo_database(f"chorus_e2e_{module}", demo_template, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def live_server(live_database_url):
-    """The application served on 127.0.0.1 (an ephemeral port) in a thread, on a migrated, seeded database."""
-    from flask_migrate import upgrade
+    """The application served on 127.0.0.1 (an ephemeral port) in a thread, on the module's demo database."""
     from werkzeug.serving import make_server
 
-    from chorus_chain import create_app, demo
-    from chorus_chain.extensions import db
+    from chorus_chain import create_app
 
     app = create_app({
         "SQLALCHEMY_DATABASE_URI": live_database_url,
@@ -66,15 +63,12 @@ def live_server(live_database_url):
         "OUTBOX_PAGE": True,
         "LOGIN_RATE_LIMIT": "10000 per minute",
     })
-    with app.app_context():
-        upgrade()
-        demo.seed()
-        db.session.commit()
-        # As `flask demo seed` does: the états' PDFs the seeding queued are rendered now, not by the first login
-        # (a page given 10 s).
-        from chorus_chain.jobs.queue import dispatch_outbox
+    # The first PDF a process renders loads WeasyPrint's fonts (seconds on a loaded machine). The seeding used to do
+    # it in this process; the template is seeded by the run's first worker, so the MOE's « Émettre » (which renders
+    # the état's PDF inline, without Redis) would pay it within the page's 10 s.
+    from weasyprint import HTML
 
-        dispatch_outbox()
+    HTML(string="<p>chorus-chain</p>").write_pdf()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)

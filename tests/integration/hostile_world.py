@@ -31,6 +31,7 @@ from chorus_chain.models import (
 )
 from chorus_chain.models.money import EtatAcompte, PriceLine
 from chorus_chain.operations import etats_acompte as etat_ops
+from tests.conftest import ensure_demo
 from tests.integration import api_world
 from tests.integration import pieces_world as pw
 from tests.integration.etats_world import as_moe, price_line
@@ -54,10 +55,10 @@ class Objects:
 
 
 def build_objects(app) -> Objects:
-    """Seed the demo and the second marché (committed), and read whose each object is."""
+    """The demo (seeded if the database does not hold it yet) and the second marché (committed), and whose each
+    object is."""
     with app.app_context():
-        demo.seed()
-        db.session.commit()
+        ensure_demo()  # the suites' live database is a copy of the seeded demo (`demo_template`)
     w = pw.world(app)
     pw.deposit(app, w, w.mandataire, "A4", "PDM-1", ht="1000.00")
     pw.create(app, w, w.st1, "A10", "PDM-ST1", ht="500.00")  # a draft, with its file

@@ -8,6 +8,7 @@ import pytest
 
 from chorus_chain import demo, demo_money
 from tests import assistant_eval as E
+from tests.conftest import ensure_demo
 
 
 def test_the_set_covers_every_role_of_the_demo_with_at_least_80_questions():
@@ -20,10 +21,16 @@ def test_the_set_covers_every_role_of_the_demo_with_at_least_80_questions():
     assert cited <= numbers, "the set cites pieces the demo no longer seeds"
 
 
+@pytest.fixture(scope="module")
+def app(demo_app):
+    """This module reads the demo: a database of its own holding it (tests/conftest.py `demo_app`)."""
+    return demo_app
+
+
 @pytest.fixture
 def seeded(app, db):
     with app.test_request_context():
-        demo.seed()
+        ensure_demo()
         yield
 
 

@@ -15,6 +15,7 @@ from chorus_chain.access import system_access
 from chorus_chain.extensions import db
 from chorus_chain.models import Account, Marche, Piece, PieceAccess, Structure
 from tests import factories
+from tests.conftest import ensure_demo
 
 NOWHERE = "ZZ-0000-999"  # a number no piece has
 
@@ -28,11 +29,16 @@ def _chat_part(response) -> str:
     return re.sub(r'<small class="muted">[^<]*</small>', "", part)  # the time it was said (the minute may turn)
 
 
+@pytest.fixture(scope="module")
+def app(demo_app):
+    """This module reads the demo: a database of its own holding it (tests/conftest.py `demo_app`)."""
+    return demo_app
+
+
 @pytest.fixture
 def world(app, db):
     with app.app_context():
-        demo.seed()
-        db.session.commit()
+        ensure_demo()
         with system_access("test: what each structure may see"):
             marche_id = db.session.scalar(select(Marche.id).where(Marche.reference == demo.DEMO_MARCHE))
             pieces = db.session.execute(select(Piece.id, Piece.number, Piece.emitter_structure_id)

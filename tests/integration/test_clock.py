@@ -112,3 +112,15 @@ def test_one_clock_at_a_time(app, db):
         second = clock._take_lock()  # the first one gone, the standby takes over
         assert second is not None
         clock._release(second)
+
+
+def test_the_clock_waits_between_ticks_not_after_the_last(app, db, monkeypatch):
+    """`flask deadlines clock --ticks N` (the README's check, and tests) ends with its last tick: it waited out a
+    whole interval (60 s) after it before."""
+    from chorus_chain.jobs import clock
+
+    waits = []
+    monkeypatch.setattr(clock.time, "sleep", waits.append)
+    with app.app_context():
+        clock.run_forever(30, ticks=2)
+    assert len(waits) == 1 and 0 < waits[0] <= 30

@@ -12,7 +12,8 @@ from chorus_chain.extensions import db
 from chorus_chain.models import Marche, Piece
 from chorus_chain.models.money import Decompte, EtatAcompte, IndexValue, PriceLine
 from chorus_chain.operations import interest
-from tests.integration.test_marches_visibility import client_for, demo_world  # noqa: F401  (fixture)
+# `app` and `demo_world` are fixtures: this module runs on a database holding the demo.
+from tests.integration.test_marches_visibility import client_for, app, demo_world  # noqa: F401
 
 
 def _etats(app, marche_id: int) -> list[EtatAcompte]:

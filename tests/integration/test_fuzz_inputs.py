@@ -5,12 +5,19 @@ Nothing here is listed by hand: the forms and the query parameters are discovere
 its companies (every page a link reaches, every <form> on it, every query name a link or a GET form carries), and
 the integer URL arguments come from the application's routes. A new form or filter is fuzzed the day it appears.
 
-Bounded: two pages per endpoint, one request per (form, field, value) — a few thousand requests, about a minute.
+Bounded: two pages per endpoint, and the walk made once for the module (its logins committed in the module's own copy
+of the demo, tests/conftest.py `demo_app`). Each field of each form gets a deterministic share of the hostile classes
+(`hostile_labels`): every field at least three, a field the page marks as a number or a date every numeric class, and
+every class at least once in every form — a third of the cross-product. `CHORUS_FUZZ_FULL=1` sends every class to
+every field (the nightly / manual run, CONTRIBUTING.md « Tests »).
 """
 from __future__ import annotations
 
 import collections
+import math
+import os
 import re
+import zlib
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import lxml.html
@@ -22,7 +29,8 @@ from chorus_chain.extensions import db
 from chorus_chain.models import Account
 from tests import factories
 from tests.integration.db_counts import row_counts
-from tests.integration.test_marches_visibility import demo_world  # noqa: F401  (fixture)
+# `app` and `demo_world` are fixtures: this module runs on a database holding the demo.
+from tests.integration.test_marches_visibility import app, demo_world  # noqa: F401
 
 # The hostile values: each must be refused (or ignored, for a filter) without a 500 and without storing anything.
 HOSTILE = {
@@ -43,6 +51,29 @@ MULTILINE_OK = {"crlf"}
 TEXT_OK = {"huge_number", "huge_int", "far_date", "old_date"}
 NUMERIC_KINDS = {"date", "month", "number"}
 NUMERIC_MODES = {"numeric", "decimal"}
+
+# Every hostile class to every field (thousands more requests): the nightly / manual run.
+FULL = os.environ.get("CHORUS_FUZZ_FULL", "") == "1"
+CLASSES_PER_FIELD = 3
+NUMERIC_CLASSES = [label for label in HOSTILE if label in TEXT_OK]
+
+
+def hostile_labels(form: str, index: int, count: int, numeric: bool) -> list[str]:
+    """The hostile classes sent to the `index`-th of a form's `count` fuzzed fields. Deterministic: each field takes
+    the next block of the classes, in a rotation that starts at a place fixed by the form's name (so that the first
+    field of every form is not always given the same ones); the blocks are long enough for the form's fields to cover
+    every class; a numeric field also takes every numeric class (the values its parsing must refuse). Under
+    CHORUS_FUZZ_FULL=1: every class."""
+    labels = list(HOSTILE)
+    if FULL:
+        return labels
+    per_field = max(CLASSES_PER_FIELD, math.ceil(len(labels) / max(count, 1)))
+    start = zlib.crc32(form.encode()) + index * per_field
+    chosen = [labels[(start + step) % len(labels)] for step in range(per_field)]
+    if numeric:
+        chosen += [label for label in NUMERIC_CLASSES if label not in chosen]
+    return chosen
+
 
 IDENTITIES = ("mandataire", "moe", "moa", "st_platrerie", "st_peinture")
 # The walk leaves through these (they end the session or are not pages).
@@ -157,17 +188,29 @@ def _fuzzable(fields: dict):
         yield name, facts
 
 
+@pytest.fixture(scope="module")
+def walked(app):
+    """The walk as the demo companies, once for the module: its logins are committed in the module's own copy of the
+    demo (outside any test's transaction), so the clients stay logged in for every test of the module."""
+    propagate = app.config.get("PROPAGATE_EXCEPTIONS")
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: an error answers the 500 page
+    try:
+        found = Discovered()
+        clients = {}
+        for key in IDENTITIES:
+            client, siret = _client_of(app, key)
+            clients[key] = client
+            _walk(app, found, key, client, siret)
+        yield found, clients
+    finally:
+        app.config["PROPAGATE_EXCEPTIONS"] = propagate
+
+
 @pytest.fixture
-def discovered(app, demo_world, monkeypatch):
+def discovered(app, walked, demo_world, monkeypatch):
     # As in production: an unhandled error answers the 500 page (which must itself work) instead of reaching pytest.
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
-    found = Discovered()
-    clients = {}
-    for key in IDENTITIES:
-        client, siret = _client_of(app, key)
-        clients[key] = client
-        _walk(app, found, key, client, siret)
-    return found, clients
+    return walked
 
 
 def test_the_walk_finds_the_forms(discovered):
@@ -211,8 +254,10 @@ def _fuzz_forms(app, found: Discovered, clients: dict) -> list[str]:
     before = _counts(app)
     for (method, endpoint, _names), form in sorted(found.forms.items(), key=lambda item: str(item[0])):
         client = clients[form["key"]]
-        for name, facts in _fuzzable(form["fields"]):
-            for label, value in HOSTILE.items():
+        fuzzable = list(_fuzzable(form["fields"]))
+        for index, (name, facts) in enumerate(fuzzable):
+            for label in hostile_labels(f"{method} {endpoint}", index, len(fuzzable), facts["numeric"]):
+                value = HOSTILE[label]
                 if label in MULTILINE_OK and facts["kind"] == "textarea":
                     continue
                 may_store = label in TEXT_OK and not facts["numeric"]
@@ -284,3 +329,14 @@ def test_no_huge_id_in_a_url_gives_a_500(app, discovered):
             if response.status_code >= 500:
                 failures.append(f"{method} {path} ({rule.endpoint}) → {response.status_code}")
     assert not failures, "\n".join(failures)
+
+
+def test_the_sample_gives_every_class_in_every_form_and_three_to_every_field():
+    """The sampling's promise (`hostile_labels`), whatever a form's number of fields."""
+    for count in range(1, 16):
+        for form in ("POST pieces.draft_new", "GET dashboard.tableau_de_bord", "POST support.new"):
+            chosen = [hostile_labels(form, index, count, numeric=False) for index in range(count)]
+            assert set().union(*chosen) == set(HOSTILE), (form, count)
+            assert all(len(set(labels)) >= CLASSES_PER_FIELD for labels in chosen)
+    assert set(NUMERIC_CLASSES) <= set(hostile_labels("POST etats.set_index", 4, 6, numeric=True))
+    assert NUMERIC_CLASSES == ["huge_number", "huge_int", "far_date", "old_date"]

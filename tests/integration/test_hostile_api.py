@@ -46,8 +46,9 @@ BODIES = {
 
 
 @pytest.fixture(scope="module")
-def live():
-    yield from live_application("chorus_hostile_api", {"API_RATE_LIMIT": "100000 per minute"})
+def live(demo_template):
+    yield from live_application("chorus_hostile_api", {"API_RATE_LIMIT": "100000 per minute"},
+                                template=demo_template)
 
 
 @pytest.fixture(scope="module")

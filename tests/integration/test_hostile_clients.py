@@ -53,6 +53,7 @@ from chorus_chain.models import (
 )
 from chorus_chain.models.money import EtatAcompte, PriceLine
 from tests import factories
+from tests.conftest import ensure_demo
 
 COMPANY = {c.key: c for c in demo.COMPANIES}
 KEYS = [c.key for c in demo.COMPANIES]
@@ -102,6 +103,12 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
+def app(demo_app):
+    """This module reads the demo: a database of its own holding it (tests/conftest.py `demo_app`)."""
+    return demo_app
+
+
+@pytest.fixture(scope="module")
 def demo_db(app):
     """The demo seeded once for the module, inside one outer transaction rolled back at the end (as `db`)."""
     from flask_sqlalchemy.session import Session
@@ -131,8 +138,7 @@ def _seed(app) -> Demo:
     from chorus_chain.operations import support
 
     with app.app_context():
-        demo.seed()
-        database.session.commit()
+        ensure_demo()
     _previous_not_seen_by_all(app)
     with app.test_request_context(), system_access("test: the truth of the hostile-client suite"):
         s = database.session

@@ -46,8 +46,8 @@ UNKNOWN_ID = 987654
 
 
 @pytest.fixture(scope="module")
-def live():
-    yield from live_application("chorus_hostile_writes", {
+def live(demo_template):
+    yield from live_application("chorus_hostile_writes", template=demo_template, config={
         "WTF_CSRF_ENABLED": False,  # a forged token would be refused first and prove nothing about the routes
         "LOGIN_RATE_LIMIT": "10000 per minute", "SESSION_COOKIE_SECURE": False, "REMEMBER_COOKIE_SECURE": False})
 

@@ -21,6 +21,7 @@ from chorus_chain.extensions import db
 from chorus_chain.models import Account, Marche, MarcheParty, Structure
 from chorus_chain.models.base import utcnow
 from tests import factories
+from tests.conftest import ensure_demo
 from tests.integration.test_marches import text
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -29,11 +30,18 @@ SIRET = {c.key: c.siret for c in demo.COMPANIES}
 NAME = {c.key: c.name for c in demo.COMPANIES}
 
 
+@pytest.fixture(scope="module")
+def app(demo_app):
+    """This module reads the demo: a database of its own holding it (tests/conftest.py `demo_app`)."""
+    return demo_app
+
+
 @pytest.fixture
 def demo_world(app, db):
+    """The demo marché's ids. The modules that use it run on `demo_app` (a copy of the seeded demo); a module whose
+    database does not hold the demo yet has it seeded here, inside the test's transaction."""
     with app.app_context():
-        demo.seed()
-        db.session.commit()
+        ensure_demo()
         marche_id = db.session.scalar(select(Marche.id).where(Marche.reference == demo.DEMO_MARCHE))
         parties = {}
         for row in db.session.scalars(select(MarcheParty).where(MarcheParty.marche_id == marche_id)):

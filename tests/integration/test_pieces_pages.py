@@ -24,6 +24,7 @@ from chorus_chain.models import Account, Marche, MarcheParty, Piece, PieceEvent,
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import pieces as ops
 from tests import factories
+from tests.conftest import ensure_demo
 
 SIRET = {c.key: c.siret for c in demo.COMPANIES}
 EMAIL = {c.key: c.email for c in demo.COMPANIES}
@@ -33,11 +34,16 @@ HX = {"HX-Request": "true"}
 
 # --- helpers ---------------------------------------------------------------------------------------------------------
 
+@pytest.fixture(scope="module")
+def app(demo_app):
+    """This module reads the demo: a database of its own holding it (tests/conftest.py `demo_app`)."""
+    return demo_app
+
+
 @pytest.fixture
 def world(app, db):
     with app.app_context():
-        demo.seed()
-        db.session.commit()
+        ensure_demo()
         marche_id = db.session.scalar(select(Marche.id).where(Marche.reference == demo.DEMO_MARCHE))
         parties = {}
         for row in db.session.scalars(select(MarcheParty).where(MarcheParty.marche_id == marche_id)):

@@ -13,7 +13,9 @@ from chorus_chain.extensions import db
 from chorus_chain.models import PieceEvent, PieceFile, Structure
 from chorus_chain.models.base import utcnow
 from tests import factories
-from tests.integration.test_pieces_pages import (  # noqa: F401  (world: the fixture)
+# `app` and `world` are fixtures: this module runs on a database holding the demo.
+from tests.integration.test_pieces_pages import (  # noqa: F401
+    app,
     HX,
     PDF,
     SIRET,

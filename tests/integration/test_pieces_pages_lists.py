@@ -9,7 +9,9 @@ from sqlalchemy import event, select
 from chorus_chain import access
 from chorus_chain.extensions import db
 from chorus_chain.models import Account, Notification, NotificationPreference
-from tests.integration.test_pieces_pages import (  # noqa: F401  (world: the fixture)
+# `app` and `world` are fixtures: this module runs on a database holding the demo.
+from tests.integration.test_pieces_pages import (  # noqa: F401
+    app,
     HX,
     SIRET,
     act,

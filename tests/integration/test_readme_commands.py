@@ -2,6 +2,7 @@
 repository, on a fresh embedded database, with nothing in the environment but what `make run` leaves behind (.env)."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -53,25 +54,40 @@ def flask(env: dict, command: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(FLASK), *args[1:]], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_every_readme_command_runs_in_the_clone(clone_env):
-    upgrade = flask(clone_env, "flask db upgrade")  # what make run does first
+def flask_in_one_process(env: dict, commands: list[str], tmp_path) -> list[subprocess.CompletedProcess]:
+    """The commands one after the other in one process of the clone's Python (tests/integration/flask_commands.py:
+    what the `flask` script does for each, without a dozen imports of the application — seconds each)."""
+    results = tmp_path / "results.json"
+    argv = [shlex.split(command)[1:] for command in commands]
+    assert all(shlex.split(command)[0] == "flask" for command in commands)
+    done = subprocess.run([sys.executable, str(REPO / "tests" / "integration" / "flask_commands.py"), str(results),
+                           json.dumps(argv)], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return [subprocess.CompletedProcess(command, r["returncode"], r["stdout"], r["stderr"])
+            for command, r in zip(commands, json.loads(results.read_text(encoding="utf-8")), strict=True)]
+
+
+def test_every_readme_command_runs_in_the_clone(clone_env, tmp_path):
+    upgrade = flask(clone_env, "flask db upgrade")  # what make run does first: the `flask` script itself, with .env
     assert upgrade.returncode == 0, upgrade.stderr
-    ran = []
+    commands = []
     for command in readme_commands():
         if " | " in command.replace("\\|", "|"):  # « replay ID… | --all-failed »: the alternative without ids
             head, _, option = command.replace("\\|", "|").partition(" | ")
             command = " ".join(head.split()[:3] + [option])
         if command == "flask deadlines clock":
             command += " --ticks 1"  # a process that runs until stopped (the Procfile's clock): one pass proves it
-        result = flask(clone_env, command)
+        commands.append(command)
+        if command == "flask demo seed":
+            # Right after seeding, no deadline of the demo has already run out: the sweep changes nothing.
+            commands.append("flask deadlines sweep")
+    ran = []
+    for command, result in zip(commands, flask_in_one_process(clone_env, commands, tmp_path), strict=True):
         assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
         assert "SECRET_KEY" not in result.stderr
         ran.append(command)
-        if command == "flask demo seed":
-            # Right after seeding, no deadline of the demo has already run out: the sweep changes nothing.
-            sweep = flask(clone_env, "flask deadlines sweep")
-            assert sweep.returncode == 0, sweep.stderr
-            assert sweep.stdout.startswith("0 échéance(s) échue(s) traitée(s), dont 0 appliquée(s)"), sweep.stdout
+        if ran[-2:] == ["flask demo seed", "flask deadlines sweep"]:
+            assert result.stdout.startswith("0 échéance(s) échue(s) traitée(s), dont 0 appliquée(s)"), result.stdout
     assert "flask demo seed" in ran and len(ran) >= 8
 
 

@@ -21,7 +21,8 @@ from chorus_chain.extensions import db
 from chorus_chain.models import GeneratedDocument, Structure
 from tests import factories
 from tests.integration.pieces_world import deposit, rows, world
-from tests.integration.test_marches_visibility import demo_world  # noqa: F401  (fixture)
+# `app` and `demo_world` are fixtures: this module runs on a database holding the demo.
+from tests.integration.test_marches_visibility import app, demo_world  # noqa: F401
 from tests.integration.pieces_world import logged_in as pw_logged_in
 
 HX = {"HX-Request": "true"}

@@ -14,7 +14,8 @@ from html.parser import HTMLParser
 from urllib.parse import urldefrag, urlsplit
 
 from chorus_chain.domain.statuses import Status
-from tests.integration.test_hostile_clients import COMPANY, KEYS, client_for, demo_db  # noqa: F401 - the fixture
+# `app` and `demo_db` are fixtures: this module runs on a database holding the demo.
+from tests.integration.test_hostile_clients import COMPANY, KEYS, app, client_for, demo_db  # noqa: F401
 
 PAGES_PER_COMPANY = 120
 PIECES_PER_COMPANY = 30

@@ -21,7 +21,8 @@ from chorus_chain import access, formatting
 from chorus_chain.extensions import db
 from chorus_chain.models import GeneratedDocument, Piece
 from chorus_chain.models.money import EtatAcompte
-from tests.integration.test_marches_visibility import SIRET, client_for, demo_world  # noqa: F401  (fixture)
+# `app` and `demo_world` are fixtures: this module runs on a database holding the demo.
+from tests.integration.test_marches_visibility import SIRET, client_for, app, demo_world  # noqa: F401
 
 HX = {"HX-Request": "true"}
 
