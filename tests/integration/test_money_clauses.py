@@ -97,6 +97,49 @@ def test_a_caution_covering_the_initial_part_leaves_the_retenue_held_on_the_rest
         assert (event.party_id, event.detail["guarantee_kind"], event.detail["amount"]) == (key, "caution", "6000.00")
 
 
+def test_a_caution_sized_on_the_initial_marche_leaves_the_retenue_held_on_the_avenant_only(app, db):
+    """Issue 16's worked example, with a real avenant: the mandataire's caution personnelle et solidaire (10 February
+    2026) covers the retenue of its initial part, 5 % × 356 000 × 1,20 = 21 360,00 €. Avenant n° 1 (1 March 2026)
+    adds 100 000 € HT to its part (new lump-sum line M2). The caution does not grow with the avenant, so the retenue
+    is held on the avenant's works only (R2191-36: the guarantee replaces the retenue for the amount it covers;
+    CCAG-Travaux 2021: the retenue is otherwise held on what it does not cover)."""
+    from types import SimpleNamespace
+
+    from chorus_chain.models import PriceLine
+    from chorus_chain.operations import avenants
+
+    w = world(app)
+    key = w.mandataire.party_id
+    m1 = price_line(app, w, "M1", key, amount="356000.00")
+    _add_guarantee(app, w, party_id=str(key), kind="caution", given_on="2026-02-10", amount="21 360,00")
+
+    # État of February: M1 at 50 % = 178 000 HT. Retenue computed 5 % × 178 000 × 1,20 = 10 680,00, all covered by
+    # the caution (10 680 ≤ 21 360): held 0,00.
+    taken_pdm(app, w, w.mandataire, "PDM-1", month="2026-02", measures={m1: "50"})
+    february = _etat(app, w, "2026-02")
+    assert _column(february, key, "retenue") == "0.00"
+
+    def record(access, account, structure):
+        row = avenants.record_avenant(account, structure, access, {
+            "signed_on": "2026-03-01", "amount_ht": "100 000,00", "party_id": str(key), "objet": "Extension du préau",
+            "new_reference": "M2", "new_designation": "Préau, extension", "new_amount": "100 000,00"}, now=NOW)
+        return SimpleNamespace(id=row.id)
+    _as_moa(app, w, record)
+    with system(app):
+        m2 = db.session.scalar(select(PriceLine.id).where(PriceLine.marche_id == w.marche_id,
+                                                           PriceLine.reference == "M2"))
+
+    # État of March: M1 done (356 000) and M2 at 50 % (50 000): cumulative 406 000 HT. Retenue computed
+    # 5 % × 406 000 × 1,20 = 24 360,00; the caution covers 21 360,00; held 3 000,00 = 5 % × 50 000 × 1,20, exactly
+    # the retenue on the avenant's works. This month: 3 000 − 0 = 3 000,00.
+    taken_pdm(app, w, w.mandataire, "PDM-2", month="2026-03", measures={m1: "100", m2: "50"})
+    march = _etat(app, w, "2026-03")
+    assert _column(march, key, "retenue") == "3000.00"
+    assert _column(march, key, "retenue", "this") == "3000.00"
+    # Works this month 228 000 HT × 1,20 = 273 600 TTC; due 273 600 − 3 000 = 270 600,00 (no advance on this marché).
+    assert _column(march, key, "amount_due", "this") == "270600.00"
+
+
 def test_a_guarantee_for_the_whole_retenue_of_one_company_holds_nothing_on_it_only(app, db):
     w = world(app)
     m_line = price_line(app, w, "M1", w.mandataire.party_id, quantity="1000", unit_price="200")
