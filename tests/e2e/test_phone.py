@@ -225,3 +225,16 @@ def test_the_tresorerie_chart_keeps_its_columns_on_a_wide_screen(browser, live_s
             expect(page.get_by_test_id("chart-phone")).to_be_hidden()
     finally:
         context.close()
+
+
+def test_the_marche_clause_pages_fit_the_phone(phone):
+    """The pages of issue 16 reached from the marché (not from the menu): the avenants, whose form holds the whole
+    bordereau in a fieldset (a fieldset is min-content wide by default: the page was 604 px wide), and « Retenue et
+    avance »."""
+    page = phone
+    enter(page, "mairie")
+    base = re.search(r"^(.*/s/\d{14})/", page.url).group(1)
+    for path, heading in (("marches/1/avenants", "avenants"), ("marches/1/retenue-et-avance", "Retenue")):
+        page.goto(f"{base}/{path}")
+        expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
+        _fits(page, path)
