@@ -237,7 +237,8 @@ def repayment_target(
     share = schedule.fraction(executed)
     line_executed = Line(
         f"Exécution {whose}{suffix}",
-        f"travaux cumulés aux prix de base ÷ montant HT initial {whose}"
+        f"travaux cumulés aux prix de base ÷ montant HT {whose}, avenants compris (seule l'avance reste calculée "
+        "sur le montant initial, R2191-7)"
         + (" (le marché fixe le rythme du remboursement sur l'ensemble du marché)" if whole_marche else ""),
         (("travaux cumulés aux prix de base", works_to_date), (f"montant HT {whose}", part_ht)),
         executed.quantize(Decimal("0.000001")),
