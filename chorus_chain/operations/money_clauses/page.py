@@ -30,6 +30,9 @@ class BeneficiaryClauses:
     guarantees: list[RetenueGuarantee] = field(default_factory=list)
     fixed: list[AvanceRepaymentAmount] = field(default_factory=list)
     may_decline: bool = False  # the sous-traitant itself, or the MOA, may say whether it takes its advance
+    # The advance's explanation names the sous-traitants paid directly (R2193-18): shown only to a structure that sees
+    # every company below this beneficiary (a co-traitant reads the mandataire's part, never its sous-traitants).
+    explained: bool = True
 
     @property
     def is_sous_traitant(self) -> bool:
@@ -82,7 +85,8 @@ def clauses_page(access: MarcheAccess, structure: Structure) -> ClausesPage:
             row=row, beneficiary=b, avance=engine.avance_of(terms, beneficiaries, b),
             guarantees=[g for g in guarantees if g.party_id == b.key],
             fixed=[f for f in fixed if f.party_id == b.key],
-            may_decline=b.is_sous_traitant and (access.is_moa or row.structure_id == structure.id)))
+            may_decline=b.is_sous_traitant and (access.is_moa or row.structure_id == structure.id),
+            explained=all(child.id in access.visible for child in access.rows if child.parent_id == row.id)))
     return ClausesPage(shown, pace)
 
 
