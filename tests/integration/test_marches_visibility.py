@@ -212,7 +212,8 @@ def test_export_validates_against_the_schema_and_matches_the_demo(app, demo_worl
     assert document["marche"] == {
         "reference": "DEMO-TRAVAUX-2026", "objet": "Réhabilitation et extension du groupe scolaire Jules-Ferry",
         "kind": "travaux", "montant_ht": "1200000.00", "tva_rate": "20.00", "groupement": "conjoint",
-        "dgp_days": 30, "moe_days": 7, "retenue_rate": "5.00", "avance_rate": "5.00",
+        "dgp_days": 30, "buyer_category": "collectivite_territoriale", "montant_initial_ht": "1200000.00",
+        "avenants": [], "moe_days": 7, "retenue_rate": "5.00", "avance_rate": "5.00",
         "avance_repayment": {"basis": "own_part", "start": "65.00", "end": "80.00", "fixed_amounts": []},
         "retenue_guarantees": [],
         "revision": {"a": "0.1250", "index": "BT01", "base_month": demo.revision_base_month(created)}}

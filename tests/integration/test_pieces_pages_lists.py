@@ -9,6 +9,7 @@ from sqlalchemy import event, select
 from chorus_chain import access
 from chorus_chain.extensions import db
 from chorus_chain.models import Account, Notification, NotificationPreference
+from chorus_chain.models.notifications import NOTIFICATION_KINDS
 # `app` and `world` are fixtures: this module runs on a database holding the demo.
 from tests.integration.test_pieces_pages import (  # noqa: F401
     app,
@@ -172,9 +173,13 @@ def test_notification_preferences(app, world):
     durand, _ = client_for(app, "mandataire")
     url = f"/s/{SIRET['mandataire']}/notifications/preferences"
     page = text(durand.get(url))
-    assert "Une pièce attend une action de votre structure" in page and page.count("checked") == 8
+    # every kind on by default, in the application and by e-mail
+    assert "Une pièce attend une action de votre structure" in page
+    assert page.count("checked") == 2 * len(NOTIFICATION_KINDS) == 10
     response = durand.post(url, data={"app-piece_to_act": "on", "app-piece_status": "on", "email-piece_status": "on"})
     assert response.status_code == 303
-    assert count_rows(app, NotificationPreference, NotificationPreference.by_email.is_(False)) == 3
+    # one row per kind is written; all but piece_status have the e-mail off
+    assert count_rows(app, NotificationPreference, NotificationPreference.by_email.is_(False)) == \
+        len(NOTIFICATION_KINDS) - 1 == 4
     page = text(durand.get(url))
-    assert page.count("checked") == 3  # piece_to_act in-app, piece_status both ways; the other two kinds off
+    assert page.count("checked") == 3  # piece_to_act in-app, piece_status both ways; the other kinds off
