@@ -169,6 +169,28 @@ def _fit(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+CASH_COLOURS = (SERIES_COLOURS[2], SERIES_COLOURS[1])
+CASH_NAMES = ("Encaissements attendus", "Décaissements attendus")
+
+
+def _cash_description(labels: Sequence[str], receipts: Sequence[Decimal], payments: Sequence[Decimal],
+                      fmt: Formatter) -> str:
+    """What the cash chart shows, for a screen reader: each period with money in or out."""
+    return " ; ".join(f"{label} : entrées {fmt(r)}, sorties {fmt(p)}"
+                      for label, r, p in zip(labels, receipts, payments) if r or p) or "Aucun montant attendu."
+
+
+def _cash_head(ident: str, width: int, height: int, title: str, description: str) -> list[str]:
+    """The opening of a cash chart's SVG: its box, title and description (ids unique per drawing: the page holds
+    both the wide and the phone drawing)."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-labelledby="{ident}-title {ident}-desc" class="chart" font-family="DejaVu Sans, sans-serif">',
+        f'<title id="{ident}-title">{_e(title)}</title>',
+        f'<desc id="{ident}-desc">{_e(description)}</desc>',
+    ]
+
+
 def cash_columns(labels: Sequence[str], receipts: Sequence[Decimal], payments: Sequence[Decimal], *,
                  fmt: Formatter, title: str, width: int = 720, height: int = 260) -> str:
     """Two columns per period (money expected in, money expected out), side by side, on one scale starting at 0;
@@ -179,16 +201,8 @@ def cash_columns(labels: Sequence[str], receipts: Sequence[Decimal], payments: S
     top_value = max([*receipts, *payments, Decimal(1)])
     slot = plot_w / n
     col_w = max(slot * 0.38, 1.0)
-    colours = (SERIES_COLOURS[2], SERIES_COLOURS[1])
-    names = ("Encaissements attendus", "Décaissements attendus")
-    description = " ; ".join(f"{label} : entrées {fmt(r)}, sorties {fmt(p)}"
-                             for label, r, p in zip(labels, receipts, payments) if r or p) or "Aucun montant attendu."
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
-        f'aria-labelledby="cash-title cash-desc" class="chart" font-family="DejaVu Sans, sans-serif">',
-        f'<title id="cash-title">{_e(title)}</title>',
-        f'<desc id="cash-desc">{_e(description)}</desc>',
-    ]
+    colours, names = CASH_COLOURS, CASH_NAMES
+    parts = _cash_head("cash", width, height, title, _cash_description(labels, receipts, payments, fmt))
     for k in range(5):
         value = top_value * k / 4
         y = top + plot_h - float(value / top_value) * plot_h
@@ -223,17 +237,9 @@ def cash_rows(labels: Sequence[str], receipts: Sequence[Decimal], payments: Sequ
     label_w, gap, row_h, bar_h, top = 66, 4, 36, 12, 22
     plot_w = width - label_w - 8
     top_value = max([*receipts, *payments, Decimal(1)])
-    colours = (SERIES_COLOURS[2], SERIES_COLOURS[1])
-    names = ("Encaissements attendus", "Décaissements attendus")
+    colours, names = CASH_COLOURS, CASH_NAMES
     height = top + row_h * max(len(labels), 1) + 4
-    description = " ; ".join(f"{label} : entrées {fmt(r)}, sorties {fmt(p)}"
-                             for label, r, p in zip(labels, receipts, payments) if r or p) or "Aucun montant attendu."
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
-        f'aria-labelledby="cash-rows-title cash-rows-desc" class="chart" font-family="DejaVu Sans, sans-serif">',
-        f'<title id="cash-rows-title">{_e(title)}</title>',
-        f'<desc id="cash-rows-desc">{_e(description)}</desc>',
-    ]
+    parts = _cash_head("cash-rows", width, height, title, _cash_description(labels, receipts, payments, fmt))
     legend_x = 0
     for colour, name in zip(colours, names):
         parts.append(f'<rect x="{legend_x}" y="2" width="12" height="12" fill="{colour}"/>')
