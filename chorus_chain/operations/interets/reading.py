@@ -98,12 +98,9 @@ def unpaid_for(structure: Structure, roles: tuple[str, ...], works: bool | None 
         conditions.append(Piece.works.is_(works))
     # One query: the window counts every matching row before LIMIT keeps the first ones (the panels' query budget is
     # fixed per page, test_dashboard).
-    rows = _rows(select(Deadline, LinePayment, PayableLine, EtatAcompte, Piece, Marche, func.count().over())
-                 .join(LinePayment, LinePayment.id == Deadline.line_payment_id)
-                 .join(PayableLine, PayableLine.id == LinePayment.line_id)
-                 .join(EtatAcompte, EtatAcompte.id == PayableLine.etat_acompte_id)
+    rows = _rows(_base().add_columns(Piece, Marche, func.count().over())
                  .join(Piece, Piece.id == Deadline.piece_id).join(Marche, Marche.id == Piece.marche_id)
-                 .where(Deadline.kind == clocks.INTERETS, *conditions)
+                 .where(*conditions)
                  .order_by(Deadline.due_at, Deadline.id).limit(limit))
     total = rows[0][-1] if rows else 0
     return [InterestDue(d, p, line, etat, piece, marche, line.name)
