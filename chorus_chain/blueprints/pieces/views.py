@@ -24,7 +24,7 @@ from sqlalchemy import select
 from chorus_chain import access as tenant_access
 from chorus_chain.blueprints.pieces import display
 from chorus_chain.blueprints.pieces.forms import ButtonForm, DraftForm, FilterForm, action_form_class
-from chorus_chain.domain import commercial_terms, piece_documents, statuses
+from chorus_chain.domain import piece_documents, statuses
 from chorus_chain.domain.cadres import CADRES
 from chorus_chain.graph import ROLE_LABELS
 from chorus_chain.domain import transitions as T
@@ -387,18 +387,8 @@ def _piece_context(piece, failed: tuple[str, object] | None = None, notice: str 
         decompte=_decompte_of(piece),
         etat_associations=_etat_associations(piece),
         etat_document=_etat_document(piece),
-        commercial_due=_commercial_due(piece, marches_ops.today(now)),
+        commercial_due=overdue_ops.due_of(piece, marches_ops.today(now)),
     )
-
-
-def _commercial_due(piece, today):
-    """A private invoice's due date (code de commerce: 30 days from the invoice date) and, unpaid past it, by how
-    many days it is late: shown on its page as on the Synthèse of both companies."""
-    if piece.cadre is not None or piece.issue_date is None or piece.deposited_at is None:
-        return None
-    due = commercial_terms.due_date(piece.issue_date)
-    unpaid = piece.status in overdue_ops.UNPAID
-    return {"due": due, "days": commercial_terms.days_overdue(due, today, paid=not unpaid)}
 
 
 def _etat_document(piece):

@@ -31,6 +31,21 @@ class Overdue:
         return self.piece.accepted_amount if self.piece.accepted_amount is not None else self.piece.montant_ttc
 
 
+@dataclass(frozen=True)
+class Due:
+    due: date
+    days: int  # days past the due date, 0 when not yet due or paid
+
+
+def due_of(piece: Piece, today: date) -> Due | None:
+    """A sent private invoice's due date (the default term of L. 441-10: 30 days from the invoice date) and, unpaid
+    past it, by how many days it is late (its page); None for a piece of a cadre or a draft."""
+    if piece.cadre is not None or piece.issue_date is None or piece.deposited_at is None:
+        return None
+    due = commercial.due_date(piece.issue_date)
+    return Due(due, commercial.days_overdue(due, today, paid=piece.status not in UNPAID))
+
+
 def overdue_for(structure: Structure, today: date, limit: int = 20) -> list[Overdue]:
     """The structure's private invoices, issued or received, unpaid after their due date: most overdue first."""
     latest_issue = today - timedelta(days=commercial.DEFAULT_DAYS)
