@@ -4,8 +4,8 @@ rule 4).
 A structure sees a piece when it is the piece's emitter or holds a `PieceAccess` row for it (written from the chain
 graph when the piece is deposited). The predicate is applied
 
-- by the ORM: a `do_orm_execute` event adds `with_loader_criteria` on Piece, PieceEvent, PieceFile, PieceAccess and
-  Notification to every ORM statement (a query that forgets the tenant still sees only the tenant's rows);
+- by the ORM: a `do_orm_execute` event adds `with_loader_criteria` on Piece, PieceEvent, PieceFile, PieceAccess,
+  Notification and the dashboards' read model (BoardRow, BoardCount) to every ORM statement (a query that forgets the tenant still sees only the tenant's rows);
 - by PostgreSQL: row-level security (migration 0003) compares the rows to `chorus.structure_id` /
   `chorus.system`, which an `after_begin` session event sets for each transaction with `set_config(..., true)`
   (local to the transaction: nothing leaks to the next user of a pooled connection, and every transaction of a
@@ -140,11 +140,11 @@ def visible_to(structure_id: int):
 
 
 def _criteria(tenant_id: int | None):
-    from chorus_chain.models import Notification, Piece, PieceAccess, PieceEvent, PieceFile
+    from chorus_chain.models import BoardCount, BoardRow, Notification, Piece, PieceAccess, PieceEvent, PieceFile
 
     if tenant_id is None:
         return [with_loader_criteria(entity, false(), include_aliases=True)
-                for entity in (Piece, PieceEvent, PieceFile, PieceAccess, Notification)]
+                for entity in (Piece, PieceEvent, PieceFile, PieceAccess, Notification, BoardRow, BoardCount)]
     return [
         with_loader_criteria(
             Piece,
@@ -157,6 +157,9 @@ def _criteria(tenant_id: int | None):
                              include_aliases=True),
         with_loader_criteria(PieceAccess, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
         with_loader_criteria(Notification, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
+        # The dashboards' read model carries the structure it belongs to: an equality, as its RLS policy (0023).
+        with_loader_criteria(BoardRow, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
+        with_loader_criteria(BoardCount, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
     ]
 
 
