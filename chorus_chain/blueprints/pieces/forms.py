@@ -12,7 +12,7 @@ from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
-from chorus_chain.blueprints.forms import Form, max_length, strip
+from chorus_chain.blueprints.forms import Form, ListSelect, max_length, strip
 from chorus_chain.domain import amounts as amount_rules
 from chorus_chain.domain import transitions as T
 from chorus_chain.domain.cadres import CADRES
@@ -40,9 +40,9 @@ class FilterForm(Form):
     class Meta:
         csrf = False
 
-    marche_id = SelectField("Marché", validate_choice=False, choices=[])
-    cadre = SelectField("Type de pièce", validate_choice=False, choices=[])
-    status = SelectField("Statut", validate_choice=False, choices=[])
+    marche_id = SelectField("Marché", validate_choice=False, choices=[], widget=ListSelect())
+    cadre = SelectField("Type de pièce", validate_choice=False, choices=[], widget=ListSelect())
+    status = SelectField("Statut", validate_choice=False, choices=[], widget=ListSelect())
     # Typing searches (HTMX, the other filters included); the form itself answers its "change" and "submit".
     number = StringField("N° de pièce", validators=[Optional(), max_length(20)], filters=[strip],
                          render_kw={"type": "search", "autocomplete": "off", "placeholder": "ex. F-2026-014",
