@@ -116,6 +116,30 @@ def test_inline_refusal_needs_a_reason_and_changes_nothing_without_it(app, w):
     assert pw.status_of(app, piece_id) == "REFUSEE_1"
 
 
+def test_an_actions_fields_come_when_it_is_opened_and_without_javascript_on_a_page(app, w):
+    piece_id = a10(app, w, "ST-LAZY")
+    durand = client_for(app, w.mandataire)
+    siret = w.mandataire.siret
+    page = text(durand.get(f"/s/{siret}/synthese"))
+    fields_url = f"/s/{siret}/synthese/{piece_id}/action?action=refuse"
+    # The list carries the refusal's button and the address of its fields, not the fields themselves.
+    assert "Refuser…" in page and f'hx-get="{fields_url}"' in page and f'href="{fields_url}"' in page
+    assert f'name="p{piece_id}-refuse-reason"' not in page
+    fragment = text(durand.get(fields_url, headers=HX))
+    assert fragment.lstrip().startswith('<div class="action-fields">') and "<html" not in fragment
+    assert f'name="p{piece_id}-refuse-reason"' in fragment and re.search(r"Confirmer : [Rr]efuser", fragment)
+    # Without JavaScript: a page with the one form, posting to the list's address.
+    alone = text(durand.get(fields_url))
+    assert "<html" in alone and f'action="/s/{siret}/synthese/{piece_id}/action"' in alone
+    assert f'name="p{piece_id}-refuse-reason"' in alone and 'name="csrf_token"' in alone
+    assert durand.get(f"/s/{siret}/synthese/{piece_id}/action?action=nope", headers=HX).status_code == 400
+    # Someone acted first: the fields are not offered any more, the answer says why.
+    pw.act(app, w.mandataire, piece_id, "validate", now=utcnow())
+    gone = durand.get(fields_url, headers=HX)
+    assert gone.status_code == 409 and "n'est plus possible" in text(gone)
+    assert durand.get(fields_url).status_code == 303
+
+
 def test_a_stale_action_says_so_and_the_form_works_without_javascript(app, w):
     piece_id = a10(app, w, "ST-4")
     durand = client_for(app, w.mandataire)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from chorus_chain import web
 from chorus_chain.blueprints.dashboard.forms import BoardFilterForm
 from chorus_chain.blueprints.pieces import display
 from chorus_chain.blueprints.pieces import views as pieces_views
@@ -111,6 +112,32 @@ def act(piece_id: int):
         return _synthese(notice=notice)
     db.session.rollback()  # nothing of the refused action stays; the list shows the pieces as they are now
     return _synthese(failed=(piece_id, action, form), status=422)
+
+
+@bp.get("/synthese/<int:piece_id>/action")
+@require_piece_right("modification")
+def action_fields(piece_id: int):
+    """The fields of one action of the work list (a reason, an amount, a day…), fetched when its row's action is
+    opened: the list itself carries every action's button but not every field of every row, which was most of the
+    page's CPU (bench/page_cpu.py). Without JavaScript the same address is a page holding that one form, which posts
+    to `act` like the list."""
+    piece = pieces_views._piece_or_404(piece_id, "modification")
+    action = request.args.get("action", "")
+    if action not in pieces_views.USER_ACTIONS:
+        abort(400)
+    choice = next((c for c in ops.allowed_actions_for(piece, g.structure) if c.action == action), None)
+    if choice is None:  # someone acted first: the list, as it is now, says what is left to do
+        gone = (f"Pièce n° {piece.number} : « {T.ACTION_LABELS[action]} » n'est plus possible, elle est maintenant "
+                f"« {statuses.label(piece.status)} ».")
+        if _inline():
+            return render_template("_message.html", category="error", text=gone), 409, web.HTMX_TO_MESSAGES
+        flash(gone, "error")
+        return redirect(url_for("dashboard.synthese"), 303)
+    form = action_form_class(choice, action)(formdata=None, prefix=action_prefix(piece.id, action),
+                                             **pieces_views._action_defaults(choice, piece, utcnow()))
+    if _inline():
+        return render_template("pieces/_action_fields.html", choice=choice, form=form)
+    return render_template("dashboard/action.html", piece=piece, choice=choice, form=form)
 
 
 # --- Tableau de bord -----------------------------------------------------------------------------------------------
