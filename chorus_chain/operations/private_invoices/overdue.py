@@ -49,11 +49,12 @@ def due_of(piece: Piece, today: date) -> Due | None:
 def overdue_for(structure: Structure, today: date, limit: int = 20) -> list[Overdue]:
     """The structure's private invoices, issued or received, unpaid after their due date: most overdue first."""
     latest_issue = today - timedelta(days=commercial.DEFAULT_DAYS)
-    pieces = db.session.scalars(
-        select(Piece).where(Piece.cadre.is_(None), Piece.status.in_(UNPAID), Piece.issue_date < latest_issue)
+    rows = db.session.execute(  # the emitter's name with each piece: one statement, not one more per row
+        select(Piece, Structure.name).join(Structure, Structure.id == Piece.emitter_structure_id)
+        .where(Piece.cadre.is_(None), Piece.status.in_(UNPAID), Piece.issue_date < latest_issue)
         .order_by(Piece.issue_date, Piece.id).limit(limit * 4))
     found = []
-    for piece in pieces:
+    for piece, emitter_name in rows:
         ours = piece.emitter_structure_id == structure.id
         pays = any(step.get("structure_id") == structure.id for step in piece.route or ())
         if not (ours or pays):
@@ -61,5 +62,5 @@ def overdue_for(structure: Structure, today: date, limit: int = 20) -> list[Over
         due = commercial.due_date(piece.issue_date)
         days = commercial.days_overdue(due, today, paid=False)
         if days > 0:
-            found.append(Overdue(piece, due, days, ours, db.session.get(Structure, piece.emitter_structure_id).name))
+            found.append(Overdue(piece, due, days, ours, emitter_name))
     return found[:limit]
