@@ -59,7 +59,7 @@ class AmountWhy:
     reason: str = ""  # one French sentence, empty when the two amounts agree
     steps: tuple[Step, ...] = field(default=())
     target: Target | None = None
-    accepted_label: str = "Accepté"  # « À payer » when an état computed it
+    accepted_label: str = "Montant accepté"  # « Montant à payer » when an état computed it
 
     @property
     def to_pay(self) -> Decimal:
@@ -145,7 +145,7 @@ def _from_etat(requested: Decimal, accepted: Decimal, record: Mapping[str, Any])
     anchor = f"b-{record['key']}" if company else "marche-title"
     target = Target("etats.show", {"marche_id": record["marche_id"], "etat_id": record["etat_id"]}, anchor,
                     "le décompte général" if record.get("final") else f"l'état d'acompte n° {record.get('label')}")
-    return AmountWhy(requested, accepted, reason, tuple(steps), target, accepted_label="À payer")
+    return AmountWhy(requested, accepted, reason, tuple(steps), target, accepted_label="Montant à payer")
 
 
 def _join(parts: list[str]) -> str:

@@ -77,7 +77,7 @@ def says_why(fragment: str, expected, href: str) -> None:
     item = fragment.split(f">{number}</a>", 1)[1].split('class="mono"', 1)[0]
     plain = flat(item)
     assert f"{requested} €" in plain, (number, plain[:400])
-    assert re.search(rf"(À payer|Accepté) : {re.escape(accepted)} €", plain), (number, plain[:400])
+    assert re.search(rf"(Montant à payer|Montant accepté) : {re.escape(accepted)} €", plain), (number, plain[:400])
     assert reason in plain, (number, plain[:400])
     assert f'href="{href}"' in item, (number, href, item[:600])
 
@@ -131,15 +131,15 @@ def test_the_piece_page_details_the_engines_steps_from_one_amount_to_the_other(a
     plain = flat(amounts)
     assert "Différent du montant demandé (280 080,00 € TTC) : " + A15[3] in plain
     assert re.search(r"Demandé 280 080,00 € Retenue de garantie -14 004,00 € Remboursement de l'avance "
-                     r"-12 012,90 € À payer 254 063,10 €", plain), plain
+                     r"-12 012,90 € Montant à payer 254 063,10 €", plain), plain
     assert f'href="{etat_href(SIRET["moa"], ids, "marche-title")}"' in amounts
     leroy = section(page(app, "st_platrerie", f"/pieces/{ids['pieces']['PL-PDM-03']}"), 'id="piece-amounts"',
                     "</section>")
-    assert "À payer 27 360,00 €" in flat(leroy) and LEROY[3] in flat(leroy)
+    assert "Montant à payer 27 360,00 €" in flat(leroy) and LEROY[3] in flat(leroy)
     assert f'href="{etat_href(SIRET["st_platrerie"], ids, "b-" + str(_party(app, "st_platrerie")))}"' in leroy
     partial = section(page(app, "st_menuiserie", f"/pieces/{ids['pieces']['MB-2026-001']}"), 'id="piece-amounts"',
                       "</section>")
-    assert "Accepté 7 800,00 €" in flat(partial) and PARTIAL[3] in flat(partial)
+    assert "Montant accepté 7 800,00 €" in flat(partial) and PARTIAL[3] in flat(partial)
     assert f'href="/s/{SIRET["st_menuiserie"]}/pieces/{ids["pieces"]["MB-2026-001"]}#piece-timeline"' in partial
 
 

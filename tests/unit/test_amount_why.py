@@ -27,7 +27,7 @@ def test_same_amounts_or_no_decision_say_nothing():
 
 def test_the_a15_pays_the_marches_column_less_retenue_and_advance():
     why = rule.explain(D("280080.00"), D("254063.10"), etat(MARCHE), piece_id=21)
-    assert why.differs and why.to_pay == D("254063.10") and why.accepted_label == "À payer"
+    assert why.differs and why.to_pay == D("254063.10") and why.accepted_label == "Montant à payer"
     assert why.reason == ("État d'acompte n° 3 du maître d'œuvre : retenue de garantie et remboursement de "
                           "l'avance.")
     assert why.steps == (rule.Step("Retenue de garantie", D("-14004.00")),
@@ -69,7 +69,7 @@ def test_an_advance_paid_with_the_acompte_is_added_and_the_final_etat_is_the_dec
 def test_a_partial_validation_quotes_its_reason_and_links_the_history():
     why = rule.explain(D("8400.00"), D("7800.00"),
                        rule.partial_record("Lot 06 : 6 blocs-portes posés sur 7 ce mois.", None), piece_id=5)
-    assert why.accepted_label == "Accepté" and why.steps == ()
+    assert why.accepted_label == "Montant accepté" and why.steps == ()
     assert why.reason == "Validée partiellement par le donneur d'ordre : « Lot 06 : 6 blocs-portes posés sur 7 ce mois »."
     assert why.target == rule.Target("pieces.show", {"piece_id": 5}, "piece-timeline", "la décision dans l'historique")
 
