@@ -2,7 +2,7 @@
 the operation that decided it, so that every list explains its amounts from the row (domain.amount_why)
 
 Revision ID: 4e8a2c6f1b37
-Revises: 8d2f4a6c1e07
+Revises: 5b7d9f1a3c24
 Create Date: 2026-12-06 14:40:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '4e8a2c6f1b37'
-down_revision = '8d2f4a6c1e07'
+down_revision = '5b7d9f1a3c24'
 branch_labels = None
 depends_on = None
 
