@@ -174,19 +174,17 @@ def test_the_unread_count_stops_at_99_plus_and_is_counted_once_per_page(app, w):
     from chorus_chain.models import Notification
     from chorus_chain.operations import notifications as notes
 
-    with app.app_context():
+    with pw.system(app):
         db.session.add_all(Notification(account_id=w.mandataire.account_id, structure_id=w.mandataire.structure_id,
-                                        kind="a_traiter", text=f"Note {n}", url="") for n in range(120))
-        db.session.commit()
+                                        kind="piece_to_act", text=f"Note {n}", url="") for n in range(120))
     durand = client_for(app, w.mandataire)
     base = f"/s/{w.mandataire.siret}"
     board = text(durand.get(f"{base}/tableau-de-bord"))
     assert 'data-testid="unread-count">99+<' in board and "Notifications : 99+ non lues" in board
     assert 'data-testid="unread-count">99+<' in text(durand.get(f"{base}/tableau-de-bord/notifications", headers=HX))
-    with app.app_context():
+    with pw.system(app):
         db.session.execute(db.update(Notification).where(Notification.text.in_([f"Note {n}" for n in range(22)]))
                            .values(read_at=utcnow()))
-        db.session.commit()
     board = text(durand.get(f"{base}/tableau-de-bord"))
     assert 'data-testid="unread-count">98<' in board and "Notifications : 98 non lues" in board
     assert notes.unread_label(99) == "99" and notes.unread_label(100) == "99+"
