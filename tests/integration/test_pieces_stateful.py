@@ -32,7 +32,8 @@ def _inputs(choice: ops.ActionChoice, piece_row, now) -> dict:
     elif choice.reason == "text":
         inputs["reason"] = "Pièce justificative manquante"
     if choice.amount == "required":
-        inputs["amount"] = "1,00" if choice.action == "validate_partially" else "10,00"
+        # 1,00 where a payment may follow a partial validation of 1,00 (never more paid than accepted: refused)
+        inputs["amount"] = "1,00" if choice.action in ("validate_partially", "mark_paid") else "10,00"
     if choice.paid_on:
         inputs["paid_on"] = now.date().isoformat()  # the action's own day: never before the deposit (refused)
     if choice.files == "required":
