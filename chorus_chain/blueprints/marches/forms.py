@@ -141,7 +141,7 @@ class SousTraitantForm(Form):
                                       validators=[Optional(), max_length(2000)], render_kw={"rows": 2})
     dc4_excludes_revision = BooleanField("Le montant de l'acte spécial s'entend hors révision des prix")
     commercial_term_days = StringField("Délai de paiement convenu pour ses factures (jours)",
-                                       validators=[Optional(), max_length(3)], render_kw={"inputmode": "numeric"})
+                                       validators=[Optional(), max_length(10)], render_kw={"inputmode": "numeric"})
     commercial_term_end_of_month = BooleanField("Jours « fin de mois »")
     iban = StringField("IBAN du sous-traitant", validators=[Optional(), max_length(42)])
     bic = StringField("BIC", validators=[Optional(), max_length(11)])

@@ -2,7 +2,7 @@
 most 60 days from the invoice's date, or 45 days end of month; nothing agreed: 30 days) — issue 15
 
 Revision ID: 2d6f8b0a4e25
-Revises: 5b7d9f1a3c24
+Revises: 4e8a2c6f1b37
 Create Date: 2026-12-06 14:40:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '2d6f8b0a4e25'
-down_revision = '5b7d9f1a3c24'
+down_revision = '4e8a2c6f1b37'
 branch_labels = None
 depends_on = None
 
