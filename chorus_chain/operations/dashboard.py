@@ -77,11 +77,8 @@ MOA_TO_VALIDATE = (Status.A_ASSOCIER_MOA.value, Status.PRISE_EN_COMPTE_MOA.value
 PAYMENT_TO_PROCESS = tuple(s.value for s, actor in T.WAITING_ON.items() if actor == T.STEP_PAIEMENT)
 PANEL_SIZE = 8
 
-# Refused or rejected for good: the money of such a piece will never come (a new piece is issued instead).
-REFUSED = tuple(s.value for s in statuses.FINAL_STATUSES
-                if s not in {Status.MISE_EN_PAIEMENT, Status.PAYEE_CONTRACTANT, Status.ASSOCIEE})
-PAID = (Status.MISE_EN_PAIEMENT.value, Status.PAYEE_CONTRACTANT.value)
-VALIDATING_ACTIONS = (T.Action.VALIDATE, T.Action.VALIDATE_PARTIALLY, T.Action.TACIT_VALIDATION)
+REFUSED = statuses.REFUSED_STATUSES
+PAID = statuses.PAID_STATUSES
 # A DC4 ceiling "in sight": from this share of the accepted amount invoiced on, the panel warns.
 CEILING_WARNING = Decimal("0.90")
 

@@ -26,6 +26,7 @@ from chorus_chain.models import Marche, MarcheParty, Piece, PieceAccess, PieceEv
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import dashboard
 from chorus_chain.operations.board_reading import counts
+from chorus_chain.operations import pieces_queries
 from chorus_chain.operations.pieces_queries import pieces_for
 from chorus_chain.operations.pieces_records import roles_text
 from tests.integration import pieces_world as pw
@@ -101,7 +102,7 @@ def old_tacit(structure, works):
 def old_subcontractors(structure):
     mine = select(MarcheParty.id).where(MarcheParty.structure_id == structure.id, MarcheParty.status == "confirmed")
     sent = and_(Piece.status != Status.BROUILLON.value, Piece.status.not_in(dashboard.REFUSED))
-    validated = exists().where(PieceEvent.piece_id == Piece.id, PieceEvent.action.in_(dashboard.VALIDATING_ACTIONS))
+    validated = exists().where(PieceEvent.piece_id == Piece.id, PieceEvent.action.in_(pieces_queries.VALIDATING_ACTIONS))
     return [tuple(row) for row in db.session.execute(
         select(MarcheParty.id, func.coalesce(func.sum(case((sent, _signed()))), 0),
                func.coalesce(func.sum(case((and_(sent, validated),

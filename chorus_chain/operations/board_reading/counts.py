@@ -11,16 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 
-from chorus_chain.domain import statuses
-from chorus_chain.domain.statuses import Status
+from chorus_chain.domain.statuses import PAID_STATUSES
 from chorus_chain.extensions import db
 from chorus_chain.models import Marche
 from chorus_chain.models.board import BoardCount, BoardRow
+from chorus_chain.operations.pieces_queries import under_way as under_way_condition
 
 CAP = 1000
-_UNDER_WAY_EXCLUDED = (Status.BROUILLON.value, *(s.value for s in statuses.FINAL_STATUSES))
 
 
 def rollup_conditions(structure_id: int, *, works: bool | None = None, marche_id: int | None = None,
@@ -72,7 +71,7 @@ def capped_groups(conditions: list) -> list[Group] | None:
     through the index the conditions pick; None when there are more than CAP (the page says « plus de »)."""
     selected = (select(BoardRow.status, BoardRow.marche_id, BoardRow.marche_reference, BoardRow.signed_ttc,
                        BoardRow.paid_amount).where(*conditions).limit(CAP + 1).subquery())
-    under_way = and_(selected.c.status.not_in(_UNDER_WAY_EXCLUDED))
+    under_way = under_way_condition(selected.c.status)
     rows = db.session.execute(
         select(selected.c.status, selected.c.marche_id, selected.c.marche_reference, func.count(),
                func.coalesce(func.sum(selected.c.signed_ttc), 0), func.coalesce(func.sum(selected.c.paid_amount), 0),
@@ -84,15 +83,12 @@ def capped_groups(conditions: list) -> list[Group] | None:
             for status, marche_id, reference, count, amount, paid, under_way in rows]
 
 
-PAID = (Status.MISE_EN_PAIEMENT.value, Status.PAYEE_CONTRACTANT.value)
-
-
 def party_sums(structure_id: int, party_ids):
     """A subquery of the money of the pieces each emitting party sent that the structure sees: invoiced (sent, not
     refused, credit notes deducted), validated by its contractor, paid (the paid statuses) — from the rollups."""
     return (select(BoardCount.emitter_party_id.label("party_id"),
                    func.sum(BoardCount.sent_ttc).label("invoiced"),
                    func.sum(BoardCount.validated_ttc).label("validated"),
-                   func.sum(case((BoardCount.status.in_(PAID), BoardCount.paid), else_=0)).label("paid"))
+                   func.sum(case((BoardCount.status.in_(PAID_STATUSES), BoardCount.paid), else_=0)).label("paid"))
             .where(BoardCount.structure_id == structure_id, BoardCount.emitter_party_id.in_(party_ids))
             .group_by(BoardCount.emitter_party_id).subquery())
