@@ -4,8 +4,8 @@ rule 4).
 A structure sees a piece when it is the piece's emitter or holds a `PieceAccess` row for it (written from the chain
 graph when the piece is deposited). The predicate is applied
 
-- by the ORM: a `do_orm_execute` event adds `with_loader_criteria` on Piece, PieceEvent, PieceFile, PieceAccess and
-  Notification to every ORM statement (a query that forgets the tenant still sees only the tenant's rows);
+- by the ORM: a `do_orm_execute` event adds `with_loader_criteria` on Piece, PieceEvent, PieceFile, PieceAccess,
+  Notification and the dashboards' read model (BoardRow, BoardCount) to every ORM statement (a query that forgets the tenant still sees only the tenant's rows);
 - by PostgreSQL: row-level security (migration 0003) compares the rows to `chorus.structure_id` /
   `chorus.system`, which an `after_begin` session event sets for each transaction with `set_config(..., true)`
   (local to the transaction: nothing leaks to the next user of a pooled connection, and every transaction of a
@@ -139,24 +139,45 @@ def visible_to(structure_id: int):
                exists().where(PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure_id))
 
 
+def _own_piece_visible(piece_id_column, structure_id: int):
+    """The predicate on a row pointing at a piece (an event, a file), correlated on its piece_id: the piece is the
+    structure's own (read through the bare table, aliased, so that neither the outer statement's `piece` swallows it
+    by auto-correlation nor the Piece criteria apply to it again) or the structure holds an access row for it."""
+    from chorus_chain.models import Piece, PieceAccess
+
+    own = Piece.__table__.alias("own_piece")
+    access_table = PieceAccess.__table__.alias("own_access")
+    return or_(exists().where(own.c.id == piece_id_column, own.c.emitter_structure_id == structure_id),
+               exists().where(access_table.c.piece_id == piece_id_column,
+                              access_table.c.structure_id == structure_id))
+
+
 def _criteria(tenant_id: int | None):
-    from chorus_chain.models import Notification, Piece, PieceAccess, PieceEvent, PieceFile
+    """The tenant's criteria on every ORM statement, each correlated on the row the statement already reads: an
+    index probe per row (the piece's emitter, the (structure, piece) access row), never
+    `IN (SELECT piece_id FROM piece_access WHERE structure_id = …)`, which hashed every access row of the tenant —
+    262 000 at a million pieces — to show twenty (issue 20)."""
+    from chorus_chain.models import BoardCount, BoardRow, Notification, Piece, PieceAccess, PieceEvent, PieceFile
 
     if tenant_id is None:
         return [with_loader_criteria(entity, false(), include_aliases=True)
-                for entity in (Piece, PieceEvent, PieceFile, PieceAccess, Notification)]
+                for entity in (Piece, PieceEvent, PieceFile, PieceAccess, Notification, BoardRow, BoardCount)]
     return [
         with_loader_criteria(
             Piece,
             lambda cls: or_(cls.emitter_structure_id == tenant_id,
-                            cls.id.in_(select(PieceAccess.piece_id).where(PieceAccess.structure_id == tenant_id))),
+                            exists().where(PieceAccess.piece_id == cls.id, PieceAccess.structure_id == tenant_id)),
             include_aliases=True),
-        with_loader_criteria(PieceEvent, lambda cls: cls.piece_id.in_(visible_piece_ids(tenant_id)),
+        # An event or a file is visible with its own piece: the same two probes, on the row's piece_id.
+        with_loader_criteria(PieceEvent, lambda cls: _own_piece_visible(cls.piece_id, tenant_id),
                              include_aliases=True),
-        with_loader_criteria(PieceFile, lambda cls: cls.piece_id.in_(visible_piece_ids(tenant_id)),
+        with_loader_criteria(PieceFile, lambda cls: _own_piece_visible(cls.piece_id, tenant_id),
                              include_aliases=True),
         with_loader_criteria(PieceAccess, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
         with_loader_criteria(Notification, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
+        # The dashboards' read model carries the structure it belongs to: an equality, as its RLS policy (0023).
+        with_loader_criteria(BoardRow, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
+        with_loader_criteria(BoardCount, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
     ]
 
 

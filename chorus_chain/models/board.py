@@ -1,0 +1,119 @@
+"""The dashboards' read model (issue 20): what the Synthèse and the Tableau de bord show, kept per structure so that a
+page reads rows bounded by what it shows, not every piece the structure sees.
+
+- `BoardRow`: one row per (structure, piece) the structure sees — exactly the access predicate (the emitter, drafts
+  included, and every `PieceAccess` row) — with the facts the lists, the sorts and the panels need copied from the
+  piece, its marché, its emitter, its access row, its open clocks and its events. The pages never go back to `piece`
+  to filter or sort.
+- `BoardCount`: counts and sums per (structure, marché, emitting party, cadre, works, status), kept as **insert-only
+  deltas** (+1 in the new bucket, −1 in the old one): two transactions acting on pieces of the same structure never
+  wait on one counter row. Readers sum the rows of their buckets; `operations.board.compact` folds them into one row
+  per bucket now and then (never blocking a user's transaction).
+
+Both are written only by `operations.board` (`refresh`, in the transaction of the change that made them stale; the
+recompute command), from one set-based SELECT over the source tables. Row-level security (migration 0023) makes
+each row readable and writable by its structure only: writing the rows of the other structures that see a piece is
+done in one narrow place, `operations.board.refresh`, under `system_access`.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Index, Integer, Numeric, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from chorus_chain.models.base import Base
+
+Money = Numeric(14, 2)
+# The emitter's own pieces (the sous-traitant's payment tracker): a partial index condition.
+OWN_PIECE = "structure_id = emitter_structure_id"
+
+
+class BoardRow(Base):
+    """A piece as one structure that sees it reads it on its dashboards."""
+
+    __tablename__ = "board_row"
+    __table_args__ = (
+        # refresh() deletes the rows of the pieces a transaction changed, for every structure.
+        Index("ix_board_row_piece", "piece_id"),
+        # The Synthèse: what waits on the structure, most urgent first (earliest open clock, then newest).
+        Index("ix_board_row_waiting", "structure_id", "next_due", text("sort_date DESC"), text("piece_id DESC"),
+              postgresql_where=text("waiting"), sqlite_where=text("waiting")),
+        # The Tableau de bord's sorts (tri=date, numero, montant, statut, marche), each read backwards for "-".
+        Index("ix_board_row_date", "structure_id", "sort_date", "piece_id"),
+        Index("ix_board_row_number", "structure_id", "number_key", "piece_id"),
+        Index("ix_board_row_amount", "structure_id", "montant_ttc", "piece_id"),
+        Index("ix_board_row_status", "structure_id", "status", "piece_id"),
+        Index("ix_board_row_marche_ref", "structure_id", "marche_reference", "piece_id"),
+        # One marché of the structure, newest first.
+        Index("ix_board_row_marche", "structure_id", "marche_id", "sort_date", "piece_id"),
+        # The tacit validations panel: the pieces this structure let go by silence, newest first.
+        Index("ix_board_row_tacit", "structure_id", "tacit_at", "piece_id",
+              postgresql_where=text("tacit_at IS NOT NULL"), sqlite_where=text("tacit_at IS NOT NULL")),
+        # The payment tracker: the structure's own deposited pieces, newest first.
+        Index("ix_board_row_own", "structure_id", "deposited_at", "piece_id",
+              postgresql_where=text(OWN_PIECE), sqlite_where=text(OWN_PIECE)),
+    )
+
+    structure_id: Mapped[int] = mapped_column(primary_key=True)  # the structure that sees the piece
+    piece_id: Mapped[int] = mapped_column(primary_key=True)
+    # No foreign keys: the rows are rebuilt from the pieces by refresh() and `flask board recompute`, and a key
+    # to piece would take a share lock on the piece row at every insert.
+    marche_id: Mapped[int]
+    marche_reference: Mapped[str] = mapped_column(String(100))
+    emitter_party_id: Mapped[int]
+    emitter_structure_id: Mapped[int]
+    emitter_name: Mapped[str] = mapped_column(String(200))
+    emitter_siret: Mapped[str] = mapped_column(String(14))
+    number: Mapped[str] = mapped_column(String(20))
+    number_key: Mapped[str] = mapped_column(String(20))
+    dossier_number: Mapped[str | None] = mapped_column(String(20))
+    cadre: Mapped[str | None] = mapped_column(String(3))  # None: a private invoice (as piece.cadre)
+    works: Mapped[bool]
+    piece_type: Mapped[str] = mapped_column(String(7))
+    status: Mapped[str] = mapped_column(String(50))
+    roles: Mapped[str] = mapped_column(String(120))  # the access row's roles (" moa paiement "), "" for the emitter
+    reason: Mapped[str] = mapped_column(String(20))  # the access row's reason, "emitter" for the emitter
+    sort_date: Mapped[datetime]  # coalesce(deposited_at, created_at): the lists' "newest first"
+    deposited_at: Mapped[datetime | None]
+    montant_ttc: Mapped[Decimal] = mapped_column(Money)
+    signed_ttc: Mapped[Decimal] = mapped_column(Money)  # montant_ttc, negative for a credit note (avoir)
+    accepted_amount: Mapped[Decimal | None] = mapped_column(Money)
+    paid_amount: Mapped[Decimal | None] = mapped_column(Money)
+    # The piece waits on this structure (the "à traiter" box: pieces_queries.awaiting), and as which actor.
+    waiting: Mapped[bool]
+    waiting_role: Mapped[str | None] = mapped_column(String(20))
+    next_due: Mapped[datetime | None]  # the earliest open clock of the piece (NULL: none)
+    next_kind: Mapped[str | None] = mapped_column(String(30))  # that clock's kind
+    # The latest tacit validation of the piece when this structure is its validation_1 / validation_2, else NULL.
+    tacit_at: Mapped[datetime | None]
+    validated: Mapped[bool]  # validated by a contractor (expressly, partially or tacitly)
+
+
+class BoardCount(Base):
+    """A delta (or, after compaction, the total) of one bucket of a structure's pieces.
+
+    Measures: n (pieces), signed_ttc (credit notes negative), paid (sum of paid_amount, whatever the status: the
+    bucket's status says whether it is paid), sent_ttc (signed_ttc of the pieces sent and not refused),
+    validated_ttc (coalesce(accepted_amount, montant_ttc) of the pieces sent and validated), under_way (pieces
+    neither a draft nor final). A bucket's figure is the SUM of its rows."""
+
+    __tablename__ = "board_count"
+    __table_args__ = (
+        Index("ix_board_count_bucket", "structure_id", "marche_id", "emitter_party_id", "cadre", "works", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    structure_id: Mapped[int]
+    marche_id: Mapped[int]
+    emitter_party_id: Mapped[int]
+    cadre: Mapped[str] = mapped_column(String(3))  # "" for a private invoice (no NULL in a bucket's key)
+    works: Mapped[bool]
+    status: Mapped[str] = mapped_column(String(50))
+    n: Mapped[int]
+    signed_ttc: Mapped[Decimal] = mapped_column(Money)
+    paid: Mapped[Decimal] = mapped_column(Money)
+    sent_ttc: Mapped[Decimal] = mapped_column(Money)
+    validated_ttc: Mapped[Decimal] = mapped_column(Money)
+    under_way: Mapped[int]
