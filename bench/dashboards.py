@@ -5,33 +5,37 @@ What it does, in one run:
 1. drops and creates the database `chorus_bench` (owned by the ordinary role `chorus_app`, as in production and in
    the tests: row-level security applies to the application), migrates it with the real Alembic migrations
    (`flask db upgrade`, the Procfile's release line), and seeds it fast with COPY (`bench/dashboards_seed.py`:
-   ≥ 200 structures, ≥ 100 marchés with their chains, 100 000 pieces living through the transition table, with
-   hash-chained events, access rows, clocks and notifications); `--keep` re-uses a seeded database;
-2. starts gunicorn (`app:app`, gthread workers) on 127.0.0.1 on a free port, as a subprocess;
+   structures and marchés with their chains growing with the pieces — 240 and 120 for 100 000 —, the pieces living
+   through the transition table, with hash-chained events, access rows, clocks and notifications; streamed by
+   chunks, `--jobs` processes side by side); `--keep` re-uses a seeded database, `--seed-only` stops there;
+2. starts gunicorn (`app:app`, gthread workers, `CHORUS_TIMING=1`) on 127.0.0.1 on a free port, as a subprocess;
 3. logs in a pool of HTTP clients (threads, one `requests.Session` each) as the gestionnaires of the busiest
    structures (a titulaire of a quarter of the marchés, a maître d'œuvre of 40 % of the works marchés, a maître
    d'ouvrage, a sous-traitant), warms every page up, then runs phases of `--seconds` each: in every phase all the
    clients hit one page as fast as it answers; the pages take turns (A B C, B C A, …) over `--rounds` rounds so a
    noisy neighbour weighs on all of them alike;
-4. reports, per page, requests/s, p50/p95/p99 latency and errors, and the figure that matters: the ratio of each
-   page to the trivial page measured in the same run (throughput ratio, p95 ratio). Absolute numbers depend on the
-   machine; the ratio says what a dashboard costs compared with the application's own floor (WSGI, session,
-   database round trip).
+4. reports, per page and per account, requests/s, p50/p95/p99 latency, errors, the server's CPU time, database time
+   and statements per request (its Server-Timing header), and the figure that matters: the ratio of each page to
+   the trivial page measured in the same run (throughput ratio, p95 ratio) against issue 20's goal. Absolute
+   numbers depend on the machine; the ratio says what a dashboard costs compared with the application's own floor
+   (WSGI, session, database round trip).
 
 The trivial page is `/healthz` (a `SELECT 1` and a Redis ping through the same app, JSON, no template). The pages
-measured are a parameter (`--pages`, or PAGES below): name=path, with `{siret}` filled with the logged-in
-structure's SIRET.
+measured are a parameter (`--pages`, or PAGES below): name=path, with `{siret}` and the filter values filled with
+the logged-in account's own.
 
 This is a benchmark, not a test: nothing asserts on the figures (tests/integration/test_bench_dashboards.py only
 checks that `--quick` runs and reports numbers). Run it from the repository root, on a machine as idle as you can:
 
     .venv/bin/python bench/dashboards.py                          # full size: 240 structures, 100 000 pieces
     .venv/bin/python bench/dashboards.py --keep --seconds 20      # re-use the seeded database
-    .venv/bin/python bench/dashboards.py --quick                  # 2 000 pieces, 5 s phases (what the CI test runs)
+    .venv/bin/python bench/dashboards.py --seed-only --pieces 1000000 --jobs 2 --database chorus_bench_1m
+    .venv/bin/python bench/dashboards.py --quick                  # 2 000 pieces, 2 s phases (what the CI test runs)
 """
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 import platform
@@ -44,8 +48,9 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urljoin
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -54,18 +59,36 @@ sys.path.insert(0, str(ROOT / "bench"))
 import dashboards_seed as seeding  # noqa: E402
 import requests  # noqa: E402
 
+from chorus_chain import timing  # noqa: E402
+
 ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 APP_ROLE = "chorus_app"
 DATABASE = "chorus_bench"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 RESULTS = ROOT / "bench" / "results"
 
-# The pages measured, name → path ({siret}: the logged-in structure's): the two dashboards and the Trésorerie (issue
-# 19). Another list is one line here, or `--pages`, e.g. the pieces lists: a_traiter=/s/{siret}/pieces/
-# emises=/s/{siret}/pieces/emises
-PAGES = {"synthese": "/s/{siret}/synthese", "tableau_de_bord": "/s/{siret}/tableau-de-bord",
-         "tresorerie": "/s/{siret}/tresorerie"}
+# The pages measured, name → path, as issue 20 lists them: the Synthèse, the Tableau de bord (the sous-traitant's
+# payment tracker is its panel there) without filters, with each filter, a deep page of its list, every sort and the
+# search by number. Each client fills the braces with what its own account sees (`discover`): {siret} its
+# structure; {marche_id} its marché with the most pieces, {party_id} the company that emitted the most of them,
+# {status} their commonest status, {number} the number of one of them, {du}/{au} a month of the history;
+# {deep_page} the page reached by following « suivant » (rel="next") `--deep` times. Another list: `--pages`,
+# e.g. tresorerie=/s/{siret}/tresorerie a_traiter=/s/{siret}/pieces/
+BOARD = "/s/{siret}/tableau-de-bord"
+SORTS = ("date", "-numero", "numero", "-montant", "montant", "statut", "-statut", "marche", "-marche")  # + "-date"
+PAGES = {
+    "synthese": "/s/{siret}/synthese",
+    "tableau_de_bord": BOARD,
+    "tdb_marche": BOARD + "?marche_id={marche_id}",
+    "tdb_statut": BOARD + "?status={status}",
+    "tdb_entreprise": BOARD + "?party_id={party_id}",
+    "tdb_periode": BOARD + "?du={du}&au={au}",
+    "tdb_numero": BOARD + "?number={number}",
+    "tdb_page_profonde": "{deep_page}",
+    **{f"tdb_tri_{key.replace('-', 'desc_')}": BOARD + f"?tri={key}" for key in SORTS},
+}
 TRIVIAL = ("healthz", "/healthz")
+GOAL = {"throughput": 0.25, "p95": 3.0}  # issue 20: ≥ 0.25 of /healthz's req/s, p95 ≤ 3 × /healthz's
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -162,7 +185,8 @@ class Server:
         self.command = [str(gunicorn), "app:app", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
                         "--worker-class", "gthread", "--threads", str(threads), "--log-level", "warning",
                         "--timeout", "120"]
-        self.env = _app_env(database, redis_url, pgoptions)
+        # Every answer says what it cost the server (Server-Timing: CPU, database time, statements), /healthz too.
+        self.env = {**_app_env(database, redis_url, pgoptions), "CHORUS_TIMING": "1"}
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Server:
@@ -234,65 +258,134 @@ class Client:
     name: str  # the BENCH_LOGINS key
     siret: str
     session: requests.Session
+    values: dict[str, str] = field(default_factory=dict)  # what fills a page's braces for this account
+
+    def url(self, base: str, path: str) -> str:
+        path = path.format(siret=self.siret, **self.values)
+        return path if path.startswith("http") else base + path
+
+
+def account_values(database: str, siret: str, now: datetime) -> dict[str, str]:
+    """The filter values of issue 20's pages for the structure `siret`, read as the superuser from what it sees
+    (the pieces it emitted or holds an access row for): its busiest marché, the company that emitted the most of
+    its pieces, their commonest status, the number of one of them, and a month of the history (three months ago)."""
+    import psycopg
+
+    with psycopg.connect(_admin_url_for(database)) as conn:
+        row = conn.execute("""
+            WITH me AS (SELECT id FROM structure WHERE siret = %(siret)s),
+            seen AS (SELECT p.marche_id, p.emitter_party_id, p.status, p.number, p.id FROM piece p
+                     WHERE p.emitter_structure_id = (SELECT id FROM me)
+                     UNION
+                     SELECT p.marche_id, p.emitter_party_id, p.status, p.number, p.id
+                     FROM piece_access a JOIN piece p ON p.id = a.piece_id WHERE a.structure_id = (SELECT id FROM me))
+            SELECT (SELECT marche_id FROM seen GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1),
+                   (SELECT emitter_party_id FROM seen GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1),
+                   (SELECT status FROM seen GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1),
+                   (SELECT number FROM seen ORDER BY id LIMIT 1 OFFSET (SELECT count(*) / 2 FROM seen))
+        """, {"siret": siret}).fetchone()
+    marche_id, party_id, status, number = row
+    month_end = (now - timedelta(days=90)).date()
+    return {"marche_id": str(marche_id), "party_id": str(party_id), "status": status, "number": number,
+            "du": (month_end - timedelta(days=30)).isoformat(), "au": month_end.isoformat()}
+
+
+NEXT_LINK = re.compile(r'<a\b[^>]*\brel="next"[^>]*>')
+
+
+def follow_next(base: str, client: Client, path: str, times: int) -> tuple[str, int]:
+    """The URL reached from `path` by following its « suivant » link (rel="next") up to `times` times: a deep page
+    as a user reaches it, whatever the pagination (page numbers or a cursor). Returns (url, links followed)."""
+    url = client.url(base, path)
+    for followed in range(times):
+        answer = client.session.get(url, timeout=120)
+        link = NEXT_LINK.search(answer.text)
+        href = re.search(r'\bhref="([^"]+)"', link.group(0)) if link else None
+        if href is None:
+            return url, followed
+        url = urljoin(url, html.unescape(href.group(1)))
+    return url, times
+
+
+@dataclass
+class Sample:
+    account: str  # the BENCH_LOGINS key of the client
+    seconds: float
+    status: int
+    size: int
+    server: dict[str, float]  # Server-Timing: cpu / db (ms), sql (statements), total (ms)
+
+
+def _percentile(values: list[float], p: float) -> float | None:
+    values = sorted(values)
+    if not values:
+        return None
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def _mean(values: list[float]) -> float | None:
+    return statistics.fmean(values) if values else None
+
+
+def summarise(samples: list[Sample], seconds: float) -> dict:
+    """Throughput, latency and server cost of some answers (a page, or one account's share of it)."""
+    ok = [s for s in samples if s.status == 200]
+    lat = [s.seconds * 1000 for s in ok]
+    server = [s.server for s in ok if s.server]
+    statuses: dict[str, int] = {}
+    for sample in samples:
+        statuses[str(sample.status)] = statuses.get(str(sample.status), 0) + 1
+    return {
+        "requests": len(samples), "errors": len(samples) - len(ok), "seconds": round(seconds, 3),
+        "rps": len(ok) / seconds if seconds else 0.0, "p50_ms": _percentile(lat, 50),
+        "p95_ms": _percentile(lat, 95), "p99_ms": _percentile(lat, 99), "mean_ms": _mean(lat),
+        "mean_bytes": _mean([s.size for s in ok]), "statuses": statuses,
+        # What the server says it spent (CHORUS_TIMING=1): CPU of the request's thread, time in the driver, queries.
+        "cpu_ms": _mean([t["cpu"] for t in server if "cpu" in t]),
+        "cpu_p95_ms": _percentile([t["cpu"] for t in server if "cpu" in t], 95),
+        "db_ms": _mean([t["db"] for t in server if "db" in t]),
+        "sql": _mean([t["sql"] for t in server if "sql" in t]),
+        "sql_max": max((t["sql"] for t in server if "sql" in t), default=None),
+    }
 
 
 @dataclass
 class PageResult:
     name: str
     path: str
-    requests: int = 0
-    errors: int = 0
     seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-    statuses: dict[str, int] = field(default_factory=dict)
-    bytes: int = 0
+    samples: list[Sample] = field(default_factory=list)
 
     def summary(self) -> dict:
-        lat = sorted(self.latencies)
-
-        def pct(p: float) -> float | None:
-            if not lat:
-                return None
-            return lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))] * 1000
-
-        ok = self.requests - self.errors
-        return {
-            "path": self.path, "requests": self.requests, "errors": self.errors, "seconds": round(self.seconds, 3),
-            "rps": ok / self.seconds if self.seconds else 0.0, "p50_ms": pct(50), "p95_ms": pct(95),
-            "p99_ms": pct(99), "mean_ms": statistics.fmean(lat) * 1000 if lat else None,
-            "mean_bytes": self.bytes / ok if ok else None, "statuses": self.statuses,
-        }
+        accounts = sorted({s.account for s in self.samples})
+        return {"path": self.path, **summarise(self.samples, self.seconds),
+                "accounts": {a: summarise([s for s in self.samples if s.account == a], self.seconds)
+                             for a in accounts}}
 
 
-def _hit(client: Client, url: str) -> tuple[float, int, int]:
+def _hit(client: Client, url: str) -> Sample:
     started = time.perf_counter()
-    answer = client.session.get(url, timeout=60, allow_redirects=False)
-    return time.perf_counter() - started, answer.status_code, len(answer.content)
+    try:
+        answer = client.session.get(url, timeout=120, allow_redirects=False)
+    except requests.RequestException:
+        return Sample(client.name, time.perf_counter() - started, 0, 0, {})
+    return Sample(client.name, time.perf_counter() - started, answer.status_code, len(answer.content),
+                  timing.parse(answer.headers.get("Server-Timing")))
 
 
 def run_phase(base: str, clients: list[Client], name: str, path: str, seconds: float, result: PageResult) -> None:
-    """Every client hits the page in a loop for `seconds`; latencies of the answers are recorded (errors: any
-    status but 200)."""
+    """Every client hits the page (its account's URL) in a loop for `seconds`; each answer is recorded with its
+    latency, status and the server's own timing (errors: any status but 200)."""
     stop = time.perf_counter() + seconds
     lock = threading.Lock()
 
     def loop(client: Client) -> None:
-        url = base + path.format(siret=client.siret)
-        local: list[tuple[float, int, int]] = []
+        url = client.url(base, path)
+        local: list[Sample] = []
         while time.perf_counter() < stop:
-            try:
-                local.append(_hit(client, url))
-            except requests.RequestException:
-                local.append((0.0, 0, 0))
+            local.append(_hit(client, url))
         with lock:
-            for elapsed, status, size in local:
-                result.requests += 1
-                result.statuses[str(status)] = result.statuses.get(str(status), 0) + 1
-                if status == 200:
-                    result.latencies.append(elapsed)
-                    result.bytes += size
-                else:
-                    result.errors += 1
+            result.samples.extend(local)
 
     threads = [threading.Thread(target=loop, args=(client,)) for client in clients]
     started = time.perf_counter()
@@ -307,10 +400,11 @@ def measure(base: str, clients: list[Client], pages: dict[str, str], seconds: fl
             warmup: int) -> dict[str, PageResult]:
     names = list(pages)
     results = {name: PageResult(name, pages[name]) for name in names}
+
     def warm(client: Client) -> None:  # imports, template compilation, connection pools, PostgreSQL's caches
         for name in names:
             for _ in range(warmup):
-                _hit(client, base + pages[name].format(siret=client.siret))
+                _hit(client, client.url(base, pages[name]))
 
     warmers = [threading.Thread(target=warm, args=(client,)) for client in clients]  # all at once: slow pages
     for thread in warmers:
@@ -324,14 +418,23 @@ def measure(base: str, clients: list[Client], pages: dict[str, str], seconds: fl
     return results
 
 
-def check_pages(base: str, clients: list[Client], pages: dict[str, str]) -> dict[str, int]:
-    """Each page once per client: a page answering anything but 200 is reported (and measured anyway)."""
+def check_pages(base: str, clients: list[Client], pages: dict[str, str]) -> dict[str, str]:
+    """Each page once per account: a page answering anything but 200 is reported (and measured anyway), and so is
+    a Tableau de bord that does not offer a sort the benchmark measures (an unknown sort falls back to the default:
+    it would measure the default under another name)."""
     problems = {}
-    for name, path in pages.items():
-        for client in clients:
-            _, status, _ = _hit(client, base + path.format(siret=client.siret))
-            if status != 200:
-                problems[f"{name} as {client.name}"] = status
+    for client in clients:
+        board = client.session.get(client.url(base, BOARD), timeout=120).text
+        for name, path in pages.items():
+            sample = _hit(client, client.url(base, path))
+            if sample.status != 200:
+                problems[f"{name} as {client.name}"] = f"HTTP {sample.status}"
+            sort = re.search(r"[?&]tri=(-?\w+)", path)
+            if sort and not re.search(rf"[?&;]tri=-?{sort.group(1).lstrip('-')}\b", board):
+                problems[f"{name} as {client.name}"] = f"the Tableau de bord offers no sort {sort.group(1)!r}"
+        deep = client.values.get("deep_followed")
+        if deep is not None and int(deep) == 0:
+            problems[f"tdb_page_profonde as {client.name}"] = "no « suivant » link: the first page was measured"
     return problems
 
 
@@ -339,60 +442,92 @@ def check_pages(base: str, clients: list[Client], pages: dict[str, str]) -> dict
 # Report
 
 
+def seed_report(seeded: dict | None) -> list[str]:
+    if not seeded:
+        return []
+    counts, seconds = seeded["counts"], seeded["seconds"]
+    rss = seeded.get("peak_rss_mb", {})
+    return [
+        f"Seeded {counts.get('structure', 0)} structures, {counts.get('marche', 0)} marchés "
+        f"({counts.get('marche_party', 0)} parties), {counts.get('piece', 0)} pieces, "
+        f"{counts.get('piece_event', 0)} events, {counts.get('piece_access', 0)} access rows, "
+        f"{counts.get('deadline', 0)} clocks, {counts.get('notification', 0)} notifications in "
+        f"{seeded['seconds_total']:.1f} s with {seeded.get('jobs', 1)} process(es) (create + migrate "
+        f"{seconds['migrate']:.1f} s, structures and marchés {seconds.get('head', 0):.1f} s, pieces "
+        f"{seconds.get('pieces', 0):.1f} s of which simulate {seconds['simulate']:.1f} s and COPY "
+        f"{seconds['copy']:.1f} s summed over the processes, VACUUM ANALYZE {seconds['analyze']:.1f} s); "
+        f"peak RSS {rss.get('seeder', 0):.0f} MB" + (f" (each job ≤ {rss['jobs']:.0f} MB)" if rss.get('jobs') else "")
+        + (f"; database {seeded['database_mb']:.0f} MB" if seeded.get("database_mb") else ""),
+        "Pieces visible to the logged-in structures: " + ", ".join(
+            f"{key} {count}" for key, count in seeded["pieces_by_login"].items()),
+    ]
+
+
+def _fmt(value, spec: str) -> str:
+    return format(value, spec) if value is not None else "—"
+
+
 def report(result: dict) -> str:
     pages = result["pages"]
     trivial = pages[TRIVIAL[0]]
-    lines = []
-    seeded = result.get("seed")
-    if seeded:
-        counts = seeded["counts"]
-        lines.append(
-            f"Seeded {counts.get('structure', 0)} structures, {counts.get('marche', 0)} marchés "
-            f"({counts.get('marche_party', 0)} parties), {counts.get('piece', 0)} pieces, "
-            f"{counts.get('piece_event', 0)} events, {counts.get('piece_access', 0)} access rows, "
-            f"{counts.get('deadline', 0)} clocks, {counts.get('notification', 0)} notifications in "
-            f"{seeded['seconds_total']:.1f} s (simulate {seeded['seconds']['simulate']:.1f} s, "
-            f"COPY {seeded['seconds']['copy']:.1f} s, VACUUM ANALYZE {seeded['seconds']['analyze']:.1f} s; "
-            f"create + migrate {seeded['seconds']['migrate']:.1f} s)")
-        lines.append("Pieces visible to the logged-in structures: " + ", ".join(
-            f"{key} {count}" for key, count in seeded["pieces_by_login"].items()))
+    lines = seed_report(result.get("seed"))
     pgoptions = result["server"].get("pgoptions")
     lines.append(f"gunicorn {result['server']['workers']} workers × {result['server']['threads']} threads (gthread), "
                  f"{f'PGOPTIONS {pgoptions!r}, ' if pgoptions else ''}{result['clients']} clients, "
                  f"{result['rounds']} round(s) of {result['seconds']} s per page, "
                  f"{result['cpu_count']} CPUs, load average before {result['loadavg_before']}")
-    lines.append(f"{'page':18} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7} {'kB':>6} "
-                 f"{'÷ trivial req/s':>15} {'× trivial p95':>13}")
+    lines.append(f"{'page / account':22} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'err':>4} "
+                 f"{'kB':>6} {'÷ trivial req/s':>15} {'× trivial p95':>13} {'cpu ms':>7} {'db ms':>7} {'sql':>5} "
+                 f"{'goal':>4}")
+
+    def line(label: str, page: dict, ratio: dict) -> str:
+        meets = ratio.get("meets")
+        return (f"{label:22} {page['rps']:7.1f} {_fmt(page['p50_ms'], '8.1f')} {_fmt(page['p95_ms'], '8.1f')} "
+                f"{_fmt(page['p99_ms'], '8.1f')} {page['errors']:4d} "
+                f"{_fmt(page['mean_bytes'] / 1024 if page['mean_bytes'] else None, '6.1f')} "
+                f"{_fmt(ratio.get('throughput'), '15.3f')} {_fmt(ratio.get('p95'), '13.2f')} "
+                f"{_fmt(page.get('cpu_ms'), '7.1f')} {_fmt(page.get('db_ms'), '7.1f')} {_fmt(page.get('sql'), '5.1f')} "
+                f"{'' if meets is None else 'yes' if meets else 'NO':>4}")
+
     for name, page in pages.items():
         ratio = result["ratios"].get(name, {})
-
-        def fmt(value, spec):
-            return format(value, spec) if value is not None else "—"
-
-        lines.append(
-            f"{name:18} {page['rps']:8.1f} {fmt(page['p50_ms'], '8.1f')} {fmt(page['p95_ms'], '8.1f')} "
-            f"{fmt(page['p99_ms'], '8.1f')} {page['errors']:7d} "
-            f"{fmt(page['mean_bytes'] / 1024 if page['mean_bytes'] else None, '6.1f')} "
-            f"{fmt(ratio.get('throughput'), '15.3f')} {fmt(ratio.get('p95'), '13.2f')}")
+        lines.append(line(name, page, ratio))
+        for account, figures in page.get("accounts", {}).items():
+            lines.append(line(f"  {account}", figures, ratio.get("accounts", {}).get(account, {})))
+    judged = [r for name, ratio in result["ratios"].items() for r in ratio.get("accounts", {}).values()]
+    if judged:
+        lines.append(f"Goal (≥ {GOAL['throughput']} of trivial req/s and p95 ≤ {GOAL['p95']:g} × trivial p95, per page "
+                     f"and account): met by {sum(1 for r in judged if r['meets'])} of {len(judged)}.")
     if result["page_problems"]:
-        lines.append("Pages not answering 200: " + ", ".join(f"{k}: HTTP {v}" for k, v in
-                                                            result["page_problems"].items()))
+        lines.append("Problems: " + "; ".join(f"{k}: {v}" for k, v in result["page_problems"].items()))
     lines.append(f"Read: a page's 'req/s ÷ trivial' is the share of the application's floor throughput it keeps "
-                 f"(trivial = {trivial['path']}, measured in the same run).")
+                 f"(trivial = {trivial['path']}, measured in the same run, by the same clients); cpu ms, db ms and "
+                 f"sql are the server's own figures per request (Server-Timing, CHORUS_TIMING=1).")
     return "\n".join(lines)
 
 
-def ratios(pages: dict[str, dict]) -> dict[str, dict[str, float | None]]:
+def _ratio(page: dict, trivial: dict) -> dict[str, float | bool | None]:
+    out = {
+        "throughput": page["rps"] / trivial["rps"] if trivial["rps"] else None,
+        "p95": page["p95_ms"] / trivial["p95_ms"] if page["p95_ms"] and trivial["p95_ms"] else None,
+        "p50": page["p50_ms"] / trivial["p50_ms"] if page["p50_ms"] and trivial["p50_ms"] else None,
+    }
+    out["meets"] = (out["throughput"] is not None and out["p95"] is not None
+                    and out["throughput"] >= GOAL["throughput"] and out["p95"] <= GOAL["p95"])
+    return out
+
+
+def ratios(pages: dict[str, dict]) -> dict[str, dict]:
+    """Each page against the trivial page: all clients together, and each account against its own clients'
+    trivial figures."""
     trivial = pages[TRIVIAL[0]]
     out = {}
     for name, page in pages.items():
         if name == TRIVIAL[0]:
             continue
-        out[name] = {
-            "throughput": page["rps"] / trivial["rps"] if trivial["rps"] else None,
-            "p95": page["p95_ms"] / trivial["p95_ms"] if page["p95_ms"] and trivial["p95_ms"] else None,
-            "p50": page["p50_ms"] / trivial["p50_ms"] if page["p50_ms"] and trivial["p50_ms"] else None,
-        }
+        out[name] = {**_ratio(page, trivial), "accounts": {
+            account: _ratio(figures, trivial["accounts"][account])
+            for account, figures in page.get("accounts", {}).items() if account in trivial.get("accounts", {})}}
     return out
 
 
@@ -413,36 +548,31 @@ def parse_pages(values: list[str] | None) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> dict:
-    sizes = seeding.Sizes(structures=args.structures, marches=args.marches, pieces=args.pieces)
-    seeding.check_sizes(sizes)
     database = args.database
     seed_info = None
     if not (args.keep and _has_pieces(database)):
-        started = time.perf_counter()
-        create_database(database)
-        migrate(database)
-        migrate_seconds = time.perf_counter() - started
-        world = seeding.seed(_admin_url_for(database), sizes)
-        seed_info = {
-            "sizes": asdict(sizes), "counts": dict(world.counts), "seconds": {**world.seconds,
-                                                                              "migrate": migrate_seconds},
-            "seconds_total": migrate_seconds + sum(world.seconds.values()), "logins": world.logins,
-            "pieces_by_login": world.pieces_by_login, "statuses": dict(world.statuses.most_common()),
-        }
-        print(f"seeded {database} in {seed_info['seconds_total']:.1f} s", flush=True)
+        seed_info = seed_database(database, args)
     else:
         migrate(database)  # a kept database follows the schema (a new migration since it was seeded)
+    if args.seed_only:
+        return {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "database": database,
+                "seed": seed_info}
     logins = {key: email for key, email in seeding.BENCH_LOGINS.items()}
     pages = {TRIVIAL[0]: TRIVIAL[1], **parse_pages(args.pages)}
     redis_url = _redis_or_none()
     loadavg_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     with Server(database, args.workers, args.threads, redis_url, args.pgoptions) as server:
         sirets = _sirets(database)
-        clients = []
+        now = datetime.now(timezone.utc)
         keys = list(logins)
+        values = {key: account_values(database, sirets[logins[key]], now) for key in keys}
+        clients = []
         for index in range(args.clients):  # round-robin over the busy accounts
             key = keys[index % len(keys)]
-            clients.append(Client(key, sirets[logins[key]], login(server.base, logins[key])))
+            clients.append(Client(key, sirets[logins[key]], login(server.base, logins[key]), values[key]))
+        for client in clients[:len(keys)]:  # the deep page, reached as a user reaches it; shared by its clients
+            url, followed = follow_next(server.base, client, BOARD, args.deep)
+            values[client.name].update(deep_page=url, deep_followed=str(followed))
         problems = check_pages(server.base, clients[:len(keys)], pages)
         results = measure(server.base, clients, pages, args.seconds, args.rounds, args.warmup)
     summaries = {name: page.summary() for name, page in results.items()}
@@ -450,10 +580,46 @@ def run(args: argparse.Namespace) -> dict:
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "database": database,
         "seed": seed_info, "server": {"workers": args.workers, "threads": args.threads, "redis": bool(redis_url),
                                          "pgoptions": args.pgoptions},
-        "clients": args.clients, "seconds": args.seconds, "rounds": args.rounds, "pages": summaries,
+        "clients": args.clients, "seconds": args.seconds, "rounds": args.rounds, "deep": args.deep,
+        "account_values": values, "pages": summaries,
         "ratios": ratios(summaries), "page_problems": problems, "cpu_count": os.cpu_count(),
         "loadavg_before": loadavg_before, "python": platform.python_version(),
     }
+
+
+def seed_database(database: str, args: argparse.Namespace) -> dict:
+    """Create, migrate and seed `database` (streamed, `--jobs` processes); what was built, for the report."""
+    sizes = seeding.Sizes(structures=args.structures, marches=args.marches, pieces=args.pieces, chunk=args.chunk)
+    seeding.check_sizes(sizes)
+    started = time.perf_counter()
+    create_database(database)
+    migrate(database)
+    migrate_seconds = time.perf_counter() - started
+    last = [time.perf_counter()]
+
+    def progress(done: int, total: int) -> None:
+        if time.perf_counter() - last[0] >= 30 or done == total:
+            last[0] = time.perf_counter()
+            print(f"  {done} / {total} pieces ({time.perf_counter() - started:.0f} s)", flush=True)
+
+    world = seeding.seed(_admin_url_for(database), sizes, jobs=args.jobs, progress=progress)
+    seconds = {**world.seconds, "migrate": migrate_seconds}
+    seed_info = {
+        "sizes": asdict(sizes), "jobs": args.jobs, "counts": dict(world.counts), "seconds": seconds,
+        "seconds_total": migrate_seconds + world.seconds["head"] + world.seconds["pieces"]
+        + world.seconds["analyze"], "logins": world.logins, "pieces_by_login": world.pieces_by_login,
+        "statuses": dict(world.statuses.most_common()), "peak_rss_mb": world.peak_rss_mb,
+        "database_mb": _database_mb(database),
+    }
+    print(f"seeded {database} in {seed_info['seconds_total']:.1f} s", flush=True)
+    return seed_info
+
+
+def _database_mb(database: str) -> float:
+    import psycopg
+
+    with psycopg.connect(_admin_url_for(database)) as conn:
+        return conn.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 2**20
 
 
 def _sirets(database: str) -> dict[str, str]:
@@ -468,12 +634,20 @@ def _sirets(database: str) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--structures", type=int, default=240)
-    parser.add_argument("--marches", type=int, default=120)
+    parser.add_argument("--structures", type=int, default=None,
+                        help="default: 240 for 100 000 pieces, growing with the pieces")
+    parser.add_argument("--marches", type=int, default=None,
+                        help="default: 120 for 100 000 pieces, growing with the pieces")
     parser.add_argument("--pieces", type=int, default=100_000)
+    parser.add_argument("--jobs", type=int, default=1, help="processes seeding chunks of pieces side by side")
+    parser.add_argument("--chunk", type=int, default=seeding.CHUNK, help="pieces simulated and written together")
+    parser.add_argument("--seed-only", action="store_true",
+                        help="create and seed the database (or migrate a kept one), keep it, measure nothing")
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients (threads)")
     parser.add_argument("--seconds", type=float, default=15, help="length of each measured phase")
     parser.add_argument("--rounds", type=int, default=2, help="each page is measured once per round")
+    parser.add_argument("--deep", type=int, default=20,
+                        help="« suivant » links followed from the Tableau de bord to reach its deep page")
     parser.add_argument("--warmup", type=int, default=2, help="requests per client and page before measuring")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
@@ -485,20 +659,23 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--keep", action="store_true",
                         help="re-use the seeded database if it has pieces, and keep it at the end")
     parser.add_argument("--quick", action="store_true",
-                        help="a small run that proves the script works: 2 000 pieces, 2 clients, one 5 s round")
+                        help="a small run that proves the script works: 2 000 pieces, 2 clients, one 2 s round")
     parser.add_argument("--json", type=Path, nargs="?", const=None, default=None,
                         help="write the figures to this file (default: bench/results/dashboards-<time>.json)")
     args = parser.parse_args(argv)
+    if args.seed_only:
+        args.keep = True
     if args.quick:
-        args.pieces, args.structures, args.marches = min(args.pieces, 2_000), min(args.structures, 200), \
-            min(args.marches, 100)
-        args.clients, args.seconds, args.rounds, args.warmup = min(args.clients, 2), min(args.seconds, 5), 1, 1
+        args.pieces, args.structures, args.marches = min(args.pieces, 2_000), min(args.structures or 200, 200), \
+            min(args.marches or 100, 100)
+        args.clients, args.seconds, args.rounds, args.warmup = min(args.clients, 2), min(args.seconds, 2), 1, 1
+        args.deep = min(args.deep, 2)
     try:
         result = run(args)
     finally:
         if not args.keep:
             drop_database(args.database)
-    print(report(result))
+    print(report(result) if "pages" in result else "\n".join(seed_report(result["seed"])))
     path = args.json or RESULTS / f"dashboards-{datetime.now():%Y%m%d-%H%M%S}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")

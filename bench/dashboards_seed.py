@@ -26,8 +26,11 @@ ordinary role, and a superuser bypasses it. The application itself then connects
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import multiprocessing
 import random
+import resource
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -98,13 +101,29 @@ FORMS = ("SAS", "SARL", "SA", "EURL", "& Fils", "Frères")
 FIRST = ("Claire", "Julien", "Sophie", "Karim", "Nathalie", "Thomas", "Léa", "Paul", "Marc", "Inès", "Hugo", "Emma")
 
 
+# The reference world: 240 structures and 120 marchés for 100 000 pieces. Larger worlds grow both with the pieces
+# (a region's platform has more buyers and more marchés, not more pieces per marché), while the busy accounts keep
+# their share of the marchés (see `_marches`): the busiest maître d'œuvre sees about a quarter of the pieces at any
+# size (≈ 26 000 at 100 000, ≈ 260 000 at 1 000 000), as in issue 20.
+REFERENCE_PIECES, REFERENCE_STRUCTURES, REFERENCE_MARCHES = 100_000, 240, 120
+CHUNK = 5_000  # pieces simulated, written (COPY) and forgotten together: the seeder's memory is one chunk's rows
+
+
 @dataclass
 class Sizes:
-    structures: int = 240
-    marches: int = 120
+    structures: int | None = None  # None: grows with the pieces (`scaled`)
+    marches: int | None = None
     pieces: int = 100_000
     history_days: int = 540  # pieces are deposited over the last 18 months
     seed: int = 2026
+    chunk: int = CHUNK
+
+    def __post_init__(self) -> None:
+        scale = self.pieces / REFERENCE_PIECES
+        if self.structures is None:
+            self.structures = max(REFERENCE_STRUCTURES, round(REFERENCE_STRUCTURES * scale))
+        if self.marches is None:
+            self.marches = max(REFERENCE_MARCHES, round(REFERENCE_MARCHES * scale))
 
 
 @dataclass
@@ -117,6 +136,7 @@ class World:
     seconds: dict[str, float] = field(default_factory=dict)
     statuses: Counter = field(default_factory=Counter)
     pieces_by_login: dict[str, int] = field(default_factory=dict)
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)  # the seeding process, and its --jobs workers
 
 
 def _siret(n: int, public: bool) -> str:
@@ -137,17 +157,27 @@ def money(value: Decimal) -> Decimal:
 
 
 class Writer:
-    """Rows per table, written with COPY at the end (ids assigned here; sequences moved past them)."""
+    """Rows per table, written with COPY by `copy`, which forgets them: the seeder writes one chunk at a time.
 
-    def __init__(self) -> None:
+    Ids: a table whose rows others point at by id before they exist (accounts, structures, marchés, parties) gets
+    its ids here, from the Writer's counters (`assign_ids=True`, the world's head: written once). The pieces carry
+    their own (a chunk's ids are known in advance: disjoint ranges for the --jobs processes). The rows nobody
+    points at (events, access rows, clocks, notifications, files) get theirs from the table's sequence (COPY
+    without the id column), so processes writing chunks side by side never collide.
+    """
+
+    def __init__(self, assign_ids: bool = False) -> None:
+        self.assign_ids = assign_ids
         self.rows: dict[str, list[tuple]] = defaultdict(list)
         self.columns: dict[str, tuple[str, ...]] = {}
         self.next_id: Counter = Counter()
 
-    def add(self, table: str, **values) -> int:
-        self.next_id[table] += 1
-        row_id = self.next_id[table]
-        values = {"id": row_id, **values}
+    def add(self, table: str, **values) -> int | None:
+        row_id = values.get("id")
+        if row_id is None and self.assign_ids:
+            self.next_id[table] += 1
+            row_id = self.next_id[table]
+            values = {"id": row_id, **values}
         columns = self.columns.setdefault(table, tuple(values))
         self.rows[table].append(tuple(values[c] for c in columns))
         return row_id
@@ -156,7 +186,7 @@ class Writer:
         counts = Counter()
         with conn.cursor() as cur:
             for table in order:
-                rows = self.rows.get(table)
+                rows = self.rows.pop(table, None)
                 if not rows:
                     continue
                 columns = ", ".join(self.columns[table])
@@ -164,7 +194,9 @@ class Writer:
                     for row in rows:
                         copy.write_row(row)
                 counts[table] = len(rows)
-                cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), %s)", (len(rows),))
+                if self.assign_ids:
+                    cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), %s)",
+                                (self.next_id[table],))
         return counts
 
 
@@ -264,18 +296,27 @@ class MarcheSim:
     weight: float
 
 
+def _pick(rng: random.Random, orgs: list[Org], used: set[int]) -> Org:
+    """A random structure not yet in the marché: draw again on a hit (a marché holds a handful of the thousands of
+    companies of a large world; filtering the whole list for each draw made the chains quadratic)."""
+    while True:
+        org = rng.choice(orgs)
+        if org.id not in used:
+            return org
+
+
 def _marches(w: Writer, rng: random.Random, sizes: Sizes, orgs: dict[str, list[Org]], now: datetime
              ) -> list[MarcheSim]:
     publics, moes, companies = orgs["public"], orgs["moe"], orgs["company"]
     busy_titulaire, busy_st = companies[0], companies[1]
-    others = companies[2:]
+    others, other_publics, other_moes = companies[2:], publics[1:], moes[1:]
     marches = []
     for n in range(sizes.marches):
         kind = rng.choices(("travaux", "services", "fournitures"), (70, 20, 10))[0]
         works = kind == "travaux"
-        moa = publics[0] if rng.random() < 0.15 else rng.choice(publics[1:])
-        paying = moa if rng.random() < 0.6 else rng.choice([p for p in publics if p is not moa])
-        moe = (moes[0] if rng.random() < 0.4 else rng.choice(moes[1:])) if works else None
+        moa = publics[0] if rng.random() < 0.15 else rng.choice(other_publics)
+        paying = moa if rng.random() < 0.6 else _pick(rng, publics, {moa.id})
+        moe = (moes[0] if rng.random() < 0.4 else rng.choice(other_moes)) if works else None
         holder = busy_titulaire if rng.random() < 0.25 else rng.choice(others)
         groupement = "conjoint" if works and rng.random() < 0.25 else "none"
         montant_ht = Decimal(rng.randrange(80_000, 4_000_000, 1000))
@@ -307,7 +348,7 @@ def _marches(w: Writer, rng: random.Random, sizes: Sizes, orgs: dict[str, list[O
             rows.append((holder, Role.MANDATAIRE, None, money(ttc * shares[0])))
             contractors.append((len(rows) - 1, money(ttc * shares[0])))
             for i in range(n_co):
-                co = rng.choice([c for c in others if c.id not in used])
+                co = _pick(rng, others, used)
                 used.add(co.id)
                 rows.append((co, Role.COTRAITANT, contractors[0][0], money(ttc * shares[i + 1])))
                 contractors.append((len(rows) - 1, money(ttc * shares[i + 1])))
@@ -318,13 +359,12 @@ def _marches(w: Writer, rng: random.Random, sizes: Sizes, orgs: dict[str, list[O
         # without paiement direct (< 600 € TTC) that invoices its contractor privately.
         for _ in range(rng.randint(1, 5)):
             parent_index, part = rng.choice(contractors)
-            st = busy_st if busy_st.id not in used and rng.random() < 0.35 else rng.choice(
-                [c for c in others if c.id not in used])
+            st = busy_st if busy_st.id not in used and rng.random() < 0.35 else _pick(rng, others, used)
             used.add(st.id)
             amount = Decimal("480.00") if rng.random() < 0.08 else money(part * Decimal(rng.randint(2, 12)) / 100)
             rows.append((st, Role.SOUS_TRAITANT, parent_index, amount))
             if amount >= 600 and rng.random() < 0.25:
-                rang2 = rng.choice([c for c in others if c.id not in used])
+                rang2 = _pick(rng, others, used)
                 used.add(rang2.id)
                 rows.append((rang2, Role.SOUS_TRAITANT, len(rows) - 1, money(amount * Decimal("0.3"))))
         party_ids: list[int] = []
@@ -535,7 +575,7 @@ class PieceSim:
             return
         at = created + timedelta(minutes=rng.randint(2, 600))
         self.deposited_at = at
-        self.dossier = numbering.format_dossier_number(at.year, self.id)
+        self.dossier = _dossier_number(at.year, self.id)
         public = info.cadre is not None
         self.service_code = (info.recipient["service_code"] or (
             marche.paying_service_code if info.recipient["role"] == Role.PAYING_OFFICE else marche.moa_service_code)
@@ -643,7 +683,8 @@ class PieceSim:
     def write(self, updated_at: datetime) -> None:
         info = self.info
         self.w.add(
-            "piece", marche_id=info.marche.id, emitter_party_id=info.key, emitter_structure_id=info.emitter.id,
+            "piece", id=self.id, marche_id=info.marche.id, emitter_party_id=info.key,
+            emitter_structure_id=info.emitter.id,
             cadre=info.cadre, works=info.works, piece_type="FACTURE", number=self.number,
             number_key=numbering.number_key(self.number), status=self.status,
             route=json.dumps(info.route) if self.deposited_at else None, montant_ht=self.ht,
@@ -660,67 +701,185 @@ class PieceSim:
             updated_at=updated_at)
 
 
-def _pieces(w: Writer, rng: random.Random, sizes: Sizes, orgs: dict[str, list[Org]], marches: list[MarcheSim],
-            world: World) -> None:
-    orgs_by_id = {o.id: o for kind in orgs.values() for o in kind}
-    infos = _route_infos(marches)
-    routes, weights = zip(*infos)
-    chosen = rng.choices(routes, weights, k=sizes.pieces)
-    # Pieces are inserted in deposit order (ids grow with time, as in production).
-    created = sorted(world.now - timedelta(days=rng.uniform(0, sizes.history_days)) for _ in range(sizes.pieces))
-    numbers: Counter = Counter()
-    # Pieces and their events reference each other (the event's payload names the piece id): write the pieces'
-    # rows in id order after their lives, so the ids of both tables line up with the Writer's counters.
-    sims = []
-    for index, (info, at) in enumerate(zip(chosen, created)):
-        emitter = info.emitter
-        numbers[emitter.id] += 1
-        number = f"F{emitter.id:04d}-{at.year}-{numbers[emitter.id]:06d}"
-        sim = PieceSim(w, world, orgs_by_id, info, index + 1, number, rng)
+@dataclass
+class Plan:
+    """What every chunk of pieces needs, built once (the world's head): the routes to draw from and who is who.
+    The --jobs processes inherit it by fork."""
+
+    sizes: Sizes
+    now: datetime
+    orgs_by_id: dict[int, Org]
+    routes: tuple[RouteInfo, ...]
+    cum_weights: list[float]
+    login_structures: dict[str, int]  # BENCH_LOGINS key -> structure id
+
+    @property
+    def chunks(self) -> int:
+        return -(-self.sizes.pieces // self.sizes.chunk)
+
+
+@dataclass
+class ChunkResult:
+    counts: Counter
+    statuses: Counter
+    visible: Counter  # BENCH_LOGINS key -> pieces of the chunk its structure sees (emitted or with an access row)
+    simulate: float
+    copy: float
+    peak_rss_mb: float
+
+
+def _dossier_number(year: int, piece_id: int) -> str:
+    """The operations number a dossier after the piece id (`format_dossier_number(year, piece.id)`), on six digits:
+    above 999 999 pieces the seeder wraps the id, so dossier numbers repeat there (the operations would refuse
+    the millionth deposit: reported in issue 20's note, left to its owner)."""
+    return numbering.format_dossier_number(year, (piece_id - 1) % 999_999 + 1)
+
+
+def _simulate_chunk(plan: Plan, chunk: int, w: Writer) -> tuple[Counter, Counter]:
+    """Pieces [chunk × size + 1, …] live and leave their rows in `w`. A chunk has its own random stream and its own
+    slice of the history, so the world does not depend on how many processes seed it, nor in which order."""
+    sizes = plan.sizes
+    first = chunk * sizes.chunk
+    count = min(sizes.chunk, sizes.pieces - first)
+    rng = random.Random(f"{sizes.seed}/pieces/{chunk}")
+    world = World(now=plan.now)
+    chosen = rng.choices(plan.routes, cum_weights=plan.cum_weights, k=count)
+    # Pieces are inserted in deposit order (ids grow with time, as in production): the chunk's pieces are drawn
+    # uniformly within its share of the history, oldest first.
+    oldest = sizes.history_days * (1 - first / sizes.pieces)
+    newest = sizes.history_days * (1 - (first + count) / sizes.pieces)
+    ages = sorted((rng.uniform(newest, oldest) for _ in range(count)), reverse=True)
+    statuses_, visible = Counter(), Counter()
+    login_of = {structure_id: key for key, structure_id in plan.login_structures.items()}
+    for index, (info, age) in enumerate(zip(chosen, ages)):
+        piece_id = first + index + 1
+        at = plan.now - timedelta(days=age)
+        # Numbered with the piece id: unique per emitter whichever process simulates it.
+        number = f"F{info.emitter.id:04d}-{at.year}-{piece_id:06d}"
+        sim = PieceSim(w, world, plan.orgs_by_id, info, piece_id, number, rng)
         sim.issue_date = at.date().replace(day=1)
         # Drafts are rare, and recent: nobody leaves a draft for a year.
-        sim.live(at, draft=world.now - at < timedelta(days=20) and rng.random() < 0.15)
-        sims.append(sim)
-        world.statuses[sim.status] += 1
-    for sim in sims:
+        sim.live(at, draft=plan.now - at < timedelta(days=20) and rng.random() < 0.15)
         sim.write(updated_at=sim.last_at)
-    by_structure = Counter()
-    for info in chosen:
-        for grant in info.grants:
-            by_structure[grant.structure_id] += 1
-    world.pieces_by_login = {key: by_structure[next(o.id for o in orgs_by_id.values() if o.siret == siret)]
-                             for key, (_, siret) in world.logins.items()}
+        statuses_[sim.status] += 1
+        seeing = {info.emitter.id} | ({g.structure_id for g in info.grants} if sim.deposited_at else set())
+        for structure_id in seeing & login_of.keys():
+            visible[login_of[structure_id]] += 1
+    return statuses_, visible
 
 
-# Tables in an order that respects their foreign keys.
-TABLE_ORDER = ["account", "structure", "rattachement", "service", "bank_account", "marche", "marche_event",
-               "marche_party", "stored_file", "piece", "piece_file", "piece_event", "piece_access", "deadline",
-               "notification"]
+def _seed_chunk(conn, plan: Plan, chunk: int) -> ChunkResult:
+    started = time.perf_counter()
+    w = Writer()
+    statuses_, visible = _simulate_chunk(plan, chunk, w)
+    simulated = time.perf_counter()
+    counts = w.copy(conn, PIECE_TABLES)
+    conn.commit()
+    del w  # the chunk's rows are gone: memory stays one chunk's worth
+    return ChunkResult(counts, statuses_, visible, simulated - started, time.perf_counter() - simulated,
+                       _peak_rss_mb())
 
 
-def seed(admin_db_url: str, sizes: Sizes, now: datetime | None = None) -> World:
-    """Build the world in memory, then COPY it into the (migrated, empty) database at `admin_db_url`, connected
-    as a superuser. Returns what was built, with timings."""
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def _connect(admin_db_url: str):
     import psycopg
 
-    now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    conn = psycopg.connect(admin_db_url)
+    # Bulk-load mode for this session (superuser only): no foreign-key triggers per row. The rows are consistent by
+    # construction, and `flask audit verify` plus the pages themselves read them back. A chunk's commit need not
+    # wait for the disk: a seeding that dies is started again from an empty database.
+    conn.execute("SET session_replication_role = replica")
+    conn.execute("SET synchronous_commit = off")
+    return conn
+
+
+# The --jobs processes: each opens its connection once, then seeds the chunks it is handed.
+_WORKER: dict = {}
+
+
+def _worker_start(admin_db_url: str) -> None:
+    _WORKER["conn"] = _connect(admin_db_url)
+
+
+def _worker_chunk(chunk: int) -> ChunkResult:
+    return _seed_chunk(_WORKER["conn"], _WORKER["plan"], chunk)
+
+
+# Tables in an order that respects their foreign keys: the world's head, then each chunk's.
+HEAD_TABLES = ["account", "structure", "rattachement", "service", "bank_account", "marche", "marche_event",
+               "marche_party"]
+PIECE_TABLES = ["stored_file", "piece", "piece_file", "piece_event", "piece_access", "deadline", "notification"]
+TABLE_ORDER = HEAD_TABLES + PIECE_TABLES
+
+
+def build_plan(sizes: Sizes, now: datetime) -> tuple[World, Writer, Plan]:
+    """The world's head (structures, accounts, marchés and their chains, in a Writer) and the plan of its pieces."""
     world = World(now=now)
     rng = random.Random(sizes.seed)
-    w = Writer()
+    head = Writer(assign_ids=True)
+    orgs = _people(head, rng, sizes, now, world)
+    marches = _marches(head, rng, sizes, orgs, now)
+    orgs_by_id = {o.id: o for kind in orgs.values() for o in kind}
+    routes, weights = zip(*_route_infos(marches))
+    plan = Plan(sizes=sizes, now=now, orgs_by_id=orgs_by_id, routes=routes,
+                cum_weights=list(itertools.accumulate(weights)),
+                login_structures={key: next(o.id for o in orgs_by_id.values() if o.siret == siret)
+                                  for key, (_, siret) in world.logins.items()})
+    return world, head, plan
+
+
+def seed(admin_db_url: str, sizes: Sizes, now: datetime | None = None, jobs: int = 1,
+         progress=None) -> World:
+    """Seed the (migrated, empty) database at `admin_db_url`, connected as a superuser: the world's head
+    (structures, accounts, marchés), then the pieces chunk by chunk — simulated, COPYed, committed, forgotten — by
+    this process or by `jobs` processes side by side. Returns what was built, with timings and peak memory.
+    `progress(done_pieces, total)` is called after each chunk."""
+    now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
     started = time.perf_counter()
-    orgs = _people(w, rng, sizes, now, world)
-    marches = _marches(w, rng, sizes, orgs, now)
-    _pieces(w, rng, sizes, orgs, marches, world)
-    world.seconds["simulate"] = time.perf_counter() - started
-    started = time.perf_counter()
-    with psycopg.connect(admin_db_url) as conn:
-        # Bulk-load mode for this session (superuser only): no foreign-key triggers per row. The rows are consistent
-        # by construction, and `flask audit verify` plus the pages themselves read them back.
-        conn.execute("SET session_replication_role = replica")
-        world.counts = w.copy(conn, TABLE_ORDER)
+    world, head, plan = build_plan(sizes, now)
+    with _connect(admin_db_url) as conn:
+        world.counts.update(head.copy(conn, HEAD_TABLES))
         conn.commit()
-    world.seconds["copy"] = time.perf_counter() - started
+    del head
+    world.seconds["head"] = time.perf_counter() - started
+
     started = time.perf_counter()
+    results = []
+
+    def collect(result: ChunkResult) -> None:
+        results.append(result)
+        world.counts.update(result.counts)
+        world.statuses.update(result.statuses)
+        if progress:
+            progress(world.counts["piece"], sizes.pieces)
+
+    if jobs <= 1:
+        with _connect(admin_db_url) as conn:
+            for chunk in range(plan.chunks):
+                collect(_seed_chunk(conn, plan, chunk))
+    else:
+        _WORKER["plan"] = plan  # inherited by the forked processes
+        context = multiprocessing.get_context("fork")
+        with context.Pool(jobs, initializer=_worker_start, initargs=(admin_db_url,)) as pool:
+            for result in pool.imap_unordered(_worker_chunk, range(plan.chunks)):
+                collect(result)
+        _WORKER.pop("plan")
+    with _connect(admin_db_url) as conn:
+        # The pieces' ids were given here: the sequence moves past them (the other tables used theirs).
+        conn.execute("SELECT setval(pg_get_serial_sequence('piece', 'id'), %s)", (sizes.pieces,))
+        conn.commit()
+    world.seconds["pieces"] = time.perf_counter() - started  # wall clock of the chunks
+    world.seconds["simulate"] = sum(r.simulate for r in results)  # summed over the processes
+    world.seconds["copy"] = sum(r.copy for r in results)
+    world.pieces_by_login = {key: sum(r.visible[key] for r in results) for key in world.logins}
+    world.peak_rss_mb = {"seeder": _peak_rss_mb(),
+                         "jobs": max((r.peak_rss_mb for r in results), default=0.0) if jobs > 1 else 0.0}
+    started = time.perf_counter()
+    import psycopg
+
     with psycopg.connect(admin_db_url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")  # fresh statistics and visibility map: the planner sees the real volumes
     world.seconds["analyze"] = time.perf_counter() - started
@@ -730,6 +889,6 @@ def seed(admin_db_url: str, sizes: Sizes, now: datetime | None = None) -> World:
 def check_sizes(sizes: Sizes) -> None:
     if sizes.structures < 60 or sizes.marches < 5 or sizes.pieces < 1:
         raise ValueError("at least 60 structures, 5 marchés and 1 piece")
-    if sizes.pieces > 999_999:
-        raise ValueError("at most 999 999 pieces (the dossier numbers have six digits)")
+    if sizes.chunk < 1:
+        raise ValueError("a chunk holds at least one piece")
 

@@ -36,8 +36,10 @@ def create_app(config: dict | None = None) -> "Flask":
     extensions.htmx.init_app(app)
     extensions.limiter.init_app(app)
 
-    from chorus_chain import web
+    from chorus_chain import timing, web
 
+    if timing.enabled(app):  # before the request hooks of web: its header is written after the commit
+        timing.install(app)
     web.init_app(app)
 
     from chorus_chain.blueprints import register_blueprints

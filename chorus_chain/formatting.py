@@ -112,3 +112,6 @@ def register(app) -> None:
     from chorus_chain import help_ui
 
     help_ui.register(app)
+    from chorus_chain import amount_ui
+
+    amount_ui.register(app)

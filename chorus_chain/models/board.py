@@ -51,6 +51,10 @@ class BoardRow(Base):
         # The tacit validations panel: the pieces this structure let go by silence, newest first.
         Index("ix_board_row_tacit", "structure_id", "tacit_at", "piece_id",
               postgresql_where=text("tacit_at IS NOT NULL"), sqlite_where=text("tacit_at IS NOT NULL")),
+        # The Tableau de bord's number search (« contains », three characters or more): trigrams of the number,
+        # with the structure's equality in the same GIN index (pg_trgm, btree_gin: migration 0024).
+        Index("ix_board_row_number_search", "structure_id", "number_key", postgresql_using="gin",
+              postgresql_ops={"number_key": "gin_trgm_ops"}),
         # The payment tracker: the structure's own deposited pieces, newest first.
         Index("ix_board_row_own", "structure_id", "deposited_at", "piece_id",
               postgresql_where=text(OWN_PIECE), sqlite_where=text(OWN_PIECE)),

@@ -103,6 +103,9 @@ class Piece(Base):
     montant_ttc: Mapped[Decimal] = mapped_column(Money)
     vat_regime: Mapped[str] = mapped_column(String(15), default="normal")
     accepted_amount: Mapped[Decimal | None] = mapped_column(Money)  # partial validation, or the MOE's admitted amount
+    # Why accepted_amount differs from montant_ttc, written by the operation that decided it (domain.amount_why):
+    # every page explains a piece's two amounts from its row alone.
+    accepted_why: Mapped[dict | None] = mapped_column(JSON)
     issue_date: Mapped[date]
     recipient_siret: Mapped[str] = mapped_column(String(14))
     service_code: Mapped[str | None] = mapped_column(String(100))

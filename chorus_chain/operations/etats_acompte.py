@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
+from chorus_chain.domain import amount_why
 from chorus_chain.domain import money as engine
 from chorus_chain.domain import dates as date_rules
 from chorus_chain.domain import text as text_rules
@@ -471,6 +472,7 @@ def issue(access: MarcheAccess, etat_id: int, account: Account, structure: Struc
         raise OperationError(f"L'état d'acompte n° {waiting.label}, renvoyé par le maître d'ouvrage, est à émettre "
                              f"de nouveau avant l'état n° {etat.label} : celui-ci part de ses montants cumulés.")
     payees = {b["key"]: b["payee_key"] for b in result["beneficiaries"]}
+    columns_of = {b["key"]: b for b in result["beneficiaries"]}
     carried = []
     corrected_any = False
     for pdm in computation.pdms:
@@ -488,6 +490,13 @@ def issue(access: MarcheAccess, etat_id: int, account: Account, structure: Struc
             comment=(f"Projet de décompte général (état final n° {etat.label})" if etat.final
                      else f"État d'acompte n° {etat.label} ({month_fr(etat.month)})"),
             now=now, contest=corrected)
+        if payable > 0:
+            # Why the piece is paid another amount than it asked: this company's column of the état (pages show it).
+            paid_by = columns_of[beneficiary]
+            pdm.piece.accepted_why = amount_why.etat_record(
+                etat_id=etat.id, marche_id=marche.id, label=etat.label, month=etat.month, final=etat.final,
+                columns=paid_by["columns"], beneficiary_key=beneficiary, beneficiary_name=paid_by["name"],
+                corrected=corrected)
     etat.result = result
     etat.status = "issued"
     etat.issued_at = now

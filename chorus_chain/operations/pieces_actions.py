@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from chorus_chain.domain import amount_why
 from chorus_chain.domain import amounts as amount_rules
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain import transitions as T
@@ -374,8 +375,9 @@ def _prepare(piece: Piece, action: str, transition: T.Transition, *, account: Ac
     `extra` (what its hash covers beyond the status)."""
     if action == A.VALIDATE_PARTIALLY:
         piece.accepted_amount = transition.amount
+        piece.accepted_why = amount_why.partial_record(transition.reason, transition.comment)
     elif action == A.ISSUE_ETAT_ACOMPTE and transition.amount is not None:
-        piece.accepted_amount = transition.amount
+        piece.accepted_amount = transition.amount  # its why: the état's column (operations.etats_acompte.issue)
     elif action == A.MARK_PAID:
         piece.paid_on, piece.paid_amount = transition.paid_on, transition.amount
     elif action == A.RESEND:

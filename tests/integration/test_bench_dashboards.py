@@ -35,6 +35,34 @@ def test_generated_identifiers_are_valid():
         assert identifiers.clean_iban(seeding._iban(n)) == seeding._iban(n)
 
 
+def test_sizes_grow_with_the_pieces():
+    assert (seeding.Sizes().structures, seeding.Sizes().marches) == (240, 120)  # the reference world, 100 000
+    big = seeding.Sizes(pieces=1_000_000)
+    assert (big.structures, big.marches) == (2_400, 1_200)
+    assert (seeding.Sizes(pieces=2_000).structures, seeding.Sizes(pieces=2_000, marches=7).marches) == (240, 7)
+
+
+def test_a_chunk_of_pieces_is_the_same_whoever_seeds_it():
+    """The --jobs processes seed disjoint chunks: a chunk's rows depend on its number only (its own random stream
+    and slice of the history), not on which process runs it nor on what ran before."""
+    from datetime import datetime, timezone
+
+    sizes = seeding.Sizes(pieces=300, structures=80, marches=10, chunk=100)
+    _, _, plan = seeding.build_plan(sizes, datetime(2026, 12, 1, tzinfo=timezone.utc))
+    runs = []
+    for order in ((0, 1, 2), (2, 1, 0)):
+        writers = {}
+        for chunk in order:
+            writers[chunk] = seeding.Writer()
+            seeding._simulate_chunk(plan, chunk, writers[chunk])
+        runs.append({chunk: dict(writer.rows) for chunk, writer in writers.items()})
+    assert runs[0] == runs[1]
+    columns = writers[0].columns["piece"]
+    pieces = [dict(zip(columns, row)) for chunk in range(3) for row in runs[0][chunk]["piece"]]
+    assert [p["id"] for p in pieces] == list(range(1, 301))  # each chunk its own range of ids
+    assert [p["created_at"] for p in pieces] == sorted(p["created_at"] for p in pieces)  # deposit order
+
+
 def test_page_list_is_a_parameter():
     assert bench.parse_pages(["s=/s/{siret}/synthese", "t=/s/{siret}/tableau-de-bord"]) == {
         "s": "/s/{siret}/synthese", "t": "/s/{siret}/tableau-de-bord"}
@@ -48,8 +76,10 @@ def test_quick_run_seeds_serves_and_reports(tmp_path):
     database = "chorus_bench_" + re.sub(r"[^a-z0-9]", "", _worker().lower())
     output = tmp_path / "result.json"
     try:
+        # Four chunks over two processes: the streamed, parallel seeding is what audit verify reads back below.
         run = subprocess.run([sys.executable, "bench/dashboards.py", "--quick", "--keep", "--database", database,
-                              "--json", str(output)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+                              "--chunk", "500", "--jobs", "2", "--json", str(output)],
+                             cwd=ROOT, capture_output=True, text=True, timeout=900)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
         result = json.loads(output.read_text())
 
@@ -58,14 +88,25 @@ def test_quick_run_seeds_serves_and_reports(tmp_path):
         assert counts["piece_event"] > 2 * counts["piece"]  # creation, deposit and what followed
         assert counts["piece_access"] > counts["piece"] and counts["deadline"] > 0 and counts["notification"] > 0
         assert set(result["seed"]["logins"]) == set(seeding.BENCH_LOGINS)
+        assert result["seed"]["jobs"] == 2 and result["seed"]["peak_rss_mb"]["jobs"] > 0
 
         assert set(result["pages"]) == {bench.TRIVIAL[0], *bench.PAGES}
         assert result["page_problems"] == {}
+        accounts = set(list(seeding.BENCH_LOGINS)[:2])  # --quick: two clients, the first two accounts
         for name, page in result["pages"].items():
             assert page["requests"] > 0 and page["errors"] == 0, (name, page)
             assert page["rps"] > 0 and page["p50_ms"] > 0 and page["p95_ms"] >= page["p50_ms"], (name, page)
+            # The server's own cost, read from its Server-Timing header.
+            assert page["cpu_ms"] > 0 and page["sql"] >= 1 and page["db_ms"] > 0, (name, page)
+            assert set(page["accounts"]) == accounts, name
         for name in bench.PAGES:
-            assert result["ratios"][name]["throughput"] > 0 and result["ratios"][name]["p95"] > 0
+            ratio = result["ratios"][name]
+            assert ratio["throughput"] > 0 and ratio["p95"] > 0 and set(ratio["accounts"]) == accounts
+        # Each account's filters are its own, and its deep page is reached by following « suivant ».
+        for key in accounts:
+            values = result["account_values"][key]
+            assert values["marche_id"].isdigit() and values["party_id"].isdigit() and values["number"]
+            assert int(values["deep_followed"]) > 0 and "tableau-de-bord?" in values["deep_page"]
         assert "÷ trivial req/s" in run.stdout and "figures written to" in run.stdout
 
         # The seeded history is one the application itself would have written.

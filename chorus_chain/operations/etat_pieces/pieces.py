@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 
 from chorus_chain import graph
-from chorus_chain.domain import numbering, statuses
+from chorus_chain.domain import amount_why, numbering, statuses
 from chorus_chain.domain import transitions as T
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
@@ -97,6 +97,12 @@ def deposit_system_piece(marche: Marche, party: MarcheParty, cadre: str, number:
                   issue_date=today(now), recipient_siret=recipient.siret, service_code=service_code or None,
                   engagement_number=marche.engagement_number or None, payment_mode="virement",
                   previous_piece_id=previous_piece_id, created_by_id=account.id, created_at=now, updated_at=now)
+    etat_facts = (extra or {}).get("etat")
+    if due is not None and due != ttc and etat_facts:
+        # Why it pays less (or more) than its TTC: the marché's column of the état (retenue, advance, penalties).
+        piece.accepted_why = amount_why.etat_record(
+            etat_id=etat_facts["id"], marche_id=marche.id, label=etat_facts["number"],
+            month=etat_facts.get("month"), final=bool(etat_facts.get("final")), columns=result["marche"])
     db.session.add(piece)
     db.session.flush()
     records.record_event(piece, action=T.Action.CREATE, actor_step=T.EMITTER, from_status=None,

@@ -1,0 +1,48 @@
+"""The keyset cursor of the Tableau de bord's list: the sort value and the piece id of a row, carried by the URL
+(« apres » / « avant ») so that the next page starts right after the last row seen through the sort's index, whatever
+the page's depth. Pure: no database, no Flask."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+# The type of each sort's value (the keys of operations.dashboard.SORTS).
+KINDS = {"date": "datetime", "numero": "text", "montant": "decimal", "statut": "text", "marche": "text"}
+
+
+def encode(sort_key: str, value, piece_id: int) -> str:
+    """An opaque, URL-safe text for (value, piece id) of a sort."""
+    if KINDS[sort_key] == "datetime":
+        shown = value.isoformat()
+    else:
+        shown = str(value)
+    raw = json.dumps([shown, int(piece_id)], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode(sort_key: str, text: str | None):
+    """(value, piece id) from `encode`'s text, or None for anything else (a hand-edited URL starts at the top)."""
+    if not text or sort_key not in KINDS:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        shown, piece_id = json.loads(raw)
+        if not isinstance(shown, str) or not isinstance(piece_id, int) or isinstance(piece_id, bool):
+            return None
+        kind = KINDS[sort_key]
+        if kind == "datetime":
+            value = datetime.fromisoformat(shown)
+            if value.tzinfo is None:
+                return None
+        elif kind == "decimal":
+            value = Decimal(shown)
+            if not value.is_finite():
+                return None
+        else:
+            value = shown
+    except (ValueError, TypeError, binascii.Error, InvalidOperation, UnicodeDecodeError):
+        return None
+    return value, piece_id
