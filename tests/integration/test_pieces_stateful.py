@@ -31,7 +31,9 @@ def _inputs(choice: ops.ActionChoice, piece_row, now) -> dict:
     elif choice.reason == "text":
         inputs["reason"] = "Pièce justificative manquante"
     if choice.amount == "required":
-        inputs["amount"] = "1,00" if choice.action == "validate_partially" else "10,00"
+        # 1,00: never above what is due, even after a partial validation at 1,00 (a payment of 10,00 then was
+        # rightly refused, and the machine failed on its own input).
+        inputs["amount"] = "1,00"
     if choice.paid_on:
         inputs["paid_on"] = now.date().isoformat()  # the action's own day: never before the deposit (refused)
     if choice.files == "required":
