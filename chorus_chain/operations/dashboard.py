@@ -134,9 +134,9 @@ def work_list(structure: Structure, *, works: bool | None, marche_id: int | None
     found = lists.waiting_page(structure.id, works=works, marche_id=marche_id, statuses=status, page=page,
                                per_page=per_page)
     holders = holders_of(row.piece.marche_id for row in found.items)
-    carried = pieces_actions.carried_pdms(row.piece.id for row in found.items if row.piece.cadre in T.PDM_CADRES)
+    facts = pieces_actions.page_facts(row.piece for row in found.items)  # a few queries for the page, none a row
     choices = {row.piece.id: pieces_actions.allowed_actions_for(row.piece, structure,
-                                                                holders.get(row.piece.marche_id), carried)
+                                                                holders.get(row.piece.marche_id), facts=facts)
                for row in found.items}
     etats: dict[int, object] = dict(etat_reading.etats_of_pieces(
         row.piece.id for row in found.items if row.piece.cadre in ("A15", "A19")))

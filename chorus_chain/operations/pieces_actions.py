@@ -66,7 +66,41 @@ def _reasons(action: str, piece: Piece) -> tuple[tuple[str, str], ...]:
     return ()
 
 
-def _acknowledged(piece: Piece) -> bool:
+@dataclass(frozen=True)
+class PageFacts:
+    """What the actions offered on a page of pieces depend on beyond their rows, read for the whole page at once
+    (`page_facts`: at most four queries whatever the number of rows) instead of one query per row."""
+
+    carried: set[int]  # projets de décompte an issued état carries
+    referred: set[int]  # projets de décompte the titulaire referred to the MOA
+    decompte_general: set[int]  # the A17 / A20 / A8 of a décompte général
+    acknowledged: set[tuple[int, str]]  # (piece, status) whose rejection was acknowledged in that status
+
+
+def page_facts(pieces: Iterable[Piece]) -> PageFacts:
+    pieces = list(pieces)
+    pdms = [p.id for p in pieces if p.cadre in T.PDM_CADRES]
+    at_moa = [p.id for p in pieces if p.cadre in T.PDM_CADRES and p.status in REFERRED_AT_MOA]
+    referred = set(db.session.scalars(select(PieceEvent.piece_id).where(
+        PieceEvent.piece_id.in_(at_moa), PieceEvent.action == A.REFER_TO_MOA))) if at_moa else set()
+    rejected = [p.id for p in pieces if A.ACKNOWLEDGE_REJECTION in _offered_anywhere(p)]
+    acknowledged = {(piece_id, status) for piece_id, status in db.session.execute(select(
+        PieceEvent.piece_id, PieceEvent.from_status).where(
+        PieceEvent.piece_id.in_(rejected), PieceEvent.action == A.ACKNOWLEDGE_REJECTION))} if rejected else set()
+    return PageFacts(carried=carried_pdms(pdms), referred=referred,
+                     decompte_general=decompte_general_pieces(p.id for p in pieces if p.cadre in DG_ONLY_ACTIONS),
+                     acknowledged=acknowledged)
+
+
+def _offered_anywhere(piece: Piece) -> set[str]:
+    """Every action some actor may take on the piece in its status (pure: the transition table)."""
+    return {action for actor in T.ACTORS
+            for action in T.allowed_actions(piece.status, piece.route_steps, actor, cadre=piece.cadre)}
+
+
+def _acknowledged(piece: Piece, facts: PageFacts | None = None) -> bool:
+    if facts is not None:
+        return (piece.id, piece.status) in facts.acknowledged
     return db.session.scalar(select(PieceEvent.id).where(
         PieceEvent.piece_id == piece.id, PieceEvent.action == A.ACKNOWLEDGE_REJECTION,
         PieceEvent.from_status == piece.status)) is not None
@@ -157,25 +191,29 @@ REFERRED_MESSAGE = ("Ce projet de décompte vous est adressé par l'entreprise f
                     "d'établir l'état ; le délai de paiement court toujours depuis sa réception par le maître d'œuvre.")
 
 
-def referred_to_moa(piece: Piece) -> bool:
+def referred_to_moa(piece: Piece, facts: PageFacts | None = None) -> bool:
     """A projet de décompte at the MOA that got there by the titulaire's referral, not inside an état (one query,
-    only for a PDM at the MOA)."""
+    only for a PDM at the MOA; none with the page's `facts`)."""
     if piece.cadre not in T.PDM_CADRES or piece.status not in REFERRED_AT_MOA:
         return False
+    if facts is not None:
+        return piece.id in facts.referred
     return db.session.scalar(select(PieceEvent.id).where(PieceEvent.piece_id == piece.id,
                                                          PieceEvent.action == A.REFER_TO_MOA).limit(1)) is not None
 
 
-def etat_only(piece: Piece, action: str, carried: set[int] | None = None) -> bool:
+def etat_only(piece: Piece, action: str, carried: set[int] | None = None, facts: PageFacts | None = None) -> bool:
+    if facts is not None:
+        carried = facts.carried
     if piece.cadre in T.PDM_CADRES and action in CARRIED_PDM_ACTIONS | {A.RETURN_ETAT} \
             and piece.status in REFERRED_AT_MOA \
             and piece.id not in (carried if carried is not None else carried_pdms([piece.id])) \
-            and referred_to_moa(piece):
+            and referred_to_moa(piece, facts):
         return action != A.RETURN_ETAT  # referred, not carried: back to the MOE's état, never paid alone
     if action in ETAT_ONLY_ACTIONS.get(piece.cadre or "", frozenset()):
         return True
     if action in DG_ONLY_ACTIONS.get(piece.cadre or "", frozenset()):
-        return piece.id in decompte_general_pieces([piece.id])
+        return piece.id in (facts.decompte_general if facts is not None else decompte_general_pieces([piece.id]))
     if piece.cadre in T.PDM_CADRES and action in CARRIED_PDM_ACTIONS:
         return piece.id in (carried if carried is not None else carried_pdms([piece.id]))
     return False
@@ -192,23 +230,26 @@ def _etat_only_message(piece: Piece, action: str) -> str:
 
 
 def allowed_actions_for(piece: Piece, structure: Structure,
-                        holder_id: Any = records.HOLDER_UNKNOWN, carried: set[int] | None = None
-                        ) -> list[ActionChoice]:
+                        holder_id: Any = records.HOLDER_UNKNOWN, carried: set[int] | None = None,
+                        facts: PageFacts | None = None) -> list[ActionChoice]:
     """The actions this structure may take now on the piece (the buttons of the piece page), in the table's order.
     Empty for a draft (its actions are update_draft / deposit) and for a structure that plays no part on it.
     The member also needs the modification right in the piece's domain (`rights_domain`): the view checks it.
     `holder_id`: the marché's holder when the caller read it already (a list of pieces: one query for all);
-    `carried`: the pieces an état carries, likewise (`carried_pdms`)."""
+    `carried`: the pieces an état carries, likewise (`carried_pdms`); `facts`: all a page's rows need, read once
+    (`page_facts`) — with it, no query per piece."""
     if piece.is_draft:
         return []
+    if facts is not None:
+        carried = facts.carried
     if carried is None and piece.cadre in T.PDM_CADRES:
         carried = carried_pdms([piece.id])
     choices: list[ActionChoice] = []
     seen: set[str] = set()
     for actor in records.actors_of(piece, structure.id, holder_id):
         for action in T.allowed_actions(piece.status, piece.route_steps, actor, cadre=piece.cadre):
-            if action in seen or (action == A.ACKNOWLEDGE_REJECTION and _acknowledged(piece)) \
-                    or etat_only(piece, action, carried):
+            if action in seen or (action == A.ACKNOWLEDGE_REJECTION and _acknowledged(piece, facts)) \
+                    or etat_only(piece, action, carried, facts):
                 continue
             seen.add(action)
             choices.append(ActionChoice(

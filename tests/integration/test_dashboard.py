@@ -325,6 +325,21 @@ def _pieces(app, w, start: int, count: int):
         elif n % 3 == 2:
             _through_moe_and_moa(app, w, piece_id, ago(39))
     pw.deposit(app, w, w.cotraitant, "A13", f"CO-{start}", now=ago(2))
+    # A projet de décompte the MOE let wait past its 7 days, referred by its emitter to the MOA: the MOA's Synthèse
+    # decides its actions from its history (it read it once per row, 72 queries on the benchmark's world).
+    referred = a10(app, w, f"R-{start}", days_ago=40)
+    pw.act(app, w.mandataire, referred, "validate", now=ago(39))
+    pw.act(app, w.moe, referred, "take", now=ago(38))
+    _sweep(app, ago(30))
+    pw.act(app, w.st1, referred, "refer_to_moa", now=ago(29))
+
+
+def _sweep(app, now) -> None:
+    from chorus_chain.operations.deadlines import sweep
+
+    with app.test_request_context():  # no tenant: the sweep reads across tenants
+        sweep(now)
+        db.session.commit()
 
 
 def test_every_dashboard_page_costs_the_same_queries_whatever_the_number_of_pieces(app, w):
