@@ -24,6 +24,7 @@ from chorus_chain.models import (
     Account,
     Notification,
     NotificationPreference,
+    OutboxJob,
     Rattachement,
     Structure,
 )
@@ -134,6 +135,23 @@ def notify(structure_id: int, kind: str, text: str, *, now: datetime, domain: st
         # let the actor read back.
         db.session.execute(insert(Notification.__table__).inline(), in_app)
     return len(accounts)
+
+
+def write_later(rows: list[dict], mails: list) -> None:
+    """Write what a batch collected with `notify(..., rows=, mails=)`: the in-app rows in one INSERT, then the
+    outbox rows of its e-mails (they need the e-mails' ids: one flush for all of them, then one for their jobs).
+    Empties both lists. The deposits' and the sweep's contexts end their batches with it."""
+    if rows:
+        # A plain INSERT, without RETURNING: the rows are other structures', which row-level security does not
+        # let the actor read back.
+        db.session.execute(insert(Notification.__table__).inline(), rows)
+        rows.clear()
+    if not mails:
+        return
+    db.session.flush()
+    db.session.add_all([OutboxJob(job="send_mail", payload={"mail_id": mail.id}) for mail in mails])
+    mails.clear()
+    db.session.flush()
 
 
 # ---------------------------------------------------------------------------------------------------------------------
