@@ -83,7 +83,7 @@ def page_facts(pieces: Iterable[Piece]) -> PageFacts:
     at_moa = [p.id for p in pieces if p.cadre in T.PDM_CADRES and p.status in REFERRED_AT_MOA]
     referred = set(db.session.scalars(select(PieceEvent.piece_id).where(
         PieceEvent.piece_id.in_(at_moa), PieceEvent.action == A.REFER_TO_MOA))) if at_moa else set()
-    rejected = [p.id for p in pieces if A.ACKNOWLEDGE_REJECTION in _offered_anywhere(p)]
+    rejected = [p.id for p in pieces if not p.is_draft and A.ACKNOWLEDGE_REJECTION in _offered_anywhere(p)]
     acknowledged = {(piece_id, status) for piece_id, status in db.session.execute(select(
         PieceEvent.piece_id, PieceEvent.from_status).where(
         PieceEvent.piece_id.in_(rejected), PieceEvent.action == A.ACKNOWLEDGE_REJECTION))} if rejected else set()
