@@ -63,6 +63,31 @@ def test_a_chunk_of_pieces_is_the_same_whoever_seeds_it():
     assert [p["created_at"] for p in pieces] == sorted(p["created_at"] for p in pieces)  # deposit order
 
 
+def test_seeded_events_hash_as_the_application_hashes_them():
+    """Without a database: `audit_chain.event_hash` over the payload rebuilt from each row the seeder writes — what
+    `flask audit verify` does on the stored rows — gives the chain the seeder wrote (the quick run checks it on
+    PostgreSQL too, slower)."""
+    from datetime import datetime, timezone
+
+    from chorus_chain.domain import audit_chain
+    from chorus_chain.operations import pieces_records as records
+
+    sizes = seeding.Sizes(pieces=200, structures=80, marches=10, chunk=200)
+    _, _, plan = seeding.build_plan(sizes, datetime(2026, 12, 1, tzinfo=timezone.utc))
+    writer = seeding.Writer()
+    seeding._simulate_chunk(plan, 0, writer)
+    columns = writer.columns["piece_event"]
+    events = [dict(zip(columns, row)) for row in writer.rows["piece_event"]]
+    assert {e["action"] for e in events} >= {"create", "deposit", "mark_paid"} and any(e["amount"] for e in events)
+    for event in events:
+        payload = audit_chain.event_payload(
+            piece=records.piece_ref(event["piece_id"]), seq=event["seq"], at=event["at"], actor=event["actor"],
+            actor_siret=event["actor_siret"], action=event["action"], from_status=event["from_status"],
+            to_status=event["to_status"], reason=event["reason"], comment=event["comment"], amount=event["amount"],
+            paid_on=event["paid_on"], extra=json.loads(event["extra"]) if event["extra"] else None)
+        assert audit_chain.event_hash(event["prev_hash"], payload) == event["hash"], event
+
+
 def test_page_list_is_a_parameter():
     assert bench.parse_pages(["s=/s/{siret}/synthese", "t=/s/{siret}/tableau-de-bord"]) == {
         "s": "/s/{siret}/synthese", "t": "/s/{siret}/tableau-de-bord"}
