@@ -142,8 +142,11 @@ def _month_label(month: str) -> str:
 
 def invoice_of(piece: Any, *, marche: Any, seller: Any, buyer: Party, bank_account: Any | None = None,
                original: Any | None = None, decompte_month: str | None = None,
-               shows_bank: bool = True) -> InvoiceDoc:
+               shows_bank: bool = True, commercial_term: commercial.Term | None = None) -> InvoiceDoc:
     """The invoice / credit note / projet de décompte of a deposited piece (see the module docstring).
+
+    `commercial_term`: a private invoice's payment term agreed by its emitter with its contractor (None: the legal
+    30 days of L. 441-10).
 
     `shows_bank` False: the viewer's page masks the bank account (`access.sees_bank_details`), so the document
     prints the masked IBAN only and its Factur-X XML carries no payment account at all."""
@@ -171,8 +174,9 @@ def invoice_of(piece: Any, *, marche: Any, seller: Any, buyer: Party, bank_accou
     dgp = marche.dgp_days
     transfer = piece.payment_mode == "virement"
     if piece.cadre is None:  # between companies: the code de commerce, never the public buyer's rules
-        terms = dict(due_date=commercial.due_date(piece.issue_date),
-                     payment_terms=commercial.payment_terms_mention(transfer=transfer),
+        term = commercial_term or commercial.Term()  # agreed with its contractor, or the legal 30 days
+        terms = dict(due_date=term.due(piece.issue_date),
+                     payment_terms=term.mention(transfer=transfer),
                      late_penalty_terms=commercial.LATE_PENALTY_MENTION, flat_fee_terms=commercial.FLAT_FEE_MENTION)
     else:
         terms = dict(due_date=piece.issue_date + timedelta(days=dgp),

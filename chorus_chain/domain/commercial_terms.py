@@ -11,6 +11,7 @@ Pure functions and the French mentions the documents print.
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -61,6 +62,37 @@ def payment_terms_mention(days: int = DEFAULT_DAYS, *, transfer: bool = True, en
     how = "Virement" if transfer else "Paiement"
     when = f"{days} jours fin de mois" if end_of_month else f"{days} jours à compter de la date de la facture"
     return f"{how} à {when} (art. L. 441-10 du code de commerce)."
+
+
+@dataclass(frozen=True)
+class Term:
+    """The payment term agreed between a company and its contractor for its private invoices (the sous-traitant's
+    row of the marché carries it); failing an agreement, the 30 days of L. 441-10 I."""
+
+    days: int = DEFAULT_DAYS
+    end_of_month: bool = False
+
+    @classmethod
+    def agreed(cls, days: int | None, end_of_month: bool | None) -> Term:
+        """The term a party carries (None: nothing agreed, the legal default)."""
+        return cls() if days is None else cls(days, bool(end_of_month))
+
+    def due(self, issue_date: date) -> date:
+        return due_date(issue_date, self.days, end_of_month=self.end_of_month)
+
+    def mention(self, *, transfer: bool = True) -> str:
+        return payment_terms_mention(self.days, transfer=transfer, end_of_month=self.end_of_month)
+
+    def describe(self) -> str:
+        """« 45 jours fin de mois (convenu) » — what the pages say next to a due date."""
+        when = (f"{self.days} jours fin de mois" if self.end_of_month
+                else f"{self.days} jours après la date de la facture")
+        return when if self != Term() else f"{when}, délai légal à défaut d'accord"
+
+    @property
+    def longest_days(self) -> int:
+        """The most days this term can give after an invoice's date (a month's end adds up to 30)."""
+        return self.days + (30 if self.end_of_month else 0)
 
 
 def days_overdue(due: date, today: date, *, paid: bool) -> int:

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from chorus_chain.domain import commercial_terms
 from chorus_chain.domain.deadlines import BUYER_LABELS, DGP_DAYS_BY_BUYER
 from chorus_chain.graph.chain import COTRAITANCE_CIRCUITS, GROUPEMENTS, KINDS, Role
 from chorus_chain.models.accounts import Account
@@ -160,6 +161,9 @@ class MarcheParty(Base):
         CheckConstraint("montant_ttc IS NULL OR montant_ttc >= 0", name="montant_ttc"),
         CheckConstraint("role = 'sous_traitant' OR dc4_status IS NULL", name="dc4_only_sous_traitant"),
         CheckConstraint("length(siret) = 14", name="siret"),
+        # C. com. L. 441-10 I: at most 60 days from the invoice's date, or 45 days end of month.
+        CheckConstraint("commercial_term_days IS NULL OR (commercial_term_days BETWEEN 1 AND 60 AND "
+                        "(NOT commercial_term_end_of_month OR commercial_term_days <= 45))", name="commercial_term"),
         Index("ix_marche_party_structure_status", "structure_id", "status"),
         Index("ix_marche_party_siret", "siret"),
     )
@@ -197,6 +201,10 @@ class MarcheParty(Base):
     dc4_ceiling_includes_revision: Mapped[bool] = mapped_column(default=True, server_default=true())
     # A sous-traitant in paiement direct is paid its advance only at its request (R2193-19): True once it declines.
     avance_declined: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The payment term of its private invoices agreed with its contractor (a sous-traitant its contractor pays: no
+    # paiement direct): days from the invoice's date, or « fin de mois »; None: nothing agreed, the legal 30 days.
+    commercial_term_days: Mapped[int | None]
+    commercial_term_end_of_month: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     marche: Mapped[Marche] = relationship(back_populates="parties", lazy="raise")
@@ -210,6 +218,11 @@ class MarcheParty(Base):
     @property
     def dc4_accepted(self) -> bool:
         return self.dc4_status in ("accepted", "tacit")
+
+    @property
+    def commercial_term(self) -> commercial_terms.Term:
+        """The payment term of the private invoices it issues (the legal default when nothing was agreed)."""
+        return commercial_terms.Term.agreed(self.commercial_term_days, self.commercial_term_end_of_month)
 
     @property
     def iban_masked(self) -> str | None:

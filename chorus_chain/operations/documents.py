@@ -61,6 +61,7 @@ from chorus_chain.operations import OperationError
 from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import marches as marches_ops
 from chorus_chain.operations import pieces_records as records
+from chorus_chain.operations.private_invoices import overdue as private_terms
 
 TEMPLATE_VERSION = 3
 """Bump when a template changes what a document shows: every key changes, so every document is rendered anew."""
@@ -172,7 +173,8 @@ def _invoice_doc(piece: Piece, structure: Structure):
     month = db.session.scalar(select(Decompte.month).where(Decompte.piece_id == piece.id))
     return from_pieces.invoice_of(piece, marche=piece.marche, seller=piece.emitter_structure, buyer=_buyer(piece),
                                   bank_account=piece.bank_account, original=original, decompte_month=month,
-                                  shows_bank=sees_bank_details(piece, structure.id))
+                                  shows_bank=sees_bank_details(piece, structure.id),
+                                  commercial_term=private_terms.term_of(piece) if piece.cadre is None else None)
 
 
 def _tacit_doc(piece: Piece, on: date):

@@ -26,6 +26,7 @@ from chorus_chain.domain import amounts as amount_rules
 from chorus_chain.domain.decimals import NUMBER_MAX, DecimalRefused, read_decimal
 from chorus_chain.domain.decimals import shown as shown_decimal
 from chorus_chain.domain import dates as date_rules
+from chorus_chain.domain import commercial_terms
 from chorus_chain.domain import deadlines as deadline_rules
 from chorus_chain.domain import identifiers
 from chorus_chain.domain.cadres import CADRES
@@ -873,6 +874,7 @@ def declare_sous_traitant(account: Account, structure: Structure, access: Marche
     if not nature:
         raise OperationError("Décrivez la nature des prestations sous-traitées.", field="dc4_nature")
     payment_terms = (raw.get("dc4_payment_terms") or "").strip() or None
+    term_days, term_end_of_month = _commercial_term(raw)
     iban = bic = None
     if (raw.get("iban") or "").strip():
         try:
@@ -898,7 +900,8 @@ def declare_sous_traitant(account: Account, structure: Structure, access: Marche
                        inviter=structure, now=now, parent_id=parent.id, montant_ttc=montant, dc4_nature=nature,
                        dc4_payment_terms=payment_terms, iban=iban, bic=bic, dc4_status="pending",
                        # the acte spécial says whether its ceiling covers the revision (default) or base prices only
-                       dc4_ceiling_includes_revision=not raw.get("dc4_excludes_revision"))
+                       dc4_ceiling_includes_revision=not raw.get("dc4_excludes_revision"),
+                       commercial_term_days=term_days, commercial_term_end_of_month=term_end_of_month)
     _check_chain(marche, [*access.rows, party])
     db.session.add(party)
     chain_ops.touch(marche)
@@ -911,6 +914,24 @@ def declare_sous_traitant(account: Account, structure: Structure, access: Marche
     if moa is not None:
         _start_dc4_clock(marche, party, moa, now)
     return party
+
+
+def _commercial_term(raw) -> tuple[int | None, bool]:
+    """The payment term of the sous-traitant's private invoices agreed with its contractor, checked against the
+    ceilings of L. 441-10 (None: nothing agreed, the legal 30 days)."""
+    text_days = str(raw.get("commercial_term_days") or "").strip()
+    end_of_month = bool(raw.get("commercial_term_end_of_month"))
+    if not text_days:
+        if end_of_month:
+            raise OperationError("Indiquez le nombre de jours « fin de mois » convenu.", field="commercial_term_days")
+        return None, False
+    if not text_days.isdigit():
+        raise OperationError("Indiquez le délai de paiement en jours, par exemple 45.", field="commercial_term_days")
+    try:
+        days = commercial_terms.check_term(int(text_days), end_of_month=end_of_month)
+    except commercial_terms.TermsRefused as refused:
+        raise OperationError(refused.message_fr, field="commercial_term_days") from None
+    return days, end_of_month
 
 
 def _start_dc4_clock(marche: Marche, party: MarcheParty, moa: MarcheParty, now: datetime) -> Deadline:

@@ -140,6 +140,9 @@ class SousTraitantForm(Form):
     dc4_payment_terms = TextAreaField("Conditions de paiement (avance, révision des prix, délais)",
                                       validators=[Optional(), max_length(2000)], render_kw={"rows": 2})
     dc4_excludes_revision = BooleanField("Le montant de l'acte spécial s'entend hors révision des prix")
+    commercial_term_days = StringField("Délai de paiement convenu pour ses factures (jours)",
+                                       validators=[Optional(), max_length(10)], render_kw={"inputmode": "numeric"})
+    commercial_term_end_of_month = BooleanField("Jours « fin de mois »")
     iban = StringField("IBAN du sous-traitant", validators=[Optional(), max_length(42)])
     bic = StringField("BIC", validators=[Optional(), max_length(11)])
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from chorus_chain.domain import commercial_terms as commercial
 from chorus_chain.domain.statuses import Status
 from chorus_chain.extensions import db
-from chorus_chain.models import Piece, Structure
+from chorus_chain.models import MarcheParty, Piece, Structure
 
 UNPAID = (Status.TRANSMISE_CONTRACTANT.value, Status.ACCEPTEE_CONTRACTANT.value)
 
@@ -35,30 +35,50 @@ class Overdue:
 class Due:
     due: date
     days: int  # days past the due date, 0 when not yet due or paid
+    term: commercial.Term = commercial.Term()
+
+
+def terms_of(party_ids) -> dict[int, commercial.Term]:
+    """The payment term each emitting party agreed with its contractor (L. 441-10), one query."""
+    ids = sorted(set(party_ids))
+    if not ids:
+        return {}
+    return {party_id: commercial.Term.agreed(days, end_of_month) for party_id, days, end_of_month in
+            db.session.execute(select(MarcheParty.id, MarcheParty.commercial_term_days,
+                                      MarcheParty.commercial_term_end_of_month).where(MarcheParty.id.in_(ids)))}
+
+
+def term_of(piece: Piece) -> commercial.Term:
+    """The term of one private invoice: the one its emitter agreed with its contractor, or the legal 30 days."""
+    return terms_of([piece.emitter_party_id]).get(piece.emitter_party_id, commercial.Term())
 
 
 def due_of(piece: Piece, today: date) -> Due | None:
-    """A sent private invoice's due date (the default term of L. 441-10: 30 days from the invoice date) and, unpaid
-    past it, by how many days it is late (its page); None for a piece of a cadre or a draft."""
+    """A sent private invoice's due date (the term its emitter agreed with its contractor, within L. 441-10, or the
+    legal 30 days from the invoice date) and, unpaid past it, by how many days it is late (its page); None for a
+    piece of a cadre or a draft."""
     if piece.cadre is not None or piece.issue_date is None or piece.deposited_at is None:
         return None
-    due = commercial.due_date(piece.issue_date)
-    return Due(due, commercial.days_overdue(due, today, paid=piece.status not in UNPAID))
+    term = term_of(piece)
+    due = term.due(piece.issue_date)
+    return Due(due, commercial.days_overdue(due, today, paid=piece.status not in UNPAID), term)
 
 
 def overdue_for(structure: Structure, today: date, limit: int = 20) -> list[Overdue]:
     """The structure's private invoices, issued or received, unpaid after their due date: most overdue first."""
-    latest_issue = today - timedelta(days=commercial.DEFAULT_DAYS)
-    pieces = db.session.scalars(
+    # The shortest agreed term is one day: only invoices dated before yesterday can be late.
+    latest_issue = today - timedelta(days=1)
+    pieces = list(db.session.scalars(
         select(Piece).where(Piece.cadre.is_(None), Piece.status.in_(UNPAID), Piece.issue_date < latest_issue)
-        .order_by(Piece.issue_date, Piece.id).limit(limit * 4))
+        .order_by(Piece.issue_date, Piece.id).limit(limit * 4)))
+    terms = terms_of(piece.emitter_party_id for piece in pieces)
     found = []
     for piece in pieces:
         ours = piece.emitter_structure_id == structure.id
         pays = any(step.get("structure_id") == structure.id for step in piece.route or ())
         if not (ours or pays):
             continue
-        due = commercial.due_date(piece.issue_date)
+        due = terms.get(piece.emitter_party_id, commercial.Term()).due(piece.issue_date)
         days = commercial.days_overdue(due, today, paid=False)
         if days > 0:
             found.append(Overdue(piece, due, days, ours, db.session.get(Structure, piece.emitter_structure_id).name))

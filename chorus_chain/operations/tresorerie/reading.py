@@ -33,6 +33,7 @@ from chorus_chain.models.etat_pieces import EtatAcomptePdm, PayableLine
 from chorus_chain.models.money import EtatAcompte
 from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations.marches import PARIS, start_of_day
+from chorus_chain.operations.private_invoices import overdue as private_terms
 from chorus_chain.operations.tresorerie import periods as periods_rules
 from chorus_chain.operations.tresorerie import stages as st
 from chorus_chain.operations.tresorerie.flows import Flow
@@ -113,6 +114,7 @@ def forecast_for(structure: Structure, today: date, domains: frozenset[str] = AL
     paying_marches = sorted({row.marche_id for row in parties if row.role in (Role.MOA, Role.PAYING_OFFICE)})
 
     pieces = _pieces_in_flight(structure.id)
+    terms = private_terms.terms_of(p.emitter_party_id for p, _ in pieces if p.cadre is None)
     carried = _carried_by_issued_etat([p.id for p, _ in pieces])
     lines = _open_lines(own_parties, paying_marches)
     # The habits are read only when there is money to date: a maître d'œuvre, who neither receives nor pays the
@@ -130,7 +132,7 @@ def forecast_for(structure: Structure, today: date, domains: frozenset[str] = AL
         etat, payee = carried.get(piece.id, (None, None))
         if etat is not None and etat.validated_at is not None:
             continue  # its line of the validated état speaks for it (below)
-        flow = _piece_flow(structure.id, piece, marche, history, names, today)
+        flow = _piece_flow(structure.id, piece, marche, history, names, today, terms)
         if flow is None:
             continue
         if etat is not None:
@@ -248,6 +250,19 @@ def _etat_flow(etat: EtatAcompte, payee: int | None, members: list[Flow]) -> Flo
                    key=f"etat:{etat.id}:{payee}")
 
 
+def _term(piece: Piece, terms: dict[int, commercial.Term] | None) -> commercial.Term:
+    """A private invoice's payment term (agreed by its emitter with its contractor, or the legal 30 days)."""
+    return (terms or {}).get(piece.emitter_party_id, commercial.Term())
+
+
+def _terms(piece: Piece, marche: Marche, terms: dict[int, commercial.Term] | None) -> st.Terms:
+    """The legal figures of a piece's stages: the marché's, and for a private invoice the days to its due date."""
+    if piece.cadre is not None or piece.issue_date is None:
+        return st.Terms(marche.dgp_days, marche.moe_days)
+    days = (_term(piece, terms).due(piece.issue_date) - piece.issue_date).days
+    return st.Terms(marche.dgp_days, marche.moe_days, contractor_days=days)
+
+
 def _direction(structure_id: int, piece: Piece) -> bool | None:
     """True: the structure receives this money; False: it pays it; None: neither (it only sees it pass)."""
     if piece.emitter_structure_id == structure_id:
@@ -261,7 +276,7 @@ def _direction(structure_id: int, piece: Piece) -> bool | None:
 
 
 def _piece_flow(structure_id: int, piece: Piece, marche: Marche, history: History, names: dict[int, str],
-                today: date) -> Flow | None:
+                today: date, terms: dict[int, commercial.Term] | None = None) -> Flow | None:
     incoming = _direction(structure_id, piece)
     if incoming is None:
         return None
@@ -271,7 +286,7 @@ def _piece_flow(structure_id: int, piece: Piece, marche: Marche, history: Histor
         piece.received_by_moe_at if stage == st.MOE else piece.received_at if stage == st.PAIEMENT else None
     ) or day_of(piece.deposited_at) or today
     route = [(step["step"], step.get("structure_id"), names.get(step.get("structure_id"))) for step in piece.route or ()]
-    position = position_of(route, piece.status, entered, st.Terms(marche.dgp_days, marche.moe_days), works=works)
+    position = position_of(route, piece.status, entered, _terms(piece, marche, terms), works=works)
     if position is None:
         return None
     expectation = expect(position, history.habits, today)
@@ -279,7 +294,7 @@ def _piece_flow(structure_id: int, piece: Piece, marche: Marche, history: Histor
     basis = "montant admis" if piece.accepted_amount is not None else "montant demandé TTC"
     private = piece.cadre is None
     if private:
-        legal_due, dgp_start = commercial.due_date(piece.issue_date), None
+        legal_due, dgp_start = _term(piece, terms).due(piece.issue_date), None
     else:
         dgp_start = day_of(piece.received_by_moe_at if works else piece.received_at)
         legal_due = dgp_start + timedelta(days=marche.dgp_days) if dgp_start else None
@@ -391,6 +406,7 @@ def tracker_expectations(structure_id: int, items, names: dict[int, str], today:
     if not items:
         return {}
     history = history_for(structure_id, today)
+    terms = private_terms.terms_of(piece.emitter_party_id for piece, _, _ in items if piece.cadre is None)
     found = {}
     for piece, marche, line in items:
         route = [(step["step"], step.get("structure_id"), names.get(step.get("structure_id")))
@@ -407,7 +423,7 @@ def tracker_expectations(structure_id: int, items, names: dict[int, str], today:
             continue
         stage = st.STAGE_OF_STATUS[piece.status]
         entered = history.entered.get((piece.id, stage)) or day_of(piece.deposited_at) or today
-        position = position_of(route, piece.status, entered, st.Terms(marche.dgp_days, marche.moe_days),
+        position = position_of(route, piece.status, entered, _terms(piece, marche, terms),
                                works=piece.cadre in PDM_CADRES)
         if position is not None:
             found[piece.id] = expect(position, history.habits, today)

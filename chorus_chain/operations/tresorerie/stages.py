@@ -101,6 +101,8 @@ class Terms:
 
     dgp_days: int = 30
     moe_days: int = 7
+    # A private invoice: the days its emitter agreed with its contractor (L. 441-10), the legal 30 by default.
+    contractor_days: int = commercial.DEFAULT_DAYS
 
 
 def legal_days(stage: str, terms: Terms, *, works: bool) -> int:
@@ -113,7 +115,7 @@ def legal_days(stage: str, terms: Terms, *, works: bool) -> int:
         return MOA_SHARE_DAYS
     if stage == PAIEMENT:
         return max(terms.dgp_days - terms.moe_days - MOA_SHARE_DAYS, 1) if works else terms.dgp_days
-    return commercial.DEFAULT_DAYS
+    return terms.contractor_days
 
 
 def stages_ahead(route_steps: tuple[str, ...], current: str) -> tuple[str, ...]:
