@@ -142,6 +142,13 @@ def test_quick_run_seeds_serves_and_reports(tmp_path):
         assert verify.returncode == 0, verify.stdout + verify.stderr
         assert f"{counts['piece']} pièce(s), {counts['piece_event']} événement(s)" in verify.stdout
 
+        # The read model the seeding built (flask board recompute) is exact: nothing to correct.
+        check = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "board", "recompute", "--check"],
+                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "0 manquante(s), 0 en trop, 0 différente(s)" in check.stdout
+        assert result["seed"]["seconds"]["recompute"] > 0
+
         # The application's role is subject to row-level security there: no tenant, no piece.
         import psycopg
 
