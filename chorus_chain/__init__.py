@@ -28,6 +28,9 @@ def create_app(config: dict | None = None) -> "Flask":
     from chorus_chain import access, extensions, models  # noqa: F401  (models: one metadata for Alembic)
 
     access.install()  # the tenant's criteria on every ORM statement, and its settings on every PostgreSQL transaction
+    from chorus_chain.operations import board
+
+    board.install()  # the dashboards' read model refreshed in the transaction of each change (issue 20)
 
     extensions.db.init_app(app)
     extensions.tune_postgresql(app)

@@ -5,7 +5,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from chorus_chain import cli_audit, cli_marches, cli_rates
+from chorus_chain import cli_audit, cli_board, cli_marches, cli_rates
 from chorus_chain.extensions import db
 
 demo_cli = AppGroup("demo", help="Données de démonstration.")
@@ -101,4 +101,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(operator_cli)
     cli_marches.init_app(app)
     cli_audit.init_app(app)
+    cli_board.init_app(app)
     cli_rates.init_app(app)

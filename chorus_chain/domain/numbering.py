@@ -6,7 +6,8 @@ Chorus Pro's rule]. It is unique per depositor and never reused, even after a re
 ignores case (`number_key`), so "f-12" cannot sit beside "F-12" and confuse the paying office.
 
 A dossier number ties together the pieces of one payment (projet de décompte, état d'acompte, validated état...):
-"DOS-<year>-<6 digits>", given by the platform.
+"DOS-<year>-<at least 6 digits>", given by the platform (its sequence is the first piece's id: a platform past a
+million pieces writes DOS-2026-1000001, up to the 20 characters of the column).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ NUMBER_ALLOWED = re.compile(r"^[A-Za-z0-9\-_/.]+$")
 NUMBER_PUNCTUATION = "-_/."
 
 DOSSIER_PREFIX = "DOS"
-DOSSIER_PATTERN = re.compile(r"^DOS-(?P<year>\d{4})-(?P<seq>\d{6})$")
+DOSSIER_SEQ_MAX = 99_999_999_999  # "DOS-YYYY-" + 11 digits = the 20 characters of piece.dossier_number
+DOSSIER_PATTERN = re.compile(r"^DOS-(?P<year>\d{4})-(?P<seq>\d{6,11})$")
 
 
 class NumberRefused(ValueError):
@@ -64,8 +66,8 @@ def number_for_filename(number: str) -> str:
 
 
 def format_dossier_number(year: int, seq: int) -> str:
-    """"DOS-2026-000042" for the 42nd dossier of 2026."""
-    if not 2000 <= year <= 9999 or not 1 <= seq <= 999_999:
+    """"DOS-2026-000042" for the 42nd dossier of 2026; past 999 999 the number simply grows ("DOS-2026-1000001")."""
+    if not 2000 <= year <= 9999 or not 1 <= seq <= DOSSIER_SEQ_MAX:
         raise ValueError(f"dossier number out of range: year={year}, seq={seq}")
     return f"{DOSSIER_PREFIX}-{year:04d}-{seq:06d}"
 

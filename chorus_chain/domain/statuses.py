@@ -205,6 +205,12 @@ ALL_STATUSES: tuple[str, ...] = tuple(status.value for status in Status)
 """Every status code, in declaration order: what the CHECK constraint on the status column allows."""
 
 FINAL_STATUSES: frozenset[Status] = frozenset(s for s, info in STATUS_INFO.items() if info.final)
+# Paid (or put in payment): the money came or is on its way.
+PAID_STATUSES: tuple[str, ...] = (Status.MISE_EN_PAIEMENT.value, Status.PAYEE_CONTRACTANT.value)
+# Refused or rejected for good: the money of such a piece will never come (a new piece is issued instead).
+REFUSED_STATUSES: tuple[str, ...] = tuple(
+    s.value for s in sorted(FINAL_STATUSES, key=list(Status).index)
+    if s not in {Status.MISE_EN_PAIEMENT, Status.PAYEE_CONTRACTANT, Status.ASSOCIEE})
 TRANSIT_STATUSES: frozenset[Status] = frozenset(s for s, info in STATUS_INFO.items() if info.transit)
 OUR_STATUSES: frozenset[Status] = frozenset(s for s, info in STATUS_INFO.items() if not info.chorus)
 INITIAL_STATUS = Status.BROUILLON

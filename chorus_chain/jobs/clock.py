@@ -81,8 +81,24 @@ def tick(now: datetime | None = None) -> dict[str, int]:
         log.exception("clock: the trésorerie watch failed; next try at the next tick")
         db.session.rollback()
         result["receipt_slips"] = 0
+    result["board_buckets_folded"] = _compact_board()
     result["dispatched"] = dispatch_outbox()
     return result
+
+
+def _compact_board() -> int:
+    """Fold the dashboards' rollup deltas (issue 20), in a transaction of its own: it never blocks a user's
+    transaction (they only insert) and its failure undoes nothing else; the next tick tries again."""
+    from chorus_chain.operations import board
+
+    try:
+        folded = board.compact()
+        db.session.commit()
+        return folded
+    except Exception:
+        log.exception("clock: folding the board's rollups failed; next try at the next tick")
+        db.session.rollback()
+        return 0
 
 
 def _record(now: datetime) -> None:

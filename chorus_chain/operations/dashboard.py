@@ -35,7 +35,7 @@ from chorus_chain.models.etat_pieces import EtatAcomptePdm, LinePayment, Payable
 from chorus_chain.models.money import EtatAcompte
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import interest as interest_ops
-from chorus_chain.operations import pieces_actions
+from chorus_chain.operations import pieces_actions, pieces_queries
 from chorus_chain.operations.decompte_general import reading as dg_reading
 from chorus_chain.operations.etat_pieces import reading as etat_reading
 from chorus_chain.operations.interets import reading as interets_reading
@@ -72,11 +72,9 @@ MOA_TO_VALIDATE = (Status.A_ASSOCIER_MOA.value, Status.PRISE_EN_COMPTE_MOA.value
 PAYMENT_TO_PROCESS = tuple(s.value for s, actor in T.WAITING_ON.items() if actor == T.STEP_PAIEMENT)
 PANEL_SIZE = 8
 
-# Refused or rejected for good: the money of such a piece will never come (a new piece is issued instead).
-REFUSED = tuple(s.value for s in statuses.FINAL_STATUSES
-                if s not in {Status.MISE_EN_PAIEMENT, Status.PAYEE_CONTRACTANT, Status.ASSOCIEE})
-PAID = (Status.MISE_EN_PAIEMENT.value, Status.PAYEE_CONTRACTANT.value)
-VALIDATING_ACTIONS = (T.Action.VALIDATE, T.Action.VALIDATE_PARTIALLY, T.Action.TACIT_VALIDATION)
+REFUSED = statuses.REFUSED_STATUSES
+PAID = statuses.PAID_STATUSES
+VALIDATING_ACTIONS = pieces_queries.VALIDATING_ACTIONS
 # A DC4 ceiling "in sight": from this share of the accepted amount invoiced on, the panel warns.
 CEILING_WARNING = Decimal("0.90")
 
@@ -204,9 +202,7 @@ def scope(structure: Structure, filters: Filters, works: bool | None) -> list:
     return conditions
 
 
-def _signed_ttc():
-    """A piece's amount TTC counted in a sum: a credit note (avoir) takes money back."""
-    return case((Piece.piece_type == "AVOIR", -Piece.montant_ttc), else_=Piece.montant_ttc)
+_signed_ttc = pieces_queries.signed_ttc
 
 
 @dataclass(frozen=True)
@@ -248,8 +244,7 @@ def overview(structure: Structure, filters: Filters, works: bool | None) -> Over
     order = {code.value: index for index, code in enumerate(Status)}
     by_status = sorted((StatusCount(status, count, Decimal(amount)) for status, count, amount in rows),
                        key=lambda row: order.get(row.status, len(order)))
-    under_way = and_(Piece.status != Status.BROUILLON.value,
-                     Piece.status.not_in([s.value for s in statuses.FINAL_STATUSES]))
+    under_way = pieces_queries.under_way()
     marche_rows = db.session.execute(
         select(Marche.id, Marche.reference, func.count(Piece.id), func.coalesce(func.sum(_signed_ttc()), 0),
                func.coalesce(func.sum(Piece.paid_amount), 0), func.count(case((under_way, Piece.id))))
@@ -327,8 +322,7 @@ def tacit_validations(structure: Structure, works: bool | None, limit: int = PAN
     """The pieces this structure let go by silence as their validator (15 days), newest first: one query."""
     as_validator = exists().where(
         PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure.id,
-        or_(PieceAccess.roles.like(f"%{roles_text([T.STEP_VALIDATION_1])}%"),
-            PieceAccess.roles.like(f"%{roles_text([T.STEP_VALIDATION_2])}%")))
+        pieces_queries.plays(PieceAccess.roles, T.STEP_VALIDATION_1, T.STEP_VALIDATION_2))
     conditions = [PieceEvent.action == T.Action.TACIT_VALIDATION, as_validator,
                   visible_to(structure.id)]
     if works is not None:
@@ -378,8 +372,8 @@ def subcontractors(structure: Structure) -> list[SubcontractorLine]:
     """Every party working under one of the structure's parties, with its sums: one GROUP BY query. A piece counts
     only if this structure sees it (as validator or contractor above: the access rows)."""
     mine = select(MarcheParty.id).where(MarcheParty.structure_id == structure.id, MarcheParty.status == "confirmed")
-    sent = and_(Piece.status != Status.BROUILLON.value, Piece.status.not_in(REFUSED))
-    validated = exists().where(PieceEvent.piece_id == Piece.id, PieceEvent.action.in_(VALIDATING_ACTIONS))
+    sent = pieces_queries.sent()
+    validated = pieces_queries.validated_by_a_contractor()
     signed = _signed_ttc()
     rows = db.session.execute(
         select(MarcheParty.id, MarcheParty.name, MarcheParty.role, Marche.reference, MarcheParty.montant_ttc,

@@ -8,10 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from chorus_chain.access import visible_to
+from chorus_chain.domain import statuses
 from chorus_chain.domain import transitions as T
 from chorus_chain.domain.statuses import Status
 from chorus_chain.extensions import db
@@ -66,17 +67,67 @@ def carried_by_an_etat():
                           EtatAcompte.status == "issued").correlate(Piece)
 
 
+# The rules below are written once, as SQL conditions on `Piece` and on a column holding a structure's id or its
+# access roles, so that the boxes here and the dashboards' read model (operations.board, which copies them per
+# structure into board_row) say the same thing.
+
+def plays(roles, *actors: str):
+    """The access roles (`PieceAccess.roles`, or a column holding them) name one of these actors."""
+    return or_(*(roles.like(f"%{roles_text([actor])}%") for actor in actors))
+
+
+def draft_of(structure_id):
+    """The piece is a draft of this structure (an id or a column): it waits on its emitter, who alone sees it."""
+    return and_(Piece.emitter_structure_id == structure_id, Piece.status == Status.BROUILLON.value)
+
+
+def waiting_as(roles) -> list[tuple[str, object]]:
+    """(actor, condition) for each actor the piece may wait on: the roles name it and the status waits on it — but
+    for the MOA and the paying office a projet de décompte carried by an état, which reaches them inside that état
+    (its A15 or A19 is listed instead)."""
+    return [(actor, and_(plays(roles, actor), Piece.status.in_(statuses),
+                         *((~carried_by_an_etat(),) if actor in INSIDE_ETAT else ())))
+            for actor, statuses in AWAITING.items() if statuses]
+
+
 def _awaiting(structure_id: int):
     """The pieces waiting on this structure: its drafts, and those whose status waits on a part it plays (its
-    access row's roles) — but for the MOA and the paying office a projet de décompte carried by an état, which
-    reaches them inside that état (its A15 or A19 is listed instead)."""
-    by_role = [and_(PieceAccess.roles.like(f"%{roles_text([actor])}%"), Piece.status.in_(statuses),
-                    *((~carried_by_an_etat(),) if actor in INSIDE_ETAT else ()))
-               for actor, statuses in AWAITING.items() if statuses]
+    access row's roles; see `waiting_as`)."""
     return or_(
-        and_(Piece.emitter_structure_id == structure_id, Piece.status == Status.BROUILLON.value),
-        exists().where(PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure_id, or_(*by_role)),
+        draft_of(structure_id),
+        exists().where(PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure_id,
+                       or_(*(condition for _, condition in waiting_as(PieceAccess.roles)))),
     )
+
+
+# A contractor validated the piece: expressly, partially or by its silence (the sous-traitants' money).
+VALIDATING_ACTIONS = (T.Action.VALIDATE, T.Action.VALIDATE_PARTIALLY, T.Action.TACIT_VALIDATION)
+
+
+def validated_by_a_contractor():
+    """A validating event exists on the piece (correlated on `Piece`)."""
+    return exists().where(PieceEvent.piece_id == Piece.id,
+                          PieceEvent.action.in_(VALIDATING_ACTIONS)).correlate(Piece)
+
+
+def signed_ttc():
+    """A piece's amount TTC counted in a sum: a credit note (avoir) takes money back."""
+    return case((Piece.piece_type == "AVOIR", -Piece.montant_ttc), else_=Piece.montant_ttc)
+
+
+def sent(status=Piece.status):
+    """The piece was sent and not refused for good (its money may still come): a status column's condition."""
+    return and_(status != Status.BROUILLON.value, status.not_in(statuses.REFUSED_STATUSES))
+
+
+def under_way(status=Piece.status):
+    """The piece is neither a draft nor final: a status column's condition."""
+    return and_(status != Status.BROUILLON.value, status.not_in([s.value for s in statuses.FINAL_STATUSES]))
+
+
+def sort_date():
+    """The lists' "newest first": the deposit, or the creation of a draft."""
+    return func.coalesce(Piece.deposited_at, Piece.created_at)
 
 
 def box_condition(structure_id: int, box: str):
@@ -141,7 +192,7 @@ def pieces_for(structure: Structure, *, box: str, marche_id: int | None = None,
 
 
 def _order(box: str) -> list:
-    newest = [func.coalesce(Piece.deposited_at, Piece.created_at).desc(), Piece.id.desc()]
+    newest = [sort_date().desc(), Piece.id.desc()]
     if box != "a_traiter":
         return newest
     next_due = (select(func.min(Deadline.due_at))

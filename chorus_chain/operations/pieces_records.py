@@ -33,6 +33,7 @@ from chorus_chain.models import (
     Structure,
 )
 from chorus_chain.operations import OperationError
+from chorus_chain.operations import board
 
 SYSTEM_ACTOR = "system"
 
@@ -301,6 +302,7 @@ def insert_access(values: list[dict[str, Any]]) -> None:
         return
     insert = postgresql.insert if is_postgresql() else sqlite.insert
     db.session.execute(insert(PieceAccess).values(values).on_conflict_do_nothing())
+    board.touch(row["piece_id"] for row in values)  # a Core insert: the flush hook does not see it
 
 
 def structures_playing(piece: Piece, actor: str) -> list[int]:

@@ -277,3 +277,19 @@ def later(days: float) -> datetime:
 def service(app, structure_id: int, code: str) -> Service:
     with app.app_context():
         return db.session.scalar(select(Service).where(Service.structure_id == structure_id, Service.code == code))
+
+
+def board_differences(app):
+    """The dashboards' read model against a recompute from the pieces (issue 20), changing nothing: all zero when
+    every operation so far kept it in its own transaction."""
+    from chorus_chain.operations import board
+
+    with app.test_request_context():
+        found = board.recompute(check=True)
+        db.session.rollback()
+    return found
+
+
+def assert_board_exact(app) -> None:
+    found = board_differences(app)
+    assert (found.missing, found.extra, found.different, found.buckets_different) == (0, 0, 0, 0), found

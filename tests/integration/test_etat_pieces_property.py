@@ -9,7 +9,8 @@ validates, the paying office records service fait, mandat and payments (partial,
   made payable, with the engine's figure, and the lines add up to the état's amount due (a returned état has none);
 - each projet de décompte is associated with at most one état per month (not counting the returned ones, which keep
   their history), and its décompte points at that état;
-- a refused action changes nothing.
+- a refused action changes nothing;
+- at the end of each run, the dashboards' read model equals its recompute from the pieces (issue 20).
 
 The month is tests/integration/etat_pieces_world.py's (four PDMs of May 2026). Bounded in time for CI: a handful of
 examples of a dozen steps each."""
@@ -34,7 +35,7 @@ from chorus_chain.operations.etat_pieces import moa as moa_ops
 from chorus_chain.operations.etat_pieces import paying
 from tests.integration.etat_pieces_world import at, month_of_may, moa
 from tests.integration.etats_world import as_moe
-from tests.integration.pieces_world import system, world
+from tests.integration.pieces_world import assert_board_exact, system, world
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
@@ -277,6 +278,10 @@ def test_whatever_the_order_of_actions_the_money_of_an_etat_stays_whole(app, db)
             for piece_id in self.pdm.values():
                 if not any(key[0] == piece_id for key in live):
                     assert pointers[piece_id] is None  # carried by no état that counts: counted in none
+
+        def teardown(self):
+            # The dashboards' read model followed every état move, payment and clock (issue 20).
+            assert_board_exact(app)
 
     # Bounded for CI (about a minute): no shrinking phase — shrinking a failure through the database took minutes;
     # the failing run's steps are printed as they were.

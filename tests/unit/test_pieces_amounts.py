@@ -226,3 +226,9 @@ def test_dossier_numbers():
         assert caught.value.field == "dossier"
     with pytest.raises(ValueError):
         format_dossier_number(2026, 0)
+    # A platform past a million pieces (the sequence is a piece id): the number grows, within the 20-character column.
+    assert format_dossier_number(2026, 1_000_001) == "DOS-2026-1000001"
+    assert parse_dossier_number("DOS-2026-1000001") == (2026, 1_000_001)
+    assert len(format_dossier_number(2026, 99_999_999_999)) == 20
+    with pytest.raises(ValueError):
+        format_dossier_number(2026, 100_000_000_000)

@@ -1,0 +1,207 @@
+"""Keeping the read model true in the transaction of each change (issue 20: no eventual drift).
+
+- `refresh(piece_ids)`: delete the board rows of those pieces, insert the rows `rows.board_select` builds for them,
+  insert the rollup deltas (new − old, per bucket) — a fixed handful of statements, whatever the number of pieces.
+  It writes the rows of every structure that sees the pieces: the one place that does so with tenancy switched off
+  (`system_access`), for no user's reading.
+- `touch(piece_ids)`: the pieces are stale in this session; they are refreshed before the transaction commits and
+  before any read of the board tables in it. The ORM's flushes touch what they change by themselves (session
+  hook below); Core `insert()` / `update()` on the source tables must call `touch` (or `refresh`).
+
+What feeds a board row (and so touches its piece): the piece, its access rows, its deadlines, its events, the
+état d'acompte that carries it (its status), the name and SIRET of its emitter, the reference of its marché.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from contextlib import nullcontext
+from collections.abc import Iterable
+
+from sqlalchemy import delete, event, insert, inspect, select
+from sqlalchemy.orm import Session
+
+from chorus_chain.access import is_system, system_access
+from chorus_chain.models import (
+    BoardCount,
+    BoardRow,
+    Deadline,
+    EtatAcompte,
+    EtatAcomptePdm,
+    Marche,
+    Piece,
+    PieceAccess,
+    PieceEvent,
+    Structure,
+)
+from chorus_chain.operations.board import rows
+from chorus_chain.operations.board.pending import PENDING, pending_of
+
+_BUSY = "board_refreshing"
+# The rows of these pieces' viewers are written by refresh only, under system access: say why, once.
+WHY = "board read model: rows of the pieces this transaction changed"
+
+
+def _db():
+    from chorus_chain.extensions import db
+
+    return db
+
+
+def refresh(piece_ids: Iterable[int]) -> int:
+    """Rebuild the board rows of these pieces (for every structure that sees them) and add the rollup deltas, now,
+    in the current transaction. Returns the number of rows written. Ids of pieces that no longer exist are fine
+    (their rows go, their buckets get the negative delta)."""
+    ids = sorted({int(piece_id) for piece_id in piece_ids})
+    if not ids:
+        return 0
+    session = _db().session
+    table = BoardRow.__table__
+    with _system():
+        if session.get_bind().dialect.name == "postgresql":
+            # Two transactions refreshing the same piece take turns on its row, and the second one's statements
+            # then see the first one's rows (READ COMMITTED takes a snapshot per statement): no duplicate key.
+            # Transactions on different pieces never meet here, nor on any other row (the deltas are inserts).
+            piece = Piece.__table__
+            session.execute(select(piece.c.id).where(piece.c.id.in_(ids)).order_by(piece.c.id)
+                            .with_for_update(key_share=True))  # FOR NO KEY UPDATE: inserts pointing at it pass
+        counted = (*rows.bucket(table).values(), *rows.measures(table).values())
+        old = session.execute(delete(table).where(table.c.piece_id.in_(ids)).returning(*counted)).all()
+        new = session.execute(insert(table).from_select(rows.COLUMNS, rows.board_select(ids))
+                              .returning(*counted)).all()
+        deltas = _deltas(old, new)
+        if deltas:
+            session.execute(insert(BoardCount.__table__), deltas)
+    return len(new)
+
+
+def _system():
+    """System access for refresh (the one narrow place), entered once: already in it (the sweep, the recompute),
+    no second round of settings."""
+    return nullcontext() if is_system() else system_access(WHY)
+
+
+def _deltas(old, new) -> list[dict]:
+    """Per bucket, new − old; buckets whose every measure nets to zero write nothing."""
+    width = len(rows.BUCKET)
+    totals: dict[tuple, list] = defaultdict(lambda: [0] * len(rows.MEASURES))
+    for sign, found in ((-1, old), (1, new)):
+        for row in found:
+            sums = totals[tuple(row[:width])]
+            for index, value in enumerate(row[width:]):
+                sums[index] += sign * rows.money(value)
+    deltas = []
+    for key, sums in totals.items():
+        if any(sums):
+            values = dict(zip(rows.BUCKET, key))
+            for name, value in zip(rows.MEASURES, sums):
+                values[name] = value
+            deltas.append(values)
+    return deltas
+
+
+def flush_pending(session: Session | None = None) -> int:
+    """Refresh what this transaction made stale (the session hook calls it before commit and before a read of the
+    board tables). Returns the number of rows written."""
+    session = session or _db().session()
+    if session.info.get(_BUSY):
+        return 0
+    session.info[_BUSY] = True
+    try:
+        if session.new or session.dirty or session.deleted:
+            session.flush()
+        pending = session.info.pop(PENDING, None)
+        if not pending or not any(pending.values()):
+            return 0
+        ids = set(pending["pieces"])
+        # Rarer changes that make many pieces stale, resolved now (one query each, only when they happened).
+        with _system():
+            if pending["etats"]:
+                ids.update(session.scalars(select(EtatAcomptePdm.piece_id).where(
+                    EtatAcomptePdm.etat_acompte_id.in_(pending["etats"]))))
+            if pending["emitters"]:
+                ids.update(session.scalars(select(Piece.id).where(
+                    Piece.emitter_structure_id.in_(pending["emitters"]))))
+            if pending["marches"]:
+                ids.update(session.scalars(select(Piece.id).where(Piece.marche_id.in_(pending["marches"]))))
+        return refresh(ids)
+    finally:
+        session.info.pop(_BUSY, None)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The session hook
+
+# The attributes of a Structure / Marche a board row copies.
+_EMITTER_FACTS = ("name", "siret")
+_MARCHE_FACTS = ("reference",)
+
+
+def _changed(instance, names) -> bool:
+    state = inspect(instance)
+    return any(state.attrs[name].history.has_changes() for name in names)
+
+
+def _after_flush(session: Session, flush_context) -> None:
+    pending = None
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        piece_id = None
+        if isinstance(instance, Piece):
+            piece_id = instance.id
+        elif isinstance(instance, (PieceAccess, PieceEvent, EtatAcomptePdm)):
+            piece_id = instance.piece_id
+        elif isinstance(instance, Deadline):
+            piece_id = instance.piece_id  # None for a DC4's clock: no piece
+        elif isinstance(instance, EtatAcompte):
+            if instance in session.new or _changed(instance, ("status",)):
+                pending = pending or pending_of(session)
+                pending["etats"].add(instance.id)
+            continue
+        elif isinstance(instance, Structure):
+            if instance not in session.new and _changed(instance, _EMITTER_FACTS):
+                pending = pending or pending_of(session)
+                pending["emitters"].add(instance.id)
+            continue
+        elif isinstance(instance, Marche):
+            if instance not in session.new and _changed(instance, _MARCHE_FACTS):
+                pending = pending or pending_of(session)
+                pending["marches"].add(instance.id)
+            continue
+        if piece_id is not None:
+            pending = pending or pending_of(session)
+            pending["pieces"].add(piece_id)
+
+
+def _before_commit(session: Session) -> None:
+    flush_pending(session)
+
+
+def _forget(session: Session, transaction) -> None:
+    """The outermost transaction ended (committed: already refreshed; rolled back: nothing to refresh)."""
+    if transaction.parent is None:
+        session.info.pop(PENDING, None)
+
+
+def _reads_board(state) -> bool:
+    return any(mapper.class_ in (BoardRow, BoardCount) for mapper in state.all_mappers)
+
+
+def _do_orm_execute(state) -> None:
+    """A read of the board tables in a transaction that changed pieces sees those changes."""
+    session = state.session
+    if state.is_select and session.info.get(PENDING) and not session.info.get(_BUSY) and _reads_board(state):
+        flush_pending(session)
+
+
+_installed = False
+
+
+def install() -> None:
+    """Register the session hook (once per process; create_app calls it)."""
+    global _installed
+    if _installed:
+        return
+    event.listen(Session, "after_flush", _after_flush)
+    event.listen(Session, "before_commit", _before_commit)
+    event.listen(Session, "after_transaction_end", _forget)
+    event.listen(Session, "do_orm_execute", _do_orm_execute)
+    _installed = True

@@ -1,0 +1,118 @@
+"""`flask board recompute [--check]`: the read model rebuilt from the pieces by the very SELECT refresh() uses
+(`rows.board_select`, for every piece at once), compared with what is stored, and — without --check — corrected.
+
+Set-based: the expected rows go into a temporary table once; missing, extra and different rows are three
+anti-joins / one join on the primary key; the rollups compare the expected rows' GROUP BY with the sums of
+`board_count`'s deltas, bucket by bucket. A correction rewrites the rows of the pieces that differ and inserts one
+delta per bucket that differs, then compacts. Run by an operator (or after a bulk seeding), not on a user's behalf:
+system access, stated.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from sqlalchemy import Column, Integer, MetaData, Table, and_, delete, exists, func, insert, or_, select, union
+
+from chorus_chain.access import system_access
+from chorus_chain.models import BoardCount, BoardRow
+from chorus_chain.operations.board import rows
+from chorus_chain.operations.board.maintain import flush_pending
+
+WHY = "flask board recompute: the read model against the pieces, every structure"
+KEY = ("structure_id", "piece_id")
+
+
+@dataclass
+class Differences:
+    """What the stored read model differs in from the pieces (all zero: it is exact)."""
+
+    rows: int = 0  # rows the pieces give
+    missing: int = 0  # rows the pieces give that are not stored
+    extra: int = 0  # rows stored that the pieces do not give
+    different: int = 0  # rows stored with another value in a column
+    buckets_different: int = 0  # rollup buckets whose summed deltas differ from the rows' GROUP BY
+    pieces: list[int] = field(default_factory=list)  # some of the pieces concerned (for the report)
+    fixed: bool = False
+
+    @property
+    def total(self) -> int:
+        return self.missing + self.extra + self.different + self.buckets_different
+
+
+def _temporary(name: str, columns) -> Table:
+    return Table(name, MetaData(), *columns, prefixes=["TEMPORARY"])
+
+
+def recompute(*, check: bool = False) -> Differences:
+    """Compare the read model with the pieces; unless `check`, correct it (and compact the rollups)."""
+    from chorus_chain.extensions import db
+
+    session = db.session
+    flush_pending(session())
+    stored = BoardRow.__table__
+    expected = _temporary("board_expected", [Column(c.name, c.type, primary_key=c.primary_key)
+                                            for c in stored.columns])
+    stale = _temporary("board_stale", [Column("piece_id", Integer, primary_key=True)])
+    found = Differences()
+    with system_access(WHY):
+        connection = session.connection()
+        expected.create(connection)
+        stale.create(connection)
+        try:
+            session.execute(insert(expected).from_select(rows.COLUMNS, rows.board_select()))
+            found.rows = session.scalar(select(func.count()).select_from(expected))
+            same_key = [stored.c[name] == expected.c[name] for name in KEY]
+            missing = select(expected.c.piece_id).where(~exists().where(*same_key))
+            extra = select(stored.c.piece_id).where(~exists().where(*same_key))
+            changed = or_(*(stored.c[name].is_distinct_from(expected.c[name])
+                            for name in rows.COLUMNS if name not in KEY))
+            different = select(stored.c.piece_id).join(expected, and_(*same_key)).where(changed)
+            found.missing = session.scalar(select(func.count()).select_from(missing.subquery()))
+            found.extra = session.scalar(select(func.count()).select_from(extra.subquery()))
+            found.different = session.scalar(select(func.count()).select_from(different.subquery()))
+            session.execute(insert(stale).from_select(["piece_id"], union(missing, extra, different)))
+            found.pieces = list(session.scalars(select(stale.c.piece_id).order_by(stale.c.piece_id).limit(20)))
+            want = _sums(session.execute(rows.grouped(expected)))
+            have = _sums(session.execute(rows.grouped_deltas()))
+            corrections = _subtract(want, have)
+            found.buckets_different = len(corrections)
+            if not check and found.total:
+                stale_ids = select(stale.c.piece_id)
+                session.execute(delete(stored).where(stored.c.piece_id.in_(stale_ids)))
+                session.execute(insert(stored).from_select(
+                    rows.COLUMNS, select(*(expected.c[name] for name in rows.COLUMNS))
+                    .where(expected.c.piece_id.in_(stale_ids))))
+                if corrections:
+                    session.execute(insert(BoardCount.__table__), corrections)
+                found.fixed = True
+        finally:
+            stale.drop(connection)
+            expected.drop(connection)
+    if found.fixed:
+        from chorus_chain.operations.board.rollup import compact
+
+        compact()
+    return found
+
+
+def _sums(result) -> dict[tuple, list]:
+    width = len(rows.BUCKET)
+    sums = {}
+    for row in result:
+        values = [rows.money(value) for value in row[width:]]
+        if any(values):
+            sums[tuple(row[:width])] = values
+    return sums
+
+
+def _subtract(want: dict, have: dict) -> list[dict]:
+    """One correction delta per bucket whose sums differ (want − have)."""
+    corrections = []
+    for key in set(want) | set(have):
+        a, b = want.get(key, [0] * len(rows.MEASURES)), have.get(key, [0] * len(rows.MEASURES))
+        delta = [x - y for x, y in zip(a, b)]
+        if any(delta):
+            values = dict(zip(rows.BUCKET, key))
+            for name, value in zip(rows.MEASURES, delta):
+                values[name] = value
+            corrections.append(values)
+    return corrections

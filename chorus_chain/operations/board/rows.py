@@ -1,0 +1,142 @@
+"""The one definition of the dashboards' read model: a set-based SELECT building the `board_row` rows of a set of
+pieces (or of every piece) from the source tables, and the rollup measures of a row.
+
+Written with SQLAlchemy Core on `Piece` itself, so that the rules it copies per structure are the very conditions
+the boxes use (`pieces_queries.waiting_as`, `draft_of`, `carried_by_an_etat`, `plays`, `validated_by_a_contractor`,
+`signed_ttc`, `sent`, `under_way`): a rule is never written twice. It runs on PostgreSQL and on SQLite (`make run`).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import Integer, Numeric, and_, case, exists, func, literal, select, type_coerce, union_all
+
+from chorus_chain.domain import transitions as T
+from chorus_chain.models import BoardCount, BoardRow, Deadline, Marche, Piece, PieceAccess, PieceEvent, Structure
+from chorus_chain.operations import pieces_queries as rules
+
+ZERO = literal(0, Numeric(14, 2))
+CENT = Decimal("0.01")
+# The columns of board_row, in the order the SELECT gives them.
+COLUMNS = tuple(column.name for column in BoardRow.__table__.columns)
+# A bucket of board_count, and its measures.
+BUCKET = ("structure_id", "marche_id", "emitter_party_id", "cadre", "works", "status")
+MEASURES = ("n", "signed_ttc", "paid", "sent_ttc", "validated_ttc", "under_way")
+
+
+def _viewers(piece_ids):
+    """(piece_id, structure_id, roles, reason) of every structure that sees the pieces: exactly the access predicate
+    — its access rows, and the emitter, which has none while the piece is a draft."""
+    access = select(PieceAccess.piece_id, PieceAccess.structure_id, PieceAccess.roles, PieceAccess.reason)
+    emitter = select(Piece.id, Piece.emitter_structure_id, literal(""), literal("emitter")).where(
+        ~exists().where(PieceAccess.piece_id == Piece.id,
+                        PieceAccess.structure_id == Piece.emitter_structure_id))
+    if piece_ids is not None:
+        access = access.where(PieceAccess.piece_id.in_(piece_ids))
+        emitter = emitter.where(Piece.id.in_(piece_ids))
+    return union_all(access, emitter).subquery("viewer")
+
+
+def board_select(piece_ids=None):
+    """The board rows of these pieces (an iterable of ids, or a SELECT of ids; None: every piece), columns in
+    `COLUMNS` order. Reads across tenants: run it under system access (operations.board.refresh)."""
+    viewer = _viewers(piece_ids)
+    emitter = Structure.__table__.alias("emitter")
+    open_clocks = and_(Deadline.piece_id == Piece.id, Deadline.done_at.is_(None))
+    next_due = select(func.min(Deadline.due_at)).where(open_clocks).correlate(Piece).scalar_subquery()
+    next_kind = (select(Deadline.kind).where(open_clocks).order_by(Deadline.due_at, Deadline.id).limit(1)
+                 .correlate(Piece).scalar_subquery())
+    tacit_at = case((rules.plays(viewer.c.roles, T.STEP_VALIDATION_1, T.STEP_VALIDATION_2),
+                     select(func.max(PieceEvent.at)).where(PieceEvent.piece_id == Piece.id,
+                                                           PieceEvent.action == T.Action.TACIT_VALIDATION)
+                     .correlate(Piece).scalar_subquery()))
+    draft = rules.draft_of(viewer.c.structure_id)
+    waiting_role = case((draft, literal(T.EMITTER)),
+                        *((condition, literal(actor)) for actor, condition in rules.waiting_as(viewer.c.roles)))
+    columns = {
+        "structure_id": viewer.c.structure_id,
+        "piece_id": Piece.id,
+        "marche_id": Piece.marche_id,
+        "marche_reference": Marche.reference,
+        "emitter_party_id": Piece.emitter_party_id,
+        "emitter_structure_id": Piece.emitter_structure_id,
+        "emitter_name": emitter.c.name,
+        "emitter_siret": emitter.c.siret,
+        "number": Piece.number,
+        "number_key": Piece.number_key,
+        "dossier_number": Piece.dossier_number,
+        "cadre": Piece.cadre,
+        "works": Piece.works,
+        "piece_type": Piece.piece_type,
+        "status": Piece.status,
+        "roles": viewer.c.roles,
+        "reason": viewer.c.reason,
+        "sort_date": rules.sort_date(),
+        "deposited_at": Piece.deposited_at,
+        "montant_ttc": Piece.montant_ttc,
+        "signed_ttc": rules.signed_ttc(),
+        "accepted_amount": Piece.accepted_amount,
+        "paid_amount": Piece.paid_amount,
+        "waiting": waiting_role.is_not(None),
+        "waiting_role": waiting_role,
+        "next_due": next_due,
+        "next_kind": next_kind,
+        "tacit_at": tacit_at,
+        "validated": rules.validated_by_a_contractor(),
+    }
+    assert tuple(columns) == COLUMNS, "board_select must give every column of board_row, in order"
+    return (select(*(column.label(name) for name, column in columns.items()))
+            .select_from(viewer)
+            .join(Piece, Piece.id == viewer.c.piece_id)
+            .join(Marche, Marche.id == Piece.marche_id)
+            .join(emitter, emitter.c.id == Piece.emitter_structure_id))
+
+
+def measures(row) -> dict:
+    """A board row's contribution to its bucket of board_count, as SQL expressions on `row` (board_row, or any
+    selectable with its columns): n, signed_ttc, paid, sent_ttc, validated_ttc, under_way."""
+    money = Numeric(14, 2)
+    sent = rules.sent(row.c.status)
+    return {
+        "n": literal(1, Integer),
+        "signed_ttc": type_coerce(row.c.signed_ttc, money),
+        "paid": func.coalesce(row.c.paid_amount, ZERO),
+        "sent_ttc": case((sent, row.c.signed_ttc), else_=ZERO),
+        "validated_ttc": case((and_(sent, row.c.validated),
+                               func.coalesce(row.c.accepted_amount, row.c.montant_ttc)), else_=ZERO),
+        "under_way": case((rules.under_way(row.c.status), literal(1, Integer)), else_=literal(0, Integer)),
+    }
+
+
+def bucket(row) -> dict:
+    """The bucket of board_count a board row counts in (a private invoice's cadre is "": no NULL in a key)."""
+    return {name: (func.coalesce(row.c.cadre, "") if name == "cadre" else row.c[name]) for name in BUCKET}
+
+
+def grouped(row, where=None):
+    """SELECT bucket, SUM(measures) FROM row [WHERE …] GROUP BY bucket: the rollups `row` adds up to."""
+    keys = bucket(row)
+    statement = select(*(column.label(name) for name, column in keys.items()),
+                       *(func.sum(column).label(name) for name, column in measures(row).items()))
+    if where is not None:
+        statement = statement.where(where)
+    return statement.group_by(*keys.values())
+
+
+def money(value):
+    """A sum read back from either database, as an exact amount (SQLite may hand back a float)."""
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value
+    return Decimal(str(value)).quantize(CENT)
+
+
+def grouped_deltas(where=None):
+    """SELECT bucket, SUM(measures) FROM board_count GROUP BY bucket: what the stored deltas add up to."""
+    counts = BoardCount.__table__
+    keys = [counts.c[name] for name in BUCKET]
+    statement = select(*keys, *(func.sum(counts.c[name]).label(name) for name in MEASURES))
+    if where is not None:
+        statement = statement.where(where)
+    return statement.group_by(*keys)

@@ -1,0 +1,180 @@
+"""The dashboards' read model (issue 20) stays what the pieces say, in the transaction of each change: after every
+kind of operation the stored rows and rollups equal a recompute from the pieces (`board.recompute(check=True)`);
+a read of the board in the changing transaction already sees the change; refresh is a fixed number of statements
+whatever the number of pieces; a tenant never writes another structure's rows (row-level security) outside
+refresh's one system access; the compaction keeps every sum."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, func, select, text
+
+from chorus_chain import access
+from chorus_chain.extensions import db
+from chorus_chain.models import BoardCount, BoardRow, Marche
+from chorus_chain.operations import board
+from tests.integration.pieces_world import acting, act, create, deposit, later, system, world
+
+
+def assert_exact(app) -> None:
+    """The stored read model equals the recompute from the pieces (nothing changed by the check)."""
+    with app.test_request_context():
+        found = board.recompute(check=True)
+        db.session.rollback()
+    assert found.rows > 0
+    assert (found.missing, found.extra, found.different, found.buckets_different) == (0, 0, 0, 0), found
+
+
+def row_of(app, structure_id: int, piece_id: int) -> BoardRow | None:
+    with app.test_request_context(), access.tenant(structure_id):
+        row = db.session.get(BoardRow, (structure_id, piece_id))
+        if row is not None:
+            db.session.expunge(row)
+        return row
+
+
+def test_every_step_of_a_route_keeps_the_read_model_exact(app, db):
+    w = world(app)
+    draft = create(app, w, w.st1, "A10", "F-0")
+    mine = row_of(app, w.st1.structure_id, draft)
+    assert mine.waiting and mine.waiting_role == "emitter" and mine.reason == "emitter" and mine.roles == ""
+    assert row_of(app, w.mandataire.structure_id, draft) is None  # a draft is its emitter's alone
+    assert_exact(app)
+    piece_id = deposit(app, w, w.st1, "A10", "F-1", ht="10000.00")
+    validator = row_of(app, w.mandataire.structure_id, piece_id)
+    assert validator.waiting and validator.waiting_role == "validation_1" and validator.next_kind == "validation_1"
+    assert not row_of(app, w.st1.structure_id, piece_id).waiting
+    assert_exact(app)
+    steps = [(w.mandataire, "validate", {}), (w.moe, "take", {}), (w.moe, "issue_etat_acompte", {"amount": "9 500,00"}),
+             (w.moa, "moa_take", {}), (w.moa, "moa_validate", {}), (w.moa, "mark_service_fait", {}),
+             (w.moa, "mark_mandatee", {}),
+             (w.moa, "mark_paid", {"amount": "9500,00", "paid_on": "2026-03-10"})]
+    for day, (who, action, inputs) in enumerate(steps, start=1):
+        act(app, who, piece_id, action, now=later(day), **inputs)
+        assert_exact(app)
+    paid = row_of(app, w.st1.structure_id, piece_id)
+    assert (paid.status, paid.paid_amount, paid.validated) == ("MISE_EN_PAIEMENT", Decimal("9500.00"), True)
+    assert not any(row_of(app, who.structure_id, piece_id).waiting for who in (w.mandataire, w.moe, w.moa))
+
+
+def test_refusal_partial_validation_and_renamings(app, db):
+    w = world(app)
+    refused = deposit(app, w, w.st1, "A10", "F-1")
+    act(app, w.mandataire, refused, "refuse", now=later(1), reason="non_realise", comment="Non réalisés")
+    partial = deposit(app, w, w.st1, "A10", "F-2", ht="2000.00")
+    act(app, w.mandataire, partial, "validate_partially", now=later(1), amount="1 500,00",
+        reason="Métré contradictoire")
+    assert row_of(app, w.st1.structure_id, partial).accepted_amount == Decimal("1500.00")
+    assert_exact(app)
+    # The emitter's name and the marché's reference are copied on its rows: a change of them refreshes them.
+    with acting(app, w.st1) as (account, structure):
+        structure.name = "Plâtrerie renommée"
+        db.session.get(Marche, w.marche_id).reference = "M-RENOMME"
+    row = row_of(app, w.mandataire.structure_id, partial)
+    assert (row.emitter_name, row.marche_reference) == ("Plâtrerie renommée", "M-RENOMME")
+    assert_exact(app)
+
+
+def test_a_read_of_the_board_in_the_changing_transaction_sees_the_change(app, db):
+    w = world(app)
+    piece_id = deposit(app, w, w.st1, "A10", "F-1")
+    with acting(app, w.mandataire) as (account, structure):
+        from chorus_chain.operations import pieces as ops
+
+        ops.act(piece_id, account, structure, "validate", expected_status="A_VALIDER_1", now=later(1))
+        # Not committed yet: the board already says it (the hook refreshed before this read).
+        row = db.session.scalar(select(BoardRow).where(BoardRow.structure_id == w.mandataire.structure_id,
+                                                       BoardRow.piece_id == piece_id))
+        assert row.status == "A_ASSOCIER_MOE" and not row.waiting
+
+
+def _statements(app, who, piece_ids) -> int:
+    seen = []
+
+    def count(*args):
+        seen.append(1)
+
+    with app.test_request_context(), access.tenant(who.structure_id):
+        engine = db.session.get_bind()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            board.refresh(piece_ids)  # as a user's transaction calls it: its system access included
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        db.session.rollback()
+    return len(seen)
+
+
+def test_refresh_is_a_fixed_number_of_statements_whatever_the_number_of_pieces(app, db):
+    w = world(app)
+    ids = [deposit(app, w, w.st1, "A10", f"F-{n}") for n in range(6)]
+    one, six = _statements(app, w.st1, ids[:1]), _statements(app, w.st1, ids)
+    assert one == six <= 6, (one, six)
+
+
+def test_recompute_reports_then_corrects_the_differences(app, db):
+    w = world(app)
+    piece_id = deposit(app, w, w.st1, "A10", "F-1")
+    with system(app):
+        db.session.execute(text("DELETE FROM board_row WHERE piece_id = :id AND structure_id = :s"),
+                           {"id": piece_id, "s": w.mandataire.structure_id})
+        db.session.execute(text("UPDATE board_row SET waiting = NOT waiting WHERE piece_id = :id"), {"id": piece_id})
+    with app.test_request_context():
+        found = board.recompute(check=True)
+        db.session.rollback()
+    assert found.missing == 1 and found.different >= 1 and found.pieces == [piece_id]
+    assert found.buckets_different == 0  # the rollups were not touched: they still say the truth
+    with app.test_request_context():
+        assert board.recompute().fixed
+        db.session.commit()
+    assert_exact(app)
+
+
+def test_compaction_keeps_every_sum_and_leaves_one_row_per_bucket(app, db):
+    w = world(app)
+    piece_id = deposit(app, w, w.st1, "A10", "F-1")
+    act(app, w.mandataire, piece_id, "validate", now=later(1))
+    act(app, w.moe, piece_id, "take", now=later(2))
+    with system(app):
+        before = db.session.execute(select(func.count()).select_from(BoardCount)).scalar()
+        board.compact()
+        crowded = db.session.execute(select(BoardCount.structure_id).group_by(
+            BoardCount.structure_id, BoardCount.marche_id, BoardCount.emitter_party_id, BoardCount.cadre,
+            BoardCount.works, BoardCount.status).having(func.count() > 1)).all()
+        after = db.session.execute(select(func.count()).select_from(BoardCount)).scalar()
+    assert crowded == [] and after < before
+    assert_exact(app)
+
+
+@pytest.mark.postgres
+def test_a_tenant_never_writes_another_structures_board_rows_outside_refresh(app, db):
+    from sqlalchemy.exc import DBAPIError
+
+    w = world(app)
+    piece_id = deposit(app, w, w.st1, "A10", "F-1")
+    theirs = w.mandataire.structure_id
+    with app.test_request_context(), access.tenant(w.st1.structure_id):
+        # Its own rows only: the validator's row is invisible, hence untouched.
+        assert db.session.execute(text("SELECT count(*) FROM board_row WHERE piece_id = :id"),
+                                  {"id": piece_id}).scalar() == 1
+        assert db.session.execute(text("UPDATE board_row SET waiting = false WHERE structure_id = :s"),
+                                  {"s": theirs}).rowcount == 0
+        assert db.session.execute(text("DELETE FROM board_count WHERE structure_id = :s"),
+                                  {"s": theirs}).rowcount == 0
+        with pytest.raises(DBAPIError, match="row-level security"):
+            db.session.execute(text(
+                "INSERT INTO board_count (structure_id, marche_id, emitter_party_id, cadre, works, status, n, "
+                "signed_ttc, paid, sent_ttc, validated_ttc, under_way) "
+                "VALUES (:s, :m, 1, '', true, 'DEPOSEE', 1, 0, 0, 0, 0, 0)"), {"s": theirs, "m": w.marche_id})
+        db.session.rollback()
+    with app.test_request_context(), access.tenant(w.st1.structure_id):
+        with pytest.raises(DBAPIError, match="row-level security"):
+            db.session.execute(text("UPDATE board_row SET structure_id = :s WHERE piece_id = :id"),
+                               {"s": theirs, "id": piece_id})
+        db.session.rollback()
+    # The one place that writes them: refresh, under its stated system access, from a tenant's transaction.
+    with app.test_request_context(), access.tenant(w.st1.structure_id):
+        assert board.refresh([piece_id]) >= 2
+        db.session.rollback()
+    assert_exact(app)
