@@ -578,7 +578,7 @@ class PieceSim:
             return
         at = created + timedelta(minutes=rng.randint(2, 600))
         self.deposited_at = at
-        self.dossier = _dossier_number(at.year, self.id)
+        self.dossier = numbering.format_dossier_number(at.year, self.id)
         public = info.cadre is not None
         self.service_code = (info.recipient["service_code"] or (
             marche.paying_service_code if info.recipient["role"] == Role.PAYING_OFFICE else marche.moa_service_code)
@@ -732,13 +732,6 @@ class ChunkResult:
     simulate: float
     copy: float
     peak_rss_mb: float
-
-
-def _dossier_number(year: int, piece_id: int) -> str:
-    """The operations number a dossier after the piece id (`format_dossier_number(year, piece.id)`), on six digits:
-    above 999 999 pieces the seeder wraps the id, so dossier numbers repeat there (the operations would refuse
-    the millionth deposit: reported in issue 20's note, left to its owner)."""
-    return numbering.format_dossier_number(year, (piece_id - 1) % 999_999 + 1)
 
 
 def _simulate_chunk(plan: Plan, chunk: int, w: Writer) -> tuple[Counter, Counter]:
