@@ -3,12 +3,15 @@ Tableau de bord (counts and amounts by status and by marché, a filtered, sorted
 per part the structure plays on its marchés).
 
 Reads only, under the current tenant's criteria (chorus_chain.access), naming the structure explicitly too. Each
-function costs a fixed number of queries whatever the number of pieces (DESIGN.md §3 rule 7): lists are cut by the
-database (LIMIT/OFFSET), sums are GROUP BY, and the facts a row needs (next clock, events, names, the holder of a
-marché) are read for the whole page at once.
+function costs a fixed number of queries whatever the number of pieces (DESIGN.md §3 rule 7), and since issue 20
+each reads rows bounded by what the page shows: the lists, counts and panels read the dashboards' read model
+(`board_row`, `board_count`: `operations.board_reading`) through an index of the structure's rows — never the
+structure's whole history; the facts a row needs (next clock, events, names, the holder of a marché) are read for
+the whole page at once.
 
-The work list is the pieces box "à traiter" (`pieces_queries.pieces_for`: same predicate, same urgency order); the
-panels are that box filtered by the statuses each part acts on, plus sums no box shows.
+The work list is the "à traiter" box (the same predicate and urgency order as `pieces_queries.pieces_for`, kept as
+board_row's `waiting`); the panels are that list filtered by the statuses each part acts on, plus sums no box
+shows.
 
 Rights (the views check them): consultation on the pieces' domains, as the boxes (`works` narrows to what the
 member may read).
@@ -31,16 +34,18 @@ from chorus_chain.domain.statuses import Status
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import Deadline, Marche, MarcheParty, Piece, PieceAccess, PieceEvent, Structure
+from chorus_chain.models.board import BoardCount, BoardRow
 from chorus_chain.models.etat_pieces import EtatAcomptePdm, LinePayment, PayableLine
 from chorus_chain.models.money import EtatAcompte
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import interest as interest_ops
-from chorus_chain.operations import pieces_actions, pieces_queries
+from chorus_chain.operations import pieces_actions
+from chorus_chain.operations.board_reading import counts, lists
 from chorus_chain.operations.decompte_general import reading as dg_reading
 from chorus_chain.operations.etat_pieces import reading as etat_reading
 from chorus_chain.operations.interets import reading as interets_reading
 from chorus_chain.operations.marches import today
-from chorus_chain.operations.pieces_queries import PiecePage, PieceRow, _next_deadlines, pieces_for
+from chorus_chain.operations.pieces_queries import PiecePage, _next_deadlines
 from chorus_chain.operations.pieces_records import roles_text
 from chorus_chain.operations.structures import names_of
 from chorus_chain.operations.tresorerie import reading as tresorerie
@@ -74,18 +79,12 @@ PANEL_SIZE = 8
 
 REFUSED = statuses.REFUSED_STATUSES
 PAID = statuses.PAID_STATUSES
-VALIDATING_ACTIONS = pieces_queries.VALIDATING_ACTIONS
 # A DC4 ceiling "in sight": from this share of the accepted amount invoiced on, the panel warns.
 CEILING_WARNING = Decimal("0.90")
 
-# The sort keys of the Tableau de bord's list (the URL's "tri"), each a column; "-" in front: descending.
-SORTS = {
-    "numero": Piece.number_key,
-    "date": func.coalesce(Piece.deposited_at, Piece.created_at),
-    "montant": Piece.montant_ttc,
-    "statut": Piece.status,
-    "marche": Marche.reference,
-}
+# The sort keys of the Tableau de bord's list (the URL's "tri"), each a column of board_row with its index
+# (board_reading.lists.SORT_COLUMNS); "-" in front: descending.
+SORTS = tuple(lists.SORT_COLUMNS)
 DEFAULT_SORT = "-date"
 
 
@@ -128,11 +127,12 @@ def holders_of(marche_ids) -> dict[int, int | None]:
 
 
 def work_list(structure: Structure, *, works: bool | None, marche_id: int | None = None,
-              status: str | None = None, page: int = 1, per_page: int = 20) -> WorkPage:
+              status: str | list[str] | None = None, page: int = 1, per_page: int = 20) -> WorkPage:
     """The Synthèse: every piece waiting on the structure, most urgent first (the "à traiter" box), and the actions
     it may take on each. Four queries whatever the page size (rows, count, clocks, holders)."""
-    found = pieces_for(structure, box="a_traiter", works=works, marche_id=marche_id, status=status, page=page,
-                       per_page=per_page)
+    page, per_page = max(1, int(page)), min(max(1, int(per_page)), PER_PAGE_MAX)
+    found = lists.waiting_page(structure.id, works=works, marche_id=marche_id, statuses=status, page=page,
+                               per_page=per_page)
     holders = holders_of(row.piece.marche_id for row in found.items)
     carried = pieces_actions.carried_pdms(row.piece.id for row in found.items if row.piece.cadre in T.PDM_CADRES)
     choices = {row.piece.id: pieces_actions.allowed_actions_for(row.piece, structure,
@@ -159,7 +159,7 @@ ETAT_TO_ISSUE = frozenset({T.Status.PRISE_EN_COMPTE_MOE.value,
 @dataclass(frozen=True)
 class Filters:
     """The Tableau de bord's filters (all optional): marché, emitting party, cadre ("" = private invoices), status,
-    deposit period (days, Paris time, both included) and a number to search (contains, case ignored)."""
+    deposit period (days, Paris time, both included) and a number to search (`number_condition`)."""
 
     marche_id: int | None = None
     party_id: int | None = None
@@ -180,29 +180,52 @@ def _start(day: date) -> datetime:
 
 
 def scope(structure: Structure, filters: Filters, works: bool | None) -> list:
-    """The SQL conditions of the Tableau de bord: every piece the structure sees (its own, drafts included, and
-    those it receives), narrowed by the member's rights (`works`) and the filters."""
-    conditions = [visible_to(structure.id)]
+    """The conditions on the structure's read-model rows (`board_row`) of the Tableau de bord: every piece the
+    structure sees (its own, drafts included, and those it receives), narrowed by the member's rights (`works`)
+    and the filters."""
+    conditions = [BoardRow.structure_id == structure.id]
     if works is not None:
-        conditions.append(Piece.works.is_(works))
+        conditions.append(BoardRow.works == works)
     if filters.marche_id is not None:
-        conditions.append(Piece.marche_id == filters.marche_id)
+        conditions.append(BoardRow.marche_id == filters.marche_id)
     if filters.party_id is not None:
-        conditions.append(Piece.emitter_party_id == filters.party_id)
+        conditions.append(BoardRow.emitter_party_id == filters.party_id)
     if filters.cadre is not None:
-        conditions.append(Piece.cadre.is_(None) if filters.cadre == "" else Piece.cadre == filters.cadre)
+        conditions.append(BoardRow.cadre.is_(None) if filters.cadre == "" else BoardRow.cadre == filters.cadre)
     if filters.status:
-        conditions.append(Piece.status == filters.status)
+        conditions.append(BoardRow.status == filters.status)
+    # A deposited piece's sort date is its deposit: bounding both lets the date index (structure, sort_date) serve
+    # the period.
     if filters.deposited_from is not None:
-        conditions.append(Piece.deposited_at >= _start(filters.deposited_from))
+        start = _start(filters.deposited_from)
+        conditions += [BoardRow.sort_date >= start, BoardRow.deposited_at >= start]
     if filters.deposited_to is not None:
-        conditions.append(Piece.deposited_at < _start(filters.deposited_to + timedelta(days=1)))
+        end = _start(filters.deposited_to + timedelta(days=1))
+        conditions += [BoardRow.sort_date < end, BoardRow.deposited_at < end]
     if filters.number:
-        conditions.append(Piece.number_key.contains(filters.number.strip().upper(), autoescape=True))
+        conditions.append(number_condition(filters.number))
     return conditions
 
 
-_signed_ttc = pieces_queries.signed_ttc
+# From this many characters on, the number search is « contains » (its trigram index); shorter, « starts with ».
+NUMBER_FRAGMENT_MIN = 3
+
+
+def number_condition(typed: str):
+    """What the number search matches. Users type the piece's number as they read it on the invoice, or a part of
+    it — its end (« 0042 »), its start (« F-2026 », « ST »): from three characters on, a number containing it, case
+    ignored, served by the trigram index `ix_board_row_number_search`; shorter (one or two characters, which no
+    trigram holds and which would be found in a large share of a history), a number starting with it, served by the
+    (structure, number_key) index of the « numero » sort (a range of it under the database's C collation)."""
+    key = typed.strip().upper()
+    if len(key) >= NUMBER_FRAGMENT_MIN:
+        return BoardRow.number_key.contains(key, autoescape=True)
+    return BoardRow.number_key.startswith(key, autoescape=True)
+
+
+def is_rollup(filters: Filters) -> bool:
+    """Every filter is a dimension of the rollups (`board_count`): no deposit period, no number."""
+    return filters.deposited_from is None and filters.deposited_to is None and not filters.number
 
 
 @dataclass(frozen=True)
@@ -226,10 +249,13 @@ class MarcheCount:
 class Overview:
     by_status: list[StatusCount]
     by_marche: list[MarcheCount]
+    # Set when the filters select more pieces than `counts.CAP` outside the rollups: « plus de 1 000 », nothing
+    # summed (a period or a number search over a structure's whole history is not counted, it is narrowed).
+    more_than: int | None = None
 
     @property
-    def total(self) -> int:
-        return sum(row.count for row in self.by_status)
+    def total(self) -> int | None:
+        return None if self.more_than else sum(row.count for row in self.by_status)
 
     @property
     def amount_ttc(self) -> Decimal:
@@ -237,22 +263,35 @@ class Overview:
 
 
 def overview(structure: Structure, filters: Filters, works: bool | None) -> Overview:
-    """Counts and amounts TTC by status (in the order of the statuses' table) and by marché: two GROUP BY queries."""
-    conditions = scope(structure, filters, works)
-    rows = db.session.execute(select(Piece.status, func.count(), func.coalesce(func.sum(_signed_ttc()), 0))
-                              .where(*conditions).group_by(Piece.status)).all()
+    """Counts and amounts TTC by status (in the order of the statuses' table) and by marché: one query on the
+    rollups when every filter is one of their dimensions, else one on at most `counts.CAP + 1` rows of board_row
+    (beyond: `more_than`)."""
+    if is_rollup(filters):
+        groups = counts.rollup_groups(counts.rollup_conditions(
+            structure.id, works=works, marche_id=filters.marche_id, party_id=filters.party_id, cadre=filters.cadre,
+            status=filters.status or None))
+    else:
+        groups = counts.capped_groups(scope(structure, filters, works))
+        if groups is None:
+            return Overview([], [], more_than=counts.CAP)
+    statuses_found: dict[str, list] = {}
+    marches_found: dict[int, list] = {}
+    for group in groups:
+        by_status = statuses_found.setdefault(group.status, [0, ZERO])
+        by_status[0] += group.count
+        by_status[1] += group.amount_ttc
+        by_marche = marches_found.setdefault(group.marche_id, [group.reference, 0, ZERO, ZERO, 0])
+        by_marche[1] += group.count
+        by_marche[2] += group.amount_ttc
+        by_marche[3] += group.paid
+        by_marche[4] += group.under_way
     order = {code.value: index for index, code in enumerate(Status)}
-    by_status = sorted((StatusCount(status, count, Decimal(amount)) for status, count, amount in rows),
-                       key=lambda row: order.get(row.status, len(order)))
-    under_way = pieces_queries.under_way()
-    marche_rows = db.session.execute(
-        select(Marche.id, Marche.reference, func.count(Piece.id), func.coalesce(func.sum(_signed_ttc()), 0),
-               func.coalesce(func.sum(Piece.paid_amount), 0), func.count(case((under_way, Piece.id))))
-        .join(Marche, Marche.id == Piece.marche_id).where(*conditions)
-        .group_by(Marche.id, Marche.reference).order_by(Marche.reference)).all()
-    by_marche = [MarcheCount(marche_id, reference, count, Decimal(amount), Decimal(paid), waiting)
-                 for marche_id, reference, count, amount, paid, waiting in marche_rows]
-    return Overview(by_status, by_marche)
+    return Overview(
+        sorted((StatusCount(status, count, amount) for status, (count, amount) in statuses_found.items()),
+               key=lambda row: order.get(row.status, len(order))),
+        sorted((MarcheCount(marche_id, reference, count, amount, paid, under_way)
+                for marche_id, (reference, count, amount, paid, under_way) in marches_found.items()),
+               key=lambda row: (row.reference, row.marche_id)))
 
 
 def parse_sort(value: str | None) -> tuple[str, bool]:
@@ -266,24 +305,17 @@ def parse_sort(value: str | None) -> tuple[str, bool]:
 
 
 def piece_list(structure: Structure, filters: Filters, works: bool | None, *, sort: str | None = None,
-               page: int = 1, per_page: int = 25, total: int | None = None) -> PiecePage:
-    """The Tableau de bord's list, sorted on a column and cut by the database: rows, count (skipped when the caller
-    knows the total from `overview`), and the next clocks of the page."""
-    page, per_page = max(1, int(page)), min(max(1, int(per_page)), PER_PAGE_MAX)
-    conditions = scope(structure, filters, works)
-    if total is None:
-        total = db.session.scalar(select(func.count()).select_from(Piece).where(*conditions))
+               after: str | None = None, before: str | None = None, per_page: int = 25,
+               counted: Overview | None = None) -> lists.BoardPage:
+    """The Tableau de bord's list, sorted on a column, keyset-paginated (`after` / `before`: the cursors of the
+    page links) through the sort's index of board_row. Its count is the overview's (same filters: `counted`) or,
+    without one, the overview's query."""
+    per_page = min(max(1, int(per_page)), PER_PAGE_MAX)
+    if counted is None:
+        counted = overview(structure, filters, works)
     key, descending = parse_sort(sort)
-    column = SORTS[key]
-    rows = db.session.execute(
-        select(Piece, Marche.reference, Structure.name, Structure.siret)
-        .join(Marche, Marche.id == Piece.marche_id).join(Structure, Structure.id == Piece.emitter_structure_id)
-        .where(*conditions)
-        .order_by(column.desc() if descending else column.asc(), Piece.id.desc() if descending else Piece.id)
-        .limit(per_page).offset((page - 1) * per_page)).all()
-    next_clock = _next_deadlines([row[0].id for row in rows])
-    return PiecePage([PieceRow(piece, reference, name, siret, next_clock.get(piece.id))
-                      for piece, reference, name, siret in rows], total, page, per_page)
+    return lists.board_page(scope(structure, filters, works), key, descending, after=after, before=before,
+                            per_page=per_page, total=counted.total, more_than=counted.more_than)
 
 
 def filter_parties(structure: Structure) -> list[tuple[int, str, str, str]]:
@@ -291,7 +323,11 @@ def filter_parties(structure: Structure) -> list[tuple[int, str, str, str]]:
     query. Only what the structure may see: its own parties, and the parties that emitted a piece it sees (the one
     access predicate, `visible_to`) — not every company of its marchés (a private invoice's emitter, a sibling
     branch, a sous-traitant of another co-traitant are not named to a structure that sees none of their pieces)."""
-    emitted_visible = exists().where(Piece.emitter_party_id == MarcheParty.id, visible_to(structure.id))
+    # The parties of the structure's buckets (the rollups: one per party whose pieces it sees), not a probe of
+    # every company of the platform.
+    emitted_visible = MarcheParty.id.in_(
+        select(BoardCount.emitter_party_id).where(BoardCount.structure_id == structure.id)
+        .group_by(BoardCount.emitter_party_id).having(func.sum(BoardCount.n) != 0))
     return [tuple(row) for row in db.session.execute(
         select(MarcheParty.id, MarcheParty.name, MarcheParty.role, Marche.reference)
         .join(Marche, Marche.id == MarcheParty.marche_id)
@@ -305,7 +341,7 @@ def filter_parties(structure: Structure) -> list[tuple[int, str, str, str]]:
 
 def waiting_panel(structure: Structure, waiting_statuses, works: bool | None) -> PiecePage:
     """The pieces waiting on the structure in these statuses, most urgent first (a slice of the "à traiter" box)."""
-    return pieces_for(structure, box="a_traiter", status=list(waiting_statuses), works=works, per_page=PANEL_SIZE)
+    return lists.waiting_page(structure.id, statuses=list(waiting_statuses), works=works, per_page=PANEL_SIZE)
 
 
 @dataclass(frozen=True)
@@ -319,19 +355,15 @@ class TacitRow:
 
 
 def tacit_validations(structure: Structure, works: bool | None, limit: int = PANEL_SIZE) -> list[TacitRow]:
-    """The pieces this structure let go by silence as their validator (15 days), newest first: one query."""
-    as_validator = exists().where(
-        PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure.id,
-        pieces_queries.plays(PieceAccess.roles, T.STEP_VALIDATION_1, T.STEP_VALIDATION_2))
-    conditions = [PieceEvent.action == T.Action.TACIT_VALIDATION, as_validator,
-                  visible_to(structure.id)]
+    """The pieces this structure let go by silence as their validator (15 days), newest first: one query on the
+    partial index of board_row's `tacit_at`."""
+    conditions = [BoardRow.structure_id == structure.id, BoardRow.tacit_at.is_not(None)]
     if works is not None:
-        conditions.append(Piece.works.is_(works))
+        conditions.append(BoardRow.works == works)
     rows = db.session.execute(
-        select(Piece.id, Piece.number, Structure.name, Marche.reference, Piece.montant_ttc, PieceEvent.at)
-        .join(Piece, Piece.id == PieceEvent.piece_id).join(Structure, Structure.id == Piece.emitter_structure_id)
-        .join(Marche, Marche.id == Piece.marche_id).where(*conditions)
-        .order_by(PieceEvent.at.desc(), PieceEvent.id.desc()).limit(limit)).all()
+        select(BoardRow.piece_id, BoardRow.number, BoardRow.emitter_name, BoardRow.marche_reference,
+               BoardRow.montant_ttc, BoardRow.tacit_at)
+        .where(*conditions).order_by(BoardRow.tacit_at.desc(), BoardRow.piece_id.desc()).limit(limit)).all()
     return [TacitRow(*row) for row in rows]
 
 
@@ -369,24 +401,18 @@ class SubcontractorLine:
 
 
 def subcontractors(structure: Structure) -> list[SubcontractorLine]:
-    """Every party working under one of the structure's parties, with its sums: one GROUP BY query. A piece counts
-    only if this structure sees it (as validator or contractor above: the access rows)."""
+    """Every party working under one of the structure's parties, with its sums from the rollups (the pieces this
+    structure sees, as validator or contractor above): one query."""
     mine = select(MarcheParty.id).where(MarcheParty.structure_id == structure.id, MarcheParty.status == "confirmed")
-    sent = pieces_queries.sent()
-    validated = pieces_queries.validated_by_a_contractor()
-    signed = _signed_ttc()
+    under = (select(MarcheParty.id).where(MarcheParty.parent_id.in_(mine), MarcheParty.status == "confirmed",
+                                          MarcheParty.role.in_((Role.SOUS_TRAITANT, Role.COTRAITANT))))
+    sums = counts.party_sums(structure.id, under)
     rows = db.session.execute(
         select(MarcheParty.id, MarcheParty.name, MarcheParty.role, Marche.reference, MarcheParty.montant_ttc,
-               func.coalesce(func.sum(case((sent, signed))), 0),
-               func.coalesce(func.sum(case((and_(sent, validated),
-                                               func.coalesce(Piece.accepted_amount, Piece.montant_ttc)))), 0),
-               func.coalesce(func.sum(case((Piece.status.in_(PAID), Piece.paid_amount))), 0))
+               func.coalesce(sums.c.invoiced, 0), func.coalesce(sums.c.validated, 0), func.coalesce(sums.c.paid, 0))
         .join(Marche, Marche.id == MarcheParty.marche_id)
-        .outerjoin(Piece, and_(Piece.emitter_party_id == MarcheParty.id,
-                               visible_to(structure.id)))
-        .where(MarcheParty.parent_id.in_(mine), MarcheParty.status == "confirmed",
-               MarcheParty.role.in_((Role.SOUS_TRAITANT, Role.COTRAITANT)))
-        .group_by(MarcheParty.id, MarcheParty.name, MarcheParty.role, Marche.reference, MarcheParty.montant_ttc)
+        .outerjoin(sums, sums.c.party_id == MarcheParty.id)
+        .where(MarcheParty.id.in_(under))
         .order_by(Marche.reference, MarcheParty.name)).all()
     return [SubcontractorLine(party_id, name, role, reference, accepted, Decimal(invoiced), Decimal(valid),
                               Decimal(paid))
@@ -441,12 +467,7 @@ def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL
     """The structure's own sent pieces, newest first, each with how far its money came (the milestones of its route,
     with dates and amounts from its events), who it waits on now and when its money is expected (the Trésorerie's
     forecast): five queries (pieces, events, clocks, names, the history of habits) and those of the état lines."""
-    conditions = [Piece.emitter_structure_id == structure.id, Piece.status != Status.BROUILLON.value]
-    if works is not None:
-        conditions.append(Piece.works.is_(works))
-    rows = db.session.execute(
-        select(Piece, Marche).join(Marche, Marche.id == Piece.marche_id).where(*conditions)
-        .order_by(Piece.deposited_at.desc(), Piece.id.desc()).limit(limit)).all()
+    rows = lists.own_sent(structure.id, works, limit)
     if not rows:
         return []
     ids = [piece.id for piece, _ in rows]

@@ -186,10 +186,14 @@ def test_board_filters_search_sort_and_pages(app, w, monkeypatch):
     assert board_numbers(text(durand.get(f"{base}?status=REFUSEE_1", headers=HX))) == []
     monkeypatch.setattr(views, "BOARD_PER_PAGE", 2)
     first = text(durand.get(f"{base}?tri=numero&number=ST", headers=HX))
-    assert board_numbers(first) == ["ST-20", "ST-21"] and "page 1 sur 2" in first
-    link = re.search(r'href="([^"]+page=2[^"]*)"', first).group(1)
-    assert "tri=numero" in link and "number=ST" in link
-    assert board_numbers(text(durand.get(link, headers=HX))) == ["ST-22"]
+    assert board_numbers(first) == ["ST-20", "ST-21"] and "3 pièces" in first and "avant=" not in first
+    # Keyset pages (issue 20): the link carries the last row shown, the filters and the sort.
+    link = re.search(r'href="([^"]+apres=[^"]*)"', first).group(1)
+    assert "tri=numero" in link and "number=ST" in link and "page=" not in link
+    second = text(durand.get(link, headers=HX))
+    assert board_numbers(second) == ["ST-22"] and "apres=" not in second
+    back = re.search(r'href="([^"]+avant=[^"]*)"', second).group(1)
+    assert board_numbers(text(durand.get(back, headers=HX))) == ["ST-20", "ST-21"]
 
 
 def test_holder_panel_validations_tacit_and_amounts_per_subcontractor(app, w):

@@ -129,8 +129,9 @@ def tableau_de_bord():
     context["filter_query"] = {k: v for k, v in context["query"].items() if k != "tri"}
     if allowed:
         context["overview"] = summary = board.overview(g.structure, filters, works)
-        context["page"] = board.piece_list(g.structure, filters, works, sort=sort, page=_page_number(),
-                                           per_page=BOARD_PER_PAGE, total=summary.total)
+        context["page"] = board.piece_list(g.structure, filters, works, sort=sort, after=request.args.get("apres"),
+                                           before=request.args.get("avant"), per_page=BOARD_PER_PAGE,
+                                           counted=summary)
     if _inline():
         return render_template("dashboard/_board.html", **context)
     if allowed:

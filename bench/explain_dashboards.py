@@ -1,0 +1,158 @@
+"""EXPLAIN (ANALYZE, BUFFERS) of every statement the dashboards run, on a seeded benchmark database (issue 20).
+
+Logs in as each busy account of the benchmark (`dashboards_seed.BENCH_LOGINS`: titulaire, maître d'œuvre, maître
+d'ouvrage, sous-traitant) through the application's test client — the real login form, the real views, the
+application's role `chorus_app` so that row-level security applies — opens each dashboard page and variant (the
+Synthèse; the Tableau de bord bare, filtered, searched by number, each sort both ways, its next page by the « Suivant »
+link), and for every SELECT the page runs, runs it again under `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)` on the same
+connection, in the same transaction (same tenant settings), with the same parameters (a SQLAlchemy
+`before_cursor_execute` listener on the engine).
+
+Prints one line per statement: milliseconds, the rows the plan's scans read (rows returned by each scan node ×
+loops, plus the rows its filters removed), shared buffers (hit + read), the plan's top nodes and the statement's
+first words; then per page: statements, total rows read, total ms. Nothing is asserted: the figures go in the issue
+note.
+
+    .venv/bin/python bench/explain_dashboards.py                       # chorus_bench (100 000 pieces)
+    .venv/bin/python bench/explain_dashboards.py --database chorus_bench_1m --accounts moe titulaire
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import dashboards_seed as seeding  # noqa: E402
+
+SCANS = {"Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan", "Bitmap Index Scan"}
+SORTS = ("date", "numero", "montant", "statut", "marche")
+
+
+def variants() -> list[tuple[str, str]]:
+    """(name, path) of each page measured; {siret} is the logged-in structure's."""
+    recent = (date.today() - timedelta(days=30)).isoformat()
+    pages = [("synthese", "/s/{siret}/synthese"),
+             ("tableau_de_bord", "/s/{siret}/tableau-de-bord"),
+             ("board:status", "/s/{siret}/tableau-de-bord?status=A_VALIDER_1"),
+             ("board:period", f"/s/{{siret}}/tableau-de-bord?du={recent}"),
+             ("board:number", "/s/{siret}/tableau-de-bord?number=0042"),
+             ("board:number-start", "/s/{siret}/tableau-de-bord?number=F")]
+    for key in SORTS:
+        pages += [(f"board:tri={key}", f"/s/{{siret}}/tableau-de-bord?tri={key}"),
+                  (f"board:tri=-{key}", f"/s/{{siret}}/tableau-de-bord?tri=-{key}")]
+    return pages
+
+
+def rows_read(plan: dict) -> int:
+    """The rows the plan's scan nodes read: returned × loops, plus those their filters removed."""
+    total = 0
+    if plan.get("Node Type") in SCANS:
+        loops = plan.get("Actual Loops", 1) or 1
+        total += (plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)
+                  + plan.get("Rows Removed by Index Recheck", 0)) * loops
+    for child in plan.get("Plans", ()):
+        total += rows_read(child)
+    return total
+
+
+def shape(plan: dict, depth: int = 0, limit: int = 3) -> str:
+    """The plan's first nodes, with their index: « Limit > Nested Loop > Index Scan Backward ix_board_row_date »."""
+    name = plan.get("Node Type", "?")
+    if plan.get("Scan Direction") == "Backward":
+        name += " Backward"
+    if plan.get("Index Name"):
+        name += f" {plan['Index Name']}"
+    elif plan.get("Relation Name") and name.startswith("Seq Scan"):
+        name += f" {plan['Relation Name']}"
+    children = plan.get("Plans", ())
+    if depth + 1 >= limit or not children:
+        return name
+    return name + " > " + " | ".join(shape(child, depth + 1, limit) for child in children[:2])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", default="chorus_bench")
+    parser.add_argument("--accounts", nargs="*", default=list(seeding.BENCH_LOGINS))
+    parser.add_argument("--only", nargs="*", default=None, help="page names to run (default: all)")
+    args = parser.parse_args(argv)
+
+    os.environ.update({"DATABASE_URL": f"postgresql://chorus_app@127.0.0.1:5432/{args.database}",
+                       "CHORUS_ENV": "production", "SECRET_KEY": "bench-explain-not-for-production",
+                       "SESSION_COOKIE_SECURE": "0", "LOGIN_RATE_LIMIT": "100000 per minute",
+                       "BASE_URL": "http://127.0.0.1", "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "")})
+    from sqlalchemy import event
+
+    from chorus_chain import create_app
+    from chorus_chain.extensions import db
+
+    app = create_app()
+    with app.app_context():
+        engine = db.engine
+    seen: list[dict] = []
+
+    def explain(conn, cursor, statement, parameters, context, executemany):
+        if executemany or not statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            return
+        if "set_config(" in statement:
+            return
+        raw = conn.connection.dbapi_connection.cursor()
+        try:
+            raw.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, parameters)
+            plan = raw.fetchone()[0][0]
+        finally:
+            raw.close()
+        top = plan["Plan"]
+        seen.append({"ms": plan.get("Execution Time", 0.0), "rows": rows_read(top),
+                     "buffers": top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0),
+                     "shape": shape(top), "sql": " ".join(statement.split())[:110]})
+
+    event.listen(engine, "before_cursor_execute", explain)
+    pages = [(name, path) for name, path in variants() if args.only is None or name in args.only]
+    for account in args.accounts:
+        email = seeding.BENCH_LOGINS[account]
+        client = app.test_client()
+        login = client.get("/connexion")
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login.get_data(as_text=True))
+        answer = client.post("/connexion", data={"email": email, "password": seeding.BENCH_PASSWORD,
+                                                 **({"csrf_token": token.group(1)} if token else {})})
+        if answer.status_code not in (302, 303):
+            print(f"login of {email} failed: HTTP {answer.status_code}")
+            continue
+        home = client.get("/", follow_redirects=True).get_data(as_text=True)
+        siret = re.search(r"/s/(\d{14})/", home)
+        if not siret:
+            print(f"{account}: no structure found on the home page")
+            continue
+        for name, path in pages:
+            url = path.format(siret=siret.group(1))
+            for label, target in [(name, url)]:
+                seen.clear()
+                response = client.get(target)
+                body = response.get_data(as_text=True)
+                report(account, label, response.status_code, seen)
+                # The next page of the list, by its « Suivant » link (a keyset cursor), for the sorts.
+                following = re.search(r'href="([^"]+apres=[^"]+)"', body)
+                if name.startswith("board:tri") and following:
+                    seen.clear()
+                    response = client.get(following.group(1).replace("&amp;", "&"))
+                    report(account, label + " (page 2)", response.status_code, seen)
+    return 0
+
+
+def report(account: str, page: str, status: int, seen: list[dict]) -> None:
+    print(f"\n== {account} {page}: HTTP {status}, {len(seen)} SELECTs, rows read {sum(s['rows'] for s in seen)}, "
+          f"{sum(s['ms'] for s in seen):.1f} ms")
+    for s in seen:
+        print(f"  {s['ms']:8.2f} ms {s['rows']:9d} rows {s['buffers']:7d} buf  {s['shape'][:90]:90s}  {s['sql']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

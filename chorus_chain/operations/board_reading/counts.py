@@ -1,0 +1,94 @@
+"""The dashboards' counts and sums read from the read model:
+
+- from the rollups (`board_count`: insert-only deltas per structure × marché × emitting party × cadre × works ×
+  status, summed here) when every filter is one of those dimensions: the rows read are the structure's buckets, not
+  its pieces;
+- from `board_row`, at most `CAP + 1` rows, when a filter is not a dimension (a deposit period, a number): beyond
+  `CAP` the page says « plus de 1 000 » instead of counting a structure's whole history.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import case, func, select
+
+from chorus_chain.domain.statuses import PAID_STATUSES
+from chorus_chain.extensions import db
+from chorus_chain.models import Marche
+from chorus_chain.models.board import BoardCount, BoardRow
+from chorus_chain.operations.pieces_queries import under_way as under_way_condition
+
+CAP = 1000
+
+
+def rollup_conditions(structure_id: int, *, works: bool | None = None, marche_id: int | None = None,
+                      party_id: int | None = None, cadre: str | None = None, status: str | None = None) -> list:
+    """The buckets of the structure the filters select (cadre "": the private invoices, "" in a bucket's key)."""
+    conditions = [BoardCount.structure_id == structure_id]
+    if works is not None:
+        conditions.append(BoardCount.works == works)
+    if marche_id is not None:
+        conditions.append(BoardCount.marche_id == marche_id)
+    if party_id is not None:
+        conditions.append(BoardCount.emitter_party_id == party_id)
+    if cadre is not None:
+        conditions.append(BoardCount.cadre == cadre)
+    if status:
+        conditions.append(BoardCount.status == status)
+    return conditions
+
+
+@dataclass(frozen=True)
+class Group:
+    """The pieces of one status on one marché: how many, their amount TTC (credit notes deducted), paid, under way."""
+
+    status: str
+    marche_id: int
+    reference: str
+    count: int
+    amount_ttc: Decimal
+    paid: Decimal
+    under_way: int
+
+
+def rollup_groups(conditions: list) -> list[Group]:
+    """The selected buckets summed by status and marché (a bucket whose deltas cancel out is no group): one query,
+    bounded by the structure's buckets."""
+    n = func.sum(BoardCount.n)
+    rows = db.session.execute(
+        select(BoardCount.status, BoardCount.marche_id, Marche.reference, n,
+               func.coalesce(func.sum(BoardCount.signed_ttc), 0), func.coalesce(func.sum(BoardCount.paid), 0),
+               func.coalesce(func.sum(BoardCount.under_way), 0))
+        .join(Marche, Marche.id == BoardCount.marche_id).where(*conditions)
+        .group_by(BoardCount.status, BoardCount.marche_id, Marche.reference).having(n != 0)).all()
+    return [Group(status, marche_id, reference, int(count), Decimal(amount), Decimal(paid), int(under_way))
+            for status, marche_id, reference, count, amount, paid, under_way in rows]
+
+
+def capped_groups(conditions: list) -> list[Group] | None:
+    """The rows of board_row under `conditions` grouped by status and marché, reading at most CAP + 1 of them
+    through the index the conditions pick; None when there are more than CAP (the page says « plus de »)."""
+    selected = (select(BoardRow.status, BoardRow.marche_id, BoardRow.marche_reference, BoardRow.signed_ttc,
+                       BoardRow.paid_amount).where(*conditions).limit(CAP + 1).subquery())
+    under_way = under_way_condition(selected.c.status)
+    rows = db.session.execute(
+        select(selected.c.status, selected.c.marche_id, selected.c.marche_reference, func.count(),
+               func.coalesce(func.sum(selected.c.signed_ttc), 0), func.coalesce(func.sum(selected.c.paid_amount), 0),
+               func.count(case((under_way, 1))))
+        .group_by(selected.c.status, selected.c.marche_id, selected.c.marche_reference)).all()
+    if sum(row[3] for row in rows) > CAP:
+        return None
+    return [Group(status, marche_id, reference, int(count), Decimal(amount), Decimal(paid), int(under_way))
+            for status, marche_id, reference, count, amount, paid, under_way in rows]
+
+
+def party_sums(structure_id: int, party_ids):
+    """A subquery of the money of the pieces each emitting party sent that the structure sees: invoiced (sent, not
+    refused, credit notes deducted), validated by its contractor, paid (the paid statuses) — from the rollups."""
+    return (select(BoardCount.emitter_party_id.label("party_id"),
+                   func.sum(BoardCount.sent_ttc).label("invoiced"),
+                   func.sum(BoardCount.validated_ttc).label("validated"),
+                   func.sum(case((BoardCount.status.in_(PAID_STATUSES), BoardCount.paid), else_=0)).label("paid"))
+            .where(BoardCount.structure_id == structure_id, BoardCount.emitter_party_id.in_(party_ids))
+            .group_by(BoardCount.emitter_party_id).subquery())

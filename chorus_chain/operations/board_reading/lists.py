@@ -1,0 +1,140 @@
+"""The dashboards' lists read from `board_row`, each through an index of the structure's rows, cut by the database:
+
+- `waiting_page`: what waits on the structure, most urgent first (the Synthèse and the waiting panels) — the partial
+  index `ix_board_row_waiting` (structure, next clock, newest): the rows read are the waiting ones, not its history;
+- `board_page`: the Tableau de bord's list on one sort, keyset-paginated (`cursor`): each sort has its index
+  (structure, sort value, piece id), read forwards or backwards from the last row seen;
+- `own_sent`: the structure's own deposited pieces, newest first (the sous-traitant's payment tracker).
+
+A page's pieces are then read by their primary keys in the same statement (the templates and the actions need the
+`Piece`); the ORM's tenant criteria still apply to them (a probe per row shown).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, tuple_, true
+
+from chorus_chain.domain.statuses import Status
+from chorus_chain.extensions import db
+from chorus_chain.models import Marche, Piece
+from chorus_chain.models.board import BoardRow
+from chorus_chain.operations.board_reading import cursor as cursors
+from chorus_chain.operations.pieces_queries import PiecePage, PieceRow, _next_deadlines
+
+# The Tableau de bord's sorts (the URL's "tri") → the read model's column, each with its index (models.board).
+SORT_COLUMNS = {
+    "numero": BoardRow.number_key,
+    "date": BoardRow.sort_date,
+    "montant": BoardRow.montant_ttc,
+    "statut": BoardRow.status,
+    "marche": BoardRow.marche_reference,
+}
+
+
+def _rows_of(statement) -> list[PieceRow]:
+    """The page's rows as the templates read them (the piece, its marché's reference and emitter, its next clock)."""
+    rows = db.session.execute(statement).all()
+    next_clock = _next_deadlines([row[0].id for row in rows])
+    return [PieceRow(piece, reference, name, siret, next_clock.get(piece.id)) for piece, reference, name, siret
+            in rows]
+
+
+def _shown(*conditions):
+    return (select(Piece, BoardRow.marche_reference, BoardRow.emitter_name, BoardRow.emitter_siret)
+            .select_from(BoardRow).join(Piece, Piece.id == BoardRow.piece_id).where(*conditions))
+
+
+def waiting_conditions(structure_id: int, *, works: bool | None = None, marche_id: int | None = None,
+                       statuses: str | Iterable[str] | None = None) -> list:
+    """What waits on the structure (the "à traiter" box: pieces_queries.box_condition), narrowed."""
+    # `waiting = true`, which the planner reads as the partial index's own predicate (`WHERE waiting`).
+    conditions = [BoardRow.structure_id == structure_id, BoardRow.waiting == true()]
+    if works is not None:
+        conditions.append(BoardRow.works == works)
+    if marche_id is not None:
+        conditions.append(BoardRow.marche_id == marche_id)
+    if statuses:
+        conditions.append(BoardRow.status.in_([statuses] if isinstance(statuses, str) else list(statuses)))
+    return conditions
+
+
+def waiting_page(structure_id: int, *, works: bool | None = None, marche_id: int | None = None,
+                 statuses: str | Iterable[str] | None = None, page: int = 1, per_page: int = 20) -> PiecePage:
+    """A page of what waits on the structure, most urgent first: the earliest open clock, pieces without one after,
+    newest first, then the highest id — the order of `pieces_queries.pieces_for(box="a_traiter")`. Three queries
+    (rows, count, clocks); the count reads the waiting rows only (the partial index), bounded by the work to do."""
+    conditions = waiting_conditions(structure_id, works=works, marche_id=marche_id, statuses=statuses)
+    total = db.session.scalar(select(func.count()).select_from(BoardRow).where(*conditions))
+    items = _rows_of(_shown(*conditions)
+                     .order_by(BoardRow.next_due.asc().nulls_last(), BoardRow.sort_date.desc(),
+                               BoardRow.piece_id.desc())
+                     .limit(per_page).offset((page - 1) * per_page))
+    return PiecePage(items, total, page, per_page)
+
+
+@dataclass(frozen=True)
+class BoardPage:
+    """A page of the Tableau de bord's list: its rows, how many rows the filters select (`total`; None with
+    `more_than`: more than that many, not counted) and the cursors of the pages around it (None: no such page)."""
+
+    items: list[PieceRow]
+    total: int | None
+    more_than: int | None
+    per_page: int
+    before: str | None  # the « avant » cursor of the previous page
+    after: str | None  # the « apres » cursor of the next page
+
+
+def board_page(conditions: list, sort_key: str, descending: bool, *, after: str | None = None,
+               before: str | None = None, per_page: int = 25, total: int | None = None,
+               more_than: int | None = None) -> BoardPage:
+    """One page of the list under `conditions` (on BoardRow, the structure's equality first), in the sort's order
+    with the piece id breaking ties in the same direction, starting after the `after` cursor's row (or, going back,
+    ending before the `before` cursor's row). Reads `per_page + 1` rows of the sort's index past the cursor: two
+    queries (rows, clocks) whatever the page's depth."""
+    column = SORT_COLUMNS[sort_key]
+    key = tuple_(column, BoardRow.piece_id)
+    after_mark = cursors.decode(sort_key, after)
+    before_mark = cursors.decode(sort_key, before) if after_mark is None else None
+    backwards = before_mark is not None
+    if after_mark is not None:
+        conditions = [*conditions, key < tuple_(*after_mark) if descending else key > tuple_(*after_mark)]
+    elif backwards:
+        conditions = [*conditions, key > tuple_(*before_mark) if descending else key < tuple_(*before_mark)]
+    # Going back reads the index the other way from the cursor, then shows the rows in the page's order.
+    reverse = descending != backwards
+    order = [column.desc(), BoardRow.piece_id.desc()] if reverse else [column.asc(), BoardRow.piece_id.asc()]
+    statement = (select(Piece, BoardRow.marche_reference, BoardRow.emitter_name, BoardRow.emitter_siret, column)
+                 .select_from(BoardRow).join(Piece, Piece.id == BoardRow.piece_id).where(*conditions)
+                 .order_by(*order).limit(per_page + 1))
+    rows = db.session.execute(statement).all()
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    if backwards:
+        rows.reverse()
+    next_clock = _next_deadlines([row[0].id for row in rows])
+    items = [PieceRow(piece, reference, name, siret, next_clock.get(piece.id))
+             for piece, reference, name, siret, _ in rows]
+    first = cursors.encode(sort_key, rows[0][4], rows[0][0].id) if rows else None
+    last = cursors.encode(sort_key, rows[-1][4], rows[-1][0].id) if rows else None
+    if backwards:
+        previous, following = (first if more else None), last
+    else:
+        previous, following = (first if after_mark is not None else None), (last if more else None)
+    return BoardPage(items, total, more_than, per_page, previous, following)
+
+
+def own_sent(structure_id: int, works: bool | None, limit: int) -> list[tuple[Piece, Marche]]:
+    """The structure's own deposited pieces, newest first, with their marché (the payment tracker): the partial
+    index `ix_board_row_own` read backwards, `limit` rows."""
+    conditions = [BoardRow.structure_id == structure_id,
+                  BoardRow.structure_id == BoardRow.emitter_structure_id,  # the partial index's predicate
+                  BoardRow.status != Status.BROUILLON.value]
+    if works is not None:
+        conditions.append(BoardRow.works == works)
+    return [tuple(row) for row in db.session.execute(
+        select(Piece, Marche).select_from(BoardRow).join(Piece, Piece.id == BoardRow.piece_id)
+        .join(Marche, Marche.id == BoardRow.marche_id).where(*conditions)
+        .order_by(BoardRow.deposited_at.desc(), BoardRow.piece_id.desc()).limit(limit))]

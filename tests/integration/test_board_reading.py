@@ -1,0 +1,351 @@
+"""The dashboards read their read model (issue 20): every figure and every list they show from `board_row` /
+`board_count` equals what the former queries on the source tables (pieces, access rows, events, clocks) answered, on
+random worlds — drafts, deposits at random ages, validations, partial validations, refusals, the MOE's and MOA's
+steps, payments, a private invoice, tacit validations by the sweep — for every structure of the world, with and
+without the rights' `works` scope and each filter, every sort walked page by page with the keyset cursors, forwards
+and back.
+
+The former queries are kept here, as they stood before issue 20, as the oracle: they read the pieces themselves.
+"""
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import and_, case, exists, func, or_, select
+
+from chorus_chain.access import visible_to
+from chorus_chain.domain import statuses
+from chorus_chain.domain import transitions as T
+from chorus_chain.domain.statuses import Status
+from chorus_chain.extensions import db
+from chorus_chain.graph import Role
+from chorus_chain.models import Marche, MarcheParty, Piece, PieceAccess, PieceEvent, Structure
+from chorus_chain.models.base import utcnow
+from chorus_chain.operations import dashboard
+from chorus_chain.operations.board_reading import counts
+from chorus_chain.operations import pieces_queries
+from chorus_chain.operations.pieces_queries import pieces_for
+from chorus_chain.operations.pieces_records import roles_text
+from tests.integration import pieces_world as pw
+
+ACTORS = ("moa", "moe", "mandataire", "cotraitant", "st1", "sibling", "st_co", "st2")
+
+
+# --- The former queries (before issue 20), on the source tables ------------------------------------------------------
+
+def _signed():
+    return case((Piece.piece_type == "AVOIR", -Piece.montant_ttc), else_=Piece.montant_ttc)
+
+
+def old_scope(structure, filters: dashboard.Filters, works):
+    conditions = [visible_to(structure.id)]
+    if works is not None:
+        conditions.append(Piece.works.is_(works))
+    if filters.marche_id is not None:
+        conditions.append(Piece.marche_id == filters.marche_id)
+    if filters.party_id is not None:
+        conditions.append(Piece.emitter_party_id == filters.party_id)
+    if filters.cadre is not None:
+        conditions.append(Piece.cadre.is_(None) if filters.cadre == "" else Piece.cadre == filters.cadre)
+    if filters.status:
+        conditions.append(Piece.status == filters.status)
+    if filters.deposited_from is not None:
+        conditions.append(Piece.deposited_at >= dashboard._start(filters.deposited_from))
+    if filters.deposited_to is not None:
+        conditions.append(Piece.deposited_at < dashboard._start(filters.deposited_to + timedelta(days=1)))
+    if filters.number:
+        conditions.append(Piece.number_key.contains(filters.number.strip().upper(), autoescape=True))
+    return conditions
+
+
+def old_overview(structure, filters, works):
+    conditions = old_scope(structure, filters, works)
+    by_status = {status: (count, Decimal(amount)) for status, count, amount in db.session.execute(
+        select(Piece.status, func.count(), func.coalesce(func.sum(_signed()), 0))
+        .where(*conditions).group_by(Piece.status))}
+    under_way = and_(Piece.status != Status.BROUILLON.value,
+                     Piece.status.not_in([s.value for s in statuses.FINAL_STATUSES]))
+    by_marche = {marche_id: (reference, count, Decimal(amount), Decimal(paid), waiting)
+                 for marche_id, reference, count, amount, paid, waiting in db.session.execute(
+        select(Marche.id, Marche.reference, func.count(Piece.id), func.coalesce(func.sum(_signed()), 0),
+               func.coalesce(func.sum(Piece.paid_amount), 0), func.count(case((under_way, Piece.id))))
+        .join(Marche, Marche.id == Piece.marche_id).where(*conditions).group_by(Marche.id, Marche.reference))}
+    return by_status, by_marche
+
+
+def old_list(structure, filters, works, key, descending):
+    column = {"numero": Piece.number_key, "date": func.coalesce(Piece.deposited_at, Piece.created_at),
+              "montant": Piece.montant_ttc, "statut": Piece.status, "marche": Marche.reference}[key]
+    return list(db.session.scalars(
+        select(Piece.id).join(Marche, Marche.id == Piece.marche_id).where(*old_scope(structure, filters, works))
+        .order_by(column.desc() if descending else column.asc(), Piece.id.desc() if descending else Piece.id)))
+
+
+def old_tacit(structure, works):
+    as_validator = exists().where(
+        PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure.id,
+        or_(PieceAccess.roles.like(f"%{roles_text([T.STEP_VALIDATION_1])}%"),
+            PieceAccess.roles.like(f"%{roles_text([T.STEP_VALIDATION_2])}%")))
+    conditions = [PieceEvent.action == T.Action.TACIT_VALIDATION, as_validator, visible_to(structure.id)]
+    if works is not None:
+        conditions.append(Piece.works.is_(works))
+    return [tuple(row) for row in db.session.execute(
+        select(Piece.id, Piece.number, Structure.name, Marche.reference, Piece.montant_ttc, PieceEvent.at)
+        .join(Piece, Piece.id == PieceEvent.piece_id).join(Structure, Structure.id == Piece.emitter_structure_id)
+        .join(Marche, Marche.id == Piece.marche_id).where(*conditions)
+        .order_by(PieceEvent.at.desc(), PieceEvent.id.desc()))]
+
+
+def old_subcontractors(structure):
+    mine = select(MarcheParty.id).where(MarcheParty.structure_id == structure.id, MarcheParty.status == "confirmed")
+    sent = and_(Piece.status != Status.BROUILLON.value, Piece.status.not_in(dashboard.REFUSED))
+    validated = exists().where(PieceEvent.piece_id == Piece.id, PieceEvent.action.in_(pieces_queries.VALIDATING_ACTIONS))
+    return [tuple(row) for row in db.session.execute(
+        select(MarcheParty.id, func.coalesce(func.sum(case((sent, _signed()))), 0),
+               func.coalesce(func.sum(case((and_(sent, validated),
+                                               func.coalesce(Piece.accepted_amount, Piece.montant_ttc)))), 0),
+               func.coalesce(func.sum(case((Piece.status.in_(dashboard.PAID), Piece.paid_amount))), 0))
+        .join(Marche, Marche.id == MarcheParty.marche_id)
+        .outerjoin(Piece, and_(Piece.emitter_party_id == MarcheParty.id, visible_to(structure.id)))
+        .where(MarcheParty.parent_id.in_(mine), MarcheParty.status == "confirmed",
+               MarcheParty.role.in_((Role.SOUS_TRAITANT, Role.COTRAITANT)))
+        .group_by(MarcheParty.id, Marche.reference, MarcheParty.name).order_by(Marche.reference, MarcheParty.name))]
+
+
+def old_tracker(structure, works):
+    conditions = [Piece.emitter_structure_id == structure.id, Piece.status != Status.BROUILLON.value]
+    if works is not None:
+        conditions.append(Piece.works.is_(works))
+    return list(db.session.scalars(select(Piece.id).where(*conditions)
+                                   .order_by(Piece.deposited_at.desc(), Piece.id.desc())))
+
+
+def old_filter_parties(structure):
+    emitted_visible = exists().where(Piece.emitter_party_id == MarcheParty.id, visible_to(structure.id))
+    return [tuple(row) for row in db.session.execute(
+        select(MarcheParty.id, MarcheParty.name, MarcheParty.role, Marche.reference)
+        .join(Marche, Marche.id == MarcheParty.marche_id)
+        .where(MarcheParty.role.in_(Role.CONTRACTORS),
+               or_(and_(MarcheParty.structure_id == structure.id, MarcheParty.status == "confirmed"),
+                   emitted_visible))
+        .order_by(Marche.reference, MarcheParty.name, MarcheParty.id))]
+
+
+# --- A random world ----------------------------------------------------------------------------------------------
+
+def _try(app, who, piece_id, action, when, **inputs) -> bool:
+    """The action if the piece allows it now (a random walk meets refusals: they change nothing)."""
+    from chorus_chain.operations import OperationError
+
+    try:
+        pw.act(app, who, piece_id, action, now=when, **inputs)
+        return True
+    except OperationError:
+        return False
+
+
+def random_world(app, w, seed: int, pieces: int = 24) -> None:
+    rng = random.Random(seed)
+    now = utcnow()
+    for n in range(pieces):
+        age = rng.uniform(0, 40)
+        when = now - timedelta(days=age)
+        ht = f"{rng.randint(1, 15) * 100}.00"  # within every DC4 ceiling of the world, whatever the draw
+        kind = rng.choice(("st1", "st1", "sibling", "st_co", "mandataire", "cotraitant", "private", "draft"))
+        number = f"R{seed}-{n:03d}"
+        if kind == "draft":
+            author, cadre = rng.choice(((w.st1, "A10"), (w.mandataire, "A4")))
+            pw.create(app, w, author, cadre, number, now=when, ht=ht)
+            continue
+        if kind == "private":
+            piece_id = pw.deposit(app, w, w.st2, None, number, now=when, ht=ht)
+            step = rng.random()
+            if step < 0.4:
+                _try(app, w.st1, piece_id, "validate", when + timedelta(hours=1))
+            elif step < 0.7:
+                if _try(app, w.st1, piece_id, "validate_partially", when + timedelta(hours=1),
+                        amount=str(int(Decimal(ht) * Decimal("0.8"))), reason="Métré"):
+                    _try(app, w.st1, piece_id, "mark_paid", when + timedelta(hours=2),
+                         amount=str(int(Decimal(ht) * Decimal("0.8"))), paid_on=(when + timedelta(hours=2)).date()
+                         .isoformat())
+            continue
+        author = {"st1": w.st1, "sibling": w.sibling, "st_co": w.st_co, "mandataire": w.mandataire,
+                  "cotraitant": w.cotraitant}[kind]
+        cadre = {"mandataire": "A4", "cotraitant": "A13"}.get(kind, "A10")
+        piece_id = pw.deposit(app, w, author, cadre, number, now=when, ht=ht)
+        step = when + timedelta(hours=1)
+        fate = rng.random()
+        if fate < 0.15:
+            continue  # waits on its validator (or goes tacit at the sweep)
+        if fate < 0.25:
+            for validator in (w.cotraitant, w.mandataire):
+                _try(app, validator, piece_id, "refuse", step, reason="non_conforme", comment="Non réalisé")
+            continue
+        for validator in (w.cotraitant, w.mandataire):
+            if rng.random() < 0.3:
+                _try(app, validator, piece_id, "validate_partially", step,
+                     amount=str(int(Decimal(ht) * Decimal("0.9"))), reason="Métré")
+            else:
+                _try(app, validator, piece_id, "validate", step)
+        if fate < 0.45:
+            continue
+        _try(app, w.moe, piece_id, "take", step + timedelta(hours=1))
+        if fate < 0.6:
+            continue
+        _try(app, w.moe, piece_id, "issue_etat_acompte", step + timedelta(hours=2))
+        if fate < 0.75:
+            continue
+        _try(app, w.moa, piece_id, "moa_take", step + timedelta(hours=3))
+        _try(app, w.moa, piece_id, "moa_validate", step + timedelta(hours=4))
+    with pw.system(app):
+        from chorus_chain.operations import deadlines as sweep_ops
+
+        sweep_ops.sweep(now=now)
+
+
+# --- The comparison ------------------------------------------------------------------------------------------------
+
+def _walk(structure, filters, works, key, descending, per_page=4):
+    """Every page of the new list, forwards with « apres », then back with « avant »: (ids forwards, pages back)."""
+    forwards, pages, after = [], [], None
+    while True:
+        page = dashboard.piece_list(structure, filters, works, sort=("-" if descending else "") + key, after=after,
+                                    per_page=per_page)
+        pages.append([row.piece.id for row in page.items])
+        forwards += pages[-1]
+        if page.after is None:
+            break
+        after = page.after
+    # Back from the last page: each « avant » page is the page before it.
+    backwards, before = [pages[-1]], page.before
+    while before is not None:
+        page = dashboard.piece_list(structure, filters, works, sort=("-" if descending else "") + key, before=before,
+                                    per_page=per_page)
+        backwards.insert(0, [row.piece.id for row in page.items])
+        before = page.before
+    return forwards, pages, backwards
+
+
+def compare(app, w) -> int:
+    """Asserts old == new for every structure, scope and filter; returns the number of comparisons made."""
+    compared = 0
+    with pw.system(app):
+        marche_ids = [w.marche_id]
+        parties = list(db.session.scalars(select(MarcheParty.id).where(MarcheParty.marche_id == w.marche_id)))
+        numbers = [n for n in db.session.scalars(select(Piece.number_key).order_by(Piece.id))]
+        days = sorted({d.date() for d in db.session.scalars(select(Piece.deposited_at)) if d})
+    # Three characters or more: « contains » (the former search); the whole number; nothing.
+    fragments = [numbers[0][-3:], numbers[-1], numbers[0][:3], "ZZZ"]
+    filter_sets = [dashboard.Filters()] + [dashboard.Filters(marche_id=m) for m in marche_ids] \
+        + [dashboard.Filters(party_id=p) for p in parties] \
+        + [dashboard.Filters(cadre=c) for c in ("A10", "A4", "A13", "")] \
+        + [dashboard.Filters(status=s.value) for s in Status] \
+        + [dashboard.Filters(number=f) for f in fragments]
+    if days:
+        filter_sets += [dashboard.Filters(deposited_from=days[len(days) // 2]),
+                        dashboard.Filters(deposited_to=days[len(days) // 2], cadre="A10"),
+                        dashboard.Filters(deposited_from=days[0], deposited_to=days[-1], number=fragments[2])]
+    for key in ACTORS:
+        who = getattr(w, key)
+        with pw.acting(app, who) as (_, structure):
+            for works in (None, True, False):
+                # The Synthèse's work list and the waiting panels: the "à traiter" box, same order, same count.
+                for wanted in (None, dashboard.VALIDATION_WAITING, dashboard.MOE_TO_TAKE, dashboard.MOE_TO_ISSUE,
+                               dashboard.MOA_TO_VALIDATE, dashboard.PAYMENT_TO_PROCESS):
+                    old = pieces_for(structure, box="a_traiter", works=works, status=list(wanted) if wanted else None,
+                                     per_page=100)
+                    new = dashboard.work_list(structure, works=works, status=list(wanted) if wanted else None,
+                                              per_page=100).page
+                    assert [r.piece.id for r in new.items] == [r.piece.id for r in old.items], (key, works, wanted)
+                    assert new.total == old.total
+                    assert [(r.marche_reference, r.emitter_name, r.emitter_siret,
+                             r.next_deadline.id if r.next_deadline else None) for r in new.items] == \
+                        [(r.marche_reference, r.emitter_name, r.emitter_siret,
+                          r.next_deadline.id if r.next_deadline else None) for r in old.items]
+                    compared += 1
+                # The counts and amounts, by status and by marché, for each filter.
+                for filters in filter_sets:
+                    old_status, old_marche = old_overview(structure, filters, works)
+                    new = dashboard.overview(structure, filters, works)
+                    assert new.more_than is None
+                    assert {r.status: (r.count, r.amount_ttc) for r in new.by_status} == old_status, \
+                        (key, works, filters)
+                    assert {r.marche_id: (r.reference, r.count, r.amount_ttc, r.paid, r.waiting)
+                            for r in new.by_marche} == old_marche, (key, works, filters)
+                    compared += 1
+                # The list: every sort, both directions, walked by the cursors.
+                for filters in (dashboard.Filters(), dashboard.Filters(cadre="A10"),
+                                dashboard.Filters(number=fragments[0])):
+                    for sort_key in dashboard.SORTS:
+                        for descending in (False, True):
+                            expected = old_list(structure, filters, works, sort_key, descending)
+                            forwards, pages, backwards = _walk(structure, filters, works, sort_key, descending)
+                            assert forwards == expected, (key, works, filters, sort_key, descending)
+                            assert backwards == pages, (key, works, filters, sort_key, descending)
+                            compared += 1
+                # The panels.
+                new_tacit = [(r.piece_id, r.number, r.emitter_name, r.marche_reference, r.amount_ttc, r.at)
+                             for r in dashboard.tacit_validations(structure, works, limit=100)]
+                assert new_tacit == old_tacit(structure, works), (key, works)
+                tracked = [t.piece.id for t in dashboard.payment_tracker(structure, works, limit=100)]
+                assert tracked == old_tracker(structure, works), (key, works)
+                compared += 2
+            new_sub = [(line.party_id, line.invoiced, line.validated, line.paid)
+                       for line in dashboard.subcontractors(structure)]
+            assert new_sub == [(p, Decimal(i), Decimal(v), Decimal(paid)) for p, i, v, paid
+                               in old_subcontractors(structure)], key
+            assert dashboard.filter_parties(structure) == old_filter_parties(structure), key
+            compared += 2
+    return compared
+
+
+@pytest.fixture
+def w(app, db):
+    return pw.world(app)
+
+
+@pytest.mark.parametrize("seed", [20, 2026])
+def test_the_read_model_answers_what_the_pieces_answer(app, w, seed):
+    random_world(app, w, seed)
+    with pw.system(app):
+        assert db.session.scalar(select(func.count()).select_from(Piece)) > 10
+    assert compare(app, w) > 1000
+
+
+def test_a_count_beyond_the_cap_says_more_than_and_sums_nothing(app, w, monkeypatch):
+    for n in range(5):
+        pw.deposit(app, w, w.st1, "A10", f"CAP-{n}", now=utcnow() - timedelta(days=n))
+    monkeypatch.setattr(counts, "CAP", 3)
+    with pw.acting(app, w.mandataire) as (_, structure):
+        capped = dashboard.overview(structure, dashboard.Filters(number="CAP"), None)
+        assert capped.more_than == 3 and capped.by_status == [] and capped.total is None
+        page = dashboard.piece_list(structure, dashboard.Filters(number="CAP"), None, per_page=2, counted=capped)
+        assert page.more_than == 3 and len(page.items) == 2 and page.after
+        # The rollups count exactly whatever their size (no period, no number).
+        assert dashboard.overview(structure, dashboard.Filters(), None).total == 5
+        narrowed = dashboard.overview(structure, dashboard.Filters(number="CAP-1"), None)
+        assert narrowed.more_than is None and narrowed.total == 1
+
+
+def test_a_short_number_search_matches_the_start_of_the_number(app, w):
+    for number in ("7", "71", "F-77"):
+        pw.deposit(app, w, w.st1, "A10", number)
+    with pw.acting(app, w.st1) as (_, structure):
+        short = dashboard.piece_list(structure, dashboard.Filters(number=" 7"), None, sort="numero")
+        assert [r.piece.number for r in short.items] == ["7", "71"]
+        longer = dashboard.piece_list(structure, dashboard.Filters(number="f-7"), None)
+        assert [r.piece.number for r in longer.items] == ["F-77"]
+        assert dashboard.overview(structure, dashboard.Filters(number="-77"), None).total == 1
+
+
+def test_a_cursor_from_a_hand_edited_url_starts_at_the_top(app, w):
+    for n in range(3):
+        pw.deposit(app, w, w.st1, "A10", f"CUR-{n}", now=utcnow() - timedelta(days=n))
+    with pw.acting(app, w.st1) as (_, structure):
+        top = dashboard.piece_list(structure, dashboard.Filters(), None, per_page=2)
+        for garbage in ("nope", "e30", "WyJ4IiwxXQ", "W251bGwsMV0"):
+            page = dashboard.piece_list(structure, dashboard.Filters(), None, per_page=2, after=garbage)
+            assert [r.piece.id for r in page.items] == [r.piece.id for r in top.items] and page.before is None
