@@ -12,8 +12,14 @@ import os
 import re
 
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+
+# No timed tests (speed is measured by bench/): hypothesis's per-example deadline (200 ms) failed property tests on
+# a loaded machine (test_charts' bars, 3 000 examples without a counterexample once the deadline was off).
+settings.register_profile("chorus", deadline=None)
+settings.load_profile("chorus")
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -314,8 +314,8 @@ def piece_list(structure: Structure, filters: Filters, works: bool | None, *, so
     if counted is None:
         counted = overview(structure, filters, works)
     key, descending = parse_sort(sort)
-    return lists.board_page(scope(structure, filters, works), key, descending, after=after, before=before,
-                            per_page=per_page, total=counted.total, more_than=counted.more_than)
+    return lists.board_page(structure.id, scope(structure, filters, works), key, descending, after=after,
+                            before=before, per_page=per_page, total=counted.total, more_than=counted.more_than)
 
 
 def filter_parties(structure: Structure) -> list[tuple[int, str, str, str]]:

@@ -2,8 +2,11 @@
 
 `sweep(now)` selects the open deadlines due at `now` — on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so that two
 sweepers running at once never take the same row — applies each one and sets its `done_at` in the same
-transaction. The caller commits (the `flask deadlines sweep` command, or a periodic job); a rolled-back sweep leaves
-the rows open for the next one, a committed one never applies them again.
+transaction, batch by batch (`apply_due`: a batch's pieces locked and its reads made at once by a
+`sweep.SweepContext`, the same steps for each deadline as alone). The caller commits: the clock commits after each
+batch (`in_batches`), so a user acting on a piece waits for one batch at most, and a sweep killed
+mid-way keeps the batches it committed and leaves the rest open for the next one; a committed deadline is never
+applied again.
 
 **Legal instants** (DESIGN.md §3.11): a handler acts **at the instant the deadline fell due** (`deadline.due_at`), not
 at the sweep's: the tacit transition's event is dated from it (and says in `extra.applied_at` when the sweep applied
@@ -19,10 +22,10 @@ due deadlines, `remind` sends the reminders before the coming ones (once per rem
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, tuple_
 
 from chorus_chain.access import system_access
 from chorus_chain.extensions import db
@@ -33,23 +36,36 @@ from chorus_chain.operations.pieces_deadlines import PIECE_KINDS, DeadlineBusy, 
 log = logging.getLogger(__name__)
 
 
-def _dc4_acceptance(deadline: Deadline, at: datetime, applied_at: datetime) -> bool:
+def _dc4_acceptance(deadline: Deadline, at: datetime, applied_at: datetime, ctx=None) -> bool:
     party = db.session.get(MarcheParty, deadline.marche_party_id) if deadline.marche_party_id else None
     return party is not None and apply_tacit_dc4(party, deadline, at)
 
 
-# kind → handler(deadline, at, applied_at) -> whether it changed something (False: the deadline was moot, e.g.
-# answered). `at` is the deadline's due instant (the legal one), `applied_at` the sweep's.
-HANDLERS: dict[str, Callable[[Deadline, datetime, datetime], bool]] = {
+# kind → handler(deadline, at, applied_at, ctx) -> whether it changed something (False: the deadline was moot, e.g.
+# answered). `at` is the deadline's due instant (the legal one), `applied_at` the sweep's; `ctx` the batch's
+# `sweep.SweepContext` (None: the handler reads for itself).
+HANDLERS: dict[str, Callable[..., bool]] = {
     "dc4_acceptance": _dc4_acceptance,
     **dict.fromkeys(PIECE_KINDS, apply_piece_deadline),
 }
+# Deadlines applied per batch: each batch is one transaction (its pieces locked for it alone), so a user acting on
+# one of its pieces waits for one batch at most; large enough that the batch's reads and writes are few statements
+# for many deadlines.
+BATCH_SIZE = 500
 
 
-def due(now: datetime, limit: int | None = None):
-    """The open deadlines due at `now`, oldest first, locked for this transaction on PostgreSQL."""
+def due(now: datetime, limit: int | None = None, *, after: tuple[datetime, int] | None = None,
+        horizon: int | None = None):
+    """The open deadlines due at `now`, oldest first, locked for this transaction on PostgreSQL (SKIP LOCKED: those
+    another sweeper holds are its own). `after` (due_at, id): the next ones in that order (a sweep's next batch);
+    `horizon`: none created after the sweep started (the clocks its own transitions open wait for the next sweep,
+    as they always did)."""
     query = (select(Deadline).where(Deadline.done_at.is_(None), Deadline.due_at <= now)
              .order_by(Deadline.due_at, Deadline.id))
+    if after is not None:
+        query = query.where(tuple_(Deadline.due_at, Deadline.id) > tuple_(*after))
+    if horizon is not None:
+        query = query.where(Deadline.id <= horizon)
     if limit:
         query = query.limit(limit)
     if db.session.get_bind().dialect.name == "postgresql":
@@ -57,26 +73,63 @@ def due(now: datetime, limit: int | None = None):
     return db.session.scalars(query).all()
 
 
-def sweep(now: datetime, limit: int | None = None) -> dict[str, int]:
-    """Apply the due deadlines; returns {"done": n, "applied": m} (applied: those that changed something).
-    Flushes, never commits. `remind` sends the reminders before the coming ones (the job and the command call
-    both)."""
-    with system_access("deadline sweep: every tenant's clocks"):
-        done = applied = 0
-        for deadline in due(now, limit):
-            handler = HANDLERS.get(deadline.kind)
-            if handler is None:  # a kind of a later version: leave it for the code that knows it
-                log.warning("deadline %s of unknown kind %r left open", deadline.id, deadline.kind)
-                continue
-            try:
-                if handler(deadline, min(deadline.due_at, now), now):
-                    applied += 1
-            except DeadlineBusy:  # a user holds the piece: the next sweep applies it
-                continue
-            deadline.done_at = now
-            done += 1
-        db.session.flush()
+def apply_due(deadlines: list[Deadline], now: datetime, *, prepared: bool = True) -> tuple[int, int]:
+    """Apply these due deadlines (locked by `due`) and mark them done; returns (done, applied). `prepared`: the
+    batch's reads made at once (`sweep.SweepContext`), its notifications and e-mails written at its end; without it,
+    each handler reads and writes for itself — the same steps. A deadline whose piece a user holds stays open."""
+    from chorus_chain.operations.sweep import SweepContext
+
+    ctx = SweepContext.prepare(deadlines) if prepared else None
+    done = applied = 0
+    for deadline in deadlines:
+        handler = HANDLERS.get(deadline.kind)
+        if handler is None:  # a kind of a later version: leave it for the code that knows it
+            log.warning("deadline %s of unknown kind %r left open", deadline.id, deadline.kind)
+            continue
+        try:
+            if handler(deadline, min(deadline.due_at, now), now, ctx):
+                applied += 1
+        except DeadlineBusy:  # a user holds the piece: the next sweep applies it
+            continue
+        deadline.done_at = now
+        done += 1
+    if ctx is not None:
+        ctx.finish()
+    db.session.flush()
+    return done, applied
+
+
+def sweep(now: datetime, limit: int | None = None, *, batch_size: int = BATCH_SIZE,
+          prepared: bool = True) -> dict[str, int]:
+    """Apply the due deadlines in this transaction; returns {"done": n, "applied": m} (applied: those that changed
+    something). Flushes, never commits (`in_batches` lets the caller commit each batch, as the clock does).
+    `remind` sends the reminders before the coming ones (the job and the command call both)."""
+    done = applied = 0
+    for batch_done, batch_applied in in_batches(now, limit, batch_size=batch_size, prepared=prepared):
+        done, applied = done + batch_done, applied + batch_applied
     return {"done": done, "applied": applied}
+
+
+def in_batches(now: datetime, limit: int | None = None, *, batch_size: int = BATCH_SIZE,
+               prepared: bool = True) -> Iterator[tuple[int, int]]:
+    """Apply the deadlines due at `now` (at most `limit` taken) batch by batch, oldest first; yields (done, applied)
+    after each batch is flushed, where the caller may commit: the batch's pieces are then free again, and what it
+    did stays should the rest fail. A batch takes the next deadlines after the previous one's (its busy ones, whose
+    piece a user held, are left for the next sweep), none created since the sweep started."""
+    with system_access("deadline sweep: every tenant's clocks"):
+        horizon = db.session.scalar(select(func.max(Deadline.id)))
+    after = None
+    taken = 0
+    while limit is None or taken < limit:
+        with system_access("deadline sweep: every tenant's clocks"):
+            batch = due(now, batch_size if limit is None else min(batch_size, limit - taken), after=after,
+                        horizon=horizon)
+            if not batch:
+                return
+            taken += len(batch)
+            after = (batch[-1].due_at, batch[-1].id)
+            result = apply_due(batch, now, prepared=prepared)
+        yield result
 
 
 def remind(now: datetime, limit: int | None = None) -> int:

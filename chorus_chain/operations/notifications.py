@@ -24,6 +24,7 @@ from chorus_chain.models import (
     Account,
     Notification,
     NotificationPreference,
+    OutboxJob,
     Rattachement,
     Structure,
 )
@@ -136,15 +137,44 @@ def notify(structure_id: int, kind: str, text: str, *, now: datetime, domain: st
     return len(accounts)
 
 
+def write_later(rows: list[dict], mails: list) -> None:
+    """Write what a batch collected with `notify(..., rows=, mails=)`: the in-app rows in one INSERT, then the
+    outbox rows of its e-mails (they need the e-mails' ids: one flush for all of them, then one for their jobs).
+    Empties both lists. The deposits' and the sweep's contexts end their batches with it."""
+    if rows:
+        # A plain INSERT, without RETURNING: the rows are other structures', which row-level security does not
+        # let the actor read back.
+        db.session.execute(insert(Notification.__table__).inline(), rows)
+        rows.clear()
+    if not mails:
+        return
+    db.session.flush()
+    db.session.add_all([OutboxJob(job="send_mail", payload={"mail_id": mail.id}) for mail in mails])
+    mails.clear()
+    db.session.flush()
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # The bell (tenant pages: the current tenant is `structure`)
 
 
-def unread_count(account: Account, structure: Structure) -> int:
-    """The number on the bell. Right needed: membership of the structure (any)."""
-    return db.session.scalar(select(func.count()).select_from(Notification).where(
+# The bell counts up to this and then says « 99+ »: counting every unread row of a busy account (thousands, for a
+# maître d'œuvre that never opens them) read as many index entries on every page.
+UNREAD_COUNTED = 100
+
+
+def unread_count(account: Account, structure: Structure, at_most: int = UNREAD_COUNTED) -> int:
+    """The number on the bell, counted up to `at_most` (`unread_label` writes « 99+ » from 100). Right needed:
+    membership of the structure (any)."""
+    unread = (select(Notification.id).where(
         Notification.account_id == account.id, Notification.structure_id == structure.id,
-        Notification.read_at.is_(None)))
+        Notification.read_at.is_(None)).limit(at_most).subquery())
+    return db.session.scalar(select(func.count()).select_from(unread))
+
+
+def unread_label(count: int) -> str:
+    """What the bell shows for `unread_count`: the number, or « 99+ » once the count reached its cap."""
+    return f"{UNREAD_COUNTED - 1}+" if count >= UNREAD_COUNTED else str(count)
 
 
 def unread_notifications(account: Account, structure: Structure, limit: int = 20) -> list[Notification]:

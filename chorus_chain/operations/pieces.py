@@ -30,6 +30,7 @@ from chorus_chain.operations.notifications import (
     recent_notifications,
     set_preference,
     unread_count,
+    unread_label,
     unread_notifications,
 )
 from chorus_chain.operations.pieces_actions import ActionChoice, act, allowed_actions_for, who_acts
@@ -96,6 +97,7 @@ __all__ = [
     "rights_domain",
     "set_preference",
     "unread_count",
+    "unread_label",
     "unread_notifications",
     "update_draft",
     "who_acts",

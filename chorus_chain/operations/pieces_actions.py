@@ -437,20 +437,22 @@ def _redirect(piece: Piece, now: datetime) -> dict[str, Any]:
 
 
 def system_act(piece: Piece, action: str, *, reason: str | None, now: datetime,
-               applied_at: datetime | None = None) -> list[T.Transition]:
+               applied_at: datetime | None = None, ctx=None) -> list[T.Transition]:
     """The platform's own action on a locked piece (a clock expired): recorded as done by the system at `now` — the
     deadline's due instant, from which the next clocks start — and, when the sweep came later, saying when it was
     `applied_at` (the event's `extra`; the announcements go out then). Raises TransitionRefused when the table does
-    not allow it (the piece was answered in time)."""
+    not allow it (the piece was answered in time). `ctx` (a `sweep.SweepContext`): the sweep's batch, which answers
+    the reads and flushes once at its end."""
     transitions = T.perform(piece.status, action, T.SYSTEM, piece.route_steps, reason=reason, cadre=piece.cadre)
     extra = {"applied_at": applied_at.isoformat()} if applied_at is not None and applied_at != now else None
     for transition in transitions:
-        records.record_transition(piece, transition, account=None, structure=None, now=now, extra=extra)
+        records.record_transition(piece, transition, account=None, structure=None, now=now, extra=extra, ctx=ctx)
         piece.status = transition.to_status.value
-        records.apply_clock_changes(piece, transition, now)
+        records.apply_clock_changes(piece, transition, now, ctx.clocks if ctx is not None else None)
     piece.updated_at = now
-    db.session.flush()
-    records.announce(piece, transitions, account=None, structure=None, now=applied_at or now)
+    if ctx is None:
+        db.session.flush()
+    records.announce(piece, transitions, account=None, structure=None, now=applied_at or now, ctx=ctx)
     return transitions
 
 

@@ -32,11 +32,13 @@ class DeadlineBusy(Exception):
     """The deadline's piece is locked by another transaction: leave the deadline open for the next sweep."""
 
 
-def apply_piece_deadline(deadline: Deadline, at: datetime, applied_at: datetime) -> bool:
+def apply_piece_deadline(deadline: Deadline, at: datetime, applied_at: datetime, ctx=None) -> bool:
     """The sweep's handler for a piece's clock. The transition is recorded at `at`, the instant the deadline fell due
     (its event says in `extra.applied_at` when the sweep applied it) and the clocks it opens start there; the alerts go
-    out now. Returns whether something happened (a transition, or alerts)."""
-    piece = records.load_for_update(deadline.piece_id, skip_locked=True)
+    out now. Returns whether something happened (a transition, or alerts). `ctx` (a `sweep.SweepContext`): the
+    batch's pieces locked and their reads made at once; the same steps, one deadline as many."""
+    piece = ctx.locked(deadline.piece_id) if ctx is not None else \
+        records.load_for_update(deadline.piece_id, skip_locked=True)
     if piece is None:
         raise DeadlineBusy(deadline.id)
     spec = clocks.DEADLINES[deadline.kind]
@@ -44,12 +46,14 @@ def apply_piece_deadline(deadline: Deadline, at: datetime, applied_at: datetime)
     if action is not None:
         reason = f"Échéance « {spec.label} » du {formatting.instant(deadline.due_at)} dépassée"
         try:
-            system_act(piece, action, reason=reason, now=at, applied_at=applied_at)
+            system_act(piece, action, reason=reason, now=at, applied_at=applied_at, ctx=ctx)
         except T.TransitionRefused as refused:
             if refused.code in MOOT_CODES:
                 return False
             raise
         if deadline.kind == clocks.DG_SIGNATURE:
+            if ctx is not None:
+                db.session.flush()  # the décompte général's own steps read the piece's state back
             dg_tacit.accept_tacitly(piece, at)  # the solde of a décompte général becomes payable
     elif deadline.kind == clocks.PAIEMENT and piece.status not in {
             s.value for s in clocks.running_in(clocks.PAIEMENT, piece.route_steps, cadre=piece.cadre)}:
@@ -59,7 +63,7 @@ def apply_piece_deadline(deadline: Deadline, at: datetime, applied_at: datetime)
     text = (f"{spec.label} : l'échéance du {formatting.instant(deadline.due_at)} est dépassée pour la pièce "
             f"n° {piece.number}. {spec.expiry_effect}")
     records.notify_actors(piece, spec.alert_on_expiry, "deadline_expired", text,
-                          subject=f"Échéance dépassée : pièce n° {piece.number}", now=applied_at)
+                          subject=f"Échéance dépassée : pièce n° {piece.number}", now=applied_at, ctx=ctx)
     return True
 
 

@@ -118,7 +118,8 @@ def record_event(piece: Piece, *, action: str, actor_step: str, from_status: str
                  comment: str | None = None, amount: Decimal | None = None, paid_on=None,
                  extra: Mapping[str, Any] | None = None, ctx=None) -> PieceEvent:
     """Append one event to the piece's chain and move its head. The piece must be locked (or new). `ctx` (a
-    `deposits.DepositContext`) knows the next number of the events of the pieces it created."""
+    `deposits.DepositContext` or a `sweep.SweepContext`) knows the next number of the events of the pieces it
+    created or locked."""
     seq = ctx.next_seq(piece.id) if ctx is not None else None
     if seq is None:
         seq = db.session.scalar(select(func.coalesce(func.max(PieceEvent.seq), -1))
@@ -178,12 +179,15 @@ def clock_days(kind: str, marche: Marche) -> int | None:
     return None
 
 
-def open_clock(piece: Piece, kind: str, now: datetime, marche: Marche | None = None) -> Deadline:
-    """Start a clock of `kind` for the piece at `now` (its due instant from domain.deadlines)."""
+def open_clock(piece: Piece, kind: str, now: datetime, marche: Marche | None = None, open_clocks=None) -> Deadline:
+    """Start a clock of `kind` for the piece at `now` (its due instant from domain.deadlines). `open_clocks` (a
+    `sweep.OpenClocks`, the batch's open clocks read at once) is told of it."""
     marche = marche or marche_of(piece)
     deadline = Deadline(kind=kind, piece_id=piece.id, created_at=now, reminders_sent=[],
                         due_at=clocks.due_at(kind, now, days=clock_days(kind, marche)))
     db.session.add(deadline)
+    if open_clocks is not None:
+        open_clocks.opened(deadline)
     if kind == clocks.PAIEMENT:
         piece.received_at = now  # the DGP runs from here (again, after a resend)
     if kind == clocks.MOE and piece.received_by_moe_at is None:
@@ -191,25 +195,31 @@ def open_clock(piece: Piece, kind: str, now: datetime, marche: Marche | None = N
     return deadline
 
 
-def close_clocks(piece: Piece, kinds: Iterable[str], now: datetime) -> None:
+def close_clocks(piece: Piece, kinds: Iterable[str], now: datetime, open_clocks=None) -> None:
+    """End the piece's open clocks of these kinds at `now`; `open_clocks` (a `sweep.OpenClocks`) knows them
+    already (no query)."""
     kinds = list(kinds)
     if not kinds:
         return
-    for deadline in db.session.scalars(select(Deadline).where(
-            Deadline.piece_id == piece.id, Deadline.kind.in_(kinds), Deadline.done_at.is_(None))):
+    rows = open_clocks.open_of(piece.id, kinds) if open_clocks is not None else db.session.scalars(select(
+        Deadline).where(Deadline.piece_id == piece.id, Deadline.kind.in_(kinds), Deadline.done_at.is_(None)))
+    for deadline in rows:
         deadline.done_at = now
 
 
-def apply_clock_changes(piece: Piece, transition: T.Transition, now: datetime) -> None:
-    """Open and close the clocks a transition starts and ends (domain.deadlines.clock_changes)."""
+def apply_clock_changes(piece: Piece, transition: T.Transition, now: datetime, open_clocks=None) -> None:
+    """Open and close the clocks a transition starts and ends (domain.deadlines.clock_changes). `open_clocks`: the
+    sweep's batch, which flushes once at its end (a flush writes the updates of a table before its inserts, so a
+    clock closed and reopened there never meets the unique open index either)."""
     changes = clocks.clock_changes(transition.from_status, transition.to_status, piece.route_steps,
                                    cadre=piece.cadre)
     if changes.closed:
-        close_clocks(piece, changes.closed, now)
-        db.session.flush()  # a clock closed and reopened at once (none today) must not meet the unique open index
+        close_clocks(piece, changes.closed, now, open_clocks)
+        if open_clocks is None:
+            db.session.flush()  # a clock closed and reopened at once (none today) must not meet the unique index
     marche = marche_of(piece) if changes.opened else None
     for kind in changes.opened:
-        open_clock(piece, kind, now, marche)
+        open_clock(piece, kind, now, marche, open_clocks)
 
 
 def open_deadlines(piece_id: int) -> list[Deadline]:
@@ -347,7 +357,7 @@ def announce(piece: Piece, transitions: list[T.Transition], *, account: Account 
 
     if not transitions:
         return
-    audience = {"cache": ctx.audience, "mails": ctx.mails, "rows": ctx.notifications} if ctx is not None else {}
+    audience = _audience(ctx)
     status = transitions[-1].to_status
     what = describe(piece, ctx)
     marche = marche_of(piece)
@@ -377,6 +387,12 @@ def announce(piece: Piece, transitions: list[T.Transition], *, account: Account 
                path=piece_path(emitter.siret, piece.id), **audience)
 
 
+def _audience(ctx) -> dict[str, Any]:
+    """What `notify` is given of a batch's context (deposits, sweep): its cache of who is told, and its lists of
+    e-mails and in-app rows written at the end of the batch."""
+    return {"cache": ctx.audience, "mails": ctx.mails, "rows": ctx.notifications} if ctx is not None else {}
+
+
 def _payment_text(transitions: list[T.Transition]) -> str:
     """A payment says how much was paid, and when: the figure the company will look for on its bank statement; a
     partial validation, how much was accepted."""
@@ -399,8 +415,10 @@ def _reason_label(code: str) -> str:
     return T.RECYCLE_REASONS.get(code, code)
 
 
-def notify_actors(piece: Piece, actors: Iterable[str], kind: str, text: str, subject: str, now: datetime) -> None:
-    """Tell the structures playing these actors on the piece (reminders and alerts of a clock)."""
+def notify_actors(piece: Piece, actors: Iterable[str], kind: str, text: str, subject: str, now: datetime,
+                  ctx=None) -> None:
+    """Tell the structures playing these actors on the piece (reminders and alerts of a clock). `ctx` (a
+    `sweep.SweepContext`) answers the reads that are the same for every deadline of a batch."""
     from chorus_chain.operations.notifications import notify, piece_path
 
     seen: set[int] = set()
@@ -409,6 +427,6 @@ def notify_actors(piece: Piece, actors: Iterable[str], kind: str, text: str, sub
             if structure_id in seen:
                 continue
             seen.add(structure_id)
-            target = db.session.get(Structure, structure_id)
+            target = _structure(structure_id, ctx)
             notify(structure_id, kind, text, subject=subject, now=now, domain=rights_domain(piece, structure_id),
-                   piece_id=piece.id, path=piece_path(target.siret, piece.id))
+                   piece_id=piece.id, path=piece_path(target.siret, piece.id), **_audience(ctx))

@@ -116,6 +116,33 @@ def test_inline_refusal_needs_a_reason_and_changes_nothing_without_it(app, w):
     assert pw.status_of(app, piece_id) == "REFUSEE_1"
 
 
+def test_an_actions_fields_come_when_it_is_opened_and_without_javascript_on_a_page(app, w):
+    piece_id = a10(app, w, "ST-LAZY")
+    durand = client_for(app, w.mandataire)
+    siret = w.mandataire.siret
+    page = text(durand.get(f"/s/{siret}/synthese"))
+    fields_url = f"/s/{siret}/synthese/{piece_id}/action?action=refuse"
+    piece_page = f"/s/{siret}/pieces/{piece_id}"
+    # The list carries the refusal's button and the address of its fields, not the fields themselves; without
+    # JavaScript, a link to the piece's page, where the form is whole.
+    assert "Refuser…" in page and f'hx-get="{fields_url}"' in page and f'href="{piece_page}#action-refuse"' in page
+    assert f'name="p{piece_id}-refuse-reason"' not in page
+    fragment = text(durand.get(fields_url, headers=HX))
+    assert fragment.lstrip().startswith('<div class="action-fields">') and "<html" not in fragment
+    assert f'name="p{piece_id}-refuse-reason"' in fragment and re.search(r"Confirmer : [Rr]efuser", fragment)
+    alone = durand.get(fields_url)
+    assert alone.status_code == 303 and alone.headers["Location"].endswith(f"{piece_page}#action-refuse")
+    whole = text(durand.get(piece_page))
+    assert 'id="action-refuse"' in whole and 'name="refuse-reason"' in whole
+    assert durand.get(f"/s/{siret}/synthese/{piece_id}/action?action=nope", headers=HX).status_code == 404
+    assert durand.get(f"/s/{siret}/synthese/{piece_id}/action").status_code == 404
+    # Someone acted first: the fields are not offered any more, the answer says why.
+    pw.act(app, w.mandataire, piece_id, "validate", now=utcnow())
+    gone = durand.get(fields_url, headers=HX)
+    assert gone.status_code == 409 and "n'est plus possible" in text(gone)
+    assert durand.get(fields_url).status_code == 303
+
+
 def test_a_stale_action_says_so_and_the_form_works_without_javascript(app, w):
     piece_id = a10(app, w, "ST-4")
     durand = client_for(app, w.mandataire)
@@ -141,6 +168,29 @@ def test_the_pages_answer_fragments_to_htmx_and_pages_to_everyone_else(app, w):
     assert durand.get(f"{base}/tableau-de-bord/notifications").status_code == 302
     bell = text(durand.get(f"{base}/tableau-de-bord/notifications", headers=HX))
     assert 'hx-trigger="every 60s"' in bell and 'data-testid="unread-count">1<' in bell  # "une pièce vous attend"
+
+
+def test_the_unread_count_stops_at_99_plus_and_is_counted_once_per_page(app, w):
+    from chorus_chain.models import Notification
+    from chorus_chain.operations import notifications as notes
+
+    with pw.system(app):
+        db.session.add_all(Notification(account_id=w.mandataire.account_id, structure_id=w.mandataire.structure_id,
+                                        kind="piece_to_act", text=f"Note {n}", url="") for n in range(120))
+    durand = client_for(app, w.mandataire)
+    base = f"/s/{w.mandataire.siret}"
+    board = text(durand.get(f"{base}/tableau-de-bord"))
+    assert 'data-testid="unread-count">99+<' in board and "Notifications : 99+ non lues" in board
+    assert 'data-testid="unread-count">99+<' in text(durand.get(f"{base}/tableau-de-bord/notifications", headers=HX))
+    with pw.system(app):
+        db.session.execute(db.update(Notification).where(Notification.text.in_([f"Note {n}" for n in range(22)]))
+                           .values(read_at=utcnow()))
+    board = text(durand.get(f"{base}/tableau-de-bord"))
+    assert 'data-testid="unread-count">98<' in board and "Notifications : 98 non lues" in board
+    assert notes.unread_label(99) == "99" and notes.unread_label(100) == "99+"
+    # The bell and the panel of the Tableau de bord share one count.
+    statements = statements_of(app, durand, f"{base}/tableau-de-bord")
+    assert sum("count(" in s.lower() and "from notification" in s.lower() for s in statements) == 1
 
 
 def test_choosing_a_structure_lands_on_its_synthese(app, w):

@@ -443,3 +443,34 @@ def test_api_walk_reading_client_may_read_but_not_write(app, client, world):
             assert response.status_code == 409, f"{method} {url} → {response.status_code}"
         else:
             assert response.status_code in (200, 404), f"{method} {url} → {response.status_code}"
+
+
+@pytest.mark.postgres
+def test_the_dashboards_read_model_is_read_by_its_structure_alone(app, world):
+    """board_row / board_count (issue 20) carry the structure they belong to: row-level security (enabled and
+    forced) and the ORM's criteria show the victim's rows to no other tenant, even asked by the victim's id."""
+    from sqlalchemy import select, text
+
+    from chorus_chain import access
+    from chorus_chain.extensions import db
+    from chorus_chain.models import BoardCount, BoardRow, Structure
+
+    victim_id = world["victim"].id
+    with app.test_request_context():
+        outsider_id = db.session.scalar(select(Structure.id).where(Structure.name == "Structure de l'intrus"))
+        forced = db.session.scalars(text("SELECT relname FROM pg_class WHERE relname IN ('board_row', 'board_count') "
+                                         "AND relrowsecurity AND relforcerowsecurity ORDER BY relname")).all()
+        assert forced == ["board_count", "board_row"]
+        with access.system_access("test: the victim's read model exists"):
+            for table in ("board_row", "board_count"):
+                assert db.session.execute(text(f"SELECT count(*) FROM {table} WHERE structure_id = :s"),
+                                          {"s": victim_id}).scalar() >= 1, table
+        with access.tenant(outsider_id):
+            for table in ("board_row", "board_count"):
+                assert db.session.execute(text(f"SELECT count(*) FROM {table} WHERE structure_id = :s"),
+                                          {"s": victim_id}).scalar() == 0, table
+            for model in (BoardRow, BoardCount):
+                assert db.session.scalars(select(model).where(model.structure_id == victim_id)).all() == []
+        with access.tenant(victim_id):
+            assert db.session.scalars(select(BoardRow.piece_id)).all() == [world["args"]["piece_id"]]
+        db.session.rollback()

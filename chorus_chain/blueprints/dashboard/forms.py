@@ -9,7 +9,7 @@ from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
-from chorus_chain.blueprints.forms import max_length, strip
+from chorus_chain.blueprints.forms import ListSelect, max_length, strip
 from chorus_chain.domain import dates as date_rules
 from chorus_chain.blueprints.pieces.forms import FilterForm
 from chorus_chain.graph import ROLE_LABELS
@@ -26,7 +26,7 @@ def _day(value: str | None) -> date | None:
 class BoardFilterForm(FilterForm):
     NAMES = ("marche_id", "party_id", "cadre", "status", "number", "du", "au", "tri")
 
-    party_id = SelectField("Entreprise émettrice", validate_choice=False, choices=[])
+    party_id = SelectField("Entreprise émettrice", validate_choice=False, choices=[], widget=ListSelect())
     du = StringField("Envoyées depuis le", validators=[Optional(), max_length(10)], filters=[strip],
                      render_kw={"type": "date"})
     au = StringField("Jusqu'au", validators=[Optional(), max_length(10)], filters=[strip],

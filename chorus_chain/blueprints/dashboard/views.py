@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from chorus_chain import web
 from chorus_chain.blueprints.dashboard.forms import BoardFilterForm
 from chorus_chain.blueprints.pieces import display
 from chorus_chain.blueprints.pieces import views as pieces_views
@@ -113,6 +114,32 @@ def act(piece_id: int):
     return _synthese(failed=(piece_id, action, form), status=422)
 
 
+@bp.get("/synthese/<int:piece_id>/action")
+@require_piece_right("modification")
+def action_fields(piece_id: int):
+    """The fields of one action of the work list (a reason, an amount, a day…), fetched by HTMX when its row's action
+    is opened: the list itself carries every action's button but not every field of every row, which was most of the
+    page's CPU (bench/page_cpu.py). Without JavaScript the row links to the piece's page, where the same form is
+    whole; this address, opened as a page, sends there too."""
+    piece = pieces_views._piece_or_404(piece_id, "modification")
+    action = request.args.get("action", "")
+    if action not in pieces_views.USER_ACTIONS:
+        abort(404)  # no such action, hence no such form (the address is read, not posted: not a bad request)
+    choice = next((c for c in ops.allowed_actions_for(piece, g.structure) if c.action == action), None)
+    if choice is None:  # someone acted first: the list, as it is now, says what is left to do
+        gone = (f"Pièce n° {piece.number} : « {T.ACTION_LABELS[action]} » n'est plus possible, elle est maintenant "
+                f"« {statuses.label(piece.status)} ».")
+        if _inline():
+            return render_template("_message.html", category="error", text=gone), 409, web.HTMX_TO_MESSAGES
+        flash(gone, "error")
+        return redirect(url_for("dashboard.synthese"), 303)
+    if not _inline():
+        return redirect(url_for("pieces.show", piece_id=piece.id, _anchor=f"action-{action}"), 303)
+    form = action_form_class(choice, action)(formdata=None, prefix=action_prefix(piece.id, action),
+                                             **pieces_views._action_defaults(choice, piece, utcnow()))
+    return render_template("pieces/_action_fields.html", choice=choice, form=form)
+
+
 # --- Tableau de bord -----------------------------------------------------------------------------------------------
 
 @bp.get("/tableau-de-bord")
@@ -158,5 +185,6 @@ def notifications():
 
 def _notifications_context() -> dict:
     account = current_user._get_current_object()
-    return dict(unread=ops.unread_count(account, g.structure),
+    g.unread_count = ops.unread_count(account, g.structure)  # the bell of the same page shows this count too
+    return dict(unread=g.unread_count,
                 latest=ops.unread_notifications(account, g.structure, limit=NOTIFICATIONS_SHOWN))

@@ -25,13 +25,15 @@ PAGE_SIZE = 50
 @bp.app_context_processor
 def bell_helpers():
     """For the bell in the top bar of every tenant page (one query, only where a structure is shown)."""
-    return {"unread_notifications_count": _unread_count}
+    return {"unread_notifications_count": _unread_count, "unread_label": ops.unread_label}
 
 
 def _unread_count() -> int:
     if g.get("structure") is None or not current_user.is_authenticated:
         return 0
-    return ops.unread_count(current_user, g.structure)
+    if "unread_count" not in g:  # counted once per request: the bell and the Tableau de bord's panel show the same
+        g.unread_count = ops.unread_count(current_user, g.structure)
+    return g.unread_count
 
 
 def _actor():

@@ -113,8 +113,9 @@ def flush_pending(session: Session | None = None) -> int:
         if not pending or not any(pending.values()):
             return 0
         ids = set(pending["pieces"])
-        # Rarer changes that make many pieces stale, resolved now (one query each, only when they happened).
+        # One system access for the whole refresh (its settings are two statements: entered once, not twice).
         with _system():
+            # Rarer changes that make many pieces stale, resolved now (one query each, only when they happened).
             if pending["etats"]:
                 ids.update(session.scalars(select(EtatAcomptePdm.piece_id).where(
                     EtatAcomptePdm.etat_acompte_id.in_(pending["etats"]))))
@@ -123,7 +124,7 @@ def flush_pending(session: Session | None = None) -> int:
                     Piece.emitter_structure_id.in_(pending["emitters"]))))
             if pending["marches"]:
                 ids.update(session.scalars(select(Piece.id).where(Piece.marche_id.in_(pending["marches"]))))
-        return refresh(ids)
+            return refresh(ids)
     finally:
         session.info.pop(_BUSY, None)
 

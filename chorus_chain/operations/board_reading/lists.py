@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, tuple_, true
+from sqlalchemy import and_, func, select, tuple_, true
+from sqlalchemy.orm import aliased
 
 from chorus_chain.domain.statuses import Status
 from chorus_chain.extensions import db
@@ -87,13 +88,13 @@ class BoardPage:
     after: str | None  # the « apres » cursor of the next page
 
 
-def board_page(conditions: list, sort_key: str, descending: bool, *, after: str | None = None,
+def board_page(structure_id: int, conditions: list, sort_key: str, descending: bool, *, after: str | None = None,
                before: str | None = None, per_page: int = 25, total: int | None = None,
                more_than: int | None = None) -> BoardPage:
-    """One page of the list under `conditions` (on BoardRow, the structure's equality first), in the sort's order
-    with the piece id breaking ties in the same direction, starting after the `after` cursor's row (or, going back,
-    ending before the `before` cursor's row). Reads `per_page + 1` rows of the sort's index past the cursor: two
-    queries (rows, clocks) whatever the page's depth."""
+    """One page of the structure's list under `conditions` (on BoardRow, the structure's equality among them), in
+    the sort's order with the piece id breaking ties in the same direction, starting after the `after` cursor's row
+    (or, going back, ending before the `before` cursor's row). Reads `per_page + 1` entries of the sort's index past
+    the cursor: two queries (rows, clocks) whatever the page's depth."""
     column = SORT_COLUMNS[sort_key]
     key = tuple_(column, BoardRow.piece_id)
     after_mark = cursors.decode(sort_key, after)
@@ -106,9 +107,20 @@ def board_page(conditions: list, sort_key: str, descending: bool, *, after: str 
     # Going back reads the index the other way from the cursor, then shows the rows in the page's order.
     reverse = descending != backwards
     order = [column.desc(), BoardRow.piece_id.desc()] if reverse else [column.asc(), BoardRow.piece_id.asc()]
-    statement = (select(Piece, BoardRow.marche_reference, BoardRow.emitter_name, BoardRow.emitter_siret, column)
-                 .select_from(BoardRow).join(Piece, Piece.id == BoardRow.piece_id).where(*conditions)
-                 .order_by(*order).limit(per_page + 1))
+    # Two steps in one statement: the page's keys first — (piece_id, sort value) only, which the sort's index holds,
+    # so PostgreSQL reads per_page + 1 entries of it backwards or forwards (an index-only scan) — then their rows
+    # by primary key. Selecting the wide rows directly let the planner, misled by the row-level security filter
+    # repeating the structure's equality (estimated 44 rows for 1 579), read every row of the structure and sort
+    # them (42 ms for the MOA at 20 000 pieces; 0.8 ms in two steps).
+    keys = (select(BoardRow.piece_id.label("piece_id"), column.label("sort_value")).where(*conditions)
+            .order_by(*order).limit(per_page + 1).subquery("page_keys"))
+    shown = aliased(BoardRow)
+    key_order = ([keys.c.sort_value.desc(), keys.c.piece_id.desc()] if reverse
+                 else [keys.c.sort_value.asc(), keys.c.piece_id.asc()])
+    statement = (select(Piece, shown.marche_reference, shown.emitter_name, shown.emitter_siret, keys.c.sort_value)
+                 .select_from(keys)
+                 .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
+                 .join(Piece, Piece.id == keys.c.piece_id).order_by(*key_order))
     rows = db.session.execute(statement).all()
     more = len(rows) > per_page
     rows = rows[:per_page]

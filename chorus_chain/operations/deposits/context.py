@@ -14,14 +14,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import case, func, select
 
 from chorus_chain.extensions import db
 from chorus_chain.models import (
     BankAccount,
     MailMessage,
-    Notification,
-    OutboxJob,
     Piece,
     PieceFile,
     Service,
@@ -159,15 +157,7 @@ class DepositContext:
 
     def finish(self) -> None:
         """Write what waits for the end: the in-app notifications (one INSERT), the outbox rows of the e-mails
-        queued here (they need the e-mails' ids: one flush for all of them, then one for their jobs)."""
-        if self.notifications:
-            # A plain INSERT, without RETURNING: the rows are other structures', which row-level security does not
-            # let the actor read back.
-            db.session.execute(insert(Notification.__table__).inline(), self.notifications)
-            self.notifications.clear()
-        if not self.mails:
-            return
-        db.session.flush()
-        db.session.add_all([OutboxJob(job="send_mail", payload={"mail_id": mail.id}) for mail in self.mails])
-        self.mails.clear()
-        db.session.flush()
+        queued here (`notifications.write_later`)."""
+        from chorus_chain.operations.notifications import write_later
+
+        write_later(self.notifications, self.mails)

@@ -1,0 +1,264 @@
+"""The deadline sweep at volume (issue 20): how long `operations.deadlines.sweep` takes for N due deadlines on
+PostgreSQL, connected as the application's ordinary role (row-level security applies), batch by batch against the
+one-by-one path, in the same run.
+
+1. **World.** `dashboards_seed` seeds a world (structures, marchés, pieces living through the transition table with
+   their clocks, hash-chained events) as it stood at `T0` = the seeding instant minus `--days-late`, into
+   `chorus_bench_sweep` (kept with `--keep`). The sweep then runs at `T0 + --days-late`: every clock that was open at
+   T0 and fell due since is due — the « sweep after an outage » case, each deadline applied at its own due instant.
+2. **Runs.** Each variant runs on a fresh copy of that database (`CREATE DATABASE … TEMPLATE`), in this process
+   (the app's own code, no server): `one-by-one` (each handler reading and writing for itself, as before issue 20,
+   committed every 500; capped by `--one-by-one-limit` deadlines — a ratio per deadline), then `batch` (a
+   `SweepContext` per batch, a commit per batch, as the clock does) with the default batch size (`--batch-sizes` to
+   try others). Each prints the deadlines applied, seconds, deadlines per
+   second, statements per deadline and rows written.
+3. **Checks.** After each run: every due deadline done (none left), `flask audit verify`'s check on the swept pieces
+   (hash chains), notifications and outbox rows counted.
+
+    BENCH_NAME=me .venv/bin/python bench/deadline_sweep.py --pieces 100000
+    .venv/bin/python bench/deadline_sweep.py --keep            # re-use the seeded world between runs
+    .venv/bin/python bench/deadline_sweep.py --quick           # 3 000 pieces: proves the script works
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import dashboards_seed as seeding  # noqa: E402
+from dashboards import ADMIN_URL, APP_ROLE, _admin_url_for, app_database_url, create_database, migrate  # noqa: E402
+
+NAME = os.environ.get("BENCH_NAME", "sweep")
+DATABASE = f"chorus_bench_{NAME}"
+RESULTS = ROOT / "bench" / "results"
+
+
+def _admin(sql: str, params=None, database: str | None = None):
+    import psycopg
+
+    url = _admin_url_for(database) if database else ADMIN_URL
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(sql, params).fetchall() if sql.lstrip().upper().startswith("SELECT") else \
+            conn.execute(sql, params)
+
+
+def copy_of(template: str, name: str) -> str:
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}" OWNER {APP_ROLE}')
+    return name
+
+
+def drop(name: str) -> None:
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def seeded_at(database: str) -> datetime | None:
+    try:
+        rows = _admin("SELECT max(created_at) FROM piece_event", database=database)
+    except Exception:
+        return None
+    return rows[0][0] if rows and rows[0][0] else None
+
+
+def seed(args) -> datetime:
+    """The world as it stood at T0 (returned)."""
+    t0 = (datetime.now(timezone.utc) - timedelta(days=args.days_late)).replace(microsecond=0)
+    sizes = seeding.Sizes(structures=args.structures, marches=args.marches, pieces=args.pieces,
+                          history_days=args.history_days)
+    started = time.perf_counter()
+    create_database(DATABASE)
+    migrate(DATABASE)
+    world = seeding.seed(_admin_url_for(DATABASE), sizes, now=t0)
+    _admin("CREATE TABLE IF NOT EXISTS bench_sweep_meta (t0 timestamptz)", database=DATABASE)
+    _admin("INSERT INTO bench_sweep_meta VALUES (%s)", (t0,), database=DATABASE)
+    print(f"seeded {DATABASE}: {args.pieces} pieces at T0 = {t0:%Y-%m-%d %H:%M} in "
+          f"{time.perf_counter() - started:.0f} s ({dict(world.counts)})", flush=True)
+    return t0
+
+
+def t0_of(database: str) -> datetime | None:
+    try:
+        rows = _admin("SELECT t0 FROM bench_sweep_meta", database=database)
+    except Exception:
+        return None
+    return rows[0][0] if rows else None
+
+
+def app_for(database: str):
+    os.environ.setdefault("SECRET_KEY", "bench-secret-key-not-for-production")
+    from chorus_chain import create_app
+
+    return create_app({"SQLALCHEMY_DATABASE_URI": app_database_url(database), "TESTING": False,
+                       "REDIS_URL": "", "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 4}})
+
+
+def count_statements(engine) -> Counter:
+    from sqlalchemy import event
+
+    counter: Counter = Counter()
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        counter["statements"] += 1
+
+    event.listen(engine, "before_cursor_execute", before)
+    counter["_listener"] = 0
+    counter.listener = before  # type: ignore[attr-defined]
+    return counter
+
+
+def run_variant(template: str, name: str, now: datetime, batch_size: int, limit: int | None,
+                profile: Path | None = None, prepared: bool = True) -> dict:
+    from sqlalchemy import event, func, select
+
+    from chorus_chain.access import system_access
+    from chorus_chain.extensions import db
+    from chorus_chain.models import Deadline, MailMessage, Notification, OutboxJob, PieceEvent
+    from chorus_chain.operations import deadlines
+
+    database = copy_of(template, f"{template}_{name}")
+    app = app_for(database)
+    try:
+        with app.app_context():
+            statements = Counter()
+
+            def before(conn, cursor, statement, parameters, context, executemany):
+                statements["n"] += 1
+
+            with system_access("bench: counts"):
+                due = db.session.scalar(select(func.count()).select_from(Deadline).where(
+                    Deadline.done_at.is_(None), Deadline.due_at <= now))
+                horizon = db.session.scalar(select(func.max(Deadline.id)))
+                before_rows = {t.__tablename__: db.session.scalar(select(func.count()).select_from(t))
+                               for t in (PieceEvent, Notification, MailMessage, OutboxJob)}
+            db.session.commit()
+            event.listen(db.engine, "before_cursor_execute", before)
+            profiler = None
+            if profile is not None:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
+            started = time.perf_counter()
+            cpu = time.process_time()
+            result = {"done": 0, "applied": 0, "batches": 0}
+            for done, applied in deadlines.in_batches(now, limit, batch_size=batch_size,
+                                                      prepared=prepared):
+                db.session.commit()  # as the clock does (jobs.clock.tick)
+                result["done"] += done
+                result["applied"] += applied
+                result["batches"] += 1
+            seconds = time.perf_counter() - started
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(str(profile))
+            cpu = time.process_time() - cpu
+            event.remove(db.engine, "before_cursor_execute", before)
+            with system_access("bench: counts"):
+                left = db.session.scalar(select(func.count()).select_from(Deadline).where(
+                    Deadline.done_at.is_(None), Deadline.due_at <= now, Deadline.id <= horizon))
+                after_rows = {t.__tablename__: db.session.scalar(select(func.count()).select_from(t))
+                              for t in (PieceEvent, Notification, MailMessage, OutboxJob)}
+                broken = verify_chains(now)
+            db.session.commit()
+    finally:
+        from chorus_chain.extensions import db as _db
+
+        with app.app_context():
+            _db.engine.dispose()
+        drop(database)
+    done = result["done"]
+    return {"variant": name, "batch_size": batch_size, "prepared": prepared, "due": due, "done": done, "applied": result["applied"],
+            "batches": result.get("batches"), "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
+            "per_second": round(done / seconds, 1) if seconds else None,
+            "ms_each": round(1000 * seconds / done, 3) if done else None,
+            "statements_each": round(statements["n"] / done, 2) if done else None,
+            "written": {k: after_rows[k] - before_rows[k] for k in after_rows}, "left_due": left,
+            "broken_chains": broken}
+
+
+def verify_chains(now: datetime) -> int:
+    """The hash chains of the pieces the sweep applied a deadline of (what `flask audit verify` checks, on those
+    pieces): how many are broken."""
+    from sqlalchemy import select
+
+    from chorus_chain.domain import audit_chain
+    from chorus_chain.extensions import db
+    from chorus_chain.models import Deadline, PieceEvent
+    from chorus_chain.operations import pieces_records as records
+
+    swept = select(Deadline.piece_id).where(Deadline.done_at == now, Deadline.piece_id.is_not(None))
+    query = select(PieceEvent).where(PieceEvent.piece_id.in_(swept)).order_by(PieceEvent.piece_id, PieceEvent.seq)
+    broken, head = set(), {}
+    for event in db.session.scalars(query).yield_per(5000):
+        prev = head.get(event.piece_id, audit_chain.GENESIS)
+        if event.prev_hash != prev or event.hash != audit_chain.event_hash(prev, records.payload_of(event)):
+            broken.add(event.piece_id)
+        head[event.piece_id] = event.hash
+    return len(broken)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--pieces", type=int, default=100_000)
+    parser.add_argument("--structures", type=int, default=240)
+    parser.add_argument("--marches", type=int, default=120)
+    parser.add_argument("--history-days", type=int, default=25,
+                        help="pieces deposited over these last days before T0 (most of them still under way)")
+    parser.add_argument("--days-late", type=int, default=60,
+                        help="the sweep runs this many days after the world's instant (every clock due since)")
+    parser.add_argument("--batch-sizes", type=int, nargs="*", default=None)
+    parser.add_argument("--one-by-one-limit", type=int, default=2000)
+    parser.add_argument("--batch-limit", type=int, default=None, help="deadlines the batch runs take (default: all)")
+    parser.add_argument("--keep", action="store_true", help="re-use the seeded world, keep it at the end")
+    parser.add_argument("--quick", action="store_true", help="3 000 pieces, small runs")
+    parser.add_argument("--only", choices=["one-by-one", "batch"], default=None)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--profile", type=Path, default=None, help="cProfile of the (last) batch run to this file")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.pieces, args.one_by_one_limit = min(args.pieces, 3_000), min(args.one_by_one_limit, 300)
+    from chorus_chain.operations import deadlines
+
+    t0 = t0_of(DATABASE) if args.keep else None
+    if t0 is None:
+        t0 = seed(args)
+    else:
+        migrate(DATABASE)  # a kept world follows the schema (a migration landed since it was seeded)
+    now = t0 + timedelta(days=args.days_late)
+    results = []
+    try:
+        if args.only in (None, "one-by-one"):
+            results.append(run_variant(DATABASE, "one_by_one", now, deadlines.BATCH_SIZE, args.one_by_one_limit,
+                                       prepared=False))
+            print(json.dumps(results[-1]), flush=True)
+        if args.only in (None, "batch"):
+            for size in args.batch_sizes or [deadlines.BATCH_SIZE]:
+                results.append(run_variant(DATABASE, f"batch_{size}", now, size, args.batch_limit, args.profile))
+                print(json.dumps(results[-1]), flush=True)
+    finally:
+        if not args.keep:
+            drop(DATABASE)
+    report = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "pieces": args.pieces,
+              "days_late": args.days_late, "cpu_count": os.cpu_count(),
+              "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()), "runs": results}
+    if len(results) > 1 and results[0]["ms_each"]:
+        for run in results[1:]:
+            run["speedup_per_deadline"] = round(results[0]["ms_each"] / run["ms_each"], 1)
+    path = args.json or RESULTS / f"deadline_sweep-{datetime.now():%Y%m%d-%H%M%S}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    print(f"figures written to {path}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

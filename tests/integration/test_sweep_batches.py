@@ -1,0 +1,256 @@
+"""The deadline sweep in batches (issue 20), on committed transactions (PostgreSQL, a database of its own):
+
+- the batch path (`SweepContext`: the batch's pieces locked and its reads made at once) leaves exactly what the
+  one-by-one path leaves on a generated set — pieces, hash-chained events, clocks, notifications, e-mails and their
+  outbox rows — and `flask audit verify` passes after it;
+- the clock commits after each batch: killed between batches, what it committed stays and the next sweep applies the
+  rest, each deadline once;
+- two sweepers in batches at once apply each deadline exactly once;
+- a user is never held by the whole sweep: a piece of a batch already committed is free at once while the sweep goes
+  on, and a piece a user holds is skipped (SKIP LOCKED) and applied by the next sweep.
+"""
+from __future__ import annotations
+
+import json
+import random
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from chorus_chain import access
+from chorus_chain.extensions import db
+from chorus_chain.models import (
+    Account,
+    Deadline,
+    MailMessage,
+    Notification,
+    OutboxJob,
+    Piece,
+    PieceEvent,
+    Structure,
+)
+from chorus_chain.operations import pieces as ops
+from tests.conftest import live_application
+from tests.integration.pieces_world import NOW, act, deposit, later, world
+
+pytestmark = pytest.mark.postgres
+
+SWEPT_AT = NOW + timedelta(days=40)  # validation (15 days), MOE (7), payment clocks of the set have run out
+
+
+@pytest.fixture(scope="module")
+def live_app():
+    """The application on its own database, migrated; no outer transaction: commits are real."""
+    yield from live_application("chorus_sweep_batches")
+
+
+def generated_set(app, w, count: int, seed: int) -> list[int]:
+    """`count` pieces of several kinds deposited over a few days, some validated (their MOE clock runs), some
+    refused (no clock left), the rest left to their validator's silence: clocks of several kinds due at SWEPT_AT."""
+    rng = random.Random(seed)
+    kinds = [(w.st1, "A10"), (w.sibling, "A10"), (w.st_co, "A10"), (w.mandataire, "A4"), (w.cotraitant, "A13")]
+    pieces = []
+    for index in range(count):
+        who, cadre = rng.choice(kinds)
+        at = NOW + timedelta(hours=rng.randint(0, 96))
+        piece_id = deposit(app, w, who, cadre, f"G{seed}-{index}", now=at)
+        fate = rng.random()
+        if cadre == "A10" and fate < 0.3:
+            validator = w.cotraitant if who == w.st_co else w.mandataire
+            act(app, validator, piece_id, "validate", now=at + timedelta(days=2))
+        elif fate < 0.4 and cadre == "A10":
+            act(app, w.cotraitant if who == w.st_co else w.mandataire, piece_id, "refuse", reason="non_conforme",
+                now=at + timedelta(days=1))
+        pieces.append(piece_id)
+    return pieces
+
+
+def _plain(value):
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def snapshot() -> dict[str, list]:
+    """What a sweep leaves, without the ids the database draws (sequences do not roll back)."""
+    with access.system_access("test: what the sweep left"):
+        mails = {m.id: (m.to_address, m.account_id, m.template, _plain(m.context), m.subject, m.body)
+                 for m in db.session.scalars(select(MailMessage))}
+        return {
+            "pieces": db.session.execute(select(
+                Piece.id, Piece.status, Piece.updated_at, Piece.received_at, Piece.received_by_moe_at,
+                Piece.head_hash).order_by(Piece.id)).all(),
+            "events": [(e.piece_id, e.seq, e.at, e.actor, e.actor_step, e.action, e.from_status, e.to_status,
+                        e.reason, _plain(e.extra), e.prev_hash, e.hash)
+                       for e in db.session.scalars(select(PieceEvent).order_by(PieceEvent.piece_id, PieceEvent.seq))],
+            "deadlines": sorted(db.session.execute(select(
+                Deadline.piece_id, Deadline.kind, Deadline.due_at, Deadline.done_at, Deadline.created_at)).all()),
+            "notifications": sorted(db.session.execute(select(
+                Notification.account_id, Notification.structure_id, Notification.piece_id, Notification.kind,
+                Notification.text, Notification.url, Notification.created_at)).all()),
+            "mails": sorted(mails.values()),
+            "outbox": sorted(_plain(mails.get(job.payload.get("mail_id"))) for job in db.session.scalars(
+                select(OutboxJob).where(OutboxJob.job == "send_mail"))),
+        }
+
+
+def _due_count(now) -> int:
+    with access.system_access("test: counting"):
+        return db.session.scalar(select(func.count()).select_from(Deadline).where(
+            Deadline.done_at.is_(None), Deadline.due_at <= now))
+
+
+def _tacit_counts(pieces) -> dict[int, int]:
+    with access.system_access("test: counting"):
+        return dict(db.session.execute(select(PieceEvent.piece_id, func.count()).where(
+            PieceEvent.piece_id.in_(pieces), PieceEvent.action == "tacit_validation")
+            .group_by(PieceEvent.piece_id)).all())
+
+
+def test_the_batch_path_leaves_exactly_what_the_one_by_one_path_leaves(live_app):
+    from chorus_chain.operations.deadlines import sweep
+
+    app = live_app
+    w = world(app)
+    generated_set(app, w, 30, seed=1)
+    with app.app_context():
+        due = _due_count(SWEPT_AT)
+        assert due >= 25  # several kinds, several per piece for some
+        before = snapshot()
+        one_by_one = sweep(SWEPT_AT, prepared=False)  # each handler reads and writes for itself
+        alone = snapshot()
+        db.session.rollback()
+        assert snapshot() == before
+        batched = sweep(SWEPT_AT, batch_size=7)  # batches that cut the set anywhere
+        together = snapshot()
+        db.session.commit()
+    assert one_by_one == batched and batched["done"] == due and batched["applied"] > 0
+    for table in ("pieces", "events", "deadlines", "notifications", "mails", "outbox"):
+        assert together[table] == alone[table], table
+    assert len(together["events"]) > len(before["events"]) and len(together["mails"]) > len(before["mails"])
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and "toutes les chaînes sont intactes" in result.output, result.output
+    # The dashboards' read model followed each batch in its transaction (issue 20): nothing to correct.
+    result = app.test_cli_runner().invoke(args=["board", "recompute", "--check"])
+    assert result.exit_code == 0 and "Le modèle de lecture est exact." in result.output, result.output
+
+
+def _commit_batches(app, now, batch_size, *, stop_after=None, pause=None):
+    """The clock's loop (`jobs.clock.tick`): a commit after each batch. `stop_after`: killed after that many commits,
+    the batch under way lost with its transaction; `pause(n)`: called after the n-th commit (the sweep goes on)."""
+    from chorus_chain.operations.deadlines import in_batches
+
+    committed = batches = 0
+    with app.app_context():
+        for done, _ in in_batches(now, batch_size=batch_size):
+            if stop_after is not None and batches == stop_after:
+                db.session.rollback()  # the process died: this batch's transaction never committed
+                break
+            db.session.commit()
+            committed += done
+            batches += 1
+            if pause is not None:
+                pause(committed)
+    return committed
+
+
+def test_a_sweep_killed_between_batches_keeps_what_it_committed_and_the_next_applies_the_rest(live_app):
+    app = live_app
+    w = world(app)
+    pieces = [deposit(app, w, who, "A10", f"K-{i}") for i, who in enumerate([w.st1, w.sibling, w.st_co] * 3)]
+    due = NOW + timedelta(days=15)
+    with app.app_context():
+        total = _due_count(due)
+    done = _commit_batches(app, due, 2, stop_after=2)  # two batches committed, the third lost
+    assert done == 4
+    with app.app_context():
+        assert _due_count(due) == total - 4
+        assert sum(_tacit_counts(pieces).values()) == 4
+    assert _commit_batches(app, due + timedelta(minutes=1), 2) == total - 4
+    with app.app_context():
+        assert _due_count(due) == 0
+        assert _tacit_counts(pieces) == {piece_id: 1 for piece_id in pieces}  # each once
+    assert app.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0
+    assert app.test_cli_runner().invoke(args=["board", "recompute", "--check"]).exit_code == 0
+
+
+def test_two_sweepers_in_batches_apply_each_deadline_once(live_app):
+    app = live_app
+    w = world(app)
+    pieces = [deposit(app, w, who, "A10", f"D-{i}") for i, who in enumerate([w.st1, w.sibling, w.st_co] * 4)]
+    due = NOW + timedelta(days=15)
+    with app.app_context():
+        total = _due_count(due)
+    barrier = threading.Barrier(2)
+    results = [None, None]
+
+    def run(index):
+        barrier.wait()
+        try:
+            results[index] = _commit_batches(app, due, 3)
+        except Exception as error:  # reported below
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert all(isinstance(r, int) for r in results), results
+    assert sum(results) == total
+    with app.app_context():
+        assert _due_count(due) == 0
+        assert _tacit_counts(pieces) == {piece_id: 1 for piece_id in pieces}
+    assert app.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0
+
+
+def test_a_user_waits_for_one_batch_at_most_and_a_piece_a_user_holds_waits_for_the_next_sweep(live_app):
+    app = live_app
+    w = world(app)
+    pieces = [deposit(app, w, w.st1, "A10", f"U-{i}") for i in range(6)]
+    due = NOW + timedelta(days=15)
+    first_committed, go_on = threading.Event(), threading.Event()
+    outcome: dict = {}
+
+    def pause(committed):
+        if not first_committed.is_set():
+            first_committed.set()
+            go_on.wait(30)  # the sweep is still running: its next batches are to come
+
+    sweeper = threading.Thread(target=lambda: outcome.setdefault("done", _commit_batches(app, due, 2,
+                                                                                          pause=pause)))
+    # A user holds the last piece (its lock, on a connection of its own) before the sweep reaches it.
+    holder = app.app_context()
+    holder.push()
+    with access.tenant(w.mandataire.structure_id):
+        db.session.scalar(select(Piece).where(Piece.id == pieces[-1]).with_for_update())
+    sweeper.start()
+    assert first_committed.wait(30)
+    # The sweep is under way, its first batch committed: a user acts on one of its pieces at once (another
+    # connection; a lock the sweep still held would make this wait, here it does not).
+    ctx = app.app_context()
+    ctx.push()
+    try:
+        with access.tenant(w.moe.structure_id):
+            db.session.execute(select(Piece.id).where(Piece.id == pieces[0]).with_for_update(nowait=True)).all()
+            account = db.session.get(Account, w.moe.account_id)
+            structure = db.session.get(Structure, w.moe.structure_id)
+            assert ops.act(pieces[0], account, structure, "take", expected_status="A_ASSOCIER_MOE",
+                           now=due + timedelta(minutes=1)).status
+            db.session.commit()
+    finally:
+        ctx.pop()
+    go_on.set()
+    sweeper.join(60)
+    db.session.rollback()  # the user lets the last piece go
+    holder.pop()
+    assert outcome["done"] == len(pieces) - 1  # the held piece was skipped, not waited for
+    with app.app_context():
+        assert pieces[-1] not in _tacit_counts(pieces)
+    assert _commit_batches(app, later(16), 2) >= 1  # the next sweep applies it, at its own due instant
+    with app.app_context():
+        assert _tacit_counts(pieces) == {piece_id: 1 for piece_id in pieces}
+        with access.system_access("test"):
+            last = db.session.scalar(select(PieceEvent).where(PieceEvent.piece_id == pieces[-1],
+                                                              PieceEvent.action == "tacit_validation"))
+            assert last.at == due  # rule 4: the legal instant is the due one, not the late sweep's
