@@ -455,7 +455,8 @@ def seed_report(seeded: dict | None) -> list[str]:
         f"{seeded['seconds_total']:.1f} s with {seeded.get('jobs', 1)} process(es) (create + migrate "
         f"{seconds['migrate']:.1f} s, structures and marchés {seconds.get('head', 0):.1f} s, pieces "
         f"{seconds.get('pieces', 0):.1f} s of which simulate {seconds['simulate']:.1f} s and COPY "
-        f"{seconds['copy']:.1f} s summed over the processes, VACUUM ANALYZE {seconds['analyze']:.1f} s); "
+        f"{seconds['copy']:.1f} s summed over the processes, read model (flask board recompute) "
+        f"{seconds.get('recompute', 0):.1f} s, VACUUM ANALYZE {seconds['analyze']:.1f} s); "
         f"peak RSS {rss.get('seeder', 0):.0f} MB" + (f" (each job ≤ {rss['jobs']:.0f} MB)" if rss.get('jobs') else "")
         + (f"; database {seeded['database_mb']:.0f} MB" if seeded.get("database_mb") else ""),
         "Pieces visible to the logged-in structures: " + ", ".join(
@@ -554,6 +555,11 @@ def run(args: argparse.Namespace) -> dict:
         seed_info = seed_database(database, args)
     else:
         migrate(database)  # a kept database follows the schema (a new migration since it was seeded)
+        if args.recompute or _read_model_empty(database):
+            recompute = recompute_read_model(database)
+            seeding.vacuum_analyze(_admin_url_for(database))
+            print(f"{database}: read model recomputed in {recompute['seconds']:.0f} s\n{recompute['output']}",
+                  flush=True)
     if args.seed_only:
         return {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "database": database,
                 "seed": seed_info}
@@ -602,17 +608,42 @@ def seed_database(database: str, args: argparse.Namespace) -> dict:
             last[0] = time.perf_counter()
             print(f"  {done} / {total} pieces ({time.perf_counter() - started:.0f} s)", flush=True)
 
-    world = seeding.seed(_admin_url_for(database), sizes, jobs=args.jobs, progress=progress)
-    seconds = {**world.seconds, "migrate": migrate_seconds}
+    world = seeding.seed(_admin_url_for(database), sizes, jobs=args.jobs, progress=progress, analyze=False)
+    # The pieces went in with COPY, around the operations that keep the dashboards' read model: build it from them,
+    # as an operator would after a bulk load, then the statistics of everything.
+    recompute = recompute_read_model(database)
+    print(f"  read model built in {recompute['seconds']:.0f} s", flush=True)
+    seconds = {**world.seconds, "migrate": migrate_seconds, "recompute": recompute["seconds"],
+               "analyze": seeding.vacuum_analyze(_admin_url_for(database))}
     seed_info = {
         "sizes": asdict(sizes), "jobs": args.jobs, "counts": dict(world.counts), "seconds": seconds,
-        "seconds_total": migrate_seconds + world.seconds["head"] + world.seconds["pieces"]
-        + world.seconds["analyze"], "logins": world.logins, "pieces_by_login": world.pieces_by_login,
+        "seconds_total": migrate_seconds + seconds["head"] + seconds["pieces"] + seconds["recompute"]
+        + seconds["analyze"], "read_model": recompute, "logins": world.logins,
+        "pieces_by_login": world.pieces_by_login,
         "statuses": dict(world.statuses.most_common()), "peak_rss_mb": world.peak_rss_mb,
         "database_mb": _database_mb(database),
     }
     print(f"seeded {database} in {seed_info['seconds_total']:.1f} s", flush=True)
     return seed_info
+
+
+def recompute_read_model(database: str) -> dict:
+    """`flask board recompute` on `database` (as the application's role, the command stating its system access):
+    the read model rebuilt from the pieces; its output and the seconds it took."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "board", "recompute"], cwd=ROOT,
+                          env=_app_env(database, None), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"flask board recompute failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+    return {"seconds": time.perf_counter() - started, "output": done.stdout.strip()}
+
+
+def _read_model_empty(database: str) -> bool:
+    """A database seeded before the read model existed (its migration just applied) has pieces and no board rows."""
+    import psycopg
+
+    with psycopg.connect(_admin_url_for(database)) as conn:
+        return not conn.execute("SELECT EXISTS (SELECT 1 FROM board_row)").fetchone()[0]
 
 
 def _database_mb(database: str) -> float:
@@ -641,6 +672,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--pieces", type=int, default=100_000)
     parser.add_argument("--jobs", type=int, default=1, help="processes seeding chunks of pieces side by side")
     parser.add_argument("--chunk", type=int, default=seeding.CHUNK, help="pieces simulated and written together")
+    parser.add_argument("--recompute", action="store_true",
+                        help="with --keep: run `flask board recompute` on the kept database first (done anyway "
+                             "when its read model is empty)")
     parser.add_argument("--seed-only", action="store_true",
                         help="create and seed the database (or migrate a kept one), keep it, measure nothing")
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients (threads)")

@@ -18,7 +18,9 @@ is *simulated* with the same pure rules the operations use, then written in bulk
 
 Simplifications (they do not change what the dashboards read): every action is taken by the acting structure's
 gestionnaire; notifications go to the gestionnaire only (not to every member holding the right); no e-mail
-outbox rows; a resent or redirected piece keeps its routing fields; one main PDF per piece, no attachments.
+outbox rows; a resent or redirected piece keeps its routing fields; one main PDF per piece, no attachments; no
+états d'acompte rows (a piece an état pays at another amount has no `accepted_why`: its page says the history holds
+the decision, as for pieces older than issue 15).
 
 Rows are inserted as the `postgres` superuser: COPY FROM is refused on tables under row-level security for the
 ordinary role, and a superuser bypasses it. The application itself then connects as `chorus_app` (RLS applies).
@@ -43,7 +45,7 @@ from stdnum import luhn
 from werkzeug.security import generate_password_hash
 
 from chorus_chain import formatting, graph
-from chorus_chain.domain import audit_chain, numbering, statuses
+from chorus_chain.domain import amount_why, audit_chain, numbering, statuses
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain import transitions as T
 from chorus_chain.domain.cadres import is_works_piece
@@ -462,6 +464,7 @@ class PieceSim:
         self.status = statuses.INITIAL_STATUS.value
         self.clocks: dict[str, dict] = {}  # open clocks by kind
         self.accepted_amount = None
+        self.accepted_why = None  # why the accepted amount differs, as the operations store it (amount_why)
         self.paid_on = self.paid_amount = None
         self.received_at = self.received_by_moe_at = None
         self.acknowledged = False
@@ -575,7 +578,7 @@ class PieceSim:
             return
         at = created + timedelta(minutes=rng.randint(2, 600))
         self.deposited_at = at
-        self.dossier = _dossier_number(at.year, self.id)
+        self.dossier = numbering.format_dossier_number(at.year, self.id)
         public = info.cadre is not None
         self.service_code = (info.recipient["service_code"] or (
             marche.paying_service_code if info.recipient["role"] == Role.PAYING_OFFICE else marche.moa_service_code)
@@ -672,6 +675,8 @@ class PieceSim:
         first = transitions[0]
         if action in (A.VALIDATE_PARTIALLY, A.ISSUE_ETAT_ACOMPTE) and first.amount is not None:
             self.accepted_amount = first.amount
+        if action == A.VALIDATE_PARTIALLY:  # pieces_actions._prepare; an état's why needs the état (not seeded)
+            self.accepted_why = amount_why.partial_record(first.reason, first.comment)
         if action == A.MARK_PAID:
             self.paid_on, self.paid_amount = first.paid_on, first.amount
         if action == A.ACKNOWLEDGE_REJECTION:
@@ -690,7 +695,8 @@ class PieceSim:
             route=json.dumps(info.route) if self.deposited_at else None, montant_ht=self.ht,
             montant_tva=self.tva, montant_ttc=self.ttc,
             vat_regime="autoliquidation" if info.autoliquidation else "normal",
-            accepted_amount=self.accepted_amount, issue_date=self.issue_date,
+            accepted_amount=self.accepted_amount,
+            accepted_why=json.dumps(self.accepted_why) if self.accepted_why else None, issue_date=self.issue_date,
             recipient_siret=info.recipient["siret"],
             service_code=self.service_code if self.deposited_at else None,
             engagement_number=self.engagement if self.deposited_at else None, bank_account_id=None,
@@ -726,13 +732,6 @@ class ChunkResult:
     simulate: float
     copy: float
     peak_rss_mb: float
-
-
-def _dossier_number(year: int, piece_id: int) -> str:
-    """The operations number a dossier after the piece id (`format_dossier_number(year, piece.id)`), on six digits:
-    above 999 999 pieces the seeder wraps the id, so dossier numbers repeat there (the operations would refuse
-    the millionth deposit: reported in issue 20's note, left to its owner)."""
-    return numbering.format_dossier_number(year, (piece_id - 1) % 999_999 + 1)
 
 
 def _simulate_chunk(plan: Plan, chunk: int, w: Writer) -> tuple[Counter, Counter]:
@@ -832,11 +831,12 @@ def build_plan(sizes: Sizes, now: datetime) -> tuple[World, Writer, Plan]:
 
 
 def seed(admin_db_url: str, sizes: Sizes, now: datetime | None = None, jobs: int = 1,
-         progress=None) -> World:
+         progress=None, analyze: bool = True) -> World:
     """Seed the (migrated, empty) database at `admin_db_url`, connected as a superuser: the world's head
     (structures, accounts, marchés), then the pieces chunk by chunk — simulated, COPYed, committed, forgotten — by
     this process or by `jobs` processes side by side. Returns what was built, with timings and peak memory.
-    `progress(done_pieces, total)` is called after each chunk."""
+    `progress(done_pieces, total)` is called after each chunk; `analyze=False` leaves `VACUUM ANALYZE` to the
+    caller (bench/dashboards.py builds the read model first)."""
     now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
     started = time.perf_counter()
     world, head, plan = build_plan(sizes, now)
@@ -877,13 +877,19 @@ def seed(admin_db_url: str, sizes: Sizes, now: datetime | None = None, jobs: int
     world.pieces_by_login = {key: sum(r.visible[key] for r in results) for key in world.logins}
     world.peak_rss_mb = {"seeder": _peak_rss_mb(),
                          "jobs": max((r.peak_rss_mb for r in results), default=0.0) if jobs > 1 else 0.0}
-    started = time.perf_counter()
+    if analyze:
+        world.seconds["analyze"] = vacuum_analyze(admin_db_url)
+    return world
+
+
+def vacuum_analyze(admin_db_url: str) -> float:
+    """Fresh statistics and visibility map, so that the planner sees the real volumes; returns the seconds."""
     import psycopg
 
+    started = time.perf_counter()
     with psycopg.connect(admin_db_url, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")  # fresh statistics and visibility map: the planner sees the real volumes
-    world.seconds["analyze"] = time.perf_counter() - started
-    return world
+        conn.execute("VACUUM ANALYZE")
+    return time.perf_counter() - started
 
 
 def check_sizes(sizes: Sizes) -> None:

@@ -63,6 +63,31 @@ def test_a_chunk_of_pieces_is_the_same_whoever_seeds_it():
     assert [p["created_at"] for p in pieces] == sorted(p["created_at"] for p in pieces)  # deposit order
 
 
+def test_seeded_events_hash_as_the_application_hashes_them():
+    """Without a database: `audit_chain.event_hash` over the payload rebuilt from each row the seeder writes — what
+    `flask audit verify` does on the stored rows — gives the chain the seeder wrote (the quick run checks it on
+    PostgreSQL too, slower)."""
+    from datetime import datetime, timezone
+
+    from chorus_chain.domain import audit_chain
+    from chorus_chain.operations import pieces_records as records
+
+    sizes = seeding.Sizes(pieces=200, structures=80, marches=10, chunk=200)
+    _, _, plan = seeding.build_plan(sizes, datetime(2026, 12, 1, tzinfo=timezone.utc))
+    writer = seeding.Writer()
+    seeding._simulate_chunk(plan, 0, writer)
+    columns = writer.columns["piece_event"]
+    events = [dict(zip(columns, row)) for row in writer.rows["piece_event"]]
+    assert {e["action"] for e in events} >= {"create", "deposit", "mark_paid"} and any(e["amount"] for e in events)
+    for event in events:
+        payload = audit_chain.event_payload(
+            piece=records.piece_ref(event["piece_id"]), seq=event["seq"], at=event["at"], actor=event["actor"],
+            actor_siret=event["actor_siret"], action=event["action"], from_status=event["from_status"],
+            to_status=event["to_status"], reason=event["reason"], comment=event["comment"], amount=event["amount"],
+            paid_on=event["paid_on"], extra=json.loads(event["extra"]) if event["extra"] else None)
+        assert audit_chain.event_hash(event["prev_hash"], payload) == event["hash"], event
+
+
 def test_page_list_is_a_parameter():
     assert bench.parse_pages(["s=/s/{siret}/synthese", "t=/s/{siret}/tableau-de-bord"]) == {
         "s": "/s/{siret}/synthese", "t": "/s/{siret}/tableau-de-bord"}
@@ -116,6 +141,13 @@ def test_quick_run_seeds_serves_and_reports(tmp_path):
                                 env=env, capture_output=True, text=True, timeout=600)
         assert verify.returncode == 0, verify.stdout + verify.stderr
         assert f"{counts['piece']} pièce(s), {counts['piece_event']} événement(s)" in verify.stdout
+
+        # The read model the seeding built (flask board recompute) is exact: nothing to correct.
+        check = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "board", "recompute", "--check"],
+                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "0 manquante(s), 0 en trop, 0 différente(s)" in check.stdout
+        assert result["seed"]["seconds"]["recompute"] > 0
 
         # The application's role is subject to row-level security there: no tenant, no piece.
         import psycopg
