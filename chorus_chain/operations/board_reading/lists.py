@@ -140,13 +140,20 @@ def board_page(structure_id: int, conditions: list, sort_key: str, descending: b
 
 def own_sent(structure_id: int, works: bool | None, limit: int) -> list[tuple[Piece, Marche]]:
     """The structure's own deposited pieces, newest first, with their marché (the payment tracker): the partial
-    index `ix_board_row_own` read backwards, `limit` rows."""
+    index `ix_board_row_own` read backwards, `limit` rows.
+
+    In two steps, as the list's pages (`board_page`): the keys first, from the index alone, then the rows by primary
+    key. In one statement PostgreSQL misestimated the rows (the RLS policy repeats the structure's equality) and
+    sorted all of the structure's own pieces — 55 000 rows, 378 ms, for the sous-traitant at 100 000 pieces."""
     conditions = [BoardRow.structure_id == structure_id,
                   BoardRow.structure_id == BoardRow.emitter_structure_id,  # the partial index's predicate
-                  BoardRow.status != Status.BROUILLON.value]
+                  BoardRow.deposited_at.is_not(None)]  # deposited: not a draft (a draft has no deposit instant)
     if works is not None:
         conditions.append(BoardRow.works == works)
+    keys = (select(BoardRow.piece_id.label("piece_id"), BoardRow.deposited_at.label("deposited_at"))
+            .where(*conditions).order_by(BoardRow.deposited_at.desc(), BoardRow.piece_id.desc()).limit(limit)
+            .subquery("own_keys"))
     return [tuple(row) for row in db.session.execute(
-        select(Piece, Marche).select_from(BoardRow).join(Piece, Piece.id == BoardRow.piece_id)
-        .join(Marche, Marche.id == BoardRow.marche_id).where(*conditions)
-        .order_by(BoardRow.deposited_at.desc(), BoardRow.piece_id.desc()).limit(limit))]
+        select(Piece, Marche).select_from(keys).join(Piece, Piece.id == keys.c.piece_id)
+        .join(Marche, Marche.id == Piece.marche_id)
+        .order_by(keys.c.deposited_at.desc(), keys.c.piece_id.desc()))]
