@@ -230,20 +230,19 @@ def _etat_only_message(piece: Piece, action: str) -> str:
 
 
 def allowed_actions_for(piece: Piece, structure: Structure,
-                        holder_id: Any = records.HOLDER_UNKNOWN, carried: set[int] | None = None,
-                        facts: PageFacts | None = None) -> list[ActionChoice]:
+                        holder_id: Any = records.HOLDER_UNKNOWN, facts: PageFacts | None = None
+                        ) -> list[ActionChoice]:
     """The actions this structure may take now on the piece (the buttons of the piece page), in the table's order.
     Empty for a draft (its actions are update_draft / deposit) and for a structure that plays no part on it.
     The member also needs the modification right in the piece's domain (`rights_domain`): the view checks it.
     `holder_id`: the marché's holder when the caller read it already (a list of pieces: one query for all);
-    `carried`: the pieces an état carries, likewise (`carried_pdms`); `facts`: all a page's rows need, read once
-    (`page_facts`) — with it, no query per piece."""
+    `facts`: all a page's rows need, read once (`page_facts`) — with it, no query per piece."""
     if piece.is_draft:
         return []
     if facts is not None:
         carried = facts.carried
-    if carried is None and piece.cadre in T.PDM_CADRES:
-        carried = carried_pdms([piece.id])
+    else:
+        carried = carried_pdms([piece.id]) if piece.cadre in T.PDM_CADRES else None
     choices: list[ActionChoice] = []
     seen: set[str] = set()
     for actor in records.actors_of(piece, structure.id, holder_id):
