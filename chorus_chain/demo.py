@@ -277,44 +277,65 @@ DEMO_PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
 
 @dataclass(frozen=True)
 class DemoPiece:
-    """A scenario: who deposits (company key, role), the cadre, its number, its amount HT, how many days ago it was
-    deposited, and then the steps: (days ago, company key, action, inputs) or (days ago, "expire", clock kind)."""
+    """A scenario: who deposits (company key, role), the cadre, its number, how many days ago it was deposited, and
+    then the steps: (days ago, company key, action, inputs) or (days ago, "expire", clock kind).
+
+    A works piece (a projet de décompte) is entered as its emitter enters it, from its décompte: `month` is the works
+    month it covers (n of demo_money's months: 3 is the month of état n° 3) and `cumul` its cumul to date per price
+    line reference (a quantity, or a % for a lump sum; a line left out keeps last month's cumul); its amounts are the
+    engine's (demo_money seeds it at its place among the months). A private invoice has no décompte: `ht` is its
+    amount HT."""
 
     key: str
     role: str
     cadre: str | None
     number: str
-    ht: str
     deposited_days_ago: float
     steps: tuple = ()
     what: str = ""
+    ht: str | None = None
+    month: int | None = None
+    cumul: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def is_works(self) -> bool:
+        return self.month is not None
 
 
 # The demo's projets de décompte that reach the MOA and the paying office are those of demo_money's three months,
-# each inside a real état d'acompte (A15 → A19 → payment per line): a PDM never travels alone (issue 12). The
-# pieces here stop before the MOE's état — at a validator's, at the MOE's, refused — or are private invoices.
+# each inside a real état d'acompte (A15 → A19 → payment per line): a PDM never travels alone (issue 12). The works
+# pieces here stop before the MOE's état — at a validator's, at the MOE's, refused: Leroy's and Bernard's décomptes of
+# month 3 (still on their way when the MOE issued état n° 3), Martin's first décompte of month 3 (refused; Martin
+# deposited another one, ME-PDM-03, which is in état n° 3), Leroy's and Durand's décomptes of month 4. The others are
+# private invoices.
 DEMO_PIECES = [
-    DemoPiece("st_platrerie", "sous_traitant", "A10", "PL-2026-001", "12000.00", 20,
-              ((5, "expire", "validation_1"),),
-              "validée tacitement (donneur d'ordre silencieux 15 jours), chez le maître d'œuvre depuis 5 jours"),
-    DemoPiece("st_platrerie", "sous_traitant", "A10", "PL-2026-002", "9600.00", 13, (),
-              "à valider par le mandataire, validation tacite dans 2 jours"),
-    DemoPiece("cotraitant", "cotraitant", "A13", "ME-2026-001", "36000.00", 12,
+    DemoPiece("st_platrerie", "sous_traitant", "A10", "PL-2026-001", 20, ((5, "expire", "validation_1"),),
+              "validée tacitement (donneur d'ordre silencieux 15 jours), chez le maître d'œuvre depuis 5 jours",
+              month=3, cumul=(("PL-01", "800"),)),
+    DemoPiece("st_platrerie", "sous_traitant", "A10", "PL-2026-002", 13, (),
+              "à valider par le mandataire, validation tacite dans 2 jours",
+              month=4, cumul=(("PL-01", "1000"), ("PL-02", "150"))),
+    DemoPiece("cotraitant", "cotraitant", "A13", "ME-2026-001", 12,
               ((10, "mandataire", "refuse", {"reason": "non_conforme",
                                              "comment": "Tableau électrique du bâtiment B non réceptionné."}),),
-              "refusée par le mandataire (motif indiqué)"),
-    DemoPiece("mandataire", "mandataire", "A4", "DB-2026-004", "90000.00", 2, (),
-              "chez le maître d'œuvre, qui a 7 jours pour émettre son état d'acompte"),
-    DemoPiece("st_menuiserie", "sous_traitant", "A10", "MB-2026-001", "8400.00", 9,
-              ((7, "cotraitant", "validate_partially", {"amount": "7800.00",
+              "refusée par le mandataire (motif indiqué)",
+              month=3, cumul=(("EL-01", "35"),)),
+    DemoPiece("mandataire", "mandataire", "A4", "DB-2026-004", 2, (),
+              "chez le maître d'œuvre, qui a 7 jours pour émettre son état d'acompte",
+              month=4, cumul=(("GO-03", "1750"), ("CH-01", "55"))),
+    # Martin admits 6 of the 7 blocs-portes claimed: the amount it accepts is the engine's value of the décompte with
+    # that line at 6 (the partial validation takes an amount, not lines: the demo computes it as the validator would).
+    DemoPiece("st_menuiserie", "sous_traitant", "A10", "MB-2026-001", 9,
+              ((7, "cotraitant", "validate_partially", {"admitted": (("MI-01", "6"),),
                                                           "reason": "Lot 06 : 6 blocs-portes posés sur 7 ce mois."}),),
-              "validée en partie par le co-traitant, à valider par le mandataire"),
-    DemoPiece("st_peinture", "sous_traitant", None, "PP-2026-001", "3000.00", 6,
+              "validée en partie par le co-traitant, à valider par le mandataire",
+              month=3, cumul=(("MI-01", "7"),)),
+    DemoPiece("st_peinture", "sous_traitant", None, "PP-2026-001", 6,
               ((4, "st_platrerie", "validate", {}),),
-              "facture privée du rang 2 acceptée par la plâtrerie"),
-    DemoPiece("st_nettoyage", "sous_traitant", None, "NM-2026-001", "400.00", 50,
+              "facture privée du rang 2 acceptée par la plâtrerie", ht="3000.00"),
+    DemoPiece("st_nettoyage", "sous_traitant", None, "NM-2026-001", 50,
               ((47, "mandataire", "validate", {}),),
-              "facture privée acceptée par le mandataire, échue et non payée (code de commerce)"),
+              "facture privée acceptée par le mandataire, échue et non payée (code de commerce)", ht="400.00"),
 ]
 
 
@@ -335,12 +356,14 @@ def _bank_account_of(structure: Structure, party: MarcheParty) -> BankAccount | 
 
 
 def seed_pieces(structures: dict[str, Structure], marche: Marche, now: datetime | None = None) -> int:
-    """The demo marché's pieces (DEMO_PIECES), notified in-app only; returns how many were created."""
+    """The demo marché's private invoices (DEMO_PIECES without a décompte: the works pieces are demo_money's, seeded
+    after the bordereau), notified in-app only; returns how many were created."""
     from chorus_chain.operations.notifications import without_email
 
     now = (now or utcnow()).replace(second=0, microsecond=0)
     with without_email():
-        created = sum(_seed_piece(structures, marche, scenario, now) for scenario in DEMO_PIECES)
+        created = sum(_seed_piece(structures, marche, scenario, now) for scenario in DEMO_PIECES
+                      if not scenario.is_works)
     db.session.flush()
     return created
 
@@ -400,6 +423,11 @@ def _demo_step(structures: dict[str, Structure], piece_id: int, now: datetime, s
     structure = structures[who]
     if "paid_days_ago" in inputs:
         inputs["paid_on"] = _demo_instant(now, inputs.pop("paid_days_ago")).date()
+    if "admitted" in inputs:  # a partial validation: the engine's amount of the décompte with these lines admitted
+        from chorus_chain.operations import decomptes
+
+        with tenant(structure.id):
+            inputs["amount"] = decomptes.amount_admitted(db.session.get(Piece, piece_id), dict(inputs.pop("admitted")))
     if "files" in inputs:
         name = inputs.pop("files")
         inputs["files"] = [piece_ops.UploadedFile(name, DEMO_PDF + name.encode())]

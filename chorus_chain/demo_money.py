@@ -1,6 +1,8 @@
 """The demo marché's money: its price schedule, the BT01 index, and three months of projets de décompte turned into
 états d'acompte by the MOE — one corrected by the MOE, one paid late — all driven through the operations a person
 would use (the bordereau, the décompte form, the deposit, the validations, the MOE's état, the MOA, the payment).
+The demo's works pieces still on their way (demo.DEMO_PIECES with a `month`: month 3's and a fourth month's) are
+entered the same way, from their décompte (`operations.decompte_entry`), each at its place among the months.
 
 The months are placed relative to the seeding instant, like the demo pieces: the PDMs of month n are deposited
 `deposit` days ago, for a works month that has ended (so that the deadlines and the interest look as they would
@@ -57,6 +59,8 @@ class Month:
 
 
 MONTHS = [
+    # (Months 3 and 4 also hold the works pieces of demo.DEMO_PIECES: Leroy's and Bernard's month 3 still on their
+    # way, Martin's first month 3 refused — ME-PDM-03 below is the one it deposited next —, month 4 not yet in an état.)
     # Paid line by line: Martin's line 26 days ago, on time (its PDM reached the MOE 54 days ago, after Durand's
     # validation: due 24 days ago); Durand's 5 days ago, 20 days after its due date (received 55 days ago + 30 days
     # of DGP), with its late-payment interest and the 40 €.
@@ -70,9 +74,7 @@ MONTHS = [
           corrections=(("GO-03", "850", "Métré contradictoire : 850 m² de maçonnerie réalisés, et non 900 m²."),),
           paid=8),  # on time: due in 5 days
     Month(9, {"mandataire": {"GO-03": "1500", "CH-01": "35"},
-               "st_platrerie": {"PL-01": "1200", "PL-02": "200"},
-               "cotraitant": {"EL-01": "30", "CV-01": "20"},
-               "st_menuiserie": {"MI-01": "20"}}),  # at the MOA's
+               "cotraitant": {"EL-01": "30", "CV-01": "20"}}),  # at the MOA's
 ]
 # Who validates a sous-traitant's or co-traitant's PDM first (then the mandataire for a sous-traitant of Martin).
 VALIDATORS = {"st_platrerie": ["mandataire"], "cotraitant": ["mandataire"],
@@ -87,21 +89,45 @@ def pdm_numbers() -> list[str]:
 
 
 def seed_money(structures: dict[str, Structure], marche: Marche, now: datetime) -> bool:
-    """Seed the schedule, the index and the three months; False when the bordereau already exists."""
+    """Seed the schedule, the index, the three months and the works pieces on their way; False when the bordereau
+    already exists."""
     if db.session.scalar(select(PriceLine.id).where(PriceLine.marche_id == marche.id).limit(1)) is not None:
         return False
-    # Every instant at 08:00 UTC (10:00 or 09:00 in Paris): a day counted in UTC is then the same day in Paris, so the
-    # days late (counted in Paris) do not depend on the hour the demo was seeded.
+    # Every instant of the months at 08:00 UTC (10:00 or 09:00 in Paris): a day counted in UTC is then the same day in
+    # Paris, so the days late (counted in Paris) do not depend on the hour the demo was seeded. The works pieces keep
+    # the seeding's minute, like the demo's other pieces (their countdowns run from it).
+    seeded = now
     now = now.replace(hour=8, minute=0, second=0, microsecond=0) - (timedelta(days=1) if now.hour < 8 else
                                                                      timedelta(0))
     start = now - timedelta(days=MONTHS[0].deposit + 20)
     _seed_schedule(structures, marche, start)
-    months = works_months([now - timedelta(days=m.deposit) for m in MONTHS])
+    months = works_months([now - timedelta(days=days) for days in first_deposits()])
     _seed_index(structures, marche, [], start)
-    for number, (month, spec) in enumerate(zip(months, MONTHS, strict=True), start=1):
-        _seed_month(structures, marche, number, month, spec, now)
+    for number, month in enumerate(months, start=1):
+        # The works pieces of the month first: Martin's refused décompte before the one it deposited next.
+        for scenario in works_pieces(number):
+            _seed_works_piece(structures, marche, scenario, month, seeded)
+        if number <= len(MONTHS):
+            _seed_month(structures, marche, number, month, MONTHS[number - 1], now)
     db.session.flush()
     return True
+
+
+def works_pieces(number: int) -> list:
+    """The demo's works pieces (demo.DEMO_PIECES) of works month `number`, in the order they were deposited."""
+    from chorus_chain.demo import DEMO_PIECES
+
+    return sorted((s for s in DEMO_PIECES if s.month == number), key=lambda s: -s.deposited_days_ago)
+
+
+def first_deposits() -> list[float]:
+    """For each works month (1, 2, …), how many days before the seeding its first projet de décompte is deposited
+    (the month's own PDMs and the demo's works pieces): each month must have ended by then (`works_months`)."""
+    from chorus_chain.demo import DEMO_PIECES
+
+    last = max([len(MONTHS)] + [s.month for s in DEMO_PIECES if s.is_works])
+    return [max(([MONTHS[n - 1].deposit] if n <= len(MONTHS) else [])
+                + [s.deposited_days_ago for s in works_pieces(n)]) for n in range(1, last + 1)]
 
 
 def works_months(deposits: list[datetime]) -> list[str]:
@@ -256,6 +282,37 @@ def _deposit_pdm(structures, marche: Marche, key: str, number: int, month: str, 
         decomptes.save_decompte(account, structure, piece.id, raw, now=at)
         piece_ops.deposit(piece.id, account, structure, now=at)
         return piece.id
+
+
+def _seed_works_piece(structures, marche: Marche, scenario, month: str, now: datetime) -> int:
+    """One works piece of demo.DEMO_PIECES as its emitter enters it: started from its décompte for its month, the
+    cumul typed line by line, sent, then its steps played. Returns its id."""
+    from chorus_chain.access import tenant
+    from chorus_chain.demo import DEMO_PDF, _bank_account_of, _demo_step
+    from chorus_chain.operations import decomptes
+    from chorus_chain.operations import pieces as piece_ops
+    from chorus_chain.operations.decompte_entry import start as entry
+
+    account, structure = _actor(structures, scenario.key)
+    party = db.session.scalar(select(MarcheParty).where(
+        MarcheParty.marche_id == marche.id, MarcheParty.structure_id == structure.id,
+        MarcheParty.role == scenario.role))
+    at = now - timedelta(days=scenario.deposited_days_ago)
+    with tenant(structure.id):
+        _bank_account_of(structure, party)  # before the draft, which takes the default account
+        piece = entry.start_decompte(
+            account, structure, marche.id,
+            {"party_id": party.id, "cadre": scenario.cadre, "month": month, "number": scenario.number,
+             "issue_date": at.date().isoformat()},
+            main_file=piece_ops.UploadedFile(f"{scenario.number}.pdf", DEMO_PDF + scenario.number.encode()), now=at)
+        lines = {line.reference: line.id for line in decomptes.party_lines(marche.id, party)}
+        raw = {"month": month, **{f"m_{lines[reference]}": measure for reference, measure in scenario.cumul}}
+        decomptes.save_decompte(account, structure, piece.id, raw, now=at)
+        piece_ops.deposit(piece.id, account, structure, now=at)
+        piece_id = piece.id
+    for step in scenario.steps:
+        _demo_step(structures, piece_id, now, step)
+    return piece_id
 
 
 def _act(structures, key: str, piece_id: int, action: str, at: datetime, **inputs) -> None:

@@ -223,6 +223,27 @@ def sheet_for(piece: Piece) -> Sheet:
     return sheet
 
 
+def amount_admitted(piece: Piece, admitted: Mapping[str, Any]) -> Decimal:
+    """The amount TTC of a deposited PDM's décompte as a validator admits it: each line of `admitted` (price line
+    reference → cumul to date, as typed) at that cumul instead of the one claimed, the others as claimed, valued by
+    the engine like the claim itself (what a partial validation accepts). Read-only."""
+    sheet = sheet_for(piece)
+    rows = []
+    for row in sheet.rows:
+        typed = admitted.get(row.line.reference)
+        measure = rules.read_measure(typed, _terms(row.line)) if typed is not None else None
+        rows.append(row if measure is None else
+                    Row(row.line, row.previous, measure, rules.pdm_line_amount(_terms(row.line), measure),
+                        row.previous_amount, None, []))
+    unknown = set(admitted) - {row.line.reference for row in sheet.rows}
+    if unknown:
+        raise OperationError(f"Ligne {sorted(unknown)[0]} : elle ne fait pas partie de ce décompte.")
+    amount = rules.pdm_amount(_cumul(rows, sheet.extras), _cumul(sheet.rows, sheet.previous_extras, previous=True))
+    tva = rules.vat_of(amount.montant_ht, sheet.marche.tva_rate,
+                       autoliquidation=piece.vat_regime == "autoliquidation")
+    return amount.montant_ht + tva
+
+
 def _row(line: PriceLine, previous: Decimal | None, measure: Decimal, previous_row: DecompteLine | None, *,
          justification: str = "", typed: str | None = None) -> Row:
     terms = _terms(line)

@@ -2,9 +2,9 @@
 Tableau de bord's list and panels, the sous-traitant's payment tracker, the pieces lists (émises, reçues, à traiter)
 and the piece page — shows the amount requested, the amount to pay, why they differ and the link to what decided it,
 through the one macro (templates/_amount_macros.html) and the one rule (domain.amount_why). On the demo: the third
-état's A15 (EA-M1-003, 280 080,00 TTC, 254 063,10 to pay after the retenue and the advance), Leroy's projet de
-décompte in it (PL-PDM-03, 28 800,00 → 27 360,00) and Bernard's piece validated partially by Martin (MB-2026-001,
-8 400,00 → 7 800,00 with its reason)."""
+état's A15 (EA-M1-003, 231 120,00 TTC, 207 551,10 to pay after the retenue and the advance), Leroy's projet de
+décompte in the second état (PL-PDM-02, 12 000,00 → 11 400,00) and Bernard's piece validated partially by Martin
+(MB-2026-001, 4 200,00 → 3 600,00 with its reason: the engine's value of the 6 blocs-portes admitted of 7)."""
 from __future__ import annotations
 
 import html
@@ -22,10 +22,10 @@ from tests.conftest import ensure_demo
 
 SIRET = {c.key: c.siret for c in demo.COMPANIES}
 EMAIL = {c.key: c.email for c in demo.COMPANIES}
-A15 = ("EA-M1-003", "280 080,00", "254 063,10",
+A15 = ("EA-M1-003", "231 120,00", "207 551,10",
        "État d'acompte n° 3 du maître d'œuvre : retenue de garantie et remboursement de l'avance.")
-LEROY = ("PL-PDM-03", "28 800,00", "27 360,00", "État d'acompte n° 3 du maître d'œuvre : retenue de garantie.")
-PARTIAL = ("MB-2026-001", "8 400,00", "7 800,00",
+LEROY = ("PL-PDM-02", "12 000,00", "11 400,00", "État d'acompte n° 2 du maître d'œuvre : retenue de garantie.")
+PARTIAL = ("MB-2026-001", "4 200,00", "3 600,00",
            "Validée partiellement par le donneur d'ordre : « Lot 06 : 6 blocs-portes posés sur 7 ce mois ».")
 
 
@@ -48,7 +48,9 @@ def ids(app, db):
         a15 = db.session.get(Piece, etat.piece_id).number  # EA-M<marché id>-003
         pieces["EA-M1-003"] = etat.piece_id
         IDS["a15"] = a15
-        return {"pieces": pieces, "etat": (etat.marche_id, etat.id), "a15": a15}
+        second = db.session.scalar(select(EtatAcompte.id).where(EtatAcompte.marche_id == marche_id,
+                                                                EtatAcompte.number == 2))
+        return {"pieces": pieces, "etat": (etat.marche_id, etat.id), "a15": a15, "etat2": (marche_id, second)}
 
 
 def page(app, key: str, path: str) -> str:
@@ -82,8 +84,8 @@ def says_why(fragment: str, expected, href: str) -> None:
     assert f'href="{href}"' in item, (number, href, item[:600])
 
 
-def etat_href(siret: str, ids, anchor: str) -> str:
-    marche_id, etat_id = ids["etat"]
+def etat_href(siret: str, ids, anchor: str, which: str = "etat") -> str:
+    marche_id, etat_id = ids[which]
     return f"/s/{siret}/marches/{marche_id}/etats/{etat_id}#{anchor}"
 
 
@@ -108,7 +110,7 @@ def test_the_holders_panel_says_why_a_subcontractors_piece_was_accepted_for_less
 
 def test_the_payment_tracker_says_why_the_subcontractor_is_paid_less(app, ids):
     tracker = section(page(app, "st_platrerie", "/tableau-de-bord"), 'data-testid="panel-sous-traitant"')
-    says_why(tracker, LEROY, etat_href(SIRET["st_platrerie"], ids, f"b-{_party(app, 'st_platrerie')}"))
+    says_why(tracker, LEROY, etat_href(SIRET["st_platrerie"], ids, f"b-{_party(app, 'st_platrerie')}", "etat2"))
 
 
 @pytest.mark.parametrize("key, path, expected", [
@@ -118,8 +120,8 @@ def test_the_pieces_lists_say_why(app, ids, key, path, expected):
     number = expected[0]
     if number == "EA-M1-003":
         href = etat_href(SIRET[key], ids, "marche-title")
-    elif number == "PL-PDM-03":
-        href = etat_href(SIRET[key], ids, f"b-{_party(app, 'st_platrerie')}")
+    elif number == "PL-PDM-02":
+        href = etat_href(SIRET[key], ids, f"b-{_party(app, 'st_platrerie')}", "etat2")
     else:
         href = f"/s/{SIRET[key]}/pieces/{ids['pieces'][number]}#piece-timeline"
     says_why(table, expected, href)
@@ -129,17 +131,18 @@ def test_the_piece_page_details_the_engines_steps_from_one_amount_to_the_other(a
     text = page(app, "moa", f"/pieces/{ids['pieces']['EA-M1-003']}")
     amounts = section(text, 'id="piece-amounts"', "</section>")
     plain = flat(amounts)
-    assert "Différent du montant demandé (280 080,00 € TTC) : " + A15[3] in plain
-    assert re.search(r"Demandé 280 080,00 € Retenue de garantie -14 004,00 € Remboursement de l'avance "
-                     r"-12 012,90 € Montant à payer 254 063,10 €", plain), plain
+    assert "Différent du montant demandé (231 120,00 € TTC) : " + A15[3] in plain
+    assert re.search(r"Demandé 231 120,00 € Retenue de garantie -11 556,00 € Remboursement de l'avance "
+                     r"-12 012,90 € Montant à payer 207 551,10 €", plain), plain
     assert f'href="{etat_href(SIRET["moa"], ids, "marche-title")}"' in amounts
-    leroy = section(page(app, "st_platrerie", f"/pieces/{ids['pieces']['PL-PDM-03']}"), 'id="piece-amounts"',
+    leroy = section(page(app, "st_platrerie", f"/pieces/{ids['pieces']['PL-PDM-02']}"), 'id="piece-amounts"',
                     "</section>")
-    assert "Montant à payer 27 360,00 €" in flat(leroy) and LEROY[3] in flat(leroy)
-    assert f'href="{etat_href(SIRET["st_platrerie"], ids, "b-" + str(_party(app, "st_platrerie")))}"' in leroy
+    assert "Montant à payer 11 400,00 €" in flat(leroy) and LEROY[3] in flat(leroy)
+    party = str(_party(app, "st_platrerie"))
+    assert f'href="{etat_href(SIRET["st_platrerie"], ids, "b-" + party, "etat2")}"' in leroy
     partial = section(page(app, "st_menuiserie", f"/pieces/{ids['pieces']['MB-2026-001']}"), 'id="piece-amounts"',
                       "</section>")
-    assert "Montant accepté 7 800,00 €" in flat(partial) and PARTIAL[3] in flat(partial)
+    assert "Montant accepté 3 600,00 €" in flat(partial) and PARTIAL[3] in flat(partial)
     assert f'href="/s/{SIRET["st_menuiserie"]}/pieces/{ids["pieces"]["MB-2026-001"]}#piece-timeline"' in partial
 
 

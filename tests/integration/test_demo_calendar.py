@@ -12,7 +12,7 @@ from sqlalchemy import select
 from chorus_chain import demo
 from chorus_chain.access import system_access
 from chorus_chain.domain import commercial_terms
-from chorus_chain.demo_money import MONTHS, works_months
+from chorus_chain.demo_money import first_deposits, works_months
 from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, Marche, Piece
 from chorus_chain.models.base import utcnow
@@ -27,11 +27,14 @@ def _month(value: date) -> str:
 
 @pytest.mark.parametrize("year", [2026, 2028])  # a leap year too
 def test_works_months_are_consecutive_and_ended_before_their_decompte(year):
-    """Whatever the seeding day, the three months are consecutive calendar months, each over before its PDM."""
+    """Whatever the seeding day, the works months (the three of the états, and the fourth of the works pieces on
+    their way) are consecutive calendar months, each over before its first PDM — and no earlier than the mois zéro."""
+    assert first_deposits() == [55, 25, 20, 13]  # month 3's first is Leroy's PL-2026-001, month 4's PL-2026-002
     day = datetime(year, 1, 1, 8, tzinfo=timezone.utc)
     while day.year == year:
-        deposits = [day - timedelta(days=m.deposit) for m in MONTHS]
+        deposits = [day - timedelta(days=days) for days in first_deposits()]
         months = works_months(deposits)
+        assert months[0] >= _month((day - timedelta(days=demo.CREATED_DAYS_AGO)).date()), (day, months)
         for earlier, later in zip(months, months[1:]):
             y, m = map(int, earlier.split("-"))
             assert later == (f"{y + 1:04d}-01" if m == 12 else f"{y:04d}-{m + 1:02d}"), (day, months)

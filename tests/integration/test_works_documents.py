@@ -101,7 +101,21 @@ def _a_sous_traitant_decompte_with_its_own_part_of_the_etat_or_its_totals_only(a
     assert "Montant dû " + euros(leroy["columns"]["amount_due"]["to_date"]) in text
     assert "Autoliquidation" in text and "Montant TTC demandé " + euros("12000") in text  # reverse-charged: paid HT
     assert "Durand" not in text.split("Révision, retenue")[1]  # its contractor's figures are not its to see
-    # PL-2026-002 (A10) was deposited with an amount and no décompte: its totals only, no invented line.
+    # PL-2026-002 (A10, month 4, at the mandataire's) is in no état yet: its lines from Leroy's previous décompte
+    # (PL-2026-001, 800 m²), and no état's figures.
+    text = document(app, "st_platrerie", f"pieces/{_piece_id(app, 'PL-2026-002')}/pdf")
+    assert "PL-01 Cloisons en plaques de plâtre m² 800 " + euros("24000") + " 1 000 " + euros("30000") + " 200 " \
+        + euros("6000") in text
+    assert "Détail de la facture" not in text and "calculés par le maître d'œuvre dans l'état d'acompte" in text
+    # A PDM deposited with an amount and no décompte (before the marché had a bordereau): its totals only, no
+    # invented line. The demo has none: PL-2026-002's décompte is taken away for the test (rolled back).
+    from chorus_chain.models.money import Decompte, DecompteLine
+
+    with app.app_context(), access.system_access("tests: a PDM without its décompte"):
+        decompte = db.session.scalar(select(Decompte).where(Decompte.piece_id == _piece_id(app, "PL-2026-002")))
+        db.session.execute(DecompteLine.__table__.delete().where(DecompteLine.decompte_id == decompte.id))
+        db.session.delete(decompte)
+        db.session.commit()
     text = document(app, "st_platrerie", f"pieces/{_piece_id(app, 'PL-2026-002')}/pdf")
     assert "déposé avec son montant seul" in text and "Détail de la facture" not in text
     assert "calculés par le maître d'œuvre dans l'état d'acompte" in text
@@ -181,13 +195,19 @@ def _who_is_paid_by_its_donneur_d_ordre_is_told_so(app, demo_world):
 
 
 def _the_etats_page_says_paid_only_of_what_was_paid(app, demo_world):
-    client, base = client_for(app, "st_platrerie")
-    page = text(client.get(f"{base}/{demo_world['marche_id']}/etats/"))
-    assert "Vous est payé" not in page and "Vous revient dans cet état" in page
-    # État n° 2 was paid to Leroy line by line; n° 3 waits for the MOA: certified, not paid.
-    rows = {m.group(1): m.group(0) for m in re.finditer(r"n° (\d) .*?(?= n° \d |$)", page)}
-    assert re.search(r"11 400,00 € 11 400,00 € le ", rows["2"]), rows["2"]
-    assert "pas encore payé" in rows["3"], rows["3"]
+    def rows_of(key: str) -> dict[str, str]:
+        client, base = client_for(app, key)
+        page = text(client.get(f"{base}/{demo_world['marche_id']}/etats/"))
+        assert "Vous est payé" not in page and "Vous revient dans cet état" in page
+        return {m.group(1): m.group(0) for m in re.finditer(r"n° (\d) .*?(?= n° \d |$)", page)}
+
+    # État n° 2 was paid to Leroy line by line; n° 3 carries nothing of Leroy's (its décompte of that month was still
+    # on its way: PL-2026-001), and Martin's part of it waits for the MOA: certified, not paid.
+    leroy = rows_of("st_platrerie")
+    assert re.search(r"11 400,00 € 11 400,00 € le ", leroy["2"]), leroy["2"]
+    assert "payé" not in leroy["3"], leroy["3"]
+    martin = rows_of("cotraitant")
+    assert "pas encore payé" in martin["3"] and "payé le" not in martin["3"], martin["3"]
 
 
 # The demo is seeded once per test (a few seconds each): the checks share two seeds rather than one each.
