@@ -51,7 +51,7 @@ def _download(body: bytes, mimetype: str, extension: str) -> Response:
 @bp.get("/tresorerie.csv")
 @require_piece_right("consultation")
 def csv():
-    return _download(exports.to_csv(_forecast()), "text/csv; charset=utf-8", "csv")
+    return _download(exports.to_csv(_forecast()), "text/csv", "csv")  # Flask adds « ; charset=utf-8 » to a text/*
 
 
 @bp.get("/tresorerie.xlsx")
