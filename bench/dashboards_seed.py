@@ -882,6 +882,16 @@ def seed(admin_db_url: str, sizes: Sizes, now: datetime | None = None, jobs: int
     return world
 
 
+def analyze(admin_db_url: str) -> float:
+    """Statistics only (no vacuum): what the planner needs before the read model is built from the copied rows."""
+    import psycopg
+
+    started = time.perf_counter()
+    with psycopg.connect(admin_db_url, autocommit=True) as conn:
+        conn.execute("ANALYZE")
+    return time.perf_counter() - started
+
+
 def vacuum_analyze(admin_db_url: str) -> float:
     """Fresh statistics and visibility map, so that the planner sees the real volumes; returns the seconds."""
     import psycopg

@@ -22,6 +22,7 @@ import argparse
 import os
 import re
 import sys
+import traceback
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -112,7 +113,7 @@ def main(argv=None) -> int:
         top = plan["Plan"]
         seen.append({"ms": plan.get("Execution Time", 0.0), "rows": rows_read(top),
                      "buffers": top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0),
-                     "shape": shape(top), "sql": " ".join(statement.split())[:110]})
+                     "shape": shape(top), "caller": caller(), "sql": " ".join(statement.split())[:110]})
 
     event.listen(engine, "before_cursor_execute", explain)
     pages = [(name, path) for name, path in variants() if args.only is None or name in args.only]
@@ -147,11 +148,23 @@ def main(argv=None) -> int:
     return 0
 
 
+def caller() -> str:
+    """The application's function that ran the statement: the innermost frame of `chorus_chain` outside the
+    session's plumbing (« dashboard.open_clocks »)."""
+    for frame in reversed(traceback.extract_stack()):
+        path = frame.filename.replace(os.sep, "/")
+        if "/chorus_chain/" in path and not path.endswith(("/extensions.py", "/access.py", "/timing.py")):
+            module = path.split("/chorus_chain/", 1)[1].removesuffix(".py").replace("/", ".")
+            return f"{module}.{frame.name}"
+    return "?"
+
+
 def report(account: str, page: str, status: int, seen: list[dict]) -> None:
     print(f"\n== {account} {page}: HTTP {status}, {len(seen)} SELECTs, rows read {sum(s['rows'] for s in seen)}, "
           f"{sum(s['ms'] for s in seen):.1f} ms")
     for s in seen:
-        print(f"  {s['ms']:8.2f} ms {s['rows']:9d} rows {s['buffers']:7d} buf  {s['shape'][:90]:90s}  {s['sql']}")
+        print(f"  {s['ms']:8.2f} ms {s['rows']:9d} rows {s['buffers']:7d} buf  {s['caller'][:44]:44s} "
+              f"{s['shape'][:80]:80s}  {s['sql']}")
 
 
 if __name__ == "__main__":

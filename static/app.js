@@ -74,7 +74,10 @@
   "use strict";
   var dialog = null;
   function ensureDialog() {
-    if (dialog) { return dialog; }
+    // A boosted navigation replaces the body, and the dialog made on an earlier page with it: a detached <dialog>
+    // cannot be shown (showModal throws), so the next confirmation silently did nothing (the MOA validated an état,
+    // then « Constater le service fait » on the page that followed never asked nor submitted). Make it again.
+    if (dialog && dialog.isConnected) { return dialog; }
     dialog = document.createElement("dialog");
     dialog.className = "confirm-dialog";
     dialog.setAttribute("aria-labelledby", "confirm-title");

@@ -26,8 +26,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from chorus_chain.models.base import Base
 
 Money = Numeric(14, 2)
-# The emitter's own pieces (the sous-traitant's payment tracker): a partial index condition.
-OWN_PIECE = "structure_id = emitter_structure_id"
+# The open clock a panel of the Tableau de bord lists (payment_clock_id, corrections_clock_id): a partial index
+# condition each.
+PAYMENT_CLOCK = "payment_clock_id IS NOT NULL"
+CORRECTIONS_CLOCK = "corrections_clock_id IS NOT NULL"
 
 
 class BoardRow(Base):
@@ -55,9 +57,17 @@ class BoardRow(Base):
         # with the structure's equality in the same GIN index (pg_trgm, btree_gin: migration 0024).
         Index("ix_board_row_number_search", "structure_id", "number_key", postgresql_using="gin",
               postgresql_ops={"number_key": "gin_trgm_ops"}),
-        # The payment tracker: the structure's own deposited pieces, newest first.
-        Index("ix_board_row_own", "structure_id", "deposited_at", "piece_id",
-              postgresql_where=text(OWN_PIECE), sqlite_where=text(OWN_PIECE)),
+        # The payment tracker: the structure's own deposited pieces, newest first. The emitter leads, not a partial
+        # index on `structure_id = emitter_structure_id`: PostgreSQL rewrites both sides of that equality to the
+        # query's constant and then cannot prove the index's predicate (migration 0027).
+        Index("ix_board_row_emitted", "emitter_structure_id", "structure_id", "deposited_at", "piece_id"),
+        # The open clocks' panels (the MOA's délai global de paiement, the MOE's corrections to contest): the
+        # structure's rows holding the panel's clock, earliest due first; the piece in the index too, so that a
+        # panel's keys are an index-only scan.
+        Index("ix_board_row_payment_clock", "structure_id", "payment_due", "payment_clock_id", "piece_id",
+              postgresql_where=text(PAYMENT_CLOCK), sqlite_where=text(PAYMENT_CLOCK)),
+        Index("ix_board_row_corrections_clock", "structure_id", "corrections_due", "corrections_clock_id", "piece_id",
+              postgresql_where=text(CORRECTIONS_CLOCK), sqlite_where=text(CORRECTIONS_CLOCK)),
     )
 
     structure_id: Mapped[int] = mapped_column(primary_key=True)  # the structure that sees the piece
@@ -93,6 +103,12 @@ class BoardRow(Base):
     # The latest tacit validation of the piece when this structure is its validation_1 / validation_2, else NULL.
     tacit_at: Mapped[datetime | None]
     validated: Mapped[bool]  # validated by a contractor (expressly, partially or tacitly)
+    # The piece's open clock of each clock panel when this structure plays one of the panel's parts on it
+    # (`operations.board.rows.CLOCK_PANELS`), else NULL: its id and due instant — not necessarily the next clock.
+    payment_clock_id: Mapped[int | None]
+    payment_due: Mapped[datetime | None]
+    corrections_clock_id: Mapped[int | None]
+    corrections_due: Mapped[datetime | None]
 
 
 class BoardCount(Base):

@@ -23,9 +23,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
-from chorus_chain.access import visible_to
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain import money
 from chorus_chain.domain import statuses
@@ -33,7 +32,7 @@ from chorus_chain.domain import transitions as T
 from chorus_chain.domain.statuses import Status
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
-from chorus_chain.models import Deadline, Marche, MarcheParty, Piece, PieceAccess, PieceEvent, Structure
+from chorus_chain.models import Deadline, Marche, MarcheParty, Piece, PieceEvent, Structure
 from chorus_chain.models.board import BoardCount, BoardRow
 from chorus_chain.models.etat_pieces import EtatAcomptePdm, LinePayment, PayableLine
 from chorus_chain.models.money import EtatAcompte
@@ -41,12 +40,12 @@ from chorus_chain.operations import OperationError
 from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import pieces_actions
 from chorus_chain.operations.board_reading import counts, lists
+from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.operations.decompte_general import reading as dg_reading
 from chorus_chain.operations.etat_pieces import reading as etat_reading
 from chorus_chain.operations.interets import reading as interets_reading
 from chorus_chain.operations.marches import today
 from chorus_chain.operations.pieces_queries import PiecePage, _next_deadlines
-from chorus_chain.operations.pieces_records import roles_text
 from chorus_chain.operations.structures import names_of
 from chorus_chain.operations.tresorerie import reading as tresorerie
 
@@ -360,10 +359,13 @@ def tacit_validations(structure: Structure, works: bool | None, limit: int = PAN
     conditions = [BoardRow.structure_id == structure.id, BoardRow.tacit_at.is_not(None)]
     if works is not None:
         conditions.append(BoardRow.works == works)
+    # The limit hidden from the planner (`board_reading.planning`): with a plain one, PostgreSQL misled by the
+    # row-level security filter read every tacit row of the structure and sorted them.
     rows = db.session.execute(
         select(BoardRow.piece_id, BoardRow.number, BoardRow.emitter_name, BoardRow.marche_reference,
                BoardRow.montant_ttc, BoardRow.tacit_at)
-        .where(*conditions).order_by(BoardRow.tacit_at.desc(), BoardRow.piece_id.desc()).limit(limit)).all()
+        .where(*conditions).order_by(BoardRow.tacit_at.desc(), BoardRow.piece_id.desc())
+        .limit(opaque_limit(limit))).all()
     return [TacitRow(*row) for row in rows]
 
 
@@ -582,23 +584,12 @@ class ClockRow:
         return self.marche.reference
 
 
-def open_clocks(structure: Structure, kind: str, roles: tuple[str, ...], works: bool | None,
+def open_clocks(structure: Structure, panel: str, works: bool | None,
                 limit: int = PANEL_SIZE) -> tuple[list[ClockRow], int]:
-    """The pieces with an open clock of `kind` that this structure sees in one of `roles` (its actor names on the
-    piece: "moa", "paiement", "moe"...), earliest due first, and how many there are: two queries."""
-    as_role = exists().where(PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure.id,
-                             or_(*[PieceAccess.roles.like(f"%{roles_text([role])}%") for role in roles]))
-    conditions = [Deadline.kind == kind, Deadline.done_at.is_(None), as_role,
-                  visible_to(structure.id)]
-    if works is not None:
-        conditions.append(Piece.works.is_(works))
-    total = db.session.scalar(select(func.count()).select_from(Deadline).join(Piece, Piece.id == Deadline.piece_id)
-                              .where(*conditions))
-    rows = db.session.execute(
-        select(Piece, Marche, Structure.name, Deadline)
-        .select_from(Deadline).join(Piece, Piece.id == Deadline.piece_id)
-        .join(Marche, Marche.id == Piece.marche_id).join(Structure, Structure.id == Piece.emitter_structure_id)
-        .where(*conditions).order_by(Deadline.due_at, Deadline.id).limit(limit)).all()
+    """The pieces with an open clock of a panel (`board.rows.CLOCK_PANELS`: "payment", "corrections") that this
+    structure sees in one of the panel's parts, earliest due first, and how many there are: two queries on the
+    read model (`board_reading.lists.clock_page`)."""
+    rows, total = lists.clock_page(structure.id, panel, works, limit)
     return [ClockRow(*row) for row in rows], total
 
 
@@ -670,12 +661,11 @@ def panels(structure: Structure, works: bool | None, now: datetime) -> Panels:
     if PART_HOLDER in parts or PART_MOE in parts:
         # The MOE's corrections the titulaire may still contest: the MOE sees whom it waits on, the holder what
         # it has left to answer.
-        found.corrections, found.corrections_total = open_clocks(
-            structure, clocks.CONTEST_MOE_CORRECTIONS, (T.STEP_MOE, T.EMITTER, T.TITULAIRE), works)
+        found.corrections, found.corrections_total = open_clocks(structure, "corrections", works)
     if PART_MOA in parts:
         found.moa_to_validate = waiting_panel(structure, MOA_TO_VALIDATE, works)
         found.to_pay = waiting_panel(structure, PAYMENT_TO_PROCESS, works)
-        rows, found.payments_total = open_clocks(structure, clocks.PAIEMENT, (T.STEP_MOA, T.STEP_PAIEMENT), works)
+        rows, found.payments_total = open_clocks(structure, "payment", works)
         found.payments = with_interest(rows, now)
         found.interest_to_pay, found.interest_to_pay_total = interets_reading.unpaid_for(
             structure, (T.STEP_MOA, T.STEP_PAIEMENT), works, PANEL_SIZE)

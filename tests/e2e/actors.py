@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, login
+from tests.e2e.conftest import ARTIFACTS, answered, login
 
 DEMO = "DEMO-TRAVAUX-2026"
 EMAILS = {
@@ -120,18 +120,17 @@ def add_to_line(page: Page, line: str, more: Decimal) -> None:
     """On the décompte page: `more` units above the cumul shown on line `line`, typed as a person would; wait for
     the amounts to follow."""
     cumul = page.get_by_label(f"Cumul à ce jour, ligne {line}")
-    with page.expect_response(lambda r: r.url.endswith("/decompte") and r.request.method == "POST"):
+    with answered(page, "/decompte", body="intent=preview"):
         cumul.fill(str(french_number(cumul.input_value()) + more).replace(".", ","))
-    page.wait_for_load_state("networkidle")
 
 
 def send_from_decompte(page: Page, number: str) -> str:
     """« Envoyer la pièce » on the décompte, confirmed; returns the piece page's URL."""
-    confirm(page, page.locator("#send-panel").get_by_role("button", name="Envoyer la pièce"))
-    # The live server runs its jobs in the request (no Redis): the first send of a module's server also renders the
-    # first PDF of its process (WeasyPrint loads its fonts), seconds more on a loaded machine.
-    # Polled, not awaited as a navigation event: the boosted form's answer may land before the wait starts.
-    expect(page).to_have_url(re.compile(r"/pieces/\d+$"), timeout=30_000)
+    # The live server runs its jobs in the request (no Redis): the send's answer comes once they are done. A preview
+    # of the last figure typed may still be on its way to the same URL: the send is the request that says so.
+    with answered(page, "/decompte", body="intent=send"):
+        confirm(page, page.locator("#send-panel").get_by_role("button", name="Envoyer la pièce"))
+    expect(page).to_have_url(re.compile(r"/pieces/\d+$"))
     expect(page.locator("#messages")).to_contain_text(f"Le projet de décompte n° {number} est envoyé")
     return page.url
 
@@ -179,7 +178,8 @@ def issue_etat_acompte(page: Page, month: str, number: str, index_value: str) ->
     expect(page.locator("main")).to_contain_text(number)
     refusals = page.locator("main .message-error").all_inner_texts()  # e.g. "Calcul impossible : …"
     assert not refusals, refusals
-    confirm(page, page.get_by_role("button", name=re.compile(r"^Émettre l'état d'acompte n° \d+")))
+    with answered(page, "/emettre"):  # the état's PDF is rendered before the answer (no Redis)
+        confirm(page, page.get_by_role("button", name=re.compile(r"^Émettre l'état d'acompte n° \d+")))
     expect(page.locator("#messages")).to_contain_text("émis : il part au maître d'ouvrage comme une pièce (A15)")
     payables = page.locator("section[aria-labelledby=payables-title] tbody tr")
     return {row.locator("td").nth(0).inner_text().strip(): french_number(row.locator("td").nth(2).inner_text())
@@ -213,7 +213,7 @@ def act_in_synthese(page: Page, number: str, label: str, *, fields: dict[str, st
     some) and wait for the list's answer: "Pièce n° … : « label » fait"."""
     item = work_item(page, number)
     expect(item).to_be_visible()
-    with page.expect_response(lambda r: "/synthese/" in r.url and r.request.method == "POST") as answer:
+    with answered(page, "/synthese/") as answer:
         if fields is None:
             button = item.get_by_role("button", name=label, exact=True)
         else:

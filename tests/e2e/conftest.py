@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -117,11 +118,50 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def _server_work_ms() -> int:
+    """The longest one request of the live server may legitimately work: without Redis it runs the jobs its change
+    queued before answering (`jobs.queue._run_inline`: the état's PDF when the MOE issues it, the A19's when the MOA
+    validates, the e-mails), each bounded by its job's lease."""
+    from chorus_chain.jobs.queue import JOBS
+
+    return max(kind.lease_seconds for kind in JOBS.values()) * 1000
+
+
+SERVER_WORK_MS = _server_work_ms()
+
+
+def _first_request(request):
+    while request.redirected_from is not None:
+        request = request.redirected_from
+    return request
+
+
+@contextmanager
+def answered(page, path_part: str, *, method: str = "POST", body: str | None = None):
+    """Wait for the server's final answer (redirects followed) to the `method` request whose URL contains `path_part`
+    (and whose body contains `body`) made inside the block: what a step must wait for before reading the page it
+    leads to. Its time is the server's, not a guess: on a loaded machine an issue that renders its PDF inline took
+    more than the 10 s the page's expectations allow, so the journey waits for the answer itself (bounded by the
+    jobs' leases) and then reads the page within the usual 10 s.
+
+        with answered(page, "/emettre"):
+            confirm(page, button)
+    """
+    def is_the_answer(response) -> bool:
+        first = _first_request(response.request)
+        return (first.method == method and path_part in first.url and not 300 <= response.status < 400
+                and (body is None or body in (first.post_data or "")))
+
+    with page.expect_response(is_the_answer, timeout=SERVER_WORK_MS) as answer:
+        yield answer
+
+
 def login(page, email: str, password: str = "demo-chorus-2026") -> None:
     page.goto("/connexion")
     page.get_by_label("Adresse e-mail").fill(email)
     page.get_by_label("Mot de passe").fill(password)
-    page.get_by_role("button", name="Se connecter").click()
+    with answered(page, "/connexion"):  # a password hash: slow on a loaded machine, by design
+        page.get_by_role("button", name="Se connecter").click()
     # One structure: straight to its Synthèse; none or several: the list of structures.
     page.wait_for_url(re.compile(r"/compte/structures$|/s/\d{14}/synthese$"))
 

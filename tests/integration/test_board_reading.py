@@ -10,6 +10,7 @@ The former queries are kept here, as they stood before issue 20, as the oracle: 
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
@@ -22,9 +23,11 @@ from chorus_chain.domain import transitions as T
 from chorus_chain.domain.statuses import Status
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
-from chorus_chain.models import Marche, MarcheParty, Piece, PieceAccess, PieceEvent, Structure
+from chorus_chain.models import Deadline, Marche, MarcheParty, Piece, PieceAccess, PieceEvent, Structure
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import dashboard
+from chorus_chain.operations.board.rows import CLOCK_PANELS
+from chorus_chain.operations.tresorerie import reading as tresorerie
 from chorus_chain.operations.board_reading import counts
 from chorus_chain.operations import pieces_queries
 from chorus_chain.operations.pieces_queries import pieces_for
@@ -123,6 +126,33 @@ def old_tracker(structure, works):
                                    .order_by(Piece.deposited_at.desc(), Piece.id.desc())))
 
 
+def old_open_clocks(structure, kind, roles, works):
+    """The clock panels before the read model carried their clocks: every open clock of the kind joined to the
+    pieces the structure sees in one of the parts."""
+    as_role = exists().where(PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure.id,
+                             or_(*[PieceAccess.roles.like(f"%{roles_text([role])}%") for role in roles]))
+    conditions = [Deadline.kind == kind, Deadline.done_at.is_(None), as_role, visible_to(structure.id)]
+    if works is not None:
+        conditions.append(Piece.works.is_(works))
+    return [tuple(row) for row in db.session.execute(
+        select(Piece.id, Marche.id, Structure.name, Deadline.id)
+        .select_from(Deadline).join(Piece, Piece.id == Deadline.piece_id)
+        .join(Marche, Marche.id == Piece.marche_id).join(Structure, Structure.id == Piece.emitter_structure_id)
+        .where(*conditions).order_by(Deadline.due_at, Deadline.id))]
+
+
+def old_history(structure, today):
+    """The pieces the Trésorerie's habits are learnt from, on the source tables: the `HISTORY_PIECES` most recent
+    pieces the structure sees (the access predicate on every piece) by their sort date within eighteen months, its
+    drafts then left out. Before the read model the drafts took no place among them; in a world smaller than
+    `HISTORY_PIECES` both rules give every piece deposited in the period."""
+    since = tresorerie.start_of_day(today - timedelta(days=tresorerie.HISTORY_DAYS))
+    sort_date = func.coalesce(Piece.deposited_at, Piece.created_at)
+    recent = (select(Piece.id, Piece.deposited_at).where(visible_to(structure.id), sort_date >= since)
+              .order_by(sort_date.desc(), Piece.id.desc()).limit(tresorerie.HISTORY_PIECES))
+    return {piece_id for piece_id, deposited_at in db.session.execute(recent) if deposited_at is not None}
+
+
 def old_filter_parties(structure):
     emitted_visible = exists().where(Piece.emitter_party_id == MarcheParty.id, visible_to(structure.id))
     return [tuple(row) for row in db.session.execute(
@@ -195,7 +225,8 @@ def random_world(app, w, seed: int, pieces: int = 24) -> None:
         _try(app, w.moe, piece_id, "take", step + timedelta(hours=1))
         if fate < 0.6:
             continue
-        _try(app, w.moe, piece_id, "issue_etat_acompte", step + timedelta(hours=2))
+        # Corrected amounts sometimes: the titulaire's 30 days to contest them (a clock panel).
+        _try(app, w.moe, piece_id, "issue_etat_acompte", step + timedelta(hours=2), contest=rng.random() < 0.4)
         if fate < 0.75:
             continue
         _try(app, w.moa, piece_id, "moa_take", step + timedelta(hours=3))
@@ -229,9 +260,20 @@ def _walk(structure, filters, works, key, descending, per_page=4):
     return forwards, pages, backwards
 
 
+@contextmanager
+def _history_size(size: int):
+    kept = tresorerie.HISTORY_PIECES
+    tresorerie.HISTORY_PIECES = size
+    try:
+        yield
+    finally:
+        tresorerie.HISTORY_PIECES = kept
+
+
 def compare(app, w) -> int:
     """Asserts old == new for every structure, scope and filter; returns the number of comparisons made."""
     compared = 0
+    clocks_seen = {name: 0 for name in CLOCK_PANELS}
     with pw.system(app):
         marche_ids = [w.marche_id]
         parties = list(db.session.scalars(select(MarcheParty.id).where(MarcheParty.marche_id == w.marche_id)))
@@ -292,13 +334,31 @@ def compare(app, w) -> int:
                 assert new_tacit == old_tacit(structure, works), (key, works)
                 tracked = [t.piece.id for t in dashboard.payment_tracker(structure, works, limit=100)]
                 assert tracked == old_tracker(structure, works), (key, works)
-                compared += 2
+                for name, panel in CLOCK_PANELS.items():
+                    rows, total = dashboard.open_clocks(structure, name, works, limit=100)
+                    expected = old_open_clocks(structure, panel.kind, panel.roles, works)
+                    assert [(r.piece.id, r.marche.id, r.emitter_name, r.deadline.id) for r in rows] == expected, \
+                        (key, works, name)
+                    assert total == len(expected)
+                    clocks_seen[name] += len(expected)
+                    short, _ = dashboard.open_clocks(structure, name, works, limit=2)
+                    assert [r.deadline.id for r in short] == [row[3] for row in expected[:2]]
+                compared += 4
             new_sub = [(line.party_id, line.invoiced, line.validated, line.paid)
                        for line in dashboard.subcontractors(structure)]
             assert new_sub == [(p, Decimal(i), Decimal(v), Decimal(paid)) for p, i, v, paid
                                in old_subcontractors(structure)], key
             assert dashboard.filter_parties(structure) == old_filter_parties(structure), key
-            compared += 2
+            # The Trésorerie's habits (and the tracker's): learnt from the same pieces, hence the same figures.
+            today = utcnow().date()
+            for size in (tresorerie.HISTORY_PIECES, 5):  # the whole small world, then its five most recent
+                with _history_size(size):
+                    sample = set(db.session.scalars(select(Piece.id).where(
+                        *tresorerie.history_pieces(structure.id, today))))
+                    assert sample == old_history(structure, today), (key, size)
+                compared += 1
+    # The world had clocks in both panels (else the comparison proved nothing about them).
+    assert all(clocks_seen.values()), clocks_seen
     return compared
 
 

@@ -7,10 +7,12 @@ the boxes use (`pieces_queries.waiting_as`, `draft_of`, `carried_by_an_etat`, `p
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import Integer, Numeric, and_, case, exists, func, literal, select, type_coerce, union_all
 
+from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain import transitions as T
 from chorus_chain.models import BoardCount, BoardRow, Deadline, Marche, Piece, PieceAccess, PieceEvent, Structure
 from chorus_chain.operations import pieces_queries as rules
@@ -22,6 +24,27 @@ COLUMNS = tuple(column.name for column in BoardRow.__table__.columns)
 # A bucket of board_count, and its measures.
 BUCKET = ("structure_id", "marche_id", "emitter_party_id", "cadre", "works", "status")
 MEASURES = ("n", "signed_ttc", "paid", "sent_ttc", "validated_ttc", "under_way")
+
+
+@dataclass(frozen=True)
+class ClockPanel:
+    """A panel of the Tableau de bord listing the open clocks of one kind on the pieces a structure sees in one of
+    some parts (its actor names on the piece's access row), earliest due first. board_row carries that clock —
+    `<name>_clock_id`, `<name>_due` — on the rows of those structures only: the panel reads its own rows through a
+    partial index, not every piece with a clock."""
+
+    name: str
+    kind: str
+    roles: tuple[str, ...]
+
+
+# The MOA's and the paying office's délais globaux de paiement; the MOE's corrections the titulaire may still contest
+# (the MOE sees whom it waits on, the holder what it has left to answer). A piece has at most one open clock of each
+# of these kinds (models.deadlines: ux_deadline_open_piece_kind).
+CLOCK_PANELS = {
+    "payment": ClockPanel("payment", clocks.PAIEMENT, (T.STEP_MOA, T.STEP_PAIEMENT)),
+    "corrections": ClockPanel("corrections", clocks.CONTEST_MOE_CORRECTIONS, (T.STEP_MOE, T.EMITTER, T.TITULAIRE)),
+}
 
 
 def _viewers(piece_ids):
@@ -50,6 +73,17 @@ def board_select(piece_ids=None):
                      select(func.max(PieceEvent.at)).where(PieceEvent.piece_id == Piece.id,
                                                            PieceEvent.action == T.Action.TACIT_VALIDATION)
                      .correlate(Piece).scalar_subquery()))
+    panel_clocks = {}
+    for panel in CLOCK_PANELS.values():
+        # Evaluated only on the rows of the structures playing one of the panel's parts (a CASE's sub-plan runs
+        # only for the rows that reach it).
+        of_kind = and_(open_clocks, Deadline.kind == panel.kind)
+        plays = rules.plays(viewer.c.roles, *panel.roles)
+        for column in ("id", "due"):
+            value = Deadline.id if column == "id" else Deadline.due_at
+            clock = (select(value).where(of_kind).order_by(Deadline.due_at, Deadline.id).limit(1)
+                     .correlate(Piece).scalar_subquery())
+            panel_clocks[f"{panel.name}_{'clock_id' if column == 'id' else 'due'}"] = case((plays, clock))
     draft = rules.draft_of(viewer.c.structure_id)
     waiting_role = case((draft, literal(T.EMITTER)),
                         *((condition, literal(actor)) for actor, condition in rules.waiting_as(viewer.c.roles)))
@@ -83,6 +117,7 @@ def board_select(piece_ids=None):
         "next_kind": next_kind,
         "tacit_at": tacit_at,
         "validated": rules.validated_by_a_contractor(),
+        **panel_clocks,
     }
     assert tuple(columns) == COLUMNS, "board_select must give every column of board_row, in order"
     return (select(*(column.label(name) for name, column in columns.items()))

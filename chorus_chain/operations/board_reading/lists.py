@@ -4,7 +4,8 @@
   index `ix_board_row_waiting` (structure, next clock, newest): the rows read are the waiting ones, not its history;
 - `board_page`: the Tableau de bord's list on one sort, keyset-paginated (`cursor`): each sort has its index
   (structure, sort value, piece id), read forwards or backwards from the last row seen;
-- `own_sent`: the structure's own deposited pieces, newest first (the sous-traitant's payment tracker).
+- `own_sent`: the structure's own deposited pieces, newest first (the sous-traitant's payment tracker);
+- `clock_page`: the open clocks of a panel (`board.rows.CLOCK_PANELS`: payments, corrections), earliest due first.
 
 A page's pieces are then read by their primary keys in the same statement (the templates and the actions need the
 `Piece`); the ORM's tenant criteria still apply to them (a probe per row shown).
@@ -19,9 +20,10 @@ from sqlalchemy.orm import aliased
 
 from chorus_chain.domain.statuses import Status
 from chorus_chain.extensions import db
-from chorus_chain.models import Marche, Piece
+from chorus_chain.models import Deadline, Marche, Piece
 from chorus_chain.models.board import BoardRow
 from chorus_chain.operations.board_reading import cursor as cursors
+from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.operations.pieces_queries import PiecePage, PieceRow, _next_deadlines
 
 # The Tableau de bord's sorts (the URL's "tri") → the read model's column, each with its index (models.board).
@@ -40,11 +42,6 @@ def _rows_of(statement) -> list[PieceRow]:
     next_clock = _next_deadlines([row[0].id for row in rows])
     return [PieceRow(piece, reference, name, siret, next_clock.get(piece.id)) for piece, reference, name, siret
             in rows]
-
-
-def _shown(*conditions):
-    return (select(Piece, BoardRow.marche_reference, BoardRow.emitter_name, BoardRow.emitter_siret)
-            .select_from(BoardRow).join(Piece, Piece.id == BoardRow.piece_id).where(*conditions))
 
 
 def waiting_conditions(structure_id: int, *, works: bool | None = None, marche_id: int | None = None,
@@ -68,10 +65,20 @@ def waiting_page(structure_id: int, *, works: bool | None = None, marche_id: int
     (rows, count, clocks); the count reads the waiting rows only (the partial index), bounded by the work to do."""
     conditions = waiting_conditions(structure_id, works=works, marche_id=marche_id, statuses=statuses)
     total = db.session.scalar(select(func.count()).select_from(BoardRow).where(*conditions))
-    items = _rows_of(_shown(*conditions)
-                     .order_by(BoardRow.next_due.asc().nulls_last(), BoardRow.sort_date.desc(),
-                               BoardRow.piece_id.desc())
-                     .limit(per_page).offset((page - 1) * per_page))
+    # The page's keys first, in the waiting index's order (its columns: what it holds), under a limit hidden from
+    # the planner (`planning.opaque_limit`): selecting the wide rows with a plain LIMIT, PostgreSQL misled by the
+    # row-level security filter read every waiting row of the structure with its piece, then sorted them. Then
+    # the page's rows by primary key.
+    keys = (select(BoardRow.piece_id.label("piece_id"), BoardRow.next_due.label("next_due"),
+                   BoardRow.sort_date.label("sort_date")).where(*conditions)
+            .order_by(BoardRow.next_due.asc().nulls_last(), BoardRow.sort_date.desc(), BoardRow.piece_id.desc())
+            .limit(opaque_limit(per_page)).offset((page - 1) * per_page).subquery("waiting_keys"))
+    shown = aliased(BoardRow)
+    items = _rows_of(select(Piece, shown.marche_reference, shown.emitter_name, shown.emitter_siret)
+                     .select_from(keys)
+                     .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
+                     .join(Piece, Piece.id == keys.c.piece_id)
+                     .order_by(keys.c.next_due.asc().nulls_last(), keys.c.sort_date.desc(), keys.c.piece_id.desc()))
     return PiecePage(items, total, page, per_page)
 
 
@@ -139,14 +146,15 @@ def board_page(structure_id: int, conditions: list, sort_key: str, descending: b
 
 
 def own_sent(structure_id: int, works: bool | None, limit: int) -> list[tuple[Piece, Marche]]:
-    """The structure's own deposited pieces, newest first, with their marché (the payment tracker): the partial
-    index `ix_board_row_own` read backwards, `limit` rows.
+    """The structure's own deposited pieces, newest first, with their marché (the payment tracker): the index
+    `ix_board_row_emitted` (emitter, structure, deposit) read backwards, `limit` rows.
 
     In two steps, as the list's pages (`board_page`): the keys first, from the index alone, then the rows by primary
     key. In one statement PostgreSQL misestimated the rows (the RLS policy repeats the structure's equality) and
-    sorted all of the structure's own pieces — 55 000 rows, 378 ms, for the sous-traitant at 100 000 pieces."""
-    conditions = [BoardRow.structure_id == structure_id,
-                  BoardRow.structure_id == BoardRow.emitter_structure_id,  # the partial index's predicate
+    sorted all of the structure's own pieces — 55 000 rows, 378 ms, for the sous-traitant at 100 000 pieces. The
+    emitter is named as a constant: a partial index on `structure_id = emitter_structure_id` went unused, the
+    planner having rewritten both sides of that equality to the constant."""
+    conditions = [BoardRow.emitter_structure_id == structure_id, BoardRow.structure_id == structure_id,
                   BoardRow.deposited_at.is_not(None)]  # deposited: not a draft (a draft has no deposit instant)
     if works is not None:
         conditions.append(BoardRow.works == works)
@@ -157,3 +165,28 @@ def own_sent(structure_id: int, works: bool | None, limit: int) -> list[tuple[Pi
         select(Piece, Marche).select_from(keys).join(Piece, Piece.id == keys.c.piece_id)
         .join(Marche, Marche.id == Piece.marche_id)
         .order_by(keys.c.deposited_at.desc(), keys.c.piece_id.desc()))]
+
+
+def clock_page(structure_id: int, panel: str, works: bool | None, limit: int):
+    """The open clocks of a panel (`board.rows.CLOCK_PANELS[panel]`) on the pieces the structure sees in one of the
+    panel's parts, earliest due first (then the clock's id): (piece, marché, emitter's name, clock) of the first
+    `limit`, and how many there are. Two queries on the panel's partial index — the structure's rows holding such
+    a clock, not its history — the page's rows then read by primary key."""
+    clock_id = BoardRow.__table__.c[f"{panel}_clock_id"]
+    due = BoardRow.__table__.c[f"{panel}_due"]
+    conditions = [BoardRow.structure_id == structure_id, clock_id.is_not(None)]  # the partial index's predicate
+    if works is not None:
+        conditions.append(BoardRow.works == works)
+    total = db.session.scalar(select(func.count()).select_from(BoardRow).where(*conditions))
+    # Two steps, as the list's pages: the keys from the panel's index alone (an index-only scan of `limit` entries;
+    # with a column of the row among them, PostgreSQL misled by the RLS filter read all the structure's clocks and
+    # sorted them), then the rows by primary key.
+    keys = (select(BoardRow.piece_id.label("piece_id"), clock_id.label("clock_id"), due.label("due"))
+            .where(*conditions).order_by(due, clock_id).limit(limit).subquery("clock_keys"))
+    shown = aliased(BoardRow)
+    rows = db.session.execute(
+        select(Piece, Marche, shown.emitter_name, Deadline).select_from(keys)
+        .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
+        .join(Piece, Piece.id == keys.c.piece_id).join(Marche, Marche.id == Piece.marche_id)
+        .join(Deadline, Deadline.id == keys.c.clock_id).order_by(keys.c.due, keys.c.clock_id)).all()
+    return [tuple(row) for row in rows], total

@@ -5,8 +5,9 @@ database. A fixed number of queries whatever the data (at most nine):
 2. the pieces in flight it sees (`access.visible_to`), with their marché;
 3. which of those projets de décompte an issued état d'acompte carries (the engine's payable of the état speaks for
    them; once validated, its line);
-4. the history: the events of the pieces it sees over the last eighteen months — a buyer's habits are learnt from
-   the pieces this structure may see, never from a neighbour's;
+4. the history: the events of the pieces it sees over the last eighteen months (at most the `HISTORY_PIECES` most
+   recent, found in its rows of the dashboards' read model) — a buyer's habits are learnt from the pieces this
+   structure may see, never from a neighbour's;
 5. the unpaid lines of validated états: those paid to it, and those it pays as maître d'ouvrage or paying office
    (the rule of `etat_pieces.reading`: never a neighbour's line);
 6. the public side of the marchés concerned (who pays a line);
@@ -29,6 +30,8 @@ from chorus_chain.domain.transitions import Action, PDM_CADRES
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import Marche, MarcheParty, Piece, PieceAccess, PieceEvent, Structure
+from chorus_chain.models.board import BoardRow
+from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.models.etat_pieces import EtatAcomptePdm, PayableLine
 from chorus_chain.models.money import EtatAcompte
 from chorus_chain.operations import interest as interest_ops
@@ -172,10 +175,7 @@ def history_for(structure_id: int, today: date) -> History:
     `HISTORY_DAYS` (habits are a recent median; a maître d'ouvrage of a hundred marchés must not read a hundred
     thousand events to draw its page), and PostgreSQL folds each piece's events into one row: per stage, the day it
     first entered it, the day it last entered it, the day it first left it (`stages.ENTRY` / `EXIT`, the rule of
-    `habits.observe`), the payment's own day for a payment."""
-    since = start_of_day(today - timedelta(days=HISTORY_DAYS))
-    recent = (select(Piece.id).where(visible_to(structure_id), Piece.deposited_at >= since)
-              .order_by(Piece.deposited_at.desc()).limit(HISTORY_PIECES).scalar_subquery())
+    `habits.observe`), the payment's own day for a payment. The pieces: `history_pieces`."""
     columns = []
     for stage in st.ORDER:
         entry = PieceEvent.to_status.in_(st.ENTRY[stage])
@@ -185,7 +185,8 @@ def history_for(structure_id: int, today: date) -> History:
     paid = func.min(case((PieceEvent.action == Action.MARK_PAID, PieceEvent.paid_on)))
     rows = db.session.execute(
         select(Piece.id, Piece.route, paid, *columns).join(PieceEvent, PieceEvent.piece_id == Piece.id)
-        .where(Piece.id.in_(recent), or_(PieceEvent.to_status.in_(_MEASURED), PieceEvent.action.in_(_ENDING)))
+        .where(*history_pieces(structure_id, today),
+               or_(PieceEvent.to_status.in_(_MEASURED), PieceEvent.action.in_(_ENDING)))
         .group_by(Piece.id)).all()  # the route depends on the primary key (PostgreSQL, SQLite)
     observations = []
     entered: dict[tuple[int, str], date] = {}
@@ -202,6 +203,25 @@ def history_for(structure_id: int, today: date) -> History:
                 observations.append(Observation(counterparts[st.STEP_OF_STAGE[stage]], stage,
                                                 (out - day_of(first_in)).days))
     return History(learn(observations), entered)
+
+
+def history_pieces(structure_id: int, today: date) -> list:
+    """The conditions on `Piece` of the pieces the habits are learnt from (`history_for`): the `HISTORY_PIECES`
+    pieces the structure saw deposited most recently within `HISTORY_DAYS`.
+
+    The pieces it sees are its rows of the dashboards' read model (`board_row`: exactly the access predicate), read
+    newest first from the structure's date index alone — a backward index-only scan of `HISTORY_PIECES` entries —,
+    then those deposited within the period kept: a deposited piece's sort date is its deposit, so the most recent
+    rows that fall in the period are the period's most recent rows; the structure's own drafts among them are left
+    out (they have no history). The sample's entries, not every piece deposited on the platform in eighteen months
+    probed for visibility (issue 20). The limit is hidden from the planner (`planning.opaque_limit`): larger than
+    its estimate of the structure's rows (misled by the row-level security filter), it made PostgreSQL read every
+    row of the structure and sort them."""
+    since = start_of_day(today - timedelta(days=HISTORY_DAYS))
+    recent = (select(BoardRow.piece_id).where(BoardRow.structure_id == structure_id)
+              .order_by(BoardRow.sort_date.desc(), BoardRow.piece_id.desc()).limit(opaque_limit(HISTORY_PIECES))
+              .scalar_subquery())
+    return [Piece.id.in_(recent), Piece.deposited_at >= since]
 
 
 # --- pieces ----------------------------------------------------------------------------------------------------------
