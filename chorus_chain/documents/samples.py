@@ -175,9 +175,9 @@ def main(folder: str) -> None:  # pragma: no cover - a developer's tool
     (out / "facture-autoliquidation.pdf").write_bytes(templates.invoice_pdf(invoice(autoliquidation=True)))
     (out / "avoir.pdf").write_bytes(templates.invoice_pdf(invoice(credit_note=True)))
     (out / "facture-facturx.pdf").write_bytes(facturx_pdf(invoice()))
-    (out / "etat.pdf").write_bytes(templates.invoice_pdf(etat_like_invoice()))
+    (out / "état.pdf").write_bytes(templates.invoice_pdf(etat_like_invoice()))
     (out / "attestation.pdf").write_bytes(templates.tacit_acceptance_pdf(attestation()))
-    (out / "interets.pdf").write_bytes(templates.interest_claim_pdf(interest_claim()))
+    (out / "intérêts.pdf").write_bytes(templates.interest_claim_pdf(interest_claim()))
     (out / "fiche.pdf").write_bytes(templates.fiche_marche_pdf(fiche()))
     print(f"PDFs written to {out}")
 

@@ -107,7 +107,7 @@ class Prepared:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _safe(text: str) -> str:
+def file_name_part(text: str) -> str:
     """A file-name-safe version of a piece number, a label or a reference: letters (accents kept: « décompte », not
     « d-compte »), digits, dot, dash, underscore; anything else a dash. The download carries it as RFC 6266
     `filename*` (UTF-8) with an ASCII fallback (werkzeug's send_file)."""
@@ -249,14 +249,14 @@ def prepare_piece(structure: Structure, piece_id: int, kind: str, on: date) -> P
     piece = _piece(structure, piece_id)
     if piece.is_draft:
         raise DocumentUnavailable("Un brouillon n'a pas de document : envoyez d'abord la pièce.")
-    number = _safe(piece.number)
+    number = file_name_part(piece.number)
     if kind in ("piece_pdf", "facturx"):
         refused = piece_documents.refusal(kind, piece_facts(piece))
         if refused:
             raise DocumentUnavailable(refused)
         doc = _invoice_doc(piece, structure)
         label = from_pieces.piece_label(piece)
-        name = f"facturx-{number}.pdf" if kind == "facturx" else f"{_safe(label.lower())}-{number}.pdf"
+        name = f"facturx-{number}.pdf" if kind == "facturx" else f"{file_name_part(label.lower())}-{number}.pdf"
         return Prepared(kind, name, PDF, _doc_key(doc), doc, label, piece, piece.marche)
     if kind == "attestation":
         doc = _tacit_doc(piece, on)
@@ -269,11 +269,11 @@ def prepare_piece(structure: Structure, piece_id: int, kind: str, on: date) -> P
         if piece.cadre in PDM_CADRES and piece.id in interest_ops.carried_by_etat([piece.id]):
             raise DocumentUnavailable(piece_documents.refusal(kind, piece_facts(piece)))
         doc = _interest_doc(piece, on)
-        return Prepared(kind, f"interets-moratoires-{number}.pdf", PDF, _doc_key(doc), doc, piece=piece,
+        return Prepared(kind, f"intérêts-moratoires-{number}.pdf", PDF, _doc_key(doc), doc, piece=piece,
                         marche=piece.marche)
     if kind == "dossier_zip":
         pieces = _dossier_pieces(structure, piece)
-        name = f"dossier-{_safe(piece.dossier_number or piece.number)}.zip"
+        name = f"dossier-{file_name_part(piece.dossier_number or piece.number)}.zip"
         return Prepared(kind, name, ZIP, _archive_key(pieces, None), piece=piece, marche=piece.marche,
                         extra={"pieces": pieces})
     raise ValueError(f"unknown piece document kind {kind!r}")
@@ -283,7 +283,7 @@ def prepare_marche(structure: Structure, marche_id: int, kind: str, on: date, et
     """The data of a marché's document (`kind` in MARCHE_KINDS) as `structure` sees it."""
     access = _access(structure, marche_id, full=kind in ("etat", "marche_zip"))
     marche = access.marche
-    reference = _safe(marche.reference)
+    reference = file_name_part(marche.reference)
     if kind == "fiche":
         return fiche_prepared(structure, access, on)
     if kind == "etat":
@@ -292,7 +292,7 @@ def prepare_marche(structure: Structure, marche_id: int, kind: str, on: date, et
         if etat is None:
             raise OperationError("Cet état d'acompte n'existe pas.")
         doc = etat_doc(etat, marche)
-        prefix = "decompte-general" if doc.final else f"etat-acompte-{doc.number:02d}"
+        prefix = "décompte-général" if doc.final else f"état-acompte-{doc.number:02d}"
         return Prepared(kind, f"{prefix}-{reference}.pdf", PDF, _doc_key(doc), doc, marche=marche,
                         extra={"etat_id": etat.id})
     if kind == "marche_zip":
@@ -304,7 +304,7 @@ def prepare_marche(structure: Structure, marche_id: int, kind: str, on: date, et
                                                                   EtatAcompte.status == "issued")
                                         .order_by(EtatAcompte.number)))
         key = _archive_key(pieces, marche) | {"etats": [e.id for e in etats], "fiche_on": on.isoformat()}
-        return Prepared(kind, f"marche-{reference}.zip", ZIP, key, marche=marche,
+        return Prepared(kind, f"marché-{reference}.zip", ZIP, key, marche=marche,
                         extra={"pieces": pieces, "etats": etats, "access": access})
     raise ValueError(f"unknown marché document kind {kind!r}")
 
@@ -315,7 +315,7 @@ def fiche_prepared(structure: Structure, access: marches_ops.MarcheAccess, on: d
     marche = access.marche
     doc = from_pieces.fiche_of(marche, issuer=from_pieces.party_of(structure), rows=access.visible_rows(),
                                sheet=marches_ops.identity_sheet(access), edited_on=on, amounts=access.amounts)
-    return Prepared("fiche", f"fiche-marche-{_safe(marche.reference)}.pdf", PDF, _doc_key(doc), doc, marche=marche)
+    return Prepared("fiche", f"fiche-marché-{file_name_part(marche.reference)}.pdf", PDF, _doc_key(doc), doc, marche=marche)
 
 
 def etat_doc(etat: EtatAcompte, marche: Marche, *, frozen: bool = False):
@@ -636,11 +636,11 @@ def build_archive(prepared: Prepared, structure: Structure, progress: Progress, 
     steps = max(len(pieces), 1) + 2
     done = 0
     for piece in pieces:
-        folder = f"pieces/{_safe(piece.number)}-{piece.id}"
+        folder = f"pieces/{file_name_part(piece.number)}-{piece.id}"
         for row in files.get(piece.id, []):
             content = db.session.scalar(select(StoredFile.content).where(StoredFile.sha256 == row.sha256))
             kind = {"main": "original", "attachment": "annexe", "completion": "complement"}.get(row.role, row.role)
-            entries.append((f"{folder}/{kind}-{row.id}-{_safe(row.name)}", content))
+            entries.append((f"{folder}/{kind}-{row.id}-{file_name_part(row.name)}", content))
         for kind in ("piece_pdf", "attestation"):
             if kind == "piece_pdf" and piece_documents.refusal(kind, piece_facts(piece)):
                 continue  # an état's pieces: their document is their main file, packed above
@@ -656,7 +656,7 @@ def build_archive(prepared: Prepared, structure: Structure, progress: Progress, 
     if prepared.kind == "marche_zip":
         try:
             fiche = prepare_marche(structure, marche.id, "fiche", on)
-            entries.append((f"marche/{fiche.filename}", _cached_or_rendered(structure, fiche, now)))
+            entries.append((f"marché/{fiche.filename}", _cached_or_rendered(structure, fiche, now)))
         except DocumentUnavailable as refusal:
             notes.append(f"Fiche d'identité non générée — {refusal.message}")
         for etat in prepared.extra["etats"]:
@@ -665,7 +665,7 @@ def build_archive(prepared: Prepared, structure: Structure, progress: Progress, 
             except DocumentUnavailable as refusal:
                 notes.append(f"État d'acompte n° {etat.number} non généré — {refusal.message}")
                 continue
-            entries.append((f"marche/{doc.filename}", _cached_or_rendered(structure, doc, now)))
+            entries.append((f"marché/{doc.filename}", _cached_or_rendered(structure, doc, now)))
         export = marche_export(marche, now, structure.id)
         entries.append(("export.json", json.dumps(export, ensure_ascii=False, indent=2).encode("utf-8")))
     else:

@@ -197,6 +197,6 @@ def test_the_pdg_carries_the_decompte_general_pdf_as_its_main_file(app, db):
     with system(app):
         files = [(f.role, f.content_type, f.name) for f in db.session.scalars(
             select(PieceFile).where(PieceFile.piece_id == pdg_id))]
-    assert files == [("main", "application/pdf", "decompte-general-2.pdf")]
+    assert files == [("main", "application/pdf", "décompte-général-2.pdf")]
     with app.app_context():
         assert store_etat_pdf(etat_id) is False

@@ -352,8 +352,8 @@ def test_marche_archive_has_every_file_and_a_true_manifest(app, w):
         assert archive.read(next(n for n in names if n.startswith(folder + "original-"))) == PDF
         generated = next(n for n in names if n.startswith(folder) and not n.startswith(folder + "original-"))
         assert number in pdf_text(archive.read(generated))
-    assert any(n.startswith("marche/fiche-marche-") for n in names)
-    assert any(n.startswith("marche/etat-acompte-01-") for n in names)
+    assert any(n.startswith("marché/fiche-marché-") for n in names)
+    assert any(n.startswith("marché/état-acompte-01-") for n in names)
     export = json.loads(archive.read("export.json"))
     assert export["format"] == "chorus-chain/marche-export/v2"
     assert {p["number"] for p in export["pieces"]} == {"ST-0050", "PDM-M-01"}

@@ -306,7 +306,7 @@ def test_the_a15_carries_the_etat_pdf_as_its_main_file(app, db):
     with app.app_context():
         run(job.id)
     [main] = rows(app, PieceFile, PieceFile.piece_id == a15)
-    assert (main.role, main.content_type, main.name) == ("main", "application/pdf", "etat-acompte-1.pdf")
+    assert (main.role, main.content_type, main.name) == ("main", "application/pdf", "état-acompte-1.pdf")
     assert rows(app, OutboxJob, OutboxJob.id == job.id)[0].status == "done"
     with system(app):
         content = db.session.scalar(select(StoredFile.content).where(StoredFile.sha256 == main.sha256))
@@ -378,7 +378,7 @@ def test_the_a19_carries_the_validated_etat_pdf_as_its_main_file(app, db):
     with app.app_context():
         run(job.id)
     [main] = rows(app, PieceFile, PieceFile.piece_id == a19.id)
-    assert (main.role, main.content_type, main.name) == ("main", "application/pdf", "etat-acompte-valide-1.pdf")
+    assert (main.role, main.content_type, main.name) == ("main", "application/pdf", "état-acompte-validé-1.pdf")
     assert rows(app, OutboxJob, OutboxJob.id == job.id)[0].status == "done"
     with system(app):
         content = db.session.scalar(select(StoredFile.content).where(StoredFile.sha256 == main.sha256))

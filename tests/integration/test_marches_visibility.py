@@ -187,6 +187,7 @@ def test_export_validates_against_the_schema_and_matches_the_demo(app, demo_worl
     response = client.get(f"{base}/{demo_world['marche_id']}/export.json")
     assert response.mimetype == "application/json"
     assert "attachment" in response.headers["Content-Disposition"]
+    assert "filename*=UTF-8''march%C3%A9-DEMO-TRAVAUX-2026.json" in response.headers["Content-Disposition"]
     document = response.get_json()
     jsonschema.validate(document, schema())
 

@@ -6,9 +6,10 @@ outside it answers 404. Viewing needs "Factures de travaux – consultation", ch
 """
 from __future__ import annotations
 
+import io
 import json
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
@@ -39,6 +40,7 @@ from chorus_chain.operations import marches as ops
 from chorus_chain.operations import retenue as retenue_ops
 from chorus_chain.operations.money_clauses.guarantees import KIND_LABELS as GUARANTEE_KIND_LABELS
 from chorus_chain.operations.money_clauses.page import clauses_page
+from chorus_chain.operations.documents import file_name_part
 from chorus_chain.operations.export import marche_export
 from chorus_chain.operations.finances import marche_finances
 from chorus_chain.operations import invitation_requests
@@ -164,8 +166,9 @@ def show(marche_id: int):
 @require_right(*VIEW)
 def chain_image(marche_id: int):
     access = _access(marche_id)
-    return Response(str(_chain_picture(access, ops.visible_tree(access))), mimetype="image/svg+xml",
-                    headers={"Content-Disposition": f'inline; filename="chaine-{access.marche.id}.svg"'})
+    picture = str(_chain_picture(access, ops.visible_tree(access))).encode("utf-8")
+    return send_file(io.BytesIO(picture), mimetype="image/svg+xml", as_attachment=False,
+                     download_name=f"chaîne-{file_name_part(access.marche.reference)}.svg")
 
 
 @bp.get("/<int:marche_id>/fiche")
@@ -211,9 +214,10 @@ def export(marche_id: int):
     if not access.full:  # the dossier of the whole chain: MOA, MOE, titulaire/mandataire only
         abort(404)
     document = marche_export(access.marche, utcnow(), g.structure.id)
-    filename = f"marche-{access.marche.id}.json"
-    return Response(json.dumps(document, ensure_ascii=False, indent=2), mimetype="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    # Named as the user calls it, accents kept (RFC 6266 filename*, an ASCII fallback beside it: send_file).
+    return send_file(io.BytesIO(json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")),
+                     mimetype="application/json", as_attachment=True,
+                     download_name=f"marché-{file_name_part(access.marche.reference)}.json")
 
 
 @bp.get("/<int:marche_id>/parties/<int:party_id>")

@@ -3,7 +3,9 @@ table per marché and counterpart, the alerts, and the downloads (CSV, XLSX). Th
 `operations.tresorerie.reading`, which reads only what the structure sees."""
 from __future__ import annotations
 
-from flask import Response, g, render_template
+import io
+
+from flask import Response, g, render_template, send_file
 from markupsafe import Markup
 
 from chorus_chain import charts
@@ -44,8 +46,8 @@ def index():
 
 
 def _download(body: bytes, mimetype: str, extension: str) -> Response:
-    name = f"tresorerie-{g.structure.siret}.{extension}"
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return send_file(io.BytesIO(body), mimetype=mimetype, as_attachment=True,
+                     download_name=f"trésorerie-{g.structure.siret}.{extension}")
 
 
 @bp.get("/tresorerie.csv")

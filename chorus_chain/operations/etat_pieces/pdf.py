@@ -25,8 +25,8 @@ def queue_a15_pdf(etat: EtatAcompte) -> None:
 
 def filename(etat: EtatAcompte) -> str:
     if etat.final:
-        return f"decompte-general-{etat.label.replace(' ', '-')}.pdf"
-    return f"etat-acompte-{etat.label.replace(' ', '-')}.pdf"
+        return f"décompte-général-{etat.label.replace(' ', '-')}.pdf"
+    return f"état-acompte-{etat.label.replace(' ', '-')}.pdf"
 
 
 def document_piece_id(etat: EtatAcompte) -> int | None:

@@ -23,7 +23,7 @@ def queue_a19_pdf(etat: EtatAcompte) -> None:
 
 
 def filename(etat: EtatAcompte) -> str:
-    return f"etat-acompte-valide-{etat.label.replace(' ', '-')}.pdf"
+    return f"état-acompte-validé-{etat.label.replace(' ', '-')}.pdf"
 
 
 def validated_doc(etat: EtatAcompte, marche: Marche):
