@@ -255,6 +255,8 @@ def random_world(app, w, seed: int, pieces: int = 24) -> None:
             continue
         _try(app, w.moa, piece_id, "moa_take", step + timedelta(hours=3))
         _try(app, w.moa, piece_id, "moa_validate", step + timedelta(hours=4))
+    # A private invoice its contractor has not answered yet: unpaid past its due date in every world.
+    pw.deposit(app, w, w.st2, None, f"R{seed}-OPEN", now=now - timedelta(days=1), ht="300.00")
     with pw.system(app):
         from chorus_chain.operations import deadlines as sweep_ops
 
