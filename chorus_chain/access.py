@@ -209,11 +209,13 @@ def install() -> None:
 
 def sees_bank_details(piece, structure_id: int) -> bool:
     """Whether a structure reading a piece sees its full bank details (IBAN, BIC) or only the masked IBAN: the
-    emitter (its own account) and the paying step of its route (it pays to that account). One rule for the piece
+    emitter (its own account) and whoever pays it (it pays to that account) — the paying step of a public piece's
+    route, or the contractor of a private invoice, which accepts and pays it itself under the code de commerce (a
+    rang 2's invoice to its rang 1, a small sous-traitant's to its contractor: its only step). One rule for the piece
     page, its PDF and its Factur-X: a document built for a viewer masks what that viewer's page masks."""
     from chorus_chain.domain import transitions as T
 
     if piece.emitter_structure_id == structure_id:
         return True
-    return any(step.get("step") == T.STEP_PAIEMENT and step.get("structure_id") == structure_id
+    return any(step.get("step") in (T.STEP_PAIEMENT, T.STEP_CONTRACTOR) and step.get("structure_id") == structure_id
                for step in piece.route or ())

@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 
 from chorus_chain.extensions import db
 from chorus_chain.formatting import day as fmt_day
-from chorus_chain.formatting import number
+from chorus_chain.formatting import exact, number
 from chorus_chain.models.base import utcnow
 
 rates_cli = AppGroup("rates", help="Taux de la BCE des intérêts moratoires.")
@@ -38,7 +38,7 @@ def rates_list():
         return
     click.echo("Taux de la BCE (opérations principales de refinancement), par date d'effet :")
     for row in rows:
-        click.echo(f"  {row.effective_from.isoformat()}  {number(row.rate_percent, 3):>7} %  {row.source}")
+        click.echo(f"  {row.effective_from.isoformat()}  {exact(row.rate_percent):>7} %  {row.source}")
     today = utcnow().date()
     click.echo("Taux des intérêts moratoires par semestre (taux BCE au premier jour + 8 points) :")
     for half in interest.half_year_rates(interest.rate_table(), today.year - 3, today.year):
@@ -61,7 +61,7 @@ def rates_set(effective_from: str, rate: str, source: str):
     except OperationError as error:
         raise click.ClickException(error.message) from None
     db.session.commit()
-    click.echo(f"Taux de la BCE au {fmt_day(row.effective_from)} : {number(row.rate_percent, 3)} % enregistré.")
+    click.echo(f"Taux de la BCE au {fmt_day(row.effective_from)} : {exact(row.rate_percent)} % enregistré.")
 
 
 @rates_cli.command("delete")

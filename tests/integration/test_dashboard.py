@@ -143,6 +143,55 @@ def test_an_actions_fields_come_when_it_is_opened_and_without_javascript_on_a_pa
     assert durand.get(fields_url).status_code == 303
 
 
+def test_a_listed_actions_form_posts_with_its_own_token_and_matches_the_bound_forms(app, w):
+    """The Synthèse writes each row's action form without binding a WTForms form (ListedActionForm): its token's
+    input must be the bound form's, and what the row posts must pass the CSRF check and act."""
+    piece_id = a10(app, w, "ST-CSRF")
+    durand = client_for(app, w.mandataire)  # logged in before the check is on (the builders post no token)
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        _listed_forms_post_and_match(app, w, durand, piece_id)
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+
+
+def _listed_forms_post_and_match(app, w, durand, piece_id):
+    from chorus_chain.blueprints.pieces.forms import ListedActionForm, action_form_class
+    from chorus_chain.operations.pieces import ActionChoice
+
+    page = durand.get(f"/s/{w.mandataire.siret}/synthese").get_data(as_text=True)
+    form = re.search(rf'<form [^>]*id="work-{piece_id}-validate".*?</form>', page, re.S).group(0)
+    data = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form))
+    token = re.search(rf'<input id="p{piece_id}-validate-csrf_token" name="(p{piece_id}-validate-csrf_token)" '
+                      r'type="hidden" value="([^"]+)">', form)
+    assert token and data.keys() == {"action", "expected_status"}
+    data[token.group(1)] = html.unescape(token.group(2))
+    refused = durand.post(f"/s/{w.mandataire.siret}/synthese/{piece_id}/action",
+                          data={k: v for k, v in data.items() if "csrf" not in k}, headers=HX)
+    assert refused.status_code == 400 and pw.status_of(app, piece_id) == "A_VALIDER_1"  # the token is checked
+    answer = durand.post(f"/s/{w.mandataire.siret}/synthese/{piece_id}/action", data=data, headers=HX)
+    assert answer.status_code == 200 and pw.status_of(app, piece_id) == "A_ASSOCIER_MOE"
+    # Every kind of action form: the same token input, the same « asks for something » and « sends files ».
+    def choice(action, reason=None, amount=None, paid_on=False, files=None, changes=()):
+        return ActionChoice(action=action, label=action, actor_step="x", reason=reason,
+                            reasons=(("x", "X"),) if reason else (), amount=amount, paid_on=paid_on, files=files,
+                            changes=changes)
+
+    choices = [choice("validate"), choice("refuse", reason="refusal"), choice("resend", changes=("service_code",)),
+               choice("mark_paid", amount="required", paid_on=True), choice("complete", files="required")]
+    with app.test_request_context("/"):
+        for offered in choices:
+            form_class = action_form_class(offered, offered.action)
+            for prefix in (f"p{piece_id}-{offered.action}", "x-"):
+                bound, listed = form_class(formdata=None, prefix=prefix), ListedActionForm(form_class, prefix)
+                assert listed.hidden_tag() == bound.hidden_tag() and 'value="' in str(listed.hidden_tag())
+                assert listed.has_inputs == bound.has_inputs == any(f.type != "CSRFTokenField" for f in bound)
+                assert hasattr(listed, "files") == hasattr(bound, "files") == bool(offered.files)
+        app.config["WTF_CSRF_ENABLED"] = False
+        form_class = action_form_class(choices[0], "validate")
+        assert ListedActionForm(form_class, "p1-validate").hidden_tag() == form_class(formdata=None).hidden_tag()
+
+
 def test_a_stale_action_says_so_and_the_form_works_without_javascript(app, w):
     piece_id = a10(app, w, "ST-4")
     durand = client_for(app, w.mandataire)

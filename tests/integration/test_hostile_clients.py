@@ -9,8 +9,8 @@ test:
   read under system access — a piece number the identity does not see must appear nowhere it reads;
 - companies: the chain rule of DESIGN.md (the whole chain for MOA, MOE and mandataire; for anyone else its own
   branch — the contractors above, the companies below — and the public side), written out for the demo below;
-- bank details: the full IBAN of another company only for the buyer that pays it (the commune, MOA and paying
-  office); everyone else reads at most the masked form;
+- bank details: the full IBAN of another company only for whoever pays it — the buyer (the commune, MOA and paying
+  office), the contractor of a private invoice (PAYS_PRIVATELY) —; everyone else reads at most the masked form;
 - amounts above a sous-traitant: the DC4 amount of its donneur d'ordre and a co-traitant's part are not its to read.
 
 Every GET route under /s/<siret>/ is walked with the identity's own SIRET and the demo's ids (the pieces all of them,
@@ -81,6 +81,9 @@ AMOUNTS_ABOVE = {
 # MOA, not the MOE, not the mandataire above a rang-1 (CONTRIBUTING « Access »: a private contract between the two).
 PRIVATE_INVOICES = {"PP-2026-001": {"st_peinture", "st_platrerie"}, "NM-2026-001": {"st_nettoyage", "mandataire"}}
 SEES_ALL_IBANS = {"moa"}  # the buyer and its paying office pay every account of the chain
+# The contractor of a private invoice pays it itself (code de commerce): it reads the full IBAN of the company that
+# invoices it — the account it pays to —, as the buyer reads those it pays.
+PAYS_PRIVATELY = {"st_platrerie": {"st_peinture"}, "mandataire": {"st_nettoyage"}}
 NOT_SEARCHED = ("structure_help.", "help.")
 OK_STATUSES = {200, 302, 303, 403, 404}
 # The routes also walked with the SIRETs of the companies the identity is not a member of (404 expected).
@@ -283,7 +286,7 @@ def forbidden_for(d: Demo, key: str | None) -> Forbidden:
             compact[re.sub(r"\s+", "", number)] = f"the number of piece {piece_id}, not visible"
     if key not in SEES_ALL_IBANS:
         for owner, ibans in d.ibans.items():
-            if owner != key:
+            if owner != key and owner not in PAYS_PRIVATELY.get(key, ()):
                 for iban in ibans:
                     compact[iban] = f"the IBAN of {owner}"
     for party_id, (owner, amount) in d.parties.items():
@@ -500,3 +503,19 @@ def test_a_private_invoice_is_read_by_its_two_parties_only(app, demo_db):
     for number, parties in PRIVATE_INVOICES.items():
         (piece_id,) = [piece_id for piece_id, found in d.pieces.items() if found == number]
         assert {key for key, seen in d.seen_by.items() if piece_id in seen} == parties, number
+
+
+def test_the_contractor_paying_a_private_invoice_reads_the_account_it_pays(app, demo_db):
+    """A private invoice is paid by its contractor, not by the buyer: its page, PDF and Factur-X give the contractor
+    the full IBAN (the masked one left Plâtrerie Leroy unable to pay Peinture Petit's invoice, issue 15)."""
+    d = demo_db
+    for number, (payer, payee) in {"PP-2026-001": ("st_platrerie", "st_peinture"),
+                                   "NM-2026-001": ("mandataire", "st_nettoyage")}.items():
+        (piece_id,) = [piece_id for piece_id, found in d.pieces.items() if found == number]
+        client = client_for(app, d, payer)
+        siret = COMPANY[payer].siret
+        page = re.sub(r"\s+", "", html.unescape(client.get(f"/s/{siret}/pieces/{piece_id}").get_data(as_text=True)))
+        assert any(iban in page for iban in d.ibans[payee]), number
+        pdf = ask_and_download(client, siret, f"pieces/{piece_id}/pdf")
+        assert pdf, number
+        assert any(iban in re.sub(r"\s+", "", text) for _where, text in texts_of(*pdf) for iban in d.ibans[payee])

@@ -52,14 +52,14 @@ def test_the_seeded_table_gives_the_rate_of_each_half_year(app, db):
 def test_flask_rates_list(app, db):
     result = run(app, "list")
     assert result.exit_code == 0, result.output
-    assert "2025-06-11" in result.output and "2,150 %" in result.output
+    assert "2025-06-11" in result.output and " 2,15 %" in result.output and "2,150" not in result.output
     assert "Taux des intérêts moratoires par semestre" in result.output
 
 
 def test_flask_rates_set_adds_corrects_and_changes_the_interest(app, db):
     result = run(app, "set", "2026-07-01", "2,40", "--source", "ECB decision (test)")
     assert result.exit_code == 0, result.output
-    assert "Taux de la BCE au 1er juil. 2026 : 2,400 % enregistré." in result.output
+    assert "Taux de la BCE au 1er juil. 2026 : 2,4 % enregistré." in result.output
     assert table(app)[date(2026, 7, 1)] == Decimal("2.400")
     with app.app_context():
         assert ops.rate_table().rate_on(date(2026, 7, 1)).rate_percent == Decimal("2.400")
@@ -136,7 +136,7 @@ def test_an_operator_adds_and_deletes_a_rate(app, client, db):
                                             "source": "Décision de la BCE (test)"})
     assert added.status_code == 303 and table(app)[date(2026, 7, 1)] == Decimal("2.400")
     text = page_text(client.get("/taux-bce/"))
-    assert "Taux de la BCE au 1er juil. 2026 : 2,400 % enregistré." in text and "Décision de la BCE (test)" in text
+    assert "Taux de la BCE au 1er juil. 2026 : 2,4 % enregistré." in text and "Décision de la BCE (test)" in text
     deleted = client.post("/taux-bce/supprimer", data={"effective_from": "2026-07-01"})
     assert deleted.status_code == 303 and date(2026, 7, 1) not in table(app)
     assert client.post("/taux-bce/supprimer", data={"effective_from": "pas une date"}).status_code == 422

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,6 +32,25 @@ def test_money_edges_are_babels():
                  "123456789012345678.99", "0.000001"):
         assert formatting.money(Decimal(text)) == format_currency(Decimal(text), "EUR", locale="fr_FR"), text
     assert formatting.money(None) == "—"
+
+
+def _babel_number(value, digits):
+    return format_decimal(value, format=f"#,##0.{'0' * digits}" if digits else "#,##0", locale="fr_FR")
+
+
+@settings(max_examples=400, deadline=None)
+@given(amounts, st.integers(min_value=0, max_value=4))
+def test_number_is_babels_decimal_format(value, digits):
+    assert formatting.number(value, digits) == _babel_number(value, digits)
+
+
+def test_number_edges_are_babels():
+    for text in ("0", "-0", "0.5", "1.5", "2.5", "-0.4", "-0.6", "0.125", "99.995", "1E+3", "1E-9",
+                 "123456789012345678.99", "33.3333333"):
+        for digits in (0, 1, 2, 3):
+            assert formatting.number(Decimal(text), digits) == _babel_number(Decimal(text), digits), (text, digits)
+    assert formatting.number(1.25, 1) == _babel_number(1.25, 1)  # not a Decimal: Babel's own way
+    assert formatting.number(None) == "—"
 
 
 def test_day_is_babels_for_every_day_of_two_years():

@@ -1,7 +1,7 @@
 """Irreversible actions ask for confirmation, saying what cannot be undone (issue 15): every submit button of a form
 posting to one of these endpoints, in every template, carries `data-confirm` (`_confirm_macros.confirm_attrs`).
 
-The piece actions (`pieces.act` and the Synthèse's rows, through `pieces/_action_form.html` / `_action_fields.html`)
+The piece actions (`pieces.act` and the Synthèse's rows, through `pieces/_action_macros.html` / `_action_fields.html`)
 take their sentence from `display.IRREVERSIBLE`, checked below for the actions that validate, pay or refuse. The état's
 validation by the MOA and its payable lines (service fait, mandat, payment, interest) had none: this test found them.
 """
@@ -64,7 +64,7 @@ def test_the_piece_actions_that_validate_pay_or_refuse_say_what_cannot_be_undone
     for action in (T.Action.VALIDATE, T.Action.VALIDATE_PARTIALLY, T.Action.MOA_VALIDATE, T.Action.MARK_SERVICE_FAIT,
                    T.Action.MARK_MANDATEE, T.Action.MARK_PAID, T.Action.REFUSE, T.Action.MOA_REFUSE, T.Action.REJECT):
         assert IRREVERSIBLE.get(action), action
-    for name in ("_action_form.html", "_action_fields.html"):
+    for name in ("_action_macros.html", "_action_fields.html"):
         text = (TEMPLATES / "pieces" / name).read_text(encoding="utf-8")
         assert "IRREVERSIBLE.get(choice.action)" in text or "undone" in text
         assert all("confirm_attrs(undone" in b.group("attrs") for b in BUTTON.finditer(text)

@@ -17,7 +17,7 @@ from chorus_chain import web
 from chorus_chain.blueprints.dashboard.forms import BoardFilterForm
 from chorus_chain.blueprints.pieces import display
 from chorus_chain.blueprints.pieces import views as pieces_views
-from chorus_chain.blueprints.pieces.forms import action_form_class
+from chorus_chain.blueprints.pieces.forms import ListedActionForm, action_form_class
 from chorus_chain.domain import statuses
 from chorus_chain.domain import transitions as T
 from chorus_chain.extensions import db, htmx
@@ -74,10 +74,9 @@ def _synthese(failed: tuple[int, str, object] | None = None, notice: str | None 
         for choice in work.choices.get(row.piece.id, ()):
             if failed is not None and failed[:2] == (row.piece.id, choice.action):
                 form = failed[2]
-            else:
-                form = action_form_class(choice, choice.action)(
-                    formdata=None, prefix=action_prefix(row.piece.id, choice.action),
-                    **pieces_views._action_defaults(choice, row.piece, utcnow()))
+            else:  # its fields come when the action is opened (action_fields): the row needs its token alone
+                form = ListedActionForm(action_form_class(choice, choice.action),
+                                        action_prefix(row.piece.id, choice.action))
             forms.append((choice, form))
         rows.append((row, forms, has_right(ops.rights_domain(row.piece, g.structure.id), "modification")))
     stale = None

@@ -7,6 +7,8 @@ Field names are the operations' (`create_draft`'s raw keys, `act`'s inputs), so 
 """
 from __future__ import annotations
 
+from flask import current_app
+from flask_wtf.csrf import generate_csrf
 from flask_wtf.file import FileField, MultipleFileField
 from markupsafe import Markup, escape
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
@@ -191,6 +193,13 @@ RESEND_LABELS = {
 class ActionFormBase(Form):
     """Fields are added per action by `action_form_class`."""
 
+    input_names: tuple[str, ...] = ()  # the fields the class adds (besides the CSRF token)
+
+    @property
+    def has_inputs(self) -> bool:
+        """Whether the action asks for something (a reason, an amount, a day, files…) or is a button alone."""
+        return bool(self.input_names)
+
     def hidden_tag(self, *fields):
         """Flask-WTF's hidden_tag, the CSRF token's input written directly when it is the only hidden field (as in
         every action's form): the Synthèse holds some forty of these forms, and WTForms' attribute rendering of each
@@ -258,9 +267,35 @@ def action_form_class(choice: ActionChoice | None, action: str) -> type[ActionFo
     for name in changes:
         attributes[name] = StringField(RESEND_LABELS[name], validators=[Optional(), max_length(100)],
                                        filters=[strip], render_kw={"autocomplete": "off"})
-    form_class = type(f"ActionForm_{action}", (ActionFormBase,), attributes)
+    form_class = type(f"ActionForm_{action}", (ActionFormBase,), {**attributes, "input_names": tuple(attributes)})
     _FORM_CLASSES[key] = form_class
     return form_class
+
+
+class ListedActionForm:
+    """What a list's row shows of an action's form whose fields it does not show (the Synthèse fetches them when the
+    action is opened: `dashboard.action_fields`): its CSRF token's input, whether it asks for something, whether it
+    sends files, no errors. A WTForms form bound per row and action, with its defaults, was a tenth of the Synthèse's
+    CPU for some eighty forms whose fields it never rendered (bench/page_cpu.py). The token's input is the one the
+    bound form writes (`ActionFormBase.hidden_tag`, compared in tests/integration/test_dashboard.py), so the post
+    that the row sends is read by the bound form as ever."""
+
+    errors: dict = {}
+    form_errors: tuple = ()
+
+    def __init__(self, form_class: type[ActionFormBase], prefix: str):
+        self.has_inputs = bool(form_class.input_names)
+        if "files" in form_class.input_names:
+            self.files = None  # `form.files is defined`: the form is sent as multipart
+        # WTForms joins a prefix to a field's name with "-" unless it ends with a separator of its own.
+        self._token_name = f"{prefix}{'' if prefix[-1:] in '-_;:/.' else '-'}"
+
+    def hidden_tag(self) -> Markup:
+        config = current_app.config
+        if not config.get("WTF_CSRF_ENABLED", True):
+            return Markup("")  # no token field at all, as a bound form without CSRF
+        name = escape(self._token_name + config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+        return Markup(f'<input id="{name}" name="{name}" type="hidden" value="{escape(generate_csrf())}">')
 
 
 class ButtonForm(Form):

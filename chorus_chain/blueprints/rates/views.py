@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from chorus_chain.blueprints.rates.forms import DeleteForm, RateForm
 from chorus_chain.blueprints.support.views import operator_required
-from chorus_chain.formatting import day, number
+from chorus_chain.formatting import day, exact
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import interest as ops
@@ -47,7 +47,7 @@ def add():
         except OperationError as error:
             form.add_error(error)
         else:
-            flash(f"Taux de la BCE au {day(row.effective_from)} : {number(row.rate_percent, 3)} % enregistré.",
+            flash(f"Taux de la BCE au {day(row.effective_from)} : {exact(row.rate_percent)} % enregistré.",
                   "success")
             return redirect(url_for("rates.index"), 303)
     return _page(form, 422)

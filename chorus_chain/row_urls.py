@@ -1,0 +1,43 @@
+"""The URLs of a list's rows, built from one `url_for` per request and endpoint.
+
+A list of pieces links each row to its page, its action and its fields: `url_for` costs some 40 µs each time (the URL
+map's rule, the tenant's `url_defaults`, quoting), about a tenth of the Synthèse's and the Tableau de bord's CPU for
+their hundred-odd links (bench/page_cpu.py). The URL of one row is the URL of another but for its id: the first call
+of a request builds it around a marker id, the next ones put their id in its place. Only the integer argument varies;
+the other arguments are part of what is kept. The text is exactly `url_for`'s (the tests compare them).
+"""
+from __future__ import annotations
+
+from flask import has_request_context, request, url_for
+
+_MARK = 1_987_654_321  # an id within the `int` converter's bounds that no URL holds otherwise (checked below)
+_MARK_TEXT = str(_MARK)
+_ATTRIBUTE = "_chorus_row_urls"  # kept on the request: a URL names the request's tenant (its SIRET)
+
+
+def id_url(endpoint: str, name: str, value: int, **values) -> str:
+    """`url_for(endpoint, **{name: value}, **values)`, for an integer `value`."""
+    if type(value) is not int or not has_request_context():
+        return url_for(endpoint, **{name: value}, **values)
+    kept = request.__dict__.get(_ATTRIBUTE)
+    if kept is None:
+        kept = request.__dict__[_ATTRIBUTE] = {}
+    key = (endpoint, name, *sorted(values.items())) if values else (endpoint, name)
+    parts = kept.get(key)
+    if parts is None:
+        built = url_for(endpoint, **{name: _MARK}, **values)
+        # Anything else than one mention of the marker (a value holding its digits): url_for, each time.
+        parts = kept[key] = tuple(built.split(_MARK_TEXT)) if built.count(_MARK_TEXT) == 1 else ()
+    if not parts:
+        return url_for(endpoint, **{name: value}, **values)
+    return f"{parts[0]}{value}{parts[1]}"
+
+
+def piece_url(piece_id: int) -> str:
+    """The piece's page (`pieces.show`): the link of every row of every list of pieces."""
+    return id_url("pieces.show", "piece_id", piece_id)
+
+
+def register(app) -> None:
+    app.add_template_global(id_url)
+    app.add_template_global(piece_url)

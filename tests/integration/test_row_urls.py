@@ -1,0 +1,42 @@
+"""`row_urls.id_url` writes exactly what `url_for` writes, for any id, with the tenant's SIRET and other arguments, and
+keeps nothing from one request to the next (a URL names its request's tenant)."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from flask import g, url_for
+
+from chorus_chain.row_urls import _MARK, id_url, piece_url
+
+IDS = (1, 7, 42, 1000, 19988, 2_147_483_647, _MARK)
+
+
+def test_id_url_is_url_for_for_any_id_and_arguments(app):
+    cases = [("pieces.show", "piece_id", {}), ("pieces.show", "piece_id", {"_anchor": "action-refuse"}),
+             ("dashboard.act", "piece_id", {}), ("dashboard.action_fields", "piece_id", {"action": "validate"}),
+             ("dashboard.action_fields", "piece_id", {"action": "refuse"}),
+             ("etats.index", "marche_id", {}), ("etats.show", "marche_id", {"etat_id": 3, "_anchor": None})]
+    for siret in ("40000047700010", "12345678900011"):
+        with app.test_request_context("/"):
+            g.structure = SimpleNamespace(siret=siret)
+            for endpoint, name, values in cases:
+                for value in IDS:
+                    assert id_url(endpoint, name, value, **values) == url_for(endpoint, **{name: value}, **values)
+            assert piece_url(5) == url_for("pieces.show", piece_id=5) == f"/s/{siret}/pieces/5"
+
+
+def test_a_value_holding_the_marks_digits_or_no_integer_goes_through_url_for(app):
+    with app.test_request_context("/"):
+        g.structure = SimpleNamespace(siret="40000047700010")
+        odd = {"action": str(_MARK)}
+        assert id_url("dashboard.action_fields", "piece_id", 3, **odd) == url_for("dashboard.action_fields",
+                                                                                   piece_id=3, **odd)
+        assert id_url("dashboard.action_fields", "piece_id", True, action="x") == url_for(
+            "dashboard.action_fields", piece_id=True, action="x")
+
+
+def test_nothing_is_kept_from_one_request_to_the_next(app):
+    for siret in ("40000047700010", "12345678900011"):
+        with app.test_request_context("/"):
+            g.structure = SimpleNamespace(siret=siret)
+            assert piece_url(9) == f"/s/{siret}/pieces/9"
