@@ -31,6 +31,7 @@ from sqlalchemy import func, select, tuple_
 from chorus_chain.access import system_access
 from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, MarcheParty
+from chorus_chain.operations import mail_digest
 from chorus_chain.operations.marches import apply_tacit_dc4
 from chorus_chain.operations.pieces_deadlines import PIECE_KINDS, DeadlineBusy, apply_piece_deadline, send_reminders
 
@@ -76,8 +77,11 @@ def due(now: datetime, limit: int | None = None, *, after: tuple[datetime, int] 
 
 def apply_due(deadlines: list[Deadline], now: datetime, *, prepared: bool = True) -> tuple[int, int]:
     """Apply these due deadlines (locked by `due`) and mark them done; returns (done, applied). `prepared`: the
-    batch's reads made at once (`sweep.SweepContext`), its notifications and e-mails written at its end; without it,
-    each handler reads and writes for itself — the same steps. A deadline whose piece a user holds stays open."""
+    batch's reads made at once (`sweep.SweepContext`), its rows written at its end, a statement per table; without
+    it, each handler reads and writes for itself — the same steps. A deadline whose piece a user holds stays open.
+
+    Either way the batch's e-mails go out as one per person (`mail_digest`: the product decision, and why), the
+    in-app notifications one per piece."""
     from chorus_chain.operations.sweep import SweepContext
 
     ctx = SweepContext.prepare(deadlines) if prepared else None
@@ -85,7 +89,7 @@ def apply_due(deadlines: list[Deadline], now: datetime, *, prepared: bool = True
     # A prepared batch flushes once, at its end: the reads its steps still make (who is told, the webhooks'
     # subscribers) need nothing it wrote, and an autoflush before each of them wrote the batch a few rows at a time
     # (bench/deadline_sweep.py: one flush per deadline, half the batch's time).
-    with db.session.no_autoflush if ctx is not None else nullcontext():
+    with db.session.no_autoflush if ctx is not None else nullcontext(), mail_digest.digested(now):
         for deadline in deadlines:
             handler = HANDLERS.get(deadline.kind)
             if handler is None:  # a kind of a later version: leave it for the code that knows it
@@ -98,8 +102,8 @@ def apply_due(deadlines: list[Deadline], now: datetime, *, prepared: bool = True
                 continue
             deadline.done_at = now
             done += 1
-    if ctx is not None:
-        ctx.finish()
+        if ctx is not None:
+            ctx.finish()
     db.session.flush()
     return done, applied
 

@@ -29,7 +29,7 @@ from chorus_chain.models import (
     Structure,
 )
 from chorus_chain.models.notifications import NOTIFICATION_KINDS
-from chorus_chain.operations import OperationError
+from chorus_chain.operations import OperationError, bulk, mail_digest
 from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.operations.mail import queue_mail
 
@@ -55,10 +55,38 @@ def piece_path(siret: str, piece_id: int) -> str:
     try:
         if has_request_context():
             return url_for(PIECE_ENDPOINT, siret=siret, piece_id=piece_id)
-        with current_app.test_request_context("/"):
-            return url_for(PIECE_ENDPOINT, siret=siret, piece_id=piece_id)
+        head, tail = _piece_path_around(siret)
+        return f"{head}{int(piece_id)}{tail}"
     except BuildError:
         return f"/s/{siret}/pieces/{piece_id}"
+
+
+_SOME_PIECE = 987654321  # an id no test or demo reaches, to find where the id goes in a structure's piece path
+_PATHS_KEPT = 10_000
+
+
+def _piece_path_around(siret: str) -> tuple[str, str]:
+    """What comes before and after the piece's id in the structure's piece path, built once per structure (werkzeug
+    builds a path in about 0.1 ms: the sweep builds one per notification)."""
+    kept = current_app.extensions.setdefault("chorus_piece_paths", {})
+    if siret not in kept:
+        if len(kept) >= _PATHS_KEPT:
+            kept.clear()
+        head, _, tail = _url_adapter().build(PIECE_ENDPOINT, {"siret": siret, "piece_id": _SOME_PIECE}) \
+            .partition(str(_SOME_PIECE))
+        kept[siret] = (head, tail)
+    return kept[siret]
+
+
+def _url_adapter():
+    """The application's URL map bound as `test_request_context("/")` binds it, kept for the application: outside a
+    request (the sweep, a job), a fake request per notification cost more than the rest of `notify` together
+    (bench/deadline_sweep.py's profile before issue 20's set-based sweep: 16 of its 117 seconds)."""
+    adapter = current_app.extensions.get("chorus_url_adapter")
+    if adapter is None:
+        with current_app.test_request_context("/") as request_context:
+            adapter = current_app.extensions["chorus_url_adapter"] = request_context.url_adapter
+    return adapter
 
 
 def absolute(path: str) -> str:
@@ -69,10 +97,27 @@ def members_with_right(structure_id: int, domain: str | None, level: str = "cons
     """The active accounts of a structure (approved membership) whose rights cover `level` on `domain` (the
     gestionnaire principal holds every right). `domain` None: every member."""
     structure = db.session.get(Structure, structure_id)
-    rows = db.session.execute(
-        select(Rattachement, Account).join(Account, Account.id == Rattachement.account_id)
-        .where(Rattachement.structure_id == structure_id, Rattachement.status == "approved")
-        .order_by(Account.id)).all()
+    return members_allowed(structure, memberships_of([structure_id]).get(structure_id, []), domain, level)
+
+
+def memberships_of(structure_ids: Iterable[int]) -> dict[int, list[tuple[Rattachement, Account]]]:
+    """The approved memberships of these structures with their accounts, by structure, accounts in id order: one
+    query for a structure, or for every structure a sweep's batch tells (`Audience`)."""
+    ids = sorted(set(structure_ids))
+    found: dict[int, list[tuple[Rattachement, Account]]] = {structure_id: [] for structure_id in ids}
+    if ids:
+        for membership, account in db.session.execute(
+                select(Rattachement, Account).join(Account, Account.id == Rattachement.account_id)
+                .where(Rattachement.structure_id.in_(ids), Rattachement.status == "approved")
+                .order_by(Account.id)):
+            found[membership.structure_id].append((membership, account))
+    return found
+
+
+def members_allowed(structure: Structure, rows: Iterable[tuple[Rattachement, Account]], domain: str | None,
+                    level: str) -> list[Account]:
+    """The rule of `members_with_right` on memberships already read: active accounts whose rights (the gestionnaire
+    principal's: all) cover `level` on `domain`."""
     found = []
     for membership, account in rows:
         if not account.is_active:
@@ -92,6 +137,34 @@ def preferences_of(account_ids: Iterable[int], kind: str) -> dict[int, Notificat
     return {row.account_id: row for row in rows}
 
 
+class Audience:
+    """Who a batch tells, read once for the batch (the sweep's `SweepContext`): the structures, their approved
+    memberships and their accounts' preferences, for every structure the batch's pieces name — three queries,
+    instead of two per structure, domain and level and one per kind and audience. `notify` asks it through its
+    `cache` (the key "prepared"); the rule deciding who is told stays `members_allowed`."""
+
+    def __init__(self, structures: dict[int, Structure]):
+        self.structures = structures
+        self.memberships = memberships_of(structures)
+        accounts = {account.id for rows in self.memberships.values() for _, account in rows}
+        self.preferences: dict[tuple[int, str], NotificationPreference] = {}
+        if accounts:
+            for row in db.session.scalars(select(NotificationPreference).where(
+                    NotificationPreference.account_id.in_(sorted(accounts)))):
+                self.preferences[(row.account_id, row.kind)] = row
+
+    def knows(self, structure_id: int) -> bool:
+        return structure_id in self.memberships
+
+    def members(self, structure_id: int, domain: str | None, level: str) -> tuple[Structure, list[Account]]:
+        structure = self.structures[structure_id]
+        return structure, members_allowed(structure, self.memberships[structure_id], domain, level)
+
+    def preferences_for(self, accounts: Iterable[Account], kind: str) -> dict[int, NotificationPreference]:
+        return {account.id: self.preferences[(account.id, kind)] for account in accounts
+                if (account.id, kind) in self.preferences}
+
+
 def notify(structure_id: int, kind: str, text: str, *, now: datetime, domain: str | None,
            level: str = "consultation", piece_id: int | None = None, path: str = "",
            subject: str | None = None, exclude_account_id: int | None = None, cache: dict | None = None,
@@ -106,29 +179,39 @@ def notify(structure_id: int, kind: str, text: str, *, now: datetime, domain: st
     if kind not in NOTIFICATION_KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     cache = {} if cache is None else cache
+    prepared: Audience | None = cache.get("prepared")
+    if prepared is not None and not prepared.knows(structure_id):
+        prepared = None
     audience_key = ("members", structure_id, domain, level)
     if audience_key not in cache:
-        cache[audience_key] = (db.session.get(Structure, structure_id),
-                               members_with_right(structure_id, domain, level))
+        cache[audience_key] = prepared.members(structure_id, domain, level) if prepared is not None else (
+            db.session.get(Structure, structure_id), members_with_right(structure_id, domain, level))
     structure, members = cache[audience_key]
     accounts = [a for a in members if a.id != exclude_account_id]
     preference_key = ("preferences", kind, tuple(a.id for a in accounts))
     if preference_key not in cache:
-        cache[preference_key] = preferences_of((a.id for a in accounts), kind)
+        cache[preference_key] = prepared.preferences_for(accounts, kind) if prepared is not None else \
+            preferences_of((a.id for a in accounts), kind)
     preferences = cache[preference_key]
     # What the e-mail shows of the structure, as plain values: the job renders it (`operations.mail`).
     structure_shown = {"name": structure.name, "siret": structure.siret}
     in_app = []
     by_email = not g.get(_NO_EMAIL, False)
+    digest = mail_digest.current()  # the deadline sweep's batch: one e-mail per account (mail_digest says why)
     for account in accounts:
         preference = preferences.get(account.id)
         if preference is None or preference.in_app:
             in_app.append({"account_id": account.id, "structure_id": structure_id, "piece_id": piece_id,
                            "kind": kind, "text": text[:500], "url": path, "created_at": now})
         if by_email and (preference is None or preference.by_email):
-            queue_mail(account.notification_email, kind, account_id=account.id, text=text,
-                       subject=subject or text, structure=structure_shown, url=absolute(path) if path else None,
-                       later=mails, **mail_context)
+            url = absolute(path) if path else None
+            if digest is not None:
+                digest.add(account, kind, piece_id, text=text, subject=subject or text, structure=structure_shown,
+                           url=url, **mail_context)
+            else:
+                queue_mail(account.notification_email, kind, account_id=account.id, text=text,
+                           subject=subject or text, structure=structure_shown, url=url, later=mails,
+                           **mail_context)
     if in_app and rows is not None:
         rows.extend(in_app)
     elif in_app:
@@ -143,9 +226,9 @@ def write_later(rows: list[dict], mails: list) -> None:
     outbox rows of its e-mails (they need the e-mails' ids: one flush for all of them, then one for their jobs).
     Empties both lists. The deposits' and the sweep's contexts end their batches with it."""
     if rows:
-        # A plain INSERT, without RETURNING: the rows are other structures', which row-level security does not
-        # let the actor read back.
-        db.session.execute(insert(Notification.__table__).inline(), rows)
+        # One INSERT of arrays, without RETURNING: the rows are other structures', which row-level security does
+        # not let the actor read back.
+        bulk.insert_rows(Notification.__table__, rows)
         rows.clear()
     if not mails:
         return

@@ -53,7 +53,7 @@ def apply_piece_deadline(deadline: Deadline, at: datetime, applied_at: datetime,
             raise
         if deadline.kind == clocks.DG_SIGNATURE:
             if ctx is not None:
-                db.session.flush()  # the décompte général's own steps read the piece's state back
+                ctx.finish()  # the décompte général's own steps read the piece's state back: write the batch so far
             dg_tacit.accept_tacitly(piece, at)  # the solde of a décompte général becomes payable
     elif deadline.kind == clocks.PAIEMENT and piece.status not in {
             s.value for s in clocks.running_in(clocks.PAIEMENT, piece.route_steps, cadre=piece.cadre)}:

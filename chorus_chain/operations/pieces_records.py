@@ -119,25 +119,41 @@ def record_event(piece: Piece, *, action: str, actor_step: str, from_status: str
                  extra: Mapping[str, Any] | None = None, ctx=None) -> PieceEvent:
     """Append one event to the piece's chain and move its head. The piece must be locked (or new). `ctx` (a
     `deposits.DepositContext` or a `sweep.SweepContext`) knows the next number of the events of the pieces it
-    created or locked."""
+    created or locked; a context that writes its batch's rows at its end (`rows`: the sweep's) gets the event's
+    values, the same ones, hashed the same way (returned as they are, not as a row)."""
     seq = ctx.next_seq(piece.id) if ctx is not None else None
     if seq is None:
         seq = db.session.scalar(select(func.coalesce(func.max(PieceEvent.seq), -1))
                                 .where(PieceEvent.piece_id == piece.id)) + 1
     system = actor_step == T.SYSTEM or account is None
-    event = PieceEvent(
+    values = dict(
         piece_id=piece.id, seq=seq, at=now, account_id=None if system else account.id,
         actor=SYSTEM_ACTOR if system else account.email, structure_id=None if system else structure.id,
         actor_siret=None if system else structure.siret, actor_step=actor_step, action=action,
         from_status=None if from_status is None else str(from_status), to_status=str(to_status), reason=reason,
         comment=comment, amount=amount, paid_on=paid_on, extra=jsonable(extra),
         prev_hash=piece.head_hash or audit_chain.GENESIS)
-    event.hash = audit_chain.event_hash(event.prev_hash, payload_of(event))
-    db.session.add(event)
-    piece.head_hash = event.hash
+    values["hash"] = audit_chain.event_hash(values["prev_hash"], _payload(values))
+    rows = getattr(ctx, "rows", None)
+    if rows is not None:
+        rows.add(PieceEvent, values)
+        event = values
+    else:
+        event = PieceEvent(**values)
+        db.session.add(event)
+    piece.head_hash = values["hash"]
     if ctx is not None:
         ctx.recorded(piece.id, seq)
     return event
+
+
+def _payload(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`payload_of` for an event's values not yet a row."""
+    return audit_chain.event_payload(
+        piece=piece_ref(values["piece_id"]), seq=values["seq"], at=values["at"], actor=values["actor"],
+        actor_siret=values["actor_siret"], action=values["action"], from_status=values["from_status"],
+        to_status=values["to_status"], reason=values["reason"], comment=values["comment"],
+        amount=values["amount"], paid_on=values["paid_on"], extra=values["extra"] or None)
 
 
 def record_transition(piece: Piece, transition: T.Transition, *, account: Account | None,
@@ -185,9 +201,10 @@ def open_clock(piece: Piece, kind: str, now: datetime, marche: Marche | None = N
     marche = marche or marche_of(piece)
     deadline = Deadline(kind=kind, piece_id=piece.id, created_at=now, reminders_sent=[],
                         due_at=clocks.due_at(kind, now, days=clock_days(kind, marche)))
-    db.session.add(deadline)
     if open_clocks is not None:
-        open_clocks.opened(deadline)
+        open_clocks.opened(deadline)  # the sweep's batch inserts the clocks it opened at its end
+    else:
+        db.session.add(deadline)
     if kind == clocks.PAIEMENT:
         piece.received_at = now  # the DGP runs from here (again, after a resend)
     if kind == clocks.MOE and piece.received_by_moe_at is None:
@@ -315,12 +332,14 @@ def insert_access(values: list[dict[str, Any]]) -> None:
     board.touch(row["piece_id"] for row in values)  # a Core insert: the flush hook does not see it
 
 
-def structures_playing(piece: Piece, actor: str) -> list[int]:
-    """The structures that play `actor` (emitter, titulaire or a route step) on the piece."""
+def structures_playing(piece: Piece, actor: str, ctx=None) -> list[int]:
+    """The structures that play `actor` (emitter, titulaire or a route step) on the piece. `ctx` (the sweep's
+    batch) may know the holders of its marchés (`holder_of`), read at once."""
     if actor == T.EMITTER:
         return [piece.emitter_structure_id]
     if actor == T.TITULAIRE:
-        holder = holder_structure_id(piece.marche_id)
+        holder_of = getattr(ctx, "holder_of", None)
+        holder = holder_of(piece.marche_id) if holder_of is not None else holder_structure_id(piece.marche_id)
         return [holder] if holder is not None else []
     return list(dict.fromkeys(step["structure_id"] for step in piece.route or () if step["step"] == actor))
 
@@ -365,7 +384,7 @@ def announce(piece: Piece, transitions: list[T.Transition], *, account: Account 
     waiting = T.current_step(status)
     told: set[int] = set()
     if waiting not in (None, T.SYSTEM):
-        for structure_id in structures_playing(piece, waiting):
+        for structure_id in structures_playing(piece, waiting, ctx):
             target = _structure(structure_id, ctx)
             notify(structure_id, "piece_to_act",
                    f"{what} : {statuses.label(status)}. {statuses.explanation(status)}",
@@ -423,7 +442,7 @@ def notify_actors(piece: Piece, actors: Iterable[str], kind: str, text: str, sub
 
     seen: set[int] = set()
     for actor in actors:
-        for structure_id in structures_playing(piece, actor):
+        for structure_id in structures_playing(piece, actor, ctx):
             if structure_id in seen:
                 continue
             seen.add(structure_id)

@@ -71,11 +71,24 @@ def _plain(value):
     return json.dumps(value, sort_keys=True, default=str)
 
 
+def told_by_mail(mail: MailMessage) -> list[tuple]:
+    """What an e-mail tells, item by item: an e-mail of one notification, or each entry of a batch's digest (the
+    sweep sends one e-mail per person and batch, `operations.mail_digest`: two sweeps cutting the same deadlines
+    into other batches send other e-mails, telling the same things to the same people)."""
+    context = mail.context or {}
+    if mail.template == "deadlines_digest":
+        return [(mail.to_address, mail.account_id, entry["kind"], entry["subject"], entry["text"], entry["url"],
+                 group["name"], group["siret"])
+                for group in context["structures"] for entry in group["entries"]]
+    return [(mail.to_address, mail.account_id, mail.template, context.get("subject"), context.get("text"),
+             context.get("url"), context["structure"]["name"], context["structure"]["siret"])]
+
+
 def snapshot() -> dict[str, list]:
-    """What a sweep leaves, without the ids the database draws (sequences do not roll back)."""
+    """What a sweep leaves, without the ids the database draws (sequences do not roll back); the e-mails as what
+    they tell (`told_by_mail`)."""
     with access.system_access("test: what the sweep left"):
-        mails = {m.id: (m.to_address, m.account_id, m.template, _plain(m.context), m.subject, m.body)
-                 for m in db.session.scalars(select(MailMessage))}
+        mails = {m.id: told_by_mail(m) for m in db.session.scalars(select(MailMessage))}
         return {
             "pieces": db.session.execute(select(
                 Piece.id, Piece.status, Piece.updated_at, Piece.received_at, Piece.received_by_moe_at,
@@ -88,9 +101,9 @@ def snapshot() -> dict[str, list]:
             "notifications": sorted(db.session.execute(select(
                 Notification.account_id, Notification.structure_id, Notification.piece_id, Notification.kind,
                 Notification.text, Notification.url, Notification.created_at)).all()),
-            "mails": sorted(mails.values()),
-            "outbox": sorted(_plain(mails.get(job.payload.get("mail_id"))) for job in db.session.scalars(
-                select(OutboxJob).where(OutboxJob.job == "send_mail"))),
+            "mails": sorted(item for told in mails.values() for item in told),
+            "outbox": sorted(item for job in db.session.scalars(select(OutboxJob).where(OutboxJob.job == "send_mail"))
+                             for item in mails.get(job.payload.get("mail_id"), [("no such e-mail",)])),
         }
 
 
@@ -254,3 +267,64 @@ def test_a_user_waits_for_one_batch_at_most_and_a_piece_a_user_holds_waits_for_t
             last = db.session.scalar(select(PieceEvent).where(PieceEvent.piece_id == pieces[-1],
                                                               PieceEvent.action == "tacit_validation"))
             assert last.at == due  # rule 4: the legal instant is the due one, not the late sweep's
+
+
+def _mails_since(mark: int) -> list[MailMessage]:
+    with access.system_access("test: the e-mails of a sweep"):
+        return list(db.session.scalars(select(MailMessage).where(MailMessage.id > mark).order_by(MailMessage.id)))
+
+
+def _last_mail_id() -> int:
+    with access.system_access("test: the e-mails so far"):
+        return db.session.scalar(select(func.coalesce(func.max(MailMessage.id), 0)))
+
+
+def test_a_person_told_of_many_pieces_by_a_batch_gets_one_e_mail_listing_them(live_app):
+    """The product decision (`operations.mail_digest`): per account and batch, one e-mail for what concerns several
+    pieces; what concerns one piece goes out as the ordinary e-mails of its kinds; the in-app notifications stay one
+    per piece; each e-mail has its outbox row."""
+    from chorus_chain.operations.mail import render, thaw
+
+    app = live_app
+    w = world(app)
+    pieces = [deposit(app, w, w.st1, "A10", f"N-{i}", now=NOW + timedelta(minutes=i)) for i in range(4)]
+    alone = deposit(app, w, w.sibling, "A10", "N-alone", now=NOW + timedelta(hours=5))
+    with app.app_context():
+        mark = _last_mail_id()
+    # The four pieces of Plâtrerie Test fall due in one batch; the fifth falls due in a sweep of its own.
+    assert _commit_batches(app, NOW + timedelta(days=15, hours=1), 500) == len(pieces)
+    with app.app_context():
+        first = _mails_since(mark)
+        mark = _last_mail_id()
+    assert _commit_batches(app, NOW + timedelta(days=15, hours=6), 500) == 1
+    with app.app_context():
+        second = _mails_since(mark)
+        with access.system_access("test: notifications"):
+            in_app = db.session.execute(select(Notification.account_id, Notification.piece_id).where(
+                Notification.piece_id.in_(pieces), Notification.created_at == NOW + timedelta(days=15, hours=1)
+            )).all()
+            outboxed = {job.payload["mail_id"] for job in db.session.scalars(
+                select(OutboxJob).where(OutboxJob.job == "send_mail"))}
+
+    accounts = [mail.account_id for mail in first]
+    assert first and len(accounts) == len(set(accounts))  # one e-mail per person for the batch (told of 4 pieces)
+    digests = [mail for mail in first if mail.template == "deadlines_digest"]
+    emitter = next(mail for mail in digests if mail.account_id == w.st1.account_id)
+    context = thaw(emitter.context)
+    entries = [entry for group in context["structures"] for entry in group["entries"]]
+    assert context["count"] == len(entries) >= len(pieces)  # its four pieces' news (and the alerts), in one e-mail
+    with app.app_context():
+        subject, body = render("deadlines_digest", context)
+    assert subject.startswith(f"{len(entries)} notifications sur vos pièces")
+    for index in range(len(pieces)):
+        assert f"N-{index} " in body  # each piece named, with its link
+    assert body.count("/pieces/") == len(entries)
+    # In-app: still one notification per piece and thing told, each its own row.
+    assert sorted(piece for account, piece in in_app if account == w.st1.account_id) == sorted(
+        int(entry["url"].rsplit("/", 1)[1]) for entry in entries)
+    # A deadline alone: the ordinary e-mails of their kinds, no digest (the emitter: its piece's new status and the
+    # expiry's alert, two e-mails as before).
+    assert second and all(mail.template != "deadlines_digest" for mail in second)
+    assert len([mail for mail in second if mail.account_id == w.sibling.account_id]) >= 2
+    assert any(mail.account_id == w.sibling.account_id and "N-alone" in mail.context["subject"] for mail in second)
+    assert {mail.id for mail in first + second} <= outboxed

@@ -4,7 +4,8 @@ its own, through the very steps the one-by-one path takes (`operations.deadlines
 
 `context.SweepContext` answers, for a batch, the reads every deadline's steps make — the pieces locked in one
 statement, their open clocks and next event numbers, their marchés, whom to tell — and holds what they write to the end
-of the batch (in-app notifications, e-mails' outbox rows), like `deposits.DepositContext` for a batch of deposits.
+of the batch, where it is written set-based, a statement per table (`operations.bulk`); the batch's e-mails go out as
+one per person (`operations.mail_digest`).
 The loop is `deadlines.in_batches` (select a batch with SKIP LOCKED, apply it, yield); the clock (`jobs.clock.tick`)
 commits after each batch.
 """

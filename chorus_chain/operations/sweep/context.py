@@ -3,9 +3,13 @@
 Nothing here decides anything: the rules stay in `pieces_deadlines` (what an expired clock does), `pieces_actions.
 system_act` (the transition), `pieces_records` (events, clocks, announcements) and the domain. The context answers
 their reads — the batch's pieces locked in one statement (SKIP LOCKED: a piece a user holds is left for the next
-sweep), their open clocks, the number of their next event, their marchés and the structures they name, who is told
-— and keeps what they write for the end of the batch (in-app notifications in one INSERT, the e-mails' outbox rows in
-one flush). One context per batch and transaction: never kept beyond the batch's commit.
+sweep), their open clocks, the number of their next event, their marchés, their holders and the structures they
+name, who is told (members and preferences of all those structures), the webhooks' subscribers — and keeps what they
+write for the end of the batch, set-based (issue 20): the changes of the pieces and clocks it read in one UPDATE per
+table and set of columns, then the events, the clocks it opened and the in-app notifications in one INSERT each
+(`operations.bulk`); the e-mails, one per person (`operations.mail_digest`), are written by `deadlines.apply_due`.
+About twenty statements a batch, whatever its size. One context per batch and transaction: never kept beyond the
+batch's commit.
 """
 from __future__ import annotations
 
@@ -13,19 +17,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from chorus_chain.extensions import db
-from chorus_chain.models import Deadline, MailMessage, Marche, Piece, PieceEvent, Structure
+from chorus_chain.graph import Role
+from chorus_chain.models import Deadline, MailMessage, Marche, MarcheParty, Piece, PieceEvent, Structure
+from chorus_chain.operations import board, bulk, webhooks
 from chorus_chain.operations import pieces_records as records
+from chorus_chain.operations.notifications import Audience
 
 
 @dataclass
 class OpenClocks:
     """The open clocks (deadline rows) of a set of pieces, read at once; `records.close_clocks` and
-    `records.open_clock` keep it true as the batch closes and opens them."""
+    `records.open_clock` keep it true as the batch closes and opens them. The clocks the batch opens are not added
+    to the session: `new` keeps them for the batch's end, which inserts them in one statement."""
 
     by_piece: dict[int, list[Deadline]] = field(default_factory=dict)
+    new: list[Deadline] = field(default_factory=list)
 
     @classmethod
     def read(cls, piece_ids: Iterable[int]) -> OpenClocks:
@@ -44,6 +53,94 @@ class OpenClocks:
 
     def opened(self, deadline: Deadline) -> None:
         self.by_piece.setdefault(deadline.piece_id, []).append(deadline)
+        self.new.append(deadline)
+
+    def new_rows(self) -> list[dict[str, Any]]:
+        """The clocks opened since the last call, as rows to insert (closed already, some of them)."""
+        rows = [{"kind": d.kind, "piece_id": d.piece_id, "due_at": d.due_at, "done_at": d.done_at,
+                 "created_at": d.created_at, "reminders_sent": list(d.reminders_sent or []),
+                 "marche_party_id": None, "line_payment_id": None} for d in self.new]
+        self.new.clear()
+        return rows
+
+
+@dataclass
+class BatchRows:
+    """Rows a batch writes at its end, per table, each table in one statement (`operations.bulk`): the events of
+    its pieces, the clocks it opened. They are written by Core, so the read model is told of their pieces here."""
+
+    by_table: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def add(self, model, values: dict[str, Any]) -> None:
+        self.by_table.setdefault(model.__table__, []).append(values)
+
+    def write(self) -> int:
+        written = 0
+        for table, rows in self.by_table.items():
+            written += bulk.insert_rows(table, rows)
+            board.touch(row["piece_id"] for row in rows if row.get("piece_id") is not None)
+        self.by_table.clear()
+        return written
+
+
+@dataclass
+class Adopted:
+    """Rows the batch read and changes, taken out of the session (PostgreSQL): the steps change them as they would
+    change any row, and the batch's end writes what changed, one UPDATE per table and set of columns
+    (`operations.bulk.update_rows`) — the ORM's flush wrote them one by one (the piece's version counter makes
+    every update a statement of its own), a third of a batch's time in bench/deadline_sweep.py's profile.
+    A row's values are compared with what was read: the steps assign new values, never change one in place."""
+
+    rows: dict[int, tuple[Any, dict[str, Any]]] = field(default_factory=dict)  # id(row) -> (row, values read)
+
+    def adopt(self, rows: Iterable[Any]) -> None:
+        for row in rows:
+            if id(row) not in self.rows:
+                self.rows[id(row)] = (row, _values(row))
+                db.session.expunge(row)
+
+    def write(self) -> int:
+        """Write what changed since it was read (or last written); returns how many rows."""
+        changes: dict[Any, list[dict[str, Any]]] = {}
+        touched: set[int] = set()
+        for key, (row, before) in self.rows.items():
+            now = _values(row)
+            changed = {name: value for name, value in now.items() if name not in before or value != before[name]}
+            if not changed:
+                continue
+            mapper = inspect(row).mapper
+            columns = _columns(mapper)
+            if mapper.version_id_col is not None:  # the piece's optimistic counter moves as the ORM moves it
+                version = next(attr for attr, name in columns.items() if name == mapper.version_id_col.name)
+                changed[version] = (before[version] or 0) + 1
+                setattr(row, version, changed[version])
+                now = _values(row)
+            changes.setdefault(mapper.local_table, []).append(
+                {"id": row.id, **{columns[attr]: value for attr, value in changed.items()}})
+            touched.add(row.id if isinstance(row, Piece) else row.piece_id)
+            self.rows[key] = (row, now)
+        for table, rows in changes.items():
+            bulk.update_rows(table, rows)
+        touched.discard(None)
+        board.touch(touched)  # a Core update: the read model's flush hook does not see it
+        return sum(len(rows) for rows in changes.values())
+
+
+_COLUMNS: dict[Any, dict[str, str]] = {}
+
+
+def _columns(mapper) -> dict[str, str]:
+    """A mapped class's attribute names → their columns' names."""
+    if mapper not in _COLUMNS:
+        _COLUMNS[mapper] = {prop.key: prop.columns[0].name for prop in mapper.column_attrs}
+    return _COLUMNS[mapper]
+
+
+def _values(row) -> dict[str, Any]:
+    """The row's loaded column values by attribute (its instance dict: what the ORM loaded and what was set since),
+    a copy."""
+    columns = _columns(inspect(row).mapper)
+    return {attr: value for attr, value in row.__dict__.items() if attr in columns}
 
 
 @dataclass
@@ -58,11 +155,15 @@ class SweepContext:
     audience: dict[Any, Any] = field(default_factory=dict)  # notify's reads: members, preferences
     mails: list[MailMessage] = field(default_factory=list)  # queued here, their outbox rows written by `finish`
     notifications: list[dict] = field(default_factory=list)  # in-app rows, inserted by `finish`
+    rows: BatchRows = field(default_factory=BatchRows)  # events, written by `finish`
+    adopted: Adopted = field(default_factory=Adopted)  # pieces and clocks read, their changes written by `finish`
+    holders: dict[int, int | None] = field(default_factory=dict)  # marché -> its holder's structure
 
     @classmethod
     def prepare(cls, deadlines: Iterable[Deadline]) -> SweepContext:
         """Lock the pieces of these deadlines (those another transaction holds are skipped: `locked` answers None
-        for them) and read what their steps need: four statements, or five with the structures they name."""
+        for them) and read what their steps need, a statement each: events' numbers, open clocks, marchés, their
+        holders, the structures named, their members and preferences, the webhooks' subscribers."""
         ctx = cls()
         piece_ids = sorted({row.piece_id for row in deadlines if row.piece_id is not None})
         if not piece_ids:
@@ -82,9 +183,24 @@ class SweepContext:
         ctx.clocks = OpenClocks.read(locked)
         marche_ids = {piece.marche_id for piece in ctx.pieces.values()}
         ctx.marches = {row.id: row for row in db.session.scalars(select(Marche).where(Marche.id.in_(marche_ids)))}
+        ctx.holders = dict.fromkeys(marche_ids)
+        for marche_id, structure_id in db.session.execute(
+                select(MarcheParty.marche_id, MarcheParty.structure_id)
+                .where(MarcheParty.marche_id.in_(marche_ids), MarcheParty.role.in_(Role.HOLDERS),
+                       MarcheParty.status == "confirmed").order_by(MarcheParty.id)):
+            if ctx.holders[marche_id] is None:  # records.holder_structure_id: the first in id order
+                ctx.holders[marche_id] = structure_id
         named = {piece.emitter_structure_id for piece in ctx.pieces.values()}
         named |= {step["structure_id"] for piece in ctx.pieces.values() for step in piece.route or ()}
+        named |= {holder for holder in ctx.holders.values() if holder is not None}
         ctx.structures = {row.id: row for row in db.session.scalars(select(Structure).where(Structure.id.in_(named)))}
+        # Who is told: the members and preferences of every structure the batch names, in two queries (the rule
+        # stays notifications.members_allowed); the webhooks' subscribers of its marchés in one.
+        ctx.audience["prepared"] = Audience(ctx.structures)
+        webhooks.prefetch_candidates(marche_ids)
+        if records.is_postgresql():
+            ctx.adopted.adopt([*ctx.pieces.values(), *deadlines,
+                               *(row for rows in ctx.clocks.by_piece.values() for row in rows)])
         return ctx
 
     # -- reads ---------------------------------------------------------------------------------------------------
@@ -92,6 +208,12 @@ class SweepContext:
     def locked(self, piece_id: int) -> Piece | None:
         """The piece, locked for this transaction; None when another transaction holds it (the next sweep)."""
         return self.pieces.get(piece_id)
+
+    def holder_of(self, marche_id: int) -> int | None:
+        """The structure holding the marché (`records.holder_structure_id`, read for the batch's marchés at once)."""
+        if marche_id not in self.holders:
+            self.holders[marche_id] = records.holder_structure_id(marche_id)
+        return self.holders[marche_id]
 
     def structure_of(self, structure_id: int) -> Structure:
         if structure_id not in self.structures:
@@ -109,7 +231,15 @@ class SweepContext:
     # -- writes kept for the end ---------------------------------------------------------------------------------
 
     def finish(self) -> None:
-        """Write what waits for the end of the batch: the in-app notifications and the e-mails' outbox rows."""
+        """Write what waits for the end of the batch: the changes of the rows it read (pieces, the clocks it closed:
+        the ORM's flush, whose updates come before the clocks it opened meet the unique open index), then its
+        events and the clocks it opened, one statement each, then the in-app notifications (one statement) and the
+        e-mails' rows."""
         from chorus_chain.operations.notifications import write_later
 
+        db.session.flush()
+        self.adopted.write()
+        for row in self.clocks.new_rows():
+            self.rows.add(Deadline, row)
+        self.rows.write()
         write_later(self.notifications, self.mails)

@@ -220,18 +220,31 @@ def _candidates(marche_id: int) -> list[Candidate]:
     cache = _cache()
     if marche_id in cache:
         return cache[marche_id]
-    parties = select(MarcheParty.structure_id).where(MarcheParty.marche_id == marche_id)
+    return prefetch_candidates([marche_id]).get(marche_id, [])
+
+
+def prefetch_candidates(marche_ids) -> dict[int, list[Candidate]]:
+    """Read the candidates of these marchés at once, into the transaction's cache `_candidates` answers from (the
+    deadline sweep's batch: one query for its marchés, not one per marché)."""
+    cache = _cache()
+    wanted = sorted({int(marche_id) for marche_id in marche_ids} - set(cache))
+    if not wanted:
+        return {}
+    found: dict[int, list[Candidate]] = {marche_id: [] for marche_id in wanted}
+    parties = (select(MarcheParty.marche_id, MarcheParty.structure_id).where(MarcheParty.marche_id.in_(wanted))
+               .distinct().subquery())
     rows = db.session.execute(
-        select(WebhookSubscription.id, WebhookSubscription.structure_id, WebhookSubscription.events,
-               ApiClient.revoked_at, ApiClient.expires_at, ApiClient.right_emises, ApiClient.right_travaux,
-               ApiClient.right_recues)
+        select(parties.c.marche_id, WebhookSubscription.id, WebhookSubscription.structure_id,
+               WebhookSubscription.events, ApiClient.revoked_at, ApiClient.expires_at, ApiClient.right_emises,
+               ApiClient.right_travaux, ApiClient.right_recues)
         .join(ApiClient, ApiClient.id == WebhookSubscription.client_id)
-        .where(WebhookSubscription.active.is_(True), WebhookSubscription.deleted_at.is_(None),
-               WebhookSubscription.structure_id.in_(parties))
-        .order_by(WebhookSubscription.id)).all()
-    found = [Candidate(row[0], row[1], tuple(row[2] or ()), row[3] is not None, row[4],
-                       (("emises", row[5]), ("travaux", row[6]), ("recues", row[7]))) for row in rows]
-    cache[marche_id] = found
+        .join(parties, parties.c.structure_id == WebhookSubscription.structure_id)
+        .where(WebhookSubscription.active.is_(True), WebhookSubscription.deleted_at.is_(None))
+        .order_by(parties.c.marche_id, WebhookSubscription.id)).all()
+    for row in rows:
+        found[row[0]].append(Candidate(row[1], row[2], tuple(row[3] or ()), row[4] is not None, row[5],
+                                       (("emises", row[6]), ("travaux", row[7]), ("recues", row[8]))))
+    cache.update(found)
     return found
 
 

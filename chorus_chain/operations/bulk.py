@@ -1,0 +1,118 @@
+"""Many rows of one table in one statement (issue 20: the deadline sweep's batch writes its rows at its end).
+
+On PostgreSQL the rows travel as one JSON document, read back as a set of rows by PostgreSQL itself:
+`INSERT INTO t (a, b) SELECT * FROM (SELECT CAST(x->>0 AS INTEGER) AS a, CAST(x->>1 AS TEXT) AS b FROM
+json_array_elements(CAST(:rows AS JSON)) AS x) AS r` — one statement and one parameter whatever the number of rows,
+serialised by the json module's C encoder. What it replaces, measured by
+bench/deadline_sweep.py's profile: the ORM's flush and SQLAlchemy's « insertmanyvalues » wrote the same rows as a
+huge VALUES list per few hundred rows, whose text psycopg parsed again each time (a fifth of a batch's time); one
+array per column (`unnest`) was better, but psycopg escapes every text element of an array with a regular
+expression (a third of what was left). SQLite (a test database without PostgreSQL) gets a plain executemany.
+
+The rows are plain dicts of column values. The columns' Python-side defaults (`default=utcnow`, `default=dict`) are
+applied here, once per statement, as a Core insert would apply them: every row of one statement gets the same
+instant. A JSON column's value goes in as its JSON text, so that None is stored as the ORM stores it (JSON null).
+Nothing here decides anything: callers build the rows their rules gave.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Table, insert, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import JSON
+
+from chorus_chain.extensions import db
+
+
+def _is_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _with_defaults(table: Table, rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The columns to write (those the rows give, plus those with a Python-side default) and the rows completed."""
+    given = list(dict.fromkeys(name for row in rows for name in row))
+    defaults = {}
+    for column in table.columns:
+        default = column.default
+        if column.name in given or default is None or getattr(default, "is_sequence", False):
+            continue
+        if default.is_scalar:
+            defaults[column.name] = default.arg
+        elif default.is_callable:
+            defaults[column.name] = default.arg(None)  # SQLAlchemy wraps a no-argument callable to take a context
+    names = given + list(defaults)
+    if not defaults:
+        return names, list(rows)
+    return names, [{**defaults, **row} for row in rows]
+
+
+def _plain(value: Any) -> Any:
+    """What json cannot write by itself: instants and dates in ISO (PostgreSQL reads them back exactly), Decimals as
+    their text (no float on the way)."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot write a {type(value).__name__} in a bulk row")
+
+
+def _rows(table: Table, names: Sequence[str], rows: Sequence[dict[str, Any]]) -> tuple[str, str]:
+    """(a subquery giving these rows as the set r, typed as the table's columns; its one parameter). The rows travel
+    as one JSON array of arrays (the column names are not repeated on every row); each value is cast to its column's
+    type, a JSON column's from the JSON text it was written as."""
+    dialect = postgresql.dialect()
+    json_columns = {name for name in names if isinstance(table.columns[name].type, JSON)}
+    selected = []
+    for index, name in enumerate(names):
+        sql_type = "JSON" if name in json_columns else table.columns[name].type.compile(dialect=dialect)
+        selected.append(f'CAST(x->>{index} AS {sql_type}) AS "{name}"')
+    document = json.dumps(
+        [[json.dumps(row.get(name), separators=(",", ":"), ensure_ascii=False, default=_plain)
+          if name in json_columns else row.get(name) for name in names] for row in rows],
+        default=_plain, separators=(",", ":"), ensure_ascii=False)
+    return f"(SELECT {', '.join(selected)} FROM json_array_elements(CAST(:rows AS JSON)) AS x) AS r", document
+
+
+def allocate_ids(table: Table, count: int) -> list[int]:
+    """`count` ids drawn from the table's sequence (PostgreSQL), for rows that others point at (an e-mail and its
+    outbox row) written without RETURNING."""
+    if count == 0:
+        return []
+    return list(db.session.scalars(text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                                        "FROM generate_series(1, :n)"), {"table": table.name, "n": count}))
+
+
+def insert_rows(table: Table, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert these rows into `table` in one statement (see the module); returns how many. No RETURNING: rows of
+    other structures are not readable back under row-level security (notifications), and none is needed."""
+    if not rows:
+        return 0
+    if not _is_postgresql():
+        db.session.execute(insert(table), list(rows))
+        return len(rows)
+    names, complete = _with_defaults(table, rows)
+    source, document = _rows(table, names, complete)
+    columns = ", ".join(f'"{name}"' for name in names)
+    db.session.execute(text(f'INSERT INTO "{table.name}" ({columns}) SELECT * FROM {source}'), {"rows": document})
+    return len(rows)
+
+
+def update_rows(table: Table, rows: Sequence[dict[str, Any]]) -> int:
+    """Update rows of `table` by id (PostgreSQL), one statement per set of columns changed: `UPDATE t SET a = r.a
+    FROM (the rows) AS r WHERE t.id = r.id`. Each row: its "id" and the new values."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(name for name in row if name != "id")), []).append(row)
+    for names, group in groups.items():
+        if not names:
+            continue
+        source, document = _rows(table, ("id", *names), group)
+        sets = ", ".join(f'"{name}" = r."{name}"' for name in names)
+        db.session.execute(text(f'UPDATE "{table.name}" SET {sets} FROM {source} WHERE "{table.name}".id = r.id'),
+                           {"rows": document})
+    return len(rows)
