@@ -292,10 +292,13 @@ def preview_decompte(structure: Structure, piece_id: int, raw: Mapping[str, Any]
     """What `save_decompte` would save, computed and written nowhere (the page recomputes progress, amounts and
     the justifications needed as the user types). Same refusals. Right: travaux modification."""
     piece = _own_decompte_piece(structure, piece_id, lock=False)
-    return _computed(piece, raw)
+    return _computed(piece, raw, preview=True)
 
 
-def _computed(piece: Piece, raw: Mapping[str, Any]) -> Sheet:
+def _computed(piece: Piece, raw: Mapping[str, Any], *, preview: bool = False) -> Sheet:
+    """The sheet of the figures typed. A total the engine refuses (a cumul below the previous décompte's) refuses
+    the save; a preview still answers every row computed from what is typed, the refusal as the sheet's
+    `amount_error` — as `sheet_for` does —, so that the rows never keep amounts of figures since replaced."""
     if not piece.is_draft:
         raise OperationError("Ce projet de décompte est déjà envoyé : ses chiffres ne changent plus.")
     party = db.session.get(MarcheParty, piece.emitter_party_id)
@@ -343,17 +346,20 @@ def _computed(piece: Piece, raw: Mapping[str, Any]) -> Sheet:
                 message += " Une déduction se saisit en réfaction."
             raise OperationError(message, field=name) from None
     previous_extras = _extras_of(previous)
+    amount, amount_error = None, None
     try:
         amount = rules.pdm_amount(_cumul(rows, extras), _cumul(rows, previous_extras, previous=True))
     except MoneyError as error:
-        raise OperationError(error.message, field=error.field) from None
+        if not preview:
+            raise OperationError(error.message, field=error.field) from None
+        amount_error = error.message
     justification = _text(raw, "justification")
     problem = text_rules.justification_problem(justification)
     if problem:
         raise OperationError(problem, field="justification")
     decompte = db.session.scalar(select(Decompte).where(Decompte.piece_id == piece.id))
     return Sheet(piece, marche, party, decompte, previous, month, PDM_CADRES[piece.cadre], rows, extras,
-                 previous_extras, amount=amount, justification=justification)
+                 previous_extras, amount=amount, amount_error=amount_error, justification=justification)
 
 
 def _of(month: str) -> str:

@@ -105,3 +105,28 @@ def test_a_row_typed_wrong_answers_in_that_row(app, w, client):
     body = answer.get_data(as_text=True)
     assert answer.status_code == 422 and f'id="problems-{unit}"' in body and "Ligne S1" in body
     assert "<input" not in body
+
+
+def test_a_total_below_the_previous_decompte_still_answers_every_row_as_typed(app, w, client):
+    """Typing a cumul below last month's makes the total negative: the save is refused, but the preview still
+    computes each row from the figure typed (issue 15: the rows kept, greyed, the amounts of the figure replaced —
+    « 36 000,00 € » beside « 575 » — since the refusal answered no row)."""
+    import pytest
+
+    from chorus_chain.operations import OperationError
+
+    unit = w.lines["st1_unit"]
+    first = create(app, w, w.st1, "A10", "PDM-NEG-1", montant_ht="", montant_tva="", montant_ttc="")
+    _save(app, w.st1, first, month="2026-01", **{f"m_{unit}": "4"})
+    _deposit(app, w.st1, first)
+    second = create(app, w, w.st1, "A10", "PDM-NEG-2", montant_ht="", montant_tva="", montant_ttc="")
+    _login(client, app, w.st1)
+    url = f"/s/{w.st1.siret}/pieces/{second}/decompte"
+    answer = client.post(url, data={"intent": "preview", "row": str(unit), "month": "2026-02", f"m_{unit}": "1"},
+                         headers=HX)
+    body = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert f'id="amount-{unit}" hx-swap-oob="true" data-computed-for="m_{unit}" data-computed-from="1">100,00' in body
+    assert "montant négatif" in body and 'value="send"' not in body
+    with pytest.raises(OperationError, match="montant négatif"):
+        _save(app, w.st1, second, month="2026-02", **{f"m_{unit}": "1"})

@@ -292,7 +292,9 @@ def _decompte_row(piece, values: dict):
     context["general_error"] = sheet.amount_error
     context["send_problems"] = readiness.send_problems(piece, sheet, utcnow())
     db.session.rollback()  # a computation only
-    return render_template("bordereau/_decompte_row.html", sheet=sheet, editable=True, **context)
+    # A total refused (below the previous décompte's) still answers every row as typed, with the refusal (422).
+    return render_template("bordereau/_decompte_row.html", sheet=sheet, editable=True, **context), \
+        422 if sheet.amount_error else 200
 
 
 def _send_from_decompte(piece_id: int, values: dict):
@@ -400,7 +402,7 @@ def decompte_save(piece_id: int):
                               error_field=error.field, status=422)
     if preview:
         db.session.rollback()  # nothing to keep: a computation only
-        return _decompte_page(piece, sheet, values=values)
+        return _decompte_page(piece, sheet, values=values, status=422 if sheet.amount_error else 200)
     notice = (f"Décompte enregistré : {money(sheet.amount.montant_ht)} HT ce mois-ci, reportés sur le brouillon. "
               "Il n'est PAS envoyé.")
     if _inline():
