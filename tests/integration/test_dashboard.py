@@ -192,6 +192,34 @@ def _listed_forms_post_and_match(app, w, durand, piece_id):
         assert ListedActionForm(form_class, "p1-validate").hidden_tag() == form_class(formdata=None).hidden_tag()
 
 
+def test_the_filters_offer_the_marches_of_the_structure_in_their_order(app, w):
+    """`marche_choices` (the filters' id and reference, no objects) is `marches_of` as the filters read it."""
+    from chorus_chain.models import Marche, MarcheParty, Structure
+    from chorus_chain.operations import marches as marches_ops
+
+    with app.app_context():
+        # A second marché, sorted before the first, where a structure holds two rows (listed once).
+        first = db.session.scalars(select(Marche).order_by(Marche.id)).first()
+        copy = Marche(**{c.key: getattr(first, c.key) for c in Marche.__table__.columns if c.key != "id"})
+        copy.reference = "0-" + first.reference
+        db.session.add(copy)
+        db.session.flush()
+        row = db.session.scalars(select(MarcheParty).where(MarcheParty.marche_id == first.id,
+                                                           MarcheParty.status == "confirmed")).first()
+        for role in (row.role, "moe" if row.role != "moe" else "moa"):
+            db.session.add(MarcheParty(**{c.key: getattr(row, c.key) for c in MarcheParty.__table__.columns
+                                          if c.key not in ("id", "marche_id", "role")}, marche_id=copy.id,
+                                       role=role))
+        db.session.flush()
+        seen = 0
+        for structure in db.session.scalars(select(Structure)):
+            expected = [(m.id, m.reference) for m, _rows in marches_ops.marches_of(structure)]
+            assert [tuple(r) for r in marches_ops.marche_choices(structure)] == expected
+            seen += len(expected) > 1
+        assert seen
+        db.session.rollback()
+
+
 def test_a_stale_action_says_so_and_the_form_works_without_javascript(app, w):
     piece_id = a10(app, w, "ST-4")
     durand = client_for(app, w.mandataire)

@@ -474,3 +474,36 @@ def test_the_dashboards_read_model_is_read_by_its_structure_alone(app, world):
         with access.tenant(victim_id):
             assert db.session.scalars(select(BoardRow.piece_id)).all() == [world["args"]["piece_id"]]
         db.session.rollback()
+
+
+def test_every_page_of_a_sous_traitant_names_only_the_companies_it_may_see(app, db):
+    """Issue 15: a sous-traitant's filters, lists and counts offer only what it may see. On a marché where a sibling
+    sous-traitant of the same mandataire has deposited pieces (Plâtrerie and Carrelage under Durand), every page of
+    the Plâtrerie's structure that takes no other argument — the Synthèse, the Tableau de bord with each of its
+    filters, the lists, exports and panels — never names the sibling nor shows its SIRET or its piece numbers."""
+    from tests.integration import pieces_world as pw
+
+    w = pw.world(app)
+    own = pw.deposit(app, w, w.st1, "A10", "PLA-OWN-1")
+    hidden = [pw.deposit(app, w, w.sibling, "A10", f"CAR-HID-{n}") for n in (1, 2)]
+    pw.act(app, w.mandataire, hidden[0], "validate")
+    forbidden = [w.sibling.name, w.sibling.siret, "CAR-HID-1", "CAR-HID-2"]
+    client = pw.logged_in(app, w.st1)
+    filters = ["", f"?marche_id={w.marche_id}", f"?party_id={w.st1.party_id}", f"?party_id={w.sibling.party_id}",
+               "?status=A_VALIDER_1", "?status=MISE_EN_PAIEMENT", "?number=CAR", "?number=HID"]
+    args = {"siret": w.st1.siret, "marche_id": w.marche_id, "party_id": w.st1.party_id}
+    walked = 0
+    for rule in _tenant_rules(app):
+        if "GET" not in rule.methods or set(rule.arguments) - set(args):
+            continue
+        url = _url(app, rule, args)
+        for query in (filters if rule.endpoint == "dashboard.tableau_de_bord" else [""]):
+            response = client.get(url + query)
+            if response.status_code != 200 or response.mimetype not in ("text/html", "text/csv", "application/json"):
+                continue
+            text = response.get_data(as_text=True)
+            walked += 1
+            assert "PLA-OWN-1" in text or rule.endpoint != "dashboard.tableau_de_bord", url + query
+            for name in forbidden:
+                assert name not in text, f"GET {url}{query} ({rule.endpoint}) shows {name!r}"
+    assert walked >= 20, walked

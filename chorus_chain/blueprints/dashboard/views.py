@@ -85,7 +85,7 @@ def _synthese(failed: tuple[int, str, object] | None = None, notice: str | None 
         form = failed[2]  # someone acted first: the action is gone from the list, say why
         stale = " ".join(list(form.form_errors) + [e for f in form for e in f.errors]) or None
     context = dict(work=work, rows=rows, allowed=allowed, works=works, now=utcnow(), notice=notice, stale=stale,
-                   marche_id=marche_id, marches=marches_ops.marches_of(g.structure) if not _inline() else [],
+                   marche_id=marche_id, marches=marches_ops.marche_choices(g.structure) if not _inline() else [],
                    overdue_private=_overdue_private() if not _inline() else [])
     if _inline():
         return render_template("dashboard/_work_list.html", **context), status
@@ -146,7 +146,7 @@ def action_fields(piece_id: int):
 def tableau_de_bord():
     now = utcnow()
     allowed, works = pieces_views._works_scope("a_traiter")
-    form = BoardFilterForm(formdata=request.args).set_choices(marches_ops.marches_of(g.structure),
+    form = BoardFilterForm(formdata=request.args).set_choices(marches_ops.marche_choices(g.structure),
                                                               board.filter_parties(g.structure))
     filters = form.filters()
     sort = request.args.get("tri") or board.DEFAULT_SORT

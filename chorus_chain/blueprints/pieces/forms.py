@@ -58,7 +58,7 @@ class FilterForm(Form):
 
     def set_choices(self, marches) -> FilterForm:
         self.marche_id.choices = [SelectChoice("", "Tous les marchés")] + [
-            SelectChoice(str(marche.id), marche.reference) for marche, _rows in marches]
+            SelectChoice(str(marche.id), marche.reference) for marche in marches]
         self.cadre.choices = [SelectChoice("", "Tous les types")] + [
             SelectChoice(code, f"{code} — {cadre.label}") for code, cadre in CADRES.items()] + [
             SelectChoice(PRIVATE, "Facture privée à l'entreprise donneuse d'ordre")]

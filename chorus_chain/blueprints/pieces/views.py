@@ -147,7 +147,7 @@ def _works_scope(box: str) -> tuple[bool, bool | None]:
 
 def _box(box: str):
     now = utcnow()
-    form = FilterForm(formdata=request.args).set_choices(marches_ops.marches_of(g.structure))
+    form = FilterForm(formdata=request.args).set_choices(marches_ops.marche_choices(g.structure))
     form.set_url(url_for(BOX_ENDPOINTS[box]))
     allowed, works = _works_scope(box)
     page_number = max(request.args.get("page", 1, type=int) or 1, 1)
