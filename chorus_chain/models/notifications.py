@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chorus_chain.models.base import Base, check_in, utcnow
@@ -27,6 +27,10 @@ class Notification(Base):
     __table_args__ = (
         CheckConstraint(check_in("kind", NOTIFICATION_KINDS), name="kind"),
         Index("ix_notification_account_structure", "account_id", "structure_id", "read_at"),
+        # The bell's panel: an account's unread notifications in a structure, newest first — read backwards, the
+        # five it shows, not every unread one sorted (issue 20; migration 0028).
+        Index("ix_notification_unread", "account_id", "structure_id", "created_at", "id",
+              postgresql_where=text("read_at IS NULL"), sqlite_where=text("read_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

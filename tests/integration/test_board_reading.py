@@ -27,6 +27,7 @@ from chorus_chain.models import Deadline, Marche, MarcheParty, Piece, PieceAcces
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import dashboard
 from chorus_chain.operations.board.rows import CLOCK_PANELS
+from chorus_chain.operations.private_invoices import overdue as private_overdue
 from chorus_chain.operations.tresorerie import reading as tresorerie
 from chorus_chain.operations.board_reading import counts
 from chorus_chain.operations import pieces_queries
@@ -153,6 +154,29 @@ def old_history(structure, today):
     return {piece_id for piece_id, deposited_at in db.session.execute(recent) if deposited_at is not None}
 
 
+def old_overdue(structure, today, limit=100):
+    """The unpaid private invoices past due before the read model: every unpaid private invoice of the platform the
+    structure sees (the access predicate), then those it issued or pays."""
+    from chorus_chain.domain import commercial_terms as commercial
+    from chorus_chain.operations.private_invoices import overdue
+
+    rows = list(db.session.execute(
+        select(Piece, Structure.name).join(Structure, Structure.id == Piece.emitter_structure_id)
+        .where(Piece.cadre.is_(None), Piece.status.in_(overdue.UNPAID), Piece.issue_date < today - timedelta(days=1))
+        .order_by(Piece.issue_date, Piece.id).limit(limit * 4)))
+    terms = overdue.terms_of(piece.emitter_party_id for piece, _name in rows)
+    found = []
+    for piece, name in rows:
+        ours = piece.emitter_structure_id == structure.id
+        if not (ours or any(step.get("structure_id") == structure.id for step in piece.route or ())):
+            continue
+        due = terms.get(piece.emitter_party_id, commercial.Term()).due(piece.issue_date)
+        days = commercial.days_overdue(due, today, paid=False)
+        if days > 0:
+            found.append((piece.id, due, days, ours, name))
+    return found[:limit]
+
+
 def old_filter_parties(structure):
     emitted_visible = exists().where(Piece.emitter_party_id == MarcheParty.id, visible_to(structure.id))
     return [tuple(row) for row in db.session.execute(
@@ -231,6 +255,8 @@ def random_world(app, w, seed: int, pieces: int = 24) -> None:
             continue
         _try(app, w.moa, piece_id, "moa_take", step + timedelta(hours=3))
         _try(app, w.moa, piece_id, "moa_validate", step + timedelta(hours=4))
+    # A private invoice its contractor has not answered yet: unpaid past its due date in every world.
+    pw.deposit(app, w, w.st2, None, f"R{seed}-OPEN", now=now - timedelta(days=1), ht="300.00")
     with pw.system(app):
         from chorus_chain.operations import deadlines as sweep_ops
 
@@ -274,6 +300,7 @@ def compare(app, w) -> int:
     """Asserts old == new for every structure, scope and filter; returns the number of comparisons made."""
     compared = 0
     clocks_seen = {name: 0 for name in CLOCK_PANELS}
+    overdue_seen = 0
     with pw.system(app):
         marche_ids = [w.marche_id]
         parties = list(db.session.scalars(select(MarcheParty.id).where(MarcheParty.marche_id == w.marche_id)))
@@ -349,8 +376,15 @@ def compare(app, w) -> int:
             assert new_sub == [(p, Decimal(i), Decimal(v), Decimal(paid)) for p, i, v, paid
                                in old_subcontractors(structure)], key
             assert dashboard.filter_parties(structure) == old_filter_parties(structure), key
-            # The Trésorerie's habits (and the tracker's): learnt from the same pieces, hence the same figures.
+            # The private invoices unpaid past their due date (today, and two months on: all of them).
             today = utcnow().date()
+            for day in (today, today + timedelta(days=60)):
+                found = [(o.piece.id, o.due, o.days, o.owed_to_us, o.emitter_name)
+                         for o in private_overdue.overdue_for(structure, day, limit=100)]
+                assert found == old_overdue(structure, day), (key, day)
+                overdue_seen += len(found)
+                compared += 1
+            # The Trésorerie's habits (and the tracker's): learnt from the same pieces, hence the same figures.
             for size in (tresorerie.HISTORY_PIECES, 5):  # the whole small world, then its five most recent
                 with _history_size(size):
                     sample = set(db.session.scalars(select(Piece.id).where(
@@ -358,7 +392,7 @@ def compare(app, w) -> int:
                     assert sample == old_history(structure, today), (key, size)
                 compared += 1
     # The world had clocks in both panels (else the comparison proved nothing about them).
-    assert all(clocks_seen.values()), clocks_seen
+    assert all(clocks_seen.values()) and overdue_seen, (clocks_seen, overdue_seen)
     return compared
 
 

@@ -14,6 +14,7 @@ from chorus_chain.domain import commercial_terms as commercial
 from chorus_chain.domain.statuses import Status
 from chorus_chain.extensions import db
 from chorus_chain.models import MarcheParty, Piece, Structure
+from chorus_chain.models.board import BoardRow
 
 UNPAID = (Status.TRANSMISE_CONTRACTANT.value, Status.ACCEPTEE_CONTRACTANT.value)
 
@@ -68,9 +69,13 @@ def overdue_for(structure: Structure, today: date, limit: int = 20) -> list[Over
     """The structure's private invoices, issued or received, unpaid after their due date: most overdue first."""
     # The shortest agreed term is one day: only invoices dated before yesterday can be late.
     latest_issue = today - timedelta(days=1)
-    rows = list(db.session.execute(  # the emitter's name with each piece: one statement, not one more per row
-        select(Piece, Structure.name).join(Structure, Structure.id == Piece.emitter_structure_id)
-        .where(Piece.cadre.is_(None), Piece.status.in_(UNPAID), Piece.issue_date < latest_issue)
+    # The structure's unpaid private invoices are its rows of the dashboards' read model in those statuses (the
+    # status index of board_row: what is unpaid now, not every unpaid private invoice of the platform probed for
+    # visibility — issue 20), with the emitter's name the row carries; then their pieces by primary key.
+    rows = list(db.session.execute(
+        select(Piece, BoardRow.emitter_name).select_from(BoardRow).join(Piece, Piece.id == BoardRow.piece_id)
+        .where(BoardRow.structure_id == structure.id, BoardRow.status.in_(UNPAID), BoardRow.cadre.is_(None),
+               Piece.issue_date < latest_issue)
         .order_by(Piece.issue_date, Piece.id).limit(limit * 4)))
     terms = terms_of(piece.emitter_party_id for piece, _name in rows)
     found = []
