@@ -1,7 +1,8 @@
 """Typing fast into the décompte (issue 15): no keystroke lost or mixed, and no amount ever shown that was not
 computed from the figure standing in its row.
 
-The mandataire (Durand Bâtiment) enters its projet de décompte: several quantities in a row, typed with no delay and
+The mandataire (Durand Bâtiment) enters its projet de décompte (its last, DB-2026-004, stands at GO-03 1 750 m²,
+CH-01 55 %, GO-02 320 m³: the figures typed are above them but GO-02's): several quantities in a row, typed with no delay and
 with ~20 ms between keys (`page.keyboard.type`), going back to the first row while the second one's answer is on its
 way. A recorder in the page notes every amount the server's answers put in, with the figure its row held at that
 instant: each must be that figure × the line's price. At the end the inputs hold exactly what was typed and the
@@ -62,9 +63,9 @@ def test_typing_fast_in_several_rows_never_loses_a_keystroke_nor_shows_a_stale_a
     ids = {reference: _field(page, reference).get_attribute("id")[2:] for reference in (*PRICES, *LUMP_SUMS)}
     page.evaluate(RECORDER)
 
-    typed = {"GO-03": "1650", "CH-01": "42,5", "GO-02": "318,75"}
+    typed = {"GO-03": "1780", "CH-01": "62,5", "GO-02": "318,75"}
     for reference in ("GO-03", "CH-01", "GO-02", "GO-03"):  # back to the first while the others are computed
-        value = typed[reference] if reference != "GO-03" or delay == 0 else "1712,5"
+        value = typed[reference] if reference != "GO-03" or delay == 0 else "1792,5"
         typed[reference] = value
         field = _field(page, reference)
         field.click()
@@ -89,19 +90,40 @@ def test_typing_fast_in_several_rows_never_loses_a_keystroke_nor_shows_a_stale_a
     assert not stale, stale
 
 
+def test_a_cumul_below_last_months_is_answered_and_nothing_stays_waiting(page):
+    """Durand's last décompte (DB-2026-004, month 4) stands at GO-03 1 750 m² and CH-01 55 %: typed lower, the month's
+    total is negative. The answer still comes for every part — the rows computed from what is typed, the refusal
+    said, the totals emptied — so nothing stays greyed as if an answer were still to come."""
+    enter(page, "durand")
+    start_decompte(page, fresh_number("DB-TN"), cadre="A4")
+    field = _field(page, "GO-03")
+    field.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("1650", delay=0)
+    _settled(page)
+    expect(field).to_have_value("1650")
+    expect(page.locator("#decompte-error")).to_be_visible()
+    expect(page.locator("#totals")).not_to_contain_text("Montant HT de ce projet de décompte")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("1780", delay=0)  # back above last month's: the totals come back
+    _settled(page)
+    expect(page.locator("#decompte-error")).to_be_hidden()
+    expect(page.locator("#totals")).to_contain_text("Montant HT de ce projet de décompte")
+
+
 def test_enter_in_a_figure_goes_to_the_next_one_and_keeps_the_inputs(page):
     enter(page, "durand")
     start_decompte(page, fresh_number("DB-TE"), cadre="A4")
     first, second = _field(page, "GO-03"), _field(page, "CH-01")
     first.click()
     page.keyboard.press("Control+A")
-    page.keyboard.type("1600", delay=0)
+    page.keyboard.type("1780", delay=0)
     page.keyboard.press("Enter")  # the next figure, not the whole form sent back (its answer replaces the inputs)
     expect(second).to_be_focused()
     page.keyboard.press("Control+A")
-    page.keyboard.type("40", delay=0)
+    page.keyboard.type("60", delay=0)
     _settled(page)
-    expect(first).to_have_value("1600")
-    expect(second).to_have_value("40")
-    # The works: GO-01 100 % of 84 000 + GO-02 320 × 450 (as last month) + GO-03 1600 × 120 + CH-01 40 % of 300 000.
-    expect(page.locator("#totals")).to_contain_text("540 000,00")
+    expect(first).to_have_value("1780")
+    expect(second).to_have_value("60")
+    # The works: GO-01 100 % of 84 000 + GO-02 320 × 450 (as last month) + GO-03 1780 × 120 + CH-01 60 % of 300 000.
+    expect(page.locator("#totals")).to_contain_text("621 600,00")
