@@ -18,6 +18,8 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import (format_currency, format_decimal, get_decimal_symbol, get_group_symbol,
                            get_minus_sign_symbol)
 
+from chorus_chain.domain import units
+
 LOCALE = "fr_FR"
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -142,14 +144,9 @@ def measure_input(value) -> str:
     return format_decimal(value, format="0.###", locale=LOCALE)
 
 
-_UNITS = {"m2": "m²", "m3": "m³", "ml": "ml", "u": "u", "ens": "ens."}
-
-
 def unit(value: str | None) -> str:
-    """A unit of measure as French typography writes it: "m2" → "m²", "m3" → "m³"."""
-    if not value:
-        return ""
-    return _UNITS.get(value.strip().lower(), value)
+    """A unit of measure as French typography writes it: "m2" → "m²", "m3" → "m³" (`domain.units`)."""
+    return units.typeset(value)
 
 
 def month(value: str | None) -> str:

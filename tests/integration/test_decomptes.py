@@ -115,7 +115,7 @@ def test_beyond_100_percent_needs_a_justification_before_the_deposit(app, w):
     with pytest.raises(piece_ops.PreflightRefused) as refused:
         _deposit(app, w.st1, piece_id)
     messages = [p.message_fr for p in refused.value.problems]
-    assert any("Ligne S1 : 12\u00a0m3 dépasse les 100 %" in m for m in messages), messages
+    assert any("Ligne S1 : 12\u00a0m³ dépasse les 100 %" in m for m in messages), messages
     assert status_of(app, piece_id) == "BROUILLON"
     _save(app, w.st1, piece_id, **{f"m_{unit}": "12", f"j_{unit}": "Cloisons supplémentaires, OS n° 4"})
     _deposit(app, w.st1, piece_id)

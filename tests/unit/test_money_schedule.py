@@ -184,7 +184,10 @@ def test_pdm_line_problems():
     assert "réfaction" in negative[0].message_fr
     beyond = pdm_line_problems(UNIT, D("13"), D("12"), reference="2.1", unit="m3")
     assert [p.kind for p in beyond] == ["beyond"] and beyond[0].justifiable
-    assert "Ligne 2.1 : 13\u00a0m3 dépasse les 100 %" in beyond[0].message_fr
+    assert "Ligne 2.1 : 13\u00a0m³ dépasse les 100 %" in beyond[0].message_fr  # French typography, as the pages
+    assert "(12,5\u00a0m³)" in beyond[0].message_fr
+    back = pdm_line_problems(UNIT, D("10"), D("11"), reference="GO-03", unit="m2")
+    assert "le cumul (10\u00a0m²) est inférieur à celui du décompte précédent (11\u00a0m²)" in back[0].message_fr
     backwards = pdm_line_problems(LUMP, D("40"), D("50"))
     assert [p.kind for p in backwards] == ["backwards"]
     both = pdm_line_problems(LUMP, D("110"), D("120"))

@@ -28,6 +28,7 @@ from chorus_chain.domain.decimals import DecimalRefused as NumberRefused
 from chorus_chain.domain.decimals import read_decimal as read_number
 from chorus_chain.domain.decimals import shown as _shown
 from chorus_chain.domain.money.rounding import ZERO, Line, MoneyError, cent, exact
+from chorus_chain.domain.units import typeset
 
 QUANTITY_PLACES = 3  # Numeric(14, 3)
 UNIT_PRICE_PLACES = 4  # Numeric(14, 4)
@@ -389,7 +390,7 @@ def pdm_line_problems(terms: PriceTerms, measure: Decimal, previous: Decimal | N
 def _measure_text(terms: PriceTerms, measure: Decimal, unit: str) -> str:
     if terms.lump_sum:
         return f"{_shown(measure)}\u00a0%"
-    return f"{_shown(measure)}\u00a0{unit}".rstrip() if unit else _shown(measure)
+    return f"{_shown(measure)}\u00a0{typeset(unit)}".rstrip() if unit else _shown(measure)
 
 
 def read_measure(value: Any, terms: PriceTerms) -> Decimal | None:
