@@ -15,13 +15,13 @@ import argparse
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import rates  # noqa: E402
 from dashboards import app_database_url, create_database, drop_database  # noqa: E402
 
 DATABASE = os.environ.get("BENCH_ACTIONS_DATABASE", "chorus_bench_actions")
@@ -85,12 +85,7 @@ def run(args) -> None:
         statements.append(len(seen))
 
     def timed(label: str, count: int, call) -> float:
-        started = time.perf_counter()
-        call()
-        elapsed = time.perf_counter() - started
-        rate = count / elapsed
-        print(f"{label:<34} {count:>6} in {elapsed:7.2f} s  {rate:9.1f} /s")
-        return rate
+        return rates.timed(label, count, call, 34)
 
     def trivial():
         for _ in range(args.trivial):

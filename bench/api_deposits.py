@@ -21,13 +21,13 @@ import re
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import rates  # noqa: E402
 from dashboards import app_database_url, create_database, drop_database  # noqa: E402
 
 DATABASE = os.environ.get("BENCH_API_DATABASE", "chorus_bench_api")
@@ -81,12 +81,7 @@ def run(args) -> None:
                 "fichier": {"nom": "pdm.pdf", "contenu_base64": "JVBERi0xLjQKJSVFT0YK"}}
 
     def timed(label: str, count: int, call) -> float:
-        started = time.perf_counter()
-        call()
-        elapsed = time.perf_counter() - started
-        rate = count / elapsed
-        print(f"{label:<28} {count:>6} in {elapsed:7.2f} s  {rate:9.1f} /s")
-        return rate
+        return rates.timed(label, count, call, 28)
 
     def trivial():
         for _ in range(args.trivial):
