@@ -32,7 +32,7 @@ from chorus_chain import formatting
 from chorus_chain.extensions import db
 from chorus_chain.models import MailMessage, OutboxJob
 from chorus_chain.operations import bulk
-from chorus_chain.operations.mail import freeze, queue_mail
+from chorus_chain.operations.mail import NotPlain, freeze, queue_mail
 
 KEY = "_chorus_mail_digest"
 TEMPLATE = "deadlines_digest"
@@ -90,15 +90,23 @@ class MailDigest:
         self.recipients.clear()
         if not messages:
             return 0
-        if db.session.get_bind().dialect.name != "postgresql":
-            for account_id, address, template, context in messages:
+        bulk_rows = []
+        for account_id, address, template, context in messages:
+            try:
+                frozen = context if template == TEMPLATE else freeze(context)
+            except NotPlain:
+                frozen = None
+            if frozen is None or db.session.get_bind().dialect.name != "postgresql":
+                # queue_mail's own rule for what cannot be stored as plain data (rendered now), and elsewhere
+                # than PostgreSQL.
                 queue_mail(address, template, account_id=account_id, **context)
+            else:
+                bulk_rows.append({"to_address": address, "account_id": account_id, "template": template,
+                                  "context": frozen})
+        if not bulk_rows:
             return len(messages)
-        ids = bulk.allocate_ids(MailMessage.__table__, len(messages))
-        bulk.insert_rows(MailMessage.__table__, [
-            {"id": mail_id, "to_address": address, "account_id": account_id, "template": template,
-             "context": context if template == TEMPLATE else freeze(context)}
-            for mail_id, (account_id, address, template, context) in zip(ids, messages)])
+        ids = bulk.allocate_ids(MailMessage.__table__, len(bulk_rows))
+        bulk.insert_rows(MailMessage.__table__, [{"id": mail_id, **row} for mail_id, row in zip(ids, bulk_rows)])
         bulk.insert_rows(OutboxJob.__table__, [{"job": "send_mail", "payload": {"mail_id": mail_id}}
                                                for mail_id in ids])
         return len(messages)
