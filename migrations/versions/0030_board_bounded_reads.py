@@ -14,7 +14,7 @@ the companies under a party.
 The extensions of 0024 (pg_trgm, btree_gin) stay: dropping an extension is the database owner's choice.
 
 Revision ID: 7b1d3f5a9c42
-Revises: 6a8c0e2f4b37
+Revises: 9d2b6f4a1c58
 Create Date: 2026-12-06 20:40:00
 
 """
@@ -22,7 +22,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '7b1d3f5a9c42'
-down_revision = '6a8c0e2f4b37'
+down_revision = '9d2b6f4a1c58'
 branch_labels = None
 depends_on = None
 
