@@ -48,7 +48,12 @@ def variants() -> list[tuple[str, str]]:
              # A whole number as printed on the invoice, and the company that emitted most of the structure's
              # pieces (`dashboards.account_values`: read as the superuser from what the structure sees).
              ("board:number-full", "/s/{siret}/tableau-de-bord?number={number}"),
-             ("board:emitter", "/s/{siret}/tableau-de-bord?party_id={party_id}")]
+             ("board:emitter", "/s/{siret}/tableau-de-bord?party_id={party_id}"),
+             # The same on another sort than the date (no index of its own: read the plan).
+             ("board:number-start-montant", "/s/{siret}/tableau-de-bord?number=F&tri=-montant"),
+             ("board:number-full-montant", "/s/{siret}/tableau-de-bord?number={number}&tri=-montant"),
+             ("board:emitter-montant", "/s/{siret}/tableau-de-bord?party_id={party_id}&tri=-montant"),
+             ("entreprises", "/s/{siret}/tableau-de-bord/entreprises")]
     for key in SORTS:
         pages += [(f"board:tri={key}", f"/s/{{siret}}/tableau-de-bord?tri={key}"),
                   (f"board:tri=-{key}", f"/s/{{siret}}/tableau-de-bord?tri=-{key}")]
