@@ -29,11 +29,14 @@ from chorus_chain.operations import dashboard
 from chorus_chain.operations.board.rows import CLOCK_PANELS
 from chorus_chain.operations.private_invoices import overdue as private_overdue
 from chorus_chain.operations.tresorerie import reading as tresorerie
-from chorus_chain.operations.board_reading import counts
+from chorus_chain.operations.board_reading import counts, lists
 from chorus_chain.operations import pieces_queries
 from chorus_chain.operations.pieces_queries import pieces_for
 from chorus_chain.operations.pieces_records import roles_text
 from tests.integration import pieces_world as pw
+
+# The Tableau de bord's waiting panels by name (the field of `dashboard.Panels` each fills) → their statuses.
+WAITING_PANELS = {name: statuses for panels in dashboard.WAITING_PANELS.values() for name, statuses in panels}
 
 ACTORS = ("moa", "moe", "mandataire", "cotraitant", "st1", "sibling", "st_co", "st2")
 
@@ -321,7 +324,10 @@ def compare(app, w) -> int:
         who = getattr(w, key)
         with pw.acting(app, who) as (_, structure):
             for works in (None, True, False):
-                # The Synthèse's work list and the waiting panels: the "à traiter" box, same order, same count.
+                # The Synthèse's work list and the waiting panels: the "à traiter" box, same order, same count —
+                # the panels also read all together, in one statement (`lists.waiting_panels`), whole and cut.
+                together = {size: lists.waiting_panels(structure.id, WAITING_PANELS, works=works, per_page=size)
+                            for size in (100, 2)}
                 for wanted in (None, dashboard.VALIDATION_WAITING, dashboard.MOE_TO_TAKE, dashboard.MOE_TO_ISSUE,
                                dashboard.MOA_TO_VALIDATE, dashboard.PAYMENT_TO_PROCESS):
                     old = pieces_for(structure, box="a_traiter", works=works, status=list(wanted) if wanted else None,
@@ -334,6 +340,18 @@ def compare(app, w) -> int:
                              r.next_deadline.id if r.next_deadline else None) for r in new.items] == \
                         [(r.marche_reference, r.emitter_name, r.emitter_siret,
                           r.next_deadline.id if r.next_deadline else None) for r in old.items]
+                    compared += 1
+                    if wanted is None:
+                        continue
+                    name = next(name for name, statuses in WAITING_PANELS.items() if statuses == wanted)
+                    for size, panels in together.items():
+                        panel = panels[name]
+                        assert panel.total == old.total, (key, works, name)
+                        assert [(r.piece.id, r.marche_reference, r.emitter_name, r.emitter_siret,
+                                 r.next_deadline.id if r.next_deadline else None) for r in panel.items] == \
+                            [(r.piece.id, r.marche_reference, r.emitter_name, r.emitter_siret,
+                              r.next_deadline.id if r.next_deadline else None) for r in old.items[:size]], \
+                            (key, works, name, size)
                     compared += 1
                 # The counts and amounts, by status and by marché, for each filter.
                 for filters in filter_sets:

@@ -1,11 +1,14 @@
 """The dashboards' lists read from `board_row`, each through an index of the structure's rows, cut by the database:
 
-- `waiting_page`: what waits on the structure, most urgent first (the Synthèse and the waiting panels) — the partial
-  index `ix_board_row_waiting` (structure, next clock, newest): the rows read are the waiting ones, not its history;
+- `waiting_page`: what waits on the structure, most urgent first (the Synthèse) — the partial index
+  `ix_board_row_waiting` (structure, next clock, newest): the rows read are the waiting ones, not its history;
+- `waiting_panels`: the Tableau de bord's waiting panels, each a slice of the same box by statuses, all in one
+  statement (a window per panel) over the same waiting rows;
 - `board_page`: the Tableau de bord's list on one sort, keyset-paginated (`cursor`): each sort has its index
   (structure, sort value, piece id), read forwards or backwards from the last row seen;
 - `own_sent`: the structure's own deposited pieces, newest first (the sous-traitant's payment tracker);
-- `clock_page`: the open clocks of a panel (`board.rows.CLOCK_PANELS`: payments, corrections), earliest due first.
+- `clock_page`: the open clocks of a panel (`board.rows.CLOCK_PANELS`: payments, corrections), earliest due first,
+  with their count.
 
 A page's pieces are then read by their primary keys in the same statement (the templates and the actions need the
 `Piece`); the ORM's tenant criteria still apply to them (a probe per row shown).
@@ -15,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select, tuple_, true
+from sqlalchemy import and_, case, func, select, tuple_, true
 from sqlalchemy.orm import aliased
 
 from chorus_chain.domain.statuses import Status
@@ -80,6 +83,48 @@ def waiting_page(structure_id: int, *, works: bool | None = None, marche_id: int
                      .join(Piece, Piece.id == keys.c.piece_id)
                      .order_by(keys.c.next_due.asc().nulls_last(), keys.c.sort_date.desc(), keys.c.piece_id.desc()))
     return PiecePage(items, total, page, per_page)
+
+
+def waiting_panels(structure_id: int, panels: dict[str, Iterable[str]], *, works: bool | None = None,
+                   per_page: int = 8) -> dict[str, PiecePage]:
+    """Several waiting panels at once: panel name → the first `per_page` pieces waiting on the structure in that
+    panel's statuses, in `waiting_page`'s order, with how many there are — what `waiting_page(statuses=…)` answers
+    for each, in two statements whatever the number of panels (rows with their counts, then the clocks) instead of
+    three per panel. The panels' statuses must not overlap (a row belongs to one panel).
+
+    One read of the structure's waiting rows in all the panels' statuses (the partial index, as each panel's count
+    read them): a window numbers the rows of each panel in the box's order and counts them, the pieces of the first
+    `per_page` of each are then read by primary key."""
+    owner: dict[str, str] = {}
+    for name, statuses in panels.items():
+        for status in statuses:
+            if owner.setdefault(status, name) != name:
+                raise ValueError(f"status {status} in two waiting panels ({owner[status]}, {name})")
+    if not owner:
+        return {}
+    conditions = waiting_conditions(structure_id, works=works, statuses=list(owner))
+    panel = case(*[(BoardRow.status.in_(list(statuses)), name) for name, statuses in panels.items() if statuses])
+    order = (BoardRow.next_due.asc().nulls_last(), BoardRow.sort_date.desc(), BoardRow.piece_id.desc())
+    ranked = (select(BoardRow.piece_id.label("piece_id"), BoardRow.next_due.label("next_due"),
+                     BoardRow.sort_date.label("sort_date"), panel.label("panel"),
+                     func.row_number().over(partition_by=panel, order_by=order).label("rank"),
+                     func.count().over(partition_by=panel).label("total"))
+              .where(*conditions).subquery("waiting_ranked"))
+    shown = aliased(BoardRow)
+    rows = db.session.execute(
+        select(Piece, shown.marche_reference, shown.emitter_name, shown.emitter_siret, ranked.c.panel,
+               ranked.c.total).select_from(ranked)
+        .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == ranked.c.piece_id))
+        .join(Piece, Piece.id == ranked.c.piece_id).where(ranked.c.rank <= per_page)
+        .order_by(ranked.c.panel, ranked.c.next_due.asc().nulls_last(), ranked.c.sort_date.desc(),
+                  ranked.c.piece_id.desc())).all()
+    next_clock = _next_deadlines([row[0].id for row in rows])
+    items: dict[str, list[PieceRow]] = {name: [] for name in panels}
+    totals = dict.fromkeys(panels, 0)
+    for piece, reference, name, siret, panel_name, total in rows:
+        items[panel_name].append(PieceRow(piece, reference, name, siret, next_clock.get(piece.id)))
+        totals[panel_name] = int(total)
+    return {name: PiecePage(items[name], totals[name], 1, per_page) for name in panels}
 
 
 @dataclass(frozen=True)
@@ -170,14 +215,15 @@ def own_sent(structure_id: int, works: bool | None, limit: int) -> list[tuple[Pi
 def clock_page(structure_id: int, panel: str, works: bool | None, limit: int):
     """The open clocks of a panel (`board.rows.CLOCK_PANELS[panel]`) on the pieces the structure sees in one of the
     panel's parts, earliest due first (then the clock's id): (piece, marché, emitter's name, clock) of the first
-    `limit`, and how many there are. Two queries on the panel's partial index — the structure's rows holding such
-    a clock, not its history — the page's rows then read by primary key."""
+    `limit`, and how many there are. One statement on the panel's partial index — the structure's rows holding such
+    a clock, not its history —: the page's rows read by primary key, their count a scalar subquery beside them (no
+    row: none to count)."""
     clock_id = BoardRow.__table__.c[f"{panel}_clock_id"]
     due = BoardRow.__table__.c[f"{panel}_due"]
     conditions = [BoardRow.structure_id == structure_id, clock_id.is_not(None)]  # the partial index's predicate
     if works is not None:
         conditions.append(BoardRow.works == works)
-    total = db.session.scalar(select(func.count()).select_from(BoardRow).where(*conditions))
+    counted = select(func.count()).select_from(BoardRow).where(*conditions).correlate(None).scalar_subquery()
     # Two steps, as the list's pages: the keys from the panel's index alone (an index-only scan of `limit` entries;
     # with a column of the row among them, PostgreSQL misled by the RLS filter read all the structure's clocks and
     # sorted them), then the rows by primary key.
@@ -185,8 +231,8 @@ def clock_page(structure_id: int, panel: str, works: bool | None, limit: int):
             .where(*conditions).order_by(due, clock_id).limit(limit).subquery("clock_keys"))
     shown = aliased(BoardRow)
     rows = db.session.execute(
-        select(Piece, Marche, shown.emitter_name, Deadline).select_from(keys)
+        select(Piece, Marche, shown.emitter_name, Deadline, counted.label("total")).select_from(keys)
         .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
         .join(Piece, Piece.id == keys.c.piece_id).join(Marche, Marche.id == Piece.marche_id)
         .join(Deadline, Deadline.id == keys.c.clock_id).order_by(keys.c.due, keys.c.clock_id)).all()
-    return [tuple(row) for row in rows], total
+    return [tuple(row[:4]) for row in rows], (int(rows[0][4]) if rows else 0)
