@@ -268,6 +268,27 @@ def random_world(app, w, seed: int, pieces: int = 24) -> None:
 
 # --- The comparison ------------------------------------------------------------------------------------------------
 
+def shown(row) -> tuple:
+    """What the Tableau de bord shows of a listed row (a `Piece` or the read model's `ListedPiece`)."""
+    p, clock = row.piece, row.next_deadline
+    return (p.id, p.number, p.cadre, p.piece_type, p.status, p.montant_ttc, p.accepted_amount, p.accepted_why,
+            p.deposited_at, p.is_draft, row.marche_reference, row.emitter_name, row.emitter_siret,
+            (clock.kind, clock.due_at) if clock else None)
+
+
+def old_shown(piece_ids) -> list[tuple]:
+    """`shown` of these pieces, read from the pieces themselves, their marché, emitter and earliest open clock."""
+    found = []
+    for piece_id in piece_ids:
+        piece = db.session.get(Piece, piece_id)
+        emitter = db.session.get(Structure, piece.emitter_structure_id)
+        clock = db.session.scalars(select(Deadline).where(Deadline.piece_id == piece_id, Deadline.done_at.is_(None))
+                                   .order_by(Deadline.due_at, Deadline.id).limit(1)).first()
+        found.append(shown(pieces_queries.PieceRow(piece, db.session.get(Marche, piece.marche_id).reference,
+                                                   emitter.name, emitter.siret, clock)))
+    return found
+
+
 def _walk(structure, filters, works, key, descending, per_page=4):
     """Every page of the new list, forwards with « apres », then back with « avant »: (ids forwards, pages back)."""
     forwards, pages, after = [], [], None
@@ -347,10 +368,8 @@ def compare(app, w) -> int:
                     for size, panels in together.items():
                         panel = panels[name]
                         assert panel.total == old.total, (key, works, name)
-                        assert [(r.piece.id, r.marche_reference, r.emitter_name, r.emitter_siret,
-                                 r.next_deadline.id if r.next_deadline else None) for r in panel.items] == \
-                            [(r.piece.id, r.marche_reference, r.emitter_name, r.emitter_siret,
-                              r.next_deadline.id if r.next_deadline else None) for r in old.items[:size]], \
+                        # Plain rows: the board row's copy of what the panel shows, and of the next clock.
+                        assert [shown(r) for r in panel.items] == [shown(r) for r in old.items[:size]], \
                             (key, works, name, size)
                     compared += 1
                 # The counts and amounts, by status and by marché, for each filter.
@@ -371,6 +390,9 @@ def compare(app, w) -> int:
                             expected = old_list(structure, filters, works, sort_key, descending)
                             forwards, pages, backwards = _walk(structure, filters, works, sort_key, descending)
                             assert forwards == expected, (key, works, filters, sort_key, descending)
+                            if sort_key == "date" and descending:  # what each row shows: the piece's own figures
+                                page = dashboard.piece_list(structure, filters, works, sort="-date", per_page=100)
+                                assert [shown(r) for r in page.items] == old_shown(expected[:100]), (key, works)
                             assert backwards == pages, (key, works, filters, sort_key, descending)
                             compared += 1
                 # The panels.

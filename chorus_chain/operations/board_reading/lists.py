@@ -10,13 +10,18 @@
 - `clock_page`: the open clocks of a panel (`board.rows.CLOCK_PANELS`: payments, corrections), earliest due first,
   with their count.
 
-A page's pieces are then read by their primary keys in the same statement (the templates and the actions need the
-`Piece`); the ORM's tenant criteria still apply to them (a probe per row shown).
+A page's rows are then read by their primary keys in the same statement; the ORM's tenant criteria still apply to
+the pieces (a probe per row shown). The Synthèse's work list loads each `Piece` (its actions need the whole piece);
+the Tableau de bord's list and panels show only what the read model carries, so they read plain rows
+(`ListedPiece`, `NextClock`: the board row's copy of the piece's figures and of its next clock, kept in the
+transaction of each change) and not an ORM entity and its clocks per row — most of their CPU before (bench/page_cpu.py).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import and_, case, func, select, tuple_, true
 from sqlalchemy.orm import aliased
@@ -45,6 +50,52 @@ def _rows_of(statement) -> list[PieceRow]:
     next_clock = _next_deadlines([row[0].id for row in rows])
     return [PieceRow(piece, reference, name, siret, next_clock.get(piece.id)) for piece, reference, name, siret
             in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ListedPiece:
+    """A piece as the Tableau de bord's list and panels show it: its board row's copy of the piece's figures, and
+    the stored why of its accepted amount (`amount_ui.amount_why_of` reads these attributes as a Piece's)."""
+
+    id: int
+    number: str
+    cadre: str | None
+    piece_type: str
+    status: str
+    montant_ttc: Decimal
+    accepted_amount: Decimal | None
+    accepted_why: dict | None
+    deposited_at: datetime | None
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == "BROUILLON"
+
+
+@dataclass(frozen=True, slots=True)
+class NextClock:
+    """The earliest open clock of a piece, as the board row keeps it (the templates' countdown reads these two)."""
+
+    kind: str
+    due_at: datetime
+
+
+def _listed_columns(shown):
+    """The columns of a listed row, `shown` a board_row alias joined to its `Piece` (for the why alone)."""
+    return (shown.piece_id, shown.number, shown.cadre, shown.piece_type, shown.status, shown.montant_ttc,
+            shown.accepted_amount, Piece.accepted_why, shown.deposited_at, shown.marche_reference,
+            shown.emitter_name, shown.emitter_siret, shown.next_kind, shown.next_due)
+
+
+LISTED_WIDTH = 14  # len(_listed_columns(…))
+
+
+def _listed_row(values) -> PieceRow:
+    """A PieceRow of plain values from `_listed_columns`' first columns."""
+    (piece_id, number, cadre, piece_type, status, montant, accepted, why, deposited_at, reference, name, siret,
+     next_kind, next_due) = values[:LISTED_WIDTH]
+    return PieceRow(ListedPiece(piece_id, number, cadre, piece_type, status, montant, accepted, why, deposited_at),
+                    reference, name, siret, NextClock(next_kind, next_due) if next_due is not None else None)
 
 
 def waiting_conditions(structure_id: int, *, works: bool | None = None, marche_id: int | None = None,
@@ -89,12 +140,13 @@ def waiting_panels(structure_id: int, panels: dict[str, Iterable[str]], *, works
                    per_page: int = 8) -> dict[str, PiecePage]:
     """Several waiting panels at once: panel name → the first `per_page` pieces waiting on the structure in that
     panel's statuses, in `waiting_page`'s order, with how many there are — what `waiting_page(statuses=…)` answers
-    for each, in two statements whatever the number of panels (rows with their counts, then the clocks) instead of
-    three per panel. The panels' statuses must not overlap (a row belongs to one panel).
+    for each (the pieces as `ListedPiece`, their next clock as the board row keeps it), in one statement whatever
+    the number of panels instead of three per panel. The panels' statuses must not overlap (a row belongs to one
+    panel).
 
     One read of the structure's waiting rows in all the panels' statuses (the partial index, as each panel's count
-    read them): a window numbers the rows of each panel in the box's order and counts them, the pieces of the first
-    `per_page` of each are then read by primary key."""
+    read them): a window numbers the rows of each panel in the box's order and counts them, the first `per_page`
+    of each are then read by primary key."""
     owner: dict[str, str] = {}
     for name, statuses in panels.items():
         for status in statuses:
@@ -112,17 +164,16 @@ def waiting_panels(structure_id: int, panels: dict[str, Iterable[str]], *, works
               .where(*conditions).subquery("waiting_ranked"))
     shown = aliased(BoardRow)
     rows = db.session.execute(
-        select(Piece, shown.marche_reference, shown.emitter_name, shown.emitter_siret, ranked.c.panel,
-               ranked.c.total).select_from(ranked)
+        select(*_listed_columns(shown), ranked.c.panel, ranked.c.total).select_from(ranked)
         .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == ranked.c.piece_id))
         .join(Piece, Piece.id == ranked.c.piece_id).where(ranked.c.rank <= per_page)
         .order_by(ranked.c.panel, ranked.c.next_due.asc().nulls_last(), ranked.c.sort_date.desc(),
                   ranked.c.piece_id.desc())).all()
-    next_clock = _next_deadlines([row[0].id for row in rows])
     items: dict[str, list[PieceRow]] = {name: [] for name in panels}
     totals = dict.fromkeys(panels, 0)
-    for piece, reference, name, siret, panel_name, total in rows:
-        items[panel_name].append(PieceRow(piece, reference, name, siret, next_clock.get(piece.id)))
+    for row in rows:
+        panel_name, total = row[LISTED_WIDTH:]
+        items[panel_name].append(_listed_row(row))
         totals[panel_name] = int(total)
     return {name: PiecePage(items[name], totals[name], 1, per_page) for name in panels}
 
@@ -146,7 +197,8 @@ def board_page(structure_id: int, conditions: list, sort_key: str, descending: b
     """One page of the structure's list under `conditions` (on BoardRow, the structure's equality among them), in
     the sort's order with the piece id breaking ties in the same direction, starting after the `after` cursor's row
     (or, going back, ending before the `before` cursor's row). Reads `per_page + 1` entries of the sort's index past
-    the cursor: two queries (rows, clocks) whatever the page's depth."""
+    the cursor: one statement whatever the page's depth, plain rows (`ListedPiece`, the next clock of the board
+    row)."""
     column = SORT_COLUMNS[sort_key]
     key = tuple_(column, BoardRow.piece_id)
     after_mark = cursors.decode(sort_key, after)
@@ -169,7 +221,7 @@ def board_page(structure_id: int, conditions: list, sort_key: str, descending: b
     shown = aliased(BoardRow)
     key_order = ([keys.c.sort_value.desc(), keys.c.piece_id.desc()] if reverse
                  else [keys.c.sort_value.asc(), keys.c.piece_id.asc()])
-    statement = (select(Piece, shown.marche_reference, shown.emitter_name, shown.emitter_siret, keys.c.sort_value)
+    statement = (select(*_listed_columns(shown), keys.c.sort_value)
                  .select_from(keys)
                  .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
                  .join(Piece, Piece.id == keys.c.piece_id).order_by(*key_order))
@@ -178,11 +230,9 @@ def board_page(structure_id: int, conditions: list, sort_key: str, descending: b
     rows = rows[:per_page]
     if backwards:
         rows.reverse()
-    next_clock = _next_deadlines([row[0].id for row in rows])
-    items = [PieceRow(piece, reference, name, siret, next_clock.get(piece.id))
-             for piece, reference, name, siret, _ in rows]
-    first = cursors.encode(sort_key, rows[0][4], rows[0][0].id) if rows else None
-    last = cursors.encode(sort_key, rows[-1][4], rows[-1][0].id) if rows else None
+    items = [_listed_row(row) for row in rows]
+    first = cursors.encode(sort_key, rows[0][LISTED_WIDTH], rows[0][0]) if rows else None
+    last = cursors.encode(sort_key, rows[-1][LISTED_WIDTH], rows[-1][0]) if rows else None
     if backwards:
         previous, following = (first if more else None), last
     else:
