@@ -34,6 +34,10 @@ from chorus_chain.operations.board_reading import cursor as cursors
 from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.operations.pieces_queries import PiecePage, PieceRow, _next_deadlines
 
+# The board row a page's keys are joined back to (the keys come from a subquery on board_row itself). Built once:
+# an alias of the model proxies each of its columns, about a millisecond of CPU a request when built per call.
+SHOWN = aliased(BoardRow, name="shown")
+
 # The Tableau de bord's sorts (the URL's "tri") → the read model's column, each with its index (models.board).
 SORT_COLUMNS = {
     "numero": BoardRow.number_key,
@@ -127,7 +131,7 @@ def waiting_page(structure_id: int, *, works: bool | None = None, marche_id: int
                    BoardRow.sort_date.label("sort_date")).where(*conditions)
             .order_by(BoardRow.next_due.asc().nulls_last(), BoardRow.sort_date.desc(), BoardRow.piece_id.desc())
             .limit(opaque_limit(per_page)).offset((page - 1) * per_page).subquery("waiting_keys"))
-    shown = aliased(BoardRow)
+    shown = SHOWN
     items = _rows_of(select(Piece, shown.marche_reference, shown.emitter_name, shown.emitter_siret)
                      .select_from(keys)
                      .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
@@ -162,7 +166,7 @@ def waiting_panels(structure_id: int, panels: dict[str, Iterable[str]], *, works
                      func.row_number().over(partition_by=panel, order_by=order).label("rank"),
                      func.count().over(partition_by=panel).label("total"))
               .where(*conditions).subquery("waiting_ranked"))
-    shown = aliased(BoardRow)
+    shown = SHOWN
     rows = db.session.execute(
         select(*_listed_columns(shown), ranked.c.panel, ranked.c.total).select_from(ranked)
         .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == ranked.c.piece_id))
@@ -218,7 +222,7 @@ def board_page(structure_id: int, conditions: list, sort_key: str, descending: b
     # them (42 ms for the MOA at 20 000 pieces; 0.8 ms in two steps).
     keys = (select(BoardRow.piece_id.label("piece_id"), column.label("sort_value")).where(*conditions)
             .order_by(*order).limit(per_page + 1).subquery("page_keys"))
-    shown = aliased(BoardRow)
+    shown = SHOWN
     key_order = ([keys.c.sort_value.desc(), keys.c.piece_id.desc()] if reverse
                  else [keys.c.sort_value.asc(), keys.c.piece_id.asc()])
     statement = (select(*_listed_columns(shown), keys.c.sort_value)
@@ -279,7 +283,7 @@ def clock_page(structure_id: int, panel: str, works: bool | None, limit: int):
     # sorted them), then the rows by primary key.
     keys = (select(BoardRow.piece_id.label("piece_id"), clock_id.label("clock_id"), due.label("due"))
             .where(*conditions).order_by(due, clock_id).limit(limit).subquery("clock_keys"))
-    shown = aliased(BoardRow)
+    shown = SHOWN
     rows = db.session.execute(
         select(Piece, Marche, shown.emitter_name, Deadline, counted.label("total")).select_from(keys)
         .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
