@@ -328,3 +328,41 @@ def test_a_person_told_of_many_pieces_by_a_batch_gets_one_e_mail_listing_them(li
     assert len([mail for mail in second if mail.account_id == w.sibling.account_id]) >= 2
     assert any(mail.account_id == w.sibling.account_id and "N-alone" in mail.context["subject"] for mail in second)
     assert {mail.id for mail in first + second} <= outboxed
+
+
+def test_a_batch_writes_the_changes_of_each_table_in_one_update_and_leaves_the_rows_whole(live_app):
+    """The batch's end writes the changes of the rows it read one UPDATE per table (`sweep.context.Adopted`):
+    pieces whose clocks changed different columns (the status, a clock's start instant, both) are written together,
+    each row completed with its own values; what the pieces hold afterwards is every column the one-by-one path
+    leaves (but the version counter, which counts flushes)."""
+    from sqlalchemy import event
+
+    from chorus_chain.operations.deadlines import sweep
+
+    app = live_app
+    w = world(app)
+    generated_set(app, w, 24, seed=5)
+    columns = [column for column in Piece.__table__.columns if column.name != "version"]
+    updates: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append(statement.split()[1].strip('"'))
+
+    with app.app_context():
+        due = _due_count(SWEPT_AT)
+        sweep(SWEPT_AT, prepared=False)
+        with access.system_access("test: the pieces"):
+            alone = db.session.execute(select(*columns).order_by(Piece.id)).all()
+        db.session.rollback()
+        event.listen(db.engine, "before_cursor_execute", before)
+        try:
+            batched = sweep(SWEPT_AT, batch_size=1000)  # one batch
+        finally:
+            event.remove(db.engine, "before_cursor_execute", before)
+        with access.system_access("test: the pieces"):
+            together = db.session.execute(select(*columns).order_by(Piece.id)).all()
+        db.session.commit()
+    assert batched["done"] == due and batched["applied"] > 0
+    assert updates.count("piece") == 1 and updates.count("deadline") == 1, updates
+    assert together == alone
