@@ -484,9 +484,12 @@ def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL
     if not rows:
         return []
     ids = [piece.id for piece, _ in rows]
-    events: dict[int, list[PieceEvent]] = defaultdict(list)
-    for event in db.session.scalars(select(PieceEvent).where(PieceEvent.piece_id.in_(ids))
-                                    .order_by(PieceEvent.piece_id, PieceEvent.seq)):
+    # The events' facts the milestones read, as plain rows: not the whole event (its payload, its hash chain).
+    events: dict[int, list] = defaultdict(list)
+    for event in db.session.execute(
+            select(PieceEvent.piece_id, PieceEvent.action, PieceEvent.actor_step, PieceEvent.from_status,
+                   PieceEvent.at, PieceEvent.amount, PieceEvent.paid_on)
+            .where(PieceEvent.piece_id.in_(ids)).order_by(PieceEvent.piece_id, PieceEvent.seq)):
         events[event.piece_id].append(event)
     clocks_of = _next_deadlines(ids)
     names = names_of({step.get("structure_id") for piece, _ in rows for step in piece.route or ()}
