@@ -267,9 +267,9 @@ def _kind_of(statement: str) -> str:
     verb = words[0].upper()
     if verb in ("INSERT", "DELETE"):
         return " ".join(words[:3])
-    if verb == "UPDATE":
-        sets = statement.split(" SET ", 1)[1].split(" FROM ", 1)[0] if " SET " in statement else ""
-        return f"UPDATE {words[1]} SET {sets[:80]}"
+    found = re.search(r'\bUPDATE\s+("?\w+"?)\s+SET\s+(.*?)\s+FROM\b', statement, re.DOTALL)
+    if found:  # `UPDATE t SET … FROM`, or `WITH r AS (…) UPDATE t SET … FROM r` (operations.bulk)
+        return f"UPDATE {found.group(1)} SET {found.group(2)[:80]}"
     if verb == "SELECT":
         found = re.search(r"\sFROM\s+([\w\".]+)", statement, re.IGNORECASE)
         return f"SELECT … FROM {found.group(1).lower() if found else '?'}"
