@@ -102,6 +102,17 @@ def test_target_is_rounded_to_the_cent_and_never_exceeds_the_advance():
     )
 
 
+
+@pytest.mark.parametrize(("works", "target"), [("27.54", "34.43"), ("712.34", "890.43")])
+def test_only_the_target_is_rounded_even_on_a_half_cent(works, target):
+    # §6b/§6.4: executed = works ÷ part and the share are not rounded; only the target, half-up, once. Here
+    # 71 428,05 × (works ÷ 238 093,5) ÷ 0,24 = 1,25 × works is exactly on a half-cent (34,425; 890,425), while
+    # works ÷ 238 093,5 never ends: cut at 40 digits, 34,425 came out as 34,4249…9 and was rounded down to 34,42.
+    schedule = RepaymentSchedule.linear(end=D("0.24"), start=D("0"))
+    assert repayment_target(D("71428.05"), D(works), D("238093.5"), schedule).value == D(target)
+    # the same on the whole marché's execution
+    assert repayment_target(D("71428.05"), D(works), D("238093.5"), schedule, whole_marche=True).value == D(target)
+
 @pytest.mark.parametrize(
     ("rate", "guarantee", "message"),
     [

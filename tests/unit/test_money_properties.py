@@ -18,12 +18,14 @@ Properties:
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from chorus_chain.domain.money import (
@@ -406,11 +408,74 @@ def test_a_guarantee_holds_the_retenue_only_on_what_it_does_not_cover(scenario):
             assert held <= max(computed, D("0.00"))
 
 
+def exact_repayment_target(avance: Decimal, works: Decimal, amount: Decimal, schedule) -> Decimal:
+    """§6b on exact rationals: advance × the schedule's interpolation of executed = works ÷ amount, rounded half-up to
+    the cent once — the only rounding §6b and §6.4 allow. Not `cent(avance * schedule.fraction(works / amount))`: that
+    cut works ÷ amount at 28 digits, and when the true target is exactly on a half-cent (71 428,05 × 712,34 ÷ 238 093,5
+    ÷ 0,24 = 890,425) the cut product fell just below it and rounded down (890,42 where §6b gives 890,43)."""
+    executed = Fraction(works) / Fraction(amount)
+    points = [(Fraction(e), Fraction(r)) for e, r in schedule.points]
+    if executed <= points[0][0]:
+        share = points[0][1]
+    elif executed >= points[-1][0]:
+        share = points[-1][1]
+    else:
+        (e1, r1), (e2, r2) = next((a, b) for a, b in zip(points, points[1:]) if executed <= b[0])
+        share = r1 + (r2 - r1) * (executed - e1) / (e2 - e1)
+    return Decimal(math.floor(Fraction(avance) * share * 100 + Fraction(1, 2))) / 100  # avance, share ≥ 0: half-up
+
+
+def half_cent_scenario(travaux: Decimal, approvisionnements: Decimal):
+    """The scenario hypothesis found (shrunk): a groupement conjoint; S0, a reverse-charged sous-traitant on
+    238 093,50 with a 30 % advance (71 428,05) repaid linearly from 0 % to 24 % of its part, executes `travaux` +
+    `approvisionnements` in the first état. Its target is 71 428,05 × executed ÷ 0,24 = 1,25 × its works: exactly on a
+    half-cent for 27,54 (34,425) or 712,34 (890,425), while executed = works ÷ 238 093,5 never ends."""
+    table = IndexTable("BT01", tuple(IndexValue(month, D("115")) for month in MONTHS))
+    beneficiaries = (
+        Beneficiary("H", "Titulaire", "mandataire", euros(100_000), takes_avance=False),
+        Beneficiary("C0", "Co-traitant 0", "cotraitant", euros(100_000)),
+        Beneficiary("S0", "Sous-traitant 0", "sous_traitant", euros(23_809_350), contractor_key="H",
+                    paiement_direct=True, autoliquidation=True, dc4_ceiling_ttc=euros(71_428_050)),
+        *(
+            Beneficiary(f"S{i}", f"Sous-traitant {i}", "sous_traitant", euros(100_000), contractor_key="H",
+                        paiement_direct=True, dc4_ceiling_ttc=euros(300_000), takes_avance=False)
+            for i in (1, 2)
+        ),
+    )
+    terms = MarcheTerms(
+        montant_ht=sum((b.part_ht for b in beneficiaries), D("0.00")),
+        tva_rate=D("0.20"),
+        duration_months=3,
+        groupement="conjoint",
+        retenue=RetenueSettings(rate=D("0"), guarantees=(Guarantee("H", "gapd", date(2024, 1, 1), None),)),
+        avance=AvanceSettings(
+            rate=D("0.30"), guarantee=True, schedule=RepaymentSchedule.linear(end=D(24) / 100, start=D(0) / 100)
+        ),
+        revision=None,
+        penalties=PenaltySettings(exemption_threshold_ht=D("1000")),
+        dc4_ceiling_base=Dc4CeilingBase.TTC_INCLUDING_REVISION,
+    )
+    zero = D("0")
+    parts = tuple(
+        PartDecompte(b.key, travaux=travaux, approvisionnements=approvisionnements, primes=zero, debours=zero,
+                     refactions=zero)
+        if b.key == "S0"
+        else PartDecompte(b.key, travaux=zero, approvisionnements=zero, primes=zero, debours=zero, refactions=zero)
+        for b in beneficiaries
+    )
+    return terms, beneficiaries, [DecompteMensuel(1, MONTHS[1], parts)], [table], table
+
+
 @PROPERTY
 @given(scenarios())
+# The engine cut executed = works ÷ part at 40 digits and rounded 34,42 where the exact target is 34,425 → 34,43
+@example(scenario=half_cent_scenario(D("12.19"), D("15.35")))
+# The former oracle (28 digits) said 890,42 where the exact target is 890,425 → 890,43
+@example(scenario=half_cent_scenario(D("0"), D("712.34")))
 def test_the_repayment_follows_the_pace_the_marche_chose(scenario):
     """Fixed amounts: the cumulative scheduled amounts, capped by the advance; otherwise the schedule's share of
-    the execution of the beneficiary's part or of the whole marché."""
+    the execution of the beneficiary's part or of the whole marché, computed exactly and rounded once to the cent
+    (§6b: only the target is rounded, never executed or the share)."""
     terms, beneficiaries, decomptes, tables, _ = scenario
     by_key = {b.key: b for b in beneficiaries}
     for etat in run(terms, beneficiaries, decomptes, tables):
@@ -422,13 +487,15 @@ def test_the_repayment_follows_the_pace_the_marche_chose(scenario):
                 scheduled = sum((r.amount for r in fixed if r.month <= etat.month), D("0.00"))
                 expected = min(c.avance_paid.to_date, scheduled)
             elif terms.avance.basis is RepaymentBasis.WHOLE_MARCHE:
-                expected = cent(c.avance_paid.to_date * terms.avance.schedule.fraction(marche_works / terms.montant_ht))
+                expected = exact_repayment_target(
+                    c.avance_paid.to_date, marche_works, terms.montant_ht, terms.avance.schedule
+                )
             else:
                 part = by_key[b.key].part_ht
-                executed = c.works_ht.to_date / part if part else None
-                if executed is None:
+                if not part:
                     continue
-                expected = cent(c.avance_paid.to_date * terms.avance.schedule.fraction(executed))
+                expected = exact_repayment_target(c.avance_paid.to_date, c.works_ht.to_date, part,
+                                                  terms.avance.schedule)
             assert c.avance_repayment.to_date == expected, (b.key, etat.number)
 
 

@@ -8,6 +8,10 @@ Why (CHORUS.md §5 "Avance", §6b "Advance amount" and "Advance repayment"):
   rule was removed (30 Dec 2024). Default: linear from 65 % to 80 % (§6b); alternatives: to 100 %, or a custom
   piecewise-linear schedule. The cumulative target is advance × fraction(executed), rounded to the cent; each état
   deducts target − previous target, so rounding never drifts and the repayments never exceed the advance.
+- only that target is rounded (§6b, §6.4 "rounded half-up to the cent once per line"): executed = works ÷ amount
+  rarely ends (27,54 ÷ 238 093,5), so it and the schedule's share are kept as exact fractions and the product is
+  rounded once (`cent_of`). Cut at 40 digits, 71 428,05 × (27,54 ÷ 238 093,5) ÷ 0,24 — exactly 34,425 — came out
+  a hair below the half-cent and was rounded down to 34,42 instead of 34,43.
 - at the décompte général the advance is repaid in full whatever the execution reached (§6.5).
 - the pace is the marché's (R2191-11: "selon un rythme et des modalités fixés par le marché"): the execution that
   drives it is the beneficiary's own part (default, `RepaymentBasis.OWN_PART`) or the whole marché
@@ -26,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
+from fractions import Fraction
 
 from chorus_chain.domain.money.caps import check_avance_rate
 from chorus_chain.domain.money.rounding import (
@@ -36,6 +41,7 @@ from chorus_chain.domain.money.rounding import (
     BeneficiaryKey,
     MoneyError,
     cent,
+    cent_of,
     check_month,
     exact,
     fmt_euros,
@@ -94,15 +100,23 @@ class RepaymentSchedule:
 
     @exact
     def fraction(self, executed: Decimal) -> Decimal:
-        """The share of the advance to have repaid once `executed` (a fraction) of the part is done."""
+        """The share of the advance to have repaid once `executed` (a fraction) of the part is done (40 digits: for
+        display; the target is computed from `share`, exact)."""
         require_decimal(executed, "executed")
+        share = self.share(Fraction(executed))
+        return Decimal(share.numerator) / Decimal(share.denominator)
+
+    def share(self, executed: Fraction) -> Fraction:
+        """`fraction` on exact rationals: the interpolation divides, and nothing may be cut before the cent."""
+        if not isinstance(executed, Fraction):
+            raise TypeError(f"executed: Fraction expected, got {type(executed).__name__} ({executed!r})")
         first_e, first_r = self.points[0]
         if executed <= first_e:
-            return first_r
+            return Fraction(first_r)
         for (e1, r1), (e2, r2) in zip(self.points, self.points[1:], strict=False):
             if executed <= e2:
-                return r1 + (r2 - r1) * (executed - e1) / (e2 - e1)
-        return self.points[-1][1]
+                return Fraction(r1) + Fraction(r2 - r1) * (executed - Fraction(e1)) / Fraction(e2 - e1)
+        return Fraction(self.points[-1][1])
 
 
 LINEAR_65_TO_80 = RepaymentSchedule.linear()
@@ -233,8 +247,11 @@ def repayment_target(
         )
     if part_ht <= 0:
         raise MoneyError(f"La part{suffix} doit avoir un montant positif pour suivre son exécution.", field="part_ht")
-    executed = works_to_date / part_ht
-    share = schedule.fraction(executed)
+    # exact rationals until the one rounding of the target (§6b): a quotient cut short can cross a half-cent
+    exact_executed = Fraction(works_to_date) / Fraction(part_ht)
+    exact_share = schedule.share(exact_executed)
+    executed = Decimal(exact_executed.numerator) / Decimal(exact_executed.denominator)  # shown, not computed with
+    share = Decimal(exact_share.numerator) / Decimal(exact_share.denominator)
     line_executed = Line(
         f"Exécution {whose}{suffix}",
         f"travaux cumulés aux prix de base ÷ montant HT {whose}, avenants compris (seule l'avance reste calculée "
@@ -251,7 +268,7 @@ def repayment_target(
         share.quantize(Decimal("0.000001")),
         unit="taux",
     )
-    target = cent(avance * share)
+    target = cent_of(Fraction(avance) * exact_share)
     line_target = Line(
         label,
         "avance × part à avoir remboursée, arrondi au centime",

@@ -7,6 +7,9 @@ how it was obtained ("comment ce montant est-il obtenu ?"), so the UI and the ex
 - `cent()` rounds half-up to the cent and refuses floats (TypeError): a float has already lost the cent.
 - `exact()` runs a computation in a fixed decimal context (40 significant digits), so that a caller who changed the
   thread's context (precision 6, another rounding) cannot change a single figure.
+- `cent_of()` rounds an exact rational (`Fraction`) half-up to the cent: for a line whose formula divides by an amount
+  (works ÷ part) before multiplying, a quotient cut at 40 digits can land a hair below an exact half-cent and round
+  down (§6b: only the line's amount is rounded, once; no intermediate is).
 - `Line` is one explanation line: a French label, the formula in words, its operands and its result.
 - `Explained` is a value with the lines that produced it.
 - `MoneyError` is a refusal the user must read (French message, optional form field), like `OperationError`.
@@ -30,6 +33,7 @@ from decimal import (
     Overflow,
     localcontext,
 )
+from fractions import Fraction
 from typing import Any, ParamSpec, TypeVar
 
 CENT = Decimal("0.01")
@@ -94,6 +98,24 @@ def cent(value: Decimal) -> Decimal:
     """Round half-up to the cent: the one rounding of a money line (CHORUS.md §6.4). Floats are refused."""
     require_decimal(value, "montant")
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def cent_of(value: Fraction) -> Decimal:
+    """Round an exact rational half-up to the cent (ties away from zero, as `cent`): the one rounding of a line whose
+    operands do not divide exactly (27,54 ÷ 238 093,5 has no end), so that no intermediate is ever cut short."""
+    return half_up(value, CENT)
+
+
+@exact
+def half_up(value: Fraction, places: Decimal) -> Decimal:
+    """An exact rational rounded half-up (ties away from zero) to `places` (e.g. `CENT`), computed on integers."""
+    if not isinstance(value, Fraction):
+        raise TypeError(f"Fraction expected, got {type(value).__name__} ({value!r})")
+    units = value / Fraction(places)
+    whole, rest = divmod(abs(units.numerator), units.denominator)
+    if 2 * rest >= units.denominator:
+        whole += 1
+    return (Decimal(-whole if units < 0 else whole) * places).quantize(places)
 
 
 @exact
