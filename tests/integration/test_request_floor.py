@@ -161,3 +161,27 @@ def test_the_tableau_de_bords_count_is_the_bells(app, w):
     with statements(app) as seen:
         client.get(f"/s/{w.mandataire.siret}/tableau-de-bord")
     assert sum("count(" in s.lower() and "from notification" in s.lower() for s in seen) == 1
+
+
+LAYOUT_LINKS = [("static", {"filename": "app.css"}), ("core.home", {}), ("accounts.structures", {}),
+                ("dashboard.synthese", {}), ("organisation.members", {}), ("notifications.bell", {}),
+                ("structure_help.article", {"slug": "premiers-pas"}), ("assistant.panel", {})]
+
+
+def test_the_layouts_urls_are_url_fors_per_structure_and_mount_point(app, w):
+    from flask import g, url_for
+
+    from chorus_chain.layout_urls import layout_url
+
+    seen = set()
+    for who in (w.st1, w.mandataire, w.st1):
+        for base_url in ("http://localhost/", "http://localhost/monte/"):
+            with app.test_request_context(f"/s/{who.siret}/aide/", base_url=base_url):
+                g.structure = db.session.get(Structure, who.structure_id)
+                for endpoint, values in LAYOUT_LINKS:
+                    url = layout_url(endpoint, **values)
+                    assert url == url_for(endpoint, **values)
+                    seen.add(url)
+    assert "/monte/s/%s/synthese" % w.st1.siret in seen and "/s/%s/synthese" % w.mandataire.siret in seen
+    with app.test_request_context("/aide/"):  # outside a structure: the public pages' links
+        assert layout_url("core.home") == url_for("core.home") == "/"
