@@ -205,12 +205,32 @@ def _criteria(tenant_id: int | None) -> tuple:
     )
 
 
+BUILT_ONCE = "chorus_built_once"
+
+
+def built_once(statement):
+    """Mark a statement built once per process and run on many requests (the floor's: the account, the membership,
+    the layout's counts): the tenant's criteria are added to it once per tenant and the result kept, so neither the
+    options nor the statement's cache key are made again on every execution — about a fifth of the CPU of running
+    such a statement (bench/page_cpu.py). The criteria are the same as on any statement."""
+    return statement.execution_options(**{BUILT_ONCE: True})
+
+
+@lru_cache(maxsize=16384)
+def _with_criteria(statement, tenant_id: int | None):
+    return statement.options(*_criteria(tenant_id))
+
+
 def _do_orm_execute(state: ORMExecuteState) -> None:
     if not has_app_context() or is_system() or state.is_column_load:
         return
     if not (state.is_select or state.is_update or state.is_delete):
         return
-    state.statement = state.statement.options(*_criteria(current_tenant()))
+    statement = state.statement
+    if statement.get_execution_options().get(BUILT_ONCE):
+        state.statement = _with_criteria(statement, current_tenant())
+    else:
+        state.statement = statement.options(*_criteria(current_tenant()))
 
 
 _installed = False

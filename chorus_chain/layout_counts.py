@@ -14,6 +14,7 @@ from flask import g
 from flask_login import current_user
 from sqlalchemy import bindparam, select
 
+from chorus_chain import access
 from chorus_chain.extensions import db
 from chorus_chain.operations import notifications as notification_ops
 from chorus_chain.operations import organisation as organisation_ops
@@ -69,4 +70,4 @@ def _statement(unread: bool, pending: bool):
                        .label("unread"))
     if pending:
         columns.append(organisation_ops.pending_count_of(bindparam("structure_id")).label("pending"))
-    return select(*columns)
+    return access.built_once(select(*columns))

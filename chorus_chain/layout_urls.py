@@ -22,8 +22,9 @@ def layout_url(endpoint: str, **values) -> str:
     if endpoint.startswith(".") or not has_request_context():  # relative to the request's blueprint: not kept
         return url_for(endpoint, **values)
     structure = g.get("structure")
-    key = (request.script_root, structure.siret if structure is not None else None, endpoint,
-           *sorted(values.items()))
+    key = (request.script_root, structure.siret if structure is not None else None, endpoint)
+    if values:
+        key += tuple(sorted(values.items()))
     url = _kept.get(key)
     if url is None:
         url = url_for(endpoint, **values)

@@ -48,7 +48,9 @@ def _membership_statement(postgresql: bool):
                  .join(Rattachement, Rattachement.structure_id == Structure.id)
                  .where(Structure.siret == bindparam("siret"), Rattachement.account_id == bindparam("account_id"),
                         Rattachement.status == "approved"))
-    return statement.add_columns(*access.settings_columns(Structure.id)) if postgresql else statement
+    if postgresql:
+        statement = statement.add_columns(*access.settings_columns(Structure.id))
+    return access.built_once(statement)
 
 
 def load_structure_for_current_user(siret: str | None) -> Structure:

@@ -185,3 +185,20 @@ def test_the_layouts_urls_are_url_fors_per_structure_and_mount_point(app, w):
     assert "/monte/s/%s/synthese" % w.st1.siret in seen and "/s/%s/synthese" % w.mandataire.siret in seen
     with app.test_request_context("/aide/"):  # outside a structure: the public pages' links
         assert layout_url("core.home") == url_for("core.home") == "/"
+
+
+def test_a_statement_built_once_gets_each_tenants_criteria(app, w):
+    """access.built_once keeps the statement with its criteria per tenant: alternating tenants, each reads its own
+    rows only (the ORM's criteria; row-level security besides on PostgreSQL)."""
+    from sqlalchemy import select
+
+    _notify(app, w.st1, 2)
+    _notify(app, w.mandataire, 3)
+    statement = access.built_once(select(Notification.structure_id))
+    with app.test_request_context():
+        for who in (w.st1, w.mandataire, w.st1, w.moe):
+            with access.tenant(who.structure_id):
+                seen = db.session.scalars(statement).all()
+                assert set(seen) <= {who.structure_id}
+                assert len(seen) == {w.st1.key: 2, w.mandataire.key: 3}.get(who.key, 0)
+        assert db.session.scalars(statement).all() == []  # no tenant: nothing
