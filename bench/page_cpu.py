@@ -82,7 +82,9 @@ class Sample:
                 "status": self.status, "bytes": self.bytes // max(len(self.cpu_ms), 1)}
 
 
-def prepare_database(database: str, pieces: int) -> None:
+def prepare_database(database: str, pieces: int, as_is: bool = False) -> None:
+    if as_is:  # a shared database others read: neither migrated from this tree nor given a read model
+        return
     if bench._has_pieces(database):
         bench.migrate(database)  # a kept database follows the schema
         _build_read_model(database)
@@ -177,7 +179,7 @@ def hit(client, path: str, htmx: bool):
 
 
 def run(args) -> dict:
-    prepare_database(args.database, args.pieces)
+    prepare_database(args.database, args.pieces, args.as_is)
     app = make_app(args.database)
     with app.app_context():
         from chorus_chain.extensions import db
@@ -269,6 +271,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--profile-requests", type=int, default=10, help="requests per account under cProfile")
     parser.add_argument("--top", type=int, default=25, help="functions listed per profile (0: no profile)")
     parser.add_argument("--json", type=Path, help="write the figures and profiles to this file")
+    parser.add_argument("--as-is", action="store_true",
+                        help="read --database as it is: no `flask db upgrade` from this tree, no read model built "
+                             "(a shared database that may be ahead of, or behind, this tree's migrations)")
     args = parser.parse_args(argv)
     result = run(args)
     print(report(result))
