@@ -24,9 +24,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from collections import Counter
+from contextlib import nullcontext
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -115,8 +117,61 @@ def count_statements(engine) -> Counter:
     return counter
 
 
+class Probe:
+    """A user acting on the swept pieces while the sweep runs, in a connection of its own: every `pause` seconds it
+    locks one of the pieces whose deadline is due (`SELECT … FOR UPDATE`, as a user's action locks its piece) and
+    commits at once, timing how long the lock took — the wait a user's action sees behind a batch that holds it.
+    (While it holds a piece, the sweep skips that piece, as it skips a user's: `left_due` may count one or two.)"""
+
+    def __init__(self, database: str, now: datetime, limit: int | None, pause: float = 0.02):
+        import threading
+
+        self.database, self.pause = database, pause
+        rows = _admin("SELECT DISTINCT piece_id FROM (SELECT piece_id FROM deadline WHERE done_at IS NULL AND "
+                      "due_at <= %s AND piece_id IS NOT NULL ORDER BY due_at, id LIMIT %s) AS due",
+                      (now, limit), database=database)
+        self.pieces = [row[0] for row in rows]
+        self.waits: list[float] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        import random
+
+        import psycopg
+
+        rng = random.Random(20)
+        with psycopg.connect(_admin_url_for(self.database)) as conn:
+            while not self.stop.wait(self.pause):
+                started = time.perf_counter()
+                conn.execute("SELECT id FROM piece WHERE id = %s FOR UPDATE", (rng.choice(self.pieces),))
+                self.waits.append(time.perf_counter() - started)
+                conn.commit()
+
+    def __enter__(self):
+        if self.pieces:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+    def figures(self) -> dict:
+        waits = sorted(self.waits)
+        if not waits:
+            return {"probes": 0}
+
+        def at(share: float) -> float:
+            return round(1000 * waits[min(len(waits) - 1, int(share * len(waits)))], 1)
+
+        return {"probes": len(waits), "wait_ms_p50": at(0.5), "wait_ms_p95": at(0.95), "wait_ms_p99": at(0.99),
+                "wait_ms_max": round(1000 * waits[-1], 1), "waited_over_100ms": sum(w > 0.1 for w in waits)}
+
+
 def run_variant(template: str, name: str, now: datetime, batch_size: int, limit: int | None,
-                profile: Path | None = None, prepared: bool = True) -> dict:
+                profile: Path | None = None, prepared: bool = True, probe: bool = False) -> dict:
     from sqlalchemy import event, func, select
 
     from chorus_chain.access import system_access
@@ -129,9 +184,14 @@ def run_variant(template: str, name: str, now: datetime, batch_size: int, limit:
     try:
         with app.app_context():
             statements = Counter()
+            spent: Counter = Counter()  # seconds per kind of statement (its first words), and the commits
 
             def before(conn, cursor, statement, parameters, context, executemany):
                 statements["n"] += 1
+                conn.info["bench_started"] = time.perf_counter()
+
+            def after(conn, cursor, statement, parameters, context, executemany):
+                spent[_kind_of(statement)] += time.perf_counter() - conn.info.pop("bench_started", time.perf_counter())
 
             with system_access("bench: counts"):
                 due = db.session.scalar(select(func.count()).select_from(Deadline).where(
@@ -141,27 +201,37 @@ def run_variant(template: str, name: str, now: datetime, batch_size: int, limit:
                                for t in (PieceEvent, Notification, MailMessage, OutboxJob)}
             db.session.commit()
             event.listen(db.engine, "before_cursor_execute", before)
+            event.listen(db.engine, "after_cursor_execute", after)
             profiler = None
             if profile is not None:
                 import cProfile
 
                 profiler = cProfile.Profile()
                 profiler.enable()
+            user = Probe(database, now, limit) if probe else nullcontext()
             started = time.perf_counter()
             cpu = time.process_time()
             result = {"done": 0, "applied": 0, "batches": 0}
-            for done, applied in deadlines.in_batches(now, limit, batch_size=batch_size,
-                                                      prepared=prepared):
-                db.session.commit()  # as the clock does (jobs.clock.tick)
-                result["done"] += done
-                result["applied"] += applied
-                result["batches"] += 1
+            batch_seconds = []  # each batch from its first statement to its commit: how long it holds its pieces
+            batch_started = started
+            with user:
+                for done, applied in deadlines.in_batches(now, limit, batch_size=batch_size,
+                                                          prepared=prepared):
+                    committing = time.perf_counter()
+                    db.session.commit()  # as the clock does (jobs.clock.tick)
+                    spent["commit() (its statements also counted above)"] += time.perf_counter() - committing
+                    batch_seconds.append(time.perf_counter() - batch_started)
+                    batch_started = time.perf_counter()
+                    result["done"] += done
+                    result["applied"] += applied
+                    result["batches"] += 1
             seconds = time.perf_counter() - started
             if profiler is not None:
                 profiler.disable()
                 profiler.dump_stats(str(profile))
             cpu = time.process_time() - cpu
             event.remove(db.engine, "before_cursor_execute", before)
+            event.remove(db.engine, "after_cursor_execute", after)
             with system_access("bench: counts"):
                 left = db.session.scalar(select(func.count()).select_from(Deadline).where(
                     Deadline.done_at.is_(None), Deadline.due_at <= now, Deadline.id <= horizon))
@@ -182,7 +252,28 @@ def run_variant(template: str, name: str, now: datetime, batch_size: int, limit:
             "ms_each": round(1000 * seconds / done, 3) if done else None,
             "statements_each": round(statements["n"] / done, 2) if done else None,
             "written": {k: after_rows[k] - before_rows[k] for k in after_rows}, "left_due": left,
-            "broken_chains": broken}
+            "broken_chains": broken,
+            "batch_seconds": {"median": round(sorted(batch_seconds)[len(batch_seconds) // 2], 2),
+                              "max": round(max(batch_seconds), 2)} if batch_seconds else None,
+            "user_waits": user.figures() if probe else None, "seconds_by_statement": {
+                kind: round(seconds, 2) for kind, seconds in spent.most_common(16)}}
+
+
+def _kind_of(statement: str) -> str:
+    """A statement's kind for the timings: its verb and table (the first words that say which)."""
+    words = statement.split()
+    if not words:
+        return "?"
+    verb = words[0].upper()
+    if verb in ("INSERT", "DELETE"):
+        return " ".join(words[:3])
+    found = re.search(r'\bUPDATE\s+("?\w+"?)\s+SET\s+(.*?)\s+FROM\b', statement, re.DOTALL)
+    if found:  # `UPDATE t SET … FROM`, or `WITH r AS (…) UPDATE t SET … FROM r` (operations.bulk)
+        return f"UPDATE {found.group(1)} SET {found.group(2)[:80]}"
+    if verb == "SELECT":
+        found = re.search(r"\sFROM\s+([\w\".]+)", statement, re.IGNORECASE)
+        return f"SELECT … FROM {found.group(1).lower() if found else '?'}"
+    return " ".join(words[:2])
 
 
 def verify_chains(now: datetime) -> int:
@@ -222,6 +313,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="3 000 pieces, small runs")
     parser.add_argument("--only", choices=["one-by-one", "batch"], default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--probe", action="store_true",
+                        help="a user locking due pieces while the batch runs sweep: their waits (p50, p95, max)")
     parser.add_argument("--profile", type=Path, default=None, help="cProfile of the (last) batch run to this file")
     args = parser.parse_args(argv)
     if args.quick:
@@ -242,7 +335,8 @@ def main(argv=None) -> dict:
             print(json.dumps(results[-1]), flush=True)
         if args.only in (None, "batch"):
             for size in args.batch_sizes or [deadlines.BATCH_SIZE]:
-                results.append(run_variant(DATABASE, f"batch_{size}", now, size, args.batch_limit, args.profile))
+                results.append(run_variant(DATABASE, f"batch_{size}", now, size, args.batch_limit, args.profile,
+                                           probe=args.probe))
                 print(json.dumps(results[-1]), flush=True)
     finally:
         if not args.keep:

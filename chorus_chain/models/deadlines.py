@@ -23,8 +23,9 @@ class Deadline(Base):
     __tablename__ = "deadline"
     __table_args__ = (
         CheckConstraint(check_in("kind", DEADLINE_KINDS), name="kind"),
-        # What the sweep reads: the open deadlines, by due instant.
-        Index("ix_deadline_open_due", "done_at", "due_at"),
+        # What the sweep reads: the open deadlines in its order (due instant, id), the next batch under a limit.
+        Index("ix_deadline_open_due", "due_at", "id", postgresql_where=text("done_at IS NULL"),
+              sqlite_where=text("done_at IS NULL")),
         # A piece has at most one open clock of each kind — but one interest clock per late payment: two partial
         # payments of the same line, both late, each owe their interest and their 40 € within their own 45 days.
         Index("ux_deadline_open_piece_kind", "piece_id", "kind", unique=True,

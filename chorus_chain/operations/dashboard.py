@@ -47,6 +47,7 @@ from chorus_chain.operations.interets import reading as interets_reading
 from chorus_chain.operations.marches import today
 from chorus_chain.operations.pieces_queries import PiecePage, _next_deadlines
 from chorus_chain.operations.structures import names_of
+from chorus_chain.operations.synthese import reading as synthese_reading
 from chorus_chain.operations.tresorerie import reading as tresorerie
 
 ZERO = Decimal("0.00")
@@ -128,12 +129,14 @@ def holders_of(marche_ids) -> dict[int, int | None]:
 def work_list(structure: Structure, *, works: bool | None, marche_id: int | None = None,
               status: str | list[str] | None = None, page: int = 1, per_page: int = 20) -> WorkPage:
     """The Synthèse: every piece waiting on the structure, most urgent first (the "à traiter" box), and the actions
-    it may take on each. Four queries whatever the page size (rows, count, clocks, holders)."""
+    it may take on each. One query for the rows, their count, clocks and holders (`synthese.reading`), then the
+    page's facts (`pieces_actions.page_facts`), whatever the page size."""
     page, per_page = max(1, int(page)), min(max(1, int(per_page)), PER_PAGE_MAX)
-    found = lists.waiting_page(structure.id, works=works, marche_id=marche_id, statuses=status, page=page,
-                               per_page=per_page)
-    holders = holders_of(row.piece.marche_id for row in found.items)
-    facts = pieces_actions.page_facts(row.piece for row in found.items)  # a few queries for the page, none a row
+    read = synthese_reading.work_page(structure.id, works=works, marche_id=marche_id, statuses=status, page=page,
+                                      per_page=per_page)
+    found, holders = read.page, read.holders
+    # A few queries for the page, none a row (the carried pieces came with the rows).
+    facts = pieces_actions.page_facts((row.piece for row in found.items), carried=read.carried)
     choices = {row.piece.id: pieces_actions.allowed_actions_for(row.piece, structure,
                                                                 holders.get(row.piece.marche_id), facts=facts)
                for row in found.items}

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -77,7 +78,9 @@ class PageFacts:
     acknowledged: set[tuple[int, str]]  # (piece, status) whose rejection was acknowledged in that status
 
 
-def page_facts(pieces: Iterable[Piece]) -> PageFacts:
+def page_facts(pieces: Iterable[Piece], carried: set[int] | None = None) -> PageFacts:
+    """`carried`: the page's pieces an issued état carries, when the caller read them with its rows (the
+    Synthèse: `synthese.reading`); else one query."""
     pieces = list(pieces)
     pdms = [p.id for p in pieces if p.cadre in T.PDM_CADRES]
     at_moa = [p.id for p in pieces if p.cadre in T.PDM_CADRES and p.status in REFERRED_AT_MOA]
@@ -87,15 +90,22 @@ def page_facts(pieces: Iterable[Piece]) -> PageFacts:
     acknowledged = {(piece_id, status) for piece_id, status in db.session.execute(select(
         PieceEvent.piece_id, PieceEvent.from_status).where(
         PieceEvent.piece_id.in_(rejected), PieceEvent.action == A.ACKNOWLEDGE_REJECTION))} if rejected else set()
-    return PageFacts(carried=carried_pdms(pdms), referred=referred,
+    return PageFacts(carried=carried_pdms(pdms) if carried is None else carried & set(pdms), referred=referred,
                      decompte_general=decompte_general_pieces(p.id for p in pieces if p.cadre in DG_ONLY_ACTIONS),
                      acknowledged=acknowledged)
 
 
-def _offered_anywhere(piece: Piece) -> set[str]:
+def _offered_anywhere(piece: Piece) -> frozenset[str]:
     """Every action some actor may take on the piece in its status (pure: the transition table)."""
-    return {action for actor in T.ACTORS
-            for action in T.allowed_actions(piece.status, piece.route_steps, actor, cadre=piece.cadre)}
+    return _offered_in(piece.status, piece.route_steps, piece.cadre)
+
+
+@lru_cache(maxsize=4096)
+def _offered_in(status: str, route_steps: tuple[str, ...], cadre: str | None) -> frozenset[str]:
+    # A page asks this of every row, and the rows share a few statuses and routes: the table is read once each
+    # (it was a twentieth of the Synthèse's CPU, bench/page_cpu.py).
+    return frozenset(action for actor in T.ACTORS
+                     for action in T.allowed_actions(status, route_steps, actor, cadre=cadre))
 
 
 def _acknowledged(piece: Piece, facts: PageFacts | None = None) -> bool:

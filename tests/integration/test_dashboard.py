@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from html.parser import HTMLParser
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -190,6 +191,69 @@ def _listed_forms_post_and_match(app, w, durand, piece_id):
         app.config["WTF_CSRF_ENABLED"] = False
         form_class = action_form_class(choices[0], "validate")
         assert ListedActionForm(form_class, "p1-validate").hidden_tag() == form_class(formdata=None).hidden_tag()
+
+
+class _Tokens(HTMLParser):
+    """An HTML text as its tags (with their attributes in order) and its words: what a browser reads of it."""
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self.tokens: list = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.tokens.append(("<", tag, tuple(attrs)))
+
+    def handle_endtag(self, tag):
+        self.tokens.append((">", tag))
+
+    def handle_data(self, data):
+        if data.strip():
+            self.tokens.append(" ".join(data.split()))
+
+
+def test_the_rows_action_forms_written_in_python_are_the_macros(app, w):
+    """`work_actions.listed_action_form` writes a row's action as `pieces/_action_macros.html`'s `action_form` does
+    with the Synthèse's URL, target and ids: the same tags, attributes and words, for every action of the table
+    (with or without fields, files, a confirmation, the danger or primary style), first in its row or not."""
+    from flask import render_template_string
+
+    from chorus_chain.blueprints.dashboard.work_actions import listed_action_form
+    from chorus_chain.blueprints.pieces import display
+    from chorus_chain.blueprints.pieces.forms import ListedActionForm, action_form_class
+    from chorus_chain.domain import transitions as T
+    from chorus_chain.operations import pieces_actions
+    from chorus_chain.operations.pieces import ActionChoice
+
+    # The macro, imported as the Synthèse imports it (with the page's helpers), called as the Synthèse called it.
+    template = ('{% from "pieces/_action_macros.html" import action_form with context %}'
+                '{{ action_form(choice, form, p, first, action_url=id_url("dashboard.act", "piece_id", p.id), '
+                'action_target="#work-list", action_id="work-" ~ p.id ~ "-" ~ choice.action, '
+                'fields_url=id_url("dashboard.action_fields", "piece_id", p.id, action=choice.action)) }}')
+
+    class Row:  # what the macro reads of the piece
+        id, status = 4321, "A_VALIDER_1"
+
+    kinds = set()
+    with app.test_request_context(f"/s/{w.mandataire.siret}/synthese"):
+        from flask import g
+        from types import SimpleNamespace
+        g.structure = SimpleNamespace(siret=w.mandataire.siret)  # the tenant's URLs (tenancy's url_defaults)
+        for action in T.ACTION_LABELS:
+            reason = T.REASON_POLICY.get(action)
+            choice = ActionChoice(action=action, label=T.ACTION_LABELS[action], actor_step="x", reason=reason,
+                                  reasons=(("x", "X"),) if reason else (), amount=T.AMOUNT_POLICY.get(action),
+                                  paid_on=action in T.PAID_ON_REQUIRED,
+                                  files=pieces_actions.FILES_POLICY.get(action),
+                                  changes=pieces_actions.RESEND_FIELDS if action == T.Action.RESEND else ())
+            form = ListedActionForm(action_form_class(choice, action), f"p{Row.id}-{action}")
+            for first in (True, False):
+                expected = render_template_string(template, choice=choice, form=form, p=Row, first=first)
+                written = listed_action_form(choice, form, Row.id, Row.status, first)
+                assert _Tokens(str(written)).tokens == _Tokens(expected).tokens, (action, first)
+            kinds.add((form.has_inputs, hasattr(form, "files"), action in display.IRREVERSIBLE))
+    # Every kind of form was seen: fields with and without files, a button with and without a confirmation.
+    assert {(True, True, False), (True, False, False), (False, False, True), (False, False, False)} <= kinds, kinds
 
 
 def test_the_filters_offer_the_marches_of_the_structure_in_their_order(app, w):

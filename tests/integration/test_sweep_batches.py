@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 from datetime import timedelta
 
@@ -328,3 +329,68 @@ def test_a_person_told_of_many_pieces_by_a_batch_gets_one_e_mail_listing_them(li
     assert len([mail for mail in second if mail.account_id == w.sibling.account_id]) >= 2
     assert any(mail.account_id == w.sibling.account_id and "N-alone" in mail.context["subject"] for mail in second)
     assert {mail.id for mail in first + second} <= outboxed
+
+
+def test_a_batch_writes_the_changes_of_each_table_in_one_update_and_leaves_the_rows_whole(live_app):
+    """The batch's end writes the changes of the rows it read one UPDATE per table (`sweep.context.Adopted`):
+    pieces whose clocks changed different columns (the status, a clock's start instant, both) are written together,
+    each row completed with its own values; what the pieces hold afterwards is every column the one-by-one path
+    leaves (but the version counter, which counts flushes)."""
+    from sqlalchemy import event
+
+    from chorus_chain.operations.deadlines import sweep
+
+    app = live_app
+    w = world(app)
+    generated_set(app, w, 24, seed=5)
+    columns = [column for column in Piece.__table__.columns if column.name != "version"]
+    updates: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        found = re.search(r'\bUPDATE\s+"?(\w+)"?\s+SET\b', statement)
+        if found:
+            updates.append(found.group(1))
+
+    with app.app_context():
+        due = _due_count(SWEPT_AT)
+        sweep(SWEPT_AT, prepared=False)
+        with access.system_access("test: the pieces"):
+            alone = db.session.execute(select(*columns).order_by(Piece.id)).all()
+        db.session.rollback()
+        event.listen(db.engine, "before_cursor_execute", before)
+        try:
+            batched = sweep(SWEPT_AT, batch_size=1000)  # one batch
+        finally:
+            event.remove(db.engine, "before_cursor_execute", before)
+        with access.system_access("test: the pieces"):
+            together = db.session.execute(select(*columns).order_by(Piece.id)).all()
+        db.session.commit()
+    assert batched["done"] == due and batched["applied"] > 0
+    assert updates.count("piece") == 1 and updates.count("deadline") == 1, updates
+    assert together == alone
+
+
+def test_the_batch_s_update_finds_its_rows_by_id_under_row_level_security(live_app):
+    """`bulk.update_statement` as the application's role (row-level security applies): each row is found through the
+    primary key, not by scanning the table. Joined to the rows' subquery itself, the casts from JSON text in the
+    join's condition are not leakproof, so PostgreSQL ran the policy first on every row of the table (a sequential
+    scan of all the pieces for each batch, or with sequential scans off, a walk through the whole primary key with
+    no condition). Sequential scans are switched off here, so that the size of the test's table decides nothing."""
+    from sqlalchemy import text
+
+    from chorus_chain.operations import bulk
+
+    app = live_app
+    w = world(app)
+    pieces = [deposit(app, w, w.st1, "A10", f"B-{i}") for i in range(3)]
+    with app.app_context():
+        with access.system_access("test: the plan of the batch's update"):
+            rows = [{"id": piece_id, "updated_at": later(16)} for piece_id in pieces]
+            statement, parameters = bulk.update_statement(Piece.__table__, ("updated_at",), rows)
+            db.session.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = "\n".join(db.session.scalars(text(f"EXPLAIN {statement.text}"), parameters))
+            db.session.execute(*bulk.update_statement(Piece.__table__, ("updated_at",), rows))
+            written = db.session.scalars(select(Piece.updated_at).where(Piece.id.in_(pieces))).all()
+        db.session.rollback()
+    assert re.search(r"Index Scan using pk_piece on piece\s.*\n\s*Index Cond: \(id = r\.id\)", plan), plan
+    assert written == [later(16)] * 3

@@ -7,7 +7,7 @@ Field names are the operations' (`create_draft`'s raw keys, `act`'s inputs), so 
 """
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, request
 from flask_wtf.csrf import generate_csrf
 from flask_wtf.file import FileField, MultipleFileField
 from markupsafe import Markup, escape
@@ -272,6 +272,9 @@ def action_form_class(choice: ActionChoice | None, action: str) -> type[ActionFo
     return form_class
 
 
+_TOKEN = "_chorus_listed_csrf"  # the request's CSRF token, escaped, kept on the request for its listed forms
+
+
 class ListedActionForm:
     """What a list's row shows of an action's form whose fields it does not show (the Synthèse fetches them when the
     action is opened: `dashboard.action_fields`): its CSRF token's input, whether it asks for something, whether it
@@ -282,6 +285,7 @@ class ListedActionForm:
 
     errors: dict = {}
     form_errors: tuple = ()
+    listed = True  # a bound form has no such attribute: the Synthèse writes this one in Python (work_actions)
 
     def __init__(self, form_class: type[ActionFormBase], prefix: str):
         self.has_inputs = bool(form_class.input_names)
@@ -295,7 +299,12 @@ class ListedActionForm:
         if not config.get("WTF_CSRF_ENABLED", True):
             return Markup("")  # no token field at all, as a bound form without CSRF
         name = escape(self._token_name + config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
-        return Markup(f'<input id="{name}" name="{name}" type="hidden" value="{escape(generate_csrf())}">')
+        # One token per request (generate_csrf gives the same one each time, after its config and session reads):
+        # a page lists some forty of these forms.
+        token = request.__dict__.get(_TOKEN)
+        if token is None:
+            token = request.__dict__[_TOKEN] = escape(generate_csrf())
+        return Markup(f'<input id="{name}" name="{name}" type="hidden" value="{token}">')
 
 
 class ButtonForm(Form):

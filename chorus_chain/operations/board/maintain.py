@@ -33,6 +33,7 @@ from chorus_chain.models import (
     PieceEvent,
     Structure,
 )
+from chorus_chain.operations import bulk
 from chorus_chain.operations.board import rows
 from chorus_chain.operations.board.pending import PENDING, pending_of
 
@@ -70,7 +71,9 @@ def refresh(piece_ids: Iterable[int]) -> int:
                               .returning(*counted)).all()
         deltas = _deltas(old, new)
         if deltas:
-            session.execute(insert(BoardCount.__table__), deltas)
+            # One statement whatever their number (`operations.bulk`): a batch of the sweep writes a thousand or
+            # two, which an executemany sent as as many statements.
+            bulk.insert_rows(BoardCount.__table__, deltas)
     return len(new)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -20,8 +21,19 @@ UNPAID = (Status.TRANSMISE_CONTRACTANT.value, Status.ACCEPTEE_CONTRACTANT.value)
 
 
 @dataclass(frozen=True)
+class OverduePiece:
+    """What the lists show of an overdue invoice (its link, its number, its amounts): read as columns, not as a
+    `Piece` entity — a dashboard reads up to eighty candidates to keep twenty."""
+
+    id: int
+    number: str
+    montant_ttc: Decimal
+    accepted_amount: Decimal | None
+
+
+@dataclass(frozen=True)
 class Overdue:
-    piece: Piece
+    piece: OverduePiece
     due: date
     days: int
     owed_to_us: bool  # True: we issued it and are owed; False: we must pay it
@@ -72,20 +84,27 @@ def overdue_for(structure: Structure, today: date, limit: int = 20) -> list[Over
     # The structure's unpaid private invoices are its rows of the dashboards' read model in those statuses (the
     # status index of board_row: what is unpaid now, not every unpaid private invoice of the platform probed for
     # visibility — issue 20), with the emitter's name the row carries; then their pieces by primary key.
-    rows = list(db.session.execute(
-        select(Piece, BoardRow.emitter_name).select_from(BoardRow).join(Piece, Piece.id == BoardRow.piece_id)
+    rows = db.session.execute(
+        select(Piece.id, Piece.number, Piece.montant_ttc, Piece.accepted_amount, Piece.issue_date,
+               Piece.emitter_structure_id, Piece.route, BoardRow.emitter_name,
+               # The term its emitter agreed with its contractor, in the same statement (`terms_of`: no row or no
+               # term agreed, the legal 30 days).
+               MarcheParty.commercial_term_days, MarcheParty.commercial_term_end_of_month)
+        .select_from(BoardRow).join(Piece, Piece.id == BoardRow.piece_id)
+        .outerjoin(MarcheParty, MarcheParty.id == Piece.emitter_party_id)
         .where(BoardRow.structure_id == structure.id, BoardRow.status.in_(UNPAID), BoardRow.cadre.is_(None),
                Piece.issue_date < latest_issue)
-        .order_by(Piece.issue_date, Piece.id).limit(limit * 4)))
-    terms = terms_of(piece.emitter_party_id for piece, _name in rows)
+        .order_by(Piece.issue_date, Piece.id).limit(limit * 4)).all()
     found = []
-    for piece, emitter_name in rows:
-        ours = piece.emitter_structure_id == structure.id
-        pays = any(step.get("structure_id") == structure.id for step in piece.route or ())
+    for (piece_id, number, montant_ttc, accepted_amount, issue_date, emitter_structure_id, route, emitter_name,
+         term_days, end_of_month) in rows:
+        ours = emitter_structure_id == structure.id
+        pays = any(step.get("structure_id") == structure.id for step in route or ())
         if not (ours or pays):
             continue
-        due = terms.get(piece.emitter_party_id, commercial.Term()).due(piece.issue_date)
+        due = commercial.Term.agreed(term_days, end_of_month).due(issue_date)
         days = commercial.days_overdue(due, today, paid=False)
         if days > 0:
-            found.append(Overdue(piece, due, days, ours, emitter_name))
+            found.append(Overdue(OverduePiece(piece_id, number, montant_ttc, accepted_amount), due, days, ours,
+                                 emitter_name))
     return found[:limit]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, inspect, select
+from sqlalchemy.types import JSON
 
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
@@ -102,6 +103,7 @@ class Adopted:
     def write(self) -> int:
         """Write what changed since it was read (or last written); returns how many rows."""
         changes: dict[Any, list[dict[str, Any]]] = {}
+        current: dict[Any, list[dict[str, Any]]] = {}  # per table, each changed row's values now, by column
         touched: set[int] = set()
         for key, (row, before) in self.rows.items():
             now = _values(row)
@@ -117,13 +119,32 @@ class Adopted:
                 now = _values(row)
             changes.setdefault(mapper.local_table, []).append(
                 {"id": row.id, **{columns[attr]: value for attr, value in changed.items()}})
+            current.setdefault(mapper.local_table, []).append({columns[attr]: value for attr, value in now.items()})
             touched.add(row.id if isinstance(row, Piece) else row.piece_id)
             self.rows[key] = (row, now)
         for table, rows in changes.items():
-            bulk.update_rows(table, rows)
+            bulk.update_rows(table, _one_set_of_columns(table, rows, current[table]))
         touched.discard(None)
         board.touch(touched)  # a Core update: the read model's flush hook does not see it
         return sum(len(rows) for rows in changes.values())
+
+
+def _one_set_of_columns(table, changes: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The changes of a table's rows, each completed with its own current values for the columns the others
+    changed, so that they make one set of columns (one UPDATE, `bulk.update_rows`) rather than one per combination
+    (bench/deadline_sweep.py: a batch changed its pieces in three sets of columns — the status, a clock's start
+    instant, both — three UPDATEs of the same table). Rewriting a column with its own value changes nothing:
+    the value travels as exactly as a changed one (instants in ISO, amounts as text). A JSON column is never
+    rewritten so (its stored text would be re-serialised), nor a column the row did not load: such a row keeps its
+    own set."""
+    names = set().union(*(row.keys() for row in changes)) - {"id"}
+    completed = []
+    for change, now in zip(changes, current):
+        missing = names - change.keys()
+        if missing <= now.keys() and not any(isinstance(table.columns[name].type, JSON) for name in missing):
+            change = {**change, **{name: now[name] for name in missing}}
+        completed.append(change)
+    return completed
 
 
 _COLUMNS: dict[Any, dict[str, str]] = {}

@@ -1,0 +1,1 @@
+"""The Synthèse's reads: the work list in one statement (`reading`)."""

@@ -1,0 +1,86 @@
+"""The Synthèse's work list, read in one statement: a page of what waits on the structure, most urgent first, with
+how many wait in all, each row's next open clock and its marché's holder.
+
+The same rows, order and count as `board_reading.lists.waiting_page` (the "à traiter" box, `board_row`'s `waiting`),
+which costs three statements (count, rows, clocks) plus one for the holders (`dashboard.holders_of`): on a page
+that renders in a few milliseconds, each statement's round trip and ORM work was a sizeable share of its CPU
+(bench/page_cpu.py). Here:
+- the count is a scalar subquery of the same statement (the partial index's waiting rows, as before);
+- the next clock is the one the read model keeps with the row (`next_due`, `next_kind`: the earliest open clock of
+  the piece, `board.rows`, maintained in the transaction of each change), the very clock the list is sorted by;
+- the holder is a correlated subquery per row shown (the marché's confirmed titulaire or mandataire, lowest id
+  first, as `pieces_records.holder_structure_id` reads the chain);
+- whether an issued état d'acompte carries the piece (`pieces_queries.carried_by_an_etat`), which the actions
+  offered on a projet de décompte depend on (`pieces_actions.page_facts`'s `carried`).
+Everything is read under the tenant (the ORM's criteria on `Piece` and `BoardRow`, and row-level security).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import aliased
+
+from chorus_chain.extensions import db
+from chorus_chain.graph import Role
+from chorus_chain.models import MarcheParty, Piece
+from chorus_chain.models.board import BoardRow
+from chorus_chain.operations.board_reading.lists import waiting_conditions
+from chorus_chain.operations.board_reading.planning import opaque_limit
+from chorus_chain.operations.pieces_queries import PiecePage, PieceRow, carried_by_an_etat
+
+
+@dataclass(frozen=True)
+class NextClock:
+    """A row's next open clock as the list shows it (its kind, its due instant): what `display.countdown`,
+    `is_overdue` and `deadline_badge` read of a `Deadline`."""
+
+    kind: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class WorkRows:
+    page: PiecePage
+    holders: dict[int, int | None]  # marché id → its holder's structure id (the marchés of the page's rows)
+    carried: set[int]  # the page's pieces an issued état d'acompte carries
+
+
+def work_page(structure_id: int, *, works: bool | None = None, marche_id: int | None = None,
+              statuses: str | Iterable[str] | None = None, page: int = 1, per_page: int = 20) -> WorkRows:
+    """One page of the work list, its marchés' holders and the états carrying its pieces: one statement (two for a page past the last one)."""
+    conditions = waiting_conditions(structure_id, works=works, marche_id=marche_id, statuses=statuses)
+    # Not correlated with the outer statement (which reads board_row through an alias): the structure's count.
+    total = select(func.count()).select_from(BoardRow).where(*conditions).correlate(None).scalar_subquery()
+    # The page's keys first, in the waiting index's order, under a limit hidden from the planner (see
+    # `board_reading.lists.waiting_page`: with a plain LIMIT, misled by the row-level security filter, PostgreSQL
+    # read every waiting row of the structure with its piece, then sorted them); then the rows by primary key.
+    keys = (select(BoardRow.piece_id.label("piece_id"), BoardRow.next_due.label("next_due"),
+                   BoardRow.sort_date.label("sort_date")).where(*conditions)
+            .order_by(BoardRow.next_due.asc().nulls_last(), BoardRow.sort_date.desc(), BoardRow.piece_id.desc())
+            .limit(opaque_limit(per_page)).offset((page - 1) * per_page).subquery("waiting_keys"))
+    shown = aliased(BoardRow)
+    holder = (select(MarcheParty.structure_id)
+              .where(MarcheParty.marche_id == Piece.marche_id, MarcheParty.role.in_(Role.HOLDERS),
+                     MarcheParty.status == "confirmed")
+              .order_by(MarcheParty.id).limit(1).correlate(Piece).scalar_subquery())
+    rows = db.session.execute(
+        select(Piece, shown.marche_reference, shown.emitter_name, shown.emitter_siret, shown.next_kind,
+               shown.next_due, holder, carried_by_an_etat(), total)
+        .select_from(keys)
+        .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
+        .join(Piece, Piece.id == keys.c.piece_id)
+        .order_by(keys.c.next_due.asc().nulls_last(), keys.c.sort_date.desc(), keys.c.piece_id.desc())).all()
+    if rows:
+        count = rows[0][-1]
+    elif page == 1:
+        count = 0  # nothing waits: the page's keys are the first ones
+    else:  # a page past the last one (an old link): the count alone
+        count = db.session.scalar(select(func.count()).select_from(BoardRow).where(*conditions))
+    items = [PieceRow(piece, reference, name, siret, NextClock(kind, due) if due is not None else None)
+             for piece, reference, name, siret, kind, due, _holder, _carried, _total in rows]
+    holders = {piece.marche_id: holder_id for piece, *_, holder_id, _carried, _total in rows}
+    carried = {piece.id for piece, *_, is_carried, _total in rows if is_carried}
+    return WorkRows(PiecePage(items, count, page, per_page), holders, carried)
