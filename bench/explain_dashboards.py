@@ -23,7 +23,7 @@ import os
 import re
 import sys
 import traceback
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +44,16 @@ def variants() -> list[tuple[str, str]]:
              ("board:status", "/s/{siret}/tableau-de-bord?status=A_VALIDER_1"),
              ("board:period", f"/s/{{siret}}/tableau-de-bord?du={recent}"),
              ("board:number", "/s/{siret}/tableau-de-bord?number=0042"),
-             ("board:number-start", "/s/{siret}/tableau-de-bord?number=F")]
+             ("board:number-start", "/s/{siret}/tableau-de-bord?number=F"),
+             # A whole number as printed on the invoice, and the company that emitted most of the structure's
+             # pieces (`dashboards.account_values`: read as the superuser from what the structure sees).
+             ("board:number-full", "/s/{siret}/tableau-de-bord?number={number}"),
+             ("board:emitter", "/s/{siret}/tableau-de-bord?party_id={party_id}"),
+             # The same on another sort than the date (no index of its own: read the plan).
+             ("board:number-start-montant", "/s/{siret}/tableau-de-bord?number=F&tri=-montant"),
+             ("board:number-full-montant", "/s/{siret}/tableau-de-bord?number={number}&tri=-montant"),
+             ("board:emitter-montant", "/s/{siret}/tableau-de-bord?party_id={party_id}&tri=-montant"),
+             ("entreprises", "/s/{siret}/tableau-de-bord/entreprises")]
     for key in SORTS:
         pages += [(f"board:tri={key}", f"/s/{{siret}}/tableau-de-bord?tri={key}"),
                   (f"board:tri=-{key}", f"/s/{{siret}}/tableau-de-bord?tri=-{key}")]
@@ -132,8 +141,13 @@ def main(argv=None) -> int:
         if not siret:
             print(f"{account}: no structure found on the home page")
             continue
+        values = {"siret": siret.group(1)}
+        if any("{party_id}" in path or "{number}" in path for _, path in pages):
+            from dashboards import account_values
+
+            values.update(account_values(args.database, siret.group(1), datetime.now(timezone.utc)))
         for name, path in pages:
-            url = path.format(siret=siret.group(1))
+            url = path.format(**values)
             for label, target in [(name, url)]:
                 seen.clear()
                 response = client.get(target)

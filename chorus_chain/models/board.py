@@ -53,10 +53,9 @@ class BoardRow(Base):
         # The tacit validations panel: the pieces this structure let go by silence, newest first.
         Index("ix_board_row_tacit", "structure_id", "tacit_at", "piece_id",
               postgresql_where=text("tacit_at IS NOT NULL"), sqlite_where=text("tacit_at IS NOT NULL")),
-        # The Tableau de bord's number search (« contains », three characters or more): trigrams of the number,
-        # with the structure's equality in the same GIN index (pg_trgm, btree_gin: migration 0024).
-        Index("ix_board_row_number_search", "structure_id", "number_key", postgresql_using="gin",
-              postgresql_ops={"number_key": "gin_trgm_ops"}),
+        # The « Entreprise émettrice » filter: one emitting party's rows of the structure, newest first. (The number
+        # search, « starts with », is a range of ix_board_row_number: board_reading.numbers.)
+        Index("ix_board_row_emitter", "structure_id", "emitter_party_id", "sort_date", "piece_id"),
         # The payment tracker: the structure's own deposited pieces, newest first. The emitter leads, not a partial
         # index on `structure_id = emitter_structure_id`: PostgreSQL rewrites both sides of that equality to the
         # query's constant and then cannot prove the index's predicate (migration 0027).

@@ -166,6 +166,8 @@ class MarcheParty(Base):
                         "(NOT commercial_term_end_of_month OR commercial_term_days <= 45))", name="commercial_term"),
         Index("ix_marche_party_structure_status", "structure_id", "status"),
         Index("ix_marche_party_siret", "siret"),
+        # The parties under a party (« Montants par entreprise »: the companies under the structure's own).
+        Index("ix_marche_party_parent", "parent_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

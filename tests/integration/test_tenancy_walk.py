@@ -476,13 +476,17 @@ def test_the_dashboards_read_model_is_read_by_its_structure_alone(app, world):
         db.session.rollback()
 
 
-def test_every_page_of_a_sous_traitant_names_only_the_companies_it_may_see(app, db):
+@pytest.mark.parametrize("offer_max", [None, 0])
+def test_every_page_of_a_sous_traitant_names_only_the_companies_it_may_see(app, db, monkeypatch, offer_max):
     """Issue 15: a sous-traitant's filters, lists and counts offer only what it may see. On a marché where a sibling
     sous-traitant of the same mandataire has deposited pieces (Plâtrerie and Carrelage under Durand), every page of
     the Plâtrerie's structure that takes no other argument — the Synthèse, the Tableau de bord with each of its
     filters, the lists, exports and panels — never names the sibling nor shows its SIRET or its piece numbers."""
+    from chorus_chain.operations.board_reading import parties
     from tests.integration import pieces_world as pw
 
+    if offer_max is not None:  # the bounded offer (beyond OFFER_MAX companies): a chosen company is probed alone
+        monkeypatch.setattr(parties, "OFFER_MAX", offer_max)
     w = pw.world(app)
     own = pw.deposit(app, w, w.st1, "A10", "PLA-OWN-1")
     hidden = [pw.deposit(app, w, w.sibling, "A10", f"CAR-HID-{n}") for n in (1, 2)]
@@ -490,7 +494,8 @@ def test_every_page_of_a_sous_traitant_names_only_the_companies_it_may_see(app, 
     forbidden = [w.sibling.name, w.sibling.siret, "CAR-HID-1", "CAR-HID-2"]
     client = pw.logged_in(app, w.st1)
     filters = ["", f"?marche_id={w.marche_id}", f"?party_id={w.st1.party_id}", f"?party_id={w.sibling.party_id}",
-               "?status=A_VALIDER_1", "?status=MISE_EN_PAIEMENT", "?number=CAR", "?number=HID"]
+               f"?marche_id={w.marche_id}&party_id={w.sibling.party_id}", "?status=A_VALIDER_1",
+               "?status=MISE_EN_PAIEMENT", "?number=CAR", "?number=car-hid", "?number=HID", "?number=PLA"]
     args = {"siret": w.st1.siret, "marche_id": w.marche_id, "party_id": w.st1.party_id}
     walked = 0
     for rule in _tenant_rules(app):

@@ -148,11 +148,13 @@ def action_fields(piece_id: int):
 def tableau_de_bord():
     now = utcnow()
     allowed, works = pieces_views._works_scope("a_traiter")
-    form = BoardFilterForm(formdata=request.args).set_choices(marches_ops.marche_choices(g.structure),
-                                                              board.filter_parties(g.structure))
+    # The companies offered are bounded (a select of thousands is no filter): beyond, those of the chosen marché.
+    offer = board.filter_parties(g.structure, request.args.get("marche_id", type=int),
+                                 request.args.get("party_id", type=int))
+    form = BoardFilterForm(formdata=request.args).set_choices(marches_ops.marche_choices(g.structure), offer.parties)
     filters = form.filters()
     sort = request.args.get("tri") or board.DEFAULT_SORT
-    context = dict(form=form, allowed=allowed, works=works, now=now, sort=board.parse_sort(sort),
+    context = dict(form=form, allowed=allowed, works=works, now=now, sort=board.parse_sort(sort), offer=offer,
                    query={k: v for k, v in request.args.items() if k in BoardFilterForm.NAMES and v})
     context["filter_query"] = {k: v for k, v in context["query"].items() if k != "tri"}
     if allowed:
@@ -161,11 +163,25 @@ def tableau_de_bord():
                                            before=request.args.get("avant"), per_page=BOARD_PER_PAGE,
                                            counted=summary)
     if _inline():
-        return render_template("dashboard/_board.html", **context)
+        # The companies offered follow the marché chosen (beyond OFFER_MAX, only its companies are offered): the
+        # select comes with the list, out of band.
+        return render_template("dashboard/_board.html", **context, party_oob=True)
     if allowed:
         context["panels"] = board.panels(g.structure, works, now)
     return render_template("dashboard/tableau_de_bord.html", **context, **_notifications_context(),
                            overdue_private=_overdue_private())
+
+
+@bp.get("/tableau-de-bord/entreprises")
+@require_piece_right("consultation")
+def entreprises():
+    """« Montants par entreprise » whole: every party working under the structure's, by marché and name, a page at a
+    time (the Tableau de bord's panel shows the few to look at first and sums the others)."""
+    allowed, _ = pieces_views._works_scope("a_traiter")
+    if not allowed:
+        abort(403)
+    page = board.subcontractor_page(g.structure, after=request.args.get("apres"), before=request.args.get("avant"))
+    return render_template("dashboard/entreprises.html", page=page)
 
 
 def _overdue_private():

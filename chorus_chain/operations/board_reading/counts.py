@@ -17,6 +17,7 @@ from chorus_chain.domain.statuses import PAID_STATUSES
 from chorus_chain.extensions import db
 from chorus_chain.models import Marche
 from chorus_chain.models.board import BoardCount, BoardRow
+from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.operations.pieces_queries import under_way as under_way_condition
 
 CAP = 1000
@@ -66,11 +67,15 @@ def rollup_groups(conditions: list) -> list[Group]:
             for status, marche_id, reference, count, amount, paid, under_way in rows]
 
 
-def capped_groups(conditions: list) -> list[Group] | None:
+def capped_groups(conditions: list, along: tuple = ()) -> list[Group] | None:
     """The rows of board_row under `conditions` grouped by status and marché, reading at most CAP + 1 of them
-    through the index the conditions pick; None when there are more than CAP (the page says « plus de »)."""
+    through the index the conditions pick; None when there are more than CAP (the page says « plus de »). The limit
+    is hidden from the planner (`planning.opaque_limit`): with a plain one, a number range matching most of the
+    structure's rows was read whole by a bitmap scan, which cannot stop at CAP + 1. `along`: the columns of the
+    index to read in its order (the number search's range: `ix_board_row_number`), so that the read stops there."""
     selected = (select(BoardRow.status, BoardRow.marche_id, BoardRow.marche_reference, BoardRow.signed_ttc,
-                       BoardRow.paid_amount).where(*conditions).limit(CAP + 1).subquery())
+                       BoardRow.paid_amount).where(*conditions).order_by(*along)
+                .limit(opaque_limit(CAP + 1)).subquery())
     under_way = under_way_condition(selected.c.status)
     rows = db.session.execute(
         select(selected.c.status, selected.c.marche_id, selected.c.marche_reference, func.count(),

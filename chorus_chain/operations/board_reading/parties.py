@@ -1,0 +1,297 @@
+"""The companies the Tableau de bord names, read from the rollups (`board_count`), each read bounded by what the page
+shows:
+
+- `offer`: the companies the « Entreprise émettrice » filter offers — the structure's own parties and the parties whose
+  pieces it sees (its buckets). A maître d'œuvre of hundreds of marchés sees thousands of companies: the filter offers
+  them all only up to `OFFER_MAX` (read as the first `OFFER_MAX + 1` (marché, party) groups of the buckets' index),
+  else those of the marché chosen in the filter (the marché's buckets);
+- `is_offered`: whether a company typed in the URL is one of those (one probe of its marché's buckets);
+- `money_lines` / `money_page`: « Montants par entreprise », the titulaire's (mandataire's, co-traitant's) panel: the
+  parties working under its own, with what they invoiced, what was validated and paid (the rollups by emitting party,
+  as `counts.party_sums`). The panel shows `PANEL_LINES` of them, those to look at first, and the others summed; the
+  whole list is a page of its own, keyset-paginated (marché, name, party).
+
+Every query names the structure (the read model's row-level security is the same equality).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import and_, case, func, select, tuple_
+
+from chorus_chain.domain.statuses import PAID_STATUSES
+from chorus_chain.extensions import db
+from chorus_chain.graph import Role
+from chorus_chain.models import Marche, MarcheParty
+from chorus_chain.models.board import BoardCount
+from chorus_chain.operations.board_reading import counts
+from chorus_chain.operations.board_reading.planning import opaque_limit
+
+ZERO = Decimal("0.00")
+# The « Entreprise émettrice » filter offers every company the structure sees up to this many (beyond, a select is no
+# longer a way to find one: the page asks for a marché first).
+OFFER_MAX = 100
+# A DC4 ceiling « in sight » from this share of the accepted amount invoiced on (the panel warns; as the page did).
+CEILING_WARNING = Decimal("0.90")
+
+
+@dataclass(frozen=True)
+class Offer:
+    """The companies the filter offers, (party id, name, role, marché reference) in the order of the marchés'
+    references; `complete` False when the structure sees more than OFFER_MAX and no marché was chosen (then only
+    the company already chosen, if any, is offered)."""
+
+    parties: list[tuple[int, str, str, str]]
+    complete: bool = True
+
+
+def _emitting(structure_id: int, marche_id: int | None = None):
+    """(marché, emitting party) of the structure's buckets whose pieces it still sees (deltas not cancelled), in the
+    order of the buckets' index (structure, marché, party…)."""
+    conditions = [BoardCount.structure_id == structure_id]
+    if marche_id is not None:
+        conditions.append(BoardCount.marche_id == marche_id)
+    return (select(BoardCount.marche_id, BoardCount.emitter_party_id).where(*conditions)
+            .group_by(BoardCount.marche_id, BoardCount.emitter_party_id).having(func.sum(BoardCount.n) != 0))
+
+
+def _own(structure_id: int, marche_id: int | None = None):
+    """The structure's own confirmed parties as a contractor (the `ix_marche_party_structure_status` index)."""
+    conditions = [MarcheParty.structure_id == structure_id, MarcheParty.status == "confirmed",
+                  MarcheParty.role.in_(Role.CONTRACTORS)]
+    if marche_id is not None:
+        conditions.append(MarcheParty.marche_id == marche_id)
+    return select(MarcheParty.marche_id, MarcheParty.id.label("emitter_party_id")).where(*conditions)
+
+
+def _named(party_ids) -> list[tuple[int, str, str, str]]:
+    """The contractors among `party_ids`, with their marché's reference, by primary key (a few rows)."""
+    ids = sorted(set(party_ids))
+    if not ids:
+        return []
+    return [tuple(row) for row in db.session.execute(
+        select(MarcheParty.id, MarcheParty.name, MarcheParty.role, Marche.reference)
+        .join(Marche, Marche.id == MarcheParty.marche_id)
+        .where(MarcheParty.id.in_(ids), MarcheParty.role.in_(Role.CONTRACTORS))
+        .order_by(Marche.reference, MarcheParty.name, MarcheParty.id))]
+
+
+def offer(structure_id: int, marche_id: int | None = None, chosen: int | None = None) -> Offer:
+    """The companies of the « Entreprise émettrice » filter: those of the chosen marché, or of every marché when the
+    structure sees at most OFFER_MAX. Two queries: the ids — each half cut at OFFER_MAX + 1 in the order of its
+    index (the buckets grouped as the index runs: the first groups only), or one marché's rows —, then their
+    names by primary key."""
+    halves = []
+    for half in (_emitting(structure_id, marche_id), _own(structure_id, marche_id)):
+        if marche_id is None:  # the limit hidden from the planner: else it groups all the buckets, then sorts
+            half = half.order_by(*half.selected_columns).limit(opaque_limit(OFFER_MAX + 1))
+        halves.append(select(half.subquery().c.emitter_party_id))
+    ids = set(db.session.scalars(halves[0].union_all(halves[1])))
+    if marche_id is None and len(ids) > OFFER_MAX:  # one marché's companies are tens: all offered
+        shown = [chosen] if chosen is not None and is_offered(structure_id, chosen) else []
+        return Offer(_named(shown), complete=False)
+    return Offer(_named(ids))
+
+
+def is_offered(structure_id: int, party_id: int) -> bool:
+    """Whether the filter may offer this party: one of the structure's own confirmed parties, or one whose pieces
+    it sees — its marché's buckets (the index's first columns), not all the structure's. One query."""
+    own = select(MarcheParty.id).where(MarcheParty.id == party_id, MarcheParty.structure_id == structure_id,
+                                       MarcheParty.status == "confirmed").exists()
+    party_marche = select(MarcheParty.marche_id).where(MarcheParty.id == party_id).scalar_subquery()
+    seen = (select(func.coalesce(func.sum(BoardCount.n), 0))
+            .where(BoardCount.structure_id == structure_id, BoardCount.marche_id == party_marche,
+                   BoardCount.emitter_party_id == party_id).scalar_subquery())
+    is_own, pieces = db.session.execute(select(own, seen)).one()
+    return bool(is_own) or pieces != 0
+
+
+# --- « Montants par entreprise » -------------------------------------------------------------------------------------
+
+PANEL_LINES = 8
+PAGE_LINES = 50
+
+
+@dataclass(frozen=True)
+class MoneyLine:
+    """A sous-traitant (or co-traitant) under one of the structure's parties, with its money: the amount accepted
+    (DC4, or the co-traitant's part), invoiced (sent, not refused; credit notes deducted), validated by its
+    contractor (expressly or tacitly; the accepted amount of a partial validation) and paid — the rollups' sums of
+    the engine's figures."""
+
+    party_id: int
+    name: str
+    role: str
+    marche_reference: str
+    accepted: Decimal | None
+    invoiced: Decimal
+    validated: Decimal
+    paid: Decimal
+
+    @property
+    def used(self) -> Decimal | None:
+        """The share of the accepted amount invoiced (None: no accepted amount)."""
+        if not self.accepted:
+            return None
+        return self.invoiced / self.accepted
+
+    @property
+    def ceiling(self) -> str | None:
+        """"over" beyond the accepted amount, "near" from 90 % of it on."""
+        used = self.used
+        if used is None:
+            return None
+        if used > 1:
+            return "over"
+        return "near" if used >= CEILING_WARNING else None
+
+    @property
+    def to_pay(self) -> Decimal:
+        """Validated and not paid yet."""
+        return self.validated - self.paid
+
+
+@dataclass(frozen=True)
+class Rest:
+    """The lines the panel does not show, summed: how many, and their invoiced, validated and paid amounts."""
+
+    count: int
+    invoiced: Decimal
+    validated: Decimal
+    paid: Decimal
+
+
+@dataclass(frozen=True)
+class MoneyPanel:
+    lines: list[MoneyLine]
+    rest: Rest
+
+    @property
+    def total(self) -> int:
+        return len(self.lines) + self.rest.count
+
+
+def _under(structure_id: int):
+    """The parties working under one of the structure's confirmed parties (sous-traitants, co-traitants)."""
+    mine = select(MarcheParty.id).where(MarcheParty.structure_id == structure_id, MarcheParty.status == "confirmed")
+    return (select(MarcheParty.id, MarcheParty.name, MarcheParty.role, MarcheParty.marche_id,
+                   MarcheParty.montant_ttc, Marche.reference)
+            .join(Marche, Marche.id == MarcheParty.marche_id)
+            .where(MarcheParty.parent_id.in_(mine), MarcheParty.status == "confirmed",
+                   MarcheParty.role.in_((Role.SOUS_TRAITANT, Role.COTRAITANT))))
+
+
+def _line(row) -> MoneyLine:
+    party_id, name, role, reference, accepted, invoiced, validated, paid = row[:8]
+    return MoneyLine(party_id, name, role, reference, accepted, Decimal(invoiced), Decimal(validated), Decimal(paid))
+
+
+def money_lines(structure_id: int, limit: int = PANEL_LINES) -> MoneyPanel:
+    """The panel: the `limit` lines to look at first — a DC4 ceiling passed, then one in sight, then the most
+    validated and not yet paid, then by marché and name — and the others summed. One query: the sums of every
+    party under the structure's (its buckets of them: bounded by its marchés and their companies, not by the
+    pieces), ranked and cut by the database, each line carrying the totals of all (a window)."""
+    under = _under(structure_id).subquery("under")
+    sums = counts.party_sums(structure_id, select(under.c.id))
+    invoiced = func.coalesce(sums.c.invoiced, 0)
+    validated = func.coalesce(sums.c.validated, 0)
+    paid = func.coalesce(sums.c.paid, 0)
+    attention = case((and_(under.c.montant_ttc > 0, invoiced > under.c.montant_ttc), 0),
+                     (and_(under.c.montant_ttc > 0, invoiced >= under.c.montant_ttc * CEILING_WARNING), 1), else_=2)
+    rows = db.session.execute(
+        select(under.c.id, under.c.name, under.c.role, under.c.reference, under.c.montant_ttc, invoiced, validated,
+               paid, func.count().over(), func.sum(invoiced).over(), func.sum(validated).over(),
+               func.sum(paid).over())
+        .select_from(under).outerjoin(sums, sums.c.party_id == under.c.id)
+        .order_by(attention, (validated - paid).desc(), under.c.reference, under.c.name, under.c.id)
+        .limit(limit)).all()
+    lines = [_line(row) for row in rows]
+    if not rows:
+        return MoneyPanel([], Rest(0, ZERO, ZERO, ZERO))
+    total, all_invoiced, all_validated, all_paid = rows[0][8:]
+    rest = Rest(int(total) - len(lines),
+                Decimal(all_invoiced) - sum((line.invoiced for line in lines), ZERO),
+                Decimal(all_validated) - sum((line.validated for line in lines), ZERO),
+                Decimal(all_paid) - sum((line.paid for line in lines), ZERO))
+    return MoneyPanel(lines, rest)
+
+
+@dataclass(frozen=True)
+class MoneyPage:
+    """A page of the whole list, by marché reference, name and party; the cursors of the pages around it."""
+
+    lines: list[MoneyLine]
+    before: str | None
+    after: str | None
+
+
+def encode(line: MoneyLine) -> str:
+    raw = json.dumps([line.marche_reference, line.name, line.party_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode(text: str | None) -> tuple[str, str, int] | None:
+    """(reference, name, party id) from `encode`'s text, or None for anything else (the list starts at the top)."""
+    if not text:
+        return None
+    try:
+        reference, name, party_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        return None
+    if not (isinstance(reference, str) and isinstance(name, str) and isinstance(party_id, int)
+            and not isinstance(party_id, bool)):
+        return None
+    return reference, name, party_id
+
+
+def money_page(structure_id: int, *, after: str | None = None, before: str | None = None,
+               per_page: int = PAGE_LINES) -> MoneyPage:
+    """One page of every party under the structure's, keyset-paginated on (marché reference, name, party): the
+    parties of the page first (the structure's companies, not its pieces), then the sums of those only (their
+    marchés' buckets). Two queries whatever the page."""
+    after_mark = decode(after)
+    before_mark = decode(before) if after_mark is None else None
+    under = _under(structure_id).subquery("under")
+    key = tuple_(under.c.reference, under.c.name, under.c.id)
+    query = select(under.c.id, under.c.name, under.c.role, under.c.reference, under.c.montant_ttc, under.c.marche_id)
+    if after_mark is not None:
+        query = query.where(key > tuple_(*after_mark))
+    elif before_mark is not None:
+        query = query.where(key < tuple_(*before_mark))
+    backwards = before_mark is not None
+    order = ([under.c.reference.desc(), under.c.name.desc(), under.c.id.desc()] if backwards
+             else [under.c.reference, under.c.name, under.c.id])
+    parties = db.session.execute(query.order_by(*order).limit(per_page + 1)).all()
+    more = len(parties) > per_page
+    parties = parties[:per_page]
+    if backwards:
+        parties.reverse()
+    sums = {}
+    if parties:
+        sums = {row.party_id: row for row in db.session.execute(
+            select(BoardCount.emitter_party_id.label("party_id"),
+                   func.sum(BoardCount.sent_ttc).label("invoiced"),
+                   func.sum(BoardCount.validated_ttc).label("validated"),
+                   func.sum(case((BoardCount.status.in_(PAID_STATUSES), BoardCount.paid), else_=0))
+                   .label("paid"))
+            .where(BoardCount.structure_id == structure_id,
+                   BoardCount.marche_id.in_({row[5] for row in parties}),
+                   BoardCount.emitter_party_id.in_([row[0] for row in parties]))
+            .group_by(BoardCount.emitter_party_id))}
+    lines = []
+    for party_id, name, role, reference, accepted, _ in parties:
+        found = sums.get(party_id)
+        lines.append(MoneyLine(party_id, name, role, reference, accepted,
+                               Decimal(found.invoiced if found else 0), Decimal(found.validated if found else 0),
+                               Decimal(found.paid if found else 0)))
+    first = encode(lines[0]) if lines else None
+    last = encode(lines[-1]) if lines else None
+    if backwards:
+        previous, following = (first if more else None), last
+    else:
+        previous, following = (first if after_mark is not None else None), (last if more else None)
+    return MoneyPage(lines, previous, following)

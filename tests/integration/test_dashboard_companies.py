@@ -1,0 +1,76 @@
+"""« Montants par entreprise » and the « Entreprise émettrice » filter bounded by what the page shows (issue 20): the
+Tableau de bord's panel lists the few companies to look at first and sums the others, the whole list is a page of its
+own walked with keyset links, and the filter offers a bounded list of companies (those of the chosen marché beyond)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from chorus_chain.operations.board_reading import parties
+from tests.integration import pieces_world as pw
+
+
+@pytest.fixture
+def w(app, db):
+    return pw.world(app)
+
+
+def _rows(html: str) -> list[str]:
+    return re.findall(r'<tr data-party-id="(\d+)"', html)
+
+
+def test_the_panel_shows_the_first_companies_sums_the_others_and_links_the_whole_list(app, w, monkeypatch):
+    sibling = pw.deposit(app, w, w.sibling, "A10", "PAN-1", ht="1000.00")
+    pw.act(app, w.mandataire, sibling, "validate")
+    pw.deposit(app, w, w.st1, "A10", "PAN-2", ht="500.00")
+    monkeypatch.setattr(parties, "PANEL_LINES", 1)
+    client = pw.logged_in(app, w.mandataire)
+    base = f"/s/{w.mandataire.siret}/tableau-de-bord"
+    html = client.get(base).get_data(as_text=True)
+    panel = html[html.index('data-testid="panel-holder"'):]
+    panel = panel[:panel.index("</section>")]
+    # The sibling's validated 1 000 € is the most to pay: its line alone; the others summed, the whole list linked.
+    assert _rows(panel) == [str(w.sibling.party_id)]
+    rest = re.search(r'data-testid="subcontractors-rest">(.*?)</p>', panel, re.S).group(1)
+    assert "autres entreprises" in rest and "facturé 500,00" in rest.replace("\u202f", " ").replace("\xa0", " ")
+    assert f'href="{base}/entreprises"' in panel
+
+    monkeypatch.setattr(parties, "PAGE_LINES", 2)
+    seen, url = [], f"{base}/entreprises"
+    while url:
+        page = client.get(url)
+        assert page.status_code == 200
+        text = page.get_data(as_text=True)
+        seen += _rows(text)
+        following = re.search(r'href="([^"]+)" rel="next"', text)
+        url = following.group(1).replace("&amp;", "&") if following else None
+    # Every company under the mandataire (its sous-traitants and its co-traitant), once each, by marché and name.
+    assert len(seen) == len(set(seen)) >= 3
+    assert {str(w.sibling.party_id), str(w.st1.party_id), str(w.cotraitant.party_id)} <= set(seen)
+    assert client.get(f"{base}/entreprises?apres=garbage").status_code == 200
+
+
+def test_beyond_the_bound_the_filter_offers_the_companies_of_the_chosen_marche(app, w, monkeypatch):
+    pw.deposit(app, w, w.sibling, "A10", "FIL-1")
+    pw.deposit(app, w, w.st1, "A10", "FIL-2")
+    monkeypatch.setattr(parties, "OFFER_MAX", 1)
+    client = pw.logged_in(app, w.mandataire)
+    base = f"/s/{w.mandataire.siret}/tableau-de-bord"
+
+    def offered(html):
+        select = html[html.index('name="party_id"'):]
+        return re.findall(r'<option[^>]*value="(\d+)"', select[:select.index("</select>")])
+
+    bare = client.get(base).get_data(as_text=True)
+    assert offered(bare) == [] and "abord un marché" in bare
+    by_marche = client.get(f"{base}?marche_id={w.marche_id}").get_data(as_text=True)
+    assert {str(w.sibling.party_id), str(w.st1.party_id)} <= set(offered(by_marche))
+    # A company chosen without a marché (a bookmark) is still a filter: offered alone, and the list filtered.
+    chosen = client.get(f"{base}?party_id={w.sibling.party_id}").get_data(as_text=True)
+    assert offered(chosen) == [str(w.sibling.party_id)]
+    listed = client.get(f"{base}?party_id={w.sibling.party_id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "FIL-1" in listed and "FIL-2" not in listed
+    # Changing the marché through HTMX brings that marché's companies with the list (an out-of-band select).
+    fragment = client.get(f"{base}?marche_id={w.marche_id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'hx-swap-oob="true"' in fragment and str(w.st1.party_id) in offered(fragment)
