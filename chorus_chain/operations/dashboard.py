@@ -76,6 +76,13 @@ MOE_TO_ISSUE = (Status.PRISE_EN_COMPTE_MOE.value, Status.ABSENCE_VALIDATION_MOE_
 MOA_TO_VALIDATE = (Status.A_ASSOCIER_MOA.value, Status.PRISE_EN_COMPTE_MOA.value)
 PAYMENT_TO_PROCESS = tuple(s.value for s, actor in T.WAITING_ON.items() if actor == T.STEP_PAIEMENT)
 PANEL_SIZE = 8
+# The waiting panels of each part (the field of `Panels` each fills, its statuses): slices of the "à traiter" box by
+# statuses that do not overlap, read together (`board_reading.lists.waiting_panels`).
+WAITING_PANELS = {
+    PART_HOLDER: (("validations", VALIDATION_WAITING),),
+    PART_MOE: (("moe_to_take", MOE_TO_TAKE), ("moe_to_issue", MOE_TO_ISSUE)),
+    PART_MOA: (("moa_to_validate", MOA_TO_VALIDATE), ("to_pay", PAYMENT_TO_PROCESS)),
+}
 
 REFUSED = statuses.REFUSED_STATUSES
 PAID = statuses.PAID_STATUSES
@@ -332,7 +339,8 @@ def filter_parties(structure: Structure, marche_id: int | None = None,
 # --- Panels per part -------------------------------------------------------------------------------------------------
 
 def waiting_panel(structure: Structure, waiting_statuses, works: bool | None) -> PiecePage:
-    """The pieces waiting on the structure in these statuses, most urgent first (a slice of the "à traiter" box)."""
+    """The pieces waiting on the structure in these statuses, most urgent first (a slice of the "à traiter" box). The
+    Tableau de bord reads its panels together (`panels`); this one alone, as they were read one by one before."""
     return lists.waiting_page(structure.id, statuses=list(waiting_statuses), works=works, per_page=PANEL_SIZE)
 
 
@@ -432,9 +440,12 @@ def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL
     if not rows:
         return []
     ids = [piece.id for piece, _ in rows]
-    events: dict[int, list[PieceEvent]] = defaultdict(list)
-    for event in db.session.scalars(select(PieceEvent).where(PieceEvent.piece_id.in_(ids))
-                                    .order_by(PieceEvent.piece_id, PieceEvent.seq)):
+    # The events' facts the milestones read, as plain rows: not the whole event (its payload, its hash chain).
+    events: dict[int, list] = defaultdict(list)
+    for event in db.session.execute(
+            select(PieceEvent.piece_id, PieceEvent.action, PieceEvent.actor_step, PieceEvent.from_status,
+                   PieceEvent.at, PieceEvent.amount, PieceEvent.paid_on)
+            .where(PieceEvent.piece_id.in_(ids)).order_by(PieceEvent.piece_id, PieceEvent.seq)):
         events[event.piece_id].append(event)
     clocks_of = _next_deadlines(ids)
     names = names_of({step.get("structure_id") for piece, _ in rows for step in piece.route or ()}
@@ -601,11 +612,16 @@ class Panels:
 
 def panels(structure: Structure, works: bool | None, now: datetime) -> Panels:
     """Every panel of the parts the structure plays (a structure may be MOE on one marché and titulaire on
-    another). A fixed number of queries per part: at most about thirty for a structure playing every part."""
+    another). A fixed number of queries per part, the waiting panels of every part read together
+    (`lists.waiting_panels`: two statements for all of them): at most about twenty for a structure playing every
+    part."""
     parts = parts_of(structure)
     found = Panels(parts)
+    wanted = {name: statuses for part, panel_statuses in WAITING_PANELS.items() if part in parts
+              for name, statuses in panel_statuses}
+    waiting = lists.waiting_panels(structure.id, wanted, works=works, per_page=PANEL_SIZE) if wanted else {}
     if PART_HOLDER in parts:
-        found.validations = waiting_panel(structure, VALIDATION_WAITING, works)
+        found.validations = waiting["validations"]
         found.tacit = tacit_validations(structure, works)
         found.subcontractors = subcontractors(structure)
     if PART_SOUS_TRAITANT in parts:
@@ -614,16 +630,16 @@ def panels(structure: Structure, works: bool | None, now: datetime) -> Panels:
         found.interest_owed, found.interest_owed_total = interets_reading.unpaid_for(
             structure, (T.EMITTER, T.TITULAIRE), works, PANEL_SIZE)
     if PART_MOE in parts:
-        found.moe_to_take = waiting_panel(structure, MOE_TO_TAKE, works)
-        found.moe_to_issue = waiting_panel(structure, MOE_TO_ISSUE, works)
+        found.moe_to_take = waiting["moe_to_take"]
+        found.moe_to_issue = waiting["moe_to_issue"]
         found.etats = etats_by_marche(parts[PART_MOE])
     if PART_HOLDER in parts or PART_MOE in parts:
         # The MOE's corrections the titulaire may still contest: the MOE sees whom it waits on, the holder what
         # it has left to answer.
         found.corrections, found.corrections_total = open_clocks(structure, "corrections", works)
     if PART_MOA in parts:
-        found.moa_to_validate = waiting_panel(structure, MOA_TO_VALIDATE, works)
-        found.to_pay = waiting_panel(structure, PAYMENT_TO_PROCESS, works)
+        found.moa_to_validate = waiting["moa_to_validate"]
+        found.to_pay = waiting["to_pay"]
         rows, found.payments_total = open_clocks(structure, "payment", works)
         found.payments = with_interest(rows, now)
         found.interest_to_pay, found.interest_to_pay_total = interets_reading.unpaid_for(

@@ -15,11 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, url_for
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
 
 from chorus_chain import graph
 from chorus_chain.domain import amounts as amount_rules
@@ -398,11 +399,16 @@ def marche_choices(structure: Structure) -> list:
     """The marchés of `marches_of` as the filters offer them: rows of (id, reference), in the same order. The filters
     of the Synthèse, the Tableau de bord and the pieces' lists show no more; loading each marché and each of the
     structure's rows on it as objects was a few milliseconds of CPU on every one of these pages (bench/page_cpu.py)."""
-    return db.session.execute(
-        select(Marche.id, Marche.reference).join(MarcheParty, MarcheParty.marche_id == Marche.id)
-        .where(MarcheParty.structure_id == structure.id, MarcheParty.status == "confirmed")
-        .group_by(Marche.id, Marche.reference).order_by(Marche.reference)  # a reference is unique
-    ).all()
+    return db.session.execute(_choices_statement(), {"structure_id": structure.id}).all()
+
+
+@lru_cache(maxsize=1)
+def _choices_statement():
+    # Built once per process, the structure bound at execution: building it was most of its CPU.
+    return (select(Marche.id, Marche.reference).join(MarcheParty, MarcheParty.marche_id == Marche.id)
+            .where(MarcheParty.structure_id == bindparam("structure_id", type_=Integer),
+                   MarcheParty.status == "confirmed")
+            .group_by(Marche.id, Marche.reference).order_by(Marche.reference))  # a reference is unique
 
 
 def invitations_of(structure: Structure) -> list[tuple[Marche, list[MarcheParty]]]:

@@ -29,11 +29,14 @@ from chorus_chain.operations import dashboard
 from chorus_chain.operations.board.rows import CLOCK_PANELS
 from chorus_chain.operations.private_invoices import overdue as private_overdue
 from chorus_chain.operations.tresorerie import reading as tresorerie
-from chorus_chain.operations.board_reading import counts
+from chorus_chain.operations.board_reading import counts, lists
 from chorus_chain.operations import pieces_queries
 from chorus_chain.operations.pieces_queries import pieces_for
 from chorus_chain.operations.pieces_records import roles_text
 from tests.integration import pieces_world as pw
+
+# The Tableau de bord's waiting panels by name (the field of `dashboard.Panels` each fills) → their statuses.
+WAITING_PANELS = {name: statuses for panels in dashboard.WAITING_PANELS.values() for name, statuses in panels}
 
 ACTORS = ("moa", "moe", "mandataire", "cotraitant", "st1", "sibling", "st_co", "st2")
 
@@ -266,6 +269,27 @@ def random_world(app, w, seed: int, pieces: int = 24) -> None:
 
 # --- The comparison ------------------------------------------------------------------------------------------------
 
+def shown(row) -> tuple:
+    """What the Tableau de bord shows of a listed row (a `Piece` or the read model's `ListedPiece`)."""
+    p, clock = row.piece, row.next_deadline
+    return (p.id, p.number, p.cadre, p.piece_type, p.status, p.montant_ttc, p.accepted_amount, p.accepted_why,
+            p.deposited_at, p.is_draft, row.marche_reference, row.emitter_name, row.emitter_siret,
+            (clock.kind, clock.due_at) if clock else None)
+
+
+def old_shown(piece_ids) -> list[tuple]:
+    """`shown` of these pieces, read from the pieces themselves, their marché, emitter and earliest open clock."""
+    found = []
+    for piece_id in piece_ids:
+        piece = db.session.get(Piece, piece_id)
+        emitter = db.session.get(Structure, piece.emitter_structure_id)
+        clock = db.session.scalars(select(Deadline).where(Deadline.piece_id == piece_id, Deadline.done_at.is_(None))
+                                   .order_by(Deadline.due_at, Deadline.id).limit(1)).first()
+        found.append(shown(pieces_queries.PieceRow(piece, db.session.get(Marche, piece.marche_id).reference,
+                                                   emitter.name, emitter.siret, clock)))
+    return found
+
+
 def _walk(structure, filters, works, key, descending, per_page=4):
     """Every page of the new list, forwards with « apres », then back with « avant »: (ids forwards, pages back)."""
     forwards, pages, after = [], [], None
@@ -358,7 +382,10 @@ def compare(app, w) -> int:
         who = getattr(w, key)
         with pw.acting(app, who) as (_, structure):
             for works in (None, True, False):
-                # The Synthèse's work list and the waiting panels: the "à traiter" box, same order, same count.
+                # The Synthèse's work list and the waiting panels: the "à traiter" box, same order, same count —
+                # the panels also read all together, in one statement (`lists.waiting_panels`), whole and cut.
+                together = {size: lists.waiting_panels(structure.id, WAITING_PANELS, works=works, per_page=size)
+                            for size in (100, 2)}
                 for wanted in (None, dashboard.VALIDATION_WAITING, dashboard.MOE_TO_TAKE, dashboard.MOE_TO_ISSUE,
                                dashboard.MOA_TO_VALIDATE, dashboard.PAYMENT_TO_PROCESS):
                     old = pieces_for(structure, box="a_traiter", works=works, status=list(wanted) if wanted else None,
@@ -375,6 +402,16 @@ def compare(app, w) -> int:
                         [(r.marche_reference, r.emitter_name, r.emitter_siret,
                           (r.next_deadline.kind, r.next_deadline.due_at) if r.next_deadline else None)
                          for r in old.items]
+                    compared += 1
+                    if wanted is None:
+                        continue
+                    name = next(name for name, statuses in WAITING_PANELS.items() if statuses == wanted)
+                    for size, panels in together.items():
+                        panel = panels[name]
+                        assert panel.total == old.total, (key, works, name)
+                        # Plain rows: the board row's copy of what the panel shows, and of the next clock.
+                        assert [shown(r) for r in panel.items] == [shown(r) for r in old.items[:size]], \
+                            (key, works, name, size)
                     compared += 1
                 # The counts and amounts, by status and by marché, for each filter.
                 for filters in filter_sets:
@@ -394,6 +431,9 @@ def compare(app, w) -> int:
                             expected = old_list(structure, filters, works, sort_key, descending)
                             forwards, pages, backwards = _walk(structure, filters, works, sort_key, descending)
                             assert forwards == expected, (key, works, filters, sort_key, descending)
+                            if sort_key == "date" and descending:  # what each row shows: the piece's own figures
+                                page = dashboard.piece_list(structure, filters, works, sort="-date", per_page=100)
+                                assert [shown(r) for r in page.items] == old_shown(expected[:100]), (key, works)
                             assert backwards == pages, (key, works, filters, sort_key, descending)
                             compared += 1
                 # The panels.

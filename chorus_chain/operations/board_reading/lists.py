@@ -1,21 +1,29 @@
 """The dashboards' lists read from `board_row`, each through an index of the structure's rows, cut by the database:
 
-- `waiting_page`: what waits on the structure, most urgent first (the Synthèse and the waiting panels) — the partial
-  index `ix_board_row_waiting` (structure, next clock, newest): the rows read are the waiting ones, not its history;
+- `waiting_page`: what waits on the structure, most urgent first (the Synthèse) — the partial index
+  `ix_board_row_waiting` (structure, next clock, newest): the rows read are the waiting ones, not its history;
+- `waiting_panels`: the Tableau de bord's waiting panels, each a slice of the same box by statuses, all in one
+  statement (a window per panel) over the same waiting rows;
 - `board_page`: the Tableau de bord's list on one sort, keyset-paginated (`cursor`): each sort has its index
   (structure, sort value, piece id), read forwards or backwards from the last row seen;
 - `own_sent`: the structure's own deposited pieces, newest first (the sous-traitant's payment tracker);
-- `clock_page`: the open clocks of a panel (`board.rows.CLOCK_PANELS`: payments, corrections), earliest due first.
+- `clock_page`: the open clocks of a panel (`board.rows.CLOCK_PANELS`: payments, corrections), earliest due first,
+  with their count.
 
-A page's pieces are then read by their primary keys in the same statement (the templates and the actions need the
-`Piece`); the ORM's tenant criteria still apply to them (a probe per row shown).
+A page's rows are then read by their primary keys in the same statement; the ORM's tenant criteria still apply to
+the pieces (a probe per row shown). The Synthèse's work list loads each `Piece` (its actions need the whole piece);
+the Tableau de bord's list and panels show only what the read model carries, so they read plain rows
+(`ListedPiece`, `NextClock`: the board row's copy of the piece's figures and of its next clock, kept in the
+transaction of each change) and not an ORM entity and its clocks per row — most of their CPU before (bench/page_cpu.py).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import and_, func, select, tuple_, true
+from sqlalchemy import and_, case, func, select, tuple_, true
 from sqlalchemy.orm import aliased
 
 from chorus_chain.domain.statuses import Status
@@ -25,6 +33,10 @@ from chorus_chain.models.board import BoardRow
 from chorus_chain.operations.board_reading import cursor as cursors
 from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.operations.pieces_queries import PiecePage, PieceRow, _next_deadlines
+
+# The board row a page's keys are joined back to (the keys come from a subquery on board_row itself). Built once:
+# an alias of the model proxies each of its columns, about a millisecond of CPU a request when built per call.
+SHOWN = aliased(BoardRow, name="shown")
 
 # The Tableau de bord's sorts (the URL's "tri") → the read model's column, each with its index (models.board).
 SORT_COLUMNS = {
@@ -42,6 +54,52 @@ def _rows_of(statement) -> list[PieceRow]:
     next_clock = _next_deadlines([row[0].id for row in rows])
     return [PieceRow(piece, reference, name, siret, next_clock.get(piece.id)) for piece, reference, name, siret
             in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ListedPiece:
+    """A piece as the Tableau de bord's list and panels show it: its board row's copy of the piece's figures, and
+    the stored why of its accepted amount (`amount_ui.amount_why_of` reads these attributes as a Piece's)."""
+
+    id: int
+    number: str
+    cadre: str | None
+    piece_type: str
+    status: str
+    montant_ttc: Decimal
+    accepted_amount: Decimal | None
+    accepted_why: dict | None
+    deposited_at: datetime | None
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == "BROUILLON"
+
+
+@dataclass(frozen=True, slots=True)
+class NextClock:
+    """The earliest open clock of a piece, as the board row keeps it (the templates' countdown reads these two)."""
+
+    kind: str
+    due_at: datetime
+
+
+def _listed_columns(shown):
+    """The columns of a listed row, `shown` a board_row alias joined to its `Piece` (for the why alone)."""
+    return (shown.piece_id, shown.number, shown.cadre, shown.piece_type, shown.status, shown.montant_ttc,
+            shown.accepted_amount, Piece.accepted_why, shown.deposited_at, shown.marche_reference,
+            shown.emitter_name, shown.emitter_siret, shown.next_kind, shown.next_due)
+
+
+LISTED_WIDTH = 14  # len(_listed_columns(…))
+
+
+def _listed_row(values) -> PieceRow:
+    """A PieceRow of plain values from `_listed_columns`' first columns."""
+    (piece_id, number, cadre, piece_type, status, montant, accepted, why, deposited_at, reference, name, siret,
+     next_kind, next_due) = values[:LISTED_WIDTH]
+    return PieceRow(ListedPiece(piece_id, number, cadre, piece_type, status, montant, accepted, why, deposited_at),
+                    reference, name, siret, NextClock(next_kind, next_due) if next_due is not None else None)
 
 
 def waiting_conditions(structure_id: int, *, works: bool | None = None, marche_id: int | None = None,
@@ -73,13 +131,55 @@ def waiting_page(structure_id: int, *, works: bool | None = None, marche_id: int
                    BoardRow.sort_date.label("sort_date")).where(*conditions)
             .order_by(BoardRow.next_due.asc().nulls_last(), BoardRow.sort_date.desc(), BoardRow.piece_id.desc())
             .limit(opaque_limit(per_page)).offset((page - 1) * per_page).subquery("waiting_keys"))
-    shown = aliased(BoardRow)
+    shown = SHOWN
     items = _rows_of(select(Piece, shown.marche_reference, shown.emitter_name, shown.emitter_siret)
                      .select_from(keys)
                      .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
                      .join(Piece, Piece.id == keys.c.piece_id)
                      .order_by(keys.c.next_due.asc().nulls_last(), keys.c.sort_date.desc(), keys.c.piece_id.desc()))
     return PiecePage(items, total, page, per_page)
+
+
+def waiting_panels(structure_id: int, panels: dict[str, Iterable[str]], *, works: bool | None = None,
+                   per_page: int = 8) -> dict[str, PiecePage]:
+    """Several waiting panels at once: panel name → the first `per_page` pieces waiting on the structure in that
+    panel's statuses, in `waiting_page`'s order, with how many there are — what `waiting_page(statuses=…)` answers
+    for each (the pieces as `ListedPiece`, their next clock as the board row keeps it), in one statement whatever
+    the number of panels instead of three per panel. The panels' statuses must not overlap (a row belongs to one
+    panel).
+
+    One read of the structure's waiting rows in all the panels' statuses (the partial index, as each panel's count
+    read them): a window numbers the rows of each panel in the box's order and counts them, the first `per_page`
+    of each are then read by primary key."""
+    owner: dict[str, str] = {}
+    for name, statuses in panels.items():
+        for status in statuses:
+            if owner.setdefault(status, name) != name:
+                raise ValueError(f"status {status} in two waiting panels ({owner[status]}, {name})")
+    if not owner:
+        return {}
+    conditions = waiting_conditions(structure_id, works=works, statuses=list(owner))
+    panel = case(*[(BoardRow.status.in_(list(statuses)), name) for name, statuses in panels.items() if statuses])
+    order = (BoardRow.next_due.asc().nulls_last(), BoardRow.sort_date.desc(), BoardRow.piece_id.desc())
+    ranked = (select(BoardRow.piece_id.label("piece_id"), BoardRow.next_due.label("next_due"),
+                     BoardRow.sort_date.label("sort_date"), panel.label("panel"),
+                     func.row_number().over(partition_by=panel, order_by=order).label("rank"),
+                     func.count().over(partition_by=panel).label("total"))
+              .where(*conditions).subquery("waiting_ranked"))
+    shown = SHOWN
+    rows = db.session.execute(
+        select(*_listed_columns(shown), ranked.c.panel, ranked.c.total).select_from(ranked)
+        .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == ranked.c.piece_id))
+        .join(Piece, Piece.id == ranked.c.piece_id).where(ranked.c.rank <= per_page)
+        .order_by(ranked.c.panel, ranked.c.next_due.asc().nulls_last(), ranked.c.sort_date.desc(),
+                  ranked.c.piece_id.desc())).all()
+    items: dict[str, list[PieceRow]] = {name: [] for name in panels}
+    totals = dict.fromkeys(panels, 0)
+    for row in rows:
+        panel_name, total = row[LISTED_WIDTH:]
+        items[panel_name].append(_listed_row(row))
+        totals[panel_name] = int(total)
+    return {name: PiecePage(items[name], totals[name], 1, per_page) for name in panels}
 
 
 @dataclass(frozen=True)
@@ -101,7 +201,8 @@ def board_page(structure_id: int, conditions: list, sort_key: str, descending: b
     """One page of the structure's list under `conditions` (on BoardRow, the structure's equality among them), in
     the sort's order with the piece id breaking ties in the same direction, starting after the `after` cursor's row
     (or, going back, ending before the `before` cursor's row). Reads `per_page + 1` entries of the sort's index past
-    the cursor: two queries (rows, clocks) whatever the page's depth."""
+    the cursor: one statement whatever the page's depth, plain rows (`ListedPiece`, the next clock of the board
+    row)."""
     column = SORT_COLUMNS[sort_key]
     key = tuple_(column, BoardRow.piece_id)
     after_mark = cursors.decode(sort_key, after)
@@ -121,10 +222,10 @@ def board_page(structure_id: int, conditions: list, sort_key: str, descending: b
     # them (42 ms for the MOA at 20 000 pieces; 0.8 ms in two steps).
     keys = (select(BoardRow.piece_id.label("piece_id"), column.label("sort_value")).where(*conditions)
             .order_by(*order).limit(per_page + 1).subquery("page_keys"))
-    shown = aliased(BoardRow)
+    shown = SHOWN
     key_order = ([keys.c.sort_value.desc(), keys.c.piece_id.desc()] if reverse
                  else [keys.c.sort_value.asc(), keys.c.piece_id.asc()])
-    statement = (select(Piece, shown.marche_reference, shown.emitter_name, shown.emitter_siret, keys.c.sort_value)
+    statement = (select(*_listed_columns(shown), keys.c.sort_value)
                  .select_from(keys)
                  .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
                  .join(Piece, Piece.id == keys.c.piece_id).order_by(*key_order))
@@ -133,11 +234,9 @@ def board_page(structure_id: int, conditions: list, sort_key: str, descending: b
     rows = rows[:per_page]
     if backwards:
         rows.reverse()
-    next_clock = _next_deadlines([row[0].id for row in rows])
-    items = [PieceRow(piece, reference, name, siret, next_clock.get(piece.id))
-             for piece, reference, name, siret, _ in rows]
-    first = cursors.encode(sort_key, rows[0][4], rows[0][0].id) if rows else None
-    last = cursors.encode(sort_key, rows[-1][4], rows[-1][0].id) if rows else None
+    items = [_listed_row(row) for row in rows]
+    first = cursors.encode(sort_key, rows[0][LISTED_WIDTH], rows[0][0]) if rows else None
+    last = cursors.encode(sort_key, rows[-1][LISTED_WIDTH], rows[-1][0]) if rows else None
     if backwards:
         previous, following = (first if more else None), last
     else:
@@ -170,23 +269,24 @@ def own_sent(structure_id: int, works: bool | None, limit: int) -> list[tuple[Pi
 def clock_page(structure_id: int, panel: str, works: bool | None, limit: int):
     """The open clocks of a panel (`board.rows.CLOCK_PANELS[panel]`) on the pieces the structure sees in one of the
     panel's parts, earliest due first (then the clock's id): (piece, marché, emitter's name, clock) of the first
-    `limit`, and how many there are. Two queries on the panel's partial index — the structure's rows holding such
-    a clock, not its history — the page's rows then read by primary key."""
+    `limit`, and how many there are. One statement on the panel's partial index — the structure's rows holding such
+    a clock, not its history —: the page's rows read by primary key, their count a scalar subquery beside them (no
+    row: none to count)."""
     clock_id = BoardRow.__table__.c[f"{panel}_clock_id"]
     due = BoardRow.__table__.c[f"{panel}_due"]
     conditions = [BoardRow.structure_id == structure_id, clock_id.is_not(None)]  # the partial index's predicate
     if works is not None:
         conditions.append(BoardRow.works == works)
-    total = db.session.scalar(select(func.count()).select_from(BoardRow).where(*conditions))
+    counted = select(func.count()).select_from(BoardRow).where(*conditions).correlate(None).scalar_subquery()
     # Two steps, as the list's pages: the keys from the panel's index alone (an index-only scan of `limit` entries;
     # with a column of the row among them, PostgreSQL misled by the RLS filter read all the structure's clocks and
     # sorted them), then the rows by primary key.
     keys = (select(BoardRow.piece_id.label("piece_id"), clock_id.label("clock_id"), due.label("due"))
             .where(*conditions).order_by(due, clock_id).limit(limit).subquery("clock_keys"))
-    shown = aliased(BoardRow)
+    shown = SHOWN
     rows = db.session.execute(
-        select(Piece, Marche, shown.emitter_name, Deadline).select_from(keys)
+        select(Piece, Marche, shown.emitter_name, Deadline, counted.label("total")).select_from(keys)
         .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
         .join(Piece, Piece.id == keys.c.piece_id).join(Marche, Marche.id == Piece.marche_id)
         .join(Deadline, Deadline.id == keys.c.clock_id).order_by(keys.c.due, keys.c.clock_id)).all()
-    return [tuple(row) for row in rows], total
+    return [tuple(row[:4]) for row in rows], (int(rows[0][4]) if rows else 0)

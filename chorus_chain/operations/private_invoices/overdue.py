@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import Date, Integer, bindparam, select
 
 from chorus_chain.domain import commercial_terms as commercial
 from chorus_chain.domain.statuses import Status
@@ -84,17 +85,8 @@ def overdue_for(structure: Structure, today: date, limit: int = 20) -> list[Over
     # The structure's unpaid private invoices are its rows of the dashboards' read model in those statuses (the
     # status index of board_row: what is unpaid now, not every unpaid private invoice of the platform probed for
     # visibility — issue 20), with the emitter's name the row carries; then their pieces by primary key.
-    rows = db.session.execute(
-        select(Piece.id, Piece.number, Piece.montant_ttc, Piece.accepted_amount, Piece.issue_date,
-               Piece.emitter_structure_id, Piece.route, BoardRow.emitter_name,
-               # The term its emitter agreed with its contractor, in the same statement (`terms_of`: no row or no
-               # term agreed, the legal 30 days).
-               MarcheParty.commercial_term_days, MarcheParty.commercial_term_end_of_month)
-        .select_from(BoardRow).join(Piece, Piece.id == BoardRow.piece_id)
-        .outerjoin(MarcheParty, MarcheParty.id == Piece.emitter_party_id)
-        .where(BoardRow.structure_id == structure.id, BoardRow.status.in_(UNPAID), BoardRow.cadre.is_(None),
-               Piece.issue_date < latest_issue)
-        .order_by(Piece.issue_date, Piece.id).limit(limit * 4)).all()
+    rows = db.session.execute(_candidates(), {"structure_id": structure.id, "latest_issue": latest_issue,
+                                              "limit": limit * 4}).all()
     found = []
     for (piece_id, number, montant_ttc, accepted_amount, issue_date, emitter_structure_id, route, emitter_name,
          term_days, end_of_month) in rows:
@@ -108,3 +100,21 @@ def overdue_for(structure: Structure, today: date, limit: int = 20) -> list[Over
             found.append(Overdue(OverduePiece(piece_id, number, montant_ttc, accepted_amount), due, days, ours,
                                  emitter_name))
     return found[:limit]
+
+
+@lru_cache(maxsize=1)
+def _candidates():
+    """The statement of `overdue_for`'s candidates, its values bound at execution: built once per process (building
+    it was as costly as running it, on every Synthèse and Tableau de bord). The tenant's criteria are added to it at
+    each execution, and row-level security applies."""
+    structure_id = bindparam("structure_id", type_=Integer)
+    return (select(Piece.id, Piece.number, Piece.montant_ttc, Piece.accepted_amount, Piece.issue_date,
+                   Piece.emitter_structure_id, Piece.route, BoardRow.emitter_name,
+                   # The term its emitter agreed with its contractor, in the same statement (`terms_of`: no row or
+                   # no term agreed, the legal 30 days).
+                   MarcheParty.commercial_term_days, MarcheParty.commercial_term_end_of_month)
+            .select_from(BoardRow).join(Piece, Piece.id == BoardRow.piece_id)
+            .outerjoin(MarcheParty, MarcheParty.id == Piece.emitter_party_id)
+            .where(BoardRow.structure_id == structure_id, BoardRow.status.in_(UNPAID), BoardRow.cadre.is_(None),
+                   Piece.issue_date < bindparam("latest_issue", type_=Date))
+            .order_by(Piece.issue_date, Piece.id).limit(bindparam("limit", type_=Integer)))

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Integer, and_, bindparam, func, select
 from sqlalchemy.orm import aliased
 
 from chorus_chain.extensions import db
@@ -28,7 +29,6 @@ from chorus_chain.graph import Role
 from chorus_chain.models import MarcheParty, Piece
 from chorus_chain.models.board import BoardRow
 from chorus_chain.operations.board_reading.lists import waiting_conditions
-from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.operations.pieces_queries import PiecePage, PieceRow, carried_by_an_etat
 
 
@@ -50,37 +50,54 @@ class WorkRows:
 
 def work_page(structure_id: int, *, works: bool | None = None, marche_id: int | None = None,
               statuses: str | Iterable[str] | None = None, page: int = 1, per_page: int = 20) -> WorkRows:
-    """One page of the work list, its marchés' holders and the états carrying its pieces: one statement (two for a page past the last one)."""
-    conditions = waiting_conditions(structure_id, works=works, marche_id=marche_id, statuses=statuses)
-    # Not correlated with the outer statement (which reads board_row through an alias): the structure's count.
-    total = select(func.count()).select_from(BoardRow).where(*conditions).correlate(None).scalar_subquery()
-    # The page's keys first, in the waiting index's order, under a limit hidden from the planner (see
-    # `board_reading.lists.waiting_page`: with a plain LIMIT, misled by the row-level security filter, PostgreSQL
-    # read every waiting row of the structure with its piece, then sorted them); then the rows by primary key.
-    keys = (select(BoardRow.piece_id.label("piece_id"), BoardRow.next_due.label("next_due"),
-                   BoardRow.sort_date.label("sort_date")).where(*conditions)
-            .order_by(BoardRow.next_due.asc().nulls_last(), BoardRow.sort_date.desc(), BoardRow.piece_id.desc())
-            .limit(opaque_limit(per_page)).offset((page - 1) * per_page).subquery("waiting_keys"))
-    shown = aliased(BoardRow)
-    holder = (select(MarcheParty.structure_id)
-              .where(MarcheParty.marche_id == Piece.marche_id, MarcheParty.role.in_(Role.HOLDERS),
-                     MarcheParty.status == "confirmed")
-              .order_by(MarcheParty.id).limit(1).correlate(Piece).scalar_subquery())
-    rows = db.session.execute(
-        select(Piece, shown.marche_reference, shown.emitter_name, shown.emitter_siret, shown.next_kind,
-               shown.next_due, holder, carried_by_an_etat(), total)
-        .select_from(keys)
-        .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
-        .join(Piece, Piece.id == keys.c.piece_id)
-        .order_by(keys.c.next_due.asc().nulls_last(), keys.c.sort_date.desc(), keys.c.piece_id.desc())).all()
+    """One page of the work list, its marchés' holders and the états carrying its pieces: one statement (two for a
+    page past the last one)."""
+    wanted = None if not statuses else ((statuses,) if isinstance(statuses, str) else tuple(statuses))
+    rows = db.session.execute(_statement(works, marche_id is not None, wanted),
+                              {"structure_id": structure_id, "marche_id": marche_id, "per_page": per_page,
+                               "offset": (page - 1) * per_page}).all()
     if rows:
         count = rows[0][-1]
     elif page == 1:
         count = 0  # nothing waits: the page's keys are the first ones
     else:  # a page past the last one (an old link): the count alone
+        conditions = waiting_conditions(structure_id, works=works, marche_id=marche_id, statuses=wanted)
         count = db.session.scalar(select(func.count()).select_from(BoardRow).where(*conditions))
     items = [PieceRow(piece, reference, name, siret, NextClock(kind, due) if due is not None else None)
              for piece, reference, name, siret, kind, due, _holder, _carried, _total in rows]
     holders = {piece.marche_id: holder_id for piece, *_, holder_id, _carried, _total in rows}
     carried = {piece.id for piece, *_, is_carried, _total in rows if is_carried}
     return WorkRows(PiecePage(items, count, page, per_page), holders, carried)
+
+
+@lru_cache(maxsize=64)
+def _statement(works: bool | None, by_marche: bool, statuses: tuple[str, ...] | None):
+    """The work list's statement for one shape of filters, its values bound at execution (structure_id, marche_id,
+    per_page, offset): built once per process and shape — building it anew was about half of its CPU (a few dozen
+    clause objects, each coerced), the other half executing it. The tenant's criteria are still added to it at
+    every execution (`access._do_orm_execute`), row-level security still applies."""
+    structure_id = bindparam("structure_id", type_=Integer)
+    conditions = waiting_conditions(structure_id, works=works, statuses=statuses,
+                                    marche_id=bindparam("marche_id", type_=Integer) if by_marche else None)
+    # Not correlated with the outer statement (which reads board_row through an alias): the structure's count.
+    total = select(func.count()).select_from(BoardRow).where(*conditions).correlate(None).scalar_subquery()
+    # The page's keys first, in the waiting index's order, under a limit hidden from the planner (`LIMIT (SELECT
+    # n)`, as `planning.opaque_limit` writes it; see `board_reading.lists.waiting_page`: with a plain LIMIT, misled
+    # by the row-level security filter, PostgreSQL read every waiting row of the structure with its piece, then
+    # sorted them); then the rows by primary key.
+    keys = (select(BoardRow.piece_id.label("piece_id"), BoardRow.next_due.label("next_due"),
+                   BoardRow.sort_date.label("sort_date")).where(*conditions)
+            .order_by(BoardRow.next_due.asc().nulls_last(), BoardRow.sort_date.desc(), BoardRow.piece_id.desc())
+            .limit(select(bindparam("per_page", type_=Integer)).scalar_subquery())
+            .offset(bindparam("offset", type_=Integer)).subquery("waiting_keys"))
+    shown = aliased(BoardRow)
+    holder = (select(MarcheParty.structure_id)
+              .where(MarcheParty.marche_id == Piece.marche_id, MarcheParty.role.in_(Role.HOLDERS),
+                     MarcheParty.status == "confirmed")
+              .order_by(MarcheParty.id).limit(1).correlate(Piece).scalar_subquery())
+    return (select(Piece, shown.marche_reference, shown.emitter_name, shown.emitter_siret, shown.next_kind,
+                   shown.next_due, holder, carried_by_an_etat(), total)
+            .select_from(keys)
+            .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
+            .join(Piece, Piece.id == keys.c.piece_id)
+            .order_by(keys.c.next_due.asc().nulls_last(), keys.c.sort_date.desc(), keys.c.piece_id.desc()))
