@@ -27,6 +27,10 @@ class BoardFilterForm(FilterForm):
     NAMES = ("marche_id", "party_id", "cadre", "status", "number", "du", "au", "tri")
 
     party_id = SelectField("Entreprise émettrice", validate_choice=False, choices=[], widget=ListSelect())
+    # The Tableau de bord's search is « starts with » (operations.dashboard.number_condition): the hint says so.
+    number = StringField("N° de pièce (début)", validators=[Optional(), max_length(20)], filters=[strip],
+                         render_kw={"type": "search", "autocomplete": "off", "placeholder": "ex. DB-PDM",
+                                    "hx-trigger": "input changed delay:400ms, search", "hx-include": "closest form"})
     du = StringField("Envoyées depuis le", validators=[Optional(), max_length(10)], filters=[strip],
                      render_kw={"type": "date"})
     au = StringField("Jusqu'au", validators=[Optional(), max_length(10)], filters=[strip],
