@@ -553,6 +553,8 @@ def run(args: argparse.Namespace) -> dict:
     seed_info = None
     if not (args.keep and _has_pieces(database)):
         seed_info = seed_database(database, args)
+    elif args.as_is:
+        pass  # a shared database read as it is (see --as-is)
     else:
         migrate(database)  # a kept database follows the schema (a new migration since it was seeded)
         if args.recompute or _read_model_empty(database):
@@ -693,6 +695,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--pgoptions", default="",
                         help="PostgreSQL settings for the server's connections (PGOPTIONS), e.g. \"-c jit=off\"")
     parser.add_argument("--database", default=DATABASE)
+    parser.add_argument("--as-is", action="store_true",
+                        help="with --keep: read the database as it is — no `flask db upgrade` from this tree, no "
+                             "read model recomputed (a shared database ahead of or behind this tree's migrations)")
     parser.add_argument("--keep", action="store_true",
                         help="re-use the seeded database if it has pieces, and keep it at the end")
     parser.add_argument("--quick", action="store_true",

@@ -44,9 +44,14 @@ import dashboards_seed as seeding  # noqa: E402
 DATABASE = "chorus_pagecpu"
 
 # name → (path, HTMX request?). {siret}: the account's structure. The Tableau de bord is measured as a whole page,
-# filtered, on a later page and as the fragment its filters and sort links fetch.
+# filtered, on a later page and as the fragment its filters and sort links fetch. Two pages whose own content is next
+# to nothing give the floor every logged-in page pays before its content: `aide` (the structure's help index: the
+# session, the user loader, the tenant switch, the layout — top bar, bell, menus — around a static list of articles)
+# and `cloche` (the bell's fragment, polled every minute: the same without the layout).
 PAGES = {
     "healthz": ("/healthz", False),
+    "aide": ("/s/{siret}/aide/", False),
+    "cloche": ("/s/{siret}/notifications/cloche", True),
     "synthese": ("/s/{siret}/synthese", False),
     "synthese_htmx": ("/s/{siret}/synthese?page=2", True),
     "tableau_de_bord": ("/s/{siret}/tableau-de-bord", False),
@@ -59,6 +64,7 @@ PAGES = {
 @dataclass
 class Sample:
     cpu_ms: list[float] = field(default_factory=list)
+    pg_ms: list[float] = field(default_factory=list)
     wall_ms: list[float] = field(default_factory=list)
     statements: list[int] = field(default_factory=list)
     status: dict[str, int] = field(default_factory=dict)
@@ -70,12 +76,15 @@ class Sample:
             return ordered[min(len(ordered) - 1, int(round(p * (len(ordered) - 1))))] if ordered else None
 
         return {"n": len(self.cpu_ms), "cpu_ms_median": statistics.median(self.cpu_ms) if self.cpu_ms else None,
-                "cpu_ms_p90": pct(self.cpu_ms, 0.9), "wall_ms_median": statistics.median(self.wall_ms)
+                "cpu_ms_p90": pct(self.cpu_ms, 0.9),
+                "pg_ms_median": statistics.median(self.pg_ms) if self.pg_ms else None, "wall_ms_median": statistics.median(self.wall_ms)
                 if self.wall_ms else None, "statements": max(self.statements) if self.statements else None,
                 "status": self.status, "bytes": self.bytes // max(len(self.cpu_ms), 1)}
 
 
-def prepare_database(database: str, pieces: int) -> None:
+def prepare_database(database: str, pieces: int, as_is: bool = False) -> None:
+    if as_is:  # a shared database others read: neither migrated from this tree nor given a read model
+        return
     if bench._has_pieces(database):
         bench.migrate(database)  # a kept database follows the schema
         _build_read_model(database)
@@ -132,6 +141,35 @@ class StatementCounter:
         self.count += 1
 
 
+class BackendCpu:
+    """PostgreSQL's own CPU for the application's connections, when the server runs on this machine: each connection
+    is a backend process, and /proc/<pid>/schedstat gives the CPU time it ran, in nanoseconds. On two shared cores a
+    page pays its statements twice — the driver's side (in `thread_time`) and the backend's (here) — and the goal's
+    budget (about 3 × /healthz) counts both. None when the backends' /proc entries are not readable (a remote
+    server)."""
+
+    def __init__(self, engine):
+        from sqlalchemy import event
+
+        self.pids: set[int] = set()
+        event.listen(engine, "checkout", self._checked_out)
+
+    def _checked_out(self, dbapi_connection, record, proxy) -> None:
+        pid = getattr(getattr(dbapi_connection, "info", None), "backend_pid", None)
+        if pid:
+            self.pids.add(pid)
+
+    def nanoseconds(self) -> int | None:
+        total, seen = 0, False
+        for pid in self.pids:
+            try:
+                total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+                seen = True
+            except (OSError, ValueError, IndexError):
+                continue  # a backend gone (its connection recycled) or not ours to read
+        return total if seen else None
+
+
 def hit(client, path: str, htmx: bool):
     headers = {"HX-Request": "true"} if htmx else {}
     cpu, wall = time.thread_time(), time.perf_counter()
@@ -141,12 +179,13 @@ def hit(client, path: str, htmx: bool):
 
 
 def run(args) -> dict:
-    prepare_database(args.database, args.pieces)
+    prepare_database(args.database, args.pieces, args.as_is)
     app = make_app(args.database)
     with app.app_context():
         from chorus_chain.extensions import db
 
         counter = StatementCounter(db.engine)
+        backends = BackendCpu(db.engine)
     sirets = bench._sirets(args.database)
     accounts = {key: (email, sirets[email]) for key, email in seeding.BENCH_LOGINS.items() if email in sirets}
     clients = {key: login(app, email) for key, (email, _siret) in accounts.items()}
@@ -160,8 +199,11 @@ def run(args) -> dict:
                 hit(client, url, htmx)
             sample = results[name][key] = Sample()
             for _ in range(args.requests):
-                before = counter.count
+                before, pg_before = counter.count, backends.nanoseconds()
                 cpu, wall, status, size = hit(client, url, htmx)
+                pg_after = backends.nanoseconds()
+                if pg_before is not None and pg_after is not None:
+                    sample.pg_ms.append((pg_after - pg_before) / 1e6)
                 sample.cpu_ms.append(cpu)
                 sample.wall_ms.append(wall)
                 sample.statements.append(counter.count - before)
@@ -191,17 +233,30 @@ def run(args) -> dict:
 
 def report(result: dict) -> str:
     pages = result["pages"]
-    floor = statistics.median([s["cpu_ms_median"] for s in pages.get("healthz", {}).values()] or [0]) or None
-    lines = [f"CPU per request (thread_time, ms) — {result['database']}, {result['requests']} requests per page "
-             f"and account; ratio = median CPU ÷ /healthz's median CPU ({floor and f'{floor:.2f}'} ms)",
-             f"{'page':<16} {'account':<14} {'cpu med':>8} {'cpu p90':>8} {'wall med':>9} {'stmts':>5} "
-             f"{'kB':>6} {'× healthz':>9}  status"]
+
+    def both(s: dict) -> float | None:  # the request's CPU on both sides: the application's thread and PostgreSQL's
+        return None if s.get("pg_ms_median") is None else s["cpu_ms_median"] + s["pg_ms_median"]
+
+    def floor_of(figure) -> float | None:
+        values = [figure(s) for s in pages.get("healthz", {}).values()]
+        return statistics.median(values) if values and None not in values else None
+
+    floor = floor_of(lambda s: s["cpu_ms_median"])
+    floor_both = floor_of(both)
+    lines = [f"CPU per request (ms) — {result['database']}, {result['requests']} requests per page and account; "
+             f"cpu: the application's thread (thread_time), pg: PostgreSQL's backend (/proc schedstat); ratios: "
+             f"median ÷ /healthz's median ({floor and f'{floor:.2f}'} ms; with pg "
+             f"{floor_both and f'{floor_both:.2f}'} ms)",
+             f"{'page':<16} {'account':<14} {'cpu med':>8} {'cpu p90':>8} {'pg med':>7} {'wall med':>9} {'stmts':>5} "
+             f"{'kB':>6} {'× healthz':>9} {'(+pg)':>6}  status"]
     for name, by_account in pages.items():
         for key, s in by_account.items():
             ratio = f"{s['cpu_ms_median'] / floor:.1f}" if floor else "—"
-            lines.append(f"{name:<16} {key:<14} {s['cpu_ms_median']:>8.2f} {s['cpu_ms_p90']:>8.2f} "
-                         f"{s['wall_ms_median']:>9.2f} {s['statements']:>5} {s['bytes'] / 1024:>6.1f} {ratio:>9}  "
-                         f"{s['status']}")
+            ratio_both = f"{both(s) / floor_both:.1f}" if floor_both and both(s) is not None else "—"
+            pg = f"{s['pg_ms_median']:.2f}" if s.get("pg_ms_median") is not None else "—"
+            lines.append(f"{name:<16} {key:<14} {s['cpu_ms_median']:>8.2f} {s['cpu_ms_p90']:>8.2f} {pg:>7} "
+                         f"{s['wall_ms_median']:>9.2f} {s['statements']:>5} {s['bytes'] / 1024:>6.1f} {ratio:>9} "
+                         f"{ratio_both:>6}  {s['status']}")
     return "\n".join(lines)
 
 
@@ -216,6 +271,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--profile-requests", type=int, default=10, help="requests per account under cProfile")
     parser.add_argument("--top", type=int, default=25, help="functions listed per profile (0: no profile)")
     parser.add_argument("--json", type=Path, help="write the figures and profiles to this file")
+    parser.add_argument("--as-is", action="store_true",
+                        help="read --database as it is: no `flask db upgrade` from this tree, no read model built "
+                             "(a shared database that may be ahead of, or behind, this tree's migrations)")
     args = parser.parse_args(argv)
     result = run(args)
     print(report(result))

@@ -6,11 +6,11 @@ Not a member → 404 (we do not even confirm the structure exists); a member wit
 """
 from __future__ import annotations
 
-from functools import wraps
+from functools import cache, wraps
 
 from flask import Blueprint, abort, g
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from chorus_chain import access
 from chorus_chain.domain import rights as rights_rules
@@ -39,21 +39,35 @@ def tenant_blueprint(name: str, import_name: str, url_prefix: str = "") -> Bluep
     return bp
 
 
+@cache
+def _membership_statement(postgresql: bool):
+    """The structure of the URL and the current account's approved membership of it, built once per process (every
+    tenant request runs it). On PostgreSQL the same statement sets the transaction's tenant settings for the
+    structure it returns (`access.settings_columns`): the tenant switch costs no statement of its own."""
+    statement = (select(Structure, Rattachement)
+                 .join(Rattachement, Rattachement.structure_id == Structure.id)
+                 .where(Structure.siret == bindparam("siret"), Rattachement.account_id == bindparam("account_id"),
+                        Rattachement.status == "approved"))
+    if postgresql:
+        statement = statement.add_columns(*access.settings_columns(Structure.id))
+    return access.built_once(statement)
+
+
 def load_structure_for_current_user(siret: str | None) -> Structure:
-    row = db.session.execute(
-        select(Structure, Rattachement)
-        .join(Rattachement, Rattachement.structure_id == Structure.id)
-        .where(Structure.siret == (siret or ""), Rattachement.account_id == current_user.id,
-               Rattachement.status == "approved")
-    ).first()
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    parameters = {"siret": siret or "", "account_id": current_user.id}
+    if postgresql:
+        parameters["chorus_system"] = access.system_setting()
+    row = db.session.execute(_membership_statement(postgresql), parameters).first()
     if row is None:
         abort(404)
-    structure, membership = row
+    structure, membership = row[0], row[1]
     g.structure = structure
     g.membership = membership
     g.is_gestionnaire = structure.gestionnaire_id == current_user.id
     g.rights = rights_rules.effective_rights(membership.rights(), g.is_gestionnaire)
-    access.set_tenant(structure.id)  # the pieces this request sees: the ORM's criteria and row-level security
+    # The pieces this request sees: the ORM's criteria, and row-level security (settings already applied on PostgreSQL).
+    access.set_tenant(structure.id, applied=postgresql)
     return structure
 
 

@@ -8,7 +8,7 @@ from flask_login import current_user, user_unauthorized
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 
-from chorus_chain import degraded, formatting, input_guard, row_urls
+from chorus_chain import degraded, formatting, input_guard, layout_urls, row_urls
 from chorus_chain.extensions import db, htmx, login_manager
 from chorus_chain.models.base import utcnow
 
@@ -58,6 +58,7 @@ def init_app(app: Flask) -> None:
 
     formatting.register(app)
     row_urls.register(app)
+    layout_urls.register(app)
 
     @app.context_processor
     def inject_user_context():

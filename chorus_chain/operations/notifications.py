@@ -250,10 +250,16 @@ UNREAD_COUNTED = 100
 def unread_count(account: Account, structure: Structure, at_most: int = UNREAD_COUNTED) -> int:
     """The number on the bell, counted up to `at_most` (`unread_label` writes « 99+ » from 100). Right needed:
     membership of the structure (any)."""
+    return db.session.scalar(select(unread_count_of(account.id, structure.id, at_most)))
+
+
+def unread_count_of(account_id, structure_id, at_most: int = UNREAD_COUNTED):
+    """`unread_count` as a scalar subquery, for a statement that reads it with other figures (the layout's counts,
+    `layout_counts`); the ids may be bound parameters."""
     unread = (select(Notification.id).where(
-        Notification.account_id == account.id, Notification.structure_id == structure.id,
+        Notification.account_id == account_id, Notification.structure_id == structure_id,
         Notification.read_at.is_(None)).limit(at_most).subquery())
-    return db.session.scalar(select(func.count()).select_from(unread))
+    return select(func.count()).select_from(unread).scalar_subquery()
 
 
 def unread_label(count: int) -> str:

@@ -67,8 +67,14 @@ def pending_requests(structure: Structure) -> list[Rattachement]:
 
 
 def pending_count(structure: Structure) -> int:
-    return db.session.scalar(select(func.count(Rattachement.id)).where(
-        Rattachement.structure_id == structure.id, Rattachement.status == "pending"))
+    return db.session.scalar(select(pending_count_of(structure.id)))
+
+
+def pending_count_of(structure_id):
+    """The requests to join the structure still waiting, as a scalar subquery (the layout reads it with the bell's
+    count, `layout_counts`); the id may be a bound parameter."""
+    return select(func.count(Rattachement.id)).where(
+        Rattachement.structure_id == structure_id, Rattachement.status == "pending").scalar_subquery()
 
 
 def overview_counts(structure: Structure) -> dict[str, int]:

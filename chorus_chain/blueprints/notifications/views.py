@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from chorus_chain import layout_counts
 from chorus_chain.blueprints.pieces.forms import ButtonForm, PreferencesForm
 from chorus_chain.extensions import htmx
 from chorus_chain.models.base import utcnow
@@ -24,16 +25,9 @@ PAGE_SIZE = 50
 
 @bp.app_context_processor
 def bell_helpers():
-    """For the bell in the top bar of every tenant page (one query, only where a structure is shown)."""
-    return {"unread_notifications_count": _unread_count, "unread_label": ops.unread_label}
-
-
-def _unread_count() -> int:
-    if g.get("structure") is None or not current_user.is_authenticated:
-        return 0
-    if "unread_count" not in g:  # counted once per request: the bell and the Tableau de bord's panel show the same
-        g.unread_count = ops.unread_count(current_user, g.structure)
-    return g.unread_count
+    """For the bell in the top bar of every tenant page (counted once per request, with the layout's other count:
+    layout_counts; only where a structure is shown)."""
+    return {"unread_notifications_count": layout_counts.unread_notifications, "unread_label": ops.unread_label}
 
 
 def _actor():

@@ -25,6 +25,7 @@ from chorus_chain.blueprints.organisation.forms import (
     SettingsForm,
     person_choices,
 )
+from chorus_chain import layout_counts
 from chorus_chain.domain import legal_identity
 from chorus_chain.domain import rights as rights_rules
 from chorus_chain.extensions import db, htmx
@@ -43,7 +44,7 @@ MODIFY = ("organisation", "modification")
 @bp.app_context_processor
 def tenant_helpers():
     """For the tenant navigation, shown on every blueprint's pages."""
-    return {"has_right": _template_has_right, "pending_approvals_count": _pending_approvals_count}
+    return {"has_right": _template_has_right, "pending_approvals_count": layout_counts.pending_approvals}
 
 
 @bp.context_processor
@@ -57,11 +58,6 @@ def _template_has_right(domain: str, level: str) -> bool:
     return g.get("structure") is not None and has_right(domain, level)
 
 
-def _pending_approvals_count() -> int:
-    # Called by the navigation only when shown, so pages of members who cannot approve pay no query.
-    if not _template_has_right(*MODIFY):
-        return 0
-    return ops.pending_count(g.structure)
 
 
 # --- Loading rows of the current structure (404 for any other structure's row) --------------------------------------

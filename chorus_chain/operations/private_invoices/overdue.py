@@ -108,13 +108,17 @@ def _candidates():
     it was as costly as running it, on every Synthèse and Tableau de bord). The tenant's criteria are added to it at
     each execution, and row-level security applies."""
     structure_id = bindparam("structure_id", type_=Integer)
-    return (select(Piece.id, Piece.number, Piece.montant_ttc, Piece.accepted_amount, Piece.issue_date,
-                   Piece.emitter_structure_id, Piece.route, BoardRow.emitter_name,
-                   # The term its emitter agreed with its contractor, in the same statement (`terms_of`: no row or
-                   # no term agreed, the legal 30 days).
-                   MarcheParty.commercial_term_days, MarcheParty.commercial_term_end_of_month)
-            .select_from(BoardRow).join(Piece, Piece.id == BoardRow.piece_id)
-            .outerjoin(MarcheParty, MarcheParty.id == Piece.emitter_party_id)
-            .where(BoardRow.structure_id == structure_id, BoardRow.status.in_(UNPAID), BoardRow.cadre.is_(None),
-                   Piece.issue_date < bindparam("latest_issue", type_=Date))
-            .order_by(Piece.issue_date, Piece.id).limit(bindparam("limit", type_=Integer)))
+    candidates = (select(Piece.id, Piece.number, Piece.montant_ttc, Piece.accepted_amount, Piece.issue_date,
+                         Piece.emitter_structure_id, Piece.route, Piece.emitter_party_id, BoardRow.emitter_name)
+                  .select_from(BoardRow).join(Piece, Piece.id == BoardRow.piece_id)
+                  .where(BoardRow.structure_id == structure_id, BoardRow.status.in_(UNPAID),
+                         BoardRow.cadre.is_(None), Piece.issue_date < bindparam("latest_issue", type_=Date))
+                  .order_by(Piece.issue_date, Piece.id).limit(bindparam("limit", type_=Integer))
+                  .subquery("candidates"))
+    # The term its emitter agreed with its contractor, in the same statement (`terms_of`: no row or no term agreed,
+    # the legal 30 days) — joined to the candidates kept, not to every unpaid invoice before the limit.
+    c = candidates.c
+    return (select(c.id, c.number, c.montant_ttc, c.accepted_amount, c.issue_date, c.emitter_structure_id, c.route,
+                   c.emitter_name, MarcheParty.commercial_term_days, MarcheParty.commercial_term_end_of_month)
+            .select_from(candidates).outerjoin(MarcheParty, MarcheParty.id == c.emitter_party_id)
+            .order_by(c.issue_date, c.id))
