@@ -81,6 +81,8 @@ def load() -> dict:
         "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10")),
         "JOB_DB_RETRY_SECONDS": float(os.environ.get("JOB_DB_RETRY_SECONDS", "120")),
         "CLOCK_INTERVAL_SECONDS": float(os.environ.get("CLOCK_INTERVAL_SECONDS", "60")),
+        # How long a structure's payment habits are kept (tresorerie.habits_cache); 0: recomputed on every request.
+        "HABITS_CACHE_SECONDS": float(os.environ.get("HABITS_CACHE_SECONDS", "600")),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "chorus-chain <ne-pas-repondre@chorus-chain.invalid>"),
         "OUTBOX_PAGE": development,
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),

@@ -15,6 +15,9 @@ import pytest
 from hypothesis import settings
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+# Tests change events and read forecasts at once: no habits kept between requests (test_tresorerie_habits_cache
+# turns the cache on with its own clock).
+os.environ.setdefault("HABITS_CACHE_SECONDS", "0")
 
 # No timed tests (speed is measured by bench/): hypothesis's per-example deadline (200 ms) failed property tests on
 # a loaded machine (test_charts' bars, 3 000 examples without a counterexample once the deadline was off).
