@@ -43,10 +43,15 @@ class PieceRow:
 
 @dataclass(frozen=True)
 class PiecePage:
+    """A page of pieces and how many there are. With `more_than` (a count capped at `board_reading.counts.CAP`, the
+    page says « plus de … »), `total` is only a lower bound: the rows counted, at least one past this page when
+    there is a next one — so `pages` still offers the next page, never a last page it does not know."""
+
     items: list[PieceRow]
     total: int
     page: int
     per_page: int
+    more_than: int | None = None
 
     @property
     def pages(self) -> int:

@@ -9,6 +9,7 @@ The former queries are kept here, as they stood before issue 20, as the oracle: 
 """
 from __future__ import annotations
 
+import html
 import random
 from contextlib import contextmanager
 from datetime import timedelta
@@ -18,6 +19,7 @@ import pytest
 from sqlalchemy import and_, case, exists, func, or_, select
 
 from chorus_chain.access import visible_to
+from chorus_chain.blueprints.dashboard import views as dashboard_views
 from chorus_chain.domain import statuses
 from chorus_chain.domain import transitions as T
 from chorus_chain.domain.statuses import Status
@@ -505,6 +507,58 @@ def test_a_count_beyond_the_cap_says_more_than_and_sums_nothing(app, w, monkeypa
         assert dashboard.overview(structure, dashboard.Filters(), None).total == 5
         narrowed = dashboard.overview(structure, dashboard.Filters(number="CAP-1"), None)
         assert narrowed.more_than is None and narrowed.total == 1
+
+
+def test_the_waiting_counts_say_more_than_beyond_the_cap_and_the_synthese_pages_go_on(app, w, monkeypatch):
+    """The waiting panels' and the Synthèse's counts read at most CAP + 1 rows: exact up to CAP, « plus de CAP »
+    beyond; the Synthèse's pages still go on past the cap, to the last row, in the box's order."""
+    for n in range(5):  # five A10 of the sous-traitant waiting on the mandataire's validation
+        pw.deposit(app, w, w.st1, "A10", f"WAIT-{n}", now=utcnow() - timedelta(days=n))
+    validations = {"validations": dashboard.VALIDATION_WAITING}
+    with pw.acting(app, w.mandataire) as (_, structure):
+        expected = [r.piece.id for r in pieces_for(structure, box="a_traiter", per_page=100).items]
+        assert len(expected) == 5
+        for cap in (5, 10):  # at or below the cap: exact, as before
+            monkeypatch.setattr(counts, "CAP", cap)
+            panel = lists.waiting_panels(structure.id, validations, per_page=2)["validations"]
+            assert (panel.total, panel.more_than, len(panel.items)) == (5, None, 2)
+            work = dashboard.work_list(structure, works=None, per_page=2).page
+            assert (work.total, work.more_than, work.pages) == (5, None, 3)
+            alone = lists.waiting_page(structure.id, statuses=list(dashboard.VALIDATION_WAITING), per_page=2)
+            assert (alone.total, alone.more_than) == (5, None)
+        monkeypatch.setattr(counts, "CAP", 3)
+        panel = lists.waiting_panels(structure.id, validations, per_page=2)["validations"]
+        assert panel.more_than == 3 and [r.piece.id for r in panel.items] == expected[:2]
+        assert lists.waiting_page(structure.id, statuses=list(dashboard.VALIDATION_WAITING), per_page=2).more_than == 3
+        walked, page = [], 1
+        while True:  # « page suivante » while the page says there is one
+            work = dashboard.work_list(structure, works=None, page=page, per_page=2).page
+            walked += [r.piece.id for r in work.items]
+            if page < 3:
+                assert work.more_than == 3 and work.pages > page, page
+            else:  # the last page read one past the cap anyway: exact there
+                assert (work.more_than, work.total, work.pages) == (None, 5, 3)
+            if page >= work.pages:
+                break
+            page += 1
+        assert walked == expected and page == 3
+        # An old link past the last page: the count alone, capped as well.
+        past = dashboard.work_list(structure, works=None, page=9, per_page=2).page
+        assert past.items == [] and past.total == 5 and past.more_than is None
+    # The pages say it, in the page's own words (pages of two rows: a page reads one past itself anyway).
+    monkeypatch.setattr(dashboard_views, "WORK_PER_PAGE", 2)
+    monkeypatch.setattr(dashboard, "PANEL_SIZE", 2)
+    client = pw.logged_in(app, w.mandataire)
+    synthese = html.unescape(client.get(f"/s/{w.mandataire.siret}/synthese").get_data(as_text=True))
+    assert "Plus de 3 pièces à traiter — page 1 (" in synthese or "Plus de 3 pièces à traiter — page 1<" in synthese
+    assert "Page 1</span>" in synthese and 'rel="next"' in synthese
+    last = html.unescape(client.get(f"/s/{w.mandataire.siret}/synthese?page=3").get_data(as_text=True))
+    assert "5 pièces à traiter — page 3 sur 3" in last and "Page 3 sur 3</span>" in last and 'rel="next"' not in last
+    board = html.unescape(client.get(f"/s/{w.mandataire.siret}/tableau-de-bord").get_data(as_text=True))
+    assert "Plus de 3 pièces dans la synthèse" in board and "Les 5 pièces" not in board
+    monkeypatch.setattr(counts, "CAP", 5)
+    board = html.unescape(client.get(f"/s/{w.mandataire.siret}/tableau-de-bord").get_data(as_text=True))
+    assert "Les 5 pièces dans la synthèse" in board and "Plus de" not in board.split("Les 5 pièces")[0][-200:]
 
 
 def test_the_number_search_matches_the_start_of_the_number(app, w):

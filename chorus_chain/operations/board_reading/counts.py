@@ -88,6 +88,30 @@ def capped_groups(conditions: list, along: tuple = ()) -> list[Group] | None:
             for status, marche_id, reference, count, amount, paid, under_way in rows]
 
 
+def count_limit(offset: int = 0, per_page: int = 0) -> int:
+    """How many rows a capped count reads: CAP + 1 (one past CAP tells « plus de CAP »), or, for a page deeper than
+    CAP, one past that page (its keys read that far anyway), so that the next page is still offered."""
+    return max(CAP, offset + per_page) + 1
+
+
+def capped_count(conditions: list, limit, along: tuple = ()):
+    """A scalar subquery: how many rows of board_row match `conditions`, reading at most `limit` of them (an int,
+    or a bound parameter). The limit is hidden from the planner (`LIMIT (SELECT n)`, as `planning.opaque_limit`):
+    with a plain one matching most of a structure's rows, PostgreSQL may plan to read them all. `along`: the
+    columns of the index to read in its order, so that the read stops at the limit — without an order, a waiting
+    panel's count (a status filter on top of the waiting index) was a bitmap scan of every waiting entry of the
+    structure (14 684 for the titulaire at a million pieces), which cannot stop."""
+    limit = opaque_limit(limit) if isinstance(limit, int) else select(limit).scalar_subquery()
+    rows = select(BoardRow.piece_id).where(*conditions).order_by(*along).limit(limit).subquery("capped")
+    return select(func.count()).select_from(rows).correlate(None).scalar_subquery()
+
+
+def capped_total(counted: int, limit: int) -> tuple[int, int | None]:
+    """(total, more_than) of a count read under `limit` rows: exact below it; at it, more than CAP (`total` is then
+    a lower bound, `PiecePage`)."""
+    return (counted, CAP) if counted >= limit else (counted, None)
+
+
 def party_sums(structure_id: int, party_ids):
     """A subquery of the money of the pieces each emitting party sent that the structure sees: invoiced (sent, not
     refused, credit notes deducted), validated by its contractor, paid (the paid statuses) — from the rollups."""

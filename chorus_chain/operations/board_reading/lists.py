@@ -3,7 +3,7 @@
 - `waiting_page`: what waits on the structure, most urgent first (the Synthèse) — the partial index
   `ix_board_row_waiting` (structure, next clock, newest): the rows read are the waiting ones, not its history;
 - `waiting_panels`: the Tableau de bord's waiting panels, each a slice of the same box by statuses, all in one
-  statement (a window per panel) over the same waiting rows;
+  statement (a branch per panel: its first keys, its count capped at `counts.CAP`);
 - `board_page`: the Tableau de bord's list on one sort, keyset-paginated (`cursor`): each sort has its index
   (structure, sort value, piece id), read forwards or backwards from the last row seen;
 - `own_sent`: the structure's own deposited pieces, newest first (the sous-traitant's payment tracker);
@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, select, tuple_, true
+from sqlalchemy import and_, func, literal, select, tuple_, true, union_all
 from sqlalchemy.orm import aliased
 
 from chorus_chain.domain.statuses import Status
 from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, Marche, Piece
 from chorus_chain.models.board import BoardRow
+from chorus_chain.operations.board_reading import counts
 from chorus_chain.operations.board_reading import cursor as cursors
 from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.operations.pieces_queries import PiecePage, PieceRow, _next_deadlines
@@ -102,6 +103,10 @@ def _listed_row(values) -> PieceRow:
                     reference, name, siret, NextClock(next_kind, next_due) if next_due is not None else None)
 
 
+# The "à traiter" box's order, the waiting index's (`ix_board_row_waiting`): earliest open clock, newest, highest id.
+WAITING_ORDER = (BoardRow.next_due.asc().nulls_last(), BoardRow.sort_date.desc(), BoardRow.piece_id.desc())
+
+
 def waiting_conditions(structure_id: int, *, works: bool | None = None, marche_id: int | None = None,
                        statuses: str | Iterable[str] | None = None) -> list:
     """What waits on the structure (the "à traiter" box: pieces_queries.box_condition), narrowed."""
@@ -120,9 +125,11 @@ def waiting_page(structure_id: int, *, works: bool | None = None, marche_id: int
                  statuses: str | Iterable[str] | None = None, page: int = 1, per_page: int = 20) -> PiecePage:
     """A page of what waits on the structure, most urgent first: the earliest open clock, pieces without one after,
     newest first, then the highest id — the order of `pieces_queries.pieces_for(box="a_traiter")`. Three queries
-    (rows, count, clocks); the count reads the waiting rows only (the partial index), bounded by the work to do."""
+    (rows, count, clocks); the count reads at most CAP + 1 waiting rows (`counts.count_limit`: « plus de CAP »)."""
     conditions = waiting_conditions(structure_id, works=works, marche_id=marche_id, statuses=statuses)
-    total = db.session.scalar(select(func.count()).select_from(BoardRow).where(*conditions))
+    limit = counts.count_limit((page - 1) * per_page, per_page)
+    counted = db.session.scalar(select(counts.capped_count(conditions, limit, along=WAITING_ORDER)))
+    total, more_than = counts.capped_total(counted, limit)
     # The page's keys first, in the waiting index's order (its columns: what it holds), under a limit hidden from
     # the planner (`planning.opaque_limit`): selecting the wide rows with a plain LIMIT, PostgreSQL misled by the
     # row-level security filter read every waiting row of the structure with its piece, then sorted them. Then
@@ -137,7 +144,7 @@ def waiting_page(structure_id: int, *, works: bool | None = None, marche_id: int
                      .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
                      .join(Piece, Piece.id == keys.c.piece_id)
                      .order_by(keys.c.next_due.asc().nulls_last(), keys.c.sort_date.desc(), keys.c.piece_id.desc()))
-    return PiecePage(items, total, page, per_page)
+    return PiecePage(items, total, page, per_page, more_than)
 
 
 def waiting_panels(structure_id: int, panels: dict[str, Iterable[str]], *, works: bool | None = None,
@@ -148,9 +155,10 @@ def waiting_panels(structure_id: int, panels: dict[str, Iterable[str]], *, works
     the number of panels instead of three per panel. The panels' statuses must not overlap (a row belongs to one
     panel).
 
-    One read of the structure's waiting rows in all the panels' statuses (the partial index, as each panel's count
-    read them): a window numbers the rows of each panel in the box's order and counts them, the first `per_page`
-    of each are then read by primary key."""
+    Per panel, in one statement (a UNION ALL): its first `per_page` keys in the box's order (the partial index,
+    stopping there) and its count reading at most CAP + 1 of its waiting rows (`counts.capped_count`: « plus de
+    CAP » beyond); the rows shown are then read by primary key. A window count over all of them read every waiting
+    row of the structure: 29 400 rows, 363 ms for the titulaire at a million pieces."""
     owner: dict[str, str] = {}
     for name, statuses in panels.items():
         for status in statuses:
@@ -158,19 +166,24 @@ def waiting_panels(structure_id: int, panels: dict[str, Iterable[str]], *, works
                 raise ValueError(f"status {status} in two waiting panels ({owner[status]}, {name})")
     if not owner:
         return {}
-    conditions = waiting_conditions(structure_id, works=works, statuses=list(owner))
-    panel = case(*[(BoardRow.status.in_(list(statuses)), name) for name, statuses in panels.items() if statuses])
-    order = (BoardRow.next_due.asc().nulls_last(), BoardRow.sort_date.desc(), BoardRow.piece_id.desc())
-    ranked = (select(BoardRow.piece_id.label("piece_id"), BoardRow.next_due.label("next_due"),
-                     BoardRow.sort_date.label("sort_date"), panel.label("panel"),
-                     func.row_number().over(partition_by=panel, order_by=order).label("rank"),
-                     func.count().over(partition_by=panel).label("total"))
-              .where(*conditions).subquery("waiting_ranked"))
+    order = WAITING_ORDER
+    limit = counts.count_limit(0, per_page)
+    branches = []
+    for name, statuses in panels.items():
+        if not statuses:
+            continue
+        conditions = waiting_conditions(structure_id, works=works, statuses=list(statuses))
+        keys = (select(BoardRow.piece_id.label("piece_id"), BoardRow.next_due.label("next_due"),
+                       BoardRow.sort_date.label("sort_date")).where(*conditions).order_by(*order)
+                .limit(opaque_limit(per_page)).subquery())
+        branches.append(select(keys.c.piece_id, keys.c.next_due, keys.c.sort_date, literal(name).label("panel"),
+                               counts.capped_count(conditions, limit, along=order).label("total")))
+    ranked = union_all(*branches).subquery("waiting_keys")
     shown = SHOWN
     rows = db.session.execute(
         select(*_listed_columns(shown), ranked.c.panel, ranked.c.total).select_from(ranked)
         .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == ranked.c.piece_id))
-        .join(Piece, Piece.id == ranked.c.piece_id).where(ranked.c.rank <= per_page)
+        .join(Piece, Piece.id == ranked.c.piece_id)
         .order_by(ranked.c.panel, ranked.c.next_due.asc().nulls_last(), ranked.c.sort_date.desc(),
                   ranked.c.piece_id.desc())).all()
     items: dict[str, list[PieceRow]] = {name: [] for name in panels}
@@ -179,7 +192,11 @@ def waiting_panels(structure_id: int, panels: dict[str, Iterable[str]], *, works
         panel_name, total = row[LISTED_WIDTH:]
         items[panel_name].append(_listed_row(row))
         totals[panel_name] = int(total)
-    return {name: PiecePage(items[name], totals[name], 1, per_page) for name in panels}
+    pages = {}
+    for name in panels:
+        total, more_than = counts.capped_total(totals[name], limit)
+        pages[name] = PiecePage(items[name], total, 1, per_page, more_than)
+    return pages
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ The same rows, order and count as `board_reading.lists.waiting_page` (the "à tr
 which costs three statements (count, rows, clocks) plus one for the holders (`dashboard.holders_of`): on a page
 that renders in a few milliseconds, each statement's round trip and ORM work was a sizeable share of its CPU
 (bench/page_cpu.py). Here:
-- the count is a scalar subquery of the same statement (the partial index's waiting rows, as before);
+- the count is a scalar subquery of the same statement, capped (`board_reading.counts.count_limit`: at most
+  CAP + 1 waiting rows, « plus de CAP » beyond; page numbers go on past it, one row past the page telling a next);
 - the next clock is the one the read model keeps with the row (`next_due`, `next_kind`: the earliest open clock of
   the piece, `board.rows`, maintained in the transaction of each change), the very clock the list is sorted by;
 - the holder is a correlated subquery per row shown (the marché's confirmed titulaire or mandataire, lowest id
@@ -28,7 +29,8 @@ from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import MarcheParty, Piece
 from chorus_chain.models.board import BoardRow
-from chorus_chain.operations.board_reading.lists import waiting_conditions
+from chorus_chain.operations.board_reading import counts
+from chorus_chain.operations.board_reading.lists import WAITING_ORDER, waiting_conditions
 from chorus_chain.operations.pieces_queries import PiecePage, PieceRow, carried_by_an_etat
 
 
@@ -53,34 +55,40 @@ def work_page(structure_id: int, *, works: bool | None = None, marche_id: int | 
     """One page of the work list, its marchés' holders and the états carrying its pieces: one statement (two for a
     page past the last one)."""
     wanted = None if not statuses else ((statuses,) if isinstance(statuses, str) else tuple(statuses))
+    offset = (page - 1) * per_page
+    # The count reads at most CAP + 1 waiting rows (« plus de CAP » beyond), or one past a deeper page.
+    limit = counts.count_limit(offset, per_page)
     rows = db.session.execute(_statement(works, marche_id is not None, wanted),
                               {"structure_id": structure_id, "marche_id": marche_id, "per_page": per_page,
-                               "offset": (page - 1) * per_page}).all()
+                               "offset": offset, "count_limit": limit}).all()
     if rows:
         count = rows[0][-1]
     elif page == 1:
         count = 0  # nothing waits: the page's keys are the first ones
     else:  # a page past the last one (an old link): the count alone
         conditions = waiting_conditions(structure_id, works=works, marche_id=marche_id, statuses=wanted)
-        count = db.session.scalar(select(func.count()).select_from(BoardRow).where(*conditions))
+        count = db.session.scalar(select(counts.capped_count(conditions, limit, along=WAITING_ORDER)))
+    count, more_than = counts.capped_total(count, limit)
     items = [PieceRow(piece, reference, name, siret, NextClock(kind, due) if due is not None else None)
              for piece, reference, name, siret, kind, due, _holder, _carried, _total in rows]
     holders = {piece.marche_id: holder_id for piece, *_, holder_id, _carried, _total in rows}
     carried = {piece.id for piece, *_, is_carried, _total in rows if is_carried}
-    return WorkRows(PiecePage(items, count, page, per_page), holders, carried)
+    return WorkRows(PiecePage(items, count, page, per_page, more_than), holders, carried)
 
 
 @lru_cache(maxsize=64)
 def _statement(works: bool | None, by_marche: bool, statuses: tuple[str, ...] | None):
     """The work list's statement for one shape of filters, its values bound at execution (structure_id, marche_id,
-    per_page, offset): built once per process and shape — building it anew was about half of its CPU (a few dozen
+    per_page, offset, count_limit): built once per process and shape — building it anew was about half of its CPU (a few dozen
     clause objects, each coerced), the other half executing it. The tenant's criteria are still added to it at
     every execution (`access._do_orm_execute`), row-level security still applies."""
     structure_id = bindparam("structure_id", type_=Integer)
     conditions = waiting_conditions(structure_id, works=works, statuses=statuses,
                                     marche_id=bindparam("marche_id", type_=Integer) if by_marche else None)
-    # Not correlated with the outer statement (which reads board_row through an alias): the structure's count.
-    total = select(func.count()).select_from(BoardRow).where(*conditions).correlate(None).scalar_subquery()
+    # Not correlated with the outer statement (which reads board_row through an alias): the structure's count,
+    # reading at most `count_limit` of its waiting rows (`board_reading.counts.count_limit`): at a million pieces the
+    # MOA's exact count read its 22 919 waiting rows to show twenty.
+    total = counts.capped_count(conditions, bindparam("count_limit", type_=Integer), along=WAITING_ORDER)
     # The page's keys first, in the waiting index's order, under a limit hidden from the planner (`LIMIT (SELECT
     # n)`, as `planning.opaque_limit` writes it; see `board_reading.lists.waiting_page`: with a plain LIMIT, misled
     # by the row-level security filter, PostgreSQL read every waiting row of the structure with its piece, then
