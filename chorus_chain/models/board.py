@@ -42,6 +42,10 @@ class BoardRow(Base):
         # The Synthèse: what waits on the structure, most urgent first (earliest open clock, then newest).
         Index("ix_board_row_waiting", "structure_id", "next_due", text("sort_date DESC"), text("piece_id DESC"),
               postgresql_where=text("waiting"), sqlite_where=text("waiting")),
+        # The Tableau de bord's waiting panels (`lists.waiting_panels`): one status's waiting rows in the waiting
+        # order, so that a panel reads its own rows only, not those of the statuses ahead of them (migration 0031).
+        Index("ix_board_row_waiting_status", "structure_id", "status", "next_due", text("sort_date DESC"),
+              text("piece_id DESC"), postgresql_where=text("waiting"), sqlite_where=text("waiting")),
         # The Tableau de bord's sorts (tri=date, numero, montant, statut, marche), each read backwards for "-".
         Index("ix_board_row_date", "structure_id", "sort_date", "piece_id"),
         Index("ix_board_row_number", "structure_id", "number_key", "piece_id"),
