@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from chorus_chain import web
+from chorus_chain import layout_counts, web
 from chorus_chain.blueprints.dashboard import work_actions
 from chorus_chain.blueprints.dashboard.forms import BoardFilterForm
 from chorus_chain.blueprints.pieces import display
@@ -202,6 +202,6 @@ def notifications():
 
 def _notifications_context() -> dict:
     account = current_user._get_current_object()
-    g.unread_count = ops.unread_count(account, g.structure)  # the bell of the same page shows this count too
-    return dict(unread=g.unread_count,
+    # The bell's own count (layout_counts: read once per request, with the pending approvals beside « Approbations »).
+    return dict(unread=layout_counts.unread_notifications(),
                 latest=ops.unread_notifications(account, g.structure, limit=NOTIFICATIONS_SHOWN))

@@ -58,8 +58,6 @@ def _template_has_right(domain: str, level: str) -> bool:
     return g.get("structure") is not None and has_right(domain, level)
 
 
-
-
 # --- Loading rows of the current structure (404 for any other structure's row) --------------------------------------
 
 def _member_or_404(member_id: int) -> Rattachement:
