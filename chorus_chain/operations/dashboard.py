@@ -338,12 +338,6 @@ def filter_parties(structure: Structure, marche_id: int | None = None,
 
 # --- Panels per part -------------------------------------------------------------------------------------------------
 
-def waiting_panel(structure: Structure, waiting_statuses, works: bool | None) -> PiecePage:
-    """The pieces waiting on the structure in these statuses, most urgent first (a slice of the "à traiter" box). The
-    Tableau de bord reads its panels together (`panels`); this one alone, as they were read one by one before."""
-    return lists.waiting_page(structure.id, statuses=list(waiting_statuses), works=works, per_page=PANEL_SIZE)
-
-
 @dataclass(frozen=True)
 class TacitRow:
     piece_id: int
