@@ -549,12 +549,13 @@ class ClockRow:
 
 
 def open_clocks(structure: Structure, panel: str, works: bool | None,
-                limit: int = PANEL_SIZE) -> tuple[list[ClockRow], int]:
+                limit: int = PANEL_SIZE) -> tuple[list[ClockRow], int, int | None]:
     """The pieces with an open clock of a panel (`board.rows.CLOCK_PANELS`: "payment", "corrections") that this
-    structure sees in one of the panel's parts, earliest due first, and how many there are: two queries on the
-    read model (`board_reading.lists.clock_page`)."""
-    rows, total = lists.clock_page(structure.id, panel, works, limit)
-    return [ClockRow(*row) for row in rows], total
+    structure sees in one of the panel's parts, earliest due first, how many there are and, beyond `counts.CAP`,
+    « plus de CAP » (the count is then not exact: `more_than`): one query on the read model
+    (`board_reading.lists.clock_page`)."""
+    rows, total, more_than = lists.clock_page(structure.id, panel, works, limit)
+    return [ClockRow(*row) for row in rows], total, more_than
 
 
 def with_interest(rows: list[ClockRow], now: datetime) -> list[ClockRow]:
@@ -589,10 +590,12 @@ class Panels:
     etats: list[DraftEtats] = field(default_factory=list)
     corrections: list[ClockRow] = field(default_factory=list)
     corrections_total: int = 0
+    corrections_more_than: int | None = None  # more than this many (counts.CAP): not counted further
     moa_to_validate: PiecePage | None = None
     to_pay: PiecePage | None = None
     payments: list[ClockRow] = field(default_factory=list)
     payments_total: int = 0
+    payments_more_than: int | None = None
     # Interest of late payments the buyer still owes (R2192-36: 45 days), on the buyer's side and on the companies'.
     interest_to_pay: list[interets_reading.InterestDue] = field(default_factory=list)
     interest_to_pay_total: int = 0
@@ -630,11 +633,12 @@ def panels(structure: Structure, works: bool | None, now: datetime) -> Panels:
     if PART_HOLDER in parts or PART_MOE in parts:
         # The MOE's corrections the titulaire may still contest: the MOE sees whom it waits on, the holder what
         # it has left to answer.
-        found.corrections, found.corrections_total = open_clocks(structure, "corrections", works)
+        found.corrections, found.corrections_total, found.corrections_more_than = open_clocks(
+            structure, "corrections", works, PANEL_SIZE)
     if PART_MOA in parts:
         found.moa_to_validate = waiting["moa_to_validate"]
         found.to_pay = waiting["to_pay"]
-        rows, found.payments_total = open_clocks(structure, "payment", works)
+        rows, found.payments_total, found.payments_more_than = open_clocks(structure, "payment", works, PANEL_SIZE)
         found.payments = with_interest(rows, now)
         found.interest_to_pay, found.interest_to_pay_total = interets_reading.unpaid_for(
             structure, (T.STEP_MOA, T.STEP_PAIEMENT), works, PANEL_SIZE)

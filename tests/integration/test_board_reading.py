@@ -445,14 +445,15 @@ def compare(app, w) -> int:
                 tracked = [t.piece.id for t in dashboard.payment_tracker(structure, works, limit=100)]
                 assert tracked == old_tracker(structure, works), (key, works)
                 for name, panel in CLOCK_PANELS.items():
-                    rows, total = dashboard.open_clocks(structure, name, works, limit=100)
+                    rows, total, more_than = dashboard.open_clocks(structure, name, works, limit=100)
                     expected = old_open_clocks(structure, panel.kind, panel.roles, works)
                     assert [(r.piece.id, r.marche.id, r.emitter_name, r.deadline.id) for r in rows] == expected, \
                         (key, works, name)
-                    assert total == len(expected)
+                    assert (total, more_than) == (len(expected), None)
                     clocks_seen[name] += len(expected)
-                    short, _ = dashboard.open_clocks(structure, name, works, limit=2)
+                    short, short_total, _ = dashboard.open_clocks(structure, name, works, limit=2)
                     assert [r.deadline.id for r in short] == [row[3] for row in expected[:2]]
+                    assert short_total == len(expected)
                 compared += 4
             old_sub = [(p, Decimal(i), Decimal(v), Decimal(paid)) for p, i, v, paid in old_subcontractors(structure)]
             compared += _compare_money(structure, old_sub, key)
@@ -559,6 +560,34 @@ def test_the_waiting_counts_say_more_than_beyond_the_cap_and_the_synthese_pages_
     monkeypatch.setattr(counts, "CAP", 5)
     board = html.unescape(client.get(f"/s/{w.mandataire.siret}/tableau-de-bord").get_data(as_text=True))
     assert "Les 5 pièces dans la synthèse" in board and "Plus de" not in board.split("Les 5 pièces")[0][-200:]
+
+
+def test_the_clock_panels_count_says_more_than_beyond_the_cap(app, w, monkeypatch):
+    """The clock panels' count reads at most CAP + 1 entries of the panel's index: exact up to CAP, « plus de CAP »
+    beyond, the rows shown the same; the page says it in its words."""
+    for n in range(4):  # four état-bound A10 of the sous-traitant, each with the MOE's corrections to contest
+        piece_id = pw.deposit(app, w, w.st1, "A10", f"CLK-{n}", now=utcnow() - timedelta(days=n))
+        for validator in (w.cotraitant, w.mandataire):
+            _try(app, validator, piece_id, "validate", utcnow())
+        _try(app, w.moe, piece_id, "take", utcnow())
+        _try(app, w.moe, piece_id, "issue_etat_acompte", utcnow(), contest=True)
+    with pw.acting(app, w.moe) as (_, structure):
+        expected = old_open_clocks(structure, CLOCK_PANELS["corrections"].kind, CLOCK_PANELS["corrections"].roles,
+                                   None)
+        assert len(expected) == 4
+        monkeypatch.setattr(counts, "CAP", 4)  # at the cap: exact
+        rows, total, more_than = dashboard.open_clocks(structure, "corrections", None, limit=2)
+        assert (total, more_than) == (4, None) and [r.deadline.id for r in rows] == [e[3] for e in expected[:2]]
+        monkeypatch.setattr(counts, "CAP", 3)  # beyond: « plus de 3 », the same rows
+        rows, total, more_than = dashboard.open_clocks(structure, "corrections", None, limit=2)
+        assert more_than == 3 and [r.deadline.id for r in rows] == [e[3] for e in expected[:2]]
+    monkeypatch.setattr(dashboard, "PANEL_SIZE", 2)
+    client = pw.logged_in(app, w.moe)
+    board = html.unescape(client.get(f"/s/{w.moe.siret}/tableau-de-bord").get_data(as_text=True))
+    assert "Et d'autres : plus de 3 en tout." in board
+    monkeypatch.setattr(counts, "CAP", 1000)
+    board = html.unescape(client.get(f"/s/{w.moe.siret}/tableau-de-bord").get_data(as_text=True))
+    assert "Et 2 autre(s)." in board and "plus de 3" not in board
 
 
 def test_the_number_search_matches_the_start_of_the_number(app, w):
