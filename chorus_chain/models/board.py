@@ -17,7 +17,7 @@ done in one narrow place, `operations.board.refresh`, under `system_access`.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, Index, Integer, Numeric, String, text
@@ -30,6 +30,8 @@ Money = Numeric(14, 2)
 # condition each.
 PAYMENT_CLOCK = "payment_clock_id IS NOT NULL"
 CORRECTIONS_CLOCK = "corrections_clock_id IS NOT NULL"
+# The private invoices unpaid, with their due date, on the rows of the company owed and of the one that must pay.
+PRIVATE_DUE = "private_due IS NOT NULL"
 
 
 class BoardRow(Base):
@@ -71,6 +73,10 @@ class BoardRow(Base):
               postgresql_where=text(PAYMENT_CLOCK), sqlite_where=text(PAYMENT_CLOCK)),
         Index("ix_board_row_corrections_clock", "structure_id", "corrections_due", "corrections_clock_id", "piece_id",
               postgresql_where=text(CORRECTIONS_CLOCK), sqlite_where=text(CORRECTIONS_CLOCK)),
+        # « Factures entre entreprises échues, non payées »: the structure's unpaid private invoices, earliest due
+        # first (migration 0032) — the overdue ones are the first entries, read up to what the panel shows.
+        Index("ix_board_row_private_due", "structure_id", "private_due", "piece_id",
+              postgresql_where=text(PRIVATE_DUE), sqlite_where=text(PRIVATE_DUE)),
     )
 
     structure_id: Mapped[int] = mapped_column(primary_key=True)  # the structure that sees the piece
@@ -112,6 +118,10 @@ class BoardRow(Base):
     payment_due: Mapped[datetime | None]
     corrections_clock_id: Mapped[int | None]
     corrections_due: Mapped[datetime | None]
+    # An unpaid private invoice's due date (the term its emitter agreed with its contractor, or the legal 30 days:
+    # `private_invoices.due_sql`) on the rows of its emitter and of its contractor, else NULL. A calendar date: the
+    # panel compares it with the day in Paris when it is read, so no sweep has to move it.
+    private_due: Mapped[date | None]
 
 
 class BoardCount(Base):

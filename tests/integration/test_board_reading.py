@@ -161,15 +161,16 @@ def old_history(structure, today):
 
 
 def old_overdue(structure, today, limit=100):
-    """The unpaid private invoices past due before the read model: every unpaid private invoice of the platform the
-    structure sees (the access predicate), then those it issued or pays."""
+    """The unpaid private invoices past due, on the source tables: every unpaid private invoice of the platform the
+    structure sees (the access predicate), those it issued or pays, each due under its emitter's agreed term (the
+    domain's rule, in Python), most overdue first (earliest due, then id). (Before the read model the page took the
+    first `4 × limit` by invoice date and kept the late ones: the same rows whenever one term applies.)"""
     from chorus_chain.domain import commercial_terms as commercial
     from chorus_chain.operations.private_invoices import overdue
 
     rows = list(db.session.execute(
         select(Piece, Structure.name).join(Structure, Structure.id == Piece.emitter_structure_id)
-        .where(Piece.cadre.is_(None), Piece.status.in_(overdue.UNPAID), Piece.issue_date < today - timedelta(days=1))
-        .order_by(Piece.issue_date, Piece.id).limit(limit * 4)))
+        .where(visible_to(structure.id), Piece.cadre.is_(None), Piece.status.in_(overdue.UNPAID))))
     terms = overdue.terms_of(piece.emitter_party_id for piece, _name in rows)
     found = []
     for piece, name in rows:
@@ -180,6 +181,7 @@ def old_overdue(structure, today, limit=100):
         days = commercial.days_overdue(due, today, paid=False)
         if days > 0:
             found.append((piece.id, due, days, ours, name))
+    found.sort(key=lambda row: (row[1], row[0]))
     return found[:limit]
 
 
@@ -263,6 +265,13 @@ def random_world(app, w, seed: int, pieces: int = 24) -> None:
         _try(app, w.moa, piece_id, "moa_validate", step + timedelta(hours=4))
     # A private invoice its contractor has not answered yet: unpaid past its due date in every world.
     pw.deposit(app, w, w.st2, None, f"R{seed}-OPEN", now=now - timedelta(days=1), ht="300.00")
+    # The payment term st2 agreed with st1, set after its invoices (their due dates move with it: board_row's
+    # private_due, refreshed in the same transaction), « fin de mois » or not, or none (the legal 30 days).
+    term = rng.choice(((None, False), (1, False), (10, True), (45, True), (60, False)))
+    with pw.system(app):
+        party = db.session.get(MarcheParty, w.st2.party_id)
+        party.commercial_term_days, party.commercial_term_end_of_month = term
+        db.session.commit()
     with pw.system(app):
         from chorus_chain.operations import deadlines as sweep_ops
 

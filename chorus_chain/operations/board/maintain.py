@@ -9,7 +9,8 @@
   hook below); Core `insert()` / `update()` on the source tables must call `touch` (or `refresh`).
 
 What feeds a board row (and so touches its piece): the piece, its access rows, its deadlines, its events, the
-état d'acompte that carries it (its status), the name and SIRET of its emitter, the reference of its marché.
+état d'acompte that carries it (its status), the name and SIRET of its emitter, the reference of its marché, the
+payment term its emitting party agreed (a private invoice's due date).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from chorus_chain.models import (
     EtatAcompte,
     EtatAcomptePdm,
     Marche,
+    MarcheParty,
     Piece,
     PieceAccess,
     PieceEvent,
@@ -127,6 +129,8 @@ def flush_pending(session: Session | None = None) -> int:
                     Piece.emitter_structure_id.in_(pending["emitters"]))))
             if pending["marches"]:
                 ids.update(session.scalars(select(Piece.id).where(Piece.marche_id.in_(pending["marches"]))))
+            if pending["parties"]:
+                ids.update(session.scalars(select(Piece.id).where(Piece.emitter_party_id.in_(pending["parties"]))))
             return refresh(ids)
     finally:
         session.info.pop(_BUSY, None)
@@ -138,6 +142,8 @@ def flush_pending(session: Session | None = None) -> int:
 # The attributes of a Structure / Marche a board row copies.
 _EMITTER_FACTS = ("name", "siret")
 _MARCHE_FACTS = ("reference",)
+# The payment term a party agreed for its private invoices: their due date (board_row.private_due).
+_PARTY_FACTS = ("commercial_term_days", "commercial_term_end_of_month")
 
 
 def _changed(instance, names) -> bool:
@@ -169,6 +175,11 @@ def _after_flush(session: Session, flush_context) -> None:
             if instance not in session.new and _changed(instance, _MARCHE_FACTS):
                 pending = pending or pending_of(session)
                 pending["marches"].add(instance.id)
+            continue
+        elif isinstance(instance, MarcheParty):
+            if instance not in session.new and _changed(instance, _PARTY_FACTS):
+                pending = pending or pending_of(session)
+                pending["parties"].add(instance.id)
             continue
         if piece_id is not None:
             pending = pending or pending_of(session)

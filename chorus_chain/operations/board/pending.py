@@ -9,8 +9,9 @@ PENDING = "board_pending"  # session.info key
 
 
 def pending_of(session) -> dict[str, set]:
-    """The session's stale pieces, and the états / emitters / marchés whose pieces are stale."""
-    return session.info.setdefault(PENDING, {"pieces": set(), "etats": set(), "emitters": set(), "marches": set()})
+    """The session's stale pieces, and the états / emitters / marchés / emitting parties whose pieces are stale."""
+    return session.info.setdefault(PENDING, {"pieces": set(), "etats": set(), "emitters": set(), "marches": set(),
+                                             "parties": set()})
 
 
 def touch(piece_ids: Iterable[int]) -> None:

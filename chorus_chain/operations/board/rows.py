@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Integer, Numeric, and_, case, exists, func, literal, select, type_coerce, union_all
+from sqlalchemy import Integer, Numeric, and_, case, exists, func, literal, or_, select, type_coerce, union_all
 
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain import transitions as T
 from chorus_chain.models import BoardCount, BoardRow, Deadline, Marche, Piece, PieceAccess, PieceEvent, Structure
 from chorus_chain.operations import pieces_queries as rules
+from chorus_chain.operations.private_invoices import due_sql
+from chorus_chain.operations.private_invoices.overdue import UNPAID as UNPAID_PRIVATE
 
 ZERO = literal(0, Numeric(14, 2))
 CENT = Decimal("0.01")
@@ -84,6 +86,12 @@ def board_select(piece_ids=None):
             clock = (select(value).where(of_kind).order_by(Deadline.due_at, Deadline.id).limit(1)
                      .correlate(Piece).scalar_subquery())
             panel_clocks[f"{panel.name}_{'clock_id' if column == 'id' else 'due'}"] = case((plays, clock))
+    # An unpaid private invoice's due date, on the rows of the company owed (its emitter) and of the one that must pay
+    # it (its contractor, the route's one step): the « échues, non payées » panel of both (`private_invoices.overdue`).
+    private_due = case((and_(Piece.cadre.is_(None), Piece.status.in_(UNPAID_PRIVATE), Piece.issue_date.is_not(None),
+                             or_(viewer.c.structure_id == Piece.emitter_structure_id,
+                                 rules.plays(viewer.c.roles, T.STEP_CONTRACTOR))),
+                        due_sql.agreed_due(Piece.issue_date, Piece.emitter_party_id)))
     draft = rules.draft_of(viewer.c.structure_id)
     waiting_role = case((draft, literal(T.EMITTER)),
                         *((condition, literal(actor)) for actor, condition in rules.waiting_as(viewer.c.roles)))
@@ -118,6 +126,7 @@ def board_select(piece_ids=None):
         "tacit_at": tacit_at,
         "validated": rules.validated_by_a_contractor(),
         **panel_clocks,
+        "private_due": private_due,
     }
     assert tuple(columns) == COLUMNS, "board_select must give every column of board_row, in order"
     return (select(*(column.label(name) for name, column in columns.items()))

@@ -1,16 +1,18 @@
 """The private invoices of a structure unpaid past their due date (C. com. L. 441-10), for the Synthèse and the
 Tableau de bord of both companies: the one that issued it (it is owed) and the one that must pay it.
 
-Read under the structure's tenant: only the pieces it sees are read. Read-only.
+Read under the structure's tenant: only the pieces it sees are read (the dashboards' read model, `board_row`, which
+carries each unpaid private invoice's due date). Read-only.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 
-from sqlalchemy import Date, Integer, bindparam, select
+from sqlalchemy import Date, Integer, and_, bindparam, select
+from sqlalchemy.orm import aliased
 
 from chorus_chain.domain import commercial_terms as commercial
 from chorus_chain.domain.statuses import Status
@@ -23,8 +25,8 @@ UNPAID = (Status.TRANSMISE_CONTRACTANT.value, Status.ACCEPTEE_CONTRACTANT.value)
 
 @dataclass(frozen=True)
 class OverduePiece:
-    """What the lists show of an overdue invoice (its link, its number, its amounts): read as columns, not as a
-    `Piece` entity — a dashboard reads up to eighty candidates to keep twenty."""
+    """What the lists show of an overdue invoice (its link, its number, its amounts): its board row's columns, not a
+    `Piece` entity."""
 
     id: int
     number: str
@@ -79,46 +81,41 @@ def due_of(piece: Piece, today: date) -> Due | None:
 
 
 def overdue_for(structure: Structure, today: date, limit: int = 20) -> list[Overdue]:
-    """The structure's private invoices, issued or received, unpaid after their due date: most overdue first."""
-    # The shortest agreed term is one day: only invoices dated before yesterday can be late.
-    latest_issue = today - timedelta(days=1)
-    # The structure's unpaid private invoices are its rows of the dashboards' read model in those statuses (the
-    # status index of board_row: what is unpaid now, not every unpaid private invoice of the platform probed for
-    # visibility — issue 20), with the emitter's name the row carries; then their pieces by primary key.
-    rows = db.session.execute(_candidates(), {"structure_id": structure.id, "latest_issue": latest_issue,
-                                              "limit": limit * 4}).all()
+    """The structure's private invoices, issued or received, unpaid after their due date: most overdue first (the
+    earliest due date, then the piece's id), at most `limit`.
+
+    One statement on the read model: board_row carries each unpaid private invoice's due date (`private_due`, kept
+    in the transaction of each change, on the rows of its emitter and of its contractor only), so the overdue ones
+    are the first entries of the structure's range of `ix_board_row_private_due` — read up to `limit`, whatever the
+    structure's history. The due date is a calendar date and `today` the day in Paris: an invoice due yesterday is
+    one day late today (`commercial_terms.days_overdue`)."""
+    rows = db.session.execute(_overdue(), {"structure_id": structure.id, "today": today, "limit": limit}).all()
     found = []
-    for (piece_id, number, montant_ttc, accepted_amount, issue_date, emitter_structure_id, route, emitter_name,
-         term_days, end_of_month) in rows:
-        ours = emitter_structure_id == structure.id
-        pays = any(step.get("structure_id") == structure.id for step in route or ())
-        if not (ours or pays):
-            continue
-        due = commercial.Term.agreed(term_days, end_of_month).due(issue_date)
-        days = commercial.days_overdue(due, today, paid=False)
-        if days > 0:
-            found.append(Overdue(OverduePiece(piece_id, number, montant_ttc, accepted_amount), due, days, ours,
-                                 emitter_name))
-    return found[:limit]
+    for piece_id, number, montant_ttc, accepted_amount, emitter_structure_id, emitter_name, due in rows:
+        found.append(Overdue(OverduePiece(piece_id, number, montant_ttc, accepted_amount), due,
+                             commercial.days_overdue(due, today, paid=False), emitter_structure_id == structure.id,
+                             emitter_name))
+    return found
 
 
 @lru_cache(maxsize=1)
-def _candidates():
-    """The statement of `overdue_for`'s candidates, its values bound at execution: built once per process (building
-    it was as costly as running it, on every Synthèse and Tableau de bord). The tenant's criteria are added to it at
-    each execution, and row-level security applies."""
+def _overdue():
+    """The statement of `overdue_for`, its values bound at execution: built once per process (building it cost as
+    much as running it, on every Synthèse and Tableau de bord). Row-level security applies to it.
+
+    The keys first, from the partial index alone (an index-only scan of `limit` entries under a limit hidden from
+    the planner, `planning.opaque_limit`: misled by the row-level security filter, PostgreSQL otherwise reads every
+    row of a structure and sorts them), then their rows by primary key: what the list shows is on the board row
+    (number, amounts, emitter), no piece is read."""
     structure_id = bindparam("structure_id", type_=Integer)
-    candidates = (select(Piece.id, Piece.number, Piece.montant_ttc, Piece.accepted_amount, Piece.issue_date,
-                         Piece.emitter_structure_id, Piece.route, Piece.emitter_party_id, BoardRow.emitter_name)
-                  .select_from(BoardRow).join(Piece, Piece.id == BoardRow.piece_id)
-                  .where(BoardRow.structure_id == structure_id, BoardRow.status.in_(UNPAID),
-                         BoardRow.cadre.is_(None), Piece.issue_date < bindparam("latest_issue", type_=Date))
-                  .order_by(Piece.issue_date, Piece.id).limit(bindparam("limit", type_=Integer))
-                  .subquery("candidates"))
-    # The term its emitter agreed with its contractor, in the same statement (`terms_of`: no row or no term agreed,
-    # the legal 30 days) — joined to the candidates kept, not to every unpaid invoice before the limit.
-    c = candidates.c
-    return (select(c.id, c.number, c.montant_ttc, c.accepted_amount, c.issue_date, c.emitter_structure_id, c.route,
-                   c.emitter_name, MarcheParty.commercial_term_days, MarcheParty.commercial_term_end_of_month)
-            .select_from(candidates).outerjoin(MarcheParty, MarcheParty.id == c.emitter_party_id)
-            .order_by(c.issue_date, c.id))
+    keys = (select(BoardRow.piece_id.label("piece_id"), BoardRow.private_due.label("due"))
+            .where(BoardRow.structure_id == structure_id, BoardRow.private_due.is_not(None),
+                   BoardRow.private_due < bindparam("today", type_=Date))
+            .order_by(BoardRow.private_due, BoardRow.piece_id)
+            .limit(select(bindparam("limit", type_=Integer)).scalar_subquery()).subquery("overdue_keys"))
+    shown = aliased(BoardRow, name="shown")
+    return (select(shown.piece_id, shown.number, shown.montant_ttc, shown.accepted_amount, shown.emitter_structure_id,
+                   shown.emitter_name, keys.c.due)
+            .select_from(keys)
+            .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
+            .order_by(keys.c.due, keys.c.piece_id))
