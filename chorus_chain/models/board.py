@@ -74,7 +74,7 @@ class BoardRow(Base):
         Index("ix_board_row_corrections_clock", "structure_id", "corrections_due", "corrections_clock_id", "piece_id",
               postgresql_where=text(CORRECTIONS_CLOCK), sqlite_where=text(CORRECTIONS_CLOCK)),
         # « Factures entre entreprises échues, non payées »: the structure's unpaid private invoices, earliest due
-        # first (migration 0032) — the overdue ones are the first entries, read up to what the panel shows.
+        # first (migration 0033) — the overdue ones are the first entries, read up to what the panel shows.
         Index("ix_board_row_private_due", "structure_id", "private_due", "piece_id",
               postgresql_where=text(PRIVATE_DUE), sqlite_where=text(PRIVATE_DUE)),
     )
