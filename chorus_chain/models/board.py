@@ -32,6 +32,9 @@ PAYMENT_CLOCK = "payment_clock_id IS NOT NULL"
 CORRECTIONS_CLOCK = "corrections_clock_id IS NOT NULL"
 # The private invoices unpaid, with their due date, on the rows of the company owed and of the one that must pay.
 PRIVATE_DUE = "private_due IS NOT NULL"
+# The first unpaid interest clock of a late payment, on the buyer's side and on the companies owed it.
+INTEREST_TO_PAY_CLOCK = "interest_to_pay_clock_id IS NOT NULL"
+INTEREST_OWED_CLOCK = "interest_owed_clock_id IS NOT NULL"
 
 
 class BoardRow(Base):
@@ -77,6 +80,11 @@ class BoardRow(Base):
         # first (migration 0033) — the overdue ones are the first entries, read up to what the panel shows.
         Index("ix_board_row_private_due", "structure_id", "private_due", "piece_id",
               postgresql_where=text(PRIVATE_DUE), sqlite_where=text(PRIVATE_DUE)),
+        # The interest panels (migration 0034): the structure's pieces owing interest, by their first clock.
+        Index("ix_board_row_interest_to_pay_clock", "structure_id", "interest_to_pay_due", "interest_to_pay_clock_id",
+              "piece_id", postgresql_where=text(INTEREST_TO_PAY_CLOCK), sqlite_where=text(INTEREST_TO_PAY_CLOCK)),
+        Index("ix_board_row_interest_owed_clock", "structure_id", "interest_owed_due", "interest_owed_clock_id",
+              "piece_id", postgresql_where=text(INTEREST_OWED_CLOCK), sqlite_where=text(INTEREST_OWED_CLOCK)),
     )
 
     structure_id: Mapped[int] = mapped_column(primary_key=True)  # the structure that sees the piece
@@ -122,6 +130,12 @@ class BoardRow(Base):
     # `private_invoices.due_sql`) on the rows of its emitter and of its contractor, else NULL. A calendar date: the
     # panel compares it with the day in Paris when it is read, so no sweep has to move it.
     private_due: Mapped[date | None]
+    # The piece's first clock (due, id) of the interest of a late payment still unpaid, when this structure plays
+    # one of the panel's parts on it (`operations.board.rows.CLOCK_PANELS`: interest_to_pay, interest_owed).
+    interest_to_pay_clock_id: Mapped[int | None]
+    interest_to_pay_due: Mapped[datetime | None]
+    interest_owed_clock_id: Mapped[int | None]
+    interest_owed_due: Mapped[datetime | None]
 
 
 class BoardCount(Base):

@@ -599,8 +599,10 @@ class Panels:
     # Interest of late payments the buyer still owes (R2192-36: 45 days), on the buyer's side and on the companies'.
     interest_to_pay: list[interets_reading.InterestDue] = field(default_factory=list)
     interest_to_pay_total: int = 0
+    interest_to_pay_more_than: int | None = None  # more than this many pieces owe some (counts.CAP): not counted
     interest_owed: list[interets_reading.InterestDue] = field(default_factory=list)
     interest_owed_total: int = 0
+    interest_owed_more_than: int | None = None
 
     @property
     def interest_accruing(self) -> Decimal:
@@ -624,8 +626,8 @@ def panels(structure: Structure, works: bool | None, now: datetime) -> Panels:
     if PART_SOUS_TRAITANT in parts:
         found.tracker = payment_tracker(structure, works, now=now)
     if PART_HOLDER in parts or PART_SOUS_TRAITANT in parts:
-        found.interest_owed, found.interest_owed_total = interets_reading.unpaid_for(
-            structure, (T.EMITTER, T.TITULAIRE), works, PANEL_SIZE)
+        found.interest_owed, found.interest_owed_total, found.interest_owed_more_than = interets_reading.unpaid_for(
+            structure, interets_reading.OWED, works, PANEL_SIZE)
     if PART_MOE in parts:
         found.moe_to_take = waiting["moe_to_take"]
         found.moe_to_issue = waiting["moe_to_issue"]
@@ -640,6 +642,6 @@ def panels(structure: Structure, works: bool | None, now: datetime) -> Panels:
         found.to_pay = waiting["to_pay"]
         rows, found.payments_total, found.payments_more_than = open_clocks(structure, "payment", works, PANEL_SIZE)
         found.payments = with_interest(rows, now)
-        found.interest_to_pay, found.interest_to_pay_total = interets_reading.unpaid_for(
-            structure, (T.STEP_MOA, T.STEP_PAIEMENT), works, PANEL_SIZE)
+        found.interest_to_pay, found.interest_to_pay_total, found.interest_to_pay_more_than = (
+            interets_reading.unpaid_for(structure, interets_reading.TO_PAY, works, PANEL_SIZE))
     return found

@@ -10,7 +10,8 @@
 
 What feeds a board row (and so touches its piece): the piece, its access rows, its deadlines, its events, the
 état d'acompte that carries it (its status), the name and SIRET of its emitter, the reference of its marché, the
-payment term its emitting party agreed (a private invoice's due date).
+payment term its emitting party agreed (a private invoice's due date), whether a late payment's interest is paid
+(the interest panels' clock of the piece it hangs on).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from chorus_chain.models import (
     Deadline,
     EtatAcompte,
     EtatAcomptePdm,
+    LinePayment,
     Marche,
     MarcheParty,
     Piece,
@@ -131,6 +133,9 @@ def flush_pending(session: Session | None = None) -> int:
                 ids.update(session.scalars(select(Piece.id).where(Piece.marche_id.in_(pending["marches"]))))
             if pending["parties"]:
                 ids.update(session.scalars(select(Piece.id).where(Piece.emitter_party_id.in_(pending["parties"]))))
+            if pending["payments"]:
+                ids.update(session.scalars(select(Deadline.piece_id).where(
+                    Deadline.line_payment_id.in_(pending["payments"]), Deadline.piece_id.is_not(None))))
             return refresh(ids)
     finally:
         session.info.pop(_BUSY, None)
@@ -144,6 +149,8 @@ _EMITTER_FACTS = ("name", "siret")
 _MARCHE_FACTS = ("reference",)
 # The payment term a party agreed for its private invoices: their due date (board_row.private_due).
 _PARTY_FACTS = ("commercial_term_days", "commercial_term_end_of_month")
+# Whether a late payment's interest is paid: the interest panels (board_row.interest_*_clock_id).
+_PAYMENT_FACTS = ("interest_paid_on",)
 
 
 def _changed(instance, names) -> bool:
@@ -175,6 +182,13 @@ def _after_flush(session: Session, flush_context) -> None:
             if instance not in session.new and _changed(instance, _MARCHE_FACTS):
                 pending = pending or pending_of(session)
                 pending["marches"].add(instance.id)
+            continue
+        elif isinstance(instance, LinePayment):
+            # Its interest paid (or unpaid again): the interest panels' clock of its piece — which, lapsed at the
+            # sweep, does not change itself.
+            if instance not in session.new and _changed(instance, _PAYMENT_FACTS):
+                pending = pending or pending_of(session)
+                pending["payments"].add(instance.id)
             continue
         elif isinstance(instance, MarcheParty):
             if instance not in session.new and _changed(instance, _PARTY_FACTS):

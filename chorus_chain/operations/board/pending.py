@@ -9,9 +9,10 @@ PENDING = "board_pending"  # session.info key
 
 
 def pending_of(session) -> dict[str, set]:
-    """The session's stale pieces, and the états / emitters / marchés / emitting parties whose pieces are stale."""
+    """The session's stale pieces, and the états / emitters / marchés / emitting parties whose pieces are stale, and
+    the late payments whose interest clock's piece is."""
     return session.info.setdefault(PENDING, {"pieces": set(), "etats": set(), "emitters": set(), "marches": set(),
-                                             "parties": set()})
+                                             "parties": set(), "payments": set()})
 
 
 def touch(piece_ids: Iterable[int]) -> None:

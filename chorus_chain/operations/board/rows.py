@@ -14,7 +14,8 @@ from sqlalchemy import Integer, Numeric, and_, case, exists, func, literal, or_,
 
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain import transitions as T
-from chorus_chain.models import BoardCount, BoardRow, Deadline, Marche, Piece, PieceAccess, PieceEvent, Structure
+from chorus_chain.models import (BoardCount, BoardRow, Deadline, LinePayment, Marche, Piece, PieceAccess, PieceEvent,
+                                 Structure)
 from chorus_chain.operations import pieces_queries as rules
 from chorus_chain.operations.private_invoices import due_sql
 from chorus_chain.operations.private_invoices.overdue import UNPAID as UNPAID_PRIVATE
@@ -38,6 +39,9 @@ class ClockPanel:
     name: str
     kind: str
     roles: tuple[str, ...]
+    # The clocks listed: the open ones (done_at NULL), or, for the interest of a late payment, those whose interest
+    # is unpaid — running or lapsed (the sweep ends a clock at its 45th day; the interest stays owed).
+    unpaid_interest: bool = False
 
 
 # The MOA's and the paying office's délais globaux de paiement; the MOE's corrections the titulaire may still contest
@@ -46,7 +50,18 @@ class ClockPanel:
 CLOCK_PANELS = {
     "payment": ClockPanel("payment", clocks.PAIEMENT, (T.STEP_MOA, T.STEP_PAIEMENT)),
     "corrections": ClockPanel("corrections", clocks.CONTEST_MOE_CORRECTIONS, (T.STEP_MOE, T.EMITTER, T.TITULAIRE)),
+    # The interest of late payments still unpaid (R2192-36: 45 days), on the buyer's side and on the companies owed
+    # it (`interets.reading.unpaid_for`). A piece may hold several such clocks (one per late payment): board_row
+    # carries its first, in the panels' order (due, id) — enough to find the first pieces of a panel.
+    "interest_to_pay": ClockPanel("interest_to_pay", clocks.INTERETS, (T.STEP_MOA, T.STEP_PAIEMENT),
+                                  unpaid_interest=True),
+    "interest_owed": ClockPanel("interest_owed", clocks.INTERETS, (T.EMITTER, T.TITULAIRE), unpaid_interest=True),
 }
+
+
+def unpaid_interest():
+    """The clock's late payment still owes its interest and flat fee (`LinePayment.interest_paid_on` unset)."""
+    return exists().where(LinePayment.id == Deadline.line_payment_id, LinePayment.interest_paid_on.is_(None))
 
 
 def _viewers(piece_ids):
@@ -79,7 +94,8 @@ def board_select(piece_ids=None):
     for panel in CLOCK_PANELS.values():
         # Evaluated only on the rows of the structures playing one of the panel's parts (a CASE's sub-plan runs
         # only for the rows that reach it).
-        of_kind = and_(open_clocks, Deadline.kind == panel.kind)
+        of_kind = (and_(Deadline.piece_id == Piece.id, Deadline.kind == panel.kind, unpaid_interest())
+                   if panel.unpaid_interest else and_(open_clocks, Deadline.kind == panel.kind))
         plays = rules.plays(viewer.c.roles, *panel.roles)
         for column in ("id", "due"):
             value = Deadline.id if column == "id" else Deadline.due_at
@@ -128,8 +144,8 @@ def board_select(piece_ids=None):
         **panel_clocks,
         "private_due": private_due,
     }
-    assert tuple(columns) == COLUMNS, "board_select must give every column of board_row, in order"
-    return (select(*(column.label(name) for name, column in columns.items()))
+    assert set(columns) == set(COLUMNS), "board_select must give every column of board_row"
+    return (select(*(columns[name].label(name) for name in COLUMNS))
             .select_from(viewer)
             .join(Piece, Piece.id == viewer.c.piece_id)
             .join(Marche, Marche.id == Piece.marche_id)

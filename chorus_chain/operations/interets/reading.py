@@ -1,6 +1,7 @@
 """What the pages show of the interest owed after late payments, each read through the one access predicate: a
-clock is read through its piece (`access.visible_to`), so only the structures that see the payee's projet de décompte
-see its interest and its 45 days.
+clock is read through its piece (`access.visible_to`; on the Tableau de bord, the structure's rows of the read model,
+which are exactly the pieces it sees), so only the structures that see the payee's projet de décompte see its
+interest and its 45 days.
 
 The figures are the ones the engine stored on each `LinePayment` when the payment was recorded; nothing here
 computes interest.
@@ -12,16 +13,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import func, select
 
-from chorus_chain.access import visible_to
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain.money import CarriedInterest
 from chorus_chain.extensions import db
-from chorus_chain.models import Deadline, Marche, Piece, PieceAccess, Structure
+from chorus_chain.models import Deadline, Marche, Piece, Structure
+from chorus_chain.models.board import BoardRow
 from chorus_chain.models.etat_pieces import LinePayment, PayableLine
 from chorus_chain.models.money import EtatAcompte
-from chorus_chain.operations.pieces_records import roles_text
+from chorus_chain.operations.board_reading import counts
+from chorus_chain.operations.board_reading.planning import opaque_limit
 
 ZERO = Decimal("0.00")
 STATE_LABELS = {
@@ -86,25 +88,53 @@ def dues_of_pieces(piece_ids: Iterable[int]) -> dict[int, list[InterestDue]]:
     return found
 
 
-def unpaid_for(structure: Structure, roles: tuple[str, ...], works: bool | None = None,
-               limit: int = 8) -> tuple[list[InterestDue], int]:
-    """The interest still unpaid (running or lapsed) on the pieces this structure sees in one of `roles` ("moa",
-    "paiement" for the buyer's side; "emitter", "titulaire" for the companies owed it), earliest due first, and how
-    many there are: one query."""
-    as_role = exists().where(PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure.id,
-                             or_(*[PieceAccess.roles.like(f"%{roles_text([role])}%") for role in roles]))
-    conditions = [LinePayment.interest_paid_on.is_(None), as_role, visible_to(structure.id)]
+# The panels of `unpaid_for` (`board.rows.CLOCK_PANELS`): the buyer's side, the companies owed the interest.
+TO_PAY = "interest_to_pay"
+OWED = "interest_owed"
+
+
+def unpaid_for(structure: Structure, panel: str, works: bool | None = None,
+               limit: int = 8) -> tuple[list[InterestDue], int, int | None]:
+    """The interest still unpaid (running or lapsed) on the pieces this structure sees in one of the panel's parts
+    (`TO_PAY`: "moa", "paiement"; `OWED`: "emitter", "titulaire"), earliest due first (then the clock's id), how
+    many there are and, beyond `counts.CAP` pieces owing some, « plus de CAP » (`more_than`; the count is then not
+    exact): one query.
+
+    Through the read model: each of the structure's board rows carries its piece's first unpaid interest clock for
+    the panel (`<panel>_clock_id`, `<panel>_due`, kept in the transaction of each change), with a partial index.
+    The first `limit` pieces in that order hold the first `limit` clocks (a piece's first clock comes before its
+    others, and `limit` pieces ahead of a clock each hold a clock ahead of it), so the rows read are those pieces'
+    clocks; the count, the clocks of at most CAP + 1 pieces. Before, every interest clock of the platform was joined
+    to the structure's access rows and counted by a window."""
+    clock_id = BoardRow.__table__.c[f"{panel}_clock_id"]
+    due = BoardRow.__table__.c[f"{panel}_due"]
+    conditions = [BoardRow.structure_id == structure.id, clock_id.is_not(None)]  # the partial index's predicate
     if works is not None:
-        conditions.append(Piece.works.is_(works))
-    # One query: the window counts every matching row before LIMIT keeps the first ones (the panels' query budget is
-    # fixed per page, test_dashboard).
-    rows = _rows(_base().add_columns(Piece, Marche, func.count().over())
+        conditions.append(BoardRow.works == works)
+
+    def first_pieces(count: int):
+        return (select(BoardRow.piece_id).where(*conditions).order_by(due, clock_id)
+                .limit(opaque_limit(count)).scalar_subquery())
+
+    count_limit = counts.count_limit(0, limit)
+    unpaid = [Deadline.kind == clocks.INTERETS, LinePayment.interest_paid_on.is_(None)]
+    capped_pieces = first_pieces(count_limit)
+    pieces_counted = (select(func.count()).select_from(
+        select(BoardRow.piece_id).where(*conditions).order_by(due, clock_id).limit(opaque_limit(count_limit))
+        .subquery("capped")).scalar_subquery())
+    clocks_counted = (select(func.count()).select_from(Deadline)
+                      .join(LinePayment, LinePayment.id == Deadline.line_payment_id)
+                      .where(Deadline.piece_id.in_(capped_pieces), *unpaid).scalar_subquery())
+    rows = _rows(_base().add_columns(Piece, Marche, pieces_counted, clocks_counted)
                  .join(Piece, Piece.id == Deadline.piece_id).join(Marche, Marche.id == Piece.marche_id)
-                 .where(*conditions)
+                 .where(Deadline.piece_id.in_(first_pieces(limit)), LinePayment.interest_paid_on.is_(None))
                  .order_by(Deadline.due_at, Deadline.id).limit(limit))
-    total = rows[0][-1] if rows else 0
+    if not rows:
+        return [], 0, None
+    pieces, total = rows[0][-2:]
+    more_than = counts.CAP if pieces >= count_limit else None
     return [InterestDue(d, p, line, etat, piece, marche, line.name)
-            for d, p, line, etat, piece, marche, _ in rows], total
+            for d, p, line, etat, piece, marche, _, _ in rows], int(total), more_than
 
 
 def unpaid_by_payee(marche_id: int, etat_ids: Iterable[int] | None = None) -> dict[int, list[LinePayment]]:
