@@ -50,14 +50,20 @@ WHERE p.id = b.piece_id AND b.cadre IS NULL AND p.cadre IS NULL
 def upgrade():
     with op.batch_alter_table('board_row', schema=None) as batch_op:
         batch_op.add_column(sa.Column('private_due', sa.Date(), nullable=True))
+    # The index before the backfill: built after an UPDATE of its column in the same transaction, PostgreSQL marks
+    # it usable only by transactions younger than every one running then (pg_index.indcheckxmin), and the planner
+    # ignored it while any older transaction lived on the server.
+    op.create_index('ix_board_row_private_due', 'board_row', ['structure_id', 'private_due', 'piece_id'],
+                    postgresql_where=WHERE, sqlite_where=WHERE)
     if op.get_bind().dialect.name == 'postgresql':
         # Row-level security is forced on board_row and piece: the backfill reads and writes every structure's
         # rows, as `flask board recompute` does (its system setting, for this transaction only).
         op.execute("SELECT set_config('chorus.system', 'on', true)")
         op.execute(BACKFILL)
         op.execute("SELECT set_config('chorus.system', 'off', true)")
-    op.create_index('ix_board_row_private_due', 'board_row', ['structure_id', 'private_due', 'piece_id'],
-                    postgresql_where=WHERE, sqlite_where=WHERE)
+        # The new column's statistics (almost all NULL): without them the planner takes the partial index for a
+        # large one and prefers reading the structure's rows.
+        op.execute("ANALYZE board_row")
 
 
 def downgrade():

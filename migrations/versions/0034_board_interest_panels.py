@@ -42,6 +42,12 @@ def upgrade():
         for panel in PANELS:
             batch_op.add_column(sa.Column(f'{panel}_clock_id', sa.Integer(), nullable=True))
             batch_op.add_column(sa.Column(f'{panel}_due', sa.DateTime(timezone=True), nullable=True))
+    # The indexes before the backfill (migration 0033 says why: pg_index.indcheckxmin).
+    for panel in PANELS:
+        where = sa.text(f'{panel}_clock_id IS NOT NULL')
+        op.create_index(f'ix_board_row_{panel}_clock', 'board_row',
+                        ['structure_id', f'{panel}_due', f'{panel}_clock_id', 'piece_id'],
+                        postgresql_where=where, sqlite_where=where)
     if op.get_bind().dialect.name == 'postgresql':
         # Row-level security is forced on board_row and deadline's pieces: the backfill reads and writes every
         # structure's rows, as `flask board recompute` does (its system setting, for this transaction only).
@@ -50,11 +56,7 @@ def upgrade():
             plays = " OR ".join(f"b.roles LIKE '% {role} %'" for role in roles)
             op.execute(BACKFILL.format(panel=panel, plays=plays))
         op.execute("SELECT set_config('chorus.system', 'off', true)")
-    for panel in PANELS:
-        where = sa.text(f'{panel}_clock_id IS NOT NULL')
-        op.create_index(f'ix_board_row_{panel}_clock', 'board_row',
-                        ['structure_id', f'{panel}_due', f'{panel}_clock_id', 'piece_id'],
-                        postgresql_where=where, sqlite_where=where)
+        op.execute("ANALYZE board_row")
 
 
 def downgrade():
