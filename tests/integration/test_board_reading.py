@@ -28,7 +28,7 @@ from chorus_chain.graph import Role
 from chorus_chain.models import Deadline, Marche, MarcheParty, Piece, PieceAccess, PieceEvent, Structure
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import dashboard
-from chorus_chain.operations.board.rows import CLOCK_PANELS
+from chorus_chain.operations.board.rows import CLOCK_PANELS as ALL_CLOCK_PANELS
 from chorus_chain.operations.private_invoices import overdue as private_overdue
 from chorus_chain.operations.tresorerie import reading as tresorerie
 from chorus_chain.operations.board_reading import counts, lists
@@ -36,6 +36,10 @@ from chorus_chain.operations import pieces_queries
 from chorus_chain.operations.pieces_queries import pieces_for
 from chorus_chain.operations.pieces_records import roles_text
 from tests.integration import pieces_world as pw
+
+# The clock panels of open clocks (`dashboard.open_clocks`); the interest panels, whose clocks are their late
+# payments' unpaid interest, have their own oracle (test_interest_panels).
+CLOCK_PANELS = {name: panel for name, panel in ALL_CLOCK_PANELS.items() if not panel.unpaid_interest}
 
 # The Tableau de bord's waiting panels by name (the field of `dashboard.Panels` each fills) → their statuses.
 WAITING_PANELS = {name: statuses for panels in dashboard.WAITING_PANELS.values() for name, statuses in panels}
