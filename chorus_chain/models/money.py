@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chorus_chain.models.accounts import Account
@@ -155,6 +155,10 @@ class EtatAcompte(Base):
         CheckConstraint("length(month) = 7", name="month"),
         CheckConstraint("status = 'returned' OR return_reason IS NULL", name="return_reason"),
         CheckConstraint("status <> 'returned' OR return_reason IS NOT NULL", name="returned_with_reason"),
+        # The MOE's états in preparation (the Tableau de bord: dashboard.etats_by_marche): a marché's drafts, not its
+        # history of états (migration 0035).
+        Index("ix_etat_acompte_draft", "marche_id", postgresql_where=text("status = 'draft'"),
+              sqlite_where=text("status = 'draft'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

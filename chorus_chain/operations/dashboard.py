@@ -510,7 +510,7 @@ def _with_etat_lines(tracked: list[TrackedPiece], structure: Structure) -> list[
 
 @dataclass(frozen=True)
 class DraftEtats:
-    """The MOE's états d'acompte being prepared (drafts), per marché."""
+    """A marché of the MOE where an état d'acompte is being prepared: how many drafts, the last one issued."""
 
     marche_id: int
     reference: str
@@ -518,18 +518,28 @@ class DraftEtats:
     last_issued: int | None
 
 
-def etats_by_marche(marche_ids: list[int]) -> list[DraftEtats]:
-    """For the MOE's marchés: how many états d'acompte are drafts, and the number of the last one issued (one
-    query)."""
+def etats_by_marche(marche_ids: list[int], limit: int = PANEL_SIZE) -> tuple[list[DraftEtats], int]:
+    """The MOE's marchés (`marche_ids`) where an état d'acompte is being prepared (a draft), by reference, at most
+    `limit`, with the number of the last one issued; and how many such marchés there are (one query).
+
+    Only the marchés with a draft: the panel listed every marché of the MOE (1 200 at a million pieces, each with
+    « 0 » and « — » mostly) from all of their états. The drafts are read through the partial index of the drafts
+    (`ix_etat_acompte_draft`, migration 0035): a probe per marché finding its drafts, not its history of états;
+    the last issued number only for the marchés shown (the (marché, number) index, read backwards)."""
     if not marche_ids:
-        return []
-    rows = db.session.execute(
-        select(Marche.id, Marche.reference,
-               func.count(case((EtatAcompte.status == "draft", EtatAcompte.id))),
-               func.max(case((EtatAcompte.status == "issued", EtatAcompte.number))))
-        .outerjoin(EtatAcompte, EtatAcompte.marche_id == Marche.id).where(Marche.id.in_(marche_ids))
-        .group_by(Marche.id, Marche.reference).order_by(Marche.reference)).all()
-    return [DraftEtats(*row) for row in rows]
+        return [], 0
+    drafts = (select(EtatAcompte.marche_id.label("marche_id"), func.count().label("drafts"))
+              .where(EtatAcompte.status == "draft", EtatAcompte.marche_id.in_(sorted(set(marche_ids))))
+              .group_by(EtatAcompte.marche_id).subquery("drafts"))
+    shown = (select(drafts.c.marche_id, Marche.reference, drafts.c.drafts, func.count().over().label("total"))
+             .join(Marche, Marche.id == drafts.c.marche_id).order_by(Marche.reference, Marche.id).limit(limit)
+             .subquery("shown"))
+    last_issued = (select(EtatAcompte.number).where(EtatAcompte.marche_id == shown.c.marche_id,
+                                                    EtatAcompte.status == "issued")
+                   .order_by(EtatAcompte.number.desc()).limit(1).scalar_subquery())
+    rows = db.session.execute(select(shown.c.marche_id, shown.c.reference, shown.c.drafts, last_issued,
+                                     shown.c.total).order_by(shown.c.reference, shown.c.marche_id)).all()
+    return [DraftEtats(*row[:4]) for row in rows], (int(rows[0][4]) if rows else 0)
 
 
 @dataclass(frozen=True)
@@ -588,6 +598,7 @@ class Panels:
     moe_to_take: PiecePage | None = None
     moe_to_issue: PiecePage | None = None
     etats: list[DraftEtats] = field(default_factory=list)
+    etats_total: int = 0  # the MOE's marchés with an état d'acompte in preparation
     corrections: list[ClockRow] = field(default_factory=list)
     corrections_total: int = 0
     corrections_more_than: int | None = None  # more than this many (counts.CAP): not counted further
@@ -631,7 +642,7 @@ def panels(structure: Structure, works: bool | None, now: datetime) -> Panels:
     if PART_MOE in parts:
         found.moe_to_take = waiting["moe_to_take"]
         found.moe_to_issue = waiting["moe_to_issue"]
-        found.etats = etats_by_marche(parts[PART_MOE])
+        found.etats, found.etats_total = etats_by_marche(parts[PART_MOE], PANEL_SIZE)
     if PART_HOLDER in parts or PART_MOE in parts:
         # The MOE's corrections the titulaire may still contest: the MOE sees whom it waits on, the holder what
         # it has left to answer.
