@@ -13,7 +13,7 @@ the system access of `chorus_chain.access.system_access` for this transaction's 
 shows a role without it no row: the owner too, the security being forced).
 
 Revision ID: 5c8e2b7d4f31
-Revises: 3e6a9d1c7b20
+Revises: 5c2e8f4a1d93
 Create Date: 2026-12-06 23:50:00
 
 """
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5c8e2b7d4f31'
-down_revision = '3e6a9d1c7b20'
+down_revision = '5c2e8f4a1d93'
 branch_labels = None
 depends_on = None
 
