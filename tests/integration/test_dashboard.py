@@ -437,7 +437,9 @@ def test_moe_and_moa_panels_with_the_payment_clock_and_interest(app, w):
     moe = text(client_for(app, w.moe).get(f"/s/{w.moe.siret}/tableau-de-bord"))
     panel = moe.split('data-testid="panel-moe"')[1].split("</section>")[0]
     assert "ST-50" in panel.split("États d'acompte à émettre")[0]
-    assert 'data-testid="etats-by-marche"' in panel
+    # No état d'acompte in preparation (the piece's état was issued by its action): the panel says so (the marchés
+    # with a draft: test_etats_in_preparation).
+    assert 'data-testid="etats-none"' in panel and 'data-testid="etats-by-marche"' not in panel
     moa = text(client_for(app, w.moa).get(f"/s/{w.moa.siret}/tableau-de-bord"))
     panel = moa.split('data-testid="panel-moa"')[1].split("</section>")[0]
     assert "ST-51" in panel.split("Délai global de paiement")[1]
