@@ -83,10 +83,10 @@ class BoardRow(Base):
         Index("ix_board_row_corrections_clock", "structure_id", "corrections_due", "corrections_clock_id", "piece_id",
               postgresql_where=text(CORRECTIONS_CLOCK), sqlite_where=text(CORRECTIONS_CLOCK)),
         # « Factures entre entreprises échues, non payées »: the structure's unpaid private invoices, earliest due
-        # first (migration 0034) — the overdue ones are the first entries, read up to what the panel shows.
+        # first (migration 0035) — the overdue ones are the first entries, read up to what the panel shows.
         Index("ix_board_row_private_due", "structure_id", "private_due", "piece_id",
               postgresql_where=text(PRIVATE_DUE), sqlite_where=text(PRIVATE_DUE)),
-        # The interest panels (migration 0035): the structure's pieces owing interest, by their first clock.
+        # The interest panels (migration 0036): the structure's pieces owing interest, by their first clock.
         Index("ix_board_row_interest_to_pay_clock", "structure_id", "interest_to_pay_due", "interest_to_pay_clock_id",
               "piece_id", postgresql_where=text(INTEREST_TO_PAY_CLOCK), sqlite_where=text(INTEREST_TO_PAY_CLOCK)),
         Index("ix_board_row_interest_owed_clock", "structure_id", "interest_owed_due", "interest_owed_clock_id",

@@ -156,7 +156,7 @@ class EtatAcompte(Base):
         CheckConstraint("status = 'returned' OR return_reason IS NULL", name="return_reason"),
         CheckConstraint("status <> 'returned' OR return_reason IS NOT NULL", name="returned_with_reason"),
         # The MOE's états in preparation (the Tableau de bord: dashboard.etats_by_marche): a marché's drafts, not its
-        # history of états (migration 0036).
+        # history of états (migration 0037).
         Index("ix_etat_acompte_draft", "marche_id", postgresql_where=text("status = 'draft'"),
               sqlite_where=text("status = 'draft'")),
     )

@@ -545,7 +545,7 @@ def etats_by_marche(marche_ids: list[int], limit: int = PANEL_SIZE) -> tuple[lis
 
     Only the marchés with a draft: the panel listed every marché of the MOE (1 200 at a million pieces, each with
     « 0 » and « — » mostly) from all of their états. The drafts are read through the partial index of the drafts
-    (`ix_etat_acompte_draft`, migration 0036): a probe per marché finding its drafts, not its history of états;
+    (`ix_etat_acompte_draft`, migration 0037): a probe per marché finding its drafts, not its history of états;
     the last issued number only for the marchés shown (the (marché, number) index, read backwards)."""
     if not marche_ids:
         return [], 0

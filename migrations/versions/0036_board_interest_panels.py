@@ -42,7 +42,7 @@ def upgrade():
         for panel in PANELS:
             batch_op.add_column(sa.Column(f'{panel}_clock_id', sa.Integer(), nullable=True))
             batch_op.add_column(sa.Column(f'{panel}_due', sa.DateTime(timezone=True), nullable=True))
-    # The indexes before the backfill (migration 0034 says why: pg_index.indcheckxmin).
+    # The indexes before the backfill (migration 0035 says why: pg_index.indcheckxmin).
     for panel in PANELS:
         where = sa.text(f'{panel}_clock_id IS NOT NULL')
         op.create_index(f'ix_board_row_{panel}_clock', 'board_row',

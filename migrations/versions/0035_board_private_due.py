@@ -16,7 +16,7 @@ the same rule as `board.rows`; `flask board recompute --check` reports no differ
 embedded default) `flask board recompute` fills it.
 
 Revision ID: 5c8e2a4f6d31
-Revises: 5c8e2b7d4f31
+Revises: 8f1a3c5e7b92
 Create Date: 2026-12-07 00:10:00
 
 """
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5c8e2a4f6d31'
-down_revision = '5c8e2b7d4f31'
+down_revision = '8f1a3c5e7b92'
 branch_labels = None
 depends_on = None
 
