@@ -14,7 +14,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from chorus_chain import layout_counts, web
-from chorus_chain.blueprints.dashboard import work_actions
+from chorus_chain.blueprints.dashboard import work_actions, work_items
 from chorus_chain.blueprints.dashboard.forms import BoardFilterForm
 from chorus_chain.blueprints.pieces import display
 from chorus_chain.blueprints.pieces import views as pieces_views
@@ -43,7 +43,7 @@ _inline = pieces_views._inline
 def dashboard_helpers():
     return {**display.template_helpers(), "PART_LABELS": board.PART_LABELS, "waiting_text": display.waiting_text,
             "action_prefix": action_prefix, "say": tresorerie_rules.say,
-            "listed_action_form": work_actions.listed_action_form}
+            "listed_action_form": work_actions.listed_action_form, "work_item_head": work_items.work_item_head}
 
 
 def action_prefix(piece_id: int, action: str) -> str:
@@ -182,6 +182,18 @@ def entreprises():
         abort(403)
     page = board.subcontractor_page(g.structure, after=request.args.get("apres"), before=request.args.get("avant"))
     return render_template("dashboard/entreprises.html", page=page)
+
+
+@bp.get("/tableau-de-bord/marches")
+@require_piece_right("consultation")
+def marches():
+    """« Par marché » whole: every marché of the structure's pieces (within the member's rights), by reference, a
+    page at a time (the Tableau de bord's card shows those with the most pieces under way and sums the others)."""
+    allowed, works = pieces_views._works_scope("a_traiter")
+    if not allowed:
+        abort(403)
+    page = board.marche_page(g.structure, works, after=request.args.get("apres"), before=request.args.get("avant"))
+    return render_template("dashboard/marches.html", page=page, works=works)
 
 
 def _overdue_private():
