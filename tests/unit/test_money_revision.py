@@ -132,6 +132,27 @@ def test_cumulative_amount_mode_rounds_once():
     assert monthly.to_date.value == D("6.66")
 
 
+def test_unrounded_coefficient_rounds_the_exact_amount_once():
+    """Without rounding, C = a + b·I/I0 has no end (÷ 130,8); the amount is Δ × (C − 1) of the exact rational,
+    rounded half-up once (§6b). A 40-digit C landed below the half-cent of an exact tie and rounded it down."""
+    terms = RevisionTerms(a=D("0.15"), index="BT01", base_month="2024-01", rounding=CoefficientRounding.NONE)
+    # March 2025: C − 1 = 0,85 × (132,5 − 130,8) / 130,8 = 14,45 / 1 308; 130,80 × 14,45 / 1 308 = 1,445 exactly
+    march = revise(terms, BT01, "X", "2025-03", D("130.80"), ())
+    assert march.month_line.amount == D("1.45")  # the cut C gave 1,44
+    assert march.to_date.value == D("1.45")
+    # The coefficient shown and kept is still the Decimal of C (the line records it, with I and I0).
+    assert march.month_line.coefficient.quantize(D("0.000000001")) == D("1.011047401")
+    # Cumulative mode: 96,40 × 0,85 × 1 / 130,8 + 10 000 × 0,85 × 5 / 130,8 = 32,555 exactly → 32,56 (was 32,55)
+    cumulative = RevisionTerms(a=D("0.15"), index="BT01", base_month="2024-01", rounding=CoefficientRounding.NONE,
+                               amount=RevisionAmount.CUMULATIVE)
+    first = revise(cumulative, BT01, "X", "2024-03", D("96.40"), ())
+    second = revise(cumulative, BT01, "X", "2024-05", D("10000.00"), first.history)
+    assert second.to_date.value == D("32.56")
+    # The rounded settings are untouched: their C is exact with three decimals.
+    rounded = revise(TERMS, BT01, "X", "2025-03", D("130.80"), ())
+    assert rounded.month_line.amount == D("1.57")  # 130,80 × 0,012 = 1,5696
+
+
 def test_missing_index_names_the_month():
     with pytest.raises(MissingIndexError) as error:
         coefficient(TERMS, BT01, "2026-03")

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
+from fractions import Fraction
 
 from chorus_chain.domain.money.caps import check_fraction
 from chorus_chain.domain.money.index_table import IndexTable
@@ -29,7 +30,7 @@ from chorus_chain.domain.money.rounding import (
     Explained,
     Line,
     MoneyError,
-    cent,
+    cent_of,
     check_month,
     exact,
     month_fr,
@@ -164,9 +165,30 @@ class RevisionLine:
             require_decimal(getattr(self, name), name)
 
 
-def _line_amount(terms: RevisionTerms, delta: Decimal, c: Decimal) -> Decimal:
-    exact_amount = delta * (c - ONE)
-    return cent(exact_amount) if terms.amount is RevisionAmount.MONTHLY else exact_amount
+def exact_coefficient(terms: RevisionTerms, value: Decimal, index_value: Decimal, base_value: Decimal) -> Fraction:
+    """C as an exact rational, for the amounts. A rounded C has three decimals and is exact as it is. Unrounded
+    (`CoefficientRounding.NONE`), C = a + b·I/I0 has no end when I0 does not divide (132,5 / 130,8), and its
+    40-digit Decimal can land a hair below an exact half-cent of Δ × (C − 1): 130,80 € × (C − 1) is exactly 1,445,
+    the cut C gave 1,44. §6b rounds the line's amount once and no intermediate, so the amount is computed from the
+    rational — the one C = `value` was cut from (a line recorded under other terms keeps its own C)."""
+    if terms.rounding is CoefficientRounding.NONE:
+        rational = Fraction(terms.a) + Fraction(terms.b) * Fraction(index_value) / Fraction(base_value)
+        if abs(rational - Fraction(value)) < Fraction(1, 10**30):
+            return rational
+    return Fraction(value)
+
+
+def _exact_amount(terms: RevisionTerms, delta: Decimal, c: Decimal, index_value: Decimal,
+                  base_value: Decimal) -> Fraction:
+    return Fraction(delta) * (exact_coefficient(terms, c, index_value, base_value) - 1)
+
+
+def _line_amount(terms: RevisionTerms, delta: Decimal, c: Coefficient) -> Decimal:
+    """Δ works × (C − 1): rounded half-up to the cent once (MONTHLY), or kept for the cumulative sum (CUMULATIVE: the
+    Decimal shown, 40 digits; `cumulative_revision` rounds the exact sum)."""
+    if terms.amount is RevisionAmount.MONTHLY:
+        return cent_of(_exact_amount(terms, delta, c.value, c.index_value, c.base_value))
+    return delta * (c.value - ONE)
 
 
 def _explain_month(terms: RevisionTerms, line: RevisionLine, label: str) -> Line:
@@ -223,7 +245,7 @@ def revise(
             c.index_value,
             c.base_value,
             c.definitive,
-            _line_amount(terms, old.delta_works, c.value),
+            _line_amount(terms, old.delta_works, c),
         )
         history.append(new)
         if (new.coefficient, new.amount, new.definitive) != (old.coefficient, old.amount, old.definitive):
@@ -250,7 +272,7 @@ def revise(
             c.index_value,
             c.base_value,
             c.definitive,
-            _line_amount(terms, delta_works, c.value),
+            _line_amount(terms, delta_works, c),
         )
         history.append(month_line)
         detail.append(c.line)
@@ -293,7 +315,9 @@ def cumulative_revision(terms: RevisionTerms, history: Sequence[RevisionLine]) -
             )
         )
         return Explained(total, tuple(lines))
-    rounded = cent(total)
+    # The exact sum, rounded once: the lines' Decimals are cut at 40 digits when C is not rounded.
+    rounded = cent_of(sum((_exact_amount(terms, line.delta_works, line.coefficient, line.index_value, line.base_value)
+                           for line in history), Fraction(0)))
     lines.append(
         Line(
             "Révision cumulée à ce jour",
