@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_request_context, url_for
 from sqlalchemy import Integer, bindparam, select
 
+from chorus_chain import access
 from chorus_chain import graph
 from chorus_chain.domain import amounts as amount_rules
 from chorus_chain.domain.decimals import NUMBER_MAX, DecimalRefused, read_decimal
@@ -405,10 +406,12 @@ def marche_choices(structure: Structure) -> list:
 @lru_cache(maxsize=1)
 def _choices_statement():
     # Built once per process, the structure bound at execution: building it was most of its CPU.
-    return (select(Marche.id, Marche.reference).join(MarcheParty, MarcheParty.marche_id == Marche.id)
-            .where(MarcheParty.structure_id == bindparam("structure_id", type_=Integer),
-                   MarcheParty.status == "confirmed")
-            .group_by(Marche.id, Marche.reference).order_by(Marche.reference))  # a reference is unique
+    # (`access.built_once`: nor are the tenant's criteria and the cache key made again on every execution.)
+    return access.built_once(
+        select(Marche.id, Marche.reference).join(MarcheParty, MarcheParty.marche_id == Marche.id)
+        .where(MarcheParty.structure_id == bindparam("structure_id", type_=Integer),
+               MarcheParty.status == "confirmed")
+        .group_by(Marche.id, Marche.reference).order_by(Marche.reference))  # a reference is unique
 
 
 def invitations_of(structure: Structure) -> list[tuple[Marche, list[MarcheParty]]]:
