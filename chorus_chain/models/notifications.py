@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chorus_chain.models.base import Base, check_in, utcnow
@@ -42,6 +42,9 @@ class Notification(Base):
     url: Mapped[str] = mapped_column(String(300), default="")  # a path inside the application (/s/<siret>/...)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
+    # A digest of the deadline sweep (`operations.bell_digest`): its pieces' own lines, [{piece_id, text, url}];
+    # None for a notification about one piece.
+    items: Mapped[list | None] = mapped_column(JSON)
 
 
 class NotificationPreference(Base):

@@ -31,7 +31,7 @@ from sqlalchemy import func, select, tuple_
 from chorus_chain.access import system_access
 from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, MarcheParty
-from chorus_chain.operations import mail_digest
+from chorus_chain.operations import bell_digest, mail_digest
 from chorus_chain.operations.marches import apply_tacit_dc4
 from chorus_chain.operations.pieces_deadlines import PIECE_KINDS, DeadlineBusy, apply_piece_deadline, send_reminders
 
@@ -81,7 +81,7 @@ def apply_due(deadlines: list[Deadline], now: datetime, *, prepared: bool = True
     it, each handler reads and writes for itself — the same steps. A deadline whose piece a user holds stays open.
 
     Either way the batch's e-mails go out as one per person (`mail_digest`: the product decision, and why), the
-    in-app notifications one per piece."""
+    in-app notifications as one per person, structure and kind (`bell_digest`)."""
     from chorus_chain.operations.sweep import SweepContext
 
     ctx = SweepContext.prepare(deadlines) if prepared else None
@@ -89,7 +89,8 @@ def apply_due(deadlines: list[Deadline], now: datetime, *, prepared: bool = True
     # A prepared batch flushes once, at its end: the reads its steps still make (who is told, the webhooks'
     # subscribers) need nothing it wrote, and an autoflush before each of them wrote the batch a few rows at a time
     # (bench/deadline_sweep.py: one flush per deadline, half the batch's time).
-    with db.session.no_autoflush if ctx is not None else nullcontext(), mail_digest.digested(now):
+    with db.session.no_autoflush if ctx is not None else nullcontext(), mail_digest.digested(now), \
+            bell_digest.digested(now):
         for deadline in deadlines:
             handler = HANDLERS.get(deadline.kind)
             if handler is None:  # a kind of a later version: leave it for the code that knows it

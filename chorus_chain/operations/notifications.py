@@ -31,7 +31,7 @@ from chorus_chain.models import (
     Structure,
 )
 from chorus_chain.models.notifications import NOTIFICATION_KINDS
-from chorus_chain.operations import OperationError, bulk, mail_digest
+from chorus_chain.operations import OperationError, bell_digest, bulk, mail_digest
 from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.operations.mail import queue_mail
 
@@ -214,7 +214,11 @@ def notify(structure_id: int, kind: str, text: str, *, now: datetime, domain: st
                 queue_mail(account.notification_email, kind, account_id=account.id, text=text,
                            subject=subject or text, structure=structure_shown, url=url, later=mails,
                            **mail_context)
-    if in_app and rows is not None:
+    bell = bell_digest.current() if in_app else None  # the sweep's batch: one row per account, structure, kind
+    if bell is not None:
+        for row in in_app:
+            bell.add(row)
+    elif in_app and rows is not None:
         rows.extend(in_app)
     elif in_app:
         # A plain INSERT, without RETURNING: the rows are another structure's, which row-level security does not

@@ -169,6 +169,39 @@ def test_the_bell_counts_and_the_notifications_open_their_piece(app, world):
                       data={"notification_id": ident}).status_code == 404
 
 
+def test_a_digest_of_the_sweep_lists_its_pieces_each_with_its_link(app, world):
+    """The sweep's batch tells a member of several pieces in one notification per kind (`operations.bell_digest`):
+    one line under the bell, counted once; the list names each piece with its own line and link."""
+    from datetime import datetime, timezone
+
+    from chorus_chain.operations.bell_digest import BellDigest
+
+    durand, base = client_for(app, "mandataire")
+    notifications = f"/s/{SIRET['mandataire']}/notifications"
+    assert durand.post(f"{notifications}/lues").status_code == 303  # nothing unread before
+    pieces = [make_piece(app, world, number) for number in ("T-270", "T-271")]
+    assert durand.post(f"{notifications}/lues").status_code == 303  # their « à traiter », read
+    at = datetime(2026, 12, 6, 23, 0, tzinfo=timezone.utc)
+    with app.app_context(), access.system_access("test: a batch's digest"):
+        account = db.session.scalar(select(Account).where(Account.email == "durand@demo.chorus-chain.fr"))
+        structure_id = db.session.scalar(select(Notification.structure_id).where(
+            Notification.account_id == account.id, Notification.piece_id == pieces[0]))
+        digest = BellDigest(at)
+        for piece_id, number in zip(pieces, ("T-270", "T-271")):
+            digest.add({"account_id": account.id, "structure_id": structure_id, "piece_id": piece_id,
+                        "kind": "piece_to_act", "text": f"Pièce n° {number} : validée tacitement.",
+                        "url": f"{base}/{piece_id}", "created_at": at})
+        assert digest.write() == 1
+        db.session.commit()
+    assert ">1<" in text(durand.get(f"{notifications}/cloche", headers=HX))  # one line under the bell
+    listing = text(durand.get(f"{notifications}/"))
+    assert "2 pièces attendent une action de votre structure" in listing
+    for piece_id, number in zip(pieces, ("T-270", "T-271")):
+        assert f'<a href="{base}/{piece_id}">Pièce n° {number} : validée tacitement.</a>' in listing
+    assert durand.post(f"{notifications}/lues").status_code == 303
+    assert '<span class="count">' not in text(durand.get(f"{notifications}/cloche", headers=HX))
+
+
 def test_notification_preferences(app, world):
     durand, _ = client_for(app, "mandataire")
     url = f"/s/{SIRET['mandataire']}/notifications/preferences"

@@ -85,6 +85,15 @@ def told_by_mail(mail: MailMessage) -> list[tuple]:
              context.get("url"), context["structure"]["name"], context["structure"]["siret"])]
 
 
+def told_in_app(n: Notification) -> list[tuple]:
+    """What an in-app notification tells, item by item: one piece's, or each line of a batch's digest (one per
+    account, structure and kind, `operations.bell_digest`: other batches, other digests, the same lines)."""
+    if n.items:
+        return [(n.account_id, n.structure_id, item["piece_id"], n.kind, item["text"], item["url"], n.created_at)
+                for item in n.items]
+    return [(n.account_id, n.structure_id, n.piece_id, n.kind, n.text, n.url, n.created_at)]
+
+
 def snapshot() -> dict[str, list]:
     """What a sweep leaves, without the ids the database draws (sequences do not roll back); the e-mails as what
     they tell (`told_by_mail`)."""
@@ -99,9 +108,8 @@ def snapshot() -> dict[str, list]:
                        for e in db.session.scalars(select(PieceEvent).order_by(PieceEvent.piece_id, PieceEvent.seq))],
             "deadlines": sorted(db.session.execute(select(
                 Deadline.piece_id, Deadline.kind, Deadline.due_at, Deadline.done_at, Deadline.created_at)).all()),
-            "notifications": sorted(db.session.execute(select(
-                Notification.account_id, Notification.structure_id, Notification.piece_id, Notification.kind,
-                Notification.text, Notification.url, Notification.created_at)).all()),
+            "notifications": sorted(item for n in db.session.scalars(select(Notification))
+                                    for item in told_in_app(n)),
             "mails": sorted(item for told in mails.values() for item in told),
             "outbox": sorted(item for job in db.session.scalars(select(OutboxJob).where(OutboxJob.job == "send_mail"))
                              for item in mails.get(job.payload.get("mail_id"), [("no such e-mail",)])),
@@ -282,8 +290,8 @@ def _last_mail_id() -> int:
 
 def test_a_person_told_of_many_pieces_by_a_batch_gets_one_e_mail_listing_them(live_app):
     """The product decision (`operations.mail_digest`): per account and batch, one e-mail for what concerns several
-    pieces; what concerns one piece goes out as the ordinary e-mails of its kinds; the in-app notifications stay one
-    per piece; each e-mail has its outbox row."""
+    pieces; what concerns one piece goes out as the ordinary e-mails of its kinds; in the bell likewise, one
+    notification per kind naming the pieces (`operations.bell_digest`); each e-mail has its outbox row."""
     from chorus_chain.operations.mail import render, thaw
 
     app = live_app
@@ -301,9 +309,12 @@ def test_a_person_told_of_many_pieces_by_a_batch_gets_one_e_mail_listing_them(li
     with app.app_context():
         second = _mails_since(mark)
         with access.system_access("test: notifications"):
-            in_app = db.session.execute(select(Notification.account_id, Notification.piece_id).where(
-                Notification.piece_id.in_(pieces), Notification.created_at == NOW + timedelta(days=15, hours=1)
-            )).all()
+            in_app = list(db.session.scalars(select(Notification).where(
+                Notification.account_id == w.st1.account_id,
+                Notification.created_at == NOW + timedelta(days=15, hours=1))))
+            in_app_alone = list(db.session.scalars(select(Notification).where(
+                Notification.account_id == w.sibling.account_id,
+                Notification.created_at == NOW + timedelta(days=15, hours=6))))
             outboxed = {job.payload["mail_id"] for job in db.session.scalars(
                 select(OutboxJob).where(OutboxJob.job == "send_mail"))}
 
@@ -320,9 +331,16 @@ def test_a_person_told_of_many_pieces_by_a_batch_gets_one_e_mail_listing_them(li
     for index in range(len(pieces)):
         assert f"N-{index} " in body  # each piece named, with its link
     assert body.count("/pieces/") == len(entries)
-    # In-app: still one notification per piece and thing told, each its own row.
-    assert sorted(piece for account, piece in in_app if account == w.st1.account_id) == sorted(
+    # In-app (`operations.bell_digest`): one notification per kind for the emitter's member, each naming its four
+    # pieces with their own lines; together they tell what the e-mail lists, line for line.
+    kinds = [n.kind for n in in_app]
+    assert len(kinds) == len(set(kinds)) and all(n.items and n.piece_id is None for n in in_app)
+    assert all(n.text.startswith(f"{len({item['piece_id'] for item in n.items})} ") for n in in_app)
+    assert sorted(item["piece_id"] for n in in_app for item in n.items) == sorted(
         int(entry["url"].rsplit("/", 1)[1]) for entry in entries)
+    assert sorted(item["text"] for n in in_app for item in n.items) == sorted(entry["text"] for entry in entries)
+    # A deadline alone: its notifications as always, one per piece and kind, no digest.
+    assert in_app_alone and all(n.items is None and n.piece_id == alone for n in in_app_alone)
     # A deadline alone: the ordinary e-mails of their kinds, no digest (the emitter: its piece's new status and the
     # expiry's alert, two e-mails as before).
     assert second and all(mail.template != "deadlines_digest" for mail in second)
