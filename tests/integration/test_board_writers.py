@@ -49,6 +49,13 @@ CLOCK_LOOP = """{% from "_amount_macros.html" import amount_cell %}{% for row in
     </tr>
   {% endfor %}"""
 
+SORT_MACRO = """{% macro sort_link(key, label) -%}
+  {%- set current = sort[0] == key -%}
+  {%- set next = ("" if current and sort[1] else "-") ~ key if key in ("date", "montant") else ("-" if current and not sort[1] else "") ~ key -%}
+  {%- set url = url_for('dashboard.tableau_de_bord', tri=next, **filter_query) -%}
+  <a href="{{ url }}" hx-get="{{ url }}" hx-target="#board" hx-swap="outerHTML" hx-push-url="true" data-testid="sort-{{ key }}">{{ label }}{% if current %} <span aria-hidden="true">{{ "▼" if sort[1] else "▲" }}</span><span class="visually-hidden">(trié, ordre {{ "décroissant" if sort[1] else "croissant" }})</span>{% endif %}</a>
+{%- endmacro %}{{ sort_link(key, label) }}"""
+
 SIRET = "40000000000001"
 
 
@@ -193,3 +200,23 @@ def test_a_filter_field_with_errors_is_the_macros(page):
     assert form.number.errors
     assert str(filter_field(form.number)) == str(macro(form.number)) and 'aria-invalid="true"' in str(
         filter_field(form.number))
+
+
+def test_the_sort_links_are_the_macros(page):
+    """Each column's link, on each sort and direction, with and without filters to keep (values to escape)."""
+    from chorus_chain.blueprints.dashboard.board_rows import sort_link
+    from chorus_chain.operations.dashboard import SORTS
+
+    queries = ({}, {"status": "DEPOSEE", "marche_id": "22"}, {"number": "F&<1>'\"", "du": "2026-01-01"})
+    seen = set()
+    for key, label in (("numero", "N°"), ("marche", "Marché"), ("montant", "Montant TTC"), ("statut", "Statut"),
+                       ("date", "Envoyée le")):
+        for sorted_on in SORTS:
+            for descending in (True, False):
+                for query in queries:
+                    sort = (sorted_on, descending)
+                    written = str(sort_link(key, label, sort, query))
+                    assert written == _jinja(page, SORT_MACRO, key=key, label=label, sort=sort,
+                                             filter_query=query), (key, sort, query)
+                    seen.add(re.search(r"tri=(-?\w+)", written).group(1))
+    assert {"-date", "date", "-montant", "montant", "numero", "-numero", "statut", "-statut"} <= seen

@@ -6,10 +6,12 @@ call (`_amount_macros.html`'s `amount_cell`): the list's 25 rows and the panels'
 page's CPU (bench/page_cpu.py). A row is written here in one f-string from the same helpers — the same badges
 (`help_ui`), the same amount rule (`amount_ui.amount_why_of`), the same countdown and formats — in the same order
 (the badges number their tips as they are written), and the HTML is the templates' to the byte:
-tests/integration/test_dashboard.py renders both writers over rows of every kind and compares them.
+tests/integration/test_board_writers.py renders both writers over rows of every kind and compares them. The list's
+sort links (a macro call and a URL each) are written here too.
 """
 from __future__ import annotations
 
+from flask import url_for
 from markupsafe import Markup, escape
 
 from chorus_chain import formatting
@@ -115,3 +117,24 @@ def clock_rows(rows, now, interest: bool) -> Markup:
             f'      {cell}\n'
             f'    </tr>\n  ')
     return Markup("".join(written))
+
+
+# The sort keys whose first click sorts descending (the newest, the largest first); the others start ascending.
+DESCENDING_FIRST = ("date", "montant")
+
+
+def sort_link(key: str, label: str, sort: tuple[str, bool], filter_query: dict) -> Markup:
+    """A column's sort link of the list, as `_board.html`'s `sort_link` macro wrote it: the same column again
+    reverses its order, another one sorts on it; the filters are kept."""
+    current = sort[0] == key
+    if key in DESCENDING_FIRST:
+        following = ("" if current and sort[1] else "-") + key
+    else:
+        following = ("-" if current and not sort[1] else "") + key
+    url = escape(url_for("dashboard.tableau_de_bord", tri=following, **filter_query))
+    mark = ""
+    if current:
+        mark = (f' <span aria-hidden="true">{"▼" if sort[1] else "▲"}</span><span class="visually-hidden">(trié, '
+                f'ordre {"décroissant" if sort[1] else "croissant"})</span>')
+    return Markup(f'<a href="{url}" hx-get="{url}" hx-target="#board" hx-swap="outerHTML" hx-push-url="true" '
+                  f'data-testid="sort-{escape(key)}">{escape(label)}{mark}</a>')
