@@ -22,8 +22,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_request_context, url_for
 from sqlalchemy import Integer, bindparam, select
 
-from chorus_chain import access
-from chorus_chain import graph
+from chorus_chain import access, graph
 from chorus_chain.domain import amounts as amount_rules
 from chorus_chain.domain.decimals import NUMBER_MAX, DecimalRefused, read_decimal
 from chorus_chain.domain.decimals import shown as shown_decimal
@@ -405,12 +404,11 @@ def marche_choices(structure: Structure) -> list:
 
 @lru_cache(maxsize=1)
 def _choices_statement():
-    # Built once per process, the structure bound at execution: building it was most of its CPU.
-    # (`access.built_once`: nor are the tenant's criteria and the cache key made again on every execution.)
+    # Built once per process, the structure bound at execution: building it was most of its CPU. `built_once`: the
+    # tenant's criteria (none of its tables carries any) are added once per tenant, not on every page.
     return access.built_once(
         select(Marche.id, Marche.reference).join(MarcheParty, MarcheParty.marche_id == Marche.id)
-        .where(MarcheParty.structure_id == bindparam("structure_id", type_=Integer),
-               MarcheParty.status == "confirmed")
+        .where(MarcheParty.structure_id == bindparam("structure_id", type_=Integer), MarcheParty.status == "confirmed")
         .group_by(Marche.id, Marche.reference).order_by(Marche.reference))  # a reference is unique
 
 

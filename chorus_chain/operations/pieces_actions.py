@@ -57,12 +57,12 @@ class ActionChoice:
     changes: tuple[str, ...]
 
 
-def _reasons(action: str, piece: Piece) -> tuple[tuple[str, str], ...]:
+def _reasons(action: str, route_steps: tuple[str, ...], cadre: str | None) -> tuple[tuple[str, str], ...]:
     policy = T.REASON_POLICY.get(action)
     if policy == "recycle":
         return tuple(T.RECYCLE_REASONS.items())
     if policy == "refusal":
-        works = T.is_works_route(piece.route_steps, piece.cadre)
+        works = T.is_works_route(route_steps, cadre)
         return tuple((code, r.label) for code, r in T.REFUSAL_REASONS.items() if not (works and r.amount))
     return ()
 
@@ -253,20 +253,34 @@ def allowed_actions_for(piece: Piece, structure: Structure,
         carried = facts.carried
     else:
         carried = carried_pdms([piece.id]) if piece.cadre in T.PDM_CADRES else None
+    # What the table offers is cached per (status, route, cadre, actors); what the piece's own facts take away
+    # (a rejection already acknowledged, an action only an état or the décompte général takes) does not depend on
+    # the actor, so it is taken away after: the same list, in the same order, as checking each actor's actions.
+    return [choice for choice in _choices_in(piece.status, piece.route_steps, piece.cadre,
+                                             tuple(records.actors_of(piece, structure.id, holder_id)))
+            if not ((choice.action == A.ACKNOWLEDGE_REJECTION and _acknowledged(piece, facts))
+                    or etat_only(piece, choice.action, carried, facts))]
+
+
+@lru_cache(maxsize=4096)
+def _choices_in(status: str, route_steps: tuple[str, ...], cadre: str | None, actors: tuple[str, ...]
+                ) -> tuple[ActionChoice, ...]:
+    """Every action the table lets these actors take in this status, each once with the first actor allowed, and
+    what its form needs (pure: a page's rows share a few statuses and routes; building the choices of each row was
+    a twentieth of the Synthèse's CPU, bench/page_cpu.py)."""
     choices: list[ActionChoice] = []
     seen: set[str] = set()
-    for actor in records.actors_of(piece, structure.id, holder_id):
-        for action in T.allowed_actions(piece.status, piece.route_steps, actor, cadre=piece.cadre):
-            if action in seen or (action == A.ACKNOWLEDGE_REJECTION and _acknowledged(piece, facts)) \
-                    or etat_only(piece, action, carried, facts):
+    for actor in actors:
+        for action in T.allowed_actions(status, route_steps, actor, cadre=cadre):
+            if action in seen:
                 continue
             seen.add(action)
             choices.append(ActionChoice(
                 action=action, label=T.ACTION_LABELS[action], actor_step=actor,
-                reason=T.REASON_POLICY.get(action), reasons=_reasons(action, piece),
+                reason=T.REASON_POLICY.get(action), reasons=_reasons(action, route_steps, cadre),
                 amount=T.AMOUNT_POLICY.get(action), paid_on=action in T.PAID_ON_REQUIRED,
                 files=FILES_POLICY.get(action), changes=RESEND_FIELDS if action == A.RESEND else ()))
-    return choices
+    return tuple(choices)
 
 
 def _actor_for(piece: Piece, actors: list[str], action: str) -> str:

@@ -40,3 +40,31 @@ def test_nothing_is_kept_from_one_request_to_the_next(app):
         with app.test_request_context("/"):
             g.structure = SimpleNamespace(siret=siret)
             assert piece_url(9) == f"/s/{siret}/pieces/9"
+
+
+def test_slug_url_is_url_for_for_every_article_inside_a_structure_and_outside(app):
+    from chorus_chain import help_articles
+    from chorus_chain.blueprints.help.views import help_url
+    from chorus_chain.row_urls import _SLUG_MARK, slug_url
+
+    slugs = [article.slug for article in help_articles.ARTICLES] + [_SLUG_MARK, "a-b-c", "x"]
+    for siret in ("40000047700010", "12345678900011", None):
+        with app.test_request_context("/"):
+            if siret is not None:
+                g.structure = SimpleNamespace(siret=siret)
+            prefix = "help" if siret is None else "structure_help"
+            for slug in slugs:
+                expected = url_for(f"{prefix}.article", slug=slug)
+                assert slug_url(f"{prefix}.article", "slug", slug) == expected
+                assert help_url(slug) == expected
+            assert help_url() == url_for(f"{prefix}.index")
+            assert help_url(q="délai") == url_for(f"{prefix}.index", q="délai")
+
+
+def test_a_slug_url_for_would_quote_goes_through_url_for(app):
+    from chorus_chain.row_urls import slug_url
+
+    with app.test_request_context("/"):
+        g.structure = SimpleNamespace(siret="40000047700010")
+        for slug in ("Délai de paiement", "a/b", "A", "x y", "", "-x"):
+            assert slug_url("structure_help.article", "slug", slug) == url_for("structure_help.article", slug=slug)

@@ -16,8 +16,10 @@ from chorus_chain import help_articles
 from chorus_chain.help_articles import BY_SLUG, markup
 from chorus_chain.help_articles.pages import MARCHE, PAGES, PUBLIC, STRUCTURE, Page
 from chorus_chain.help_articles.search_index import MAX_QUERY
+from chorus_chain.layout_urls import layout_url
 from chorus_chain.operations import marches as marche_ops
 from chorus_chain.operations import structures as structure_ops
+from chorus_chain.row_urls import slug_url
 from chorus_chain.tenancy import require_right, tenant_blueprint
 
 bp = Blueprint("help", __name__, url_prefix="/aide")
@@ -31,11 +33,12 @@ def _in_structure() -> bool:
 @bp.app_template_global("help_url")
 def help_url(slug: str | None = None, **args) -> str:
     """The help centre (or one of its articles) where the reader is: inside the current structure when there is one,
-    so that the structure's menu stays on screen."""
+    so that the structure's menu stays on screen. Built from one `url_for` per request and endpoint (`layout_url`,
+    `slug_url`): every page's layout links to the help, the index to each article."""
     prefix = "structure_help" if _in_structure() else "help"
     if slug is None:
-        return url_for(f"{prefix}.index", **args)
-    return url_for(f"{prefix}.article", slug=slug, **args)
+        return layout_url(f"{prefix}.index", **args) if not args else url_for(f"{prefix}.index", **args)
+    return slug_url(f"{prefix}.article", "slug", slug, **args)
 
 
 def resolver(in_structure: bool) -> Callable[[str], str]:

@@ -25,6 +25,7 @@ from datetime import datetime
 from sqlalchemy import Integer, and_, bindparam, func, select
 from sqlalchemy.orm import aliased
 
+from chorus_chain import access
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import MarcheParty, Piece
@@ -80,8 +81,9 @@ def work_page(structure_id: int, *, works: bool | None = None, marche_id: int | 
 def _statement(works: bool | None, by_marche: bool, statuses: tuple[str, ...] | None):
     """The work list's statement for one shape of filters, its values bound at execution (structure_id, marche_id,
     per_page, offset, count_limit): built once per process and shape — building it anew was about half of its CPU (a few dozen
-    clause objects, each coerced), the other half executing it. The tenant's criteria are still added to it at
-    every execution (`access._do_orm_execute`), row-level security still applies."""
+    clause objects, each coerced), the other half executing it. Marked `access.built_once`: the tenant's criteria are
+    added to it once per tenant and the result kept (the same criteria as on any statement, row-level security still
+    applies), instead of new options and a new cache key on every page."""
     structure_id = bindparam("structure_id", type_=Integer)
     conditions = waiting_conditions(structure_id, works=works, statuses=statuses,
                                     marche_id=bindparam("marche_id", type_=Integer) if by_marche else None)
@@ -103,9 +105,10 @@ def _statement(works: bool | None, by_marche: bool, statuses: tuple[str, ...] | 
               .where(MarcheParty.marche_id == Piece.marche_id, MarcheParty.role.in_(Role.HOLDERS),
                      MarcheParty.status == "confirmed")
               .order_by(MarcheParty.id).limit(1).correlate(Piece).scalar_subquery())
-    return (select(Piece, shown.marche_reference, shown.emitter_name, shown.emitter_siret, shown.next_kind,
-                   shown.next_due, holder, carried_by_an_etat(), total)
-            .select_from(keys)
-            .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
-            .join(Piece, Piece.id == keys.c.piece_id)
-            .order_by(keys.c.next_due.asc().nulls_last(), keys.c.sort_date.desc(), keys.c.piece_id.desc()))
+    return access.built_once(
+        select(Piece, shown.marche_reference, shown.emitter_name, shown.emitter_siret, shown.next_kind,
+               shown.next_due, holder, carried_by_an_etat(), total)
+        .select_from(keys)
+        .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
+        .join(Piece, Piece.id == keys.c.piece_id)
+        .order_by(keys.c.next_due.asc().nulls_last(), keys.c.sort_date.desc(), keys.c.piece_id.desc()))
