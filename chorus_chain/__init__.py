@@ -25,12 +25,13 @@ def create_app(config: dict | None = None) -> "Flask":
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("chorus_chain").setLevel(logging.INFO)
 
-    from chorus_chain import access, extensions, models  # noqa: F401  (models: one metadata for Alembic)
+    from chorus_chain import access, extensions, models, read_requests  # noqa: F401  (models: one metadata for Alembic)
 
     access.install()  # the tenant's criteria on every ORM statement, and its settings on every PostgreSQL transaction
     from chorus_chain.operations import board
 
     board.install()  # the dashboards' read model refreshed in the transaction of each change (issue 20)
+    read_requests.install()  # a request that wrote nothing ends with COMMIT: its prepared statements stay
 
     extensions.db.init_app(app)
     extensions.tune_postgresql(app)

@@ -5,7 +5,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-board_cli = AppGroup("board", help="Modèle de lecture des tableaux de bord (board_row, board_count).")
+board_cli = AppGroup("board", help="Modèle de lecture des tableaux de bord (board_row, board_count et ses cumuls).")
 
 
 @board_cli.command("recompute")
@@ -20,6 +20,8 @@ def board_recompute(check: bool):
     click.echo(f"board_row : {found.rows} ligne(s) attendue(s) ; {found.missing} manquante(s), {found.extra} en trop, "
                f"{found.different} différente(s).")
     click.echo(f"board_count : {found.buckets_different} groupe(s) différent(s).")
+    for table, different in found.coarse_different.items():
+        click.echo(f"{table} : {different} groupe(s) différent(s).")
     if found.pieces:
         click.echo("Pièces concernées (20 premières) : " + ", ".join(str(piece_id) for piece_id in found.pieces))
     if check:

@@ -59,6 +59,8 @@ def load() -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url(),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "PG_JIT": _bool("PG_JIT", False),  # see extensions.tune_postgresql
+        # A request that wrote nothing ends with COMMIT, not ROLLBACK: psycopg keeps its prepared statements (read_requests).
+        "KEEP_PREPARED_STATEMENTS": _bool("KEEP_PREPARED_STATEMENTS", True),
         "CHORUS_TIMING": _bool("CHORUS_TIMING", False),  # a Server-Timing header on every response (timing.py)
         "REDIS_URL": redis_url,
         # Mail: SMTP when configured; otherwise the log, plus the local outbox page in development.

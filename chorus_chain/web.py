@@ -8,7 +8,7 @@ from flask_login import current_user, user_unauthorized
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 
-from chorus_chain import degraded, formatting, input_guard, layout_urls, row_urls
+from chorus_chain import degraded, formatting, input_guard, layout_urls, read_requests, row_urls
 from chorus_chain.extensions import db, htmx, login_manager
 from chorus_chain.models.base import utcnow
 
@@ -88,7 +88,9 @@ def _refused_before_the_view(sender, **extra) -> None:
 
 
 def _finish_transaction(response):
-    """One commit per request, at the end, for a successful write; everything else is rolled back."""
+    """One commit per request, at the end, for a successful write; everything else is rolled back (or, when it wrote
+    nothing, committed — the same for the data — so that the connection keeps its prepared statements:
+    `read_requests`)."""
     if response.status_code < 400 and not g.get("rollback") and _writes():
         degraded.mark_commit("started")  # an error from here on may or may not have saved: the page says so
         db.session.commit()
@@ -96,6 +98,8 @@ def _finish_transaction(response):
         from chorus_chain.jobs.queue import dispatch_outbox
 
         dispatch_outbox()
+    elif response.status_code < 400 and not g.get("rollback"):
+        read_requests.end(db.session())
     else:
         db.session.rollback()
     return response

@@ -103,6 +103,32 @@ def insert_rows(table: Table, rows: Sequence[dict[str, Any]]) -> int:
     return len(rows)
 
 
+def insert_into_each(batches: Sequence[tuple[Table, Sequence[dict[str, Any]]]]) -> int:
+    """Insert rows into several tables in one statement (PostgreSQL: each table's insert a data-modifying WITH of
+    the last one, each of its rows one JSON parameter, as `insert_rows`); returns how many rows. The read model's
+    rollups are written so: one round trip for all of them whatever their number (operations.board.maintain)."""
+    batches = [(table, rows) for table, rows in batches if rows]
+    if not batches:
+        return 0
+    if not _is_postgresql():
+        for table, rows in batches:
+            db.session.execute(insert(table), list(rows))
+        return sum(len(rows) for _, rows in batches)
+    inserts, parameters = [], {}
+    for index, (table, rows) in enumerate(batches):
+        names, complete = _with_defaults(table, rows)
+        source, document = _rows(table, names, complete)
+        columns = ", ".join(f'"{name}"' for name in names)
+        inserts.append(f'INSERT INTO "{table.name}" ({columns}) SELECT * FROM '
+                       f'({source.replace(":rows", f":rows_{index}")}) AS r')
+        parameters[f"rows_{index}"] = document
+    *first, last = inserts
+    with_clause = ("WITH " + ", ".join(f"w_{index} AS ({statement})" for index, statement in enumerate(first)) + " "
+                   if first else "")
+    db.session.execute(text(with_clause + last), parameters)
+    return sum(len(rows) for _, rows in batches)
+
+
 def update_rows(table: Table, rows: Sequence[dict[str, Any]]) -> int:
     """Update rows of `table` by id (PostgreSQL), one statement per set of columns changed (`update_statement`).
     Each row: its "id" and the new values."""

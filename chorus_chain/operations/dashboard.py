@@ -41,7 +41,7 @@ from chorus_chain.models.money import EtatAcompte
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import pieces_actions
-from chorus_chain.operations.board_reading import counts, lists, numbers, parties
+from chorus_chain.operations.board_reading import counts, lists, marches, numbers, parties
 from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.operations.decompte_general import reading as dg_reading
 from chorus_chain.operations.etat_pieces import reading as etat_reading
@@ -281,23 +281,19 @@ class StatusCount:
     amount_ttc: Decimal
 
 
-@dataclass(frozen=True)
-class MarcheCount:
-    marche_id: int
-    reference: str
-    count: int
-    amount_ttc: Decimal
-    paid: Decimal
-    waiting: int  # pieces still under way (neither a draft, nor final)
+# « Par marché »'s line: a marché's pieces (count, under way, amount TTC, paid) — board_reading.marches.
+MarcheCount = marches.MarcheLine
 
 
 @dataclass(frozen=True)
 class Overview:
     by_status: list[StatusCount]
+    # The marchés shown (at most `marches.CARD_LINES`, those with the most pieces under way) and the others summed.
     by_marche: list[MarcheCount]
     # Set when the filters select more pieces than `counts.CAP` outside the rollups: « plus de 1 000 », nothing
     # summed (a period or a number search over a structure's whole history is not counted, it is narrowed).
     more_than: int | None = None
+    other_marches: marches.OtherMarches = field(default_factory=marches.OtherMarches)
 
     @property
     def total(self) -> int | None:
@@ -307,11 +303,29 @@ class Overview:
     def amount_ttc(self) -> Decimal:
         return sum((row.amount_ttc for row in self.by_status), ZERO)
 
+    @property
+    def marches(self) -> int:
+        """How many marchés the structure's pieces (under the filters) are on."""
+        return len(self.by_marche) + self.other_marches.count
+
+
+def _by_status(found) -> list[StatusCount]:
+    """(status, count, amount) in the order of the statuses' table."""
+    order = {code.value: index for index, code in enumerate(Status)}
+    return sorted((StatusCount(status, count, amount) for status, count, amount in found),
+                  key=lambda row: order.get(row.status, len(order)))
+
 
 def overview(structure: Structure, filters: Filters, works: bool | None) -> Overview:
-    """Counts and amounts TTC by status (in the order of the statuses' table) and by marché: one query on the
-    rollups when every filter is one of their dimensions, else one on at most `counts.CAP + 1` rows of board_row
-    (beyond: `more_than`)."""
+    """Counts and amounts TTC by status (in the order of the statuses' table) and by marché (the marchés with the
+    most pieces under way, the others summed: `marches`).
+
+    Unfiltered (the rights' `works` aside): two queries on the coarser rollups, bounded by the statuses and by the
+    structure's marchés. With filters that are all dimensions of `board_count`: one query on its buckets the filters
+    select. Else one on at most `counts.CAP + 1` rows of board_row (beyond: `more_than`)."""
+    if not filters.active():
+        lines, others = marches.marche_lines(structure.id, works)
+        return Overview(_by_status(counts.status_sums(structure.id, works)), lines, other_marches=others)
     if is_rollup(filters):
         groups = counts.rollup_groups(counts.rollup_conditions(
             structure.id, works=works, marche_id=filters.marche_id, party_id=filters.party_id, cadre=filters.cadre,
@@ -333,13 +347,17 @@ def overview(structure: Structure, filters: Filters, works: bool | None) -> Over
         by_marche[2] += group.amount_ttc
         by_marche[3] += group.paid
         by_marche[4] += group.under_way
-    order = {code.value: index for index, code in enumerate(Status)}
-    return Overview(
-        sorted((StatusCount(status, count, amount) for status, (count, amount) in statuses_found.items()),
-               key=lambda row: order.get(row.status, len(order))),
-        sorted((MarcheCount(marche_id, reference, count, amount, paid, under_way)
-                for marche_id, (reference, count, amount, paid, under_way) in marches_found.items()),
-               key=lambda row: (row.reference, row.marche_id)))
+    lines, others = marches.cut([MarcheCount(marche_id, reference, count, amount, paid, under_way)
+                                 for marche_id, (reference, count, amount, paid, under_way) in marches_found.items()])
+    return Overview(_by_status((status, count, amount) for status, (count, amount) in statuses_found.items()),
+                    lines, other_marches=others)
+
+
+def marche_page(structure: Structure, works: bool | None, *, after: str | None = None, before: str | None = None,
+                per_page: int = marches.PAGE_LINES) -> marches.MarchePage:
+    """« Par marché » whole: every marché of the structure's pieces (within `works`), by reference, a page at a time
+    (`board_reading.marches.marche_page`)."""
+    return marches.marche_page(structure.id, works, after=after, before=before, per_page=per_page)
 
 
 def parse_sort(value: str | None) -> tuple[str, bool]:

@@ -293,3 +293,4 @@ def board_differences(app):
 def assert_board_exact(app) -> None:
     found = board_differences(app)
     assert (found.missing, found.extra, found.different, found.buckets_different) == (0, 0, 0, 0), found
+    assert found.coarse_different and not any(found.coarse_different.values()), found  # each coarser rollup too

@@ -16,6 +16,8 @@ from chorus_chain.models import BoardCount, BoardRow, Marche
 from chorus_chain.operations import board
 from tests.integration.pieces_world import acting, act, create, deposit, later, system, world
 
+COARSE_TABLES = ("board_status_count", "board_marche_count", "board_party_count")
+
 
 def assert_exact(app) -> None:
     """The stored read model equals the recompute from the pieces (nothing changed by the check)."""
@@ -24,6 +26,8 @@ def assert_exact(app) -> None:
         db.session.rollback()
     assert found.rows > 0
     assert (found.missing, found.extra, found.different, found.buckets_different) == (0, 0, 0, 0), found
+    # The coarser rollups were checked, each, and agree.
+    assert found.coarse_different == {name: 0 for name in COARSE_TABLES}, found
 
 
 def row_of(app, structure_id: int, piece_id: int) -> BoardRow | None:
@@ -131,6 +135,35 @@ def test_recompute_reports_then_corrects_the_differences(app, db):
     assert_exact(app)
 
 
+def test_recompute_reports_then_corrects_each_coarser_rollup(app, db):
+    """A delta lost or added by hand in « Par statut », « Par marché » or the companies' rollup is reported, table
+    by table, and corrected by one delta per key."""
+    w = world(app)
+    piece_id = deposit(app, w, w.st1, "A10", "F-1")
+    act(app, w.mandataire, piece_id, "validate", now=later(1))
+    with system(app):
+        db.session.execute(text("DELETE FROM board_status_count WHERE structure_id = :s"),
+                           {"s": w.mandataire.structure_id})
+        db.session.execute(text("UPDATE board_marche_count SET paid = paid + 1 WHERE structure_id = :s"),
+                           {"s": w.st1.structure_id})
+        db.session.execute(text(
+            "INSERT INTO board_party_count (structure_id, marche_id, emitter_party_id, n, sent_ttc, validated_ttc, "
+            "paid) VALUES (:s, :m, :p, 1, 0, 0, 0)"),
+            {"s": w.moe.structure_id, "m": w.marche_id, "p": w.st1.party_id})
+        db.session.commit()
+    with app.test_request_context():
+        found = board.recompute(check=True)
+        db.session.rollback()
+    assert (found.missing, found.extra, found.different, found.buckets_different) == (0, 0, 0, 0)
+    assert found.coarse_different["board_status_count"] >= 1
+    assert found.coarse_different["board_marche_count"] >= 1
+    assert found.coarse_different["board_party_count"] == 1
+    with app.test_request_context():
+        assert board.recompute().fixed
+        db.session.commit()
+    assert_exact(app)
+
+
 def test_compaction_keeps_every_sum_and_leaves_one_row_per_bucket(app, db):
     w = world(app)
     piece_id = deposit(app, w, w.st1, "A10", "F-1")
@@ -143,7 +176,14 @@ def test_compaction_keeps_every_sum_and_leaves_one_row_per_bucket(app, db):
             BoardCount.structure_id, BoardCount.marche_id, BoardCount.emitter_party_id, BoardCount.cadre,
             BoardCount.works, BoardCount.status).having(func.count() > 1)).all()
         after = db.session.execute(select(func.count()).select_from(BoardCount)).scalar()
+        # The coarser rollups too: one row per key.
+        coarse_crowded = {table: db.session.execute(text(
+            f"SELECT count(*) FROM (SELECT 1 FROM {table} GROUP BY {keys} HAVING count(*) > 1) AS c")).scalar()
+            for table, keys in (("board_status_count", "structure_id, works, status"),
+                                ("board_marche_count", "structure_id, works, marche_id"),
+                                ("board_party_count", "structure_id, marche_id, emitter_party_id"))}
     assert crowded == [] and after < before
+    assert coarse_crowded == {table: 0 for table in COARSE_TABLES}
     assert_exact(app)
 
 

@@ -1,6 +1,7 @@
 """Transitions on different pieces of the same structure, at the same time, on real connections (PostgreSQL): the
 read model's maintenance never makes one wait for the other — its rows are per (structure, piece), its rollups are
-inserted deltas, never a shared counter row — and never deadlocks. The evidence is not a timing: a transaction that
+inserted deltas, never a shared counter row (board_count's and the coarser rollups' alike: « Par statut », « Par
+marché », the companies) — and never deadlocks. The evidence is not a timing: a transaction that
 already wrote its board rows and deltas is held open while another one, on another piece of the same structure and
 the same rollup bucket, runs to its commit; nothing is left waiting in pg_locks."""
 from __future__ import annotations
@@ -85,6 +86,16 @@ def test_a_transition_never_waits_for_another_on_the_same_structure(live_app):
     assert finished, f"the second transition waited on the first: {waiting}"
     assert waiting == []
     assert status_of(app, first) == status_of(app, second) == "A_ASSOCIER_MOE"
+    # Both wrote into the same key of each coarser rollup, each its own row (inserts, not one counter updated).
+    with app.app_context(), access.system_access("test: the deltas of both transactions"):
+        for table, where in (("board_status_count", "status = 'A_ASSOCIER_MOE'"),
+                             ("board_marche_count", "marche_id = :m"),
+                             ("board_party_count", "marche_id = :m AND emitter_party_id = :p")):
+            rows = db.session.execute(text(f"SELECT count(*) FROM {table} WHERE structure_id = :s AND {where}"),
+                                      {"s": w.mandataire.structure_id, "m": w.marche_id,
+                                       "p": w.st1.party_id}).scalar()
+            assert rows >= 2, table
+        db.session.rollback()
     assert_board_exact(app)
 
 

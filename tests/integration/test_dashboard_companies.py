@@ -74,3 +74,30 @@ def test_beyond_the_bound_the_filter_offers_the_companies_of_the_chosen_marche(a
     # Changing the marché through HTMX brings that marché's companies with the list (an out-of-band select).
     fragment = client.get(f"{base}?marche_id={w.marche_id}", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert 'hx-swap-oob="true"' in fragment and str(w.st1.party_id) in offered(fragment)
+
+
+def test_the_marche_card_shows_those_under_way_sums_the_others_and_links_the_whole_list(app, w, monkeypatch):
+    """« Par marché » bounded (issue 20): the marchés with the most pieces under way, the others summed in « N
+    autres marchés », the whole list a page of its own by reference."""
+    from chorus_chain.operations.board_reading import marches
+
+    pw.deposit(app, w, w.st1, "A10", "MAR-1", ht="1000.00")
+    pw.deposit(app, w, w.st1, "A10", "MAR-2", ht="500.00")
+    client = pw.logged_in(app, w.mandataire)
+    base = f"/s/{w.mandataire.siret}/tableau-de-bord"
+    html = client.get(base).get_data(as_text=True)
+    card = html[html.index('data-testid="by-marche"'):]
+    card = card[:card.index("</section>")]
+    assert f'data-marche-id="{w.marche_id}"' in card and 'data-testid="other-marches"' not in card
+    monkeypatch.setattr(marches, "CARD_LINES", 0)
+    html = client.get(base).get_data(as_text=True)
+    card = html[html.index('data-testid="by-marche"'):]
+    card = card[:card.index("</section>")]
+    assert 'data-marche-id=' not in card
+    others = re.search(r'data-testid="other-marches">(.*?)</tr>', card, re.S).group(1)
+    assert "1 autre marché" in others and "<td class=\"num\">2</td>" in others
+    assert f'href="{base}/marches"' in card
+    page = client.get(f"{base}/marches")
+    assert page.status_code == 200
+    assert re.findall(r'<tr data-marche-id="(\d+)"', page.get_data(as_text=True)) == [str(w.marche_id)]
+    assert client.get(f"{base}/marches?apres=garbage").status_code == 200

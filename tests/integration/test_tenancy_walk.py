@@ -447,29 +447,34 @@ def test_api_walk_reading_client_may_read_but_not_write(app, client, world):
 
 @pytest.mark.postgres
 def test_the_dashboards_read_model_is_read_by_its_structure_alone(app, world):
-    """board_row / board_count (issue 20) carry the structure they belong to: row-level security (enabled and
-    forced) and the ORM's criteria show the victim's rows to no other tenant, even asked by the victim's id."""
-    from sqlalchemy import select, text
+    """board_row / board_count and its coarser rollups (issue 20) carry the structure they belong to: row-level
+    security (enabled and forced) and the ORM's criteria show the victim's rows to no other tenant, even asked by
+    the victim's id."""
+    from sqlalchemy import bindparam, select, text
 
     from chorus_chain import access
     from chorus_chain.extensions import db
-    from chorus_chain.models import BoardCount, BoardRow, Structure
+    from chorus_chain.models import (BoardCount, BoardMarcheCount, BoardPartyCount, BoardRow, BoardStatusCount,
+                                     Structure)
+
+    tables = ("board_count", "board_marche_count", "board_party_count", "board_row", "board_status_count")
 
     victim_id = world["victim"].id
     with app.test_request_context():
         outsider_id = db.session.scalar(select(Structure.id).where(Structure.name == "Structure de l'intrus"))
-        forced = db.session.scalars(text("SELECT relname FROM pg_class WHERE relname IN ('board_row', 'board_count') "
-                                         "AND relrowsecurity AND relforcerowsecurity ORDER BY relname")).all()
-        assert forced == ["board_count", "board_row"]
+        forced = db.session.scalars(text("SELECT relname FROM pg_class WHERE relname IN :tables "
+                                         "AND relrowsecurity AND relforcerowsecurity ORDER BY relname")
+                                    .bindparams(bindparam("tables", expanding=True)), {"tables": tables}).all()
+        assert forced == list(tables)
         with access.system_access("test: the victim's read model exists"):
-            for table in ("board_row", "board_count"):
+            for table in tables:
                 assert db.session.execute(text(f"SELECT count(*) FROM {table} WHERE structure_id = :s"),
                                           {"s": victim_id}).scalar() >= 1, table
         with access.tenant(outsider_id):
-            for table in ("board_row", "board_count"):
+            for table in tables:
                 assert db.session.execute(text(f"SELECT count(*) FROM {table} WHERE structure_id = :s"),
                                           {"s": victim_id}).scalar() == 0, table
-            for model in (BoardRow, BoardCount):
+            for model in (BoardRow, BoardCount, BoardStatusCount, BoardMarcheCount, BoardPartyCount):
                 assert db.session.scalars(select(model).where(model.structure_id == victim_id)).all() == []
         with access.tenant(victim_id):
             assert db.session.scalars(select(BoardRow.piece_id)).all() == [world["args"]["piece_id"]]

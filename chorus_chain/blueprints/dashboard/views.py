@@ -187,6 +187,18 @@ def entreprises():
     return render_template("dashboard/entreprises.html", page=page)
 
 
+@bp.get("/tableau-de-bord/marches")
+@require_piece_right("consultation")
+def marches():
+    """« Par marché » whole: every marché of the structure's pieces (within the member's rights), by reference, a
+    page at a time (the Tableau de bord's card shows those with the most pieces under way and sums the others)."""
+    allowed, works = pieces_views._works_scope("a_traiter")
+    if not allowed:
+        abort(403)
+    page = board.marche_page(g.structure, works, after=request.args.get("apres"), before=request.args.get("avant"))
+    return render_template("dashboard/marches.html", page=page, works=works)
+
+
 def _overdue_private():
     """The private invoices this structure issued or must pay, unpaid past their due date (code de commerce)."""
     if not has_right("emises", "consultation") and not has_right("recues", "consultation"):

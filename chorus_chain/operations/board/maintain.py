@@ -1,7 +1,8 @@
 """Keeping the read model true in the transaction of each change (issue 20: no eventual drift).
 
 - `refresh(piece_ids)`: delete the board rows of those pieces, insert the rows `rows.board_select` builds for them,
-  insert the rollup deltas (new − old, per bucket) — a fixed handful of statements, whatever the number of pieces.
+  insert the rollup deltas (new − old, per bucket of board_count, and their projections on the coarser rollups of
+  `coarse`) — a fixed handful of statements, whatever the number of pieces.
   It writes the rows of every structure that sees the pieces: the one place that does so with tenancy switched off
   (`system_access`), for no user's reading.
 - `touch(piece_ids)`: the pieces are stale in this session; they are refreshed before the transaction commits and
@@ -23,7 +24,10 @@ from sqlalchemy.orm import Session
 from chorus_chain.access import is_system, system_access
 from chorus_chain.models import (
     BoardCount,
+    BoardMarcheCount,
+    BoardPartyCount,
     BoardRow,
+    BoardStatusCount,
     Deadline,
     EtatAcompte,
     EtatAcomptePdm,
@@ -34,7 +38,7 @@ from chorus_chain.models import (
     Structure,
 )
 from chorus_chain.operations import bulk
-from chorus_chain.operations.board import rows
+from chorus_chain.operations.board import coarse, rows
 from chorus_chain.operations.board.pending import PENDING, pending_of
 
 _BUSY = "board_refreshing"
@@ -71,9 +75,13 @@ def refresh(piece_ids: Iterable[int]) -> int:
                               .returning(*counted)).all()
         deltas = _deltas(old, new)
         if deltas:
-            # One statement whatever their number (`operations.bulk`): a batch of the sweep writes a thousand or
-            # two, which an executemany sent as as many statements.
-            bulk.insert_rows(BoardCount.__table__, deltas)
+            # board_count's deltas and their projections on the coarser rollups (`coarse`), in one statement
+            # whatever their number (`operations.bulk`): a batch of the sweep writes a thousand or two, which an
+            # executemany sent as as many statements.
+            projected = coarse.project(deltas)
+            bulk.insert_into_each([(BoardCount.__table__, _bucket_rows(deltas)),
+                                   *((rollup.table, coarse.as_rows(rollup, projected[rollup]))
+                                     for rollup in coarse.ROLLUPS)])
     return len(new)
 
 
@@ -83,8 +91,9 @@ def _system():
     return nullcontext() if is_system() else system_access(WHY)
 
 
-def _deltas(old, new) -> list[dict]:
-    """Per bucket, new − old; buckets whose every measure nets to zero write nothing."""
+def _deltas(old, new) -> dict[tuple, list]:
+    """Per bucket (`rows.BUCKET` order), new − old (`rows.MEASURES` order); buckets whose every measure nets to
+    zero left out."""
     width = len(rows.BUCKET)
     totals: dict[tuple, list] = defaultdict(lambda: [0] * len(rows.MEASURES))
     for sign, found in ((-1, old), (1, new)):
@@ -92,14 +101,12 @@ def _deltas(old, new) -> list[dict]:
             sums = totals[tuple(row[:width])]
             for index, value in enumerate(row[width:]):
                 sums[index] += sign * rows.money(value)
-    deltas = []
-    for key, sums in totals.items():
-        if any(sums):
-            values = dict(zip(rows.BUCKET, key))
-            for name, value in zip(rows.MEASURES, sums):
-                values[name] = value
-            deltas.append(values)
-    return deltas
+    return {key: sums for key, sums in totals.items() if any(sums)}
+
+
+def _bucket_rows(deltas: dict[tuple, list]) -> list[dict]:
+    """board_count's rows for these deltas."""
+    return [{**dict(zip(rows.BUCKET, key)), **dict(zip(rows.MEASURES, sums))} for key, sums in deltas.items()]
 
 
 def flush_pending(session: Session | None = None) -> int:
@@ -185,8 +192,11 @@ def _forget(session: Session, transaction) -> None:
         session.info.pop(PENDING, None)
 
 
+_BOARD_TABLES = (BoardRow, BoardCount, BoardStatusCount, BoardMarcheCount, BoardPartyCount)
+
+
 def _reads_board(state) -> bool:
-    return any(mapper.class_ in (BoardRow, BoardCount) for mapper in state.all_mappers)
+    return any(mapper.class_ in _BOARD_TABLES for mapper in state.all_mappers)
 
 
 def _do_orm_execute(state) -> None:

@@ -3,7 +3,8 @@
 
 Set-based: the expected rows go into a temporary table once; missing, extra and different rows are three
 anti-joins / one join on the primary key; the rollups compare the expected rows' GROUP BY with the sums of
-`board_count`'s deltas, bucket by bucket. A correction rewrites the rows of the pieces that differ and inserts one
+`board_count`'s deltas, bucket by bucket, and each coarser rollup (`coarse`) with the projection of that GROUP BY.
+A correction rewrites the rows of the pieces that differ and inserts one
 delta per bucket that differs, then compacts. Run by an operator (or after a bulk seeding), not on a user's behalf:
 system access, stated.
 """
@@ -14,7 +15,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, and_, delete, exists, f
 
 from chorus_chain.access import system_access
 from chorus_chain.models import BoardCount, BoardRow
-from chorus_chain.operations.board import rows
+from chorus_chain.operations.board import coarse, rows
 from chorus_chain.operations.board.maintain import flush_pending
 
 WHY = "flask board recompute: the read model against the pieces, every structure"
@@ -30,12 +31,16 @@ class Differences:
     extra: int = 0  # rows stored that the pieces do not give
     different: int = 0  # rows stored with another value in a column
     buckets_different: int = 0  # rollup buckets whose summed deltas differ from the rows' GROUP BY
+    # The same for each coarser rollup (`coarse`): table → keys whose summed deltas differ from the projection of
+    # the rows' GROUP BY.
+    coarse_different: dict[str, int] = field(default_factory=dict)
     pieces: list[int] = field(default_factory=list)  # some of the pieces concerned (for the report)
     fixed: bool = False
 
     @property
     def total(self) -> int:
-        return self.missing + self.extra + self.different + self.buckets_different
+        return (self.missing + self.extra + self.different + self.buckets_different
+                + sum(self.coarse_different.values()))
 
 
 def _temporary(name: str, columns) -> Table:
@@ -75,6 +80,12 @@ def recompute(*, check: bool = False) -> Differences:
             have = _sums(session.execute(rows.grouped_deltas()))
             corrections = _subtract(want, have)
             found.buckets_different = len(corrections)
+            projected = coarse.project(want)
+            coarse_corrections = {}
+            for rollup in coarse.ROLLUPS:
+                stored_sums = coarse.sums(session.execute(coarse.grouped(rollup)), rollup)
+                coarse_corrections[rollup] = _difference(rollup, projected[rollup], stored_sums)
+                found.coarse_different[rollup.table.name] = len(coarse_corrections[rollup])
             if not check and found.total:
                 stale_ids = select(stale.c.piece_id)
                 session.execute(delete(stored).where(stored.c.piece_id.in_(stale_ids)))
@@ -83,6 +94,9 @@ def recompute(*, check: bool = False) -> Differences:
                     .where(expected.c.piece_id.in_(stale_ids))))
                 if corrections:
                     session.execute(insert(BoardCount.__table__), corrections)
+                for rollup, rows_to_add in coarse_corrections.items():
+                    if rows_to_add:
+                        session.execute(insert(rollup.table), rows_to_add)
                 found.fixed = True
         finally:
             stale.drop(connection)
@@ -116,3 +130,14 @@ def _subtract(want: dict, have: dict) -> list[dict]:
                 values[name] = value
             corrections.append(values)
     return corrections
+
+
+def _difference(rollup, want: dict, have: dict) -> list[dict]:
+    """One correction delta per key of a coarser rollup whose sums differ (want − have)."""
+    zero = [0] * len(rollup.measures)
+    differences = {}
+    for key in set(want) | set(have):
+        delta = [x - y for x, y in zip(want.get(key, zero), have.get(key, zero))]
+        if any(delta):
+            differences[key] = delta
+    return coarse.as_rows(rollup, differences)

@@ -1,6 +1,8 @@
 """The dashboards' counts and sums read from the read model:
 
-- from the rollups (`board_count`: insert-only deltas per structure × marché × emitting party × cadre × works ×
+- « Par statut » unfiltered from `board_status_count` (structure × works × status: a few dozen rows); « Par marché »
+  unfiltered from `board_marche_count` (`marches`); the companies' money from `board_party_count` (`party_sums`);
+- with a filter, from the rollups (`board_count`: insert-only deltas per structure × marché × emitting party × cadre × works ×
   status, summed here) when every filter is one of those dimensions: the rows read are the structure's buckets, not
   its pieces;
 - from `board_row`, at most `CAP + 1` rows, when a filter is not a dimension (a deposit period, a number): beyond
@@ -13,10 +15,9 @@ from decimal import Decimal
 
 from sqlalchemy import case, func, select
 
-from chorus_chain.domain.statuses import PAID_STATUSES
 from chorus_chain.extensions import db
-from chorus_chain.models import Marche
-from chorus_chain.models.board import BoardCount, BoardRow
+from chorus_chain.models import Marche, MarcheParty
+from chorus_chain.models.board import BoardCount, BoardPartyCount, BoardRow, BoardStatusCount
 from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.operations.pieces_queries import under_way as under_way_condition
 
@@ -32,6 +33,11 @@ def rollup_conditions(structure_id: int, *, works: bool | None = None, marche_id
     if marche_id is not None:
         conditions.append(BoardCount.marche_id == marche_id)
     if party_id is not None:
+        if marche_id is None:
+            # A party belongs to one marché: naming it puts the read on the party's buckets of the index
+            # (structure, marché, party, …) instead of every bucket of the structure.
+            conditions.append(BoardCount.marche_id == select(MarcheParty.marche_id)
+                              .where(MarcheParty.id == party_id).scalar_subquery())
         conditions.append(BoardCount.emitter_party_id == party_id)
     if cadre is not None:
         conditions.append(BoardCount.cadre == cadre)
@@ -54,15 +60,19 @@ class Group:
 
 
 def rollup_groups(conditions: list) -> list[Group]:
-    """The selected buckets summed by status and marché (a bucket whose deltas cancel out is no group): one query,
-    bounded by the structure's buckets."""
+    """The selected buckets summed by status and marché (a bucket whose deltas cancel out is no group), then joined
+    to the marchés' references (the groups', not each bucket's: on a few hundred marchés the planner read the whole
+    table once per bucket). One query, bounded by the buckets the filters select."""
     n = func.sum(BoardCount.n)
+    summed = (select(BoardCount.status, BoardCount.marche_id, n.label("n"),
+                     func.coalesce(func.sum(BoardCount.signed_ttc), 0).label("amount"),
+                     func.coalesce(func.sum(BoardCount.paid), 0).label("paid"),
+                     func.coalesce(func.sum(BoardCount.under_way), 0).label("under_way"))
+              .where(*conditions).group_by(BoardCount.status, BoardCount.marche_id).having(n != 0)
+              .subquery("summed"))
     rows = db.session.execute(
-        select(BoardCount.status, BoardCount.marche_id, Marche.reference, n,
-               func.coalesce(func.sum(BoardCount.signed_ttc), 0), func.coalesce(func.sum(BoardCount.paid), 0),
-               func.coalesce(func.sum(BoardCount.under_way), 0))
-        .join(Marche, Marche.id == BoardCount.marche_id).where(*conditions)
-        .group_by(BoardCount.status, BoardCount.marche_id, Marche.reference).having(n != 0)).all()
+        select(summed.c.status, summed.c.marche_id, Marche.reference, summed.c.n, summed.c.amount, summed.c.paid,
+               summed.c.under_way).join(Marche, Marche.id == summed.c.marche_id)).all()
     return [Group(status, marche_id, reference, int(count), Decimal(amount), Decimal(paid), int(under_way))
             for status, marche_id, reference, count, amount, paid, under_way in rows]
 
@@ -112,12 +122,25 @@ def capped_total(counted: int, limit: int) -> tuple[int, int | None]:
     return (counted, CAP) if counted >= limit else (counted, None)
 
 
+def status_sums(structure_id: int, works: bool | None) -> list[tuple[str, int, Decimal]]:
+    """(status, pieces, amount TTC) of every status of the structure's pieces (within `works`), from
+    `board_status_count`: rows bounded by the statuses (× 2 for works), whatever the history."""
+    conditions = [BoardStatusCount.structure_id == structure_id]
+    if works is not None:
+        conditions.append(BoardStatusCount.works == works)
+    n = func.sum(BoardStatusCount.n)
+    return [(status, int(count), Decimal(amount)) for status, count, amount in db.session.execute(
+        select(BoardStatusCount.status, n, func.coalesce(func.sum(BoardStatusCount.signed_ttc), 0))
+        .where(*conditions).group_by(BoardStatusCount.status).having(n != 0))]
+
+
 def party_sums(structure_id: int, party_ids):
     """A subquery of the money of the pieces each emitting party sent that the structure sees: invoiced (sent, not
-    refused, credit notes deducted), validated by its contractor, paid (the paid statuses) — from the rollups."""
-    return (select(BoardCount.emitter_party_id.label("party_id"),
-                   func.sum(BoardCount.sent_ttc).label("invoiced"),
-                   func.sum(BoardCount.validated_ttc).label("validated"),
-                   func.sum(case((BoardCount.status.in_(PAID_STATUSES), BoardCount.paid), else_=0)).label("paid"))
-            .where(BoardCount.structure_id == structure_id, BoardCount.emitter_party_id.in_(party_ids))
-            .group_by(BoardCount.emitter_party_id).subquery())
+    refused, credit notes deducted), validated by its contractor, paid (the paid statuses) — from
+    `board_party_count` (a few rows per company, not its buckets per cadre, works and status)."""
+    return (select(BoardPartyCount.emitter_party_id.label("party_id"),
+                   func.sum(BoardPartyCount.sent_ttc).label("invoiced"),
+                   func.sum(BoardPartyCount.validated_ttc).label("validated"),
+                   func.sum(BoardPartyCount.paid).label("paid"))
+            .where(BoardPartyCount.structure_id == structure_id, BoardPartyCount.emitter_party_id.in_(party_ids))
+            .group_by(BoardPartyCount.emitter_party_id).subquery())

@@ -1,11 +1,11 @@
-"""The companies the Tableau de bord names, read from the rollups (`board_count`), each read bounded by what the page
-shows:
+"""The companies the Tableau de bord names, read from the companies' rollup (`board_party_count`: one row per
+company whose pieces the structure sees, after compaction), each read bounded by what the page shows:
 
 - `offer`: the companies the « Entreprise émettrice » filter offers — the structure's own parties and the parties whose
-  pieces it sees (its buckets). A maître d'œuvre of hundreds of marchés sees thousands of companies: the filter offers
-  them all only up to `OFFER_MAX` (read as the first `OFFER_MAX + 1` (marché, party) groups of the buckets' index),
-  else those of the marché chosen in the filter (the marché's buckets);
-- `is_offered`: whether a company typed in the URL is one of those (one probe of its marché's buckets);
+  pieces it sees (its rollup rows). A maître d'œuvre of hundreds of marchés sees thousands of companies: the filter offers
+  them all only up to `OFFER_MAX` (read as the first `OFFER_MAX + 1` (marché, party) groups of the rollup's index),
+  else those of the marché chosen in the filter (the marché's rows);
+- `is_offered`: whether a company typed in the URL is one of those (one probe of its row);
 - `money_lines` / `money_page`: « Montants par entreprise », the titulaire's (mandataire's, co-traitant's) panel: the
   parties working under its own, with what they invoiced, what was validated and paid (the rollups by emitting party,
   as `counts.party_sums`). The panel shows `PANEL_LINES` of them, those to look at first, and the others summed; the
@@ -23,11 +23,10 @@ from decimal import Decimal
 
 from sqlalchemy import and_, case, func, select, tuple_
 
-from chorus_chain.domain.statuses import PAID_STATUSES
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import Marche, MarcheParty
-from chorus_chain.models.board import BoardCount
+from chorus_chain.models.board import BoardPartyCount
 from chorus_chain.operations.board_reading import counts
 from chorus_chain.operations.board_reading.planning import opaque_limit
 
@@ -50,13 +49,14 @@ class Offer:
 
 
 def _emitting(structure_id: int, marche_id: int | None = None):
-    """(marché, emitting party) of the structure's buckets whose pieces it still sees (deltas not cancelled), in the
-    order of the buckets' index (structure, marché, party…)."""
-    conditions = [BoardCount.structure_id == structure_id]
+    """(marché, emitting party) of the companies whose pieces the structure still sees (deltas not cancelled), in
+    the order of `board_party_count`'s index (structure, marché, party): a few rows per company."""
+    conditions = [BoardPartyCount.structure_id == structure_id]
     if marche_id is not None:
-        conditions.append(BoardCount.marche_id == marche_id)
-    return (select(BoardCount.marche_id, BoardCount.emitter_party_id).where(*conditions)
-            .group_by(BoardCount.marche_id, BoardCount.emitter_party_id).having(func.sum(BoardCount.n) != 0))
+        conditions.append(BoardPartyCount.marche_id == marche_id)
+    return (select(BoardPartyCount.marche_id, BoardPartyCount.emitter_party_id).where(*conditions)
+            .group_by(BoardPartyCount.marche_id, BoardPartyCount.emitter_party_id)
+            .having(func.sum(BoardPartyCount.n) != 0))
 
 
 def _own(structure_id: int, marche_id: int | None = None):
@@ -83,13 +83,17 @@ def _named(party_ids) -> list[tuple[int, str, str, str]]:
 def offer(structure_id: int, marche_id: int | None = None, chosen: int | None = None) -> Offer:
     """The companies of the « Entreprise émettrice » filter: those of the chosen marché, or of every marché when the
     structure sees at most OFFER_MAX. Two queries: the ids — each half cut at OFFER_MAX + 1 in the order of its
-    index (the buckets grouped as the index runs: the first groups only), or one marché's rows —, then their
+    index (the rows grouped as the index runs: the first groups only), or one marché's rows —, then their
     names by primary key."""
-    halves = []
-    for half in (_emitting(structure_id, marche_id), _own(structure_id, marche_id)):
-        if marche_id is None:  # the limit hidden from the planner: else it groups all the buckets, then sorts
-            half = half.order_by(*half.selected_columns).limit(opaque_limit(OFFER_MAX + 1))
-        halves.append(select(half.subquery().c.emitter_party_id))
+    emitting, own = _emitting(structure_id, marche_id), _own(structure_id, marche_id)
+    if marche_id is None:
+        # Each half cut at OFFER_MAX + 1 (beyond, none is offered: which ones were read does not matter), the limit
+        # hidden from the planner. The grouped half in the order of its index, so that it groups the first rows
+        # only; the structure's own parties in none, so that their index (structure, status) is read — ordered by
+        # marché, the planner walked the marché index through every party of the marchés.
+        emitting = emitting.order_by(*emitting.selected_columns).limit(opaque_limit(OFFER_MAX + 1))
+        own = own.limit(opaque_limit(OFFER_MAX + 1))
+    halves = [select(half.subquery().c.emitter_party_id) for half in (emitting, own)]
     ids = set(db.session.scalars(halves[0].union_all(halves[1])))
     if marche_id is None and len(ids) > OFFER_MAX:  # one marché's companies are tens: all offered
         shown = [chosen] if chosen is not None and is_offered(structure_id, chosen) else []
@@ -99,13 +103,13 @@ def offer(structure_id: int, marche_id: int | None = None, chosen: int | None = 
 
 def is_offered(structure_id: int, party_id: int) -> bool:
     """Whether the filter may offer this party: one of the structure's own confirmed parties, or one whose pieces
-    it sees — its marché's buckets (the index's first columns), not all the structure's. One query."""
+    it sees — its row of `board_party_count` (the index's three columns), not all the structure's. One query."""
     own = select(MarcheParty.id).where(MarcheParty.id == party_id, MarcheParty.structure_id == structure_id,
                                        MarcheParty.status == "confirmed").exists()
     party_marche = select(MarcheParty.marche_id).where(MarcheParty.id == party_id).scalar_subquery()
-    seen = (select(func.coalesce(func.sum(BoardCount.n), 0))
-            .where(BoardCount.structure_id == structure_id, BoardCount.marche_id == party_marche,
-                   BoardCount.emitter_party_id == party_id).scalar_subquery())
+    seen = (select(func.coalesce(func.sum(BoardPartyCount.n), 0))
+            .where(BoardPartyCount.structure_id == structure_id, BoardPartyCount.marche_id == party_marche,
+                   BoardPartyCount.emitter_party_id == party_id).scalar_subquery())
     is_own, pieces = db.session.execute(select(own, seen)).one()
     return bool(is_own) or pieces != 0
 
@@ -193,7 +197,7 @@ def _line(row) -> MoneyLine:
 def money_lines(structure_id: int, limit: int = PANEL_LINES) -> MoneyPanel:
     """The panel: the `limit` lines to look at first — a DC4 ceiling passed, then one in sight, then the most
     validated and not yet paid, then by marché and name — and the others summed. One query: the sums of every
-    party under the structure's (its buckets of them: bounded by its marchés and their companies, not by the
+    party under the structure's (their rows of the rollup: bounded by its marchés and their companies, not by the
     pieces), ranked and cut by the database, each line carrying the totals of all (a window)."""
     under = _under(structure_id).subquery("under")
     sums = counts.party_sums(structure_id, select(under.c.id))
@@ -252,7 +256,7 @@ def money_page(structure_id: int, *, after: str | None = None, before: str | Non
                per_page: int = PAGE_LINES) -> MoneyPage:
     """One page of every party under the structure's, keyset-paginated on (marché reference, name, party): the
     parties of the page first (the structure's companies, not its pieces), then the sums of those only (their
-    marchés' buckets). Two queries whatever the page."""
+    rows). Two queries whatever the page."""
     after_mark = decode(after)
     before_mark = decode(before) if after_mark is None else None
     under = _under(structure_id).subquery("under")
@@ -273,15 +277,14 @@ def money_page(structure_id: int, *, after: str | None = None, before: str | Non
     sums = {}
     if parties:
         sums = {row.party_id: row for row in db.session.execute(
-            select(BoardCount.emitter_party_id.label("party_id"),
-                   func.sum(BoardCount.sent_ttc).label("invoiced"),
-                   func.sum(BoardCount.validated_ttc).label("validated"),
-                   func.sum(case((BoardCount.status.in_(PAID_STATUSES), BoardCount.paid), else_=0))
-                   .label("paid"))
-            .where(BoardCount.structure_id == structure_id,
-                   BoardCount.marche_id.in_({row[5] for row in parties}),
-                   BoardCount.emitter_party_id.in_([row[0] for row in parties]))
-            .group_by(BoardCount.emitter_party_id))}
+            select(BoardPartyCount.emitter_party_id.label("party_id"),
+                   func.sum(BoardPartyCount.sent_ttc).label("invoiced"),
+                   func.sum(BoardPartyCount.validated_ttc).label("validated"),
+                   func.sum(BoardPartyCount.paid).label("paid"))
+            .where(BoardPartyCount.structure_id == structure_id,
+                   BoardPartyCount.marche_id.in_({row[5] for row in parties}),
+                   BoardPartyCount.emitter_party_id.in_([row[0] for row in parties]))
+            .group_by(BoardPartyCount.emitter_party_id))}
     lines = []
     for party_id, name, role, reference, accepted, _ in parties:
         found = sums.get(party_id)

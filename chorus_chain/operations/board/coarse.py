@@ -1,0 +1,97 @@
+"""The coarser rollups (issue 20): `board_count`'s deltas summed along fewer dimensions, one table per thing the
+Tableau de bord shows, so that it reads rows bounded by what it shows rather than every bucket of a structure.
+
+- « Par statut »: per (structure, works, status) — `board_status_count`;
+- « Par marché »: per (structure, works, marché) — `board_marche_count`;
+- the companies (the « Entreprise émettrice » filter, « Montants par entreprise »): per (structure, marché,
+  emitting party) — `board_party_count`, whose `paid` keeps only the pieces in a paid status.
+
+Each is a function of board_count's buckets: whatever deltas a transaction adds to board_count, it adds their
+projection here, in the same statement (`maintain.refresh`), as inserts only — no counter row for two transactions
+to queue on. `rollup.compact` folds them, `rebuild.recompute` checks and corrects them, from the same projection.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from chorus_chain.domain.statuses import PAID_STATUSES
+from chorus_chain.models import BoardMarcheCount, BoardPartyCount, BoardStatusCount
+from chorus_chain.operations.board import rows
+
+
+@dataclass(frozen=True)
+class Coarse:
+    """A coarser rollup: its model, its key (columns of board_count's bucket) and its measures, computed from a
+    bucket of board_count and its measures by `values`."""
+
+    model: type
+    keys: tuple[str, ...]
+    measures: tuple[str, ...]
+    values: Callable[[Mapping, Mapping], list]
+
+    @property
+    def table(self):
+        return self.model.__table__
+
+
+def _same(*names: str):
+    return lambda bucket, measures: [measures[name] for name in names]
+
+
+def _party(bucket: Mapping, measures: Mapping) -> list:
+    # « Payé » on the companies' panel: what was paid on the pieces in a paid status (as counts.party_sums read it).
+    return [measures["n"], measures["sent_ttc"], measures["validated_ttc"],
+            measures["paid"] if bucket["status"] in PAID_STATUSES else 0]
+
+
+STATUS = Coarse(BoardStatusCount, ("structure_id", "works", "status"), ("n", "signed_ttc", "paid", "under_way"),
+                _same("n", "signed_ttc", "paid", "under_way"))
+MARCHE = Coarse(BoardMarcheCount, ("structure_id", "works", "marche_id"), ("n", "signed_ttc", "paid", "under_way"),
+                _same("n", "signed_ttc", "paid", "under_way"))
+PARTY = Coarse(BoardPartyCount, ("structure_id", "marche_id", "emitter_party_id"),
+               ("n", "sent_ttc", "validated_ttc", "paid"), _party)
+ROLLUPS = (STATUS, MARCHE, PARTY)
+
+
+def project(fine: Mapping[tuple, list]) -> dict[Coarse, dict[tuple, list]]:
+    """board_count's sums (bucket in `rows.BUCKET` order → measures in `rows.MEASURES` order: deltas, or totals)
+    summed into each coarser rollup: rollup → key → measures (in the rollup's order; zeros kept)."""
+    summed: dict[Coarse, dict[tuple, list]] = {}
+    for rollup in ROLLUPS:
+        totals: dict[tuple, list] = defaultdict(lambda: [0] * len(rollup.measures))
+        for key, measures in fine.items():
+            bucket = dict(zip(rows.BUCKET, key))
+            values = rollup.values(bucket, dict(zip(rows.MEASURES, measures)))
+            total = totals[tuple(bucket[name] for name in rollup.keys)]
+            for index, value in enumerate(values):
+                total[index] += value
+        summed[rollup] = totals
+    return summed
+
+
+def as_rows(rollup: Coarse, sums: Mapping[tuple, list]) -> list[dict]:
+    """The rows to insert for these sums (a key whose every measure is zero writes nothing)."""
+    return [{**dict(zip(rollup.keys, key)), **dict(zip(rollup.measures, values))}
+            for key, values in sums.items() if any(values)]
+
+
+def grouped(rollup: Coarse):
+    """SELECT key, SUM(measures) FROM the rollup GROUP BY key: what its stored deltas add up to."""
+    table = rollup.table
+    keys = [table.c[name] for name in rollup.keys]
+    return select(*keys, *(func.sum(table.c[name]).label(name) for name in rollup.measures)).group_by(*keys)
+
+
+def sums(result, rollup: Coarse) -> dict[tuple, list]:
+    """key → measures read back from `grouped` (keys summing to zero left out)."""
+    width = len(rollup.keys)
+    found = {}
+    for row in result:
+        values = [rows.money(value) for value in row[width:]]
+        if any(values):
+            found[tuple(row[:width])] = values
+    return found
