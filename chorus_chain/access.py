@@ -5,7 +5,7 @@ A structure sees a piece when it is the piece's emitter or holds a `PieceAccess`
 graph when the piece is deposited). The predicate is applied
 
 - by the ORM: a `do_orm_execute` event adds `with_loader_criteria` on Piece, PieceEvent, PieceFile, PieceAccess,
-  Notification and the dashboards' read model (BoardRow, BoardCount and the coarser rollups) to every ORM statement (a query that forgets the tenant still sees only the tenant's rows);
+  Notification and the dashboards' read model (BoardRow, BoardCount, the coarser rollups) to every ORM statement (a query that forgets the tenant still sees only the tenant's rows);
 - by PostgreSQL: row-level security (migration 0003) compares the rows to `chorus.structure_id` /
   `chorus.system`, which an `after_begin` session event sets for each transaction with `set_config(..., true)`
   (local to the transaction: nothing leaks to the next user of a pooled connection, and every transaction of a
@@ -182,9 +182,9 @@ def _criteria(tenant_id: int | None) -> tuple:
     Built once per tenant and kept (a tuple of immutable options, the tenant's id bound in each): building them cost
     about 1.8 ms of CPU, paid by every ORM statement of every page before."""
     from chorus_chain.models import (BoardCount, BoardMarcheCount, BoardPartyCount, BoardRow, BoardStatusCount,
-                                     Notification, Piece, PieceAccess, PieceEvent, PieceFile)
+                                     BoardStatusMarcheCount, Notification, Piece, PieceAccess, PieceEvent, PieceFile)
 
-    board = (BoardRow, BoardCount, BoardStatusCount, BoardMarcheCount, BoardPartyCount)
+    board = (BoardRow, BoardCount, BoardStatusCount, BoardMarcheCount, BoardStatusMarcheCount, BoardPartyCount)
     if tenant_id is None:
         return tuple(with_loader_criteria(entity, false(), include_aliases=True)
                      for entity in (Piece, PieceEvent, PieceFile, PieceAccess, Notification, *board))
@@ -206,6 +206,8 @@ def _criteria(tenant_id: int | None) -> tuple:
         with_loader_criteria(BoardCount, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
         with_loader_criteria(BoardStatusCount, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
         with_loader_criteria(BoardMarcheCount, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
+        with_loader_criteria(BoardStatusMarcheCount, lambda cls: cls.structure_id == tenant_id,
+                             include_aliases=True),
         with_loader_criteria(BoardPartyCount, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
     )
 

@@ -9,11 +9,12 @@ page reads rows bounded by what it shows, not every piece the structure sees.
   deltas** (+1 in the new bucket, −1 in the old one): two transactions acting on pieces of the same structure never
   wait on one counter row. Readers sum the rows of their buckets; `operations.board.compact` folds them into one row
   per bucket now and then (never blocking a user's transaction).
-- `BoardStatusCount`, `BoardMarcheCount`, `BoardPartyCount`: coarser rollups of the same deltas, kept the same way
-  (the same inserts, in the same transaction, compacted and checked with board_count), one per thing the Tableau de
-  bord shows — « Par statut » (structure × works × status), « Par marché » (structure × works × marché), the
-  companies (structure × marché × emitting party) — so that each reads rows bounded by what it shows, not by every
-  bucket of board_count (19 000 to 41 000 rows for the busiest structures at a million pieces).
+- `BoardStatusCount`, `BoardMarcheCount`, `BoardStatusMarcheCount`, `BoardPartyCount`: coarser rollups of the same
+  deltas, kept the same way (the same inserts, in the same transaction, compacted and checked with board_count), one
+  per thing the Tableau de bord shows — « Par statut » (structure × works × status), « Par marché » (structure ×
+  works × marché), « Par marché » of one status (structure × status × works × marché), the companies (structure ×
+  marché × emitting party) — so that each reads rows bounded by what it shows, not by every bucket of board_count
+  (19 000 to 41 000 rows for the busiest structures at a million pieces).
 
 Both are written only by `operations.board` (`refresh`, in the transaction of the change that made them stale; the
 recompute command), from one set-based SELECT over the source tables. Row-level security (migration 0023) makes
@@ -173,6 +174,25 @@ class BoardMarcheCount(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     structure_id: Mapped[int]
+    works: Mapped[bool]
+    marche_id: Mapped[int]
+    n: Mapped[int]
+    signed_ttc: Mapped[Decimal] = mapped_column(Money)
+    paid: Mapped[Decimal] = mapped_column(Money)
+    under_way: Mapped[int]
+
+
+class BoardStatusMarcheCount(Base):
+    """The overview filtered on a status (a click on a line of « Par statut »): board_count's deltas summed per
+    (structure, status, works, marché) — the status leads, so that one status is a range of the structure's rows,
+    one per marché with pieces in it. Measures as board_count's (n, signed_ttc, paid, under_way)."""
+
+    __tablename__ = "board_status_marche_count"
+    __table_args__ = (Index("ix_board_status_marche_count_key", "structure_id", "status", "works", "marche_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    structure_id: Mapped[int]
+    status: Mapped[str] = mapped_column(String(50))
     works: Mapped[bool]
     marche_id: Mapped[int]
     n: Mapped[int]

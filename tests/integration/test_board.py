@@ -16,7 +16,7 @@ from chorus_chain.models import BoardCount, BoardRow, Marche
 from chorus_chain.operations import board
 from tests.integration.pieces_world import acting, act, create, deposit, later, system, world
 
-COARSE_TABLES = ("board_status_count", "board_marche_count", "board_party_count")
+COARSE_TABLES = ("board_status_count", "board_marche_count", "board_status_marche_count", "board_party_count")
 
 
 def assert_exact(app) -> None:
@@ -136,8 +136,8 @@ def test_recompute_reports_then_corrects_the_differences(app, db):
 
 
 def test_recompute_reports_then_corrects_each_coarser_rollup(app, db):
-    """A delta lost or added by hand in « Par statut », « Par marché » or the companies' rollup is reported, table
-    by table, and corrected by one delta per key."""
+    """A delta lost or added by hand in « Par statut », « Par marché », one status's marchés or the companies'
+    rollup is reported, table by table, and corrected by one delta per key."""
     w = world(app)
     piece_id = deposit(app, w, w.st1, "A10", "F-1")
     act(app, w.mandataire, piece_id, "validate", now=later(1))
@@ -145,6 +145,8 @@ def test_recompute_reports_then_corrects_each_coarser_rollup(app, db):
         db.session.execute(text("DELETE FROM board_status_count WHERE structure_id = :s"),
                            {"s": w.mandataire.structure_id})
         db.session.execute(text("UPDATE board_marche_count SET paid = paid + 1 WHERE structure_id = :s"),
+                           {"s": w.st1.structure_id})
+        db.session.execute(text("UPDATE board_status_marche_count SET n = n + 1 WHERE structure_id = :s"),
                            {"s": w.st1.structure_id})
         db.session.execute(text(
             "INSERT INTO board_party_count (structure_id, marche_id, emitter_party_id, n, sent_ttc, validated_ttc, "
@@ -157,6 +159,7 @@ def test_recompute_reports_then_corrects_each_coarser_rollup(app, db):
     assert (found.missing, found.extra, found.different, found.buckets_different) == (0, 0, 0, 0)
     assert found.coarse_different["board_status_count"] >= 1
     assert found.coarse_different["board_marche_count"] >= 1
+    assert found.coarse_different["board_status_marche_count"] >= 1
     assert found.coarse_different["board_party_count"] == 1
     with app.test_request_context():
         assert board.recompute().fixed
@@ -181,6 +184,7 @@ def test_compaction_keeps_every_sum_and_leaves_one_row_per_bucket(app, db):
             f"SELECT count(*) FROM (SELECT 1 FROM {table} GROUP BY {keys} HAVING count(*) > 1) AS c")).scalar()
             for table, keys in (("board_status_count", "structure_id, works, status"),
                                 ("board_marche_count", "structure_id, works, marche_id"),
+                                ("board_status_marche_count", "structure_id, status, works, marche_id"),
                                 ("board_party_count", "structure_id, marche_id, emitter_party_id"))}
     assert crowded == [] and after < before
     assert coarse_crowded == {table: 0 for table in COARSE_TABLES}

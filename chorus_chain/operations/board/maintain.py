@@ -28,6 +28,7 @@ from chorus_chain.models import (
     BoardPartyCount,
     BoardRow,
     BoardStatusCount,
+    BoardStatusMarcheCount,
     Deadline,
     EtatAcompte,
     EtatAcomptePdm,
@@ -192,7 +193,8 @@ def _forget(session: Session, transaction) -> None:
         session.info.pop(PENDING, None)
 
 
-_BOARD_TABLES = (BoardRow, BoardCount, BoardStatusCount, BoardMarcheCount, BoardPartyCount)
+_BOARD_TABLES = (BoardRow, BoardCount, BoardStatusCount, BoardMarcheCount, BoardStatusMarcheCount,
+                 BoardPartyCount)
 
 
 def _reads_board(state) -> bool:

@@ -2,9 +2,11 @@
 
 - « Par statut » unfiltered from `board_status_count` (structure × works × status: a few dozen rows); « Par marché »
   unfiltered from `board_marche_count` (`marches`); the companies' money from `board_party_count` (`party_sums`);
-- with a filter, from the rollups (`board_count`: insert-only deltas per structure × marché × emitting party × cadre × works ×
-  status, summed here) when every filter is one of those dimensions: the rows read are the structure's buckets, not
-  its pieces;
+- filtered on a status alone (a click on a line of « Par statut »), from `board_status_marche_count` (`status_groups`:
+  one row per marché with pieces in that status);
+- with other filters, from the rollups (`board_count`: insert-only deltas per structure × marché × emitting party ×
+  cadre × works × status, summed here) when every filter is one of those dimensions: the rows read are the
+  structure's buckets the filters select (a marché's, a company's), not its pieces;
 - from `board_row`, at most `CAP + 1` rows, when a filter is not a dimension (a deposit period, a number): beyond
   `CAP` the page says « plus de 1 000 » instead of counting a structure's whole history.
 """
@@ -17,7 +19,7 @@ from sqlalchemy import case, func, select
 
 from chorus_chain.extensions import db
 from chorus_chain.models import Marche, MarcheParty
-from chorus_chain.models.board import BoardCount, BoardPartyCount, BoardRow, BoardStatusCount
+from chorus_chain.models.board import BoardCount, BoardPartyCount, BoardRow, BoardStatusCount, BoardStatusMarcheCount
 from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.operations.pieces_queries import under_way as under_way_condition
 
@@ -75,6 +77,25 @@ def rollup_groups(conditions: list) -> list[Group]:
                summed.c.under_way).join(Marche, Marche.id == summed.c.marche_id)).all()
     return [Group(status, marche_id, reference, int(count), Decimal(amount), Decimal(paid), int(under_way))
             for status, marche_id, reference, count, amount, paid, under_way in rows]
+
+
+def status_groups(structure_id: int, works: bool | None, status: str) -> list[Group]:
+    """The pieces of one status by marché, from `board_status_marche_count` (its index's range of that status: one
+    row per marché, after compaction), then joined to the marchés' references. One query."""
+    conditions = [BoardStatusMarcheCount.structure_id == structure_id, BoardStatusMarcheCount.status == status]
+    if works is not None:
+        conditions.append(BoardStatusMarcheCount.works == works)
+    n = func.sum(BoardStatusMarcheCount.n)
+    summed = (select(BoardStatusMarcheCount.marche_id, n.label("n"),
+                     func.coalesce(func.sum(BoardStatusMarcheCount.signed_ttc), 0).label("amount"),
+                     func.coalesce(func.sum(BoardStatusMarcheCount.paid), 0).label("paid"),
+                     func.coalesce(func.sum(BoardStatusMarcheCount.under_way), 0).label("under_way"))
+              .where(*conditions).group_by(BoardStatusMarcheCount.marche_id).having(n != 0).subquery("summed"))
+    rows = db.session.execute(
+        select(summed.c.marche_id, Marche.reference, summed.c.n, summed.c.amount, summed.c.paid, summed.c.under_way)
+        .join(Marche, Marche.id == summed.c.marche_id)).all()
+    return [Group(status, marche_id, reference, int(count), Decimal(amount), Decimal(paid), int(under_way))
+            for marche_id, reference, count, amount, paid, under_way in rows]
 
 
 def capped_groups(conditions: list, along: tuple = ()) -> list[Group] | None:

@@ -2,9 +2,9 @@
 company whose pieces the structure sees, after compaction), each read bounded by what the page shows:
 
 - `offer`: the companies the « Entreprise émettrice » filter offers — the structure's own parties and the parties whose
-  pieces it sees (its rollup rows). A maître d'œuvre of hundreds of marchés sees thousands of companies: the filter offers
-  them all only up to `OFFER_MAX` (read as the first `OFFER_MAX + 1` (marché, party) groups of the rollup's index),
-  else those of the marché chosen in the filter (the marché's rows);
+  pieces it sees (its rollup's rows). A maître d'œuvre of hundreds of marchés sees thousands of companies: the filter
+  offers them all only up to `OFFER_MAX` (read as the first `OFFER_MAX + 1` (marché, party) groups of the rollup's
+  index), else those of the marché chosen in the filter (the marché's rows);
 - `is_offered`: whether a company typed in the URL is one of those (one probe of its row);
 - `money_lines` / `money_page`: « Montants par entreprise », the titulaire's (mandataire's, co-traitant's) panel: the
   parties working under its own, with what they invoiced, what was validated and paid (the rollups by emitting party,
