@@ -13,7 +13,9 @@ one-by-one path, in the same run.
    try others). Each prints the deadlines applied, seconds, deadlines per
    second, statements per deadline and rows written.
 3. **Checks.** After each run: every due deadline done (none left), `flask audit verify`'s check on the swept pieces
-   (hash chains), notifications and outbox rows counted.
+   (hash chains), notifications and outbox rows counted; with `--check-read-model`, `flask board recompute --check`
+   on the swept copy (the read model the batches maintained, against the pieces). The seeded world's read model is
+   built once after seeding (`flask board recompute`), so that the sweep replaces real board rows.
 
     BENCH_NAME=me .venv/bin/python bench/deadline_sweep.py --pieces 100000
     .venv/bin/python bench/deadline_sweep.py --keep            # re-use the seeded world between runs
@@ -37,7 +39,17 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import dashboards_seed as seeding  # noqa: E402
-from dashboards import ADMIN_URL, APP_ROLE, _admin_url_for, app_database_url, create_database, migrate  # noqa: E402
+from dashboards import (  # noqa: E402
+    ADMIN_URL,
+    APP_ROLE,
+    _admin_url_for,
+    _app_env,
+    _read_model_empty,
+    app_database_url,
+    create_database,
+    migrate,
+    recompute_read_model,
+)
 
 NAME = os.environ.get("BENCH_NAME", "sweep")
 DATABASE = f"chorus_bench_{NAME}"
@@ -80,6 +92,10 @@ def seed(args) -> datetime:
     create_database(DATABASE)
     migrate(DATABASE)
     world = seeding.seed(_admin_url_for(DATABASE), sizes, now=t0)
+    # The pieces went in with COPY, around the operations that keep the dashboards' read model: build it, so that
+    # the sweep replaces real board rows (and their deltas) as it does in production, not fills an empty table.
+    built = recompute_read_model(DATABASE)
+    print(f"read model built in {built['seconds']:.0f} s", flush=True)
     _admin("CREATE TABLE IF NOT EXISTS bench_sweep_meta (t0 timestamptz)", database=DATABASE)
     _admin("INSERT INTO bench_sweep_meta VALUES (%s)", (t0,), database=DATABASE)
     print(f"seeded {DATABASE}: {args.pieces} pieces at T0 = {t0:%Y-%m-%d %H:%M} in "
@@ -170,8 +186,20 @@ class Probe:
                 "wait_ms_max": round(1000 * waits[-1], 1), "waited_over_100ms": sum(w > 0.1 for w in waits)}
 
 
+def check_read_model(database: str) -> str:
+    """`flask board recompute --check` on the swept copy: the read model the sweep maintained batch by batch,
+    compared with the pieces (its last line: exact, or how many differences)."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "board", "recompute", "--check"], cwd=ROOT,
+                          env=_app_env(database, None), capture_output=True, text=True)
+    lines = (done.stdout.strip() or done.stderr.strip()).splitlines()
+    return f"exit {done.returncode}: {lines[-1] if lines else ''}"
+
+
 def run_variant(template: str, name: str, now: datetime, batch_size: int, limit: int | None,
-                profile: Path | None = None, prepared: bool = True, probe: bool = False) -> dict:
+                profile: Path | None = None, prepared: bool = True, probe: bool = False,
+                check: bool = False) -> dict:
     from sqlalchemy import event, func, select
 
     from chorus_chain.access import system_access
@@ -239,6 +267,7 @@ def run_variant(template: str, name: str, now: datetime, batch_size: int, limit:
                               for t in (PieceEvent, Notification, MailMessage, OutboxJob)}
                 broken = verify_chains(now)
             db.session.commit()
+        read_model = check_read_model(database) if check else None
     finally:
         from chorus_chain.extensions import db as _db
 
@@ -252,7 +281,7 @@ def run_variant(template: str, name: str, now: datetime, batch_size: int, limit:
             "ms_each": round(1000 * seconds / done, 3) if done else None,
             "statements_each": round(statements["n"] / done, 2) if done else None,
             "written": {k: after_rows[k] - before_rows[k] for k in after_rows}, "left_due": left,
-            "broken_chains": broken,
+            "broken_chains": broken, "read_model_check": read_model,
             "batch_seconds": {"median": round(sorted(batch_seconds)[len(batch_seconds) // 2], 2),
                               "max": round(max(batch_seconds), 2)} if batch_seconds else None,
             "user_waits": user.figures() if probe else None, "seconds_by_statement": {
@@ -315,6 +344,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--probe", action="store_true",
                         help="a user locking due pieces while the batch runs sweep: their waits (p50, p95, max)")
+    parser.add_argument("--check-read-model", action="store_true",
+                        help="after each batch run: flask board recompute --check on the swept copy (0 differences)")
     parser.add_argument("--profile", type=Path, default=None, help="cProfile of the (last) batch run to this file")
     args = parser.parse_args(argv)
     if args.quick:
@@ -326,6 +357,8 @@ def main(argv=None) -> dict:
         t0 = seed(args)
     else:
         migrate(DATABASE)  # a kept world follows the schema (a migration landed since it was seeded)
+        if _read_model_empty(DATABASE):  # seeded before this script built the read model
+            print(f"read model built in {recompute_read_model(DATABASE)['seconds']:.0f} s", flush=True)
     now = t0 + timedelta(days=args.days_late)
     results = []
     try:
@@ -336,7 +369,7 @@ def main(argv=None) -> dict:
         if args.only in (None, "batch"):
             for size in args.batch_sizes or [deadlines.BATCH_SIZE]:
                 results.append(run_variant(DATABASE, f"batch_{size}", now, size, args.batch_limit, args.profile,
-                                           probe=args.probe))
+                                           probe=args.probe, check=args.check_read_model))
                 print(json.dumps(results[-1]), flush=True)
     finally:
         if not args.keep:

@@ -35,6 +35,21 @@ _EUR_PATTERN = format_currency(Decimal("1234.5"), "EUR", locale=LOCALE) == f"1{_
 def money(value: Decimal | int | None) -> str:
     if value is None:
         return "—"
+    if type(value) is Decimal and value and value.is_finite():
+        return _money_kept(value)
+    return _money(value)
+
+
+@lru_cache(maxsize=8192)
+def _money_kept(value: Decimal) -> str:
+    """An amount's text kept per value: the Tableau de bord writes the same few hundred amounts on every request
+    (its tables' sums, its rows). Equal decimals write the same text whatever their exponent (`quantize`), but a
+    zero's sign is not part of its equality (-0.00 == 0.00): zeros, and anything else than a finite decimal, are
+    written each time."""
+    return _money(value)
+
+
+def _money(value) -> str:
     amount = Decimal(value)
     if not _EUR_PATTERN or not amount.is_finite():
         return format_currency(amount, "EUR", locale=LOCALE)  # a Babel whose pattern differs: its own way

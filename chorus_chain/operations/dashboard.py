@@ -22,9 +22,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from functools import cache, lru_cache
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 
+from chorus_chain import access
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain import money
 from chorus_chain.domain import statuses
@@ -95,11 +97,18 @@ SORTS = tuple(lists.SORT_COLUMNS)
 DEFAULT_SORT = "-date"
 
 
+@cache
+def _parts_statement():
+    """The structure's confirmed rows of parties: built once per process (`access.built_once`), as every statement
+    the Tableau de bord runs on each request whatever its filters."""
+    return access.built_once(select(MarcheParty.role, MarcheParty.marche_id).where(
+        MarcheParty.structure_id == bindparam("structure_id"), MarcheParty.status == "confirmed"))
+
+
 def parts_of(structure: Structure) -> dict[str, list[int]]:
     """The parts the structure plays on its marchés (confirmed rows), each with its marché ids: one query."""
     found: dict[str, list[int]] = defaultdict(list)
-    for role, marche_id in db.session.execute(select(MarcheParty.role, MarcheParty.marche_id).where(
-            MarcheParty.structure_id == structure.id, MarcheParty.status == "confirmed")):
+    for role, marche_id in db.session.execute(_parts_statement(), {"structure_id": structure.id}):
         part = _PARTS_OF_ROLE.get(role)
         if part and marche_id not in found[part]:
             found[part].append(marche_id)
@@ -214,6 +223,38 @@ def scope(structure: Structure, filters: Filters, works: bool | None) -> list:
     if filters.number:
         conditions.append(number_condition(filters.number))
     return conditions
+
+
+def bound_scope(structure: Structure, filters: Filters,
+                works: bool | None) -> tuple[lists.KeptConditions, dict] | None:
+    """`scope` as conditions built once per process and shape — which filters are set, not their values — with
+    bound parameters, and this request's values for them: the list's statement is then kept too
+    (`lists.board_page`). None with a period or a number search (their conditions are built per request)."""
+    if not is_rollup(filters):
+        return None
+    shape = (works is not None, filters.marche_id is not None, filters.party_id is not None,
+             None if filters.cadre is None else filters.cadre == "", bool(filters.status))
+    params = {"structure_id": structure.id, "works": works, "marche_id": filters.marche_id,
+              "party_id": filters.party_id, "cadre": filters.cadre or None, "status": filters.status or None}
+    return _bound_conditions(shape), {name: value for name, value in params.items() if value is not None}
+
+
+@lru_cache(maxsize=64)
+def _bound_conditions(shape: tuple) -> lists.KeptConditions:
+    """The conditions of `scope` for a shape of `bound_scope`, each value a bound parameter of its name."""
+    by_works, by_marche, by_party, cadre, by_status = shape
+    conditions = [BoardRow.structure_id == bindparam("structure_id")]
+    if by_works:
+        conditions.append(BoardRow.works == bindparam("works"))
+    if by_marche:
+        conditions.append(BoardRow.marche_id == bindparam("marche_id"))
+    if by_party:
+        conditions.append(BoardRow.emitter_party_id == bindparam("party_id"))
+    if cadre is not None:  # True: the private invoices (no cadre)
+        conditions.append(BoardRow.cadre.is_(None) if cadre else BoardRow.cadre == bindparam("cadre"))
+    if by_status:
+        conditions.append(BoardRow.status == bindparam("status"))
+    return lists.KeptConditions(conditions)
 
 
 def number_condition(typed: str):
@@ -342,8 +383,10 @@ def piece_list(structure: Structure, filters: Filters, works: bool | None, *, so
     if counted is None:
         counted = overview(structure, filters, works)
     key, descending = parse_sort(sort)
-    return lists.board_page(structure.id, scope(structure, filters, works), key, descending, after=after,
-                            before=before, per_page=per_page, total=counted.total, more_than=counted.more_than)
+    bound = bound_scope(structure, filters, works)
+    conditions, params = bound if bound is not None else (scope(structure, filters, works), None)
+    return lists.board_page(structure.id, conditions, key, descending, after=after, before=before,
+                            per_page=per_page, total=counted.total, more_than=counted.more_than, params=params)
 
 
 def filter_parties(structure: Structure, marche_id: int | None = None,
@@ -372,17 +415,24 @@ class TacitRow:
 def tacit_validations(structure: Structure, works: bool | None, limit: int = PANEL_SIZE) -> list[TacitRow]:
     """The pieces this structure let go by silence as their validator (15 days), newest first: one query on the
     partial index of board_row's `tacit_at`."""
-    conditions = [BoardRow.structure_id == structure.id, BoardRow.tacit_at.is_not(None)]
-    if works is not None:
-        conditions.append(BoardRow.works == works)
+    params = {"structure_id": structure.id} if works is None else {"structure_id": structure.id, "works": works}
+    rows = db.session.execute(_tacit_statement(works is not None, limit), params).all()
+    return [TacitRow(*row) for row in rows]
+
+
+@lru_cache(maxsize=8)
+def _tacit_statement(by_works: bool, limit: int):
+    """`tacit_validations`' statement, the structure (and the member's `works`) bound: built once per process."""
+    conditions = [BoardRow.structure_id == bindparam("structure_id"), BoardRow.tacit_at.is_not(None)]
+    if by_works:
+        conditions.append(BoardRow.works == bindparam("works"))
     # The limit hidden from the planner (`board_reading.planning`): with a plain one, PostgreSQL misled by the
     # row-level security filter read every tacit row of the structure and sorted them.
-    rows = db.session.execute(
+    return access.built_once(
         select(BoardRow.piece_id, BoardRow.number, BoardRow.emitter_name, BoardRow.marche_reference,
                BoardRow.montant_ttc, BoardRow.tacit_at)
         .where(*conditions).order_by(BoardRow.tacit_at.desc(), BoardRow.piece_id.desc())
-        .limit(opaque_limit(limit))).all()
-    return [TacitRow(*row) for row in rows]
+        .limit(opaque_limit(limit)))
 
 
 # A line of « Montants par entreprise » (board_reading.parties).
@@ -457,10 +507,7 @@ def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL
     ids = [piece.id for piece, _ in rows]
     # The events' facts the milestones read, as plain rows: not the whole event (its payload, its hash chain).
     events: dict[int, list] = defaultdict(list)
-    for event in db.session.execute(
-            select(PieceEvent.piece_id, PieceEvent.action, PieceEvent.actor_step, PieceEvent.from_status,
-                   PieceEvent.at, PieceEvent.amount, PieceEvent.paid_on)
-            .where(PieceEvent.piece_id.in_(ids)).order_by(PieceEvent.piece_id, PieceEvent.seq)):
+    for event in db.session.execute(_tracker_events_statement(), {"piece_ids": ids}):
         events[event.piece_id].append(event)
     clocks_of = _next_deadlines(ids)
     names = names_of({step.get("structure_id") for piece, _ in rows for step in piece.route or ()}
@@ -491,6 +538,16 @@ def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL
         structure.id, [(t.piece, marches[t.piece.id], t.etat_line.line if t.etat_line else None) for t in tracked],
         names, today(now or datetime.now(timezone.utc)))
     return [replace(t, expected=expected.get(t.piece.id)) for t in tracked]
+
+
+@cache
+def _tracker_events_statement():
+    """The tracker's events of a page of pieces (an expanding bound parameter): built once per process."""
+    return access.built_once(
+        select(PieceEvent.piece_id, PieceEvent.action, PieceEvent.actor_step, PieceEvent.from_status,
+               PieceEvent.at, PieceEvent.amount, PieceEvent.paid_on)
+        .where(PieceEvent.piece_id.in_(bindparam("piece_ids", expanding=True)))
+        .order_by(PieceEvent.piece_id, PieceEvent.seq))
 
 
 def _with_etat_lines(tracked: list[TrackedPiece], structure: Structure) -> list[TrackedPiece]:

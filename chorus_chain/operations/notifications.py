@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import contextmanager
 from datetime import datetime
+from functools import lru_cache
 
 from flask import current_app, g, has_request_context, url_for
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from werkzeug.routing import BuildError
 
+from chorus_chain import access
 from chorus_chain.domain import rights as rights_rules
 from chorus_chain.extensions import db
 from chorus_chain.models import (
@@ -278,12 +280,20 @@ def unread_notifications(account: Account, structure: Structure, limit: int = 20
     (`opaque_limit`), then the rows by primary key. Selecting the rows with a plain limit, PostgreSQL misled by the
     row-level security filter read every unread notification of the account and sorted them (1 892 for the
     busiest sous-traitant at 100 000 pieces, to show five)."""
+    return list(db.session.scalars(_unread_statement(limit), {"account_id": account.id,
+                                                              "structure_id": structure.id}))
+
+
+@lru_cache(maxsize=8)
+def _unread_statement(limit: int):
+    """`unread_notifications`' statement, the account and the structure bound: built once per process
+    (`access.built_once`; the Tableau de bord's panel runs it on every request)."""
     keys = (select(Notification.id.label("id"), Notification.created_at.label("created_at")).where(
-        Notification.account_id == account.id, Notification.structure_id == structure.id,
+        Notification.account_id == bindparam("account_id"), Notification.structure_id == bindparam("structure_id"),
         Notification.read_at.is_(None)).order_by(Notification.created_at.desc(), Notification.id.desc())
         .limit(opaque_limit(limit)).subquery("unread_keys"))
-    return list(db.session.scalars(select(Notification).join(keys, keys.c.id == Notification.id)
-                                   .order_by(keys.c.created_at.desc(), keys.c.id.desc())))
+    return access.built_once(select(Notification).join(keys, keys.c.id == Notification.id)
+                             .order_by(keys.c.created_at.desc(), keys.c.id.desc()))
 
 
 def recent_notifications(account: Account, structure: Structure, limit: int = 50) -> list[Notification]:

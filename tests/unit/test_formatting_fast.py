@@ -34,6 +34,17 @@ def test_money_edges_are_babels():
     assert formatting.money(None) == "—"
 
 
+def test_money_kept_per_value_is_babels_for_equal_values_and_signed_zeros():
+    """An amount's text is kept per value (`formatting._money_kept`): equal values of other exponents, written again
+    or after one another, are Babel's text; the zeros of both signs (equal, not the same text) are not kept."""
+    for texts in (("1234.5", "1234.50", "1234.5000", "1.2345E+3"), ("-0.004", "-0.0040"), ("0.00", "-0.00", "0"),
+                  ("-12.345", "-12.3450")):
+        for _ in range(2):
+            for text in texts:
+                assert formatting.money(Decimal(text)) == format_currency(Decimal(text), "EUR", locale="fr_FR"), text
+    assert formatting.money(Decimal("-0.00")) != formatting.money(Decimal("0.00"))
+
+
 def _babel_number(value, digits):
     return format_decimal(value, format=f"#,##0.{'0' * digits}" if digits else "#,##0", locale="fr_FR")
 

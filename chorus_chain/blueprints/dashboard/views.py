@@ -14,7 +14,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from chorus_chain import layout_counts, web
-from chorus_chain.blueprints.dashboard import work_actions, work_items
+from chorus_chain.blueprints.dashboard import board_rows, filter_fields, work_actions, work_items
 from chorus_chain.blueprints.dashboard.forms import BoardFilterForm
 from chorus_chain.blueprints.pieces import display
 from chorus_chain.blueprints.pieces import views as pieces_views
@@ -43,7 +43,10 @@ _inline = pieces_views._inline
 def dashboard_helpers():
     return {**display.template_helpers(), "PART_LABELS": board.PART_LABELS, "waiting_text": display.waiting_text,
             "action_prefix": action_prefix, "say": tresorerie_rules.say,
-            "listed_action_form": work_actions.listed_action_form, "work_item_head": work_items.work_item_head}
+            "listed_action_form": work_actions.listed_action_form, "work_item_head": work_items.work_item_head,
+            "filter_field": filter_fields.filter_field, "filter_select": filter_fields.select_html,
+            "board_list_rows": board_rows.list_rows, "waiting_rows": board_rows.waiting_rows,
+            "clock_rows": board_rows.clock_rows, "board_sort_link": board_rows.sort_link}
 
 
 def action_prefix(piece_id: int, action: str) -> str:

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, func, literal, select, tuple_, true, union_all
+from sqlalchemy import and_, bindparam, func, literal, select, tuple_, true, union_all
 from sqlalchemy.orm import aliased
 
+from chorus_chain import access
 from chorus_chain.domain.statuses import Status
 from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, Marche, Piece
@@ -166,19 +168,44 @@ def waiting_panels(structure_id: int, panels: dict[str, Iterable[str]], *, works
                 raise ValueError(f"status {status} in two waiting panels ({owner[status]}, {name})")
     if not owner:
         return {}
+    shape = tuple((name, tuple(sorted(set(statuses)))) for name, statuses in panels.items() if statuses)
+    params = {"structure_id": structure_id}
+    if works is not None:
+        params["works"] = works
+    limit = counts.count_limit(0, per_page)
+    rows = db.session.execute(_waiting_panels_statement(shape, works is not None, per_page), params).all()
+    items: dict[str, list[PieceRow]] = {name: [] for name in panels}
+    totals = dict.fromkeys(panels, 0)
+    for row in rows:
+        panel_name, total = row[LISTED_WIDTH:]
+        items[panel_name].append(_listed_row(row))
+        totals[panel_name] = int(total)
+    pages = {}
+    for name in panels:
+        total, more_than = counts.capped_total(totals[name], limit)
+        pages[name] = PiecePage(items[name], total, 1, per_page, more_than)
+    return pages
+
+
+@lru_cache(maxsize=64)
+def _waiting_panels_statement(shape: tuple, by_works: bool, per_page: int):
+    """The statement of `waiting_panels` for panels of these statuses (`shape`: (name, sorted statuses) per panel),
+    the structure and the member's `works` bound at execution (`structure_id`, `works` when `by_works`). Built once
+    per process and shape (`access.built_once`): a dozen subqueries built, given their tenant's criteria and their
+    cache key again on every request were about a sixth of the Tableau de bord's CPU (bench/page_cpu.py)."""
+    structure_id = bindparam("structure_id")
+    works = bindparam("works") if by_works else None
     order = WAITING_ORDER
     limit = counts.count_limit(0, per_page)
     branches = []
-    for name, statuses in panels.items():
-        if not statuses:
-            continue
+    for name, statuses in shape:
         # Per status of the panel, its first keys and its capped count, each an equality on the status, so that
         # both read one range of `ix_board_row_waiting_status` in the waiting order and stop there. With the
         # panel's `status IN (…)` on the waiting index instead, they filtered through the waiting rows of every
         # other status ahead of the panel's (17 811 états before the MOA's « À payer »: 36 380 rows at a million
         # pieces); PostgreSQL 15 cannot read an IN list over the status index in the waiting order.
         firsts, totals = [], []
-        for status in sorted(set(statuses)):
+        for status in statuses:
             conditions = waiting_conditions(structure_id, works=works, statuses=status)
             firsts.append(select(BoardRow.piece_id.label("piece_id"), BoardRow.next_due.label("next_due"),
                                  BoardRow.sort_date.label("sort_date")).where(*conditions).order_by(*order)
@@ -195,23 +222,12 @@ def waiting_panels(structure_id: int, panels: dict[str, Iterable[str]], *, works
                                total.label("total")))
     ranked = union_all(*branches).subquery("waiting_keys")
     shown = SHOWN
-    rows = db.session.execute(
+    return access.built_once(
         select(*_listed_columns(shown), ranked.c.panel, ranked.c.total).select_from(ranked)
         .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == ranked.c.piece_id))
         .join(Piece, Piece.id == ranked.c.piece_id)
         .order_by(ranked.c.panel, ranked.c.next_due.asc().nulls_last(), ranked.c.sort_date.desc(),
-                  ranked.c.piece_id.desc())).all()
-    items: dict[str, list[PieceRow]] = {name: [] for name in panels}
-    totals = dict.fromkeys(panels, 0)
-    for row in rows:
-        panel_name, total = row[LISTED_WIDTH:]
-        items[panel_name].append(_listed_row(row))
-        totals[panel_name] = int(total)
-    pages = {}
-    for name in panels:
-        total, more_than = counts.capped_total(totals[name], limit)
-        pages[name] = PiecePage(items[name], total, 1, per_page, more_than)
-    return pages
+                  ranked.c.piece_id.desc()))
 
 
 @dataclass(frozen=True)
@@ -227,41 +243,30 @@ class BoardPage:
     after: str | None  # the « apres » cursor of the next page
 
 
-def board_page(structure_id: int, conditions: list, sort_key: str, descending: bool, *, after: str | None = None,
+def board_page(structure_id: int, conditions, sort_key: str, descending: bool, *, after: str | None = None,
                before: str | None = None, per_page: int = 25, total: int | None = None,
-               more_than: int | None = None) -> BoardPage:
+               more_than: int | None = None, params: dict | None = None) -> BoardPage:
     """One page of the structure's list under `conditions` (on BoardRow, the structure's equality among them), in
     the sort's order with the piece id breaking ties in the same direction, starting after the `after` cursor's row
     (or, going back, ending before the `before` cursor's row). Reads `per_page + 1` entries of the sort's index past
     the cursor: one statement whatever the page's depth, plain rows (`ListedPiece`, the next clock of the board
-    row)."""
-    column = SORT_COLUMNS[sort_key]
-    key = tuple_(column, BoardRow.piece_id)
+    row).
+
+    With `params`, `conditions` are `KeptConditions`, built once with bound parameters (`structure_id` among them;
+    `params` their values: `dashboard.bound_scope`) and the statement is built once per process for them, the sort, its
+    direction and the cursor's (`access.built_once`); without, it is built for this request."""
     after_mark = cursors.decode(sort_key, after)
     before_mark = cursors.decode(sort_key, before) if after_mark is None else None
     backwards = before_mark is not None
-    if after_mark is not None:
-        conditions = [*conditions, key < tuple_(*after_mark) if descending else key > tuple_(*after_mark)]
-    elif backwards:
-        conditions = [*conditions, key > tuple_(*before_mark) if descending else key < tuple_(*before_mark)]
-    # Going back reads the index the other way from the cursor, then shows the rows in the page's order.
-    reverse = descending != backwards
-    order = [column.desc(), BoardRow.piece_id.desc()] if reverse else [column.asc(), BoardRow.piece_id.asc()]
-    # Two steps in one statement: the page's keys first — (piece_id, sort value) only, which the sort's index holds,
-    # so PostgreSQL reads per_page + 1 entries of it backwards or forwards (an index-only scan) — then their rows
-    # by primary key. Selecting the wide rows directly let the planner, misled by the row-level security filter
-    # repeating the structure's equality (estimated 44 rows for 1 579), read every row of the structure and sort
-    # them (42 ms for the MOA at 20 000 pieces; 0.8 ms in two steps).
-    keys = (select(BoardRow.piece_id.label("piece_id"), column.label("sort_value")).where(*conditions)
-            .order_by(*order).limit(per_page + 1).subquery("page_keys"))
-    shown = SHOWN
-    key_order = ([keys.c.sort_value.desc(), keys.c.piece_id.desc()] if reverse
-                 else [keys.c.sort_value.asc(), keys.c.piece_id.asc()])
-    statement = (select(*_listed_columns(shown), keys.c.sort_value)
-                 .select_from(keys)
-                 .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
-                 .join(Piece, Piece.id == keys.c.piece_id).order_by(*key_order))
-    rows = db.session.execute(statement).all()
+    mark = after_mark if after_mark is not None else before_mark
+    toward = "after" if after_mark is not None else ("before" if backwards else None)
+    values = {} if mark is None else {"mark_value": mark[0], "mark_id": mark[1]}
+    if params is not None:
+        statement = _kept_page_statement(conditions, sort_key, descending, toward, per_page)
+        values.update(params)
+    else:
+        statement = _page_statement(structure_id, conditions, sort_key, descending, toward, per_page)
+    rows = db.session.execute(statement, values).all()
     more = len(rows) > per_page
     rows = rows[:per_page]
     if backwards:
@@ -276,6 +281,56 @@ def board_page(structure_id: int, conditions: list, sort_key: str, descending: b
     return BoardPage(items, total, more_than, per_page, previous, following)
 
 
+class KeptConditions:
+    """Conditions on BoardRow built once per process with bound parameters, the same object on every request of
+    their shape: the statements built from them are kept per object (its identity: SQL expressions compare into
+    expressions, not booleans, and cannot be a cache's key themselves)."""
+
+    __slots__ = ("conditions",)
+
+    def __init__(self, conditions):
+        self.conditions = tuple(conditions)
+
+
+@lru_cache(maxsize=512)
+def _kept_page_statement(conditions: KeptConditions, sort_key: str, descending: bool, toward: str | None, per_page: int):
+    """`_page_statement` for conditions built once:
+    building the page's statement, its tenant's criteria and its cache key on every request was about a twentieth
+    of the Tableau de bord's CPU (bench/page_cpu.py)."""
+    return access.built_once(_page_statement(bindparam("structure_id"), list(conditions.conditions), sort_key, descending,
+                                             toward, per_page))
+
+
+def _page_statement(structure_id, conditions: list, sort_key: str, descending: bool, toward: str | None,
+                    per_page: int):
+    """The statement of a page of the list: `toward` the cursor's side ("after", "before", None: the first page),
+    the cursor's row bound as `mark_value` and `mark_id`."""
+    column = SORT_COLUMNS[sort_key]
+    key = tuple_(column, BoardRow.piece_id)
+    mark = tuple_(bindparam("mark_value", type_=column.type), bindparam("mark_id", type_=BoardRow.piece_id.type))
+    if toward == "after":
+        conditions = [*conditions, key < mark if descending else key > mark]
+    elif toward == "before":
+        conditions = [*conditions, key > mark if descending else key < mark]
+    # Going back reads the index the other way from the cursor, then shows the rows in the page's order.
+    reverse = descending != (toward == "before")
+    order = [column.desc(), BoardRow.piece_id.desc()] if reverse else [column.asc(), BoardRow.piece_id.asc()]
+    # Two steps in one statement: the page's keys first — (piece_id, sort value) only, which the sort's index holds,
+    # so PostgreSQL reads per_page + 1 entries of it backwards or forwards (an index-only scan) — then their rows
+    # by primary key. Selecting the wide rows directly let the planner, misled by the row-level security filter
+    # repeating the structure's equality (estimated 44 rows for 1 579), read every row of the structure and sort
+    # them (42 ms for the MOA at 20 000 pieces; 0.8 ms in two steps).
+    keys = (select(BoardRow.piece_id.label("piece_id"), column.label("sort_value")).where(*conditions)
+            .order_by(*order).limit(per_page + 1).subquery("page_keys"))
+    shown = SHOWN
+    key_order = ([keys.c.sort_value.desc(), keys.c.piece_id.desc()] if reverse
+                 else [keys.c.sort_value.asc(), keys.c.piece_id.asc()])
+    return (select(*_listed_columns(shown), keys.c.sort_value)
+            .select_from(keys)
+            .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
+            .join(Piece, Piece.id == keys.c.piece_id).order_by(*key_order))
+
+
 def own_sent(structure_id: int, works: bool | None, limit: int) -> list[tuple[Piece, Marche]]:
     """The structure's own deposited pieces, newest first, with their marché (the payment tracker): the index
     `ix_board_row_emitted` (emitter, structure, deposit) read backwards, `limit` rows.
@@ -285,17 +340,25 @@ def own_sent(structure_id: int, works: bool | None, limit: int) -> list[tuple[Pi
     sorted all of the structure's own pieces — 55 000 rows, 378 ms, for the sous-traitant at 100 000 pieces. The
     emitter is named as a constant: a partial index on `structure_id = emitter_structure_id` went unused, the
     planner having rewritten both sides of that equality to the constant."""
+    params = {"structure_id": structure_id} if works is None else {"structure_id": structure_id, "works": works}
+    return [tuple(row) for row in db.session.execute(_own_sent_statement(works is not None, limit), params)]
+
+
+@lru_cache(maxsize=8)
+def _own_sent_statement(by_works: bool, limit: int):
+    """`own_sent`'s statement, the structure (and the member's `works`) bound: built once per process."""
+    structure_id = bindparam("structure_id")
     conditions = [BoardRow.emitter_structure_id == structure_id, BoardRow.structure_id == structure_id,
                   BoardRow.deposited_at.is_not(None)]  # deposited: not a draft (a draft has no deposit instant)
-    if works is not None:
-        conditions.append(BoardRow.works == works)
+    if by_works:
+        conditions.append(BoardRow.works == bindparam("works"))
     keys = (select(BoardRow.piece_id.label("piece_id"), BoardRow.deposited_at.label("deposited_at"))
             .where(*conditions).order_by(BoardRow.deposited_at.desc(), BoardRow.piece_id.desc()).limit(limit)
             .subquery("own_keys"))
-    return [tuple(row) for row in db.session.execute(
+    return access.built_once(
         select(Piece, Marche).select_from(keys).join(Piece, Piece.id == keys.c.piece_id)
         .join(Marche, Marche.id == Piece.marche_id)
-        .order_by(keys.c.deposited_at.desc(), keys.c.piece_id.desc()))]
+        .order_by(keys.c.deposited_at.desc(), keys.c.piece_id.desc()))
 
 
 def clock_page(structure_id: int, panel: str, works: bool | None, limit: int):

@@ -22,11 +22,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import DateTime, Text, case, cast, func, or_, select, type_coerce
+from sqlalchemy import DateTime, Text, bindparam, case, cast, func, or_, select, type_coerce
 
 from flask import current_app
 
+from chorus_chain import access
 from chorus_chain.access import current_tenant, is_system, visible_to
 from chorus_chain.domain import commercial_terms as commercial
 from chorus_chain.domain.money import MoneyError, late_payment_interest
@@ -273,14 +275,29 @@ def _entered_of(structure_id: int, today: date, piece_ids) -> dict[tuple[int, st
     ids = sorted(set(piece_ids))
     if not ids:
         return {}
-    columns = [type_coerce(func.max(case((PieceEvent.to_status.in_(st.ENTRY[stage]), PieceEvent.at))),
-                           _READ_INSTANT) for stage in st.ORDER]
-    rows = db.session.execute(
-        select(Piece.id, *columns).join(PieceEvent, PieceEvent.piece_id == Piece.id)
-        .where(Piece.id.in_(ids), *history_pieces(structure_id, today), PieceEvent.to_status.in_(_MEASURED))
-        .group_by(Piece.id)).all()
+    rows = db.session.execute(_entered_statement(), {"piece_ids": ids, "structure_id": structure_id,
+                                                     "since": _history_since(today)}).all()
     return {(piece_id, stage): instant for piece_id, *instants in rows
             for stage, instant in zip(st.ORDER, instants) if instant is not None}
+
+
+@cache
+def _entered_statement():
+    """`_entered_of`'s statement, its pieces, structure and period bound: built once per process
+    (`access.built_once`) — the payment tracker runs it on every Tableau de bord of a sous-traitant, and building
+    its seven aggregates, the sample's subquery, their criteria and cache key was most of its cost."""
+    columns = [type_coerce(func.max(case((PieceEvent.to_status.in_(st.ENTRY[stage]), PieceEvent.at))),
+                           _READ_INSTANT) for stage in st.ORDER]
+    return access.built_once(
+        select(Piece.id, *columns).join(PieceEvent, PieceEvent.piece_id == Piece.id)
+        .where(Piece.id.in_(bindparam("piece_ids", expanding=True)),
+               *_history_conditions(bindparam("structure_id"), bindparam("since")),
+               PieceEvent.to_status.in_(_MEASURED))
+        .group_by(Piece.id))
+
+
+def _history_since(today: date) -> datetime:
+    return start_of_day(today - timedelta(days=HISTORY_DAYS))
 
 
 def history_pieces(structure_id: int, today: date) -> list:
@@ -295,7 +312,11 @@ def history_pieces(structure_id: int, today: date) -> list:
     probed for visibility (issue 20). The limit is hidden from the planner (`planning.opaque_limit`): larger than
     its estimate of the structure's rows (misled by the row-level security filter), it made PostgreSQL read every
     row of the structure and sort them."""
-    since = start_of_day(today - timedelta(days=HISTORY_DAYS))
+    return _history_conditions(structure_id, _history_since(today))
+
+
+def _history_conditions(structure_id, since) -> list:
+    """`history_pieces`' conditions for a structure and the period's first instant (values, or bound parameters)."""
     recent = (select(BoardRow.piece_id).where(BoardRow.structure_id == structure_id)
               .order_by(BoardRow.sort_date.desc(), BoardRow.piece_id.desc()).limit(opaque_limit(HISTORY_PIECES))
               .scalar_subquery())

@@ -1,0 +1,140 @@
+"""The rows of the Tableau de bord's tables of pieces, written in Python: its list (`_board.html`), its waiting panels
+(`_waiting_table.html`) and its clock panels (`_clock_table.html`).
+
+Through Jinja each cell was an expression with its attribute lookups, an escape, a Markup, and the amount a macro
+call (`_amount_macros.html`'s `amount_cell`): the list's 25 rows and the panels' dozens were about a third of the
+page's CPU (bench/page_cpu.py). A row is written here in one f-string from the same helpers — the same badges
+(`help_ui`), the same amount rule (`amount_ui.amount_why_of`), the same countdown and formats — in the same order
+(the badges number their tips as they are written), and the HTML is the templates' to the byte:
+tests/integration/test_board_writers.py renders both writers over rows of every kind and compares them. The list's
+sort links (a macro call and a URL each) are written here too.
+"""
+from __future__ import annotations
+
+from flask import url_for
+from markupsafe import Markup, escape
+
+from chorus_chain import formatting
+from chorus_chain.amount_ui import amount_target_url, amount_why_of
+from chorus_chain.domain import deadlines as clocks
+from chorus_chain.help_ui import cadre_badge, status_badge
+from chorus_chain.row_urls import piece_url
+
+
+def amount_cell(piece) -> str:
+    """`_amount_macros.html`'s `amount_cell(p)`: the TTC requested, and the amount to pay when it differs, with why.
+    (`money` writes digits, spaces, a comma, a sign and « € »: nothing to escape.)"""
+    why = amount_why_of(piece)
+    written = f'<span data-testid="amount-requested">{formatting.money(why.requested)}</span>'
+    if not why.differs:
+        return written
+    link = (f' <a href="{escape(amount_target_url(why.target))}" data-testid="amount-why-link">Voir '
+            f'{escape(why.target.label)}</a>' if why.target else "")
+    return (f'{written}<small class="amount-why" data-testid="amount-why">{escape(why.accepted_label)} : '
+            f'<strong data-testid="amount-accepted">{formatting.money(why.accepted)}</strong> — '
+            f'{escape(why.reason)}{link}</small>')
+
+
+def _countdown(deadline, now) -> str:
+    """A clock's countdown (`display.countdown`), late or not (`display.is_overdue`)."""
+    late = " overdue" if clocks.is_expired(deadline.due_at, now) else ""
+    return f'<span class="countdown{late}">{escape(clocks.countdown_fr(deadline.kind, deadline.due_at, now))}</span>'
+
+
+_NO_CLOCK = '<span class="muted">—</span>'
+
+
+def _number_link(piece) -> str:
+    return f'<a class="mono" href="{escape(piece_url(piece.id))}">{escape(piece.number)}</a>'
+
+
+def list_rows(rows, now) -> Markup:
+    """The rows of the list (`PieceRow`s of `ListedPiece`s), as `_board.html`'s loop wrote them."""
+    written = []
+    for row in rows:
+        p = row.piece
+        draft = ' class="is-draft"' if p.is_draft else ""
+        avoir = ' <span class="badge off">avoir</span>' if p.piece_type == "AVOIR" else ""
+        cadre = cadre_badge(p.cadre)  # before the status's badge: the tips are numbered in the page's order
+        clock = _countdown(row.next_deadline, now) if row.next_deadline else _NO_CLOCK
+        deposited = (escape(formatting.day(p.deposited_at)) if p.deposited_at else "<strong>non envoyée</strong>")
+        written.append(
+            f'\n        <tr{draft} data-testid="board-row" data-piece-id="{p.id}">\n'
+            f'          <td>{_number_link(p)}{avoir}</td>\n'
+            f'          <td>{cadre}</td>\n'
+            f'          <td>{escape(row.marche_reference)}</td>\n'
+            f'          <td>{escape(row.emitter_name)}</td>\n'
+            f'          <td class="num">{amount_cell(p)}</td>\n'
+            f'          <td>{status_badge(p.status)}</td>\n'
+            f'          <td>{clock}</td>\n'
+            f'          <td>{deposited}</td>\n'
+            f'        </tr>\n      ')
+    return Markup("".join(written))
+
+
+def waiting_rows(rows, now) -> Markup:
+    """The rows of a waiting panel (`PieceRow`s), as `_waiting_table.html`'s loop wrote them."""
+    written = []
+    for row in rows:
+        p = row.piece
+        amount = amount_cell(p)
+        status = status_badge(p.status)
+        clock = _countdown(row.next_deadline, now) if row.next_deadline else _NO_CLOCK
+        written.append(
+            f'\n    <tr data-piece-id="{p.id}"><td>{_number_link(p)}</td>\n'
+            f'      <td>{escape(row.marche_reference)}</td><td>{escape(row.emitter_name)}</td>'
+            f'<td class="num">{amount}</td>\n'
+            f'      <td>{status}</td>\n'
+            f'      <td>{clock}</td></tr>\n  ')
+    return Markup("".join(written))
+
+
+def clock_rows(rows, now, interest: bool) -> Markup:
+    """The rows of a clock panel (`dashboard.ClockRow`s), as `_clock_table.html`'s loop wrote them; with `interest`,
+    the interest accruing on a late payment."""
+    written = []
+    for row in rows:
+        p, deadline = row.piece, row.deadline
+        late = clocks.is_expired(deadline.due_at, now)
+        cell = ""
+        if interest:
+            if row.interest:
+                accruing = row.interest
+                figure = (f'<abbr title="{escape(accruing.days)} jour(s) de retard au taux de '
+                          f'{escape(formatting.number(accruing.rate_percent))} % + indemnité forfaitaire de 40 €">'
+                          f'{formatting.money(accruing.total)}</abbr>')
+            else:
+                figure = ('<span class="muted">taux BCE inconnu</span>' if late else _NO_CLOCK)
+            cell = f'<td class="num" data-testid="interest">{figure}</td>'
+        overdue = ' class="overdue"' if late else ""
+        written.append(
+            f'\n    <tr data-piece-id="{p.id}"{overdue}>\n'
+            f'      <td>{_number_link(p)}</td>\n'
+            f'      <td>{escape(row.marche_reference)}</td><td>{escape(row.emitter_name)}</td>\n'
+            f'      <td class="num">{amount_cell(p)}</td>\n'
+            f'      <td>{_countdown(deadline, now)} <small class="muted">(le '
+            f'{escape(formatting.day(deadline.due_at))})</small></td>\n'
+            f'      {cell}\n'
+            f'    </tr>\n  ')
+    return Markup("".join(written))
+
+
+# The sort keys whose first click sorts descending (the newest, the largest first); the others start ascending.
+DESCENDING_FIRST = ("date", "montant")
+
+
+def sort_link(key: str, label: str, sort: tuple[str, bool], filter_query: dict) -> Markup:
+    """A column's sort link of the list, as `_board.html`'s `sort_link` macro wrote it: the same column again
+    reverses its order, another one sorts on it; the filters are kept."""
+    current = sort[0] == key
+    if key in DESCENDING_FIRST:
+        following = ("" if current and sort[1] else "-") + key
+    else:
+        following = ("-" if current and not sort[1] else "") + key
+    url = escape(url_for("dashboard.tableau_de_bord", tri=following, **filter_query))
+    mark = ""
+    if current:
+        mark = (f' <span aria-hidden="true">{"▼" if sort[1] else "▲"}</span><span class="visually-hidden">(trié, '
+                f'ordre {"décroissant" if sort[1] else "croissant"})</span>')
+    return Markup(f'<a href="{url}" hx-get="{url}" hx-target="#board" hx-swap="outerHTML" hx-push-url="true" '
+                  f'data-testid="sort-{escape(key)}">{escape(label)}{mark}</a>')
