@@ -31,8 +31,9 @@ def test_login_and_structure_page(app, client):
 
 
 @pytest.mark.postgres
-def test_postgresql_connections_run_without_jit(app):
-    """The RLS policies would make PostgreSQL JIT-compile our short queries (see extensions.tune_postgresql)."""
+def test_postgresql_connections_run_without_jit_and_with_custom_plans(app):
+    """The RLS policies would make PostgreSQL JIT-compile our short queries, and a kept prepared statement could
+    switch to one generic plan for structures of very different sizes (see extensions.tune_postgresql)."""
     from sqlalchemy import text
 
     from chorus_chain.extensions import db
@@ -41,3 +42,4 @@ def test_postgresql_connections_run_without_jit(app):
         engine = db.engine
         with engine.connect() as connection:
             assert connection.execute(text("SHOW jit")).scalar() == "off"
+            assert connection.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
