@@ -179,7 +179,7 @@ def waiting_panels(structure_id: int, panels: dict[str, Iterable[str]], *, works
     for row in rows:
         panel_name, total = row[LISTED_WIDTH:]
         items[panel_name].append(_listed_row(row))
-        totals[panel_name] = int(total)
+        totals[panel_name] = min(int(total), limit)
     pages = {}
     for name in panels:
         total, more_than = counts.capped_total(totals[name], limit)
@@ -213,11 +213,15 @@ def _waiting_panels_statement(shape: tuple, by_works: bool, per_page: int):
             totals.append(counts.capped_count(conditions, limit, along=order))
         # The panel's first keys: the first of its statuses' first keys (at most per_page per status) in the
         # waiting order; its count: theirs summed, at most `limit` (`counts.capped_total` then says « plus de »).
-        merged = union_all(*firsts).subquery() if len(firsts) > 1 else firsts[0].subquery()
+        # Each limited SELECT as a subquery of its own: SQLite (`make run`) refuses ORDER BY / LIMIT inside a UNION
+        # ALL's members; PostgreSQL plans both forms alike.
+        firsts = [first.subquery() for first in firsts]
+        merged = (union_all(*(select(first.c.piece_id, first.c.next_due, first.c.sort_date) for first in firsts))
+                  .subquery() if len(firsts) > 1 else firsts[0])
         keys = (select(merged.c.piece_id, merged.c.next_due, merged.c.sort_date)
                 .order_by(merged.c.next_due.asc().nulls_last(), merged.c.sort_date.desc(), merged.c.piece_id.desc())
                 .limit(opaque_limit(per_page)).subquery()) if len(firsts) > 1 else merged
-        total = func.least(sum(totals[1:], totals[0]), limit) if len(totals) > 1 else totals[0]
+        total = sum(totals[1:], totals[0])  # at most `limit` a status; cut to `limit` when read (no `least` in SQLite)
         branches.append(select(keys.c.piece_id, keys.c.next_due, keys.c.sort_date, literal(name).label("panel"),
                                total.label("total")))
     ranked = union_all(*branches).subquery("waiting_keys")
