@@ -8,10 +8,11 @@ link), and for every SELECT the page runs, runs it again under `EXPLAIN (ANALYZE
 connection, in the same transaction (same tenant settings), with the same parameters (a SQLAlchemy
 `before_cursor_execute` listener on the engine).
 
-Prints one line per statement: milliseconds, the rows the plan's scans read (rows returned by each scan node ×
-loops, plus the rows its filters removed), shared buffers (hit + read), the plan's top nodes and the statement's
-first words; then per page: statements, total rows read, total ms. Nothing is asserted: the figures go in the issue
-note.
+Prints one line per statement: milliseconds of execution and of planning (an EXPLAIN is planned for its own
+parameters, as the connections plan every execution: `extensions.tune_postgresql`; on the Synthèse planning costs
+more than running), the rows the plan's scans read (rows returned by each scan node × loops, plus the rows its
+filters removed), shared buffers (hit + read), the plan's top nodes and the statement's first words; then per page:
+statements, total rows read, total ms. Nothing is asserted: the figures go in the issue note.
 
     .venv/bin/python bench/explain_dashboards.py                       # chorus_bench (100 000 pieces)
     .venv/bin/python bench/explain_dashboards.py --database chorus_bench_1m --accounts moe titulaire
@@ -120,7 +121,8 @@ def main(argv=None) -> int:
         finally:
             raw.close()
         top = plan["Plan"]
-        seen.append({"ms": plan.get("Execution Time", 0.0), "rows": rows_read(top),
+        seen.append({"ms": plan.get("Execution Time", 0.0), "plan_ms": plan.get("Planning Time", 0.0),
+                     "rows": rows_read(top),
                      "buffers": top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0),
                      "shape": shape(top), "caller": caller(), "sql": " ".join(statement.split())[:110]})
 
@@ -175,9 +177,9 @@ def caller() -> str:
 
 def report(account: str, page: str, status: int, seen: list[dict]) -> None:
     print(f"\n== {account} {page}: HTTP {status}, {len(seen)} SELECTs, rows read {sum(s['rows'] for s in seen)}, "
-          f"{sum(s['ms'] for s in seen):.1f} ms")
+          f"{sum(s['ms'] for s in seen):.1f} ms (+ {sum(s['plan_ms'] for s in seen):.1f} ms planning)")
     for s in seen:
-        print(f"  {s['ms']:8.2f} ms {s['rows']:9d} rows {s['buffers']:7d} buf  {s['caller'][:44]:44s} "
+        print(f"  {s['ms']:8.2f} ms {s['plan_ms']:6.2f} plan {s['rows']:9d} rows {s['buffers']:7d} buf  {s['caller'][:44]:44s} "
               f"{s['shape'][:80]:80s}  {s['sql']}")
 
 
