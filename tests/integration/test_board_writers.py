@@ -336,3 +336,64 @@ def test_the_overdue_private_invoices_are_the_template(page):
     written = str(overdue_html(rows))
     assert "donneur d&#39;ordre" in written and "à payer à L&#39;Atelier &#34;bois&#34; &amp; &lt;fils&gt;" in written
     assert "(il y a 1 jour)" in written and "(il y a 97 jours)" in written
+
+
+# The payment tracker's loop of `_panels.html` as it was (board_rows.tracker_items writes it).
+TRACKER_LOOP = '{% from "_amount_macros.html" import amount_cell %}' + '  {% for item in panels.tracker %}{% set p = item.piece %}\n  <article class="tracker" data-testid="tracker" data-piece-id="{{ p.id }}">\n    <h3><a class="mono" href="{{ piece_url(p.id) }}">{{ p.number }}</a> — {{ amount_cell(p) }} <small class="muted">marché {{ item.marche_reference }}</small> {{ status_badge(p.status) }}</h3>\n    <ol class="route tracker-steps">\n      {% for step in item.steps %}\n      <li class="{{ \'done\' if step.at else \'\' }}" data-step="{{ step.milestone.key }}">{{ step.milestone.label }}{% if step.tacit %} (tacitement){% endif %} :\n        {% if step.at %}{{ step.at | day }}{% if step.paid_on %} (payée le {{ step.paid_on | day }}){% endif %}{% if step.amount is not none %}, {{ step.amount | money }}{% endif %}{% else %}<span class="muted">pas encore</span>{% endif %}</li>\n      {% endfor %}\n    </ol>\n    {% if item.etat_label %}<p data-testid="tracker-etat">Dans l\'état d\'acompte n° {{ item.etat_label }}{% if item.etat_line %}{% set l = item.etat_line.line %} : votre ligne\n      <strong>{{ l.amount | money }}</strong> — {% if l.paid_on %}payée le {{ l.paid_on | day }}{% elif l.paid_amount > 0 %}{{ l.paid_amount | money }} payés, reste {{ l.remaining | money }}{% else %}validée, à payer au plus tard le {{ l.due_on | day }}{% endif %}{% if item.etat_line.late_total > 0 %} — paiement en retard : {{ item.etat_line.interest | money }} d\'intérêts moratoires et {{ item.etat_line.flat_fees | money }} d\'indemnité forfaitaire dus{% endif %}{% else %} — à valider par le maître d\'ouvrage{% endif %}.</p>{% endif %}\n    {% if item.expected %}<div data-testid="tracker-expected"><p><strong>Paiement {{ say(item.expected, now.date()) }}</strong></p>\n      <details><summary>Sur quoi repose cette date</summary><p>{{ item.expected.explanation }}</p></details></div>{% endif %}\n    <p><strong>En attente de</strong> : {{ waiting_text(p, item.names) }}{% if item.next_deadline %} — <span class="countdown{% if is_overdue(item.next_deadline, now) %} overdue{% endif %}">{{ countdown(item.next_deadline, now) }}</span>{% endif %}</p>\n  </article>\n  {% endfor %}'
+
+
+def _tracked(now):
+    from datetime import date
+
+    from chorus_chain.operations.dashboard import MILESTONES, Step, TrackedPiece
+    from chorus_chain.operations.tresorerie.forecast import Expectation
+
+    names = {1: "Durand & <fils>", 2: "L'Atelier \"bois\""}
+    route = [{"step": "validation_1", "structure_id": 1, "siret": "1"}, {"step": "moe", "structure_id": 2}]
+    lines = [SimpleNamespace(amount=Decimal("900.00"), paid_on=date(2026, 2, 3), paid_amount=Decimal("900.00"),
+                             remaining=Decimal("0.00"), due_on=date(2026, 2, 1)),
+             SimpleNamespace(amount=Decimal("900.00"), paid_on=None, paid_amount=Decimal("300.00"),
+                             remaining=Decimal("600.00"), due_on=date(2026, 2, 1)),
+             SimpleNamespace(amount=Decimal("-1.00"), paid_on=None, paid_amount=Decimal("0"),
+                             remaining=Decimal("-1.00"), due_on=date(2026, 2, 1))]
+    etat_lines = [None, SimpleNamespace(line=lines[0], late_total=Decimal("0")),
+                  SimpleNamespace(line=lines[1], late_total=Decimal("52.10"), interest=Decimal("12.10"),
+                                  flat_fees=Decimal("40.00")),
+                  SimpleNamespace(line=lines[2], late_total=Decimal("0"))]
+    expected = [None, Expectation(date(2026, 3, 14), date(2026, 3, 10), date(2026, 4, 2), (),
+                                  said="Selon <la> loi & « lui »"),
+                Expectation(date(2027, 1, 5), date(2027, 1, 5), date(2027, 1, 5), ())]
+    items = []
+    for index, row in enumerate(_listed(now)):
+        listed = row.piece
+        piece = SimpleNamespace(**{name: getattr(listed, name) for name in (
+            "id", "number", "cadre", "piece_type", "status", "montant_ttc", "accepted_amount", "accepted_why",
+            "deposited_at")}, is_draft=listed.is_draft, route=route, emitter_structure_id=1)
+        steps = []
+        for position, milestone in enumerate(MILESTONES):
+            reached = (position + index) % 3 != 0
+            steps.append(Step(milestone, now - timedelta(days=position) if reached else None,
+                              Decimal("123.40") if reached and position % 2 else None, reached and position == 1,
+                              (now - timedelta(days=1)).date() if reached and milestone.key == "paid" else None))
+        items.append(TrackedPiece(piece, f"M-{index} <&>", steps, names, row.next_deadline,
+                                  etat_lines[index % 4], ("4 <bis>" if index % 4 else None) if index % 5 else "7",
+                                  expected[index % 3]))
+    return items
+
+
+def test_the_payment_tracker_is_the_templates_loop(page):
+    """Milestones reached or not (tacit, paid, with amounts), each state of an état d'acompte's line (paid, partly,
+    to pay, late with interest, not yet validated), a payment expected or not, clocks late and upcoming."""
+    from chorus_chain.blueprints.dashboard.board_rows import tracker_items
+
+    now = utcnow()
+    items = _tracked(now)
+    written = str(tracker_items(items, now))
+    # The loop's indent stays in the template, before the call.
+    assert _tips_in_order("  " + written) == _tips_in_order(_jinja(page, TRACKER_LOOP,
+                                                                   panels=SimpleNamespace(tracker=items), now=now))
+    for seen in ("(tacitement)", "payée le", "payés, reste", "à payer au plus tard", "d'intérêts moratoires",
+                 "à valider par le maître d'ouvrage", "tracker-expected", "pas encore", "countdown overdue",
+                 "Selon &lt;la&gt; loi"):
+        assert seen in written, seen
+    assert str(tracker_items([], now)) == ""

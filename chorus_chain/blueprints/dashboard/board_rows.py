@@ -16,9 +16,11 @@ from markupsafe import Markup, escape
 from chorus_chain import formatting
 from chorus_chain.amount_ui import amount_target_url, amount_why_of
 from chorus_chain.blueprints.dashboard.board_urls import board_url
+from chorus_chain.blueprints.pieces.display import waiting_text
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.help_ui import cadre_badge, status_badge
 from chorus_chain.layout_urls import layout_url
+from chorus_chain.operations.tresorerie.forecast import say
 from chorus_chain.row_urls import piece_url
 
 
@@ -97,11 +99,10 @@ def waiting_table(panel, empty: str, now) -> Markup:
     if not panel.items:
         return Markup(f'\n\n<p class="muted">{escape(empty)}</p>')
     more = ""
-    if panel.more_than:
-        more = (f'<p><a href="{escape(layout_url("dashboard.synthese"))}">Plus de '
-                f'{escape(formatting.number(panel.more_than, 0))} pièces dans la synthèse</a></p>')
-    elif panel.total > len(panel.items):
-        more = f'<p><a href="{escape(layout_url("dashboard.synthese"))}">Les {panel.total} pièces dans la synthèse</a></p>'
+    if panel.more_than or panel.total > len(panel.items):
+        counted = (f"Plus de {escape(formatting.number(panel.more_than, 0))}" if panel.more_than
+                   else f"Les {panel.total}")
+        more = f'<p><a href="{escape(layout_url("dashboard.synthese"))}">{counted} pièces dans la synthèse</a></p>'
     return Markup('\n\n\n<table class="table compact">\n  <thead><tr><th scope="col">N°</th><th scope="col">Marché</th>'
                   '<th scope="col">Émetteur</th><th scope="col" class="num">Montant TTC</th><th scope="col">Statut</th>'
                   f'<th scope="col">Échéance</th></tr></thead>\n  <tbody>\n  {waiting_rows(panel.items, now)}\n'
@@ -135,6 +136,71 @@ def clock_rows(rows, now, interest: bool) -> Markup:
             f'{escape(formatting.day(deadline.due_at))})</small></td>\n'
             f'      {cell}\n'
             f'    </tr>\n  ')
+    return Markup("".join(written))
+
+
+def _step(step) -> str:
+    """One milestone of a tracked piece: reached (its day, the payment day, its amount) or not yet."""
+    if step.at:
+        when = escape(formatting.day(step.at))
+        if step.paid_on:
+            when += f" (payée le {escape(formatting.day(step.paid_on))})"
+        if step.amount is not None:
+            when += f", {escape(formatting.money(step.amount))}"
+    else:
+        when = '<span class="muted">pas encore</span>'
+    tacit = " (tacitement)" if step.tacit else ""
+    return (f'\n      <li class="{"done" if step.at else ""}" data-step="{escape(step.milestone.key)}">'
+            f'{escape(step.milestone.label)}{tacit} :\n        {when}</li>\n      ')
+
+
+def _etat(item) -> str:
+    """Where a tracked projet de décompte stands in its état d'acompte: its line once validated (due, paid, late)."""
+    if not item.etat_label:
+        return ""
+    money = formatting.money
+    said = f"Dans l'état d'acompte n° {escape(item.etat_label)}"
+    if item.etat_line:
+        line = item.etat_line.line
+        if line.paid_on:
+            state = f"payée le {escape(formatting.day(line.paid_on))}"
+        elif line.paid_amount > 0:
+            state = f"{escape(money(line.paid_amount))} payés, reste {escape(money(line.remaining))}"
+        else:
+            state = f"validée, à payer au plus tard le {escape(formatting.day(line.due_on))}"
+        late = ""
+        if item.etat_line.late_total > 0:
+            late = (f" — paiement en retard : {escape(money(item.etat_line.interest))} d'intérêts moratoires et "
+                    f"{escape(money(item.etat_line.flat_fees))} d'indemnité forfaitaire dus")
+        said += f" : votre ligne\n      <strong>{escape(money(line.amount))}</strong> — {state}{late}"
+    else:
+        said += " — à valider par le maître d'ouvrage"
+    return f'<p data-testid="tracker-etat">{said}.</p>'
+
+
+def tracker_items(tracker, now) -> Markup:
+    """The sous-traitant's payment tracker (`dashboard.TrackedPiece`s), as `_panels.html`'s loop wrote them: each
+    piece with its milestones, its état d'acompte, when its money is expected and whom it waits on. `say` and
+    `waiting_text` are the Trésorerie's and the pieces' own words."""
+    today = now.date()
+    written = []
+    for item in tracker:
+        p = item.piece
+        amount = amount_cell(p)  # before the status's badge: the tips are numbered in the page's order
+        badge = status_badge(p.status)
+        expected = ""
+        if item.expected:
+            expected = (f'<div data-testid="tracker-expected"><p><strong>Paiement {escape(say(item.expected, today))}'
+                        f'</strong></p>\n      <details><summary>Sur quoi repose cette date</summary><p>'
+                        f'{escape(item.expected.explanation)}</p></details></div>')
+        clock = f" — {_countdown(item.next_deadline, now)}" if item.next_deadline else ""
+        written.append(
+            f'\n  <article class="tracker" data-testid="tracker" data-piece-id="{p.id}">\n'
+            f'    <h3>{_number_link(p)} — {amount} <small class="muted">marché {escape(item.marche_reference)}</small> '
+            f'{badge}</h3>\n    <ol class="route tracker-steps">\n      {"".join(_step(s) for s in item.steps)}\n'
+            f'    </ol>\n    {_etat(item)}\n    {expected}\n'
+            f'    <p><strong>En attente de</strong> : {escape(waiting_text(p, item.names))}{clock}</p>\n'
+            f'  </article>\n  ')
     return Markup("".join(written))
 
 

@@ -48,7 +48,7 @@ def dashboard_helpers():
             "filter_field": filter_fields.filter_field, "filter_select": filter_fields.select_html,
             "board_list_rows": board_rows.list_rows, "waiting_table": board_rows.waiting_table,
             "clock_rows": board_rows.clock_rows, "board_sort_link": board_rows.sort_link,
-            "overdue_html": overdue_list.overdue_html}
+            "overdue_html": overdue_list.overdue_html, "tracker_items": board_rows.tracker_items}
 
 
 def action_prefix(piece_id: int, action: str) -> str:
