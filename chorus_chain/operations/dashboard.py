@@ -386,7 +386,33 @@ def piece_list(structure: Structure, filters: Filters, works: bool | None, *, so
     bound = bound_scope(structure, filters, works)
     conditions, params = bound if bound is not None else (scope(structure, filters, works), None)
     return lists.board_page(structure.id, conditions, key, descending, after=after, before=before,
-                            per_page=per_page, total=counted.total, more_than=counted.more_than, params=params)
+                            per_page=per_page, total=counted.total, more_than=counted.more_than, params=params,
+                            read=page_read(filters, works, key, counted.total))
+
+
+def page_read(filters: Filters, works: bool | None, sort_key: str, total: int | None) -> str:
+    """How the list's keys are read (`board_reading.lists.WALK` or `FILTERED`), so that a page reads rows bounded by
+    what it shows whatever the filters and the sort:
+
+    - the sort's index in its order (WALK) when an index of board_row holds the filters' columns before the sort's:
+      no filter but the structure (each sort has its index), or the date's order under one of a marché, a company,
+      a status (`ix_board_row_marche`, `_emitter`, `_status_date`) and a period (a range of the date itself);
+    - else, when the filters select at most `counts.CAP` rows (`total`: the overview's exact count) and one of them
+      has an index of its own (a marché, a company, a status, a period, a number), those rows and their top sorted
+      (FILTERED: at most CAP rows, however the structure's history grows);
+    - else the sort's index in its order (WALK), the rows kept being more than CAP: about (page + 1) × the
+      structure's rows / their number entries read (the member's `works` or a cadre alone are no index's column)."""
+    equalities = [value for value in (filters.marche_id, filters.party_id, filters.status or None) if value is not None]
+    dimensions_only = works is None and filters.cadre is None and not filters.number
+    if dimensions_only and not equalities and filters.deposited_from is None and filters.deposited_to is None:
+        return lists.WALK
+    if dimensions_only and sort_key == "date" and len(equalities) <= 1:
+        return lists.WALK
+    indexed = bool(equalities) or filters.deposited_from is not None or filters.deposited_to is not None \
+        or bool(filters.number)
+    if indexed and total is not None and total <= counts.CAP:
+        return lists.FILTERED
+    return lists.WALK
 
 
 def filter_parties(structure: Structure, marche_id: int | None = None,
