@@ -11,17 +11,15 @@ Every query names the structure (the rollup's row-level security is the same equ
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 
 from chorus_chain.extensions import db
 from chorus_chain.models import Marche
 from chorus_chain.models.board import BoardMarcheCount
+from chorus_chain.operations.board_reading import keyset
 
 ZERO = Decimal("0.00")
 CARD_LINES = 10
@@ -116,51 +114,15 @@ class MarchePage:
     after: str | None
 
 
-def encode(line: MarcheLine) -> str:
-    raw = json.dumps([line.reference, line.marche_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode(text: str | None) -> tuple[str, int] | None:
-    """(reference, marché id) from `encode`'s text, or None for anything else (the list starts at the top)."""
-    if not text:
-        return None
-    try:
-        reference, marche_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        return None
-    if not (isinstance(reference, str) and isinstance(marche_id, int) and not isinstance(marche_id, bool)):
-        return None
-    return reference, marche_id
-
-
 def marche_page(structure_id: int, works: bool | None, *, after: str | None = None, before: str | None = None,
                 per_page: int = PAGE_LINES) -> MarchePage:
     """One page of every marché of the structure, keyset-paginated on (reference, marché): the structure's marché
     rows (one per marché), summed, joined to their references, the page cut by the database. One query."""
-    after_mark = decode(after)
-    before_mark = decode(before) if after_mark is None else None
     summed = _summed(structure_id, works).subquery("summed")
-    key = tuple_(Marche.reference, Marche.id)
     query = (select(summed.c.marche_id, Marche.reference, summed.c.n, summed.c.amount, summed.c.paid,
                     summed.c.under_way).join(Marche, Marche.id == summed.c.marche_id))
-    if after_mark is not None:
-        query = query.where(key > tuple_(*after_mark))
-    elif before_mark is not None:
-        query = query.where(key < tuple_(*before_mark))
-    backwards = before_mark is not None
-    order = [Marche.reference.desc(), Marche.id.desc()] if backwards else [Marche.reference, Marche.id]
-    rows = db.session.execute(query.order_by(*order).limit(per_page + 1)).all()
-    more = len(rows) > per_page
-    rows = rows[:per_page]
-    if backwards:
-        rows.reverse()
+    page = keyset.window(query, (Marche.reference, Marche.id), (str, int), lambda row: (row[1], row[0]),
+                         after=after, before=before, per_page=per_page)
     lines = [MarcheLine(marche_id, reference, int(n), Decimal(amount), Decimal(paid), int(under_way))
-             for marche_id, reference, n, amount, paid, under_way in rows]
-    first = encode(lines[0]) if lines else None
-    last = encode(lines[-1]) if lines else None
-    if backwards:
-        previous, following = (first if more else None), last
-    else:
-        previous, following = (first if after_mark is not None else None), (last if more else None)
-    return MarchePage(lines, previous, following)
+             for marche_id, reference, n, amount, paid, under_way in page.rows]
+    return MarchePage(lines, page.before, page.after)
