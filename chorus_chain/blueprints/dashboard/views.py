@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from chorus_chain import layout_counts, web
+from chorus_chain import layout_counts, plan_cache, web
 from chorus_chain.blueprints.dashboard import board_rows, filter_fields, work_actions, work_items
 from chorus_chain.blueprints.dashboard.forms import BoardFilterForm
 from chorus_chain.blueprints.pieces import display
@@ -62,6 +62,7 @@ def _page_number() -> int:
 
 @bp.get("/synthese")
 @require_piece_right("consultation")
+@plan_cache.generic_plans  # its statements read the same bounded index ranges for every structure (plan_cache)
 def synthese():
     return _synthese()
 
