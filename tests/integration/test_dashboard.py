@@ -358,6 +358,27 @@ def test_board_counts_and_amounts_by_status_and_by_marche(app, w):
                      r"<td class=\"num\">3\s500,00\s€</td>", by_marche)
 
 
+def test_board_without_the_rights_to_read_pieces_says_why_and_sends_no_list(app, w):
+    """A member who may read its structure's sent invoices but neither the received ones nor the works pieces: the
+    page says which right is missing; the list's fragment (the filters' HTMX target) has nothing to send — a 403,
+    where the template's fragment failed on the missing counts (a 500)."""
+    from chorus_chain.models import Structure
+    from tests import factories
+
+    with app.app_context():
+        structure = db.session.get(Structure, w.mandataire.structure_id)
+        db.session.expunge(structure)
+    reader = factories.quick_account(app)
+    factories.member(app, structure, reader, emises="consultation", travaux="none", recues="none")
+    client = app.test_client()
+    factories.login(client, reader)
+    url = f"/s/{w.mandataire.siret}/tableau-de-bord"
+    page = client.get(url)
+    assert page.status_code == 200 and "ne couvrent pas les pièces" in text(page)
+    assert 'id="board"' not in text(page)
+    assert client.get(url + "?status=DEPOSEE", headers=HX).status_code == 403
+
+
 def test_board_filters_search_sort_and_pages(app, w, monkeypatch):
     from chorus_chain.blueprints.dashboard import views
 

@@ -4,7 +4,8 @@ sees, whatever the number of its pieces, their companies, cadres and statuses.
 - `marche_lines`: the Tableau de bord's card — the `CARD_LINES` marchés with the most pieces under way (what a
   member acts on: a marché whose pieces are all paid or drafts is history), then the most pieces, then the newest
   marché; the others summed (« N autres marchés »). One query: the structure's marché rows summed, ranked and cut by
-  the database, each line carrying the totals of all (a window), then joined to their references.
+  the database, each line carrying the totals of all (a window), then joined to their references; built once per
+  process.
 - `marche_page`: the whole list, a page of its own, keyset-paginated on (reference, marché).
 
 Every query names the structure (the rollup's row-level security is the same equality).
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, func, select
 
+from chorus_chain import access
 from chorus_chain.extensions import db
 from chorus_chain.models import Marche
 from chorus_chain.models.board import BoardMarcheCount
@@ -50,7 +53,7 @@ class OtherMarches:
     waiting: int = 0
 
 
-def _summed(structure_id: int, works: bool | None):
+def _summed(structure_id, works: bool | None):
     """The structure's marchés (within `works`) with their sums; marchés whose deltas cancel out left out."""
     conditions = [BoardMarcheCount.structure_id == structure_id]
     if works is not None:
@@ -72,17 +75,7 @@ def marche_lines(structure_id: int, works: bool | None,
                  limit: int | None = None) -> tuple[list[MarcheLine], OtherMarches]:
     """The card's lines (`rank` order; `CARD_LINES` of them unless told) and the others summed. One query."""
     limit = CARD_LINES if limit is None else limit
-    summed = _summed(structure_id, works).subquery("summed")
-    ranked = (select(summed, func.count().over().label("marches"), func.sum(summed.c.n).over().label("all_n"),
-                     func.sum(summed.c.amount).over().label("all_amount"),
-                     func.sum(summed.c.paid).over().label("all_paid"),
-                     func.sum(summed.c.under_way).over().label("all_under_way"))
-              .order_by(summed.c.under_way.desc(), summed.c.n.desc(), summed.c.marche_id.desc())
-              .limit(max(limit, 1)).subquery("ranked"))  # one row at least: it carries the totals
-    rows = db.session.execute(
-        select(ranked.c.marche_id, Marche.reference, ranked.c.n, ranked.c.amount, ranked.c.paid, ranked.c.under_way,
-               ranked.c.marches, ranked.c.all_n, ranked.c.all_amount, ranked.c.all_paid, ranked.c.all_under_way)
-        .join(Marche, Marche.id == ranked.c.marche_id)).all()
+    rows = db.session.execute(_lines_statement(works, max(limit, 1)), {"structure_id": structure_id}).all()
     lines = sorted((MarcheLine(marche_id, reference, int(n), Decimal(amount), Decimal(paid), int(under_way))
                     for marche_id, reference, n, amount, paid, under_way, *_ in rows), key=rank)[:limit]
     if not rows:
@@ -93,6 +86,26 @@ def marche_lines(structure_id: int, works: bool | None,
                         Decimal(all_paid) - sum((line.paid for line in lines), ZERO),
                         int(all_under_way) - sum(line.waiting for line in lines))
     return lines, rest
+
+
+@lru_cache(maxsize=32)
+def _lines_statement(works: bool | None, limit: int):
+    """`marche_lines`'s statement, the structure bound at execution: built once per process for each rights'
+    variant and size of the card (building its subqueries and windows, and their cache key, cost more than running
+    it on every Tableau de bord: bench/page_cpu.py). The SQL is the same. The structure's marché rows summed, ranked
+    and cut by the database, each line carrying the totals of all (a window; one row at least: it carries the
+    totals), then joined to their references."""
+    summed = _summed(bindparam("structure_id", type_=Integer), works).subquery("summed")
+    ranked = (select(summed, func.count().over().label("marches"), func.sum(summed.c.n).over().label("all_n"),
+                     func.sum(summed.c.amount).over().label("all_amount"),
+                     func.sum(summed.c.paid).over().label("all_paid"),
+                     func.sum(summed.c.under_way).over().label("all_under_way"))
+              .order_by(summed.c.under_way.desc(), summed.c.n.desc(), summed.c.marche_id.desc())
+              .limit(limit).subquery("ranked"))
+    return access.built_once(
+        select(ranked.c.marche_id, Marche.reference, ranked.c.n, ranked.c.amount, ranked.c.paid, ranked.c.under_way,
+               ranked.c.marches, ranked.c.all_n, ranked.c.all_amount, ranked.c.all_paid, ranked.c.all_under_way)
+        .join(Marche, Marche.id == ranked.c.marche_id))
 
 
 def cut(lines: list[MarcheLine], limit: int | None = None) -> tuple[list[MarcheLine], OtherMarches]:
