@@ -97,7 +97,9 @@ def shape(plan: dict, depth: int = 0, limit: int = 3) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", default="chorus_bench")
-    parser.add_argument("--accounts", nargs="*", default=list(seeding.BENCH_LOGINS))
+    parser.add_argument("--accounts", nargs="*", default=list(seeding.BENCH_LOGINS),
+                        help="the benchmark's busy accounts (titulaire moe moa sous_traitant) or any seeded e-mail "
+                             "(gestion170@bench.chorus-chain.fr: a small structure)")
     parser.add_argument("--only", nargs="*", default=None, help="page names to run (default: all)")
     parser.add_argument("--generic", action="store_true",
                         help="each SELECT also under its generic plan (a prepared statement, force_generic_plan)")
@@ -139,7 +141,7 @@ def main(argv=None) -> int:
     event.listen(engine, "before_cursor_execute", explain)
     pages = [(name, path) for name, path in variants() if args.only is None or name in args.only]
     for account in args.accounts:
-        email = seeding.BENCH_LOGINS[account]
+        email = seeding.BENCH_LOGINS.get(account, account)
         client = app.test_client()
         login = client.get("/connexion")
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login.get_data(as_text=True))
@@ -203,7 +205,8 @@ def generic_plan(connection, statement: str, parameters) -> dict:
     finally:
         cursor.close()
     top = plan["Plan"]
-    return {"ms": plan.get("Execution Time", 0.0), "rows": rows_read(top), "shape": shape(top)}
+    return {"ms": plan.get("Execution Time", 0.0), "rows": rows_read(top), "shape": shape(top),
+            "buffers": top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0)}
 
 
 def caller() -> str:
@@ -226,7 +229,8 @@ def report(account: str, page: str, status: int, seen: list[dict]) -> None:
         if s.get("generic"):
             generic = s["generic"]
             same = "same rows" if generic["rows"] == s["rows"] else "ROWS DIFFER"
-            print(f"  {generic['ms']:8.2f} ms generic {generic['rows']:9d} rows ({same}) {'':42s}{generic['shape'][:80]}")
+            print(f"  {generic['ms']:8.2f} ms generic {generic['rows']:9d} rows {generic['buffers']:7d} buf  ({same}) "
+                  f"{'':32s}{generic['shape'][:80]}")
 
 
 if __name__ == "__main__":

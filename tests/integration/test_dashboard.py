@@ -506,6 +506,26 @@ def _sweep(app, now) -> None:
         db.session.commit()
 
 
+def test_the_work_lists_actions_are_each_pieces_own_with_the_facts_read_with_its_rows(app, w):
+    """The Synthèse reads with its rows whether an état carries each piece and whether the titulaire referred it to
+    the MOA (synthese.reading): the actions it offers are those each piece's own queries would give."""
+    from chorus_chain.operations import dashboard
+    from chorus_chain.operations import pieces as ops
+
+    _pieces(app, w, 0, 3)
+    referred = {}
+    for who in (w.moa, w.moe, w.mandataire):
+        with pw.acting(app, who) as (_, structure):
+            work = dashboard.work_list(structure, works=None, per_page=50)
+            assert work.page.items, who.key
+            for row in work.page.items:
+                expected = [c.action for c in ops.allowed_actions_for(row.piece, structure)]
+                assert [c.action for c in work.choices[row.piece.id]] == expected, (who.key, row.piece.number)
+                if row.piece.number.startswith("R-"):
+                    referred[who.key] = expected
+    assert referred == {"moa": ["return_etat"]}  # the referral was read: only « back to the MOE's état »
+
+
 def test_every_dashboard_page_costs_the_same_queries_whatever_the_number_of_pieces(app, w):
     views = [(w.mandataire, "/synthese"), (w.mandataire, "/tableau-de-bord"), (w.st1, "/tableau-de-bord"),
              (w.moe, "/tableau-de-bord"), (w.moa, "/tableau-de-bord"), (w.moa, "/synthese"),
