@@ -8,13 +8,20 @@ link), and for every SELECT the page runs, runs it again under `EXPLAIN (ANALYZE
 connection, in the same transaction (same tenant settings), with the same parameters (a SQLAlchemy
 `before_cursor_execute` listener on the engine).
 
-Prints one line per statement: milliseconds, the rows the plan's scans read (rows returned by each scan node ×
-loops, plus the rows its filters removed), shared buffers (hit + read), the plan's top nodes and the statement's
-first words; then per page: statements, total rows read, total ms. Nothing is asserted: the figures go in the issue
-note.
+Prints one line per statement: milliseconds of execution and of planning (an EXPLAIN is planned for its own
+parameters, as the connections plan every execution: `extensions.tune_postgresql`; on the Synthèse planning costs
+more than running), the rows the plan's scans read (rows returned by each scan node × loops, plus the rows its
+filters removed), shared buffers (hit + read), the plan's top nodes and the statement's first words; then per page:
+statements, total rows read, total ms. Nothing is asserted: the figures go in the issue note.
+
+`--generic` also runs each SELECT as a prepared statement under PostgreSQL's generic plan (`PREPARE`, then `EXPLAIN
+ANALYZE EXECUTE` with `plan_cache_mode = force_generic_plan`, in the same transaction) and prints its rows read, ms
+and top nodes on a second line: the check behind a page marked `plan_cache.generic_plans` (its generic plans must
+read what its custom plans read, for each account, at each size).
 
     .venv/bin/python bench/explain_dashboards.py                       # chorus_bench (100 000 pieces)
     .venv/bin/python bench/explain_dashboards.py --database chorus_bench_1m --accounts moe titulaire
+    .venv/bin/python bench/explain_dashboards.py --database chorus_bench_1m --only synthese --generic
 """
 from __future__ import annotations
 
@@ -90,8 +97,12 @@ def shape(plan: dict, depth: int = 0, limit: int = 3) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", default="chorus_bench")
-    parser.add_argument("--accounts", nargs="*", default=list(seeding.BENCH_LOGINS))
+    parser.add_argument("--accounts", nargs="*", default=list(seeding.BENCH_LOGINS),
+                        help="the benchmark's busy accounts (titulaire moe moa sous_traitant) or any seeded e-mail "
+                             "(gestion170@bench.chorus-chain.fr: a small structure)")
     parser.add_argument("--only", nargs="*", default=None, help="page names to run (default: all)")
+    parser.add_argument("--generic", action="store_true",
+                        help="each SELECT also under its generic plan (a prepared statement, force_generic_plan)")
     args = parser.parse_args(argv)
 
     os.environ.update({"DATABASE_URL": f"postgresql://chorus_app@127.0.0.1:5432/{args.database}",
@@ -120,14 +131,17 @@ def main(argv=None) -> int:
         finally:
             raw.close()
         top = plan["Plan"]
-        seen.append({"ms": plan.get("Execution Time", 0.0), "rows": rows_read(top),
+        seen.append({"ms": plan.get("Execution Time", 0.0), "plan_ms": plan.get("Planning Time", 0.0),
+                     "rows": rows_read(top),
                      "buffers": top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0),
-                     "shape": shape(top), "caller": caller(), "sql": " ".join(statement.split())[:110]})
+                     "shape": shape(top), "caller": caller(), "sql": " ".join(statement.split())[:110],
+                     "generic": generic_plan(conn.connection.dbapi_connection, statement, parameters)
+                     if args.generic else None})
 
     event.listen(engine, "before_cursor_execute", explain)
     pages = [(name, path) for name, path in variants() if args.only is None or name in args.only]
     for account in args.accounts:
-        email = seeding.BENCH_LOGINS[account]
+        email = seeding.BENCH_LOGINS.get(account, account)
         client = app.test_client()
         login = client.get("/connexion")
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login.get_data(as_text=True))
@@ -162,6 +176,39 @@ def main(argv=None) -> int:
     return 0
 
 
+def generic_plan(connection, statement: str, parameters) -> dict:
+    """The statement's generic plan, run: PREPAREd with its named parameters as $1, $2… (the casts SQLAlchemy writes
+    type them), EXPLAIN ANALYZE EXECUTEd with their values under `force_generic_plan`, then deallocated; the
+    connection's plan_cache_mode is restored (SET LOCAL: the transaction's own)."""
+    from psycopg import sql
+
+    names: list[str] = []
+
+    def positional(match) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    text = re.sub(r"%\((\w+)\)s", positional, statement)
+    values = ", ".join(sql.Literal(parameters[name]).as_string(connection) for name in names)
+    cursor = connection.cursor()
+    try:
+        previous = cursor.execute("SELECT current_setting('plan_cache_mode')").fetchone()[0]
+        cursor.execute("PREPARE explain_generic AS " + text)
+        try:
+            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE explain_generic{f'({values})' if names else ''}")
+            plan = cursor.fetchone()[0][0]
+        finally:
+            cursor.execute("DEALLOCATE explain_generic")
+            cursor.execute(f"SET LOCAL plan_cache_mode = {previous}")
+    finally:
+        cursor.close()
+    top = plan["Plan"]
+    return {"ms": plan.get("Execution Time", 0.0), "rows": rows_read(top), "shape": shape(top),
+            "buffers": top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0)}
+
+
 def caller() -> str:
     """The application's function that ran the statement: the innermost frame of `chorus_chain` outside the
     session's plumbing (« dashboard.open_clocks »)."""
@@ -175,10 +222,15 @@ def caller() -> str:
 
 def report(account: str, page: str, status: int, seen: list[dict]) -> None:
     print(f"\n== {account} {page}: HTTP {status}, {len(seen)} SELECTs, rows read {sum(s['rows'] for s in seen)}, "
-          f"{sum(s['ms'] for s in seen):.1f} ms")
+          f"{sum(s['ms'] for s in seen):.1f} ms (+ {sum(s['plan_ms'] for s in seen):.1f} ms planning)")
     for s in seen:
-        print(f"  {s['ms']:8.2f} ms {s['rows']:9d} rows {s['buffers']:7d} buf  {s['caller'][:44]:44s} "
+        print(f"  {s['ms']:8.2f} ms {s['plan_ms']:6.2f} plan {s['rows']:9d} rows {s['buffers']:7d} buf  {s['caller'][:44]:44s} "
               f"{s['shape'][:80]:80s}  {s['sql']}")
+        if s.get("generic"):
+            generic = s["generic"]
+            same = "same rows" if generic["rows"] == s["rows"] else "ROWS DIFFER"
+            print(f"  {generic['ms']:8.2f} ms generic {generic['rows']:9d} rows {generic['buffers']:7d} buf  ({same}) "
+                  f"{'':32s}{generic['shape'][:80]}")
 
 
 if __name__ == "__main__":

@@ -29,12 +29,14 @@ from flask import g, has_app_context
 from sqlalchemy import String, bindparam, cast, event, exists, false, func, or_, select, text, union_all
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
+from chorus_chain.read_requests import reads_only
+
 log = logging.getLogger(__name__)
 
 _TENANT = "_chorus_tenant"
 _SYSTEM = "_chorus_system"
-_SET_CONFIG = text("SELECT set_config('chorus.structure_id', :tenant, true), set_config('chorus.system', :system, "
-                   "true)")
+_SET_CONFIG = reads_only(text("SELECT set_config('chorus.structure_id', :tenant, true), "
+                              "set_config('chorus.system', :system, true)"))  # transaction-local: no write
 
 
 def current_tenant() -> int | None:

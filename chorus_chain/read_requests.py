@@ -10,10 +10,14 @@ and the whole costs about 1 ms (bench/page_cpu.py: PostgreSQL's CPU per Synthès
 
 When the transaction changed nothing, COMMIT and ROLLBACK leave the database the same: this module commits then, and
 rolls back as before whenever anything may have been written:
-- a statement other than a plain SELECT ran in the transaction (an INSERT, UPDATE or DELETE, a WITH, a SELECT … FOR
-  UPDATE or FOR SHARE, an executemany): the engine's `before_cursor_execute` event marks the connection, and the
-  mark is cleared only when its outermost transaction begins (a SAVEPOINT keeps it: what was written before it would
-  be committed with it);
+- a statement that may write ran in the transaction, read from the statement SQLAlchemy compiled (not from its SQL
+  text): anything but a SELECT (an INSERT, UPDATE or DELETE, DDL), a SELECT that locks rows (`with_for_update`) or
+  carries an INSERT, UPDATE or DELETE in a CTE, an executemany, SQL sent as a string (`exec_driver_sql`), and a
+  textual statement (`text()`) unless its author marked it as one that only reads (`reads_only`). The engine's
+  `before_cursor_execute` event marks the connection, and the mark is cleared only when its outermost transaction
+  begins (a SAVEPOINT, which writes nothing itself, keeps it: what was written before it would be committed with
+  it). Why not the SQL text: a pattern on it was one more parser of SQL, blind to a DML CTE behind a harmless WITH
+  and to what a statement's structure already says;
 - the session holds changes not sent yet (new, changed or deleted objects: a COMMIT would flush them);
 - the transaction failed (psycopg's status is not "in transaction"), or the database is not PostgreSQL.
 No function of the schema that a SELECT may call writes (migrations: `chorus_tenant`, `chorus_system`, triggers).
@@ -21,18 +25,25 @@ No function of the schema that a SELECT may call writes (migrations: `chorus_ten
 """
 from __future__ import annotations
 
-import re
-
 from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import (
+    ReleaseSavepointClause,
+    RollbackToSavepointClause,
+    SavepointClause,
+    TextClause,
+)
 
 WROTE = "chorus_may_have_written"  # on the connection's info: the transaction under way may have written
+READS_ONLY = "chorus_reads_only"  # execution option: this textual statement only reads
 
-# A statement that only reads: a SELECT that locks no row.
-_READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)
-_LOCKS = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?(?:UPDATE|SHARE|KEY\s+SHARE)\b", re.IGNORECASE)
+
+def reads_only(statement: TextClause) -> TextClause:
+    """`statement` (SQL its author wrote) marked as one that writes nothing and locks no row: it keeps a request's
+    COMMIT. Every other textual statement counts as a write."""
+    return statement.execution_options(**{READS_ONLY: True})
 
 
 def end(session: Session) -> None:
@@ -59,8 +70,27 @@ def _begun(connection) -> None:
     connection.info[WROTE] = False
 
 
+def may_write(context, executemany: bool) -> bool:
+    """Whether the statement about to run may write (see the module), from what SQLAlchemy compiled."""
+    if executemany:
+        return True
+    compiled = getattr(context, "compiled", None)
+    statement = getattr(compiled, "statement", None)
+    if statement is None:  # SQL sent as a string: nothing says what it does
+        return True
+    if isinstance(statement, TextClause):
+        return not context.execution_options.get(READS_ONLY, False)
+    if isinstance(statement, (SavepointClause, ReleaseSavepointClause, RollbackToSavepointClause)):
+        return False  # writes nothing itself (what was written before or inside it keeps the mark)
+    if not statement.is_select:
+        return True
+    if getattr(statement, "_for_update_arg", None) is not None:  # FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE
+        return True
+    return any(cte.element.is_dml for cte in (compiled.ctes or ()))  # WITH d AS (DELETE … RETURNING) SELECT …
+
+
 def _before_cursor_execute(connection, cursor, statement, parameters, context, executemany) -> None:
-    if executemany or not _READ.match(statement) or _LOCKS.search(statement):
+    if may_write(context, executemany):
         connection.info[WROTE] = True
 
 

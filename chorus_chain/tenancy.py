@@ -12,7 +12,7 @@ from flask import Blueprint, abort, g
 from flask_login import current_user, login_required
 from sqlalchemy import bindparam, select
 
-from chorus_chain import access
+from chorus_chain import access, plan_cache
 from chorus_chain.domain import rights as rights_rules
 from chorus_chain.extensions import db
 from chorus_chain.models import Rattachement, Structure
@@ -40,16 +40,19 @@ def tenant_blueprint(name: str, import_name: str, url_prefix: str = "") -> Bluep
 
 
 @cache
-def _membership_statement(postgresql: bool):
+def _membership_statement(postgresql: bool, generic_plans: bool = False):
     """The structure of the URL and the current account's approved membership of it, built once per process (every
     tenant request runs it). On PostgreSQL the same statement sets the transaction's tenant settings for the
-    structure it returns (`access.settings_columns`): the tenant switch costs no statement of its own."""
+    structure it returns (`access.settings_columns`): the tenant switch costs no statement of its own; and, for a view
+    marked `plan_cache.generic_plans`, lets the rest of the transaction keep generic plans."""
     statement = (select(Structure, Rattachement)
                  .join(Rattachement, Rattachement.structure_id == Structure.id)
                  .where(Structure.siret == bindparam("siret"), Rattachement.account_id == bindparam("account_id"),
                         Rattachement.status == "approved"))
     if postgresql:
         statement = statement.add_columns(*access.settings_columns(Structure.id))
+        if generic_plans:
+            statement = statement.add_columns(plan_cache.setting_column())
     return access.built_once(statement)
 
 
@@ -58,7 +61,7 @@ def load_structure_for_current_user(siret: str | None) -> Structure:
     parameters = {"siret": siret or "", "account_id": current_user.id}
     if postgresql:
         parameters["chorus_system"] = access.system_setting()
-    row = db.session.execute(_membership_statement(postgresql), parameters).first()
+    row = db.session.execute(_membership_statement(postgresql, postgresql and plan_cache.wanted()), parameters).first()
     if row is None:
         abort(404)
     structure, membership = row[0], row[1]

@@ -144,7 +144,26 @@ class BoardRow(Base):
     interest_owed_due: Mapped[datetime | None]
 
 
-class BoardCount(Base):
+# The mixins below hold the columns the count tables share; `sort_order` keeps each table's columns in the order its
+# migration created them (id and structure first, the key, then the measures).
+class _Delta:
+    """What every row of board_count and of its coarser rollups has: an id of its own (the rows are insert-only
+    deltas, folded now and then by compaction) and the structure it belongs to (row-level security's equality)."""
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, sort_order=-2)
+    structure_id: Mapped[int] = mapped_column(sort_order=-1)
+
+
+class _PieceSums:
+    """The measures « Par statut » and « Par marché » show, as board_count's: n, signed_ttc, paid, under_way."""
+
+    n: Mapped[int] = mapped_column(sort_order=1)
+    signed_ttc: Mapped[Decimal] = mapped_column(Money, sort_order=1)
+    paid: Mapped[Decimal] = mapped_column(Money, sort_order=1)
+    under_way: Mapped[int] = mapped_column(sort_order=1)
+
+
+class BoardCount(_Delta, Base):
     """A delta (or, after compaction, the total) of one bucket of a structure's pieces.
 
     Measures: n (pieces), signed_ttc (credit notes negative), paid (sum of paid_amount, whatever the status: the
@@ -157,8 +176,6 @@ class BoardCount(Base):
         Index("ix_board_count_bucket", "structure_id", "marche_id", "emitter_party_id", "cadre", "works", "status"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    structure_id: Mapped[int]
     marche_id: Mapped[int]
     emitter_party_id: Mapped[int]
     cadre: Mapped[str] = mapped_column(String(3))  # "" for a private invoice (no NULL in a bucket's key)
@@ -172,41 +189,29 @@ class BoardCount(Base):
     under_way: Mapped[int]
 
 
-class BoardStatusCount(Base):
+class BoardStatusCount(_Delta, _PieceSums, Base):
     """« Par statut »: board_count's deltas summed per (structure, works, status) — a few dozen rows per structure
     whatever its history. Measures as board_count's (n, signed_ttc, paid, under_way)."""
 
     __tablename__ = "board_status_count"
     __table_args__ = (Index("ix_board_status_count_key", "structure_id", "works", "status"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    structure_id: Mapped[int]
     works: Mapped[bool]
     status: Mapped[str] = mapped_column(String(50))
-    n: Mapped[int]
-    signed_ttc: Mapped[Decimal] = mapped_column(Money)
-    paid: Mapped[Decimal] = mapped_column(Money)
-    under_way: Mapped[int]
 
 
-class BoardMarcheCount(Base):
+class BoardMarcheCount(_Delta, _PieceSums, Base):
     """« Par marché »: board_count's deltas summed per (structure, works, marché) — one row per marché the structure
     sees (after compaction). Measures as board_count's (n, signed_ttc, paid, under_way)."""
 
     __tablename__ = "board_marche_count"
     __table_args__ = (Index("ix_board_marche_count_key", "structure_id", "works", "marche_id"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    structure_id: Mapped[int]
     works: Mapped[bool]
     marche_id: Mapped[int]
-    n: Mapped[int]
-    signed_ttc: Mapped[Decimal] = mapped_column(Money)
-    paid: Mapped[Decimal] = mapped_column(Money)
-    under_way: Mapped[int]
 
 
-class BoardStatusMarcheCount(Base):
+class BoardStatusMarcheCount(_Delta, _PieceSums, Base):
     """The overview filtered on a status (a click on a line of « Par statut »): board_count's deltas summed per
     (structure, status, works, marché) — the status leads, so that one status is a range of the structure's rows,
     one per marché with pieces in it. Measures as board_count's (n, signed_ttc, paid, under_way)."""
@@ -214,18 +219,12 @@ class BoardStatusMarcheCount(Base):
     __tablename__ = "board_status_marche_count"
     __table_args__ = (Index("ix_board_status_marche_count_key", "structure_id", "status", "works", "marche_id"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    structure_id: Mapped[int]
     status: Mapped[str] = mapped_column(String(50))
     works: Mapped[bool]
     marche_id: Mapped[int]
-    n: Mapped[int]
-    signed_ttc: Mapped[Decimal] = mapped_column(Money)
-    paid: Mapped[Decimal] = mapped_column(Money)
-    under_way: Mapped[int]
 
 
-class BoardPartyCount(Base):
+class BoardPartyCount(_Delta, Base):
     """The companies: board_count's deltas summed per (structure, marché, emitting party) — one row per company whose
     pieces the structure sees (a party belongs to one marché: the marché leads so that one marché's companies are a
     range). Measures: n, sent_ttc and validated_ttc as board_count's, and `paid` — the paid amounts of the pieces in
@@ -234,8 +233,6 @@ class BoardPartyCount(Base):
     __tablename__ = "board_party_count"
     __table_args__ = (Index("ix_board_party_count_key", "structure_id", "marche_id", "emitter_party_id"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    structure_id: Mapped[int]
     marche_id: Mapped[int]
     emitter_party_id: Mapped[int]
     n: Mapped[int]

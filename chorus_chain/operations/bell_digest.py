@@ -17,8 +17,7 @@ hands it the in-app rows it would have written (`add`); `write` inserts the batc
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,7 +26,7 @@ from flask import g
 
 from chorus_chain import formatting
 from chorus_chain.models import Notification
-from chorus_chain.operations import bulk
+from chorus_chain.operations import batch_digest, bulk
 
 KEY = "_chorus_bell_digest"
 
@@ -84,15 +83,6 @@ def current() -> BellDigest | None:
     return g.get(KEY)
 
 
-@contextmanager
-def digested(now: datetime) -> Iterator[BellDigest]:
-    """Inside the block, `notify` gathers its in-app rows per account, structure and kind; they are written when it
-    ends without an error (an error rolls the batch back: nothing to write)."""
-    previous = g.get(KEY)
-    digest = BellDigest(now)
-    setattr(g, KEY, digest)
-    try:
-        yield digest
-        digest.write()
-    finally:
-        setattr(g, KEY, previous)
+def digested(now: datetime) -> AbstractContextManager[BellDigest]:
+    """Inside the block, `notify` gathers its in-app rows; they are written when the block ends without an error."""
+    return batch_digest.scoped(KEY, BellDigest(now))

@@ -152,7 +152,8 @@ def work_list(structure: Structure, *, works: bool | None, marche_id: int | None
                                       per_page=per_page)
     found, holders = read.page, read.holders
     # A few queries for the page, none a row (the carried pieces came with the rows).
-    facts = pieces_actions.page_facts((row.piece for row in found.items), carried=read.carried)
+    facts = pieces_actions.page_facts((row.piece for row in found.items), carried=read.carried,
+                                      referred=read.referred)
     choices = {row.piece.id: pieces_actions.allowed_actions_for(row.piece, structure,
                                                                 holders.get(row.piece.marche_id), facts=facts)
                for row in found.items}

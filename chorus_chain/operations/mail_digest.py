@@ -20,8 +20,7 @@ their outbox rows in one statement each (`operations.bulk`), elsewhere through `
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,7 +30,7 @@ from flask import g
 from chorus_chain import formatting
 from chorus_chain.extensions import db
 from chorus_chain.models import MailMessage, OutboxJob
-from chorus_chain.operations import bulk
+from chorus_chain.operations import batch_digest, bulk
 from chorus_chain.operations.mail import NotPlain, freeze, queue_mail
 
 KEY = "_chorus_mail_digest"
@@ -117,15 +116,6 @@ def current() -> MailDigest | None:
     return g.get(KEY)
 
 
-@contextmanager
-def digested(now: datetime) -> Iterator[MailDigest]:
-    """Inside the block, `notify` gathers its e-mails per account; they are queued when it ends without an error
-    (an error rolls the batch back: nothing to send)."""
-    previous = g.get(KEY)
-    digest = MailDigest(now)
-    setattr(g, KEY, digest)
-    try:
-        yield digest
-        digest.write()
-    finally:
-        setattr(g, KEY, previous)
+def digested(now: datetime) -> AbstractContextManager[MailDigest]:
+    """Inside the block, `notify` gathers its e-mails; they are written when the block ends without an error."""
+    return batch_digest.scoped(KEY, MailDigest(now))

@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, case, exists, false, or_, select
 
 from chorus_chain.domain import amount_why
 from chorus_chain.domain import amounts as amount_rules
@@ -78,14 +78,19 @@ class PageFacts:
     acknowledged: set[tuple[int, str]]  # (piece, status) whose rejection was acknowledged in that status
 
 
-def page_facts(pieces: Iterable[Piece], carried: set[int] | None = None) -> PageFacts:
-    """`carried`: the page's pieces an issued état carries, when the caller read them with its rows (the
-    Synthèse: `synthese.reading`); else one query."""
+def page_facts(pieces: Iterable[Piece], carried: set[int] | None = None,
+               referred: set[int] | None = None) -> PageFacts:
+    """`carried`: the page's pieces an issued état carries, `referred`: those the titulaire referred to the MOA
+    (`referred_by_the_titulaire`), when the caller read them with its rows (the Synthèse: `synthese.reading`); else
+    one query each."""
     pieces = list(pieces)
     pdms = [p.id for p in pieces if p.cadre in T.PDM_CADRES]
     at_moa = [p.id for p in pieces if p.cadre in T.PDM_CADRES and p.status in REFERRED_AT_MOA]
-    referred = set(db.session.scalars(select(PieceEvent.piece_id).where(
-        PieceEvent.piece_id.in_(at_moa), PieceEvent.action == A.REFER_TO_MOA))) if at_moa else set()
+    if referred is not None:
+        referred = referred & set(at_moa)
+    else:
+        referred = set(db.session.scalars(select(PieceEvent.piece_id).where(
+            PieceEvent.piece_id.in_(at_moa), PieceEvent.action == A.REFER_TO_MOA))) if at_moa else set()
     rejected = [p.id for p in pieces if not p.is_draft and A.ACKNOWLEDGE_REJECTION in _offered_anywhere(p)]
     acknowledged = {(piece_id, status) for piece_id, status in db.session.execute(select(
         PieceEvent.piece_id, PieceEvent.from_status).where(
@@ -210,6 +215,15 @@ def referred_to_moa(piece: Piece, facts: PageFacts | None = None) -> bool:
         return piece.id in facts.referred
     return db.session.scalar(select(PieceEvent.id).where(PieceEvent.piece_id == piece.id,
                                                          PieceEvent.action == A.REFER_TO_MOA).limit(1)) is not None
+
+
+def referred_by_the_titulaire():
+    """`referred_to_moa` as an SQL condition correlated on `Piece`, for a statement that reads it with its rows (the
+    Synthèse's work list: the MOA's page ran a statement of its own for it): the event is looked for only on a
+    projet de décompte at the MOA (a CASE: PostgreSQL evaluates the subquery of the branch taken alone)."""
+    return case((and_(Piece.cadre.in_(T.PDM_CADRES), Piece.status.in_(sorted(REFERRED_AT_MOA))),
+                 exists().where(PieceEvent.piece_id == Piece.id, PieceEvent.action == A.REFER_TO_MOA)
+                 .correlate(Piece)), else_=false())
 
 
 def etat_only(piece: Piece, action: str, carried: set[int] | None = None, facts: PageFacts | None = None) -> bool:

@@ -458,6 +458,13 @@ def compare(app, w) -> int:
                             after = page.after
                         assert walked == sorted(((m, *v) for m, v in old_marche.items()),
                                                 key=lambda row: (row[1], row[0])), (key, works)
+                        # And back from the last page by the « avant » cursors, down to the first.
+                        back, before = [], page.before
+                        while before:
+                            page = dashboard.marche_page(structure, works, before=before, per_page=1)
+                            back += [r.marche_id for r in reversed(page.lines)]
+                            before = page.before
+                        assert back == [row[0] for row in walked[-2::-1]], (key, works)
                     compared += 1
                 # The list: every sort, both directions, walked by the cursors.
                 for filters in (dashboard.Filters(), dashboard.Filters(cadre="A10"),

@@ -220,3 +220,73 @@ def test_the_sort_links_are_the_macros(page):
                                              filter_query=query), (key, sort, query)
                     seen.add(re.search(r"tri=(-?\w+)", written).group(1))
     assert {"-date", "date", "-montant", "montant", "numero", "-numero", "statut", "-statut"} <= seen
+
+
+# `_board.html` as it was (the `#board` fragment that board_fragment writes), with the helpers of its page.
+BOARD_TEMPLATE = '{% from "_amount_macros.html" import amount_cell %}\n{# The counts and the list of the Tableau de bord: the target of the filters, the sort links and the page links. #}\n{# The list\'s rows and its sort links are written in Python (board_rows.list_rows, board_rows.sort_link). #}\n<div id="board" class="board" data-testid="board">\n  <div class="board-summary">\n    <section class="card" aria-labelledby="by-status-title" data-testid="by-status">\n      <h2 id="by-status-title">Par statut</h2>\n      <p class="muted">{% if overview.more_than %}Plus de {{ overview.more_than | number(0) }} pièces : précisez la période ou le numéro pour les compter{% else %}{{ overview.total }} pièce{{ "s" if overview.total > 1 }}, {{ overview.amount_ttc | money }} TTC{% endif %}{% if works is sameas true %} (factures de travaux seulement : vos droits){% elif works is sameas false %} (hors factures de travaux : vos droits){% endif %}</p>\n      <table class="table compact">\n        <thead><tr><th scope="col">Statut</th><th scope="col" class="num">Pièces</th><th scope="col" class="num">Montant TTC</th></tr></thead>\n        <tbody>\n        {% for row in overview.by_status %}\n          <tr data-status="{{ row.status }}"><td>{% set url = url_for(\'dashboard.tableau_de_bord\', **dict(filter_query, status=row.status)) %}<a href="{{ url }}" hx-get="{{ url }}" hx-target="#board" hx-swap="outerHTML" hx-push-url="true">{{ status_label(row.status) }}</a></td>\n            <td class="num">{{ row.count }}</td><td class="num">{{ row.amount_ttc | money }}</td></tr>\n        {% else %}<tr><td colspan="3">Aucune pièce.</td></tr>{% endfor %}\n        </tbody>\n      </table>\n    </section>\n    <section class="card" aria-labelledby="by-marche-title" data-testid="by-marche">\n      <h2 id="by-marche-title">Par marché</h2>\n      <table class="table compact">\n        <thead><tr><th scope="col">Marché</th><th scope="col" class="num">Pièces</th><th scope="col" class="num">En cours</th><th scope="col" class="num">Montant TTC</th><th scope="col" class="num">Payé</th></tr></thead>\n        <tbody>\n        {% for row in overview.by_marche %}\n          <tr data-marche-id="{{ row.marche_id }}"><td>{{ row.reference }}</td><td class="num">{{ row.count }}</td><td class="num">{{ row.waiting }}</td>\n            <td class="num">{{ row.amount_ttc | money }}</td><td class="num">{{ row.paid | money }}</td></tr>\n        {% else %}<tr><td colspan="5">Aucune pièce.</td></tr>{% endfor %}\n        {% set others = overview.other_marches %}\n        {% if others.count %}\n          <tr data-testid="other-marches"><td>{{ others.count }} autre{{ "s" if others.count > 1 }} marché{{ "s" if others.count > 1 }}</td><td class="num">{{ others.pieces }}</td><td class="num">{{ others.waiting }}</td>\n            <td class="num">{{ others.amount_ttc | money }}</td><td class="num">{{ others.paid | money }}</td></tr>\n        {% endif %}\n        </tbody>\n      </table>\n      {% if others.count and not filter_query %}<p class="muted">Les marchés qui ont le plus de pièces en cours. <a href="{{ url_for(\'dashboard.marches\') }}" data-testid="marches-all">Tous les marchés ({{ overview.marches }}), par référence</a></p>{% endif %}\n    </section>\n  </div>\n  <section class="card" aria-labelledby="board-list-title">\n    <h2 id="board-list-title">Pièces</h2>\n    <p class="muted" aria-live="polite" data-testid="board-count">{% if page.more_than %}plus de {{ page.more_than | number(0) }} pièces{% else %}{{ page.total }} pièce{{ "s" if page.total > 1 }}{% endif %}</p>\n    <table class="table pieces-table" data-testid="board-list">\n      <thead><tr>\n        <th scope="col" aria-sort="{{ (\'descending\' if sort[1] else \'ascending\') if sort[0] == \'numero\' else \'none\' }}">{{ board_sort_link("numero", "N°", sort, filter_query) }}</th>\n        <th scope="col">Pièce</th>\n        <th scope="col" aria-sort="{{ (\'descending\' if sort[1] else \'ascending\') if sort[0] == \'marche\' else \'none\' }}">{{ board_sort_link("marche", "Marché", sort, filter_query) }}</th>\n        <th scope="col">Émetteur</th>\n        <th scope="col" class="num" aria-sort="{{ (\'descending\' if sort[1] else \'ascending\') if sort[0] == \'montant\' else \'none\' }}">{{ board_sort_link("montant", "Montant TTC", sort, filter_query) }}</th>\n        <th scope="col" aria-sort="{{ (\'descending\' if sort[1] else \'ascending\') if sort[0] == \'statut\' else \'none\' }}">{{ board_sort_link("statut", "Statut", sort, filter_query) }}</th>\n        <th scope="col">Échéance</th>\n        <th scope="col" aria-sort="{{ (\'descending\' if sort[1] else \'ascending\') if sort[0] == \'date\' else \'none\' }}">{{ board_sort_link("date", "Envoyée le", sort, filter_query) }}</th>\n      </tr></thead>\n      <tbody>\n      {% if page.items %}{{ board_list_rows(page.items, now) }}{% else %}\n        <tr><td colspan="8">{% if filter_query %}Aucune pièce ne correspond à ces filtres.{% else %}Aucune pièce pour l\'instant.{% endif %}</td></tr>\n      {% endif %}\n      </tbody>\n    </table>\n    {% if page.before or page.after %}\n    {# Keyset pagination: each link carries the row it starts from (« apres » / « avant »), read through the sort\'s\n       index at any depth. #}\n    <nav class="pagination" aria-label="Pages">\n      {% set keep = dict(filter_query, tri=("-" if sort[1] else "") ~ sort[0]) %}\n      {% if page.before %}{% set url = url_for(\'dashboard.tableau_de_bord\', avant=page.before, **keep) %}\n        <a class="button" href="{{ url }}" hx-get="{{ url }}" hx-target="#board" hx-swap="outerHTML" hx-push-url="true" rel="prev" data-testid="previous-page">← Précédent</a>{% endif %}\n      {% if page.after %}{% set url = url_for(\'dashboard.tableau_de_bord\', apres=page.after, **keep) %}\n        <a class="button" href="{{ url }}" hx-get="{{ url }}" hx-target="#board" hx-swap="outerHTML" hx-push-url="true" rel="next" data-testid="next-page">Suivant →</a>{% endif %}\n    </nav>\n    {% endif %}\n  </section>\n</div>\n{# The companies of the marché just chosen, when there are too many to offer them all (operations.board_reading.parties). #}\n{% if party_oob %}{{ filter_select(form.party_id, **{"hx-swap-oob": "true"}) }}{% endif %}\n'
+
+
+def _overviews():
+    from chorus_chain.operations.board_reading.marches import MarcheLine, OtherMarches
+    from chorus_chain.operations.dashboard import Overview, StatusCount
+
+    statuses = [StatusCount("DEPOSEE", 1, Decimal("1200.00")), StatusCount("A_VALIDER_1", 12, Decimal("-30.50")),
+                StatusCount("MISE_EN_PAIEMENT", 3, Decimal("0.00"))]
+    lines = [MarcheLine(7, "M-7 <Lot & \"1\">", 4, Decimal("12345.67"), Decimal("100.00"), 2),
+             MarcheLine(8, "L'autre", 1, Decimal("0.00"), Decimal("0.00"), 0)]
+    return [Overview([], []), Overview(statuses[:1], lines[:1]),
+            Overview(statuses, lines, other_marches=OtherMarches(1, 2, Decimal("10.00"), Decimal("5.00"), 1)),
+            Overview(statuses, lines, other_marches=OtherMarches(5, 20, Decimal("-10.00"), Decimal("0.00"), 0)),
+            Overview([], [], more_than=1000)]
+
+
+def _pages(now):
+    from chorus_chain.operations.board_reading.lists import BoardPage
+
+    listed = _listed(now)
+    return [BoardPage([], 0, None, 25, None, None), BoardPage(listed[:1], 1, None, 25, None, None),
+            BoardPage(listed, 40, None, 25, None, "WzEsIjIiXQ"), BoardPage(listed, 2, None, 25, "a&b=c d", "é/?+"),
+            BoardPage(listed, None, 1000, 25, "WzEsIjIiXQ", None)]
+
+
+def test_the_board_fragment_is_the_template(page):
+    """The whole `#board` fragment — the cards, the count, the head, the rows, the page links and the companies'
+    select sent out of band — over summaries, pages and sorts of every kind, filters to keep or not."""
+    from chorus_chain.blueprints.dashboard.board_fragment import board_html
+
+    now = utcnow()
+    queries = ({}, {"status": "DEPOSEE", "marche_id": "22"}, {"number": "F&<1>'\" +%", "du": "2026-01-01",
+                                                              "tri": "-montant"})
+    forms = [_form(page, query, PARTIES) for query in queries]
+    seen = set()
+    combination = 0
+    for overview in _overviews():
+        for board_page in _pages(now):
+            for sort in (("date", True), ("numero", False), ("montant", False)):
+                combination += 1  # the filters, the rights and the out-of-band select cycle through the others
+                query, form = queries[combination % 3], forms[combination % 3]
+                works, oob = (None, True, False)[combination // 3 % 3], combination % 2 == 0
+                filter_query = {k: v for k, v in query.items() if k != "tri"}
+                written = str(board_html(overview=overview, page=board_page, sort=sort, filter_query=filter_query,
+                                         works=works, now=now, party_field=form.party_id if oob else None))
+                expected = _jinja(page, BOARD_TEMPLATE, overview=overview, page=board_page, sort=sort,
+                                  filter_query=filter_query, works=works, now=now, form=form, party_oob=oob)
+                assert _tips_in_order(written) == _tips_in_order(expected), (overview, board_page, sort, query,
+                                                                              works, oob)
+                seen.update(mark for mark in ("other-marches", "marches-all", "previous-page", "next-page",
+                                              "Plus de 1", "plus de 1", "hx-swap-oob", "Aucune pièce ne correspond",
+                                              "Aucune pièce pour", "travaux seulement", "hors factures")
+                            if mark in written)
+    assert len(seen) == 11, seen
+
+
+def test_the_boards_links_are_url_for(page):
+    """The status lines', sort links' and page links' URLs: url_for's text, values quoted as it quotes them."""
+    from flask import url_for
+
+    from chorus_chain.blueprints.dashboard.board_urls import board_url
+
+    for query in ({}, {"status": "DEPOSEE"}, {"avant": "WzEsIjIiXQ", "tri": "-date"},
+                  {"number": "F&<1>'\" +%é/?:@!$()*,;=#[]~", "du": "2026-01-01", "party_id": None},
+                  {"apres": "a b", "marche_id": "22", "status": "A_VALIDER_1", "tri": "montant"}):
+        assert board_url(query) == url_for("dashboard.tableau_de_bord", **query), query

@@ -358,6 +358,27 @@ def test_board_counts_and_amounts_by_status_and_by_marche(app, w):
                      r"<td class=\"num\">3\s500,00\s€</td>", by_marche)
 
 
+def test_board_without_the_rights_to_read_pieces_says_why_and_sends_no_list(app, w):
+    """A member who may read its structure's sent invoices but neither the received ones nor the works pieces: the
+    page says which right is missing; the list's fragment (the filters' HTMX target) has nothing to send — a 403,
+    where the template's fragment failed on the missing counts (a 500)."""
+    from chorus_chain.models import Structure
+    from tests import factories
+
+    with app.app_context():
+        structure = db.session.get(Structure, w.mandataire.structure_id)
+        db.session.expunge(structure)
+    reader = factories.quick_account(app)
+    factories.member(app, structure, reader, emises="consultation", travaux="none", recues="none")
+    client = app.test_client()
+    factories.login(client, reader)
+    url = f"/s/{w.mandataire.siret}/tableau-de-bord"
+    page = client.get(url)
+    assert page.status_code == 200 and "ne couvrent pas les pièces" in text(page)
+    assert 'id="board"' not in text(page)
+    assert client.get(url + "?status=DEPOSEE", headers=HX).status_code == 403
+
+
 def test_board_filters_search_sort_and_pages(app, w, monkeypatch):
     from chorus_chain.blueprints.dashboard import views
 
@@ -483,6 +504,26 @@ def _sweep(app, now) -> None:
     with app.test_request_context():  # no tenant: the sweep reads across tenants
         sweep(now)
         db.session.commit()
+
+
+def test_the_work_lists_actions_are_each_pieces_own_with_the_facts_read_with_its_rows(app, w):
+    """The Synthèse reads with its rows whether an état carries each piece and whether the titulaire referred it to
+    the MOA (synthese.reading): the actions it offers are those each piece's own queries would give."""
+    from chorus_chain.operations import dashboard
+    from chorus_chain.operations import pieces as ops
+
+    _pieces(app, w, 0, 3)
+    referred = {}
+    for who in (w.moa, w.moe, w.mandataire):
+        with pw.acting(app, who) as (_, structure):
+            work = dashboard.work_list(structure, works=None, per_page=50)
+            assert work.page.items, who.key
+            for row in work.page.items:
+                expected = [c.action for c in ops.allowed_actions_for(row.piece, structure)]
+                assert [c.action for c in work.choices[row.piece.id]] == expected, (who.key, row.piece.number)
+                if row.piece.number.startswith("R-"):
+                    referred[who.key] = expected
+    assert referred == {"moa": ["return_etat"]}  # the referral was read: only « back to the MOE's état »
 
 
 def test_every_dashboard_page_costs_the_same_queries_whatever_the_number_of_pieces(app, w):

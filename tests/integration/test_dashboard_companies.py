@@ -37,14 +37,24 @@ def test_the_panel_shows_the_first_companies_sums_the_others_and_links_the_whole
     assert f'href="{base}/entreprises"' in panel
 
     monkeypatch.setattr(parties, "PAGE_LINES", 2)
-    seen, url = [], f"{base}/entreprises"
-    while url:
-        page = client.get(url)
-        assert page.status_code == 200
-        text = page.get_data(as_text=True)
-        seen += _rows(text)
-        following = re.search(r'href="([^"]+)" rel="next"', text)
-        url = following.group(1).replace("&amp;", "&") if following else None
+
+    def walk(url, rel):
+        pages = []
+        while url:
+            page = client.get(url)
+            assert page.status_code == 200
+            text = page.get_data(as_text=True)
+            pages.append(_rows(text))
+            link = re.search(rf'href="([^"]+)" rel="{rel}"', text)
+            url = link.group(1).replace("&amp;", "&") if link else None
+        return pages, text
+
+    forwards, last = walk(f"{base}/entreprises", "next")
+    seen = [row for page in forwards for row in page]
+    # Back from the last page by its « Précédent » links: the same pages, in reverse, down to the first.
+    previous = re.search(r'href="([^"]+)" rel="prev"', last).group(1).replace("&amp;", "&")
+    backwards, _ = walk(previous, "prev")
+    assert backwards == forwards[-2::-1]
     # Every company under the mandataire (its sous-traitants and its co-traitant), once each, by marché and name.
     assert len(seen) == len(set(seen)) >= 3
     assert {str(w.sibling.party_id), str(w.st1.party_id), str(w.cotraitant.party_id)} <= set(seen)

@@ -4,7 +4,7 @@ plain SELECT (even before a SAVEPOINT), a SELECT that locks rows, a change the s
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import delete, event, func, insert, literal, select, text, update
 
 from chorus_chain import read_requests
 from chorus_chain.extensions import db
@@ -33,27 +33,52 @@ def _ending(app, work) -> str:
 
 
 def test_a_transaction_that_only_read_is_committed(app, db):
-    assert _ending(app, lambda s: s.execute(text("SELECT count(*) FROM structure")).scalar()) == "commit"
-    assert _ending(app, lambda s: s.execute(text("select set_config('chorus.system', 'off', true)"))) == "commit"
+    from chorus_chain.models import Structure
+
+    assert _ending(app, lambda s: s.execute(select(func.count()).select_from(Structure)).scalar()) == "commit"
+    assert _ending(app, lambda s: s.scalars(select(Structure).limit(1)).all()) == "commit"
+    numbers = select(literal(1).label("n")).cte("numbers")
+    assert _ending(app, lambda s: s.execute(select(numbers.c.n)).all()) == "commit"  # a CTE that reads
+    assert _ending(app, lambda s: s.execute(read_requests.reads_only(text("SELECT count(*) FROM structure")))
+                   .scalar()) == "commit"
+    # The tenancy's settings (transaction-local) on every request, and /healthz's probe.
+    assert _ending(app, lambda s: s.execute(read_requests.reads_only(
+        text("select set_config('chorus.system', 'off', true)")))) == "commit"
+    assert app.test_client().get("/healthz").status_code == 200
 
 
 def test_a_transaction_that_may_have_written_is_rolled_back(app, db):
+    from chorus_chain.models import Structure
+
     def insert_then_read(s):
         s.execute(text("CREATE TEMPORARY TABLE read_requests_probe (n int)"))
         s.execute(text("INSERT INTO read_requests_probe VALUES (1)"))
-        s.execute(text("SELECT 1"))
+        s.execute(select(func.count()).select_from(Structure))
 
     def written_before_a_savepoint(s):
-        s.execute(text("CREATE TEMPORARY TABLE read_requests_probe2 (n int)"))
+        s.execute(update(Structure).where(Structure.id == -1).values(name="x"))
         with s.begin_nested():
-            s.execute(text("SELECT 1"))
+            s.execute(select(Structure.id).limit(1))
+
+    def deleting_cte(s):
+        gone = delete(Structure).where(Structure.id == -1).returning(Structure.id).cte("gone")
+        s.execute(select(gone.c.id)).all()
 
     cases = {
         "insert": insert_then_read,
         "savepoint": written_before_a_savepoint,
-        "with": lambda s: s.execute(text("WITH x AS (SELECT 1 AS n) SELECT n FROM x")).all(),
-        "for update": lambda s: s.execute(text("SELECT id FROM structure FOR UPDATE")).all(),
-        "for share": lambda s: s.execute(text("select id from structure for no key update")).all(),
+        "update": lambda s: s.execute(update(Structure).where(Structure.id == -1).values(name="x")),
+        "insert core": lambda s: s.execute(insert(Structure).from_select(
+            ["siret", "name"], select(Structure.siret, Structure.name).where(Structure.id == -1))),
+        "delete in a cte": deleting_cte,
+        "for update": lambda s: s.execute(select(Structure.id).with_for_update()).all(),
+        "for no key update": lambda s: s.execute(select(Structure.id).with_for_update(key_share=True)).all(),
+        "for share": lambda s: s.execute(select(Structure.id).with_for_update(read=True)).all(),
+        "orm for update": lambda s: s.scalars(select(Structure).limit(1).with_for_update()).all(),
+        # SQL its author did not mark as reading only, and SQL sent as a string: nothing says they only read.
+        "text": lambda s: s.execute(text("SELECT 1")).scalar(),
+        "text with": lambda s: s.execute(text("WITH x AS (SELECT 1 AS n) SELECT n FROM x")).all(),
+        "driver sql": lambda s: s.connection().exec_driver_sql("SELECT 1").scalar(),
     }
     for name, work in cases.items():
         assert _ending(app, work) == "rollback", name
@@ -93,3 +118,30 @@ def test_a_page_ends_through_it_and_a_refused_form_does_not(app, db, monkeypatch
     assert len(calls) == 1
     assert client.get("/aide/no-such-article").status_code == 404
     assert len(calls) == 1
+
+
+def test_the_dashboards_pages_run_no_statement_that_may_write(app, db):
+    """What the read model was built for keeps its prepared statements: every statement of the Synthèse, the Tableau
+    de bord (filtered, sorted) and /healthz is one that only reads (the savepoints are the tests' own harness)."""
+    from tests.integration import pieces_world as pw
+
+    w = pw.world(app)
+    pw.deposit(app, w, w.st1, "A10", "RR-1")
+    client = pw.logged_in(app, w.mandataire)
+    base = f"/s/{w.mandataire.siret}"
+    writes = []
+
+    def spy(connection, cursor, statement, parameters, context, executemany):
+        if read_requests.may_write(context, executemany):
+            writes.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        for path in (f"{base}/synthese", f"{base}/tableau-de-bord", f"{base}/tableau-de-bord?status=A_VALIDER_1",
+                     f"{base}/tableau-de-bord?tri=-montant&number=RR", "/healthz"):
+            assert client.get(path).status_code == 200, path
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
+    assert writes == []

@@ -6,6 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select, text
 
 from chorus_chain.extensions import db
+from chorus_chain.read_requests import reads_only
 from chorus_chain.models import MailMessage
 from chorus_chain.operations import mail as mail_ops
 
@@ -32,7 +33,7 @@ def healthz():
     outbox's pending and failed jobs): an operator's signal, not a failure of the service."""
     checks = {}
     try:
-        db.session.execute(text("SELECT 1"))
+        db.session.execute(reads_only(text("SELECT 1")))  # keeps the request's COMMIT (read_requests)
         checks["database"] = {"ok": True, "dialect": db.engine.dialect.name}
     except Exception as exc:  # the point of a health check is to report, not to raise
         db.session.rollback()

@@ -11,11 +11,11 @@ sort links (a macro call and a URL each) are written here too.
 """
 from __future__ import annotations
 
-from flask import url_for
 from markupsafe import Markup, escape
 
 from chorus_chain import formatting
 from chorus_chain.amount_ui import amount_target_url, amount_why_of
+from chorus_chain.blueprints.dashboard.board_urls import board_url
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.help_ui import cadre_badge, status_badge
 from chorus_chain.row_urls import piece_url
@@ -131,7 +131,7 @@ def sort_link(key: str, label: str, sort: tuple[str, bool], filter_query: dict) 
         following = ("" if current and sort[1] else "-") + key
     else:
         following = ("-" if current and not sort[1] else "") + key
-    url = escape(url_for("dashboard.tableau_de_bord", tri=following, **filter_query))
+    url = escape(board_url({"tri": following, **filter_query}))
     mark = ""
     if current:
         mark = (f' <span aria-hidden="true">{"▼" if sort[1] else "▲"}</span><span class="visually-hidden">(trié, '

@@ -13,8 +13,8 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from chorus_chain import layout_counts, web
-from chorus_chain.blueprints.dashboard import board_rows, filter_fields, work_actions, work_items
+from chorus_chain import layout_counts, plan_cache, web
+from chorus_chain.blueprints.dashboard import board_fragment, board_rows, filter_fields, work_actions, work_items
 from chorus_chain.blueprints.dashboard.forms import BoardFilterForm
 from chorus_chain.blueprints.pieces import display
 from chorus_chain.blueprints.pieces import views as pieces_views
@@ -62,6 +62,7 @@ def _page_number() -> int:
 
 @bp.get("/synthese")
 @require_piece_right("consultation")
+@plan_cache.generic_plans  # its statements read the same bounded index ranges for every structure (plan_cache)
 def synthese():
     return _synthese()
 
@@ -167,12 +168,23 @@ def tableau_de_bord():
                                            counted=summary)
     if _inline():
         # The companies offered follow the marché chosen (beyond OFFER_MAX, only its companies are offered): the
-        # select comes with the list, out of band.
-        return render_template("dashboard/_board.html", **context, party_oob=True)
+        # select comes with the list, out of band. Without the right to read pieces there is no list to send (the
+        # page says why; the template's fragment failed on the missing counts).
+        if not allowed:
+            abort(403)
+        return _board(context, party_oob=True)
     if allowed:
+        context["board"] = _board(context)
         context["panels"] = board.panels(g.structure, works, now)
     return render_template("dashboard/tableau_de_bord.html", **context, **_notifications_context(),
                            overdue_private=_overdue_private())
+
+
+def _board(context: dict, party_oob: bool = False):
+    """The `#board` fragment (board_fragment: what `_board.html` wrote)."""
+    return board_fragment.board_html(overview=context["overview"], page=context["page"], sort=context["sort"],
+                                     filter_query=context["filter_query"], works=context["works"],
+                                     now=context["now"], party_field=context["form"].party_id if party_oob else None)
 
 
 @bp.get("/tableau-de-bord/entreprises")

@@ -17,10 +17,11 @@ payment term its emitting party agreed (a private invoice's due date), whether a
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
-from collections.abc import Iterable
+from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, event, insert, inspect, literal, or_, select, union_all, update
+from sqlalchemy import Select, and_, delete, event, insert, inspect, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from chorus_chain.access import is_system, system_access
@@ -179,19 +180,9 @@ def flush_pending(session: Session | None = None) -> int:
         # One system access for the whole refresh (its settings are two statements: entered once, not twice).
         with _system():
             # Rarer changes that make many pieces stale, resolved now (one query each, only when they happened).
-            if pending["etats"]:
-                ids.update(session.scalars(select(EtatAcomptePdm.piece_id).where(
-                    EtatAcomptePdm.etat_acompte_id.in_(pending["etats"]))))
-            if pending["emitters"]:
-                ids.update(session.scalars(select(Piece.id).where(
-                    Piece.emitter_structure_id.in_(pending["emitters"]))))
-            if pending["marches"]:
-                ids.update(session.scalars(select(Piece.id).where(Piece.marche_id.in_(pending["marches"]))))
-            if pending["parties"]:
-                ids.update(session.scalars(select(Piece.id).where(Piece.emitter_party_id.in_(pending["parties"]))))
-            if pending["payments"]:
-                ids.update(session.scalars(select(Deadline.piece_id).where(
-                    Deadline.line_payment_id.in_(pending["payments"]), Deadline.piece_id.is_not(None))))
+            for source in _SOURCES.values():
+                if pending[source.key]:
+                    ids.update(session.scalars(source.pieces(pending[source.key])))
             return refresh(ids)
     finally:
         session.info.pop(_BUSY, None)
@@ -200,57 +191,56 @@ def flush_pending(session: Session | None = None) -> int:
 # ---------------------------------------------------------------------------------------------------------------------
 # The session hook
 
-# The attributes of a Structure / Marche a board row copies.
-_EMITTER_FACTS = ("name", "siret")
-_MARCHE_FACTS = ("reference",)
-# The payment term a party agreed for its private invoices: their due date (board_row.private_due).
-_PARTY_FACTS = ("commercial_term_days", "commercial_term_end_of_month")
-# Whether a late payment's interest is paid: the interest panels (board_row.interest_*_clock_id).
-_PAYMENT_FACTS = ("interest_paid_on",)
+@dataclass(frozen=True)
+class _Source:
+    """A row some facts of which many board rows copy: when one of those `facts` changes (or, with `when_new`, when
+    the row is new), its id is kept under `key` of the pending set, and `pieces(ids)` selects the pieces to refresh."""
+
+    key: str
+    facts: tuple[str, ...]
+    pieces: Callable[[set[int]], Select]
+    when_new: bool = False
+
+    def stale(self, session: Session, instance) -> bool:
+        if instance in session.new:
+            return self.when_new
+        state = inspect(instance)
+        return any(state.attrs[name].history.has_changes() for name in self.facts)
 
 
-def _changed(instance, names) -> bool:
-    state = inspect(instance)
-    return any(state.attrs[name].history.has_changes() for name in names)
+_SOURCES = {
+    # The status of the état d'acompte that carries a piece (a new état: its pieces' rows name it).
+    EtatAcompte: _Source("etats", ("status",), lambda ids: select(EtatAcomptePdm.piece_id).where(
+        EtatAcomptePdm.etat_acompte_id.in_(ids)), when_new=True),
+    # The name and SIRET of a piece's emitter.
+    Structure: _Source("emitters", ("name", "siret"), lambda ids: select(Piece.id).where(
+        Piece.emitter_structure_id.in_(ids))),
+    # The reference of its marché.
+    Marche: _Source("marches", ("reference",), lambda ids: select(Piece.id).where(Piece.marche_id.in_(ids))),
+    # The payment term its emitting party agreed: a private invoice's due date (board_row.private_due).
+    MarcheParty: _Source("parties", ("commercial_term_days", "commercial_term_end_of_month"),
+                         lambda ids: select(Piece.id).where(Piece.emitter_party_id.in_(ids))),
+    # Whether a late payment's interest is paid: the interest panels' clock of its piece (board_row.interest_*),
+    # which, lapsed at the sweep, does not change itself.
+    LinePayment: _Source("payments", ("interest_paid_on",), lambda ids: select(Deadline.piece_id).where(
+        Deadline.line_payment_id.in_(ids), Deadline.piece_id.is_not(None))),
+}
 
 
 def _after_flush(session: Session, flush_context) -> None:
     pending = None
     for instance in (*session.new, *session.dirty, *session.deleted):
+        source = _SOURCES.get(type(instance))
+        if source is not None:
+            if source.stale(session, instance):
+                pending = pending or pending_of(session)
+                pending[source.key].add(instance.id)
+            continue
         piece_id = None
         if isinstance(instance, Piece):
             piece_id = instance.id
-        elif isinstance(instance, (PieceAccess, PieceEvent, EtatAcomptePdm)):
-            piece_id = instance.piece_id
-        elif isinstance(instance, Deadline):
+        elif isinstance(instance, (PieceAccess, PieceEvent, EtatAcomptePdm, Deadline)):
             piece_id = instance.piece_id  # None for a DC4's clock: no piece
-        elif isinstance(instance, EtatAcompte):
-            if instance in session.new or _changed(instance, ("status",)):
-                pending = pending or pending_of(session)
-                pending["etats"].add(instance.id)
-            continue
-        elif isinstance(instance, Structure):
-            if instance not in session.new and _changed(instance, _EMITTER_FACTS):
-                pending = pending or pending_of(session)
-                pending["emitters"].add(instance.id)
-            continue
-        elif isinstance(instance, Marche):
-            if instance not in session.new and _changed(instance, _MARCHE_FACTS):
-                pending = pending or pending_of(session)
-                pending["marches"].add(instance.id)
-            continue
-        elif isinstance(instance, LinePayment):
-            # Its interest paid (or unpaid again): the interest panels' clock of its piece — which, lapsed at the
-            # sweep, does not change itself.
-            if instance not in session.new and _changed(instance, _PAYMENT_FACTS):
-                pending = pending or pending_of(session)
-                pending["payments"].add(instance.id)
-            continue
-        elif isinstance(instance, MarcheParty):
-            if instance not in session.new and _changed(instance, _PARTY_FACTS):
-                pending = pending or pending_of(session)
-                pending["parties"].add(instance.id)
-            continue
         if piece_id is not None:
             pending = pending or pending_of(session)
             pending["pieces"].add(piece_id)

@@ -15,19 +15,16 @@ Every query names the structure (the read model's row-level security is the same
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, select, tuple_
+from sqlalchemy import and_, case, func, select
 
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import Marche, MarcheParty
 from chorus_chain.models.board import BoardPartyCount
-from chorus_chain.operations.board_reading import counts
+from chorus_chain.operations.board_reading import counts, keyset
 from chorus_chain.operations.board_reading.planning import opaque_limit
 
 ZERO = Decimal("0.00")
@@ -233,47 +230,17 @@ class MoneyPage:
     after: str | None
 
 
-def encode(line: MoneyLine) -> str:
-    raw = json.dumps([line.marche_reference, line.name, line.party_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode(text: str | None) -> tuple[str, str, int] | None:
-    """(reference, name, party id) from `encode`'s text, or None for anything else (the list starts at the top)."""
-    if not text:
-        return None
-    try:
-        reference, name, party_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        return None
-    if not (isinstance(reference, str) and isinstance(name, str) and isinstance(party_id, int)
-            and not isinstance(party_id, bool)):
-        return None
-    return reference, name, party_id
-
-
 def money_page(structure_id: int, *, after: str | None = None, before: str | None = None,
                per_page: int = PAGE_LINES) -> MoneyPage:
     """One page of every party under the structure's, keyset-paginated on (marché reference, name, party): the
     parties of the page first (the structure's companies, not its pieces), then the sums of those only (their
     rows). Two queries whatever the page."""
-    after_mark = decode(after)
-    before_mark = decode(before) if after_mark is None else None
     under = _under(structure_id).subquery("under")
-    key = tuple_(under.c.reference, under.c.name, under.c.id)
-    query = select(under.c.id, under.c.name, under.c.role, under.c.reference, under.c.montant_ttc, under.c.marche_id)
-    if after_mark is not None:
-        query = query.where(key > tuple_(*after_mark))
-    elif before_mark is not None:
-        query = query.where(key < tuple_(*before_mark))
-    backwards = before_mark is not None
-    order = ([under.c.reference.desc(), under.c.name.desc(), under.c.id.desc()] if backwards
-             else [under.c.reference, under.c.name, under.c.id])
-    parties = db.session.execute(query.order_by(*order).limit(per_page + 1)).all()
-    more = len(parties) > per_page
-    parties = parties[:per_page]
-    if backwards:
-        parties.reverse()
+    page = keyset.window(
+        select(under.c.id, under.c.name, under.c.role, under.c.reference, under.c.montant_ttc, under.c.marche_id),
+        (under.c.reference, under.c.name, under.c.id), (str, str, int), lambda row: (row[3], row[1], row[0]),
+        after=after, before=before, per_page=per_page)
+    parties = page.rows
     sums = {}
     if parties:
         sums = {row.party_id: row for row in db.session.execute(
@@ -291,10 +258,4 @@ def money_page(structure_id: int, *, after: str | None = None, before: str | Non
         lines.append(MoneyLine(party_id, name, role, reference, accepted,
                                Decimal(found.invoiced if found else 0), Decimal(found.validated if found else 0),
                                Decimal(found.paid if found else 0)))
-    first = encode(lines[0]) if lines else None
-    last = encode(lines[-1]) if lines else None
-    if backwards:
-        previous, following = (first if more else None), last
-    else:
-        previous, following = (first if after_mark is not None else None), (last if more else None)
-    return MoneyPage(lines, previous, following)
+    return MoneyPage(lines, page.before, page.after)

@@ -11,8 +11,10 @@ that renders in a few milliseconds, each statement's round trip and ORM work was
   the piece, `board.rows`, maintained in the transaction of each change), the very clock the list is sorted by;
 - the holder is a correlated subquery per row shown (the marché's confirmed titulaire or mandataire, lowest id
   first, as `pieces_records.holder_structure_id` reads the chain);
-- whether an issued état d'acompte carries the piece (`pieces_queries.carried_by_an_etat`), which the actions
-  offered on a projet de décompte depend on (`pieces_actions.page_facts`'s `carried`).
+- whether an issued état d'acompte carries the piece (`pieces_queries.carried_by_an_etat`) and whether the
+  titulaire referred it to the MOA (`pieces_actions.referred_by_the_titulaire`), which the actions offered on a
+  projet de décompte depend on (`pieces_actions.page_facts`'s `carried` and `referred`: on the MOA's page the
+  referral was a statement of its own, about a tenth of its CPU, bench/page_cpu.py).
 Everything is read under the tenant (the ORM's criteria on `Piece` and `BoardRow`, and row-level security).
 """
 from __future__ import annotations
@@ -32,6 +34,7 @@ from chorus_chain.models import MarcheParty, Piece
 from chorus_chain.models.board import BoardRow
 from chorus_chain.operations.board_reading import counts
 from chorus_chain.operations.board_reading.lists import WAITING_ORDER, waiting_conditions
+from chorus_chain.operations.pieces_actions import referred_by_the_titulaire
 from chorus_chain.operations.pieces_queries import PiecePage, PieceRow, carried_by_an_etat
 
 
@@ -49,12 +52,13 @@ class WorkRows:
     page: PiecePage
     holders: dict[int, int | None]  # marché id → its holder's structure id (the marchés of the page's rows)
     carried: set[int]  # the page's pieces an issued état d'acompte carries
+    referred: set[int]  # the page's projets de décompte the titulaire referred to the MOA
 
 
 def work_page(structure_id: int, *, works: bool | None = None, marche_id: int | None = None,
               statuses: str | Iterable[str] | None = None, page: int = 1, per_page: int = 20) -> WorkRows:
-    """One page of the work list, its marchés' holders and the états carrying its pieces: one statement (two for a
-    page past the last one)."""
+    """One page of the work list, its marchés' holders, the états carrying its pieces and the referrals to the MOA:
+    one statement (two for a page past the last one)."""
     wanted = None if not statuses else ((statuses,) if isinstance(statuses, str) else tuple(statuses))
     offset = (page - 1) * per_page
     # The count reads at most CAP + 1 waiting rows (« plus de CAP » beyond), or one past a deeper page.
@@ -71,10 +75,11 @@ def work_page(structure_id: int, *, works: bool | None = None, marche_id: int | 
         count = db.session.scalar(select(counts.capped_count(conditions, limit, along=WAITING_ORDER)))
     count, more_than = counts.capped_total(count, limit)
     items = [PieceRow(piece, reference, name, siret, NextClock(kind, due) if due is not None else None)
-             for piece, reference, name, siret, kind, due, _holder, _carried, _total in rows]
-    holders = {piece.marche_id: holder_id for piece, *_, holder_id, _carried, _total in rows}
-    carried = {piece.id for piece, *_, is_carried, _total in rows if is_carried}
-    return WorkRows(PiecePage(items, count, page, per_page, more_than), holders, carried)
+             for piece, reference, name, siret, kind, due, _holder, _carried, _referred, _total in rows]
+    holders = {piece.marche_id: holder_id for piece, *_, holder_id, _carried, _referred, _total in rows}
+    carried = {piece.id for piece, *_, is_carried, _referred, _total in rows if is_carried}
+    referred = {piece.id for piece, *_, is_referred, _total in rows if is_referred}
+    return WorkRows(PiecePage(items, count, page, per_page, more_than), holders, carried, referred)
 
 
 @lru_cache(maxsize=64)
@@ -107,7 +112,7 @@ def _statement(works: bool | None, by_marche: bool, statuses: tuple[str, ...] | 
               .order_by(MarcheParty.id).limit(1).correlate(Piece).scalar_subquery())
     return access.built_once(
         select(Piece, shown.marche_reference, shown.emitter_name, shown.emitter_siret, shown.next_kind,
-               shown.next_due, holder, carried_by_an_etat(), total)
+               shown.next_due, holder, carried_by_an_etat(), referred_by_the_titulaire(), total)
         .select_from(keys)
         .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
         .join(Piece, Piece.id == keys.c.piece_id)
