@@ -19,9 +19,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
+from functools import lru_cache
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, delete, event, insert, inspect, literal, or_, select, union_all, update
+from sqlalchemy import (Select, and_, bindparam, delete, event, insert, inspect, literal, or_, select, union_all,
+                        update)
 from sqlalchemy.orm import Session
 
 from chorus_chain.access import is_system, system_access
@@ -99,7 +101,15 @@ VALUES = tuple(name for name in rows.COLUMNS if name not in KEY)
 
 
 def _rewrite_in_place(session, table, ids: list[int]) -> tuple[list, list]:
-    """PostgreSQL: the board rows of these pieces brought to what `rows.board_select` gives, in one statement,
+    """PostgreSQL: the board rows of these pieces brought to what `rows.board_select` gives (`_in_place`), and
+    (old rows' measures, new rows' measures) returned for the deltas."""
+    counted = session.execute(_in_place(table), {"piece_ids": ids}).all()
+    return [row[1:] for row in counted if row[0] == 0], [row[1:] for row in counted if row[0] == 1]
+
+
+@lru_cache(maxsize=1)
+def _in_place(table):
+    """PostgreSQL: the board rows of the pieces `piece_ids` brought to what `rows.board_select` gives, in one statement,
     writing only what differs — a row that changed is updated in place, a row the pieces no longer give is deleted,
     a new one inserted, an unchanged one left alone — and (old rows' measures, new rows' measures) returned for the
     deltas, as the DELETE … RETURNING and INSERT … RETURNING this replaces gave them.
@@ -113,7 +123,12 @@ def _rewrite_in_place(session, table, ids: list[int]) -> tuple[list, list]:
     The new and old rows are paired by a FULL JOIN (PostgreSQL runs it as a hash or merge join, never a nested
     loop: a WITH's row count is unknown to the planner, which ran an anti-join of two of them as one — quadratic,
     5 s for a batch's 2 000 rows); each write then reads its own rows of the pairing, and finds the stored row by
-    its primary key."""
+    its primary key.
+
+    Built once per process, the pieces bound at execution (`piece_ids`, an expanding IN): building board_select
+    and the WITHs' column collections again on every call was ~90 ms of Python for a single piece's refresh, more
+    than the statement itself (bench: a user's action refreshes one piece)."""
+    ids = bindparam("piece_ids", expanding=True)
     new = rows.board_select(ids).cte("new_row").prefix_with("MATERIALIZED")
     old = select(table).where(table.c.piece_id.in_(ids)).cte("old_row").prefix_with("MATERIALIZED")
     # IS DISTINCT FROM column by column (NULLs equal), as `rebuild.recompute` compares the stored rows.
@@ -135,8 +150,7 @@ def _rewrite_in_place(session, table, ids: list[int]) -> tuple[list, list]:
     sides = [select(literal(side).label("side"), *(column.label(name) for name, column in
                                                    (*rows.bucket(found).items(), *rows.measures(found).items())))
              for side, found in ((0, old), (1, new))]
-    counted = session.execute(union_all(*sides).add_cte(gone, changed, added)).all()
-    return [row[1:] for row in counted if row[0] == 0], [row[1:] for row in counted if row[0] == 1]
+    return union_all(*sides).add_cte(gone, changed, added)
 
 
 def _system():
