@@ -290,3 +290,49 @@ def test_the_boards_links_are_url_for(page):
                   {"number": "F&<1>'\" +%é/?:@!$()*,;=#[]~", "du": "2026-01-01", "party_id": None},
                   {"apres": "a b", "marche_id": "22", "status": "A_VALIDER_1", "tri": "montant"}):
         assert board_url(query) == url_for("dashboard.tableau_de_bord", **query), query
+
+
+# `_waiting_table.html` as it was (a waiting panel whole, which board_rows.waiting_table writes).
+WAITING_TEMPLATE = '{# A short list of pieces waiting on the structure (a panel), most urgent first: `panel` (a PiecePage), `empty`. #}\n{# Its rows are written in Python: board_rows.waiting_rows (the same HTML, a third of the page\'s CPU less). #}\n{% if panel.items %}\n<table class="table compact">\n  <thead><tr><th scope="col">N°</th><th scope="col">Marché</th><th scope="col">Émetteur</th><th scope="col" class="num">Montant TTC</th><th scope="col">Statut</th><th scope="col">Échéance</th></tr></thead>\n  <tbody>\n  {{ waiting_rows(panel.items, now) }}\n  </tbody>\n</table>\n{% if panel.more_than %}<p><a href="{{ url_for(\'dashboard.synthese\') }}">Plus de {{ panel.more_than | number(0) }} pièces dans la synthèse</a></p>{% elif panel.total > panel.items|length %}<p><a href="{{ url_for(\'dashboard.synthese\') }}">Les {{ panel.total }} pièces dans la synthèse</a></p>{% endif %}\n{% else %}<p class="muted">{{ empty }}</p>{% endif %}'
+
+
+def test_a_waiting_panel_is_the_template(page):
+    """A panel without pieces (its text escaped), with all of its pieces, with more than it shows and with more than
+    counted (the links to the Synthèse)."""
+    from chorus_chain.blueprints.dashboard.board_rows import waiting_rows, waiting_table
+    from chorus_chain.operations.pieces_queries import PiecePage
+
+    now = utcnow()
+    listed = _listed(now)
+    panels = [PiecePage([], 0, 1, 8), PiecePage(listed[:3], 3, 1, 8), PiecePage(listed, 40, 1, 8),
+              PiecePage(listed, 1001, 1, 8, more_than=1000)]
+    written = []
+    for panel in panels:
+        empty = "Aucune pièce <à> « valider » & c'est tout."
+        mine = str(waiting_table(panel, empty, now))
+        assert _tips_in_order(mine) == _tips_in_order(_jinja(page, WAITING_TEMPLATE, panel=panel, empty=empty,
+                                                             now=now, waiting_rows=waiting_rows)), panel
+        written.append(mine)
+    assert "Aucune pièce &lt;à&gt;" in written[0] and "synthese" not in written[1]
+    assert "Les 40 pièces dans la synthèse" in written[2] and "Plus de 1" in written[3]
+
+
+# `_overdue_private.html` as it was (the private invoices unpaid past their due date, which overdue_list writes).
+OVERDUE_TEMPLATE = '{# Private invoices (between companies, code de commerce) unpaid past their due date: on the Synthèse and the Tableau\n   de bord of the company owed and of the company that must pay. #}\n{% if overdue_private %}\n<section class="card alert-card" aria-labelledby="overdue-private-title" data-testid="overdue-private">\n  <h2 id="overdue-private-title">Factures entre entreprises échues, non payées</h2>\n  <ul>\n  {% for row in overdue_private %}\n    <li><a class="mono" href="{{ piece_url(row.piece.id) }}">{{ row.piece.number }}</a> —\n      {{ row.amount | money }} TTC, {{ "due par votre donneur d\'ordre" if row.owed_to_us else "à payer à " ~ row.emitter_name }},\n      échue le {{ row.due | day }} (il y a {{ row.days }} jour{{ "s" if row.days > 1 }}).\n      <small class="muted">Code de commerce : pénalités au taux de la BCE majoré de 10 points et indemnité de 40 €.</small></li>\n  {% endfor %}\n  </ul>\n</section>\n{% endif %}'
+
+
+def test_the_overdue_private_invoices_are_the_template(page):
+    """None, and lines owed to the structure and owed by it, late one day and many, names and numbers to escape."""
+    from datetime import date
+
+    from chorus_chain.blueprints.dashboard.overdue_list import overdue_html
+    from chorus_chain.operations.private_invoices.overdue import Overdue, OverduePiece
+
+    rows = [Overdue(OverduePiece(41, "FP-<1>&'", Decimal("1200.00"), None), date(2026, 3, 2), 1, True, "Nous"),
+            Overdue(OverduePiece(42, "FP-2", Decimal("1200.00"), Decimal("-15.50")), date(2025, 12, 31), 97, False,
+                    "L'Atelier \"bois\" & <fils>")]
+    for shown in ([], rows[:1], rows):
+        assert str(overdue_html(shown)) == _jinja(page, OVERDUE_TEMPLATE, overdue_private=shown), shown
+    written = str(overdue_html(rows))
+    assert "donneur d&#39;ordre" in written and "à payer à L&#39;Atelier &#34;bois&#34; &amp; &lt;fils&gt;" in written
+    assert "(il y a 1 jour)" in written and "(il y a 97 jours)" in written

@@ -1,5 +1,5 @@
 """The rows of the Tableau de bord's tables of pieces, written in Python: its list (`_board.html`), its waiting panels
-(`_waiting_table.html`) and its clock panels (`_clock_table.html`).
+(`_waiting_table.html`, whole: `waiting_table`) and its clock panels (`_clock_table.html`).
 
 Through Jinja each cell was an expression with its attribute lookups, an escape, a Markup, and the amount a macro
 call (`_amount_macros.html`'s `amount_cell`): the list's 25 rows and the panels' dozens were about a third of the
@@ -18,6 +18,7 @@ from chorus_chain.amount_ui import amount_target_url, amount_why_of
 from chorus_chain.blueprints.dashboard.board_urls import board_url
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.help_ui import cadre_badge, status_badge
+from chorus_chain.layout_urls import layout_url
 from chorus_chain.row_urls import piece_url
 
 
@@ -87,6 +88,24 @@ def waiting_rows(rows, now) -> Markup:
             f'      <td>{status}</td>\n'
             f'      <td>{clock}</td></tr>\n  ')
     return Markup("".join(written))
+
+
+def waiting_table(panel, empty: str, now) -> Markup:
+    """A waiting panel whole (a `PiecePage`, most urgent first; `empty`: what it says without pieces), as the
+    `_waiting_table.html` the page included five times wrote it (an include is a new template context each time):
+    its table and, beyond its rows, the link to the Synthèse."""
+    if not panel.items:
+        return Markup(f'\n\n<p class="muted">{escape(empty)}</p>')
+    more = ""
+    if panel.more_than:
+        more = (f'<p><a href="{escape(layout_url("dashboard.synthese"))}">Plus de '
+                f'{escape(formatting.number(panel.more_than, 0))} pièces dans la synthèse</a></p>')
+    elif panel.total > len(panel.items):
+        more = f'<p><a href="{escape(layout_url("dashboard.synthese"))}">Les {panel.total} pièces dans la synthèse</a></p>'
+    return Markup('\n\n\n<table class="table compact">\n  <thead><tr><th scope="col">N°</th><th scope="col">Marché</th>'
+                  '<th scope="col">Émetteur</th><th scope="col" class="num">Montant TTC</th><th scope="col">Statut</th>'
+                  f'<th scope="col">Échéance</th></tr></thead>\n  <tbody>\n  {waiting_rows(panel.items, now)}\n'
+                  f'  </tbody>\n</table>\n{more}\n')
 
 
 def clock_rows(rows, now, interest: bool) -> Markup:

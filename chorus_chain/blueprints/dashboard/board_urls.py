@@ -2,13 +2,17 @@
 
 `url_for` costs some 40 µs a link (the URL map's rule, the tenant's `url_defaults`, the query's quoting) and the
 page wrote a dozen to twenty such links on every request (bench/page_cpu.py). Only the query differs between them:
-the page's path is kept per structure (`layout_urls`) and the query is quoted as Werkzeug quotes it, in the order
-given (the URL map does not sort the parameters). The text is `url_for`'s (tests/integration/test_board_writers.py
-compares them over values to quote).
+the page's path is read once per request (`layout_urls`, kept per structure) and each name and value is quoted once
+per process as Werkzeug quotes it (`urllib.parse.urlencode` with Werkzeug's safe characters: `quote_plus` of each),
+in the order given (the URL map does not sort the parameters). The text is `url_for`'s
+(tests/integration/test_board_writers.py compares them over values to quote).
 """
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from functools import lru_cache
+from urllib.parse import quote_plus
+
+from flask import g
 
 from chorus_chain.layout_urls import layout_url
 
@@ -17,8 +21,15 @@ ENDPOINT = "dashboard.tableau_de_bord"
 _QUERY_SAFE = "!$'()*,/:;?@"
 
 
+@lru_cache(maxsize=4096)
+def _quoted(text: str) -> str:
+    return quote_plus(text, safe=_QUERY_SAFE)
+
+
 def board_url(query: dict) -> str:
     """`url_for("dashboard.tableau_de_bord", **query)` for text values (None values left out, as url_for does)."""
-    items = [(key, value) for key, value in query.items() if value is not None]
-    path = layout_url(ENDPOINT)
-    return f"{path}?{urlencode(items, safe=_QUERY_SAFE)}" if items else path
+    path = g.get("_board_path")
+    if path is None:
+        path = g._board_path = layout_url(ENDPOINT)
+    pairs = "&".join(f"{_quoted(key)}={_quoted(str(value))}" for key, value in query.items() if value is not None)
+    return f"{path}?{pairs}" if pairs else path

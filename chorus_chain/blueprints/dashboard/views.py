@@ -14,7 +14,8 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from chorus_chain import layout_counts, plan_cache, web
-from chorus_chain.blueprints.dashboard import board_fragment, board_rows, filter_fields, work_actions, work_items
+from chorus_chain.blueprints.dashboard import (board_fragment, board_rows, filter_fields, overdue_list, work_actions,
+                                              work_items)
 from chorus_chain.blueprints.dashboard.forms import BoardFilterForm
 from chorus_chain.blueprints.pieces import display
 from chorus_chain.blueprints.pieces import views as pieces_views
@@ -46,8 +47,9 @@ def dashboard_helpers():
             "listed_action_form": work_actions.listed_action_form, "work_item_head": work_items.work_item_head,
             "filter_field": filter_fields.filter_field, "filter_select": filter_fields.select_html,
             "marche_options": filter_fields.marche_options,
-            "board_list_rows": board_rows.list_rows, "waiting_rows": board_rows.waiting_rows,
-            "clock_rows": board_rows.clock_rows, "board_sort_link": board_rows.sort_link}
+            "board_list_rows": board_rows.list_rows, "waiting_table": board_rows.waiting_table,
+            "clock_rows": board_rows.clock_rows, "board_sort_link": board_rows.sort_link,
+            "overdue_html": overdue_list.overdue_html}
 
 
 def action_prefix(piece_id: int, action: str) -> str:
