@@ -65,6 +65,9 @@ class BoardRow(Base):
         Index("ix_board_row_marche_ref", "structure_id", "marche_reference", "piece_id"),
         # One marché of the structure, newest first.
         Index("ix_board_row_marche", "structure_id", "marche_id", "sort_date", "piece_id"),
+        # One status of the structure, newest first (the list filtered on a status, a line of « Par statut »): the
+        # page's entries, not every row of that status sorted — all the paid pieces of its history (migration 0038).
+        Index("ix_board_row_status_date", "structure_id", "status", "sort_date", "piece_id"),
         # The tacit validations panel: the pieces this structure let go by silence, newest first.
         Index("ix_board_row_tacit", "structure_id", "tacit_at", "piece_id",
               postgresql_where=text("tacit_at IS NOT NULL"), sqlite_where=text("tacit_at IS NOT NULL")),

@@ -101,18 +101,26 @@ DEFAULT_SORT = "-date"
 def _parts_statement():
     """The structure's confirmed rows of parties: built once per process (`access.built_once`), as every statement
     the Tableau de bord runs on each request whatever its filters."""
-    return access.built_once(select(MarcheParty.role, MarcheParty.marche_id).where(
+    return access.built_once(select(MarcheParty.role, MarcheParty.marche_id, MarcheParty.id).where(
         MarcheParty.structure_id == bindparam("structure_id"), MarcheParty.status == "confirmed"))
 
 
 def parts_of(structure: Structure) -> dict[str, list[int]]:
     """The parts the structure plays on its marchés (confirmed rows), each with its marché ids: one query."""
+    return _parts_and_parties(structure)[0]
+
+
+def _parts_and_parties(structure: Structure) -> tuple[dict[str, list[int]], list[int]]:
+    """`parts_of`, and the ids of the structure's confirmed parties (« Montants par entreprise » probes the parties
+    under each of them: `parties.money_lines`): one query."""
     found: dict[str, list[int]] = defaultdict(list)
-    for role, marche_id in db.session.execute(_parts_statement(), {"structure_id": structure.id}):
+    own = []
+    for role, marche_id, party_id in db.session.execute(_parts_statement(), {"structure_id": structure.id}):
+        own.append(party_id)
         part = _PARTS_OF_ROLE.get(role)
         if part and marche_id not in found[part]:
             found[part].append(marche_id)
-    return dict(found)
+    return dict(found), sorted(own)
 
 
 # --- Synthèse: the work list -----------------------------------------------------------------------------------------
@@ -387,7 +395,33 @@ def piece_list(structure: Structure, filters: Filters, works: bool | None, *, so
     bound = bound_scope(structure, filters, works)
     conditions, params = bound if bound is not None else (scope(structure, filters, works), None)
     return lists.board_page(structure.id, conditions, key, descending, after=after, before=before,
-                            per_page=per_page, total=counted.total, more_than=counted.more_than, params=params)
+                            per_page=per_page, total=counted.total, more_than=counted.more_than, params=params,
+                            read=page_read(filters, works, key, counted.total))
+
+
+def page_read(filters: Filters, works: bool | None, sort_key: str, total: int | None) -> str:
+    """How the list's keys are read (`board_reading.lists.WALK` or `FILTERED`), so that a page reads rows bounded by
+    what it shows whatever the filters and the sort:
+
+    - the sort's index in its order (WALK) when an index of board_row holds the filters' columns before the sort's:
+      no filter but the structure (each sort has its index), or the date's order under one of a marché, a company,
+      a status (`ix_board_row_marche`, `_emitter`, `_status_date`) and a period (a range of the date itself);
+    - else, when the filters select at most `counts.CAP` rows (`total`: the overview's exact count) and one of them
+      has an index of its own (a marché, a company, a status, a period, a number), those rows and their top sorted
+      (FILTERED: at most CAP rows, however the structure's history grows);
+    - else the sort's index in its order (WALK), the rows kept being more than CAP: about (page + 1) × the
+      structure's rows / their number entries read (the member's `works` or a cadre alone are no index's column)."""
+    equalities = [value for value in (filters.marche_id, filters.party_id, filters.status or None) if value is not None]
+    dimensions_only = works is None and filters.cadre is None and not filters.number
+    if dimensions_only and not equalities and filters.deposited_from is None and filters.deposited_to is None:
+        return lists.WALK
+    if dimensions_only and sort_key == "date" and len(equalities) <= 1:
+        return lists.WALK
+    indexed = bool(equalities) or filters.deposited_from is not None or filters.deposited_to is not None \
+        or bool(filters.number)
+    if indexed and total is not None and total <= counts.CAP:
+        return lists.FILTERED
+    return lists.WALK
 
 
 def filter_parties(structure: Structure, marche_id: int | None = None,
@@ -440,11 +474,15 @@ def _tacit_statement(by_works: bool, limit: int):
 SubcontractorLine = parties.MoneyLine
 
 
-def subcontractors(structure: Structure, limit: int | None = None) -> parties.MoneyPanel:
+def subcontractors(structure: Structure, limit: int | None = None,
+                   own: list[int] | None = None) -> parties.MoneyPanel:
     """« Montants par entreprise »: the parties working under the structure's, the `limit` to look at first (a DC4
     ceiling passed or in sight, then the most validated and not yet paid) and the others summed; the whole list is
-    `subcontractor_page`. Sums of the engine's figures from the rollups: one query."""
-    return parties.money_lines(structure.id, parties.PANEL_LINES if limit is None else limit)
+    `subcontractor_page`. Sums of the engine's figures from the rollups: one query (and one for the structure's
+    own parties when `own`, their ids, was not read already: `panels` reads them with its parts)."""
+    if own is None:
+        own = _parts_and_parties(structure)[1]
+    return parties.money_lines(structure.id, parties.PANEL_LINES if limit is None else limit, own)
 
 
 def subcontractor_page(structure: Structure, *, after: str | None = None, before: str | None = None,
@@ -704,7 +742,7 @@ def panels(structure: Structure, works: bool | None, now: datetime) -> Panels:
     another). A fixed number of queries per part, the waiting panels of every part read together
     (`lists.waiting_panels`: two statements for all of them): at most about twenty for a structure playing every
     part."""
-    parts = parts_of(structure)
+    parts, own = _parts_and_parties(structure)
     found = Panels(parts)
     wanted = {name: statuses for part, panel_statuses in WAITING_PANELS.items() if part in parts
               for name, statuses in panel_statuses}
@@ -712,7 +750,7 @@ def panels(structure: Structure, works: bool | None, now: datetime) -> Panels:
     if PART_HOLDER in parts:
         found.validations = waiting["validations"]
         found.tacit = tacit_validations(structure, works)
-        found.subcontractors = subcontractors(structure)
+        found.subcontractors = subcontractors(structure, own=own)
     if PART_SOUS_TRAITANT in parts:
         found.tracker = payment_tracker(structure, works, now=now)
     if PART_HOLDER in parts or PART_SOUS_TRAITANT in parts:

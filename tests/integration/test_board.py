@@ -117,6 +117,51 @@ def test_refresh_is_a_fixed_number_of_statements_whatever_the_number_of_pieces(a
     assert one == six <= 6, (one, six)
 
 
+@pytest.mark.postgres
+def test_refresh_writes_only_the_rows_that_differ(app, db):
+    """On PostgreSQL refresh rewrites the pieces' rows in place, in one statement (issue 20: the read model's writes
+    were most of the deadline sweep's cost): a changed row is updated, a structure that no longer sees a piece loses
+    its row, a new one gets one, and a row whose values did not change is not written at all (its physical version
+    is the same) — the rollups exact all along."""
+    w = world(app)
+    seen, renamed = deposit(app, w, w.st1, "A10", "F-1"), deposit(app, w, w.st1, "A10", "F-2")
+    draft = create(app, w, w.st1, "A10", "F-0")
+    cotraitant = w.cotraitant.structure_id
+    viewers = {w.moa.structure_id, w.moe.structure_id, w.mandataire.structure_id, w.st1.structure_id}
+
+    def versions(piece_id: int) -> dict[int, str]:
+        with system(app):
+            return dict(db.session.execute(text(
+                "SELECT structure_id, ctid::text || '/' || xmin::text FROM board_row WHERE piece_id = :id"),
+                {"id": piece_id}).all())
+
+    before = {piece_id: versions(piece_id) for piece_id in (seen, renamed, draft)}
+    assert set(before[seen]) == set(before[renamed]) == viewers and set(before[draft]) == {w.st1.structure_id}
+    with system(app):
+        # Written by hand, as a Core writer would: the cotraitant is given access to one piece (its four rows stay
+        # as they are), another piece gets a dossier number (its four rows change), the draft changes hands.
+        db.session.execute(text("INSERT INTO piece_access (piece_id, structure_id, reason, roles, created_at) "
+                                "VALUES (:id, :s, 'titulaire', ' titulaire ', now())"), {"id": seen, "s": cotraitant})
+        db.session.execute(text("UPDATE piece SET dossier_number = 'D-42' WHERE id = :id"), {"id": renamed})
+        db.session.execute(text("UPDATE piece SET emitter_structure_id = :s WHERE id = :id"),
+                           {"id": draft, "s": cotraitant})
+        assert board.refresh([seen, renamed, draft]) == 5 + 4 + 1
+        db.session.commit()
+    after = {piece_id: versions(piece_id) for piece_id in (seen, renamed, draft)}
+    assert after[seen] == {**before[seen], cotraitant: after[seen][cotraitant]}  # one row added, four untouched
+    assert row_of(app, cotraitant, seen).reason == "titulaire"
+    assert set(after[renamed]) == viewers
+    assert not set(after[renamed].values()) & set(before[renamed].values())  # each row rewritten
+    assert row_of(app, w.moa.structure_id, renamed).dossier_number == "D-42"
+    assert set(after[draft]) == {cotraitant}  # the former emitter's row deleted, the new one's inserted
+    assert_exact(app)
+    # Refreshed again with nothing changed: no row written.
+    with system(app):
+        board.refresh([seen, renamed, draft])
+        db.session.commit()
+    assert {piece_id: versions(piece_id) for piece_id in (seen, renamed, draft)} == after
+
+
 def test_recompute_reports_then_corrects_the_differences(app, db):
     w = world(app)
     piece_id = deposit(app, w, w.st1, "A10", "F-1")

@@ -708,3 +708,51 @@ def test_a_cursor_from_a_hand_edited_url_starts_at_the_top(app, w):
         for garbage in ("nope", "e30", "WyJ4IiwxXQ", "W251bGwsMV0"):
             page = dashboard.piece_list(structure, dashboard.Filters(), None, per_page=2, after=garbage)
             assert [r.piece.id for r in page.items] == [r.piece.id for r in top.items] and page.before is None
+
+
+def test_both_reads_of_the_list_give_the_former_list_on_every_filter_and_sort(app, w):
+    """The list's keys read through the sort's index (WALK) or as the filtered rows sorted (FILTERED: what
+    `dashboard.page_read` picks for a filter without an index in the sort's order and at most CAP rows) give the same
+    pages, walked both ways, as the former query on the pieces — whatever `page_read` would pick."""
+    days = [utcnow() - timedelta(days=n) for n in range(5)]
+    for n, day in enumerate(days):
+        pw.deposit(app, w, w.st1, "A10", f"RD-{n}", ht=f"{100 + 7 * (n % 3)}.00", now=day)
+    refused = pw.deposit(app, w, w.st1, "A10", "RD-X", now=days[2])
+    pw.act(app, w.mandataire, refused, "validate")
+    with pw.acting(app, w.mandataire) as (_, structure):
+        seen = old_list(structure, dashboard.Filters(), None, "date", True)
+        marche_id = db.session.get(Piece, seen[0]).marche_id
+        statuses_seen = {db.session.get(Piece, piece_id).status for piece_id in seen}
+        filter_sets = [dashboard.Filters(marche_id=marche_id), dashboard.Filters(party_id=w.st1.party_id)] \
+            + [dashboard.Filters(status=s) for s in sorted(statuses_seen)]
+        compared = 0
+        for filters in filter_sets:
+            for sort_key in dashboard.SORTS:
+                for descending in (False, True):
+                    expected = old_list(structure, filters, None, sort_key, descending)
+                    for read in (lists.WALK, lists.FILTERED):
+                        walked = _walk_read(structure, filters, sort_key, descending, read)
+                        assert walked == expected, (filters, sort_key, descending, read)
+                    compared += 1
+        assert compared == len(filter_sets) * len(dashboard.SORTS) * 2 and len(statuses_seen) >= 2
+
+
+def _walk_read(structure, filters, sort_key, descending, read, per_page=2) -> list[int]:
+    """Every page of the list read as `read` says, forwards by « apres », then checked backwards by « avant »."""
+    conditions, params = dashboard.bound_scope(structure, filters, None)
+    pages, after = [], None
+    while True:
+        page = lists.board_page(structure.id, conditions, sort_key, descending, after=after, per_page=per_page,
+                                params=params, read=read)
+        pages.append([row.piece.id for row in page.items])
+        if page.after is None:
+            break
+        after = page.after
+    backwards, before = [pages[-1]], page.before
+    while before is not None:
+        page = lists.board_page(structure.id, conditions, sort_key, descending, before=before, per_page=per_page,
+                                params=params, read=read)
+        backwards.insert(0, [row.piece.id for row in page.items])
+        before = page.before
+    assert backwards == pages
+    return [piece_id for ids in pages for piece_id in ids]

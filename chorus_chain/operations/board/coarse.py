@@ -45,7 +45,7 @@ def _same(*names: str):
 
 
 def _party(bucket: Mapping, measures: Mapping) -> list:
-    # « Payé » on the companies' panel: what was paid on the pieces in a paid status (as counts.party_sums read it).
+    # « Payé » on the companies' panel: what was paid on the pieces in a paid status (as parties.money_lines reads it).
     return [measures["n"], measures["sent_ttc"], measures["validated_ttc"],
             measures["paid"] if bucket["status"] in PAID_STATUSES else 0]
 

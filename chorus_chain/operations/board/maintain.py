@@ -19,9 +19,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
+from functools import lru_cache
 from dataclasses import dataclass
 
-from sqlalchemy import Select, delete, event, insert, inspect, select
+from sqlalchemy import (Select, and_, bindparam, delete, event, insert, inspect, literal, or_, select, union_all,
+                        update)
 from sqlalchemy.orm import Session
 
 from chorus_chain.access import is_system, system_access
@@ -75,10 +77,12 @@ def refresh(piece_ids: Iterable[int]) -> int:
             piece = Piece.__table__
             session.execute(select(piece.c.id).where(piece.c.id.in_(ids)).order_by(piece.c.id)
                             .with_for_update(key_share=True))  # FOR NO KEY UPDATE: inserts pointing at it pass
-        counted = (*rows.bucket(table).values(), *rows.measures(table).values())
-        old = session.execute(delete(table).where(table.c.piece_id.in_(ids)).returning(*counted)).all()
-        new = session.execute(insert(table).from_select(rows.COLUMNS, rows.board_select(ids))
-                              .returning(*counted)).all()
+            old, new = _rewrite_in_place(session, table, ids)
+        else:
+            counted = (*rows.bucket(table).values(), *rows.measures(table).values())
+            old = session.execute(delete(table).where(table.c.piece_id.in_(ids)).returning(*counted)).all()
+            new = session.execute(insert(table).from_select(rows.COLUMNS, rows.board_select(ids))
+                                  .returning(*counted)).all()
         deltas = _deltas(old, new)
         if deltas:
             # board_count's deltas and their projections on the coarser rollups (`coarse`), in one statement
@@ -89,6 +93,64 @@ def refresh(piece_ids: Iterable[int]) -> int:
                                    *((rollup.table, coarse.as_rows(rollup, projected[rollup]))
                                      for rollup in coarse.ROLLUPS)])
     return len(new)
+
+
+# The columns a board row's key is made of; the others are rewritten in place when they change.
+KEY = ("structure_id", "piece_id")
+VALUES = tuple(name for name in rows.COLUMNS if name not in KEY)
+
+
+def _rewrite_in_place(session, table, ids: list[int]) -> tuple[list, list]:
+    """PostgreSQL: the board rows of these pieces brought to what `rows.board_select` gives (`_in_place`), and
+    (old rows' measures, new rows' measures) returned for the deltas."""
+    counted = session.execute(_in_place(table), {"piece_ids": ids}).all()
+    return [row[1:] for row in counted if row[0] == 0], [row[1:] for row in counted if row[0] == 1]
+
+
+@lru_cache(maxsize=1)
+def _in_place(table):
+    """PostgreSQL: the board rows of the pieces `piece_ids` brought to what `rows.board_select` gives, in one statement,
+    writing only what differs — a row that changed is updated in place, a row the pieces no longer give is deleted,
+    a new one inserted, an unchanged one left alone — and (old rows' measures, new rows' measures) returned for the
+    deltas, as the DELETE … RETURNING and INSERT … RETURNING this replaces gave them.
+
+    Why (bench/deadline_sweep.py, issue 20): deleting every row of a piece and inserting it again wrote each row
+    twice in the heap (the delete, then the new tuple: two WAL records) in two statements; an UPDATE writes the new
+    version in one record, and a row whose values did not change (a viewer the change does not concern) costs
+    nothing. Each data-modifying WITH sees the same snapshot, taken after the pieces' lock above: they touch
+    disjoint keys, and `old_row` is what they replace.
+
+    The new and old rows are paired by a FULL JOIN (PostgreSQL runs it as a hash or merge join, never a nested
+    loop: a WITH's row count is unknown to the planner, which ran an anti-join of two of them as one — quadratic,
+    5 s for a batch's 2 000 rows); each write then reads its own rows of the pairing, and finds the stored row by
+    its primary key.
+
+    Built once per process, the pieces bound at execution (`piece_ids`, an expanding IN): building board_select
+    and the WITHs' column collections again on every call was ~90 ms of Python for a single piece's refresh, more
+    than the statement itself (bench: a user's action refreshes one piece)."""
+    ids = bindparam("piece_ids", expanding=True)
+    new = rows.board_select(ids).cte("new_row").prefix_with("MATERIALIZED")
+    old = select(table).where(table.c.piece_id.in_(ids)).cte("old_row").prefix_with("MATERIALIZED")
+    # IS DISTINCT FROM column by column (NULLs equal), as `rebuild.recompute` compares the stored rows.
+    differs = or_(*(old.c[name].is_distinct_from(new.c[name]) for name in VALUES))
+    pair = (select(*(new.c[name] for name in rows.COLUMNS),
+                   *(old.c[name].label(f"old_{name}") for name in KEY), differs.label("differs"))
+            .select_from(new.join(old, and_(*(new.c[name] == old.c[name] for name in KEY)), full=True))
+            .cte("paired_row").prefix_with("MATERIALIZED"))
+    kept = and_(pair.c.piece_id.is_not(None), pair.c.old_piece_id.is_not(None))
+    gone = (delete(table).where(pair.c.piece_id.is_(None),
+                                *(table.c[name] == pair.c[f"old_{name}"] for name in KEY))
+            .cte("gone_row"))
+    changed = (update(table).values({name: pair.c[name] for name in VALUES})
+               .where(kept, pair.c.differs, *(table.c[name] == pair.c[name] for name in KEY))
+               .cte("changed_row"))
+    added = (insert(table).from_select(rows.COLUMNS, select(*(pair.c[name] for name in rows.COLUMNS))
+                                       .where(pair.c.old_piece_id.is_(None)))
+             .cte("added_row"))
+    sides = [select(literal(side).label("side"), *(column.label(name) for name, column in
+                                                   (*rows.bucket(found).items(), *rows.measures(found).items())))
+             for side, found in ((0, old), (1, new))]
+    return union_all(*sides).add_cte(gone, changed, added)
 
 
 def _system():

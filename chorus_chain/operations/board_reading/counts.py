@@ -1,7 +1,7 @@
 """The dashboards' counts and sums read from the read model:
 
 - « Par statut » unfiltered from `board_status_count` (structure × works × status: a few dozen rows); « Par marché »
-  unfiltered from `board_marche_count` (`marches`); the companies' money from `board_party_count` (`party_sums`);
+  unfiltered from `board_marche_count` (`marches`); the companies' money from `board_party_count` (`parties.money_lines`);
 - filtered on a status alone (a click on a line of « Par statut »), from `board_status_marche_count` (`status_groups`:
   one row per marché with pieces in that status);
 - with other filters, from the rollups (`board_count`: insert-only deltas per structure × marché × emitting party ×
@@ -19,7 +19,7 @@ from sqlalchemy import case, func, select
 
 from chorus_chain.extensions import db
 from chorus_chain.models import Marche, MarcheParty
-from chorus_chain.models.board import BoardCount, BoardPartyCount, BoardRow, BoardStatusCount, BoardStatusMarcheCount
+from chorus_chain.models.board import BoardCount, BoardRow, BoardStatusCount, BoardStatusMarcheCount
 from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.operations.pieces_queries import under_way as under_way_condition
 
@@ -153,15 +153,3 @@ def status_sums(structure_id: int, works: bool | None) -> list[tuple[str, int, D
     return [(status, int(count), Decimal(amount)) for status, count, amount in db.session.execute(
         select(BoardStatusCount.status, n, func.coalesce(func.sum(BoardStatusCount.signed_ttc), 0))
         .where(*conditions).group_by(BoardStatusCount.status).having(n != 0))]
-
-
-def party_sums(structure_id: int, party_ids):
-    """A subquery of the money of the pieces each emitting party sent that the structure sees: invoiced (sent, not
-    refused, credit notes deducted), validated by its contractor, paid (the paid statuses) — from
-    `board_party_count` (a few rows per company, not its buckets per cadre, works and status)."""
-    return (select(BoardPartyCount.emitter_party_id.label("party_id"),
-                   func.sum(BoardPartyCount.sent_ttc).label("invoiced"),
-                   func.sum(BoardPartyCount.validated_ttc).label("validated"),
-                   func.sum(BoardPartyCount.paid).label("paid"))
-            .where(BoardPartyCount.structure_id == structure_id, BoardPartyCount.emitter_party_id.in_(party_ids))
-            .group_by(BoardPartyCount.emitter_party_id).subquery())

@@ -247,9 +247,24 @@ class BoardPage:
     after: str | None  # the « apres » cursor of the next page
 
 
+# How a page's keys are read (`board_page`'s `read`), chosen by `operations.dashboard.page_read` from the filters and
+# their count, because PostgreSQL, misled by the row-level security filter (it estimates a structure's rows at a
+# small fraction of them), picks neither reliably:
+# - WALK: the sort's index in its order, from the cursor, stopping at the `per_page + 1`-th row the filters keep (the
+#   limit hidden from the planner, `planning.opaque_limit`: it then plans the ordered read). Bounded by the page when
+#   an index holds the filters' columns before the sort's (`ix_board_row_status_date`, `_marche`, `_emitter`, the
+#   date's range of a period); else by the page × how rare the filtered rows are (used when they are more than
+#   `counts.CAP`: at most about (per_page + 1) × the structure's rows / CAP entries).
+# - FILTERED: every row the filters select, read through the index of one of them (at most `counts.CAP`: the
+#   overview counted them), then the page's top of them sorted. Walking the sort's index instead filtered the whole
+#   structure's rows for a rare company or status (a sort that is not the date has no index per filter).
+WALK = "walk"
+FILTERED = "filtered"
+
+
 def board_page(structure_id: int, conditions, sort_key: str, descending: bool, *, after: str | None = None,
                before: str | None = None, per_page: int = 25, total: int | None = None,
-               more_than: int | None = None, params: dict | None = None) -> BoardPage:
+               more_than: int | None = None, params: dict | None = None, read: str = WALK) -> BoardPage:
     """One page of the structure's list under `conditions` (on BoardRow, the structure's equality among them), in
     the sort's order with the piece id breaking ties in the same direction, starting after the `after` cursor's row
     (or, going back, ending before the `before` cursor's row). Reads `per_page + 1` entries of the sort's index past
@@ -258,7 +273,8 @@ def board_page(structure_id: int, conditions, sort_key: str, descending: bool, *
 
     With `params`, `conditions` are `KeptConditions`, built once with bound parameters (`structure_id` among them;
     `params` their values: `dashboard.bound_scope`) and the statement is built once per process for them, the sort, its
-    direction and the cursor's (`access.built_once`); without, it is built for this request."""
+    direction, the cursor's and `read` (`access.built_once`); without, it is built for this request. `read`: how the
+    keys are read (WALK, FILTERED)."""
     after_mark = cursors.decode(sort_key, after)
     before_mark = cursors.decode(sort_key, before) if after_mark is None else None
     backwards = before_mark is not None
@@ -266,10 +282,10 @@ def board_page(structure_id: int, conditions, sort_key: str, descending: bool, *
     toward = "after" if after_mark is not None else ("before" if backwards else None)
     values = {} if mark is None else {"mark_value": mark[0], "mark_id": mark[1]}
     if params is not None:
-        statement = _kept_page_statement(conditions, sort_key, descending, toward, per_page)
+        statement = _kept_page_statement(conditions, sort_key, descending, toward, per_page, read)
         values.update(params)
     else:
-        statement = _page_statement(structure_id, conditions, sort_key, descending, toward, per_page)
+        statement = _page_statement(structure_id, conditions, sort_key, descending, toward, per_page, read)
     rows = db.session.execute(statement, values).all()
     more = len(rows) > per_page
     rows = rows[:per_page]
@@ -297,18 +313,19 @@ class KeptConditions:
 
 
 @lru_cache(maxsize=512)
-def _kept_page_statement(conditions: KeptConditions, sort_key: str, descending: bool, toward: str | None, per_page: int):
+def _kept_page_statement(conditions: KeptConditions, sort_key: str, descending: bool, toward: str | None, per_page: int,
+                         read: str = WALK):
     """`_page_statement` for conditions built once:
     building the page's statement, its tenant's criteria and its cache key on every request was about a twentieth
     of the Tableau de bord's CPU (bench/page_cpu.py)."""
     return access.built_once(_page_statement(bindparam("structure_id"), list(conditions.conditions), sort_key, descending,
-                                             toward, per_page))
+                                             toward, per_page, read))
 
 
 def _page_statement(structure_id, conditions: list, sort_key: str, descending: bool, toward: str | None,
-                    per_page: int):
+                    per_page: int, read: str = WALK):
     """The statement of a page of the list: `toward` the cursor's side ("after", "before", None: the first page),
-    the cursor's row bound as `mark_value` and `mark_id`."""
+    the cursor's row bound as `mark_value` and `mark_id`; its keys read as `read` says (WALK, FILTERED)."""
     column = SORT_COLUMNS[sort_key]
     key = tuple_(column, BoardRow.piece_id)
     mark = tuple_(bindparam("mark_value", type_=column.type), bindparam("mark_id", type_=BoardRow.piece_id.type))
@@ -324,8 +341,18 @@ def _page_statement(structure_id, conditions: list, sort_key: str, descending: b
     # by primary key. Selecting the wide rows directly let the planner, misled by the row-level security filter
     # repeating the structure's equality (estimated 44 rows for 1 579), read every row of the structure and sort
     # them (42 ms for the MOA at 20 000 pieces; 0.8 ms in two steps).
-    keys = (select(BoardRow.piece_id.label("piece_id"), column.label("sort_value")).where(*conditions)
-            .order_by(*order).limit(per_page + 1).subquery("page_keys"))
+    if read == FILTERED:
+        # The filtered rows apart (OFFSET 0: a subquery PostgreSQL plans on its own, without the sort's order, hence
+        # through the filters' index), then their top sorted.
+        selected = (select(BoardRow.piece_id.label("piece_id"), column.label("sort_value")).where(*conditions)
+                    .offset(0).subquery("selected"))
+        selected_order = ([selected.c.sort_value.desc(), selected.c.piece_id.desc()] if reverse
+                          else [selected.c.sort_value.asc(), selected.c.piece_id.asc()])
+        keys = (select(selected.c.piece_id, selected.c.sort_value).order_by(*selected_order).limit(per_page + 1)
+                .subquery("page_keys"))
+    else:
+        keys = (select(BoardRow.piece_id.label("piece_id"), column.label("sort_value")).where(*conditions)
+                .order_by(*order).limit(opaque_limit(per_page + 1)).subquery("page_keys"))
     shown = SHOWN
     key_order = ([keys.c.sort_value.desc(), keys.c.piece_id.desc()] if reverse
                  else [keys.c.sort_value.asc(), keys.c.piece_id.asc()])

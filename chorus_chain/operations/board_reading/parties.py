@@ -8,7 +8,7 @@ company whose pieces the structure sees, after compaction), each read bounded by
 - `is_offered`: whether a company typed in the URL is one of those (one probe of its row);
 - `money_lines` / `money_page`: « Montants par entreprise », the titulaire's (mandataire's, co-traitant's) panel: the
   parties working under its own, with what they invoiced, what was validated and paid (the rollups by emitting party,
-  as `counts.party_sums`). The panel shows `PANEL_LINES` of them, those to look at first, and the others summed; the
+  probed by its whole key). The panel shows `PANEL_LINES` of them, those to look at first, and the others summed; the
   whole list is a page of its own, keyset-paginated (marché, name, party).
 
 Every query names the structure (the read model's row-level security is the same equality).
@@ -24,7 +24,7 @@ from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import Marche, MarcheParty
 from chorus_chain.models.board import BoardPartyCount
-from chorus_chain.operations.board_reading import counts, keyset
+from chorus_chain.operations.board_reading import keyset
 from chorus_chain.operations.board_reading.planning import opaque_limit
 
 ZERO = Decimal("0.00")
@@ -176,9 +176,12 @@ class MoneyPanel:
         return len(self.lines) + self.rest.count
 
 
-def _under(structure_id: int):
-    """The parties working under one of the structure's confirmed parties (sous-traitants, co-traitants)."""
-    mine = select(MarcheParty.id).where(MarcheParty.structure_id == structure_id, MarcheParty.status == "confirmed")
+def _under(structure_id: int, own: list[int] | None = None):
+    """The parties working under one of the structure's confirmed parties (sous-traitants, co-traitants). `own`: the
+    ids of those parties when already read (`dashboard.parts_of`): the parent index is then probed for each of them;
+    as a subquery, PostgreSQL joined it to the whole index of parents (every sous-traitant of the platform)."""
+    mine = own if own is not None else select(MarcheParty.id).where(MarcheParty.structure_id == structure_id,
+                                                                     MarcheParty.status == "confirmed")
     return (select(MarcheParty.id, MarcheParty.name, MarcheParty.role, MarcheParty.marche_id,
                    MarcheParty.montant_ttc, Marche.reference)
             .join(Marche, Marche.id == MarcheParty.marche_id)
@@ -191,24 +194,30 @@ def _line(row) -> MoneyLine:
     return MoneyLine(party_id, name, role, reference, accepted, Decimal(invoiced), Decimal(validated), Decimal(paid))
 
 
-def money_lines(structure_id: int, limit: int = PANEL_LINES) -> MoneyPanel:
+def money_lines(structure_id: int, limit: int = PANEL_LINES, own: list[int] | None = None) -> MoneyPanel:
     """The panel: the `limit` lines to look at first — a DC4 ceiling passed, then one in sight, then the most
-    validated and not yet paid, then by marché and name — and the others summed. One query: the sums of every
-    party under the structure's (their rows of the rollup: bounded by its marchés and their companies, not by the
-    pieces), ranked and cut by the database, each line carrying the totals of all (a window)."""
-    under = _under(structure_id).subquery("under")
-    sums = counts.party_sums(structure_id, select(under.c.id))
-    invoiced = func.coalesce(sums.c.invoiced, 0)
-    validated = func.coalesce(sums.c.validated, 0)
-    paid = func.coalesce(sums.c.paid, 0)
-    attention = case((and_(under.c.montant_ttc > 0, invoiced > under.c.montant_ttc), 0),
-                     (and_(under.c.montant_ttc > 0, invoiced >= under.c.montant_ttc * CEILING_WARNING), 1), else_=2)
+    validated and not yet paid, then by marché and name — and the others summed. One query: the parties under the
+    structure's own (`own`: their ids, `_under`), each with the sums of its rows of the rollup (probed by the
+    rollup's whole key: structure, its marché, itself), ranked and cut by the database, each line carrying the
+    totals of all (a window). Bounded by the structure's companies, not by the platform's nor by the pieces."""
+    under = _under(structure_id, own).subquery("under")
+    counted = and_(BoardPartyCount.structure_id == structure_id, BoardPartyCount.marche_id == under.c.marche_id,
+                   BoardPartyCount.emitter_party_id == under.c.id)
+    sums = (select(under.c.id, under.c.name, under.c.role, under.c.reference, under.c.montant_ttc,
+                   func.coalesce(func.sum(BoardPartyCount.sent_ttc), 0).label("invoiced"),
+                   func.coalesce(func.sum(BoardPartyCount.validated_ttc), 0).label("validated"),
+                   func.coalesce(func.sum(BoardPartyCount.paid), 0).label("paid"))
+            .select_from(under).outerjoin(BoardPartyCount, counted)
+            .group_by(under.c.id, under.c.name, under.c.role, under.c.reference, under.c.montant_ttc)
+            .subquery("sums"))
+    invoiced, validated, paid = sums.c.invoiced, sums.c.validated, sums.c.paid
+    attention = case((and_(sums.c.montant_ttc > 0, invoiced > sums.c.montant_ttc), 0),
+                     (and_(sums.c.montant_ttc > 0, invoiced >= sums.c.montant_ttc * CEILING_WARNING), 1), else_=2)
     rows = db.session.execute(
-        select(under.c.id, under.c.name, under.c.role, under.c.reference, under.c.montant_ttc, invoiced, validated,
+        select(sums.c.id, sums.c.name, sums.c.role, sums.c.reference, sums.c.montant_ttc, invoiced, validated,
                paid, func.count().over(), func.sum(invoiced).over(), func.sum(validated).over(),
                func.sum(paid).over())
-        .select_from(under).outerjoin(sums, sums.c.party_id == under.c.id)
-        .order_by(attention, (validated - paid).desc(), under.c.reference, under.c.name, under.c.id)
+        .order_by(attention, (validated - paid).desc(), sums.c.reference, sums.c.name, sums.c.id)
         .limit(limit)).all()
     lines = [_line(row) for row in rows]
     if not rows:
