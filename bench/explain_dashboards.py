@@ -60,6 +60,10 @@ def variants() -> list[tuple[str, str]]:
              ("board:number-start-montant", "/s/{siret}/tableau-de-bord?number=F&tri=-montant"),
              ("board:number-full-montant", "/s/{siret}/tableau-de-bord?number={number}&tri=-montant"),
              ("board:emitter-montant", "/s/{siret}/tableau-de-bord?party_id={party_id}&tri=-montant"),
+             # A status on another sort than the date (`dashboard.page_read`: the status's rows sorted, up to CAP),
+             # and the cadre, which no index holds (the sort's index walked).
+             ("board:status-montant", "/s/{siret}/tableau-de-bord?status=A_VALIDER_1&tri=-montant"),
+             ("board:cadre", "/s/{siret}/tableau-de-bord?cadre=A10"),
              ("entreprises", "/s/{siret}/tableau-de-bord/entreprises")]
     for key in SORTS:
         pages += [(f"board:tri={key}", f"/s/{{siret}}/tableau-de-bord?tri={key}"),

@@ -8,6 +8,10 @@ input is its opening written once by WTForms itself around a marker value (its a
 `value` last), the options of a select are escaped once per list of choices, and what varies between two requests is
 the value typed and the option selected. A field with errors (never on this GET form, which is not validated) goes
 through WTForms as before. tests/integration/test_dashboard.py compares both writers over many states of the form.
+
+The Synthèse's one filter, its marché, is a plain select of the structure's marchés (`marche_options`): hundreds of
+options for a large structure (at a million pieces 180 to 819 for the benchmark's busy accounts), which its template's
+loop wrote at about 1.2 µs each.
 """
 from __future__ import annotations
 
@@ -96,3 +100,11 @@ def filter_field(field, help: str | None = None) -> Markup:
 @lru_cache(maxsize=64)
 def _label(field_id: str, text: str) -> str:
     return f'<label for="{escape(field_id)}">{escape(text)}</label>'
+
+
+def marche_options(marches, chosen: int | None) -> Markup:
+    """The options of the Synthèse's marché filter, as `synthese.html`'s loop wrote them: one per (id, reference) of
+    `marches` (`marches.marche_choices`), the chosen marché's marked `selected`. Half the CPU of the loop (819
+    options: 1.0 → 0.5 ms); tests/unit/test_filter_fields.py compares both."""
+    return Markup("".join(f'<option value="{marche.id}"{" selected" if marche.id == chosen else ""}>'
+                          f'{escape(marche.reference)}</option>' for marche in marches))

@@ -46,6 +46,7 @@ def dashboard_helpers():
             "action_prefix": action_prefix, "say": tresorerie_rules.say,
             "listed_action_form": work_actions.listed_action_form, "work_item_head": work_items.work_item_head,
             "filter_field": filter_fields.filter_field, "filter_select": filter_fields.select_html,
+            "marche_options": filter_fields.marche_options,
             "board_list_rows": board_rows.list_rows, "waiting_table": board_rows.waiting_table,
             "clock_rows": board_rows.clock_rows, "board_sort_link": board_rows.sort_link,
             "overdue_html": overdue_list.overdue_html}
