@@ -2,19 +2,27 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from functools import cache
 
-from sqlalchemy import event, func, select, text, union_all
+from sqlalchemy import TextClause, event, text
 
 from chorus_chain import access
 from chorus_chain.extensions import db
 
 
+@cache
+def _counting() -> TextClause:
+    """One SELECT of every table's name and row count, written once: the fuzz suites count after each of their
+    thousand requests, and building (then keying for the cache) a UNION of sixty SQLAlchemy SELECTs each time cost
+    more than running it (test_fuzz_inputs, profiled: 48 ms a count, a third of the test)."""
+    return text(" UNION ALL ".join(f"SELECT '{table.name}' AS name, count(*) AS n FROM \"{table.name}\""
+                                   for table in db.metadata.sorted_tables))
+
+
 def row_counts(app) -> dict[str, int]:
     """{table: rows} over every table of the models, read across tenants (one query)."""
     with app.test_request_context(), access.system_access("tests: counting every table's rows"):
-        tables = db.metadata.sorted_tables
-        query = union_all(*(select(func.count().label("n")).select_from(table) for table in tables))
-        return dict(zip((t.name for t in tables), db.session.execute(query).scalars()))
+        return dict(db.session.execute(_counting()).all())
 
 
 @contextmanager
