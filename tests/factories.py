@@ -92,6 +92,15 @@ def bank_account(structure: Structure, iban: str = "FR7630006000011234567890189"
     return row
 
 
+def member_client(app, structure: Structure, **rights):
+    """A test client logged in as a new member of `structure` (a detached handle) holding these rights."""
+    reader = quick_account(app)
+    member(app, structure, reader, **rights)
+    client = app.test_client()
+    login(client, reader)
+    return client
+
+
 def login(client, account: Account, password: str = PASSWORD):
     response = client.post("/connexion", data={"email": account.email, "password": password})
     assert response.status_code == 302, response.get_data(as_text=True)[:500]

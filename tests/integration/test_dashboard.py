@@ -368,10 +368,7 @@ def test_board_without_the_rights_to_read_pieces_says_why_and_sends_no_list(app,
     with app.app_context():
         structure = db.session.get(Structure, w.mandataire.structure_id)
         db.session.expunge(structure)
-    reader = factories.quick_account(app)
-    factories.member(app, structure, reader, emises="consultation", travaux="none", recues="none")
-    client = app.test_client()
-    factories.login(client, reader)
+    client = factories.member_client(app, structure, emises="consultation", travaux="none", recues="none")
     url = f"/s/{w.mandataire.siret}/tableau-de-bord"
     page = client.get(url)
     assert page.status_code == 200 and "ne couvrent pas les pièces" in text(page)

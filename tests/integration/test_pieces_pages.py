@@ -358,10 +358,8 @@ def test_depositing_needs_the_modification_right_of_the_piece_domain(app, world)
     with app.app_context():
         structure = db.session.scalar(select(Structure).where(Structure.siret == SIRET["st_platrerie"]))
         db.session.expunge(structure)
-    reader = factories.quick_account(app)
-    factories.member(app, structure, reader, emises="modification", travaux="consultation", recues="consultation")
-    client = app.test_client()
-    factories.login(client, reader)
+    client = factories.member_client(app, structure, emises="modification", travaux="consultation",
+                                     recues="consultation")
     assert client.get(new_url(world)).status_code == 403  # an A10 is a works piece: "travaux" modification
     assert client.post(f"/s/{SIRET['st_platrerie']}/pieces/nouvelle/{world['marche_id']}",
                        data=draft_fields(world, "T-RIGHT")).status_code == 403

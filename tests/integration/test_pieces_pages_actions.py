@@ -279,10 +279,7 @@ def test_who_sees_the_piece_and_who_may_act(app, world):
     with app.app_context():
         durand = db.session.scalar(select(Structure).where(Structure.siret == SIRET["mandataire"]))
         db.session.expunge(durand)
-    reader = factories.quick_account(app)
-    factories.member(app, durand, reader, emises="consultation", travaux="consultation", recues="consultation")
-    client = app.test_client()
-    factories.login(client, reader)
+    client = factories.member_client(app, durand, emises="consultation", travaux="consultation", recues="consultation")
     base = f"/s/{SIRET['mandataire']}/pieces"
     page = text(client.get(f"{base}/{piece_id}"))
     assert "il vous faut le droit « Factures de travaux – modification »" in page
