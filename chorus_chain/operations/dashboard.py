@@ -412,13 +412,13 @@ def page_read(filters: Filters, works: bool | None, sort_key: str, total: int | 
     - else the sort's index in its order (WALK), the rows kept being more than CAP: about (page + 1) × the
       structure's rows / their number entries read (the member's `works` or a cadre alone are no index's column)."""
     equalities = [value for value in (filters.marche_id, filters.party_id, filters.status or None) if value is not None]
+    period = filters.deposited_from is not None or filters.deposited_to is not None
     dimensions_only = works is None and filters.cadre is None and not filters.number
-    if dimensions_only and not equalities and filters.deposited_from is None and filters.deposited_to is None:
+    if dimensions_only and not equalities and not period:
         return lists.WALK
     if dimensions_only and sort_key == "date" and len(equalities) <= 1:
         return lists.WALK
-    indexed = bool(equalities) or filters.deposited_from is not None or filters.deposited_to is not None \
-        or bool(filters.number)
+    indexed = bool(equalities) or period or bool(filters.number)
     if indexed and total is not None and total <= counts.CAP:
         return lists.FILTERED
     return lists.WALK

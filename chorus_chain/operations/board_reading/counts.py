@@ -65,18 +65,7 @@ def rollup_groups(conditions: list) -> list[Group]:
     """The selected buckets summed by status and marché (a bucket whose deltas cancel out is no group), then joined
     to the marchés' references (the groups', not each bucket's: on a few hundred marchés the planner read the whole
     table once per bucket). One query, bounded by the buckets the filters select."""
-    n = func.sum(BoardCount.n)
-    summed = (select(BoardCount.status, BoardCount.marche_id, n.label("n"),
-                     func.coalesce(func.sum(BoardCount.signed_ttc), 0).label("amount"),
-                     func.coalesce(func.sum(BoardCount.paid), 0).label("paid"),
-                     func.coalesce(func.sum(BoardCount.under_way), 0).label("under_way"))
-              .where(*conditions).group_by(BoardCount.status, BoardCount.marche_id).having(n != 0)
-              .subquery("summed"))
-    rows = db.session.execute(
-        select(summed.c.status, summed.c.marche_id, Marche.reference, summed.c.n, summed.c.amount, summed.c.paid,
-               summed.c.under_way).join(Marche, Marche.id == summed.c.marche_id)).all()
-    return [Group(status, marche_id, reference, int(count), Decimal(amount), Decimal(paid), int(under_way))
-            for status, marche_id, reference, count, amount, paid, under_way in rows]
+    return _groups(BoardCount, conditions)
 
 
 def status_groups(structure_id: int, works: bool | None, status: str) -> list[Group]:
@@ -85,17 +74,25 @@ def status_groups(structure_id: int, works: bool | None, status: str) -> list[Gr
     conditions = [BoardStatusMarcheCount.structure_id == structure_id, BoardStatusMarcheCount.status == status]
     if works is not None:
         conditions.append(BoardStatusMarcheCount.works == works)
-    n = func.sum(BoardStatusMarcheCount.n)
-    summed = (select(BoardStatusMarcheCount.marche_id, n.label("n"),
-                     func.coalesce(func.sum(BoardStatusMarcheCount.signed_ttc), 0).label("amount"),
-                     func.coalesce(func.sum(BoardStatusMarcheCount.paid), 0).label("paid"),
-                     func.coalesce(func.sum(BoardStatusMarcheCount.under_way), 0).label("under_way"))
-              .where(*conditions).group_by(BoardStatusMarcheCount.marche_id).having(n != 0).subquery("summed"))
+    return _groups(BoardStatusMarcheCount, conditions)
+
+
+def _groups(table, conditions: list) -> list[Group]:
+    """The rows of a rollup keyed by status and marché (`table`: `board_count` or `board_status_marche_count`, with
+    the pieces' sums) under `conditions`, summed by status and marché — groups whose deltas cancel out dropped — and
+    joined to the marchés' references."""
+    n = func.sum(table.n)
+    summed = (select(table.status, table.marche_id, n.label("n"),
+                     func.coalesce(func.sum(table.signed_ttc), 0).label("amount"),
+                     func.coalesce(func.sum(table.paid), 0).label("paid"),
+                     func.coalesce(func.sum(table.under_way), 0).label("under_way"))
+              .where(*conditions).group_by(table.status, table.marche_id).having(n != 0)
+              .subquery("summed"))
     rows = db.session.execute(
-        select(summed.c.marche_id, Marche.reference, summed.c.n, summed.c.amount, summed.c.paid, summed.c.under_way)
-        .join(Marche, Marche.id == summed.c.marche_id)).all()
+        select(summed.c.status, summed.c.marche_id, Marche.reference, summed.c.n, summed.c.amount, summed.c.paid,
+               summed.c.under_way).join(Marche, Marche.id == summed.c.marche_id)).all()
     return [Group(status, marche_id, reference, int(count), Decimal(amount), Decimal(paid), int(under_way))
-            for marche_id, reference, count, amount, paid, under_way in rows]
+            for status, marche_id, reference, count, amount, paid, under_way in rows]
 
 
 def capped_groups(conditions: list, along: tuple = ()) -> list[Group] | None:
