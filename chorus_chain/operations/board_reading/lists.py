@@ -335,7 +335,10 @@ def _page_statement(structure_id, conditions: list, sort_key: str, descending: b
         conditions = [*conditions, key > mark if descending else key < mark]
     # Going back reads the index the other way from the cursor, then shows the rows in the page's order.
     reverse = descending != (toward == "before")
-    order = [column.desc(), BoardRow.piece_id.desc()] if reverse else [column.asc(), BoardRow.piece_id.asc()]
+
+    def in_order(value, piece_id) -> list:  # the sort's value, then the piece id, in the direction read
+        return [value.desc(), piece_id.desc()] if reverse else [value.asc(), piece_id.asc()]
+
     # Two steps in one statement: the page's keys first — (piece_id, sort value) only, which the sort's index holds,
     # so PostgreSQL reads per_page + 1 entries of it backwards or forwards (an index-only scan) — then their rows
     # by primary key. Selecting the wide rows directly let the planner, misled by the row-level security filter
@@ -346,20 +349,18 @@ def _page_statement(structure_id, conditions: list, sort_key: str, descending: b
         # through the filters' index), then their top sorted.
         selected = (select(BoardRow.piece_id.label("piece_id"), column.label("sort_value")).where(*conditions)
                     .offset(0).subquery("selected"))
-        selected_order = ([selected.c.sort_value.desc(), selected.c.piece_id.desc()] if reverse
-                          else [selected.c.sort_value.asc(), selected.c.piece_id.asc()])
-        keys = (select(selected.c.piece_id, selected.c.sort_value).order_by(*selected_order).limit(per_page + 1)
+        keys = (select(selected.c.piece_id, selected.c.sort_value)
+                .order_by(*in_order(selected.c.sort_value, selected.c.piece_id)).limit(per_page + 1)
                 .subquery("page_keys"))
     else:
         keys = (select(BoardRow.piece_id.label("piece_id"), column.label("sort_value")).where(*conditions)
-                .order_by(*order).limit(opaque_limit(per_page + 1)).subquery("page_keys"))
+                .order_by(*in_order(column, BoardRow.piece_id)).limit(opaque_limit(per_page + 1))
+                .subquery("page_keys"))
     shown = SHOWN
-    key_order = ([keys.c.sort_value.desc(), keys.c.piece_id.desc()] if reverse
-                 else [keys.c.sort_value.asc(), keys.c.piece_id.asc()])
     return (select(*_listed_columns(shown), keys.c.sort_value)
             .select_from(keys)
             .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
-            .join(Piece, Piece.id == keys.c.piece_id).order_by(*key_order))
+            .join(Piece, Piece.id == keys.c.piece_id).order_by(*in_order(keys.c.sort_value, keys.c.piece_id)))
 
 
 def own_sent(structure_id: int, works: bool | None, limit: int) -> list[tuple[Piece, Marche]]:
