@@ -3,16 +3,21 @@ requests to join the structure waiting beside « Approbations » for a member wh
 
 One statement for both, the first time the page shows either, kept for the rest of the request: they were two
 statements on every page of a member who approves (a round trip, a plan and an ORM execution each), and the
-Tableau de bord's panel already shares the bell's count (`g.unread_count`). The page is rendered after the
+Tableau de bord's panel already shares the bell's count (`g.unread_count`), and reads its newest unread
+notifications with it (`unread_panel`: one statement for the panel and the layout). The page is rendered after the
 request's own changes, so what is kept is what the page would have read.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 
 from flask import g
 from flask_login import current_user
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, true
+
+from chorus_chain.models import Notification
 
 from chorus_chain import access
 from chorus_chain.extensions import db
@@ -39,6 +44,30 @@ def pending_approvals() -> int:
     if "pending_approvals" not in g:
         _read()
     return g.pending_approvals
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadLine:
+    """An unread notification as the Tableau de bord's panel shows it (`dashboard/_notifications.html`)."""
+
+    created_at: datetime
+    text: str
+    url: str
+    items: list | None
+
+
+def unread_panel(limit: int) -> tuple[int, list[UnreadLine]]:
+    """The bell's count and the newest `limit` unread notifications (the Tableau de bord's panel), in one statement
+    with the pending approvals when the page needs them too: the count is kept for the layout (`g.unread_count`).
+    Two statements before (the layout's counts, then the panel's rows as `Notification` entities)."""
+    pending = "pending_approvals" not in g and _approves()
+    rows = db.session.execute(_panel_statement(pending, limit),
+                              {"account_id": current_user.id, "structure_id": g.structure.id}).all()
+    g.unread_count = rows[0].unread
+    if pending:
+        g.pending_approvals = rows[0].pending
+    return g.unread_count, [UnreadLine(row.created_at, row.text, row.url, row.items) for row in rows
+                            if row.id is not None]
 
 
 def _in_structure() -> bool:
@@ -71,3 +100,17 @@ def _statement(unread: bool, pending: bool):
     if pending:
         columns.append(organisation_ops.pending_count_of(bindparam("structure_id")).label("pending"))
     return access.built_once(select(*columns))
+
+
+@cache
+def _panel_statement(pending: bool, limit: int):
+    """`unread_panel`'s statement: the counts (one row, `_statement`'s columns) outer-joined to the newest unread
+    rows, so that the counts come back when none is unread. Built once per process and variant."""
+    counted = _statement(True, pending).subquery("counted")
+    keys = notification_ops.unread_keys_of(bindparam("account_id"), bindparam("structure_id"), limit)
+    latest = (select(Notification.id, Notification.created_at, Notification.text, Notification.url,
+                     Notification.items).join(keys, keys.c.id == Notification.id).subquery("latest"))
+    return access.built_once(
+        select(*counted.c, latest.c.id, latest.c.created_at, latest.c.text, latest.c.url, latest.c["items"])
+        .select_from(counted.outerjoin(latest, true()))
+        .order_by(latest.c.created_at.desc(), latest.c.id.desc()))

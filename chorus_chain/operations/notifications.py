@@ -284,14 +284,21 @@ def unread_notifications(account: Account, structure: Structure, limit: int = 20
                                                               "structure_id": structure.id}))
 
 
+def unread_keys_of(account_id, structure_id, limit: int):
+    """The keys (id, created_at) of the newest `limit` unread notifications of an account in a structure, as a
+    subquery: `ix_notification_unread` read backwards under a limit hidden from the planner (`unread_notifications`
+    says why); the ids may be bound parameters."""
+    return (select(Notification.id.label("id"), Notification.created_at.label("created_at")).where(
+        Notification.account_id == account_id, Notification.structure_id == structure_id,
+        Notification.read_at.is_(None)).order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(opaque_limit(limit)).subquery("unread_keys"))
+
+
 @lru_cache(maxsize=8)
 def _unread_statement(limit: int):
     """`unread_notifications`' statement, the account and the structure bound: built once per process
-    (`access.built_once`; the Tableau de bord's panel runs it on every request)."""
-    keys = (select(Notification.id.label("id"), Notification.created_at.label("created_at")).where(
-        Notification.account_id == bindparam("account_id"), Notification.structure_id == bindparam("structure_id"),
-        Notification.read_at.is_(None)).order_by(Notification.created_at.desc(), Notification.id.desc())
-        .limit(opaque_limit(limit)).subquery("unread_keys"))
+    (`access.built_once`)."""
+    keys = unread_keys_of(bindparam("account_id"), bindparam("structure_id"), limit)
     return access.built_once(select(Notification).join(keys, keys.c.id == Notification.id)
                              .order_by(keys.c.created_at.desc(), keys.c.id.desc()))
 

@@ -11,7 +11,6 @@ for every answer by `web`).
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
-from flask_login import current_user
 
 from chorus_chain import layout_counts, plan_cache, web
 from chorus_chain.blueprints.dashboard import (board_fragment, board_rows, filter_fields, overdue_list, work_actions,
@@ -231,7 +230,7 @@ def notifications():
 
 
 def _notifications_context() -> dict:
-    account = current_user._get_current_object()
-    # The bell's own count (layout_counts: read once per request, with the pending approvals beside « Approbations »).
-    return dict(unread=layout_counts.unread_notifications(),
-                latest=ops.unread_notifications(account, g.structure, limit=NOTIFICATIONS_SHOWN))
+    # The bell's own count and the panel's rows (layout_counts: one statement, with the pending approvals beside
+    # « Approbations »; the layout reads the count kept).
+    unread, latest = layout_counts.unread_panel(NOTIFICATIONS_SHOWN)
+    return dict(unread=unread, latest=latest)
