@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cache, lru_cache
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, case, func, select
 
@@ -42,6 +43,7 @@ from chorus_chain.operations import OperationError
 from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import pieces_actions
 from chorus_chain.operations.board_reading import counts, lists, marches, numbers, parties
+from chorus_chain.operations.board_reading import overview as overview_sums
 from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.operations.decompte_general import reading as dg_reading
 from chorus_chain.operations.etat_pieces import reading as etat_reading
@@ -97,30 +99,56 @@ SORTS = tuple(lists.SORT_COLUMNS)
 DEFAULT_SORT = "-date"
 
 
+class MarcheChoice(NamedTuple):
+    """A marché as the filters offer it (`marches.marche_choices`' rows: `id`, `reference`)."""
+
+    id: int
+    reference: str
+
+
+@dataclass(frozen=True)
+class OwnParties:
+    """The structure's confirmed rows of parties, as the Tableau de bord reads them once: the parts it plays (each
+    with its marché ids), its parties' ids (« Montants par entreprise » probes the parties under each of them:
+    `parties.money_lines`) and its marchés by reference (the marché filter's choices, as `marches.marche_choices`
+    gives them: the same rows)."""
+
+    parts: dict[str, list[int]]
+    party_ids: list[int]
+    marches: list[MarcheChoice]
+
+
 @cache
-def _parts_statement():
-    """The structure's confirmed rows of parties: built once per process (`access.built_once`), as every statement
-    the Tableau de bord runs on each request whatever its filters."""
-    return access.built_once(select(MarcheParty.role, MarcheParty.marche_id, MarcheParty.id).where(
-        MarcheParty.structure_id == bindparam("structure_id"), MarcheParty.status == "confirmed"))
+def _own_statement():
+    """`parties.own_rows` by marché reference (the filter's order: the database's collation, not Python's), the
+    structure bound: built once per process (`access.built_once`)."""
+    rows = parties.own_rows(bindparam("structure_id")).subquery("own")
+    return access.built_once(select(rows).order_by(rows.c.reference, rows.c.id))
+
+
+def own_parties(structure: Structure) -> OwnParties:
+    """What the Tableau de bord reads of the structure's own parties (`parties.own_rows`): its panels' parts, its
+    parties' ids and its marché filter's choices. One query; none on the page, which reads them with its filter's
+    companies (`filter_reads`)."""
+    return _own_parties_of(db.session.execute(_own_statement(), {"structure_id": structure.id}))
+
+
+def _own_parties_of(rows) -> OwnParties:
+    """`OwnParties` of the own rows (role, marché, party, reference) in the order of the marchés' references."""
+    found: dict[str, list[int]] = defaultdict(list)
+    own, references = [], {}
+    for role, marche_id, party_id, reference in rows:
+        own.append(party_id)
+        references[marche_id] = reference
+        part = _PARTS_OF_ROLE.get(role)
+        if part and marche_id not in found[part]:
+            found[part].append(marche_id)
+    return OwnParties(dict(found), sorted(own), [MarcheChoice(*item) for item in references.items()])
 
 
 def parts_of(structure: Structure) -> dict[str, list[int]]:
     """The parts the structure plays on its marchés (confirmed rows), each with its marché ids: one query."""
-    return _parts_and_parties(structure)[0]
-
-
-def _parts_and_parties(structure: Structure) -> tuple[dict[str, list[int]], list[int]]:
-    """`parts_of`, and the ids of the structure's confirmed parties (« Montants par entreprise » probes the parties
-    under each of them: `parties.money_lines`): one query."""
-    found: dict[str, list[int]] = defaultdict(list)
-    own = []
-    for role, marche_id, party_id in db.session.execute(_parts_statement(), {"structure_id": structure.id}):
-        own.append(party_id)
-        part = _PARTS_OF_ROLE.get(role)
-        if part and marche_id not in found[part]:
-            found[part].append(marche_id)
-    return dict(found), sorted(own)
+    return own_parties(structure).parts
 
 
 # --- Synthèse: the work list -----------------------------------------------------------------------------------------
@@ -334,8 +362,8 @@ def overview(structure: Structure, filters: Filters, works: bool | None) -> Over
     other filters that are all dimensions of `board_count`: one query on its buckets the filters select. Else one on
     at most `counts.CAP + 1` rows of board_row (beyond: `more_than`)."""
     if not filters.active():
-        lines, others = marches.marche_lines(structure.id, works)
-        return Overview(_by_status(counts.status_sums(structure.id, works)), lines, other_marches=others)
+        by_status, (lines, others) = overview_sums.unfiltered(structure.id, works)
+        return Overview(_by_status(by_status), lines, other_marches=others)
     if filters == Filters(status=filters.status):  # a status alone: its own rollup, one row per marché
         groups = counts.status_groups(structure.id, works, filters.status)
     elif is_rollup(filters):
@@ -435,6 +463,15 @@ def filter_parties(structure: Structure, marche_id: int | None = None,
     return parties.offer(structure.id, marche_id, chosen)
 
 
+def filter_reads(structure: Structure, marche_id: int | None = None,
+                 chosen: int | None = None) -> tuple[parties.Offer, OwnParties]:
+    """What the Tableau de bord's filters read: the companies offered (`filter_parties`) and the structure's own
+    parties (`own_parties`: the marché filter's choices, and the panels' parts), in one statement
+    (`parties.offer_and_own`; two before, three with `marches.marche_choices`)."""
+    offer, own = parties.offer_and_own(structure.id, marche_id, chosen)
+    return offer, _own_parties_of(own)
+
+
 # --- Panels per part -------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -481,7 +518,7 @@ def subcontractors(structure: Structure, limit: int | None = None,
     `subcontractor_page`. Sums of the engine's figures from the rollups: one query (and one for the structure's
     own parties when `own`, their ids, was not read already: `panels` reads them with its parts)."""
     if own is None:
-        own = _parts_and_parties(structure)[1]
+        own = own_parties(structure).party_ids
     return parties.money_lines(structure.id, parties.PANEL_LINES if limit is None else limit, own)
 
 
@@ -645,8 +682,16 @@ def etats_by_marche(marche_ids: list[int], limit: int = PANEL_SIZE) -> tuple[lis
     the last issued number only for the marchés shown (the (marché, number) index, read backwards)."""
     if not marche_ids:
         return [], 0
+    rows = db.session.execute(_etats_statement(limit), {"marche_ids": sorted(set(marche_ids))}).all()
+    return [DraftEtats(*row[:4]) for row in rows], (int(rows[0][4]) if rows else 0)
+
+
+@lru_cache(maxsize=4)
+def _etats_statement(limit: int):
+    """`etats_by_marche`'s statement, the marchés an expanding bound parameter: built once per process
+    (`access.built_once`; its subqueries and window were built on every MOE's Tableau de bord)."""
     drafts = (select(EtatAcompte.marche_id.label("marche_id"), func.count().label("drafts"))
-              .where(EtatAcompte.status == "draft", EtatAcompte.marche_id.in_(sorted(set(marche_ids))))
+              .where(EtatAcompte.status == "draft", EtatAcompte.marche_id.in_(bindparam("marche_ids", expanding=True)))
               .group_by(EtatAcompte.marche_id).subquery("drafts"))
     shown = (select(drafts.c.marche_id, Marche.reference, drafts.c.drafts, func.count().over().label("total"))
              .join(Marche, Marche.id == drafts.c.marche_id).order_by(Marche.reference, Marche.id).limit(limit)
@@ -654,9 +699,8 @@ def etats_by_marche(marche_ids: list[int], limit: int = PANEL_SIZE) -> tuple[lis
     last_issued = (select(EtatAcompte.number).where(EtatAcompte.marche_id == shown.c.marche_id,
                                                     EtatAcompte.status == "issued")
                    .order_by(EtatAcompte.number.desc()).limit(1).scalar_subquery())
-    rows = db.session.execute(select(shown.c.marche_id, shown.c.reference, shown.c.drafts, last_issued,
-                                     shown.c.total).order_by(shown.c.reference, shown.c.marche_id)).all()
-    return [DraftEtats(*row[:4]) for row in rows], (int(rows[0][4]) if rows else 0)
+    return access.built_once(select(shown.c.marche_id, shown.c.reference, shown.c.drafts, last_issued,
+                                    shown.c.total).order_by(shown.c.reference, shown.c.marche_id))
 
 
 @dataclass(frozen=True)
@@ -737,12 +781,13 @@ class Panels:
         return sum((row.interest.total for row in self.payments if row.interest), ZERO)
 
 
-def panels(structure: Structure, works: bool | None, now: datetime) -> Panels:
+def panels(structure: Structure, works: bool | None, now: datetime, own: OwnParties | None = None) -> Panels:
     """Every panel of the parts the structure plays (a structure may be MOE on one marché and titulaire on
     another). A fixed number of queries per part, the waiting panels of every part read together
-    (`lists.waiting_panels`: two statements for all of them): at most about twenty for a structure playing every
-    part."""
-    parts, own = _parts_and_parties(structure)
+    (`lists.waiting_panels`: one statement for all of them): at most about twenty for a structure playing every
+    part. `own`: the structure's parties when the page read them already (`own_parties`: its marché filter)."""
+    own_read = own_parties(structure) if own is None else own
+    parts, own = own_read.parts, own_read.party_ids
     found = Panels(parts)
     wanted = {name: statuses for part, panel_statuses in WAITING_PANELS.items() if part in parts
               for name, statuses in panel_statuses}

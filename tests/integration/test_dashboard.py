@@ -541,3 +541,25 @@ def test_every_dashboard_page_costs_the_same_queries_whatever_the_number_of_piec
     assert after == before, list(zip([u for _, u, _ in urls], before, after))
     print("queries per page and fragment:", list(zip([u for _, u, _ in urls], after)))
     assert max(after) <= 25, after
+
+
+# What the Tableau de bord costs in statements, per part played (issue 20): the request's floor (account, structure
+# and membership), the filter's companies with the structure's own parties (its marchés, its parts), « Par statut »
+# with « Par marché », the list, the panels of each part, the bell with the unread notifications, the overdue
+# private invoices. Lower it when a change saves one; a change that adds one says why here.
+BOARD_STATEMENTS = {"mandataire": 12, "st1": 14, "moe": 10, "moa": 11}
+
+
+def test_the_tableau_de_bord_runs_no_more_statements_than_counted(app, w):
+    _pieces(app, w, 0, 3)
+    found = {}
+    for who in (w.mandataire, w.st1, w.moe, w.moa):
+        client, url = client_for(app, who), f"/s/{who.siret}/tableau-de-bord"
+        statements_of(app, client, url)  # warm-up: what a first request reads once per process is not the page's
+        # The test's own savepoint around the request (`db`'s outer transaction) is not the page's.
+        found[who.key] = [s for s in statements_of(app, client, url) if "SAVEPOINT" not in s]
+    counted = {key: len(statements) for key, statements in found.items()}
+    assert all(counted[key] <= ceiling for key, ceiling in BOARD_STATEMENTS.items()), (
+        counted, {key: [" ".join(s.split())[:80] for s in found[key]] for key in counted
+                  if counted[key] > BOARD_STATEMENTS[key]})
+    print("Tableau de bord statements per account:", counted)

@@ -155,9 +155,10 @@ def tableau_de_bord():
     now = utcnow()
     allowed, works = pieces_views._works_scope("a_traiter")
     # The companies offered are bounded (a select of thousands is no filter): beyond, those of the chosen marché.
-    offer = board.filter_parties(g.structure, request.args.get("marche_id", type=int),
-                                 request.args.get("party_id", type=int))
-    form = BoardFilterForm(formdata=request.args).set_choices(marches_ops.marche_choices(g.structure), offer.parties)
+    # With the companies, the structure's own parties, read once: the marché filter's choices and the panels' parts.
+    offer, own = board.filter_reads(g.structure, request.args.get("marche_id", type=int),
+                                    request.args.get("party_id", type=int))
+    form = BoardFilterForm(formdata=request.args).set_choices(own.marches, offer.parties)
     filters = form.filters()
     sort = request.args.get("tri") or board.DEFAULT_SORT
     context = dict(form=form, allowed=allowed, works=works, now=now, sort=board.parse_sort(sort), offer=offer,
@@ -177,7 +178,7 @@ def tableau_de_bord():
         return _board(context, party_oob=True)
     if allowed:
         context["board"] = _board(context)
-        context["panels"] = board.panels(g.structure, works, now)
+        context["panels"] = board.panels(g.structure, works, now, own=own)
     return render_template("dashboard/tableau_de_bord.html", **context, **_notifications_context(),
                            overdue_private=_overdue_private())
 

@@ -8,5 +8,8 @@ same equality) and reads rows bounded by what the page shows:
   the sous-traitant's payment tracker (its own pieces, newest first);
 - `counts`: the Tableau de bord's counts and amounts (rollups when every filter is a rollup dimension; else at most
   `CAP` rows of board_row, « plus de 1 000 » beyond) and the sous-traitants' money (rollups by emitting party);
+- `overview`: « Par statut » and « Par marché » of the unfiltered Tableau de bord, in one statement;
+- `parties`: the companies the Tableau de bord names (its filter's offer, with the structure's own parties;
+  « Montants par entreprise »);
 - `cursor`: the keyset cursor, a pure encoding of (sort value, piece id).
 """

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Integer, bindparam, case, func, select
 
+from chorus_chain import access
 from chorus_chain.extensions import db
 from chorus_chain.models import Marche, MarcheParty
 from chorus_chain.models.board import BoardCount, BoardRow, BoardStatusCount, BoardStatusMarcheCount
@@ -143,10 +145,19 @@ def capped_total(counted: int, limit: int) -> tuple[int, int | None]:
 def status_sums(structure_id: int, works: bool | None) -> list[tuple[str, int, Decimal]]:
     """(status, pieces, amount TTC) of every status of the structure's pieces (within `works`), from
     `board_status_count`: rows bounded by the statuses (× 2 for works), whatever the history."""
-    conditions = [BoardStatusCount.structure_id == structure_id]
-    if works is not None:
-        conditions.append(BoardStatusCount.works == works)
+    params = {"structure_id": structure_id} if works is None else {"structure_id": structure_id, "works": works}
+    return [(status, int(count), Decimal(amount))
+            for status, count, amount in db.session.execute(status_sums_statement(works is not None), params)]
+
+
+@lru_cache(maxsize=2)
+def status_sums_statement(by_works: bool):
+    """`status_sums`' statement, the structure (and the member's `works`) bound at execution: built once per
+    process (`access.built_once`), as every statement of the unfiltered Tableau de bord."""
+    conditions = [BoardStatusCount.structure_id == bindparam("structure_id", type_=Integer)]
+    if by_works:
+        conditions.append(BoardStatusCount.works == bindparam("works"))
     n = func.sum(BoardStatusCount.n)
-    return [(status, int(count), Decimal(amount)) for status, count, amount in db.session.execute(
+    return access.built_once(
         select(BoardStatusCount.status, n, func.coalesce(func.sum(BoardStatusCount.signed_ttc), 0))
-        .where(*conditions).group_by(BoardStatusCount.status).having(n != 0))]
+        .where(*conditions).group_by(BoardStatusCount.status).having(n != 0))

@@ -75,7 +75,12 @@ def marche_lines(structure_id: int, works: bool | None,
                  limit: int | None = None) -> tuple[list[MarcheLine], OtherMarches]:
     """The card's lines (`rank` order; `CARD_LINES` of them unless told) and the others summed. One query."""
     limit = CARD_LINES if limit is None else limit
-    rows = db.session.execute(_lines_statement(works, max(limit, 1)), {"structure_id": structure_id}).all()
+    return lines_of(db.session.execute(lines_statement(works, max(limit, 1)), {"structure_id": structure_id}).all(),
+                    limit)
+
+
+def lines_of(rows, limit: int) -> tuple[list[MarcheLine], OtherMarches]:
+    """`marche_lines`' answer from the rows of `lines_statement`."""
     lines = sorted((MarcheLine(marche_id, reference, int(n), Decimal(amount), Decimal(paid), int(under_way))
                     for marche_id, reference, n, amount, paid, under_way, *_ in rows), key=rank)[:limit]
     if not rows:
@@ -89,7 +94,7 @@ def marche_lines(structure_id: int, works: bool | None,
 
 
 @lru_cache(maxsize=32)
-def _lines_statement(works: bool | None, limit: int):
+def lines_statement(works: bool | None, limit: int):
     """`marche_lines`'s statement, the structure bound at execution: built once per process for each rights'
     variant and size of the card (building its subqueries and windows, and their cache key, cost more than running
     it on every Tableau de bord: bench/page_cpu.py). The SQL is the same. The structure's marché rows summed, ranked

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Integer, and_, bindparam, case, distinct, func, literal, null, select, true, union_all
 
+from chorus_chain import access
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import Marche, MarcheParty
@@ -45,7 +47,7 @@ class Offer:
     complete: bool = True
 
 
-def _emitting(structure_id: int, marche_id: int | None = None):
+def _emitting(structure_id, marche_id=None):
     """(marché, emitting party) of the companies whose pieces the structure still sees (deltas not cancelled), in
     the order of `board_party_count`'s index (structure, marché, party): a few rows per company."""
     conditions = [BoardPartyCount.structure_id == structure_id]
@@ -56,7 +58,7 @@ def _emitting(structure_id: int, marche_id: int | None = None):
             .having(func.sum(BoardPartyCount.n) != 0))
 
 
-def _own(structure_id: int, marche_id: int | None = None):
+def _own(structure_id, marche_id=None):
     """The structure's own confirmed parties as a contractor (the `ix_marche_party_structure_status` index)."""
     conditions = [MarcheParty.structure_id == structure_id, MarcheParty.status == "confirmed",
                   MarcheParty.role.in_(Role.CONTRACTORS)]
@@ -77,25 +79,77 @@ def _named(party_ids) -> list[tuple[int, str, str, str]]:
         .order_by(Marche.reference, MarcheParty.name, MarcheParty.id))]
 
 
+def own_rows(structure_id):
+    """The structure's confirmed rows of parties, every role, with their marché's reference: (role, marché, party,
+    reference). `dashboard.own_parties` makes the panels' parts and the marché filter's choices of them."""
+    return (select(MarcheParty.role.label("role"), MarcheParty.marche_id.label("marche_id"),
+                   MarcheParty.id.label("id"), Marche.reference.label("reference"))
+            .join(Marche, Marche.id == MarcheParty.marche_id)
+            .where(MarcheParty.structure_id == structure_id, MarcheParty.status == "confirmed"))
+
+
 def offer(structure_id: int, marche_id: int | None = None, chosen: int | None = None) -> Offer:
     """The companies of the « Entreprise émettrice » filter: those of the chosen marché, or of every marché when the
-    structure sees at most OFFER_MAX. Two queries: the ids — each half cut at OFFER_MAX + 1 in the order of its
-    index (the rows grouped as the index runs: the first groups only), or one marché's rows —, then their
-    names by primary key."""
+    structure sees at most OFFER_MAX (`offer_and_own`)."""
+    return offer_and_own(structure_id, marche_id, chosen)[0]
+
+
+def offer_and_own(structure_id: int, marche_id: int | None = None,
+                  chosen: int | None = None) -> tuple[Offer, list[tuple[str, int, int, str]]]:
+    """The companies of the « Entreprise émettrice » filter, and the structure's own rows of parties (`own_rows`, by
+    marché reference: the Tableau de bord reads them anyway, for its marché filter and its panels). One statement
+    (`_offer_statement`): the ids — each half cut at OFFER_MAX + 1 in the order of its index, or one marché's
+    rows —, how many distinct ones, and the contractors among them named by primary key; beside them, the own rows.
+    Beyond OFFER_MAX (no marché chosen), only the company already chosen is offered, when the structure may see it
+    (two more queries)."""
+    params = {"structure_id": structure_id} if marche_id is None else {"structure_id": structure_id,
+                                                                         "marche_id": marche_id}
+    offered, own = [], []
+    for row in db.session.execute(_offer_statement(marche_id is not None), params):
+        if row.kind == "own":
+            own.append((row.role, row.marche_id, row.id, row.reference))
+        else:
+            offered.append(row)
+    if marche_id is None and offered[0].offered > OFFER_MAX:  # one marché's companies are tens: all offered
+        shown = [chosen] if chosen is not None and is_offered(structure_id, chosen) else []
+        return Offer(_named(shown), complete=False), own
+    return Offer([(row.id, row.name, row.role, row.reference) for row in offered if row.id is not None]), own
+
+
+@lru_cache(maxsize=2)
+def _offer_statement(by_marche: bool):
+    """`offer_and_own`'s statement, the structure (and the marché) bound at execution: built once per process
+    (`access.built_once`). Built on every Tableau de bord, its two halves, their union and the names' query were
+    about a tenth of the page's CPU (bench/page_cpu.py), in two round trips, and the own rows a third.
+
+    The ids are a CTE read twice — counted (distinct: a company both own and emitting is one), and joined to their
+    names (the contractors among them, by primary key) —, the count carried on each row; the names are outer-joined
+    to the count so that a row comes back even when none is a contractor. The own rows are a branch of their own
+    (`kind`), each branch planned apart."""
+    structure_id = bindparam("structure_id", type_=Integer)
+    marche_id = bindparam("marche_id", type_=Integer) if by_marche else None
     emitting, own = _emitting(structure_id, marche_id), _own(structure_id, marche_id)
-    if marche_id is None:
+    if not by_marche:
         # Each half cut at OFFER_MAX + 1 (beyond, none is offered: which ones were read does not matter), the limit
         # hidden from the planner. The grouped half in the order of its index, so that it groups the first rows
         # only; the structure's own parties in none, so that their index (structure, status) is read — ordered by
         # marché, the planner walked the marché index through every party of the marchés.
         emitting = emitting.order_by(*emitting.selected_columns).limit(opaque_limit(OFFER_MAX + 1))
         own = own.limit(opaque_limit(OFFER_MAX + 1))
-    halves = [select(half.subquery().c.emitter_party_id) for half in (emitting, own)]
-    ids = set(db.session.scalars(halves[0].union_all(halves[1])))
-    if marche_id is None and len(ids) > OFFER_MAX:  # one marché's companies are tens: all offered
-        shown = [chosen] if chosen is not None and is_offered(structure_id, chosen) else []
-        return Offer(_named(shown), complete=False)
-    return Offer(_named(ids))
+    halves = [select(half.subquery().c.emitter_party_id.label("party_id")) for half in (emitting, own)]
+    offered = halves[0].union_all(halves[1]).cte("offered")
+    counted = select(func.count(distinct(offered.c.party_id)).label("offered")).subquery("counted")
+    named = (select(MarcheParty.id, MarcheParty.name, MarcheParty.role, MarcheParty.marche_id, Marche.reference)
+             .join(Marche, Marche.id == MarcheParty.marche_id)
+             .where(MarcheParty.id.in_(select(offered.c.party_id)), MarcheParty.role.in_(Role.CONTRACTORS))
+             .subquery("named"))
+    mine = own_rows(structure_id).subquery("mine")
+    both = union_all(
+        select(literal("offer").label("kind"), counted.c.offered, named.c.id, named.c.name, named.c.role,
+               named.c.marche_id, named.c.reference).select_from(counted.outerjoin(named, true())),
+        select(literal("own").label("kind"), null(), mine.c.id, null(), mine.c.role, mine.c.marche_id,
+               mine.c.reference)).subquery("read")
+    return access.built_once(select(both).order_by(both.c.kind, both.c.reference, both.c.name, both.c.id))
 
 
 def is_offered(structure_id: int, party_id: int) -> bool:
@@ -178,7 +232,7 @@ class MoneyPanel:
 
 def _under(structure_id: int, own: list[int] | None = None):
     """The parties working under one of the structure's confirmed parties (sous-traitants, co-traitants). `own`: the
-    ids of those parties when already read (`dashboard.parts_of`): the parent index is then probed for each of them;
+    ids of those parties when already read (`dashboard.own_parties`): the parent index is then probed for each of them;
     as a subquery, PostgreSQL joined it to the whole index of parents (every sous-traitant of the platform)."""
     mine = own if own is not None else select(MarcheParty.id).where(MarcheParty.structure_id == structure_id,
                                                                      MarcheParty.status == "confirmed")
@@ -200,6 +254,28 @@ def money_lines(structure_id: int, limit: int = PANEL_LINES, own: list[int] | No
     structure's own (`own`: their ids, `_under`), each with the sums of its rows of the rollup (probed by the
     rollup's whole key: structure, its marché, itself), ranked and cut by the database, each line carrying the
     totals of all (a window). Bounded by the structure's companies, not by the platform's nor by the pieces."""
+    params = {"structure_id": structure_id}
+    if own is not None:
+        params["own"] = list(own)
+    rows = db.session.execute(_money_lines_statement(own is not None, limit), params).all()
+    lines = [_line(row) for row in rows]
+    if not rows:
+        return MoneyPanel([], Rest(0, ZERO, ZERO, ZERO))
+    total, all_invoiced, all_validated, all_paid = rows[0][8:]
+    rest = Rest(int(total) - len(lines),
+                Decimal(all_invoiced) - sum((line.invoiced for line in lines), ZERO),
+                Decimal(all_validated) - sum((line.validated for line in lines), ZERO),
+                Decimal(all_paid) - sum((line.paid for line in lines), ZERO))
+    return MoneyPanel(lines, rest)
+
+
+@lru_cache(maxsize=8)
+def _money_lines_statement(by_own: bool, limit: int):
+    """`money_lines`' statement, the structure (and its parties' ids, an expanding parameter) bound at execution:
+    built once per process (`access.built_once`) — its subqueries, window and ranking built on every Tableau de bord
+    of a titulaire cost more of its CPU than running it (bench/page_cpu.py). The SQL is the same."""
+    structure_id = bindparam("structure_id", type_=Integer)
+    own = bindparam("own", expanding=True) if by_own else None
     under = _under(structure_id, own).subquery("under")
     counted = and_(BoardPartyCount.structure_id == structure_id, BoardPartyCount.marche_id == under.c.marche_id,
                    BoardPartyCount.emitter_party_id == under.c.id)
@@ -213,21 +289,12 @@ def money_lines(structure_id: int, limit: int = PANEL_LINES, own: list[int] | No
     invoiced, validated, paid = sums.c.invoiced, sums.c.validated, sums.c.paid
     attention = case((and_(sums.c.montant_ttc > 0, invoiced > sums.c.montant_ttc), 0),
                      (and_(sums.c.montant_ttc > 0, invoiced >= sums.c.montant_ttc * CEILING_WARNING), 1), else_=2)
-    rows = db.session.execute(
+    return access.built_once(
         select(sums.c.id, sums.c.name, sums.c.role, sums.c.reference, sums.c.montant_ttc, invoiced, validated,
                paid, func.count().over(), func.sum(invoiced).over(), func.sum(validated).over(),
                func.sum(paid).over())
         .order_by(attention, (validated - paid).desc(), sums.c.reference, sums.c.name, sums.c.id)
-        .limit(limit)).all()
-    lines = [_line(row) for row in rows]
-    if not rows:
-        return MoneyPanel([], Rest(0, ZERO, ZERO, ZERO))
-    total, all_invoiced, all_validated, all_paid = rows[0][8:]
-    rest = Rest(int(total) - len(lines),
-                Decimal(all_invoiced) - sum((line.invoiced for line in lines), ZERO),
-                Decimal(all_validated) - sum((line.validated for line in lines), ZERO),
-                Decimal(all_paid) - sum((line.paid for line in lines), ZERO))
-    return MoneyPanel(lines, rest)
+        .limit(limit))
 
 
 @dataclass(frozen=True)
