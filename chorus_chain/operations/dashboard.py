@@ -49,7 +49,7 @@ from chorus_chain.operations.decompte_general import reading as dg_reading
 from chorus_chain.operations.etat_pieces import reading as etat_reading
 from chorus_chain.operations.interets import reading as interets_reading
 from chorus_chain.operations.marches import today
-from chorus_chain.operations.pieces_queries import PiecePage, _next_deadlines
+from chorus_chain.operations.pieces_queries import PiecePage
 from chorus_chain.operations.structures import names_of
 from chorus_chain.operations.synthese import reading as synthese_reading
 from chorus_chain.operations.tresorerie import reading as tresorerie
@@ -566,31 +566,31 @@ class TrackedPiece:
     marche_reference: str
     steps: list[Step]
     names: dict[int, str]  # the structures of its route (the page says whom it waits on now)
-    next_deadline: Deadline | None
+    next_deadline: lists.NextClock | None  # its earliest open clock, as its board row keeps it
     etat_line: object | None = None  # its line of a validated état d'acompte, when paid to this structure
     etat_label: str | None = None  # « 4 », « 4 bis »: the état that carries it
     expected: object | None = None  # when its money is expected (operations.tresorerie: the Trésorerie's rule)
 
 
 def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL_SIZE,
-                    now: datetime | None = None) -> list[TrackedPiece]:
+                    now: datetime | None = None, own: list[int] | None = None) -> list[TrackedPiece]:
     """The structure's own sent pieces, newest first, each with how far its money came (the milestones of its route,
     with dates and amounts from its events), who it waits on now and when its money is expected (the Trésorerie's
-    forecast): five queries (pieces, events, clocks, names, the history of habits) and those of the état lines."""
+    forecast): four queries (pieces with their next clock, events, names, the history of habits) and those of the
+    état lines. `own`: the ids of the structure's confirmed parties when the page read them (`own_parties`)."""
     rows = lists.own_sent(structure.id, works, limit)
     if not rows:
         return []
-    ids = [piece.id for piece, _ in rows]
+    ids = [piece.id for piece, _, _ in rows]
     # The events' facts the milestones read, as plain rows: not the whole event (its payload, its hash chain).
     events: dict[int, list] = defaultdict(list)
     for event in db.session.execute(_tracker_events_statement(), {"piece_ids": ids}):
         events[event.piece_id].append(event)
-    clocks_of = _next_deadlines(ids)
-    names = names_of({step.get("structure_id") for piece, _ in rows for step in piece.route or ()}
+    names = names_of({step.get("structure_id") for piece, _, _ in rows for step in piece.route or ()}
                    | {structure.id})
     tracked = []
-    marches = {piece.id: marche for piece, marche in rows}
-    for piece, marche in rows:
+    marches = {piece.id: marche for piece, marche, _ in rows}
+    for piece, marche, next_clock in rows:
         reference = marche.reference
         route = set(piece.route_steps)
         steps = []
@@ -608,8 +608,8 @@ def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL
             steps.append(Step(milestone, found.at if found else None, found.amount if found else None,
                               bool(found and found.action == T.Action.TACIT_VALIDATION),
                               found.paid_on if found else None))
-        tracked.append(TrackedPiece(piece, reference, steps, names, clocks_of.get(piece.id)))
-    tracked = _with_etat_lines(tracked, structure)
+        tracked.append(TrackedPiece(piece, reference, steps, names, next_clock))
+    tracked = _with_etat_lines(tracked, structure, own)
     expected = tresorerie.tracker_expectations(
         structure.id, [(t.piece, marches[t.piece.id], t.etat_line.line if t.etat_line else None) for t in tracked],
         names, today(now or datetime.now(timezone.utc)))
@@ -626,22 +626,23 @@ def _tracker_events_statement():
         .order_by(PieceEvent.piece_id, PieceEvent.seq))
 
 
-def _with_etat_lines(tracked: list[TrackedPiece], structure: Structure) -> list[TrackedPiece]:
+def _with_etat_lines(tracked: list[TrackedPiece], structure: Structure,
+                     own: list[int] | None = None) -> list[TrackedPiece]:
     """Each projet de décompte with the état that carries it and, once validated, its line (amount due, paid,
-    interest if late) — only a line paid to this structure: a neighbour's line is never shown (two queries)."""
+    interest if late) — only a line paid to one of this structure's confirmed parties (`own`: their ids, when
+    read already): a neighbour's line is never shown (two queries, and the structure's parties unless given)."""
     ids = [t.piece.id for t in tracked if t.piece.cadre in T.PDM_CADRES]
     if not ids:
         return tracked
     carried: dict[int, tuple[EtatAcompte, int | None]] = {}
-    for piece_id, etat, payee in db.session.execute(
-            select(EtatAcomptePdm.piece_id, EtatAcompte, EtatAcomptePdm.payee_party_id)
-            .join(EtatAcompte, EtatAcompte.id == EtatAcomptePdm.etat_acompte_id)
-            .where(EtatAcomptePdm.piece_id.in_(ids), EtatAcompte.status == "issued")):
+    for piece_id, etat, payee in db.session.execute(_carried_statement(), {"piece_ids": ids}):
         carried[piece_id] = (etat, payee)
     if not carried:
         return tracked
-    own_parties = set(db.session.scalars(select(MarcheParty.id).where(MarcheParty.structure_id == structure.id)))
-    wanted = {(etat.id, payee) for etat, payee in carried.values() if etat.validated_at and payee in own_parties}
+    if own is None:
+        own = own_parties(structure).party_ids
+    mine = set(own)
+    wanted = {(etat.id, payee) for etat, payee in carried.values() if etat.validated_at and payee in mine}
     lines = {}
     if wanted:
         rows = list(db.session.scalars(select(PayableLine).where(
@@ -660,6 +661,16 @@ def _with_etat_lines(tracked: list[TrackedPiece], structure: Structure) -> list[
             item = replace(item, etat_line=lines.get((etat.id, payee)), etat_label=etat.label)
         found.append(item)
     return found
+
+
+@cache
+def _carried_statement():
+    """The issued états carrying a page of projets de décompte (an expanding bound parameter), with the party each
+    line pays: built once per process (the sous-traitant's tracker runs it on every Tableau de bord)."""
+    return access.built_once(
+        select(EtatAcomptePdm.piece_id, EtatAcompte, EtatAcomptePdm.payee_party_id)
+        .join(EtatAcompte, EtatAcompte.id == EtatAcomptePdm.etat_acompte_id)
+        .where(EtatAcomptePdm.piece_id.in_(bindparam("piece_ids", expanding=True)), EtatAcompte.status == "issued"))
 
 
 @dataclass(frozen=True)
@@ -797,7 +808,7 @@ def panels(structure: Structure, works: bool | None, now: datetime, own: OwnPart
         found.tacit = tacit_validations(structure, works)
         found.subcontractors = subcontractors(structure, own=own)
     if PART_SOUS_TRAITANT in parts:
-        found.tracker = payment_tracker(structure, works, now=now)
+        found.tracker = payment_tracker(structure, works, now=now, own=own)
     if PART_HOLDER in parts or PART_SOUS_TRAITANT in parts:
         found.interest_owed, found.interest_owed_total, found.interest_owed_more_than = interets_reading.unpaid_for(
             structure, interets_reading.OWED, works, PANEL_SIZE)

@@ -363,9 +363,10 @@ def _page_statement(structure_id, conditions: list, sort_key: str, descending: b
             .join(Piece, Piece.id == keys.c.piece_id).order_by(*in_order(keys.c.sort_value, keys.c.piece_id)))
 
 
-def own_sent(structure_id: int, works: bool | None, limit: int) -> list[tuple[Piece, Marche]]:
-    """The structure's own deposited pieces, newest first, with their marché (the payment tracker): the index
-    `ix_board_row_emitted` (emitter, structure, deposit) read backwards, `limit` rows.
+def own_sent(structure_id: int, works: bool | None, limit: int) -> list[tuple[Piece, Marche, NextClock | None]]:
+    """The structure's own deposited pieces, newest first, with their marché and their next clock as the board row
+    keeps it (the payment tracker): the index `ix_board_row_emitted` (emitter, structure, deposit) read backwards,
+    `limit` rows — the clocks with them, not by a query of their own on `deadline`.
 
     In two steps, as the list's pages (`board_page`): the keys first, from the index alone, then the rows by primary
     key. In one statement PostgreSQL misestimated the rows (the RLS policy repeats the structure's equality) and
@@ -373,7 +374,9 @@ def own_sent(structure_id: int, works: bool | None, limit: int) -> list[tuple[Pi
     emitter is named as a constant: a partial index on `structure_id = emitter_structure_id` went unused, the
     planner having rewritten both sides of that equality to the constant."""
     params = {"structure_id": structure_id} if works is None else {"structure_id": structure_id, "works": works}
-    return [tuple(row) for row in db.session.execute(_own_sent_statement(works is not None, limit), params)]
+    return [(piece, marche, NextClock(next_kind, next_due) if next_due is not None else None)
+            for piece, marche, next_kind, next_due
+            in db.session.execute(_own_sent_statement(works is not None, limit), params)]
 
 
 @lru_cache(maxsize=8)
@@ -387,9 +390,11 @@ def _own_sent_statement(by_works: bool, limit: int):
     keys = (select(BoardRow.piece_id.label("piece_id"), BoardRow.deposited_at.label("deposited_at"))
             .where(*conditions).order_by(BoardRow.deposited_at.desc(), BoardRow.piece_id.desc()).limit(limit)
             .subquery("own_keys"))
+    shown = SHOWN
     return access.built_once(
-        select(Piece, Marche).select_from(keys).join(Piece, Piece.id == keys.c.piece_id)
-        .join(Marche, Marche.id == Piece.marche_id)
+        select(Piece, Marche, shown.next_kind, shown.next_due).select_from(keys)
+        .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
+        .join(Piece, Piece.id == keys.c.piece_id).join(Marche, Marche.id == Piece.marche_id)
         .order_by(keys.c.deposited_at.desc(), keys.c.piece_id.desc()))
 
 
