@@ -169,6 +169,24 @@ def test_the_marked_statements_are_never_prepared_and_the_others_are(app, w):
 
 
 @pytest.mark.postgres
+def test_a_number_search_and_a_period_are_planned_for_their_values(app, w):
+    """Their conditions are built per request (`dashboard.scope`): the count's and the list's statements run
+    unprepared, whereas the bare list's statement, kept with bound parameters, may keep its generic plan."""
+    pw.deposit(app, w, w.st1, "A10", "PLAN-1")
+    client = pw.logged_in(app, w.st1)
+    for query, column in (("number=PLAN", "number_key"), ("du=2026-01-01", "deposited_at")):
+        for headers in ({}, HX):
+            with executions(app) as seen:
+                assert client.get(f"/s/{w.st1.siret}/tableau-de-bord?{query}", headers=headers).status_code == 200
+            searched = [custom for statement, custom in seen if f"board_row.{column} >= " in statement]
+            assert len(searched) == 2 and all(searched), (query, seen)  # the count and the page
+    with executions(app) as seen:  # the bare list (HTMX: no panel), its count from the rollups
+        assert client.get(f"/s/{w.st1.siret}/tableau-de-bord?tri=-montant", headers=HX).status_code == 200
+    assert any("FROM board_row" in statement for statement, _ in seen)
+    assert not any(custom for _, custom in seen), seen
+
+
+@pytest.mark.postgres
 def test_the_other_pages_keep_custom_plans(app, w):
     client = pw.logged_in(app, w.mandataire)
     for path in ("tableau-de-bord/entreprises", "aide/", "pieces/"):
