@@ -107,6 +107,9 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="page names to run (default: all)")
     parser.add_argument("--generic", action="store_true",
                         help="each SELECT also under its generic plan (a prepared statement, force_generic_plan)")
+    parser.add_argument("--plans", nargs="*", default=(),
+                        help="print the whole plan (EXPLAIN ANALYZE, BUFFERS, as text) of the statements whose caller "
+                             "contains one of these words (« board_page », « _groups »)")
     args = parser.parse_args(argv)
 
     os.environ.update({"DATABASE_URL": f"postgresql://chorus_app@127.0.0.1:5432/{args.database}",
@@ -135,10 +138,19 @@ def main(argv=None) -> int:
         finally:
             raw.close()
         top = plan["Plan"]
-        seen.append({"ms": plan.get("Execution Time", 0.0), "plan_ms": plan.get("Planning Time", 0.0),
+        where = caller()
+        text = None
+        if any(word in where for word in args.plans):
+            raw = conn.connection.dbapi_connection.cursor()
+            try:
+                raw.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+                text = "\n".join(row[0] for row in raw.fetchall())
+            finally:
+                raw.close()
+        seen.append({"text": text, "ms": plan.get("Execution Time", 0.0), "plan_ms": plan.get("Planning Time", 0.0),
                      "rows": rows_read(top),
                      "buffers": top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0),
-                     "shape": shape(top), "caller": caller(), "sql": " ".join(statement.split())[:110],
+                     "shape": shape(top), "caller": where, "sql": " ".join(statement.split())[:110],
                      "generic": generic_plan(conn.connection.dbapi_connection, statement, parameters)
                      if args.generic else None})
 
@@ -235,6 +247,8 @@ def report(account: str, page: str, status: int, seen: list[dict]) -> None:
             same = "same rows" if generic["rows"] == s["rows"] else "ROWS DIFFER"
             print(f"  {generic['ms']:8.2f} ms generic {generic['rows']:9d} rows {generic['buffers']:7d} buf  ({same}) "
                   f"{'':32s}{generic['shape'][:80]}")
+        if s.get("text"):
+            print("\n".join("        " + line for line in s["text"].splitlines()))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import html
 import io
 import json
 import os
@@ -33,6 +34,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urljoin
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -47,7 +49,9 @@ DATABASE = "chorus_pagecpu"
 # filtered, on a later page and as the fragment its filters and sort links fetch. Two pages whose own content is next
 # to nothing give the floor every logged-in page pays before its content: `aide` (the structure's help index: the
 # session, the user loader, the tenant switch, the layout — top bar, bell, menus — around a static list of articles)
-# and `cloche` (the bell's fragment, polled every minute: the same without the layout).
+# and `cloche` (the bell's fragment, polled every minute: the same without the layout). `tdb_htmx_p3` is the list's
+# third page as its fragment: the keyset list has no page number (`?page=3` showed the first page), so the page is
+# reached as a user reaches it, by following « Suivant » (rel="next") twice from the first (`DEEP`).
 PAGES = {
     "healthz": ("/healthz", False),
     "aide": ("/s/{siret}/aide/", False),
@@ -56,9 +60,34 @@ PAGES = {
     "synthese_htmx": ("/s/{siret}/synthese?page=2", True),
     "tableau_de_bord": ("/s/{siret}/tableau-de-bord", False),
     "tdb_filtre": ("/s/{siret}/tableau-de-bord?status=deposee&tri=montant", False),
-    "tdb_htmx_p3": ("/s/{siret}/tableau-de-bord?page=3&tri=-date", True),
+    "tdb_htmx_p3": ("/s/{siret}/tableau-de-bord?tri=-date", True),
     "notifications": ("/s/{siret}/tableau-de-bord/notifications", True),
 }
+
+
+# page → « Suivant » links followed from its path before measuring (per account: each list has its own cursors).
+DEEP = {"tdb_htmx_p3": 2}
+
+
+def follow_next(client, path: str, times: int, htmx: bool) -> str:
+    """The path reached from `path` by following its « suivant » link (rel="next") `times` times, as
+    `bench/dashboards.py` reaches its deep page; stops (and says so) where a page has none."""
+    for followed in range(times):
+        body = client.get(path, headers={"HX-Request": "true"} if htmx else {}).get_data(as_text=True)
+        link = bench.NEXT_LINK.search(body)
+        href = re.search(r'\bhref="([^"]+)"', link.group(0)) if link else None
+        if href is None:
+            print(f"{path}: no « suivant » link after {followed} pages: that page is measured", file=sys.stderr)
+            return path
+        path = urljoin(path, html.unescape(href.group(1)))
+    return path
+
+
+def url_of(name: str, client, siret: str) -> str:
+    """The URL of a page for an account: its path with the account's structure, deep pages followed to."""
+    path, htmx = PAGES[name]
+    url = path.format(siret=siret)
+    return follow_next(client, url, DEEP[name], htmx) if name in DEEP else url
 
 
 @dataclass
@@ -194,7 +223,7 @@ def run(args) -> dict:
     for name, (path, htmx) in pages.items():
         results[name] = {}
         for key, client in clients.items():
-            url = path.format(siret=accounts[key][1])
+            url = url_of(name, client, accounts[key][1])
             for _ in range(args.warmup):
                 hit(client, url, htmx)
             sample = results[name][key] = Sample()
@@ -215,7 +244,7 @@ def run(args) -> dict:
             continue
         profiler = cProfile.Profile(time.thread_time)  # CPU, not the wait for PostgreSQL
         for key, client in clients.items():
-            url = path.format(siret=accounts[key][1])
+            url = url_of(name, client, accounts[key][1])
             profiler.enable()
             for _ in range(args.profile_requests):
                 hit(client, url, htmx)

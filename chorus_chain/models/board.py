@@ -9,12 +9,13 @@ page reads rows bounded by what it shows, not every piece the structure sees.
   deltas** (+1 in the new bucket, −1 in the old one): two transactions acting on pieces of the same structure never
   wait on one counter row. Readers sum the rows of their buckets; `operations.board.compact` folds them into one row
   per bucket now and then (never blocking a user's transaction).
-- `BoardStatusCount`, `BoardMarcheCount`, `BoardStatusMarcheCount`, `BoardPartyCount`: coarser rollups of the same
-  deltas, kept the same way (the same inserts, in the same transaction, compacted and checked with board_count), one
-  per thing the Tableau de bord shows — « Par statut » (structure × works × status), « Par marché » (structure ×
-  works × marché), « Par marché » of one status (structure × status × works × marché), the companies (structure ×
-  marché × emitting party) — so that each reads rows bounded by what it shows, not by every bucket of board_count
-  (19 000 to 41 000 rows for the busiest structures at a million pieces).
+- `BoardStatusCount`, `BoardMarcheCount`, `BoardStatusMarcheCount`, `BoardCadreMarcheCount`, `BoardPartyCount`:
+  coarser rollups of the same deltas, kept the same way (the same inserts, in the same transaction, compacted and
+  checked with board_count), one per thing the Tableau de bord shows — « Par statut » (structure × works × status),
+  « Par marché » (structure × works × marché), « Par marché » of one status (structure × status × works × marché),
+  the overview of one cadre (structure × cadre × status × works × marché), the companies (structure × marché ×
+  emitting party) — so that each reads rows bounded by what it shows, not by every bucket of board_count (19 000 to
+  41 000 rows for the busiest structures at a million pieces).
 
 Both are written only by `operations.board` (`refresh`, in the transaction of the change that made them stale; the
 recompute command), from one set-based SELECT over the source tables. Row-level security (migration 0023) makes
@@ -224,6 +225,23 @@ class BoardStatusMarcheCount(_Delta, _PieceSums, Base):
     __tablename__ = "board_status_marche_count"
     __table_args__ = (Index("ix_board_status_marche_count_key", "structure_id", "status", "works", "marche_id"),)
 
+    status: Mapped[str] = mapped_column(String(50))
+    works: Mapped[bool]
+    marche_id: Mapped[int]
+
+
+class BoardCadreMarcheCount(_Delta, _PieceSums, Base):
+    """The overview filtered on a cadre (« A10 », or "" for the private invoices), alone or with a status: board_count's
+    deltas summed per (structure, cadre, status, works, marché) — the cadre leads, so that one cadre is a range of
+    the structure's rows, one per status and marché with pieces in it (board_count's index holds the cadre fourth,
+    after the marché and the party: a cadre's buckets were every bucket of the structure, 15 000 to 22 000 at a
+    million pieces). Measures as board_count's (n, signed_ttc, paid, under_way)."""
+
+    __tablename__ = "board_cadre_marche_count"
+    __table_args__ = (Index("ix_board_cadre_marche_count_key", "structure_id", "cadre", "status", "works",
+                            "marche_id"),)
+
+    cadre: Mapped[str] = mapped_column(String(3))  # "" for a private invoice, as board_count's
     status: Mapped[str] = mapped_column(String(50))
     works: Mapped[bool]
     marche_id: Mapped[int]

@@ -330,14 +330,17 @@ def overview(structure: Structure, filters: Filters, works: bool | None) -> Over
     most pieces under way, the others summed: `marches`).
 
     Unfiltered (the rights' `works` aside): two queries on the coarser rollups, bounded by the statuses and by the
-    structure's marchés. Filtered on a status alone: one query on that status's rollup (a row per marché). With
-    other filters that are all dimensions of `board_count`: one query on its buckets the filters select. Else one on
-    at most `counts.CAP + 1` rows of board_row (beyond: `more_than`)."""
+    structure's marchés. Filtered on a status alone: one query on that status's rollup (a row per marché). On a
+    cadre, alone or with a status: one query on the cadre's rollup (a row per status and marché). With other
+    filters that are all dimensions of `board_count`: one query on its buckets the filters select (a marché's, a
+    company's). Else one on at most `counts.CAP + 1` rows of board_row (beyond: `more_than`)."""
     if not filters.active():
         lines, others = marches.marche_lines(structure.id, works)
         return Overview(_by_status(counts.status_sums(structure.id, works)), lines, other_marches=others)
     if filters == Filters(status=filters.status):  # a status alone: its own rollup, one row per marché
         groups = counts.status_groups(structure.id, works, filters.status)
+    elif filters == Filters(cadre=filters.cadre, status=filters.status):  # a cadre, and maybe a status
+        groups = counts.cadre_groups(structure.id, works, filters.cadre, filters.status or None)
     elif is_rollup(filters):
         groups = counts.rollup_groups(counts.rollup_conditions(
             structure.id, works=works, marche_id=filters.marche_id, party_id=filters.party_id, cadre=filters.cadre,

@@ -16,7 +16,8 @@ from chorus_chain.models import BoardCount, BoardRow, Marche
 from chorus_chain.operations import board
 from tests.integration.pieces_world import acting, act, create, deposit, later, system, world
 
-COARSE_TABLES = ("board_status_count", "board_marche_count", "board_status_marche_count", "board_party_count")
+COARSE_TABLES = ("board_status_count", "board_marche_count", "board_status_marche_count", "board_cadre_marche_count",
+                 "board_party_count")
 
 
 def assert_exact(app) -> None:
@@ -193,6 +194,8 @@ def test_recompute_reports_then_corrects_each_coarser_rollup(app, db):
                            {"s": w.st1.structure_id})
         db.session.execute(text("UPDATE board_status_marche_count SET n = n + 1 WHERE structure_id = :s"),
                            {"s": w.st1.structure_id})
+        db.session.execute(text("UPDATE board_cadre_marche_count SET signed_ttc = signed_ttc - 1 "
+                                "WHERE structure_id = :s"), {"s": w.moe.structure_id})
         db.session.execute(text(
             "INSERT INTO board_party_count (structure_id, marche_id, emitter_party_id, n, sent_ttc, validated_ttc, "
             "paid) VALUES (:s, :m, :p, 1, 0, 0, 0)"),
@@ -205,6 +208,7 @@ def test_recompute_reports_then_corrects_each_coarser_rollup(app, db):
     assert found.coarse_different["board_status_count"] >= 1
     assert found.coarse_different["board_marche_count"] >= 1
     assert found.coarse_different["board_status_marche_count"] >= 1
+    assert found.coarse_different["board_cadre_marche_count"] >= 1
     assert found.coarse_different["board_party_count"] == 1
     with app.test_request_context():
         assert board.recompute().fixed
@@ -230,6 +234,7 @@ def test_compaction_keeps_every_sum_and_leaves_one_row_per_bucket(app, db):
             for table, keys in (("board_status_count", "structure_id, works, status"),
                                 ("board_marche_count", "structure_id, works, marche_id"),
                                 ("board_status_marche_count", "structure_id, status, works, marche_id"),
+                                ("board_cadre_marche_count", "structure_id, cadre, status, works, marche_id"),
                                 ("board_party_count", "structure_id, marche_id, emitter_party_id"))}
     assert crowded == [] and after < before
     assert coarse_crowded == {table: 0 for table in COARSE_TABLES}

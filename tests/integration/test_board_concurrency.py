@@ -91,6 +91,7 @@ def test_a_transition_never_waits_for_another_on_the_same_structure(live_app):
         for table, where in (("board_status_count", "status = 'A_ASSOCIER_MOE'"),
                              ("board_marche_count", "marche_id = :m"),
                              ("board_status_marche_count", "status = 'A_ASSOCIER_MOE' AND marche_id = :m"),
+                             ("board_cadre_marche_count", "status = 'A_ASSOCIER_MOE' AND marche_id = :m"),
                              ("board_party_count", "marche_id = :m AND emitter_party_id = :p")):
             rows = db.session.execute(text(f"SELECT count(*) FROM {table} WHERE structure_id = :s AND {where}"),
                                       {"s": w.mandataire.structure_id, "m": w.marche_id,

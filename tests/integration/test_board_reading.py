@@ -403,6 +403,8 @@ def compare(app, w) -> int:
     filter_sets = [dashboard.Filters()] + [dashboard.Filters(marche_id=m) for m in marche_ids] \
         + [dashboard.Filters(party_id=p) for p in parties] \
         + [dashboard.Filters(cadre=c) for c in ("A10", "A4", "A13", "")] \
+        + [dashboard.Filters(cadre=c, status=s) for c in ("A10", "")
+           for s in ("A_VALIDER_1", "A_ASSOCIER_MOE", "TRANSMISE_CONTRACTANT")] \
         + [dashboard.Filters(status=s.value) for s in Status] \
         + [dashboard.Filters(number=f) for f in fragments]
     if days:

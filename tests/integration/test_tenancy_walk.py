@@ -454,11 +454,11 @@ def test_the_dashboards_read_model_is_read_by_its_structure_alone(app, world):
 
     from chorus_chain import access
     from chorus_chain.extensions import db
-    from chorus_chain.models import (BoardCount, BoardMarcheCount, BoardPartyCount, BoardRow, BoardStatusCount,
-                                     BoardStatusMarcheCount, Structure)
+    from chorus_chain.models import (BoardCadreMarcheCount, BoardCount, BoardMarcheCount, BoardPartyCount, BoardRow,
+                                     BoardStatusCount, BoardStatusMarcheCount, Structure)
 
-    tables = ("board_count", "board_marche_count", "board_party_count", "board_row", "board_status_count",
-              "board_status_marche_count")
+    tables = ("board_cadre_marche_count", "board_count", "board_marche_count", "board_party_count", "board_row",
+              "board_status_count", "board_status_marche_count")
 
     victim_id = world["victim"].id
     with app.test_request_context():
@@ -476,7 +476,7 @@ def test_the_dashboards_read_model_is_read_by_its_structure_alone(app, world):
                 assert db.session.execute(text(f"SELECT count(*) FROM {table} WHERE structure_id = :s"),
                                           {"s": victim_id}).scalar() == 0, table
             for model in (BoardRow, BoardCount, BoardStatusCount, BoardMarcheCount, BoardStatusMarcheCount,
-                          BoardPartyCount):
+                          BoardCadreMarcheCount, BoardPartyCount):
                 assert db.session.scalars(select(model).where(model.structure_id == victim_id)).all() == []
         with access.tenant(victim_id):
             assert db.session.scalars(select(BoardRow.piece_id)).all() == [world["args"]["piece_id"]]

@@ -5,6 +5,8 @@ Tableau de bord shows, so that it reads rows bounded by what it shows rather tha
 - « Par marché »: per (structure, works, marché) — `board_marche_count`;
 - the overview of one status (the « Par statut » links): per (structure, status, works, marché) —
   `board_status_marche_count`;
+- the overview of one cadre (the « Cadre » filter, alone or with a status): per (structure, cadre, status, works,
+  marché) — `board_cadre_marche_count`;
 - the companies (the « Entreprise émettrice » filter, « Montants par entreprise »): per (structure, marché,
   emitting party) — `board_party_count`, whose `paid` keeps only the pieces in a paid status.
 
@@ -21,7 +23,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from chorus_chain.domain.statuses import PAID_STATUSES
-from chorus_chain.models import BoardMarcheCount, BoardPartyCount, BoardStatusCount, BoardStatusMarcheCount
+from chorus_chain.models import (BoardCadreMarcheCount, BoardMarcheCount, BoardPartyCount, BoardStatusCount,
+                                 BoardStatusMarcheCount)
 from chorus_chain.operations.board import rows
 
 
@@ -56,9 +59,11 @@ MARCHE = Coarse(BoardMarcheCount, ("structure_id", "works", "marche_id"), ("n", 
                 _same("n", "signed_ttc", "paid", "under_way"))
 STATUS_MARCHE = Coarse(BoardStatusMarcheCount, ("structure_id", "status", "works", "marche_id"),
                        ("n", "signed_ttc", "paid", "under_way"), _same("n", "signed_ttc", "paid", "under_way"))
+CADRE_MARCHE = Coarse(BoardCadreMarcheCount, ("structure_id", "cadre", "status", "works", "marche_id"),
+                      ("n", "signed_ttc", "paid", "under_way"), _same("n", "signed_ttc", "paid", "under_way"))
 PARTY = Coarse(BoardPartyCount, ("structure_id", "marche_id", "emitter_party_id"),
                ("n", "sent_ttc", "validated_ttc", "paid"), _party)
-ROLLUPS = (STATUS, MARCHE, STATUS_MARCHE, PARTY)
+ROLLUPS = (STATUS, MARCHE, STATUS_MARCHE, CADRE_MARCHE, PARTY)
 
 
 def project(fine: Mapping[tuple, list]) -> dict[Coarse, dict[tuple, list]]:

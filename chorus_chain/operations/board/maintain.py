@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from chorus_chain.access import is_system, system_access
 from chorus_chain.models import (
+    BoardCadreMarcheCount,
     BoardCount,
     BoardMarcheCount,
     BoardPartyCount,
@@ -271,7 +272,7 @@ def _forget(session: Session, transaction) -> None:
 
 
 _BOARD_TABLES = (BoardRow, BoardCount, BoardStatusCount, BoardMarcheCount, BoardStatusMarcheCount,
-                 BoardPartyCount)
+                 BoardCadreMarcheCount, BoardPartyCount)
 
 
 def _reads_board(state) -> bool:

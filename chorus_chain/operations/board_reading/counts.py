@@ -4,6 +4,8 @@
   unfiltered from `board_marche_count` (`marches`); the companies' money from `board_party_count` (`parties.money_lines`);
 - filtered on a status alone (a click on a line of « Par statut »), from `board_status_marche_count` (`status_groups`:
   one row per marché with pieces in that status);
+- filtered on a cadre (alone or with a status), from `board_cadre_marche_count` (`cadre_groups`: one row per status
+  and marché with pieces of that cadre);
 - with other filters, from the rollups (`board_count`: insert-only deltas per structure × marché × emitting party ×
   cadre × works × status, summed here) when every filter is one of those dimensions: the rows read are the
   structure's buckets the filters select (a marché's, a company's), not its pieces;
@@ -19,7 +21,8 @@ from sqlalchemy import case, func, select
 
 from chorus_chain.extensions import db
 from chorus_chain.models import Marche, MarcheParty
-from chorus_chain.models.board import BoardCount, BoardRow, BoardStatusCount, BoardStatusMarcheCount
+from chorus_chain.models.board import (BoardCadreMarcheCount, BoardCount, BoardRow, BoardStatusCount,
+                                       BoardStatusMarcheCount)
 from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.operations.pieces_queries import under_way as under_way_condition
 
@@ -77,9 +80,22 @@ def status_groups(structure_id: int, works: bool | None, status: str) -> list[Gr
     return _groups(BoardStatusMarcheCount, conditions)
 
 
+def cadre_groups(structure_id: int, works: bool | None, cadre: str, status: str | None = None) -> list[Group]:
+    """The pieces of one cadre ("": the private invoices), and of one status when given, by status and marché, from
+    `board_cadre_marche_count` (its index's range of that cadre: one row per status, works and marché, after
+    compaction) — not every bucket of the structure, as board_count's index (the cadre fourth) read them. One
+    query."""
+    conditions = [BoardCadreMarcheCount.structure_id == structure_id, BoardCadreMarcheCount.cadre == cadre]
+    if status:
+        conditions.append(BoardCadreMarcheCount.status == status)
+    if works is not None:
+        conditions.append(BoardCadreMarcheCount.works == works)
+    return _groups(BoardCadreMarcheCount, conditions)
+
+
 def _groups(table, conditions: list) -> list[Group]:
-    """The rows of a rollup keyed by status and marché (`table`: `board_count` or `board_status_marche_count`, with
-    the pieces' sums) under `conditions`, summed by status and marché — groups whose deltas cancel out dropped — and
+    """The rows of a rollup keyed by status and marché (`table`: `board_count`, `board_status_marche_count` or
+    `board_cadre_marche_count`, with the pieces' sums) under `conditions`, summed by status and marché — groups whose deltas cancel out dropped — and
     joined to the marchés' references."""
     n = func.sum(table.n)
     summed = (select(table.status, table.marche_id, n.label("n"),
