@@ -125,7 +125,8 @@ def _offer_statement(by_marche: bool):
     The ids are a CTE read twice — counted (distinct: a company both own and emitting is one), and joined to their
     names (the contractors among them, by primary key) —, the count carried on each row; the names are outer-joined
     to the count so that a row comes back even when none is a contractor. The own rows are a branch of their own
-    (`kind`), each branch planned apart."""
+    (`kind`), each branch planned apart. Planned for its structure at each execution (`plan_cache.custom_plan`): at
+    1 000 000 pieces the ids' generic plan read 3 357 rows instead of 491 for the titulaire (3 603 / 748 the MOE)."""
     structure_id = bindparam("structure_id", type_=Integer)
     marche_id = bindparam("marche_id", type_=Integer) if by_marche else None
     emitting, own = _emitting(structure_id, marche_id), _own(structure_id, marche_id)
@@ -149,7 +150,8 @@ def _offer_statement(by_marche: bool):
                named.c.marche_id, named.c.reference).select_from(counted.outerjoin(named, true())),
         select(literal("own").label("kind"), null(), mine.c.id, null(), mine.c.role, mine.c.marche_id,
                mine.c.reference)).subquery("read")
-    return access.built_once(select(both).order_by(both.c.kind, both.c.reference, both.c.name, both.c.id))
+    return plan_cache.custom_plan(
+        access.built_once(select(both).order_by(both.c.kind, both.c.reference, both.c.name, both.c.id)))
 
 
 def is_offered(structure_id: int, party_id: int) -> bool:
