@@ -49,6 +49,8 @@ def variants() -> list[tuple[str, str]]:
     pages = [("synthese", "/s/{siret}/synthese"),
              ("tableau_de_bord", "/s/{siret}/tableau-de-bord"),
              ("board:status", "/s/{siret}/tableau-de-bord?status=A_VALIDER_1"),
+             # The benchmark's `tdb_statut`: the structure's commonest status (`dashboards.account_values`).
+             ("board:status-common", "/s/{siret}/tableau-de-bord?status={status}"),
              ("board:period", f"/s/{{siret}}/tableau-de-bord?du={recent}"),
              ("board:number", "/s/{siret}/tableau-de-bord?number=0042"),
              ("board:number-start", "/s/{siret}/tableau-de-bord?number=F"),
@@ -172,7 +174,7 @@ def main(argv=None) -> int:
             print(f"{account}: no structure found on the home page")
             continue
         values = {"siret": siret.group(1)}
-        if any("{party_id}" in path or "{number}" in path for _, path in pages):
+        if any(name in path for name in ("{party_id}", "{number}", "{status}") for _, path in pages):
             from dashboards import account_values
 
             values.update(account_values(args.database, siret.group(1), datetime.now(timezone.utc)))
