@@ -65,6 +65,11 @@ def variants() -> list[tuple[str, str]]:
              # A status on another sort than the date (`dashboard.page_read`: the status's rows sorted, up to CAP),
              # and the cadre, which no index holds (the sort's index walked).
              ("board:status-montant", "/s/{siret}/tableau-de-bord?status=A_VALIDER_1&tri=-montant"),
+             ("board:status-montant-asc", "/s/{siret}/tableau-de-bord?status=A_VALIDER_1&tri=montant"),
+             ("board:status-numero", "/s/{siret}/tableau-de-bord?status=A_VALIDER_1&tri=-numero"),
+             ("board:status-numero-asc", "/s/{siret}/tableau-de-bord?status=A_VALIDER_1&tri=numero"),
+             ("board:status-marche", "/s/{siret}/tableau-de-bord?status=A_VALIDER_1&tri=marche"),
+             ("board:status-common-montant", "/s/{siret}/tableau-de-bord?status={status}&tri=-montant"),
              ("board:cadre", "/s/{siret}/tableau-de-bord?cadre=A10"),
              ("entreprises", "/s/{siret}/tableau-de-bord/entreprises")]
     for key in SORTS:
