@@ -17,7 +17,12 @@ statements, total rows read, total ms. Nothing is asserted: the figures go in th
 `--generic` also runs each SELECT as a prepared statement under PostgreSQL's generic plan (`PREPARE`, then `EXPLAIN
 ANALYZE EXECUTE` with `plan_cache_mode = force_generic_plan`, in the same transaction) and prints its rows read, ms
 and top nodes on a second line: the check behind a page marked `plan_cache.generic_plans` (its generic plans must
-read what its custom plans read, for each account, at each size).
+read what its custom plans read, for each account, at each size). Each statement says which plan it runs with in
+the application (« runs »): `custom` under the connection's `force_custom_plan` (an unmarked page, or before the
+tenant is read), `marked` for a statement marked `plan_cache.custom_plan` (unprepared: always a custom plan), and
+`generic` for the others of a marked page (`auto`: PostgreSQL keeps the generic plan once prepared, unless it costs
+more — the worst case is assumed). The page's line then sums the rows read under the plans the statements run with
+against the rows of their custom plans, and a statement running generic that reads more rows says « MORE ROWS ».
 
     .venv/bin/python bench/explain_dashboards.py                       # chorus_bench (100 000 pieces)
     .venv/bin/python bench/explain_dashboards.py --database chorus_bench_1m --accounts moe titulaire
@@ -125,7 +130,7 @@ def main(argv=None) -> int:
                        "BASE_URL": "http://127.0.0.1", "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "")})
     from sqlalchemy import event
 
-    from chorus_chain import create_app
+    from chorus_chain import create_app, plan_cache
     from chorus_chain.extensions import db
 
     app = create_app()
@@ -140,11 +145,14 @@ def main(argv=None) -> int:
             return
         raw = conn.connection.dbapi_connection.cursor()
         try:
+            mode = raw.execute("SELECT current_setting('plan_cache_mode')").fetchone()[0]
             raw.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, parameters)
             plan = raw.fetchone()[0][0]
         finally:
             raw.close()
         top = plan["Plan"]
+        runs = ("marked" if context.execution_options.get(plan_cache.CUSTOM, False)
+                else "custom" if mode == "force_custom_plan" else "generic")
         where = caller()
         text = None
         if any(word in where for word in args.plans):
@@ -155,7 +163,7 @@ def main(argv=None) -> int:
             finally:
                 raw.close()
         seen.append({"text": text, "ms": plan.get("Execution Time", 0.0), "plan_ms": plan.get("Planning Time", 0.0),
-                     "rows": rows_read(top),
+                     "rows": rows_read(top), "runs": runs,
                      "buffers": top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0),
                      "shape": shape(top), "caller": where, "sql": " ".join(statement.split())[:110],
                      "generic": generic_plan(conn.connection.dbapi_connection, statement, parameters)
@@ -243,16 +251,27 @@ def caller() -> str:
     return "?"
 
 
+def real_rows(s: dict) -> int:
+    """The rows a statement reads under the plan it runs with (its generic plan's when it runs generic and that was
+    measured, else its custom plan's)."""
+    return s["generic"]["rows"] if s["runs"] == "generic" and s.get("generic") else s["rows"]
+
+
 def report(account: str, page: str, status: int, seen: list[dict]) -> None:
-    print(f"\n== {account} {page}: HTTP {status}, {len(seen)} SELECTs, rows read {sum(s['rows'] for s in seen)}, "
+    real = (f", under the plans they run with {sum(real_rows(s) for s in seen)}"
+            if any(s.get("generic") for s in seen) else "")
+    runs = {kind: sum(s["runs"] == kind for s in seen) for kind in ("generic", "marked", "custom")}
+    print(f"\n== {account} {page}: HTTP {status}, {len(seen)} SELECTs ({runs['generic']} generic, {runs['marked']} "
+          f"marked custom, {runs['custom']} custom), rows read {sum(s['rows'] for s in seen)}{real}, "
           f"{sum(s['ms'] for s in seen):.1f} ms (+ {sum(s['plan_ms'] for s in seen):.1f} ms planning)")
     for s in seen:
-        print(f"  {s['ms']:8.2f} ms {s['plan_ms']:6.2f} plan {s['rows']:9d} rows {s['buffers']:7d} buf  {s['caller'][:44]:44s} "
-              f"{s['shape'][:80]:80s}  {s['sql']}")
+        print(f"  {s['ms']:8.2f} ms {s['plan_ms']:6.2f} plan {s['rows']:9d} rows {s['buffers']:7d} buf  {s['runs']:7s} "
+              f"{s['caller'][:44]:44s} {s['shape'][:80]:80s}  {s['sql']}")
         if s.get("generic"):
             generic = s["generic"]
             same = "same rows" if generic["rows"] == s["rows"] else "ROWS DIFFER"
-            print(f"  {generic['ms']:8.2f} ms generic {generic['rows']:9d} rows {generic['buffers']:7d} buf  ({same}) "
+            worse = " MORE ROWS" if s["runs"] == "generic" and generic["rows"] > s["rows"] else ""
+            print(f"  {generic['ms']:8.2f} ms generic {generic['rows']:9d} rows {generic['buffers']:7d} buf  ({same}{worse}) "
                   f"{'':32s}{generic['shape'][:80]}")
         if s.get("text"):
             print("\n".join("        " + line for line in s["text"].splitlines()))

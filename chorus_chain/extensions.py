@@ -41,6 +41,10 @@ def tune_postgresql(app) -> None:
     if not app.config.get("PG_JIT"):
         settings.append("SET jit = off")
 
+    from chorus_chain import plan_cache
+
+    plan_cache.install(engine)  # the statements marked to keep custom plans run unprepared
+
     @event.listens_for(engine, "connect")
     def _settings(dbapi_connection, connection_record) -> None:
         with dbapi_connection.cursor() as cursor:

@@ -16,6 +16,23 @@ as its custom ones for the benchmark's four accounts: the bench README says wher
 setting again at its end): PostgreSQL's default, which plans the first five executions of a prepared statement for
 their parameters and then keeps the generic plan unless it costs more. No statement of its own; the statements that
 run before the tenant's (the session's) keep their custom plans.
+
+A marked view may still run a statement whose generic plan is ruinous for some structures: its author marks that
+statement `custom_plan(statement)` and it then runs unprepared, whatever the page. PostgreSQL gives generic plans to
+named prepared statements only; psycopg prepares a statement (names it) once it has run `prepare_threshold` (5) times
+on the connection, unless it is executed with `prepare=False`, and then it goes through the unnamed statement, parsed
+and planned again at each execution for its own parameters (a new plan source, never five custom plans old: under
+`auto` always a custom plan). `install` makes the engine execute the marked statements so (SQLAlchemy's `do_execute`
+event). The Tableau de bord is such a view (page, filters, HTMX list), with five statements marked: three that read
+orders of magnitude more rows under their generic plan at 1 000 000 pieces (the bench README, session 10) — the
+payment tracker's events (`dashboard._tracker_events_statement`), « Montants par entreprise »
+(`parties.money_lines`), the Trésorerie's habits (`tresorerie.reading._history_read`) — and the two whose conditions
+are built per request, a number search's or a period's overview and page (`counts.capped_groups`,
+`lists.board_page`): a generic plan cannot see the range of a number. The check is `bench/explain_dashboards.py
+--generic`, which says under which plan each statement runs (the bench README, session 11).
+
+The connections' default stays `force_custom_plan` and views are marked one by one: flipping the default to `auto`
+would need every page's statements checked so.
 """
 from __future__ import annotations
 
@@ -23,6 +40,7 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import func
 
 MARK = "generic_plans"
+CUSTOM = "chorus_custom_plan"  # execution option: this statement runs unprepared, planned for its parameters
 
 
 def generic_plans(view):
@@ -43,3 +61,23 @@ def setting_column():
     """The column that sets the transaction's plan_cache_mode to PostgreSQL's default (`auto`), for the statement that
     reads the tenant."""
     return func.set_config("plan_cache_mode", "auto", True).label("chorus_plan_cache_mode")
+
+
+def custom_plan(statement):
+    """`statement` marked to run unprepared: planned for its own parameters at each execution, even in a view marked
+    `generic_plans` (its generic plan reads more than its custom plan for some structures)."""
+    return statement.execution_options(**{CUSTOM: True})
+
+
+def install(engine) -> None:
+    """Execute the statements marked `custom_plan` unprepared on `engine` (psycopg: `prepare=False`)."""
+    from sqlalchemy import event
+
+    event.listen(engine, "do_execute", _execute_marked)
+
+
+def _execute_marked(cursor, statement, parameters, context) -> bool:
+    if not context.execution_options.get(CUSTOM, False):
+        return False  # SQLAlchemy executes it as usual (prepared once it has run often enough)
+    cursor.execute(statement, parameters, prepare=False)
+    return True

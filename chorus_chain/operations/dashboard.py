@@ -26,7 +26,7 @@ from functools import cache, lru_cache
 
 from sqlalchemy import bindparam, case, func, select
 
-from chorus_chain import access
+from chorus_chain import access, plan_cache
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain import money
 from chorus_chain.domain import statuses
@@ -595,12 +595,14 @@ def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL
 
 @cache
 def _tracker_events_statement():
-    """The tracker's events of a page of pieces (an expanding bound parameter): built once per process."""
-    return access.built_once(
+    """The tracker's events of a page of pieces (an expanding bound parameter): built once per process. Planned for
+    its pieces at each execution (`plan_cache.custom_plan`): its generic plan read 547 423 rows instead of 48 for
+    the sous-traitant at 1 000 000 pieces (1.1 s instead of 0.2 ms)."""
+    return plan_cache.custom_plan(access.built_once(
         select(PieceEvent.piece_id, PieceEvent.action, PieceEvent.actor_step, PieceEvent.from_status,
                PieceEvent.at, PieceEvent.amount, PieceEvent.paid_on)
         .where(PieceEvent.piece_id.in_(bindparam("piece_ids", expanding=True)))
-        .order_by(PieceEvent.piece_id, PieceEvent.seq))
+        .order_by(PieceEvent.piece_id, PieceEvent.seq)))
 
 
 def _with_etat_lines(tracked: list[TrackedPiece], structure: Structure) -> list[TrackedPiece]:

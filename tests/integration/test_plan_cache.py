@@ -1,14 +1,16 @@
-"""The pages that let PostgreSQL keep generic plans (chorus_chain.plan_cache): the Synthèse's statements run with
-`plan_cache_mode = auto`, set by the statement that reads the tenant (no statement of its own); every other page's,
-and whatever runs before the tenant is known, with the connections' `force_custom_plan`."""
+"""The pages that let PostgreSQL keep generic plans (chorus_chain.plan_cache): the Synthèse's and the Tableau de bord's
+statements run with `plan_cache_mode = auto`, set by the statement that reads the tenant (no statement of its own);
+every other page's, and whatever runs before the tenant is known, with the connections' `force_custom_plan`. The
+Tableau de bord's statements marked `plan_cache.custom_plan` (the payment tracker's events, « Montants par
+entreprise », the Trésorerie's habits) run unprepared: PostgreSQL plans them for their parameters every time."""
 from __future__ import annotations
 
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
-from chorus_chain import plan_cache
+from chorus_chain import plan_cache, read_requests
 from chorus_chain.extensions import db
 from tests.integration import pieces_world as pw
 
@@ -74,9 +76,120 @@ def test_the_synthese_reads_with_generic_plans_allowed(app, w):
 
 
 @pytest.mark.postgres
+def test_the_tableau_de_bord_reads_with_generic_plans_allowed(app, w):
+    """The page, filtered, and its HTMX list: every statement after the tenant's under `auto`."""
+    pw.deposit(app, w, w.st1, "A10", "PLAN-1")  # the sous-traitant's tracker has a piece, the mandataire's money a line
+    for who in (w.mandataire, w.st1):
+        client = pw.logged_in(app, who)
+        for path, headers in (("tableau-de-bord", {}), ("tableau-de-bord?status=A_VALIDER_1", {}),
+                              ("tableau-de-bord?tri=-montant", HX)):
+            with plan_modes(app) as seen:
+                assert client.get(f"/s/{who.siret}/{path}", headers=headers).status_code == 200
+            assert "plan_cache_mode" in seen[_tenant(seen)][1].values()
+            read = _after_the_tenant(seen)
+            assert any("FROM board_row" in s for s, _ in read)  # the list is among them
+            assert {mode for _, mode in read} == {"auto"}, (who.key, path, read)
+
+
+@contextmanager
+def executions(app):
+    """(SQL as psycopg sends it, marked `plan_cache.custom_plan`?) of each SELECT run inside the block."""
+    with app.app_context():
+        engine = db.engine
+    seen: list[tuple[str, bool]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "set_config(" not in statement:
+            seen.append((_as_sent(statement), bool(context.execution_options.get(plan_cache.CUSTOM, False))))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def _as_sent(statement: str) -> str:
+    """SQLAlchemy's `%(name)s` placeholders as psycopg sends them to the server (`$1`, `$2`… in order of first use):
+    the text PostgreSQL shows in `pg_prepared_statements`."""
+    import re
+
+    names: list[str] = []
+
+    def positional(match) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return re.sub(r"%\((\w+)\)s", positional, statement)
+
+
+def _prepared(app) -> dict[str, tuple[int, int]]:
+    """The statements prepared on the tests' connection (every request shares it): SQL → (generic plans, custom
+    plans) PostgreSQL made for it."""
+    with app.app_context():
+        return {statement: (generic, custom) for statement, generic, custom in db.session.execute(
+            read_requests.reads_only(text("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")))}
+
+
+@pytest.mark.postgres
+def test_the_marked_statements_are_never_prepared_and_the_others_are(app, w):
+    """Opened a dozen times on one connection (page and HTMX list), the Tableau de bord's statements are prepared by
+    psycopg (after five runs) and PostgreSQL keeps generic plans for them — except the three marked `custom_plan`,
+    which run unprepared (the unnamed statement, planned for its parameters every time): none of them is ever in
+    pg_prepared_statements. Without the mark they would be (they run on every page)."""
+    pw.deposit(app, w, w.st1, "A10", "PLAN-1")
+    runs = 14
+    readers = [(w.st1, ("FROM piece_event", "GROUP BY piece.id")), (w.mandataire, ("board_party_count",))]
+    clients = [pw.logged_in(app, who) for who, _ in readers]
+    # The set-up wrote in the tests' outer transaction, so every request would end with a ROLLBACK (TO SAVEPOINT),
+    # which makes psycopg forget its prepared statements; in production each request's transaction begins with the
+    # mark cleared (read_requests), as here.
+    with app.app_context():
+        db.session.connection().info[read_requests.WROTE] = False
+    for client, (who, wanted) in zip(clients, readers):
+        with executions(app) as seen:
+            for k in range(runs):
+                assert client.get(f"/s/{who.siret}/tableau-de-bord",
+                                  headers=HX if k % 2 else {}).status_code == 200
+        prepared = _prepared(app)
+        mine = {statement for statement, custom in seen if custom}
+        # The tracker's events and the habits (the sous-traitant), « Montants par entreprise » (the mandataire).
+        assert all(any(fragment in statement for statement in mine) for fragment in wanted), (who.key, mine)
+        assert not mine & prepared.keys(), (who.key, mine & prepared.keys())
+        # Every other statement run at least six times was prepared: the list's, the counts', the panels'…
+        often = {statement for statement, custom in seen if not custom
+                 and sum(s == statement for s, _ in seen) > 5}
+        assert often and often <= prepared.keys(), (who.key, often - prepared.keys())
+        assert any("FROM board_row" in statement for statement in often)
+        # And PostgreSQL kept generic plans for them once it had planned five for their parameters: the list's, the
+        # counts by status' (the tests' small tables make them as cheap as the custom ones).
+        generic = [statement for statement, (generic_plans, _) in prepared.items() if generic_plans]
+        assert any("FROM board_row" in s for s in generic) and any("board_status_count" in s for s in generic)
+
+
+@pytest.mark.postgres
+def test_a_number_search_and_a_period_are_planned_for_their_values(app, w):
+    """Their conditions are built per request (`dashboard.scope`): the count's and the list's statements run
+    unprepared, whereas the bare list's statement, kept with bound parameters, may keep its generic plan."""
+    pw.deposit(app, w, w.st1, "A10", "PLAN-1")
+    client = pw.logged_in(app, w.st1)
+    for query, column in (("number=PLAN", "number_key"), ("du=2026-01-01", "deposited_at")):
+        for headers in ({}, HX):
+            with executions(app) as seen:
+                assert client.get(f"/s/{w.st1.siret}/tableau-de-bord?{query}", headers=headers).status_code == 200
+            searched = [custom for statement, custom in seen if f"board_row.{column} >= " in statement]
+            assert len(searched) == 2 and all(searched), (query, seen)  # the count and the page
+    with executions(app) as seen:  # the bare list (HTMX: no panel), its count from the rollups
+        assert client.get(f"/s/{w.st1.siret}/tableau-de-bord?tri=-montant", headers=HX).status_code == 200
+    assert any("FROM board_row" in statement for statement, _ in seen)
+    assert not any(custom for _, custom in seen), seen
+
+
+@pytest.mark.postgres
 def test_the_other_pages_keep_custom_plans(app, w):
     client = pw.logged_in(app, w.mandataire)
-    for path in ("tableau-de-bord", "tableau-de-bord?status=A_VALIDER_1", "aide/", "pieces/"):
+    for path in ("tableau-de-bord/entreprises", "aide/", "pieces/"):
         with plan_modes(app) as seen:
             assert client.get(f"/s/{w.mandataire.siret}/{path}").status_code == 200
         assert "plan_cache_mode" not in seen[_tenant(seen)][1].values()
@@ -86,10 +199,12 @@ def test_the_other_pages_keep_custom_plans(app, w):
 
 def test_the_mark_survives_the_route_and_rights_decorators(app):
     marked = {endpoint for endpoint, view in app.view_functions.items() if getattr(view, plan_cache.MARK, False)}
-    assert marked == {"dashboard.synthese"}
+    assert marked == {"dashboard.synthese", "dashboard.tableau_de_bord"}
     with app.test_request_context("/s/12345678901234/synthese"):
         assert plan_cache.wanted()
     with app.test_request_context("/s/12345678901234/tableau-de-bord"):
+        assert plan_cache.wanted()
+    with app.test_request_context("/s/12345678901234/tableau-de-bord/entreprises"):
         assert not plan_cache.wanted()
     with app.test_request_context("/healthz"):
         assert not plan_cache.wanted()

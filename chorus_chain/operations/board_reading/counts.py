@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from sqlalchemy import case, func, select
 
+from chorus_chain import plan_cache
 from chorus_chain.extensions import db
 from chorus_chain.models import Marche, MarcheParty
 from chorus_chain.models.board import (BoardCadreMarcheCount, BoardCount, BoardRow, BoardStatusCount,
@@ -116,16 +117,18 @@ def capped_groups(conditions: list, along: tuple = ()) -> list[Group] | None:
     through the index the conditions pick; None when there are more than CAP (the page says « plus de »). The limit
     is hidden from the planner (`planning.opaque_limit`): with a plain one, a number range matching most of the
     structure's rows was read whole by a bitmap scan, which cannot stop at CAP + 1. `along`: the columns of the
-    index to read in its order (the number search's range: `ix_board_row_number`), so that the read stops there."""
+    index to read in its order (the number search's range: `ix_board_row_number`), so that the read stops there.
+    Planned for its values (`plan_cache.custom_plan`): its conditions are a period's or a number search's, whose
+    generic plan reads the structure's rows (41 468 instead of 1 001 for a number at 100 000 pieces)."""
     selected = (select(BoardRow.status, BoardRow.marche_id, BoardRow.marche_reference, BoardRow.signed_ttc,
                        BoardRow.paid_amount).where(*conditions).order_by(*along)
                 .limit(opaque_limit(CAP + 1)).subquery())
     under_way = under_way_condition(selected.c.status)
-    rows = db.session.execute(
+    rows = db.session.execute(plan_cache.custom_plan(
         select(selected.c.status, selected.c.marche_id, selected.c.marche_reference, func.count(),
                func.coalesce(func.sum(selected.c.signed_ttc), 0), func.coalesce(func.sum(selected.c.paid_amount), 0),
                func.count(case((under_way, 1))))
-        .group_by(selected.c.status, selected.c.marche_id, selected.c.marche_reference)).all()
+        .group_by(selected.c.status, selected.c.marche_id, selected.c.marche_reference))).all()
     if sum(row[3] for row in rows) > CAP:
         return None
     return [Group(status, marche_id, reference, int(count), Decimal(amount), Decimal(paid), int(under_way))

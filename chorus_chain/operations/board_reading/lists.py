@@ -28,7 +28,7 @@ from sqlalchemy import Integer, and_, bindparam, func, literal, select, tuple_, 
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.util import ClauseAdapter
 
-from chorus_chain import access
+from chorus_chain import access, plan_cache
 from chorus_chain.domain.statuses import Status
 from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, Marche, Piece
@@ -291,8 +291,10 @@ def board_page(structure_id: int, conditions, sort_key: str, descending: bool, *
 
     With `params`, `conditions` are `KeptConditions`, built once with bound parameters (`structure_id` among them;
     `params` their values: `dashboard.bound_scope`) and the statement is built once per process for them, the sort, its
-    direction, the cursor's and `read` (`access.built_once`); without, it is built for this request. `read`: how the
-    keys are read (WALK, FILTERED, SIFTED: FILTERED again when the rows sifted gave less than a page)."""
+    direction, the cursor's and `read` (`access.built_once`); without, it is built for this request and planned for
+    its values (`plan_cache.custom_plan`: under its generic plan a number search read 41 550 rows instead of 108 at
+    100 000 pieces, a range of the number it could not see). `read`: how the keys are read (WALK, FILTERED, SIFTED:
+    FILTERED again when the rows sifted gave less than a page)."""
     after_mark = cursors.decode(sort_key, after)
     before_mark = cursors.decode(sort_key, before) if after_mark is None else None
     backwards = before_mark is not None
@@ -307,7 +309,9 @@ def board_page(structure_id: int, conditions, sort_key: str, descending: bool, *
     def statement_for(read: str):
         if params is not None:
             return _kept_page_statement(conditions, sort_key, descending, toward, per_page, read)
-        return _page_statement(structure_id, conditions, sort_key, descending, toward, per_page, read)
+        # A period or a number search: planned for its values (a number's range read generically is every row).
+        return plan_cache.custom_plan(
+            _page_statement(structure_id, conditions, sort_key, descending, toward, per_page, read))
 
     rows = db.session.execute(statement_for(read), values).all()
     if read == SIFTED and len(rows) <= per_page:
