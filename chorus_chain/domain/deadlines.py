@@ -118,6 +118,8 @@ _AT_PAYING_OFFICE = frozenset({
     Status.DEPOSEE, Status.MISE_A_DISPOSITION, Status.SUSPENDUE, Status.COMPLETEE, Status.SERVICE_FAIT,
     Status.MANDATEE,
 })
+# Every status a délai global de paiement runs in, whatever the route (`running_in` narrows it for a route).
+PAIEMENT_STATUSES = _WORKS_BEFORE_PAYMENT | _AT_PAYING_OFFICE
 
 
 def _validation(kind: str, step: str, waiting: Status, who: str) -> DeadlineKind:
@@ -450,6 +452,20 @@ def running_in(kind: str, route_steps: Sequence[str], *, cadre: str | None = Non
     if STEP_MOA in steps:
         return frozenset()
     return _AT_PAYING_OFFICE
+
+
+def counts_after_expiry(kind: str, status: str) -> bool:
+    """Whether a clock of `kind` the sweep ended at its due instant is still the piece's clock as the pages show it
+    (its next clock, the panels' clocks): the délai global de paiement while the piece is in a status it runs in.
+    Its expiry is no action (`expiry_action` None): nothing on the piece changes, the payment is still awaited and
+    now late, and the pages show it overdue — its due instant against now — as they did between that instant and
+    the sweep. So the sweep's expiry of a DGP moves nothing in the read model (issue 20: 52 306 of the 81 916
+    deadlines of bench/deadline_sweep.py, each of which rewrote every viewer's board row of its piece). Mirrored in
+    SQL by `operations.pieces_queries.counting_clock`."""
+    return kind == PAIEMENT and str(status) in _PAIEMENT_STATUS_VALUES
+
+
+_PAIEMENT_STATUS_VALUES = frozenset(status.value for status in PAIEMENT_STATUSES)
 
 
 def clock_changes(

@@ -125,7 +125,9 @@ class BoardRow(Base):
     # The piece waits on this structure (the "à traiter" box: pieces_queries.awaiting), and as which actor.
     waiting: Mapped[bool]
     waiting_role: Mapped[str | None] = mapped_column(String(20))
-    next_due: Mapped[datetime | None]  # the earliest open clock of the piece (NULL: none)
+    # The earliest clock of the piece (NULL: none): open, or a délai global de paiement lapsed while the payment is
+    # still awaited (`pieces_queries.counting_clock`) — the pages compare it with now, the sweep need not move it.
+    next_due: Mapped[datetime | None]
     next_kind: Mapped[str | None] = mapped_column(String(30))  # that clock's kind
     # The latest tacit validation of the piece when this structure is its validation_1 / validation_2, else NULL.
     tacit_at: Mapped[datetime | None]

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import and_, case, exists, func, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from chorus_chain.access import visible_to
+from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain import statuses
 from chorus_chain.domain import transitions as T
 from chorus_chain.domain.statuses import Status
@@ -196,12 +197,26 @@ def pieces_for(structure: Structure, *, box: str, marche_id: int | None = None,
     return PiecePage(items, total, page, per_page)
 
 
+def counting_clock(piece=Piece):
+    """The piece's clocks (Deadline rows) the pages count as its own — its next clock, the clock panels': the open
+    ones, and the délai global de paiement the sweep ended at its due instant while the piece is still in a status it
+    runs in (`domain.deadlines.counts_after_expiry`, the same rule in Python: the sweep relies on both agreeing) —
+    the piece's latest DGP: one that ended earlier, the piece having left those statuses and come back, is not.
+    `piece`: the Piece (or a selectable with its `status`) the condition correlates to."""
+    later = aliased(Deadline)
+    return or_(Deadline.done_at.is_(None),
+               and_(Deadline.kind == clocks.PAIEMENT,
+                    piece.status.in_(sorted(status.value for status in clocks.PAIEMENT_STATUSES)),
+                    ~exists().where(later.piece_id == Deadline.piece_id, later.kind == clocks.PAIEMENT,
+                                    later.id > Deadline.id)))
+
+
 def _order(box: str) -> list:
     newest = [sort_date().desc(), Piece.id.desc()]
     if box != "a_traiter":
         return newest
     next_due = (select(func.min(Deadline.due_at))
-                .where(Deadline.piece_id == Piece.id, Deadline.done_at.is_(None))
+                .where(Deadline.piece_id == Piece.id, counting_clock())
                 .correlate(Piece).scalar_subquery())
     return [next_due.is_(None), next_due.asc(), *newest]
 
@@ -210,8 +225,8 @@ def _next_deadlines(piece_ids: list[int]) -> dict[int, Deadline]:
     if not piece_ids:
         return {}
     found: dict[int, Deadline] = {}
-    for deadline in db.session.scalars(select(Deadline).where(
-            Deadline.piece_id.in_(piece_ids), Deadline.done_at.is_(None)).order_by(Deadline.due_at)):
+    for deadline in db.session.scalars(select(Deadline).join(Piece, Piece.id == Deadline.piece_id).where(
+            Deadline.piece_id.in_(piece_ids), counting_clock()).order_by(Deadline.due_at, Deadline.id)):
         found.setdefault(deadline.piece_id, deadline)
     return found
 

@@ -20,6 +20,7 @@ from sqlalchemy import and_, case, exists, func, or_, select
 
 from chorus_chain.access import visible_to
 from chorus_chain.blueprints.dashboard import views as dashboard_views
+from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain import statuses
 from chorus_chain.domain import transitions as T
 from chorus_chain.domain.statuses import Status
@@ -137,19 +138,32 @@ def old_tracker(structure, works):
                                    .order_by(Piece.deposited_at.desc(), Piece.id.desc())))
 
 
+def piece_s_clock(deadline: Deadline, piece: Piece) -> bool:
+    """Whether the pages count this clock as the piece's, stated from the domain here: open, or a délai global de
+    paiement the sweep ended while the piece is in a status its DGP runs in on its route (`running_in`), the latest
+    DGP of the piece (the payment still awaited, now late: issue 20, the sweep leaves it on the rows)."""
+    if deadline.done_at is None:
+        return True
+    if deadline.kind != clocks.PAIEMENT or piece.status not in {
+            status.value for status in clocks.running_in(clocks.PAIEMENT, piece.route_steps, cadre=piece.cadre)}:
+        return False
+    return deadline.id == db.session.scalar(select(func.max(Deadline.id)).where(
+        Deadline.piece_id == piece.id, Deadline.kind == clocks.PAIEMENT))
+
+
 def old_open_clocks(structure, kind, roles, works):
-    """The clock panels before the read model carried their clocks: every open clock of the kind joined to the
-    pieces the structure sees in one of the parts."""
+    """The clock panels before the read model carried their clocks: every clock of the kind the pages count as its
+    piece's (`piece_s_clock`) joined to the pieces the structure sees in one of the parts."""
     as_role = exists().where(PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure.id,
                              or_(*[PieceAccess.roles.like(f"%{roles_text([role])}%") for role in roles]))
-    conditions = [Deadline.kind == kind, Deadline.done_at.is_(None), as_role, visible_to(structure.id)]
+    conditions = [Deadline.kind == kind, as_role, visible_to(structure.id)]
     if works is not None:
         conditions.append(Piece.works.is_(works))
-    return [tuple(row) for row in db.session.execute(
-        select(Piece.id, Marche.id, Structure.name, Deadline.id)
+    return [(piece.id, marche_id, name, deadline.id) for deadline, piece, marche_id, name in db.session.execute(
+        select(Deadline, Piece, Marche.id, Structure.name)
         .select_from(Deadline).join(Piece, Piece.id == Deadline.piece_id)
         .join(Marche, Marche.id == Piece.marche_id).join(Structure, Structure.id == Piece.emitter_structure_id)
-        .where(*conditions).order_by(Deadline.due_at, Deadline.id))]
+        .where(*conditions).order_by(Deadline.due_at, Deadline.id)) if piece_s_clock(deadline, piece)]
 
 
 def old_history(structure, today):
@@ -293,13 +307,15 @@ def shown(row) -> tuple:
 
 
 def old_shown(piece_ids) -> list[tuple]:
-    """`shown` of these pieces, read from the pieces themselves, their marché, emitter and earliest open clock."""
+    """`shown` of these pieces, read from the pieces themselves, their marché, emitter and earliest clock
+    (`piece_s_clock`)."""
     found = []
     for piece_id in piece_ids:
         piece = db.session.get(Piece, piece_id)
         emitter = db.session.get(Structure, piece.emitter_structure_id)
-        clock = db.session.scalars(select(Deadline).where(Deadline.piece_id == piece_id, Deadline.done_at.is_(None))
-                                   .order_by(Deadline.due_at, Deadline.id).limit(1)).first()
+        clock = next((deadline for deadline in db.session.scalars(
+            select(Deadline).where(Deadline.piece_id == piece_id).order_by(Deadline.due_at, Deadline.id))
+            if piece_s_clock(deadline, piece)), None)
         found.append(shown(pieces_queries.PieceRow(piece, db.session.get(Marche, piece.marche_id).reference,
                                                    emitter.name, emitter.siret, clock)))
     return found

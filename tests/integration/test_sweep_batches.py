@@ -24,6 +24,7 @@ from chorus_chain import access
 from chorus_chain.extensions import db
 from chorus_chain.models import (
     Account,
+    BoardRow,
     Deadline,
     MailMessage,
     Notification,
@@ -34,7 +35,7 @@ from chorus_chain.models import (
 )
 from chorus_chain.operations import pieces as ops
 from tests.conftest import live_application
-from tests.integration.pieces_world import NOW, act, deposit, later, world
+from tests.integration.pieces_world import NOW, act, assert_board_exact, deposit, later, world
 
 pytestmark = pytest.mark.postgres
 
@@ -415,3 +416,72 @@ def test_the_batch_s_update_finds_its_rows_by_id_under_row_level_security(live_a
         db.session.rollback()
     assert re.search(r"Index Scan using pk_piece on piece\s.*\n\s*Index Cond: \(id = r\.id\)", plan), plan
     assert written == [later(16)] * 3
+
+
+def _board_rows_of(piece_id: int) -> list[dict]:
+    """The piece's board rows, every column, each with its row version (xmin: a row rewritten gets a new one)."""
+    from sqlalchemy import literal_column
+
+    with access.system_access("test: the piece's board rows"):
+        return [dict(row._mapping) for row in db.session.execute(
+            select(literal_column("xmin::text").label("xmin"), *BoardRow.__table__.columns)
+            .where(BoardRow.piece_id == piece_id).order_by(BoardRow.structure_id))]
+
+
+def test_a_lapsed_payment_clock_leaves_the_read_model_as_it_was_until_the_piece_is_paid(live_app):
+    """The expiry of a délai global de paiement is no action (alerts only): the sweep closes the clock and the
+    pages keep it as the piece's clock, overdue — its due instant against now — while the payment is awaited
+    (`domain.deadlines.counts_after_expiry`). The batch therefore rewrites none of the piece's board rows (issue 20:
+    most of a night's deadlines are such lapses), the read model stays exact, and the payment takes the clock off
+    the rows as it would have taken an open one."""
+    from sqlalchemy import event
+
+    from chorus_chain.operations.deadlines import sweep
+
+    app = live_app
+    with app.app_context():  # the module's earlier pieces: nothing of theirs due when this one's DGP is
+        while _due_count(later(82)):
+            sweep(later(82))
+            db.session.commit()
+    w = world(app)
+    piece_id = deposit(app, w, w.st1, "A10", "DGP-1", ht="10000.00", now=later(50))
+    act(app, w.mandataire, piece_id, "validate", now=later(51))  # the DGP runs from the MOE's receipt: 30 days
+    act(app, w.moe, piece_id, "take", now=later(52))
+    act(app, w.moe, piece_id, "issue_etat_acompte", amount="9 500,00", now=later(53))  # a contest clock: 30 days
+    act(app, w.moa, piece_id, "moa_take", now=later(54))
+    assert act(app, w.moa, piece_id, "moa_validate", now=later(55)) == "MISE_A_DISPOSITION"
+    with app.app_context():
+        with access.system_access("test: the clock"):
+            dgp = db.session.scalar(select(Deadline).where(Deadline.piece_id == piece_id, Deadline.kind == "paiement"))
+            dgp_id, dgp_due = dgp.id, dgp.due_at
+        before = _board_rows_of(piece_id)
+        assert dgp_due == later(81) and _due_count(later(82)) == 1  # the DGP alone (the contest's is due a day later)
+        statements: list[str] = []
+
+        def seen(conn, cursor, statement, parameters, context, executemany):
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            assert sweep(later(82)) == {"done": 1, "applied": 1}  # alerts sent
+            db.session.commit()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+        assert not [text for text in statements if "board_" in text]  # the read model not even read
+        with access.system_access("test: the clock"):
+            assert db.session.get(Deadline, dgp_id).done_at == later(82)
+        after = _board_rows_of(piece_id)
+        db.session.commit()
+    assert after == before  # not one row rewritten: the same values, the same row versions
+    assert {row["next_kind"] for row in after} == {"paiement"} and {row["next_due"] for row in after} == {dgp_due}
+    assert {row["payment_clock_id"] for row in after} == {None, dgp_id}  # the MOA's and paying office's panel
+    assert_board_exact(app)
+    for day, action, inputs in ((83, "mark_service_fait", {}), (84, "mark_mandatee", {}),
+                                (85, "mark_paid", {"amount": "9500,00", "paid_on": later(85).date().isoformat()})):
+        act(app, w.moa, piece_id, action, now=later(day), **inputs)
+    with app.app_context():
+        paid = _board_rows_of(piece_id)
+        db.session.commit()
+    assert {row["payment_clock_id"] for row in paid} == {None}
+    assert "paiement" not in {row["next_kind"] for row in paid}
+    assert_board_exact(app)

@@ -234,3 +234,17 @@ def test_interest_is_due_through_the_45th_day_after_the_payment_day_in_paris():
         assert D.running_in("interets_moratoires", route, cadre="A4") == frozenset()
     with pytest.raises(ValueError):
         interest_payment_due_at(datetime(2026, 7, 6, 10, tzinfo=timezone.utc))
+
+
+def test_a_lapsed_dgp_still_counts_while_the_piece_is_in_a_status_it_runs_in_and_no_other_clock_does():
+    """`counts_after_expiry`: the pages keep a délai global de paiement the sweep ended as the piece's clock while the
+    piece may still be paid late (every status a DGP runs in, on some route), and no clock whose expiry acts."""
+    works = D.running_in(D.PAIEMENT, ("validation_1", "moe", "moa", "paiement"), cadre="A10")
+    paying_office = D.running_in(D.PAIEMENT, ("paiement",), cadre="A1")
+    assert works | paying_office == D.PAIEMENT_STATUSES
+    for status in Status:
+        assert D.counts_after_expiry(D.PAIEMENT, status.value) == (status in works | paying_office), status
+        for kind in D.DEADLINES:
+            if kind != D.PAIEMENT:
+                assert not D.counts_after_expiry(kind, status.value), (kind, status)
+    assert not D.counts_after_expiry(D.PAIEMENT, "MISE_EN_PAIEMENT") and D.counts_after_expiry(D.PAIEMENT, "MANDATEE")

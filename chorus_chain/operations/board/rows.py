@@ -39,8 +39,10 @@ class ClockPanel:
     name: str
     kind: str
     roles: tuple[str, ...]
-    # The clocks listed: the open ones (done_at NULL), or, for the interest of a late payment, those whose interest
-    # is unpaid — running or lapsed (the sweep ends a clock at its 45th day; the interest stays owed).
+    # The clocks listed: the piece's clocks (`pieces_queries.counting_clock`: the open ones, and a délai global de
+    # paiement lapsed while the payment is awaited — the panel shows it overdue), or, for the interest of a late
+    # payment, those whose interest is unpaid — running or lapsed (the sweep ends a clock at its 45th day; the
+    # interest stays owed).
     unpaid_interest: bool = False
 
 
@@ -82,7 +84,9 @@ def board_select(piece_ids=None):
     `COLUMNS` order. Reads across tenants: run it under system access (operations.board.refresh)."""
     viewer = _viewers(piece_ids)
     emitter = Structure.__table__.alias("emitter")
-    open_clocks = and_(Deadline.piece_id == Piece.id, Deadline.done_at.is_(None))
+    # The clocks the pages count as the piece's: the open ones, and a délai global de paiement the sweep ended
+    # while the payment is still awaited (`rules.counting_clock`): its expiry leaves the rows as they were.
+    open_clocks = and_(Deadline.piece_id == Piece.id, rules.counting_clock())
     next_due = select(func.min(Deadline.due_at)).where(open_clocks).correlate(Piece).scalar_subquery()
     next_kind = (select(Deadline.kind).where(open_clocks).order_by(Deadline.due_at, Deadline.id).limit(1)
                  .correlate(Piece).scalar_subquery())

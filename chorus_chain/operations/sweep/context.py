@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, inspect, select
 from sqlalchemy.types import JSON
 
+from chorus_chain.domain import deadlines as clocks
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import Deadline, MailMessage, Marche, MarcheParty, Piece, PieceEvent, Structure
@@ -100,8 +101,11 @@ class Adopted:
                 self.rows[id(row)] = (row, _values(row))
                 db.session.expunge(row)
 
-    def write(self) -> int:
-        """Write what changed since it was read (or last written); returns how many rows."""
+    def write(self, statuses: dict[int, str] | None = None) -> int:
+        """Write what changed since it was read (or last written); returns how many rows. `statuses`: the batch's
+        pieces' statuses now, by id: a clock whose only change is its expiry, which leaves its piece's board rows
+        as they were (`domain.deadlines.counts_after_expiry`: a lapsed délai global de paiement), does not make its
+        piece stale."""
         changes: dict[Any, list[dict[str, Any]]] = {}
         current: dict[Any, list[dict[str, Any]]] = {}  # per table, each changed row's values now, by column
         touched: set[int] = set()
@@ -120,13 +124,20 @@ class Adopted:
             changes.setdefault(mapper.local_table, []).append(
                 {"id": row.id, **{columns[attr]: value for attr, value in changed.items()}})
             current.setdefault(mapper.local_table, []).append({columns[attr]: value for attr, value in now.items()})
-            touched.add(row.id if isinstance(row, Piece) else row.piece_id)
+            if not _expiry_only(row, changed, before, statuses or {}):
+                touched.add(row.id if isinstance(row, Piece) else row.piece_id)
             self.rows[key] = (row, now)
         for table, rows in changes.items():
             bulk.update_rows(table, _one_set_of_columns(table, rows, current[table]))
         touched.discard(None)
         board.touch(touched)  # a Core update: the read model's flush hook does not see it
         return sum(len(rows) for rows in changes.values())
+
+
+def _expiry_only(row, changed: dict[str, Any], before: dict[str, Any], statuses: dict[int, str]) -> bool:
+    """The row is an open clock whose only change is its end, and its expiry leaves the read model as it was."""
+    return (isinstance(row, Deadline) and changed.keys() == {"done_at"} and before.get("done_at") is None
+            and row.piece_id in statuses and clocks.counts_after_expiry(row.kind, statuses[row.piece_id]))
 
 
 def _one_set_of_columns(table, changes: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -259,7 +270,7 @@ class SweepContext:
         from chorus_chain.operations.notifications import write_later
 
         db.session.flush()
-        self.adopted.write()
+        self.adopted.write({piece_id: piece.status for piece_id, piece in self.pieces.items()})
         for row in self.clocks.new_rows():
             self.rows.add(Deadline, row)
         self.rows.write()
