@@ -183,7 +183,10 @@ def test_a_number_search_and_a_period_are_planned_for_their_values(app, w):
     with executions(app) as seen:  # the bare list (HTMX: no panel), its count from the rollups
         assert client.get(f"/s/{w.st1.siret}/tableau-de-bord?tri=-montant", headers=HX).status_code == 200
     assert any("FROM board_row" in statement for statement, _ in seen)
-    assert not any(custom for _, custom in seen), seen
+    assert not any(custom for statement, custom in seen if "board_row" in statement), seen
+    # The only marked one: the companies offered (sent with the list), planned for the structure (parties.offer).
+    assert [statement for statement, custom in seen if custom] == \
+        [statement for statement, _ in seen if "board_party_count" in statement and "UNION ALL" in statement]
 
 
 @pytest.mark.postgres

@@ -152,7 +152,7 @@ def action_fields(piece_id: int):
 
 @bp.get("/tableau-de-bord")
 @require_piece_right("consultation")
-@plan_cache.generic_plans  # but for the statements marked `plan_cache.custom_plan` (the tracker, the money, the habits)
+@plan_cache.generic_plans  # but for its statements marked `plan_cache.custom_plan` (checked: bench README, session 11)
 def tableau_de_bord():
     now = utcnow()
     allowed, works = pieces_views._works_scope("a_traiter")

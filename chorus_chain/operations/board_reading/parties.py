@@ -82,7 +82,8 @@ def offer(structure_id: int, marche_id: int | None = None, chosen: int | None = 
     """The companies of the « Entreprise émettrice » filter: those of the chosen marché, or of every marché when the
     structure sees at most OFFER_MAX. Two queries: the ids — each half cut at OFFER_MAX + 1 in the order of its
     index (the rows grouped as the index runs: the first groups only), or one marché's rows —, then their
-    names by primary key."""
+    names by primary key. The ids are planned for their structure at each execution (`plan_cache.custom_plan`): at
+    1 000 000 pieces their generic plan read 3 357 rows instead of 491 for the titulaire (3 603 / 748 the MOE)."""
     emitting, own = _emitting(structure_id, marche_id), _own(structure_id, marche_id)
     if marche_id is None:
         # Each half cut at OFFER_MAX + 1 (beyond, none is offered: which ones were read does not matter), the limit
@@ -92,7 +93,7 @@ def offer(structure_id: int, marche_id: int | None = None, chosen: int | None = 
         emitting = emitting.order_by(*emitting.selected_columns).limit(opaque_limit(OFFER_MAX + 1))
         own = own.limit(opaque_limit(OFFER_MAX + 1))
     halves = [select(half.subquery().c.emitter_party_id) for half in (emitting, own)]
-    ids = set(db.session.scalars(halves[0].union_all(halves[1])))
+    ids = set(db.session.scalars(plan_cache.custom_plan(halves[0].union_all(halves[1]))))
     if marche_id is None and len(ids) > OFFER_MAX:  # one marché's companies are tens: all offered
         shown = [chosen] if chosen is not None and is_offered(structure_id, chosen) else []
         return Offer(_named(shown), complete=False)
