@@ -54,6 +54,8 @@ def variants() -> list[tuple[str, str]]:
     pages = [("synthese", "/s/{siret}/synthese"),
              ("tableau_de_bord", "/s/{siret}/tableau-de-bord"),
              ("board:status", "/s/{siret}/tableau-de-bord?status=A_VALIDER_1"),
+             # The benchmark's `tdb_statut`: the structure's commonest status (`dashboards.account_values`).
+             ("board:status-common", "/s/{siret}/tableau-de-bord?status={status}"),
              ("board:period", f"/s/{{siret}}/tableau-de-bord?du={recent}"),
              ("board:number", "/s/{siret}/tableau-de-bord?number=0042"),
              ("board:number-start", "/s/{siret}/tableau-de-bord?number=F"),
@@ -68,6 +70,11 @@ def variants() -> list[tuple[str, str]]:
              # A status on another sort than the date (`dashboard.page_read`: the status's rows sorted, up to CAP),
              # and the cadre, which no index holds (the sort's index walked).
              ("board:status-montant", "/s/{siret}/tableau-de-bord?status=A_VALIDER_1&tri=-montant"),
+             ("board:status-montant-asc", "/s/{siret}/tableau-de-bord?status=A_VALIDER_1&tri=montant"),
+             ("board:status-numero", "/s/{siret}/tableau-de-bord?status=A_VALIDER_1&tri=-numero"),
+             ("board:status-numero-asc", "/s/{siret}/tableau-de-bord?status=A_VALIDER_1&tri=numero"),
+             ("board:status-marche", "/s/{siret}/tableau-de-bord?status=A_VALIDER_1&tri=marche"),
+             ("board:status-common-montant", "/s/{siret}/tableau-de-bord?status={status}&tri=-montant"),
              ("board:cadre", "/s/{siret}/tableau-de-bord?cadre=A10"),
              ("entreprises", "/s/{siret}/tableau-de-bord/entreprises")]
     for key in SORTS:
@@ -180,7 +187,7 @@ def main(argv=None) -> int:
             print(f"{account}: no structure found on the home page")
             continue
         values = {"siret": siret.group(1)}
-        if any("{party_id}" in path or "{number}" in path for _, path in pages):
+        if any(name in path for name in ("{party_id}", "{number}", "{status}") for _, path in pages):
             from dashboards import account_values
 
             values.update(account_values(args.database, siret.group(1), datetime.now(timezone.utc)))

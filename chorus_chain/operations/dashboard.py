@@ -431,15 +431,21 @@ def piece_list(structure: Structure, filters: Filters, works: bool | None, *, so
 
 
 def page_read(filters: Filters, works: bool | None, sort_key: str, total: int | None) -> str:
-    """How the list's keys are read (`board_reading.lists.WALK` or `FILTERED`), so that a page reads rows bounded by
-    what it shows whatever the filters and the sort:
+    """How the list's keys are read (`board_reading.lists.WALK`, `FILTERED` or `SIFTED`), so that a page reads rows
+    bounded by what it shows whatever the filters and the sort:
 
     - the sort's index in its order (WALK) when an index of board_row holds the filters' columns before the sort's:
-      no filter but the structure (each sort has its index), or the date's order under one of a marché, a company,
-      a status (`ix_board_row_marche`, `_emitter`, `_status_date`) and a period (a range of the date itself);
+      no filter but the structure (each sort has its index), the date's order under one of a marché, a company, a
+      status (`ix_board_row_marche`, `_emitter`, `_status_date`) and a period (a range of the date itself), the
+      status's order under a status (`ix_board_row_status`: the piece's order within it);
     - else, when the filters select at most `counts.CAP` rows (`total`: the overview's exact count) and one of them
       has an index of its own (a marché, a company, a status, a period, a number), those rows and their top sorted
       (FILTERED: at most CAP rows, however the structure's history grows);
+    - else, for more than CAP rows under filters that are all dimensions of the rollups with an equality among them
+      (a marché, a company, a status; the cadre and the member's `works` beside them), the structure's rows in the
+      sort's order sifted, at most a quarter of them (SIFTED, `lists.sift_rows`: those rows sorted only when the
+      sifted ones give less than a page) — sorting all the rows of « À valider » read 27 480 of them at a million
+      pieces;
     - else the sort's index in its order (WALK), the rows kept being more than CAP: about (page + 1) × the
       structure's rows / their number entries read (the member's `works` or a cadre alone are no index's column)."""
     equalities = [value for value in (filters.marche_id, filters.party_id, filters.status or None) if value is not None]
@@ -447,11 +453,16 @@ def page_read(filters: Filters, works: bool | None, sort_key: str, total: int | 
     dimensions_only = works is None and filters.cadre is None and not filters.number
     if dimensions_only and not equalities and not period:
         return lists.WALK
-    if dimensions_only and sort_key == "date" and len(equalities) <= 1:
+    # An index holds the equality's column before the sort's: the date's under a marché, a company or a status, the
+    # status's under a status.
+    held = len(equalities) == 1 and (sort_key == "date" or (sort_key == "statut" and filters.status))
+    if dimensions_only and (held or (sort_key == "date" and not equalities)):
         return lists.WALK
     indexed = bool(equalities) or period or bool(filters.number)
     if indexed and total is not None and total <= counts.CAP:
         return lists.FILTERED
+    if equalities and not held and total is not None and is_rollup(filters):
+        return lists.SIFTED
     return lists.WALK
 
 

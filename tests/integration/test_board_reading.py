@@ -728,10 +728,12 @@ def test_a_cursor_from_a_hand_edited_url_starts_at_the_top(app, w):
             assert [r.piece.id for r in page.items] == [r.piece.id for r in top.items] and page.before is None
 
 
-def test_both_reads_of_the_list_give_the_former_list_on_every_filter_and_sort(app, w):
-    """The list's keys read through the sort's index (WALK) or as the filtered rows sorted (FILTERED: what
-    `dashboard.page_read` picks for a filter without an index in the sort's order and at most CAP rows) give the same
-    pages, walked both ways, as the former query on the pieces — whatever `page_read` would pick."""
+def test_every_read_of_the_list_gives_the_former_list_on_every_filter_and_sort(app, w, monkeypatch):
+    """The list's keys read through the sort's index (WALK), as the filtered rows sorted (FILTERED: what
+    `dashboard.page_read` picks for a filter without an index in the sort's order and at most CAP rows) or as the
+    structure's rows sifted (SIFTED, beyond CAP: a page found among the first `sift_rows` rows of the sort, else
+    FILTERED — both ways taken here, with three (a page, at least) and CAP rows sifted) give the same pages, walked both ways, as
+    the former query on the pieces — whatever `page_read` would pick."""
     days = [utcnow() - timedelta(days=n) for n in range(5)]
     for n, day in enumerate(days):
         pw.deposit(app, w, w.st1, "A10", f"RD-{n}", ht=f"{100 + 7 * (n % 3)}.00", now=day)
@@ -751,6 +753,10 @@ def test_both_reads_of_the_list_give_the_former_list_on_every_filter_and_sort(ap
                     for read in (lists.WALK, lists.FILTERED):
                         walked = _walk_read(structure, filters, sort_key, descending, read)
                         assert walked == expected, (filters, sort_key, descending, read)
+                    for sift_rows in (3, counts.CAP):  # three: a page of two and the next row
+                        monkeypatch.setattr(lists, "SIFT_ROWS", sift_rows)
+                        walked = _walk_read(structure, filters, sort_key, descending, lists.SIFTED)
+                        assert walked == expected, (filters, sort_key, descending, sift_rows)
                     compared += 1
         assert compared == len(filter_sets) * len(dashboard.SORTS) * 2 and len(statuses_seen) >= 2
 

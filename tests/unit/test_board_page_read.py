@@ -1,6 +1,7 @@
 """How the Tableau de bord's list reads its keys (`operations.dashboard.page_read`, issue 20): through the sort's index
 when an index holds the filters before the sort, else the filtered rows sorted when they are at most CAP and one
-filter has an index, else the sort's index again (more than CAP rows kept: the walk stops soon)."""
+filter has an index, else the structure's rows in the sort's order sifted when the filters are equalities of the
+rollups' dimensions, else the sort's index again (more than CAP rows kept: the walk stops soon)."""
 from datetime import date
 
 import pytest
@@ -29,9 +30,26 @@ def test_the_newest_first_under_one_indexed_filter_walks_its_index(filters):
 @pytest.mark.parametrize("filters", [Filters(marche_id=4), Filters(party_id=9), Filters(status="A_VALIDER_1"),
                                      Filters(number="F12"), Filters(deposited_from=date(2026, 1, 1))])
 def test_another_sort_under_an_indexed_filter_reads_the_filtered_rows_up_to_cap(filters, sort_key):
+    if filters == Filters(status="A_VALIDER_1") and sort_key == "statut":
+        # (structure, status, piece): the status's order under the status is the index's range.
+        assert page_read(filters, None, sort_key, FEW) == page_read(filters, None, sort_key, MANY) == lists.WALK
+        return
     assert page_read(filters, None, sort_key, FEW) == lists.FILTERED
-    assert page_read(filters, None, sort_key, MANY) == lists.WALK
+    # Beyond CAP: an equality of the rollups' dimensions sifts the structure's rows in the sort's order; a number or
+    # a period (not counted beyond CAP anyway) walks the sort's index.
+    many = lists.SIFTED if filters.number is None and filters.deposited_from is None else lists.WALK
+    assert page_read(filters, None, sort_key, MANY) == many
     assert page_read(filters, None, sort_key, None) == lists.WALK  # « plus de CAP »: not counted
+
+
+def test_more_than_cap_rows_of_an_equality_beside_the_cadre_or_the_rights_are_sifted():
+    assert page_read(Filters(status="A_VALIDER_1", cadre="A10"), None, "montant", MANY) == lists.SIFTED
+    assert page_read(Filters(party_id=9), True, "montant", MANY) == lists.SIFTED
+    # The equality's index in the sort's order, the rights or the cadre filtered along it: walked.
+    assert page_read(Filters(party_id=9), True, "date", MANY) == lists.WALK
+    assert page_read(Filters(status="A_VALIDER_1", cadre=""), None, "statut", MANY) == lists.WALK
+    assert page_read(Filters(marche_id=4, status="A_VALIDER_1"), None, "date", MANY) == lists.SIFTED
+    assert page_read(Filters(status="A_VALIDER_1", number="F"), None, "montant", MANY) == lists.WALK
 
 
 def test_two_equalities_or_a_number_are_no_index_of_the_date_order():
@@ -47,3 +65,10 @@ def test_filters_no_index_holds_walk_the_sort_index():
     # With an indexed filter beside them, that filter's rows are read.
     assert page_read(Filters(cadre="A10", marche_id=4), None, "date", 3) == lists.FILTERED
     assert page_read(Filters(status="A_VALIDER_1"), True, "date", 3) == lists.FILTERED
+
+
+def test_a_sift_looks_at_a_quarter_of_the_filtered_rows_at_most_cap_at_least_a_page():
+    assert lists.sift_rows(None, 25) == lists.SIFT_ROWS == counts.CAP
+    assert lists.sift_rows(27_480, 25) == counts.CAP
+    assert lists.sift_rows(1_214, 25) == 303
+    assert lists.sift_rows(40, 25) == 26

@@ -26,6 +26,7 @@ from decimal import Decimal
 
 from sqlalchemy import Integer, and_, bindparam, func, literal, select, tuple_, true, union_all
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.util import ClauseAdapter
 
 from chorus_chain import access, plan_cache
 from chorus_chain.domain.statuses import Status
@@ -258,8 +259,25 @@ class BoardPage:
 # - FILTERED: every row the filters select, read through the index of one of them (at most `counts.CAP`: the
 #   overview counted them), then the page's top of them sorted. Walking the sort's index instead filtered the whole
 #   structure's rows for a rare company or status (a sort that is not the date has no index per filter).
+# - SIFTED: the structure's rows in the sort's order from the cursor, at most `sift_rows(total)` of them (the sort's
+#   index, the structure alone), kept when the filters select them, up to the page; when those rows gave less than
+#   a page, FILTERED. For a filter of more than CAP rows (a status, a company, a marché) on a sort no index holds
+#   after it: sorting all its rows read 27 480 of them for the titulaire's « À valider » by amount at a million
+#   pieces, where its page may lie within the first hundreds of entries of the amount's index — or far along it
+#   when the filter's rows gather at the other end of the sort (the sous-traitants' small amounts waiting on a
+#   titulaire, recent numbers under a status of recent pieces). So at most a quarter of the filter's rows (and
+#   `SIFT_ROWS`) are sifted: when that fails the read costs a quarter more than FILTERED alone.
 WALK = "walk"
 FILTERED = "filtered"
+SIFTED = "sifted"
+SIFT_ROWS = counts.CAP
+
+
+def sift_rows(total: int | None, per_page: int) -> int:
+    """How many of the structure's rows a SIFTED read looks at: a quarter of the `total` rows the filters select
+    (what sorting them all would read), at most SIFT_ROWS, at least a page."""
+    share = SIFT_ROWS if total is None else total // 4
+    return max(per_page + 1, min(SIFT_ROWS, share))
 
 
 def board_page(structure_id: int, conditions, sort_key: str, descending: bool, *, after: str | None = None,
@@ -275,7 +293,8 @@ def board_page(structure_id: int, conditions, sort_key: str, descending: bool, *
     `params` their values: `dashboard.bound_scope`) and the statement is built once per process for them, the sort, its
     direction, the cursor's and `read` (`access.built_once`); without, it is built for this request and planned for
     its values (`plan_cache.custom_plan`: under its generic plan a number search read 41 550 rows instead of 108 at
-    100 000 pieces, a range of the number it could not see). `read`: how the keys are read (WALK, FILTERED)."""
+    100 000 pieces, a range of the number it could not see). `read`: how the keys are read (WALK, FILTERED, SIFTED:
+    FILTERED again when the rows sifted gave less than a page)."""
     after_mark = cursors.decode(sort_key, after)
     before_mark = cursors.decode(sort_key, before) if after_mark is None else None
     backwards = before_mark is not None
@@ -283,12 +302,22 @@ def board_page(structure_id: int, conditions, sort_key: str, descending: bool, *
     toward = "after" if after_mark is not None else ("before" if backwards else None)
     values = {} if mark is None else {"mark_value": mark[0], "mark_id": mark[1]}
     if params is not None:
-        statement = _kept_page_statement(conditions, sort_key, descending, toward, per_page, read)
         values.update(params)
-    else:  # a period or a number search: planned for its values (a number's range read generically is every row)
-        statement = plan_cache.custom_plan(
+    if read == SIFTED:
+        values["sift_rows"] = sift_rows(total, per_page)
+
+    def statement_for(read: str):
+        if params is not None:
+            return _kept_page_statement(conditions, sort_key, descending, toward, per_page, read)
+        # A period or a number search: planned for its values (a number's range read generically is every row).
+        return plan_cache.custom_plan(
             _page_statement(structure_id, conditions, sort_key, descending, toward, per_page, read))
-    rows = db.session.execute(statement, values).all()
+
+    rows = db.session.execute(statement_for(read), values).all()
+    if read == SIFTED and len(rows) <= per_page:
+        # Less than a page among the rows sifted: the page's rows lie further along the sort (or there are no more):
+        # the filtered rows sorted say which.
+        rows = db.session.execute(statement_for(FILTERED), values).all()
     more = len(rows) > per_page
     rows = rows[:per_page]
     if backwards:
@@ -324,17 +353,24 @@ def _kept_page_statement(conditions: KeptConditions, sort_key: str, descending: 
                                              toward, per_page, read))
 
 
+# The columns a SIFTED read's filters may name (`dashboard.page_read` sifts only dimensions of the rollups).
+SIFTED_COLUMNS = ("structure_id", "works", "marche_id", "emitter_party_id", "cadre", "status")
+
+
 def _page_statement(structure_id, conditions: list, sort_key: str, descending: bool, toward: str | None,
                     per_page: int, read: str = WALK):
     """The statement of a page of the list: `toward` the cursor's side ("after", "before", None: the first page),
-    the cursor's row bound as `mark_value` and `mark_id`; its keys read as `read` says (WALK, FILTERED)."""
+    the cursor's row bound as `mark_value` and `mark_id`; its keys read as `read` says (WALK, FILTERED,
+    SIFTED)."""
     column = SORT_COLUMNS[sort_key]
     key = tuple_(column, BoardRow.piece_id)
     mark = tuple_(bindparam("mark_value", type_=column.type), bindparam("mark_id", type_=BoardRow.piece_id.type))
+    from_mark = []
     if toward == "after":
-        conditions = [*conditions, key < mark if descending else key > mark]
+        from_mark = [key < mark if descending else key > mark]
     elif toward == "before":
-        conditions = [*conditions, key > mark if descending else key < mark]
+        from_mark = [key > mark if descending else key < mark]
+    filters, conditions = conditions, [*conditions, *from_mark]
     # Going back reads the index the other way from the cursor, then shows the rows in the page's order.
     reverse = descending != (toward == "before")
 
@@ -346,7 +382,20 @@ def _page_statement(structure_id, conditions: list, sort_key: str, descending: b
     # by primary key. Selecting the wide rows directly let the planner, misled by the row-level security filter
     # repeating the structure's equality (estimated 44 rows for 1 579), read every row of the structure and sort
     # them (42 ms for the MOA at 20 000 pieces; 0.8 ms in two steps).
-    if read == FILTERED:
+    if read == SIFTED:
+        # The structure's rows from the cursor in the sort's order (its index, the structure alone: the walk of an
+        # unfiltered page), at most `sift_rows` under a limit hidden from the planner, with the columns the filters
+        # read; the filters on them outside (a subquery with a LIMIT keeps its conditions apart), up to the page.
+        walked = (select(BoardRow.piece_id.label("piece_id"), column.label("sort_value"),
+                         *(BoardRow.__table__.c[name] for name in SIFTED_COLUMNS))
+                  .where(BoardRow.structure_id == structure_id, *from_mark)
+                  .order_by(*in_order(column, BoardRow.piece_id))
+                  .limit(select(bindparam("sift_rows", type_=Integer)).scalar_subquery()).subquery("walked"))
+        sifted = ClauseAdapter(walked)
+        keys = (select(walked.c.piece_id, walked.c.sort_value).where(*(sifted.traverse(c) for c in filters))
+                .order_by(*in_order(walked.c.sort_value, walked.c.piece_id)).limit(per_page + 1)
+                .subquery("page_keys"))
+    elif read == FILTERED:
         # The filtered rows apart (OFFSET 0: a subquery PostgreSQL plans on its own, without the sort's order, hence
         # through the filters' index), then their top sorted.
         selected = (select(BoardRow.piece_id.label("piece_id"), column.label("sort_value")).where(*conditions)
