@@ -17,10 +17,9 @@ from flask import g
 from flask_login import current_user
 from sqlalchemy import bindparam, select, true
 
-from chorus_chain.models import Notification
-
 from chorus_chain import access
 from chorus_chain.extensions import db
+from chorus_chain.models import Notification
 from chorus_chain.operations import notifications as notification_ops
 from chorus_chain.operations import organisation as organisation_ops
 from chorus_chain.tenancy import has_right

@@ -390,7 +390,7 @@ def _page_statement(structure_id, conditions: list, sort_key: str, descending: b
                          *(BoardRow.__table__.c[name] for name in SIFTED_COLUMNS))
                   .where(BoardRow.structure_id == structure_id, *from_mark)
                   .order_by(*in_order(column, BoardRow.piece_id))
-                  .limit(select(bindparam("sift_rows", type_=Integer)).scalar_subquery()).subquery("walked"))
+                  .limit(opaque_limit(bindparam("sift_rows", type_=Integer))).subquery("walked"))
         sifted = ClauseAdapter(walked)
         keys = (select(walked.c.piece_id, walked.c.sort_value).where(*(sifted.traverse(c) for c in filters))
                 .order_by(*in_order(walked.c.sort_value, walked.c.piece_id)).limit(per_page + 1)

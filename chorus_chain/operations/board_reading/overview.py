@@ -14,6 +14,7 @@ from chorus_chain import access
 from chorus_chain.extensions import db
 from chorus_chain.operations.board_reading import counts, marches
 
+
 def unfiltered(structure_id: int, works: bool | None, limit: int | None = None) -> tuple[
         list[tuple[str, int, Decimal]], tuple[list[marches.MarcheLine], marches.OtherMarches]]:
     """(`counts.status_sums`, `marches.marche_lines`) of the structure within `works`: one query."""

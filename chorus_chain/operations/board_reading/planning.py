@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import literal, select
 
 
-def opaque_limit(count: int):
-    """`(SELECT count)`, for `.limit()`: the same limit, hidden from the planner's estimate."""
-    return select(literal(int(count))).scalar_subquery()
+def opaque_limit(count):
+    """`(SELECT count)`, for `.limit()`: the same limit, hidden from the planner's estimate. `count`: a number, or a
+    bound parameter for a statement built once (`lists`' SIFTED read)."""
+    return select(literal(int(count)) if isinstance(count, int) else count).scalar_subquery()
