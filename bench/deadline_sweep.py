@@ -186,6 +186,89 @@ class Probe:
                 "wait_ms_max": round(1000 * waits[-1], 1), "waited_over_100ms": sum(w > 0.1 for w in waits)}
 
 
+class Phases:
+    """Where a batch's time goes, phase by phase (issue 20: « measure where the wall time goes »): the sweep's own
+    functions wrapped for the run, each phase's wall seconds and the process's CPU seconds inside it (the rest of its
+    wall time is the database's, or waiting for a core). Inclusive: the events and the notifications are steps of the
+    deadlines' handlers, the read model a part of the commit; `report` gives the handlers' and the commit's own rest.
+    A phase entered inside itself (none today) is counted once."""
+
+    # (label, module path, owner attribute or None for a module function, function name)
+    WRAPPED = (
+        ("select due deadlines", "chorus_chain.operations.deadlines", None, "due"),
+        ("prepare (lock pieces, reads)", "chorus_chain.operations.sweep.context", "SweepContext", "prepare"),
+        ("handlers (transitions, alerts)", "chorus_chain.operations.deadlines", "HANDLERS", None),
+        ("  events + hash chain", "chorus_chain.operations.pieces_records", None, "record_event"),
+        ("  notify (who, texts)", "chorus_chain.operations.notifications", None, "notify"),
+        ("finish: UPDATEs of pieces, clocks", "chorus_chain.operations.sweep.context", "Adopted", "write"),
+        ("finish: INSERT events, clocks", "chorus_chain.operations.sweep.context", "BatchRows", "write"),
+        ("notifications (bell digest)", "chorus_chain.operations.bell_digest", "BellDigest", "write"),
+        ("e-mails + outbox (mail digest)", "chorus_chain.operations.mail_digest", "MailDigest", "write"),
+        ("read model (board refresh)", "chorus_chain.operations.board.maintain", None, "flush_pending"),
+    )
+
+    def __init__(self):
+        self.wall: Counter = Counter()
+        self.cpu: Counter = Counter()
+        self.undo: list = []
+        self.inside: set = set()
+
+    def _wrap(self, label: str, function):
+        import functools
+
+        @functools.wraps(function)
+        def timed(*args, **kwargs):
+            if label in self.inside:
+                return function(*args, **kwargs)
+            self.inside.add(label)
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.wall[label] += time.perf_counter() - wall
+                self.cpu[label] += time.process_time() - cpu
+                self.inside.discard(label)
+        return timed
+
+    def __enter__(self):
+        import importlib
+
+        for label, module_name, owner_name, name in self.WRAPPED:
+            module = importlib.import_module(module_name)
+            if owner_name == "HANDLERS":  # the dispatch table: each handler wrapped in place
+                handlers = module.HANDLERS
+                saved = dict(handlers)
+                handlers.update({kind: self._wrap(label, handler) for kind, handler in saved.items()})
+                self.undo.append(lambda handlers=handlers, saved=saved: (handlers.clear(), handlers.update(saved)))
+                continue
+            owner = getattr(module, owner_name) if owner_name else module
+            original = owner.__dict__[name]
+            wrapped = self._wrap(label, original.__func__ if isinstance(original, classmethod) else original)
+            setattr(owner, name, classmethod(wrapped) if isinstance(original, classmethod) else wrapped)
+            self.undo.append(lambda owner=owner, name=name, original=original: setattr(owner, name, original))
+        return self
+
+    def __exit__(self, *exc):
+        for undo in reversed(self.undo):
+            undo()
+        self.undo.clear()
+
+    def report(self, seconds: float, cpu: float, commit: float) -> dict:
+        found = {label: {"s": round(self.wall[label], 2), "cpu_s": round(self.cpu[label], 2)}
+                 for label, *_ in self.WRAPPED}
+        handlers = "handlers (transitions, alerts)"
+        found["  rest of the handlers"] = {
+            "s": round(self.wall[handlers] - self.wall["  events + hash chain"] - self.wall["  notify (who, texts)"], 2),
+            "cpu_s": round(self.cpu[handlers] - self.cpu["  events + hash chain"] - self.cpu["  notify (who, texts)"],
+                           2)}
+        found["COMMIT itself (commit() less the read model)"] = {
+            "s": round(commit - self.wall["read model (board refresh)"], 2)}
+        counted = sum(self.wall[label] for label, *_ in self.WRAPPED if not label.startswith("  ")) + \
+            found["COMMIT itself (commit() less the read model)"]["s"]
+        found["unaccounted (loop, bench)"] = {"s": round(seconds - counted, 2)}
+        return found
+
+
 def check_read_model(database: str) -> str:
     """`flask board recompute --check` on the swept copy: the read model the sweep maintained batch by batch,
     compared with the pieces (its last line: exact, or how many differences)."""
@@ -237,12 +320,13 @@ def run_variant(template: str, name: str, now: datetime, batch_size: int, limit:
                 profiler = cProfile.Profile()
                 profiler.enable()
             user = Probe(database, now, limit) if probe else nullcontext()
+            phases = Phases()
             started = time.perf_counter()
             cpu = time.process_time()
             result = {"done": 0, "applied": 0, "batches": 0}
             batch_seconds = []  # each batch from its first statement to its commit: how long it holds its pieces
             batch_started = started
-            with user:
+            with user, phases:
                 for done, applied in deadlines.in_batches(now, limit, batch_size=batch_size,
                                                           prepared=prepared):
                     committing = time.perf_counter()
@@ -284,7 +368,9 @@ def run_variant(template: str, name: str, now: datetime, batch_size: int, limit:
             "broken_chains": broken, "read_model_check": read_model,
             "batch_seconds": {"median": round(sorted(batch_seconds)[len(batch_seconds) // 2], 2),
                               "max": round(max(batch_seconds), 2)} if batch_seconds else None,
-            "user_waits": user.figures() if probe else None, "seconds_by_statement": {
+            "user_waits": user.figures() if probe else None,
+            "phases": phases.report(seconds, cpu, spent["commit() (its statements also counted above)"]),
+            "seconds_by_statement": {
                 kind: round(seconds, 2) for kind, seconds in spent.most_common(16)}}
 
 
