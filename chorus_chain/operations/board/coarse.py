@@ -69,14 +69,15 @@ ROLLUPS = (STATUS, MARCHE, STATUS_MARCHE, CADRE_MARCHE, PARTY)
 def project(fine: Mapping[tuple, list]) -> dict[Coarse, dict[tuple, list]]:
     """board_count's sums (bucket in `rows.BUCKET` order → measures in `rows.MEASURES` order: deltas, or totals)
     summed into each coarser rollup: rollup → key → measures (in the rollup's order; zeros kept)."""
+    # Each bucket and its measures named once, not once per rollup (a sweep's batch projects a thousand buckets).
+    named = [(dict(zip(rows.BUCKET, key)), dict(zip(rows.MEASURES, measures))) for key, measures in fine.items()]
     summed: dict[Coarse, dict[tuple, list]] = {}
     for rollup in ROLLUPS:
-        totals: dict[tuple, list] = defaultdict(lambda: [0] * len(rollup.measures))
-        for key, measures in fine.items():
-            bucket = dict(zip(rows.BUCKET, key))
-            values = rollup.values(bucket, dict(zip(rows.MEASURES, measures)))
+        width = len(rollup.measures)
+        totals: dict[tuple, list] = defaultdict(lambda: [0] * width)
+        for bucket, measures in named:
             total = totals[tuple(bucket[name] for name in rollup.keys)]
-            for index, value in enumerate(values):
+            for index, value in enumerate(rollup.values(bucket, measures)):
                 total[index] += value
         summed[rollup] = totals
     return summed
