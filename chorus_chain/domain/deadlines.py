@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -439,6 +440,14 @@ def running_in(kind: str, route_steps: Sequence[str], *, cadre: str | None = Non
     The DGP ("paiement") of a works piece runs from the MOE's receipt to the payment; of any other piece, from its
     arrival at the paying office. A piece whose route reaches the MOA without the MOE (an état d'acompte deposited
     by the MOE) continues a dossier whose DGP already runs on its first piece: it gets no clock of its own."""
+    return _running_in(kind, tuple(route_steps), cadre)
+
+
+# Kept per (kind, route, cadre): a handful of routes and cadres, asked for every clock kind at every transition (the
+# deadline sweep: ten times per deadline, each checking the route again — bench/deadline_sweep.py's profile). A bad
+# route raises each time (an exception is not kept).
+@lru_cache(maxsize=1024)
+def _running_in(kind: str, route_steps: tuple[str, ...], cadre: str | None) -> frozenset[Status]:
     spec = _kind(kind)
     steps = check_route(route_steps)
     if spec.cadres is not None and cadre not in spec.cadres:

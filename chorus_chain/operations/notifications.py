@@ -200,13 +200,13 @@ def notify(structure_id: int, kind: str, text: str, *, now: datetime, domain: st
     in_app = []
     by_email = not g.get(_NO_EMAIL, False)
     digest = mail_digest.current()  # the deadline sweep's batch: one e-mail per account (mail_digest says why)
+    url = absolute(path) if by_email and path else None  # the same for every account told
     for account in accounts:
         preference = preferences.get(account.id)
         if preference is None or preference.in_app:
             in_app.append({"account_id": account.id, "structure_id": structure_id, "piece_id": piece_id,
                            "kind": kind, "text": text[:500], "url": path, "created_at": now})
         if by_email and (preference is None or preference.by_email):
-            url = absolute(path) if path else None
             if digest is not None:
                 digest.add(account, kind, piece_id, text=text, subject=subject or text, structure=structure_shown,
                            url=url, **mail_context)

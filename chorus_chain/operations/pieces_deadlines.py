@@ -43,8 +43,9 @@ def apply_piece_deadline(deadline: Deadline, at: datetime, applied_at: datetime,
         raise DeadlineBusy(deadline.id)
     spec = clocks.DEADLINES[deadline.kind]
     action = clocks.expiry_action(deadline.kind)
+    due_text = formatting.instant(deadline.due_at)  # the reason and the alert both say it
     if action is not None:
-        reason = f"Échéance « {spec.label} » du {formatting.instant(deadline.due_at)} dépassée"
+        reason = f"Échéance « {spec.label} » du {due_text} dépassée"
         try:
             system_act(piece, action, reason=reason, now=at, applied_at=applied_at, ctx=ctx)
         except T.TransitionRefused as refused:
@@ -60,7 +61,7 @@ def apply_piece_deadline(deadline: Deadline, at: datetime, applied_at: datetime,
         return False  # paid (or stopped) in time
     elif deadline.kind == clocks.INTERETS and interets_clock.is_paid(deadline):
         return False  # the interest was paid in time
-    text = (f"{spec.label} : l'échéance du {formatting.instant(deadline.due_at)} est dépassée pour la pièce "
+    text = (f"{spec.label} : l'échéance du {due_text} est dépassée pour la pièce "
             f"n° {piece.number}. {spec.expiry_effect}")
     records.notify_actors(piece, spec.alert_on_expiry, "deadline_expired", text,
                           subject=f"Échéance dépassée : pièce n° {piece.number}", now=applied_at, ctx=ctx)
