@@ -27,8 +27,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from flask import g, has_app_context
 from sqlalchemy import Integer, String, bindparam, cast, event, exists, false, func, or_, select, text, union_all
-from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.sql.elements import BindParameter
 
 from chorus_chain.read_requests import reads_only
 
