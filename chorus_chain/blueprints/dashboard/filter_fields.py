@@ -118,10 +118,9 @@ def marche_options(marches, chosen: int | None) -> Markup:
 # field name → (the suggestions' endpoint, the text's name, the help, the other fields the suggestions follow)
 _SEARCHES = {
     "marche_id": ("dashboard.marche_suggestions", "marche",
-                  "Tapez une partie de la référence, puis choisissez le marché dans la liste.", None),
+                  "Tapez une partie de la référence.", None),
     "party_id": ("dashboard.party_suggestions", "entreprise",
-                 "Tapez une partie du nom de l'entreprise ou de la référence de son marché, puis choisissez-la "
-                 "dans la liste.", "#board-filters [name='marche_id']"),
+                 "Tapez une partie de son nom ou de son marché.", "#board-filters [name='marche_id']"),
 }
 
 
