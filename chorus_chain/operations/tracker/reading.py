@@ -19,7 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, lru_cache
 
-from sqlalchemy import Integer, and_, bindparam, cast, func, or_, select
+from sqlalchemy import Integer, and_, any_, bindparam, cast, func, select
 from sqlalchemy.orm import aliased
 
 from chorus_chain import access, plan_cache
@@ -145,9 +145,12 @@ def _sent_statement(by_works: bool, limit: int):
     term = aliased(MarcheParty, name="emitter_party")
     # The structures of the route: its steps' `structure_id`s (and the reader's own, whom « l'émetteur » names).
     steps = func.json_array_elements(Piece.route).table_valued("value").alias("step")
-    route_ids = select(cast(steps.c.value.op("->>")("structure_id"), Integer)).select_from(steps)
+    route_ids = (select(func.array_agg(cast(steps.c.value.op("->>")("structure_id"), Integer)))
+                 .select_from(steps).scalar_subquery())
+    # `= ANY (an array)`, probes of the primary key: « IN the route OR = the reader » read every structure of the
+    # platform for each piece, and « IN (a set-returning function) » was estimated at a hundred ids, a hash of them all.
     names = (select(func.json_object_agg(Structure.id, Structure.name))
-             .where(or_(Structure.id.in_(route_ids), Structure.id == structure_id))
+             .where(Structure.id == any_(func.array_append(route_ids, structure_id)))
              .correlate(Piece).scalar_subquery())
     in_history = and_(Piece.id.in_(tresorerie.history_sample(structure_id)),
                       Piece.deposited_at >= bindparam("since"))
