@@ -14,6 +14,7 @@ from chorus_chain import access
 from chorus_chain.extensions import db
 from chorus_chain.models import BoardCount, BoardRow, Marche
 from chorus_chain.operations import board
+from chorus_chain.operations.board import rebuild
 from tests.integration.pieces_world import acting, act, create, deposit, later, system, world
 
 COARSE_TABLES = ("board_status_count", "board_marche_count", "board_status_marche_count", "board_cadre_marche_count",
@@ -181,9 +182,14 @@ def test_recompute_reports_then_corrects_the_differences(app, db):
     assert_exact(app)
 
 
-def test_recompute_reports_then_corrects_each_coarser_rollup(app, db):
+@pytest.mark.parametrize("batch", [None, 1], ids=["one batch", "a structure per batch"])
+def test_recompute_reports_then_corrects_each_coarser_rollup(app, db, monkeypatch, batch):
     """A delta lost or added by hand in « Par statut », « Par marché », one status's marchés or the companies'
-    rollup is reported, table by table, and corrected by one delta per key."""
+    rollup is reported, table by table, and corrected by one delta per key — whether the structures are read
+    together or a batch at a time (how memory stays bounded at a million pieces), and for a structure that has
+    rollup rows but no piece."""
+    if batch:
+        monkeypatch.setattr(rebuild, "BATCH_STRUCTURES", batch)
     w = world(app)
     piece_id = deposit(app, w, w.st1, "A10", "F-1")
     act(app, w.mandataire, piece_id, "validate", now=later(1))
@@ -200,12 +206,16 @@ def test_recompute_reports_then_corrects_each_coarser_rollup(app, db):
             "INSERT INTO board_party_count (structure_id, marche_id, emitter_party_id, n, sent_ttc, validated_ttc, "
             "paid) VALUES (:s, :m, :p, 1, 0, 0, 0)"),
             {"s": w.moe.structure_id, "m": w.marche_id, "p": w.st1.party_id})
+        nobody = db.session.scalar(text("SELECT max(id) + 1000 FROM structure"))  # no piece, no row: a stray sum
+        db.session.execute(text("INSERT INTO board_marche_count (structure_id, works, marche_id, n, signed_ttc, paid, "
+                                "under_way) VALUES (:s, true, :m, 1, 0, 0, 0)"), {"s": nobody, "m": w.marche_id})
         db.session.commit()
     with app.test_request_context():
         found = board.recompute(check=True)
         db.session.rollback()
     assert (found.missing, found.extra, found.different, found.buckets_different) == (0, 0, 0, 0)
     assert found.coarse_different["board_status_count"] >= 1
+    assert found.coarse_different["board_marche_count"] >= 2  # the stray structure's sum too
     assert found.coarse_different["board_marche_count"] >= 1
     assert found.coarse_different["board_status_marche_count"] >= 1
     assert found.coarse_different["board_cadre_marche_count"] >= 1

@@ -88,11 +88,14 @@ def as_rows(rollup: Coarse, sums: Mapping[tuple, list]) -> list[dict]:
             for key, values in sums.items() if any(values)]
 
 
-def grouped(rollup: Coarse):
-    """SELECT key, SUM(measures) FROM the rollup GROUP BY key: what its stored deltas add up to."""
+def grouped(rollup: Coarse, where=None):
+    """SELECT key, SUM(measures) FROM the rollup [WHERE …] GROUP BY key: what its stored deltas add up to."""
     table = rollup.table
     keys = [table.c[name] for name in rollup.keys]
-    return select(*keys, *(func.sum(table.c[name]).label(name) for name in rollup.measures)).group_by(*keys)
+    statement = select(*keys, *(func.sum(table.c[name]).label(name) for name in rollup.measures))
+    if where is not None:
+        statement = statement.where(where)
+    return statement.group_by(*keys)
 
 
 def sums(result, rollup: Coarse) -> dict[tuple, list]:
