@@ -35,7 +35,7 @@ from chorus_chain.domain import transitions as T
 from chorus_chain.domain.statuses import Status
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
-from chorus_chain.models import Deadline, Marche, MarcheParty, Piece, Structure
+from chorus_chain.models import Marche, MarcheParty, Structure
 from chorus_chain.models.board import BoardRow
 from chorus_chain.models.etat_pieces import LinePayment, PayableLine
 from chorus_chain.models.money import EtatAcompte
@@ -726,15 +726,57 @@ def _etats_statement(limit: int):
                                     shown.c.total).order_by(shown.c.reference, shown.c.marche_id))
 
 
+@dataclass(frozen=True, slots=True)
+class ClockPiece:
+    """A piece of a clock panel, as plain values: what the panel shows (`board_rows.clock_rows`) and what the rule of
+    the interest accruing reads (`interest.accruing_interest`: a `Piece`'s attributes of those names)."""
+
+    id: int
+    number: str
+    cadre: str | None
+    piece_type: str
+    status: str
+    montant_ttc: Decimal
+    accepted_amount: Decimal | None
+    accepted_why: dict | None
+    received_at: datetime | None
+    paid_on: date | None
+    route: list | None
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == "BROUILLON"
+
+    @property
+    def route_steps(self) -> tuple[str, ...]:
+        return tuple(step["step"] for step in self.route or ())
+
+
+@dataclass(frozen=True, slots=True)
+class ClockMarche:
+    id: int
+    reference: str
+    dgp_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """An open clock of a panel (`Deadline`'s columns the panel reads)."""
+
+    id: int
+    kind: str
+    due_at: datetime
+
+
 @dataclass(frozen=True)
 class ClockRow:
     """A piece with one open clock of a kind (corrections to contest, the délai global de paiement), and for a late
     payment the interest accruing to date."""
 
-    piece: Piece
-    marche: Marche
+    piece: ClockPiece
+    marche: ClockMarche
     emitter_name: str
-    deadline: Deadline
+    deadline: Clock
     interest: money.LatePaymentInterest | None = None
 
     @property
@@ -749,7 +791,8 @@ def open_clocks(structure: Structure, panel: str, works: bool | None,
     « plus de CAP » (the count is then not exact: `more_than`): one query on the read model
     (`board_reading.lists.clock_page`)."""
     rows, total, more_than = lists.clock_page(structure.id, panel, works, limit)
-    return [ClockRow(*row) for row in rows], total, more_than
+    return [ClockRow(ClockPiece(*row[:11]), ClockMarche(*row[11:14]), row[14], Clock(*row[15:18]))
+            for row in rows], total, more_than
 
 
 def with_interest(rows: list[ClockRow], now: datetime) -> list[ClockRow]:
