@@ -30,8 +30,13 @@ def badge(status: str) -> str:
 
 
 def _disclosure(label: str, explanation: str, css: str, prefix: str) -> Markup:
+    return _numbered(_disclosure_parts(label, explanation, css), prefix)
+
+
+def _numbered(parts: tuple[str, str, str], prefix: str) -> Markup:
+    """A badge's HTML around a new tip id (ids count up through the process: unique on any page)."""
     tip_id = f"{prefix}-{next(_ids)}"
-    before_id, between_ids, after_id = _disclosure_parts(label, explanation, css)
+    before_id, between_ids, after_id = parts
     return Markup(f"{before_id}{tip_id}{between_ids}{tip_id}{after_id}")
 
 
@@ -46,15 +51,27 @@ def _disclosure_parts(label: str, explanation: str, css: str) -> tuple[str, str,
             f'" role="note">{explanation}</span></details></span>')
 
 
+# A badge's parts by its code: the label, the explanation and the colour of a status are a function of its code
+# (statuses.as_status, an Enum lookup, then three tables), and a Tableau de bord writes some sixty badges.
+@lru_cache(maxsize=256)
+def _status_parts(code: str, big: bool) -> tuple[str, str, str]:
+    css = f"badge{' big' if big else ''} {badge(code)}"
+    return _disclosure_parts(statuses.label(code), texts.status_help(code), css)
+
+
+@lru_cache(maxsize=256)
+def _cadre_parts(code: str | None) -> tuple[str, str, str]:
+    return _disclosure_parts(code or "privée", texts.cadre_help(code), "code")
+
+
 def status_badge(code: str, big: bool = False) -> Markup:
     """The status label as a coloured badge with its explanation."""
-    css = f"badge{' big' if big else ''} {badge(code)}"
-    return _disclosure(statuses.label(code), texts.status_help(code), css, "aide-statut")
+    return _numbered(_status_parts(code, big), "aide-statut")
 
 
 def cadre_badge(code: str | None) -> Markup:
     """The cadre code ("A4", "privée") with what the cadre is."""
-    return _disclosure(code or "privée", texts.cadre_help(code), "code", "aide-cadre")
+    return _numbered(_cadre_parts(code), "aide-cadre")
 
 
 def deadline_badge(kind: str, label: str) -> Markup:

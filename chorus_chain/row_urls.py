@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from flask import has_request_context, request, url_for
+from markupsafe import escape
 
 _MARK = 1_987_654_321  # an id within the `int` converter's bounds that no URL holds otherwise (checked below)
 _SLUG_MARK = "chorus-slug-mark-1987654321"  # the same for a slug
@@ -36,6 +37,14 @@ def slug_url(endpoint: str, name: str, value: str, **values) -> str:
 
 
 def _kept_url(endpoint: str, name: str, value, mark, values: dict) -> str:
+    parts = _parts(endpoint, name, mark, values)
+    if not parts:
+        return url_for(endpoint, **{name: value}, **values)
+    return f"{parts[0]}{value}{parts[1]}"
+
+
+def _parts(endpoint: str, name: str, mark, values: dict) -> tuple[str, ...]:
+    """The request's text of the URL before and after the argument, or () where `url_for` must answer each time."""
     kept = request.__dict__.get(_ATTRIBUTE)
     if kept is None:
         kept = request.__dict__[_ATTRIBUTE] = {}
@@ -45,14 +54,23 @@ def _kept_url(endpoint: str, name: str, value, mark, values: dict) -> str:
         built, mark_text = url_for(endpoint, **{name: mark}, **values), str(mark)
         # Anything else than one mention of the marker (a value holding its text): url_for, each time.
         parts = kept[key] = tuple(built.split(mark_text)) if built.count(mark_text) == 1 else ()
-    if not parts:
-        return url_for(endpoint, **{name: value}, **values)
-    return f"{parts[0]}{value}{parts[1]}"
+    return parts
 
 
 def piece_url(piece_id: int) -> str:
     """The piece's page (`pieces.show`): the link of every row of every list of pieces."""
     return id_url("pieces.show", "piece_id", piece_id)
+
+
+def piece_link_parts() -> tuple[str, str] | None:
+    """The HTML-escaped text of `piece_url` before and after the id, for a writer of many rows in one request: the
+    request is read once, not once a row (each `piece_url` reads it through Werkzeug's proxy). None where `piece_url`
+    must answer itself (outside a request, or a marker `url_for` did not write once). An id is digits: escaping the
+    parts escapes the whole."""
+    if not has_request_context():
+        return None
+    parts = _parts("pieces.show", "piece_id", _MARK, {})
+    return (str(escape(parts[0])), str(escape(parts[1]))) if parts else None
 
 
 def register(app) -> None:

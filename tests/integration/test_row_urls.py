@@ -6,7 +6,9 @@ from types import SimpleNamespace
 
 from flask import g, url_for
 
-from chorus_chain.row_urls import _MARK, id_url, piece_url
+from markupsafe import escape
+
+from chorus_chain.row_urls import _MARK, id_url, piece_link_parts, piece_url
 
 IDS = (1, 7, 42, 1000, 19988, 2_147_483_647, _MARK)
 
@@ -33,6 +35,17 @@ def test_a_value_holding_the_marks_digits_or_no_integer_goes_through_url_for(app
                                                                                    piece_id=3, **odd)
         assert id_url("dashboard.action_fields", "piece_id", True, action="x") == url_for(
             "dashboard.action_fields", piece_id=True, action="x")
+
+
+def test_piece_link_parts_are_the_escaped_piece_url_around_the_id(app):
+    for root in ("", "/chorus & co"):  # where the application is mounted: a script root to escape
+        for siret in ("40000047700010", "12345678900011"):
+            with app.test_request_context("/", environ_base={"SCRIPT_NAME": root}):
+                g.structure = SimpleNamespace(siret=siret)
+                before, after = piece_link_parts()
+                for value in IDS:
+                    assert f"{before}{value}{after}" == str(escape(url_for("pieces.show", piece_id=value)))
+    assert piece_link_parts() is None  # outside a request: the writer falls back on piece_url
 
 
 def test_nothing_is_kept_from_one_request_to_the_next(app):

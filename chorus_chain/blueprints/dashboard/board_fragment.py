@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 
 from chorus_chain import formatting
 from chorus_chain.blueprints.dashboard import board_rows, filter_fields
-from chorus_chain.blueprints.dashboard.board_urls import board_url
+from chorus_chain.blueprints.dashboard.board_urls import board_path, board_url
 from chorus_chain.domain import statuses
 from chorus_chain.layout_urls import layout_url
 
@@ -47,8 +47,9 @@ def _by_status(overview, works, filter_query: dict) -> str:
         total = overview.total
         counted = f"{total} pièce{_plural(total)}, {escape(formatting.money(overview.amount_ttc))} TTC"
     rows = []
+    path = board_path()
     for row in overview.by_status:
-        url = board_url({**filter_query, "status": row.status})
+        url = board_url({**filter_query, "status": row.status}, path)
         rows.append(f'\n          <tr data-status="{escape(row.status)}"><td>'
                     f'{_link(url, escape(statuses.label(row.status)))}</td>\n'
                     f'            <td class="num">{row.count}</td><td class="num">'

@@ -21,7 +21,7 @@ from chorus_chain.domain import deadlines as clocks
 from chorus_chain.help_ui import cadre_badge, status_badge
 from chorus_chain.layout_urls import layout_url
 from chorus_chain.operations.tresorerie.forecast import say
-from chorus_chain.row_urls import piece_url
+from chorus_chain.row_urls import piece_link_parts, piece_url
 
 
 def amount_cell(piece) -> str:
@@ -51,19 +51,36 @@ def _number_link(piece) -> str:
     return f'<a class="mono" href="{escape(piece_url(piece.id))}">{escape(piece.number)}</a>'
 
 
+def _number_linker():
+    """`_number_link` for the many rows of one request: the piece's URL read once (row_urls.piece_link_parts)."""
+    parts = piece_link_parts()
+    if parts is None:
+        return _number_link
+    before, after = parts
+
+    def link(piece) -> str:
+        if type(piece.id) is not int:
+            return _number_link(piece)
+        return f'<a class="mono" href="{before}{piece.id}{after}">{escape(piece.number)}</a>'
+
+    return link
+
+
 def list_rows(rows, now) -> Markup:
     """The rows of the list (`PieceRow`s of `ListedPiece`s), as `_board.html`'s loop wrote them."""
     written = []
+    number_link = _number_linker()
+    day = formatting.day
     for row in rows:
         p = row.piece
         draft = ' class="is-draft"' if p.is_draft else ""
         avoir = ' <span class="badge off">avoir</span>' if p.piece_type == "AVOIR" else ""
         cadre = cadre_badge(p.cadre)  # before the status's badge: the tips are numbered in the page's order
         clock = _countdown(row.next_deadline, now) if row.next_deadline else _NO_CLOCK
-        deposited = (escape(formatting.day(p.deposited_at)) if p.deposited_at else "<strong>non envoyée</strong>")
+        deposited = (escape(day(p.deposited_at)) if p.deposited_at else "<strong>non envoyée</strong>")
         written.append(
             f'\n        <tr{draft} data-testid="board-row" data-piece-id="{p.id}">\n'
-            f'          <td>{_number_link(p)}{avoir}</td>\n'
+            f'          <td>{number_link(p)}{avoir}</td>\n'
             f'          <td>{cadre}</td>\n'
             f'          <td>{escape(row.marche_reference)}</td>\n'
             f'          <td>{escape(row.emitter_name)}</td>\n'

@@ -26,10 +26,18 @@ def _quoted(text: str) -> str:
     return quote_plus(text, safe=_QUERY_SAFE)
 
 
-def board_url(query: dict) -> str:
-    """`url_for("dashboard.tableau_de_bord", **query)` for text values (None values left out, as url_for does)."""
+def board_path() -> str:
+    """The Tableau de bord's path for the request's structure (read once per request)."""
     path = g.get("_board_path")
     if path is None:
         path = g._board_path = layout_url(ENDPOINT)
+    return path
+
+
+def board_url(query: dict, path: str | None = None) -> str:
+    """`url_for("dashboard.tableau_de_bord", **query)` for text values (None values left out, as url_for does);
+    `path`: `board_path()`, for a writer of many links (read once, not once a link through Werkzeug's proxy)."""
+    if path is None:
+        path = board_path()
     pairs = "&".join(f"{_quoted(key)}={_quoted(str(value))}" for key, value in query.items() if value is not None)
     return f"{path}?{pairs}" if pairs else path
