@@ -38,6 +38,11 @@ def init_app(app: Flask) -> None:
         # application says, void once the password changed (session version).
         from chorus_chain.operations import sessions
 
+        siret = g.get("siret")  # a tenant page: set from its URL (tenancy) before any hook reads the user
+        if siret and db.session.get_bind().dialect.name == "postgresql":
+            from chorus_chain import tenancy
+
+            return tenancy.account_with_membership(user_id, siret, utcnow())  # and its membership, one statement
         return sessions.account_for(user_id, utcnow())
 
     user_unauthorized.connect(_refused_before_the_view, app)
