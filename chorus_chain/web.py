@@ -8,7 +8,7 @@ from flask_login import current_user, user_unauthorized
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 
-from chorus_chain import degraded, formatting, input_guard, layout_urls, read_requests, row_urls
+from chorus_chain import degraded, formatting, input_guard, layout_nav, layout_urls, read_requests, row_urls
 from chorus_chain.extensions import db, htmx, login_manager
 from chorus_chain.models.base import utcnow
 
@@ -64,6 +64,7 @@ def init_app(app: Flask) -> None:
     formatting.register(app)
     row_urls.register(app)
     layout_urls.register(app)
+    layout_nav.register(app)
 
     @app.context_processor
     def inject_user_context():
