@@ -26,8 +26,9 @@ import logging
 from contextlib import contextmanager
 from functools import lru_cache
 from flask import g, has_app_context
-from sqlalchemy import String, bindparam, case, cast, event, exists, false, func, or_, select, text, union_all
+from sqlalchemy import Integer, String, bindparam, case, cast, event, exists, false, func, or_, select, text, union_all
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.sql.elements import BindParameter
 
 from chorus_chain.read_requests import reads_only
 
@@ -165,7 +166,7 @@ def visible_to(structure_id: int):
                exists().where(PieceAccess.piece_id == Piece.id, PieceAccess.structure_id == structure_id))
 
 
-def _own_piece_visible(piece_id_column, structure_id: int):
+def _own_piece_visible(piece_id_column, structure_id):
     """The predicate on a row pointing at a piece (an event, a file), correlated on its piece_id: the piece is the
     structure's own (read through the bare table, aliased, so that neither the outer statement's `piece` swallows it
     by auto-correlation nor the Piece criteria apply to it again) or the structure holds an access row for it."""
@@ -178,6 +179,27 @@ def _own_piece_visible(piece_id_column, structure_id: int):
                               access_table.c.structure_id == structure_id))
 
 
+class TenantValue(BindParameter):
+    """The tenant's id as its criteria bind it: a bound parameter that stays the same object when the ORM annotates
+    the criteria for each entity it applies them to.
+
+    The ORM annotates a copy of every element of a loader criteria at each application (`_deep_annotate`), and an
+    annotated copy of a bound parameter hashes as the original. When a cached statement runs again, SQLAlchemy
+    relates the statement's bound parameters to the compiled ones in a dict (`SQLCompiler.construct_params`): each
+    copy beyond the first is compared to the first with `==`, and `==` on an SQL element builds an SQL expression
+    (`annotation.__eq__`, `_boolean_compare`) — about 90 per Tableau de bord, a tenth of the CPU of running its
+    statements (bench/page_cpu.py, issue 20). Refusing the annotation (it carries nothing a value needs) leaves one
+    object per criteria: the dict finds it by identity. The SQL and the values bound are the same."""
+
+    inherit_cache = True
+
+    def _annotate(self, values):
+        return self
+
+    def _with_annotations(self, values):
+        return self
+
+
 @lru_cache(maxsize=1024)
 def _criteria(tenant_id: int | None) -> tuple:
     """The tenant's criteria on every ORM statement, each correlated on the row the statement already reads: an
@@ -185,8 +207,8 @@ def _criteria(tenant_id: int | None) -> tuple:
     `IN (SELECT piece_id FROM piece_access WHERE structure_id = …)`, which hashed every access row of the tenant —
     262 000 at a million pieces — to show twenty (issue 20).
 
-    Built once per tenant and kept (a tuple of immutable options, the tenant's id bound in each): building them cost
-    about 1.8 ms of CPU, paid by every ORM statement of every page before."""
+    Built once per tenant and kept (a tuple of immutable options, the tenant's id bound in each: `TenantValue`):
+    building them cost about 1.8 ms of CPU, paid by every ORM statement of every page before."""
     from chorus_chain.models import (BoardCadreMarcheCount, BoardCount, BoardMarcheCount, BoardPartyCount, BoardRow,
                                      BoardStatusCount, BoardStatusMarcheCount, Notification, Piece, PieceAccess,
                                      PieceEvent, PieceFile)
@@ -196,29 +218,30 @@ def _criteria(tenant_id: int | None) -> tuple:
     if tenant_id is None:
         return tuple(with_loader_criteria(entity, false(), include_aliases=True)
                      for entity in (Piece, PieceEvent, PieceFile, PieceAccess, Notification, *board))
+    tenant = TenantValue(None, tenant_id, type_=Integer, unique=True)
     return (
         with_loader_criteria(
             Piece,
-            lambda cls: or_(cls.emitter_structure_id == tenant_id,
-                            exists().where(PieceAccess.piece_id == cls.id, PieceAccess.structure_id == tenant_id)),
+            lambda cls: or_(cls.emitter_structure_id == tenant,
+                            exists().where(PieceAccess.piece_id == cls.id, PieceAccess.structure_id == tenant)),
             include_aliases=True),
         # An event or a file is visible with its own piece: the same two probes, on the row's piece_id.
-        with_loader_criteria(PieceEvent, lambda cls: _own_piece_visible(cls.piece_id, tenant_id),
+        with_loader_criteria(PieceEvent, lambda cls: _own_piece_visible(cls.piece_id, tenant),
                              include_aliases=True),
-        with_loader_criteria(PieceFile, lambda cls: _own_piece_visible(cls.piece_id, tenant_id),
+        with_loader_criteria(PieceFile, lambda cls: _own_piece_visible(cls.piece_id, tenant),
                              include_aliases=True),
-        with_loader_criteria(PieceAccess, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
-        with_loader_criteria(Notification, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
+        with_loader_criteria(PieceAccess, lambda cls: cls.structure_id == tenant, include_aliases=True),
+        with_loader_criteria(Notification, lambda cls: cls.structure_id == tenant, include_aliases=True),
         # The dashboards' read model carries the structure it belongs to: an equality, as its RLS policy (0023).
-        with_loader_criteria(BoardRow, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
-        with_loader_criteria(BoardCount, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
-        with_loader_criteria(BoardStatusCount, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
-        with_loader_criteria(BoardMarcheCount, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
-        with_loader_criteria(BoardStatusMarcheCount, lambda cls: cls.structure_id == tenant_id,
+        with_loader_criteria(BoardRow, lambda cls: cls.structure_id == tenant, include_aliases=True),
+        with_loader_criteria(BoardCount, lambda cls: cls.structure_id == tenant, include_aliases=True),
+        with_loader_criteria(BoardStatusCount, lambda cls: cls.structure_id == tenant, include_aliases=True),
+        with_loader_criteria(BoardMarcheCount, lambda cls: cls.structure_id == tenant, include_aliases=True),
+        with_loader_criteria(BoardStatusMarcheCount, lambda cls: cls.structure_id == tenant,
                              include_aliases=True),
-        with_loader_criteria(BoardCadreMarcheCount, lambda cls: cls.structure_id == tenant_id,
+        with_loader_criteria(BoardCadreMarcheCount, lambda cls: cls.structure_id == tenant,
                              include_aliases=True),
-        with_loader_criteria(BoardPartyCount, lambda cls: cls.structure_id == tenant_id, include_aliases=True),
+        with_loader_criteria(BoardPartyCount, lambda cls: cls.structure_id == tenant, include_aliases=True),
     )
 
 

@@ -247,3 +247,38 @@ def test_a_statement_built_once_gets_each_tenants_criteria(app, w):
                 assert set(seen) <= {who.structure_id}
                 assert len(seen) == {w.st1.key: 2, w.mandataire.key: 3}.get(who.key, 0)
         assert db.session.scalars(statement).all() == []  # no tenant: nothing
+
+
+def test_a_statement_run_again_builds_no_sql_expression_for_its_criteria(app, w, monkeypatch):
+    """The tenant's criteria apply to each entity a statement names (here the notification and an alias of it); their
+    bound tenant is one object wherever they apply (`access.TenantValue`), so that running the statement again from
+    the compiled cache relates its parameters by identity. An annotated copy per application made SQLAlchemy compare
+    them with `==`, which builds an SQL expression each time: about 90 per Tableau de bord. Each tenant still reads
+    its own rows alone."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import aliased
+    from sqlalchemy.sql import annotation
+    from sqlalchemy.sql.elements import BindParameter
+
+    _notify(app, w.st1, 2)
+    _notify(app, w.mandataire, 3)
+    other = aliased(Notification)
+    statement = access.built_once(select(Notification.structure_id, other.id).join(other, other.id == Notification.id))
+    compared = []
+
+    def counted(self, other):
+        if isinstance(self, BindParameter):
+            compared.append(self)
+        return compare(self, other)
+
+    compare = annotation.Annotated.__eq__
+    with app.test_request_context():
+        for turn in range(2):  # the first turn compiles (the compiled cache is the process's); the second runs again
+            if turn:
+                monkeypatch.setattr(annotation.Annotated, "__eq__", counted)
+            for who in (w.st1, w.mandataire, w.moe):
+                with access.tenant(who.structure_id):
+                    seen = db.session.execute(statement).all()
+                assert {structure_id for structure_id, _ in seen} <= {who.structure_id}
+                assert len(seen) == {w.st1.key: 2, w.mandataire.key: 3}.get(who.key, 0)
+    assert compared == []
