@@ -548,7 +548,7 @@ def test_every_dashboard_page_costs_the_same_queries_whatever_the_number_of_piec
 # marchés, its parts), « Par statut » with « Par marché », the list, the panels of each part, the bell with the
 # unread notifications, the overdue private invoices. Lower it when a change saves one; a change that adds one says
 # why here.
-BOARD_STATEMENTS = {"mandataire": 11, "st1": 13, "moe": 9, "moa": 10}
+BOARD_STATEMENTS = {"mandataire": 11, "st1": 10, "moe": 9, "moa": 10}
 
 
 def test_the_tableau_de_bord_runs_no_more_statements_than_counted(app, w):
