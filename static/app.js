@@ -238,3 +238,89 @@
     if (next) { next.focus(); next.select(); } else { input.dispatchEvent(new Event("change", { bubbles: true })); }
   });
 })();
+// Tableau de bord (issue 20): the marché and company filters beyond 30 choices are search fields, ARIA comboboxes
+// (filter_fields.search_field). The server fills the list as the user types (htmx, hx-sync replacing the request in
+// flight, into the list only: what is typed is never overwritten); here the arrow keys move through it, Enter or a
+// click chooses (the id in the hidden field beside, the label in the field, then « change » refreshes the board as
+// the selects did), Escape closes it. Without JavaScript the text is sent as typed and the page says what it read.
+(function () {
+  "use strict";
+  function listOf(input) { return document.getElementById(input.getAttribute("aria-controls")); }
+  function optionsOf(input) {
+    var list = listOf(input);
+    return list ? Array.prototype.slice.call(list.querySelectorAll('[role="option"]:not([aria-disabled="true"])')) : [];
+  }
+  function activeIndex(input) {
+    var id = input.getAttribute("aria-activedescendant");
+    return optionsOf(input).findIndex(function (o) { return o.id === id; });
+  }
+  function activate(input, index) {
+    optionsOf(input).forEach(function (option, i) {
+      option.setAttribute("aria-selected", i === index ? "true" : "false");
+      if (i === index) { option.scrollIntoView({ block: "nearest" }); }
+    });
+    var option = optionsOf(input)[index];
+    if (option) { input.setAttribute("aria-activedescendant", option.id); }
+    else { input.removeAttribute("aria-activedescendant"); }
+  }
+  function show(input, open) {
+    var list = listOf(input);
+    if (list) { list.hidden = !open; }
+    input.setAttribute("aria-expanded", open ? "true" : "false");
+    if (!open) { activate(input, -1); }
+  }
+  function choose(input, option) {
+    var box = input.closest("[data-combobox]");
+    var hidden = box && box.querySelector('input[type="hidden"]');
+    if (hidden) { hidden.value = option.getAttribute("data-value"); }
+    input.value = option.getAttribute("data-label");
+    show(input, false);
+    var said = box && box.querySelector('[role="status"]');
+    if (said) { said.textContent = ""; }
+    input.dispatchEvent(new Event("change", { bubbles: true }));  // the form refreshes the board (hx-trigger)
+  }
+  function combobox(target) {
+    return target && target.matches && target.matches('[data-combobox] input[role="combobox"]') ? target : null;
+  }
+  document.addEventListener("keydown", function (event) {
+    var input = combobox(event.target);
+    if (!input) { return; }
+    var options = optionsOf(input);
+    var open = input.getAttribute("aria-expanded") === "true";
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      if (!options.length) { htmx.trigger(input, "suggest"); return; }
+      if (!open) { show(input, true); }
+      var index = activeIndex(input);
+      index = event.key === "ArrowDown" ? Math.min(index + 1, options.length - 1) : Math.max(index - 1, 0);
+      activate(input, index);
+    } else if (event.key === "Enter" && open && activeIndex(input) >= 0) {
+      event.preventDefault();  // a suggestion chosen, not the form submitted with the text half typed
+      choose(input, options[activeIndex(input)]);
+    } else if (event.key === "Escape" && open) {
+      event.preventDefault();
+      show(input, false);
+    }
+  });
+  // A click chooses; pressing the mouse keeps the focus in the field (no « change » of the text half typed).
+  document.addEventListener("mousedown", function (event) {
+    if (event.target.closest && event.target.closest('[data-combobox] [role="listbox"]')) { event.preventDefault(); }
+  });
+  document.addEventListener("click", function (event) {
+    var option = event.target.closest ? event.target.closest('[data-combobox] [role="option"]') : null;
+    if (!option || option.getAttribute("aria-disabled") === "true") { return; }
+    var input = option.closest("[data-combobox]").querySelector('input[role="combobox"]');
+    if (input) { choose(input, option); }
+  });
+  document.addEventListener("focusout", function (event) {
+    var input = combobox(event.target);
+    if (input) { show(input, false); }
+  });
+  // The suggestions arrived: shown while the field has the focus (an answer after leaving it stays closed).
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var list = event.detail.target;
+    if (!list || list.getAttribute("role") !== "listbox" || !list.closest("[data-combobox]")) { return; }
+    var input = list.closest("[data-combobox]").querySelector('input[role="combobox"]');
+    if (input) { show(input, document.activeElement === input); }
+  });
+})();

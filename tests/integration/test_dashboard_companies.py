@@ -1,6 +1,6 @@
 """« Montants par entreprise » and the « Entreprise émettrice » filter bounded by what the page shows (issue 20): the
 Tableau de bord's panel lists the few companies to look at first and sums the others, the whole list is a page of its
-own walked with keyset links, and the filter offers a bounded list of companies (those of the chosen marché beyond)."""
+own walked with keyset links, and the filter offers a bounded list of companies (a search field beyond: test_board_filters.py)."""
 from __future__ import annotations
 
 import re
@@ -59,31 +59,6 @@ def test_the_panel_shows_the_first_companies_sums_the_others_and_links_the_whole
     assert len(seen) == len(set(seen)) >= 3
     assert {str(w.sibling.party_id), str(w.st1.party_id), str(w.cotraitant.party_id)} <= set(seen)
     assert client.get(f"{base}/entreprises?apres=garbage").status_code == 200
-
-
-def test_beyond_the_bound_the_filter_offers_the_companies_of_the_chosen_marche(app, w, monkeypatch):
-    pw.deposit(app, w, w.sibling, "A10", "FIL-1")
-    pw.deposit(app, w, w.st1, "A10", "FIL-2")
-    monkeypatch.setattr(parties, "OFFER_MAX", 1)
-    client = pw.logged_in(app, w.mandataire)
-    base = f"/s/{w.mandataire.siret}/tableau-de-bord"
-
-    def offered(html):
-        select = html[html.index('name="party_id"'):]
-        return re.findall(r'<option[^>]*value="(\d+)"', select[:select.index("</select>")])
-
-    bare = client.get(base).get_data(as_text=True)
-    assert offered(bare) == [] and "abord un marché" in bare
-    by_marche = client.get(f"{base}?marche_id={w.marche_id}").get_data(as_text=True)
-    assert {str(w.sibling.party_id), str(w.st1.party_id)} <= set(offered(by_marche))
-    # A company chosen without a marché (a bookmark) is still a filter: offered alone, and the list filtered.
-    chosen = client.get(f"{base}?party_id={w.sibling.party_id}").get_data(as_text=True)
-    assert offered(chosen) == [str(w.sibling.party_id)]
-    listed = client.get(f"{base}?party_id={w.sibling.party_id}", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert "FIL-1" in listed and "FIL-2" not in listed
-    # Changing the marché through HTMX brings that marché's companies with the list (an out-of-band select).
-    fragment = client.get(f"{base}?marche_id={w.marche_id}", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert 'hx-swap-oob="true"' in fragment and str(w.st1.party_id) in offered(fragment)
 
 
 def test_the_marche_card_shows_those_under_way_sums_the_others_and_links_the_whole_list(app, w, monkeypatch):

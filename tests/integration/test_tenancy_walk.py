@@ -503,14 +503,25 @@ def test_every_page_of_a_sous_traitant_names_only_the_companies_it_may_see(app, 
     filters = ["", f"?marche_id={w.marche_id}", f"?party_id={w.st1.party_id}", f"?party_id={w.sibling.party_id}",
                f"?marche_id={w.marche_id}&party_id={w.sibling.party_id}", "?status=A_VALIDER_1",
                "?status=MISE_EN_PAIEMENT", "?number=CAR", "?number=car-hid", "?number=HID", "?number=PLA"]
+    # The marché and company filters' suggestions (search fields beyond OFFER_MAX): a part of the sibling's name, of
+    # its pieces' numbers, of the marché's reference, nothing typed, the marché chosen.
+    suggestions = {
+        "dashboard.party_suggestions": ["", "?entreprise=Carrel", "?entreprise=carrelage+test", "?entreprise=Test",
+                                        f"?entreprise=&marche_id={w.marche_id}", "?entreprise=CAR-HID", "?entreprise=M-"],
+        "dashboard.marche_suggestions": ["", "?marche=M-", "?marche=Carrel"],
+    }
+    filters += ["?entreprise=Carrelage", f"?entreprise=Carrelage&marche_id={w.marche_id}", "?marche=M-",
+                "?entreprise=Test", f"?entreprise=&party_id={w.sibling.party_id}"]
     args = {"siret": w.st1.siret, "marche_id": w.marche_id, "party_id": w.st1.party_id}
     walked = 0
     for rule in _tenant_rules(app):
         if "GET" not in rule.methods or set(rule.arguments) - set(args):
             continue
         url = _url(app, rule, args)
-        for query in (filters if rule.endpoint == "dashboard.tableau_de_bord" else [""]):
-            response = client.get(url + query)
+        for query in (filters if rule.endpoint == "dashboard.tableau_de_bord" else
+                      suggestions[rule.endpoint] if rule.endpoint in suggestions else [""]):
+            # The filters' suggestions answer HTMX alone (opened as a page they send to the Tableau de bord).
+            response = client.get(url + query, headers={"HX-Request": "true"} if rule.endpoint in suggestions else {})
             if response.status_code != 200 or response.mimetype not in ("text/html", "text/csv", "application/json"):
                 continue
             text = response.get_data(as_text=True)
@@ -519,3 +530,11 @@ def test_every_page_of_a_sous_traitant_names_only_the_companies_it_may_see(app, 
             for name in forbidden:
                 assert name not in text, f"GET {url}{query} ({rule.endpoint}) shows {name!r}"
     assert walked >= 20, walked
+    base = f"/s/{w.st1.siret}/tableau-de-bord"
+    # The walk read suggestions that name something: its own company, found.
+    found = client.get(f"{base}/filtres/entreprises?entreprise=Pl", headers={"HX-Request": "true"})
+    assert found.get_data(as_text=True).count(f'data-value="{w.st1.party_id}"') == 1
+    # The sibling's name typed whole is a name like any other it does not know (the text is said back, no more).
+    typed = client.get(f"{base}?entreprise=Carrelage+Test").get_data(as_text=True)
+    assert "Aucune entreprise de vos pièces" in typed and f'value="{w.sibling.party_id}"' not in typed
+    assert typed.count(w.sibling.name) == 2  # the field's text and the sentence saying it was not found

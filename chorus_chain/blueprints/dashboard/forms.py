@@ -9,10 +9,10 @@ from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
+from chorus_chain.blueprints.dashboard import board_filters
 from chorus_chain.blueprints.forms import ListSelect, max_length, strip
 from chorus_chain.domain import dates as date_rules
 from chorus_chain.blueprints.pieces.forms import FilterForm
-from chorus_chain.graph import ROLE_LABELS
 from chorus_chain.operations.dashboard import Filters
 
 
@@ -39,8 +39,20 @@ class BoardFilterForm(FilterForm):
     def set_choices(self, marches, parties=()) -> BoardFilterForm:
         super().set_choices(marches)
         self.party_id.choices = [SelectChoice("", "Toutes les entreprises")] + [
-            SelectChoice(str(party_id), f"{name} — {ROLE_LABELS.get(role, role)} ({reference})")
+            SelectChoice(str(party_id), board_filters.party_label(name, role, reference))
             for party_id, name, role, reference in parties]
+        return self
+
+    def set_searches(self, marche: board_filters.Search | None,
+                     party: board_filters.Search | None) -> BoardFilterForm:
+        """The marché and the company of the filters written as search fields (`board_filters`): what each holds
+        once its text is read, the one company chosen its only choice (`filters` offers none other)."""
+        if marche is not None:
+            self.marche_id.data = "" if marche.value is None else str(marche.value)
+        if party is not None:
+            self.party_id.choices = [SelectChoice("", "Toutes les entreprises")] + (
+                [] if party.value is None else [SelectChoice(str(party.value), party.text)])
+            self.party_id.data = "" if party.value is None else str(party.value)
         return self
 
     def filters(self) -> Filters:

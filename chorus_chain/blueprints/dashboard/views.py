@@ -11,10 +11,11 @@ for every answer by `web`).
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
+from markupsafe import Markup
 
 from chorus_chain import layout_counts, plan_cache, web
-from chorus_chain.blueprints.dashboard import (board_fragment, board_rows, filter_fields, overdue_list, work_actions,
-                                              work_items)
+from chorus_chain.blueprints.dashboard import (board_filters, board_fragment, board_rows, filter_fields, overdue_list,
+                                              work_actions, work_items)
 from chorus_chain.blueprints.dashboard.forms import BoardFilterForm
 from chorus_chain.blueprints.pieces import display
 from chorus_chain.blueprints.pieces import views as pieces_views
@@ -26,6 +27,7 @@ from chorus_chain.models.base import utcnow
 from chorus_chain.operations import dashboard as board
 from chorus_chain.operations import marches as marches_ops
 from chorus_chain.operations import pieces as ops
+from chorus_chain.operations.board_reading import filter_lookups, parties
 from chorus_chain.operations.private_invoices import overdue as overdue_ops
 from chorus_chain.operations.tresorerie import forecast as tresorerie_rules
 from chorus_chain.tenancy import has_right, tenant_blueprint
@@ -157,13 +159,27 @@ def tableau_de_bord():
     allowed, works = pieces_views._works_scope("a_traiter")
     # The companies offered are bounded (a select of thousands is no filter): beyond, those of the chosen marché.
     # With the companies, the structure's own parties, read once: the marché filter's choices and the panels' parts.
-    offer, own = board.filter_reads(g.structure, request.args.get("marche_id", type=int),
-                                    request.args.get("party_id", type=int))
-    form = BoardFilterForm(formdata=request.args).set_choices(own.marches, offer.parties)
+    args = request.args
+    offer, own = board.filter_reads(g.structure, args.get("marche_id", type=int), args.get("party_id", type=int))
+    # Beyond OFFER_MAX marchés or companies, those filters are search fields (board_filters): their text is read.
+    marche = board_filters.read_marche(args, own.marches) if board_filters.marche_is_search(own.marches) else None
+    if marche is not None and marche.value != args.get("marche_id", type=int):
+        offer = parties.offer(g.structure.id, marche.value, args.get("party_id", type=int))  # typed by hand
+    party = (board_filters.read_party(args, g.structure.id, offer, marche.value if marche else
+                                      args.get("marche_id", type=int))
+             if board_filters.party_is_search(args, offer) else None)
+    form = (BoardFilterForm(formdata=args).set_choices([] if marche else own.marches, offer.parties)
+            .set_searches(marche, party))
     filters = form.filters()
-    sort = request.args.get("tri") or board.DEFAULT_SORT
+    sort = args.get("tri") or board.DEFAULT_SORT
+    query = {k: v for k, v in args.items() if k in BoardFilterForm.NAMES and v}
+    for name, search in (("marche_id", marche), ("party_id", party)):  # the links carry what the text was read as
+        if search is not None:
+            query.pop(name, None)
+            if search.value is not None:
+                query[name] = str(search.value)
     context = dict(form=form, allowed=allowed, works=works, now=now, sort=board.parse_sort(sort), offer=offer,
-                   query={k: v for k, v in request.args.items() if k in BoardFilterForm.NAMES and v})
+                   query=query, marche_search=marche, party_search=party)
     context["filter_query"] = {k: v for k, v in context["query"].items() if k != "tri"}
     if allowed:
         context["overview"] = summary = board.overview(g.structure, filters, works)
@@ -176,7 +192,9 @@ def tableau_de_bord():
         # page says why; the template's fragment failed on the missing counts).
         if not allowed:
             abort(403)
-        return _board(context, party_oob=True)
+        said = Markup("").join(filter_fields.understood(field, search, oob=True) for field, search in (
+            (form.marche_id, marche), (form.party_id, party)) if search is not None)
+        return _board(context, party_oob=party is None) + said
     if allowed:
         context["board"] = _board(context)
         context["panels"] = board.panels(g.structure, works, now, own=own)
@@ -189,6 +207,36 @@ def _board(context: dict, party_oob: bool = False):
     return board_fragment.board_html(overview=context["overview"], page=context["page"], sort=context["sort"],
                                      filter_query=context["filter_query"], works=context["works"],
                                      now=context["now"], party_field=context["form"].party_id if party_oob else None)
+
+
+@bp.get("/tableau-de-bord/filtres/marches")
+@require_piece_right("consultation")
+def marche_suggestions():
+    """The marché filter's suggestions for the text typed (HTMX: the options of its list): the structure's marchés
+    whose reference holds it, as the select offered them. Opened as a page (no JavaScript), the Tableau de bord
+    filtered by the text typed whole."""
+    text = request.args.get(board_filters.MARCHE_TEXT, "").strip()
+    if not _inline():
+        return redirect(url_for("dashboard.tableau_de_bord", **{board_filters.MARCHE_TEXT: text}), 303)
+    found = filter_lookups.marches_matching(g.structure.id, text)
+    return filter_fields.suggestions_html("marche_id", found, "Aucun de vos marchés ne correspond.")
+
+
+@bp.get("/tableau-de-bord/filtres/entreprises")
+@require_piece_right("consultation")
+def party_suggestions():
+    """The company filter's suggestions for the text typed (HTMX), of the marché chosen if any: the companies whose
+    pieces the structure sees and its own, as the select offered them. Opened as a page, the Tableau de bord
+    filtered by the text typed whole."""
+    text = request.args.get(board_filters.PARTY_TEXT, "").strip()
+    marche_id = request.args.get("marche_id", type=int)
+    if not _inline():
+        return redirect(url_for("dashboard.tableau_de_bord", marche_id=marche_id,
+                                **{board_filters.PARTY_TEXT: text}), 303)
+    found = filter_lookups.companies_matching(g.structure.id, text, marche_id)
+    return filter_fields.suggestions_html(
+        "party_id", [(row[0], board_filters.party_label(*row[1:])) for row in found],
+        "Aucune entreprise ne correspond.")
 
 
 @bp.get("/tableau-de-bord/entreprises")

@@ -30,9 +30,10 @@ from chorus_chain.operations.board_reading import keyset
 from chorus_chain.operations.board_reading.planning import opaque_limit
 
 ZERO = Decimal("0.00")
-# The « Entreprise émettrice » filter offers every company the structure sees up to this many (beyond, a select is no
-# longer a way to find one: the page asks for a marché first).
-OFFER_MAX = 100
+# The « Entreprise émettrice » filter offers every company the structure sees as a select up to this many (beyond, a
+# select is no longer a way to find one: the filter becomes a search field, `filter_lookups`). The page
+# reads the first OFFER_MAX + 1 to know which to write: its read stays bounded at any size.
+OFFER_MAX = 30
 # A DC4 ceiling « in sight » from this share of the accepted amount invoiced on (the panel warns; as the page did).
 CEILING_WARNING = Decimal("0.90")
 

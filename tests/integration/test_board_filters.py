@@ -1,0 +1,172 @@
+"""The Tableau de bord's marché and company filters beyond `parties.OFFER_MAX` choices (issue 20): search fields
+whose suggestions are what the selects offered (the oracle: the selects, below the bound, for several structures),
+read through the same access predicate, and a text typed whole without JavaScript read and said back."""
+from __future__ import annotations
+
+import html as html_lib
+import re
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from chorus_chain.extensions import db
+from chorus_chain.models import Marche, MarcheParty
+from chorus_chain.operations.board_reading import filter_lookups, parties
+from tests.integration import pieces_world as pw
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def w(app, db):
+    return pw.world(app)
+
+
+def _options(page: str, name: str) -> list[tuple[str, str]]:
+    select = page[page.index(f'name="{name}"'):]
+    select = select[:select.index("</select>")]
+    return [(value, label) for value, label in
+            re.findall(r'<option (?:selected )?value="([^"]*)">([^<]*)</option>', select) if value]
+
+
+def _suggested(client, url: str, **params) -> list[tuple[str, str]]:
+    response = client.get(url, query_string=params, headers=HX)
+    assert response.status_code == 200 and "HX-Request" in response.headers.get("Vary", "")
+    return re.findall(r'data-value="(\d+)" data-label="([^"]*)"', response.get_data(as_text=True))
+
+
+def _board(page: str) -> str:
+    return page[page.index('id="board"'):]
+
+
+def _listed(client, base: str, params: dict) -> set[str]:
+    """The piece numbers of the Tableau de bord's list (its HTMX fragment) under these filters."""
+    fragment = client.get(base, query_string=params, headers=HX).get_data(as_text=True)
+    return set(re.findall(r"\b(?:FIL|MFS)-\d\b", fragment))
+
+
+def _more_marches(app, w, count: int) -> list[int]:
+    """`count` more marchés of the same MOA where the mandataire holds the marché and the Plâtrerie works under it
+    (references sorting before and after the world's own)."""
+    ids = []
+    with app.app_context():
+        for n in range(count):
+            marche = Marche(reference=f"{'A' if n % 2 else 'Z'}-EXTRA-{n}-{w.mandataire.siret}", objet="Extension",
+                            kind="travaux", moa_service_code="TECH", engagement_number=f"EJ-X-{n}",
+                            paying_service_code="FIN", montant_ht=Decimal("100000.00"), tva_rate=Decimal("20.00"),
+                            dgp_days=30, moe_days=7, groupement="conjoint", created_by_id=w.moa.structure_id)
+            db.session.add(marche)
+            db.session.flush()
+            holder = MarcheParty(marche_id=marche.id, structure_id=w.mandataire.structure_id,
+                                 siret=w.mandataire.siret, name=w.mandataire.name, role="mandataire",
+                                 montant_ttc=Decimal("100000.00"), status="confirmed")
+            db.session.add(holder)
+            db.session.flush()
+            db.session.add(MarcheParty(marche_id=marche.id, structure_id=w.st1.structure_id, siret=w.st1.siret,
+                                       name=w.st1.name, role="sous_traitant", parent_id=holder.id,
+                                       montant_ttc=Decimal("10000.00"), status="confirmed", dc4_status="accepted",
+                                       accepted_on=date(2026, 1, 15)))
+            ids.append(marche.id)
+        db.session.commit()
+    return ids
+
+
+def test_the_suggestions_are_what_the_selects_offered_for_every_structure(app, w, monkeypatch):
+    """Below the bound the filters are selects: for each structure of the world, every marché and company they offer
+    (and, a marché chosen, its companies) is what the suggestions give for an empty text, in the same order, and a
+    part of a name or reference typed finds those holding it, and only those."""
+    for who, number in ((w.st1, "ORA-1"), (w.sibling, "ORA-2"), (w.st_co, "ORA-3")):
+        pw.deposit(app, w, who, "A10", number)
+    _more_marches(app, w, 3)
+    monkeypatch.setattr(filter_lookups, "SUGGESTIONS", 1000)
+    most = (0, 0)
+    for who in (w.moa, w.moe, w.mandataire, w.cotraitant, w.st1, w.sibling, w.st_co, w.st2):
+        client = pw.logged_in(app, who)
+        base = f"/s/{who.siret}/tableau-de-bord"
+        page = client.get(base).get_data(as_text=True)
+        assert 'role="combobox"' not in page, who.key
+        marches, companies = _options(page, "marche_id"), _options(page, "party_id")
+        most = (max(most[0], len(marches)), max(most[1], len(companies)))
+        assert _suggested(client, f"{base}/filtres/marches", marche="") == marches, who.key
+        assert _suggested(client, f"{base}/filtres/entreprises", entreprise="") == companies, who.key
+        for marche_id, reference in marches:
+            by_marche = client.get(f"{base}?marche_id={marche_id}").get_data(as_text=True)
+            assert (_suggested(client, f"{base}/filtres/entreprises", entreprise="", marche_id=marche_id)
+                    == _options(by_marche, "party_id")), (who.key, reference)
+            part = html_lib.unescape(reference)[2:9].lower()
+            assert _suggested(client, f"{base}/filtres/marches", marche=part) == [
+                m for m in marches if part in html_lib.unescape(m[1]).lower()], (who.key, part)
+        for party_id, label in companies:
+            part = html_lib.unescape(label).split(" — ")[0][1:6].upper()
+            found = _suggested(client, f"{base}/filtres/entreprises", entreprise=part)
+            assert (party_id, label) in found and all(part.lower() in html_lib.unescape(lab).lower()
+                                                     for _, lab in found), (who.key, part)
+        assert _suggested(client, f"{base}/filtres/entreprises", entreprise="%") == [], who.key  # a wildcard is a text
+    assert most[0] >= 4 and most[1] >= 4, most
+
+
+def test_beyond_the_bound_the_company_filter_is_a_search_field(app, w, monkeypatch):
+    pw.deposit(app, w, w.sibling, "A10", "FIL-1")
+    pw.deposit(app, w, w.st1, "A10", "FIL-2")
+    monkeypatch.setattr(parties, "OFFER_MAX", 1)
+    client = pw.logged_in(app, w.mandataire)
+    base = f"/s/{w.mandataire.siret}/tableau-de-bord"
+    sibling_label = f"{w.sibling.name} — sous-traitant ({_reference(app, w)})"
+
+    bare = client.get(base).get_data(as_text=True)
+    assert 'name="entreprise"' in bare and 'role="combobox"' in bare and '<select id="party_id"' not in bare
+    assert '<select id="marche_id"' in bare  # one marché: its select stays
+    # A company chosen by its id (a bookmark, a panel's link): its label in the field, the id beside it.
+    chosen = client.get(f"{base}?party_id={w.sibling.party_id}").get_data(as_text=True)
+    assert f'name="party_id" value="{w.sibling.party_id}"' in chosen
+    assert f'value="{html_lib.escape(sibling_label, quote=True)}"' in chosen
+    # Without JavaScript: a name typed whole (any case) filters and the page says so; the links carry the id.
+    typed = {"entreprise": w.sibling.name.upper(), "party_id": ""}
+    page = client.get(base, query_string=typed).get_data(as_text=True)
+    assert "Entreprise retenue" in page and f'name="party_id" value="{w.sibling.party_id}"' in page
+    assert _listed(client, base, typed) == {"FIL-1"}
+    assert f"party_id={w.sibling.party_id}" in _board(page)  # its links (sort, pages) carry the id read
+    assert _listed(client, base, {"entreprise": sibling_label}) == {"FIL-1"}
+    # Typed by hand and matching nothing: no filter, and the page says so; emptied: no filter, the id left aside.
+    nothing = {"entreprise": "Personne", "party_id": w.sibling.party_id}
+    assert "Aucune entreprise de vos pièces" in client.get(base, query_string=nothing).get_data(as_text=True)
+    assert _listed(client, base, nothing) == {"FIL-1", "FIL-2"}
+    assert _listed(client, base, {"entreprise": "", "party_id": w.sibling.party_id}) == {"FIL-1", "FIL-2"}
+    assert _listed(client, base, {"party_id": w.sibling.party_id}) == {"FIL-1"}
+    # Through HTMX: the list, and what was understood out of band; no select of companies comes with it.
+    fragment = client.get(base, query_string={"entreprise": w.sibling.name}, headers=HX).get_data(as_text=True)
+    assert "FIL-1" in fragment and "FIL-2" not in fragment and "<select" not in fragment
+    assert 'id="party_id-compris" role="status" hx-swap-oob="true">Entreprise retenue' in fragment
+    assert f'id="party_id-valeur" name="party_id" value="{w.sibling.party_id}" hx-swap-oob="true"' in fragment
+    # The suggestions: what holds the text; opened as a page, the Tableau de bord reads the text.
+    assert _suggested(client, f"{base}/filtres/entreprises", entreprise="carrel") == [
+        (str(w.sibling.party_id), html_lib.escape(sibling_label))]
+    redirect = client.get(f"{base}/filtres/entreprises?entreprise=Carrelage")
+    assert redirect.status_code == 303 and "entreprise=Carrelage" in redirect.headers["Location"]
+
+
+def test_beyond_the_bound_the_marche_filter_is_a_search_field(app, w, monkeypatch):
+    pw.deposit(app, w, w.st1, "A10", "MFS-1")
+    extra = _more_marches(app, w, 2)
+    monkeypatch.setattr(parties, "OFFER_MAX", 2)
+    client = pw.logged_in(app, w.st1)
+    base = f"/s/{w.st1.siret}/tableau-de-bord"
+    reference = _reference(app, w)
+    bare = client.get(base).get_data(as_text=True)
+    assert 'name="marche"' in bare and '<select id="marche_id"' not in bare and _listed(client, base, {}) == {"MFS-1"}
+    typed = client.get(base, query_string={"marche": reference.lower(), "marche_id": extra[1]}).get_data(as_text=True)
+    assert f"Marché retenu : {reference}" in typed and f'name="marche_id" value="{w.marche_id}"' in typed
+    assert _listed(client, base, {"marche": reference.lower(), "marche_id": extra[1]}) == {"MFS-1"}
+    assert _listed(client, base, {"marche": "", "marche_id": extra[0]}) == {"MFS-1"}  # emptied: no marché
+    assert _listed(client, base, {"marche_id": extra[0]}) == set()  # a bookmark's id alone
+    unknown = client.get(base, query_string={"marche": "M-NOWHERE"}).get_data(as_text=True)
+    assert "Aucun de vos marchés n&#39;a pour référence « M-NOWHERE »" in unknown
+    assert _listed(client, base, {"marche": "M-NOWHERE"}) == {"MFS-1"}
+    found = _suggested(client, f"{base}/filtres/marches", marche="extra")
+    assert [int(value) for value, _ in found] == sorted(extra, key=lambda i: _reference(app, w, i))
+
+
+def _reference(app, w, marche_id: int | None = None) -> str:
+    with app.app_context():
+        return db.session.get(Marche, marche_id or w.marche_id).reference
