@@ -25,7 +25,7 @@ and planned again at each execution for its own parameters (a new plan source, n
 `auto` always a custom plan). `install` makes the engine execute the marked statements so (SQLAlchemy's `do_execute`
 event). The Tableau de bord is such a view (page, filters, HTMX list), with six statements marked: three that read
 orders of magnitude more rows under their generic plan at 1 000 000 pieces (the bench README, session 10) — the
-payment tracker's events (`dashboard._tracker_events_statement`), « Montants par entreprise »
+payment tracker's events (`tracker.reading._events_statement`), « Montants par entreprise »
 (`parties.money_lines`), the Trésorerie's habits (`tresorerie.reading._history_read`) —, the companies offered by
 its filter (`parties.offer`, 491 → 3 357 rows at 1 000 000), and a number search's or a period's overview and page
 (`counts.capped_groups`, `lists.board_page`, marked through `lists.KeptConditions.custom_plan`): a generic plan cannot

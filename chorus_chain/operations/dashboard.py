@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from sqlalchemy import bindparam, case, func, select
 
-from chorus_chain import access, plan_cache
+from chorus_chain import access
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain import money
 from chorus_chain.domain import statuses
@@ -35,9 +35,9 @@ from chorus_chain.domain import transitions as T
 from chorus_chain.domain.statuses import Status
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
-from chorus_chain.models import Deadline, Marche, MarcheParty, Piece, PieceEvent, Structure
+from chorus_chain.models import Marche, MarcheParty, Structure
 from chorus_chain.models.board import BoardRow
-from chorus_chain.models.etat_pieces import EtatAcomptePdm, LinePayment, PayableLine
+from chorus_chain.models.etat_pieces import LinePayment, PayableLine
 from chorus_chain.models.money import EtatAcompte
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import interest as interest_ops
@@ -50,8 +50,8 @@ from chorus_chain.operations.etat_pieces import reading as etat_reading
 from chorus_chain.operations.interets import reading as interets_reading
 from chorus_chain.operations.marches import today
 from chorus_chain.operations.pieces_queries import PiecePage
-from chorus_chain.operations.structures import names_of
 from chorus_chain.operations.synthese import reading as synthese_reading
+from chorus_chain.operations.tracker import reading as tracker_reading
 from chorus_chain.operations.tresorerie import reading as tresorerie
 
 ZERO = Decimal("0.00")
@@ -571,7 +571,7 @@ class Step:
 
 @dataclass(frozen=True)
 class TrackedPiece:
-    piece: Piece
+    piece: tracker_reading.SentPiece  # the piece's own figures, route and status, as plain values
     marche_reference: str
     steps: list[Step]
     names: dict[int, str]  # the structures of its route (the page says whom it waits on now)
@@ -585,75 +585,81 @@ def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL
                     now: datetime | None = None, own: list[int] | None = None) -> list[TrackedPiece]:
     """The structure's own sent pieces, newest first, each with how far its money came (the milestones of its route,
     with dates and amounts from its events), who it waits on now and when its money is expected (the Trésorerie's
-    forecast): four queries (pieces with their next clock, events, names, the history of habits) and those of the
-    état lines. `own`: the ids of the structure's confirmed parties when the page read them (`own_parties`)."""
-    rows = lists.own_sent(structure.id, works, limit)
+    forecast): two queries (the pieces with all they show, their events: `operations.tracker.reading`), the
+    Trésorerie's habits when they are not kept, and the lines of the validated états carrying them. `own`: the ids
+    of the structure's confirmed parties when the page read them (`own_parties`)."""
+    day = today(now or datetime.now(timezone.utc))
+    rows = tracker_reading.sent(structure.id, works, limit, day)
     if not rows:
         return []
-    ids = [piece.id for piece, _, _ in rows]
-    # The events' facts the milestones read, as plain rows: not the whole event (its payload, its hash chain).
     events: dict[int, list] = defaultdict(list)
-    for event in db.session.execute(_tracker_events_statement(), {"piece_ids": ids}):
+    for event in tracker_reading.events([row.piece.id for row in rows]):
         events[event.piece_id].append(event)
-    names = names_of({step.get("structure_id") for piece, _, _ in rows for step in piece.route or ()}
-                   | {structure.id})
-    tracked = []
-    marches = {piece.id: marche for piece, marche, _ in rows}
-    for piece, marche, next_clock in rows:
-        reference = marche.reference
-        route = set(piece.route_steps)
-        steps = []
-        for milestone in MILESTONES:
-            if milestone.step is not None and milestone.step not in route:
-                continue
-            if milestone.key == "contractor":  # a private invoice: its contractor's "validate" is the acceptance
-                found = next((e for e in events[piece.id] if e.action in milestone.actions
-                              and e.actor_step == T.STEP_CONTRACTOR), None)
-            elif milestone.key == "validated":
-                found = next((e for e in events[piece.id] if e.action in milestone.actions
-                              and e.from_status in VALIDATION_WAITING), None)
-            else:
-                found = next((e for e in events[piece.id] if e.action in milestone.actions), None)
-            steps.append(Step(milestone, found.at if found else None, found.amount if found else None,
-                              bool(found and found.action == T.Action.TACIT_VALIDATION),
-                              found.paid_on if found else None))
-        tracked.append(TrackedPiece(piece, reference, steps, names, next_clock))
-    tracked = _with_etat_lines(tracked, structure, own)
+    names: dict[int, str] = {}
+    for row in rows:
+        names.update(row.names)
+    tracked = [TrackedPiece(row.piece, row.marche.reference, _steps(row.piece.route_steps, events[row.piece.id]),
+                            names, row.next_clock) for row in rows]
+    tracked = _with_etat_lines(tracked, structure, own, {row.piece.id: row.etat for row in rows if row.etat})
+    # The days the pieces entered their stages, from the events read above (those of the Trésorerie's sample).
+    sampled = {row.piece.id for row in rows if row.in_history}
+    entered = tresorerie.last_entered((e.piece_id, e.to_status, e.at) for piece_id in sampled
+                                      for e in events[piece_id])
+    terms = {row.piece.emitter_party_id: row.term for row in rows if row.piece.cadre is None and row.term}
+    marches = {row.piece.id: row.marche for row in rows}
     expected = tresorerie.tracker_expectations(
         structure.id, [(t.piece, marches[t.piece.id], t.etat_line.line if t.etat_line else None) for t in tracked],
-        names, today(now or datetime.now(timezone.utc)))
+        names, day, entered=entered, terms=terms)
     return [replace(t, expected=expected.get(t.piece.id)) for t in tracked]
 
 
-@cache
-def _tracker_events_statement():
-    """The tracker's events of a page of pieces (an expanding bound parameter): built once per process. Planned for
-    its pieces at each execution (`plan_cache.custom_plan`): its generic plan read 547 423 rows instead of 48 for
-    the sous-traitant at 1 000 000 pieces (1.1 s instead of 0.2 ms)."""
-    return plan_cache.custom_plan(access.built_once(
-        select(PieceEvent.piece_id, PieceEvent.action, PieceEvent.actor_step, PieceEvent.from_status,
-               PieceEvent.at, PieceEvent.amount, PieceEvent.paid_on)
-        .where(PieceEvent.piece_id.in_(bindparam("piece_ids", expanding=True)))
-        .order_by(PieceEvent.piece_id, PieceEvent.seq)))
+# action → the milestones it may reach (`MILESTONES`), for one pass over a piece's events.
+_MILESTONES_OF_ACTION: dict[str, tuple[Milestone, ...]] = defaultdict(tuple)
+for _milestone in MILESTONES:
+    for _action in _milestone.actions:
+        _MILESTONES_OF_ACTION[_action] += (_milestone,)
 
 
-def _with_etat_lines(tracked: list[TrackedPiece], structure: Structure,
-                     own: list[int] | None = None) -> list[TrackedPiece]:
-    """Each projet de décompte with the état that carries it and, once validated, its line (amount due, paid,
-    interest if late) — only a line paid to one of this structure's confirmed parties (`own`: their ids, when
-    read already): a neighbour's line is never shown (two queries, and the structure's parties unless given)."""
-    ids = [t.piece.id for t in tracked if t.piece.cadre in T.PDM_CADRES]
-    if not ids:
-        return tracked
-    carried: dict[int, tuple[EtatAcompte, int | None]] = {}
-    for piece_id, etat, payee in db.session.execute(_carried_statement(), {"piece_ids": ids}):
-        carried[piece_id] = (etat, payee)
+def _reaches(milestone: Milestone, event) -> bool:
+    """Whether an event of one of the milestone's actions reaches it."""
+    if milestone.key == "contractor":  # a private invoice: its contractor's "validate" is the acceptance
+        return event.actor_step == T.STEP_CONTRACTOR
+    if milestone.key == "validated":
+        return event.from_status in VALIDATION_WAITING
+    return True
+
+
+def _steps(route: tuple[str, ...], events) -> list[Step]:
+    """The milestones of a piece's route, each reached by its first event (in the piece's order) or not yet."""
+    first: dict[str, object] = {}
+    for event in events:
+        for milestone in _MILESTONES_OF_ACTION.get(event.action, ()):
+            if milestone.key not in first and _reaches(milestone, event):
+                first[milestone.key] = event
+    steps = []
+    for milestone in MILESTONES:
+        if milestone.step is not None and milestone.step not in route:
+            continue
+        found = first.get(milestone.key)
+        steps.append(Step(milestone, found.at, found.amount, found.action == T.Action.TACIT_VALIDATION,
+                          found.paid_on) if found else Step(milestone, None, None, False, None))
+    return steps
+
+
+def _with_etat_lines(tracked: list[TrackedPiece], structure: Structure, own: list[int] | None,
+                     carried: dict[int, tracker_reading.CarryingEtat]) -> list[TrackedPiece]:
+    """Each projet de décompte with the état that carries it (`carried`: piece id → the issued état, read with the
+    pieces) and, once validated, its line (amount due, paid, interest if late) — only a line paid to one of this
+    structure's confirmed parties (`own`: their ids, when read already): a neighbour's line is never shown (two
+    queries when some état is validated, and the structure's parties unless given)."""
     if not carried:
         return tracked
-    if own is None:
-        own = own_parties(structure).party_ids
-    mine = set(own)
-    wanted = {(etat.id, payee) for etat, payee in carried.values() if etat.validated_at and payee in mine}
+    wanted = {(etat.id, etat.payee_party_id) for etat in carried.values() if etat.validated_at}
+    if wanted:
+        if own is None:
+            own = own_parties(structure).party_ids
+        mine = set(own)
+        wanted = {(etat_id, payee) for etat_id, payee in wanted if payee in mine}
     lines = {}
     if wanted:
         rows = list(db.session.scalars(select(PayableLine).where(
@@ -667,21 +673,11 @@ def _with_etat_lines(tracked: list[TrackedPiece], structure: Structure,
         lines = {(r.etat_acompte_id, r.payee_party_id): etat_reading.LineView(r, payments[r.id]) for r in rows}
     found = []
     for item in tracked:
-        if item.piece.id in carried:
-            etat, payee = carried[item.piece.id]
-            item = replace(item, etat_line=lines.get((etat.id, payee)), etat_label=etat.label)
+        etat = carried.get(item.piece.id)
+        if etat is not None:
+            item = replace(item, etat_line=lines.get((etat.id, etat.payee_party_id)), etat_label=etat.label)
         found.append(item)
     return found
-
-
-@cache
-def _carried_statement():
-    """The issued états carrying a page of projets de décompte (an expanding bound parameter), with the party each
-    line pays: built once per process (the sous-traitant's tracker runs it on every Tableau de bord)."""
-    return access.built_once(
-        select(EtatAcomptePdm.piece_id, EtatAcompte, EtatAcomptePdm.payee_party_id)
-        .join(EtatAcompte, EtatAcompte.id == EtatAcomptePdm.etat_acompte_id)
-        .where(EtatAcomptePdm.piece_id.in_(bindparam("piece_ids", expanding=True)), EtatAcompte.status == "issued"))
 
 
 @dataclass(frozen=True)
@@ -725,15 +721,57 @@ def _etats_statement(limit: int):
                                     shown.c.total).order_by(shown.c.reference, shown.c.marche_id))
 
 
+@dataclass(frozen=True, slots=True)
+class ClockPiece:
+    """A piece of a clock panel, as plain values: what the panel shows (`board_rows.clock_rows`) and what the rule of
+    the interest accruing reads (`interest.accruing_interest`: a `Piece`'s attributes of those names)."""
+
+    id: int
+    number: str
+    cadre: str | None
+    piece_type: str
+    status: str
+    montant_ttc: Decimal
+    accepted_amount: Decimal | None
+    accepted_why: dict | None
+    received_at: datetime | None
+    paid_on: date | None
+    route: list | None
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == "BROUILLON"
+
+    @property
+    def route_steps(self) -> tuple[str, ...]:
+        return tuple(step["step"] for step in self.route or ())
+
+
+@dataclass(frozen=True, slots=True)
+class ClockMarche:
+    id: int
+    reference: str
+    dgp_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """An open clock of a panel (`Deadline`'s columns the panel reads)."""
+
+    id: int
+    kind: str
+    due_at: datetime
+
+
 @dataclass(frozen=True)
 class ClockRow:
     """A piece with one open clock of a kind (corrections to contest, the délai global de paiement), and for a late
     payment the interest accruing to date."""
 
-    piece: Piece
-    marche: Marche
+    piece: ClockPiece
+    marche: ClockMarche
     emitter_name: str
-    deadline: Deadline
+    deadline: Clock
     interest: money.LatePaymentInterest | None = None
 
     @property
@@ -748,7 +786,8 @@ def open_clocks(structure: Structure, panel: str, works: bool | None,
     « plus de CAP » (the count is then not exact: `more_than`): one query on the read model
     (`board_reading.lists.clock_page`)."""
     rows, total, more_than = lists.clock_page(structure.id, panel, works, limit)
-    return [ClockRow(*row) for row in rows], total, more_than
+    return [ClockRow(ClockPiece(*row[:11]), ClockMarche(*row[11:14]), row[14], Clock(*row[15:18]))
+            for row in rows], total, more_than
 
 
 def with_interest(rows: list[ClockRow], now: datetime) -> list[ClockRow]:

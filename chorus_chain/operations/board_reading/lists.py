@@ -453,14 +453,20 @@ def _own_sent_statement(by_works: bool, limit: int):
 
 def clock_page(structure_id: int, panel: str, works: bool | None, limit: int):
     """The open clocks of a panel (`board.rows.CLOCK_PANELS[panel]`) on the pieces the structure sees in one of the
-    panel's parts, earliest due first (then the clock's id): (piece, marché, emitter's name, clock) of the first
-    `limit`, how many there are and, beyond `counts.CAP`, « plus de CAP » (`counts.capped_total`: total, more_than).
+    panel's parts, earliest due first (then the clock's id): the plain columns of the first `limit` (`CLOCK_COLUMNS`,
+    the emitter's name, the clock's id, kind and due instant), how many there are and, beyond `counts.CAP`, « plus de CAP » (`counts.capped_total`: total, more_than).
     One statement on the panel's partial index — the structure's rows holding such a clock, not its history —: the
     page's rows read by primary key, their count a scalar subquery beside them (no row: none to count)."""
     count_limit = counts.count_limit(0, limit)
     rows = db.session.execute(_clock_statement(panel, works, limit), {"structure_id": structure_id}).all()
-    total, more_than = counts.capped_total(int(rows[0][4]) if rows else 0, count_limit)
-    return [tuple(row[:4]) for row in rows], total, more_than
+    total, more_than = counts.capped_total(int(rows[0][-1]) if rows else 0, count_limit)
+    return [tuple(row[:-1]) for row in rows], total, more_than
+
+
+# A clock panel's piece and marché, as plain columns (`dashboard.ClockPiece`, `ClockMarche`).
+CLOCK_COLUMNS = (Piece.id, Piece.number, Piece.cadre, Piece.piece_type, Piece.status, Piece.montant_ttc,
+                 Piece.accepted_amount, Piece.accepted_why, Piece.received_at, Piece.paid_on, Piece.route, Marche.id,
+                 Marche.reference, Marche.dgp_days)
 
 
 @lru_cache(maxsize=32)
@@ -484,8 +490,11 @@ def _clock_statement(panel: str, works: bool | None, limit: int):
     keys = (select(BoardRow.piece_id.label("piece_id"), clock_id.label("clock_id"), due.label("due"))
             .where(*conditions).order_by(due, clock_id).limit(limit).subquery("clock_keys"))
     shown = SHOWN
+    # Plain columns, those the panels show and the interest's rule reads (`dashboard.ClockPiece`): the three
+    # entities whole were some eighty columns converted and three ORM objects a row.
     return access.built_once(
-        select(Piece, Marche, shown.emitter_name, Deadline, counted.label("total")).select_from(keys)
+        select(*CLOCK_COLUMNS, shown.emitter_name, Deadline.id, Deadline.kind, Deadline.due_at,
+               counted.label("total")).select_from(keys)
         .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
         .join(Piece, Piece.id == keys.c.piece_id).join(Marche, Marche.id == Piece.marche_id)
         .join(Deadline, Deadline.id == keys.c.clock_id).order_by(keys.c.due, keys.c.clock_id))

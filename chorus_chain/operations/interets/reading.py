@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
@@ -22,8 +22,8 @@ from chorus_chain.domain.money import CarriedInterest
 from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, Marche, Piece, Structure
 from chorus_chain.models.board import BoardRow
-from chorus_chain.models.etat_pieces import LinePayment, PayableLine
-from chorus_chain.models.money import EtatAcompte
+from chorus_chain.models.etat_pieces import INTEREST_PAYMENT_DAYS, LinePayment, PayableLine
+from chorus_chain.models.money import ETAT_SUFFIXES, EtatAcompte
 from chorus_chain.operations.board_reading import counts
 from chorus_chain.operations.board_reading.planning import opaque_limit
 
@@ -35,16 +35,69 @@ STATE_LABELS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class DueClock:
+    """An interest clock as the panels show it (`Deadline`'s columns)."""
+
+    id: int
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DuePayment:
+    """A late payment as the panels show it (`LinePayment`'s columns, its figures the engine's, stored)."""
+
+    amount: Decimal
+    paid_on: date
+    days_late: int
+    interest: Decimal
+    flat_fee: Decimal
+    interest_paid_on: date | None
+
+    @property
+    def late_total(self) -> Decimal:
+        return self.interest + self.flat_fee
+
+    @property
+    def interest_last_day(self) -> date:
+        return self.paid_on + timedelta(days=INTEREST_PAYMENT_DAYS)
+
+
+@dataclass(frozen=True, slots=True)
+class DueLine:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class DueEtat:
+    id: int
+    label: str  # « 4 », « 4 bis » (`EtatAcompte.label`)
+
+
+@dataclass(frozen=True, slots=True)
+class DuePiece:
+    id: int
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class DueMarche:
+    id: int
+    reference: str
+
+
 @dataclass(frozen=True)
 class InterestDue:
-    """The interest and flat fee of one late payment, with its 45-day clock."""
+    """The interest and flat fee of one late payment, with its 45-day clock (the piece page's: the rows; the
+    Tableau de bord's panels: `Due*` plain values of what they show, `unpaid_for`)."""
 
-    deadline: Deadline
-    payment: LinePayment
-    line: PayableLine
-    etat: EtatAcompte
-    piece: Piece | None = None
-    marche: Marche | None = None
+    deadline: Deadline | DueClock
+    payment: LinePayment | DuePayment
+    line: PayableLine | DueLine
+    etat: EtatAcompte | DueEtat
+    piece: Piece | DuePiece | None = None
+    marche: Marche | DueMarche | None = None
     payee_name: str | None = None
 
     @property
@@ -114,8 +167,11 @@ def unpaid_for(structure: Structure, panel: str, works: bool | None = None,
         return [], 0, None
     pieces, total = rows[0][-2:]
     more_than = counts.CAP if pieces >= count_limit else None
-    return [InterestDue(d, p, line, etat, piece, marche, line.name)
-            for d, p, line, etat, piece, marche, _, _ in rows], int(total), more_than
+    return [InterestDue(DueClock(clock_id, due_at), DuePayment(amount, paid_on, days_late, interest, flat_fee, None),
+                        DueLine(line_id, name), DueEtat(etat_id, f"{number} {ETAT_SUFFIXES[suffix]}".strip()),
+                        DuePiece(piece_id, piece_number), DueMarche(marche_id, reference), name)
+            for (clock_id, due_at, amount, paid_on, days_late, interest, flat_fee, line_id, name, etat_id, number,
+                 suffix, piece_id, piece_number, marche_id, reference, _, _) in rows], int(total), more_than
 
 
 @lru_cache(maxsize=32)
@@ -143,10 +199,19 @@ def _unpaid_statement(panel: str, works: bool | None, limit: int):
     clocks_counted = (select(func.count()).select_from(Deadline)
                       .join(LinePayment, LinePayment.id == Deadline.line_payment_id)
                       .where(Deadline.piece_id.in_(capped_pieces), *unpaid).scalar_subquery())
+    # The columns the panels show, plain: the six entities whole were about 120 columns to describe and convert on
+    # every Tableau de bord, most often for no row at all (bench/page_cpu.py).
     return access.built_once(
-        _base().add_columns(Piece, Marche, pieces_counted, clocks_counted)
+        select(Deadline.id, Deadline.due_at, LinePayment.amount, LinePayment.paid_on, LinePayment.days_late,
+               LinePayment.interest, LinePayment.flat_fee, PayableLine.id, PayableLine.name, EtatAcompte.id,
+               EtatAcompte.number, EtatAcompte.suffix, Piece.id, Piece.number, Marche.id, Marche.reference,
+               pieces_counted, clocks_counted)
+        .join(LinePayment, LinePayment.id == Deadline.line_payment_id)
+        .join(PayableLine, PayableLine.id == LinePayment.line_id)
+        .join(EtatAcompte, EtatAcompte.id == PayableLine.etat_acompte_id)
         .join(Piece, Piece.id == Deadline.piece_id).join(Marche, Marche.id == Piece.marche_id)
-        .where(Deadline.piece_id.in_(first_pieces(limit)), LinePayment.interest_paid_on.is_(None))
+        .where(Deadline.kind == clocks.INTERETS, Deadline.piece_id.in_(first_pieces(limit)),
+               LinePayment.interest_paid_on.is_(None))
         .order_by(Deadline.due_at, Deadline.id).limit(limit))
 
 

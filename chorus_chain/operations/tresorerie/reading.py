@@ -270,6 +270,38 @@ def _history_read(structure_id: int, today: date) -> History:
     return History(learn(observations), _LastEntered(entered))
 
 
+def habits_for(structure_id: int, today: date) -> Mapping[tuple[int | None, str], Habit]:
+    """The habits of every counterpart alone (`history_for`'s, kept a short while per structure and day under the
+    same conditions), for a page that works out the days its pieces entered their stages from events it read
+    (`last_entered`: the payment tracker)."""
+    cache = habits_cache.of(current_app)
+    shared = cache is not None and current_tenant() == structure_id and not is_system()
+    key = (structure_id, today)
+    if shared:
+        habits = cache.get(key)
+        if habits is not None:
+            return habits
+    habits = _history_read(structure_id, today).habits
+    return cache.put(key, habits) if shared else habits
+
+
+def last_entered(events) -> dict[tuple[int, str], datetime]:
+    """(piece, stage) → the instant the piece last entered the stage, from its events ((piece id, to_status, at),
+    any order): what `_entered_of` reads in SQL, for the events of pieces among the history's sample."""
+    found: dict[tuple[int, str], datetime] = {}
+    for piece_id, to_status, at in events:
+        for stage in _STAGES_ENTERED.get(to_status, ()):
+            key = (piece_id, stage)
+            if key not in found or at > found[key]:
+                found[key] = at
+    return found
+
+
+# A status → the stages its entry enters (`stages.ENTRY` inverted).
+_STAGES_ENTERED: dict[str, tuple[str, ...]] = {
+    status: tuple(stage for stage in st.ORDER if status in st.ENTRY[stage]) for status in _MEASURED}
+
+
 def _entered_of(structure_id: int, today: date, piece_ids) -> dict[tuple[int, str], datetime]:
     """(piece, stage) → the instant the piece last entered the stage, for `piece_ids` among the history's pieces
     (`history_pieces`: the same sample as `_history_read`, so a kept habit changes nothing of what a page shows).
@@ -302,6 +334,19 @@ def _history_since(today: date) -> datetime:
     return start_of_day(today - timedelta(days=HISTORY_DAYS))
 
 
+def history_since(today: date) -> datetime:
+    """The first instant of the period the history's pieces are deposited in (`history_pieces`)."""
+    return _history_since(today)
+
+
+def history_sample(structure_id):
+    """The `HISTORY_PIECES` pieces the structure saw most recently (`history_pieces`, before the period's bound), as
+    a subquery of their ids: `structure_id` a value or a bound parameter."""
+    return (select(BoardRow.piece_id).where(BoardRow.structure_id == structure_id)
+            .order_by(BoardRow.sort_date.desc(), BoardRow.piece_id.desc()).limit(opaque_limit(HISTORY_PIECES))
+            .scalar_subquery())
+
+
 def history_pieces(structure_id: int, today: date) -> list:
     """The conditions on `Piece` of the pieces the habits are learnt from (`history_for`): the `HISTORY_PIECES`
     pieces the structure saw deposited most recently within `HISTORY_DAYS`.
@@ -319,10 +364,7 @@ def history_pieces(structure_id: int, today: date) -> list:
 
 def _history_conditions(structure_id, since) -> list:
     """`history_pieces`' conditions for a structure and the period's first instant (values, or bound parameters)."""
-    recent = (select(BoardRow.piece_id).where(BoardRow.structure_id == structure_id)
-              .order_by(BoardRow.sort_date.desc(), BoardRow.piece_id.desc()).limit(opaque_limit(HISTORY_PIECES))
-              .scalar_subquery())
-    return [Piece.id.in_(recent), Piece.deposited_at >= since]
+    return [Piece.id.in_(history_sample(structure_id)), Piece.deposited_at >= since]
 
 
 # --- pieces ----------------------------------------------------------------------------------------------------------
@@ -520,14 +562,23 @@ def _with_interest(flows: list[Flow]) -> list[Flow]:
 
 # --- the payment tracker ---------------------------------------------------------------------------------------------
 
-def tracker_expectations(structure_id: int, items, names: dict[int, str], today: date) -> dict[int, object]:
+def tracker_expectations(structure_id: int, items, names: dict[int, str], today: date, *,
+                         entered: dict[tuple[int, str], datetime] | None = None,
+                         terms: dict[int, commercial.Term] | None = None) -> dict[int, object]:
     """piece id → the expected payment of each of the structure's own pieces on its payment tracker (the
-    Tableau de bord): the same rule as the Trésorerie page, one query (the history). `items`: (piece, marché, its
-    line of a validated état or None). A piece paid, refused or returned has none."""
+    Tableau de bord): the same rule as the Trésorerie page. `items`: (piece, marché, its line of a validated état or
+    None). A piece paid, refused or returned has none. Two queries (the history, the private invoices' terms), or
+    none but the habits' when the tracker read them with its pieces: `entered`, the instants its pieces last entered
+    their stages (`last_entered`, for the pieces of the history's sample), and `terms`, the private invoices'
+    emitters' agreed terms (`private_terms.terms_of`'s)."""
     if not items:
         return {}
-    history = history_for(structure_id, today, [piece.id for piece, _, _ in items])
-    terms = private_terms.terms_of(piece.emitter_party_id for piece, _, _ in items if piece.cadre is None)
+    if entered is None:
+        history = history_for(structure_id, today, [piece.id for piece, _, _ in items])
+    else:
+        history = History(habits_for(structure_id, today), _LastEntered(entered))
+    if terms is None:
+        terms = private_terms.terms_of(piece.emitter_party_id for piece, _, _ in items if piece.cadre is None)
     found = {}
     for piece, marche, line in items:
         route = [(step["step"], step.get("structure_id"), names.get(step.get("structure_id")))
