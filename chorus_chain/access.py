@@ -26,7 +26,7 @@ import logging
 from contextlib import contextmanager
 from functools import lru_cache
 from flask import g, has_app_context
-from sqlalchemy import Integer, String, bindparam, cast, event, exists, false, func, or_, select, text, union_all
+from sqlalchemy import Integer, String, bindparam, case, cast, event, exists, false, func, or_, select, text, union_all
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.sql.elements import BindParameter
 
@@ -60,14 +60,18 @@ def set_tenant(structure_id: int | None, *, applied: bool = False) -> None:
         _sync()
 
 
-def settings_columns(structure_id_column) -> tuple:
+def settings_columns(structure_id_column, when=None) -> tuple:
     """The tenant's settings as two columns of the statement that reads the tenant's own row (PostgreSQL only): the
     same `set_config(..., true)` as `_SET_CONFIG`, evaluated on the one row that statement returns — a tenant page
     then switches tenant without a statement of its own (tenancy.load_structure_for_current_user). No row (not a
     member), no settings: the request ends in a 404 before reading anything. Bind `chorus_system` to
-    `system_setting()`."""
-    return (func.set_config("chorus.structure_id", cast(structure_id_column, String), True).label("chorus_tenant"),
-            func.set_config("chorus.system", bindparam("chorus_system"), True).label("chorus_system"))
+    `system_setting()`. `when`: a condition on that row, for a statement whose row may hold no tenant (an outer join:
+    tenancy's account and membership); the settings are set only where it holds (CASE evaluates its branch alone)."""
+    columns = (func.set_config("chorus.structure_id", cast(structure_id_column, String), True),
+               func.set_config("chorus.system", bindparam("chorus_system"), True))
+    if when is not None:
+        columns = tuple(case((when, column)) for column in columns)
+    return columns[0].label("chorus_tenant"), columns[1].label("chorus_system")
 
 
 def system_setting() -> str:

@@ -38,7 +38,7 @@ would need every page's statements checked so.
 from __future__ import annotations
 
 from flask import current_app, has_request_context, request
-from sqlalchemy import func
+from sqlalchemy import case, func
 
 MARK = "generic_plans"
 CUSTOM = "chorus_custom_plan"  # execution option: this statement runs unprepared, planned for its parameters
@@ -58,10 +58,13 @@ def wanted() -> bool:
     return bool(getattr(current_app.view_functions.get(request.endpoint), MARK, False))
 
 
-def setting_column():
+def setting_column(when=None):
     """The column that sets the transaction's plan_cache_mode to PostgreSQL's default (`auto`), for the statement that
-    reads the tenant."""
-    return func.set_config("plan_cache_mode", "auto", True).label("chorus_plan_cache_mode")
+    reads the tenant (`when`: only on a row where that condition holds, as `access.settings_columns`)."""
+    column = func.set_config("plan_cache_mode", "auto", True)
+    if when is not None:
+        column = case((when, column))
+    return column.label("chorus_plan_cache_mode")
 
 
 def custom_plan(statement):

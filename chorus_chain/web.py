@@ -8,7 +8,7 @@ from flask_login import current_user, user_unauthorized
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 
-from chorus_chain import degraded, formatting, input_guard, layout_urls, read_requests, row_urls
+from chorus_chain import degraded, formatting, input_guard, layout_nav, layout_urls, read_requests, row_urls
 from chorus_chain.extensions import db, htmx, login_manager
 from chorus_chain.models.base import utcnow
 
@@ -38,6 +38,11 @@ def init_app(app: Flask) -> None:
         # application says, void once the password changed (session version).
         from chorus_chain.operations import sessions
 
+        siret = g.get("siret")  # a tenant page: set from its URL (tenancy) before any hook reads the user
+        if siret and db.session.get_bind().dialect.name == "postgresql":
+            from chorus_chain import tenancy
+
+            return tenancy.account_with_membership(user_id, siret, utcnow())  # and its membership, one statement
         return sessions.account_for(user_id, utcnow())
 
     user_unauthorized.connect(_refused_before_the_view, app)
@@ -59,6 +64,7 @@ def init_app(app: Flask) -> None:
     formatting.register(app)
     row_urls.register(app)
     layout_urls.register(app)
+    layout_nav.register(app)
 
     @app.context_processor
     def inject_user_context():

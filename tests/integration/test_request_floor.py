@@ -7,6 +7,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import pytest
+import sqlalchemy
 from flask_login import login_user
 from sqlalchemy import event, text
 from werkzeug.exceptions import NotFound
@@ -110,7 +111,51 @@ def test_the_tenant_switch_needs_no_statement_of_its_own(app, w):
     switches = [p for s, p in seen if "set_config('chorus." in s and p.get("tenant")]
     assert switches == []  # the tenant's settings came with the membership
     reads = [s for s, p in seen if s.startswith("SELECT") and "set_config('chorus." not in s]  # not the savepoints
-    assert len(reads) == 3, reads  # account + login session; structure + membership (+ settings); the counts
+    # The account with its login session and its membership of the structure (+ the settings, on PostgreSQL:
+    # tenancy.account_with_membership); the counts.
+    with app.app_context():
+        postgresql = db.engine.dialect.name == "postgresql"
+    assert len(reads) == (2 if postgresql else 3), reads
+
+
+@pytest.mark.postgres
+def test_the_user_loader_reads_the_membership_with_the_account(app, w):
+    """On a tenant page the user loader's statement also reads the membership of the structure of the URL and sets
+    the tenant's settings: only for a session that holds and a member; `load_structure_for_current_user` then runs
+    nothing. A stranger gets the account alone (then the 404), a session that no longer holds gets nothing."""
+    from chorus_chain.models import LoginSession
+    from chorus_chain.operations import sessions
+
+    def user_id(who) -> str:
+        account = db.session.get(Account, who.account_id)
+        sessions.open_session(account, remember=False, now=utcnow())
+        return account.get_id()
+
+    with app.test_request_context(f"/s/{w.st1.siret}/aide/"):
+        member = user_id(w.st1)
+        with statements(app) as seen:
+            account = tenancy.account_with_membership(member, w.st1.siret, utcnow())
+        assert account.id == w.st1.account_id
+        read = [s for s in seen if s.lstrip().startswith("SELECT") and "set_config('chorus." not in s]
+        assert len(read) == 1 and "login_session" in read[0] and "rattachement" in read[0]
+        assert _settings() == (str(w.st1.structure_id), "off")
+        login_user(account)
+        with statements(app) as seen:
+            assert tenancy.load_structure_for_current_user(w.st1.siret).id == w.st1.structure_id
+        assert seen == [] and access.current_tenant() == w.st1.structure_id
+    with app.test_request_context(f"/s/{w.mandataire.siret}/aide/"):  # a valid session, not a member
+        account = tenancy.account_with_membership(user_id(w.st1), w.mandataire.siret, utcnow())
+        assert account.id == w.st1.account_id and _settings()[0] in (None, "")
+        login_user(account)
+        with pytest.raises(NotFound):
+            tenancy.load_structure_for_current_user(w.mandataire.siret)
+        assert access.current_tenant() is None and _settings()[0] in (None, "")
+    with app.test_request_context(f"/s/{w.st1.siret}/aide/"):  # a member whose session was revoked
+        revoked = user_id(w.st1)
+        db.session.execute(sqlalchemy.update(LoginSession).values(revoked_at=utcnow()))
+        assert tenancy.account_with_membership(revoked, w.st1.siret, utcnow()) is None
+        assert _settings()[0] in (None, "")
+        assert tenancy.account_with_membership("x:1:y", w.st1.siret, utcnow()) is None
 
 
 def test_the_layouts_counts_are_one_statement_for_a_gestionnaire(app, w):

@@ -109,6 +109,40 @@ def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app, db):
         assert [row.revoked_at is None for row in rows] == [True, False]
 
 
+def test_a_tenant_page_refuses_a_session_that_no_longer_holds(app, client):
+    """A tenant page reads the account with its membership in one statement (tenancy.account_with_membership): the
+    same rules as any other page — logout, expiry, a password changed elsewhere, a deactivated account."""
+    from chorus_chain.models import Account
+
+    account = factories.account(app)
+    page = f"/s/{factories.structure(app, account).siret}/aide/"
+
+    def refused(browser) -> bool:
+        response = browser.get(page)
+        return response.status_code == 302 and "/connexion" in response.headers["Location"]
+
+    def change(what) -> None:
+        with app.app_context():
+            what(db.session.get(Account, account.id))
+            db.session.commit()
+
+    def expire(row: Account) -> None:
+        for session_row in db.session.scalars(select(LoginSession).where(LoginSession.account_id == row.id)):
+            session_row.expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+
+    _login(client, account, remember=False)
+    captured = _cookies(client)
+    assert client.get(page).status_code == 200
+    client.post("/deconnexion")
+    assert refused(_client_with(app, captured))
+    for end in (expire, lambda row: setattr(row, "session_version", row.session_version + 1),
+                lambda row: setattr(row, "activated_at", None)):
+        _login(client, account, remember=False)
+        assert client.get(page).status_code == 200
+        change(end)
+        assert refused(client)
+
+
 def test_a_forged_or_old_style_id_is_no_session(app, client):
     account = factories.account(app)
     for forged in (f"{account.id}:1", f"{account.id}:1:", f"{account.id}:1:guessed", "x:y:z"):
