@@ -27,8 +27,8 @@ event). The Tableau de bord is such a view (page, filters, HTMX list), with six 
 orders of magnitude more rows under their generic plan at 1 000 000 pieces (the bench README, session 10) — the
 payment tracker's events (`tracker.reading._events_statement`), « Montants par entreprise »
 (`parties.money_lines`), the Trésorerie's habits (`tresorerie.reading._history_read`) —, the companies offered by
-its filter (`parties.offer`, 491 → 3 357 rows at 1 000 000), and the two whose conditions are built per request, a
-number search's or a period's overview and page (`counts.capped_groups`, `lists.board_page`): a generic plan cannot
+its filter (`parties.offer`, 491 → 3 357 rows at 1 000 000), and a number search's or a period's overview and page
+(`counts.capped_groups`, `lists.board_page`, marked through `lists.KeptConditions.custom_plan`): a generic plan cannot
 see the range of a number. The check is `bench/explain_dashboards.py
 --generic`, which says under which plan each statement runs (the bench README, session 11).
 

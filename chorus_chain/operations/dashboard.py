@@ -234,52 +234,33 @@ def _start(day: date) -> datetime:
     return start_of_day(day)
 
 
-def scope(structure: Structure, filters: Filters, works: bool | None) -> list:
+def bound_scope(structure: Structure, filters: Filters, works: bool | None) -> tuple[lists.KeptConditions, dict]:
     """The conditions on the structure's read-model rows (`board_row`) of the Tableau de bord: every piece the
     structure sees (its own, drafts included, and those it receives), narrowed by the member's rights (`works`)
-    and the filters."""
-    conditions = [BoardRow.structure_id == structure.id]
-    if works is not None:
-        conditions.append(BoardRow.works == works)
-    if filters.marche_id is not None:
-        conditions.append(BoardRow.marche_id == filters.marche_id)
-    if filters.party_id is not None:
-        conditions.append(BoardRow.emitter_party_id == filters.party_id)
-    if filters.cadre is not None:
-        conditions.append(BoardRow.cadre.is_(None) if filters.cadre == "" else BoardRow.cadre == filters.cadre)
-    if filters.status:
-        conditions.append(BoardRow.status == filters.status)
-    # A deposited piece's sort date is its deposit: bounding both lets the date index (structure, sort_date) serve
-    # the period.
-    if filters.deposited_from is not None:
-        start = _start(filters.deposited_from)
-        conditions += [BoardRow.sort_date >= start, BoardRow.deposited_at >= start]
-    if filters.deposited_to is not None:
-        end = _start(filters.deposited_to + timedelta(days=1))
-        conditions += [BoardRow.sort_date < end, BoardRow.deposited_at < end]
-    if filters.number:
-        conditions.append(number_condition(filters.number))
-    return conditions
-
-
-def bound_scope(structure: Structure, filters: Filters,
-                works: bool | None) -> tuple[lists.KeptConditions, dict] | None:
-    """`scope` as conditions built once per process and shape — which filters are set, not their values — with
-    bound parameters, and this request's values for them: the list's statement is then kept too
-    (`lists.board_page`). None with a period or a number search (their conditions are built per request)."""
-    if not is_rollup(filters):
-        return None
+    and the filters — built once per process and shape (which filters are set, not their values) with bound
+    parameters, and this request's values for them: the statements built from them are kept too
+    (`lists.board_page`, `counts.capped_groups`). A period's or a number search's are planned for their values
+    (`lists.KeptConditions.custom_plan`)."""
+    typed = filters.number.strip().upper() if filters.number else None
     shape = (works is not None, filters.marche_id is not None, filters.party_id is not None,
-             None if filters.cadre is None else filters.cadre == "", bool(filters.status))
+             None if filters.cadre is None else filters.cadre == "", bool(filters.status),
+             filters.deposited_from is not None, filters.deposited_to is not None,
+             None if typed is None else numbers.successor(typed) is not None)
     params = {"structure_id": structure.id, "works": works, "marche_id": filters.marche_id,
               "party_id": filters.party_id, "cadre": filters.cadre or None, "status": filters.status or None}
+    if filters.deposited_from is not None:
+        params["deposited_from"] = _start(filters.deposited_from)
+    if filters.deposited_to is not None:
+        params["deposited_to"] = _start(filters.deposited_to + timedelta(days=1))
+    if typed is not None:
+        params.update(numbers.prefix_params(typed))
     return _bound_conditions(shape), {name: value for name, value in params.items() if value is not None}
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def _bound_conditions(shape: tuple) -> lists.KeptConditions:
-    """The conditions of `scope` for a shape of `bound_scope`, each value a bound parameter of its name."""
-    by_works, by_marche, by_party, cadre, by_status = shape
+    """The conditions of a shape of `bound_scope`, each value a bound parameter of its name."""
+    by_works, by_marche, by_party, cadre, by_status, by_from, by_to, number = shape
     conditions = [BoardRow.structure_id == bindparam("structure_id")]
     if by_works:
         conditions.append(BoardRow.works == bindparam("works"))
@@ -291,19 +272,34 @@ def _bound_conditions(shape: tuple) -> lists.KeptConditions:
         conditions.append(BoardRow.cadre.is_(None) if cadre else BoardRow.cadre == bindparam("cadre"))
     if by_status:
         conditions.append(BoardRow.status == bindparam("status"))
-    return lists.KeptConditions(conditions)
+    # A deposited piece's sort date is its deposit: bounding both lets the date index (structure, sort_date) serve
+    # the period.
+    if by_from:
+        start = bindparam("deposited_from", type_=BoardRow.sort_date.type)
+        conditions += [BoardRow.sort_date >= start, BoardRow.deposited_at >= start]
+    if by_to:
+        end = bindparam("deposited_to", type_=BoardRow.sort_date.type)
+        conditions += [BoardRow.sort_date < end, BoardRow.deposited_at < end]
+    if number is not None:  # True: the prefix has a successor (the range is bounded above)
+        conditions.append(number_condition(number))
+    return lists.KeptConditions(conditions, custom_plan=by_from or by_to or number is not None)
 
 
-def number_condition(typed: str):
+def number_condition(bounded_above: bool):
     """What the number search matches: the numbers starting with what was typed, case ignored — the number as
-    printed on the invoice, whole or its beginning (« F0047-2026 », « ST-2 »), whatever its length.
+    printed on the invoice, whole or its beginning (« F0047-2026 », « ST-2 »), whatever its length; the prefix bound
+    at execution (`numbers.prefix_params` of the text typed, stripped and upper-cased: `bound_scope`).
 
     Why not « contains » (the former search, a trigram index): under row-level security PostgreSQL evaluates no
     condition that is not leakproof before the policy's, and LIKE is not; the trigram index then returned every row
     of the structure and the recheck dropped them — 3.8 s for the maître d'œuvre at 1 000 000 pieces. The prefix is
     a range of the number, with comparisons PostgreSQL may run inside the index under row-level security: the
     (structure, number_key) index of the « numero » sort reads the matching rows only (`board_reading.numbers`)."""
-    return numbers.starting_with(BoardRow.number_key, typed.strip().upper())
+    return numbers.bound_starting_with(BoardRow.number_key, bounded_above)
+
+
+# The number index's order (structure, number_key, piece_id): a number search's capped count reads its range so.
+NUMBER_ORDER = (BoardRow.number_key, BoardRow.piece_id)
 
 
 def is_rollup(filters: Filters) -> bool:
@@ -370,13 +366,13 @@ def overview(structure: Structure, filters: Filters, works: bool | None) -> Over
     elif filters == Filters(cadre=filters.cadre, status=filters.status):  # a cadre, and maybe a status
         groups = counts.cadre_groups(structure.id, works, filters.cadre, filters.status or None)
     elif is_rollup(filters):
-        groups = counts.rollup_groups(counts.rollup_conditions(
+        groups = counts.rollup_groups(counts.rollup_params(
             structure.id, works=works, marche_id=filters.marche_id, party_id=filters.party_id, cadre=filters.cadre,
             status=filters.status or None))
     else:
         # A number search reads its range of the number's index in order, up to the cap (board_reading.numbers).
-        along = (BoardRow.number_key, BoardRow.piece_id) if filters.number else ()
-        groups = counts.capped_groups(scope(structure, filters, works), along)
+        conditions, params = bound_scope(structure, filters, works)
+        groups = counts.capped_groups(conditions, params, along=NUMBER_ORDER if filters.number else ())
         if groups is None:
             return Overview([], [], more_than=counts.CAP)
     statuses_found: dict[str, list] = {}
@@ -423,8 +419,7 @@ def piece_list(structure: Structure, filters: Filters, works: bool | None, *, so
     if counted is None:
         counted = overview(structure, filters, works)
     key, descending = parse_sort(sort)
-    bound = bound_scope(structure, filters, works)
-    conditions, params = bound if bound is not None else (scope(structure, filters, works), None)
+    conditions, params = bound_scope(structure, filters, works)
     return lists.board_page(structure.id, conditions, key, descending, after=after, before=before,
                             per_page=per_page, total=counted.total, more_than=counted.more_than, params=params,
                             read=page_read(filters, works, key, counted.total))

@@ -780,3 +780,38 @@ def _walk_read(structure, filters, sort_key, descending, read, per_page=2) -> li
         before = page.before
     assert backwards == pages
     return [piece_id for ids in pages for piece_id in ids]
+
+
+def test_the_filtered_reads_run_statements_built_once_whatever_the_values(app, w, monkeypatch):
+    """The Tableau de bord's filtered overview and list run the same statement objects for the same filters with
+    other values — built once per process and shape of the filters, the values bound (building a statement, its
+    tenant's criteria and its cache key on every request cost more CPU than running it: bench/page_cpu.py) — and
+    each answers for its own values, as the former queries on the pieces."""
+    from sqlalchemy.orm import Session
+
+    days = [utcnow() - timedelta(days=d) for d in (30, 20, 10)]
+    for n, when in enumerate(days):
+        pw.deposit(app, w, w.st1, "A10", f"BO{n}-1", now=when)
+        pw.deposit(app, w, w.st1, "A10", f"BO{n}-2", now=when)
+    executed = []
+    execute = Session.execute
+    monkeypatch.setattr(Session, "execute", lambda self, statement, *a, **k: executed.append(statement)
+                        or execute(self, statement, *a, **k))
+    with pw.acting(app, w.mandataire) as (_, structure):
+        statuses_seen = sorted({db.session.get(Piece, piece_id).status
+                                for piece_id in old_list(structure, dashboard.Filters(), None, "date", True)})
+        shapes = [[dashboard.Filters(number=f"BO{n}") for n in range(3)],
+                  [dashboard.Filters(deposited_from=day.date(), deposited_to=day.date()) for day in days],
+                  [dashboard.Filters(status=status) for status in statuses_seen],
+                  [dashboard.Filters(party_id=w.st1.party_id, status=status) for status in statuses_seen]]
+        for filter_sets in shapes:
+            statements = []
+            for filters in filter_sets:
+                executed.clear()
+                overview = dashboard.overview(structure, filters, None)
+                page = dashboard.piece_list(structure, filters, None, sort="-date", counted=overview)
+                statements.append([id(statement) for statement in executed])
+                expected = old_list(structure, filters, None, "date", True)
+                assert [row.piece.id for row in page.items] == expected and overview.total == len(expected)
+            assert all(ids == statements[0] for ids in statements), filter_sets
+    assert len(shapes[0]) == 3 and len(statuses_seen) >= 1

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from sqlalchemy import Integer, bindparam, case, func, select
 
-from chorus_chain import access, plan_cache
+from chorus_chain import access
 from chorus_chain.extensions import db
 from chorus_chain.models import Marche, MarcheParty
 from chorus_chain.models.board import (BoardCadreMarcheCount, BoardCount, BoardRow, BoardStatusCount,
@@ -31,25 +31,33 @@ from chorus_chain.operations.pieces_queries import under_way as under_way_condit
 CAP = 1000
 
 
-def rollup_conditions(structure_id: int, *, works: bool | None = None, marche_id: int | None = None,
-                      party_id: int | None = None, cadre: str | None = None, status: str | None = None) -> list:
-    """The buckets of the structure the filters select (cadre "": the private invoices, "" in a bucket's key)."""
-    conditions = [BoardCount.structure_id == structure_id]
-    if works is not None:
-        conditions.append(BoardCount.works == works)
-    if marche_id is not None:
-        conditions.append(BoardCount.marche_id == marche_id)
-    if party_id is not None:
-        if marche_id is None:
+def rollup_params(structure_id: int, *, works: bool | None = None, marche_id: int | None = None,
+                  party_id: int | None = None, cadre: str | None = None, status: str | None = None) -> dict:
+    """The values of the filters set (cadre "": the private invoices, "" in a bucket's key), by the names of the
+    parameters of `rollup_groups`' statement."""
+    values = {"structure_id": structure_id, "works": works, "marche_id": marche_id, "party_id": party_id,
+              "cadre": cadre, "status": status or None}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _rollup_conditions(shape: frozenset) -> list:
+    """The buckets of the structure the filters named in `shape` select, each value a bound parameter of its name."""
+    conditions = [BoardCount.structure_id == bindparam("structure_id", type_=Integer)]
+    if "works" in shape:
+        conditions.append(BoardCount.works == bindparam("works"))
+    if "marche_id" in shape:
+        conditions.append(BoardCount.marche_id == bindparam("marche_id"))
+    if "party_id" in shape:
+        if "marche_id" not in shape:
             # A party belongs to one marché: naming it puts the read on the party's buckets of the index
             # (structure, marché, party, …) instead of every bucket of the structure.
             conditions.append(BoardCount.marche_id == select(MarcheParty.marche_id)
-                              .where(MarcheParty.id == party_id).scalar_subquery())
-        conditions.append(BoardCount.emitter_party_id == party_id)
-    if cadre is not None:
-        conditions.append(BoardCount.cadre == cadre)
-    if status:
-        conditions.append(BoardCount.status == status)
+                              .where(MarcheParty.id == bindparam("party_id")).scalar_subquery())
+        conditions.append(BoardCount.emitter_party_id == bindparam("party_id"))
+    if "cadre" in shape:
+        conditions.append(BoardCount.cadre == bindparam("cadre"))
+    if "status" in shape:
+        conditions.append(BoardCount.status == bindparam("status"))
     return conditions
 
 
@@ -66,20 +74,35 @@ class Group:
     under_way: int
 
 
-def rollup_groups(conditions: list) -> list[Group]:
-    """The selected buckets summed by status and marché (a bucket whose deltas cancel out is no group), then joined
-    to the marchés' references (the groups', not each bucket's: on a few hundred marchés the planner read the whole
-    table once per bucket). One query, bounded by the buckets the filters select."""
-    return _groups(BoardCount, conditions)
+def rollup_groups(params: dict) -> list[Group]:
+    """The buckets the filters select (`rollup_params`) summed by status and marché (a bucket whose deltas cancel
+    out is no group), then joined to the marchés' references (the groups', not each bucket's: on a few hundred
+    marchés the planner read the whole table once per bucket). One query, bounded by the buckets the filters
+    select."""
+    return _groups_of(_rollup_statement(frozenset(params)), params)
+
+
+@lru_cache(maxsize=64)
+def _rollup_statement(shape: frozenset):
+    return access.built_once(_groups_statement(BoardCount, _rollup_conditions(shape)))
 
 
 def status_groups(structure_id: int, works: bool | None, status: str) -> list[Group]:
     """The pieces of one status by marché, from `board_status_marche_count` (its index's range of that status: one
     row per marché, after compaction), then joined to the marchés' references. One query."""
-    conditions = [BoardStatusMarcheCount.structure_id == structure_id, BoardStatusMarcheCount.status == status]
+    params = {"structure_id": structure_id, "status": status}
     if works is not None:
-        conditions.append(BoardStatusMarcheCount.works == works)
-    return _groups(BoardStatusMarcheCount, conditions)
+        params["works"] = works
+    return _groups_of(_status_statement(works is not None), params)
+
+
+@lru_cache(maxsize=2)
+def _status_statement(by_works: bool):
+    conditions = [BoardStatusMarcheCount.structure_id == bindparam("structure_id", type_=Integer),
+                  BoardStatusMarcheCount.status == bindparam("status")]
+    if by_works:
+        conditions.append(BoardStatusMarcheCount.works == bindparam("works"))
+    return access.built_once(_groups_statement(BoardStatusMarcheCount, conditions))
 
 
 def cadre_groups(structure_id: int, works: bool | None, cadre: str, status: str | None = None) -> list[Group]:
@@ -87,18 +110,31 @@ def cadre_groups(structure_id: int, works: bool | None, cadre: str, status: str 
     `board_cadre_marche_count` (its index's range of that cadre: one row per status, works and marché, after
     compaction) — not every bucket of the structure, as board_count's index (the cadre fourth) read them. One
     query."""
-    conditions = [BoardCadreMarcheCount.structure_id == structure_id, BoardCadreMarcheCount.cadre == cadre]
+    params = {"structure_id": structure_id, "cadre": cadre}
     if status:
-        conditions.append(BoardCadreMarcheCount.status == status)
+        params["status"] = status
     if works is not None:
-        conditions.append(BoardCadreMarcheCount.works == works)
-    return _groups(BoardCadreMarcheCount, conditions)
+        params["works"] = works
+    return _groups_of(_cadre_statement(bool(status), works is not None), params)
 
 
-def _groups(table, conditions: list) -> list[Group]:
+@lru_cache(maxsize=4)
+def _cadre_statement(by_status: bool, by_works: bool):
+    conditions = [BoardCadreMarcheCount.structure_id == bindparam("structure_id", type_=Integer),
+                  BoardCadreMarcheCount.cadre == bindparam("cadre")]
+    if by_status:
+        conditions.append(BoardCadreMarcheCount.status == bindparam("status"))
+    if by_works:
+        conditions.append(BoardCadreMarcheCount.works == bindparam("works"))
+    return access.built_once(_groups_statement(BoardCadreMarcheCount, conditions))
+
+
+def _groups_statement(table, conditions: list):
     """The rows of a rollup keyed by status and marché (`table`: `board_count`, `board_status_marche_count` or
-    `board_cadre_marche_count`, with the pieces' sums) under `conditions`, summed by status and marché — groups whose deltas cancel out dropped — and
-    joined to the marchés' references."""
+    `board_cadre_marche_count`, with the pieces' sums) under `conditions`, summed by status and marché — groups
+    whose deltas cancel out dropped — and joined to the marchés' references. Built once per process and shape of
+    the filters, their values bound at execution (`_groups_of`): building it, its tenant's criteria and its cache
+    key on every filtered Tableau de bord cost more CPU than running it (bench/page_cpu.py)."""
     n = func.sum(table.n)
     summed = (select(table.status, table.marche_id, n.label("n"),
                      func.coalesce(func.sum(table.signed_ttc), 0).label("amount"),
@@ -106,34 +142,44 @@ def _groups(table, conditions: list) -> list[Group]:
                      func.coalesce(func.sum(table.under_way), 0).label("under_way"))
               .where(*conditions).group_by(table.status, table.marche_id).having(n != 0)
               .subquery("summed"))
-    rows = db.session.execute(
-        select(summed.c.status, summed.c.marche_id, Marche.reference, summed.c.n, summed.c.amount, summed.c.paid,
-               summed.c.under_way).join(Marche, Marche.id == summed.c.marche_id)).all()
+    return (select(summed.c.status, summed.c.marche_id, Marche.reference, summed.c.n, summed.c.amount,
+                   summed.c.paid, summed.c.under_way).join(Marche, Marche.id == summed.c.marche_id))
+
+
+def _groups_of(statement, params: dict) -> list[Group]:
     return [Group(status, marche_id, reference, int(count), Decimal(amount), Decimal(paid), int(under_way))
-            for status, marche_id, reference, count, amount, paid, under_way in rows]
+            for status, marche_id, reference, count, amount, paid, under_way
+            in db.session.execute(statement, params)]
 
 
-def capped_groups(conditions: list, along: tuple = ()) -> list[Group] | None:
-    """The rows of board_row under `conditions` grouped by status and marché, reading at most CAP + 1 of them
-    through the index the conditions pick; None when there are more than CAP (the page says « plus de »). The limit
-    is hidden from the planner (`planning.opaque_limit`): with a plain one, a number range matching most of the
-    structure's rows was read whole by a bitmap scan, which cannot stop at CAP + 1. `along`: the columns of the
-    index to read in its order (the number search's range: `ix_board_row_number`), so that the read stops there.
-    Planned for its values (`plan_cache.custom_plan`): its conditions are a period's or a number search's, whose
-    generic plan reads the structure's rows (41 468 instead of 1 001 for a number at 100 000 pieces)."""
-    selected = (select(BoardRow.status, BoardRow.marche_id, BoardRow.marche_reference, BoardRow.signed_ttc,
-                       BoardRow.paid_amount).where(*conditions).order_by(*along)
-                .limit(opaque_limit(CAP + 1)).subquery())
-    under_way = under_way_condition(selected.c.status)
-    rows = db.session.execute(plan_cache.custom_plan(
-        select(selected.c.status, selected.c.marche_id, selected.c.marche_reference, func.count(),
-               func.coalesce(func.sum(selected.c.signed_ttc), 0), func.coalesce(func.sum(selected.c.paid_amount), 0),
-               func.count(case((under_way, 1))))
-        .group_by(selected.c.status, selected.c.marche_id, selected.c.marche_reference))).all()
+def capped_groups(conditions, params: dict, along: tuple = ()) -> list[Group] | None:
+    """The rows of board_row under `conditions` (`lists.KeptConditions`, their values `params`:
+    `dashboard.bound_scope`) grouped by status and marché, reading at most CAP + 1 of them through the index the
+    conditions pick; None when there are more than CAP (the page says « plus de »). The limit is hidden from the
+    planner (`planning.opaque_limit`): with a plain one, a number range matching most of the structure's rows was
+    read whole by a bitmap scan, which cannot stop at CAP + 1. `along`: the columns of the index to read in its
+    order (the number search's range: `ix_board_row_number`), so that the read stops there. Planned for its values
+    when its conditions ask for it (`KeptConditions.custom_plan`: a period's or a number search's, whose generic
+    plan reads the structure's rows — 41 468 instead of 1 001 for a number at 100 000 pieces). Built once per
+    process for its conditions and `along`."""
+    rows = db.session.execute(_capped_statement(conditions, along), {**params, "capped_rows": CAP + 1}).all()
     if sum(row[3] for row in rows) > CAP:
         return None
     return [Group(status, marche_id, reference, int(count), Decimal(amount), Decimal(paid), int(under_way))
             for status, marche_id, reference, count, amount, paid, under_way in rows]
+
+
+@lru_cache(maxsize=128)
+def _capped_statement(conditions, along: tuple):
+    selected = (select(BoardRow.status, BoardRow.marche_id, BoardRow.marche_reference, BoardRow.signed_ttc,
+                       BoardRow.paid_amount).where(*conditions.conditions).order_by(*along)
+                .limit(opaque_limit(bindparam("capped_rows", type_=Integer))).subquery())
+    under_way = under_way_condition(selected.c.status)
+    return conditions.marked(access.built_once(
+        select(selected.c.status, selected.c.marche_id, selected.c.marche_reference, func.count(),
+               func.coalesce(func.sum(selected.c.signed_ttc), 0), func.coalesce(func.sum(selected.c.paid_amount), 0),
+               func.count(case((under_way, 1))))
+        .group_by(selected.c.status, selected.c.marche_id, selected.c.marche_reference)))
 
 
 def count_limit(offset: int = 0, per_page: int = 0) -> int:

@@ -280,38 +280,32 @@ def sift_rows(total: int | None, per_page: int) -> int:
     return max(per_page + 1, min(SIFT_ROWS, share))
 
 
-def board_page(structure_id: int, conditions, sort_key: str, descending: bool, *, after: str | None = None,
-               before: str | None = None, per_page: int = 25, total: int | None = None,
-               more_than: int | None = None, params: dict | None = None, read: str = WALK) -> BoardPage:
+def board_page(structure_id: int, conditions: KeptConditions, sort_key: str, descending: bool, *,
+               after: str | None = None, before: str | None = None, per_page: int = 25, total: int | None = None,
+               more_than: int | None = None, params: dict, read: str = WALK) -> BoardPage:
     """One page of the structure's list under `conditions` (on BoardRow, the structure's equality among them), in
     the sort's order with the piece id breaking ties in the same direction, starting after the `after` cursor's row
     (or, going back, ending before the `before` cursor's row). Reads `per_page + 1` entries of the sort's index past
     the cursor: one statement whatever the page's depth, plain rows (`ListedPiece`, the next clock of the board
     row).
 
-    With `params`, `conditions` are `KeptConditions`, built once with bound parameters (`structure_id` among them;
-    `params` their values: `dashboard.bound_scope`) and the statement is built once per process for them, the sort, its
-    direction, the cursor's and `read` (`access.built_once`); without, it is built for this request and planned for
-    its values (`plan_cache.custom_plan`: under its generic plan a number search read 41 550 rows instead of 108 at
-    100 000 pieces, a range of the number it could not see). `read`: how the keys are read (WALK, FILTERED, SIFTED:
-    FILTERED again when the rows sifted gave less than a page)."""
+    `conditions` are `KeptConditions`, built once with bound parameters (`structure_id` among them, the structure's
+    id: `params` their values, `dashboard.bound_scope`), and the statement is built once per process for them, the
+    sort, its direction, the cursor's and `read` (`access.built_once`); a period's or a number search's planned for
+    its values (`KeptConditions.custom_plan`). `read`: how the keys are read (WALK, FILTERED, SIFTED: FILTERED again
+    when the rows sifted gave less than a page)."""
+    assert params["structure_id"] == structure_id
     after_mark = cursors.decode(sort_key, after)
     before_mark = cursors.decode(sort_key, before) if after_mark is None else None
     backwards = before_mark is not None
     mark = after_mark if after_mark is not None else before_mark
     toward = "after" if after_mark is not None else ("before" if backwards else None)
-    values = {} if mark is None else {"mark_value": mark[0], "mark_id": mark[1]}
-    if params is not None:
-        values.update(params)
+    values = dict(params) if mark is None else {**params, "mark_value": mark[0], "mark_id": mark[1]}
     if read == SIFTED:
         values["sift_rows"] = sift_rows(total, per_page)
 
     def statement_for(read: str):
-        if params is not None:
-            return _kept_page_statement(conditions, sort_key, descending, toward, per_page, read)
-        # A period or a number search: planned for its values (a number's range read generically is every row).
-        return plan_cache.custom_plan(
-            _page_statement(structure_id, conditions, sort_key, descending, toward, per_page, read))
+        return _kept_page_statement(conditions, sort_key, descending, toward, per_page, read)
 
     rows = db.session.execute(statement_for(read), values).all()
     if read == SIFTED and len(rows) <= per_page:
@@ -335,12 +329,20 @@ def board_page(structure_id: int, conditions, sort_key: str, descending: bool, *
 class KeptConditions:
     """Conditions on BoardRow built once per process with bound parameters, the same object on every request of
     their shape: the statements built from them are kept per object (its identity: SQL expressions compare into
-    expressions, not booleans, and cannot be a cache's key themselves)."""
+    expressions, not booleans, and cannot be a cache's key themselves). `custom_plan`: the statements reading them
+    are planned for their values (`plan_cache.custom_plan`) — a period's or a number search's: under its generic
+    plan a number search read 41 550 rows instead of 108 at 100 000 pieces, a range of the number it could not
+    see."""
 
-    __slots__ = ("conditions",)
+    __slots__ = ("conditions", "custom_plan")
 
-    def __init__(self, conditions):
+    def __init__(self, conditions, custom_plan: bool = False):
         self.conditions = tuple(conditions)
+        self.custom_plan = custom_plan
+
+    def marked(self, statement):
+        """`statement`, marked `plan_cache.custom_plan` when these conditions ask for it."""
+        return plan_cache.custom_plan(statement) if self.custom_plan else statement
 
 
 @lru_cache(maxsize=512)
@@ -349,8 +351,8 @@ def _kept_page_statement(conditions: KeptConditions, sort_key: str, descending: 
     """`_page_statement` for conditions built once:
     building the page's statement, its tenant's criteria and its cache key on every request was about a twentieth
     of the Tableau de bord's CPU (bench/page_cpu.py)."""
-    return access.built_once(_page_statement(bindparam("structure_id"), list(conditions.conditions), sort_key, descending,
-                                             toward, per_page, read))
+    return conditions.marked(access.built_once(_page_statement(
+        bindparam("structure_id"), list(conditions.conditions), sort_key, descending, toward, per_page, read)))
 
 
 # The columns a SIFTED read's filters may name (`dashboard.page_read` sifts only dimensions of the rollups).

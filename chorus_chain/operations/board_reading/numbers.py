@@ -12,7 +12,7 @@ Pure: no database, no Flask.
 """
 from __future__ import annotations
 
-from sqlalchemy import and_
+from sqlalchemy import and_, bindparam
 
 # The highest code point: a text ending with it has no successor (the range is then left open above).
 LAST_CODE_POINT = 0x10FFFF
@@ -37,3 +37,30 @@ def starting_with(column, prefix: str):
     if above is not None:
         bounds.append(column < above)
     return and_(*bounds, column.startswith(prefix, autoescape=True))
+
+
+# The bound parameters of `bound_starting_with`, whose values `prefix_params` gives.
+NUMBER_FROM, NUMBER_TO, NUMBER_LIKE = "number_from", "number_to", "number_like"
+
+
+def escaped(prefix: str) -> str:
+    """`prefix` for LIKE … ESCAPE '/': its '/', '%' and '_' taken literally (what `autoescape=True` binds)."""
+    return prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+def bound_starting_with(column, bounded_above: bool):
+    """`starting_with` with the prefix's values bound at execution (`prefix_params`), for a statement built once per
+    process: the same SQL, one shape with the range's upper bound and one without (a prefix with no successor)."""
+    bounds = [column >= bindparam(NUMBER_FROM)]
+    if bounded_above:
+        bounds.append(column < bindparam(NUMBER_TO))
+    return and_(*bounds, column.startswith(bindparam(NUMBER_LIKE), escape="/"))
+
+
+def prefix_params(prefix: str) -> dict[str, str]:
+    """The values of `bound_starting_with`'s parameters for `prefix` (`NUMBER_TO` only when it has a successor)."""
+    params = {NUMBER_FROM: prefix, NUMBER_LIKE: escaped(prefix)}
+    above = successor(prefix)
+    if above is not None:
+        params[NUMBER_TO] = above
+    return params
