@@ -14,12 +14,12 @@ or a term the structure may not read is missing from its row as it was from its 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, lru_cache
 
-from sqlalchemy import Integer, and_, any_, bindparam, cast, func, select
+from sqlalchemy import Integer, and_, any_, bindparam, cast, func, null, select
 from sqlalchemy.orm import aliased
 
 from chorus_chain import access, plan_cache
@@ -30,6 +30,7 @@ from chorus_chain.models import Marche, MarcheParty, Piece, PieceEvent, Structur
 from chorus_chain.models.board import BoardRow
 from chorus_chain.models.etat_pieces import EtatAcomptePdm
 from chorus_chain.models.money import ETAT_SUFFIXES, EtatAcompte
+from chorus_chain.operations import structures
 from chorus_chain.operations.board_reading.lists import SHOWN, NextClock
 from chorus_chain.operations.tresorerie import reading as tresorerie
 
@@ -101,7 +102,8 @@ def sent(structure_id: int, works: bool | None, limit: int, today: date) -> list
     if works is not None:
         params["works"] = works
     found: dict[int, Sent] = {}
-    for row in db.session.execute(_sent_statement(works is not None, limit), params):
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    for row in db.session.execute(_sent_statement(works is not None, limit, postgresql), params):
         (piece_id, number, cadre, piece_type, status, montant, accepted, why, deposited_at, issue_date, route,
          emitter_structure_id, emitter_party_id, marche_id, reference, dgp_days, moe_days, next_kind, next_due,
          etat_id, etat_number, etat_suffix, validated_at, payee, term_party, term_days, term_end_of_month,
@@ -117,11 +119,15 @@ def sent(structure_id: int, works: bool | None, limit: int, today: date) -> list
                                commercial.Term.agreed(term_days, term_end_of_month) if term_party is not None
                                else None, bool(in_history),
                                {int(key): name for key, name in names.items()} if names else {})
+    if not postgresql:  # the embedded SQLite (`make run`): the route's names read by a statement of their own
+        names = structures.names_of({step.get("structure_id") for row in found.values()
+                                     for step in row.piece.route or ()} | {structure_id})
+        return [replace(row, names=names) for row in found.values()]
     return list(found.values())
 
 
 @lru_cache(maxsize=8)
-def _sent_statement(by_works: bool, limit: int):
+def _sent_statement(by_works: bool, limit: int, postgresql: bool = True):
     """`sent`'s statement, the structure, its sample's period (and the member's `works`) bound: built once per
     process (`access.built_once`).
 
@@ -149,9 +155,10 @@ def _sent_statement(by_works: bool, limit: int):
                  .select_from(steps).scalar_subquery())
     # `= ANY (an array)`, probes of the primary key: « IN the route OR = the reader » read every structure of the
     # platform for each piece, and « IN (a set-returning function) » was estimated at a hundred ids, a hash of them all.
+    # PostgreSQL's JSON and array functions: on SQLite no names here, `sent` reads them after (`names_of`).
     names = (select(func.json_object_agg(Structure.id, Structure.name))
              .where(Structure.id == any_(func.array_append(route_ids, structure_id)))
-             .correlate(Piece).scalar_subquery())
+             .correlate(Piece).scalar_subquery()) if postgresql else null()
     in_history = and_(Piece.id.in_(tresorerie.history_sample(structure_id)),
                       Piece.deposited_at >= bindparam("since"))
     return access.built_once(
