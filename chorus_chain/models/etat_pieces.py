@@ -98,7 +98,24 @@ class PayableLine(Base):
         return "to_pay"
 
 
-class LinePayment(Base):
+class LatePaymentRules:
+    """What a late payment answers from its stored figures, for the model and for the plain rows the interest panels
+    read instead of it (`interets.reading.DuePayment`): written once."""
+
+    __slots__ = ()
+
+    @property
+    def late_total(self) -> Decimal:
+        """What the delay of this payment costs the buyer: the engine's interest + the 40 € flat fee."""
+        return self.interest + self.flat_fee
+
+    @property
+    def interest_last_day(self) -> date:
+        """The last day the buyer may pay `late_total` (R2192-36: 45 days after the principal's payment)."""
+        return self.paid_on + timedelta(days=INTEREST_PAYMENT_DAYS)
+
+
+class LinePayment(LatePaymentRules, Base):
     __tablename__ = "line_payment"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount"),
@@ -125,13 +142,3 @@ class LinePayment(Base):
     interest_paid_at: Mapped[datetime | None]
 
     line: Mapped[PayableLine] = relationship(back_populates="payments", lazy="raise")
-
-    @property
-    def late_total(self) -> Decimal:
-        """What the delay of this payment costs the buyer: the engine's interest + the 40 € flat fee."""
-        return self.interest + self.flat_fee
-
-    @property
-    def interest_last_day(self) -> date:
-        """The last day the buyer may pay `late_total` (R2192-36: 45 days after the principal's payment)."""
-        return self.paid_on + timedelta(days=INTEREST_PAYMENT_DAYS)

@@ -65,7 +65,23 @@ class StoredFile(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Piece(Base):
+class PieceRules:
+    """What a piece answers from its `status` and `route`, for the model and for the plain rows the dashboards read
+    instead of it (`dashboard.ClockPiece`, `tracker.reading.SentPiece`): written once."""
+
+    __slots__ = ()
+
+    @property
+    def route_steps(self) -> tuple[str, ...]:
+        """The step names of the frozen route, in order (empty for a draft)."""
+        return tuple(step["step"] for step in self.route or ())
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == "BROUILLON"
+
+
+class Piece(PieceRules, Base):
     __tablename__ = "piece"
     __table_args__ = (
         # A number is unique per depositor, case ignored, among every piece it ever created: never reused.
@@ -137,15 +153,6 @@ class Piece(Base):
     original: Mapped[Piece | None] = relationship(foreign_keys=[original_piece_id], remote_side=[id], lazy="raise")
     previous: Mapped[Piece | None] = relationship(foreign_keys=[previous_piece_id], remote_side=[id], lazy="raise")
     files: Mapped[list[PieceFile]] = relationship(back_populates="piece", lazy="raise", order_by="PieceFile.id")
-
-    @property
-    def route_steps(self) -> tuple[str, ...]:
-        """The step names of the frozen route, in order (empty for a draft)."""
-        return tuple(step["step"] for step in self.route or ())
-
-    @property
-    def is_draft(self) -> bool:
-        return self.status == "BROUILLON"
 
 
 class PieceFile(Base):

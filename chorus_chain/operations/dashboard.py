@@ -37,6 +37,7 @@ from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import Marche, MarcheParty, Structure
 from chorus_chain.models.board import BoardRow
+from chorus_chain.models.pieces import PieceRules
 from chorus_chain.models.etat_pieces import LinePayment, PayableLine
 from chorus_chain.models.money import EtatAcompte
 from chorus_chain.operations import OperationError
@@ -722,7 +723,7 @@ def _etats_statement(limit: int):
 
 
 @dataclass(frozen=True, slots=True)
-class ClockPiece:
+class ClockPiece(PieceRules):
     """A piece of a clock panel, as plain values: what the panel shows (`board_rows.clock_rows`) and what the rule of
     the interest accruing reads (`interest.accruing_interest`: a `Piece`'s attributes of those names)."""
 
@@ -737,14 +738,6 @@ class ClockPiece:
     received_at: datetime | None
     paid_on: date | None
     route: list | None
-
-    @property
-    def is_draft(self) -> bool:
-        return self.status == "BROUILLON"
-
-    @property
-    def route_steps(self) -> tuple[str, ...]:
-        return tuple(step["step"] for step in self.route or ())
 
 
 @dataclass(frozen=True, slots=True)

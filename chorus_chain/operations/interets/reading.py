@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 
@@ -22,7 +22,7 @@ from chorus_chain.domain.money import CarriedInterest
 from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, Marche, Piece, Structure
 from chorus_chain.models.board import BoardRow
-from chorus_chain.models.etat_pieces import INTEREST_PAYMENT_DAYS, LinePayment, PayableLine
+from chorus_chain.models.etat_pieces import LatePaymentRules, LinePayment, PayableLine
 from chorus_chain.models.money import ETAT_SUFFIXES, EtatAcompte
 from chorus_chain.operations.board_reading import counts
 from chorus_chain.operations.board_reading.planning import opaque_limit
@@ -44,7 +44,7 @@ class DueClock:
 
 
 @dataclass(frozen=True, slots=True)
-class DuePayment:
+class DuePayment(LatePaymentRules):
     """A late payment as the panels show it (`LinePayment`'s columns, its figures the engine's, stored)."""
 
     amount: Decimal
@@ -53,14 +53,6 @@ class DuePayment:
     interest: Decimal
     flat_fee: Decimal
     interest_paid_on: date | None
-
-    @property
-    def late_total(self) -> Decimal:
-        return self.interest + self.flat_fee
-
-    @property
-    def interest_last_day(self) -> date:
-        return self.paid_on + timedelta(days=INTEREST_PAYMENT_DAYS)
 
 
 @dataclass(frozen=True, slots=True)

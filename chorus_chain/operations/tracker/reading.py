@@ -28,6 +28,7 @@ from chorus_chain.domain.transitions import PDM_CADRES
 from chorus_chain.extensions import db
 from chorus_chain.models import Marche, MarcheParty, Piece, PieceEvent, Structure
 from chorus_chain.models.board import BoardRow
+from chorus_chain.models.pieces import PieceRules
 from chorus_chain.models.etat_pieces import EtatAcomptePdm
 from chorus_chain.models.money import ETAT_SUFFIXES, EtatAcompte
 from chorus_chain.operations import structures
@@ -36,7 +37,7 @@ from chorus_chain.operations.tresorerie import reading as tresorerie
 
 
 @dataclass(frozen=True, slots=True)
-class SentPiece:
+class SentPiece(PieceRules):
     """A sent piece as the tracker shows it and the Trésorerie's rule reads it (the attributes of a `Piece` they use:
     `amount_ui.amount_why_of`, `display.waiting_text`, `tresorerie.reading.tracker_expectations`)."""
 
@@ -53,14 +54,6 @@ class SentPiece:
     route: list | None
     emitter_structure_id: int
     emitter_party_id: int
-
-    @property
-    def is_draft(self) -> bool:
-        return self.status == "BROUILLON"
-
-    @property
-    def route_steps(self) -> tuple[str, ...]:
-        return tuple(step["step"] for step in self.route or ())
 
 
 @dataclass(frozen=True, slots=True)
