@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from chorus_chain.blueprints.dashboard import board_filters
 from chorus_chain.extensions import db
 from chorus_chain.models import Marche, MarcheParty
 from chorus_chain.operations.board_reading import filter_lookups, parties
@@ -165,6 +166,33 @@ def test_beyond_the_bound_the_marche_filter_is_a_search_field(app, w, monkeypatc
     assert _listed(client, base, {"marche": "M-NOWHERE"}) == {"MFS-1"}
     found = _suggested(client, f"{base}/filtres/marches", marche="extra")
     assert [int(value) for value, _ in found] == sorted(extra, key=lambda i: _reference(app, w, i))
+
+
+def test_the_marche_of_a_search_field_is_read_among_the_structures_marches_alone(app, w):
+    """`read_marche` looks up the id chosen and the reference typed (one bounded query, through the tenant's
+    access): the structure's marchés name themselves in any case; another structure's marché is not named, whether
+    its id comes from a bookmark or its reference is typed whole."""
+    extra = _more_marches(app, w, 2)  # the mandataire's and st1's, not the MOE's
+    reference, other = _reference(app, w), _reference(app, w, extra[0])
+    with pw.acting(app, w.moe):
+        assert board_filters.read_marche({"marche_id": str(w.marche_id)}, w.moe.structure_id) == (
+            board_filters.Search(reference, w.marche_id))
+        assert board_filters.read_marche({"marche_id": str(extra[0])}, w.moe.structure_id) == (
+            board_filters.Search("", extra[0]))  # as before: the id stands, no reference to show
+        assert board_filters.read_marche({}, w.moe.structure_id) == board_filters.Search("", None)
+        typed = board_filters.read_marche({"marche": f"  {reference.lower()} ", "marche_id": str(extra[0])},
+                                          w.moe.structure_id)
+        assert typed == board_filters.Search(reference, w.marche_id, f"Marché retenu : {reference}.")
+        kept = board_filters.read_marche({"marche": reference.upper(), "marche_id": str(w.marche_id)},
+                                         w.moe.structure_id)
+        assert kept == board_filters.Search(reference, w.marche_id)
+        refused = board_filters.read_marche({"marche": other, "marche_id": ""}, w.moe.structure_id)
+        assert refused.value is None and "Aucun de vos marchés" in refused.said
+        assert board_filters.read_marche({"marche": " ", "marche_id": str(w.marche_id)},
+                                         w.moe.structure_id) == board_filters.Search("", None)
+    with pw.acting(app, w.st1):
+        assert board_filters.read_marche({"marche": other.lower()}, w.st1.structure_id) == board_filters.Search(
+            other, extra[0], f"Marché retenu : {other}.")
 
 
 def _reference(app, w, marche_id: int | None = None) -> str:

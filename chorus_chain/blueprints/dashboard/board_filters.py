@@ -7,7 +7,8 @@ the chosen one's label, the id stands; emptied, there is no filter; typed by han
 chosen), it must name one marché (its reference) or one company (its name, or the label a suggestion shows) whole,
 and the page says what it understood or that nothing matched — a filter never breaks the page.
 
-Pure rules but for `read_party`, which names a company typed by hand (one query, `filter_lookups.companies_named`).
+Pure rules but for the readings: `read_marche` looks the marché up (one query, `filter_lookups.marches_named`) and
+`read_party` names a company typed by hand (one query, `filter_lookups.companies_named`).
 """
 from __future__ import annotations
 
@@ -52,21 +53,23 @@ def party_is_search(args, offer: parties.Offer) -> bool:
     return PARTY_TEXT in args or not offer.complete or len(offer.parties) > parties.OFFER_MAX
 
 
-def read_marche(args, marches) -> Search:
-    """The marché of the search field, among the structure's marchés (`marches`: (id, reference), all of them:
-    the page reads them anyway for its panels)."""
+def read_marche(args, structure_id: int) -> Search:
+    """The marché of the search field, among the structure's marchés: the id chosen, or the reference typed whole,
+    looked up by one bounded query (`filter_lookups.marches_named`; none when the field is empty)."""
     chosen = _int(args.get("marche_id"))
-    references = {marche.id: marche.reference for marche in marches}
     if MARCHE_TEXT not in args:
-        return Search(references.get(chosen, ""), chosen)
+        named = dict(filter_lookups.marches_named(structure_id, None, chosen))
+        return Search(named.get(chosen, ""), chosen)
     text = args.get(MARCHE_TEXT, "").strip()
     if not text:
         return Search("", None)
+    named = filter_lookups.marches_named(structure_id, text, chosen)
+    references = dict(named)
     if chosen in references and references[chosen].casefold() == text.casefold():
         return Search(references[chosen], chosen)
-    found = [marche for marche in marches if marche.reference.casefold() == text.casefold()]
+    found = [(marche_id, reference) for marche_id, reference in named if reference.casefold() == text.casefold()]
     if len(found) == 1:
-        return Search(found[0].reference, found[0].id, f"Marché retenu : {found[0].reference}.")
+        return Search(found[0][1], found[0][0], f"Marché retenu : {found[0][1]}.")
     return Search(text, None, f"Aucun de vos marchés n'a pour référence « {text} » : le filtre par marché n'est pas "
                               "appliqué. Tapez une partie de la référence et choisissez dans la liste.")
 

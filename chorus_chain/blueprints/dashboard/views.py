@@ -162,7 +162,8 @@ def tableau_de_bord():
     args = request.args
     offer, own = board.filter_reads(g.structure, args.get("marche_id", type=int), args.get("party_id", type=int))
     # Beyond OFFER_MAX marchés or companies, those filters are search fields (board_filters): their text is read.
-    marche = board_filters.read_marche(args, own.marches) if board_filters.marche_is_search(own.marches) else None
+    marche = (board_filters.read_marche(args, g.structure.id) if board_filters.marche_is_search(own.marches)
+              else None)
     if marche is not None and marche.value != args.get("marche_id", type=int):
         offer = parties.offer(g.structure.id, marche.value, args.get("party_id", type=int))  # typed by hand
     party = (board_filters.read_party(args, g.structure.id, offer, marche.value if marche else

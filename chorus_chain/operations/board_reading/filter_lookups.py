@@ -1,6 +1,6 @@
 """What the Tableau de bord's marché and company filters find when they are search fields (beyond
-`parties.OFFER_MAX` choices a select is no way to find one): the suggestions for a text typed, and the one marché or company a text
-typed whole names.
+`parties.OFFER_MAX` choices a select is no way to find one): the suggestions for a text typed, the marché a search
+field holds (its id) and the one marché or company a text typed whole names.
 
 Each read takes its rows from the same places as the selects' offer (`parties.offer_and_own`): the marchés of the
 structure's own confirmed parties (`parties.own_rows`), and the companies whose pieces it sees (its rows of
@@ -9,7 +9,7 @@ security is the same equality) and runs under the tenant's access criteria. Boun
 companies, cut at `limit`."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
@@ -39,6 +39,23 @@ def marches_matching(structure_id: int, text: str, limit: int | None = None) -> 
     `limit` (SUGGESTIONS)."""
     statement = (_marches(structure_id).where(Marche.reference.ilike(_pattern(text), escape="\\"))
                  .order_by(Marche.reference, Marche.id).limit(limit or SUGGESTIONS))
+    return [tuple(row) for row in db.session.execute(statement)]
+
+
+def marches_named(structure_id: int, text: str | None, chosen: int | None = None) -> list[tuple[int, str]]:
+    """The structure's marchés a search field's values name: the one `chosen` (its id) and those whose reference is
+    `text` typed whole (any case): (id, reference), by reference, at most NAMED_MAX (a reference is unique: one or
+    two rows). No query when there is nothing to name. Read here rather than picked from the structure's whole list
+    of marchés, which the page no longer reads beyond `parties.OFFER_MAX`."""
+    named = []
+    if chosen is not None:
+        named.append(Marche.id == chosen)
+    if text:
+        named.append(func.lower(Marche.reference) == func.lower(text))
+    if not named:
+        return []
+    statement = (_marches(structure_id).where(or_(*named))
+                 .order_by(Marche.reference, Marche.id).limit(NAMED_MAX))
     return [tuple(row) for row in db.session.execute(statement)]
 
 
