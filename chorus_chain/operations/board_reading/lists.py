@@ -23,12 +23,11 @@ from functools import lru_cache
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Integer, and_, bindparam, func, literal, select, tuple_, true, union_all
+from sqlalchemy import Integer, and_, bindparam, literal, select, tuple_, true, union_all
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.util import ClauseAdapter
 
 from chorus_chain import access, plan_cache
-from chorus_chain.domain.statuses import Status
 from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, Marche, Piece
 from chorus_chain.models.board import BoardRow
