@@ -453,7 +453,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--check-read-model", action="store_true",
                         help="after each batch run: flask board recompute --check on the swept copy (0 differences)")
     parser.add_argument("--profile", type=Path, default=None, help="cProfile of the (last) batch run to this file")
+    parser.add_argument("--database", default=None,
+                        help="sweep copies of this kept world (it must hold its bench_sweep_meta row, its T0) instead "
+                             "of chorus_bench_$BENCH_NAME: an A/B pair sweeps two copies of one seeding at once")
     args = parser.parse_args(argv)
+    if args.database:
+        global DATABASE
+        DATABASE, args.keep = args.database, True
     if args.quick:
         args.pieces, args.one_by_one_limit = min(args.pieces, 3_000), min(args.one_by_one_limit, 300)
     from chorus_chain.operations import deadlines

@@ -34,6 +34,7 @@ from chorus_chain.models import Deadline, MarcheParty
 from chorus_chain.operations import bell_digest, mail_digest
 from chorus_chain.operations.marches import apply_tacit_dc4
 from chorus_chain.operations.pieces_deadlines import PIECE_KINDS, DeadlineBusy, apply_piece_deadline, send_reminders
+from chorus_chain.operations.sweep import collector
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,10 @@ def in_batches(now: datetime, limit: int | None = None, *, batch_size: int = BAT
                 return
             taken += len(batch)
             after = (batch[-1].due_at, batch[-1].id)
-            result = apply_due(batch, now, prepared=prepared)
+            # The collector held off for the batch (`sweep.collector` says why), not across the caller's commit:
+            # what the batch left is collected after it, on the collector's own schedule.
+            with collector.held_off():
+                result = apply_due(batch, now, prepared=prepared)
         yield result
 
 

@@ -197,6 +197,32 @@ def test_a_sweep_killed_between_batches_keeps_what_it_committed_and_the_next_app
     assert app.test_cli_runner().invoke(args=["board", "recompute", "--check"]).exit_code == 0
 
 
+def test_each_batch_runs_with_the_collector_held_off_and_gives_it_back_for_the_commit(live_app, monkeypatch):
+    import gc
+
+    from chorus_chain.operations import deadlines
+
+    app = live_app
+    w = world(app)
+    for i, who in enumerate([w.st1, w.sibling, w.st_co]):
+        deposit(app, w, who, "A10", f"GC-{i}")
+    due = NOW + timedelta(days=15)
+    seen = []
+    apply_due = deadlines.apply_due
+
+    def watched(batch, now, **options):
+        seen.append(gc.isenabled())
+        return apply_due(batch, now, **options)
+
+    monkeypatch.setattr(deadlines, "apply_due", watched)
+    committing = []
+    assert gc.isenabled()
+    assert _commit_batches(app, due, 2, pause=lambda _: committing.append(gc.isenabled())) >= 3
+    assert seen and not any(seen)  # every batch applied with the collector off
+    assert committing and all(committing)  # and on again for the caller's commit
+    assert gc.isenabled()
+
+
 def test_two_sweepers_in_batches_apply_each_deadline_once(live_app):
     app = live_app
     w = world(app)
