@@ -151,9 +151,12 @@ def test_hand_over_puts_the_conversation_in_the_console_with_the_page_structure_
     assert conversation.status == "waiting" and conversation.piece_number == "PL-2026-002"
     operator, _ = _operator(app)
     queue = _text(operator.get("/operateur/conversations"))
-    assert "Plâtrerie Leroy" in queue and page in queue and "PL-2026-002" in queue
+    assert "Plâtrerie Leroy" in queue and "PL-2026-002" in queue
+    # The page by its kind, in French (its address only on hover): the operator reads no tenant's pieces.
+    assert f'<span title="{page}">Page d\'une pièce</span>' in queue
     console = _text(operator.get(f"/operateur/conversations/{conversation.id}"))
     assert "je ne comprends pas cette facture" in console  # the assistant's transcript
+    assert "<dt>Page</dt><dd>Page d'une pièce <details><summary>Adresse exacte</summary>" in console
 
 
 def test_a_piece_the_structure_does_not_see_is_not_attached_to_the_hand_over(app, world):

@@ -133,3 +133,62 @@ def test_operator_queue_answer_categorise_close(app, client, people):
     assert "Première" not in _text(desk.get("/operateur/demandes"))
     messages = factories.rows(app, TicketMessage, TicketMessage.ticket_id == first.id)
     assert [m.from_operator for m in messages] == [False, True]
+
+
+def _visible_text(response) -> str:
+    """What the reader sees of a page: its text, tags (and their attributes: a link's address) left out."""
+    return html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
+
+
+def test_the_ticket_names_its_page_in_french_and_links_it_for_the_member(app, client, people):
+    """The page the ticket was opened from is shown by its French title with a link, not as its raw address
+    (« /s/…/tableau-de-bord?statut=… » said nothing to the user nor to the support staff)."""
+    owner, structure, _, _, operator = people
+    marche_id, party_id = _victim_marche(app, structure)
+    piece_id, _ = factories.piece(app, structure, marche_id, party_id, number="PL-NOM-01")
+    factories.login(client, owner)
+    board = f"/s/{structure.siret}/tableau-de-bord?statut=moe_pending&marche={marche_id}"
+    pages = {"board": board, "piece": f"/s/{structure.siret}/pieces/{piece_id}",
+             "bordereau": f"/s/{structure.siret}/marches/{marche_id}/bordereau"}
+    for subject, page in pages.items():
+        assert _open(client, structure.siret, subject=subject, page=page).status_code == 302
+    tickets = {t.subject: t for t in factories.rows(app, Ticket, Ticket.structure_id == structure.id)}
+    expected = {"board": "Tableau de bord", "piece": "Pièce n° PL-NOM-01",
+                "bordereau": f"Bordereau des prix — marché WALK-{structure.siret}"}
+    for subject, page in pages.items():
+        response = client.get(f"/s/{structure.siret}/demandes-aide/{tickets[subject].id}")
+        shown = re.search(r'data-testid="ticket-page"><a href="([^"]+)">([^<]+)</a>', _text(response))
+        assert shown and shown.groups() == (page, expected[subject]), subject
+        assert page.split("?")[0] not in _visible_text(response), subject  # the address is no longer shown
+    # The operator: the kind of page, no link (a tenant page is not the operator's), the exact address tucked away.
+    desk = app.test_client()
+    factories.login(desk, operator)
+    for subject, title in (("board", "Tableau de bord"), ("piece", "Page d'une pièce"),
+                           ("bordereau", "Bordereau des prix")):
+        page = _text(desk.get(f"/operateur/demandes/{tickets[subject].id}"))
+        shown = re.search(r'data-testid="ticket-page">([^<]*?) <details><summary>Adresse exacte</summary><code>([^<]+)<',
+                          page)
+        assert shown and shown.groups() == (title, pages[subject]), subject
+        assert "PL-NOM-01" not in page.split('data-testid="ticket-page"')[1].split("</dd>")[0]
+
+
+def test_the_ticket_names_no_page_it_may_not_see(app, client, people):
+    """A piece of another structure in the address (typed by hand: the form takes any path of the site), another
+    structure's address, an address that is no page: named by kind or « Page inconnue », never linked, never with the
+    other structure's piece number."""
+    owner, structure, outsider, other_structure, _ = people
+    marche_id, party_id = _victim_marche(app, other_structure)
+    foreign_piece, _ = factories.piece(app, other_structure, marche_id, party_id, number="SECRET-01")
+    factories.login(client, owner)
+    cases = {f"/s/{structure.siret}/pieces/{foreign_piece}": "Page d'une pièce",
+             f"/s/{structure.siret}/marches/{marche_id}/bordereau": "Bordereau des prix",
+             f"/s/{other_structure.siret}/tableau-de-bord": "Tableau de bord",
+             f"/s/{structure.siret}/n-importe-quoi": "Page inconnue",
+             f"/s/{structure.siret}/pieces/99999999999999999999": "Page inconnue"}
+    for number, page in enumerate(cases):
+        assert _open(client, structure.siret, subject=f"cas {number}", page=page).status_code == 302
+    tickets = {t.page_url: t for t in factories.rows(app, Ticket, Ticket.structure_id == structure.id)}
+    for page, title in cases.items():
+        body = _text(client.get(f"/s/{structure.siret}/demandes-aide/{tickets[page].id}"))
+        assert f'data-testid="ticket-page">{title}</dd>' in body, page
+        assert "SECRET-01" not in body and f"WALK-{other_structure.siret}" not in body

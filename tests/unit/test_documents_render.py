@@ -485,3 +485,47 @@ def test_every_page_says_page_x_of_y_and_carries_the_footer() -> None:
         text = _normal(page.extract_text())
         assert f"Page {number} / {pages}" in text
         assert "EA-2026-11" in text and fingerprint(doc) in _compact(text)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The état d'acompte's signature blocks stay with the totals they sign
+
+
+def _engine_etat():
+    """The benchmark's état n° 3, computed by the engine (bench/pdf_render.py, as test_bench_inputs reads it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pdf_render_bench",
+                                                  Path(__file__).resolve().parents[2] / "bench" / "pdf_render.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench.etat_document()
+
+
+def test_the_signature_blocks_share_their_page_with_the_last_lines_and_the_total() -> None:
+    """A many-line projet de décompte fills a page: the MOE's and the MOA's signature blocks must never stand alone at
+    the top of the next one (a page of two empty boxes, signed apart from the figures). Four lengths one line apart
+    move the end of the table over the end of page 1 (DejaVu, A4): on the former layout, 16, 17 and 18 lines left the
+    blocks alone on page 2."""
+    from chorus_chain.documents import etat_doc
+
+    base = _engine_etat()
+    signatories = (etat_doc.Signatory("Le maître d'œuvre", "Atelier d'architecture Martin", "Établi le",
+                                      date(2025, 6, 6)),
+                   etat_doc.Signatory("Le maître d'ouvrage", "Commune de Villeurbanne", "Validé le"))
+    for count in range(15, 19):
+        lines = tuple(etat_doc.EtatPdmLine(f"2.{i:03d}", f"Ouvrage élémentaire n° {i} du lot gros œuvre", "m2",
+                                           False, D("10"), D("1000.00"), D("10"), D("1000.00"))
+                      for i in range(1, count + 1))
+        pdm = etat_doc.EtatPdm("Durand Bâtiment SAS", "Mandataire", "DB-PDM-03", lines)
+        # One beneficiary's detail in the annex: the same layout up to the signatures, a shorter document to render.
+        doc = replace(base, pdms=(pdm,), signatories=signatories, beneficiaries=base.beneficiaries[:1])
+        pages = [_normal(page.extract_text())
+                 for page in pypdf.PdfReader(io.BytesIO(etat_doc.etat_acompte_pdf(doc))).pages]
+        [signed] = [index for index, text in enumerate(pages) if "Le maître d'ouvrage" in text]
+        text = pages[signed]
+        assert "Le maître d'œuvre" in text and text.count("Signature") == 2, count
+        last = f"2.{count:03d} Ouvrage élémentaire n° {count}"
+        assert last in text, (count, "the signatures went to a page without the last line of the décompte")
+        total = f"Total des travaux {count} 000,00 € {count} 000,00 €"
+        assert text.index(last) < text.index(total) < text.index("Le maître d'œuvre"), count

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from chorus_chain import assistant
 from chorus_chain.blueprints.assistant import stream as sse
 from chorus_chain.blueprints.assistant.forms import ButtonForm, HandOverForm, QuestionForm, ReplyForm
+from chorus_chain.blueprints.support.page_names import name_page
 from chorus_chain.domain import agent_hours
 from chorus_chain.extensions import db
 from chorus_chain.models import Account, Structure
@@ -161,7 +162,7 @@ def queue():
                                .where(ConversationMessage.failed.is_(True)))
     return render_template("assistant/queue.html", rows=rows, operators=operators, failed=failed,
                            agents_open=hours().is_open(utcnow()), agent_hours=hours().describe(),
-                           STATUS_LABELS=CONVERSATION_STATUS_LABELS)
+                           STATUS_LABELS=CONVERSATION_STATUS_LABELS, name_page=name_page)
 
 
 def _conversation_or_404(conversation_id: int) -> Conversation:
@@ -180,7 +181,7 @@ def _console(conversation: Conversation, form: ReplyForm | None = None, error: s
         "assistant/operator_show.html", conversation=conversation, structure=structure, author=author,
         taker=taker, messages=messages, last_id=messages[-1].id if messages else 0,
         form=form or ReplyForm(formdata=None), button=ButtonForm(formdata=None), error=error,
-        STATUS_LABELS=CONVERSATION_STATUS_LABELS, side="operator"), status
+        STATUS_LABELS=CONVERSATION_STATUS_LABELS, side="operator", page=name_page(conversation.page_url)), status
 
 
 @operator_bp.get("/conversations/<int:conversation_id>")

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from chorus_chain.blueprints.support.forms import ButtonForm, CategoryForm, MessageForm, TicketForm
+from chorus_chain.blueprints.support.page_names import name_page
 from chorus_chain.extensions import db
 from chorus_chain.models.support import MAX_ATTACHMENT, TICKET_CATEGORY_LABELS, TICKET_STATUS_LABELS, Ticket
 from chorus_chain.operations import OperationError
@@ -78,7 +79,8 @@ def _piece_named(piece_id):
 def show(ticket_id: int):
     ticket = _own_ticket_or_404(ticket_id)
     return render_template("support/show.html", ticket=ticket, form=MessageForm(formdata=None),
-                           ticket_piece=_ticket_piece(ticket), **LABELS)
+                           ticket_piece=_ticket_piece(ticket), ticket_page=name_page(ticket.page_url, g.structure),
+                           **LABELS)
 
 
 def _ticket_piece(ticket):
@@ -101,7 +103,7 @@ def reply(ticket_id: int):
         else:
             return redirect(url_for("support.show", ticket_id=ticket.id))
     return render_template("support/show.html", ticket=ticket, form=form, ticket_piece=_ticket_piece(ticket),
-                           **LABELS), 422
+                           ticket_page=name_page(ticket.page_url, g.structure), **LABELS), 422
 
 
 def operator_required(view):
@@ -135,8 +137,10 @@ def queue():
 def _operator_page(ticket, form=None, category_form=None, status=200):
     if category_form is None:
         category_form = CategoryForm(formdata=None, category=ticket.category or "autre")
+    # The page named without its objects and without a link: an operator reads no tenant's rows (page_names).
     return render_template("support/operator_show.html", ticket=ticket, form=form or MessageForm(formdata=None),
-                           category_form=category_form, button=ButtonForm(formdata=None), **LABELS), status
+                           category_form=category_form, button=ButtonForm(formdata=None),
+                           ticket_page=name_page(ticket.page_url), operator_view=True, **LABELS), status
 
 
 @operator_bp.get("/contestations")
