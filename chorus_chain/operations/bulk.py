@@ -61,6 +61,12 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot write a {type(value).__name__} in a bulk row")
 
 
+# `json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_plain)`, the encoder made once: with options,
+# `json.dumps` builds an encoder per call, and a batch's rows call it once per JSON value (an event's `extra`, an
+# e-mail's context, a digest's items) besides the document.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_plain).encode
+
+
 def _rows(table: Table, names: Sequence[str], rows: Sequence[dict[str, Any]],
           fanned: str | None = None) -> tuple[str, str]:
     """(a SELECT giving these rows, typed as the table's columns; its one parameter). The rows travel
@@ -78,10 +84,13 @@ def _rows(table: Table, names: Sequence[str], rows: Sequence[dict[str, Any]],
             fan = f" CROSS JOIN LATERAL jsonb_array_elements_text(x->{index}) AS f(value)"
         else:
             selected.append(f'CAST(x->>{index} AS {sql_type}) AS "{name}"')
-    document = json.dumps(
-        [[json.dumps(row.get(name), separators=(",", ":"), ensure_ascii=False, default=_plain)
-          if name in json_columns else row.get(name) for name in names] for row in rows],
-        default=_plain, separators=(",", ":"), ensure_ascii=False)
+    if json_columns:
+        is_json = [name in json_columns for name in names]
+        values = [[_encode(row.get(name)) if json_value else row.get(name)
+                   for name, json_value in zip(names, is_json)] for row in rows]
+    else:
+        values = [[row.get(name) for name in names] for row in rows]
+    document = _encode(values)
     # JSONB: PostgreSQL parses the document once, and `x->>i` then reads the i-th value of a parsed array; of the
     # json type, each `x->>i` parsed the row's text again from its start — a row's cost grew with its number of
     # columns times its length, and a digest's row is long (bench/deadline_sweep.py, one batch's rows: the

@@ -44,9 +44,10 @@ def _told_and_written(app):
 def _check(t, found):
     from chorus_chain import formatting
 
+    items = [{"piece_id": 901, "text": "Pièce n° T-901 : validée tacitement.", "url": "/s/x/pieces/901"},
+             {"piece_id": 902, "text": "Pièce n° T-902 : validée.", "url": "/s/x/pieces/902"}]
     digest = ("piece_to_act", None,
-              f"2 pièces attendent une action de votre structure (échéances du {formatting.instant(AT)}).", [{"piece_id": 901, "text": "Pièce n° T-901 : validée tacitement.", "url": "/s/x/pieces/901"},
-                          {"piece_id": 902, "text": "Pièce n° T-902 : validée.", "url": "/s/x/pieces/902"}])
+              f"2 pièces attendent une action de votre structure (échéances du {formatting.instant(AT)}).", items)
     assert found == {t.gp.id: digest, t.admin.id: digest,
                      t.colleague.id: ("deadline_expired", None, "Une échéance est dépassée.", None)}
 
