@@ -52,7 +52,8 @@ def _check(t, found):
                      t.colleague.id: ("deadline_expired", None, "Une échéance est dépassée.", None)}
 
 
-def test_the_members_told_the_same_pieces_share_a_row_and_each_gets_a_notification(app):
+def test_the_members_told_the_same_pieces_share_a_row_and_each_gets_a_notification(app, db):
+    # `db`: the test's outer transaction, rolled back (the other modules of the session never see these rows).
     _check(*_told_and_written(app))
 
 
