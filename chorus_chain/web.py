@@ -8,7 +8,7 @@ from flask_login import current_user, user_unauthorized
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 
-from chorus_chain import degraded, formatting, input_guard, layout_nav, layout_urls, read_requests, row_urls
+from chorus_chain import degraded, formatting, help_ui, input_guard, layout_nav, layout_urls, read_requests, row_urls
 from chorus_chain.extensions import db, htmx, login_manager
 from chorus_chain.models.base import utcnow
 
@@ -51,6 +51,7 @@ def init_app(app: Flask) -> None:
 
     app.after_request(_finish_transaction)
     app.after_request(_security_headers)
+    app.after_request(_unwritten_help_texts)
     app.teardown_request(_rollback_on_error)
 
     for code in (400, 403, 404, 405, 413, 429, 500):
@@ -108,6 +109,15 @@ def _finish_transaction(response):
         read_requests.end(db.session())
     else:
         db.session.rollback()
+    return response
+
+
+def _unwritten_help_texts(response):
+    """The explanations of help badges that no part of the answer wrote (help_ui: a fragment writes its own inside
+    itself, the layout the rest): appended, so that no badge of an HTML answer points at nothing."""
+    rest = help_ui.help_texts()
+    if rest and response.mimetype == "text/html" and not response.direct_passthrough and not response.is_streamed:
+        response.set_data(response.get_data() + str(rest).encode())
     return response
 
 

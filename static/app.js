@@ -324,3 +324,15 @@
     if (input) { show(input, document.activeElement === input); }
   });
 })();
+// Help badges (help_ui): a page writes each explanation once, as the popover its badges' « ? » open. On hover a
+// badge shows it as its tooltip: copied into the abbr's title when the pointer first comes, before the browser's
+// tooltip delay, so that the page does not carry the text in every badge.
+(function () {
+  "use strict";
+  document.addEventListener("mouseover", function (event) {
+    var abbr = event.target.closest ? event.target.closest(".help-badge abbr[aria-describedby]") : null;
+    if (!abbr || abbr.hasAttribute("title")) { return; }
+    var text = document.getElementById(abbr.getAttribute("aria-describedby"));
+    if (text) { abbr.setAttribute("title", text.textContent); }
+  });
+})();

@@ -294,6 +294,33 @@ def test_a_stale_action_says_so_and_the_form_works_without_javascript(app, w):
     assert pw.status_of(app, piece_id) == "A_ASSOCIER_MOE"
 
 
+def _explanations_inside_the_root(fragment: str) -> list[str]:
+    """The ids of the help badges' explanations (help_ui's popovers) written inside the fragment's first element:
+    HTMX swaps that element, and the badges' explanations must come and go with it."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Walk(HTMLParser):
+        depth, closed = 0, False
+
+        def handle_starttag(self, tag, attrs):
+            if tag in ("input", "br", "img", "hr", "meta", "link", "source", "wbr") or self.closed:
+                return
+            attrs = dict(attrs)
+            if self.depth and "popover" in attrs and attrs.get("class") == "help-text":
+                found.append(attrs["id"])
+            self.depth += 1
+
+        def handle_endtag(self, tag):
+            if not self.closed and tag not in ("input", "br", "img", "hr", "meta", "link", "source", "wbr"):
+                self.depth -= 1
+                self.closed = self.depth == 0
+
+    Walk().feed(fragment)
+    return found
+
+
 def test_the_pages_answer_fragments_to_htmx_and_pages_to_everyone_else(app, w):
     a10(app, w, "ST-5")
     durand = client_for(app, w.mandataire)
@@ -302,7 +329,13 @@ def test_the_pages_answer_fragments_to_htmx_and_pages_to_everyone_else(app, w):
                              (f"{base}/tableau-de-bord", '<div id="board"')):
         full = durand.get(url)
         assert "<html" in text(full) and "HX-Request" in full.headers["Vary"]
-        assert text(durand.get(url, headers=HX)).lstrip().startswith(fragment_id)
+        fragment = durand.get(url, headers=HX).get_data(as_text=True)
+        assert fragment.lstrip().startswith(fragment_id)
+        # Each badge's « ? » opens an explanation the answer carries once, the fragment's inside it (help_ui).
+        for answer in (full.get_data(as_text=True), fragment):
+            targets = set(re.findall(r'popovertarget="([^"]+)"', answer))
+            assert targets and all(answer.count(f'id="{target}"') == 1 for target in targets), url
+        assert set(re.findall(r'popovertarget="([^"]+)"', fragment)) == set(_explanations_inside_the_root(fragment))
         assert "<html" in text(durand.get(url, headers={**HX, "HX-History-Restore-Request": "true"}))
         assert "<html" in text(durand.get(url, headers={**HX, "HX-Boosted": "true"}))
     # The notifications panel polls its own fragment; without HTMX it sends to the notifications page.

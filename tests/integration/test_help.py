@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 
@@ -65,7 +66,10 @@ def test_piece_page_explains_status_and_what_to_do(app, client, owner_and_struct
     page = client.get(_url(app, "pieces.show", siret=structure.siret, piece_id=piece_id))
     assert page.status_code == 200
     body = html.unescape(page.get_data(as_text=True))
-    assert "<abbr" in body and "<details class=\"help-tip\"" in body
+    assert "<abbr" in body and 'class="help-tip" popovertarget="' in body
+    # Every badge's « ? » opens an explanation the page carries (help_ui: written once per page part).
+    targets = re.findall(r'popovertarget="([^"]+)"', body)
+    assert targets and all(f'id="{target}"' in body for target in targets)
     assert "Que faire maintenant ?" in body
     assert "Corrigez le code service ou le numéro d'engagement puis renvoyez la pièce" in body
     assert "/aide/piece-a-recycler" in body
@@ -104,3 +108,20 @@ def test_reform_page_any_member_but_not_outsiders(app, client, owner_and_structu
     outsider, other = factories.account(app), app.test_client()
     factories.login(other, outsider)
     assert other.get(f"/s/{structure.siret}/facturation-electronique").status_code == 404
+
+
+def test_explanations_no_fragment_wrote_are_appended_to_the_answer(app):
+    """A fragment whose template does not write its badges' explanations still answers them (web): no « ? » opens
+    nothing. A JSON answer is left alone."""
+    from flask import Response
+
+    from chorus_chain import help_ui, web
+
+    with app.test_request_context("/"):
+        badge = str(help_ui.status_badge("DEPOSEE"))
+        tip = re.search(r'popovertarget="([^"]+)"', badge).group(1)
+        answer = web._unwritten_help_texts(Response(f"<div>{badge}</div>", mimetype="text/html"))
+        assert answer.get_data(as_text=True).count(f'id="{tip}"') == 1
+        assert web._unwritten_help_texts(Response("<p></p>", mimetype="text/html")).get_data(as_text=True) == "<p></p>"
+        help_ui.status_badge("DEPOSEE")
+        assert web._unwritten_help_texts(Response("{}", mimetype="application/json")).get_data(as_text=True) == "{}"

@@ -57,10 +57,13 @@ def test_badge_markup_is_escaped_and_accessible(app):
 
     with app.test_request_context():
         html = help_ui.status_badge("A_RECYCLER")
-    assert isinstance(html, Markup)
-    assert "<abbr" in html and 'title="' in html and "<details" in html and "aria-describedby" in html
-    assert "style=" not in html and "<script" not in html
-    assert "d&#39;" in html or "d'" not in html  # apostrophes escaped inside the attribute
+        explanation = help_ui.help_texts()
+    assert isinstance(html, Markup) and isinstance(explanation, Markup)
+    assert "<abbr" in html and "aria-describedby" in html and '<button type="button"' in html
+    assert "popover" in explanation and 'role="note"' in explanation
+    for written in (html, explanation):
+        assert "style=" not in written and "<script" not in written
+        assert "d&#39;" in written or "d'" not in written  # apostrophes escaped
 
 
 @pytest.mark.parametrize("size, issue", [("ge", date(2026, 9, 1)), ("eti", date(2026, 9, 1)),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from chorus_chain import formatting
+from chorus_chain import formatting, help_ui
 from chorus_chain.blueprints.dashboard import board_rows, filter_fields
 from chorus_chain.blueprints.dashboard.board_urls import board_path, board_url
 from chorus_chain.domain import statuses
@@ -176,5 +176,6 @@ def board_html(*, overview, page, sort: tuple[str, bool], filter_query: dict, wo
         '    </table>\n'
         f'    {_pages(page, sort, filter_query)}\n'
         '  </section>\n'
+        f'{help_ui.help_texts()}'  # its badges' explanations inside it: HTMX swaps them with it
         '</div>\n'
         f'\n{oob}')
