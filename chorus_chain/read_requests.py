@@ -25,6 +25,8 @@ No function of the schema that a SELECT may call writes (migrations: `chorus_ten
 """
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -35,6 +37,7 @@ from sqlalchemy.sql.elements import (
     SavepointClause,
     TextClause,
 )
+from sqlalchemy.sql.selectable import ForUpdateArg
 
 WROTE = "chorus_may_have_written"  # on the connection's info: the transaction under way may have written
 READS_ONLY = "chorus_reads_only"  # execution option: this textual statement only reads
@@ -84,9 +87,28 @@ def may_write(context, executemany: bool) -> bool:
         return False  # writes nothing itself (what was written before or inside it keeps the mark)
     if not statement.is_select:
         return True
-    if getattr(statement, "_for_update_arg", None) is not None:  # FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE
+    if _locks_rows(compiled):
         return True
     return any(cte.element.is_dml for cte in (compiled.ctes or ()))  # WITH d AS (DELETE … RETURNING) SELECT …
+
+
+# Compiled statement → whether its SELECT locks rows. SQLAlchemy keeps a compiled statement in its cache and runs it
+# again: asked once per compiled statement (about 20 µs to walk a SELECT's children, 0.5 µs to find the answer here).
+_locking: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def _locks_rows(compiled) -> bool:
+    """Whether the compiled SELECT locks the rows it reads (FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE).
+
+    SQLAlchemy has no public getter for a SELECT's locking clause (the attribute `with_for_update()` sets is private,
+    `_for_update_arg`, and could change in any release). Public: `ClauseElement.get_children()`, a SELECT's direct
+    elements — its lock clause among them — and that clause's type, `ForUpdateArg`, which the public signatures of
+    `Session.get` and `Session.refresh` take (`with_for_update: ForUpdateArg | bool | dict | None`)."""
+    locks = _locking.get(compiled)
+    if locks is None:
+        locks = any(isinstance(child, ForUpdateArg) for child in compiled.statement.get_children())
+        _locking[compiled] = locks
+    return locks
 
 
 def _before_cursor_execute(connection, cursor, statement, parameters, context, executemany) -> None:

@@ -43,7 +43,7 @@ from chorus_chain.models.money import EtatAcompte
 from chorus_chain.operations import OperationError
 from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import pieces_actions
-from chorus_chain.operations.board_reading import counts, lists, marches, numbers, parties
+from chorus_chain.operations.board_reading import collation, counts, lists, marches, numbers, parties
 from chorus_chain.operations.board_reading import overview as overview_sums
 from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.operations.decompte_general import reading as dg_reading
@@ -246,7 +246,7 @@ def bound_scope(structure: Structure, filters: Filters, works: bool | None) -> t
     shape = (works is not None, filters.marche_id is not None, filters.party_id is not None,
              None if filters.cadre is None else filters.cadre == "", bool(filters.status),
              filters.deposited_from is not None, filters.deposited_to is not None,
-             None if typed is None else numbers.successor(typed) is not None)
+             None if typed is None else (numbers.successor(typed) is not None, _number_order()))
     params = {"structure_id": structure.id, "works": works, "marche_id": filters.marche_id,
               "party_id": filters.party_id, "cadre": filters.cadre or None, "status": filters.status or None}
     if filters.deposited_from is not None:
@@ -281,12 +281,18 @@ def _bound_conditions(shape: tuple) -> lists.KeptConditions:
     if by_to:
         end = bindparam("deposited_to", type_=BoardRow.sort_date.type)
         conditions += [BoardRow.sort_date < end, BoardRow.deposited_at < end]
-    if number is not None:  # True: the prefix has a successor (the range is bounded above)
-        conditions.append(number_condition(number))
+    if number is not None:  # (the prefix has a successor: the range is bounded above, the column sorts by code point)
+        conditions.append(number_condition(*number))
     return lists.KeptConditions(conditions, custom_plan=by_from or by_to or number is not None)
 
 
-def number_condition(bounded_above: bool):
+def _number_order() -> bool:
+    """Whether the number column sorts by code point in this database (`board_reading.collation`): the number
+    search's range is compared in its collation then, `COLLATE "C"` otherwise."""
+    return collation.sorts_by_code_point(db.session.connection(), BoardRow.number_key)
+
+
+def number_condition(bounded_above: bool, code_points: bool = True):
     """What the number search matches: the numbers starting with what was typed, case ignored — the number as
     printed on the invoice, whole or its beginning (« F0047-2026 », « ST-2 »), whatever its length; the prefix bound
     at execution (`numbers.prefix_params` of the text typed, stripped and upper-cased: `bound_scope`).
@@ -295,8 +301,10 @@ def number_condition(bounded_above: bool):
     condition that is not leakproof before the policy's, and LIKE is not; the trigram index then returned every row
     of the structure and the recheck dropped them — 3.8 s for the maître d'œuvre at 1 000 000 pieces. The prefix is
     a range of the number, with comparisons PostgreSQL may run inside the index under row-level security: the
-    (structure, number_key) index of the « numero » sort reads the matching rows only (`board_reading.numbers`)."""
-    return numbers.bound_starting_with(BoardRow.number_key, bounded_above)
+    (structure, number_key) index of the « numero » sort reads the matching rows only (`board_reading.numbers`).
+    `code_points`: whether the column sorts by code point (`_number_order`); in a linguistic collation the range is
+    compared `COLLATE "C"`, or it would miss numbers (« F9-001 » for « F9 »)."""
+    return numbers.bound_starting_with(BoardRow.number_key, bounded_above, code_points)
 
 
 # The number index's order (structure, number_key, piece_id): a number search's capped count reads its range so.

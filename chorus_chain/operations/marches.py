@@ -58,6 +58,8 @@ from chorus_chain.operations import OperationError
 from chorus_chain.operations import chain as chain_ops
 from chorus_chain.operations import structures as structure_ops
 from chorus_chain.operations.accounts import normalise_email
+from chorus_chain.operations.board_reading import parties
+from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.operations.mail import queue_mail
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -396,20 +398,27 @@ def marches_of(structure: Structure) -> list[tuple[Marche, list[MarcheParty]]]:
 
 
 def marche_choices(structure: Structure) -> list:
-    """The marchés of `marches_of` as the filters offer them: rows of (id, reference), in the same order. The filters
-    of the Synthèse, the Tableau de bord and the pieces' lists show no more; loading each marché and each of the
-    structure's rows on it as objects was a few milliseconds of CPU on every one of these pages (bench/page_cpu.py)."""
-    return db.session.execute(_choices_statement(), {"structure_id": structure.id}).all()
+    """The marchés of `marches_of` as the filters offer them: rows of (id, reference), in the same order, at most
+    `parties.OFFER_MAX` + 1 — beyond OFFER_MAX the filter is a search field (`blueprints.search_fields`), and which
+    marchés those are no longer matters: a structure of 819 marchés (the busiest sous-traitant at a million pieces)
+    no longer has them all read and written as options on every Synthèse and pieces' list. The filters of the
+    Synthèse and the pieces' lists show no more; loading each marché and each of the structure's rows on it as
+    objects was a few milliseconds of CPU on every one of these pages (bench/page_cpu.py)."""
+    return db.session.execute(_choices_statement(),
+                              {"structure_id": structure.id, "limit": parties.OFFER_MAX + 1}).all()
 
 
 @lru_cache(maxsize=1)
 def _choices_statement():
     # Built once per process, the structure bound at execution: building it was most of its CPU. `built_once`: the
-    # tenant's criteria (none of its tables carries any) are added once per tenant, not on every page.
+    # tenant's criteria (none of its tables carries any) are added once per tenant, not on every page. The limit hidden
+    # from the planner (`opaque_limit`): the structure's parties are read through their index (structure, status),
+    # then sorted — a visible LIMIT could have the planner walk every marché of the platform in reference order.
     return access.built_once(
         select(Marche.id, Marche.reference).join(MarcheParty, MarcheParty.marche_id == Marche.id)
         .where(MarcheParty.structure_id == bindparam("structure_id", type_=Integer), MarcheParty.status == "confirmed")
-        .group_by(Marche.id, Marche.reference).order_by(Marche.reference))  # a reference is unique
+        .group_by(Marche.id, Marche.reference).order_by(Marche.reference)  # a reference is unique
+        .limit(opaque_limit(bindparam("limit", type_=Integer))))
 
 
 def invitations_of(structure: Structure) -> list[tuple[Marche, list[MarcheParty]]]:

@@ -1,6 +1,7 @@
-"""The Tableau de bord's marché and company filters beyond `parties.OFFER_MAX` choices (issue 20): search fields
-whose suggestions are what the selects offered (the oracle: the selects, below the bound, for several structures),
-read through the same access predicate, and a text typed whole without JavaScript read and said back."""
+"""The Tableau de bord's marché and company filters beyond `parties.OFFER_MAX` choices (issue 20), and the marché
+filter of the Synthèse and of the pieces' lists, the same: search fields whose suggestions are what the selects
+offered (the oracle: the selects, below the bound, for several structures), read through the same access predicate,
+and a text typed whole without JavaScript read and said back."""
 from __future__ import annotations
 
 import html as html_lib
@@ -193,6 +194,53 @@ def test_the_marche_of_a_search_field_is_read_among_the_structures_marches_alone
     with pw.acting(app, w.st1):
         assert board_filters.read_marche({"marche": other.lower()}, w.st1.structure_id) == board_filters.Search(
             other, extra[0], f"Marché retenu : {other}.")
+
+
+@pytest.mark.parametrize("path, prefix", [("synthese", "synthese-marche"), ("pieces/", "marche_id"),
+                                          ("pieces/recues", "marche_id")])
+def test_beyond_the_bound_the_synthese_and_the_lists_marche_filter_is_the_same_search_field(app, w, monkeypatch,
+                                                                                              path, prefix):
+    """The Synthèse's and the pieces' lists' marché filter beyond OFFER_MAX marchés: the Tableau de bord's search
+    field (its suggestions' route), read the same way — the id chosen, a reference typed whole without JavaScript
+    and said back, a text matching none leaving the filter aside —, through HTMX with what was understood out of
+    band. The page reads at most OFFER_MAX + 1 marchés."""
+    pw.deposit(app, w, w.st1, "A10", "MFS-1")  # waits on the mandataire, on the world's marché
+    extra = _more_marches(app, w, 3)
+    monkeypatch.setattr(parties, "OFFER_MAX", 2)
+    client = pw.logged_in(app, w.mandataire)
+    base = f"/s/{w.mandataire.siret}/{path}"
+    reference, other = _reference(app, w), _reference(app, w, extra[0])
+
+    def page(headers=None, **params) -> str:
+        response = client.get(base, query_string=params, headers=headers or {})
+        assert response.status_code == 200
+        return response.get_data(as_text=True)
+
+    bare = page()
+    assert f'id="{prefix}-texte" name="marche"' in bare and 'role="combobox"' in bare and "MFS-1" in bare
+    assert f'<select id="{prefix}"' not in bare and other not in bare  # no marché written as an option
+    assert f'hx-get="/s/{w.mandataire.siret}/tableau-de-bord/filtres/marches"' in bare  # the same suggestions
+    chosen = page(marche_id=w.marche_id)
+    assert f'id="{prefix}-valeur" name="marche_id" value="{w.marche_id}"' in chosen
+    assert f'name="marche" value="{html_lib.escape(reference)}"' in chosen and "MFS-1" in chosen
+    assert "MFS-1" not in page(marche_id=extra[0])  # a bookmark's id alone
+    # Without JavaScript: a reference typed whole, in any case, over the id of another; one matching none.
+    typed = page(marche=reference.lower(), marche_id=extra[1])
+    assert f"Marché retenu : {reference}" in typed and f'name="marche_id" value="{w.marche_id}"' in typed
+    assert "MFS-1" in typed and "MFS-1" not in page(marche=other.upper(), marche_id="")
+    unknown = page(marche="M-NOWHERE", marche_id=extra[0])
+    assert "Aucun de vos marchés n&#39;a pour référence « M-NOWHERE »" in unknown and "MFS-1" in unknown
+    assert "MFS-1" in page(marche="", marche_id=extra[0])  # emptied: no marché
+    # Through HTMX (the form's request): the list, and what was understood out of band.
+    fragment = page(HX, marche=reference.lower(), marche_id="")
+    assert "MFS-1" in fragment and "<select" not in fragment and 'role="combobox"' not in fragment
+    assert f'id="{prefix}-compris" role="status" hx-swap-oob="true">Marché retenu : {reference}.' in fragment
+    assert f'id="{prefix}-valeur" name="marche_id" value="{w.marche_id}" hx-swap-oob="true"' in fragment
+    assert "MFS-1" not in page(HX, marche=other, marche_id="")
+    assert "MFS-1" not in page(HX, marche_id=extra[2])  # a page link: the id alone
+    # Below the bound, the select as before.
+    monkeypatch.setattr(parties, "OFFER_MAX", 30)
+    assert f'<select id="{prefix}"' in page() and 'role="combobox"' not in page()
 
 
 def _reference(app, w, marche_id: int | None = None) -> str:

@@ -651,7 +651,11 @@ def test_the_clock_panels_count_says_more_than_beyond_the_cap(app, w, monkeypatc
     assert "Et 2 autre(s)." in board and "plus de 3" not in board
 
 
-def test_the_number_search_matches_the_start_of_the_number(app, w):
+@pytest.mark.parametrize("code_points", [True, False])
+def test_the_number_search_matches_the_start_of_the_number(app, w, monkeypatch, code_points):
+    """`code_points` False: the range compared COLLATE "C", as in a database of a linguistic collation
+    (test_board_number_collation): the same pieces, through the same lists and counts."""
+    monkeypatch.setattr(dashboard, "_number_order", lambda: code_points)
     for number in ("7", "71", "F-77", "F_7", "FX7"):
         pw.deposit(app, w, w.st1, "A10", number)
     with pw.acting(app, w.st1) as (_, structure):

@@ -256,10 +256,12 @@ def test_the_rows_action_forms_written_in_python_are_the_macros(app, w):
     assert {(True, True, False), (True, False, False), (False, False, True), (False, False, False)} <= kinds, kinds
 
 
-def test_the_filters_offer_the_marches_of_the_structure_in_their_order(app, w):
-    """`marche_choices` (the filters' id and reference, no objects) is `marches_of` as the filters read it."""
+def test_the_filters_offer_the_marches_of_the_structure_in_their_order(app, w, monkeypatch):
+    """`marche_choices` (the filters' id and reference, no objects) is `marches_of` as the filters read it, cut
+    after OFFER_MAX + 1."""
     from chorus_chain.models import Marche, MarcheParty, Structure
     from chorus_chain.operations import marches as marches_ops
+    from chorus_chain.operations.board_reading import parties
 
     with app.app_context():
         # A second marché, sorted before the first, where a structure holds two rows (listed once).
@@ -281,6 +283,11 @@ def test_the_filters_offer_the_marches_of_the_structure_in_their_order(app, w):
             assert [tuple(r) for r in marches_ops.marche_choices(structure)] == expected
             seen += len(expected) > 1
         assert seen
+        # Beyond OFFER_MAX the filters are search fields: the first OFFER_MAX + 1 marchés tell the page so.
+        monkeypatch.setattr(parties, "OFFER_MAX", 0)
+        for structure in db.session.scalars(select(Structure)):
+            expected = [(m.id, m.reference) for m, _rows in marches_ops.marches_of(structure)]
+            assert [tuple(r) for r in marches_ops.marche_choices(structure)] == expected[:1]
         db.session.rollback()
 
 

@@ -75,6 +75,11 @@ def test_a_transaction_that_may_have_written_is_rolled_back(app, db):
         "for no key update": lambda s: s.execute(select(Structure.id).with_for_update(key_share=True)).all(),
         "for share": lambda s: s.execute(select(Structure.id).with_for_update(read=True)).all(),
         "orm for update": lambda s: s.scalars(select(Structure).limit(1).with_for_update()).all(),
+        "get for update": lambda s: s.get(Structure, -1, with_for_update=True),
+        "get for key share": lambda s: s.get(Structure, -2, with_for_update={"read": True, "key_share": True},
+                                             populate_existing=True),
+        # The same statement again: SQLAlchemy runs its cached compiled form, whose answer `read_requests` kept.
+        "for update again": lambda s: s.execute(select(Structure.id).with_for_update()).all(),
         # SQL its author did not mark as reading only, and SQL sent as a string: nothing says they only read.
         "text": lambda s: s.execute(text("SELECT 1")).scalar(),
         "text with": lambda s: s.execute(text("WITH x AS (SELECT 1 AS n) SELECT n FROM x")).all(),
@@ -82,6 +87,8 @@ def test_a_transaction_that_may_have_written_is_rolled_back(app, db):
     }
     for name, work in cases.items():
         assert _ending(app, work) == "rollback", name
+    # The plain SELECT of a locking one stays a read (the answer is kept per compiled statement, not per table).
+    assert _ending(app, lambda s: s.execute(select(Structure.id)).all()) == "commit"
 
 
 def test_changes_the_session_holds_or_a_failed_transaction_are_rolled_back(app, db):

@@ -489,6 +489,8 @@ def test_every_page_of_a_sous_traitant_names_only_the_companies_it_may_see(app, 
     sous-traitant of the same mandataire has deposited pieces (Plâtrerie and Carrelage under Durand), every page of
     the Plâtrerie's structure that takes no other argument — the Synthèse, the Tableau de bord with each of its
     filters, the lists, exports and panels — never names the sibling nor shows its SIRET or its piece numbers."""
+    from chorus_chain.extensions import db as database
+    from chorus_chain.models import Marche
     from chorus_chain.operations.board_reading import parties
     from tests.integration import pieces_world as pw
 
@@ -512,24 +514,37 @@ def test_every_page_of_a_sous_traitant_names_only_the_companies_it_may_see(app, 
     }
     filters += ["?entreprise=Carrelage", f"?entreprise=Carrelage&marche_id={w.marche_id}", "?marche=M-",
                 "?entreprise=Test", f"?entreprise=&party_id={w.sibling.party_id}"]
+    # The Synthèse's and the pieces' lists' marché filter (the same search field beyond OFFER_MAX marchés): an id, a
+    # reference typed whole or in part, in any case, and the marché named by a text that is the sibling's.
+    with app.app_context():
+        reference = database.session.get(Marche, w.marche_id).reference
+    by_marche = ["", f"?marche_id={w.marche_id}", f"?marche={reference.lower()}", "?marche=M-",
+                 f"?marche=Carrelage&marche_id={w.marche_id}", f"?marche=&marche_id={w.marche_id}"]
+    listed = {"dashboard.synthese": by_marche, "pieces.a_traiter": by_marche, "pieces.emises": by_marche,
+              "pieces.recues": by_marche}
     args = {"siret": w.st1.siret, "marche_id": w.marche_id, "party_id": w.st1.party_id}
     walked = 0
     for rule in _tenant_rules(app):
         if "GET" not in rule.methods or set(rule.arguments) - set(args):
             continue
         url = _url(app, rule, args)
+        # The filters' suggestions answer HTMX alone (opened as a page they send to the Tableau de bord); the
+        # Synthèse and the lists are read as pages and as their lists (HTMX).
+        headers = ([{"HX-Request": "true"}] if rule.endpoint in suggestions else
+                   [{}, {"HX-Request": "true"}] if rule.endpoint in listed else [{}])
         for query in (filters if rule.endpoint == "dashboard.tableau_de_bord" else
-                      suggestions[rule.endpoint] if rule.endpoint in suggestions else [""]):
-            # The filters' suggestions answer HTMX alone (opened as a page they send to the Tableau de bord).
-            response = client.get(url + query, headers={"HX-Request": "true"} if rule.endpoint in suggestions else {})
-            if response.status_code != 200 or response.mimetype not in ("text/html", "text/csv", "application/json"):
-                continue
-            text = response.get_data(as_text=True)
-            walked += 1
-            assert "PLA-OWN-1" in text or rule.endpoint != "dashboard.tableau_de_bord", url + query
-            for name in forbidden:
-                assert name not in text, f"GET {url}{query} ({rule.endpoint}) shows {name!r}"
-    assert walked >= 20, walked
+                      suggestions.get(rule.endpoint) or listed.get(rule.endpoint) or [""]):
+            for header in headers:
+                response = client.get(url + query, headers=header)
+                if response.status_code != 200 or response.mimetype not in ("text/html", "text/csv",
+                                                                             "application/json"):
+                    continue
+                text = response.get_data(as_text=True)
+                walked += 1
+                assert "PLA-OWN-1" in text or rule.endpoint != "dashboard.tableau_de_bord", url + query
+                for name in forbidden:
+                    assert name not in text, f"GET {url}{query} ({rule.endpoint}, {header}) shows {name!r}"
+    assert walked >= 20 + 2 * 4 * len(by_marche), walked
     base = f"/s/{w.st1.siret}/tableau-de-bord"
     # The walk read suggestions that name something: its own company, found.
     found = client.get(f"{base}/filtres/entreprises?entreprise=Pl", headers={"HX-Request": "true"})

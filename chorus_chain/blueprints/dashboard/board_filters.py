@@ -7,44 +7,25 @@ the chosen one's label, the id stands; emptied, there is no filter; typed by han
 chosen), it must name one marché (its reference) or one company (its name, or the label a suggestion shows) whole,
 and the page says what it understood or that nothing matched — a filter never breaks the page.
 
-Pure rules but for the readings: `read_marche` looks the marché up (one query, `filter_lookups.marches_named`) and
-`read_party` names a company typed by hand (one query, `filter_lookups.companies_named`).
+The marché's field is the one every page filtering by marché writes (`search_fields.marche`: `read_marche`,
+`marche_is_search`, named here for the Tableau de bord's view); the company's is the Tableau de bord's own. Pure rules
+but for `read_party`, which names a company typed by hand (one query, `filter_lookups.companies_named`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+# The marché's field is every page's (search_fields.marche): named here too, the Tableau de bord's view reads both
+# of its filters from this module.
+from chorus_chain.blueprints.search_fields.marche import MARCHE_TEXT, marche_is_search, read_marche  # noqa: F401
+from chorus_chain.blueprints.search_fields.search import Search, number
 from chorus_chain.graph import ROLE_LABELS
 from chorus_chain.operations.board_reading import filter_lookups, parties
 
-MARCHE_TEXT = "marche"
 PARTY_TEXT = "entreprise"
-
-
-@dataclass(frozen=True)
-class Search:
-    """A filter written as a search field: the text it shows, the id it holds and what the page understood of a
-    text typed by hand (empty when nothing needs saying)."""
-
-    text: str
-    value: int | None
-    said: str = ""
 
 
 def party_label(name: str, role: str, reference: str) -> str:
     """A company as the select and the suggestions name it: one party per marché, so its marché says which."""
     return f"{name} — {ROLE_LABELS.get(role, role)} ({reference})"
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def marche_is_search(marches) -> bool:
-    return len(marches) > parties.OFFER_MAX
 
 
 def party_is_search(args, offer: parties.Offer) -> bool:
@@ -53,31 +34,10 @@ def party_is_search(args, offer: parties.Offer) -> bool:
     return PARTY_TEXT in args or not offer.complete or len(offer.parties) > parties.OFFER_MAX
 
 
-def read_marche(args, structure_id: int) -> Search:
-    """The marché of the search field, among the structure's marchés: the id chosen, or the reference typed whole,
-    looked up by one bounded query (`filter_lookups.marches_named`; none when the field is empty)."""
-    chosen = _int(args.get("marche_id"))
-    if MARCHE_TEXT not in args:
-        named = dict(filter_lookups.marches_named(structure_id, None, chosen))
-        return Search(named.get(chosen, ""), chosen)
-    text = args.get(MARCHE_TEXT, "").strip()
-    if not text:
-        return Search("", None)
-    named = filter_lookups.marches_named(structure_id, text, chosen)
-    references = dict(named)
-    if chosen in references and references[chosen].casefold() == text.casefold():
-        return Search(references[chosen], chosen)
-    found = [(marche_id, reference) for marche_id, reference in named if reference.casefold() == text.casefold()]
-    if len(found) == 1:
-        return Search(found[0][1], found[0][0], f"Marché retenu : {found[0][1]}.")
-    return Search(text, None, f"Aucun de vos marchés n'a pour référence « {text} » : le filtre par marché n'est pas "
-                              "appliqué. Tapez une partie de la référence et choisissez dans la liste.")
-
-
 def read_party(args, structure_id: int, offer: parties.Offer, marche_id: int | None) -> Search:
     """The company of the search field: the one chosen (the offer holds it when the structure may see it), or the
     one whose name — or label — is the text typed whole, of the marché chosen if any."""
-    chosen = _int(args.get("party_id"))
+    chosen = number(args.get("party_id"))
     labels = {party_id: party_label(name, role, reference) for party_id, name, role, reference in offer.parties}
     if PARTY_TEXT not in args:
         return Search(labels.get(chosen, ""), chosen if chosen in labels else None)

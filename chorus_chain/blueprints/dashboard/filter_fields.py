@@ -9,9 +9,10 @@ input is its opening written once by WTForms itself around a marker value (its a
 the value typed and the option selected. A field with errors (never on this GET form, which is not validated) goes
 through WTForms as before. tests/integration/test_dashboard.py compares both writers over many states of the form.
 
-The Synthèse's one filter, its marché, is a plain select of the structure's marchés (`marche_options`): hundreds of
-options for a large structure (at a million pieces 180 to 819 for the benchmark's busy accounts), which its template's
-loop wrote at about 1.2 µs each.
+The Synthèse's one filter, its marché, is a plain select of the structure's marchés (`marche_options`) up to
+`parties.OFFER_MAX` of them; beyond, the search field every marché filter writes (`search_fields.html`) — at a
+million pieces the benchmark's busy accounts have 180 to 819 marchés, which the select wrote as options on every
+Synthèse.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from wtforms import SelectField, StringField
 from wtforms.widgets import Input, html_params
 
 from chorus_chain.blueprints.forms import ListSelect
+from chorus_chain.blueprints.search_fields import html as search_html
 
 _MARK = "\x00chorus-value\x00"  # no text typed in a form holds it (the input rules refuse control characters)
 
@@ -88,9 +90,10 @@ def _control(field) -> str:
 
 def filter_field(field, help: str | None = None, search=None) -> Markup:
     """`{{ field(f, help=help) }}` of `_form_macros.html` for a field of the filter form; with `search`
-    (`board_filters.Search`), the marché or company field written as a search field (`search_field`)."""
+    (`search_fields.search.Search`), the marché or company field written as a search field
+    (`search_fields.html.search_field`)."""
     if search is not None:
-        return search_field(field, search)
+        return search_html.search_field(field.id, field.name, field.label.text, search)
     if field.errors or field.type == "BooleanField":
         from flask import get_template_attribute
 
@@ -107,68 +110,7 @@ def _label(field_id: str, text: str) -> str:
 
 def marche_options(marches, chosen: int | None) -> Markup:
     """The options of the Synthèse's marché filter, as `synthese.html`'s loop wrote them: one per (id, reference) of
-    `marches` (`marches.marche_choices`), the chosen marché's marked `selected`. Half the CPU of the loop (819
-    options: 1.0 → 0.5 ms); tests/unit/test_filter_fields.py compares both."""
+    `marches` (`marches.marche_choices`: at most OFFER_MAX of them written), the chosen marché's marked `selected`.
+    Half the CPU of the template's loop; tests/unit/test_filter_fields.py compares both."""
     return Markup("".join(f'<option value="{marche.id}"{" selected" if marche.id == chosen else ""}>'
                           f'{escape(marche.reference)}</option>' for marche in marches))
-
-
-# --- The marché and company filters as search fields (board_filters) -------------------------------------------------
-
-# field name → (the suggestions' endpoint, the text's name, the help, the other fields the suggestions follow)
-_SEARCHES = {
-    "marche_id": ("dashboard.marche_suggestions", "marche",
-                  "Tapez une partie de la référence.", None),
-    "party_id": ("dashboard.party_suggestions", "entreprise",
-                 "Tapez une partie de son nom ou de son marché.", "#board-filters [name='marche_id']"),
-}
-
-
-def search_field(field, search) -> Markup:
-    """A filter of hundreds of choices as an ARIA combobox: a text field whose typing asks the server for a few
-    suggestions (HTMX, `hx-sync` replacing the request in flight, so that an older answer never lands after a newer
-    one; the answer fills the list, never the field typed in), the id chosen in a hidden field beside it, and what
-    the page understood of a text typed by hand (`board_filters`) in a live region. `static/app.js` moves through the
-    suggestions with the arrow keys and chooses with Enter. Without JavaScript the text is sent as typed: the page
-    reads a reference or a name typed whole and says what it understood."""
-    from flask import url_for
-
-    endpoint, text_name, help, follows = _SEARCHES[field.name]
-    field_id = escape(field.id)
-    include = f' hx-include="{escape(follows)}"' if follows else ""
-    value = "" if search.value is None else str(search.value)
-    return Markup(
-        f'\n  <div class="field combobox" data-combobox>\n    <label for="{field_id}-texte">{escape(field.label.text)}'
-        f'</label>\n    <small class="help" id="{field_id}-aide">{escape(help)}</small>\n    '
-        f'<input type="hidden" id="{field_id}-valeur" name="{escape(field.name)}" value="{escape(value)}">\n    '
-        f'<div class="typed"><input type="search" id="{field_id}-texte" name="{text_name}" value="{escape(search.text)}" '
-        f'role="combobox" aria-autocomplete="list" aria-expanded="false" aria-controls="{field_id}-suggestions" '
-        f'aria-describedby="{field_id}-aide {field_id}-compris" autocomplete="off" spellcheck="false" '
-        f'hx-get="{escape(url_for(endpoint))}" hx-trigger="input changed delay:250ms, suggest" '
-        f'hx-target="#{field_id}-suggestions" hx-swap="innerHTML" hx-sync="this:replace" hx-push-url="false"'
-        f'{include}>\n    <ul class="suggestions" id="{field_id}-suggestions" role="listbox" '
-        f'aria-label="{escape(field.label.text)} : suggestions" hidden></ul></div>\n    '
-        f'{understood(field, search)}\n  </div>\n')
-
-
-def understood(field, search, oob: bool = False) -> Markup:
-    """The live region saying what the page understood of a text typed by hand; `oob`: sent with the list (HTMX),
-    out of band, with the id the text was read as (the form sends it next time)."""
-    swap = ' hx-swap-oob="true"' if oob else ""
-    said = Markup(f'<small class="help understood" id="{escape(field.id)}-compris" role="status"{swap}>'
-                  f'{escape(search.said)}</small>')
-    if not oob:
-        return said
-    value = "" if search.value is None else str(search.value)
-    return said + Markup(f'<input type="hidden" id="{escape(field.id)}-valeur" name="{escape(field.name)}" '
-                         f'value="{escape(value)}" hx-swap-oob="true">')
-
-
-def suggestions_html(field_id: str, choices, empty: str) -> Markup:
-    """The suggestions of a search field: (id, label) pairs as the options of its listbox, or `empty` when none."""
-    if not choices:
-        return Markup(f'<li class="none" role="option" aria-disabled="true" aria-selected="false">'
-                      f'{escape(empty)}</li>')
-    return Markup("".join(
-        f'<li role="option" id="{escape(field_id)}-choix-{index}" aria-selected="false" data-value="{value}" '
-        f'data-label="{escape(label)}">{escape(label)}</li>' for index, (value, label) in enumerate(choices)))

@@ -18,6 +18,8 @@ from chorus_chain.blueprints.dashboard import (board_filters, board_fragment, bo
                                               work_actions, work_items)
 from chorus_chain.blueprints.dashboard.forms import BoardFilterForm
 from chorus_chain.blueprints.pieces import display
+from chorus_chain.blueprints.search_fields import html as search_html
+from chorus_chain.blueprints.search_fields import marche as search_marche
 from chorus_chain.blueprints.pieces import views as pieces_views
 from chorus_chain.blueprints.pieces.forms import ListedActionForm, action_form_class
 from chorus_chain.domain import statuses
@@ -37,6 +39,7 @@ bp = tenant_blueprint("dashboard", __name__)
 WORK_PER_PAGE = 20
 BOARD_PER_PAGE = 25
 NOTIFICATIONS_SHOWN = 5
+SYNTHESE_MARCHE = "synthese-marche"  # the id of the Synthèse's marché filter (a select, or a search field's prefix)
 require_piece_right = pieces_views.require_piece_right
 _inline = pieces_views._inline
 
@@ -47,7 +50,8 @@ def dashboard_helpers():
             "action_prefix": action_prefix, "say": tresorerie_rules.say,
             "listed_action_form": work_actions.listed_action_form, "work_item_head": work_items.work_item_head,
             "filter_field": filter_fields.filter_field, "filter_select": filter_fields.select_html,
-            "marche_options": filter_fields.marche_options,
+            "marche_options": filter_fields.marche_options, "search_field": search_html.search_field,
+            "SYNTHESE_MARCHE": SYNTHESE_MARCHE,
             "board_list_rows": board_rows.list_rows, "waiting_table": board_rows.waiting_table,
             "clock_rows": board_rows.clock_rows, "board_sort_link": board_rows.sort_link,
             "overdue_html": overdue_list.overdue_html, "tracker_items": board_rows.tracker_items}
@@ -75,7 +79,11 @@ def _synthese(failed: tuple[int, str, object] | None = None, notice: str | None 
     """The page, or the work list alone for HTMX. `failed`: (piece id, action, form) of an action just refused,
     shown again in its row with what was typed and the errors."""
     allowed, works = pieces_views._works_scope("a_traiter")
-    marche_id = request.values.get("marche_id", type=int)
+    # The marché filter: a select up to OFFER_MAX marchés, a search field beyond (its list's HTMX request reads no
+    # choices: the field's text, when it comes, says it is one).
+    marches = marches_ops.marche_choices(g.structure) if not _inline() else None
+    marche = search_marche.marche_search(request.values, g.structure.id, marches)
+    marche_id = marche.value if marche is not None else request.values.get("marche_id", type=int)
     work = board.work_list(g.structure, works=works, marche_id=marche_id, page=_page_number(),
                            per_page=WORK_PER_PAGE) if allowed else None
     rows = []
@@ -95,10 +103,13 @@ def _synthese(failed: tuple[int, str, object] | None = None, notice: str | None 
         form = failed[2]  # someone acted first: the action is gone from the list, say why
         stale = " ".join(list(form.form_errors) + [e for f in form for e in f.errors]) or None
     context = dict(work=work, rows=rows, allowed=allowed, works=works, now=utcnow(), notice=notice, stale=stale,
-                   marche_id=marche_id, marches=marches_ops.marche_choices(g.structure) if not _inline() else [],
+                   marche_id=marche_id, marches=marches or [], marche_search=marche,
                    overdue_private=_overdue_private() if not _inline() else [])
     if _inline():
-        return render_template("dashboard/_work_list.html", **context), status
+        work_list = Markup(render_template("dashboard/_work_list.html", **context))  # rendered: escaped already
+        if marche is not None:  # what the text typed was read as, out of band (the field is outside the list)
+            work_list += search_html.understood(SYNTHESE_MARCHE, "marche_id", marche, oob=True)
+        return work_list, status
     return render_template("dashboard/synthese.html", **context), status
 
 
@@ -193,7 +204,7 @@ def tableau_de_bord():
         # page says why; the template's fragment failed on the missing counts).
         if not allowed:
             abort(403)
-        said = Markup("").join(filter_fields.understood(field, search, oob=True) for field, search in (
+        said = Markup("").join(search_html.understood(field.id, field.name, search, oob=True) for field, search in (
             (form.marche_id, marche), (form.party_id, party)) if search is not None)
         return _board(context, party_oob=party is None) + said
     if allowed:
@@ -214,13 +225,14 @@ def _board(context: dict, party_oob: bool = False):
 @require_piece_right("consultation")
 def marche_suggestions():
     """The marché filter's suggestions for the text typed (HTMX: the options of its list): the structure's marchés
-    whose reference holds it, as the select offered them. Opened as a page (no JavaScript), the Tableau de bord
-    filtered by the text typed whole."""
+    whose reference holds it, as the select offered them — for every page's marché filter (the Tableau de bord, the
+    Synthèse, the pieces' lists: `search_fields.html.SEARCHES`). Opened as a page (no JavaScript), the Tableau de
+    bord filtered by the text typed whole."""
     text = request.args.get(board_filters.MARCHE_TEXT, "").strip()
     if not _inline():
         return redirect(url_for("dashboard.tableau_de_bord", **{board_filters.MARCHE_TEXT: text}), 303)
     found = filter_lookups.marches_matching(g.structure.id, text)
-    return filter_fields.suggestions_html("marche_id", found, "Aucun de vos marchés ne correspond.")
+    return search_html.suggestions_html("marche_id", found, "Aucun de vos marchés ne correspond.")
 
 
 @bp.get("/tableau-de-bord/filtres/entreprises")
@@ -235,7 +247,7 @@ def party_suggestions():
         return redirect(url_for("dashboard.tableau_de_bord", marche_id=marche_id,
                                 **{board_filters.PARTY_TEXT: text}), 303)
     found = filter_lookups.companies_matching(g.structure.id, text, marche_id)
-    return filter_fields.suggestions_html(
+    return search_html.suggestions_html(
         "party_id", [(row[0], board_filters.party_label(*row[1:])) for row in found],
         "Aucune entreprise ne correspond.")
 

@@ -19,11 +19,14 @@ from functools import wraps
 
 from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 
 from chorus_chain import access as tenant_access
 from chorus_chain.blueprints.pieces import display
 from chorus_chain.blueprints.pieces.forms import ButtonForm, DraftForm, FilterForm, action_form_class
+from chorus_chain.blueprints.search_fields import html as search_html
+from chorus_chain.blueprints.search_fields import marche as search_marche
 from chorus_chain.domain import piece_documents, statuses
 from chorus_chain.domain.cadres import CADRES
 from chorus_chain.graph import ROLE_LABELS
@@ -57,7 +60,8 @@ USER_ACTIONS = frozenset(T.ALL_ACTIONS) - {T.Action.DEPOSIT}
 
 @bp.context_processor
 def piece_helpers():
-    return {**display.template_helpers(), "BOX_TITLES": BOX_TITLES, "BOX_ENDPOINTS": BOX_ENDPOINTS}
+    return {**display.template_helpers(), "BOX_TITLES": BOX_TITLES, "BOX_ENDPOINTS": BOX_ENDPOINTS,
+            "search_field": search_html.search_field}
 
 
 def require_piece_right(level: str):
@@ -147,7 +151,13 @@ def _works_scope(box: str) -> tuple[bool, bool | None]:
 
 def _box(box: str):
     now = utcnow()
-    form = FilterForm(formdata=request.args).set_choices(marches_ops.marche_choices(g.structure))
+    # The marché filter: a select up to OFFER_MAX marchés, a search field beyond (search_fields.marche); the list's
+    # HTMX request reads no choices (the form is not sent with it): the field's text, when it comes, says it is one.
+    marches = marches_ops.marche_choices(g.structure) if not _inline() else None
+    marche = search_marche.marche_search(request.args, g.structure.id, marches)
+    form = FilterForm(formdata=request.args).set_choices([] if marche is not None or marches is None else marches)
+    if marche is not None:
+        form.marche_id.data = "" if marche.value is None else str(marche.value)
     form.set_url(url_for(BOX_ENDPOINTS[box]))
     allowed, works = _works_scope(box)
     page_number = max(request.args.get("page", 1, type=int) or 1, 1)
@@ -157,10 +167,18 @@ def _box(box: str):
                               status=form.status_filter(), cadre=form.cadre_filter(), works=works,
                               number=form.number.data or None, page=page_number, per_page=PER_PAGE)
     rows = list(page.items) if page else []
-    context = dict(box=box, form=form, page=page, rows=rows, now=now, allowed=allowed, works=works,
-                   query={k: v for k, v in request.args.items() if k in FILTERS and v})
+    query = {k: v for k, v in request.args.items() if k in FILTERS and v}
+    if marche is not None:  # the links carry what the text was read as
+        query.pop("marche_id", None)
+        if marche.value is not None:
+            query["marche_id"] = str(marche.value)
+    context = dict(box=box, form=form, page=page, rows=rows, now=now, allowed=allowed, works=works, query=query,
+                   marche_search=marche)
     if _inline():
-        return render_template("pieces/_list.html", **context)
+        listed = Markup(render_template("pieces/_list.html", **context))  # rendered: escaped already
+        if marche is not None:  # what the text typed was read as, out of band (the field is outside the list)
+            listed += search_html.understood(form.marche_id.id, form.marche_id.name, marche, oob=True)
+        return listed
     return render_template("pieces/list.html", **context)
 
 

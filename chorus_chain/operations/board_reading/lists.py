@@ -6,7 +6,6 @@
   statement (a branch per panel: its first keys, its count capped at `counts.CAP`);
 - `board_page`: the Tableau de bord's list on one sort, keyset-paginated (`cursor`): each sort has its index
   (structure, sort value, piece id), read forwards or backwards from the last row seen;
-- `own_sent`: the structure's own deposited pieces, newest first (the sous-traitant's payment tracker);
 - `clock_page`: the open clocks of a panel (`board.rows.CLOCK_PANELS`: payments, corrections), earliest due first,
   with their count capped at `counts.CAP` (« plus de »).
 
@@ -24,12 +23,11 @@ from functools import lru_cache
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Integer, and_, bindparam, func, literal, select, tuple_, true, union_all
+from sqlalchemy import Integer, and_, bindparam, literal, select, tuple_, true, union_all
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.util import ClauseAdapter
 
 from chorus_chain import access, plan_cache
-from chorus_chain.domain.statuses import Status
 from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, Marche, Piece
 from chorus_chain.models.board import BoardRow
@@ -414,41 +412,6 @@ def _page_statement(structure_id, conditions: list, sort_key: str, descending: b
             .select_from(keys)
             .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
             .join(Piece, Piece.id == keys.c.piece_id).order_by(*in_order(keys.c.sort_value, keys.c.piece_id)))
-
-
-def own_sent(structure_id: int, works: bool | None, limit: int) -> list[tuple[Piece, Marche, NextClock | None]]:
-    """The structure's own deposited pieces, newest first, with their marché and their next clock as the board row
-    keeps it (the payment tracker): the index `ix_board_row_emitted` (emitter, structure, deposit) read backwards,
-    `limit` rows — the clocks with them, not by a query of their own on `deadline`.
-
-    In two steps, as the list's pages (`board_page`): the keys first, from the index alone, then the rows by primary
-    key. In one statement PostgreSQL misestimated the rows (the RLS policy repeats the structure's equality) and
-    sorted all of the structure's own pieces — 55 000 rows, 378 ms, for the sous-traitant at 100 000 pieces. The
-    emitter is named as a constant: a partial index on `structure_id = emitter_structure_id` went unused, the
-    planner having rewritten both sides of that equality to the constant."""
-    params = {"structure_id": structure_id} if works is None else {"structure_id": structure_id, "works": works}
-    return [(piece, marche, NextClock(next_kind, next_due) if next_due is not None else None)
-            for piece, marche, next_kind, next_due
-            in db.session.execute(_own_sent_statement(works is not None, limit), params)]
-
-
-@lru_cache(maxsize=8)
-def _own_sent_statement(by_works: bool, limit: int):
-    """`own_sent`'s statement, the structure (and the member's `works`) bound: built once per process."""
-    structure_id = bindparam("structure_id")
-    conditions = [BoardRow.emitter_structure_id == structure_id, BoardRow.structure_id == structure_id,
-                  BoardRow.deposited_at.is_not(None)]  # deposited: not a draft (a draft has no deposit instant)
-    if by_works:
-        conditions.append(BoardRow.works == bindparam("works"))
-    keys = (select(BoardRow.piece_id.label("piece_id"), BoardRow.deposited_at.label("deposited_at"))
-            .where(*conditions).order_by(BoardRow.deposited_at.desc(), BoardRow.piece_id.desc()).limit(limit)
-            .subquery("own_keys"))
-    shown = SHOWN
-    return access.built_once(
-        select(Piece, Marche, shown.next_kind, shown.next_due).select_from(keys)
-        .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
-        .join(Piece, Piece.id == keys.c.piece_id).join(Marche, Marche.id == Piece.marche_id)
-        .order_by(keys.c.deposited_at.desc(), keys.c.piece_id.desc()))
 
 
 def clock_page(structure_id: int, panel: str, works: bool | None, limit: int):

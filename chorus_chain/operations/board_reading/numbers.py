@@ -6,8 +6,15 @@ which the project's databases are created (tests/faults/harness.py: `--locale=C.
 The range, not LIKE alone: under row-level security PostgreSQL runs a condition inside an index only when its
 operator is leakproof (it could otherwise leak other tenants' rows through an error), before the policy's own
 condition. The comparisons of text (`>=`, `<`) are leakproof; LIKE is not, nor are the trigram operators. The LIKE
-stays as well, so that no row outside the prefix is ever returned; a database created in a linguistic collation
-(where « ST-20 » may sort outside [« ST-2 », « ST-3 »)) could miss rows: create it in C.UTF-8, as the tests do.
+stays as well, so that no row outside the prefix is ever returned.
+
+A database created in a linguistic collation (fr_FR.UTF-8, en_US.UTF-8, an ICU locale) sorts « : » before the
+digits: « F9-001 » falls above « F: », outside the range of « F9 », and was missed. There the range is compared
+`COLLATE "C"` (`code_points=False`, as `board_reading.collation` finds the column): every number starting with the
+prefix is in it again. The comparisons stay leakproof (the same functions, another collation), but the index, built
+in the column's collation, no longer serves the range: it narrows the structure, and the range and the LIKE filter its
+rows. A deployment in such a collation that searches numbers in large structures wants an index of
+(structure_id, number_key COLLATE "C") — a migration, not made here (the project's databases are C.UTF-8).
 Pure: no database, no Flask.
 """
 from __future__ import annotations
@@ -29,13 +36,19 @@ def successor(prefix: str) -> str | None:
     return prefix[:-1] + chr(following)
 
 
-def starting_with(column, prefix: str):
+def _ordered(column, code_points: bool):
+    """`column` as the range compares it: as it is when its collation sorts by code point, else `COLLATE "C"`."""
+    return column if code_points else column.collate("C")
+
+
+def starting_with(column, prefix: str, code_points: bool = True):
     """`column` starts with `prefix`: a range of it (an index range under row-level security) and the LIKE that
-    makes it exact."""
-    bounds = [column >= prefix]
+    makes it exact. `code_points`: whether the column's collation sorts by code point (see the module)."""
+    ordered = _ordered(column, code_points)
+    bounds = [ordered >= prefix]
     above = successor(prefix)
     if above is not None:
-        bounds.append(column < above)
+        bounds.append(ordered < above)
     return and_(*bounds, column.startswith(prefix, autoescape=True))
 
 
@@ -48,12 +61,14 @@ def escaped(prefix: str) -> str:
     return prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
-def bound_starting_with(column, bounded_above: bool):
+def bound_starting_with(column, bounded_above: bool, code_points: bool = True):
     """`starting_with` with the prefix's values bound at execution (`prefix_params`), for a statement built once per
-    process: the same SQL, one shape with the range's upper bound and one without (a prefix with no successor)."""
-    bounds = [column >= bindparam(NUMBER_FROM)]
+    process: the same SQL, one shape with the range's upper bound and one without (a prefix with no successor), each
+    in the column's collation or `COLLATE "C"` (`code_points`, see the module)."""
+    ordered = _ordered(column, code_points)
+    bounds = [ordered >= bindparam(NUMBER_FROM)]
     if bounded_above:
-        bounds.append(column < bindparam(NUMBER_TO))
+        bounds.append(ordered < bindparam(NUMBER_TO))
     return and_(*bounds, column.startswith(bindparam(NUMBER_LIKE), escape="/"))
 
 
