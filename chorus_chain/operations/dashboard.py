@@ -25,7 +25,7 @@ from decimal import Decimal
 from functools import cache, lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import Integer, bindparam, case, func, select
 
 from chorus_chain import access
 from chorus_chain.domain import deadlines as clocks
@@ -45,7 +45,7 @@ from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import pieces_actions
 from chorus_chain.operations.board_reading import collation, counts, lists, marches, numbers, parties
 from chorus_chain.operations.board_reading import overview as overview_sums
-from chorus_chain.operations.board_reading.planning import opaque_limit
+from chorus_chain.operations.board_reading.planning import any_of, opaque_limit
 from chorus_chain.operations.decompte_general import reading as dg_reading
 from chorus_chain.operations.etat_pieces import reading as etat_reading
 from chorus_chain.operations.interets import reading as interets_reading
@@ -109,46 +109,32 @@ class MarcheChoice(NamedTuple):
 
 @dataclass(frozen=True)
 class OwnParties:
-    """The structure's confirmed rows of parties, as the Tableau de bord reads them once: the parts it plays (each
-    with its marché ids), its parties' ids (« Montants par entreprise » probes the parties under each of them:
-    `parties.money_lines`) and its marchés by reference (the marché filter's choices, as `marches.marche_choices`
-    gives them: the same rows)."""
+    """What the Tableau de bord reads of the structure's confirmed rows of parties, once (`parties.OwnRead`): the
+    parts it plays, and its marchés by reference — the marché filter's choices, at most `parties.OFFER_MAX + 1`
+    (beyond OFFER_MAX the filter is a search field, `blueprints.dashboard.board_filters`). Nothing in it grows with
+    the structure's history: a panel that needs the structure's parties or marchés reads them in its own statement,
+    through the structure (« Montants par entreprise »: `parties.money_lines`; the MOE's états: `etats_by_marche`;
+    the tracker's lines: its état's payee, `tracker.reading`)."""
 
-    parts: dict[str, list[int]]
-    party_ids: list[int]
+    parts: frozenset[str]
     marches: list[MarcheChoice]
 
 
-@cache
-def _own_statement():
-    """`parties.own_rows` by marché reference (the filter's order: the database's collation, not Python's), the
-    structure bound: built once per process (`access.built_once`)."""
-    rows = parties.own_rows(bindparam("structure_id")).subquery("own")
-    return access.built_once(select(rows).order_by(rows.c.reference, rows.c.id))
-
-
 def own_parties(structure: Structure) -> OwnParties:
-    """What the Tableau de bord reads of the structure's own parties (`parties.own_rows`): its panels' parts, its
-    parties' ids and its marché filter's choices. One query; none on the page, which reads them with its filter's
-    companies (`filter_reads`)."""
-    return _own_parties_of(db.session.execute(_own_statement(), {"structure_id": structure.id}))
+    """What the Tableau de bord reads of the structure's own parties (`parties.own_read`): its panels' parts and its
+    marché filter's choices. One query; none on the page, which reads them with its filter's companies
+    (`filter_reads`)."""
+    return _own_parties_of(parties.own_read(structure.id))
 
 
-def _own_parties_of(rows) -> OwnParties:
-    """`OwnParties` of the own rows (role, marché, party, reference) in the order of the marchés' references."""
-    found: dict[str, list[int]] = defaultdict(list)
-    own, references = [], {}
-    for role, marche_id, party_id, reference in rows:
-        own.append(party_id)
-        references[marche_id] = reference
-        part = _PARTS_OF_ROLE.get(role)
-        if part and marche_id not in found[part]:
-            found[part].append(marche_id)
-    return OwnParties(dict(found), sorted(own), [MarcheChoice(*item) for item in references.items()])
+def _own_parties_of(read: parties.OwnRead) -> OwnParties:
+    """`OwnParties` of the roles and marchés read (`parties.OwnRead`)."""
+    return OwnParties(frozenset(_PARTS_OF_ROLE[role] for role in read.roles if role in _PARTS_OF_ROLE),
+                      [MarcheChoice(*item) for item in read.marches])
 
 
-def parts_of(structure: Structure) -> dict[str, list[int]]:
-    """The parts the structure plays on its marchés (confirmed rows), each with its marché ids: one query."""
+def parts_of(structure: Structure) -> frozenset[str]:
+    """The parts the structure plays on its marchés (confirmed rows): one query."""
     return own_parties(structure).parts
 
 
@@ -529,15 +515,12 @@ def _tacit_statement(by_works: bool, limit: int):
 SubcontractorLine = parties.MoneyLine
 
 
-def subcontractors(structure: Structure, limit: int | None = None,
-                   own: list[int] | None = None) -> parties.MoneyPanel:
+def subcontractors(structure: Structure, limit: int | None = None) -> parties.MoneyPanel:
     """« Montants par entreprise »: the parties working under the structure's, the `limit` to look at first (a DC4
     ceiling passed or in sight, then the most validated and not yet paid) and the others summed; the whole list is
-    `subcontractor_page`. Sums of the engine's figures from the rollups: one query (and one for the structure's
-    own parties when `own`, their ids, was not read already: `panels` reads them with its parts)."""
-    if own is None:
-        own = own_parties(structure).party_ids
-    return parties.money_lines(structure.id, parties.PANEL_LINES if limit is None else limit, own)
+    `subcontractor_page`. Sums of the engine's figures from the rollups: one query, the structure's parties read in
+    it (`parties.money_lines`)."""
+    return parties.money_lines(structure.id, parties.PANEL_LINES if limit is None else limit)
 
 
 def subcontractor_page(structure: Structure, *, after: str | None = None, before: str | None = None,
@@ -591,12 +574,11 @@ class TrackedPiece:
 
 
 def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL_SIZE,
-                    now: datetime | None = None, own: list[int] | None = None) -> list[TrackedPiece]:
+                    now: datetime | None = None) -> list[TrackedPiece]:
     """The structure's own sent pieces, newest first, each with how far its money came (the milestones of its route,
     with dates and amounts from its events), who it waits on now and when its money is expected (the Trésorerie's
     forecast): two queries (the pieces with all they show, their events: `operations.tracker.reading`), the
-    Trésorerie's habits when they are not kept, and the lines of the validated états carrying them. `own`: the ids
-    of the structure's confirmed parties when the page read them (`own_parties`)."""
+    Trésorerie's habits when they are not kept, and the lines of the validated états carrying them."""
     day = today(now or datetime.now(timezone.utc))
     rows = tracker_reading.sent(structure.id, works, limit, day)
     if not rows:
@@ -609,7 +591,7 @@ def payment_tracker(structure: Structure, works: bool | None, limit: int = PANEL
         names.update(row.names)
     tracked = [TrackedPiece(row.piece, row.marche.reference, _steps(row.piece.route_steps, events[row.piece.id]),
                             names, row.next_clock) for row in rows]
-    tracked = _with_etat_lines(tracked, structure, own, {row.piece.id: row.etat for row in rows if row.etat})
+    tracked = _with_etat_lines(tracked, {row.piece.id: row.etat for row in rows if row.etat})
     # The days the pieces entered their stages, from the events read above (those of the Trésorerie's sample).
     sampled = {row.piece.id for row in rows if row.in_history}
     entered = tresorerie.last_entered((e.piece_id, e.to_status, e.at) for piece_id in sampled
@@ -655,20 +637,15 @@ def _steps(route: tuple[str, ...], events) -> list[Step]:
     return steps
 
 
-def _with_etat_lines(tracked: list[TrackedPiece], structure: Structure, own: list[int] | None,
+def _with_etat_lines(tracked: list[TrackedPiece],
                      carried: dict[int, tracker_reading.CarryingEtat]) -> list[TrackedPiece]:
     """Each projet de décompte with the état that carries it (`carried`: piece id → the issued état, read with the
     pieces) and, once validated, its line (amount due, paid, interest if late) — only a line paid to one of this
-    structure's confirmed parties (`own`: their ids, when read already): a neighbour's line is never shown (two
-    queries when some état is validated, and the structure's parties unless given)."""
+    structure's confirmed parties (`CarryingEtat.payee_is_own`, read with the pieces): a neighbour's line is never
+    shown (two queries when such an état is validated)."""
     if not carried:
         return tracked
-    wanted = {(etat.id, etat.payee_party_id) for etat in carried.values() if etat.validated_at}
-    if wanted:
-        if own is None:
-            own = own_parties(structure).party_ids
-        mine = set(own)
-        wanted = {(etat_id, payee) for etat_id, payee in wanted if payee in mine}
+    wanted = {(etat.id, etat.payee_party_id) for etat in carried.values() if etat.validated_at and etat.payee_is_own}
     lines = {}
     if wanted:
         rows = list(db.session.scalars(select(PayableLine).where(
@@ -699,26 +676,30 @@ class DraftEtats:
     last_issued: int | None
 
 
-def etats_by_marche(marche_ids: list[int], limit: int = PANEL_SIZE) -> tuple[list[DraftEtats], int]:
-    """The MOE's marchés (`marche_ids`) where an état d'acompte is being prepared (a draft), by reference, at most
-    `limit`, with the number of the last one issued; and how many such marchés there are (one query).
+def etats_by_marche(structure_id: int, limit: int = PANEL_SIZE) -> tuple[list[DraftEtats], int]:
+    """The marchés where the structure is maître d'œuvre and an état d'acompte is being prepared (a draft), by
+    reference, at most `limit`, with the number of the last one issued; and how many such marchés there are (one
+    query).
 
     Only the marchés with a draft: the panel listed every marché of the MOE (1 200 at a million pieces, each with
     « 0 » and « — » mostly) from all of their états. The drafts are read through the partial index of the drafts
-    (`ix_etat_acompte_draft`, migration 0037): a probe per marché finding its drafts, not its history of états;
-    the last issued number only for the marchés shown (the (marché, number) index, read backwards)."""
-    if not marche_ids:
-        return [], 0
-    rows = db.session.execute(_etats_statement(limit), {"marche_ids": sorted(set(marche_ids))}).all()
+    (`ix_etat_acompte_draft`, migration 0037): a probe per marché of the MOE finding its drafts, not its history of
+    états; the last issued number only for the marchés shown (the (marché, number) index, read backwards). The MOE's
+    marchés are read in the statement, as one array (`planning.any_of`): passed in, they were an expanding parameter
+    of a thousand ids at a million pieces."""
+    rows = db.session.execute(_etats_statement(limit), {"structure_id": structure_id}).all()
     return [DraftEtats(*row[:4]) for row in rows], (int(rows[0][4]) if rows else 0)
 
 
 @lru_cache(maxsize=4)
 def _etats_statement(limit: int):
-    """`etats_by_marche`'s statement, the marchés an expanding bound parameter: built once per process
-    (`access.built_once`; its subqueries and window were built on every MOE's Tableau de bord)."""
+    """`etats_by_marche`'s statement, the structure bound: built once per process (`access.built_once`; its
+    subqueries and window were built on every MOE's Tableau de bord)."""
+    moe_marches = select(MarcheParty.marche_id).where(
+        MarcheParty.structure_id == bindparam("structure_id", type_=Integer), MarcheParty.status == "confirmed",
+        MarcheParty.role == Role.MOE)
     drafts = (select(EtatAcompte.marche_id.label("marche_id"), func.count().label("drafts"))
-              .where(EtatAcompte.status == "draft", EtatAcompte.marche_id.in_(bindparam("marche_ids", expanding=True)))
+              .where(EtatAcompte.status == "draft", any_of(EtatAcompte.marche_id, moe_marches))
               .group_by(EtatAcompte.marche_id).subquery("drafts"))
     shown = (select(drafts.c.marche_id, Marche.reference, drafts.c.drafts, func.count().over().label("total"))
              .join(Marche, Marche.id == drafts.c.marche_id).order_by(Marche.reference, Marche.id).limit(limit)
@@ -813,7 +794,7 @@ def with_interest(rows: list[ClockRow], now: datetime) -> list[ClockRow]:
 class Panels:
     """What the Tableau de bord shows for each part the structure plays (only the parts it plays are filled)."""
 
-    parts: dict[str, list[int]]
+    parts: frozenset[str]
     validations: PiecePage | None = None
     tacit: list[TacitRow] = field(default_factory=list)
     subcontractors: parties.MoneyPanel | None = None
@@ -848,8 +829,7 @@ def panels(structure: Structure, works: bool | None, now: datetime, own: OwnPart
     another). A fixed number of queries per part, the waiting panels of every part read together
     (`lists.waiting_panels`: one statement for all of them): at most about twenty for a structure playing every
     part. `own`: the structure's parties when the page read them already (`own_parties`: its marché filter)."""
-    own_read = own_parties(structure) if own is None else own
-    parts, own = own_read.parts, own_read.party_ids
+    parts = (own_parties(structure) if own is None else own).parts
     found = Panels(parts)
     wanted = {name: statuses for part, panel_statuses in WAITING_PANELS.items() if part in parts
               for name, statuses in panel_statuses}
@@ -857,16 +837,16 @@ def panels(structure: Structure, works: bool | None, now: datetime, own: OwnPart
     if PART_HOLDER in parts:
         found.validations = waiting["validations"]
         found.tacit = tacit_validations(structure, works)
-        found.subcontractors = subcontractors(structure, own=own)
+        found.subcontractors = subcontractors(structure)
     if PART_SOUS_TRAITANT in parts:
-        found.tracker = payment_tracker(structure, works, now=now, own=own)
+        found.tracker = payment_tracker(structure, works, now=now)
     if PART_HOLDER in parts or PART_SOUS_TRAITANT in parts:
         found.interest_owed, found.interest_owed_total, found.interest_owed_more_than = interets_reading.unpaid_for(
             structure, interets_reading.OWED, works, PANEL_SIZE)
     if PART_MOE in parts:
         found.moe_to_take = waiting["moe_to_take"]
         found.moe_to_issue = waiting["moe_to_issue"]
-        found.etats, found.etats_total = etats_by_marche(parts[PART_MOE], PANEL_SIZE)
+        found.etats, found.etats_total = etats_by_marche(structure.id, PANEL_SIZE)
     if PART_HOLDER in parts or PART_MOE in parts:
         # The MOE's corrections the titulaire may still contest: the MOE sees whom it waits on, the holder what
         # it has left to answer.

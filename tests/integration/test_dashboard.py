@@ -10,15 +10,17 @@ from __future__ import annotations
 import html
 import re
 from html.parser import HTMLParser
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from sqlalchemy import select
 
 from chorus_chain.extensions import db
-from chorus_chain.models import Piece
+from chorus_chain.models import Marche, MarcheParty, Piece
 from chorus_chain.models.base import utcnow
+from chorus_chain.operations import dashboard
+from chorus_chain.operations.board_reading import parties
 from chorus_chain.operations.marches import today as paris_day
 from tests.integration import pieces_world as pw
 from tests.integration.db_counts import statements_of
@@ -546,7 +548,6 @@ def _sweep(app, now) -> None:
 def test_the_work_lists_actions_are_each_pieces_own_with_the_facts_read_with_its_rows(app, w):
     """The Synthèse reads with its rows whether an état carries each piece and whether the titulaire referred it to
     the MOA (synthese.reading): the actions it offers are those each piece's own queries would give."""
-    from chorus_chain.operations import dashboard
     from chorus_chain.operations import pieces as ops
 
     _pieces(app, w, 0, 3)
@@ -604,3 +605,101 @@ def test_the_tableau_de_bord_runs_no_more_statements_than_counted(app, w):
         counted, {key: [" ".join(s.split())[:80] for s in found[key]] for key in counted
                   if counted[key] > BOARD_STATEMENTS[key]})
     print("Tableau de bord statements per account:", counted)
+
+
+def _history(app, w, count: int) -> None:
+    """`count` more marchés of the world's MOA, long finished: the mandataire holds each, the Plâtrerie (st1) works
+    under it, the Atelier is its maître d'œuvre — a structure's history, which its Tableau de bord must not read
+    whole."""
+    with app.app_context():
+        for n in range(count):
+            marche = Marche(reference=f"HIST-{n:03d}", objet="Travaux terminés", kind="travaux",
+                            moa_service_code="TECH", engagement_number=f"EJ-H-{n}", paying_service_code="FIN",
+                            montant_ht=Decimal("100000.00"), tva_rate=Decimal("20.00"), dgp_days=30, moe_days=7,
+                            groupement="conjoint", created_by_id=w.moa.structure_id)
+            db.session.add(marche)
+            db.session.flush()
+            holder = MarcheParty(marche_id=marche.id, structure_id=w.mandataire.structure_id,
+                                 siret=w.mandataire.siret, name=w.mandataire.name, role="mandataire",
+                                 montant_ttc=Decimal("100000.00"), status="confirmed")
+            db.session.add_all([holder, MarcheParty(marche_id=marche.id, structure_id=w.moe.structure_id,
+                                                    siret=w.moe.siret, name=w.moe.name, role="moe",
+                                                    status="confirmed")])
+            db.session.flush()
+            db.session.add(MarcheParty(marche_id=marche.id, structure_id=w.st1.structure_id, siret=w.st1.siret,
+                                       name=w.st1.name, role="sous_traitant", parent_id=holder.id,
+                                       montant_ttc=Decimal("10000.00"), status="confirmed", dc4_status="accepted",
+                                       accepted_on=date(2026, 1, 15)))
+        db.session.commit()
+
+
+def _parameters_of(app, client, url: str) -> list[tuple[int, str]]:
+    """(bound parameters, statement) of each SQL statement one GET of `url` runs (it must answer 200)."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    seen: list[tuple[int, str]] = []
+
+    def record(conn, cursor, statement, parameters, *args):
+        count = len(parameters) if isinstance(parameters, (dict, list, tuple)) else 0
+        seen.append((count, " ".join(statement.split())[:100]))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = client.get(url)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 200, response.status_code
+    return seen
+
+
+# No statement of a Tableau de bord binds more values than this, whatever the structure's history: its parties, its
+# marchés, its sous-traitants are read through the structure in the statement that needs them, never passed back as
+# a list of ids (an expanding IN of hundreds of parameters at a million pieces: « Montants par entreprise », the
+# MOE's états, the tracker's lines). The largest today: the tracker's events (the milestones' actions, and the ids of
+# the pieces it shows: at most PANEL_SIZE), 37.
+MOST_PARAMETERS = 40
+
+
+def test_no_statement_of_the_tableau_de_bord_grows_with_the_structures_marches(app, w):
+    """A titulaire, a sous-traitant and a maître d'œuvre that worked on 60 more marchés: each statement of their
+    Tableau de bord binds as many values as before that history, and no more than MOST_PARAMETERS; the page still
+    tells their parts and sums what is under them."""
+    _pieces(app, w, 0, 3)
+    accounts = (w.mandataire, w.st1, w.moe, w.moa)
+    clients = {who.key: client_for(app, who) for who in accounts}
+
+    def largest() -> dict[str, tuple[int, str]]:
+        found = {}
+        for who in accounts:
+            url = f"/s/{who.siret}/tableau-de-bord"
+            _parameters_of(app, clients[who.key], url)  # warm-up: what a process reads once is not the page's
+            found[who.key] = max(_parameters_of(app, clients[who.key], url))
+        return found
+
+    def companies() -> int:
+        page = text(clients[w.mandataire.key].get(f"/s/{w.mandataire.siret}/tableau-de-bord"))
+        assert 'data-testid="panel-holder"' in page
+        return int(re.search(r"Toutes les entreprises \((\d+)\)", page).group(1))
+
+    before, under = largest(), companies()
+    _history(app, w, 60)
+    after = largest()
+    assert {key: count for key, (count, _) in after.items()} == {key: count for key, (count, _) in before.items()}, (
+        before, after)
+    assert all(count <= MOST_PARAMETERS for count, _ in after.values()), after
+    # The history is there, read through the structure: the titulaire's sous-traitant on 60 more marchés, the
+    # marché filter a search field beyond OFFER_MAX marchés.
+    assert companies() == under + 60
+    assert 'name="marche"' in text(clients[w.mandataire.key].get(f"/s/{w.mandataire.siret}/tableau-de-bord"))
+    with pw.acting(app, w.mandataire) as (_, structure):
+        assert len(dashboard.own_parties(structure).marches) == parties.OFFER_MAX + 1  # read no further
+        last = db.session.scalar(select(Marche.id).where(Marche.reference == "HIST-059"))
+    # A marché beyond those read, chosen (a bookmark): the search field names it.
+    chosen = text(clients[w.mandataire.key].get(f"/s/{w.mandataire.siret}/tableau-de-bord?marche_id={last}"))
+    assert 'value="HIST-059"' in chosen and f'name="marche_id" value="{last}"' in chosen
+    st1 = text(clients[w.st1.key].get(f"/s/{w.st1.siret}/tableau-de-bord"))
+    assert 'data-testid="panel-sous-traitant"' in st1 and 'name="marche"' in st1
+    moe = text(clients[w.moe.key].get(f"/s/{w.moe.siret}/tableau-de-bord"))
+    assert 'data-testid="panel-moe"' in moe and 'data-testid="etats-none"' in moe

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import case, func, select
 
 from chorus_chain.extensions import db
-from chorus_chain.models import Marche
+from chorus_chain.models import Marche, MarcheParty
 from chorus_chain.models.money import EtatAcompte
 from chorus_chain.operations import dashboard
 from tests.integration.etat_pieces_world import at, correct_st1, issue, month_of_may, open_etat, validate
@@ -25,9 +25,11 @@ def old_etats_by_marche(marche_ids):
 
 def same_as_before(app, w) -> list[tuple]:
     with acting(app, w.moe) as (_, structure):
-        marches = dashboard.parts_of(structure)[dashboard.PART_MOE]
-        expected = [row for row in old_etats_by_marche(marches) if row[2] > 0]
-        rows, total = dashboard.etats_by_marche(marches)
+        assert dashboard.PART_MOE in dashboard.parts_of(structure)
+        marches = db.session.scalars(select(MarcheParty.marche_id).where(
+            MarcheParty.structure_id == structure.id, MarcheParty.status == "confirmed", MarcheParty.role == "moe"))
+        expected = [row for row in old_etats_by_marche(list(marches)) if row[2] > 0]
+        rows, total = dashboard.etats_by_marche(structure.id)
         assert [(r.marche_id, r.reference, r.drafts, r.last_issued) for r in rows] == expected
         assert total == len(expected)
         return expected

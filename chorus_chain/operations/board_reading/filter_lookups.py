@@ -3,7 +3,7 @@
 field holds (its id) and the one marché or company a text typed whole names.
 
 Each read takes its rows from the same places as the selects' offer (`parties.offer_and_own`): the marchés of the
-structure's own confirmed parties (`parties.own_rows`), and the companies whose pieces it sees (its rows of
+structure's own confirmed parties (`parties.own_branches`), and the companies whose pieces it sees (its rows of
 `board_party_count`) with its own contractor parties. Every query names the structure (the read model's row-level
 security is the same equality) and runs under the tenant's access criteria. Bounded by the structure's marchés and
 companies, cut at `limit`."""

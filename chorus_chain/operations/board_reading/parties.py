@@ -1,6 +1,9 @@
 """The companies the Tableau de bord names, read from the companies' rollup (`board_party_count`: one row per
 company whose pieces the structure sees, after compaction), each read bounded by what the page shows:
 
+- `offer_and_own`: with the companies, what the page reads of the structure's own parties — the parts it plays (its
+  roles, grouped: a handful of rows) and the marché filter's choices (its marchés, cut at `OFFER_MAX + 1`: beyond,
+  the filter is a search field) —, never one row per party of its history (`OwnRead`);
 - `offer`: the companies the « Entreprise émettrice » filter offers — the structure's own parties and the parties whose
   pieces it sees (its rollup's rows). A maître d'œuvre of hundreds of marchés sees thousands of companies: the filter
   offers them all only up to `OFFER_MAX` (read as the first `OFFER_MAX + 1` (marché, party) groups of the rollup's
@@ -20,6 +23,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from sqlalchemy import Integer, and_, bindparam, case, distinct, func, literal, null, select, true, union_all
+from sqlalchemy.orm import aliased
 
 from chorus_chain import access, plan_cache
 from chorus_chain.extensions import db
@@ -27,7 +31,7 @@ from chorus_chain.graph import Role
 from chorus_chain.models import Marche, MarcheParty
 from chorus_chain.models.board import BoardPartyCount
 from chorus_chain.operations.board_reading import keyset
-from chorus_chain.operations.board_reading.planning import opaque_limit
+from chorus_chain.operations.board_reading.planning import any_of, opaque_limit
 
 ZERO = Decimal("0.00")
 # The « Entreprise émettrice » filter offers every company the structure sees as a select up to this many (beyond, a
@@ -80,13 +84,60 @@ def _named(party_ids) -> list[tuple[int, str, str, str]]:
         .order_by(Marche.reference, MarcheParty.name, MarcheParty.id))]
 
 
-def own_rows(structure_id):
-    """The structure's confirmed rows of parties, every role, with their marché's reference: (role, marché, party,
-    reference). `dashboard.own_parties` makes the panels' parts and the marché filter's choices of them."""
-    return (select(MarcheParty.role.label("role"), MarcheParty.marche_id.label("marche_id"),
-                   MarcheParty.id.label("id"), Marche.reference.label("reference"))
-            .join(Marche, Marche.id == MarcheParty.marche_id)
-            .where(MarcheParty.structure_id == structure_id, MarcheParty.status == "confirmed"))
+@dataclass(frozen=True)
+class OwnRead:
+    """What the Tableau de bord reads of the structure's own confirmed parties: the roles it plays (each once) and its
+    marchés, (id, reference) by reference — at most `OFFER_MAX + 1` of them: beyond OFFER_MAX the marché filter is a
+    search field, which reads what is typed (`filter_lookups`), so which ones were read does not matter."""
+
+    roles: list[str]
+    marches: list[tuple[int, str]]
+
+
+def own_branches(structure_id, cut):
+    """The own rows as branches of a UNION ALL, each of the columns (kind, offered, id, name, role, marche_id,
+    reference): the structure's roles (`kind` "role", grouped: a row per role, not per party) and its marchés (`kind`
+    "marche", `id` the marché's, cut at `cut` — OFFER_MAX + 1, a bound parameter — in no order: a structure that
+    worked on 800 marchés sends 31 rows). `ownread_of` makes an `OwnRead` of their rows.
+
+    Both group the structure's confirmed rows of parties, read once by their index (structure, status) in a CTE
+    (PostgreSQL materialises a CTE read twice): the marchés grouped straight from the table and cut were read along
+    the marché index instead, in its order, through every party of the platform until the cut. The roles need every
+    row of the structure (no index holds the role): read by the database, a few hundred at a million pieces, they
+    leave it as a handful."""
+    mine = (select(MarcheParty.role, MarcheParty.marche_id)
+            .where(MarcheParty.structure_id == structure_id, MarcheParty.status == "confirmed").cte("mine"))
+    roles = select(mine.c.role).group_by(mine.c.role).subquery("own_roles")
+    # The limit hidden from the planner (`planning.opaque_limit`), a parameter so that it follows OFFER_MAX.
+    ids = select(mine.c.marche_id).group_by(mine.c.marche_id).limit(opaque_limit(cut)).subquery("own_marches")
+    return (select(literal("role").label("kind"), null().label("offered"), null().label("id"), null().label("name"),
+                   roles.c.role, null().label("marche_id"), null().label("reference")),
+            select(literal("marche").label("kind"), null(), Marche.id, null(), null(), Marche.id, Marche.reference)
+            .select_from(ids).join(Marche, Marche.id == ids.c.marche_id))
+
+
+def ownread_of(rows) -> OwnRead:
+    """`OwnRead` of the rows of `own_branches` (in the statement's order: by kind, then reference)."""
+    roles, marches = [], []
+    for row in rows:
+        if row.kind == "role":
+            roles.append(row.role)
+        elif row.kind == "marche":
+            marches.append((row.marche_id, row.reference))
+    return OwnRead(roles, marches)
+
+
+def own_read(structure_id: int) -> OwnRead:
+    """The structure's roles and marchés alone (`own_branches`): one statement, for a caller without the offer."""
+    return ownread_of(db.session.execute(_own_statement(), {"structure_id": structure_id, "cut": OFFER_MAX + 1}))
+
+
+@lru_cache(maxsize=1)
+def _own_statement():
+    """`own_read`'s statement, built once per process (`access.built_once`)."""
+    both = union_all(*own_branches(bindparam("structure_id", type_=Integer),
+                                   bindparam("cut", type_=Integer))).subquery("own")
+    return access.built_once(select(both).order_by(both.c.kind, both.c.reference, both.c.id))
 
 
 def offer(structure_id: int, marche_id: int | None = None, chosen: int | None = None) -> Offer:
@@ -96,21 +147,19 @@ def offer(structure_id: int, marche_id: int | None = None, chosen: int | None = 
 
 
 def offer_and_own(structure_id: int, marche_id: int | None = None,
-                  chosen: int | None = None) -> tuple[Offer, list[tuple[str, int, int, str]]]:
-    """The companies of the « Entreprise émettrice » filter, and the structure's own rows of parties (`own_rows`, by
-    marché reference: the Tableau de bord reads them anyway, for its marché filter and its panels). One statement
-    (`_offer_statement`): the ids — each half cut at OFFER_MAX + 1 in the order of its index, or one marché's
-    rows —, how many distinct ones, and the contractors among them named by primary key; beside them, the own rows.
-    Beyond OFFER_MAX (no marché chosen), only the company already chosen is offered, when the structure may see it
-    (two more queries)."""
-    params = {"structure_id": structure_id} if marche_id is None else {"structure_id": structure_id,
-                                                                         "marche_id": marche_id}
-    offered, own = [], []
-    for row in db.session.execute(_offer_statement(marche_id is not None), params):
-        if row.kind == "own":
-            own.append((row.role, row.marche_id, row.id, row.reference))
-        else:
-            offered.append(row)
+                  chosen: int | None = None) -> tuple[Offer, OwnRead]:
+    """The companies of the « Entreprise émettrice » filter, and what the page reads of the structure's own parties
+    (`OwnRead`: its roles, its marchés up to OFFER_MAX + 1 — the Tableau de bord reads them anyway, for its marché
+    filter and its panels). One statement (`_offer_statement`): the ids — each half cut at OFFER_MAX + 1 in the order
+    of its index, or one marché's rows —, how many distinct ones, and the contractors among them named by primary
+    key; beside them, the own rows (`own_branches`). Beyond OFFER_MAX (no marché chosen), only the company already
+    chosen is offered, when the structure may see it (two more queries)."""
+    params = {"structure_id": structure_id, "cut": OFFER_MAX + 1}
+    if marche_id is not None:
+        params["marche_id"] = marche_id
+    rows = db.session.execute(_offer_statement(marche_id is not None), params).all()
+    offered = [row for row in rows if row.kind == "offer"]
+    own = ownread_of(rows)
     if marche_id is None and offered[0].offered > OFFER_MAX:  # one marché's companies are tens: all offered
         shown = [chosen] if chosen is not None and is_offered(structure_id, chosen) else []
         return Offer(_named(shown), complete=False), own
@@ -130,14 +179,15 @@ def _offer_statement(by_marche: bool):
     1 000 000 pieces the ids' generic plan read 3 357 rows instead of 491 for the titulaire (3 603 / 748 the MOE)."""
     structure_id = bindparam("structure_id", type_=Integer)
     marche_id = bindparam("marche_id", type_=Integer) if by_marche else None
+    cut = bindparam("cut", type_=Integer)  # OFFER_MAX + 1, bound: the statement follows OFFER_MAX
     emitting, own = _emitting(structure_id, marche_id), _own(structure_id, marche_id)
     if not by_marche:
         # Each half cut at OFFER_MAX + 1 (beyond, none is offered: which ones were read does not matter), the limit
         # hidden from the planner. The grouped half in the order of its index, so that it groups the first rows
         # only; the structure's own parties in none, so that their index (structure, status) is read — ordered by
         # marché, the planner walked the marché index through every party of the marchés.
-        emitting = emitting.order_by(*emitting.selected_columns).limit(opaque_limit(OFFER_MAX + 1))
-        own = own.limit(opaque_limit(OFFER_MAX + 1))
+        emitting = emitting.order_by(*emitting.selected_columns).limit(opaque_limit(cut))
+        own = own.limit(opaque_limit(cut))
     halves = [select(half.subquery().c.emitter_party_id.label("party_id")) for half in (emitting, own)]
     offered = halves[0].union_all(halves[1]).cte("offered")
     counted = select(func.count(distinct(offered.c.party_id)).label("offered")).subquery("counted")
@@ -145,12 +195,10 @@ def _offer_statement(by_marche: bool):
              .join(Marche, Marche.id == MarcheParty.marche_id)
              .where(MarcheParty.id.in_(select(offered.c.party_id)), MarcheParty.role.in_(Role.CONTRACTORS))
              .subquery("named"))
-    mine = own_rows(structure_id).subquery("mine")
     both = union_all(
         select(literal("offer").label("kind"), counted.c.offered, named.c.id, named.c.name, named.c.role,
                named.c.marche_id, named.c.reference).select_from(counted.outerjoin(named, true())),
-        select(literal("own").label("kind"), null(), mine.c.id, null(), mine.c.role, mine.c.marche_id,
-               mine.c.reference)).subquery("read")
+        *own_branches(structure_id, cut)).subquery("read")
     return plan_cache.custom_plan(
         access.built_once(select(both).order_by(both.c.kind, both.c.reference, both.c.name, both.c.id)))
 
@@ -233,16 +281,17 @@ class MoneyPanel:
         return len(self.lines) + self.rest.count
 
 
-def _under(structure_id: int, own: list[int] | None = None):
-    """The parties working under one of the structure's confirmed parties (sous-traitants, co-traitants). `own`: the
-    ids of those parties when already read (`dashboard.own_parties`): the parent index is then probed for each of them;
-    as a subquery, PostgreSQL joined it to the whole index of parents (every sous-traitant of the platform)."""
-    mine = own if own is not None else select(MarcheParty.id).where(MarcheParty.structure_id == structure_id,
-                                                                     MarcheParty.status == "confirmed")
+def _under(structure_id):
+    """The parties working under one of the structure's confirmed parties (sous-traitants, co-traitants), probed in
+    the parent index for each of the structure's parties, read as one array (`planning.any_of`): as a plain subquery
+    PostgreSQL joined it to the whole index of parents (every sous-traitant of the platform), and their ids read
+    beforehand made an expanding parameter of hundreds of ids at a million pieces (`money_lines`)."""
+    mine = aliased(MarcheParty, name="mine")
+    parents = select(mine.id).where(mine.structure_id == structure_id, mine.status == "confirmed")
     return (select(MarcheParty.id, MarcheParty.name, MarcheParty.role, MarcheParty.marche_id,
                    MarcheParty.montant_ttc, Marche.reference)
             .join(Marche, Marche.id == MarcheParty.marche_id)
-            .where(MarcheParty.parent_id.in_(mine), MarcheParty.status == "confirmed",
+            .where(any_of(MarcheParty.parent_id, parents), MarcheParty.status == "confirmed",
                    MarcheParty.role.in_((Role.SOUS_TRAITANT, Role.COTRAITANT))))
 
 
@@ -251,18 +300,15 @@ def _line(row) -> MoneyLine:
     return MoneyLine(party_id, name, role, reference, accepted, Decimal(invoiced), Decimal(validated), Decimal(paid))
 
 
-def money_lines(structure_id: int, limit: int = PANEL_LINES, own: list[int] | None = None) -> MoneyPanel:
+def money_lines(structure_id: int, limit: int = PANEL_LINES) -> MoneyPanel:
     """The panel: the `limit` lines to look at first — a DC4 ceiling passed, then one in sight, then the most
     validated and not yet paid, then by marché and name — and the others summed. One query: the parties under the
-    structure's own (`own`: their ids, `_under`), each with the sums of its rows of the rollup (probed by the
-    rollup's whole key: structure, its marché, itself), ranked and cut by the database, each line carrying the
-    totals of all (a window). Bounded by the structure's companies, not by the platform's nor by the pieces.
-    Planned for its structure at each execution (`plan_cache.custom_plan`): its generic plan took 121 ms instead of
-    4.7 for the titulaire at 1 000 000 pieces (the bench README, session 10)."""
-    params = {"structure_id": structure_id}
-    if own is not None:
-        params["own"] = list(own)
-    rows = db.session.execute(_money_lines_statement(own is not None, limit), params).all()
+    structure's own (`_under`), each with the sums of its rows of the rollup (probed by the rollup's whole key:
+    structure, its marché, itself), ranked and cut by the database, each line carrying the totals of all (a window).
+    Bounded by the structure's companies, not by the platform's nor by the pieces; its parameters are the structure
+    alone, whatever its history. Planned for its structure at each execution (`plan_cache.custom_plan`): its generic
+    plan took 121 ms instead of 4.7 for the titulaire at 1 000 000 pieces (the bench README, session 10)."""
+    rows = db.session.execute(_money_lines_statement(limit), {"structure_id": structure_id}).all()
     lines = [_line(row) for row in rows]
     if not rows:
         return MoneyPanel([], Rest(0, ZERO, ZERO, ZERO))
@@ -275,13 +321,12 @@ def money_lines(structure_id: int, limit: int = PANEL_LINES, own: list[int] | No
 
 
 @lru_cache(maxsize=8)
-def _money_lines_statement(by_own: bool, limit: int):
-    """`money_lines`' statement, the structure (and its parties' ids, an expanding parameter) bound at execution:
-    built once per process (`access.built_once`) — its subqueries, window and ranking built on every Tableau de bord
-    of a titulaire cost more of its CPU than running it (bench/page_cpu.py). The SQL is the same."""
+def _money_lines_statement(limit: int):
+    """`money_lines`' statement, the structure bound at execution: built once per process (`access.built_once`) —
+    its subqueries, window and ranking built on every Tableau de bord of a titulaire cost more of its CPU than
+    running it (bench/page_cpu.py). The SQL is the same."""
     structure_id = bindparam("structure_id", type_=Integer)
-    own = bindparam("own", expanding=True) if by_own else None
-    under = _under(structure_id, own).subquery("under")
+    under = _under(structure_id).subquery("under")
     counted = and_(BoardPartyCount.structure_id == structure_id, BoardPartyCount.marche_id == under.c.marche_id,
                    BoardPartyCount.emitter_party_id == under.c.id)
     sums = (select(under.c.id, under.c.name, under.c.role, under.c.reference, under.c.montant_ttc,

@@ -74,6 +74,9 @@ class CarryingEtat:
     label: str  # « 4 », « 4 bis » (`EtatAcompte.label`)
     validated_at: datetime | None
     payee_party_id: int | None
+    # Its line is paid to one of the reader's confirmed parties: the tracker shows that line, never a neighbour's
+    # (probed with the état by the payee's primary key, not against the reader's parties read whole).
+    payee_is_own: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +102,14 @@ def sent(structure_id: int, works: bool | None, limit: int, today: date) -> list
     for row in db.session.execute(_sent_statement(works is not None, limit, postgresql), params):
         (piece_id, number, cadre, piece_type, status, montant, accepted, why, deposited_at, issue_date, route,
          emitter_structure_id, emitter_party_id, marche_id, reference, dgp_days, moe_days, next_kind, next_due,
-         etat_id, etat_number, etat_suffix, validated_at, payee, term_party, term_days, term_end_of_month,
-         in_history, names) = row
+         etat_id, etat_number, etat_suffix, validated_at, payee, payee_is_own, term_party, term_days,
+         term_end_of_month, in_history, names) = row
         piece = SentPiece(piece_id, number, cadre, piece_type, status, montant, accepted, why, deposited_at,
                           issue_date, route, emitter_structure_id, emitter_party_id)
         etat = None
         if etat_id is not None and cadre in PDM_CADRES:
-            etat = CarryingEtat(etat_id, f"{etat_number} {ETAT_SUFFIXES[etat_suffix]}".strip(), validated_at, payee)
+            etat = CarryingEtat(etat_id, f"{etat_number} {ETAT_SUFFIXES[etat_suffix]}".strip(), validated_at, payee,
+                                bool(payee_is_own))
         # A piece carried by two issued états comes twice: the last row wins, as the carried états' dict did.
         found[piece_id] = Sent(piece, SentMarche(marche_id, reference, dgp_days, moe_days),
                                NextClock(next_kind, next_due) if next_due is not None else None, etat,
@@ -127,8 +131,8 @@ def _sent_statement(by_works: bool, limit: int, postgresql: bool = True):
     The keys first, from `ix_board_row_emitted` (emitter, structure, deposit) read backwards — in one step with the
     joins PostgreSQL misestimated the rows (the RLS policy repeats the structure's equality) and sorted all of the
     structure's own pieces —, then each piece by primary key with its board row, its marché, the carrying état
-    (`ix_etat_acompte_pdm_piece_id`), its emitter's party (by primary key) and the names of its route (by primary
-    key: a JSON object, one column)."""
+    (`ix_etat_acompte_pdm_piece_id`) with its payee's party (by primary key: is it one of the structure's?), its
+    emitter's party (by primary key) and the names of its route (by primary key: a JSON object, one column)."""
     structure_id = bindparam("structure_id", type_=Integer)
     conditions = [BoardRow.emitter_structure_id == structure_id, BoardRow.structure_id == structure_id,
                   BoardRow.deposited_at.is_not(None)]  # deposited: not a draft (a draft has no deposit instant)
@@ -137,9 +141,12 @@ def _sent_statement(by_works: bool, limit: int, postgresql: bool = True):
     keys = (select(BoardRow.piece_id.label("piece_id"), BoardRow.deposited_at.label("deposited_at"))
             .where(*conditions).order_by(BoardRow.deposited_at.desc(), BoardRow.piece_id.desc()).limit(limit)
             .subquery("own_keys"))
+    payee = aliased(MarcheParty, name="payee")
     carried = (select(EtatAcomptePdm.piece_id, EtatAcompte.id, EtatAcompte.number, EtatAcompte.suffix,
-                      EtatAcompte.validated_at, EtatAcomptePdm.payee_party_id)
+                      EtatAcompte.validated_at, EtatAcomptePdm.payee_party_id,
+                      and_(payee.structure_id == structure_id, payee.status == "confirmed").label("payee_is_own"))
                .join(EtatAcompte, EtatAcompte.id == EtatAcomptePdm.etat_acompte_id)
+               .outerjoin(payee, payee.id == EtatAcomptePdm.payee_party_id)
                .where(EtatAcompte.status == "issued").subquery("carried"))
     term = aliased(MarcheParty, name="emitter_party")
     # The structures of the route: its steps' `structure_id`s (and the reader's own, whom « l'émetteur » names).
@@ -159,8 +166,8 @@ def _sent_statement(by_works: bool, limit: int, postgresql: bool = True):
                Piece.accepted_amount, Piece.accepted_why, Piece.deposited_at, Piece.issue_date, Piece.route,
                Piece.emitter_structure_id, Piece.emitter_party_id, Marche.id, Marche.reference, Marche.dgp_days,
                Marche.moe_days, SHOWN.next_kind, SHOWN.next_due, carried.c.id, carried.c.number, carried.c.suffix,
-               carried.c.validated_at, carried.c.payee_party_id, term.id, term.commercial_term_days,
-               term.commercial_term_end_of_month, in_history, names)
+               carried.c.validated_at, carried.c.payee_party_id, carried.c.payee_is_own, term.id,
+               term.commercial_term_days, term.commercial_term_end_of_month, in_history, names)
         .select_from(keys)
         .join(SHOWN, and_(SHOWN.structure_id == structure_id, SHOWN.piece_id == keys.c.piece_id))
         .join(Piece, Piece.id == keys.c.piece_id).join(Marche, Marche.id == Piece.marche_id)
