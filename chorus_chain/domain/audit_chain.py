@@ -130,11 +130,14 @@ def event_payload(
     amount: Decimal | None = None,
     paid_on: date | None = None,
     extra: Mapping[str, Any] | None = None,
+    check: bool = True,
 ) -> dict[str, Any]:
     """The payload of a piece event, with every field the audit needs (CHORUS.md §4: who, which structure, when, from,
     to, reason, comment). `piece` identifies the piece (e.g. "<emitter siret>/<number>") and `seq` its event number
     (0 for the creation), so that an event cannot be moved to another piece or position unnoticed. `actor` is the
-    account's e-mail or "system". `extra` holds action-specific data (file SHA-256, deposited amounts...)."""
+    account's e-mail or "system". `extra` holds action-specific data (file SHA-256, deposited amounts...).
+    `check` False: the caller hashes the payload at once (`event_hash` serialises it, and refuses what cannot be
+    hashed the same way), so it is not serialised twice (the sweep records an event per tacit transition)."""
     payload: dict[str, Any] = {
         "piece": piece,
         "seq": seq,
@@ -151,5 +154,6 @@ def event_payload(
     }
     if extra:
         payload["extra"] = dict(extra)
-    canonical_json(payload)  # fail now, not at verification time
+    if check:
+        canonical_json(payload)  # fail now, not at verification time
     return payload

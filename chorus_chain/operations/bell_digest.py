@@ -12,11 +12,15 @@ the account's preference for its kind (in the bell or not) before it reached her
 
 A digest is per batch (`operations.deadlines.apply_due`), like the e-mails': a batch commits its notifications with
 its effect, so a sweep killed between batches loses none. `digested(now)` scopes it (the g key below); `notify`
-hands it the in-app rows it would have written (`add`); `write` inserts the batch's rows in one statement
-(`operations.bulk`) at the end of the batch.
+hands it what one structure is told, once for all the accounts told (`tell`: the line built once, not a row per
+person); `write` inserts the batch's rows in one statement (`operations.bulk`) at the end of the batch, each row
+built once for every account it goes to — the members of a structure told of the same pieces share one row of the
+statement, which PostgreSQL writes once per account (`bulk.insert_rows(..., fanned=...)`): the lines of a digest
+travel and are parsed once per structure, not once per person.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,30 +46,48 @@ SUMMARY = {
 
 @dataclass
 class BellDigest:
-    """The in-app rows of one batch, per (account, structure, kind), in the order they were first told."""
+    """The in-app lines of one batch, per (account, structure, kind), in the order they were first told. A line (one
+    piece's: piece_id, text, url, created_at) is one dict shared by every account told of it."""
 
     at: datetime
     groups: dict[tuple[int, int, str], list[dict[str, Any]]] = field(default_factory=dict)
 
+    def tell(self, account_ids: Iterable[int], structure_id: int, kind: str, line: dict[str, Any]) -> None:
+        """What `notify` would have inserted for each of these accounts of the structure: the same `line`."""
+        for account_id in account_ids:
+            self.groups.setdefault((account_id, structure_id, kind), []).append(line)
+
     def add(self, row: dict[str, Any]) -> None:
-        """A row `notify` would have inserted (account_id, structure_id, piece_id, kind, text, url, created_at)."""
-        self.groups.setdefault((row["account_id"], row["structure_id"], row["kind"]), []).append(row)
+        """One row `notify` would have inserted (account_id, structure_id, piece_id, kind, text, url, created_at)."""
+        self.tell((row["account_id"],), row["structure_id"], row["kind"],
+                  {name: row[name] for name in ("piece_id", "text", "url", "created_at")})
 
     def rows(self) -> list[dict[str, Any]]:
-        """The rows to insert: a group about one piece as it was, a group about several as one digest."""
+        """The rows to insert, each with the accounts it goes to (`account_ids`, in the order they were told): a
+        group about one piece as its lines were, a group about several as one digest. The accounts of a structure
+        told the same lines of a kind share their rows."""
+        shared: dict[tuple, list[dict[str, Any]]] = {}  # (structure, kind, its lines) -> the rows, for every account
         found = []
         at_text = None
-        for (account_id, structure_id, kind), rows in self.groups.items():
-            pieces = {row["piece_id"] for row in rows}
-            if len(pieces) == 1:
-                found += rows
+        for (account_id, structure_id, kind), lines in self.groups.items():
+            key = (structure_id, kind, *map(id, lines))
+            if key in shared:
+                for row in shared[key]:
+                    row["account_ids"].append(account_id)
                 continue
-            at_text = at_text or formatting.instant(self.at)
-            text = f"{SUMMARY[kind].format(n=len(pieces))} (échéances du {at_text})."
-            found.append({"account_id": account_id, "structure_id": structure_id, "piece_id": None, "kind": kind,
-                          "text": text, "url": "", "created_at": rows[0]["created_at"],
-                          "items": [{"piece_id": row["piece_id"], "text": row["text"], "url": row["url"]}
-                                    for row in rows]})
+            pieces = {line["piece_id"] for line in lines}
+            if len(pieces) == 1:
+                made = [{"account_ids": [account_id], "structure_id": structure_id, "kind": kind, **line}
+                        for line in lines]
+            else:
+                at_text = at_text or formatting.instant(self.at)
+                made = [{"account_ids": [account_id], "structure_id": structure_id, "piece_id": None, "kind": kind,
+                         "text": f"{SUMMARY[kind].format(n=len(pieces))} (échéances du {at_text}).", "url": "",
+                         "created_at": lines[0]["created_at"],
+                         "items": [{"piece_id": line["piece_id"], "text": line["text"], "url": line["url"]}
+                                   for line in lines]}]
+            shared[key] = made
+            found += made
         return found
 
     def write(self) -> int:
@@ -73,9 +95,10 @@ class BellDigest:
         security does not let the sweep read back); returns how many. Empties the digest."""
         rows = self.rows()
         self.groups.clear()
-        if rows:
-            bulk.insert_rows(Notification.__table__, [{"items": None, **row} for row in rows])
-        return len(rows)
+        if not rows:
+            return 0
+        return bulk.insert_rows(Notification.__table__, [{"items": None, **row} for row in rows],
+                                fanned=("account_ids", "account_id"))
 
 
 def current() -> BellDigest | None:

@@ -61,26 +61,42 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot write a {type(value).__name__} in a bulk row")
 
 
-def _rows(table: Table, names: Sequence[str], rows: Sequence[dict[str, Any]]) -> tuple[str, str]:
+# `json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_plain)`, the encoder made once: with options,
+# `json.dumps` builds an encoder per call, and a batch's rows call it once per JSON value (an event's `extra`, an
+# e-mail's context, a digest's items) besides the document.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_plain).encode
+
+
+def _rows(table: Table, names: Sequence[str], rows: Sequence[dict[str, Any]],
+          fanned: str | None = None) -> tuple[str, str]:
     """(a SELECT giving these rows, typed as the table's columns; its one parameter). The rows travel
     as one JSON array of arrays (the column names are not repeated on every row); each value is cast to its column's
-    type, a JSON column's from the JSON text it was written as."""
+    type, a JSON column's from the JSON text it was written as. `fanned`: a column whose value in each row is a list,
+    the row given once per element (`insert_rows`)."""
     dialect = postgresql.dialect()
     json_columns = {name for name in names if isinstance(table.columns[name].type, JSON)}
     selected = []
+    fan = ""
     for index, name in enumerate(names):
         sql_type = "JSON" if name in json_columns else table.columns[name].type.compile(dialect=dialect)
-        selected.append(f'CAST(x->>{index} AS {sql_type}) AS "{name}"')
-    document = json.dumps(
-        [[json.dumps(row.get(name), separators=(",", ":"), ensure_ascii=False, default=_plain)
-          if name in json_columns else row.get(name) for name in names] for row in rows],
-        default=_plain, separators=(",", ":"), ensure_ascii=False)
+        if name == fanned:
+            selected.append(f'CAST(f.value AS {sql_type}) AS "{name}"')
+            fan = f" CROSS JOIN LATERAL jsonb_array_elements_text(x->{index}) AS f(value)"
+        else:
+            selected.append(f'CAST(x->>{index} AS {sql_type}) AS "{name}"')
+    if json_columns:
+        is_json = [name in json_columns for name in names]
+        values = [[_encode(row.get(name)) if json_value else row.get(name)
+                   for name, json_value in zip(names, is_json)] for row in rows]
+    else:
+        values = [[row.get(name) for name in names] for row in rows]
+    document = _encode(values)
     # JSONB: PostgreSQL parses the document once, and `x->>i` then reads the i-th value of a parsed array; of the
     # json type, each `x->>i` parsed the row's text again from its start — a row's cost grew with its number of
     # columns times its length, and a digest's row is long (bench/deadline_sweep.py, one batch's rows: the
     # notifications' INSERT 0.30 → 0.25 s, the e-mails' 0.26 → 0.13 s). A JSON column's text stays exactly as it
     # was written: it travels as a string, which JSONB keeps as it is.
-    return f"SELECT {', '.join(selected)} FROM jsonb_array_elements(CAST(:rows AS JSONB)) AS x", document
+    return f"SELECT {', '.join(selected)} FROM jsonb_array_elements(CAST(:rows AS JSONB)) AS x{fan}", document
 
 
 def allocate_ids(table: Table, count: int) -> list[int]:
@@ -92,20 +108,32 @@ def allocate_ids(table: Table, count: int) -> list[int]:
                                         "FROM generate_series(1, :n)"), {"table": table.name, "n": count}))
 
 
-def insert_rows(table: Table, rows: Sequence[dict[str, Any]]) -> int:
+def insert_rows(table: Table, rows: Sequence[dict[str, Any]], *, fanned: tuple[str, str] | None = None) -> int:
     """Insert these rows into `table` in one statement (see the module); returns how many. No RETURNING: rows of
-    other structures are not readable back under row-level security (notifications), and none is needed."""
+    other structures are not readable back under row-level security (notifications), and none is needed.
+
+    `fanned` (key, column): each row's `key` holds a list of values of `column`, and the row is inserted once per
+    value — rows that differ only by that column (a notification told to each member of a structure) travel once,
+    PostgreSQL making the copies (`jsonb_array_elements_text`), in the rows' order and each list's."""
+    if fanned is not None:
+        key, column = fanned
+        if not _is_postgresql():
+            rows = [{**{name: value for name, value in row.items() if name != key}, column: fanned_value}
+                    for row in rows for fanned_value in row[key]]
+        else:
+            rows = [{column if name == key else name: value for name, value in row.items()} for row in rows
+                    if row[key]]
     if not rows:
         return 0
     if not _is_postgresql():
         db.session.execute(insert(table), list(rows))
         return len(rows)
     names, complete = _with_defaults(table, rows)
-    source, document = _rows(table, names, complete)
+    source, document = _rows(table, names, complete, fanned=fanned[1] if fanned is not None else None)
     columns = ", ".join(f'"{name}"' for name in names)
     db.session.execute(text(f'INSERT INTO "{table.name}" ({columns}) SELECT * FROM ({source}) AS r'),
                        {"rows": document})
-    return len(rows)
+    return sum(len(row[fanned[1]]) for row in rows) if fanned is not None else len(rows)
 
 
 def insert_into_each(batches: Sequence[tuple[Table, Sequence[dict[str, Any]]]]) -> int:

@@ -52,32 +52,45 @@ class MailDigest:
 
     def add(self, account, kind: str, piece_id: int | None, **context) -> None:
         """What `queue_mail(account's address, kind, **context)` would have queued, about this piece."""
-        recipient = self.recipients.get(account.id)
-        if recipient is None:
-            recipient = self.recipients[account.id] = _Recipient(account.notification_email)
-        recipient.items.append((kind, piece_id, context))
+        self.tell((account,), kind, piece_id, context)
+
+    def tell(self, accounts, kind: str, piece_id: int | None, context: dict[str, Any]) -> None:
+        """What `queue_mail(address, kind, **context)` would have queued for each of these accounts, about this
+        piece: the one `context`, built once for all of them (never changed after)."""
+        item = (kind, piece_id, context)
+        for account in accounts:
+            recipient = self.recipients.get(account.id)
+            if recipient is None:
+                recipient = self.recipients[account.id] = _Recipient(account.notification_email)
+            recipient.items.append(item)
 
     def messages(self) -> list[tuple[int, str, str, dict[str, Any]]]:
         """(account id, address, template, context) of each e-mail to send, in the order the accounts were first
         told: what concerns one piece as it was, what concerns several as one digest."""
         found = []
+        entries: dict[int, dict[str, Any]] = {}  # each item's digest entry, shared by the digests that list it
         for account_id, recipient in self.recipients.items():
             if len({piece_id for _, piece_id, _ in recipient.items}) == 1:
                 found += [(account_id, recipient.address, kind, context) for kind, _, context in recipient.items]
             else:
-                found.append((account_id, recipient.address, TEMPLATE, self._digest(recipient)))
+                found.append((account_id, recipient.address, TEMPLATE, self._digest(recipient, entries)))
         return found
 
-    def _digest(self, recipient: _Recipient) -> dict[str, Any]:
+    def _digest(self, recipient: _Recipient, entries: dict[int, dict[str, Any]]) -> dict[str, Any]:
+        """`entries`: each item's entry, by the item's identity, built once for every recipient of the item."""
         by_structure: dict[str, dict[str, Any]] = {}
-        for kind, _, context in recipient.items:
+        for item in recipient.items:
+            kind, _, context = item
             structure = context.get("structure") or {"name": "", "siret": ""}
             group = by_structure.setdefault(structure["siret"], {"name": structure["name"],
                                                                  "siret": structure["siret"], "entries": []})
-            # Plain text only, by construction: the digest's context is stored as it is (`freeze` would walk
-            # hundreds of entries to find nothing to tag).
-            group["entries"].append({"kind": kind, "subject": str(context.get("subject") or ""),
-                                     "text": str(context.get("text") or ""), "url": context.get("url")})
+            entry = entries.get(id(item))
+            if entry is None:
+                # Plain text only, by construction: the digest's context is stored as it is (`freeze` would walk
+                # hundreds of entries to find nothing to tag).
+                entry = entries[id(item)] = {"kind": kind, "subject": str(context.get("subject") or ""),
+                                             "text": str(context.get("text") or ""), "url": context.get("url")}
+            group["entries"].append(entry)
         count = len(recipient.items)
         at_text = formatting.instant(self.at)
         return {"subject": f"{count} notifications sur vos pièces — échéances du {at_text}", "count": count,

@@ -181,6 +181,47 @@ def notify(structure_id: int, kind: str, text: str, *, now: datetime, domain: st
     if kind not in NOTIFICATION_KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     cache = {} if cache is None else cache
+    structure, accounts, in_app_ids, by_email_accounts = _told(cache, structure_id, kind, domain, level,
+                                                                exclude_account_id)
+    by_email = not g.get(_NO_EMAIL, False)
+    if in_app_ids:
+        # The line each account sees, built once for all of them; the sweep's batch (`bell_digest`) keeps it for
+        # its digests, shared, and writes it once per structure.
+        line = {"piece_id": piece_id, "text": text[:500], "url": path, "created_at": now}
+        bell = bell_digest.current()  # the sweep's batch: one row per account, structure, kind
+        if bell is not None:
+            bell.tell(in_app_ids, structure_id, kind, line)
+        else:
+            in_app = [{"account_id": account_id, "structure_id": structure_id, "kind": kind, **line}
+                      for account_id in in_app_ids]
+            if rows is not None:
+                rows.extend(in_app)
+            else:
+                # A plain INSERT, without RETURNING: the rows are another structure's, which row-level security
+                # does not let the actor read back.
+                db.session.execute(insert(Notification.__table__).inline(), in_app)
+    if by_email and by_email_accounts:
+        # What the e-mail shows of the structure, as plain values: the job renders it (`operations.mail`). The
+        # same for every account told, and its absolute URL too.
+        context = dict(text=text, subject=subject or text, structure={"name": structure.name, "siret": structure.siret},
+                       url=absolute(path) if path else None, **mail_context)
+        digest = mail_digest.current()  # the deadline sweep's batch: one e-mail per account (mail_digest says why)
+        if digest is not None:
+            digest.tell(by_email_accounts, kind, piece_id, context)
+        else:
+            for account in by_email_accounts:
+                queue_mail(account.notification_email, kind, account_id=account.id, later=mails, **context)
+    return len(accounts)
+
+
+def _told(cache: dict, structure_id: int, kind: str, domain: str | None, level: str,
+          exclude_account_id: int | None) -> tuple[Structure, list[Account], tuple[int, ...], tuple[Account, ...]]:
+    """(the structure, the accounts told, the ids of those told in-app, those told by e-mail) of a notification,
+    per each account's preference for its kind — decided once per structure, kind, right and actor in `cache` (a
+    batch tells the same people of many pieces: the sweep's and the deposits' contexts keep it for the batch)."""
+    key = ("told", structure_id, kind, domain, level, exclude_account_id)
+    if key in cache:
+        return cache[key]
     prepared: Audience | None = cache.get("prepared")
     if prepared is not None and not prepared.knows(structure_id):
         prepared = None
@@ -190,41 +231,12 @@ def notify(structure_id: int, kind: str, text: str, *, now: datetime, domain: st
             db.session.get(Structure, structure_id), members_with_right(structure_id, domain, level))
     structure, members = cache[audience_key]
     accounts = [a for a in members if a.id != exclude_account_id]
-    preference_key = ("preferences", kind, tuple(a.id for a in accounts))
-    if preference_key not in cache:
-        cache[preference_key] = prepared.preferences_for(accounts, kind) if prepared is not None else \
-            preferences_of((a.id for a in accounts), kind)
-    preferences = cache[preference_key]
-    # What the e-mail shows of the structure, as plain values: the job renders it (`operations.mail`).
-    structure_shown = {"name": structure.name, "siret": structure.siret}
-    in_app = []
-    by_email = not g.get(_NO_EMAIL, False)
-    digest = mail_digest.current()  # the deadline sweep's batch: one e-mail per account (mail_digest says why)
-    url = absolute(path) if by_email and path else None  # the same for every account told
-    for account in accounts:
-        preference = preferences.get(account.id)
-        if preference is None or preference.in_app:
-            in_app.append({"account_id": account.id, "structure_id": structure_id, "piece_id": piece_id,
-                           "kind": kind, "text": text[:500], "url": path, "created_at": now})
-        if by_email and (preference is None or preference.by_email):
-            if digest is not None:
-                digest.add(account, kind, piece_id, text=text, subject=subject or text, structure=structure_shown,
-                           url=url, **mail_context)
-            else:
-                queue_mail(account.notification_email, kind, account_id=account.id, text=text,
-                           subject=subject or text, structure=structure_shown, url=url, later=mails,
-                           **mail_context)
-    bell = bell_digest.current() if in_app else None  # the sweep's batch: one row per account, structure, kind
-    if bell is not None:
-        for row in in_app:
-            bell.add(row)
-    elif in_app and rows is not None:
-        rows.extend(in_app)
-    elif in_app:
-        # A plain INSERT, without RETURNING: the rows are another structure's, which row-level security does not
-        # let the actor read back.
-        db.session.execute(insert(Notification.__table__).inline(), in_app)
-    return len(accounts)
+    preferences = prepared.preferences_for(accounts, kind) if prepared is not None else \
+        preferences_of((a.id for a in accounts), kind)
+    in_app_ids = tuple(a.id for a in accounts if a.id not in preferences or preferences[a.id].in_app)
+    by_email_accounts = tuple(a for a in accounts if a.id not in preferences or preferences[a.id].by_email)
+    cache[key] = structure, accounts, in_app_ids, by_email_accounts
+    return cache[key]
 
 
 def write_later(rows: list[dict], mails: list) -> None:

@@ -133,7 +133,8 @@ def record_event(piece: Piece, *, action: str, actor_step: str, from_status: str
         from_status=None if from_status is None else str(from_status), to_status=str(to_status), reason=reason,
         comment=comment, amount=amount, paid_on=paid_on, extra=jsonable(extra),
         prev_hash=piece.head_hash or audit_chain.GENESIS)
-    values["hash"] = audit_chain.event_hash(values["prev_hash"], _payload(values))
+    # Hashed at once: the payload is serialised (and refused if it cannot be) by the hash itself.
+    values["hash"] = audit_chain.event_hash(values["prev_hash"], _payload(values, check=False))
     rows = getattr(ctx, "rows", None)
     if rows is not None:
         rows.add(PieceEvent, values)
@@ -147,13 +148,13 @@ def record_event(piece: Piece, *, action: str, actor_step: str, from_status: str
     return event
 
 
-def _payload(values: Mapping[str, Any]) -> dict[str, Any]:
-    """`payload_of` for an event's values not yet a row."""
+def _payload(values: Mapping[str, Any], *, check: bool = True) -> dict[str, Any]:
+    """`payload_of` for an event's values not yet a row (`check`: `audit_chain.event_payload`'s)."""
     return audit_chain.event_payload(
         piece=piece_ref(values["piece_id"]), seq=values["seq"], at=values["at"], actor=values["actor"],
         actor_siret=values["actor_siret"], action=values["action"], from_status=values["from_status"],
         to_status=values["to_status"], reason=values["reason"], comment=values["comment"],
-        amount=values["amount"], paid_on=values["paid_on"], extra=values["extra"] or None)
+        amount=values["amount"], paid_on=values["paid_on"], extra=values["extra"] or None, check=check)
 
 
 def record_transition(piece: Piece, transition: T.Transition, *, account: Account | None,
