@@ -45,8 +45,8 @@ PAGES = {
 DEEP = {"tdb_htmx_p3": 2}
 
 # Where a page carries its CSRF token(s); every occurrence of a token found so is masked, wherever else it appears.
-_CSRF = re.compile(r'name="csrf_token"[^>]*\bvalue="([^"]+)"|id="csrf-token"[^>]*\bvalue="([^"]+)"|'
-                   r'name="csrf-token"[^>]*\bcontent="([^"]+)"')
+_CSRF = re.compile(r'name="(?:[\w-]+-)?csrf_token"[^>]*\bvalue="([^"]+)"|id="csrf-token"[^>]*\bvalue="([^"]+)"|'
+                   r'name="csrf-token"[^>]*\bcontent="([^"]+)"')  # a listed action's form: `p<id>-<action>-csrf_token`
 _TIP = re.compile(r'\baide-[a-z]+-\d+\b')
 
 
