@@ -115,12 +115,21 @@ class Pdm:
 
 
 def pdms_of(etat: EtatAcompte) -> list[Pdm]:
-    """The projets de décompte of the état: those linked to it, and, while it is a draft, those of its month the MOE
-    has taken and no issued état used yet. Pieces are read under the tenant's access (a company sees the lines of
-    the pieces it may see)."""
+    """The projets de décompte of the état: those linked to it, and, while it is a draft, those the MOE has taken
+    and no issued état used yet, of its month or of an earlier one. Pieces are read under the tenant's access (a
+    company sees the lines of the pieces it may see).
+
+    Why an earlier month too: a projet de décompte is a payment request, and the délai global de paiement runs from
+    its receipt by the MOE (R2192-10 and following of the code de la commande publique; CCAG Travaux 2021 art. 12.2)
+    whatever the month it reports. One that reaches the MOE after the état of its month was issued would otherwise
+    wait for no état at all (a later état may not go back to its month: `open_etat`) while its deadline runs. It is
+    cumulative since the start of the marché, so the current état takes it as it is: its figures are the
+    beneficiary's works to date. When the same company also sent the projet of a later month, the latest one
+    carries the figures (it includes the earlier), and the earlier goes into the état with it, settled without an
+    amount of its own (`counted_pdms`)."""
     linked = Decompte.etat_acompte_id == etat.id
     if etat.status == "draft":
-        linked = or_(linked, and_(Decompte.etat_acompte_id.is_(None), Decompte.month == etat.month,
+        linked = or_(linked, and_(Decompte.etat_acompte_id.is_(None), Decompte.month <= etat.month,
                                   Decompte.final.is_(etat.final), Piece.status.in_(TAKEN)))
     rows = db.session.execute(
         select(Decompte.id, Piece, MarcheParty).join(Piece, Piece.id == Decompte.piece_id)
@@ -128,6 +137,19 @@ def pdms_of(etat: EtatAcompte) -> list[Pdm]:
         .where(Decompte.marche_id == etat.marche_id, linked).order_by(MarcheParty.id, Decompte.id)).all()
     decomptes = {d.id: d for d in adapter.load_decomptes(row[0] for row in rows)}
     return [Pdm(piece, decomptes[decompte_id], party) for decompte_id, piece, party in rows]
+
+
+def counted_pdms(pdms, owner_of) -> set[int]:
+    """The ids of the décomptes whose figures an état counts: for each beneficiary (`owner_of(pdm)`), its latest
+    projet de décompte — of the latest month, then the last entered (`money.decompte_of` keeps the same one).
+    Projets de décompte are cumulative since the start: the latest includes the earlier ones."""
+    latest: dict[int, Pdm] = {}
+    for pdm in pdms:
+        owner = owner_of(pdm)
+        kept = latest.get(owner)
+        if kept is None or (pdm.decompte.month, pdm.decompte.id) > (kept.decompte.month, kept.decompte.id):
+            latest[owner] = pdm
+    return {pdm.decompte.id for pdm in latest.values()}
 
 
 def penalties_for(etat: EtatAcompte) -> list[MarchePenalty]:
@@ -475,12 +497,17 @@ def issue(access: MarcheAccess, etat_id: int, account: Account, structure: Struc
     columns_of = {b["key"]: b for b in result["beneficiaries"]}
     carried = []
     corrected_any = False
+    keys = [b.key for b in computation.beneficiaries]
+    counted = counted_pdms(computation.pdms, lambda pdm: adapter.paid_through(access.chain, pdm.party.id, keys))
     for pdm in computation.pdms:
         # The piece carries what its beneficiary is due this month (its payable, unless a groupement solidaire is
-        # paid through its mandataire).
-        beneficiary = adapter.paid_through(access.chain, pdm.party.id, [b.key for b in computation.beneficiaries])
+        # paid through its mandataire) — the one whose figures the état counted; an earlier projet of the same
+        # company, included in that later cumulative one, goes into the état without an amount.
+        beneficiary = adapter.paid_through(access.chain, pdm.party.id, keys)
         payable = computation.result.beneficiary(beneficiary).columns.amount_due.this
-        corrected = pdm.corrected
+        if pdm.decompte.id not in counted:
+            payable = Decimal("0.00")
+        corrected = pdm.corrected and pdm.decompte.id in counted
         corrected_any = corrected_any or corrected
         pdm.decompte.etat_acompte_id = etat.id
         carried.append((pdm.piece, payees.get(beneficiary)))
@@ -488,7 +515,9 @@ def issue(access: MarcheAccess, etat_id: int, account: Account, structure: Struc
             pdm.piece.id, etat, account, structure, expected_status=pdm.piece.status,
             amount=payable if payable > 0 else None,
             comment=(f"Projet de décompte général (état final n° {etat.label})" if etat.final
-                     else f"État d'acompte n° {etat.label} ({month_fr(etat.month)})"),
+                     else f"État d'acompte n° {etat.label} ({month_fr(etat.month)})"
+                     + ("" if pdm.decompte.id in counted else
+                        " — repris par le projet de décompte plus récent de la même entreprise (cumulatif)")),
             now=now, contest=corrected)
         if payable > 0:
             # Why the piece is paid another amount than it asked: this company's column of the état (pages show it).

@@ -331,10 +331,18 @@ def decompte_of(marche: Marche, number: int, month: str, decomptes: Sequence[Dec
         if owner is None:
             raise OperationError(f"Le projet de décompte n° {decompte.id} n'est rattaché à aucun bénéficiaire payé "
                                  "par l'acheteur.")
-        if owner in by_key:
+        kept = by_key.get(owner)
+        if kept is not None and kept.month == decompte.month:
             raise OperationError("Deux projets de décompte du même mois pour la même entreprise : le maître d'œuvre "
                                  "n'en retient qu'un par mois (le plus récent, cumulatif).")
-        by_key[owner] = decompte
+        if kept is not None and kept.party_id != decompte.party_id:  # two companies paid as one: not cumulative
+            raise OperationError("Deux projets de décompte de mois différents pour un même bénéficiaire, déposés par "
+                                 "deux entreprises : le maître d'œuvre n'en retient qu'un (le plus récent, "
+                                 "cumulatif) ; renvoyez l'autre à son entreprise.")
+        # A projet of an earlier month that reached the état late, beside the same company's later one: the later,
+        # cumulative, carries the figures (`etats_acompte.pdms_of`, `counted_pdms`).
+        if kept is None or decompte.month > kept.month:
+            by_key[owner] = decompte
     carried = carried_parts(marche, [k for k in keys if k not in by_key], before_number=number)
     parts, claimed = [], []
     for key in keys:

@@ -283,3 +283,59 @@ def test_the_index_value_needs_a_revisable_marche_and_a_sane_value(app, db):
     as_moe(app, w, enter("2026-02", "130.1234"))
     with system(app):
         assert db.session.scalar(select(IndexValue.value)) == Decimal("130.1234")
+
+
+def _pdm_pieces(app, w, etat_id: int) -> list[int]:
+    """The pieces of the projets de décompte the draft état shows its MOE."""
+    return as_moe(app, w, lambda access, a, s: [pdm.piece.id for pdm in ops.pdms_of(ops.get_etat(access.marche,
+                                                                                                 etat_id))])
+
+
+def test_a_late_projet_de_decompte_goes_into_the_next_etat(app, db):
+    """st1's February projet reaches the MOE after the February état was issued: the March état takes it (the
+    délai global de paiement runs from its receipt, whatever its month; no later état may go back to February), with
+    its figures — cumulative since the start, so its works to date. Before, it waited for no état at all."""
+    w = world(app)
+    m_line = price_line(app, w, "M1", w.mandataire.party_id, amount="100000.00")
+    s_line = price_line(app, w, "S1", w.st1.party_id, quantity="96", unit_price="1000")
+    taken_pdm(app, w, w.mandataire, "PDM-1", month="2026-02", measures={m_line: "20"})
+    first = _open(app, w, "2026-02")
+    _issue(app, w, first)
+    late = taken_pdm(app, w, w.st1, "ST-LATE", month="2026-02", measures={s_line: "5"})
+    taken_pdm(app, w, w.mandataire, "PDM-2", month="2026-03", measures={m_line: "30"})
+    second = _open(app, w, "2026-03")
+    assert late in _pdm_pieces(app, w, second)
+    _issue(app, w, second)
+    result = _etat(app, second).result
+    # st1, reverse-charged: works 5 000.00 HT, no VAT, retenue 5 % × 5 000 = 250.00 → due 4 750.00.
+    assert [_this(result, w.st1.party_id, c) for c in ("works_ht", "retenue", "amount_due")] == \
+        ["5000.00", "250.00", "4750.00"]
+    assert piece(app, late).accepted_amount == Decimal("4750.00")
+    assert piece(app, late).status != "PRISE_EN_COMPTE_MOE"
+    with system(app):
+        assert db.session.scalar(select(Decompte.etat_acompte_id).where(Decompte.piece_id == late)) == second
+
+
+def test_a_late_projet_beside_the_companys_later_one_counts_once(app, db):
+    """st1's February projet, late, and its March projet (cumulative: it includes February) in the same état: the
+    March figures are counted, once; the February piece goes into the état with it, without an amount of its own."""
+    w = world(app)
+    m_line = price_line(app, w, "M1", w.mandataire.party_id, amount="100000.00")
+    s_line = price_line(app, w, "S1", w.st1.party_id, quantity="96", unit_price="1000")
+    taken_pdm(app, w, w.mandataire, "PDM-1", month="2026-02", measures={m_line: "20"})
+    first = _open(app, w, "2026-02")
+    _issue(app, w, first)
+    late = taken_pdm(app, w, w.st1, "ST-FEB", month="2026-02", measures={s_line: "5"})
+    current = taken_pdm(app, w, w.st1, "ST-MAR", month="2026-03", measures={s_line: "8"})
+    second = _open(app, w, "2026-03")
+    assert {late, current} <= set(_pdm_pieces(app, w, second))
+    _issue(app, w, second)
+    result = _etat(app, second).result
+    # 8 units × 1 000 € = 8 000.00 HT, retenue 400.00 → due 7 600.00 (not 5 000 + 8 000).
+    assert [_this(result, w.st1.party_id, c) for c in ("works_ht", "amount_due")] == ["8000.00", "7600.00"]
+    assert piece(app, current).accepted_amount == Decimal("7600.00")
+    assert piece(app, late).accepted_amount != Decimal("7600.00")
+    with system(app):
+        linked = dict(db.session.execute(select(Decompte.piece_id, Decompte.etat_acompte_id)
+                                         .where(Decompte.piece_id.in_((late, current)))).all())
+    assert linked == {late: second, current: second}
