@@ -16,7 +16,9 @@ from chorus_chain.domain.cadres import CADRES
 
 @pytest.fixture
 def request_context():
-    with Flask(__name__).test_request_context("/"):
+    app = Flask(__name__)
+    help_ui.register(app)  # the explanations not written are forgotten with the context
+    with app.test_request_context("/"):
         yield
 
 
@@ -69,3 +71,12 @@ def test_an_explanation_is_written_once_per_page_part(request_context):
     # The next part (a fragment swapped alone) writes its own, under another id: ids stay unique on the page.
     later = help_ui.cadre_badge("A4")
     assert _tip_id(later) != _tip_id(first) and f'id="{_tip_id(later)}"' in str(help_ui.help_texts())
+
+
+def test_what_a_request_left_unwritten_is_not_the_next_ones():
+    app = Flask(__name__)
+    help_ui.register(app)
+    with app.test_request_context("/"):
+        help_ui.status_badge("DEPOSEE")  # written by nobody
+    with app.test_request_context("/"):
+        assert str(help_ui.help_texts()) == ""
