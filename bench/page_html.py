@@ -8,7 +8,8 @@ trees at the same moment — main's worktree and a branch's — gives two direct
     /work/main/.venv/bin/python /work/main/bench/page_html.py --database chorus_bench_100k --out /tmp/a
     .venv/bin/python bench/page_html.py --database chorus_bench_100k --out /tmp/b --compare /tmp/a
 
-Masked: the CSRF tokens (one per session and request) and the help badges' tip ids (`help_ui` numbers them through
+Masked: the CSRF tokens (one per session and request, wherever a field named `csrf_token` or `<prefix>-csrf_token`
+or the layout's meta tag carries one) and the help badges' tip ids (`help_ui` numbers them through
 the process: the n-th id of a page is written `tip-n`, so their order and pairing still count). Everything else
 must be equal byte for byte; `--compare` prints the first differing lines of each page that differs and exits 1.
 The database is read as it is (`page_cpu.make_app`, `--as-is`): it is neither migrated nor written.
@@ -45,8 +46,10 @@ PAGES = {
 DEEP = {"tdb_htmx_p3": 2}
 
 # Where a page carries its CSRF token(s); every occurrence of a token found so is masked, wherever else it appears.
+# A listed action's form names its token after its prefix (`p<id>-<action>-csrf_token`, pieces.forms): the
+# Synthèse's HTMX fragment has no other token (no meta tag), so those fields must be read too.
 _CSRF = re.compile(r'name="(?:[\w-]+-)?csrf_token"[^>]*\bvalue="([^"]+)"|id="csrf-token"[^>]*\bvalue="([^"]+)"|'
-                   r'name="csrf-token"[^>]*\bcontent="([^"]+)"')  # a listed action's form: `p<id>-<action>-csrf_token`
+                   r'name="csrf-token"[^>]*\bcontent="([^"]+)"')
 _TIP = re.compile(r'\baide-[a-z]+-\d+\b')
 
 

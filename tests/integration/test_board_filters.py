@@ -219,7 +219,7 @@ def test_beyond_the_bound_the_synthese_and_the_lists_marche_filter_is_the_same_s
     bare = page()
     assert f'id="{prefix}-texte" name="marche"' in bare and 'role="combobox"' in bare and "MFS-1" in bare
     assert f'<select id="{prefix}"' not in bare and other not in bare  # no marché written as an option
-    assert f'hx-get="/s/{w.mandataire.siret}/tableau-de-bord/filtres/marches"' in bare  # the same suggestions
+    assert f'hx-get="/s/{w.mandataire.siret}/tableau-de-bord/filtres/marches?depuis=' in bare  # the same suggestions
     chosen = page(marche_id=w.marche_id)
     assert f'id="{prefix}-valeur" name="marche_id" value="{w.marche_id}"' in chosen
     assert f'name="marche" value="{html_lib.escape(reference)}"' in chosen and "MFS-1" in chosen
@@ -241,6 +241,61 @@ def test_beyond_the_bound_the_synthese_and_the_lists_marche_filter_is_the_same_s
     # Below the bound, the select as before.
     monkeypatch.setattr(parties, "OFFER_MAX", 30)
     assert f'<select id="{prefix}"' in page() and 'role="combobox"' not in page()
+
+
+@pytest.mark.parametrize("path, name", [("tableau-de-bord", "tableau-de-bord"), ("synthese", "synthese"),
+                                        ("pieces/", "a-traiter"), ("pieces/recues", "recues")])
+def test_the_marche_suggestions_opened_as_a_page_go_back_to_the_page_of_the_field(app, w, monkeypatch, path, name):
+    """The suggestions' route opened as a page (a form sent without JavaScript, the address opened directly): back
+    to the page the field was on — named in the address the field wrote —, with the text typed, which that page reads
+    whole and says back."""
+    pw.deposit(app, w, w.st1, "A10", "MFS-1")  # waits on the mandataire, on the world's marché
+    extra = _more_marches(app, w, 3)
+    monkeypatch.setattr(parties, "OFFER_MAX", 2)
+    client = pw.logged_in(app, w.mandataire)
+    base = f"/s/{w.mandataire.siret}/{path}"
+    reference, other = _reference(app, w), _reference(app, w, extra[0])
+    suggestions = html_lib.unescape(re.search(r'hx-get="([^"]*/filtres/marches[^"]*)"',
+                                              client.get(base).get_data(as_text=True)).group(1))
+    route = f"/s/{w.mandataire.siret}/tableau-de-bord/filtres/marches"
+    assert suggestions == f"{route}?depuis={name}"
+    back = client.get(route, query_string={"depuis": name, "marche": f" {reference.lower()} "})
+    assert back.status_code == 303
+    location = back.headers["Location"]
+    assert location.split("?")[0] in (base, f"http://localhost{base}") and "marche=" in location
+    page = client.get(location).get_data(as_text=True)
+    assert f"Marché retenu : {reference}" in page and f'name="marche_id" value="{w.marche_id}"' in page
+    assert "MFS-1" in page
+    elsewhere = client.get(route, query_string={"depuis": name, "marche": other}).headers["Location"]
+    assert f"Marché retenu : {other}" in client.get(elsewhere).get_data(as_text=True)  # another: read as well
+    # Through HTMX the same address gives the suggestions, whatever page it names.
+    assert _suggested(client, route, depuis=name, marche="extra") == _suggested(client, route, marche="extra")
+
+
+def test_the_suggestions_opened_as_a_page_never_go_to_an_address_sent(app, w, monkeypatch):
+    """The page to go back to is a name looked up among the structure's pages writing the field: an address (of
+    another site, protocol-relative, another structure's page) or a page without that field is refused; no name
+    (an older address), the Tableau de bord as before."""
+    client = pw.logged_in(app, w.mandataire)
+    base = f"/s/{w.mandataire.siret}/tableau-de-bord"
+    foreign = ["https://evil.example/", "//evil.example/x", f"/s/{w.st1.siret}/synthese", "dashboard.synthese",
+               "SYNTHESE", "../synthese"]
+    for sent in foreign:
+        for route, text in (("marches", "marche"), ("entreprises", "entreprise")):
+            refused = client.get(f"{base}/filtres/{route}", query_string={"depuis": sent, text: "x"})
+            assert refused.status_code == 400 and "Location" not in refused.headers, (route, sent)
+    # The company field is the Tableau de bord's alone: no going back to the Synthèse with it.
+    assert client.get(f"{base}/filtres/entreprises", query_string={"depuis": "synthese"}).status_code == 400
+    company = client.get(f"{base}/filtres/entreprises", query_string={
+        "depuis": "tableau-de-bord", "entreprise": "Carrelage", "marche_id": w.marche_id})
+    assert company.status_code == 303 and company.headers["Location"].split("?")[0].endswith(base)
+    assert "entreprise=Carrelage" in company.headers["Location"]
+    assert f"marche_id={w.marche_id}" in company.headers["Location"]
+    older = client.get(f"{base}/filtres/marches", query_string={"marche": "M-1"})
+    assert older.status_code == 303 and older.headers["Location"].split("?")[0].endswith(base)
+    # Through HTMX the name is not read: the suggestions, whatever it holds.
+    assert client.get(f"{base}/filtres/marches", query_string={"depuis": "https://evil.example/", "marche": ""},
+                      headers=HX).status_code == 200
 
 
 def _reference(app, w, marche_id: int | None = None) -> str:

@@ -20,6 +20,7 @@ from chorus_chain.blueprints.dashboard.forms import BoardFilterForm
 from chorus_chain.blueprints.pieces import display
 from chorus_chain.blueprints.search_fields import html as search_html
 from chorus_chain.blueprints.search_fields import marche as search_marche
+from chorus_chain.blueprints.search_fields import pages as search_pages
 from chorus_chain.blueprints.pieces import views as pieces_views
 from chorus_chain.blueprints.pieces.forms import ListedActionForm, action_form_class
 from chorus_chain.domain import statuses
@@ -226,11 +227,12 @@ def _board(context: dict, party_oob: bool = False):
 def marche_suggestions():
     """The marché filter's suggestions for the text typed (HTMX: the options of its list): the structure's marchés
     whose reference holds it, as the select offered them — for every page's marché filter (the Tableau de bord, the
-    Synthèse, the pieces' lists: `search_fields.html.SEARCHES`). Opened as a page (no JavaScript), the Tableau de
-    bord filtered by the text typed whole."""
+    Synthèse, the pieces' lists: `search_fields.html.SEARCHES`). Opened as a page (no JavaScript), the page the
+    field was on (`search_fields.pages`: one of the structure's pages named, never an address sent) with the text
+    typed, which it reads whole."""
     text = request.args.get(board_filters.MARCHE_TEXT, "").strip()
     if not _inline():
-        return redirect(url_for("dashboard.tableau_de_bord", **{board_filters.MARCHE_TEXT: text}), 303)
+        return _back("marche_id", **{board_filters.MARCHE_TEXT: text})
     found = filter_lookups.marches_matching(g.structure.id, text)
     return search_html.suggestions_html("marche_id", found, "Aucun de vos marchés ne correspond.")
 
@@ -239,17 +241,25 @@ def marche_suggestions():
 @require_piece_right("consultation")
 def party_suggestions():
     """The company filter's suggestions for the text typed (HTMX), of the marché chosen if any: the companies whose
-    pieces the structure sees and its own, as the select offered them. Opened as a page, the Tableau de bord
-    filtered by the text typed whole."""
+    pieces the structure sees and its own, as the select offered them. Opened as a page, the page the field was on
+    (the Tableau de bord alone writes it) filtered by the text typed whole."""
     text = request.args.get(board_filters.PARTY_TEXT, "").strip()
     marche_id = request.args.get("marche_id", type=int)
     if not _inline():
-        return redirect(url_for("dashboard.tableau_de_bord", marche_id=marche_id,
-                                **{board_filters.PARTY_TEXT: text}), 303)
+        return _back("party_id", marche_id=marche_id, **{board_filters.PARTY_TEXT: text})
     found = filter_lookups.companies_matching(g.structure.id, text, marche_id)
     return search_html.suggestions_html(
         "party_id", [(row[0], board_filters.party_label(*row[1:])) for row in found],
         "Aucune entreprise ne correspond.")
+
+
+def _back(field: str, **values):
+    """A suggestions' route opened as a page: back to the page its field was on, or 400 when the page named is not
+    one of the structure's pages writing that field (an address sent in the parameter is never followed)."""
+    url = search_pages.back_url(field, request.args, **values)
+    if url is None:
+        abort(400)
+    return redirect(url, 303)
 
 
 @bp.get("/tableau-de-bord/entreprises")

@@ -6,5 +6,6 @@ pieces' views, so the pieces' list importing the dashboard's filters would close
 
 - `search`: what a search field holds once read (`Search`);
 - `marche`: the marché filter read as a search field (the id chosen, or a reference typed whole);
-- `html`: the field itself, its suggestions and the live region saying what the page understood.
+- `html`: the field itself, its suggestions and the live region saying what the page understood;
+- `pages`: the pages writing a field, where its suggestions' route sends back a browser without JavaScript.
 """

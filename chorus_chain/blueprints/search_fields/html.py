@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
+from chorus_chain.blueprints.search_fields import pages
+
 # field name → (the suggestions' endpoint, the text's name, the help, the other fields the suggestions follow). One
 # suggestion route per filter, whatever the page: the marché's is the Tableau de bord's (`dashboard.marche_suggestions`,
 # the structure's marchés whose reference holds the text).
@@ -23,10 +25,12 @@ def search_field(field_id: str, name: str, label: str, search) -> Markup:
     (`search.Search`) what it holds. Typing asks for suggestions (HTMX, `hx-sync` replacing the request in flight, so
     that an older answer never lands after a newer one; the answer fills the list, never the field typed in). Without
     JavaScript the text is sent as typed: the page reads a reference or a name typed whole and says what it
-    understood."""
-    from flask import url_for
+    understood. The suggestions' address names the page written (`pages`): opened as a page, it sends back there."""
+    from flask import request, url_for
 
     endpoint, text_name, help, follows = SEARCHES[name]
+    page = pages.page_name(request.endpoint)
+    url = url_for(endpoint, **({pages.FROM: page} if page else {}))
     field_id = escape(field_id)
     include = f' hx-include="{escape(follows)}"' if follows else ""
     value = "" if search.value is None else str(search.value)
@@ -38,7 +42,7 @@ def search_field(field_id: str, name: str, label: str, search) -> Markup:
         f'value="{escape(search.text)}" '
         f'role="combobox" aria-autocomplete="list" aria-expanded="false" aria-controls="{field_id}-suggestions" '
         f'aria-describedby="{field_id}-aide {field_id}-compris" autocomplete="off" spellcheck="false" '
-        f'hx-get="{escape(url_for(endpoint))}" hx-trigger="input changed delay:250ms, suggest" '
+        f'hx-get="{escape(url)}" hx-trigger="input changed delay:250ms, suggest" '
         f'hx-target="#{field_id}-suggestions" hx-swap="innerHTML" hx-sync="this:replace" hx-push-url="false"'
         f'{include}>\n    <ul class="suggestions" id="{field_id}-suggestions" role="listbox" '
         f'aria-label="{escape(label)} : suggestions" hidden></ul></div>\n    '
