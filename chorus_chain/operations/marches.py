@@ -59,7 +59,6 @@ from chorus_chain.operations import chain as chain_ops
 from chorus_chain.operations import structures as structure_ops
 from chorus_chain.operations.accounts import normalise_email
 from chorus_chain.operations.board_reading import parties
-from chorus_chain.operations.board_reading.planning import opaque_limit
 from chorus_chain.operations.mail import queue_mail
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -423,10 +422,8 @@ def _choices_statement():
             .where(MarcheParty.structure_id == bindparam("structure_id", type_=Integer),
                    MarcheParty.status == "confirmed")
             .cte("mine").prefix_with("MATERIALIZED"))
-    cut = (select(mine.c.marche_id).group_by(mine.c.marche_id)
-           .limit(opaque_limit(bindparam("limit", type_=Integer))).subquery("cut"))
-    reference = select(Marche.reference).where(Marche.id == cut.c.marche_id).scalar_subquery()
-    return access.built_once(select(cut.c.marche_id.label("id"), reference.label("reference"))
+    marche_id, reference = parties.cut_marches(mine, bindparam("limit", type_=Integer), "cut")
+    return access.built_once(select(marche_id.label("id"), reference.label("reference"))
                              .order_by("reference", "id"))  # a reference is unique
 
 

@@ -108,15 +108,21 @@ def own_branches(structure_id, cut):
     mine = (select(MarcheParty.role, MarcheParty.marche_id)
             .where(MarcheParty.structure_id == structure_id, MarcheParty.status == "confirmed").cte("mine"))
     roles = select(mine.c.role).group_by(mine.c.role).subquery("own_roles")
-    # The limit hidden from the planner (`planning.opaque_limit`), a parameter so that it follows OFFER_MAX.
-    ids = select(mine.c.marche_id).group_by(mine.c.marche_id).limit(opaque_limit(cut)).subquery("own_marches")
-    # Each reference by the marché's primary key: joined, the 31 marchés were hashed against every marché of the
-    # platform (a sequential scan of 1 200 at a million pieces).
-    reference = select(Marche.reference).where(Marche.id == ids.c.marche_id).scalar_subquery()
+    marche_id, reference = cut_marches(mine, cut, "own_marches")
     return (select(literal("role").label("kind"), null().label("offered"), null().label("id"), null().label("name"),
                    roles.c.role, null().label("marche_id"), null().label("reference")),
-            select(literal("marche").label("kind"), null(), ids.c.marche_id, null(), null(), ids.c.marche_id,
-                   reference))
+            select(literal("marche").label("kind"), null(), marche_id, null(), null(), marche_id, reference))
+
+
+def cut_marches(mine, cut, name: str):
+    """(marché id, reference) columns of the marchés of `mine` — the structure's confirmed rows of parties, a CTE
+    with `marche_id` —, grouped and cut at `cut` in no order: the Tableau de bord's own read (`own_branches`) and the
+    other pages' marché filter (`marches.marche_choices`). The limit hidden from the planner
+    (`planning.opaque_limit`), a parameter so that it follows OFFER_MAX; each reference by the marché's primary key:
+    joined, the 31 marchés were hashed against every marché of the platform (a sequential scan of 1 200 at a million
+    pieces). `name`: the cut's subquery's."""
+    ids = select(mine.c.marche_id).group_by(mine.c.marche_id).limit(opaque_limit(cut)).subquery(name)
+    return ids.c.marche_id, select(Marche.reference).where(Marche.id == ids.c.marche_id).scalar_subquery()
 
 
 def ownread_of(rows) -> OwnRead:
