@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from chorus_chain.blueprints.dashboard import board_filters
+from chorus_chain.blueprints.search_fields import marche as search_marche
 from chorus_chain.extensions import db
 from chorus_chain.models import Marche, MarcheParty
 from chorus_chain.operations.board_reading import filter_lookups, parties
@@ -176,23 +177,23 @@ def test_the_marche_of_a_search_field_is_read_among_the_structures_marches_alone
     extra = _more_marches(app, w, 2)  # the mandataire's and st1's, not the MOE's
     reference, other = _reference(app, w), _reference(app, w, extra[0])
     with pw.acting(app, w.moe):
-        assert board_filters.read_marche({"marche_id": str(w.marche_id)}, w.moe.structure_id) == (
+        assert search_marche.read_marche({"marche_id": str(w.marche_id)}, w.moe.structure_id) == (
             board_filters.Search(reference, w.marche_id))
-        assert board_filters.read_marche({"marche_id": str(extra[0])}, w.moe.structure_id) == (
+        assert search_marche.read_marche({"marche_id": str(extra[0])}, w.moe.structure_id) == (
             board_filters.Search("", extra[0]))  # as before: the id stands, no reference to show
-        assert board_filters.read_marche({}, w.moe.structure_id) == board_filters.Search("", None)
-        typed = board_filters.read_marche({"marche": f"  {reference.lower()} ", "marche_id": str(extra[0])},
+        assert search_marche.read_marche({}, w.moe.structure_id) == board_filters.Search("", None)
+        typed = search_marche.read_marche({"marche": f"  {reference.lower()} ", "marche_id": str(extra[0])},
                                           w.moe.structure_id)
         assert typed == board_filters.Search(reference, w.marche_id, f"Marché retenu : {reference}.")
-        kept = board_filters.read_marche({"marche": reference.upper(), "marche_id": str(w.marche_id)},
+        kept = search_marche.read_marche({"marche": reference.upper(), "marche_id": str(w.marche_id)},
                                          w.moe.structure_id)
         assert kept == board_filters.Search(reference, w.marche_id)
-        refused = board_filters.read_marche({"marche": other, "marche_id": ""}, w.moe.structure_id)
+        refused = search_marche.read_marche({"marche": other, "marche_id": ""}, w.moe.structure_id)
         assert refused.value is None and "Aucun de vos marchés" in refused.said
-        assert board_filters.read_marche({"marche": " ", "marche_id": str(w.marche_id)},
+        assert search_marche.read_marche({"marche": " ", "marche_id": str(w.marche_id)},
                                          w.moe.structure_id) == board_filters.Search("", None)
     with pw.acting(app, w.st1):
-        assert board_filters.read_marche({"marche": other.lower()}, w.st1.structure_id) == board_filters.Search(
+        assert search_marche.read_marche({"marche": other.lower()}, w.st1.structure_id) == board_filters.Search(
             other, extra[0], f"Marché retenu : {other}.")
 
 

@@ -7,15 +7,12 @@ the chosen one's label, the id stands; emptied, there is no filter; typed by han
 chosen), it must name one marché (its reference) or one company (its name, or the label a suggestion shows) whole,
 and the page says what it understood or that nothing matched — a filter never breaks the page.
 
-The marché's field is the one every page filtering by marché writes (`search_fields.marche`: `read_marche`,
-`marche_is_search`, named here for the Tableau de bord's view); the company's is the Tableau de bord's own. Pure rules
-but for `read_party`, which names a company typed by hand (one query, `filter_lookups.companies_named`).
+The marché's field is the one every page filtering by marché writes (`search_fields.marche`); the company's, here,
+is the Tableau de bord's own. Pure rules but for `read_party`, which names a company typed by hand (one query,
+`filter_lookups.companies_named`).
 """
 from __future__ import annotations
 
-# The marché's field is every page's (search_fields.marche): named here too, the Tableau de bord's view reads both
-# of its filters from this module.
-from chorus_chain.blueprints.search_fields.marche import MARCHE_TEXT, marche_is_search, read_marche  # noqa: F401
 from chorus_chain.blueprints.search_fields.search import Search, number
 from chorus_chain.graph import ROLE_LABELS
 from chorus_chain.operations.board_reading import filter_lookups, parties

@@ -173,8 +173,8 @@ def tableau_de_bord():
     # With the companies, the structure's own parties, read once: the marché filter's choices and the panels' parts.
     args = request.args
     offer, own = board.filter_reads(g.structure, args.get("marche_id", type=int), args.get("party_id", type=int))
-    # Beyond OFFER_MAX marchés or companies, those filters are search fields (board_filters): their text is read.
-    marche = (board_filters.read_marche(args, g.structure.id) if board_filters.marche_is_search(own.marches)
+    # Beyond OFFER_MAX marchés or companies, those filters are search fields (search_fields.marche, board_filters): their text is read.
+    marche = (search_marche.read_marche(args, g.structure.id) if search_marche.marche_is_search(own.marches)
               else None)
     if marche is not None and marche.value != args.get("marche_id", type=int):
         offer = parties.offer(g.structure.id, marche.value, args.get("party_id", type=int))  # typed by hand
@@ -230,9 +230,9 @@ def marche_suggestions():
     Synthèse, the pieces' lists: `search_fields.html.SEARCHES`). Opened as a page (no JavaScript), the page the
     field was on (`search_fields.pages`: one of the structure's pages named, never an address sent) with the text
     typed, which it reads whole."""
-    text = request.args.get(board_filters.MARCHE_TEXT, "").strip()
+    text = request.args.get(search_marche.MARCHE_TEXT, "").strip()
     if not _inline():
-        return _back("marche_id", **{board_filters.MARCHE_TEXT: text})
+        return _back("marche_id", **{search_marche.MARCHE_TEXT: text})
     found = filter_lookups.marches_matching(g.structure.id, text)
     return search_html.suggestions_html("marche_id", found, "Aucun de vos marchés ne correspond.")
 
