@@ -57,11 +57,6 @@ class BellDigest:
         for account_id in account_ids:
             self.groups.setdefault((account_id, structure_id, kind), []).append(line)
 
-    def add(self, row: dict[str, Any]) -> None:
-        """One row `notify` would have inserted (account_id, structure_id, piece_id, kind, text, url, created_at)."""
-        self.tell((row["account_id"],), row["structure_id"], row["kind"],
-                  {name: row[name] for name in ("piece_id", "text", "url", "created_at")})
-
     def rows(self) -> list[dict[str, Any]]:
         """The rows to insert, each with the accounts it goes to (`account_ids`, in the order they were told): a
         group about one piece as its lines were, a group about several as one digest. The accounts of a structure

@@ -15,7 +15,7 @@ effect (a job is done when its effect is durable), so a sweep killed between bat
 told of a batch's 300 pieces gets one e-mail. A sweep after an outage has many batches: one e-mail each at most.
 
 `digested(now)` scopes it (the g key below, like `notifications.without_email`); `notify` hands each e-mail it would
-have queued to `MailDigest.add`; `write` queues the messages at the end of the batch: on PostgreSQL their rows and
+have queued to `MailDigest.tell`; `write` queues the messages at the end of the batch: on PostgreSQL their rows and
 their outbox rows in one statement each (`operations.bulk`), elsewhere through `mail.queue_mail`.
 """
 from __future__ import annotations
@@ -49,10 +49,6 @@ class MailDigest:
 
     at: datetime
     recipients: dict[int, _Recipient] = field(default_factory=dict)
-
-    def add(self, account, kind: str, piece_id: int | None, **context) -> None:
-        """What `queue_mail(account's address, kind, **context)` would have queued, about this piece."""
-        self.tell((account,), kind, piece_id, context)
 
     def tell(self, accounts, kind: str, piece_id: int | None, context: dict[str, Any]) -> None:
         """What `queue_mail(address, kind, **context)` would have queued for each of these accounts, about this

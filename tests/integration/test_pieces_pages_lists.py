@@ -188,9 +188,9 @@ def test_a_digest_of_the_sweep_lists_its_pieces_each_with_its_link(app, world):
             Notification.account_id == account.id, Notification.piece_id == pieces[0]))
         digest = BellDigest(at)
         for piece_id, number in zip(pieces, ("T-270", "T-271")):
-            digest.add({"account_id": account.id, "structure_id": structure_id, "piece_id": piece_id,
-                        "kind": "piece_to_act", "text": f"Pièce n° {number} : validée tacitement.",
-                        "url": f"{base}/{piece_id}", "created_at": at})
+            digest.tell((account.id,), structure_id, "piece_to_act",
+                        {"piece_id": piece_id, "text": f"Pièce n° {number} : validée tacitement.",
+                         "url": f"{base}/{piece_id}", "created_at": at})
         assert digest.write() == 1
         db.session.commit()
     assert ">1<" in text(durand.get(f"{notifications}/cloche", headers=HX))  # one line under the bell
