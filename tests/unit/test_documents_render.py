@@ -529,3 +529,27 @@ def test_the_signature_blocks_share_their_page_with_the_last_lines_and_the_total
         assert last in text, (count, "the signatures went to a page without the last line of the décompte")
         total = f"Total des travaux {count} 000,00 € {count} 000,00 €"
         assert text.index(last) < text.index(total) < text.index("Le maître d'œuvre"), count
+
+
+def test_a_split_projet_de_decompte_states_its_total_once_after_its_last_line() -> None:
+    """A projet de décompte longer than a page is split: its column heads repeat on each page (to read the figures),
+    its « Total des travaux » does not — a total at the foot of page 1 under half of the lines reads as the total of
+    those lines. Once, after the last line."""
+    from chorus_chain.documents import etat_doc
+
+    count = 70  # three pages of lines (DejaVu, A4)
+    lines = tuple(etat_doc.EtatPdmLine(f"2.{i:03d}", f"Ouvrage élémentaire n° {i} du lot gros œuvre", "m2",
+                                       False, D("10"), D("1000.00"), D("10"), D("1000.00"))
+                  for i in range(1, count + 1))
+    pdm = etat_doc.EtatPdm("Durand Bâtiment SAS", "Mandataire", "DB-PDM-03", lines)
+    base = _engine_etat()
+    doc = replace(base, pdms=(pdm,), beneficiaries=base.beneficiaries[:1])
+    pages = [_normal(page.extract_text())
+             for page in pypdf.PdfReader(io.BytesIO(etat_doc.etat_acompte_pdf(doc))).pages]
+    with_lines = [index for index, text in enumerate(pages) if "Ouvrage élémentaire n°" in text]
+    assert len(with_lines) >= 2, "the table is not split: the test says nothing"
+    assert all("Désignation" in pages[index] for index in with_lines)  # the heads repeat
+    assert sum(text.count("Total des travaux") for text in pages) == 1
+    last_page = pages[with_lines[-1]]
+    last = f"2.{count:03d} Ouvrage élémentaire n° {count}"
+    assert last_page.index(last) < last_page.index(f"Total des travaux {count} 000,00 € {count} 000,00 €")
