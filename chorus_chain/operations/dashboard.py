@@ -111,7 +111,7 @@ class MarcheChoice(NamedTuple):
 class OwnParties:
     """What the Tableau de bord reads of the structure's confirmed rows of parties, once (`parties.OwnRead`): the
     parts it plays, and its marchés by reference — the marché filter's choices, at most `parties.OFFER_MAX + 1`
-    (beyond OFFER_MAX the filter is a search field, `blueprints.dashboard.board_filters`). Nothing in it grows with
+    (beyond OFFER_MAX the filter is a search field, `blueprints.search_fields.marche`). Nothing in it grows with
     the structure's history: a panel that needs the structure's parties or marchés reads them in its own statement,
     through the structure (« Montants par entreprise »: `parties.money_lines`; the MOE's états: `etats_by_marche`;
     the tracker's lines: its état's payee, `tracker.reading`)."""

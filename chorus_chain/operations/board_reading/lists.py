@@ -31,6 +31,7 @@ from chorus_chain import access, plan_cache
 from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, Marche, Piece
 from chorus_chain.models.board import BoardRow
+from chorus_chain.models.pieces import PieceRules
 from chorus_chain.operations.board_reading import counts
 from chorus_chain.operations.board_reading import cursor as cursors
 from chorus_chain.operations.board_reading.planning import opaque_limit
@@ -59,9 +60,10 @@ def _rows_of(statement) -> list[PieceRow]:
 
 
 @dataclass(frozen=True, slots=True)
-class ListedPiece:
+class ListedPiece(PieceRules):
     """A piece as the Tableau de bord's list and panels show it: its board row's copy of the piece's figures, and
-    the stored why of its accepted amount (`amount_ui.amount_why_of` reads these attributes as a Piece's)."""
+    the stored why of its accepted amount (`amount_ui.amount_why_of` reads these attributes as a Piece's). What it
+    answers from its status (`is_draft`) is the piece's own rule (`PieceRules`)."""
 
     id: int
     number: str
@@ -72,10 +74,6 @@ class ListedPiece:
     accepted_amount: Decimal | None
     accepted_why: dict | None
     deposited_at: datetime | None
-
-    @property
-    def is_draft(self) -> bool:
-        return self.status == "BROUILLON"
 
 
 @dataclass(frozen=True, slots=True)
