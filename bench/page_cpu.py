@@ -5,7 +5,8 @@ ORM work, formatting). This script measures that part alone, in one process, wit
 
 1. a seeded PostgreSQL database — the benchmark's world (`bench/dashboards_seed.py`): by default its own database
    `chorus_pagecpu`, seeded with `--pieces` pieces if it has none (`--database chorus_bench` reads i20-bench's, kept);
-2. the application built in this process (`create_app`, production settings, the ordinary role `chorus_app` so that
+2. the application built in this process as gunicorn builds it (`app.py`: `create_app`, then the process frozen
+   out of the collector's full collections; production settings, the ordinary role `chorus_app` so that
    row-level security applies, as under gunicorn) and Flask's test client, logged in through the real login form
    as each busy account of the benchmark (titulaire, maître d'œuvre, maître d'ouvrage, sous-traitant);
 3. per account and page, `--requests` requests after a warm-up: `time.thread_time()` per request (the CPU of this
@@ -140,10 +141,13 @@ def _build_read_model(database: str) -> None:
 
 
 def make_app(database: str):
+    """The application gunicorn serves: `app.py`'s, built by importing it (after the environment is set), so that
+    what it does once per process is measured too — `gc.freeze()` of what the process keeps for life, without which
+    the young collections' survivors and every full collection traverse some 300 000 more objects."""
     os.environ.update(bench._app_env(database, bench._redis_or_none()))
-    from chorus_chain import create_app
+    import app as wsgi  # noqa: PLC0415 — the repository's root is on sys.path; the environment must come first
 
-    return create_app()
+    return wsgi.app
 
 
 def login(app, email: str):
