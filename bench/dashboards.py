@@ -259,6 +259,7 @@ class Client:
     siret: str
     session: requests.Session
     values: dict[str, str] = field(default_factory=dict)  # what fills a page's braces for this account
+    number: int = 0  # its place among the clients (the tail's report says which worker served each)
 
     def url(self, base: str, path: str) -> str:
         path = path.format(siret=self.siret, **self.values)
@@ -314,6 +315,8 @@ class Sample:
     status: int
     size: int
     server: dict[str, float]  # Server-Timing: cpu / db (ms), sql (statements), total (ms)
+    client: int = 0  # which of the clients asked (Client.number)
+    worker: int | None = None  # the gunicorn worker that answered (its pid, Server-Timing)
 
 
 def _percentile(values: list[float], p: float) -> float | None:
@@ -325,6 +328,40 @@ def _percentile(values: list[float], p: float) -> float | None:
 
 def _mean(values: list[float]) -> float | None:
     return statistics.fmean(values) if values else None
+
+
+def tail(samples: list[Sample]) -> dict:
+    """Where the slowest 5 % of some answers (latency ≥ p95), and all of them, spent their time, in ms on average:
+    `total` inside the application (Server-Timing) of which `cpu` on its thread's CPU, `db` in the driver and `other`
+    the rest (waiting for the GIL among the worker's threads or for a core); `queued` outside it (latency − total:
+    waiting for a thread of the worker holding the connection, the HTTP exchange, the client's own scheduling).
+    `workers`: how many clients each worker served (the clients' keep-alive connections stay with the worker that
+    accepted them: 5 clients on a worker of 4 threads queue), and `moved`: clients served by more than one."""
+    timed = [s for s in samples if s.status == 200 and "total" in s.server and "cpu" in s.server and "db" in s.server]
+    cut = _percentile([s.seconds * 1000 for s in timed], 95)
+
+    def figures(group: list[Sample]) -> dict:
+        def mean(of) -> float | None:
+            return _mean([of(s) for s in group])
+
+        return {"n": len(group), "latency_ms": mean(lambda s: s.seconds * 1000),
+                "total_ms": mean(lambda s: s.server["total"]), "cpu_ms": mean(lambda s: s.server["cpu"]),
+                "db_ms": mean(lambda s: s.server["db"]),
+                "other_ms": mean(lambda s: s.server["total"] - s.server["cpu"] - s.server["db"]),
+                "queued_ms": mean(lambda s: s.seconds * 1000 - s.server["total"])}
+
+    served: dict[int, dict[int, int]] = {}  # client → worker → answers
+    for sample in samples:
+        if sample.worker is not None:
+            by_worker = served.setdefault(sample.client, {})
+            by_worker[sample.worker] = by_worker.get(sample.worker, 0) + 1
+    clients_of: dict[int, int] = {}
+    for by_worker in served.values():
+        main = max(by_worker, key=by_worker.get)
+        clients_of[main] = clients_of.get(main, 0) + 1
+    return {"slowest": figures([s for s in timed if cut is not None and s.seconds * 1000 >= cut]),
+            "all": figures(timed), "workers": sorted(clients_of.values(), reverse=True),
+            "moved": sum(1 for by_worker in served.values() if len(by_worker) > 1)}
 
 
 def summarise(samples: list[Sample], seconds: float) -> dict:
@@ -358,7 +395,7 @@ class PageResult:
 
     def summary(self) -> dict:
         accounts = sorted({s.account for s in self.samples})
-        return {"path": self.path, **summarise(self.samples, self.seconds),
+        return {"path": self.path, **summarise(self.samples, self.seconds), "tail": tail(self.samples),
                 "accounts": {a: summarise([s for s in self.samples if s.account == a], self.seconds)
                              for a in accounts}}
 
@@ -368,9 +405,10 @@ def _hit(client: Client, url: str) -> Sample:
     try:
         answer = client.session.get(url, timeout=120, allow_redirects=False)
     except requests.RequestException:
-        return Sample(client.name, time.perf_counter() - started, 0, 0, {})
+        return Sample(client.name, time.perf_counter() - started, 0, 0, {}, client.number)
+    said = answer.headers.get("Server-Timing")
     return Sample(client.name, time.perf_counter() - started, answer.status_code, len(answer.content),
-                  timing.parse(answer.headers.get("Server-Timing")))
+                  timing.parse(said), client.number, timing.worker_of(said))
 
 
 def run_phase(base: str, clients: list[Client], name: str, path: str, seconds: float, result: PageResult) -> None:
@@ -499,12 +537,35 @@ def report(result: dict) -> str:
     if judged:
         lines.append(f"Goal (≥ {GOAL['throughput']} of trivial req/s and p95 ≤ {GOAL['p95']:g} × trivial p95, per page "
                      f"and account): met by {sum(1 for r in judged if r['meets'])} of {len(judged)}.")
+    lines.extend(tail_report(pages))
     if result["page_problems"]:
         lines.append("Problems: " + "; ".join(f"{k}: {v}" for k, v in result["page_problems"].items()))
     lines.append(f"Read: a page's 'req/s ÷ trivial' is the share of the application's floor throughput it keeps "
                  f"(trivial = {trivial['path']}, measured in the same run, by the same clients); cpu ms, db ms and "
                  f"sql are the server's own figures per request (Server-Timing, CHORUS_TIMING=1).")
     return "\n".join(lines)
+
+
+def tail_report(pages: dict[str, dict]) -> list[str]:
+    """Each page's slowest 5 % against all its answers (`tail`), all accounts together."""
+    lines = ["Where the time goes (ms, means; slowest 5 % = latency ≥ p95 / all answers): latency = queued (outside "
+             "the application: a thread of the worker, the connection) + total (Server-Timing) = cpu + db + other "
+             "(the GIL, a core); clients per worker (moved: clients served by more than one worker)",
+             f"{'page':22} {'latency':>15} {'queued':>13} {'total':>13} {'cpu':>11} {'db':>13} {'other':>13} "
+             f"{'clients/worker':>15}"]
+    for name, page in pages.items():
+        figures = page.get("tail")
+        if not figures or not figures["all"]["n"]:
+            continue
+        slow, every = figures["slowest"], figures["all"]
+
+        def pair(key: str, width: int) -> str:
+            return f"{_fmt(slow[key], '.1f')} / {_fmt(every[key], '.1f')}".rjust(width)
+
+        split = "/".join(str(n) for n in figures["workers"]) + (f" moved {figures['moved']}" if figures["moved"] else "")
+        lines.append(f"{name:22} {pair('latency_ms', 15)} {pair('queued_ms', 13)} {pair('total_ms', 13)} "
+                     f"{pair('cpu_ms', 11)} {pair('db_ms', 13)} {pair('other_ms', 13)} {split:>15}")
+    return lines
 
 
 def _ratio(page: dict, trivial: dict) -> dict[str, float | bool | None]:
@@ -577,7 +638,7 @@ def run(args: argparse.Namespace) -> dict:
         clients = []
         for index in range(args.clients):  # round-robin over the busy accounts
             key = keys[index % len(keys)]
-            clients.append(Client(key, sirets[logins[key]], login(server.base, logins[key]), values[key]))
+            clients.append(Client(key, sirets[logins[key]], login(server.base, logins[key]), values[key], index))
         for client in clients[:len(keys)]:  # the deep page, reached as a user reaches it; shared by its clients
             url, followed = follow_next(server.base, client, BOARD, args.deep)
             values[client.name].update(deep_page=url, deep_followed=str(followed))

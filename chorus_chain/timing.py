@@ -4,19 +4,23 @@ bench/dashboards.py measures pages from the outside (requests a second, latency)
 where a page's time goes on the server: the Python of the request (views, ORM, templates) or the database. With the
 setting on, every response carries
 
-    Server-Timing: cpu;dur=31.2, db;dur=4.1, sql;desc="23";dur=23, total;dur=40.5
+    Server-Timing: cpu;dur=31.2, db;dur=4.1, sql;desc="23";dur=23, total;dur=40.5, worker;desc="4121"
 
 - `cpu`: CPU time of the thread that served the request (`time.thread_time`, milliseconds): the application's own
   Python, psycopg's client side included, other threads' work excluded (gthread workers serve several at once);
 - `db`: wall time spent inside the driver's `execute` (round trips and PostgreSQL's work), summed;
 - `sql`: the number of statements (as `dur`, and in `desc`, for readers that keep only one of them);
-- `total`: wall time from the start of the request to the header (the commit included, the body's sending not).
+- `total`: wall time from the start of the request to the header (the commit included, the body's sending not);
+- `worker`: the process that served it (its pid). A client's keep-alive connection stays with the gunicorn worker
+  that accepted it, so the clients of a benchmark split unevenly between workers (5 and 3 of 8): the benchmark reads
+  the split, which decides how long a request waits for a thread of its worker.
 
 Off by default: the header tells a stranger how long the database took, and the counters cost a little on every
 statement. Nothing else changes when it is on.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -74,10 +78,10 @@ def _stop(exc) -> None:
     _local.statements = None
 
 
-def server_timing(*, cpu: float, db: float, statements: int, total: float) -> str:
-    """The header's value, durations in milliseconds as the standard has them."""
+def server_timing(*, cpu: float, db: float, statements: int, total: float, worker: int | None = None) -> str:
+    """The header's value, durations in milliseconds as the standard has them; `worker`: this process by default."""
     return (f"cpu;dur={cpu * 1000:.1f}, db;dur={db * 1000:.1f}, sql;desc=\"{statements}\";dur={statements}, "
-            f"total;dur={total * 1000:.1f}")
+            f"total;dur={total * 1000:.1f}, worker;desc=\"{os.getpid() if worker is None else worker}\"")
 
 
 def parse(value: str | None) -> dict[str, float]:
@@ -93,3 +97,14 @@ def parse(value: str | None) -> dict[str, float]:
                 except ValueError:
                     pass
     return figures
+
+
+def worker_of(value: str | None) -> int | None:
+    """The pid of the process that served an answer, from a header this module wrote (None if absent)."""
+    for part in (value or "").split(","):
+        name, _, rest = part.strip().partition(";")
+        if name == "worker":
+            key, _, number = rest.partition("=")
+            if key.strip() == "desc" and number.strip('"').isdigit():
+                return int(number.strip('"'))
+    return None

@@ -96,6 +96,26 @@ def test_page_list_is_a_parameter():
         bench.parse_pages(["synthese"])
 
 
+def test_the_tail_says_where_the_slowest_answers_waited_and_how_the_clients_split():
+    """`tail`: the slowest 5 % (latency ≥ p95) against all answers — queued outside the application (latency −
+    Server-Timing's total), and inside it on the CPU, in the driver or waiting for the GIL; and how many clients each
+    worker served (a client's keep-alive connection stays with one worker)."""
+    def sample(client: int, worker: int, ms: float, total: float) -> bench.Sample:
+        return bench.Sample("moe", ms / 1000, 200, 10, {"cpu": 2.0, "db": 5.0, "sql": 3, "total": total}, client,
+                            worker)
+
+    fast = [sample(client, 11 if client < 5 else 12, 10.0, 9.0) for client in range(8) for _ in range(12)]
+    slow = [sample(client, 11, 100.0, 30.0) for client in (0, 0, 1, 2, 3, 4)]  # 6 of 103 answers: p95 and above
+    figures = bench.tail(fast + slow + [sample(7, 11, 10.0, 9.0)])  # client 7 once on the other worker
+    assert figures["slowest"]["n"] == 6
+    assert figures["slowest"]["latency_ms"] == pytest.approx(100.0)
+    assert figures["slowest"]["queued_ms"] == pytest.approx(70.0) and figures["slowest"]["total_ms"] == 30.0
+    assert figures["slowest"]["other_ms"] == pytest.approx(23.0)  # 30 − 2 on the CPU − 5 in the driver
+    assert figures["all"]["n"] == 103 and figures["all"]["queued_ms"] < 10
+    assert figures["workers"] == [5, 3] and figures["moved"] == 1
+    assert bench.tail([])["slowest"]["n"] == 0
+
+
 @pytest.mark.postgres
 def test_quick_run_seeds_serves_and_reports(tmp_path):
     database = "chorus_bench_" + re.sub(r"[^a-z0-9]", "", _worker().lower())
@@ -124,6 +144,9 @@ def test_quick_run_seeds_serves_and_reports(tmp_path):
             # The server's own cost, read from its Server-Timing header.
             assert page["cpu_ms"] > 0 and page["sql"] >= 1 and page["db_ms"] > 0, (name, page)
             assert set(page["accounts"]) == accounts, name
+            # Where its slowest answers waited, and which worker served each client (Server-Timing's worker).
+            assert page["tail"]["all"]["n"] > 0 and page["tail"]["slowest"]["n"] > 0, name
+            assert sum(page["tail"]["workers"]) == 2, (name, page["tail"])
         for name in bench.PAGES:
             ratio = result["ratios"][name]
             assert ratio["throughput"] > 0 and ratio["p95"] > 0 and set(ratio["accounts"]) == accounts
@@ -133,6 +156,7 @@ def test_quick_run_seeds_serves_and_reports(tmp_path):
             assert values["marche_id"].isdigit() and values["party_id"].isdigit() and values["number"]
             assert int(values["deep_followed"]) > 0 and "tableau-de-bord?" in values["deep_page"]
         assert "÷ trivial req/s" in run.stdout and "figures written to" in run.stdout
+        assert "clients/worker" in run.stdout
 
         # The seeded history is one the application itself would have written.
         env = {**os.environ, "DATABASE_URL": bench.app_database_url(database), "SECRET_KEY": "x",
