@@ -336,8 +336,8 @@ def days_left(due: datetime, now: datetime) -> int:
     return (_aware("due_at", due) - _aware("now", now)) // DAY
 
 
-def _delay(delta: timedelta) -> tuple[str, str]:
-    whole = delta // DAY
+def _delay(whole: int) -> tuple[str, str]:
+    """`whole` days as the phrases say them."""
     if whole < 1:
         return "moins d'un jour", "de moins d'un jour"
     if whole == 1:
@@ -345,23 +345,48 @@ def _delay(delta: timedelta) -> tuple[str, str]:
     return f"{whole} jours", f"de {whole} jours"
 
 
-def _calendar_days(due: datetime, now: datetime) -> int:
-    """Days from today to the due instant's day, both as Paris reads them: a deadline on the 21st is « dans 15
-    jours » on the 6th, whatever the hours — never rounded down to the day before."""
-    return (due.astimezone(_PARIS).date() - now.astimezone(_PARIS).date()).days
+@lru_cache(maxsize=4096)
+def _phrase(kind: str, upcoming: bool, whole: int) -> str:
+    """A countdown's phrase: it depends on the kind, on the side of the due instant and on the whole days alone, so
+    it is formatted once per process for each."""
+    spec = _kind(kind)
+    delay, de_delay = _delay(whole)
+    return (spec.upcoming if upcoming else spec.overdue).format(delay=delay, de_delay=de_delay)
+
+
+class Countdowns:
+    """The countdowns of clocks read at one instant `now` — a page's: `now` in UTC and its day in Paris taken once,
+    not for each clock (the Tableau de bord writes some forty countdowns a page, each converting `now` twice to
+    UTC and once to Paris time: bench/page_cpu.py). `countdown_fr` and `is_expired` are the same rules for one
+    clock."""
+
+    __slots__ = ("now", "today")
+
+    def __init__(self, now: datetime) -> None:
+        self.now = _aware("now", now)
+        # Days to a due instant are counted from today to its day, both as Paris reads them: a deadline on the 21st
+        # is « dans 15 jours » on the 6th, whatever the hours — never rounded down to the day before.
+        self.today = self.now.astimezone(_PARIS).date()
+
+    def expired(self, due: datetime) -> bool:
+        """True from the due instant on (the sweep applies the expiry action then)."""
+        return self.now >= _aware("due_at", due)
+
+    def text(self, kind: str, due: datetime) -> str:
+        """A short French phrase for dashboards: "validation tacite dans 3 jours", "maître d'œuvre en retard de 2
+        jours". Before the due instant, the days are calendar days to its day (Paris), so the countdown never names
+        an earlier day than the deadline's ("moins d'un jour" on its day); after it, whole days elapsed."""
+        _kind(kind)
+        due_utc = _aware("due_at", due)
+        if self.now < due_utc:
+            return _phrase(kind, True, (due_utc.astimezone(_PARIS).date() - self.today).days)
+        return _phrase(kind, False, (self.now - due_utc) // DAY)
 
 
 def countdown_fr(kind: str, due: datetime, now: datetime) -> str:
-    """A short French phrase for dashboards: "validation tacite dans 3 jours", "maître d'œuvre en retard de 2
-    jours". Before the due instant, the days are calendar days to its day (Paris), so the countdown never names an
-    earlier day than the deadline's ("moins d'un jour" on its day); after it, whole days elapsed."""
-    spec = _kind(kind)
-    due_utc, now_utc = _aware("due_at", due), _aware("now", now)
-    if now_utc < due_utc:
-        delay, de_delay = _delay(DAY * _calendar_days(due_utc, now_utc))
-        return spec.upcoming.format(delay=delay, de_delay=de_delay)
-    delay, de_delay = _delay(now_utc - due_utc)
-    return spec.overdue.format(delay=delay, de_delay=de_delay)
+    """A clock's countdown at `now` (`Countdowns.text`: many clocks at one instant read `now` once)."""
+    _kind(kind)
+    return Countdowns(now).text(kind, due)
 
 
 def reminders_due(

@@ -248,3 +248,35 @@ def test_a_lapsed_dgp_still_counts_while_the_piece_is_in_a_status_it_runs_in_and
             if kind != D.PAIEMENT:
                 assert not D.counts_after_expiry(kind, status.value), (kind, status)
     assert not D.counts_after_expiry(D.PAIEMENT, "MISE_EN_PAIEMENT") and D.counts_after_expiry(D.PAIEMENT, "MANDATEE")
+
+
+def test_the_countdowns_of_one_instant_are_the_rules_of_each_clock():
+    """`Countdowns(now)`: a page's countdowns at one instant (`now` taken to UTC and to its Paris day once) say what
+    `countdown_fr` and `is_expired` say of each clock — on both sides of the due instant, around Paris midnight and
+    across both changes of hour, for every kind."""
+    from chorus_chain.domain.deadlines import DEADLINES, Countdowns, is_expired
+
+    instants = [datetime(2026, 3, 28, 21, 30, tzinfo=timezone.utc), datetime(2026, 10, 24, 22, 30, tzinfo=timezone.utc),
+                datetime(2026, 6, 30, 22, 0, tzinfo=timezone.utc), datetime(2026, 12, 31, 23, 0, 1, tzinfo=timezone.utc)]
+    paris = ZoneInfo("Europe/Paris")
+
+    def said(kind, due, now):  # the rule written out: calendar days in Paris before, whole days elapsed after
+        spec = DEADLINES[kind]
+        if now < due:
+            whole, phrase = (due.astimezone(paris).date() - now.astimezone(paris).date()).days, spec.upcoming
+        else:
+            whole, phrase = (now - due) // timedelta(days=1), spec.overdue
+        delay = "moins d'un jour" if whole < 1 else "un jour" if whole == 1 else f"{whole} jours"
+        de_delay = "de moins d'un jour" if whole < 1 else "d'un jour" if whole == 1 else f"de {whole} jours"
+        return phrase.format(delay=delay, de_delay=de_delay)
+
+    for now in instants + [instant.astimezone(paris) for instant in instants]:
+        countdowns = Countdowns(now)
+        for kind in DEADLINES:
+            for hours in range(-80, 81, 7):
+                due = now + timedelta(hours=hours * 3 + 0.5)
+                assert countdowns.text(kind, due) == countdown_fr(kind, due, now) == said(kind, due, now), (kind, due)
+                assert countdowns.expired(due) is is_expired(due, now) is (now >= due)
+        assert countdowns.expired(now) and not countdowns.expired(now + timedelta(microseconds=1))
+    with pytest.raises(ValueError):
+        Countdowns(datetime(2026, 3, 2))  # a naive instant, as countdown_fr refuses it

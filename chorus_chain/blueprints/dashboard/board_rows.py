@@ -40,10 +40,10 @@ def amount_cell(piece) -> str:
             f'{escape(why.reason)}{link}</small>')
 
 
-def _countdown(deadline, now) -> str:
-    """A clock's countdown (`display.countdown`), late or not (`display.is_overdue`)."""
-    late = " overdue" if clocks.is_expired(deadline.due_at, now) else ""
-    return f'<span class="countdown{late}">{escape(clocks.countdown_fr(deadline.kind, deadline.due_at, now))}</span>'
+def _countdown(deadline, countdowns: clocks.Countdowns) -> str:
+    """A clock's countdown (`display.countdown`), late or not (`display.is_overdue`), at the table's instant."""
+    late = " overdue" if countdowns.expired(deadline.due_at) else ""
+    return f'<span class="countdown{late}">{escape(countdowns.text(deadline.kind, deadline.due_at))}</span>'
 
 
 _NO_CLOCK = '<span class="muted">—</span>'
@@ -73,12 +73,13 @@ def list_rows(rows, now) -> Markup:
     written = []
     number_link = _number_linker()
     day = formatting.day
+    countdowns = clocks.Countdowns(now)
     for row in rows:
         p = row.piece
         draft = ' class="is-draft"' if p.is_draft else ""
         avoir = ' <span class="badge off">avoir</span>' if p.piece_type == "AVOIR" else ""
         cadre = cadre_badge(p.cadre)  # before the status's badge: the tips are numbered in the page's order
-        clock = _countdown(row.next_deadline, now) if row.next_deadline else _NO_CLOCK
+        clock = _countdown(row.next_deadline, countdowns) if row.next_deadline else _NO_CLOCK
         deposited = (escape(day(p.deposited_at)) if p.deposited_at else "<strong>non envoyée</strong>")
         written.append(
             f'\n        <tr{draft} data-testid="board-row" data-piece-id="{p.id}">\n'
@@ -97,11 +98,12 @@ def list_rows(rows, now) -> Markup:
 def waiting_rows(rows, now) -> Markup:
     """The rows of a waiting panel (`PieceRow`s), as `_waiting_table.html`'s loop wrote them."""
     written = []
+    countdowns = clocks.Countdowns(now)
     for row in rows:
         p = row.piece
         amount = amount_cell(p)
         status = status_badge(p.status)
-        clock = _countdown(row.next_deadline, now) if row.next_deadline else _NO_CLOCK
+        clock = _countdown(row.next_deadline, countdowns) if row.next_deadline else _NO_CLOCK
         written.append(
             f'\n    <tr data-piece-id="{p.id}"><td>{_number_link(p)}</td>\n'
             f'      <td>{escape(row.marche_reference)}</td><td>{escape(row.emitter_name)}</td>'
@@ -132,9 +134,10 @@ def clock_rows(rows, now, interest: bool) -> Markup:
     """The rows of a clock panel (`dashboard.ClockRow`s), as `_clock_table.html`'s loop wrote them; with `interest`,
     the interest accruing on a late payment."""
     written = []
+    countdowns = clocks.Countdowns(now)
     for row in rows:
         p, deadline = row.piece, row.deadline
-        late = clocks.is_expired(deadline.due_at, now)
+        late = countdowns.expired(deadline.due_at)
         cell = ""
         if interest:
             if row.interest:
@@ -151,7 +154,7 @@ def clock_rows(rows, now, interest: bool) -> Markup:
             f'      <td>{_number_link(p)}</td>\n'
             f'      <td>{escape(row.marche_reference)}</td><td>{escape(row.emitter_name)}</td>\n'
             f'      <td class="num">{amount_cell(p)}</td>\n'
-            f'      <td>{_countdown(deadline, now)} <small class="muted">(le '
+            f'      <td>{_countdown(deadline, countdowns)} <small class="muted">(le '
             f'{escape(formatting.day(deadline.due_at))})</small></td>\n'
             f'      {cell}\n'
             f'    </tr>\n  ')
@@ -209,6 +212,7 @@ def tracker_items(tracker, now) -> Markup:
     piece with its milestones, its état d'acompte, when its money is expected and whom it waits on. `say` and
     `waiting_text` are the Trésorerie's and the pieces' own words."""
     today = now.date()
+    countdowns = clocks.Countdowns(now)
     written = []
     for item in tracker:
         p = item.piece
@@ -219,7 +223,7 @@ def tracker_items(tracker, now) -> Markup:
             expected = (f'<div data-testid="tracker-expected"><p><strong>Paiement {escape(say(item.expected, today))}'
                         f'</strong></p>\n      <details><summary>Sur quoi repose cette date</summary><p>'
                         f'{escape(item.expected.explanation)}</p></details></div>')
-        clock = f" — {_countdown(item.next_deadline, now)}" if item.next_deadline else ""
+        clock = f" — {_countdown(item.next_deadline, countdowns)}" if item.next_deadline else ""
         written.append(
             f'\n  <article class="tracker" data-testid="tracker" data-piece-id="{p.id}">\n'
             f'    <h3>{_number_link(p)} — {amount} <small class="muted">marché {escape(item.marche_reference)}</small> '
