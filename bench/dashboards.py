@@ -67,18 +67,6 @@ DATABASE = "chorus_bench"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 RESULTS = ROOT / "bench" / "results"
 
-
-def production_server() -> tuple[int, int]:
-    """(workers, threads) of the Procfile's web line: what production runs is what the benchmark serves by default.
-    The threads matter to the tail: a client's keep-alive connection stays with the worker that accepted it, so 8
-    clients split 5/3 or 6/2 between two workers as often as 4/4, and a worker with fewer threads than clients queues
-    the extra ones outside the application (`tail`)."""
-    web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    workers, threads = (re.search(rf"--{name}[ =](\d+)", web) for name in ("workers", "threads"))
-    if workers is None or threads is None or "--worker-class gthread" not in web:
-        raise SystemExit(f"the Procfile's web line no longer says its gthread workers and threads: {web!r}")
-    return int(workers.group(1)), int(threads.group(1))
-
 # The pages measured, name → path, as issue 20 lists them: the Synthèse, the Tableau de bord (the sous-traitant's
 # payment tracker is its panel there) without filters, with each filter, a deep page of its list, every sort and the
 # search by number. Each client fills the braces with what its own account sees (`discover`): {siret} its
@@ -761,10 +749,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--deep", type=int, default=20,
                         help="« suivant » links followed from the Tableau de bord to reach its deep page")
     parser.add_argument("--warmup", type=int, default=2, help="requests per client and page before measuring")
-    workers, threads = production_server()
-    parser.add_argument("--workers", type=int, default=workers, help="gunicorn workers (default: the Procfile's, %(default)s)")
-    parser.add_argument("--threads", type=int, default=threads,
-                        help="threads per gunicorn worker (gthread; default: the Procfile's, %(default)s)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
     parser.add_argument("--pages", nargs="*", metavar="NAME=PATH",
                         help="pages to measure instead of PAGES (e.g. a_traiter=/s/{siret}/pieces/)")
     parser.add_argument("--pgoptions", default="",

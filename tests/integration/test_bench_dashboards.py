@@ -116,19 +116,6 @@ def test_the_tail_says_where_the_slowest_answers_waited_and_how_the_clients_spli
     assert bench.tail([])["slowest"]["n"] == 0
 
 
-def test_the_benchmark_serves_what_the_procfile_runs(capsys):
-    """gunicorn's workers and threads are production's (the Procfile's web line), not the benchmark's own: with fewer
-    threads than the clients a worker holds, the extra clients queue outside the application, and the tail measured
-    would be one production does not have."""
-    web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    workers, threads = bench.production_server()
-    assert f"--workers {workers}" in web and f"--threads {threads}" in web and "--worker-class gthread" in web
-    with pytest.raises(SystemExit):
-        bench.main(["--help"])
-    said = " ".join(capsys.readouterr().out.split())
-    assert f"the Procfile's, {workers})" in said and f"the Procfile's, {threads})" in said
-
-
 @pytest.mark.postgres
 def test_quick_run_seeds_serves_and_reports(tmp_path):
     database = "chorus_bench_" + re.sub(r"[^a-z0-9]", "", _worker().lower())
