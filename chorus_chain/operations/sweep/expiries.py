@@ -127,8 +127,7 @@ class Expiries:
             paid = {payment_id: paid_on is not None for payment_id, paid_on in db.session.execute(query)}
         done: list[Deadline] = []
         stale: set[int] = set()
-        alerted: dict[int, ExpiredPiece] = {}
-        kinds: set[str] = set()
+        alerted: dict[int, set[str]] = {}  # piece id -> the kinds of its clocks that alert
         for row in deadlines:
             piece = found.pieces.get(row.piece_id)
             if piece is None or (row.kind == clocks.INTERETS and row.line_payment_id is not None
@@ -136,8 +135,7 @@ class Expiries:
                 continue  # held by a user (the piece, or the interest's payment): the next sweep
             found.outcome[row.id] = runs = _still_runs(row, piece, paid)
             if runs:
-                alerted[piece.id] = piece
-                kinds.add(row.kind)
+                alerted.setdefault(piece.id, set()).add(row.kind)
             done.append(row)
             if not clocks.counts_after_expiry(row.kind, piece.status):
                 stale.add(piece.id)
@@ -147,17 +145,21 @@ class Expiries:
             for row in done:  # the session's rows say what the database now holds (no flush of them)
                 set_committed_value(row, "done_at", now)
         board.touch(stale)
-        found._read_audience(alerted.values(), kinds)
+        found._read_audience(alerted)
         return found
 
-    def _read_audience(self, alerted: Iterable[ExpiredPiece], kinds: set[str]) -> None:
-        """The holders of the alerted pieces' marchés (when a clock alerts the titulaire), the structures their
-        alerts may name, their members and preferences: a statement each, for the batch."""
-        alerted = list(alerted)
+    def _read_audience(self, alerted: dict[int, set[str]]) -> None:
+        """The holders of the alerted pieces' marchés (when a clock alerts the titulaire), the structures the alerts
+        tell (those playing the actors each clock names: `records.structures_playing`, as `notify_actors` asks),
+        their members and preferences: a statement each, for the batch. Only those told: the members of every
+        structure a piece names were most of the batch's reads (bench/deadline_sweep.py's profile)."""
         if not alerted:
             return
-        if any(T.TITULAIRE in clocks.DEADLINES[kind].alert_on_expiry for kind in kinds):
-            marche_ids = sorted({piece.marche_id for piece in alerted})
+        actors = {piece_id: {actor for kind in kinds for actor in clocks.DEADLINES[kind].alert_on_expiry}
+                  for piece_id, kinds in alerted.items()}
+        if any(T.TITULAIRE in named for named in actors.values()):
+            marche_ids = sorted({self.pieces[piece_id].marche_id for piece_id, named in actors.items()
+                                 if T.TITULAIRE in named})
             self.holders = dict.fromkeys(marche_ids)
             for marche_id, structure_id in db.session.execute(
                     select(MarcheParty.marche_id, MarcheParty.structure_id)
@@ -165,9 +167,8 @@ class Expiries:
                            MarcheParty.status == "confirmed").order_by(MarcheParty.id)):
                 if self.holders[marche_id] is None:  # records.holder_structure_id: the first in id order
                     self.holders[marche_id] = structure_id
-        named = {piece.emitter_structure_id for piece in alerted}
-        named |= {step["structure_id"] for piece in alerted for step in piece.route or ()}
-        named |= {holder for holder in self.holders.values() if holder is not None}
+        named = {structure_id for piece_id, piece_actors in actors.items() for actor in piece_actors
+                 for structure_id in records.structures_playing(self.pieces[piece_id], actor, self)}
         self.structures = {row.id: row for row in db.session.scalars(
             select(Structure).where(Structure.id.in_(sorted(named))))}
         self.audience["prepared"] = Audience(self.structures)
