@@ -164,6 +164,39 @@ def test_refresh_writes_only_the_rows_that_differ(app, db):
     assert {piece_id: versions(piece_id) for piece_id in (seen, renamed, draft)} == after
 
 
+@pytest.mark.postgres
+def test_refresh_writes_the_rows_and_every_rollup_delta_in_one_statement(app, db):
+    """On PostgreSQL the rollup deltas of a refresh (board_count's per bucket, and their projection on each coarser
+    rollup) are summed and inserted by the statement that rewrites the rows (issue 20: a sweep's batch fetched both
+    sides of its ~2 000 rows and summed them in Python), and they are the deltas the Python projection gives
+    (the recompute's check)."""
+    w = world(app)
+    ids = [deposit(app, w, w.st1, "A10", f"F-{n}") for n in range(3)]
+    with system(app):
+        # A status change by hand, as a Core writer would: each piece's rows move to another bucket (a paid one:
+        # the companies' rollup counts its payment).
+        db.session.execute(text("UPDATE piece SET status = 'MISE_EN_PAIEMENT', paid_amount = montant_ttc WHERE id = ANY(:ids)"), {"ids": ids})
+        engine = db.session.get_bind()
+        written = []
+
+        def count(conn, cursor, statement, *args):
+            if "board_" in statement:
+                written.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert board.refresh(ids) == 3 * 4  # each piece's four viewers
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        db.session.commit()
+    assert len(written) == 1, written
+    assert all(f"INSERT INTO {table}" in written[0] for table in ("board_count", *COARSE_TABLES))
+    with system(app):
+        moved = db.session.scalar(select(func.sum(BoardCount.n)).where(BoardCount.status == "MISE_EN_PAIEMENT"))
+    assert moved == 3 * 4
+    assert_exact(app)
+
+
 def test_recompute_reports_then_corrects_the_differences(app, db):
     w = world(app)
     piece_id = deposit(app, w, w.st1, "A10", "F-1")

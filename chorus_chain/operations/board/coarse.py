@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal, or_, select
 
 from chorus_chain.domain.statuses import PAID_STATUSES
 from chorus_chain.models import (BoardCadreMarcheCount, BoardMarcheCount, BoardPartyCount, BoardStatusCount,
@@ -37,6 +38,10 @@ class Coarse:
     keys: tuple[str, ...]
     measures: tuple[str, ...]
     values: Callable[[Mapping, Mapping], list]
+    # The same as SQL expressions on a selectable with board_count's bucket and measures (`projected`: the refresh
+    # of PostgreSQL projects its deltas in its own statement). Written twice, so checked: `rebuild.recompute`
+    # compares the stored rollups with `project` (Python) of the rows' sums, and the tests sweep then recompute.
+    sql_values: Callable[[Any], list]
 
     @property
     def table(self):
@@ -47,22 +52,31 @@ def _same(*names: str):
     return lambda bucket, measures: [measures[name] for name in names]
 
 
+def _same_sql(*names: str):
+    return lambda delta: [delta.c[name] for name in names]
+
+
 def _party(bucket: Mapping, measures: Mapping) -> list:
     # « Payé » on the companies' panel: what was paid on the pieces in a paid status (as parties.money_lines reads it).
     return [measures["n"], measures["sent_ttc"], measures["validated_ttc"],
             measures["paid"] if bucket["status"] in PAID_STATUSES else 0]
 
 
-STATUS = Coarse(BoardStatusCount, ("structure_id", "works", "status"), ("n", "signed_ttc", "paid", "under_way"),
-                _same("n", "signed_ttc", "paid", "under_way"))
-MARCHE = Coarse(BoardMarcheCount, ("structure_id", "works", "marche_id"), ("n", "signed_ttc", "paid", "under_way"),
-                _same("n", "signed_ttc", "paid", "under_way"))
-STATUS_MARCHE = Coarse(BoardStatusMarcheCount, ("structure_id", "status", "works", "marche_id"),
-                       ("n", "signed_ttc", "paid", "under_way"), _same("n", "signed_ttc", "paid", "under_way"))
-CADRE_MARCHE = Coarse(BoardCadreMarcheCount, ("structure_id", "cadre", "status", "works", "marche_id"),
-                      ("n", "signed_ttc", "paid", "under_way"), _same("n", "signed_ttc", "paid", "under_way"))
+def _party_sql(delta) -> list:
+    """`_party` in SQL."""
+    return [delta.c.n, delta.c.sent_ttc, delta.c.validated_ttc,
+            case((delta.c.status.in_(sorted(PAID_STATUSES)), delta.c.paid), else_=literal(0))]
+
+
+SUMS = ("n", "signed_ttc", "paid", "under_way")  # « Par statut », « Par marché »: board_count's own measures
+STATUS = Coarse(BoardStatusCount, ("structure_id", "works", "status"), SUMS, _same(*SUMS), _same_sql(*SUMS))
+MARCHE = Coarse(BoardMarcheCount, ("structure_id", "works", "marche_id"), SUMS, _same(*SUMS), _same_sql(*SUMS))
+STATUS_MARCHE = Coarse(BoardStatusMarcheCount, ("structure_id", "status", "works", "marche_id"), SUMS, _same(*SUMS),
+                       _same_sql(*SUMS))
+CADRE_MARCHE = Coarse(BoardCadreMarcheCount, ("structure_id", "cadre", "status", "works", "marche_id"), SUMS,
+                      _same(*SUMS), _same_sql(*SUMS))
 PARTY = Coarse(BoardPartyCount, ("structure_id", "marche_id", "emitter_party_id"),
-               ("n", "sent_ttc", "validated_ttc", "paid"), _party)
+               ("n", "sent_ttc", "validated_ttc", "paid"), _party, _party_sql)
 ROLLUPS = (STATUS, MARCHE, STATUS_MARCHE, CADRE_MARCHE, PARTY)
 
 
@@ -81,6 +95,15 @@ def project(fine: Mapping[tuple, list]) -> dict[Coarse, dict[tuple, list]]:
                 total[index] += value
         summed[rollup] = totals
     return summed
+
+
+def projected(rollup: Coarse, delta):
+    """`project` in SQL for one rollup: SELECT key, SUM(values) FROM delta GROUP BY key, the keys whose every sum
+    is zero left out (as `as_rows` leaves them). `delta`: a selectable with board_count's bucket and measures."""
+    keys = [delta.c[name] for name in rollup.keys]
+    sums = [func.sum(value) for value in rollup.sql_values(delta)]
+    return (select(*keys, *(total.label(name) for total, name in zip(sums, rollup.measures)))
+            .group_by(*keys).having(or_(*(total != 0 for total in sums))))
 
 
 def as_rows(rollup: Coarse, sums: Mapping[tuple, list]) -> list[dict]:

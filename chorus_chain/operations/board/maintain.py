@@ -22,7 +22,7 @@ from contextlib import nullcontext
 from functools import lru_cache
 from dataclasses import dataclass
 
-from sqlalchemy import (Select, and_, bindparam, delete, event, insert, inspect, literal, or_, select, union_all,
+from sqlalchemy import (Select, and_, bindparam, delete, event, func, insert, inspect, or_, select, union_all,
                         update)
 from sqlalchemy.orm import Session
 
@@ -78,12 +78,13 @@ def refresh(piece_ids: Iterable[int]) -> int:
             piece = Piece.__table__
             session.execute(select(piece.c.id).where(piece.c.id.in_(ids)).order_by(piece.c.id)
                             .with_for_update(key_share=True))  # FOR NO KEY UPDATE: inserts pointing at it pass
-            old, new = _rewrite_in_place(session, table, ids)
-        else:
-            counted = (*rows.bucket(table).values(), *rows.measures(table).values())
-            old = session.execute(delete(table).where(table.c.piece_id.in_(ids)).returning(*counted)).all()
-            new = session.execute(insert(table).from_select(rows.COLUMNS, rows.board_select(ids))
-                                  .returning(*counted)).all()
+            # The rows and their rollup deltas in one statement, the deltas summed there (`_in_place`).
+            return session.execute(_in_place(table), {"piece_ids": ids}).scalar_one()
+        # SQLite (`make run`, the SQLite tests): the rows deleted and inserted again, the deltas summed here.
+        counted = (*rows.bucket(table).values(), *rows.measures(table).values())
+        old = session.execute(delete(table).where(table.c.piece_id.in_(ids)).returning(*counted)).all()
+        new = session.execute(insert(table).from_select(rows.COLUMNS, rows.board_select(ids))
+                              .returning(*counted)).all()
         deltas = _deltas(old, new)
         if deltas:
             # board_count's deltas and their projections on the coarser rollups (`coarse`), in one statement
@@ -99,13 +100,6 @@ def refresh(piece_ids: Iterable[int]) -> int:
 # The columns a board row's key is made of; the others are rewritten in place when they change.
 KEY = ("structure_id", "piece_id")
 VALUES = tuple(name for name in rows.COLUMNS if name not in KEY)
-
-
-def _rewrite_in_place(session, table, ids: list[int]) -> tuple[list, list]:
-    """PostgreSQL: the board rows of these pieces brought to what `rows.board_select` gives (`_in_place`), and
-    (old rows' measures, new rows' measures) returned for the deltas."""
-    counted = session.execute(_in_place(table), {"piece_ids": ids}).all()
-    return [row[1:] for row in counted if row[0] == 0], [row[1:] for row in counted if row[0] == 1]
 
 
 @lru_cache(maxsize=1)
@@ -128,7 +122,16 @@ def _in_place(table):
 
     Built once per process, the pieces bound at execution (`piece_ids`, an expanding IN): building board_select
     and the WITHs' column collections again on every call was ~90 ms of Python for a single piece's refresh, more
-    than the statement itself (bench: a user's action refreshes one piece)."""
+    than the statement itself (bench: a user's action refreshes one piece).
+
+    The rollup deltas are summed and written by the same statement: the old rows' measures negated and the new
+    rows' added up per bucket of board_count (`delta`, the buckets netting to zero left out — an unchanged row's two
+    sides cancel), inserted into board_count, and projected on each coarser rollup (`coarse.projected`) and inserted
+    there. It returns the number of rows the pieces now have. Why (bench/deadline_sweep.py, issue 20): a sweep's
+    batch fetched both sides of its ~2 000 rows (4 000 rows of twelve values), summed them in Python as Decimals,
+    projected them on five rollups in Python and sent the sums back as JSON — the read model's phase's CPU.
+    What it writes is what `_deltas`, `coarse.project` and `coarse.as_rows` give (SQLite's path, and the check of
+    `rebuild.recompute`)."""
     ids = bindparam("piece_ids", expanding=True)
     new = rows.board_select(ids).cte("new_row").prefix_with("MATERIALIZED")
     old = select(table).where(table.c.piece_id.in_(ids)).cte("old_row").prefix_with("MATERIALIZED")
@@ -148,10 +151,22 @@ def _in_place(table):
     added = (insert(table).from_select(rows.COLUMNS, select(*(pair.c[name] for name in rows.COLUMNS))
                                        .where(pair.c.old_piece_id.is_(None)))
              .cte("added_row"))
-    sides = [select(literal(side).label("side"), *(column.label(name) for name, column in
-                                                   (*rows.bucket(found).items(), *rows.measures(found).items())))
-             for side, found in ((0, old), (1, new))]
-    return union_all(*sides).add_cte(gone, changed, added)
+    sides = [select(*(column.label(name) for name, column in rows.bucket(found).items()),
+                    *((column if sign > 0 else -column).label(name) for name, column in rows.measures(found).items()))
+             for sign, found in ((-1, old), (1, new))]
+    change = union_all(*sides).subquery("change")
+    sums = [func.sum(change.c[name]) for name in rows.MEASURES]
+    delta = (select(*(change.c[name] for name in rows.BUCKET), *(total.label(name) for total, name in
+                                                                  zip(sums, rows.MEASURES)))
+             .group_by(*(change.c[name] for name in rows.BUCKET)).having(or_(*(total != 0 for total in sums)))
+             .cte("delta").prefix_with("MATERIALIZED"))
+    counted = (insert(BoardCount.__table__)
+               .from_select([*rows.BUCKET, *rows.MEASURES], select(*(delta.c[name] for name in
+                                                                     (*rows.BUCKET, *rows.MEASURES))))
+               .cte("counted_delta"))
+    rolled = [insert(rollup.table).from_select([*rollup.keys, *rollup.measures], coarse.projected(rollup, delta))
+              .cte(f"{rollup.table.name}_delta") for rollup in coarse.ROLLUPS]
+    return select(func.count()).select_from(new).add_cte(gone, changed, added, counted, *rolled)
 
 
 def _system():
