@@ -315,9 +315,9 @@ def money_lines(structure_id: int, limit: int = PANEL_LINES) -> MoneyPanel:
     structure's own (`_under`), each with the sums of its rows of the rollup (probed by the rollup's whole key:
     structure, its marché, itself), ranked and cut by the database, each line carrying the totals of all (a window).
     Bounded by the structure's companies, not by the platform's nor by the pieces; its parameters are the structure
-    alone, whatever its history. Planned for its structure at each execution (`plan_cache.custom_plan`): its generic
-    plan took 121 ms instead of 4.7 for the titulaire at 1 000 000 pieces (the bench README, session 10)."""
-    rows = db.session.execute(_money_lines_statement(limit), {"structure_id": structure_id}).all()
+    alone, whatever its history (`_money_lines_statement`)."""
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    rows = db.session.execute(_money_lines_statement(limit, postgresql), {"structure_id": structure_id}).all()
     lines = [_line(row) for row in rows]
     if not rows:
         return MoneyPanel([], Rest(0, ZERO, ZERO, ZERO))
@@ -330,30 +330,42 @@ def money_lines(structure_id: int, limit: int = PANEL_LINES) -> MoneyPanel:
 
 
 @lru_cache(maxsize=8)
-def _money_lines_statement(limit: int):
+def _money_lines_statement(limit: int, postgresql: bool = True):
     """`money_lines`' statement, the structure bound at execution: built once per process (`access.built_once`) —
     its subqueries, window and ranking built on every Tableau de bord of a titulaire cost more of its CPU than
-    running it (bench/page_cpu.py). The SQL is the same."""
+    running it (bench/page_cpu.py).
+
+    On PostgreSQL each party's sums are a LATERAL aggregate of its own rows of the rollup, probed by the rollup's
+    whole key: the only plan of that subquery is the probe, whatever PostgreSQL estimates, so that the statement's
+    generic plan reads what its custom plan reads and it may keep one (`plan_cache`: planned for its structure at
+    each execution, it paid its parsing and planning on every Tableau de bord of a titulaire). Written as an outer
+    join grouped by party, its generic plan read the structure's whole rollup again for each party (at 100 000
+    pieces, 15 561 rows dropped by the join's filter for the titulaire's 91 parties: the bench README, session 14),
+    so it was planned for its structure at each execution (`plan_cache.custom_plan`). SQLite
+    (`make run`) has no LATERAL: there, the outer join grouped by party."""
     structure_id = bindparam("structure_id", type_=Integer)
     under = _under(structure_id).subquery("under")
-    counted = and_(BoardPartyCount.structure_id == structure_id, BoardPartyCount.marche_id == under.c.marche_id,
-                   BoardPartyCount.emitter_party_id == under.c.id)
-    sums = (select(under.c.id, under.c.name, under.c.role, under.c.reference, under.c.montant_ttc,
-                   func.coalesce(func.sum(BoardPartyCount.sent_ttc), 0).label("invoiced"),
-                   func.coalesce(func.sum(BoardPartyCount.validated_ttc), 0).label("validated"),
-                   func.coalesce(func.sum(BoardPartyCount.paid), 0).label("paid"))
-            .select_from(under).outerjoin(BoardPartyCount, counted)
-            .group_by(under.c.id, under.c.name, under.c.role, under.c.reference, under.c.montant_ttc)
-            .subquery("sums"))
+    keyed = and_(BoardPartyCount.structure_id == structure_id, BoardPartyCount.marche_id == under.c.marche_id,
+                 BoardPartyCount.emitter_party_id == under.c.id)
+    measures = (func.coalesce(func.sum(BoardPartyCount.sent_ttc), 0).label("invoiced"),
+                func.coalesce(func.sum(BoardPartyCount.validated_ttc), 0).label("validated"),
+                func.coalesce(func.sum(BoardPartyCount.paid), 0).label("paid"))
+    party = (under.c.id, under.c.name, under.c.role, under.c.reference, under.c.montant_ttc)
+    if postgresql:
+        summed = select(*measures).where(keyed).lateral("summed")
+        sums = select(*party, *summed.c).select_from(under.join(summed, true())).subquery("sums")
+    else:
+        sums = (select(*party, *measures).select_from(under).outerjoin(BoardPartyCount, keyed)
+                .group_by(*party).subquery("sums"))
     invoiced, validated, paid = sums.c.invoiced, sums.c.validated, sums.c.paid
     attention = case((and_(sums.c.montant_ttc > 0, invoiced > sums.c.montant_ttc), 0),
                      (and_(sums.c.montant_ttc > 0, invoiced >= sums.c.montant_ttc * CEILING_WARNING), 1), else_=2)
-    return plan_cache.custom_plan(access.built_once(
+    return access.built_once(
         select(sums.c.id, sums.c.name, sums.c.role, sums.c.reference, sums.c.montant_ttc, invoiced, validated,
                paid, func.count().over(), func.sum(invoiced).over(), func.sum(validated).over(),
                func.sum(paid).over())
         .order_by(attention, (validated - paid).desc(), sums.c.reference, sums.c.name, sums.c.id)
-        .limit(limit)))
+        .limit(limit))
 
 
 @dataclass(frozen=True)
