@@ -415,6 +415,45 @@ def test_a_batch_writes_the_changes_of_each_table_in_one_update_and_leaves_the_r
     assert together == alone
 
 
+def test_a_batch_reads_its_pieces_as_plain_rows_and_leaves_them_as_the_one_by_one_path(live_app):
+    """The batch's pieces are plain rows (`sweep.context.SweptPiece`), not ORM objects loaded only to be expunged:
+    no piece goes through the ORM's loading during a batch, and the pieces, their events and clocks are what the
+    one-by-one path (ORM pieces) leaves."""
+    from sqlalchemy import event
+
+    from chorus_chain.operations.deadlines import sweep
+
+    app = live_app
+    w = world(app)
+    generated_set(app, w, 24, seed=11)
+    columns = [column for column in Piece.__table__.columns if column.name != "version"]
+    loaded: list[int] = []
+
+    def on_load(target, context):
+        loaded.append(target.id)
+
+    with app.app_context():
+        due = _due_count(SWEPT_AT)
+        sweep(SWEPT_AT, prepared=False)
+        with access.system_access("test: the pieces"):
+            alone = db.session.execute(select(*columns).order_by(Piece.id)).all()
+        left_alone = snapshot()
+        db.session.rollback()
+        event.listen(Piece, "load", on_load)
+        try:
+            batched = sweep(SWEPT_AT, batch_size=1000)  # one batch
+        finally:
+            event.remove(Piece, "load", on_load)
+        with access.system_access("test: the pieces"):
+            together = db.session.execute(select(*columns).order_by(Piece.id)).all()
+        left_together = snapshot()
+        db.session.commit()
+    assert batched["done"] == due and batched["applied"] > 0
+    assert loaded == []
+    assert together == alone
+    assert left_together["events"] == left_alone["events"] and left_together["deadlines"] == left_alone["deadlines"]
+
+
 def test_the_batch_s_update_finds_its_rows_by_id_under_row_level_security(live_app):
     """`bulk.update_statement` as the application's role (row-level security applies): each row is found through the
     primary key, not by scanning the table. Joined to the rows' subquery itself, the casts from JSON text in the

@@ -24,6 +24,7 @@ from chorus_chain.domain import deadlines as clocks
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import Deadline, MailMessage, Marche, MarcheParty, Piece, PieceEvent, Structure
+from chorus_chain.models.pieces import PieceRules
 from chorus_chain.operations import board, bulk, webhooks
 from chorus_chain.operations import pieces_records as records
 from chorus_chain.operations.notifications import Audience
@@ -85,6 +86,25 @@ class BatchRows:
         return written
 
 
+class SweptPiece(PieceRules):
+    """A piece of the batch as a plain row (PostgreSQL): its columns under the ORM's attribute names, so the steps
+    read and set the same attributes as on a `Piece` (and `PieceRules` answers `route_steps`), and `Adopted` writes
+    what they changed. Why (bench/deadline_sweep.py, issue 20): each batch loaded its 500 pieces as ORM objects
+    only to snapshot and expunge them at once (`Adopted`: the batch writes them itself) — identity map, instance
+    state, loader and expunge's cascade per piece, for rows nothing else in the session ever sees. Its relationships
+    are not there (the model's are `lazy="raise"`: no step reads one)."""
+
+    model = Piece
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+    @classmethod
+    def attributes(cls) -> tuple[str, ...]:
+        """The mapped column attributes of the piece, in the mapper's order."""
+        return tuple(_columns(inspect(Piece)))
+
+
 @dataclass
 class Adopted:
     """Rows the batch read and changes, taken out of the session (PostgreSQL): the steps change them as they would
@@ -99,7 +119,8 @@ class Adopted:
         for row in rows:
             if id(row) not in self.rows:
                 self.rows[id(row)] = (row, _values(row))
-                db.session.expunge(row)
+                if not isinstance(row, SweptPiece):  # a plain row was never in the session
+                    db.session.expunge(row)
 
     def write(self, statuses: dict[int, str] | None = None) -> int:
         """Write what changed since it was read (or last written); returns how many rows. `statuses`: the batch's
@@ -114,7 +135,7 @@ class Adopted:
             changed = {name: value for name, value in now.items() if name not in before or value != before[name]}
             if not changed:
                 continue
-            mapper = inspect(row).mapper
+            mapper = _mapper_of(row)
             columns = _columns(mapper)
             if mapper.version_id_col is not None:  # the piece's optimistic counter moves as the ORM moves it
                 version = next(attr for attr, name in columns.items() if name == mapper.version_id_col.name)
@@ -125,7 +146,7 @@ class Adopted:
                 {"id": row.id, **{columns[attr]: value for attr, value in changed.items()}})
             current.setdefault(mapper.local_table, []).append({columns[attr]: value for attr, value in now.items()})
             if not _expiry_only(row, changed, before, statuses or {}):
-                touched.add(row.id if isinstance(row, Piece) else row.piece_id)
+                touched.add(row.id if mapper.class_ is Piece else row.piece_id)
             self.rows[key] = (row, now)
         for table, rows in changes.items():
             bulk.update_rows(table, _one_set_of_columns(table, rows, current[table]))
@@ -168,10 +189,23 @@ def _columns(mapper) -> dict[str, str]:
     return _COLUMNS[mapper]
 
 
+_MAPPERS: dict[type, Any] = {}
+
+
+def _mapper_of(row):
+    """The mapper of an ORM row, or of a plain row's model; kept per class (`inspect` of each row, twice per row and
+    batch, was a tenth of the batch's Python in bench/deadline_sweep.py's profile)."""
+    kind = type(row)
+    mapper = _MAPPERS.get(kind)
+    if mapper is None:
+        mapper = _MAPPERS[kind] = inspect(row.model if isinstance(row, SweptPiece) else kind)
+    return mapper
+
+
 def _values(row) -> dict[str, Any]:
     """The row's loaded column values by attribute (its instance dict: what the ORM loaded and what was set since),
     a copy."""
-    columns = _columns(inspect(row).mapper)
+    columns = _columns(_mapper_of(row))
     return {attr: value for attr, value in row.__dict__.items() if attr in columns}
 
 
@@ -179,7 +213,7 @@ def _values(row) -> dict[str, Any]:
 class SweepContext:
     """What the deadlines of one batch read (see the module)."""
 
-    pieces: dict[int, Piece] = field(default_factory=dict)  # the batch's pieces this transaction locked
+    pieces: dict[int, Any] = field(default_factory=dict)  # the batch's pieces this transaction locked (SweptPiece)
     seq: dict[int, int] = field(default_factory=dict)  # next event number of each locked piece
     clocks: OpenClocks = field(default_factory=OpenClocks)
     marches: dict[int, Marche] = field(default_factory=dict)  # held: `records.marche_of` finds them in the session
@@ -200,11 +234,16 @@ class SweepContext:
         piece_ids = sorted({row.piece_id for row in deadlines if row.piece_id is not None})
         if not piece_ids:
             return ctx
-        query = (select(Piece).where(Piece.id.in_(piece_ids)).order_by(Piece.id)
-                 .execution_options(populate_existing=True))
         if records.is_postgresql():
-            query = query.with_for_update(skip_locked=True)
-        ctx.pieces = {piece.id: piece for piece in db.session.scalars(query)}
+            # Plain rows (`SweptPiece`), locked SKIP LOCKED; the batch writes their changes itself (`Adopted`).
+            attributes = SweptPiece.attributes()
+            query = (select(*(getattr(Piece, name) for name in attributes)).where(Piece.id.in_(piece_ids))
+                     .order_by(Piece.id).with_for_update(skip_locked=True))
+            ctx.pieces = {row.id: SweptPiece(dict(zip(attributes, row))) for row in db.session.execute(query)}
+        else:  # SQLite: ORM pieces, flushed by the session (no row locks there, nor adoption)
+            ctx.pieces = {piece.id: piece for piece in db.session.scalars(
+                select(Piece).where(Piece.id.in_(piece_ids)).order_by(Piece.id)
+                .execution_options(populate_existing=True))}
         locked = list(ctx.pieces)
         if not locked:
             return ctx
@@ -237,7 +276,7 @@ class SweepContext:
 
     # -- reads ---------------------------------------------------------------------------------------------------
 
-    def locked(self, piece_id: int) -> Piece | None:
+    def locked(self, piece_id: int) -> Any:
         """The piece, locked for this transaction; None when another transaction holds it (the next sweep)."""
         return self.pieces.get(piece_id)
 
