@@ -52,6 +52,7 @@ from dashboards import (  # noqa: E402
 )
 
 NAME = os.environ.get("BENCH_NAME", "sweep")
+EXPIRIES_ALERTS = "alerts-only expiries: alerts (texts, notify)"
 DATABASE = f"chorus_bench_{NAME}"
 RESULTS = ROOT / "bench" / "results"
 
@@ -201,10 +202,14 @@ class Phases:
     deadlines' handlers, the read model a part of the commit; `report` gives the handlers' and the commit's own rest.
     A phase entered inside itself (none today) is counted once."""
 
-    # (label, module path, owner attribute or None for a module function, function name)
+    # (label, module path, owner attribute or None for a module function, function name); a module the tree does
+    # not have is skipped (its phase reads 0)
     WRAPPED = (
         ("select due deadlines", "chorus_chain.operations.deadlines", None, "due"),
         ("prepare (lock pieces, reads)", "chorus_chain.operations.sweep.context", "SweepContext", "prepare"),
+        ("alerts-only expiries: lock, read, mark done", "chorus_chain.operations.sweep.expiries", "Expiries",
+         "apply"),
+        ("alerts-only expiries: alerts (texts, notify)", "chorus_chain.operations.sweep.expiries", "Expiries", "tell"),
         ("handlers (transitions, alerts)", "chorus_chain.operations.deadlines", "HANDLERS", None),
         ("  events + hash chain", "chorus_chain.operations.pieces_records", None, "record_event"),
         ("  notify (who, texts)", "chorus_chain.operations.notifications", None, "notify"),
@@ -232,13 +237,15 @@ class Phases:
         def timed(*args, **kwargs):
             if label in self.inside:
                 return function(*args, **kwargs)
+            # notify inside the alerts-only expiries is theirs, not the handlers' (`report` subtracts it from those)
+            booked = f"{label} [expiries]" if label.startswith("  ") and EXPIRIES_ALERTS in self.inside else label
             self.inside.add(label)
             wall, cpu = time.perf_counter(), cpu_clock()
             try:
                 return function(*args, **kwargs)
             finally:
-                self.wall[label] += time.perf_counter() - wall
-                self.cpu[label] += cpu_clock() - cpu
+                self.wall[booked] += time.perf_counter() - wall
+                self.cpu[booked] += cpu_clock() - cpu
                 self.inside.discard(label)
         return timed
 
@@ -246,7 +253,10 @@ class Phases:
         import importlib
 
         for label, module_name, owner_name, name in self.WRAPPED:
-            module = importlib.import_module(module_name)
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError:  # a phase of code the tree measured does not have (an A/B's base)
+                continue
             if owner_name == "HANDLERS":  # the dispatch table: each handler wrapped in place
                 handlers = module.HANDLERS
                 saved = dict(handlers)
@@ -268,6 +278,7 @@ class Phases:
     def report(self, seconds: float, cpu: float, commit: float) -> dict:
         found = {label: {"s": round(self.wall[label], 2)} if label.startswith("  ") else
                  {"s": round(self.wall[label], 2), "cpu_s": round(self.cpu[label], 2)} for label, *_ in self.WRAPPED}
+        found["  notify within the expiries' alerts"] = {"s": round(self.wall["  notify (who, texts) [expiries]"], 2)}
         handlers = "handlers (transitions, alerts)"
         found["  rest of the handlers"] = {
             "s": round(self.wall[handlers] - self.wall["  events + hash chain"] - self.wall["  notify (who, texts)"], 2)}
@@ -306,7 +317,7 @@ def check_read_model(database: str) -> str:
 
 def run_variant(template: str, name: str, now: datetime, batch_size: int, limit: int | None,
                 profile: Path | None = None, prepared: bool = True, probe: bool = False,
-                check: bool = False) -> dict:
+                check: bool = False, keep_copy: bool = False, copy_suffix: str = "") -> dict:
     from sqlalchemy import event, func, select
 
     from chorus_chain.access import system_access
@@ -314,7 +325,7 @@ def run_variant(template: str, name: str, now: datetime, batch_size: int, limit:
     from chorus_chain.models import Deadline, MailMessage, Notification, OutboxJob, PieceEvent
     from chorus_chain.operations import deadlines
 
-    database = copy_of(template, f"{template}_{name}")
+    database = copy_of(template, f"{template}_{name}{copy_suffix}")
     app = app_for(database)
     try:
         with app.app_context():
@@ -384,7 +395,8 @@ def run_variant(template: str, name: str, now: datetime, batch_size: int, limit:
 
         with app.app_context():
             _db.engine.dispose()
-        drop(database)
+        if not keep_copy:
+            drop(database)
     done = result["done"]
     return {"variant": name, "batch_size": batch_size, "prepared": prepared, "due": due, "done": done, "applied": result["applied"],
             "batches": result.get("batches"), "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
@@ -461,6 +473,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--check-read-model", action="store_true",
                         help="after each batch run: flask board recompute --check on the swept copy (0 differences)")
     parser.add_argument("--profile", type=Path, default=None, help="cProfile of the (last) batch run to this file")
+    parser.add_argument("--keep-copy", action="store_true",
+                        help="keep each swept copy (named after the template and the run) to compare its rows with "
+                             "another tree's (bench/compare_swept.py); drop it yourself")
+    parser.add_argument("--copy-suffix", default="",
+                        help="added to the swept copies' names (each run replaces a copy of the same name: two runs "
+                             "of one template at once, or a kept copy to compare, need their own)")
     parser.add_argument("--database", default=None,
                         help="sweep copies of this kept world (it must hold its bench_sweep_meta row, its T0) instead "
                              "of chorus_bench_$BENCH_NAME: an A/B pair sweeps two copies of one seeding at once")
@@ -494,7 +512,8 @@ def main(argv=None) -> dict:
         if args.only in (None, "batch"):
             for size in args.batch_sizes or [deadlines.BATCH_SIZE]:
                 results.append(run_variant(DATABASE, f"batch_{size}", now, size, args.batch_limit, args.profile,
-                                           probe=args.probe, check=args.check_read_model))
+                                           probe=args.probe, check=args.check_read_model,
+                                           keep_copy=args.keep_copy, copy_suffix=args.copy_suffix))
                 print(json.dumps(results[-1]), flush=True)
     finally:
         if not args.keep:

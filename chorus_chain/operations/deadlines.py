@@ -83,16 +83,26 @@ def apply_due(deadlines: list[Deadline], now: datetime, *, prepared: bool = True
 
     Either way the batch's e-mails go out as one per person (`mail_digest`: the product decision, and why), the
     in-app notifications as one per person, structure and kind (`bell_digest`)."""
-    from chorus_chain.operations.sweep import SweepContext
+    from chorus_chain.operations.sweep import SweepContext, expiries
 
-    ctx = SweepContext.prepare(deadlines) if prepared else None
+    # A prepared batch's alerts-only expiries (a lapsed DGP, unpaid interest: no action) are one set-based step
+    # (`sweep.expiries`); the rest goes through the handlers.
+    alerts_only, rest = expiries.partition(deadlines) if prepared else ([], deadlines)
     done = applied = 0
     # A prepared batch flushes once, at its end: the reads its steps still make (who is told, the webhooks'
     # subscribers) need nothing it wrote, and an autoflush before each of them wrote the batch a few rows at a time
     # (bench/deadline_sweep.py: one flush per deadline, half the batch's time).
-    with db.session.no_autoflush if ctx is not None else nullcontext(), mail_digest.digested(now), \
+    with db.session.no_autoflush if prepared else nullcontext(), mail_digest.digested(now), \
             bell_digest.digested(now):
+        expired = expiries.Expiries.apply(alerts_only, now) if alerts_only else None
+        ctx = SweepContext.prepare(rest) if prepared and rest else None
         for deadline in deadlines:
+            if expired is not None and deadline.id in expired.outcome:
+                # Its alerts told at its turn: the digests list them in the batch's order, as one by one.
+                outcome = expired.tell(deadline)
+                if outcome is not None:  # None: its piece (or payment) held by a user, the next sweep
+                    done, applied = done + 1, applied + outcome
+                continue
             handler = HANDLERS.get(deadline.kind)
             if handler is None:  # a kind of a later version: leave it for the code that knows it
                 log.warning("deadline %s of unknown kind %r left open", deadline.id, deadline.kind)

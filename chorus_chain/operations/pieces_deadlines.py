@@ -10,6 +10,7 @@ piece was answered in time) is simply done. A piece another transaction holds is
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import select
 
@@ -56,16 +57,35 @@ def apply_piece_deadline(deadline: Deadline, at: datetime, applied_at: datetime,
             if ctx is not None:
                 ctx.finish()  # the décompte général's own steps read the piece's state back: write the batch so far
             dg_tacit.accept_tacitly(piece, at)  # the solde of a décompte général becomes payable
-    elif deadline.kind == clocks.PAIEMENT and piece.status not in {
-            s.value for s in clocks.running_in(clocks.PAIEMENT, piece.route_steps, cadre=piece.cadre)}:
+    elif deadline.kind == clocks.PAIEMENT and not payment_awaited(piece):
         return False  # paid (or stopped) in time
     elif deadline.kind == clocks.INTERETS and interets_clock.is_paid(deadline):
         return False  # the interest was paid in time
+    alert_expiry(piece, deadline.kind, due_text, applied_at, ctx)
+    return True
+
+
+def payment_awaited(piece) -> bool:
+    """The piece is in a status its délai global de paiement runs in (its route's and cadre's): a lapsed DGP is
+    late; otherwise it was paid (or stopped) in time and its expiry is moot."""
+    return piece.status in _running_values(clocks.PAIEMENT, piece.route_steps, piece.cadre)
+
+
+@lru_cache(maxsize=1024)
+def _running_values(kind: str, route_steps: tuple[str, ...], cadre: str | None) -> frozenset[str]:
+    return frozenset(status.value for status in clocks.running_in(kind, route_steps, cadre=cadre))
+
+
+def alert_expiry(piece, kind: str, due_text: str, applied_at: datetime, ctx=None) -> None:
+    """Alert whom an expired clock of `kind` names (`alert_on_expiry`) that it ran out at `due_text` (its due
+    instant, formatted). `piece`: the piece or a plain row with what the alert reads of it (id, number, status,
+    route, cadre, works, emitter_structure_id, marche_id: `sweep.expiries`); `ctx` a batch's context answering
+    `records.notify_actors`' reads."""
+    spec = clocks.DEADLINES[kind]
     text = (f"{spec.label} : l'échéance du {due_text} est dépassée pour la pièce "
             f"n° {piece.number}. {spec.expiry_effect}")
     records.notify_actors(piece, spec.alert_on_expiry, "deadline_expired", text,
                           subject=f"Échéance dépassée : pièce n° {piece.number}", now=applied_at, ctx=ctx)
-    return True
 
 
 def send_reminders(now: datetime, limit: int | None = None) -> int:
