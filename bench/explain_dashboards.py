@@ -198,9 +198,10 @@ def main(argv=None) -> int:
                 response = client.get(target)
                 body = response.get_data(as_text=True)
                 report(account, label, response.status_code, seen)
-                # The next page of the list, by its « Suivant » link (a keyset cursor), for the sorts.
+                # The next page of the list, by its « Suivant » link (a keyset cursor), for the sorts and for a
+                # status on each sort (the cursor is a condition of the index (structure, status, sort column)).
                 following = re.search(r'href="([^"]+apres=[^"]+)"', body)
-                if name.startswith("board:tri") and following:
+                if name.startswith(("board:tri", "board:status")) and following:
                     seen.clear()
                     response = client.get(following.group(1).replace("&amp;", "&"))
                     report(account, label + " (page 2)", response.status_code, seen)

@@ -36,6 +36,13 @@ PAGES = {
     "tableau_de_bord": ("/s/{siret}/tableau-de-bord", False),
     "tdb_filtre": ("/s/{siret}/tableau-de-bord?status=deposee&tri=montant", False),
     "tdb_tri_statut": ("/s/{siret}/tableau-de-bord?tri=-statut", False),
+    # A status on each sort (`dashboard.page_read`: the index (structure, status, sort column, piece), migration
+    # 0041), both ways, and later pages by the « suivant » link; a period (its count read in the date's order).
+    **{f"tdb_statut_{key.replace('-', 'desc_')}": (f"/s/{{siret}}/tableau-de-bord?status=A_VALIDER_1&tri={key}", False)
+       for key in ("montant", "-montant", "numero", "-numero", "marche", "-marche", "statut")},
+    "tdb_statut_montant_p3": ("/s/{siret}/tableau-de-bord?status=A_VALIDER_1&tri=montant", True),
+    "tdb_statut_desc_numero_p3": ("/s/{siret}/tableau-de-bord?status=A_VALIDER_1&tri=-numero", True),
+    "tdb_periode": ("/s/{siret}/tableau-de-bord?du=2026-08-01&au=2026-09-30", False),
     "tdb_htmx": ("/s/{siret}/tableau-de-bord?tri=-date", True),
     "tdb_htmx_p3": ("/s/{siret}/tableau-de-bord?tri=-date", True),
     "notifications": ("/s/{siret}/tableau-de-bord/notifications", True),
@@ -43,7 +50,7 @@ PAGES = {
     "synthese": ("/s/{siret}/synthese", False),
     "synthese_htmx": ("/s/{siret}/synthese?page=2", True),
 }
-DEEP = {"tdb_htmx_p3": 2}
+DEEP = {"tdb_htmx_p3": 2, "tdb_statut_montant_p3": 2, "tdb_statut_desc_numero_p3": 2}
 
 # Where a page carries its CSRF token(s); every occurrence of a token found so is masked, wherever else it appears.
 # A listed action's form names its token after its prefix (`p<id>-<action>-csrf_token`, pieces.forms): the

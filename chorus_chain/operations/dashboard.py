@@ -295,6 +295,19 @@ def number_condition(bounded_above: bool, code_points: bool = True):
 
 # The number index's order (structure, number_key, piece_id): a number search's capped count reads its range so.
 NUMBER_ORDER = (BoardRow.number_key, BoardRow.piece_id)
+# The date index's order (structure, sort_date, piece_id): a period's capped count reads its range so.
+DATE_ORDER = (BoardRow.sort_date, BoardRow.piece_id)
+
+
+def capped_order(filters: Filters) -> tuple:
+    """The order in which a capped count (`counts.capped_groups`) reads the filters' rows, that of the index of the
+    range they bound — the number's for a number search, the date's for a period — so that the read stops at the
+    cap; () for filters bounding no range."""
+    if filters.number:
+        return NUMBER_ORDER
+    if filters.deposited_from is not None or filters.deposited_to is not None:
+        return DATE_ORDER
+    return ()
 
 
 def is_rollup(filters: Filters) -> bool:
@@ -365,9 +378,12 @@ def overview(structure: Structure, filters: Filters, works: bool | None) -> Over
             structure.id, works=works, marche_id=filters.marche_id, party_id=filters.party_id, cadre=filters.cadre,
             status=filters.status or None))
     else:
-        # A number search reads its range of the number's index in order, up to the cap (board_reading.numbers).
+        # A number search reads its range of the number's index in order, up to the cap (board_reading.numbers); a
+        # period its range of the date's index (the sort date bounded as the deposit: `_bound_conditions`). Without
+        # an order, PostgreSQL read a month's range by a bitmap, whole before the cap could stop it: 12–19 thousand
+        # entries at a million pieces for a count that says « plus de 1 000 ».
         conditions, params = bound_scope(structure, filters, works)
-        groups = counts.capped_groups(conditions, params, along=NUMBER_ORDER if filters.number else ())
+        groups = counts.capped_groups(conditions, params, along=capped_order(filters))
         if groups is None:
             return Overview([], [], more_than=counts.CAP)
     statuses_found: dict[str, list] = {}
@@ -426,8 +442,9 @@ def page_read(filters: Filters, works: bool | None, sort_key: str, total: int | 
 
     - the sort's index in its order (WALK) when an index of board_row holds the filters' columns before the sort's:
       no filter but the structure (each sort has its index), the date's order under one of a marché, a company, a
-      status (`ix_board_row_marche`, `_emitter`, `_status_date`) and a period (a range of the date itself), the
-      status's order under a status (`ix_board_row_status`: the piece's order within it);
+      status (`ix_board_row_marche`, `_emitter`, `_status_date`) and a period (a range of the date itself), every
+      sort under a status (`ix_board_row_status_number`, `_amount`, `_marche_ref`, migration 0041; the status's own
+      order is `ix_board_row_status`: the piece's order within it);
     - else, when the filters select at most `counts.CAP` rows (`total`: the overview's exact count) and one of them
       has an index of its own (a marché, a company, a status, a period, a number), those rows and their top sorted
       (FILTERED: at most CAP rows, however the structure's history grows);
@@ -435,7 +452,8 @@ def page_read(filters: Filters, works: bool | None, sort_key: str, total: int | 
       (a marché, a company, a status; the cadre and the member's `works` beside them), the structure's rows in the
       sort's order sifted, at most a quarter of them (SIFTED, `lists.sift_rows`: those rows sorted only when the
       sifted ones give less than a page) — sorting all the rows of « À valider » read 27 480 of them at a million
-      pieces;
+      pieces (a status since has its index on every sort; a marché or a company on another sort than the date is
+      still sifted);
     - else the sort's index in its order (WALK), the rows kept being more than CAP: about (page + 1) × the
       structure's rows / their number entries read (the member's `works` or a cadre alone are no index's column)."""
     equalities = [value for value in (filters.marche_id, filters.party_id, filters.status or None) if value is not None]
@@ -443,9 +461,9 @@ def page_read(filters: Filters, works: bool | None, sort_key: str, total: int | 
     dimensions_only = works is None and filters.cadre is None and not filters.number
     if dimensions_only and not equalities and not period:
         return lists.WALK
-    # An index holds the equality's column before the sort's: the date's under a marché, a company or a status, the
-    # status's under a status.
-    held = len(equalities) == 1 and (sort_key == "date" or (sort_key == "statut" and filters.status))
+    # An index holds the equality's column before the sort's: the date's under a marché, a company or a status;
+    # every sort's under a status (`ix_board_row_status_*`).
+    held = len(equalities) == 1 and (sort_key == "date" or bool(filters.status))
     if dimensions_only and (held or (sort_key == "date" and not equalities)):
         return lists.WALK
     indexed = bool(equalities) or period or bool(filters.number)
