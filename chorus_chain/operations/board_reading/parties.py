@@ -25,7 +25,7 @@ from functools import lru_cache
 from sqlalchemy import Integer, and_, bindparam, case, distinct, func, literal, null, select, true, union_all
 from sqlalchemy.orm import aliased
 
-from chorus_chain import access, plan_cache
+from chorus_chain import access
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import Marche, MarcheParty
@@ -184,8 +184,13 @@ def _offer_statement(by_marche: bool):
     The ids are a CTE read twice — counted (distinct: a company both own and emitting is one), and joined to their
     names (the contractors among them, by primary key) —, the count carried on each row; the names are outer-joined
     to the count so that a row comes back even when none is a contractor. The own rows are a branch of their own
-    (`kind`), each branch planned apart. Planned for its structure at each execution (`plan_cache.custom_plan`): at
-    1 000 000 pieces the ids' generic plan read 3 357 rows instead of 491 for the titulaire (3 603 / 748 the MOE)."""
+    (`kind`), each branch planned apart. Its generic plan is kept (it was marked `plan_cache.custom_plan` since
+    session 11, when the ids' generic plan read 3 357 rows instead of 491 for the titulaire at 1 000 000 pieces): since
+    the own rows are read once (session 13), the generic plan reads fewer rows than the custom one for the four
+    accounts of the benchmark at 100 000 and 1 000 000 pieces (`bench/explain_dashboards.py --generic`; at 100 000
+    it groups a structure's whole range of the rollup, 172 rows for the titulaire, where the custom plan stops at 31
+    groups), and parsing and planning it on every Tableau de bord cost more than running it (the bench README,
+    session 14)."""
     structure_id = bindparam("structure_id", type_=Integer)
     marche_id = bindparam("marche_id", type_=Integer) if by_marche else None
     cut = bindparam("cut", type_=Integer)  # OFFER_MAX + 1, bound: the statement follows OFFER_MAX
@@ -208,8 +213,7 @@ def _offer_statement(by_marche: bool):
         select(literal("offer").label("kind"), counted.c.offered, named.c.id, named.c.name, named.c.role,
                named.c.marche_id, named.c.reference).select_from(counted.outerjoin(named, true())),
         *own_branches(structure_id, cut)).subquery("read")
-    return plan_cache.custom_plan(
-        access.built_once(select(both).order_by(both.c.kind, both.c.reference, both.c.name, both.c.id)))
+    return access.built_once(select(both).order_by(both.c.kind, both.c.reference, both.c.name, both.c.id))
 
 
 def is_offered(structure_id: int, party_id: int) -> bool:
