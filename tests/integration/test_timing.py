@@ -24,7 +24,7 @@ def test_off_by_default(client):
     assert "Server-Timing" not in client.get("/healthz").headers
 
 
-def test_each_answer_carries_its_own_cost(database_url):
+def test_each_answer_carries_its_own_cost(app, database_url):  # `app`: the database migrated
     timed = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": database_url, "CHORUS_TIMING": True})
     client = timed.test_client()
 
