@@ -22,12 +22,12 @@ from sqlalchemy.types import JSON
 
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.extensions import db
-from chorus_chain.graph import Role
-from chorus_chain.models import Deadline, MailMessage, Marche, MarcheParty, Piece, PieceEvent, Structure
+from chorus_chain.models import Deadline, MailMessage, Marche, Piece, PieceEvent, Structure
 from chorus_chain.models.pieces import PieceRules
 from chorus_chain.operations import board, bulk, webhooks
 from chorus_chain.operations import pieces_records as records
 from chorus_chain.operations.notifications import Audience
+from chorus_chain.operations.sweep.reads import BatchReads, holders_of
 
 
 @dataclass
@@ -210,7 +210,7 @@ def _values(row) -> dict[str, Any]:
 
 
 @dataclass
-class SweepContext:
+class SweepContext(BatchReads):
     """What the deadlines of one batch read (see the module)."""
 
     pieces: dict[int, Any] = field(default_factory=dict)  # the batch's pieces this transaction locked (SweptPiece)
@@ -254,13 +254,7 @@ class SweepContext:
         ctx.clocks = OpenClocks.read(locked)
         marche_ids = {piece.marche_id for piece in ctx.pieces.values()}
         ctx.marches = {row.id: row for row in db.session.scalars(select(Marche).where(Marche.id.in_(marche_ids)))}
-        ctx.holders = dict.fromkeys(marche_ids)
-        for marche_id, structure_id in db.session.execute(
-                select(MarcheParty.marche_id, MarcheParty.structure_id)
-                .where(MarcheParty.marche_id.in_(marche_ids), MarcheParty.role.in_(Role.HOLDERS),
-                       MarcheParty.status == "confirmed").order_by(MarcheParty.id)):
-            if ctx.holders[marche_id] is None:  # records.holder_structure_id: the first in id order
-                ctx.holders[marche_id] = structure_id
+        ctx.holders = holders_of(marche_ids)
         named = {piece.emitter_structure_id for piece in ctx.pieces.values()}
         named |= {step["structure_id"] for piece in ctx.pieces.values() for step in piece.route or ()}
         named |= {holder for holder in ctx.holders.values() if holder is not None}
@@ -279,17 +273,6 @@ class SweepContext:
     def locked(self, piece_id: int) -> Any:
         """The piece, locked for this transaction; None when another transaction holds it (the next sweep)."""
         return self.pieces.get(piece_id)
-
-    def holder_of(self, marche_id: int) -> int | None:
-        """The structure holding the marché (`records.holder_structure_id`, read for the batch's marchés at once)."""
-        if marche_id not in self.holders:
-            self.holders[marche_id] = records.holder_structure_id(marche_id)
-        return self.holders[marche_id]
-
-    def structure_of(self, structure_id: int) -> Structure:
-        if structure_id not in self.structures:
-            self.structures[structure_id] = db.session.get(Structure, structure_id)
-        return self.structures[structure_id]
 
     def next_seq(self, piece_id: int) -> int | None:
         """The number of the piece's next event (None: a piece this context did not lock; ask the database)."""

@@ -43,13 +43,13 @@ from chorus_chain import formatting
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain import transitions as T
 from chorus_chain.extensions import db
-from chorus_chain.graph import Role
-from chorus_chain.models import Deadline, MarcheParty, Piece, Structure
+from chorus_chain.models import Deadline, Piece, Structure
 from chorus_chain.models.etat_pieces import LinePayment
 from chorus_chain.models.pieces import PieceRules
 from chorus_chain.operations import board
 from chorus_chain.operations import pieces_records as records
 from chorus_chain.operations.notifications import Audience
+from chorus_chain.operations.sweep.reads import BatchReads, holders_of
 from chorus_chain.operations.pieces_deadlines import PIECE_KINDS, alert_expiry, payment_awaited
 
 # The clocks of a piece whose expiry is no action (`expiry_action` None): alerts only.
@@ -88,7 +88,7 @@ _PIECE_COLUMNS = (Piece.id, Piece.status, Piece.route, Piece.cadre, Piece.number
 
 
 @dataclass
-class Expiries:
+class Expiries(BatchReads):
     """A batch's alerts-only expiries, applied (`apply`), their alerts told at each one's turn (`tell`). It answers
     `records.notify_actors`' reads as `SweepContext` does (`holder_of`, `structure_of`, `audience`)."""
 
@@ -160,30 +160,12 @@ class Expiries:
         if any(T.TITULAIRE in named for named in actors.values()):
             marche_ids = sorted({self.pieces[piece_id].marche_id for piece_id, named in actors.items()
                                  if T.TITULAIRE in named})
-            self.holders = dict.fromkeys(marche_ids)
-            for marche_id, structure_id in db.session.execute(
-                    select(MarcheParty.marche_id, MarcheParty.structure_id)
-                    .where(MarcheParty.marche_id.in_(marche_ids), MarcheParty.role.in_(Role.HOLDERS),
-                           MarcheParty.status == "confirmed").order_by(MarcheParty.id)):
-                if self.holders[marche_id] is None:  # records.holder_structure_id: the first in id order
-                    self.holders[marche_id] = structure_id
+            self.holders = holders_of(marche_ids)
         named = {structure_id for piece_id, piece_actors in actors.items() for actor in piece_actors
                  for structure_id in records.structures_playing(self.pieces[piece_id], actor, self)}
         self.structures = {row.id: row for row in db.session.scalars(
             select(Structure).where(Structure.id.in_(sorted(named))))}
         self.audience["prepared"] = Audience(self.structures)
-
-    # -- reads answered for records.notify_actors ---------------------------------------------------------------
-
-    def holder_of(self, marche_id: int) -> int | None:
-        if marche_id not in self.holders:
-            self.holders[marche_id] = records.holder_structure_id(marche_id)
-        return self.holders[marche_id]
-
-    def structure_of(self, structure_id: int) -> Structure:
-        if structure_id not in self.structures:
-            self.structures[structure_id] = db.session.get(Structure, structure_id)
-        return self.structures[structure_id]
 
     # -- the alerts, each at its deadline's turn ----------------------------------------------------------------
 
