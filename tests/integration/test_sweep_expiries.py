@@ -128,22 +128,12 @@ def _expired_told(app, piece_ids, label: str = "Délai global de paiement") -> i
 def test_an_interest_payment_under_way_is_not_alerted_as_unpaid(live_app):
     """The paying office records the interest paid holding the payment's row (`interets.paying`), not the piece:
     the sweep leaves the clock open (SKIP LOCKED on the payment), and the payment, once committed, closes it."""
-    from tests.integration.etat_pieces_world import at, correct_st1, issue, month_of_may, open_etat, pay, validate
-    from tests.integration.test_interets import _interest_paid
+    from tests.integration.etat_pieces_world import pay
+    from tests.integration.test_interets import _interest_paid, _validated_may
 
     app = live_app
-    w = world(app)
-    pdm = month_of_may(app, w)
-    etat_id = open_etat(app, w, "2026-05", at("2026-05-22"))
-    correct_st1(app, w, etat_id)
-    issue(app, w, etat_id, at("2026-05-23"))
-    validate(app, w, etat_id, at("2026-05-26"))
-    with app.app_context(), access.system_access("test: the lines"):
-        from chorus_chain.models.etat_pieces import PayableLine
-        line = db.session.scalar(select(PayableLine).where(PayableLine.etat_acompte_id == etat_id,
-                                                           PayableLine.name == w.st_co.name))
-        line_id = line.id
-        db.session.commit()
+    w, pdm, etat_id, lines = _validated_may(app)
+    line_id = lines[w.st_co.name].id
     pay(app, w, etat_id, line_id, service_fait="2026-06-02", mandat="2026-06-30", amount="5130.00",
         paid_on="2026-07-06")  # late: an interest clock, due 20 August 23:59:59.999999 Paris
     lapse = datetime(2026, 8, 20, 22, 0, tzinfo=UTC)
