@@ -291,16 +291,21 @@ def _pdm_pieces(app, w, etat_id: int) -> list[int]:
                                                                                                  etat_id))])
 
 
+def _february_issued(app, w):
+    """The mandataire's (M1) and st1's (S1) price lines, and February's état issued with the mandataire's projet."""
+    m_line = price_line(app, w, "M1", w.mandataire.party_id, amount="100000.00")
+    s_line = price_line(app, w, "S1", w.st1.party_id, quantity="96", unit_price="1000")
+    taken_pdm(app, w, w.mandataire, "PDM-1", month="2026-02", measures={m_line: "20"})
+    _issue(app, w, _open(app, w, "2026-02"))
+    return m_line, s_line
+
+
 def test_a_late_projet_de_decompte_goes_into_the_next_etat(app, db):
     """st1's February projet reaches the MOE after the February état was issued: the March état takes it (the
     délai global de paiement runs from its receipt, whatever its month; no later état may go back to February), with
     its figures — cumulative since the start, so its works to date. Before, it waited for no état at all."""
     w = world(app)
-    m_line = price_line(app, w, "M1", w.mandataire.party_id, amount="100000.00")
-    s_line = price_line(app, w, "S1", w.st1.party_id, quantity="96", unit_price="1000")
-    taken_pdm(app, w, w.mandataire, "PDM-1", month="2026-02", measures={m_line: "20"})
-    first = _open(app, w, "2026-02")
-    _issue(app, w, first)
+    m_line, s_line = _february_issued(app, w)
     late = taken_pdm(app, w, w.st1, "ST-LATE", month="2026-02", measures={s_line: "5"})
     taken_pdm(app, w, w.mandataire, "PDM-2", month="2026-03", measures={m_line: "30"})
     second = _open(app, w, "2026-03")
@@ -320,11 +325,7 @@ def test_a_late_projet_beside_the_companys_later_one_counts_once(app, db):
     """st1's February projet, late, and its March projet (cumulative: it includes February) in the same état: the
     March figures are counted, once; the February piece goes into the état with it, without an amount of its own."""
     w = world(app)
-    m_line = price_line(app, w, "M1", w.mandataire.party_id, amount="100000.00")
-    s_line = price_line(app, w, "S1", w.st1.party_id, quantity="96", unit_price="1000")
-    taken_pdm(app, w, w.mandataire, "PDM-1", month="2026-02", measures={m_line: "20"})
-    first = _open(app, w, "2026-02")
-    _issue(app, w, first)
+    m_line, s_line = _february_issued(app, w)
     late = taken_pdm(app, w, w.st1, "ST-FEB", month="2026-02", measures={s_line: "5"})
     current = taken_pdm(app, w, w.st1, "ST-MAR", month="2026-03", measures={s_line: "8"})
     second = _open(app, w, "2026-03")
