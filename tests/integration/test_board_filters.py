@@ -197,6 +197,17 @@ def test_the_marche_of_a_search_field_is_read_among_the_structures_marches_alone
             other, extra[0], f"Marché retenu : {other}.")
 
 
+def _beyond_the_bound(app, w, monkeypatch, path: str):
+    """The mandataire's page at `path` with more marchés than OFFER_MAX (lowered to 2), a piece « MFS-1 » waiting on
+    it on the world's marché: its client, the page's address, three more marchés, the world marché's reference and
+    another's."""
+    pw.deposit(app, w, w.st1, "A10", "MFS-1")  # waits on the mandataire, on the world's marché
+    extra = _more_marches(app, w, 3)
+    monkeypatch.setattr(parties, "OFFER_MAX", 2)
+    client = pw.logged_in(app, w.mandataire)
+    return (client, f"/s/{w.mandataire.siret}/{path}", extra, _reference(app, w), _reference(app, w, extra[0]))
+
+
 @pytest.mark.parametrize("path, prefix", [("synthese", "synthese-marche"), ("pieces/", "marche_id"),
                                           ("pieces/recues", "marche_id")])
 def test_beyond_the_bound_the_synthese_and_the_lists_marche_filter_is_the_same_search_field(app, w, monkeypatch,
@@ -205,12 +216,7 @@ def test_beyond_the_bound_the_synthese_and_the_lists_marche_filter_is_the_same_s
     field (its suggestions' route), read the same way — the id chosen, a reference typed whole without JavaScript
     and said back, a text matching none leaving the filter aside —, through HTMX with what was understood out of
     band. The page reads at most OFFER_MAX + 1 marchés."""
-    pw.deposit(app, w, w.st1, "A10", "MFS-1")  # waits on the mandataire, on the world's marché
-    extra = _more_marches(app, w, 3)
-    monkeypatch.setattr(parties, "OFFER_MAX", 2)
-    client = pw.logged_in(app, w.mandataire)
-    base = f"/s/{w.mandataire.siret}/{path}"
-    reference, other = _reference(app, w), _reference(app, w, extra[0])
+    client, base, extra, reference, other = _beyond_the_bound(app, w, monkeypatch, path)
 
     def page(headers=None, **params) -> str:
         response = client.get(base, query_string=params, headers=headers or {})
@@ -250,12 +256,7 @@ def test_the_marche_suggestions_opened_as_a_page_go_back_to_the_page_of_the_fiel
     """The suggestions' route opened as a page (a form sent without JavaScript, the address opened directly): back
     to the page the field was on — named in the address the field wrote —, with the text typed, which that page reads
     whole and says back."""
-    pw.deposit(app, w, w.st1, "A10", "MFS-1")  # waits on the mandataire, on the world's marché
-    extra = _more_marches(app, w, 3)
-    monkeypatch.setattr(parties, "OFFER_MAX", 2)
-    client = pw.logged_in(app, w.mandataire)
-    base = f"/s/{w.mandataire.siret}/{path}"
-    reference, other = _reference(app, w), _reference(app, w, extra[0])
+    client, base, extra, reference, other = _beyond_the_bound(app, w, monkeypatch, path)
     suggestions = html_lib.unescape(re.search(r'hx-get="([^"]*/filtres/marches[^"]*)"',
                                               client.get(base).get_data(as_text=True)).group(1))
     route = f"/s/{w.mandataire.siret}/tableau-de-bord/filtres/marches"
