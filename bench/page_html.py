@@ -42,6 +42,9 @@ PAGES = {
        for key in ("montant", "-montant", "numero", "-numero", "marche", "-marche", "statut")},
     "tdb_statut_montant_p3": ("/s/{siret}/tableau-de-bord?status=A_VALIDER_1&tri=montant", True),
     "tdb_statut_desc_numero_p3": ("/s/{siret}/tableau-de-bord?status=A_VALIDER_1&tri=-numero", True),
+    # The amount sort's later pages, both ways (its cursor in cents since migration 0042).
+    "tdb_tri_montant_p3": ("/s/{siret}/tableau-de-bord?tri=montant", True),
+    "tdb_tri_desc_montant_p3": ("/s/{siret}/tableau-de-bord?tri=-montant", True),
     "tdb_periode": ("/s/{siret}/tableau-de-bord?du=2026-08-01&au=2026-09-30", False),
     "tdb_htmx": ("/s/{siret}/tableau-de-bord?tri=-date", True),
     "tdb_htmx_p3": ("/s/{siret}/tableau-de-bord?tri=-date", True),
@@ -50,7 +53,8 @@ PAGES = {
     "synthese": ("/s/{siret}/synthese", False),
     "synthese_htmx": ("/s/{siret}/synthese?page=2", True),
 }
-DEEP = {"tdb_htmx_p3": 2, "tdb_statut_montant_p3": 2, "tdb_statut_desc_numero_p3": 2}
+DEEP = {"tdb_htmx_p3": 2, "tdb_statut_montant_p3": 2, "tdb_statut_desc_numero_p3": 2, "tdb_tri_montant_p3": 2,
+        "tdb_tri_desc_montant_p3": 2}
 
 # Where a page carries its CSRF token(s); every occurrence of a token found so is masked, wherever else it appears.
 # A listed action's form names its token after its prefix (`p<id>-<action>-csrf_token`, pieces.forms): the

@@ -61,7 +61,10 @@ class BoardRow(Base):
         # The Tableau de bord's sorts (tri=date, numero, montant, statut, marche), each read backwards for "-".
         Index("ix_board_row_date", "structure_id", "sort_date", "piece_id"),
         Index("ix_board_row_number", "structure_id", "number_key", "piece_id"),
-        Index("ix_board_row_amount", "structure_id", "montant_ttc", "piece_id"),
+        # The amount in cents (`montant_cents`, not the numeric amount): under row-level security PostgreSQL
+        # runs only leakproof comparisons inside an index scan, and numeric's are not — a later page's cursor on
+        # the amount was a filter after the structure's rows before it, read again (migration 0042).
+        Index("ix_board_row_amount", "structure_id", "montant_cents", "piece_id"),
         Index("ix_board_row_status", "structure_id", "status", "piece_id"),
         Index("ix_board_row_marche_ref", "structure_id", "marche_reference", "piece_id"),
         # One marché of the structure, newest first.
@@ -73,7 +76,7 @@ class BoardRow(Base):
         # page's entries from the cursor, not the status's rows sifted or sorted — 27–32 thousand rows read to show
         # 25 at a million pieces (migration 0041).
         Index("ix_board_row_status_number", "structure_id", "status", "number_key", "piece_id"),
-        Index("ix_board_row_status_amount", "structure_id", "status", "montant_ttc", "piece_id"),
+        Index("ix_board_row_status_amount", "structure_id", "status", "montant_cents", "piece_id"),
         Index("ix_board_row_status_marche_ref", "structure_id", "status", "marche_reference", "piece_id"),
         # The tacit validations panel: the pieces this structure let go by silence, newest first.
         Index("ix_board_row_tacit", "structure_id", "tacit_at", "piece_id",
@@ -154,6 +157,11 @@ class BoardRow(Base):
     interest_to_pay_due: Mapped[datetime | None]
     interest_owed_clock_id: Mapped[int | None]
     interest_owed_due: Mapped[datetime | None]
+    # montant_ttc in cents (× 100, exact: two decimals), the amount sort's key (`board_reading.lists.SORT_COLUMNS`):
+    # bigint comparisons are leakproof, so PostgreSQL runs the sort's cursor inside the index scan under row-level
+    # security — numeric's are not, and a later page read every entry before it again (migration 0042). Written by
+    # `operations.board.rows.board_select` as every column, compared by `flask board recompute`.
+    montant_cents: Mapped[int] = mapped_column(BigInteger)
 
 
 # The mixins below hold the columns the count tables share; `sort_order` keeps each table's columns in the order its

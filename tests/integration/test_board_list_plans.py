@@ -7,12 +7,13 @@ test_board_reading.test_every_read_of_the_list_gives_the_former_list_on_every_fi
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, select, text
 
 from chorus_chain.extensions import db
 from chorus_chain.models.board import BoardRow
 from chorus_chain.operations import dashboard
 from chorus_chain.operations.board_reading import counts, lists
+from tests.integration import pieces_world as pw
 
 
 def _database_indexes() -> dict[str, list[str]]:
@@ -47,3 +48,71 @@ def test_every_sort_under_a_status_has_its_index_and_walks_it(app, db, sort_key)
         in_database = _database_indexes()
     assert wanted in in_database.values(), in_database
     assert wanted in _model_indexes().values()
+
+
+@pytest.fixture
+def w(app, db):
+    return pw.world(app)
+
+
+def _page_plan(structure, filters, descending: bool, depth: int, per_page: int) -> dict:
+    """The plan (EXPLAIN ANALYZE, as JSON) of the list's page `depth` on the amount sort, reached by its « apres »
+    cursors, run as the application runs it: the application's role, the tenant set (row-level security). The
+    planner is left only the ordered read of an index (no sequential scan, bitmap or sort: a few rows would make any
+    plan cheap), so that what is measured is what that read can do with the cursor."""
+    conditions, params = dashboard.bound_scope(structure, filters, None)
+    after = None
+    for _ in range(depth - 1):
+        after = lists.board_page(structure.id, conditions, "montant", descending, after=after, per_page=per_page,
+                                 params=params).after
+        assert after is not None
+    seen = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if "page_keys" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        lists.board_page(structure.id, conditions, "montant", descending, after=after, per_page=per_page,
+                         params=params)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    statement, parameters = seen[-1]
+    raw = db.session.connection().connection.dbapi_connection.cursor()
+    try:
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            raw.execute(f"SET LOCAL {setting} = off")
+        raw.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
+        return raw.fetchone()[0][0]["Plan"]
+    finally:
+        raw.close()
+
+
+def _scans(plan: dict, index: str) -> list[dict]:
+    """The scans of `index` reading the page's keys (`board_row`; the rows shown are read back as `shown`)."""
+    found = [plan] if plan.get("Index Name") == index and plan.get("Alias") == "board_row" else []
+    for child in plan.get("Plans", ()):
+        found += _scans(child, index)
+    return found
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("by_status, index", [(False, "ix_board_row_amount"), (True, "ix_board_row_status_amount")])
+def test_a_later_page_of_the_amount_sort_reads_its_entries_from_the_cursor(app, w, by_status, index, descending):
+    """Under row-level security PostgreSQL runs inside an index scan only leakproof comparisons: the cursor on the
+    numeric amount was a filter after the structure's entries before it, read again on every later page (page n:
+    about n pages of entries). On the amount in cents (a bigint, migration 0042) it is the index's condition: page
+    n reads `per_page + 1` entries of the amount's index (alone, or under a status), whatever n."""
+    per_page, depth = 2, 5
+    for n in range(per_page * depth + 2):
+        pw.deposit(app, w, w.st1, "A10", f"CT-{n}", ht=f"{100 + 13 * n}.{n:02d}")
+    with pw.acting(app, w.mandataire) as (_, structure):
+        status = db.session.scalar(select(BoardRow.status).where(BoardRow.structure_id == structure.id))
+        filters = dashboard.Filters(status=status) if by_status else dashboard.Filters()
+        plan = _page_plan(structure, filters, descending, depth, per_page)
+    [scan] = _scans(plan, index)
+    read = (scan["Actual Rows"] + scan.get("Rows Removed by Filter", 0)) * scan.get("Actual Loops", 1)
+    assert read <= per_page + 1, scan
+    assert "montant_cents" in scan["Index Cond"] and "montant" not in scan.get("Filter", ""), scan
+

@@ -2,6 +2,8 @@
 with its type; anything else (a hand-edited URL) is None, so the list starts at the top."""
 from __future__ import annotations
 
+import base64
+import json
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -13,7 +15,7 @@ from chorus_chain.operations.board_reading import cursor
 @pytest.mark.parametrize("key, value", [
     ("date", datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=timezone.utc)),
     ("numero", "F-2026/0042 É"),
-    ("montant", Decimal("-1234.50")),
+    ("montant", -123450),  # board_row's montant_cents (migration 0042)
     ("statut", "A_VALIDER_1"),
     ("marche", "M-12-travaux"),
 ])
@@ -29,3 +31,18 @@ def test_anything_else_is_no_cursor(text):
     for key in ("date", "montant"):
         assert cursor.decode(key, text) is None
     assert cursor.decode("inconnu", cursor.encode("numero", "A", 1)) is None
+
+
+def test_the_amount_is_written_in_euros_and_read_back_in_cents():
+    # The URL carries the amount as it did when the sort's key was montant_ttc (« 1234.50 »): a link written before
+    # migration 0042 still starts where it did, and the pages' links are the same text.
+    before_0042 = base64.urlsafe_b64encode(json.dumps([str(Decimal("1234.50")), 7], separators=(",", ":")).encode())
+    assert cursor.encode("montant", 123450, 7) == before_0042.decode().rstrip("=")
+    assert cursor.decode("montant", cursor.encode("montant", 0, 3)) == (0, 3)
+
+
+@pytest.mark.parametrize("shown", ["1234.505", "1e400", "-1e30", "Infinity", "12,5"])
+def test_an_amount_that_is_no_whole_cents_is_no_cursor(shown):
+    # Not a bigint of cents: a hand-edited URL starts at the top rather than failing in the database.
+    text = base64.urlsafe_b64encode(json.dumps([shown, 7]).encode()).decode().rstrip("=")
+    assert cursor.decode("montant", text) is None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Integer, Numeric, and_, case, exists, func, literal, or_, select, type_coerce, union_all
+from sqlalchemy import BigInteger, Integer, Numeric, and_, case, exists, func, literal, or_, select, type_coerce, union_all
 
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain import transitions as T
@@ -147,6 +147,7 @@ def board_select(piece_ids=None):
         "validated": rules.validated_by_a_contractor(),
         **panel_clocks,
         "private_due": private_due,
+        "montant_cents": in_cents(Piece.montant_ttc),
     }
     assert set(columns) == set(COLUMNS), "board_select must give every column of board_row"
     return (select(*(columns[name].label(name) for name in COLUMNS))
@@ -154,6 +155,12 @@ def board_select(piece_ids=None):
             .join(Piece, Piece.id == viewer.c.piece_id)
             .join(Marche, Marche.id == Piece.marche_id)
             .join(emitter, emitter.c.id == Piece.emitter_structure_id))
+
+
+def in_cents(amount):
+    """An amount of two decimals as a whole number of cents (board_row's `montant_cents`, the amount sort's key).
+    Rounded before the cast: SQLite may hold 12.34 as 1233.999…, which a cast alone truncates."""
+    return func.round(amount * 100).cast(BigInteger)
 
 
 def measures(row) -> dict:

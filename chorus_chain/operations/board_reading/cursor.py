@@ -9,14 +9,19 @@ import json
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-# The type of each sort's value (the keys of operations.dashboard.SORTS).
-KINDS = {"date": "datetime", "numero": "text", "montant": "decimal", "statut": "text", "marche": "text"}
+# The type of each sort's value (the keys of operations.dashboard.SORTS). The amount's is board_row's
+# `montant_cents`, written in the URL as the amount in euros (« 1234.50 », as before migration 0042).
+KINDS = {"date": "datetime", "numero": "text", "montant": "cents", "statut": "text", "marche": "text"}
+CENT = Decimal("0.01")
+MAX_CENTS = 10 ** 18
 
 
 def encode(sort_key: str, value, piece_id: int) -> str:
     """An opaque, URL-safe text for (value, piece id) of a sort."""
     if KINDS[sort_key] == "datetime":
         shown = value.isoformat()
+    elif KINDS[sort_key] == "cents":
+        shown = str(Decimal(int(value)).scaleb(-2))
     else:
         shown = str(value)
     raw = json.dumps([shown, int(piece_id)], separators=(",", ":")).encode()
@@ -37,9 +42,12 @@ def decode(sort_key: str, text: str | None):
             value = datetime.fromisoformat(shown)
             if value.tzinfo is None:
                 return None
-        elif kind == "decimal":
-            value = Decimal(shown)
-            if not value.is_finite():
+        elif kind == "cents":
+            amount = Decimal(shown)
+            if not amount.is_finite() or amount != amount.quantize(CENT):
+                return None
+            value = int(amount.scaleb(2))
+            if abs(value) >= MAX_CENTS:  # beyond any amount (numeric(14, 2)), and beyond a bigint's range
                 return None
         else:
             value = shown
