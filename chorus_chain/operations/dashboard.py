@@ -259,14 +259,17 @@ def _bound_conditions(shape: tuple) -> lists.KeptConditions:
         conditions.append(BoardRow.cadre.is_(None) if cadre else BoardRow.cadre == bindparam("cadre"))
     if by_status:
         conditions.append(BoardRow.status == bindparam("status"))
-    # A deposited piece's sort date is its deposit: bounding both lets the date index (structure, sort_date) serve
-    # the period.
+    # A deposited piece's sort date is its deposit (`pieces_queries.sort_date`): the period is a range of the sort
+    # date among the deposited pieces, which the date index (structure, sort_date) serves. Not the range written
+    # on `deposited_at` too: PostgreSQL multiplies the two ranges' selectivities as if they were independent,
+    # estimated a month of the MOA's pieces at one row, and read the whole month by a bitmap, then sorted it,
+    # rather than the index's newest entries up to the page (or the count's cap).
+    if by_from or by_to:
+        conditions.append(BoardRow.deposited_at.is_not(None))
     if by_from:
-        start = bindparam("deposited_from", type_=BoardRow.sort_date.type)
-        conditions += [BoardRow.sort_date >= start, BoardRow.deposited_at >= start]
+        conditions.append(BoardRow.sort_date >= bindparam("deposited_from", type_=BoardRow.sort_date.type))
     if by_to:
-        end = bindparam("deposited_to", type_=BoardRow.sort_date.type)
-        conditions += [BoardRow.sort_date < end, BoardRow.deposited_at < end]
+        conditions.append(BoardRow.sort_date < bindparam("deposited_to", type_=BoardRow.sort_date.type))
     if number is not None:  # (the prefix has a successor: the range is bounded above, the column sorts by code point)
         conditions.append(number_condition(*number))
     return lists.KeptConditions(conditions, custom_plan=by_from or by_to or number is not None)
