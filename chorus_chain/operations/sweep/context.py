@@ -26,7 +26,7 @@ from chorus_chain.models import Deadline, MailMessage, Marche, Piece, PieceEvent
 from chorus_chain.models.pieces import PieceRules
 from chorus_chain.operations import board, bulk, webhooks
 from chorus_chain.operations import pieces_records as records
-from chorus_chain.operations.notifications import Audience
+from chorus_chain.operations.notifications import Audience, BatchNotices
 from chorus_chain.operations.sweep.reads import BatchReads, holders_of
 
 
@@ -224,6 +224,10 @@ class SweepContext(BatchReads):
     rows: BatchRows = field(default_factory=BatchRows)  # events, written by `finish`
     adopted: Adopted = field(default_factory=Adopted)  # pieces and clocks read, their changes written by `finish`
     holders: dict[int, int | None] = field(default_factory=dict)  # marché -> its holder's structure
+    notices: BatchNotices = field(init=False)  # the clocks' alerts, told through `audience`
+
+    def __post_init__(self) -> None:
+        self.notices = BatchNotices(self.audience)
 
     @classmethod
     def prepare(cls, deadlines: Iterable[Deadline]) -> SweepContext:

@@ -48,7 +48,7 @@ from chorus_chain.models.etat_pieces import LinePayment
 from chorus_chain.models.pieces import PieceRules
 from chorus_chain.operations import board
 from chorus_chain.operations import pieces_records as records
-from chorus_chain.operations.notifications import Audience
+from chorus_chain.operations.notifications import Audience, BatchNotices
 from chorus_chain.operations.sweep.reads import BatchReads, holders_of
 from chorus_chain.operations.pieces_deadlines import PIECE_KINDS, alert_expiry, payment_awaited
 
@@ -101,6 +101,10 @@ class Expiries(BatchReads):
     mails: list = field(default_factory=list)  # unused inside the batch's digests (notify_actors passes them on)
     notifications: list = field(default_factory=list)
     due_texts: dict[datetime, str] = field(default_factory=dict)
+    notices: BatchNotices = field(init=False)  # the alerts, told through `audience` (`records.notify_actors`)
+
+    def __post_init__(self) -> None:
+        self.notices = BatchNotices(self.audience)
 
     @classmethod
     def apply(cls, deadlines: list[Deadline], now: datetime) -> Expiries:
