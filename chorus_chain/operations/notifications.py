@@ -110,7 +110,7 @@ def memberships_of(structure_ids: Iterable[int]) -> dict[int, list[tuple[Rattach
     if ids:
         for membership, account in db.session.execute(
                 select(Rattachement, Account).join(Account, Account.id == Rattachement.account_id)
-                .where(Rattachement.structure_id.in_(ids), Rattachement.status == "approved")
+                .where(bulk.among(Rattachement.structure_id, ids), Rattachement.status == "approved")
                 .order_by(Account.id)):
             found[membership.structure_id].append((membership, account))
     return found
@@ -140,25 +140,47 @@ def preferences_of(account_ids: Iterable[int], kind: str) -> dict[int, Notificat
 
 
 class Audience:
-    """Who a batch tells, read once for the batch (the sweep's `SweepContext`): the structures, their approved
-    memberships and their accounts' preferences, for every structure the batch's pieces name — three queries,
+    """Who a batch tells, read once for the batch (the sweep's `SweepContext` and `Expiries`): the structures, their
+    approved memberships and their accounts' preferences, for every structure the batch's pieces name — three queries,
     instead of two per structure, domain and level and one per kind and audience. `notify` asks it through its
     `cache` (the key "prepared"); the rule deciding who is told stays `members_allowed`."""
 
     def __init__(self, structures: dict[int, Structure]):
-        self.structures = structures
-        self.memberships = memberships_of(structures)
-        accounts = {account.id for rows in self.memberships.values() for _, account in rows}
+        self.structures: dict[int, Structure] = {}
+        self.memberships: dict[int, list[tuple[Rattachement, Account]]] = {}
         self.preferences: dict[tuple[int, str], NotificationPreference] = {}
+        self.accounts: set[int] = set()  # those whose preferences were read
+        self.pending: dict[int, Structure] = {}  # added, not read yet
+        self.extend(structures)
+
+    def extend(self, structures: dict[int, Structure]) -> None:
+        """Add these structures: who they tell is read at the first question asked of the audience, for every
+        structure added by then (`_read`) — a batch's alerts-only expiries and its transitions each add theirs, and
+        the batch reads them together (bench/deadline_sweep.py: their members and preferences were read twice a
+        batch, once for each)."""
+        self.pending.update({structure_id: row for structure_id, row in structures.items()
+                             if structure_id not in self.memberships})
+
+    def _read(self) -> None:
+        if not self.pending:
+            return
+        new, self.pending = self.pending, {}
+        self.structures.update(new)
+        memberships = memberships_of(new)
+        self.memberships.update(memberships)
+        accounts = {account.id for rows in memberships.values() for _, account in rows} - self.accounts
         if accounts:
+            self.accounts |= accounts
             for row in db.session.scalars(select(NotificationPreference).where(
-                    NotificationPreference.account_id.in_(sorted(accounts)))):
+                    bulk.among(NotificationPreference.account_id, sorted(accounts)))):
                 self.preferences[(row.account_id, row.kind)] = row
 
     def knows(self, structure_id: int) -> bool:
+        self._read()
         return structure_id in self.memberships
 
     def members(self, structure_id: int, domain: str | None, level: str) -> tuple[Structure, list[Account]]:
+        self._read()
         structure = self.structures[structure_id]
         return structure, members_allowed(structure, self.memberships[structure_id], domain, level)
 
