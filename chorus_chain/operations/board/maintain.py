@@ -32,6 +32,9 @@ from chorus_chain.models import (
     BoardCadreMarcheCount,
     BoardCount,
     BoardMarcheCount,
+    BoardMoneyDelta,
+    BoardMoneyLine,
+    BoardMoneyTotal,
     BoardPartyCount,
     BoardRow,
     BoardStatusCount,
@@ -48,7 +51,7 @@ from chorus_chain.models import (
     Structure,
 )
 from chorus_chain.operations import bulk
-from chorus_chain.operations.board import coarse, rows
+from chorus_chain.operations.board import coarse, money, rows
 from chorus_chain.operations.board.pending import PENDING, pending_of
 
 _BUSY = "board_refreshing"
@@ -91,10 +94,10 @@ def refresh(piece_ids: Iterable[int]) -> int:
             # board_count's deltas and their projections on the coarser rollups (`coarse`), in one statement
             # whatever their number (`operations.bulk`): a batch of the sweep writes a thousand or two, which an
             # executemany sent as as many statements.
-            projected = coarse.project(deltas)
+            projected = coarse.project(deltas, coarse.WRITTEN)
             bulk.insert_into_each([(BoardCount.__table__, _bucket_rows(deltas)),
                                    *((rollup.table, coarse.as_rows(rollup, projected[rollup]))
-                                     for rollup in coarse.ROLLUPS)])
+                                     for rollup in coarse.WRITTEN)])
     return len(new)
 
 
@@ -166,7 +169,7 @@ def _in_place(table):
                                                                      (*rows.BUCKET, *rows.MEASURES))))
                .cte("counted_delta"))
     rolled = [insert(rollup.table).from_select([*rollup.keys, *rollup.measures], coarse.projected(rollup, delta))
-              .cte(f"{rollup.table.name}_delta") for rollup in coarse.ROLLUPS]
+              .cte(f"{rollup.table.name}_delta") for rollup in coarse.WRITTEN]
     return select(func.count()).select_from(new).add_cte(gone, changed, added, counted, *rolled)
 
 
@@ -214,7 +217,12 @@ def flush_pending(session: Session | None = None) -> int:
             for source in _SOURCES.values():
                 if pending[source.key]:
                     ids.update(session.scalars(source.pieces(pending[source.key])))
-            return refresh(ids)
+            written = refresh(ids)
+            # The money lines of the parties that changed (and of a marché whose reference did), after the pieces:
+            # rewritten from the rollup this refresh just wrote (`money.refresh_lines`).
+            if pending["money_parties"] or pending["marches"]:
+                money.refresh_lines(pending["money_parties"], pending["marches"])
+            return written
     finally:
         session.info.pop(_BUSY, None)
 
@@ -258,9 +266,24 @@ _SOURCES = {
 }
 
 
+# What a line of « Montants par entreprise » copies of its party, or decides whether it is one (`money.members`;
+# a parent's status and structure decide its children's lines: `money.refresh_lines` takes them too).
+_MONEY_FACTS = ("status", "parent_id", "role", "montant_ttc", "name", "structure_id", "marche_id")
+
+
+def _money_stale(session: Session, instance) -> bool:
+    if instance in session.new or instance in session.deleted:
+        return True
+    state = inspect(instance)
+    return any(state.attrs[name].history.has_changes() for name in _MONEY_FACTS)
+
+
 def _after_flush(session: Session, flush_context) -> None:
     pending = None
     for instance in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(instance, MarcheParty) and _money_stale(session, instance):
+            pending = pending or pending_of(session)
+            pending["money_parties"].add(instance.id)
         source = _SOURCES.get(type(instance))
         if source is not None:
             if source.stale(session, instance):
@@ -288,7 +311,7 @@ def _forget(session: Session, transaction) -> None:
 
 
 _BOARD_TABLES = (BoardRow, BoardCount, BoardStatusCount, BoardMarcheCount, BoardStatusMarcheCount,
-                 BoardCadreMarcheCount, BoardPartyCount)
+                 BoardCadreMarcheCount, BoardPartyCount, BoardMoneyDelta, BoardMoneyLine, BoardMoneyTotal)
 
 
 def _reads_board(state) -> bool:
