@@ -42,7 +42,7 @@ PAGES = {
        for key in ("montant", "-montant", "numero", "-numero", "marche", "-marche", "statut")},
     "tdb_statut_montant_p3": ("/s/{siret}/tableau-de-bord?status=A_VALIDER_1&tri=montant", True),
     "tdb_statut_desc_numero_p3": ("/s/{siret}/tableau-de-bord?status=A_VALIDER_1&tri=-numero", True),
-    # The amount sort's later pages, both ways (its cursor in cents since migration 0042).
+    # The amount sort's later pages, both ways (its cursor in cents since migration 0043).
     "tdb_tri_montant_p3": ("/s/{siret}/tableau-de-bord?tri=montant", True),
     "tdb_tri_desc_montant_p3": ("/s/{siret}/tableau-de-bord?tri=-montant", True),
     "tdb_periode": ("/s/{siret}/tableau-de-bord?du=2026-08-01&au=2026-09-30", False),

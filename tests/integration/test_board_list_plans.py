@@ -102,7 +102,7 @@ def _scans(plan: dict, index: str) -> list[dict]:
 def test_a_later_page_of_the_amount_sort_reads_its_entries_from_the_cursor(app, w, by_status, index, descending):
     """Under row-level security PostgreSQL runs inside an index scan only leakproof comparisons: the cursor on the
     numeric amount was a filter after the structure's entries before it, read again on every later page (page n:
-    about n pages of entries). On the amount in cents (a bigint, migration 0042) it is the index's condition: page
+    about n pages of entries). On the amount in cents (a bigint, migration 0043) it is the index's condition: page
     n reads `per_page + 1` entries of the amount's index (alone, or under a status), whatever n."""
     per_page, depth = 2, 5
     for n in range(per_page * depth + 2):

@@ -15,7 +15,7 @@ from chorus_chain.operations.board_reading import cursor
 @pytest.mark.parametrize("key, value", [
     ("date", datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=timezone.utc)),
     ("numero", "F-2026/0042 É"),
-    ("montant", -123450),  # board_row's montant_cents (migration 0042)
+    ("montant", -123450),  # board_row's montant_cents (migration 0043)
     ("statut", "A_VALIDER_1"),
     ("marche", "M-12-travaux"),
 ])
@@ -35,7 +35,7 @@ def test_anything_else_is_no_cursor(text):
 
 def test_the_amount_is_written_in_euros_and_read_back_in_cents():
     # The URL carries the amount as it did when the sort's key was montant_ttc (« 1234.50 »): a link written before
-    # migration 0042 still starts where it did, and the pages' links are the same text.
+    # migration 0043 still starts where it did, and the pages' links are the same text.
     before_0042 = base64.urlsafe_b64encode(json.dumps([str(Decimal("1234.50")), 7], separators=(",", ":")).encode())
     assert cursor.encode("montant", 123450, 7) == before_0042.decode().rstrip("=")
     assert cursor.decode("montant", cursor.encode("montant", 0, 3)) == (0, 3)

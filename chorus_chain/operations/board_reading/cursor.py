@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 # The type of each sort's value (the keys of operations.dashboard.SORTS). The amount's is board_row's
-# `montant_cents`, written in the URL as the amount in euros (« 1234.50 », as before migration 0042).
+# `montant_cents`, written in the URL as the amount in euros (« 1234.50 », as before migration 0043).
 KINDS = {"date": "datetime", "numero": "text", "montant": "cents", "statut": "text", "marche": "text"}
 CENT = Decimal("0.01")
 MAX_CENTS = 10 ** 18

@@ -45,7 +45,7 @@ SHOWN = aliased(BoardRow, name="shown")
 SORT_COLUMNS = {
     "numero": BoardRow.number_key,
     "date": BoardRow.sort_date,
-    "montant": BoardRow.montant_cents,  # in cents: a leakproof comparison for the cursor (migration 0042)
+    "montant": BoardRow.montant_cents,  # in cents: a leakproof comparison for the cursor (migration 0043)
     "statut": BoardRow.status,
     "marche": BoardRow.marche_reference,
 }

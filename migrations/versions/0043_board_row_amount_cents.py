@@ -19,13 +19,13 @@ that writes it, fill the rows still NULL in batches, build the indexes without b
     -- deploy; then, a range of structures per transaction until none is left:
     UPDATE board_row SET montant_cents = round(montant_ttc * 100)::bigint
         WHERE montant_cents IS NULL AND structure_id BETWEEN :lo AND :hi;
-    CREATE INDEX CONCURRENTLY ix_board_row_amount_0042 ON board_row (structure_id, montant_cents, piece_id);
-    CREATE INDEX CONCURRENTLY ix_board_row_status_amount_0042
+    CREATE INDEX CONCURRENTLY ix_board_row_amount_0043 ON board_row (structure_id, montant_cents, piece_id);
+    CREATE INDEX CONCURRENTLY ix_board_row_status_amount_0043
         ON board_row (structure_id, status, montant_cents, piece_id);
     DROP INDEX CONCURRENTLY ix_board_row_amount;
     DROP INDEX CONCURRENTLY ix_board_row_status_amount;
-    ALTER INDEX ix_board_row_amount_0042 RENAME TO ix_board_row_amount;
-    ALTER INDEX ix_board_row_status_amount_0042 RENAME TO ix_board_row_status_amount;
+    ALTER INDEX ix_board_row_amount_0043 RENAME TO ix_board_row_amount;
+    ALTER INDEX ix_board_row_status_amount_0043 RENAME TO ix_board_row_status_amount;
     -- SET NOT NULL scans the table under an exclusive lock unless a valid CHECK proves it first:
     ALTER TABLE board_row ADD CONSTRAINT ck_board_row_montant_cents CHECK (montant_cents IS NOT NULL) NOT VALID;
     ALTER TABLE board_row VALIDATE CONSTRAINT ck_board_row_montant_cents;
@@ -36,7 +36,7 @@ that writes it, fill the rows still NULL in batches, build the indexes without b
 (a CONCURRENTLY build that fails leaves an INVALID index: drop it and build it again).
 
 Revision ID: 5256240e78f6
-Revises: 0b4d7e2a6c31
+Revises: 7d3a9c1e5b42
 Create Date: 2026-12-07 18:30:00
 
 """
@@ -45,7 +45,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '5256240e78f6'
-down_revision = '0b4d7e2a6c31'
+down_revision = '7d3a9c1e5b42'
 branch_labels = None
 depends_on = None
 
