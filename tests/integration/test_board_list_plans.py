@@ -89,17 +89,17 @@ def _page_plan(structure, filters, descending: bool, depth: int, per_page: int) 
         raw.close()
 
 
-def _scans(plan: dict, index: str) -> list[dict]:
-    """The scans of `index` reading the page's keys (`board_row`; the rows shown are read back as `shown`)."""
-    found = [plan] if plan.get("Index Name") == index and plan.get("Alias") == "board_row" else []
+def _scans(plan: dict) -> list[dict]:
+    """The scans reading the page's keys (`board_row`; the rows shown are read back as `shown`)."""
+    found = [plan] if plan.get("Alias") == "board_row" else []
     for child in plan.get("Plans", ()):
-        found += _scans(child, index)
+        found += _scans(child)
     return found
 
 
 @pytest.mark.parametrize("descending", [False, True])
-@pytest.mark.parametrize("by_status, index", [(False, "ix_board_row_amount"), (True, "ix_board_row_status_amount")])
-def test_a_later_page_of_the_amount_sort_reads_its_entries_from_the_cursor(app, w, by_status, index, descending):
+@pytest.mark.parametrize("by_status", [False, True])
+def test_a_later_page_of_the_amount_sort_reads_its_entries_from_the_cursor(app, w, by_status, descending):
     """Under row-level security PostgreSQL runs inside an index scan only leakproof comparisons: the cursor on the
     numeric amount was a filter after the structure's entries before it, read again on every later page (page n:
     about n pages of entries). On the amount in cents (a bigint, migration 0043) it is the index's condition: page
@@ -111,7 +111,10 @@ def test_a_later_page_of_the_amount_sort_reads_its_entries_from_the_cursor(app, 
         status = db.session.scalar(select(BoardRow.status).where(BoardRow.structure_id == structure.id))
         filters = dashboard.Filters(status=status) if by_status else dashboard.Filters()
         plan = _page_plan(structure, filters, descending, depth, per_page)
-    [scan] = _scans(plan, index)
+    # Under a status, either amount index walks the page in order here (every row of this world has that status).
+    [scan] = _scans(plan)
+    assert scan.get("Index Name") in ({"ix_board_row_amount", "ix_board_row_status_amount"} if by_status
+                                      else {"ix_board_row_amount"}), scan
     read = (scan["Actual Rows"] + scan.get("Rows Removed by Filter", 0)) * scan.get("Actual Loops", 1)
     assert read <= per_page + 1, scan
     assert "montant_cents" in scan["Index Cond"] and "montant" not in scan.get("Filter", ""), scan
