@@ -22,8 +22,9 @@ from contextlib import nullcontext
 from functools import lru_cache
 from dataclasses import dataclass
 
-from sqlalchemy import (Select, and_, bindparam, delete, event, func, insert, inspect, or_, select, union_all,
-                        update)
+from sqlalchemy import (Integer, Select, and_, any_, bindparam, delete, event, func, insert, inspect, or_, select,
+                        union_all, update)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from chorus_chain.access import is_system, system_access
@@ -79,7 +80,7 @@ def refresh(piece_ids: Iterable[int]) -> int:
             # then see the first one's rows (READ COMMITTED takes a snapshot per statement): no duplicate key.
             # Transactions on different pieces never meet here, nor on any other row (the deltas are inserts).
             piece = Piece.__table__
-            session.execute(select(piece.c.id).where(piece.c.id.in_(ids)).order_by(piece.c.id)
+            session.execute(select(piece.c.id).where(bulk.among(piece.c.id, ids)).order_by(piece.c.id)
                             .with_for_update(key_share=True))  # FOR NO KEY UPDATE: inserts pointing at it pass
             # The rows and their rollup deltas in one statement, the deltas summed there (`_in_place`).
             return session.execute(_in_place(table), {"piece_ids": ids}).scalar_one()
@@ -123,7 +124,7 @@ def _in_place(table):
     5 s for a batch's 2 000 rows); each write then reads its own rows of the pairing, and finds the stored row by
     its primary key.
 
-    Built once per process, the pieces bound at execution (`piece_ids`, an expanding IN): building board_select
+    Built once per process, the pieces bound at execution (`piece_ids`, an array): building board_select
     and the WITHs' column collections again on every call was ~90 ms of Python for a single piece's refresh, more
     than the statement itself (bench: a user's action refreshes one piece).
 
@@ -135,9 +136,9 @@ def _in_place(table):
     projected them on five rollups in Python and sent the sums back as JSON — the read model's phase's CPU.
     What it writes is what `_deltas`, `coarse.project` and `coarse.as_rows` give (SQLite's path, and the check of
     `rebuild.recompute`)."""
-    ids = bindparam("piece_ids", expanding=True)
+    ids = bindparam("piece_ids", type_=ARRAY(Integer))  # one array parameter, not a placeholder per piece (bulk.among)
     new = rows.board_select(ids).cte("new_row").prefix_with("MATERIALIZED")
-    old = select(table).where(table.c.piece_id.in_(ids)).cte("old_row").prefix_with("MATERIALIZED")
+    old = select(table).where(table.c.piece_id == any_(ids)).cte("old_row").prefix_with("MATERIALIZED")
     # IS DISTINCT FROM column by column (NULLs equal), as `rebuild.recompute` compares the stored rows.
     differs = or_(*(old.c[name].is_distinct_from(new.c[name]) for name in VALUES))
     pair = (select(*(new.c[name] for name in rows.COLUMNS),
