@@ -215,7 +215,7 @@ def test_a_number_search_and_a_period_are_planned_for_their_values(app, w):
     unprepared, whereas the bare list's statement, kept with bound parameters, may keep its generic plan."""
     pw.deposit(app, w, w.st1, "A10", "PLAN-1")
     client = pw.logged_in(app, w.st1)
-    for query, column in (("number=PLAN", "number_key"), ("du=2026-01-01", "deposited_at")):
+    for query, column in (("number=PLAN", "number_key"), ("du=2026-01-01", "sort_date")):
         for headers in ({}, HX):
             with executions(app) as seen:
                 assert client.get(f"/s/{w.st1.siret}/tableau-de-bord?{query}", headers=headers).status_code == 200
