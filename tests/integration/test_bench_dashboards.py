@@ -196,11 +196,19 @@ def test_a_page_is_judged_against_the_floor_measured_beside_it():
     assert [r["p95"] for r in ratio["rounds"]] == [pytest.approx(2.8), pytest.approx(160 / 70)]
 
 
-def test_reconnect_keeps_the_login_and_drops_the_connections():
+def test_reconnect_opens_new_connections_one_client_after_the_other_keeping_the_login():
+    """`reconnect`: each client drops its connection and opens a new one (a request to the trivial page) before the
+    next client does — one after the other, as users arrive, not all at once."""
+    log: list[str] = []
+    clients = [bench.Client("moe", "1", _Session(log, [1, 2]), {}, n) for n in range(2)]
+    bench.reconnect("http://x", clients)
+    assert log == ["close", "http://x/healthz", "close", "http://x/healthz"]
+    assert [c.session.connected for c in clients] == [1, 1]
+    # What it relies on in requests: closing a session empties its pools and keeps its cookies.
     session = requests.Session()
     session.cookies.set("session", "logged-in")
     session.get_adapter("http://127.0.0.1").poolmanager.connection_from_url("http://127.0.0.1:9")
-    bench.reconnect([bench.Client("moe", "1", session)])
+    session.close()
     assert len(session.get_adapter("http://127.0.0.1").poolmanager.pools) == 0
     assert session.cookies.get("session") == "logged-in"
 
