@@ -896,7 +896,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="« suivant » links followed from the Tableau de bord to reach its deep page")
     parser.add_argument("--warmup", type=int, default=2, help="requests per client and page before measuring")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
+    parser.add_argument("--threads", type=int, default=8,
+                        help="threads per gunicorn worker (gthread); 8 as the Procfile's web line (bench/README.md, "
+                             "session 15: 4 or 8); sessions 11-14 measured with 4")
     parser.add_argument("--pages", nargs="*", metavar="NAME=PATH",
                         help="pages to measure instead of PAGES (e.g. a_traiter=/s/{siret}/pieces/)")
     parser.add_argument("--pgoptions", default="",
