@@ -209,12 +209,12 @@ def _criteria(tenant_id: int | None) -> tuple:
 
     Built once per tenant and kept (a tuple of immutable options, the tenant's id bound in each: `TenantValue`):
     building them cost about 1.8 ms of CPU, paid by every ORM statement of every page before."""
-    from chorus_chain.models import (BoardCadreMarcheCount, BoardCount, BoardMarcheCount, BoardPartyCount, BoardRow,
-                                     BoardStatusCount, BoardStatusMarcheCount, Notification, Piece, PieceAccess,
-                                     PieceEvent, PieceFile)
+    from chorus_chain.models import (BoardCadreMarcheCount, BoardCount, BoardMarcheCount, BoardMoneyDelta,
+                                     BoardMoneyLine, BoardMoneyTotal, BoardPartyCount, BoardRow, BoardStatusCount,
+                                     BoardStatusMarcheCount, Notification, Piece, PieceAccess, PieceEvent, PieceFile)
 
     board = (BoardRow, BoardCount, BoardStatusCount, BoardMarcheCount, BoardStatusMarcheCount, BoardCadreMarcheCount,
-             BoardPartyCount)
+             BoardPartyCount, BoardMoneyDelta, BoardMoneyLine, BoardMoneyTotal)
     if tenant_id is None:
         return tuple(with_loader_criteria(entity, false(), include_aliases=True)
                      for entity in (Piece, PieceEvent, PieceFile, PieceAccess, Notification, *board))
@@ -242,6 +242,9 @@ def _criteria(tenant_id: int | None) -> tuple:
         with_loader_criteria(BoardCadreMarcheCount, lambda cls: cls.structure_id == tenant,
                              include_aliases=True),
         with_loader_criteria(BoardPartyCount, lambda cls: cls.structure_id == tenant, include_aliases=True),
+        with_loader_criteria(BoardMoneyDelta, lambda cls: cls.structure_id == tenant, include_aliases=True),
+        with_loader_criteria(BoardMoneyLine, lambda cls: cls.structure_id == tenant, include_aliases=True),
+        with_loader_criteria(BoardMoneyTotal, lambda cls: cls.structure_id == tenant, include_aliases=True),
     )
 
 

@@ -3,8 +3,9 @@ from chorus_chain.models.accounts import Account, LoginSession
 from chorus_chain.models.contests import StructureContest
 from chorus_chain.models.api import ApiCall, ApiClient, ApiIdempotencyKey, ApiToken, DepositBatch
 from chorus_chain.models.audit import StructureEvent
-from chorus_chain.models.board import (BoardCadreMarcheCount, BoardCount, BoardMarcheCount, BoardPartyCount, BoardRow,
-                                     BoardStatusCount, BoardStatusMarcheCount)
+from chorus_chain.models.board import (BoardCadreMarcheCount, BoardCount, BoardMarcheCount, BoardMoneyDelta,
+                                     BoardMoneyLine, BoardMoneyTotal, BoardPartyCount, BoardRow, BoardStatusCount,
+                                     BoardStatusMarcheCount)
 from chorus_chain.models.base import Base
 from chorus_chain.models.chat import Conversation, ConversationMessage
 from chorus_chain.models.deadlines import ClockState, Deadline
@@ -41,6 +42,9 @@ __all__ = [
     "BoardCadreMarcheCount",
     "BoardCount",
     "BoardMarcheCount",
+    "BoardMoneyDelta",
+    "BoardMoneyLine",
+    "BoardMoneyTotal",
     "BoardPartyCount",
     "BoardRow",
     "BoardStatusCount",

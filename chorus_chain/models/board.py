@@ -17,6 +17,10 @@ page reads rows bounded by what it shows, not every piece the structure sees.
   emitting party) — so that each reads rows bounded by what it shows, not by every bucket of board_count (19 000 to
   41 000 rows for the busiest structures at a million pieces).
 
+- `BoardMoneyLine`, `BoardMoneyTotal`, `BoardMoneyDelta`: « Montants par entreprise » — a line per company under
+  the structure's parties, ranked in an index in the panel's order, its totals, and the insert-only deltas the
+  compaction folds into them (`operations.board.money`): the panel reads the lines it shows, not every company.
+
 Both are written only by `operations.board` (`refresh`, in the transaction of the change that made them stale; the
 recompute command), from one set-based SELECT over the source tables. Row-level security (migration 0023) makes
 each row readable and writable by its structure only: writing the rows of the other structures that see a piece is
@@ -267,4 +271,59 @@ class BoardPartyCount(_Delta, Base):
     n: Mapped[int]
     sent_ttc: Mapped[Decimal] = mapped_column(Money)
     validated_ttc: Mapped[Decimal] = mapped_column(Money)
+    paid: Mapped[Decimal] = mapped_column(Money)
+
+
+class BoardMoneyDelta(_Delta, Base):
+    """« Montants par entreprise »'s deltas: per (structure, emitting party), what a transaction added to the
+    companies' money — board_party_count's sent_ttc, validated_ttc and paid — written by the same statement as the
+    rollups (insert-only: no row for two transactions to queue on). `operations.board.money.fold` moves them into
+    `board_money_line` (the compaction's single writer); until then a reader adds them to the line they concern
+    (every structure's deltas, the panel keeping those of its own lines)."""
+
+    __tablename__ = "board_money_delta"
+    __table_args__ = (Index("ix_board_money_delta_structure", "structure_id", "emitter_party_id"),)
+
+    emitter_party_id: Mapped[int]
+    sent_ttc: Mapped[Decimal] = mapped_column(Money)
+    validated_ttc: Mapped[Decimal] = mapped_column(Money)
+    paid: Mapped[Decimal] = mapped_column(Money)
+
+
+class BoardMoneyLine(Base):
+    """A line of « Montants par entreprise »: a confirmed sous-traitant or co-traitant (`party_id`) working under a
+    confirmed party of the structure, with its figures folded so far (invoiced, validated, paid: board_party_count's
+    sums for (structure, its marché, itself), less the deltas still in board_money_delta) and the panel's ranking —
+    `attention` (0: its DC4 ceiling passed, 1: in sight, 2: neither) and `to_pay` (validated − paid) — stored, so
+    that the panel's first lines are the first entries of `ix_board_money_line_rank`. Written by the compaction (the
+    figures) and by the change of a party (the line itself: `money.refresh_lines`), never by a piece's transition."""
+
+    __tablename__ = "board_money_line"
+    __table_args__ = (Index("ix_board_money_line_rank", "structure_id", "attention", text("to_pay DESC"),
+                            "reference", "name", "party_id"),)
+
+    structure_id: Mapped[int] = mapped_column(primary_key=True)
+    party_id: Mapped[int] = mapped_column(primary_key=True)
+    marche_id: Mapped[int]
+    reference: Mapped[str] = mapped_column(String(100))  # the marché's
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(15))
+    accepted: Mapped[Decimal | None] = mapped_column(Money)  # the party's montant_ttc (DC4, co-traitant's part)
+    invoiced: Mapped[Decimal] = mapped_column(Money)
+    validated: Mapped[Decimal] = mapped_column(Money)
+    paid: Mapped[Decimal] = mapped_column(Money)
+    attention: Mapped[int]
+    to_pay: Mapped[Decimal] = mapped_column(Money)
+
+
+class BoardMoneyTotal(Base):
+    """The panel's totals per structure: how many lines, and their folded invoiced, validated and paid amounts (as
+    `board_money_line`'s, written by the same two writers: no piece's transition writes it)."""
+
+    __tablename__ = "board_money_total"
+
+    structure_id: Mapped[int] = mapped_column(primary_key=True)
+    lines: Mapped[int]
+    invoiced: Mapped[Decimal] = mapped_column(Money)
+    validated: Mapped[Decimal] = mapped_column(Money)
     paid: Mapped[Decimal] = mapped_column(Money)

@@ -17,13 +17,14 @@ Nothing here decides anything: callers build the rows their rules gave.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, insert, text
+from sqlalchemy import Table, any_, bindparam, insert, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import JSON
 
 from chorus_chain.extensions import db
@@ -97,6 +98,19 @@ def _rows(table: Table, names: Sequence[str], rows: Sequence[dict[str, Any]],
     # notifications' INSERT 0.30 → 0.25 s, the e-mails' 0.26 → 0.13 s). A JSON column's text stays exactly as it
     # was written: it travels as a string, which JSONB keeps as it is.
     return f"SELECT {', '.join(selected)} FROM jsonb_array_elements(CAST(:rows AS JSONB)) AS x{fan}", document
+
+
+def among(column, values: Iterable[Any]):
+    """`column IN (values)` for a batch's many values (a sweep's batch: its 500 deadlines, their pieces, the
+    structures they name): on PostgreSQL `column = ANY(:values)`, the values as one array parameter. Why
+    (bench/deadline_sweep.py's profile, issue 20): an IN list is one placeholder per value, which SQLAlchemy renders
+    into the statement's text and psycopg then parses out of it again and adapts one by one — a batch's statements
+    carried thousands of them, about a fifth of the sweep's Python; and a text that changes with the number of
+    values is never prepared. Elsewhere (SQLite) the IN list."""
+    values = list(values)
+    if _is_postgresql():
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def allocate_ids(table: Table, count: int) -> list[int]:

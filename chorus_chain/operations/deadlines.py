@@ -95,7 +95,7 @@ def apply_due(deadlines: list[Deadline], now: datetime, *, prepared: bool = True
     with db.session.no_autoflush if prepared else nullcontext(), mail_digest.digested(now), \
             bell_digest.digested(now):
         expired = expiries.Expiries.apply(alerts_only, now) if alerts_only else None
-        ctx = SweepContext.prepare(rest) if prepared and rest else None
+        ctx = SweepContext.prepare(rest, told=expired) if prepared and rest else None
         for deadline in deadlines:
             if expired is not None and deadline.id in expired.outcome:
                 # Its alerts told at its turn: the digests list them in the batch's order, as one by one.

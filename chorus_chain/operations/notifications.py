@@ -110,7 +110,7 @@ def memberships_of(structure_ids: Iterable[int]) -> dict[int, list[tuple[Rattach
     if ids:
         for membership, account in db.session.execute(
                 select(Rattachement, Account).join(Account, Account.id == Rattachement.account_id)
-                .where(Rattachement.structure_id.in_(ids), Rattachement.status == "approved")
+                .where(bulk.among(Rattachement.structure_id, ids), Rattachement.status == "approved")
                 .order_by(Account.id)):
             found[membership.structure_id].append((membership, account))
     return found
@@ -140,25 +140,47 @@ def preferences_of(account_ids: Iterable[int], kind: str) -> dict[int, Notificat
 
 
 class Audience:
-    """Who a batch tells, read once for the batch (the sweep's `SweepContext`): the structures, their approved
-    memberships and their accounts' preferences, for every structure the batch's pieces name — three queries,
+    """Who a batch tells, read once for the batch (the sweep's `SweepContext` and `Expiries`): the structures, their
+    approved memberships and their accounts' preferences, for every structure the batch's pieces name — three queries,
     instead of two per structure, domain and level and one per kind and audience. `notify` asks it through its
     `cache` (the key "prepared"); the rule deciding who is told stays `members_allowed`."""
 
     def __init__(self, structures: dict[int, Structure]):
-        self.structures = structures
-        self.memberships = memberships_of(structures)
-        accounts = {account.id for rows in self.memberships.values() for _, account in rows}
+        self.structures: dict[int, Structure] = {}
+        self.memberships: dict[int, list[tuple[Rattachement, Account]]] = {}
         self.preferences: dict[tuple[int, str], NotificationPreference] = {}
+        self.accounts: set[int] = set()  # those whose preferences were read
+        self.pending: dict[int, Structure] = {}  # added, not read yet
+        self.extend(structures)
+
+    def extend(self, structures: dict[int, Structure]) -> None:
+        """Add these structures: who they tell is read at the first question asked of the audience, for every
+        structure added by then (`_read`) — a batch's alerts-only expiries and its transitions each add theirs, and
+        the batch reads them together (bench/deadline_sweep.py: their members and preferences were read twice a
+        batch, once for each)."""
+        self.pending.update({structure_id: row for structure_id, row in structures.items()
+                             if structure_id not in self.memberships})
+
+    def _read(self) -> None:
+        if not self.pending:
+            return
+        new, self.pending = self.pending, {}
+        self.structures.update(new)
+        memberships = memberships_of(new)
+        self.memberships.update(memberships)
+        accounts = {account.id for rows in memberships.values() for _, account in rows} - self.accounts
         if accounts:
+            self.accounts |= accounts
             for row in db.session.scalars(select(NotificationPreference).where(
-                    NotificationPreference.account_id.in_(sorted(accounts)))):
+                    bulk.among(NotificationPreference.account_id, sorted(accounts)))):
                 self.preferences[(row.account_id, row.kind)] = row
 
     def knows(self, structure_id: int) -> bool:
+        self._read()
         return structure_id in self.memberships
 
     def members(self, structure_id: int, domain: str | None, level: str) -> tuple[Structure, list[Account]]:
+        self._read()
         structure = self.structures[structure_id]
         return structure, members_allowed(structure, self.memberships[structure_id], domain, level)
 
@@ -187,7 +209,7 @@ def notify(structure_id: int, kind: str, text: str, *, now: datetime, domain: st
     if in_app_ids:
         # The line each account sees, built once for all of them; the sweep's batch (`bell_digest`) keeps it for
         # its digests, shared, and writes it once per structure.
-        line = {"piece_id": piece_id, "text": text[:500], "url": path, "created_at": now}
+        line = in_app_line(piece_id, text, path, now)
         bell = bell_digest.current()  # the sweep's batch: one row per account, structure, kind
         if bell is not None:
             bell.tell(in_app_ids, structure_id, kind, line)
@@ -203,8 +225,8 @@ def notify(structure_id: int, kind: str, text: str, *, now: datetime, domain: st
     if by_email and by_email_accounts:
         # What the e-mail shows of the structure, as plain values: the job renders it (`operations.mail`). The
         # same for every account told, and its absolute URL too.
-        context = dict(text=text, subject=subject or text, structure={"name": structure.name, "siret": structure.siret},
-                       url=absolute(path) if path else None, **mail_context)
+        context = mail_context_of(text, subject, _shown(structure), absolute(path) if path else None,
+                                  **mail_context)
         digest = mail_digest.current()  # the deadline sweep's batch: one e-mail per account (mail_digest says why)
         if digest is not None:
             digest.tell(by_email_accounts, kind, piece_id, context)
@@ -212,6 +234,73 @@ def notify(structure_id: int, kind: str, text: str, *, now: datetime, domain: st
             for account in by_email_accounts:
                 queue_mail(account.notification_email, kind, account_id=account.id, later=mails, **context)
     return len(accounts)
+
+
+def in_app_line(piece_id: int | None, text: str, path: str, now: datetime) -> dict:
+    """The in-app line of a notification, one dict for every account told of it (`notify`, `BatchNotices`)."""
+    return {"piece_id": piece_id, "text": text[:500], "url": path, "created_at": now}
+
+
+def _shown(structure: Structure) -> dict[str, str]:
+    """What an e-mail shows of the structure told, as plain values: the job renders it (`operations.mail`)."""
+    return {"name": structure.name, "siret": structure.siret}
+
+
+def mail_context_of(text: str, subject: str | None, structure: dict[str, str], url: str | None,
+                    **mail_context) -> dict:
+    """The context of a notification's e-mail (its template `mail/<kind>.txt`), the same for every account told."""
+    return dict(text=text, subject=subject or text, structure=structure, url=url, **mail_context)
+
+
+class BatchNotices:
+    """`notify` for the clocks' alerts of one batch of the deadline sweep (`records.notify_actors` given a batch's
+    context), inside the batch's digests (`bell_digest`, `mail_digest`): who a structure tells of a kind and right,
+    what its e-mails show of it and the head and tail of its pieces' links are decided once per batch, then each
+    notification costs its line and its e-mail's context, handed to the digests as `notify` hands them. The same
+    rules as `notify` (`_told`, `in_app_line`, `mail_context_of`, `piece_path`'s path): the same rows.
+
+    Why (bench/deadline_sweep.py, issue 20): a night's lapsed délais globaux de paiement are two thirds of the due
+    deadlines, and each told its two structures through `notify`'s every step — the kind checked, the cache's keys
+    built, both digests and the e-mail switch looked up in `g`, the link built, the structure's name copied, the
+    base URL read from the configuration: most of the expiries' alerts' CPU."""
+
+    def __init__(self, cache: dict):
+        self.cache = cache
+        self.targets: dict[tuple[int, str, str | None, bool], tuple] = {}
+
+    def tell(self, structure_id: int, kind: str, text: str, *, now: datetime, domain: str | None, piece_id: int,
+             subject: str | None = None) -> None:
+        """What `notify(structure_id, kind, text, now=now, domain=domain, piece_id=piece_id, path=<the piece's
+        link for the structure>, subject=subject, cache=…)` does inside the batch's digests."""
+        bell, digest = bell_digest.current(), mail_digest.current()
+        if bell is None or digest is None or has_request_context():  # outside a sweep's batch: notify itself
+            structure = db.session.get(Structure, structure_id)
+            notify(structure_id, kind, text, now=now, domain=domain, piece_id=piece_id, subject=subject,
+                   path=piece_path(structure.siret, piece_id), cache=self.cache)
+            return
+        key = (structure_id, kind, domain, g.get(_NO_EMAIL, False))
+        target = self.targets.get(key)
+        if target is None:
+            target = self.targets[key] = self._target(structure_id, kind, domain)
+        shown, in_app_ids, by_email_accounts, head, tail, base = target
+        path = f"{head}{int(piece_id)}{tail}"
+        if in_app_ids:
+            bell.tell(in_app_ids, structure_id, kind, in_app_line(piece_id, text, path, now))
+        if by_email_accounts:
+            digest.tell(by_email_accounts, kind, piece_id, mail_context_of(text, subject, shown, base + path))
+
+    def _target(self, structure_id: int, kind: str, domain: str | None) -> tuple:
+        if kind not in NOTIFICATION_KINDS:
+            raise ValueError(f"unknown notification kind {kind!r}")
+        structure, _, in_app_ids, by_email_accounts = _told(self.cache, structure_id, kind, domain, "consultation",
+                                                            None)
+        if g.get(_NO_EMAIL, False):
+            by_email_accounts = ()
+        try:
+            head, tail = _piece_path_around(structure.siret)
+        except BuildError:
+            head, tail = f"/s/{structure.siret}/pieces/", ""
+        return _shown(structure), in_app_ids, by_email_accounts, head, tail, absolute("")
 
 
 def _told(cache: dict, structure_id: int, kind: str, domain: str | None, level: str,

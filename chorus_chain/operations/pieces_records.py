@@ -441,12 +441,19 @@ def notify_actors(piece: Piece, actors: Iterable[str], kind: str, text: str, sub
     `sweep.SweepContext`) answers the reads that are the same for every deadline of a batch."""
     from chorus_chain.operations.notifications import notify, piece_path
 
+    # A sweep's batch tells its alerts through its `notifications.BatchNotices` (who a structure tells decided once
+    # for the batch), the same rows as `notify`.
+    notices = getattr(ctx, "notices", None)
     seen: set[int] = set()
     for actor in actors:
         for structure_id in structures_playing(piece, actor, ctx):
             if structure_id in seen:
                 continue
             seen.add(structure_id)
+            if notices is not None:
+                notices.tell(structure_id, kind, text, now=now, domain=rights_domain(piece, structure_id),
+                             piece_id=piece.id, subject=subject)
+                continue
             target = _structure(structure_id, ctx)
             notify(structure_id, kind, text, subject=subject, now=now, domain=rights_domain(piece, structure_id),
                    piece_id=piece.id, path=piece_path(target.siret, piece.id), **_audience(ctx))

@@ -19,6 +19,8 @@ from tests.integration.pieces_world import acting, act, create, deposit, later, 
 
 COARSE_TABLES = ("board_status_count", "board_marche_count", "board_status_marche_count", "board_cadre_marche_count",
                  "board_party_count")
+# « Montants par entreprise »'s lines and totals, checked with the rollups (`money.check`).
+CHECKED = (*COARSE_TABLES, "board_money_line")
 
 
 def assert_exact(app) -> None:
@@ -28,8 +30,8 @@ def assert_exact(app) -> None:
         db.session.rollback()
     assert found.rows > 0
     assert (found.missing, found.extra, found.different, found.buckets_different) == (0, 0, 0, 0), found
-    # The coarser rollups were checked, each, and agree.
-    assert found.coarse_different == {name: 0 for name in COARSE_TABLES}, found
+    # The coarser rollups were checked, each, and agree; and the companies' money lines.
+    assert found.coarse_different == {name: 0 for name in CHECKED}, found
 
 
 def row_of(app, structure_id: int, piece_id: int) -> BoardRow | None:
@@ -190,7 +192,7 @@ def test_refresh_writes_the_rows_and_every_rollup_delta_in_one_statement(app, db
             event.remove(engine, "before_cursor_execute", count)
         db.session.commit()
     assert len(written) == 1, written
-    assert all(f"INSERT INTO {table}" in written[0] for table in ("board_count", *COARSE_TABLES))
+    assert all(f"INSERT INTO {table}" in written[0] for table in ("board_count", *COARSE_TABLES, "board_money_delta"))
     with system(app):
         moved = db.session.scalar(select(func.sum(BoardCount.n)).where(BoardCount.status == "MISE_EN_PAIEMENT"))
     assert moved == 3 * 4

@@ -139,7 +139,7 @@ def test_the_marked_statements_are_never_prepared_and_the_others_are(app, w):
     psycopg (after five runs) and PostgreSQL keeps generic plans for them — except those marked `custom_plan`, which
     run unprepared (the unnamed statement, planned for its parameters every time): none of them is ever in
     pg_prepared_statements. Without the mark they would be (they run on every page). « Montants par entreprise » is
-    no longer marked: each company's sums are a LATERAL probe of its rollup rows, its generic plan the custom one
+    not marked: its first lines are an index's first entries (`board_money_line`), its generic plan the custom one
     (`parties._money_lines_statement`), so it is prepared and keeps a generic plan."""
     pw.deposit(app, w, w.st1, "A10", "PLAN-1")
     runs = 14
@@ -171,7 +171,8 @@ def test_the_marked_statements_are_never_prepared_and_the_others_are(app, w):
         assert any("FROM board_row" in s for s in generic) and any("board_status_count" in s for s in generic)
     # « Montants par entreprise » (the mandataire's, on each whole page: seven runs here): prepared, so that
     # PostgreSQL may keep its generic plan once it has planned five for the structure.
-    assert [statement for statement in prepared if "JOIN LATERAL" in statement and "board_party_count" in statement]
+    assert [statement for statement in prepared if "FROM board_money_line" in statement
+            and "board_money_total" in statement]
 
 
 @pytest.mark.postgres

@@ -24,7 +24,7 @@ from chorus_chain.models.etat_pieces import LinePayment
 from chorus_chain.operations import pieces as ops
 from tests.conftest import live_application
 from tests.integration.pieces_world import NOW, act, assert_board_exact, deposit, world
-from tests.integration.test_sweep_batches import snapshot
+from tests.integration.test_sweep_batches import _tacit_counts, snapshot
 
 pytestmark = pytest.mark.postgres
 
@@ -264,4 +264,74 @@ def test_a_payment_under_way_is_not_alerted_as_late_and_one_starting_waits_for_t
         assert db.session.scalar(select(func.count()).select_from(Deadline).where(
             Deadline.piece_id == held, Deadline.done_at.is_(None))) == 0
         db.session.commit()
+    assert_board_exact(app)
+
+
+def test_a_mixed_batch_reads_who_it_tells_once_and_decides_it_once_per_structure(live_app, monkeypatch):
+    """A batch of lapsed DGPs (alerts-only expiries) and of silent validators' clocks (transitions): the members
+    and preferences of the structures it tells are read once (the transitions' context shares the expiries'
+    audience, `Audience.extend`), and who a structure is told of the alerts is decided once for the batch
+    (`notifications.BatchNotices`), not once per alert: as many decisions for 2 lapsed pieces as for 7."""
+    from chorus_chain.operations import notifications
+
+    app = live_app
+    w = world(app)
+    decided = [0]
+    original = notifications._told
+
+    def told(*args, **kwargs):
+        decided[-1] += 1  # the sweep's decisions only: the set-up's are counted into an entry left out below
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(notifications, "_told", told)
+    for count, tag in ((2, "MX2"), (7, "MX7")):
+        start = _settle(app)
+        pieces, due = _lapsing_dgps(app, w, count, start, tag)
+        # Two pieces whose validator stays silent: their validation clocks fall due at the same sweep (a transition).
+        silent = [deposit(app, w, w.st1, "A10", f"{tag}-silent-{i}", now=due - timedelta(days=20)) for i in range(2)]
+        decided.append(0)
+        result = {}
+        statements = _statements_of(app, lambda: result.update(_sweep(app, due)))
+        decided.append(0)
+        assert result == {"done": count + 2, "applied": count + 2}
+        assert _expired_told(app, set(pieces)) > 0
+        with app.app_context():
+            assert _tacit_counts(silent) == dict.fromkeys(silent, 1)  # tacitly validated, in the same batch
+            db.session.commit()
+        for table in ("rattachement", "notification_preference"):
+            assert len([s for s in statements if re.search(rf"\bFROM {table}\b", s)]) == 1, table
+    assert decided[1] == decided[3] > 0, decided  # the sweeps' (the set-ups' at 0, 2 and 4)
+    assert_board_exact(app)
+
+
+def test_a_batch_binds_the_same_number_of_parameters_whatever_the_number_of_its_pieces(live_app):
+    """The batch's lists of ids (its pieces, deadlines, structures, accounts) travel as one array parameter each
+    (`bulk.among`), not one placeholder per id, and the read model's refresh of its pieces likewise: a sweep of 7
+    lapsed DGPs binds as many parameters as a sweep of 2."""
+    app = live_app
+    w = world(app)
+    bound = []
+    for count, tag in ((2, "P2"), (7, "P7")):
+        start = _settle(app)
+        pieces, due = _lapsing_dgps(app, w, count, start, tag)
+        # Each batch also refreshes the read model of two pieces of each size (a transition: a silent validator).
+        silent = [deposit(app, w, w.st1, "A10", f"{tag}-silent-{i}", now=due - timedelta(days=20))
+                  for i in range(count)]
+        seen: list[int] = []
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            seen.append(len(parameters or ()))
+
+        with app.app_context():
+            event.listen(db.engine, "before_cursor_execute", before)
+        try:
+            assert _sweep(app, due) == {"done": 2 * count, "applied": 2 * count}
+        finally:
+            with app.app_context():
+                event.remove(db.engine, "before_cursor_execute", before)
+        with app.app_context():
+            assert _tacit_counts(silent) == dict.fromkeys(silent, 1)
+            db.session.commit()
+        bound.append(sum(seen))
+    assert bound[0] == bound[1], bound
     assert_board_exact(app)

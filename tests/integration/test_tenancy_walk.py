@@ -454,29 +454,40 @@ def test_the_dashboards_read_model_is_read_by_its_structure_alone(app, world):
 
     from chorus_chain import access
     from chorus_chain.extensions import db
-    from chorus_chain.models import (BoardCadreMarcheCount, BoardCount, BoardMarcheCount, BoardPartyCount, BoardRow,
-                                     BoardStatusCount, BoardStatusMarcheCount, Structure)
+    from chorus_chain.models import (BoardCadreMarcheCount, BoardCount, BoardMarcheCount, BoardMoneyDelta,
+                                     BoardMoneyLine, BoardMoneyTotal, BoardPartyCount, BoardRow, BoardStatusCount,
+                                     BoardStatusMarcheCount, Structure)
 
     tables = ("board_cadre_marche_count", "board_count", "board_marche_count", "board_party_count", "board_row",
               "board_status_count", "board_status_marche_count")
+    # « Montants par entreprise »'s tables: a row of each written for the victim below (whether or not companies
+    # work under it), then looked for as the outsider.
+    money = ("board_money_delta", "board_money_line", "board_money_total")
 
     victim_id = world["victim"].id
     with app.test_request_context():
         outsider_id = db.session.scalar(select(Structure.id).where(Structure.name == "Structure de l'intrus"))
         forced = db.session.scalars(text("SELECT relname FROM pg_class WHERE relname IN :tables "
                                          "AND relrowsecurity AND relforcerowsecurity ORDER BY relname")
-                                    .bindparams(bindparam("tables", expanding=True)), {"tables": tables}).all()
-        assert forced == list(tables)
+                                    .bindparams(bindparam("tables", expanding=True)), {"tables": (*tables, *money)}).all()
+        assert forced == sorted((*tables, *money))
         with access.system_access("test: the victim's read model exists"):
             for table in tables:
                 assert db.session.execute(text(f"SELECT count(*) FROM {table} WHERE structure_id = :s"),
                                           {"s": victim_id}).scalar() >= 1, table
+            db.session.execute(text("INSERT INTO board_money_delta (structure_id, emitter_party_id, sent_ttc, "
+                                    "validated_ttc, paid) VALUES (:s, 1, 1, 1, 1)"), {"s": victim_id})
+            db.session.execute(text("INSERT INTO board_money_line (structure_id, party_id, marche_id, reference, name, "
+                                    "role, invoiced, validated, paid, attention, to_pay) "
+                                    "VALUES (:s, 1, 1, 'M', 'N', 'sous_traitant', 1, 1, 1, 2, 0)"), {"s": victim_id})
+            db.session.execute(text("INSERT INTO board_money_total (structure_id, lines, invoiced, validated, paid) "
+                                    "VALUES (:s, 1, 1, 1, 1)"), {"s": victim_id})
         with access.tenant(outsider_id):
-            for table in tables:
+            for table in (*tables, *money):
                 assert db.session.execute(text(f"SELECT count(*) FROM {table} WHERE structure_id = :s"),
                                           {"s": victim_id}).scalar() == 0, table
             for model in (BoardRow, BoardCount, BoardStatusCount, BoardMarcheCount, BoardStatusMarcheCount,
-                          BoardCadreMarcheCount, BoardPartyCount):
+                          BoardCadreMarcheCount, BoardPartyCount, BoardMoneyDelta, BoardMoneyLine, BoardMoneyTotal):
                 assert db.session.scalars(select(model).where(model.structure_id == victim_id)).all() == []
         with access.tenant(victim_id):
             assert db.session.scalars(select(BoardRow.piece_id)).all() == [world["args"]["piece_id"]]

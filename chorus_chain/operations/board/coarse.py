@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy import case, func, literal, or_, select
 
 from chorus_chain.domain.statuses import PAID_STATUSES
-from chorus_chain.models import (BoardCadreMarcheCount, BoardMarcheCount, BoardPartyCount, BoardStatusCount,
-                                 BoardStatusMarcheCount)
+from chorus_chain.models import (BoardCadreMarcheCount, BoardMarcheCount, BoardMoneyDelta, BoardPartyCount,
+                                 BoardStatusCount, BoardStatusMarcheCount)
 from chorus_chain.operations.board import rows
 
 
@@ -80,13 +80,30 @@ PARTY = Coarse(BoardPartyCount, ("structure_id", "marche_id", "emitter_party_id"
 ROLLUPS = (STATUS, MARCHE, STATUS_MARCHE, CADRE_MARCHE, PARTY)
 
 
-def project(fine: Mapping[tuple, list]) -> dict[Coarse, dict[tuple, list]]:
+def _money(bucket: Mapping, measures: Mapping) -> list:
+    return _party(bucket, measures)[1:]
+
+
+def _money_sql(delta) -> list:
+    return _party_sql(delta)[1:]
+
+
+# « Montants par entreprise »'s deltas (`money`): the companies' money per (structure, emitting party), written with
+# the rollups but folded into board_money_line by `money.fold`, not summed in place by `rollup.compact` — so not
+# one of ROLLUPS (which the compaction folds and the recompute compares as sums).
+MONEY = Coarse(BoardMoneyDelta, ("structure_id", "emitter_party_id"), ("sent_ttc", "validated_ttc", "paid"),
+               _money, _money_sql)
+# What the transaction of each change inserts (`maintain.refresh`).
+WRITTEN = (*ROLLUPS, MONEY)
+
+
+def project(fine: Mapping[tuple, list], rollups=ROLLUPS) -> dict[Coarse, dict[tuple, list]]:
     """board_count's sums (bucket in `rows.BUCKET` order → measures in `rows.MEASURES` order: deltas, or totals)
-    summed into each coarser rollup: rollup → key → measures (in the rollup's order; zeros kept)."""
+    summed into each coarser rollup of `rollups`: rollup → key → measures (in the rollup's order; zeros kept)."""
     # Each bucket and its measures named once, not once per rollup (a sweep's batch projects a thousand buckets).
     named = [(dict(zip(rows.BUCKET, key)), dict(zip(rows.MEASURES, measures))) for key, measures in fine.items()]
     summed: dict[Coarse, dict[tuple, list]] = {}
-    for rollup in ROLLUPS:
+    for rollup in rollups:
         width = len(rollup.measures)
         totals: dict[tuple, list] = defaultdict(lambda: [0] * width)
         for bucket, measures in named:

@@ -22,8 +22,9 @@ from contextlib import nullcontext
 from functools import lru_cache
 from dataclasses import dataclass
 
-from sqlalchemy import (Select, and_, bindparam, delete, event, func, insert, inspect, or_, select, union_all,
-                        update)
+from sqlalchemy import (Integer, Select, and_, any_, bindparam, delete, event, func, insert, inspect, or_, select,
+                        union_all, update)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from chorus_chain.access import is_system, system_access
@@ -31,6 +32,9 @@ from chorus_chain.models import (
     BoardCadreMarcheCount,
     BoardCount,
     BoardMarcheCount,
+    BoardMoneyDelta,
+    BoardMoneyLine,
+    BoardMoneyTotal,
     BoardPartyCount,
     BoardRow,
     BoardStatusCount,
@@ -47,7 +51,7 @@ from chorus_chain.models import (
     Structure,
 )
 from chorus_chain.operations import bulk
-from chorus_chain.operations.board import coarse, rows
+from chorus_chain.operations.board import coarse, money, rows
 from chorus_chain.operations.board.pending import PENDING, pending_of
 
 _BUSY = "board_refreshing"
@@ -76,7 +80,7 @@ def refresh(piece_ids: Iterable[int]) -> int:
             # then see the first one's rows (READ COMMITTED takes a snapshot per statement): no duplicate key.
             # Transactions on different pieces never meet here, nor on any other row (the deltas are inserts).
             piece = Piece.__table__
-            session.execute(select(piece.c.id).where(piece.c.id.in_(ids)).order_by(piece.c.id)
+            session.execute(select(piece.c.id).where(bulk.among(piece.c.id, ids)).order_by(piece.c.id)
                             .with_for_update(key_share=True))  # FOR NO KEY UPDATE: inserts pointing at it pass
             # The rows and their rollup deltas in one statement, the deltas summed there (`_in_place`).
             return session.execute(_in_place(table), {"piece_ids": ids}).scalar_one()
@@ -90,10 +94,10 @@ def refresh(piece_ids: Iterable[int]) -> int:
             # board_count's deltas and their projections on the coarser rollups (`coarse`), in one statement
             # whatever their number (`operations.bulk`): a batch of the sweep writes a thousand or two, which an
             # executemany sent as as many statements.
-            projected = coarse.project(deltas)
+            projected = coarse.project(deltas, coarse.WRITTEN)
             bulk.insert_into_each([(BoardCount.__table__, _bucket_rows(deltas)),
                                    *((rollup.table, coarse.as_rows(rollup, projected[rollup]))
-                                     for rollup in coarse.ROLLUPS)])
+                                     for rollup in coarse.WRITTEN)])
     return len(new)
 
 
@@ -120,7 +124,7 @@ def _in_place(table):
     5 s for a batch's 2 000 rows); each write then reads its own rows of the pairing, and finds the stored row by
     its primary key.
 
-    Built once per process, the pieces bound at execution (`piece_ids`, an expanding IN): building board_select
+    Built once per process, the pieces bound at execution (`piece_ids`, an array): building board_select
     and the WITHs' column collections again on every call was ~90 ms of Python for a single piece's refresh, more
     than the statement itself (bench: a user's action refreshes one piece).
 
@@ -132,9 +136,9 @@ def _in_place(table):
     projected them on five rollups in Python and sent the sums back as JSON — the read model's phase's CPU.
     What it writes is what `_deltas`, `coarse.project` and `coarse.as_rows` give (SQLite's path, and the check of
     `rebuild.recompute`)."""
-    ids = bindparam("piece_ids", expanding=True)
+    ids = bindparam("piece_ids", type_=ARRAY(Integer))  # one array parameter, not a placeholder per piece (bulk.among)
     new = rows.board_select(ids).cte("new_row").prefix_with("MATERIALIZED")
-    old = select(table).where(table.c.piece_id.in_(ids)).cte("old_row").prefix_with("MATERIALIZED")
+    old = select(table).where(table.c.piece_id == any_(ids)).cte("old_row").prefix_with("MATERIALIZED")
     # IS DISTINCT FROM column by column (NULLs equal), as `rebuild.recompute` compares the stored rows.
     differs = or_(*(old.c[name].is_distinct_from(new.c[name]) for name in VALUES))
     pair = (select(*(new.c[name] for name in rows.COLUMNS),
@@ -165,7 +169,7 @@ def _in_place(table):
                                                                      (*rows.BUCKET, *rows.MEASURES))))
                .cte("counted_delta"))
     rolled = [insert(rollup.table).from_select([*rollup.keys, *rollup.measures], coarse.projected(rollup, delta))
-              .cte(f"{rollup.table.name}_delta") for rollup in coarse.ROLLUPS]
+              .cte(f"{rollup.table.name}_delta") for rollup in coarse.WRITTEN]
     return select(func.count()).select_from(new).add_cte(gone, changed, added, counted, *rolled)
 
 
@@ -213,7 +217,12 @@ def flush_pending(session: Session | None = None) -> int:
             for source in _SOURCES.values():
                 if pending[source.key]:
                     ids.update(session.scalars(source.pieces(pending[source.key])))
-            return refresh(ids)
+            written = refresh(ids)
+            # The money lines of the parties that changed (and of a marché whose reference did), after the pieces:
+            # rewritten from the rollup this refresh just wrote (`money.refresh_lines`).
+            if pending["money_parties"] or pending["marches"]:
+                money.refresh_lines(pending["money_parties"], pending["marches"])
+            return written
     finally:
         session.info.pop(_BUSY, None)
 
@@ -257,9 +266,24 @@ _SOURCES = {
 }
 
 
+# What a line of « Montants par entreprise » copies of its party, or decides whether it is one (`money.members`;
+# a parent's status and structure decide its children's lines: `money.refresh_lines` takes them too).
+_MONEY_FACTS = ("status", "parent_id", "role", "montant_ttc", "name", "structure_id", "marche_id")
+
+
+def _money_stale(session: Session, instance) -> bool:
+    if instance in session.new or instance in session.deleted:
+        return True
+    state = inspect(instance)
+    return any(state.attrs[name].history.has_changes() for name in _MONEY_FACTS)
+
+
 def _after_flush(session: Session, flush_context) -> None:
     pending = None
     for instance in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(instance, MarcheParty) and _money_stale(session, instance):
+            pending = pending or pending_of(session)
+            pending["money_parties"].add(instance.id)
         source = _SOURCES.get(type(instance))
         if source is not None:
             if source.stale(session, instance):
@@ -287,7 +311,7 @@ def _forget(session: Session, transaction) -> None:
 
 
 _BOARD_TABLES = (BoardRow, BoardCount, BoardStatusCount, BoardMarcheCount, BoardStatusMarcheCount,
-                 BoardCadreMarcheCount, BoardPartyCount)
+                 BoardCadreMarcheCount, BoardPartyCount, BoardMoneyDelta, BoardMoneyLine, BoardMoneyTotal)
 
 
 def _reads_board(state) -> bool:

@@ -10,9 +10,9 @@ PENDING = "board_pending"  # session.info key
 
 def pending_of(session) -> dict[str, set]:
     """The session's stale pieces, and the états / emitters / marchés / emitting parties whose pieces are stale, and
-    the late payments whose interest clock's piece is."""
+    the late payments whose interest clock's piece is; and the parties whose money line is (`money_parties`)."""
     return session.info.setdefault(PENDING, {"pieces": set(), "etats": set(), "emitters": set(), "marches": set(),
-                                             "parties": set(), "payments": set()})
+                                             "parties": set(), "payments": set(), "money_parties": set()})
 
 
 def touch(piece_ids: Iterable[int]) -> None:

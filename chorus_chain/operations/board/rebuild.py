@@ -16,9 +16,10 @@ from sqlalchemy import Column, Integer, MetaData, Table, and_, delete, exists, f
 
 from chorus_chain.access import system_access
 from chorus_chain.models import BoardCount, BoardRow
-from chorus_chain.operations.board import coarse, rows
+from chorus_chain.operations.board import coarse, money, rows
 from chorus_chain.operations.board.maintain import flush_pending
 
+MONEY_LINES = "board_money_line"  # « Montants par entreprise »'s lines and totals (`money.check`)
 WHY = "flask board recompute: the read model against the pieces, every structure"
 KEY = ("structure_id", "piece_id")
 
@@ -79,6 +80,7 @@ def recompute(*, check: bool = False) -> Differences:
             found.pieces = list(session.scalars(select(stale.c.piece_id).order_by(stale.c.piece_id).limit(20)))
             for rollup in coarse.ROLLUPS:
                 found.coarse_different[rollup.table.name] = 0
+            found.coarse_different[MONEY_LINES] = 0
             fix = not check
             for lo, hi in _structure_batches(session, expected):
                 # A batch of structures at a time: every key starts with the structure, so a batch's sums are
@@ -99,6 +101,8 @@ def recompute(*, check: bool = False) -> Differences:
                     found.coarse_different[rollup.table.name] += len(rows_to_add)
                     if fix and rows_to_add:
                         session.execute(insert(rollup.table), rows_to_add)
+                # « Montants par entreprise »: its lines and totals against the parties and the expected rollup.
+                found.coarse_different[MONEY_LINES] += money.check(session, lo, hi, projected[coarse.PARTY], fix)
             if fix and found.total:
                 stale_ids = select(stale.c.piece_id)
                 session.execute(delete(stored).where(stored.c.piece_id.in_(stale_ids)))
@@ -159,7 +163,8 @@ def _structure_batches(session, expected: Table):
     board_count or in a coarser rollup (a structure with stored sums and no piece any more must be corrected too)."""
     size = BATCH_STRUCTURES
     tables = [expected, BoardCount.__table__, *(rollup.table for rollup in coarse.ROLLUPS)]
-    ids = list(session.scalars(union(*(select(table.c.structure_id) for table in tables)).order_by("structure_id")))
+    ids = set(session.scalars(union(*(select(table.c.structure_id) for table in tables))))
+    ids = sorted(ids | set(money.structures(session)))  # a titulaire's lines may have no piece yet
     for start in range(0, len(ids), size):
         batch = ids[start:start + size]
         yield batch[0], batch[-1]

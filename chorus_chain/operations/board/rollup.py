@@ -16,9 +16,9 @@ from sqlalchemy import delete, func, insert, select, tuple_
 
 from chorus_chain.access import system_access
 from chorus_chain.models import BoardCount
-from chorus_chain.operations.board import coarse, rows
+from chorus_chain.operations.board import coarse, money, rows
 
-LOCK_KEY = 2020_0001  # pg_try_advisory_xact_lock key of the compaction (issue 20)
+LOCK_KEY = money.LOCK_KEY  # pg_try_advisory_xact_lock key of the compaction (issue 20)
 BATCH_BUCKETS = 10_000  # buckets folded per call: a bounded transaction
 WHY = "board read model: folding the rollup deltas of every structure"
 
@@ -37,6 +37,8 @@ def compact(limit: int = BATCH_BUCKETS) -> int:
         folded = _fold(session, BoardCount.__table__, rows.BUCKET, rows.MEASURES, limit)
         for rollup in coarse.ROLLUPS:
             folded += _fold(session, rollup.table, rollup.keys, rollup.measures, limit)
+        # « Montants par entreprise »'s deltas, moved into its lines (under this lock: `money`).
+        folded += money.fold(session, limit)
     return folded
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Integer, Numeric, and_, case, exists, func, literal, or_, select, type_coerce, union_all
+from sqlalchemy import (Integer, Numeric, and_, any_, case, exists, func, literal, or_, select, type_coerce,
+                        union_all)
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.types import ARRAY
 
 from chorus_chain.domain import deadlines as clocks
 from chorus_chain.domain import transitions as T
@@ -74,9 +77,16 @@ def _viewers(piece_ids):
         ~exists().where(PieceAccess.piece_id == Piece.id,
                         PieceAccess.structure_id == Piece.emitter_structure_id))
     if piece_ids is not None:
-        access = access.where(PieceAccess.piece_id.in_(piece_ids))
-        emitter = emitter.where(Piece.id.in_(piece_ids))
+        access = access.where(_among(PieceAccess.piece_id, piece_ids))
+        emitter = emitter.where(_among(Piece.id, piece_ids))
     return union_all(access, emitter).subquery("viewer")
+
+
+def _among(column, piece_ids):
+    """`column IN piece_ids`; an array parameter (PostgreSQL: `maintain.refresh`'s statement) as `column = ANY(…)`."""
+    if isinstance(piece_ids, BindParameter) and isinstance(piece_ids.type, ARRAY):
+        return column == any_(piece_ids)
+    return column.in_(piece_ids)
 
 
 def board_select(piece_ids=None):

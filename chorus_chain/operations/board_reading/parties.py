@@ -22,16 +22,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
-from sqlalchemy import Integer, and_, bindparam, case, distinct, func, literal, null, select, true, union_all
+from sqlalchemy import (Integer, and_, bindparam, distinct, func, literal, literal_column, null, select, true,
+                        union_all)
 from sqlalchemy.orm import aliased
 
 from chorus_chain import access
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import Marche, MarcheParty
-from chorus_chain.models.board import BoardPartyCount
+from chorus_chain.models.board import BoardMoneyDelta, BoardMoneyLine, BoardMoneyTotal, BoardPartyCount
+from chorus_chain.operations.board import money
 from chorus_chain.operations.board_reading import keyset
-from chorus_chain.operations.board_reading.planning import any_of, opaque_limit
+from chorus_chain.operations.board_reading.planning import any_of, none_of, opaque_limit
 
 ZERO = Decimal("0.00")
 # The « Entreprise émettrice » filter offers every company the structure sees as a select up to this many (beyond, a
@@ -39,7 +41,7 @@ ZERO = Decimal("0.00")
 # reads the first OFFER_MAX + 1 to know which to write: its read stays bounded at any size.
 OFFER_MAX = 30
 # A DC4 ceiling « in sight » from this share of the accepted amount invoiced on (the panel warns; as the page did).
-CEILING_WARNING = Decimal("0.90")
+CEILING_WARNING = money.CEILING_WARNING
 
 
 @dataclass(frozen=True)
@@ -315,11 +317,9 @@ def _line(row) -> MoneyLine:
 
 def money_lines(structure_id: int, limit: int = PANEL_LINES) -> MoneyPanel:
     """The panel: the `limit` lines to look at first — a DC4 ceiling passed, then one in sight, then the most
-    validated and not yet paid, then by marché and name — and the others summed. One query: the parties under the
-    structure's own (`_under`), each with the sums of its rows of the rollup (probed by the rollup's whole key:
-    structure, its marché, itself), ranked and cut by the database, each line carrying the totals of all (a window).
-    Bounded by the structure's companies, not by the platform's nor by the pieces; its parameters are the structure
-    alone, whatever its history (`_money_lines_statement`)."""
+    validated and not yet paid, then by marché and name — and the others summed. One query on the panel's read model
+    (`operations.board.money`): the first lines of its index in that order and the totals' row, with the deltas not
+    folded yet — rows bounded by what the panel shows, whatever the number of companies (`_money_lines_statement`)."""
     postgresql = db.session.get_bind().dialect.name == "postgresql"
     rows = db.session.execute(_money_lines_statement(limit, postgresql), {"structure_id": structure_id}).all()
     lines = [_line(row) for row in rows]
@@ -335,40 +335,64 @@ def money_lines(structure_id: int, limit: int = PANEL_LINES) -> MoneyPanel:
 
 @lru_cache(maxsize=8)
 def _money_lines_statement(limit: int, postgresql: bool = True):
-    """`money_lines`' statement, the structure bound at execution: built once per process (`access.built_once`) —
-    its subqueries, window and ranking built on every Tableau de bord of a titulaire cost more of its CPU than
-    running it (bench/page_cpu.py).
+    """`money_lines`' statement, the structure bound at execution: built once per process (`access.built_once`).
 
-    On PostgreSQL each party's sums are a LATERAL aggregate of its own rows of the rollup, probed by the rollup's
-    whole key: the only plan of that subquery is the probe, whatever PostgreSQL estimates, so that the statement's
-    generic plan reads what its custom plan reads and it may keep one (`plan_cache`: planned for its structure at
-    each execution, it paid its parsing and planning on every Tableau de bord of a titulaire). Written as an outer
-    join grouped by party, its generic plan read the structure's whole rollup again for each party (at 100 000
-    pieces, 15 561 rows dropped by the join's filter for the titulaire's 91 parties: the bench README, session 14),
-    so it was planned for its structure at each execution (`plan_cache.custom_plan`). SQLite
-    (`make run`) has no LATERAL: there, the outer join grouped by party."""
+    `board_money_line` holds each line's figures folded so far and its rank (`attention`, `to_pay`), indexed in the
+    panel's order; `board_money_delta` what transactions added since the last fold (`pending`, summed per company:
+    a few rows, compaction keeps them few). The candidates are the first `limit` lines of the index without a
+    delta and the lines with one: a line outside them has no delta, and `limit` lines without one rank before it,
+    so that ranking the candidates with their deltas gives the panel's first lines. The totals: the structure's row
+    of `board_money_total` and its lines' deltas. Before (session 14), every company under the structure's parties
+    was probed in the rollup: 860 companies, 3 156 rows at a million pieces for eight lines."""
     structure_id = bindparam("structure_id", type_=Integer)
-    under = _under(structure_id).subquery("under")
-    keyed = and_(BoardPartyCount.structure_id == structure_id, BoardPartyCount.marche_id == under.c.marche_id,
-                 BoardPartyCount.emitter_party_id == under.c.id)
-    measures = (func.coalesce(func.sum(BoardPartyCount.sent_ttc), 0).label("invoiced"),
-                func.coalesce(func.sum(BoardPartyCount.validated_ttc), 0).label("validated"),
-                func.coalesce(func.sum(BoardPartyCount.paid), 0).label("paid"))
-    party = (under.c.id, under.c.name, under.c.role, under.c.reference, under.c.montant_ttc)
+    line, delta, total = BoardMoneyLine, BoardMoneyDelta, BoardMoneyTotal
+    pending = (select(delta.emitter_party_id.label("party_id"), func.sum(delta.sent_ttc).label("invoiced"),
+                      func.sum(delta.validated_ttc).label("validated"), func.sum(delta.paid).label("paid"))
+               .where(delta.structure_id == structure_id).group_by(delta.emitter_party_id).cte("pending"))
+    columns = (line.party_id, line.name, line.role, line.reference, line.accepted, line.invoiced, line.validated,
+               line.paid)
+    # The first `limit` lines of the index without a delta (an index scan, its filter skipping the k companies
+    # with one; the limit a constant of the statement, so that its generic plan is the index scan too — with the
+    # limit a parameter, or `limit + k`, or the k as an anti-join, it read the structure's every line and sorted
+    # them); and the lines of the
+    # companies with a delta, each probed by its key — on PostgreSQL a LATERAL, whose only plan is the probe
+    # (joined, the structure's lines were hashed: all of them).
+    first = (select(*columns)
+             .where(line.structure_id == structure_id, none_of(line.party_id, select(pending.c.party_id)))
+             .order_by(line.attention, line.to_pay.desc(), line.reference, line.name, line.party_id)
+             .limit(literal_column(str(int(limit)), Integer)))
+    probed = select(*columns).where(line.structure_id == structure_id, line.party_id == pending.c.party_id)
     if postgresql:
-        summed = select(*measures).where(keyed).lateral("summed")
-        sums = select(*party, *summed.c).select_from(under.join(summed, true())).subquery("sums")
-    else:
-        sums = (select(*party, *measures).select_from(under).outerjoin(BoardPartyCount, keyed)
-                .group_by(*party).subquery("sums"))
-    invoiced, validated, paid = sums.c.invoiced, sums.c.validated, sums.c.paid
-    attention = case((and_(sums.c.montant_ttc > 0, invoiced > sums.c.montant_ttc), 0),
-                     (and_(sums.c.montant_ttc > 0, invoiced >= sums.c.montant_ttc * CEILING_WARNING), 1), else_=2)
+        probed = select(*probed.lateral("probed").c).select_from(pending)
+    first = select(*first.subquery("first_lines").c)  # SQLite: no ORDER BY / LIMIT in a compound's member
+    candidate = union_all(first, probed).subquery("candidate")  # disjoint: `first` has no line with a delta
+    exact = (select(candidate.c.party_id, candidate.c.name, candidate.c.role, candidate.c.reference,
+                    candidate.c.accepted,
+                    *((candidate.c[name] + func.coalesce(pending.c[name], 0)).label(name)
+                      for name in ("invoiced", "validated", "paid")))
+             .select_from(candidate).outerjoin(pending, pending.c.party_id == candidate.c.party_id)
+             .subquery("exact"))
+    # The totals: the structure's row (its primary key) and the deltas of its lines — one row, read once.
+    own = aliased(BoardMoneyLine, name="own_line")
+    lines_pending = (select(*(func.coalesce(func.sum(pending.c[name]), 0).label(name)
+                              for name in ("invoiced", "validated", "paid")))
+                     .select_from(pending)
+                     .join(own, and_(own.structure_id == structure_id, own.party_id == pending.c.party_id))
+                     .subquery("lines_pending"))
+    totals = (select(total.lines, *((total_column + lines_pending.c[name]).label(name) for total_column, name in
+                                    ((total.invoiced, "invoiced"), (total.validated, "validated"),
+                                     (total.paid, "paid"))))
+              .select_from(total).join(lines_pending, true()).where(total.structure_id == structure_id)
+              .cte("totals"))
+    if postgresql:  # each read more than once, or inside a loop: computed once
+        pending, totals = pending.prefix_with("MATERIALIZED"), totals.prefix_with("MATERIALIZED")
     return access.built_once(
-        select(sums.c.id, sums.c.name, sums.c.role, sums.c.reference, sums.c.montant_ttc, invoiced, validated,
-               paid, func.count().over(), func.sum(invoiced).over(), func.sum(validated).over(),
-               func.sum(paid).over())
-        .order_by(attention, (validated - paid).desc(), sums.c.reference, sums.c.name, sums.c.id)
+        select(exact.c.party_id, exact.c.name, exact.c.role, exact.c.reference, exact.c.accepted, exact.c.invoiced,
+               exact.c.validated, exact.c.paid, totals.c.lines, totals.c.invoiced, totals.c.validated,
+               totals.c.paid)
+        .select_from(exact).join(totals, true())
+        .order_by(money.attention_sql(exact.c.accepted, exact.c.invoiced),
+                  (exact.c.validated - exact.c.paid).desc(), exact.c.reference, exact.c.name, exact.c.party_id)
         .limit(limit))
 
 

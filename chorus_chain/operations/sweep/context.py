@@ -26,7 +26,7 @@ from chorus_chain.models import Deadline, MailMessage, Marche, Piece, PieceEvent
 from chorus_chain.models.pieces import PieceRules
 from chorus_chain.operations import board, bulk, webhooks
 from chorus_chain.operations import pieces_records as records
-from chorus_chain.operations.notifications import Audience
+from chorus_chain.operations.notifications import Audience, BatchNotices
 from chorus_chain.operations.sweep.reads import BatchReads, holders_of
 
 
@@ -44,7 +44,7 @@ class OpenClocks:
         ids = list(piece_ids)
         found = cls({piece_id: [] for piece_id in ids})
         if ids:
-            for row in db.session.scalars(select(Deadline).where(Deadline.piece_id.in_(ids),
+            for row in db.session.scalars(select(Deadline).where(bulk.among(Deadline.piece_id, ids),
                                                                  Deadline.done_at.is_(None))
                                           .order_by(Deadline.id)):
                 found.by_piece[row.piece_id].append(row)
@@ -224,20 +224,28 @@ class SweepContext(BatchReads):
     rows: BatchRows = field(default_factory=BatchRows)  # events, written by `finish`
     adopted: Adopted = field(default_factory=Adopted)  # pieces and clocks read, their changes written by `finish`
     holders: dict[int, int | None] = field(default_factory=dict)  # marché -> its holder's structure
+    notices: BatchNotices = field(init=False)  # the clocks' alerts, told through `audience`
+
+    def __post_init__(self) -> None:
+        self.notices = BatchNotices(self.audience)
 
     @classmethod
-    def prepare(cls, deadlines: Iterable[Deadline]) -> SweepContext:
+    def prepare(cls, deadlines: Iterable[Deadline], told: BatchReads | None = None) -> SweepContext:
         """Lock the pieces of these deadlines (those another transaction holds are skipped: `locked` answers None
         for them) and read what their steps need, a statement each: events' numbers, open clocks, marchés, their
-        holders, the structures named, their members and preferences, the webhooks' subscribers."""
+        holders, the structures named, their members and preferences, the webhooks' subscribers. `told`: the
+        batch's alerts-only expiries (`expiries.Expiries`), whose structures and audience (who they tell, and
+        `notify`'s cache) this context shares: what they read is not read again."""
         ctx = cls()
+        if told is not None:
+            ctx.audience, ctx.notices = told.audience, told.notices
         piece_ids = sorted({row.piece_id for row in deadlines if row.piece_id is not None})
         if not piece_ids:
             return ctx
         if records.is_postgresql():
             # Plain rows (`SweptPiece`), locked SKIP LOCKED; the batch writes their changes itself (`Adopted`).
             attributes = SweptPiece.attributes()
-            query = (select(*(getattr(Piece, name) for name in attributes)).where(Piece.id.in_(piece_ids))
+            query = (select(*(getattr(Piece, name) for name in attributes)).where(bulk.among(Piece.id, piece_ids))
                      .order_by(Piece.id).with_for_update(skip_locked=True))
             ctx.pieces = {row.id: SweptPiece(dict(zip(attributes, row))) for row in db.session.execute(query)}
         else:  # SQLite: ORM pieces, flushed by the session (no row locks there, nor adoption)
@@ -249,19 +257,30 @@ class SweepContext(BatchReads):
             return ctx
         ctx.seq = {piece_id: 0 for piece_id in locked}
         ctx.seq.update({piece_id: top + 1 for piece_id, top in db.session.execute(
-            select(PieceEvent.piece_id, func.max(PieceEvent.seq)).where(PieceEvent.piece_id.in_(locked))
+            select(PieceEvent.piece_id, func.max(PieceEvent.seq)).where(bulk.among(PieceEvent.piece_id, locked))
             .group_by(PieceEvent.piece_id))})
         ctx.clocks = OpenClocks.read(locked)
         marche_ids = {piece.marche_id for piece in ctx.pieces.values()}
-        ctx.marches = {row.id: row for row in db.session.scalars(select(Marche).where(Marche.id.in_(marche_ids)))}
+        ctx.marches = {row.id: row for row in db.session.scalars(select(Marche).where(
+            bulk.among(Marche.id, sorted(marche_ids))))}
         ctx.holders = holders_of(marche_ids)
         named = {piece.emitter_structure_id for piece in ctx.pieces.values()}
         named |= {step["structure_id"] for piece in ctx.pieces.values() for step in piece.route or ()}
         named |= {holder for holder in ctx.holders.values() if holder is not None}
-        ctx.structures = {row.id: row for row in db.session.scalars(select(Structure).where(Structure.id.in_(named)))}
+        known = told.structures if told is not None else {}
+        ctx.structures = {structure_id: known[structure_id] for structure_id in sorted(named) if structure_id in known}
+        unknown = named - known.keys()
+        if unknown:
+            ctx.structures.update({row.id: row for row in db.session.scalars(
+                select(Structure).where(bulk.among(Structure.id, sorted(unknown))))})
         # Who is told: the members and preferences of every structure the batch names, in two queries (the rule
-        # stays notifications.members_allowed); the webhooks' subscribers of its marchés in one.
-        ctx.audience["prepared"] = Audience(ctx.structures)
+        # stays notifications.members_allowed), together with the expiries' (`Audience.extend`); the webhooks'
+        # subscribers of its marchés in one.
+        prepared = ctx.audience.get("prepared")
+        if prepared is None:
+            ctx.audience["prepared"] = Audience(ctx.structures)
+        else:
+            prepared.extend(ctx.structures)
         webhooks.prefetch_candidates(marche_ids)
         if records.is_postgresql():
             ctx.adopted.adopt([*ctx.pieces.values(), *deadlines,

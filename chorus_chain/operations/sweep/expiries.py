@@ -46,9 +46,9 @@ from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, Piece, Structure
 from chorus_chain.models.etat_pieces import LinePayment
 from chorus_chain.models.pieces import PieceRules
-from chorus_chain.operations import board
+from chorus_chain.operations import board, bulk
 from chorus_chain.operations import pieces_records as records
-from chorus_chain.operations.notifications import Audience
+from chorus_chain.operations.notifications import Audience, BatchNotices
 from chorus_chain.operations.sweep.reads import BatchReads, holders_of
 from chorus_chain.operations.pieces_deadlines import PIECE_KINDS, alert_expiry, payment_awaited
 
@@ -101,6 +101,10 @@ class Expiries(BatchReads):
     mails: list = field(default_factory=list)  # unused inside the batch's digests (notify_actors passes them on)
     notifications: list = field(default_factory=list)
     due_texts: dict[datetime, str] = field(default_factory=dict)
+    notices: BatchNotices = field(init=False)  # the alerts, told through `audience` (`records.notify_actors`)
+
+    def __post_init__(self) -> None:
+        self.notices = BatchNotices(self.audience)
 
     @classmethod
     def apply(cls, deadlines: list[Deadline], now: datetime) -> Expiries:
@@ -111,7 +115,7 @@ class Expiries(BatchReads):
         if not deadlines:
             return found
         postgresql = records.is_postgresql()
-        query = select(*_PIECE_COLUMNS).where(Piece.id.in_(sorted({row.piece_id for row in deadlines}))) \
+        query = select(*_PIECE_COLUMNS).where(bulk.among(Piece.id, sorted({row.piece_id for row in deadlines}))) \
             .order_by(Piece.id)
         if postgresql:
             query = query.with_for_update(read=True, skip_locked=True)
@@ -120,7 +124,7 @@ class Expiries(BatchReads):
                            if row.kind == clocks.INTERETS and row.line_payment_id is not None})
         paid: dict[int, bool] = {}
         if payments:
-            query = select(LinePayment.id, LinePayment.interest_paid_on).where(LinePayment.id.in_(payments)) \
+            query = select(LinePayment.id, LinePayment.interest_paid_on).where(bulk.among(LinePayment.id, payments)) \
                 .order_by(LinePayment.id)
             if postgresql:
                 query = query.with_for_update(read=True, skip_locked=True)
@@ -140,7 +144,7 @@ class Expiries(BatchReads):
             if not clocks.counts_after_expiry(row.kind, piece.status):
                 stale.add(piece.id)
         if done:
-            db.session.execute(update(Deadline).where(Deadline.id.in_([row.id for row in done]))
+            db.session.execute(update(Deadline).where(bulk.among(Deadline.id, [row.id for row in done]))
                                .values(done_at=now).execution_options(synchronize_session=False))
             for row in done:  # the session's rows say what the database now holds (no flush of them)
                 set_committed_value(row, "done_at", now)
@@ -164,7 +168,7 @@ class Expiries(BatchReads):
         named = {structure_id for piece_id, piece_actors in actors.items() for actor in piece_actors
                  for structure_id in records.structures_playing(self.pieces[piece_id], actor, self)}
         self.structures = {row.id: row for row in db.session.scalars(
-            select(Structure).where(Structure.id.in_(sorted(named))))}
+            select(Structure).where(bulk.among(Structure.id, sorted(named))))}
         self.audience["prepared"] = Audience(self.structures)
 
     # -- the alerts, each at its deadline's turn ----------------------------------------------------------------

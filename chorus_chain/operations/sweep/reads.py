@@ -9,6 +9,7 @@ from sqlalchemy import select
 from chorus_chain.extensions import db
 from chorus_chain.graph import Role
 from chorus_chain.models import MarcheParty, Structure
+from chorus_chain.operations import bulk
 from chorus_chain.operations import pieces_records as records
 
 
@@ -20,7 +21,7 @@ def holders_of(marche_ids: Iterable[int]) -> dict[int, int | None]:
         return holders
     for marche_id, structure_id in db.session.execute(
             select(MarcheParty.marche_id, MarcheParty.structure_id)
-            .where(MarcheParty.marche_id.in_(sorted(holders)), MarcheParty.role.in_(Role.HOLDERS),
+            .where(bulk.among(MarcheParty.marche_id, sorted(holders)), MarcheParty.role.in_(Role.HOLDERS),
                    MarcheParty.status == "confirmed").order_by(MarcheParty.id)):
         if holders[marche_id] is None:
             holders[marche_id] = structure_id
