@@ -27,7 +27,8 @@ compared with it, and moved by 17 % between three runs of the same tree (252.8, 
 moved by a few per cent: the verdict (59, 12, 21 of 68 pairs) followed the floor. Now each page phase comes right
 after its own floor phase, by the same clients on the same connections: the two see the same minutes of the
 machine (its neighbours, the collector, PostgreSQL's checkpoints) and the same split of the clients between
-gunicorn's workers, so what moves both cancels in their ratio. A page's ratios are its answers over all its phases
+gunicorn's workers, so what moves both cancels in their ratio (as far as it moves slower than a phase: on a machine
+whose load changed faster, session 15, it did not steady the ratios — bench/README.md; both verdicts are kept). A page's ratios are its answers over all its phases
 against the floor's answers over the floor phases just before them, pooled (per account: that account's clients'
 answers on both sides): throughput = the page's answers per second ÷ the floor's; p95 = the 95th percentile of the
 page's latencies ÷ the 95th percentile of the floor's — two quantiles of samples taken under the same conditions,
