@@ -23,16 +23,24 @@ named prepared statements only; psycopg prepares a statement (names it) once it 
 on the connection, unless it is executed with `prepare=False`, and then it goes through the unnamed statement, parsed
 and planned again at each execution for its own parameters (a new plan source, never five custom plans old: under
 `auto` always a custom plan). `install` makes the engine execute the marked statements so (SQLAlchemy's `do_execute`
-event). The Tableau de bord is such a view (page, filters, HTMX list), with four statements marked: two that read
-orders of magnitude more rows under their generic plan at 1 000 000 pieces (the bench README, session 10) — the
-payment tracker's events (`tracker.reading._events_statement`), the Trésorerie's habits
-(`tresorerie.reading._history_read`) —, and a number search's or a period's overview and page
+event). The Tableau de bord is such a view (page, filters, HTMX list), with three statements marked: one that reads
+orders of magnitude more rows under its generic plan at 1 000 000 pieces (the bench README, session 10) — the
+Trésorerie's habits (`tresorerie.reading._history_read`) —, and a number search's or a period's overview and page
 (`counts.capped_groups`, `lists.board_page`, marked through `lists.KeptConditions.custom_plan`): a generic plan cannot
 see the range of a number. The check is
 `bench/explain_dashboards.py --generic`, which says under which plan each statement runs (the bench README, session
 11). « Montants par entreprise » (`parties.money_lines`) was marked too until each company's sums became a LATERAL
-probe of its rollup rows, whose generic plan is its custom plan, and the companies offered by the filter
-(`parties.offer_and_own`) until its generic plan read fewer rows than its custom one (session 14).
+probe of its rollup rows, whose generic plan is its custom plan, the companies offered by the filter
+(`parties.offer_and_own`) until its generic plan read fewer rows than its custom one (session 14), and the payment
+tracker's events (`tracker.reading._events_statement`) until they became one array of pieces, each probing its
+events (session 15).
+
+Allowed is not kept: PostgreSQL keeps a generic plan only when it costs no more than the custom plans it made, and
+a parameter the planner reads a value from (the size of an array, a day against a column's histogram) can make every
+custom plan look cheaper, so that a prepared statement is planned again at every execution. Such a parameter is read
+through a subquery (an InitPlan), which both plans estimate alike (`tracker.reading._events_statement`,
+`private_invoices.overdue._overdue`); `pg_prepared_statements` says which statements got generic plans
+(tests/integration/test_plan_cache.py).
 
 The connections' default stays `force_custom_plan` and views are marked one by one: flipping the default to `auto`
 would need every page's statements checked so.

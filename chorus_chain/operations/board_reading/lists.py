@@ -9,11 +9,12 @@
 - `clock_page`: the open clocks of a panel (`board.rows.CLOCK_PANELS`: payments, corrections), earliest due first,
   with their count capped at `counts.CAP` (« plus de »).
 
-A page's rows are then read by their primary keys in the same statement; the ORM's tenant criteria still apply to
-the pieces (a probe per row shown). The Synthèse's work list loads each `Piece` (its actions need the whole piece);
-the Tableau de bord's list and panels show only what the read model carries, so they read plain rows
-(`ListedPiece`, `NextClock`: the board row's copy of the piece's figures and of its next clock, kept in the
-transaction of each change) and not an ORM entity and its clocks per row — most of their CPU before (bench/page_cpu.py).
+A page's rows are then read by their primary keys in the same statement. The Synthèse's work list loads each
+`Piece` (its actions need the whole piece; the ORM's tenant criteria apply to the pieces: a probe per row shown); the
+Tableau de bord's list and panels show only what the read model carries, so they read plain rows (`ListedPiece`,
+`NextClock`: the board row's copy of the piece's figures and of its next clock, kept in the transaction of each
+change) and not an ORM entity and its clocks per row — most of their CPU before (bench/page_cpu.py) —, and read the
+piece itself only for the why of an accepted amount that differs (`_accepted_why`).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from functools import lru_cache
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Integer, and_, bindparam, literal, select, tuple_, true, union_all
+from sqlalchemy import Integer, and_, bindparam, case, literal, select, tuple_, true, union_all
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -84,10 +85,20 @@ class NextClock:
     due_at: datetime
 
 
+def _accepted_why(shown):
+    """The stored why of a listed row's accepted amount (`Piece.accepted_why`), read from its piece only where the
+    board row's two amounts differ — the only rows whose why is shown (`amount_why.explain`) —: a probe of the piece
+    by primary key for those few rows, under the piece's own criteria and row-level security, instead of a join of
+    every row of the page to `piece` (and the piece's tenant probe per row). The rows themselves are the board
+    row's, read under its criteria and policy (the structure's equality)."""
+    why = select(Piece.accepted_why).where(Piece.id == shown.piece_id).scalar_subquery()
+    return case((shown.accepted_amount != shown.montant_ttc, why))
+
+
 def _listed_columns(shown):
-    """The columns of a listed row, `shown` a board_row alias joined to its `Piece` (for the why alone)."""
+    """The columns of a listed row, `shown` a board_row alias."""
     return (shown.piece_id, shown.number, shown.cadre, shown.piece_type, shown.status, shown.montant_ttc,
-            shown.accepted_amount, Piece.accepted_why, shown.deposited_at, shown.marche_reference,
+            shown.accepted_amount, _accepted_why(shown), shown.deposited_at, shown.marche_reference,
             shown.emitter_name, shown.emitter_siret, shown.next_kind, shown.next_due)
 
 
@@ -226,7 +237,6 @@ def _waiting_panels_statement(shape: tuple, by_works: bool, per_page: int):
     return access.built_once(
         select(*_listed_columns(shown), ranked.c.panel, ranked.c.total).select_from(ranked)
         .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == ranked.c.piece_id))
-        .join(Piece, Piece.id == ranked.c.piece_id)
         .order_by(ranked.c.panel, ranked.c.next_due.asc().nulls_last(), ranked.c.sort_date.desc(),
                   ranked.c.piece_id.desc()))
 
@@ -409,7 +419,7 @@ def _page_statement(structure_id, conditions: list, sort_key: str, descending: b
     return (select(*_listed_columns(shown), keys.c.sort_value)
             .select_from(keys)
             .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == keys.c.piece_id))
-            .join(Piece, Piece.id == keys.c.piece_id).order_by(*in_order(keys.c.sort_value, keys.c.piece_id)))
+            .order_by(*in_order(keys.c.sort_value, keys.c.piece_id)))
 
 
 def clock_page(structure_id: int, panel: str, works: bool | None, limit: int):

@@ -19,10 +19,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, lru_cache
 
-from sqlalchemy import Integer, and_, any_, bindparam, cast, func, null, select
+from sqlalchemy import ARRAY, Integer, and_, bindparam, cast, func, null, select
 from sqlalchemy.orm import aliased
 
-from chorus_chain import access, plan_cache
+from chorus_chain import access
 from chorus_chain.domain import commercial_terms as commercial
 from chorus_chain.domain.transitions import PDM_CADRES
 from chorus_chain.extensions import db
@@ -153,11 +153,15 @@ def _sent_statement(by_works: bool, limit: int, postgresql: bool = True):
     steps = func.json_array_elements(Piece.route).table_valued("value").alias("step")
     route_ids = (select(func.array_agg(cast(steps.c.value.op("->>")("structure_id"), Integer)))
                  .select_from(steps).scalar_subquery())
-    # `= ANY (an array)`, probes of the primary key: « IN the route OR = the reader » read every structure of the
-    # platform for each piece, and « IN (a set-returning function) » was estimated at a hundred ids, a hash of them all.
+    # The ids unnested, each joined to its structure by primary key: « IN the route OR = the reader » read every
+    # structure of the platform for each piece, « IN (a set-returning function) » was estimated at a hundred ids, a
+    # hash of them all, and `id = ANY (the array)` filtered every structure through the array built again for each
+    # (240 rows a piece at 100 000 pieces, 2 400 at a million, unless planned as probes).
     # PostgreSQL's JSON and array functions: on SQLite no names here, `sent` reads them after (`names_of`).
-    names = (select(func.json_object_agg(Structure.id, Structure.name))
-             .where(Structure.id == any_(func.array_append(route_ids, structure_id)))
+    ids = (func.unnest(func.array_append(route_ids, structure_id)).table_valued("id")
+           .render_derived(name="route_ids"))
+    names = (select(func.json_object_agg(Structure.id, Structure.name)).select_from(ids)
+             .join(Structure, Structure.id == ids.c.id)
              .correlate(Piece).scalar_subquery()) if postgresql else null()
     in_history = and_(Piece.id.in_(tresorerie.history_sample(structure_id)),
                       Piece.deposited_at >= bindparam("since"))
@@ -179,16 +183,32 @@ def _sent_statement(by_works: bool, limit: int, postgresql: bool = True):
 def events(piece_ids: list[int]):
     """The events' facts the milestones and the stages' entries read, as plain rows (not the whole event: its
     payload, its hash chain), in each piece's order: one statement."""
-    return db.session.execute(_events_statement(), {"piece_ids": piece_ids}).all()
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    return db.session.execute(_events_statement(postgresql), {"piece_ids": piece_ids}).all()
 
 
 @cache
-def _events_statement():
-    """The tracker's events of a page of pieces (an expanding bound parameter): built once per process. Planned for
-    its pieces at each execution (`plan_cache.custom_plan`): its generic plan read 547 423 rows instead of 48 for
-    the sous-traitant at 1 000 000 pieces (1.1 s instead of 0.2 ms)."""
-    return plan_cache.custom_plan(access.built_once(
-        select(PieceEvent.piece_id, PieceEvent.action, PieceEvent.actor_step, PieceEvent.from_status,
+def _events_statement(postgresql: bool = True):
+    """The tracker's events of a page of pieces: built once per process (`access.built_once`).
+
+    On PostgreSQL the pieces are one array (`unnest`), each probing `uq_piece_event_piece_seq` for its events: one
+    prepared statement whatever the number of pieces, whose generic plan is its custom plan (the array's elements
+    estimated at ten by both, the page's at most `dashboard.PANEL_SIZE`), so PostgreSQL keeps it. It was marked
+    `plan_cache.custom_plan` (session 11: a generic plan of the former statement read 547 423 rows instead of 48 at
+    1 000 000 pieces), then parsed and planned on every page — more of its CPU than its execution. SQLite (`make
+    run`) has no arrays: an IN list there."""
+    columns = (PieceEvent.piece_id, PieceEvent.action, PieceEvent.actor_step, PieceEvent.from_status,
                PieceEvent.to_status, PieceEvent.at, PieceEvent.amount, PieceEvent.paid_on)
-        .where(PieceEvent.piece_id.in_(bindparam("piece_ids", expanding=True)))
-        .order_by(PieceEvent.piece_id, PieceEvent.seq)))
+    if not postgresql:
+        return access.built_once(
+            select(*columns).where(PieceEvent.piece_id.in_(bindparam("piece_ids", expanding=True)))
+            .order_by(PieceEvent.piece_id, PieceEvent.seq))
+    # The array read through a subquery (an InitPlan): the planner then counts ten elements under the custom plan as
+    # under the generic one. Read directly, the custom plan counted the page's pieces (eight), so the generic plan
+    # (ten) always cost more and PostgreSQL planned the statement again at every execution (pg_prepared_statements:
+    # no generic plan after eleven).
+    array = select(cast(bindparam("piece_ids"), ARRAY(Integer))).scalar_subquery()
+    pieces = func.unnest(array).table_valued("piece_id").render_derived(name="tracked")
+    return access.built_once(
+        select(*columns).select_from(pieces).join(PieceEvent, PieceEvent.piece_id == pieces.c.piece_id)
+        .order_by(PieceEvent.piece_id, PieceEvent.seq))
