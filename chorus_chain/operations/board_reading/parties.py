@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
-from sqlalchemy import (Integer, and_, bindparam, distinct, func, literal, literal_column, null, select, true,
-                        union_all)
+from sqlalchemy import Integer, and_, bindparam, distinct, func, literal, null, select, true, union_all
 from sqlalchemy.orm import aliased
 
 from chorus_chain import access
@@ -352,15 +351,15 @@ def _money_lines_statement(limit: int, postgresql: bool = True):
     columns = (line.party_id, line.name, line.role, line.reference, line.accepted, line.invoiced, line.validated,
                line.paid)
     # The first `limit` lines of the index without a delta (an index scan, its filter skipping the k companies
-    # with one; the limit a constant of the statement, so that its generic plan is the index scan too — with the
-    # limit a parameter, or `limit + k`, or the k as an anti-join, it read the structure's every line and sorted
-    # them); and the lines of the
-    # companies with a delta, each probed by its key — on PostgreSQL a LATERAL, whose only plan is the probe
-    # (joined, the structure's lines were hashed: all of them).
+    # with one; the limit hidden from the planner, `planning.opaque_limit`: misled by the row-level security
+    # filter, with a plain limit or `limit + k` or the k as an anti-join, it read the structure's every line and
+    # sorted them — at 100 000 pieces, where the table is a few pages, its generic plan still does); and the lines
+    # of the companies with a delta, each probed by its key — on PostgreSQL a LATERAL, whose only plan is the
+    # probe (joined, the structure's lines were hashed: all of them).
     first = (select(*columns)
              .where(line.structure_id == structure_id, none_of(line.party_id, select(pending.c.party_id)))
              .order_by(line.attention, line.to_pay.desc(), line.reference, line.name, line.party_id)
-             .limit(literal_column(str(int(limit)), Integer)))
+             .limit(opaque_limit(limit)))
     probed = select(*columns).where(line.structure_id == structure_id, line.party_id == pending.c.party_id)
     if postgresql:
         probed = select(*probed.lateral("probed").c).select_from(pending)
