@@ -11,14 +11,40 @@ What it does, in one run:
 2. starts gunicorn (`app:app`, gthread workers, `CHORUS_TIMING=1`) on 127.0.0.1 on a free port, as a subprocess;
 3. logs in a pool of HTTP clients (threads, one `requests.Session` each) as the gestionnaires of the busiest
    structures (a titulaire of a quarter of the marchés, a maître d'œuvre of 40 % of the works marchés, a maître
-   d'ouvrage, a sous-traitant), warms every page up, then runs phases of `--seconds` each: in every phase all the
-   clients hit one page as fast as it answers; the pages take turns (A B C, B C A, …) over `--rounds` rounds so a
-   noisy neighbour weighs on all of them alike;
+   d'ouvrage, a sous-traitant), warms every page up, then runs **pairs of phases**: for each page in turn, every
+   client drops its connection (its login cookie kept), hits the trivial page for `--floor-seconds` (the page's
+   *floor*), then the page for `--seconds`, as fast as each answers; the pages take turns (A B C, B C A, …) over
+   `--rounds` rounds so a noisy neighbour weighs on all of them alike;
 4. reports, per page and per account, requests/s, p50/p95/p99 latency, errors, the server's CPU time, database time
    and statements per request (its Server-Timing header), and the figure that matters: the ratio of each page to
-   the trivial page measured in the same run (throughput ratio, p95 ratio) against issue 20's goal. Absolute
-   numbers depend on the machine; the ratio says what a dashboard costs compared with the application's own floor
-   (WSGI, session, database round trip).
+   the trivial page measured beside it (throughput ratio, p95 ratio) against issue 20's goal. Absolute numbers
+   depend on the machine; the ratio says what a dashboard costs compared with the application's own floor (WSGI,
+   session, database round trip).
+
+**Why the floor is measured beside each page.** The ratio divides by the trivial page's figures, so their noise is
+the ratio's. Measured in its own two phases of the run (session 14), /healthz rested on 16 s while each page was
+compared with it, and moved by 17 % between three runs of the same tree (252.8, 295.4, 261.2 req/s) where the pages
+moved by a few per cent: the verdict (59, 12, 21 of 68 pairs) followed the floor. Now each page phase comes right
+after its own floor phase, by the same clients on the same connections: the two see the same minutes of the
+machine (its neighbours, the collector, PostgreSQL's checkpoints) and the same split of the clients between
+gunicorn's workers, so what moves both cancels in their ratio (as far as it moves slower than a phase: on a machine
+whose load changed faster, session 15, it did not steady the ratios — bench/README.md; both verdicts are kept). A page's ratios are its answers over all its phases
+against the floor's answers over the floor phases just before them, pooled (per account: that account's clients'
+answers on both sides): throughput = the page's answers per second ÷ the floor's; p95 = the 95th percentile of the
+page's latencies ÷ the 95th percentile of the floor's — two quantiles of samples taken under the same conditions,
+the comparison the goal states (a mean of per-phase p95s would be no percentile of anything). The floor phase is
+half as long as the page's by default (`--floor-seconds`): /healthz answers two to five times as often as a
+dashboard (the goal asks a quarter), so it brings about as many samples as the page, or more. `ratios[page].rounds` gives each pair's own ratio
+(their spread is the run's noise); `ratios[page].whole_run` the ratios against every floor phase of the run pooled
+(`pages["healthz"]`: the old whole-run figure, now over as many phases as pages × rounds), to compare the two.
+
+**The clients' split.** A gthread worker accepts on the listening socket it shares with the other workers whenever
+its loop wakes, whether its threads are busy or not, and keeps an accepted connection until it idles past
+`--keep-alive` (2 s): a client that never pauses stays with one worker. With one connection per client for the
+whole run, the split (4/4, 5/3, 6/2 of 8 clients, even 8/0) was drawn once and weighed on every figure. Each pair of
+phases now opens new connections, so the split is drawn again per pair (written per phase in `phases`, printed
+after the table): within a pair the page and its floor share it, and over a page's phases and rounds the draws
+average out. Several runs, one verdict: `bench/dashboards_median.py` (the median per pair over several runs' JSON).
 
 The trivial page is `/healthz` (a `SELECT 1` and a Redis ping through the same app, JSON, no template). The pages
 measured are a parameter (`--pages`, or PAGES below): name=path, with `{siret}` and the filter values filled with
@@ -350,6 +376,15 @@ def tail(samples: list[Sample]) -> dict:
                 "other_ms": mean(lambda s: s.server["total"] - s.server["cpu"] - s.server["db"]),
                 "queued_ms": mean(lambda s: s.seconds * 1000 - s.server["total"])}
 
+    return {"slowest": figures([s for s in timed if cut is not None and s.seconds * 1000 >= cut]),
+            "all": figures(timed), **split(samples)}
+
+
+def split(samples: list[Sample]) -> dict:
+    """How the clients split between gunicorn's workers in some answers: `workers`, how many clients each worker
+    served (a client counted for the worker that answered most of its requests), and `moved`, the clients served by
+    more than one. Within a phase a client keeps its connection, so `moved` is 0; over a page's phases it is not
+    (each phase opens new connections)."""
     served: dict[int, dict[int, int]] = {}  # client → worker → answers
     for sample in samples:
         if sample.worker is not None:
@@ -359,8 +394,7 @@ def tail(samples: list[Sample]) -> dict:
     for by_worker in served.values():
         main = max(by_worker, key=by_worker.get)
         clients_of[main] = clients_of.get(main, 0) + 1
-    return {"slowest": figures([s for s in timed if cut is not None and s.seconds * 1000 >= cut]),
-            "all": figures(timed), "workers": sorted(clients_of.values(), reverse=True),
+    return {"workers": sorted(clients_of.values(), reverse=True),
             "moved": sum(1 for by_worker in served.values() if len(by_worker) > 1)}
 
 
@@ -387,17 +421,15 @@ def summarise(samples: list[Sample], seconds: float) -> dict:
 
 
 @dataclass
-class PageResult:
-    name: str
+class Phase:
+    """One phase of the run: every client hits one path for `seconds`. `kind` is "floor" (the trivial page, measured
+    just before the page `name` on the same connections) or "page"."""
+    kind: str
+    name: str  # the page measured; for a floor phase, the page it is the floor of
     path: str
+    round: int
     seconds: float = 0.0
     samples: list[Sample] = field(default_factory=list)
-
-    def summary(self) -> dict:
-        accounts = sorted({s.account for s in self.samples})
-        return {"path": self.path, **summarise(self.samples, self.seconds), "tail": tail(self.samples),
-                "accounts": {a: summarise([s for s in self.samples if s.account == a], self.seconds)
-                             for a in accounts}}
 
 
 def _hit(client: Client, url: str) -> Sample:
@@ -411,7 +443,7 @@ def _hit(client: Client, url: str) -> Sample:
                   timing.parse(said), client.number, timing.worker_of(said))
 
 
-def run_phase(base: str, clients: list[Client], name: str, path: str, seconds: float, result: PageResult) -> None:
+def run_phase(base: str, clients: list[Client], path: str, seconds: float, phase: Phase) -> None:
     """Every client hits the page (its account's URL) in a loop for `seconds`; each answer is recorded with its
     latency, status and the server's own timing (errors: any status but 200)."""
     stop = time.perf_counter() + seconds
@@ -419,11 +451,11 @@ def run_phase(base: str, clients: list[Client], name: str, path: str, seconds: f
 
     def loop(client: Client) -> None:
         url = client.url(base, path)
-        local: list[Sample] = []
+        local = [_hit(client, url)]  # at least one answer each: the phase's split names every client
         while time.perf_counter() < stop:
             local.append(_hit(client, url))
         with lock:
-            result.samples.extend(local)
+            phase.samples.extend(local)
 
     threads = [threading.Thread(target=loop, args=(client,)) for client in clients]
     started = time.perf_counter()
@@ -431,16 +463,30 @@ def run_phase(base: str, clients: list[Client], name: str, path: str, seconds: f
         thread.start()
     for thread in threads:
         thread.join()
-    result.seconds += time.perf_counter() - started
+    phase.seconds += time.perf_counter() - started
+
+
+def reconnect(base: str, clients: list[Client]) -> None:
+    """Each client drops its connection, keeping its session's login cookie, and opens a new one with a request to
+    the trivial page (not measured), one client after the other: which gunicorn worker accepts each connection is
+    drawn again. A gthread worker accepts on the listening socket it shares with the others whenever its loop wakes,
+    busy threads or not, and keeps the connection until it idles past --keep-alive. One after the other, as users
+    arrive: opened all at once, the first worker awake took most of them (8 clients, two idle workers of 4 threads,
+    2 × 40 draws: 8/0 in 25, 7/1 in 16, 6/2 in 15, 5/3 in 16, 4/4 in 8; one after the other 8/0 in 1, 7/1 in 2,
+    6/2 in 9, 5/3 in 37, 4/4 in 31 — eight fair coins would give 1, 5, 18, 35, 22)."""
+    for client in clients:
+        client.session.close()  # requests: the adapters' pools are emptied; the session stays usable
+        _hit(client, base + TRIVIAL[1])
 
 
 def measure(base: str, clients: list[Client], pages: dict[str, str], seconds: float, rounds: int,
-            warmup: int) -> dict[str, PageResult]:
-    names = list(pages)
-    results = {name: PageResult(name, pages[name]) for name in names}
+            warmup: int, floor_seconds: float) -> list[Phase]:
+    """The run's phases, in order: for each page in turn (A B C, B C A, … over `rounds` rounds), new connections,
+    a floor phase of the trivial page for `floor_seconds`, then the page's phase for `seconds`."""
+    names = [name for name in pages if name != TRIVIAL[0]]
 
     def warm(client: Client) -> None:  # imports, template compilation, connection pools, PostgreSQL's caches
-        for name in names:
+        for name in pages:
             for _ in range(warmup):
                 _hit(client, client.url(base, pages[name]))
 
@@ -449,11 +495,50 @@ def measure(base: str, clients: list[Client], pages: dict[str, str], seconds: fl
         thread.start()
     for thread in warmers:
         thread.join()
+    phases = []
     for round_ in range(rounds):
         shift = round_ % len(names)
         for name in names[shift:] + names[:shift]:
-            run_phase(base, clients, name, pages[name], seconds, results[name])
-    return results
+            reconnect(base, clients)
+            floor, page = Phase("floor", name, TRIVIAL[1], round_), Phase("page", name, pages[name], round_)
+            run_phase(base, clients, TRIVIAL[1], floor_seconds, floor)
+            run_phase(base, clients, pages[name], seconds, page)
+            phases += [floor, page]
+    return phases
+
+
+def _summary(path: str, phases: list[Phase]) -> dict:
+    """A page's figures over some of its phases: all clients, its tail, and each account."""
+    samples = [s for phase in phases for s in phase.samples]
+    seconds = sum(phase.seconds for phase in phases)
+    accounts = sorted({s.account for s in samples})
+    return {"path": path, **summarise(samples, seconds), "tail": tail(samples),
+            "accounts": {a: summarise([s for s in samples if s.account == a], seconds) for a in accounts}}
+
+
+def summaries(phases: list[Phase], pages: dict[str, str]) -> dict[str, dict]:
+    """Each page's figures over its phases, with `floor`: the trivial page's over the floor phases measured just
+    before them; and the trivial page's over every floor phase of the run (the whole run's floor)."""
+    floors = [phase for phase in phases if phase.kind == "floor"]
+    out = {TRIVIAL[0]: {**_summary(TRIVIAL[1], floors), "phases": len(floors)}}
+    for name, path in pages.items():
+        if name == TRIVIAL[0]:
+            continue
+        own = [phase for phase in phases if phase.kind == "page" and phase.name == name]
+        out[name] = {**_summary(path, own), "phases": len(own),
+                     "floor": _summary(TRIVIAL[1], [phase for phase in floors if phase.name == name])}
+    return out
+
+
+def phase_figures(phases: list[Phase]) -> list[dict]:
+    """Each phase in the order run: what it measured, how fast, and how the clients split between the workers."""
+    out = []
+    for phase in phases:
+        figures = summarise(phase.samples, phase.seconds)
+        out.append({"kind": phase.kind, "page": phase.name, "round": phase.round, "seconds": figures["seconds"],
+                    "requests": figures["requests"], "errors": figures["errors"], "rps": figures["rps"],
+                    "p50_ms": figures["p50_ms"], "p95_ms": figures["p95_ms"], **split(phase.samples)})
+    return out
 
 
 def check_pages(base: str, clients: list[Client], pages: dict[str, str]) -> dict[str, str]:
@@ -503,54 +588,102 @@ def seed_report(seeded: dict | None) -> list[str]:
 
 
 def _fmt(value, spec: str) -> str:
-    return format(value, spec) if value is not None else "—"
+    if value is not None:
+        return format(value, spec)
+    width = re.match(r"\d*", spec).group(0)  # a missing figure keeps its column
+    return "—".rjust(int(width)) if width else "—"
 
 
 def report(result: dict) -> str:
     pages = result["pages"]
     trivial = pages[TRIVIAL[0]]
+    phases = result.get("phases", [])
     lines = seed_report(result.get("seed"))
     pgoptions = result["server"].get("pgoptions")
     lines.append(f"gunicorn {result['server']['workers']} workers × {result['server']['threads']} threads (gthread), "
                  f"{f'PGOPTIONS {pgoptions!r}, ' if pgoptions else ''}{result['clients']} clients, "
-                 f"{result['rounds']} round(s) of {result['seconds']} s per page, "
+                 f"{result['rounds']} round(s) of {result['seconds']} s per page, each after {result['floor_seconds']} "
+                 f"s of {trivial['path']} on the same new connections, "
                  f"{result['cpu_count']} CPUs, load average before {result['loadavg_before']}")
     lines.append(f"{'page / account':22} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'err':>4} "
                  f"{'kB':>6} {'÷ trivial req/s':>15} {'× trivial p95':>13} {'cpu ms':>7} {'db ms':>7} {'sql':>5} "
-                 f"{'goal':>4}")
+                 f"{'goal':>4} {'÷ run':>6} {'× run':>6} {'goal':>4}")
 
-    def line(label: str, page: dict, ratio: dict) -> str:
-        meets = ratio.get("meets")
+    def yes(meets: bool | None) -> str:
+        return f"{'' if meets is None else 'yes' if meets else 'NO':>4}"
+
+    def line(label: str, page: dict, ratio: dict, whole: dict) -> str:
         return (f"{label:22} {page['rps']:7.1f} {_fmt(page['p50_ms'], '8.1f')} {_fmt(page['p95_ms'], '8.1f')} "
                 f"{_fmt(page['p99_ms'], '8.1f')} {page['errors']:4d} "
                 f"{_fmt(page['mean_bytes'] / 1024 if page['mean_bytes'] else None, '6.1f')} "
                 f"{_fmt(ratio.get('throughput'), '15.3f')} {_fmt(ratio.get('p95'), '13.2f')} "
                 f"{_fmt(page.get('cpu_ms'), '7.1f')} {_fmt(page.get('db_ms'), '7.1f')} {_fmt(page.get('sql'), '5.1f')} "
-                f"{'' if meets is None else 'yes' if meets else 'NO':>4}")
+                f"{yes(ratio.get('meets'))} {_fmt(whole.get('throughput'), '6.3f')} {_fmt(whole.get('p95'), '6.2f')} "
+                f"{yes(whole.get('meets'))}")
 
     for name, page in pages.items():
         ratio = result["ratios"].get(name, {})
-        lines.append(line(name, page, ratio))
+        whole = ratio.get("whole_run", {})
+        lines.append(line(name, page, ratio, whole))
         for account, figures in page.get("accounts", {}).items():
-            lines.append(line(f"  {account}", figures, ratio.get("accounts", {}).get(account, {})))
-    judged = [r for name, ratio in result["ratios"].items() for r in ratio.get("accounts", {}).values()]
-    if judged:
+            lines.append(line(f"  {account}", figures, ratio.get("accounts", {}).get(account, {}),
+                              whole.get("accounts", {}).get(account, {})))
+    beside = [r for ratio in result["ratios"].values() for r in ratio.get("accounts", {}).values()]
+    whole_run = [r for ratio in result["ratios"].values() for r in ratio.get("whole_run", {}).get("accounts", {}).values()]
+    if beside:
         lines.append(f"Goal (≥ {GOAL['throughput']} of trivial req/s and p95 ≤ {GOAL['p95']:g} × trivial p95, per page "
-                     f"and account): met by {sum(1 for r in judged if r['meets'])} of {len(judged)}.")
-    lines.extend(tail_report(pages))
+                     f"and account): met by {sum(1 for r in beside if r['meets'])} of {len(beside)} against the "
+                     f"floor measured beside each page; by {sum(1 for r in whole_run if r['meets'])} of "
+                     f"{len(whole_run)} against the whole run's {trivial['path']} ({trivial['rps']:.1f} req/s, "
+                     f"p95 {_fmt(trivial['p95_ms'], '.1f')} ms over {trivial.get('phases', 0)} floor phases).")
+    lines.extend(floor_report(result))
+    lines.extend(tail_report(pages, phases))
     if result["page_problems"]:
         lines.append("Problems: " + "; ".join(f"{k}: {v}" for k, v in result["page_problems"].items()))
-    lines.append(f"Read: a page's 'req/s ÷ trivial' is the share of the application's floor throughput it keeps "
-                 f"(trivial = {trivial['path']}, measured in the same run, by the same clients); cpu ms, db ms and "
-                 f"sql are the server's own figures per request (Server-Timing, CHORUS_TIMING=1).")
+    lines.append(f"Read: a page's '÷ trivial req/s' is the share of the application's floor throughput it keeps, "
+                 f"'× trivial p95' how much longer its p95 is, both against {trivial['path']} measured just before "
+                 f"each of its phases by the same clients on the same connections ('÷ run', '× run': against "
+                 f"{trivial['path']} over the whole run); cpu ms, db ms and sql are the server's own figures per "
+                 f"request (Server-Timing, CHORUS_TIMING=1).")
     return "\n".join(lines)
 
 
-def tail_report(pages: dict[str, dict]) -> list[str]:
-    """Each page's slowest 5 % against all its answers (`tail`), all accounts together."""
+def _split(workers: list[int]) -> str:
+    return "/".join(str(n) for n in workers) or "—"
+
+
+def floor_report(result: dict) -> list[str]:
+    """What each page was divided by: its floor (the trivial page just before its phases), round by round, with the
+    clients' split between the workers in each pair of phases."""
+    phases = result.get("phases", [])
+    lines = [f"The floor beside each page ({result['pages'][TRIVIAL[0]]['path']} just before it, same connections), "
+             f"round by round: floor req/s and p95 ms, the page's ÷ trivial req/s and × trivial p95, clients per "
+             f"worker (floor → page)"]
+    for name in result["ratios"]:
+        floors = {p["round"]: p for p in phases if p["kind"] == "floor" and p["page"] == name}
+        cells = []
+        for page in (p for p in phases if p["kind"] == "page" and p["page"] == name):
+            floor = floors[page["round"]]
+            figures = _ratio(page, floor)
+            cells.append(f"{floor['rps']:.1f} {_fmt(floor['p95_ms'], '.1f')} → {_fmt(figures['throughput'], '.3f')} "
+                         f"{_fmt(figures['p95'], '.2f')} ({_split(floor['workers'])} → {_split(page['workers'])})")
+        lines.append(f"{name:22} " + " | ".join(cells))
+    splits: dict[str, int] = {}
+    for phase in phases:
+        if phase["kind"] == "floor":
+            splits[_split(phase["workers"])] = splits.get(_split(phase["workers"]), 0) + 1
+    if splits:
+        lines.append("Clients per worker over the run's pairs of phases: " + ", ".join(
+            f"{split} × {count}" for split, count in sorted(splits.items(), key=lambda item: -item[1])))
+    return lines
+
+
+def tail_report(pages: dict[str, dict], phases: list[dict]) -> list[str]:
+    """Each page's slowest 5 % against all its answers (`tail`), all accounts together, and how the clients split
+    between the workers in each of its phases."""
     lines = ["Where the time goes (ms, means; slowest 5 % = latency ≥ p95 / all answers): latency = queued (outside "
              "the application: a thread of the worker, the connection) + total (Server-Timing) = cpu + db + other "
-             "(the GIL, a core); clients per worker (moved: clients served by more than one worker)",
+             "(the GIL, a core); clients per worker in each of its phases",
              f"{'page':22} {'latency':>15} {'queued':>13} {'total':>13} {'cpu':>11} {'db':>13} {'other':>13} "
              f"{'clients/worker':>15}"]
     for name, page in pages.items():
@@ -562,7 +695,10 @@ def tail_report(pages: dict[str, dict]) -> list[str]:
         def pair(key: str, width: int) -> str:
             return f"{_fmt(slow[key], '.1f')} / {_fmt(every[key], '.1f')}".rjust(width)
 
-        split = "/".join(str(n) for n in figures["workers"]) + (f" moved {figures['moved']}" if figures["moved"] else "")
+        kind = "floor" if name == TRIVIAL[0] else "page"
+        own = [p for p in phases if p["kind"] == kind and (kind == "floor" or p["page"] == name)]
+        moved = sum(p["moved"] for p in own)
+        split = " ".join(_split(p["workers"]) for p in own) + (f" moved {moved}" if moved else "")
         lines.append(f"{name:22} {pair('latency_ms', 15)} {pair('queued_ms', 13)} {pair('total_ms', 13)} "
                      f"{pair('cpu_ms', 11)} {pair('db_ms', 13)} {pair('other_ms', 13)} {split:>15}")
     return lines
@@ -579,17 +715,25 @@ def _ratio(page: dict, trivial: dict) -> dict[str, float | bool | None]:
     return out
 
 
-def ratios(pages: dict[str, dict]) -> dict[str, dict]:
-    """Each page against the trivial page: all clients together, and each account against its own clients'
-    trivial figures."""
-    trivial = pages[TRIVIAL[0]]
+def _against(page: dict, trivial: dict) -> dict:
+    """A page against some trivial figures: all clients together, and each account against its own clients'."""
+    return {**_ratio(page, trivial), "accounts": {
+        account: _ratio(figures, trivial["accounts"][account])
+        for account, figures in page.get("accounts", {}).items() if account in trivial.get("accounts", {})}}
+
+
+def ratios(pages: dict[str, dict], phases: list[dict]) -> dict[str, dict]:
+    """Each page against the trivial page measured beside it (its `floor`: the floor phases just before its own),
+    all clients together and per account; `whole_run`, the same against the trivial page over the whole run (every
+    floor phase); `rounds`, all clients, each page phase against its own floor phase (from `phase_figures`)."""
     out = {}
     for name, page in pages.items():
         if name == TRIVIAL[0]:
             continue
-        out[name] = {**_ratio(page, trivial), "accounts": {
-            account: _ratio(figures, trivial["accounts"][account])
-            for account, figures in page.get("accounts", {}).items() if account in trivial.get("accounts", {})}}
+        floors = {p["round"]: p for p in phases if p["kind"] == "floor" and p["page"] == name}
+        out[name] = {**_against(page, page["floor"]), "whole_run": _against(page, pages[TRIVIAL[0]]),
+                     "rounds": [_ratio(p, floors[p["round"]]) for p in phases
+                                if p["kind"] == "page" and p["page"] == name]}
     return out
 
 
@@ -643,15 +787,15 @@ def run(args: argparse.Namespace) -> dict:
             url, followed = follow_next(server.base, client, BOARD, args.deep)
             values[client.name].update(deep_page=url, deep_followed=str(followed))
         problems = check_pages(server.base, clients[:len(keys)], pages)
-        results = measure(server.base, clients, pages, args.seconds, args.rounds, args.warmup)
-    summaries = {name: page.summary() for name, page in results.items()}
+        phases = measure(server.base, clients, pages, args.seconds, args.rounds, args.warmup, args.floor_seconds)
+    figures, by_phase = summaries(phases, pages), phase_figures(phases)
     return {
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "database": database,
         "seed": seed_info, "server": {"workers": args.workers, "threads": args.threads, "redis": bool(redis_url),
                                          "pgoptions": args.pgoptions},
-        "clients": args.clients, "seconds": args.seconds, "rounds": args.rounds, "deep": args.deep,
-        "account_values": values, "pages": summaries,
-        "ratios": ratios(summaries), "page_problems": problems, "cpu_count": os.cpu_count(),
+        "clients": args.clients, "seconds": args.seconds, "floor_seconds": args.floor_seconds, "rounds": args.rounds,
+        "deep": args.deep, "goal": GOAL, "account_values": values, "pages": figures, "phases": by_phase,
+        "ratios": ratios(figures, by_phase), "page_problems": problems, "cpu_count": os.cpu_count(),
         "loadavg_before": loadavg_before, "python": platform.python_version(),
     }
 
@@ -745,12 +889,17 @@ def main(argv: list[str] | None = None) -> dict:
                         help="create and seed the database (or migrate a kept one), keep it, measure nothing")
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients (threads)")
     parser.add_argument("--seconds", type=float, default=15, help="length of each measured phase")
+    parser.add_argument("--floor-seconds", type=float, default=None,
+                        help="length of the floor phase (the trivial page) before each page phase; default: half "
+                             "of --seconds")
     parser.add_argument("--rounds", type=int, default=2, help="each page is measured once per round")
     parser.add_argument("--deep", type=int, default=20,
                         help="« suivant » links followed from the Tableau de bord to reach its deep page")
     parser.add_argument("--warmup", type=int, default=2, help="requests per client and page before measuring")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
+    parser.add_argument("--threads", type=int, default=8,
+                        help="threads per gunicorn worker (gthread); 8 as the Procfile's web line (bench/README.md, "
+                             "session 15: 4 or 8); sessions 11-14 measured with 4")
     parser.add_argument("--pages", nargs="*", metavar="NAME=PATH",
                         help="pages to measure instead of PAGES (e.g. a_traiter=/s/{siret}/pieces/)")
     parser.add_argument("--pgoptions", default="",
@@ -773,6 +922,8 @@ def main(argv: list[str] | None = None) -> dict:
             min(args.marches or 100, 100)
         args.clients, args.seconds, args.rounds, args.warmup = min(args.clients, 2), min(args.seconds, 2), 1, 1
         args.deep = min(args.deep, 2)
+    if args.floor_seconds is None:
+        args.floor_seconds = args.seconds / 2
     try:
         result = run(args)
     finally:
