@@ -66,6 +66,14 @@ def _page_plan(structure, filters, descending: bool, depth: int, per_page: int) 
         after = lists.board_page(structure.id, conditions, "montant", descending, after=after, per_page=per_page,
                                  params=params).after
         assert after is not None
+    return _explained_page(lambda: lists.board_page(structure.id, conditions, "montant", descending, after=after,
+                                                    per_page=per_page, params=params),
+                           off=("enable_seqscan", "enable_bitmapscan", "enable_sort"))
+
+
+def _explained_page(read_page, off: tuple[str, ...] = ()) -> dict:
+    """The plan (EXPLAIN ANALYZE, as JSON) of the page's keys statement (`page_keys`) that `read_page()` runs, run
+    again on the same connection (same role, same tenant), with the planner settings `off` turned off."""
     seen = []
 
     def keep(conn, cursor, statement, parameters, context, executemany):
@@ -74,14 +82,13 @@ def _page_plan(structure, filters, descending: bool, depth: int, per_page: int) 
 
     event.listen(db.engine, "before_cursor_execute", keep)
     try:
-        lists.board_page(structure.id, conditions, "montant", descending, after=after, per_page=per_page,
-                         params=params)
+        read_page()
     finally:
         event.remove(db.engine, "before_cursor_execute", keep)
     statement, parameters = seen[-1]
     raw = db.session.connection().connection.dbapi_connection.cursor()
     try:
-        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+        for setting in off:
             raw.execute(f"SET LOCAL {setting} = off")
         raw.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
         return raw.fetchone()[0][0]["Plan"]
@@ -155,22 +162,6 @@ def test_a_period_reads_the_newest_entries_of_its_range_not_the_whole_range(app,
             db.session.execute(text("ANALYZE board_row"))
         filters = dashboard.Filters(deposited_from=(utcnow() - timedelta(days=shown_days)).date())
         conditions, params = dashboard.bound_scope(structure, filters, None)
-        seen = []
-
-        def keep(conn, cursor, statement, parameters, context, executemany):
-            if "page_keys" in statement:
-                seen.append((statement, parameters))
-
-        event.listen(db.engine, "before_cursor_execute", keep)
-        try:
-            lists.board_page(structure.id, conditions, "date", True, per_page=per_page, params=params)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", keep)
-        statement, parameters = seen[-1]
-        raw = db.session.connection().connection.dbapi_connection.cursor()
-        try:
-            raw.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
-            plan = raw.fetchone()[0][0]["Plan"]
-        finally:
-            raw.close()
+        plan = _explained_page(lambda: lists.board_page(structure.id, conditions, "date", True, per_page=per_page,
+                                                        params=params))
     assert _rows_read(plan) <= per_page + 1, plan
