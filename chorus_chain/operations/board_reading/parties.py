@@ -41,6 +41,8 @@ ZERO = Decimal("0.00")
 OFFER_MAX = 30
 # A DC4 ceiling « in sight » from this share of the accepted amount invoiced on (the panel warns; as the page did).
 CEILING_WARNING = money.CEILING_WARNING
+# `money.attention`'s ranks as the panel names them (2: no ceiling in sight).
+CEILING_LABELS = {0: "over", 1: "near"}
 
 
 @dataclass(frozen=True)
@@ -261,13 +263,9 @@ class MoneyLine:
 
     @property
     def ceiling(self) -> str | None:
-        """"over" beyond the accepted amount, "near" from 90 % of it on."""
-        used = self.used
-        if used is None:
-            return None
-        if used > 1:
-            return "over"
-        return "near" if used >= CEILING_WARNING else None
+        """"over" beyond the accepted amount, "near" from CEILING_WARNING of it on: the rank's rule
+        (`money.attention`, which the read model stores and the panel sorts by), named for the template."""
+        return CEILING_LABELS.get(money.attention(self.accepted, self.invoiced))
 
     @property
     def to_pay(self) -> Decimal:
