@@ -147,7 +147,6 @@ def _rollup_less_pending(session, keys, marche_of) -> dict[tuple, tuple]:
         return {}
     counts, deltas = BoardPartyCount.__table__, BoardMoneyDelta.__table__
     triples = [(structure_id, marche_of[party_id], party_id) for structure_id, party_id in keys]
-    figures: dict[tuple, list] = defaultdict(lambda: [0, 0, 0])
     summed = (select(counts.c.structure_id, counts.c.emitter_party_id, func.sum(counts.c.sent_ttc),
                      func.sum(counts.c.validated_ttc), func.sum(counts.c.paid))
               .where(tuple_(counts.c.structure_id, counts.c.marche_id, counts.c.emitter_party_id).in_(triples))
@@ -156,11 +155,19 @@ def _rollup_less_pending(session, keys, marche_of) -> dict[tuple, tuple]:
                       -func.sum(deltas.c.validated_ttc), -func.sum(deltas.c.paid))
                .where(tuple_(deltas.c.structure_id, deltas.c.emitter_party_id).in_(keys))
                .group_by(deltas.c.structure_id, deltas.c.emitter_party_id))
-    for row in session.execute(summed.union_all(pending)):
-        total = figures[(row[0], row[1])]
+    figures = _summed(session.execute(summed.union_all(pending)))
+    return {key: tuple(Decimal(value) for value in total) for key, total in figures.items()}
+
+
+def _summed(found) -> dict[tuple, list]:
+    """(structure, party) → [invoiced, validated, paid]: these rows' figures (structure, party, sent, validated,
+    paid) summed per line."""
+    sums: dict[tuple, list] = defaultdict(lambda: [0, 0, 0])
+    for row in found:
+        total = sums[(row[0], row[1])]
         for index, value in enumerate(row[2:]):
             total[index] += rows.money(value)
-    return {key: tuple(Decimal(value) for value in total) for key, total in figures.items()}
+    return sums
 
 
 def _total_again(session, structures) -> None:
@@ -187,12 +194,7 @@ def fold(session, limit: int) -> int:
         deltas.c.paid)).all()
     if not gone:
         return 0
-    sums: dict[tuple, list] = defaultdict(lambda: [0, 0, 0])
-    for row in gone:
-        total = sums[(row[0], row[1])]
-        for index, value in enumerate(row[2:]):
-            total[index] += rows.money(value)
-    _add(session, sums)
+    _add(session, _summed(gone))
     return len(gone)
 
 
@@ -238,12 +240,9 @@ def check(session, lo: int, hi: int, party_sums: dict[tuple, list], fix: bool) -
         _, sent, validated, paid = party_sums.get((structure_id, marche_id, party_id), (0, 0, 0, 0))
         want[(structure_id, party_id)] = ranked(structure_id, marche_id, reference, name, role, accepted,
                                                 Decimal(sent), Decimal(validated), Decimal(paid), party_id)
-    pending: dict[tuple, list] = defaultdict(lambda: [0, 0, 0])
-    for row in session.execute(select(deltas.c.structure_id, deltas.c.emitter_party_id, deltas.c.sent_ttc,
-                                      deltas.c.validated_ttc, deltas.c.paid)
-                               .where(deltas.c.structure_id.between(lo, hi))):
-        for index, value in enumerate(row[2:]):
-            pending[(row[0], row[1])][index] += rows.money(value)
+    pending = _summed(session.execute(select(deltas.c.structure_id, deltas.c.emitter_party_id, deltas.c.sent_ttc,
+                                             deltas.c.validated_ttc, deltas.c.paid)
+                                      .where(deltas.c.structure_id.between(lo, hi))))
     have = {}
     for row in session.execute(select(line).where(line.c.structure_id.between(lo, hi))):
         stored = dict(row._mapping)
