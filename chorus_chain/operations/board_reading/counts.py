@@ -211,13 +211,15 @@ def deposited_floor(range_conditions: list):
     `ix_board_row_status_date`, up to CAP + 1). A row without a deposit is a draft (`DRAFT`), so the range's
     deposited rows are at least its entries less its drafts; past CAP drafts the floor is 0 (not a bound: the rows
     are then counted). Index-only scans: the entries of a month, not its rows (`capped_groups`)."""
-    drafts = select(func.count()).select_from(
+    # The drafts counted once (a CTE: one scan, planned once), the entries up to CAP + 1 past them.
+    drafts = select(func.count().label("n")).select_from(
         select(BoardRow.piece_id).where(*range_conditions, BoardRow.status == DRAFT)
-        .limit(opaque_limit(CAP + 1)).subquery("drafts")).scalar_subquery()
+        .limit(opaque_limit(CAP + 1)).subquery("drafts")).cte("drafts")
     entries = select(func.count()).select_from(
         select(BoardRow.piece_id).where(*range_conditions).order_by(BoardRow.sort_date, BoardRow.piece_id)
-        .limit(select(CAP + 1 + drafts).scalar_subquery()).subquery("entries")).scalar_subquery()
-    return case((drafts > CAP, 0), else_=entries - drafts)
+        .limit(select(CAP + 1 + drafts.c.n).correlate(None).scalar_subquery()).subquery("entries")
+    ).correlate(None).scalar_subquery()
+    return select(case((drafts.c.n > CAP, 0), else_=entries - drafts.c.n)).scalar_subquery()
 
 
 def count_limit(offset: int = 0, per_page: int = 0) -> int:
