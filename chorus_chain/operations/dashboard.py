@@ -272,13 +272,19 @@ def _bound_conditions(shape: tuple) -> lists.KeptConditions:
     if by_to:
         period.append(BoardRow.sort_date < bindparam("deposited_to", type_=BoardRow.sort_date.type))
     conditions += period
-    # A period alone: its count bounds the month's deposited rows from below by entries of the date index (the
-    # structure and the range: every column of it), and reads its rows only when that bound is within the cap —
-    # the CAP + 1 rows of a busy structure's month were as many pages of the table for « plus de 1 000 ».
-    alone = not (by_works or by_marche or by_party or cadre is not None or by_status or number is not None)
-    floor = counts.deposited_floor([conditions[0], *period]) if period and alone else None
     if number is not None:  # (the prefix has a successor: the range is bounded above, the column sorts by code point)
         conditions.append(number_condition(*number))
+    # A period or a number search alone: its count bounds its rows from below by entries of the range's index (the
+    # structure and the range: every column of it; a period's deposited rows, its drafts left out), and reads its
+    # rows only when that bound is within the cap — the CAP + 1 rows of a busy structure's month, or of the numbers
+    # starting with « F », were as many pages of the table for « plus de 1 000 ». (A number compared `COLLATE "C"`
+    # is no range of its index: no floor.)
+    floor = None
+    if not (by_works or by_marche or by_party or cadre is not None or by_status):
+        if period and number is None:
+            floor = counts.entries_floor([conditions[0], *period], DATE_ORDER, less_drafts=True)
+        elif number is not None and number[1] and not (by_from or by_to):
+            floor = counts.entries_floor([conditions[0], conditions[-1]], NUMBER_ORDER)
     return lists.KeptConditions(conditions, custom_plan=by_from or by_to or number is not None, floor=floor)
 
 

@@ -202,12 +202,12 @@ def _table_rows_read(plan: dict) -> int:
     return total + sum(_table_rows_read(child) for child in plan.get("Plans", ()))
 
 
-def test_a_period_past_the_cap_is_counted_from_index_entries_not_its_rows(app, w):
+def test_a_period_or_a_number_search_past_the_cap_is_counted_from_index_entries_not_rows(app, w):
     """A period's count says « plus de 1 000 » past `counts.CAP`: it read the CAP + 1 newest rows of the range to
     say so (935 pages of the table for the titulaire's month at 100 000 pieces, one a row). A period alone now
     bounds its deposited rows from below by index entries — the range's entries of the date index less its drafts
-    (`counts.deposited_floor`) — and reads no row when that bound is past the cap; within it, the count is exact,
-    drafts left out. The planner is left only index reads (no sequential scan, bitmap): with them, reading the rows
+    (`counts.entries_floor`) — and reads no row when that bound is past the cap; within it, the count is exact,
+    drafts left out. A number search alone alike, from the entries of its range of the number's index. The planner is left only index reads (no sequential scan, bitmap): with them, reading the rows
     through the date index is what the former count did."""
     from datetime import timedelta
 
@@ -244,3 +244,9 @@ def test_a_period_past_the_cap_is_counted_from_index_entries_not_its_rows(app, w
                                          "since": dashboard.bound_scope(structure, within, None)[1]["deposited_from"]})
         assert 0 < exact <= counts.CAP
         assert dashboard.overview(structure, within, None).total == exact
+        # The numbers starting with « PE » (every copy's): past the cap, from the number index's entries.
+        numbers = dashboard.Filters(number="pe")
+        assert dashboard.overview(structure, numbers, None).more_than == counts.CAP
+        plan = _explained(lambda: dashboard.overview(structure, numbers, None), "capped_rows",
+                          off=("enable_seqscan", "enable_bitmapscan"))
+        assert _table_rows_read(plan) == 0, plan

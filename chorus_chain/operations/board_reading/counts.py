@@ -11,7 +11,7 @@
   structure's buckets the filters select (a marché's, a company's), not its pieces;
 - from `board_row`, at most `CAP + 1` rows, when a filter is not a dimension (a deposit period, a number): beyond
   `CAP` the page says « plus de 1 000 » instead of counting a structure's whole history; a period alone first
-  bounds its rows from below by index entries alone (`deposited_floor`), and reads no row when that says « plus de ».
+  bounds its rows from below by index entries alone (`entries_floor`), a number search alone too,, and reads no row when that says « plus de ».
 """
 from __future__ import annotations
 
@@ -168,7 +168,7 @@ def capped_groups(conditions, params: dict, along: tuple = ()) -> list[Group] | 
     plan reads the structure's rows — 41 468 instead of 1 001 for a number at 100 000 pieces). Built once per
     process for its conditions and `along`.
 
-    When the conditions carry a floor (`KeptConditions.floor`: a period alone, `deposited_floor`), the statement
+    When the conditions carry a floor (`KeptConditions.floor`: a period or a number search alone, `entries_floor`), the statement
     reads it first and reads the rows only when it is at most CAP: a month of a busy structure is « plus de 1 000 »
     from about a thousand index entries (a few pages of the index, no row), where the CAP + 1 rows themselves were
     as many pages of the table (935 buffers for the titulaire's month at 100 000 pieces)."""
@@ -204,19 +204,25 @@ def _capped_statement(conditions, along: tuple):
     return conditions.marked(access.built_once(grouped))
 
 
-def deposited_floor(range_conditions: list):
-    """A lower bound of the deposited rows under `range_conditions` — the structure's equality and a range of the
-    sort date, every column of the date index `ix_board_row_date` (structure, sort_date, piece) —, read from index
-    entries alone: the range's entries of the date index, up to CAP + 1 past its drafts, less its drafts (those of
-    `ix_board_row_status_date`, up to CAP + 1). A row without a deposit is a draft (`DRAFT`), so the range's
-    deposited rows are at least its entries less its drafts; past CAP drafts the floor is 0 (not a bound: the rows
-    are then counted). Index-only scans: the entries of a month, not its rows (`capped_groups`)."""
+def entries_floor(range_conditions: list, along: tuple, less_drafts: bool = False):
+    """A lower bound of the rows under `range_conditions` — the structure's equality and a range of the index read
+    `along` (a period: the sort date's, `ix_board_row_date`; a number search: the number's, `ix_board_row_number`),
+    every column of which that index holds —, read from index entries alone: the range's entries, up to CAP + 1.
+
+    `less_drafts` (a period: deposited rows only): the entries up to CAP + 1 past the range's drafts, less its drafts
+    (those of `ix_board_row_status_date`, up to CAP + 1). A row without a deposit is a draft (`DRAFT`), so the
+    range's deposited rows are at least its entries less its drafts; past CAP drafts the floor is 0 (not a bound:
+    the rows are then counted). Index-only scans: the entries of a month, not its rows (`capped_groups`)."""
+    if not less_drafts:
+        return select(func.count()).select_from(
+            select(BoardRow.piece_id).where(*range_conditions).order_by(*along)
+            .limit(opaque_limit(CAP + 1)).subquery("entries")).scalar_subquery()
     # The drafts counted once (a CTE: one scan, planned once), the entries up to CAP + 1 past them.
     drafts = select(func.count().label("n")).select_from(
         select(BoardRow.piece_id).where(*range_conditions, BoardRow.status == DRAFT)
         .limit(opaque_limit(CAP + 1)).subquery("drafts")).cte("drafts")
     entries = select(func.count()).select_from(
-        select(BoardRow.piece_id).where(*range_conditions).order_by(BoardRow.sort_date, BoardRow.piece_id)
+        select(BoardRow.piece_id).where(*range_conditions).order_by(*along)
         .limit(select(CAP + 1 + drafts.c.n).correlate(None).scalar_subquery()).subquery("entries")
     ).correlate(None).scalar_subquery()
     return select(case((drafts.c.n > CAP, 0), else_=entries - drafts.c.n)).scalar_subquery()

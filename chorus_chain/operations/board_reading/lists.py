@@ -345,8 +345,8 @@ class KeptConditions:
     def __init__(self, conditions, custom_plan: bool = False, floor=None):
         self.conditions = tuple(conditions)
         self.custom_plan = custom_plan
-        # A lower bound of the rows the conditions select, read from index entries alone (`counts.deposited_floor`:
-        # a period alone), which their capped count reads before their rows (`counts.capped_groups`); or None.
+        # A lower bound of the rows the conditions select, read from index entries alone (`counts.entries_floor`:
+        # a period or a number search alone), which their capped count reads before their rows (`counts.capped_groups`); or None.
         self.floor = floor
 
     def marked(self, statement):
