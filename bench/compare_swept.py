@@ -28,9 +28,55 @@ TABLES = ("deadline", "piece", "piece_event", "notification", "mail_message", "o
 IGNORED = {"mail_message": ("created_at",), "outbox_job": ("created_at", "available_at")}
 
 
-def rows_of(database: str, table: str) -> Counter:
+# `--told`: two sweeps that drew their ids in other orders — N sweepers at once (`deadline_sweep.py --sweepers`),
+# each committing its batches as it goes — and cut the deadlines into other batches, hence other digests. Compared:
+# the rows without the ids the database draws (the new clocks' ids, which the board rows name too), the in-app
+# digests and the e-mails by what they tell, item by item (as tests/integration/test_sweep_batches.py's snapshot
+# does), the outbox by its jobs, the rollups by their sums per bucket (the deltas of other batches, the same totals).
+_DRAWN = "- 'id'"
+_CLOCK_IDS = "- 'payment_clock_id' - 'corrections_clock_id' - 'interest_to_pay_clock_id' - 'interest_owed_clock_id'"
+# An e-mail by what it tells, item by item: a digest's entries, or the one notification of a person told of one
+# thing by a batch (the same item in a digest's terms: the batch cut elsewhere, the same told).
+_MAIL_TOLD = (
+    "SELECT jsonb_build_object('to', m.to_address, 'account', m.account_id, 'told', CASE"
+    " WHEN m.template = 'deadlines_digest' THEN jsonb_build_object('name', s->>'name', 'siret', s->>'siret',"
+    " 'entry', e::jsonb)"
+    " WHEN m.context->'structure' IS NOT NULL AND m.context->>'text' IS NOT NULL THEN jsonb_build_object("
+    "'name', m.context->'structure'->>'name', 'siret', m.context->'structure'->>'siret', 'entry', jsonb_build_object("
+    "'kind', m.template, 'subject', m.context->>'subject', 'text', m.context->>'text', 'url', m.context->>'url'))"
+    " ELSE (to_jsonb(m) - 'id' - 'created_at') END)::text"
+    " FROM {source}"
+    " LEFT JOIN LATERAL json_array_elements(CASE WHEN m.template = 'deadlines_digest'"
+    " THEN m.context->'structures' END) AS s ON true"
+    " LEFT JOIN LATERAL json_array_elements(s->'entries') AS e ON true")
+TOLD = {
+    "deadline": f"SELECT (to_jsonb(t) {_DRAWN})::text FROM deadline t",
+    "piece_event": f"SELECT (to_jsonb(t) {_DRAWN})::text FROM piece_event t",
+    "board_row": f"SELECT (to_jsonb(t) {_CLOCK_IDS})::text FROM board_row t",
+    "notification": (
+        "SELECT jsonb_build_object('account', account_id, 'structure', structure_id, 'kind', kind, 'at', created_at,"
+        " 'read', read_at, 'item', CASE WHEN item IS NULL THEN jsonb_build_object('piece_id', piece_id, 'text', text,"
+        " 'url', url) ELSE item::jsonb END)::text"
+        " FROM notification LEFT JOIN LATERAL json_array_elements(CASE WHEN json_typeof(items) = 'array' THEN items END)"
+        " AS item ON true"),
+    "mail_message": _MAIL_TOLD.format(source="mail_message m"),
+    # Each e-mail's outbox job, by what its e-mail tells (its payload names the e-mail's drawn id).
+    "outbox_job": _MAIL_TOLD.format(source="outbox_job o JOIN mail_message m ON o.job = 'send_mail'"
+                                           " AND m.id = (o.payload->>'mail_id')::int"),
+    "webhook_delivery": "SELECT (to_jsonb(t) - 'id' - 'created_at' - 'outbox_job_id')::text FROM webhook_delivery t",
+    "board_count": (
+        "SELECT jsonb_build_object('bucket', jsonb_build_array(structure_id, marche_id, emitter_party_id, cadre, works,"
+        " status), 'n', sum(n), 'signed', sum(signed_ttc), 'paid', sum(paid), 'sent', sum(sent_ttc),"
+        " 'validated', sum(validated_ttc), 'under_way', sum(under_way))::text FROM board_count"
+        " GROUP BY structure_id, marche_id, emitter_party_id, cadre, works, status"
+        " HAVING sum(n) <> 0 OR sum(signed_ttc) <> 0 OR sum(paid) <> 0 OR sum(sent_ttc) <> 0"
+        " OR sum(validated_ttc) <> 0 OR sum(under_way) <> 0"),
+}
+
+
+def rows_of(database: str, table: str, told: bool = False) -> Counter:
     """The table's rows as JSON texts (the ignored columns removed), counted (a multiset: no row is unique by
-    itself for every table)."""
+    itself for every table); `told`: as `TOLD` says."""
     import psycopg
 
     removed = "".join(f" - '{column}'" for column in IGNORED.get(table, ()))
@@ -38,7 +84,8 @@ def rows_of(database: str, table: str) -> Counter:
         found = Counter()
         with conn.cursor(name=f"rows_{table}") as cursor:  # server-side: board_row holds hundreds of thousands
             cursor.itersize = 20_000
-            cursor.execute(f"SELECT (to_jsonb(t){removed})::text FROM {table} t")
+            cursor.execute(TOLD[table] if told and table in TOLD else
+                           f"SELECT (to_jsonb(t){removed})::text FROM {table} t")
             for (text,) in cursor:
                 found[text] += 1
         return found
@@ -50,10 +97,12 @@ def main(argv=None) -> int:
     parser.add_argument("b")
     parser.add_argument("--tables", nargs="*", default=list(TABLES))
     parser.add_argument("--show", type=int, default=3, help="differing rows shown per side and table")
+    parser.add_argument("--told", action="store_true",
+                        help="sweeps by several sweepers at once: no drawn ids, digests item by item (TOLD)")
     args = parser.parse_args(argv)
     different = False
     for table in args.tables:
-        a, b = rows_of(args.a, table), rows_of(args.b, table)
+        a, b = rows_of(args.a, table, args.told), rows_of(args.b, table, args.told)
         only_a, only_b = a - b, b - a
         print(f"{table}: {sum(a.values())} rows in A, {sum(b.values())} in B; "
               f"{sum(only_a.values())} only in A, {sum(only_b.values())} only in B", flush=True)

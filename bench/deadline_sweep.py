@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import sys
 import time
 from collections import Counter
@@ -317,7 +318,8 @@ def check_read_model(database: str) -> str:
 
 def run_variant(template: str, name: str, now: datetime, batch_size: int, limit: int | None,
                 profile: Path | None = None, prepared: bool = True, probe: bool = False,
-                check: bool = False, keep_copy: bool = False, copy_suffix: str = "") -> dict:
+                check: bool = False, keep_copy: bool = False, copy_suffix: str = "",
+                sweepers: int | None = None) -> dict:
     from sqlalchemy import event, func, select
 
     from chorus_chain.access import system_access
@@ -355,7 +357,9 @@ def run_variant(template: str, name: str, now: datetime, batch_size: int, limit:
                 profiler = cProfile.Profile()
                 profiler.enable()
             user = Probe(database, now, limit) if probe else nullcontext()
-            phases = Phases()
+            # The phases' timers are one set for the process: with sweepers in threads (`--sweepers`) they would
+            # book one thread's time inside another's phase; the run then reports totals only.
+            phases = Phases() if sweepers is None else nullcontext()
             server_cpu = database_cpu(database)
             started = time.perf_counter()
             cpu = time.process_time()
@@ -363,8 +367,14 @@ def run_variant(template: str, name: str, now: datetime, batch_size: int, limit:
             batch_seconds = []  # each batch from its first statement to its commit: how long it holds its pieces
             batch_started = started
             with user, phases:
-                for done, applied in deadlines.in_batches(now, limit, batch_size=batch_size,
-                                                          prepared=prepared):
+                if sweepers is not None:  # the clock's own code: jobs.sweepers, N at once, a commit per batch
+                    from chorus_chain.jobs import sweepers as clock_sweepers
+
+                    if limit is not None:
+                        raise SystemExit("--sweepers sweeps every due deadline: no --batch-limit")
+                    result = clock_sweepers.sweep(now, sweepers, batch_size=batch_size)
+                for done, applied in (() if sweepers is not None else
+                                      deadlines.in_batches(now, limit, batch_size=batch_size, prepared=prepared)):
                     committing = time.perf_counter()
                     db.session.commit()  # as the clock does (jobs.clock.tick)
                     spent["commit() (its statements also counted above)"] += time.perf_counter() - committing
@@ -409,7 +419,9 @@ def run_variant(template: str, name: str, now: datetime, batch_size: int, limit:
             "batch_seconds": {"median": round(sorted(batch_seconds)[len(batch_seconds) // 2], 2),
                               "max": round(max(batch_seconds), 2)} if batch_seconds else None,
             "user_waits": user.figures() if probe else None,
-            "phases": phases.report(seconds, cpu, spent["commit() (its statements also counted above)"]),
+            "sweepers": sweepers, "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "phases": phases.report(seconds, cpu, spent["commit() (its statements also counted above)"])
+            if sweepers is None else None,
             "seconds_by_statement": {
                 kind: round(seconds, 2) for kind, seconds in spent.most_common(16)}}
 
@@ -479,6 +491,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--copy-suffix", default="",
                         help="added to the swept copies' names (each run replaces a copy of the same name: two runs "
                              "of one template at once, or a kept copy to compare, need their own)")
+    parser.add_argument("--sweepers", type=int, default=None,
+                        help="sweep as the clock does with N sweepers at once (jobs.sweepers; 1: the same code, one "
+                             "sweeper): totals only, no phases")
     parser.add_argument("--database", default=None,
                         help="sweep copies of this kept world (it must hold its bench_sweep_meta row, its T0) instead "
                              "of chorus_bench_$BENCH_NAME: an A/B pair sweeps two copies of one seeding at once")
@@ -513,7 +528,8 @@ def main(argv=None) -> dict:
             for size in args.batch_sizes or [deadlines.BATCH_SIZE]:
                 results.append(run_variant(DATABASE, f"batch_{size}", now, size, args.batch_limit, args.profile,
                                            probe=args.probe, check=args.check_read_model,
-                                           keep_copy=args.keep_copy, copy_suffix=args.copy_suffix))
+                                           keep_copy=args.keep_copy, copy_suffix=args.copy_suffix,
+                                           sweepers=args.sweepers))
                 print(json.dumps(results[-1]), flush=True)
     finally:
         if not args.keep:

@@ -83,6 +83,9 @@ def load() -> dict:
         "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10")),
         "JOB_DB_RETRY_SECONDS": float(os.environ.get("JOB_DB_RETRY_SECONDS", "120")),
         "CLOCK_INTERVAL_SECONDS": float(os.environ.get("CLOCK_INTERVAL_SECONDS", "60")),
+        # Deadline sweepers at once in the clock's tick (jobs.sweepers): two keep both cores of the production
+        # machine busy, one's Python beside the other's statements (bench/deadline_sweep.py --sweepers).
+        "CLOCK_SWEEPERS": int(os.environ.get("CLOCK_SWEEPERS", "2")),
         # How long a structure's payment habits are kept (tresorerie.habits_cache); 0: recomputed on every request.
         "HABITS_CACHE_SECONDS": float(os.environ.get("HABITS_CACHE_SECONDS", "600")),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "chorus-chain <ne-pas-repondre@chorus-chain.invalid>"),

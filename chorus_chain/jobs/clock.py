@@ -56,24 +56,24 @@ def check_instant(now: datetime, *, real: datetime | None = None) -> None:
 
 
 def tick(now: datetime | None = None) -> dict[str, int]:
-    """One sweep at `now`: apply the due deadlines (each at its due instant, a commit per batch), send the
+    """One sweep at `now`: apply the due deadlines (each at its due instant, a commit per batch, CLOCK_SWEEPERS
+    sweepers at once), send the
     reminders and the releases, record where the clock stands, commit; then hand the e-mails over (never raises for
     Redis)."""
     from chorus_chain.access import system_access
+    from chorus_chain.jobs import sweepers
     from chorus_chain.jobs.queue import dispatch_outbox
-    from chorus_chain.operations.deadlines import in_batches, remind
+    from chorus_chain.operations.deadlines import remind
     from chorus_chain.operations.retenue import notify_releases
     from chorus_chain.operations.tresorerie.slips import watch_daily
 
     now = now or utcnow()
+    # Each batch of due deadlines commits on its own: a user acting on one of its pieces waits for one batch at
+    # most, and a tick killed mid-way keeps what it committed (the rest is due at the next tick). CLOCK_SWEEPERS
+    # sweepers share the due deadlines, each its pieces (`jobs.sweepers` says why, and how).
+    swept = sweepers.sweep(now, int(current_app.config.get("CLOCK_SWEEPERS", 1)))
     with system_access("deadline clock: every tenant's clocks"):
-        # Each batch of due deadlines commits on its own: a user acting on one of its pieces waits for one batch at
-        # most, and a tick killed mid-way keeps what it committed (the rest is due at the next tick).
-        result = {"done": 0, "applied": 0}
-        for done, applied in in_batches(now):
-            db.session.commit()
-            result["done"] += done
-            result["applied"] += applied
+        result = {"done": swept["done"], "applied": swept["applied"]}
         result["reminded"] = remind(now)
         result["retenues_releasable"] = notify_releases(now)
         _record(now)

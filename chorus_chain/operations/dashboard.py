@@ -266,13 +266,20 @@ def _bound_conditions(shape: tuple) -> lists.KeptConditions:
     # rather than the index's newest entries up to the page (or the count's cap).
     if by_from or by_to:
         conditions.append(BoardRow.deposited_at.is_not(None))
+    period = []
     if by_from:
-        conditions.append(BoardRow.sort_date >= bindparam("deposited_from", type_=BoardRow.sort_date.type))
+        period.append(BoardRow.sort_date >= bindparam("deposited_from", type_=BoardRow.sort_date.type))
     if by_to:
-        conditions.append(BoardRow.sort_date < bindparam("deposited_to", type_=BoardRow.sort_date.type))
+        period.append(BoardRow.sort_date < bindparam("deposited_to", type_=BoardRow.sort_date.type))
+    conditions += period
+    # A period alone: its count bounds the month's deposited rows from below by entries of the date index (the
+    # structure and the range: every column of it), and reads its rows only when that bound is within the cap —
+    # the CAP + 1 rows of a busy structure's month were as many pages of the table for « plus de 1 000 ».
+    alone = not (by_works or by_marche or by_party or cadre is not None or by_status or number is not None)
+    floor = counts.deposited_floor([conditions[0], *period]) if period and alone else None
     if number is not None:  # (the prefix has a successor: the range is bounded above, the column sorts by code point)
         conditions.append(number_condition(*number))
-    return lists.KeptConditions(conditions, custom_plan=by_from or by_to or number is not None)
+    return lists.KeptConditions(conditions, custom_plan=by_from or by_to or number is not None, floor=floor)
 
 
 def _number_order() -> bool:

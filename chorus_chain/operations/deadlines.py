@@ -58,13 +58,15 @@ BATCH_SIZE = 500
 
 
 def due(now: datetime, limit: int | None = None, *, after: tuple[datetime, int] | None = None,
-        horizon: int | None = None):
+        horizon: int | None = None, share: tuple[int, int] | None = None):
     """The open deadlines due at `now`, oldest first, locked for this transaction on PostgreSQL (SKIP LOCKED: those
     another sweeper holds are its own). `after` (due_at, id): the next ones in that order (a sweep's next batch);
     `horizon`: none created after the sweep started (the clocks its own transitions open wait for the next sweep,
-    as they always did)."""
+    as they always did); `share` (k, n): only the k-th of n sweepers' share (`share_of`)."""
     query = (select(Deadline).where(Deadline.done_at.is_(None), Deadline.due_at <= now)
              .order_by(Deadline.due_at, Deadline.id))
+    if share is not None:
+        query = query.where(share_of(share))
     if after is not None:
         query = query.where(tuple_(Deadline.due_at, Deadline.id) > tuple_(*after))
     if horizon is not None:
@@ -74,6 +76,18 @@ def due(now: datetime, limit: int | None = None, *, after: tuple[datetime, int] 
     if db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return db.session.scalars(query).all()
+
+
+def share_of(share: tuple[int, int]):
+    """The condition of the k-th of n concurrent sweepers' share (`jobs.sweepers`): the deadlines of the pieces whose
+    id is k modulo n; those of no piece (a DC4's tacit acceptance) are the first sweeper's. Why by piece: a piece's
+    deadlines are all one sweeper's, so two sweepers never want the same piece: neither skips the other's pieces
+    (a deadline left open until the next tick), nor waits for them — two alerts-only expiries of one piece in two
+    sweepers' batches would both hold it FOR SHARE, then each wait for the other's share in the read model's
+    refresh (FOR NO KEY UPDATE): a deadlock. The DC4s' acceptances, which write their marchés' rows (their chains),
+    are all one sweeper's."""
+    k, n = share
+    return (func.coalesce(Deadline.piece_id, 0) % n) == k
 
 
 def apply_due(deadlines: list[Deadline], now: datetime, *, prepared: bool = True) -> tuple[int, int]:
@@ -131,20 +145,29 @@ def sweep(now: datetime, limit: int | None = None, *, batch_size: int = BATCH_SI
     return {"done": done, "applied": applied}
 
 
+def horizon_now() -> int | None:
+    """The last deadline's id: a sweep takes none created after it started (`due`'s `horizon`)."""
+    with system_access("deadline sweep: every tenant's clocks"):
+        return db.session.scalar(select(func.max(Deadline.id)))
+
+
 def in_batches(now: datetime, limit: int | None = None, *, batch_size: int = BATCH_SIZE,
-               prepared: bool = True) -> Iterator[tuple[int, int]]:
+               prepared: bool = True, share: tuple[int, int] | None = None,
+               horizon: int | None = None) -> Iterator[tuple[int, int]]:
     """Apply the deadlines due at `now` (at most `limit` taken) batch by batch, oldest first; yields (done, applied)
     after each batch is flushed, where the caller may commit: the batch's pieces are then free again, and what it
     did stays should the rest fail. A batch takes the next deadlines after the previous one's (its busy ones, whose
-    piece a user held, are left for the next sweep), none created since the sweep started."""
-    with system_access("deadline sweep: every tenant's clocks"):
-        horizon = db.session.scalar(select(func.max(Deadline.id)))
+    piece a user held, are left for the next sweep), none created since the sweep started (`horizon`: the id the
+    sweep started at, given by the caller when several sweepers share one sweep, `jobs.sweepers`). `share` (k, n):
+    the k-th of n concurrent sweepers' share of the deadlines (`share_of`)."""
+    if horizon is None:
+        horizon = horizon_now()
     after = None
     taken = 0
     while limit is None or taken < limit:
         with system_access("deadline sweep: every tenant's clocks"):
             batch = due(now, batch_size if limit is None else min(batch_size, limit - taken), after=after,
-                        horizon=horizon)
+                        horizon=horizon, share=share)
             if not batch:
                 return
             taken += len(batch)

@@ -165,3 +165,82 @@ def test_a_period_reads_the_newest_entries_of_its_range_not_the_whole_range(app,
         plan = _explained_page(lambda: lists.board_page(structure.id, conditions, "date", True, per_page=per_page,
                                                         params=params))
     assert _rows_read(plan) <= per_page + 1, plan
+
+
+def _explained(read, wanted: str, off: tuple[str, ...] = ()) -> dict:
+    """The plan (EXPLAIN ANALYZE, as JSON) of the last statement `read()` runs with a parameter named `wanted`, run
+    again on the same connection (same role, same tenant), with the planner settings `off` turned off."""
+    seen = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if isinstance(parameters, dict) and wanted in parameters:
+            seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        read()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    statement, parameters = seen[-1]
+    raw = db.session.connection().connection.dbapi_connection.cursor()
+    try:
+        for setting in off:
+            raw.execute(f"SET LOCAL {setting} = off")
+        raw.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
+        return raw.fetchone()[0][0]["Plan"]
+    finally:
+        raw.close()
+
+
+def _table_rows_read(plan: dict) -> int:
+    """The rows of board_row's table the plan's scans read (all but index-only scans: returned × loops, plus those
+    their filters removed); a scan never executed reads none."""
+    total = 0
+    if plan.get("Relation Name") == "board_row" and plan.get("Node Type") != "Index Only Scan":
+        total += (plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)
+                  + plan.get("Rows Removed by Index Recheck", 0)) * plan.get("Actual Loops", 1)
+    return total + sum(_table_rows_read(child) for child in plan.get("Plans", ()))
+
+
+def test_a_period_past_the_cap_is_counted_from_index_entries_not_its_rows(app, w):
+    """A period's count says « plus de 1 000 » past `counts.CAP`: it read the CAP + 1 newest rows of the range to
+    say so (935 pages of the table for the titulaire's month at 100 000 pieces, one a row). A period alone now
+    bounds its deposited rows from below by index entries — the range's entries of the date index less its drafts
+    (`counts.deposited_floor`) — and reads no row when that bound is past the cap; within it, the count is exact,
+    drafts left out. The planner is left only index reads (no sequential scan, bitmap): with them, reading the rows
+    through the date index is what the former count did."""
+    from datetime import timedelta
+
+    from chorus_chain import access
+    from chorus_chain.models.base import utcnow
+
+    per_day, days, drafts = 12, 100, 7
+    piece_id = pw.deposit(app, w, w.st1, "A10", "PE-1")
+    with pw.acting(app, w.mandataire) as (_, structure):
+        # A deposit every two hours for 100 days (copies of the piece's row under other piece ids), and drafts
+        # among them (no deposit): the last 90 days hold 1 080 deposited rows, past the cap.
+        copied = [c.name for c in BoardRow.__table__.columns
+                  if c.name not in ("piece_id", "sort_date", "deposited_at", "status")]
+        with access.system_access("test: a history of board rows"):
+            db.session.execute(text(
+                f"INSERT INTO board_row (piece_id, sort_date, deposited_at, status, {', '.join(copied)}) "
+                f"SELECT piece_id + 1000000 * g, now() - g * interval '2 hours', "
+                f"CASE WHEN g <= {drafts} THEN NULL ELSE now() - g * interval '2 hours' END, "
+                f"CASE WHEN g <= {drafts} THEN 'BROUILLON' ELSE status END, {', '.join(copied)} "
+                f"FROM board_row CROSS JOIN generate_series(1, {per_day * days}) AS g "
+                "WHERE piece_id = :id AND structure_id = :structure"), {"id": piece_id, "structure": structure.id})
+            db.session.execute(text("ANALYZE board_row"))
+        past = dashboard.Filters(deposited_from=(utcnow() - timedelta(days=90)).date())
+        counted = dashboard.overview(structure, past, None)
+        assert counted.more_than == counts.CAP and counted.total is None
+        plan = _explained(lambda: dashboard.overview(structure, past, None), "capped_rows",
+                          off=("enable_seqscan", "enable_bitmapscan"))
+        assert _table_rows_read(plan) == 0, plan
+        # Within the cap: exact, the drafts of the range left out (the piece itself, deposited today, counted).
+        within = dashboard.Filters(deposited_from=(utcnow() - timedelta(days=5)).date())
+        exact = db.session.scalar(text(
+            "SELECT count(*) FROM board_row WHERE structure_id = :structure AND deposited_at IS NOT NULL "
+            "AND sort_date >= :since"), {"structure": structure.id,
+                                         "since": dashboard.bound_scope(structure, within, None)[1]["deposited_from"]})
+        assert 0 < exact <= counts.CAP
+        assert dashboard.overview(structure, within, None).total == exact

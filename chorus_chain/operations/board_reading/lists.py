@@ -340,11 +340,14 @@ class KeptConditions:
     plan a number search read 41 550 rows instead of 108 at 100 000 pieces, a range of the number it could not
     see."""
 
-    __slots__ = ("conditions", "custom_plan")
+    __slots__ = ("conditions", "custom_plan", "floor")
 
-    def __init__(self, conditions, custom_plan: bool = False):
+    def __init__(self, conditions, custom_plan: bool = False, floor=None):
         self.conditions = tuple(conditions)
         self.custom_plan = custom_plan
+        # A lower bound of the rows the conditions select, read from index entries alone (`counts.deposited_floor`:
+        # a period alone), which their capped count reads before their rows (`counts.capped_groups`); or None.
+        self.floor = floor
 
     def marked(self, statement):
         """`statement`, marked `plan_cache.custom_plan` when these conditions ask for it."""

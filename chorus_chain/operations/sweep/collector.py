@@ -9,21 +9,37 @@ garbage. Held off for the batch, the collector runs once after it, on what the b
 Nothing here changes what the sweep does: reference counting still frees what is not in a cycle at once; the cycles
 a batch leaves (ORM states, rows and their sessions) wait for the batch's end, bounded by one batch. The collector's
 state is restored in a `finally`, whatever the batch raised: a caller that had disabled it keeps it disabled.
+Concurrent sweepers (threads) hold it off together: on again when the last of their batches ends.
 """
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+# Sweepers in threads of one process (`jobs.sweepers`) share its one collector: it stays off while any of them is
+# inside a batch, and is given back as it was by the last one out — not by the first, which would switch it on under
+# the other's batch, nor left off by the second, which found it off.
+_lock = threading.Lock()
+_holders = 0
+_was_enabled = False
 
 
 @contextmanager
 def held_off() -> Iterator[None]:
-    """No automatic collection inside the block; the collector as it was after it."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    """No automatic collection inside the block; the collector as it was after it (after the last such block of
+    the process's threads)."""
+    global _holders, _was_enabled
+    with _lock:
+        if _holders == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _holders += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _lock:
+            _holders -= 1
+            if _holders == 0 and _was_enabled:
+                gc.enable()
