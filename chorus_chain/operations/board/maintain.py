@@ -22,8 +22,8 @@ from contextlib import nullcontext
 from functools import lru_cache
 from dataclasses import dataclass
 
-from sqlalchemy import (Integer, Select, and_, any_, bindparam, delete, event, func, insert, inspect, or_, select,
-                        union_all, update)
+from sqlalchemy import (Integer, Select, String, and_, any_, bindparam, delete, event, func, insert, inspect, or_,
+                        select, union_all, update)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -80,10 +80,13 @@ def refresh(piece_ids: Iterable[int]) -> int:
             # then see the first one's rows (READ COMMITTED takes a snapshot per statement): no duplicate key.
             # Transactions on different pieces never meet here, nor on any other row (the deltas are inserts).
             piece = Piece.__table__
+            # The statements below under generic plans (`_generic_plans`); the connection's mode read back first.
+            previous = session.execute(_generic_plans()).scalar_one()
             session.execute(select(piece.c.id).where(bulk.among(piece.c.id, ids)).order_by(piece.c.id)
                             .with_for_update(key_share=True))  # FOR NO KEY UPDATE: inserts pointing at it pass
-            # The rows and their rollup deltas in one statement, the deltas summed there (`_in_place`).
-            return session.execute(_in_place(table), {"piece_ids": ids}).scalar_one()
+            # The rows and their rollup deltas in one statement, the deltas summed there (`_in_place`), which sets
+            # the plan cache's mode back to `previous` for the rest of the transaction.
+            return session.execute(_in_place(table), {"piece_ids": ids, PLAN_MODE: previous}).first()[0]
         # SQLite (`make run`, the SQLite tests): the rows deleted and inserted again, the deltas summed here.
         counted = (*rows.bucket(table).values(), *rows.measures(table).values())
         old = session.execute(delete(table).where(table.c.piece_id.in_(ids)).returning(*counted)).all()
@@ -99,6 +102,27 @@ def refresh(piece_ids: Iterable[int]) -> int:
                                    *((rollup.table, coarse.as_rows(rollup, projected[rollup]))
                                      for rollup in coarse.WRITTEN)])
     return len(new)
+
+
+PLAN_MODE = "plan_cache_mode"
+
+
+@lru_cache(maxsize=1)
+def _generic_plans():
+    """The transaction's `plan_cache_mode` as it was (the one column), and `force_generic_plan` from now on: the
+    refresh's statements keep one plan per connection, whatever the pieces, until `_in_place` sets it back.
+
+    Why (bench/explain_refresh.py, issue 20): the connections plan each execution for its parameters
+    (`extensions.tune_postgresql`: the pages' skewed structures), and `_in_place` names a dozen tables and their
+    indexes: planning it was ~5 ms of the database's CPU for a user's action, which then ran in ~1 ms (one piece:
+    6.5 → 1.0 ms of CPU a refresh under its generic plan; a sweep's batch of 500: 48 → 38 ms). Its generic plan is
+    its custom plan — each step an index probe per piece, or a hash over the pieces' rows — for one piece and for
+    500 (the same buffers read: `--generic`); under `auto` PostgreSQL would never choose it for one piece, the custom
+    plan of a one-element array looking cheaper. The setting is the transaction's (`set_config(…, true)`): a failed
+    refresh rolls it back with the rest. The previous value is read in a WITH, materialized before the setting
+    changes: the statement's one row gives it as it was."""
+    previous = select(func.current_setting(PLAN_MODE).label("mode")).cte("previous").prefix_with("MATERIALIZED")
+    return select(previous.c.mode, func.set_config(PLAN_MODE, "force_generic_plan", True))
 
 
 # The columns a board row's key is made of; the others are rewritten in place when they change.
@@ -170,7 +194,10 @@ def _in_place(table):
                .cte("counted_delta"))
     rolled = [insert(rollup.table).from_select([*rollup.keys, *rollup.measures], coarse.projected(rollup, delta))
               .cte(f"{rollup.table.name}_delta") for rollup in coarse.WRITTEN]
-    return select(func.count()).select_from(new).add_cte(gone, changed, added, counted, *rolled)
+    # The plan cache's mode set back as it was before `_generic_plans` (the transaction's next statements are not
+    # the refresh's): evaluated as the statement runs, after it was planned.
+    restored = func.set_config(PLAN_MODE, bindparam(PLAN_MODE, type_=String), True)
+    return select(func.count(), restored).select_from(new).add_cte(gone, changed, added, counted, *rolled)
 
 
 def _system():

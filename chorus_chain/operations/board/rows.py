@@ -69,16 +69,22 @@ def unpaid_interest():
     return exists().where(LinePayment.id == Deadline.line_payment_id, LinePayment.interest_paid_on.is_(None))
 
 
-def _viewers(piece_ids):
-    """(piece_id, structure_id, roles, reason) of every structure that sees the pieces: exactly the access predicate
-    — its access rows, and the emitter, which has none while the piece is a draft."""
-    access = select(PieceAccess.piece_id, PieceAccess.structure_id, PieceAccess.roles, PieceAccess.reason)
-    emitter = select(Piece.id, Piece.emitter_structure_id, literal(""), literal("emitter")).where(
-        ~exists().where(PieceAccess.piece_id == Piece.id,
-                        PieceAccess.structure_id == Piece.emitter_structure_id))
-    if piece_ids is not None:
-        access = access.where(_among(PieceAccess.piece_id, piece_ids))
-        emitter = emitter.where(_among(Piece.id, piece_ids))
+def _viewers(own):
+    """(piece_id, structure_id, roles, reason, and the piece's own values: `own`'s columns) of every structure that
+    sees the pieces of `own` (`_piece_values`): exactly the access predicate — its access rows, and the emitter, which
+    has none while the piece is a draft.
+
+    Each branch starts from `own`, the pieces' rows, and finds their viewers by index. Why (PostgreSQL): the planner
+    puts a join of two sets each filtered by the same array of pieces at a row or so; joined to the viewers
+    afterwards, `own` was the inner side of a nested loop, rescanned for each of a batch's 2 060 viewer rows — a
+    million rows compared, 3.5 × the statement's time."""
+    values = [own.c[name] for name in own.c.keys() if name != "piece_id"]
+    access = (select(own.c.piece_id, PieceAccess.structure_id, PieceAccess.roles, PieceAccess.reason, *values)
+              .join_from(own, PieceAccess, PieceAccess.piece_id == own.c.piece_id))
+    emitter = (select(own.c.piece_id, Piece.emitter_structure_id, literal(""), literal("emitter"), *values)
+               .join_from(own, Piece, Piece.id == own.c.piece_id)
+               .where(~exists().where(PieceAccess.piece_id == Piece.id,
+                                      PieceAccess.structure_id == Piece.emitter_structure_id)))
     return union_all(access, emitter).subquery("viewer")
 
 
@@ -89,39 +95,64 @@ def _among(column, piece_ids):
     return column.in_(piece_ids)
 
 
-def board_select(piece_ids=None):
-    """The board rows of these pieces (an iterable of ids, or a SELECT of ids; None: every piece), columns in
-    `COLUMNS` order. Reads across tenants: run it under system access (operations.board.refresh)."""
-    viewer = _viewers(piece_ids)
-    emitter = Structure.__table__.alias("emitter")
+def _piece_values(piece_ids):
+    """The values of a board row that are the piece's own, whoever sees it — its next clock, its tacit validation,
+    whether a contractor validated it, the clock of each panel, a private invoice's due date — one row per piece
+    (`piece_id` and a column per value), for `board_select` to hand to the rows of the viewers it concerns.
+
+    Why (bench/explain_refresh.py, issue 20): each value is a correlated sub-plan, and written in the rows' SELECT
+    it ran once per viewer row — ~4 per piece, 13 552 sub-plan loops for a sweep's batch of 500 pieces. A WITH,
+    MATERIALIZED on PostgreSQL: computed once, never pulled up into the rows' query (which would evaluate the
+    sub-plans per viewer row again); the viewers' two branches both read it (`_viewers`)."""
     # The clocks the pages count as the piece's: the open ones, and a délai global de paiement the sweep ended
     # while the payment is still awaited (`rules.counting_clock`): its expiry leaves the rows as they were.
     open_clocks = and_(Deadline.piece_id == Piece.id, rules.counting_clock())
-    next_due = select(func.min(Deadline.due_at)).where(open_clocks).correlate(Piece).scalar_subquery()
-    next_kind = (select(Deadline.kind).where(open_clocks).order_by(Deadline.due_at, Deadline.id).limit(1)
-                 .correlate(Piece).scalar_subquery())
-    tacit_at = case((rules.plays(viewer.c.roles, T.STEP_VALIDATION_1, T.STEP_VALIDATION_2),
-                     select(func.max(PieceEvent.at)).where(PieceEvent.piece_id == Piece.id,
+    values = {
+        "next_due": select(func.min(Deadline.due_at)).where(open_clocks).correlate(Piece).scalar_subquery(),
+        "next_kind": (select(Deadline.kind).where(open_clocks).order_by(Deadline.due_at, Deadline.id).limit(1)
+                      .correlate(Piece).scalar_subquery()),
+        "tacit_at": (select(func.max(PieceEvent.at)).where(PieceEvent.piece_id == Piece.id,
                                                            PieceEvent.action == T.Action.TACIT_VALIDATION)
-                     .correlate(Piece).scalar_subquery()))
-    panel_clocks = {}
+                     .correlate(Piece).scalar_subquery()),
+        "validated": rules.validated_by_a_contractor(),
+        # An unpaid private invoice's due date (the viewers it concerns: `board_select`).
+        "private_due": case((and_(Piece.cadre.is_(None), Piece.status.in_(UNPAID_PRIVATE),
+                                  Piece.issue_date.is_not(None)),
+                             due_sql.agreed_due(Piece.issue_date, Piece.emitter_party_id))),
+    }
     for panel in CLOCK_PANELS.values():
-        # Evaluated only on the rows of the structures playing one of the panel's parts (a CASE's sub-plan runs
-        # only for the rows that reach it).
         of_kind = (and_(Deadline.piece_id == Piece.id, Deadline.kind == panel.kind, unpaid_interest())
                    if panel.unpaid_interest else and_(open_clocks, Deadline.kind == panel.kind))
-        plays = rules.plays(viewer.c.roles, *panel.roles)
-        for column in ("id", "due"):
-            value = Deadline.id if column == "id" else Deadline.due_at
-            clock = (select(value).where(of_kind).order_by(Deadline.due_at, Deadline.id).limit(1)
-                     .correlate(Piece).scalar_subquery())
-            panel_clocks[f"{panel.name}_{'clock_id' if column == 'id' else 'due'}"] = case((plays, clock))
+        for column, value in (("clock_id", Deadline.id), ("due", Deadline.due_at)):
+            values[f"{panel.name}_{column}"] = (select(value).where(of_kind).order_by(Deadline.due_at, Deadline.id)
+                                                .limit(1).correlate(Piece).scalar_subquery())
+    # The names its rows show of its marché and its emitter, read once per piece too (not per viewer row).
+    emitter = Structure.__table__.alias("emitter")
+    statement = (select(Piece.id.label("piece_id"), Marche.reference.label("marche_reference"),
+                        emitter.c.name.label("emitter_name"), emitter.c.siret.label("emitter_siret"),
+                        *(value.label(name) for name, value in values.items()))
+                 .join(Marche, Marche.id == Piece.marche_id)
+                 .join(emitter, emitter.c.id == Piece.emitter_structure_id))
+    if piece_ids is not None:
+        statement = statement.where(_among(Piece.id, piece_ids))
+    return statement.cte("piece_value").prefix_with("MATERIALIZED", dialect="postgresql")
+
+
+def board_select(piece_ids=None):
+    """The board rows of these pieces (an iterable of ids, or a SELECT of ids; None: every piece), columns in
+    `COLUMNS` order. Reads across tenants: run it under system access (operations.board.refresh)."""
+    # The pieces' own values ride along with each of their viewers (`_viewers`); the CASEs below decide, viewer by
+    # viewer, which of them its row carries.
+    viewer = _viewers(_piece_values(piece_ids))
+    tacit_at = case((rules.plays(viewer.c.roles, T.STEP_VALIDATION_1, T.STEP_VALIDATION_2), viewer.c.tacit_at))
+    # Each panel's clock on the rows of the structures playing one of the panel's parts only.
+    panel_clocks = {f"{panel.name}_{column}": case((rules.plays(viewer.c.roles, *panel.roles),
+                                                     viewer.c[f"{panel.name}_{column}"]))
+                    for panel in CLOCK_PANELS.values() for column in ("clock_id", "due")}
     # An unpaid private invoice's due date, on the rows of the company owed (its emitter) and of the one that must pay
     # it (its contractor, the route's one step): the « échues, non payées » panel of both (`private_invoices.overdue`).
-    private_due = case((and_(Piece.cadre.is_(None), Piece.status.in_(UNPAID_PRIVATE), Piece.issue_date.is_not(None),
-                             or_(viewer.c.structure_id == Piece.emitter_structure_id,
-                                 rules.plays(viewer.c.roles, T.STEP_CONTRACTOR))),
-                        due_sql.agreed_due(Piece.issue_date, Piece.emitter_party_id)))
+    private_due = case((or_(viewer.c.structure_id == Piece.emitter_structure_id,
+                            rules.plays(viewer.c.roles, T.STEP_CONTRACTOR)), viewer.c.private_due))
     draft = rules.draft_of(viewer.c.structure_id)
     waiting_role = case((draft, literal(T.EMITTER)),
                         *((condition, literal(actor)) for actor, condition in rules.waiting_as(viewer.c.roles)))
@@ -129,11 +160,11 @@ def board_select(piece_ids=None):
         "structure_id": viewer.c.structure_id,
         "piece_id": Piece.id,
         "marche_id": Piece.marche_id,
-        "marche_reference": Marche.reference,
+        "marche_reference": viewer.c.marche_reference,
         "emitter_party_id": Piece.emitter_party_id,
         "emitter_structure_id": Piece.emitter_structure_id,
-        "emitter_name": emitter.c.name,
-        "emitter_siret": emitter.c.siret,
+        "emitter_name": viewer.c.emitter_name,
+        "emitter_siret": viewer.c.emitter_siret,
         "number": Piece.number,
         "number_key": Piece.number_key,
         "dossier_number": Piece.dossier_number,
@@ -151,10 +182,10 @@ def board_select(piece_ids=None):
         "paid_amount": Piece.paid_amount,
         "waiting": waiting_role.is_not(None),
         "waiting_role": waiting_role,
-        "next_due": next_due,
-        "next_kind": next_kind,
+        "next_due": viewer.c.next_due,
+        "next_kind": viewer.c.next_kind,
         "tacit_at": tacit_at,
-        "validated": rules.validated_by_a_contractor(),
+        "validated": viewer.c.validated,
         **panel_clocks,
         "private_due": private_due,
         "montant_cents": in_cents(Piece.montant_ttc),
@@ -162,9 +193,7 @@ def board_select(piece_ids=None):
     assert set(columns) == set(COLUMNS), "board_select must give every column of board_row"
     return (select(*(columns[name].label(name) for name in COLUMNS))
             .select_from(viewer)
-            .join(Piece, Piece.id == viewer.c.piece_id)
-            .join(Marche, Marche.id == Piece.marche_id)
-            .join(emitter, emitter.c.id == Piece.emitter_structure_id))
+            .join(Piece, Piece.id == viewer.c.piece_id))
 
 
 def in_cents(amount):
