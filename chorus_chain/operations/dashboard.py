@@ -25,7 +25,7 @@ from decimal import Decimal
 from functools import cache, lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import Integer, bindparam, case, func, select
+from sqlalchemy import Integer, bindparam, case, cast, func, literal, null, select, union_all
 
 from chorus_chain import access
 from chorus_chain.domain import deadlines as clocks
@@ -45,7 +45,7 @@ from chorus_chain.operations import interest as interest_ops
 from chorus_chain.operations import pieces_actions
 from chorus_chain.operations.board_reading import collation, counts, lists, marches, numbers, parties
 from chorus_chain.operations.board_reading import overview as overview_sums
-from chorus_chain.operations.board_reading.planning import any_of, opaque_limit
+from chorus_chain.operations.board_reading.planning import any_of
 from chorus_chain.operations.decompte_general import reading as dg_reading
 from chorus_chain.operations.etat_pieces import reading as etat_reading
 from chorus_chain.operations.interets import reading as interets_reading
@@ -517,26 +517,10 @@ class TacitRow:
 
 
 def tacit_validations(structure: Structure, works: bool | None, limit: int = PANEL_SIZE) -> list[TacitRow]:
-    """The pieces this structure let go by silence as their validator (15 days), newest first: one query on the
-    partial index of board_row's `tacit_at`."""
-    params = {"structure_id": structure.id} if works is None else {"structure_id": structure.id, "works": works}
-    rows = db.session.execute(_tacit_statement(works is not None, limit), params).all()
-    return [TacitRow(*row) for row in rows]
-
-
-@lru_cache(maxsize=8)
-def _tacit_statement(by_works: bool, limit: int):
-    """`tacit_validations`' statement, the structure (and the member's `works`) bound: built once per process."""
-    conditions = [BoardRow.structure_id == bindparam("structure_id"), BoardRow.tacit_at.is_not(None)]
-    if by_works:
-        conditions.append(BoardRow.works == bindparam("works"))
-    # The limit hidden from the planner (`board_reading.planning`): with a plain one, PostgreSQL misled by the
-    # row-level security filter read every tacit row of the structure and sorted them.
-    return access.built_once(
-        select(BoardRow.piece_id, BoardRow.number, BoardRow.emitter_name, BoardRow.marche_reference,
-               BoardRow.montant_ttc, BoardRow.tacit_at)
-        .where(*conditions).order_by(BoardRow.tacit_at.desc(), BoardRow.piece_id.desc())
-        .limit(opaque_limit(limit)))
+    """The pieces this structure let go by silence as their validator (15 days), newest first: the partial index of
+    board_row's `tacit_at` — on the Tableau de bord a branch of the waiting panels' statement (`panels`)."""
+    return [TacitRow(*row) for row in lists.panels_read(structure.id, {}, works=works, per_page=limit,
+                                                         tacit=True).tacit]
 
 
 # A line of « Montants par entreprise » (board_reading.parties).
@@ -796,8 +780,58 @@ def open_clocks(structure: Structure, panel: str, works: bool | None,
     « plus de CAP » (the count is then not exact: `more_than`): one query on the read model
     (`board_reading.lists.clock_page`)."""
     rows, total, more_than = lists.clock_page(structure.id, panel, works, limit)
-    return [ClockRow(ClockPiece(*row[:11]), ClockMarche(*row[11:14]), row[14], Clock(*row[15:18]))
-            for row in rows], total, more_than
+    return _clock_rows(rows), total, more_than
+
+
+def _clock_rows(rows) -> list[ClockRow]:
+    return [ClockRow(ClockPiece(*row[:11]), ClockMarche(*row[11:14]), row[14], Clock(*row[15:18])) for row in rows]
+
+
+ClockPanel = tuple[list[ClockRow], int, int | None]  # `open_clocks`' answer
+InterestPanel = tuple[list[interets_reading.InterestDue], int, int | None]  # `interets_reading.unpaid_for`'s
+
+
+def clocks_and_interest(structure: Structure, clock_panel: str, interest_panel: str, works: bool | None,
+                        limit: int = PANEL_SIZE) -> tuple[ClockPanel, InterestPanel]:
+    """`open_clocks(clock_panel)` and `interets_reading.unpaid_for(interest_panel)` in one statement — the parts
+    that show both (the holder: the corrections to contest and the interest owed; the maître d'ouvrage: the
+    payments and the interest to pay) paid a statement each, about as costly to run as the rows they read
+    (bench/README, session 16). Each read is its own statement as a subquery, unchanged (its index, its limit,
+    its count), their rows side by side in a UNION ALL, each padded with the other's columns as NULLs."""
+    statement, clock_width = _clocks_and_interest_statement(clock_panel, interest_panel, works, limit,
+                                                            counts.count_limit(0, limit))
+    clock_rows, interest_rows = [], []
+    for row in db.session.execute(statement, {"structure_id": structure.id}):
+        if row[0] == 0:
+            clock_rows.append(row[1:1 + clock_width])
+        else:
+            interest_rows.append(row[1 + clock_width:])
+    found, total, more_than = lists.clock_page_of(clock_rows, limit)
+    return (_clock_rows(found), total, more_than), interets_reading.unpaid_of(interest_rows, limit)
+
+
+@lru_cache(maxsize=16)
+def _clocks_and_interest_statement(clock_panel: str, interest_panel: str, works: bool | None, limit: int,
+                                   count_limit: int):
+    """`clocks_and_interest`' statement and the width of its clock rows, the structure bound at execution: built
+    once per process (`count_limit`: the counts' bound, `counts.count_limit`, so that the statement kept follows
+    `counts.CAP`; each part's statement is taken as its reader builds it)."""
+    clock = lists.clock_statement(clock_panel, works, limit).subquery("clock_rows")
+    interest = interets_reading.unpaid_statement(interest_panel, works, limit).subquery("interest_rows")
+    clock_columns, interest_columns = list(clock.c), list(interest.c)
+
+    def padding(columns, name: str):  # labelled: unlabelled, every NULL of the first part bore the same name
+        return [cast(null(), column.type).label(f"{name}_{n}") for n, column in enumerate(columns)]
+
+    # Each part in its own order (its due instant, then its clock's id): one part's columns are NULL on the other's
+    # rows, so ordering by both pairs after the part keeps each part's order.
+    both = union_all(select(literal(0).label("part"), *clock_columns, *padding(interest_columns, "interest")),
+                     select(literal(1), *padding(clock_columns, "clock"), *interest_columns)).subquery("clock_panels")
+    columns = list(both.c)
+    clock_at, interest_at = columns[1:1 + len(clock_columns)], columns[1 + len(clock_columns):]
+    return access.built_once(select(*columns).order_by(
+        columns[0], clock_at[lists.CLOCK_DUE_AT], clock_at[lists.CLOCK_ID_AT],
+        interest_at[interets_reading.UNPAID_DUE_AT], interest_at[interets_reading.UNPAID_ID_AT])), len(clock_columns)
 
 
 def with_interest(rows: list[ClockRow], now: datetime) -> list[ClockRow]:
@@ -854,37 +888,47 @@ class Panels:
 
 def panels(structure: Structure, works: bool | None, now: datetime, own: OwnParties | None = None) -> Panels:
     """Every panel of the parts the structure plays (a structure may be MOE on one marché and titulaire on
-    another). A fixed number of queries per part, the waiting panels of every part read together
-    (`lists.waiting_panels`: one statement for all of them): at most about twenty for a structure playing every
+    another). A fixed number of queries per part, the waiting panels of every part read together with the holder's
+    tacit validations (`lists.panels_read`: one statement for all of them), a clock panel with the interest panel of
+    the same part (`clocks_and_interest`): at most about twenty for a structure playing every
     part. `own`: the structure's parties when the page read them already (`own_parties`: its marché filter)."""
     parts = (own_parties(structure) if own is None else own).parts
     found = Panels(parts)
     wanted = {name: statuses for part, panel_statuses in WAITING_PANELS.items() if part in parts
               for name, statuses in panel_statuses}
-    waiting = lists.waiting_panels(structure.id, wanted, works=works, per_page=PANEL_SIZE) if wanted else {}
+    # The holder's tacit validations are read with the waiting panels (one statement: `lists.panels_read`).
+    read = (lists.panels_read(structure.id, wanted, works=works, per_page=PANEL_SIZE, tacit=PART_HOLDER in parts)
+            if wanted else None)
+    waiting = read.pages if read else {}
     if PART_HOLDER in parts:
         found.validations = waiting["validations"]
-        found.tacit = tacit_validations(structure, works)
+        found.tacit = [TacitRow(*row) for row in read.tacit]
         found.subcontractors = subcontractors(structure)
     if PART_SOUS_TRAITANT in parts:
         found.tracker = payment_tracker(structure, works, now=now)
-    if PART_HOLDER in parts or PART_SOUS_TRAITANT in parts:
+    # The MOE's corrections the titulaire may still contest (the MOE sees whom it waits on, the holder what it has
+    # left to answer) and the interest owed to the companies: read together when the structure shows both.
+    owed = PART_HOLDER in parts or PART_SOUS_TRAITANT in parts
+    corrections = PART_HOLDER in parts or PART_MOE in parts
+    if owed and corrections:
+        (found.corrections, found.corrections_total, found.corrections_more_than), (
+            found.interest_owed, found.interest_owed_total, found.interest_owed_more_than) = clocks_and_interest(
+            structure, "corrections", interets_reading.OWED, works, PANEL_SIZE)
+    elif owed:
         found.interest_owed, found.interest_owed_total, found.interest_owed_more_than = interets_reading.unpaid_for(
             structure, interets_reading.OWED, works, PANEL_SIZE)
+    elif corrections:
+        found.corrections, found.corrections_total, found.corrections_more_than = open_clocks(
+            structure, "corrections", works, PANEL_SIZE)
     if PART_MOE in parts:
         found.moe_to_take = waiting["moe_to_take"]
         found.moe_to_issue = waiting["moe_to_issue"]
         found.etats, found.etats_total = etats_by_marche(structure.id, PANEL_SIZE)
-    if PART_HOLDER in parts or PART_MOE in parts:
-        # The MOE's corrections the titulaire may still contest: the MOE sees whom it waits on, the holder what
-        # it has left to answer.
-        found.corrections, found.corrections_total, found.corrections_more_than = open_clocks(
-            structure, "corrections", works, PANEL_SIZE)
     if PART_MOA in parts:
         found.moa_to_validate = waiting["moa_to_validate"]
         found.to_pay = waiting["to_pay"]
-        rows, found.payments_total, found.payments_more_than = open_clocks(structure, "payment", works, PANEL_SIZE)
+        (rows, found.payments_total, found.payments_more_than), (
+            found.interest_to_pay, found.interest_to_pay_total, found.interest_to_pay_more_than) = (
+            clocks_and_interest(structure, "payment", interets_reading.TO_PAY, works, PANEL_SIZE))
         found.payments = with_interest(rows, now)
-        found.interest_to_pay, found.interest_to_pay_total, found.interest_to_pay_more_than = (
-            interets_reading.unpaid_for(structure, interets_reading.TO_PAY, works, PANEL_SIZE))
     return found

@@ -30,6 +30,7 @@ from chorus_chain.models import Deadline, Marche, MarcheParty, Piece, PieceAcces
 from chorus_chain.models.base import utcnow
 from chorus_chain.operations import dashboard
 from chorus_chain.operations.board.rows import CLOCK_PANELS as ALL_CLOCK_PANELS
+from chorus_chain.operations.interets import reading as interets_reading
 from chorus_chain.operations.private_invoices import overdue as private_overdue
 from chorus_chain.operations.tresorerie import reading as tresorerie
 from chorus_chain.operations.board_reading import counts, lists, marches
@@ -41,6 +42,8 @@ from tests.integration import pieces_world as pw
 # The clock panels of open clocks (`dashboard.open_clocks`); the interest panels, whose clocks are their late
 # payments' unpaid interest, have their own oracle (test_interest_panels).
 CLOCK_PANELS = {name: panel for name, panel in ALL_CLOCK_PANELS.items() if not panel.unpaid_interest}
+# The interest panel each clock panel is read with on the Tableau de bord (`dashboard.clocks_and_interest`).
+PAIRED_INTEREST = {"corrections": interets_reading.OWED, "payment": interets_reading.TO_PAY}
 
 # The Tableau de bord's waiting panels by name (the field of `dashboard.Panels` each fills) → their statuses.
 WAITING_PANELS = {name: statuses for panels in dashboard.WAITING_PANELS.values() for name, statuses in panels}
@@ -501,6 +504,16 @@ def compare(app, w) -> int:
                 new_tacit = [(r.piece_id, r.number, r.emitter_name, r.marche_reference, r.amount_ttc, r.at)
                              for r in dashboard.tacit_validations(structure, works, limit=100)]
                 assert new_tacit == old_tacit(structure, works), (key, works)
+                # Read with the waiting panels (the Tableau de bord's one statement), whole and cut: the same
+                # tacit rows, and the same panels as read without them.
+                for size in (100, 2):
+                    read = lists.panels_read(structure.id, WAITING_PANELS, works=works, per_page=size, tacit=True)
+                    assert read.tacit == old_tacit(structure, works)[:size], (key, works, size)
+                    alone = lists.waiting_panels(structure.id, WAITING_PANELS, works=works, per_page=size)
+                    assert {name: ([r.piece.id for r in page.items], page.total, page.more_than)
+                            for name, page in read.pages.items()} == {
+                        name: ([r.piece.id for r in page.items], page.total, page.more_than)
+                        for name, page in alone.items()}, (key, works, size)
                 tracked = [t.piece.id for t in dashboard.payment_tracker(structure, works, limit=100)]
                 assert tracked == old_tracker(structure, works), (key, works)
                 for name, panel in CLOCK_PANELS.items():
@@ -513,6 +526,11 @@ def compare(app, w) -> int:
                     short, short_total, _ = dashboard.open_clocks(structure, name, works, limit=2)
                     assert [r.deadline.id for r in short] == [row[3] for row in expected[:2]]
                     assert short_total == len(expected)
+                    # Read with its part's interest panel, in one statement (the Tableau de bord's): the same.
+                    for size in (100, 2):
+                        together, _ = dashboard.clocks_and_interest(structure, name, PAIRED_INTEREST[name], works,
+                                                                    size)
+                        assert together == dashboard.open_clocks(structure, name, works, limit=size), (key, name)
                 compared += 4
             old_sub = [(p, Decimal(i), Decimal(v), Decimal(paid)) for p, i, v, paid in old_subcontractors(structure)]
             compared += _compare_money(structure, old_sub, key)

@@ -12,7 +12,7 @@ from chorus_chain.access import visible_to
 from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, Piece, PieceAccess
 from chorus_chain.models.etat_pieces import LinePayment
-from chorus_chain.operations import board
+from chorus_chain.operations import board, dashboard
 from chorus_chain.operations.board_reading import counts
 from chorus_chain.operations.interets import reading as interets_reading
 from chorus_chain.operations.pieces_records import roles_text
@@ -22,6 +22,8 @@ from tests.integration.test_interets import _interest_paid, _validated_may
 from tests.integration.test_pieces_deadlines import sweep
 
 PANEL_ROLES = {interets_reading.TO_PAY: ("moa", "paiement"), interets_reading.OWED: ("emitter", "titulaire")}
+# The clock panel each interest panel is read with on the Tableau de bord (`dashboard.clocks_and_interest`).
+PAIRED = {interets_reading.TO_PAY: "payment", interets_reading.OWED: "corrections"}
 ACTORS = ("moa", "moe", "mandataire", "cotraitant", "st1", "sibling", "st_co", "st2")
 
 
@@ -51,6 +53,10 @@ def same_as_before(app, w) -> int:
                         assert [due.deadline.id for due in found] == expected[:limit], (name, panel, works, limit)
                         assert (total, more_than) == (len(expected), None), (name, panel, works)
                         assert all(due.piece is not None and due.marche is not None for due in found)
+                        # Read with its part's clock panel, in one statement (the Tableau de bord's): the same.
+                        clocks, interest = dashboard.clocks_and_interest(structure, PAIRED[panel], panel, works, limit)
+                        assert interest == (found, total, more_than), (name, panel, works, limit)
+                        assert clocks == dashboard.open_clocks(structure, PAIRED[panel], works, limit), (name, panel)
                     seen += len(expected) if works is None else 0
     with system(app):
         assert board.recompute(check=True).total == 0
@@ -86,3 +92,5 @@ def test_the_interest_panels_read_what_the_former_query_read(app, db, monkeypatc
         expected = old_unpaid_for(structure, PANEL_ROLES[interets_reading.TO_PAY])
         found, _total, more_than = interets_reading.unpaid_for(structure, interets_reading.TO_PAY, None, 1)
         assert more_than == 1 and [due.deadline.id for due in found] == expected[:1]
+        _, together = dashboard.clocks_and_interest(structure, "payment", interets_reading.TO_PAY, None, 1)
+        assert together == (found, _total, more_than)

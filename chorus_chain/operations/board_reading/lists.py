@@ -24,7 +24,7 @@ from functools import lru_cache
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Integer, and_, bindparam, case, literal, select, tuple_, true, union_all
+from sqlalchemy import Integer, and_, bindparam, case, cast, literal, null, select, tuple_, true, union_all
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -159,6 +159,23 @@ def waiting_page(structure_id: int, *, works: bool | None = None, marche_id: int
 
 def waiting_panels(structure_id: int, panels: dict[str, Iterable[str]], *, works: bool | None = None,
                    per_page: int = 8) -> dict[str, PiecePage]:
+    """`panels_read`'s waiting panels alone."""
+    return panels_read(structure_id, panels, works=works, per_page=per_page).pages
+
+
+# A tacit validation (`panels_read`): piece id, number, emitter's name, marché's reference, amount TTC, `tacit_at`.
+TacitKeys = tuple[int, str, str, str, Decimal, datetime]
+TACIT = "tacit"  # the tacit validations' branch of `panels_read`'s statement (never a waiting panel's name)
+
+
+@dataclass(frozen=True)
+class PanelsRead:
+    pages: dict[str, PiecePage]  # each waiting panel's first page
+    tacit: list[TacitKeys]  # the structure's latest tacit validations, when asked for
+
+
+def panels_read(structure_id: int, panels: dict[str, Iterable[str]], *, works: bool | None = None,
+                per_page: int = 8, tacit: bool = False) -> PanelsRead:
     """Several waiting panels at once: panel name → the first `per_page` pieces waiting on the structure in that
     panel's statuses, in `waiting_page`'s order, with how many there are — what `waiting_page(statuses=…)` answers
     for each (the pieces as `ListedPiece`, their next clock as the board row keeps it), in one statement whatever
@@ -168,43 +185,54 @@ def waiting_panels(structure_id: int, panels: dict[str, Iterable[str]], *, works
     Per panel, in one statement (a UNION ALL): its first `per_page` keys in the box's order (the partial index,
     stopping there) and its count reading at most CAP + 1 of its waiting rows (`counts.capped_count`: « plus de
     CAP » beyond); the rows shown are then read by primary key. A window count over all of them read every waiting
-    row of the structure: 29 400 rows, 363 ms for the titulaire at a million pieces."""
+    row of the structure: 29 400 rows, 363 ms for the titulaire at a million pieces.
+
+    `tacit`: the structure's `per_page` latest tacit validations too (the holder's panel: board rows with a
+    `tacit_at`, newest first), one more branch of the same statement (`PanelsRead.tacit`)."""
     owner: dict[str, str] = {}
     for name, statuses in panels.items():
         for status in statuses:
             if owner.setdefault(status, name) != name:
                 raise ValueError(f"status {status} in two waiting panels ({owner[status]}, {name})")
-    if not owner:
-        return {}
+    if TACIT in panels:
+        raise ValueError(f"{TACIT!r} names the tacit validations, not a waiting panel")
+    if not owner and not tacit:
+        return PanelsRead({}, [])
     shape = tuple((name, tuple(sorted(set(statuses)))) for name, statuses in panels.items() if statuses)
     params = {"structure_id": structure_id}
     if works is not None:
         params["works"] = works
     limit = counts.count_limit(0, per_page)
-    rows = db.session.execute(_waiting_panels_statement(shape, works is not None, per_page), params).all()
+    rows = db.session.execute(_waiting_panels_statement(shape, works is not None, per_page, tacit, limit),
+                              params).all()
     items: dict[str, list[PieceRow]] = {name: [] for name in panels}
     totals = dict.fromkeys(panels, 0)
+    tacit_rows: list[TacitKeys] = []
     for row in rows:
-        panel_name, total = row[LISTED_WIDTH:]
+        panel_name, total, at = row[LISTED_WIDTH:]
+        if panel_name == TACIT:
+            tacit_rows.append((row[0], row[1], row[10], row[9], row[5], at))  # `_listed_columns`' order
+            continue
         items[panel_name].append(_listed_row(row))
         totals[panel_name] = min(int(total), limit)
     pages = {}
     for name in panels:
         total, more_than = counts.capped_total(totals[name], limit)
         pages[name] = PiecePage(items[name], total, 1, per_page, more_than)
-    return pages
+    return PanelsRead(pages, tacit_rows)
 
 
 @lru_cache(maxsize=64)
-def _waiting_panels_statement(shape: tuple, by_works: bool, per_page: int):
+def _waiting_panels_statement(shape: tuple, by_works: bool, per_page: int, tacit: bool, limit: int):
     """The statement of `waiting_panels` for panels of these statuses (`shape`: (name, sorted statuses) per panel),
     the structure and the member's `works` bound at execution (`structure_id`, `works` when `by_works`). Built once
     per process and shape (`access.built_once`): a dozen subqueries built, given their tenant's criteria and their
-    cache key again on every request were about a sixth of the Tableau de bord's CPU (bench/page_cpu.py)."""
+    cache key again on every request were about a sixth of the Tableau de bord's CPU (bench/page_cpu.py). `tacit`:
+    with the tacit validations' branch (`panels_read`); `limit`: the counts' (`counts.count_limit`, passed so that
+    the statement kept follows `counts.CAP`)."""
     structure_id = bindparam("structure_id")
     works = bindparam("works") if by_works else None
     order = WAITING_ORDER
-    limit = counts.count_limit(0, per_page)
     branches = []
     for name, statuses in shape:
         # Per status of the panel, its first keys and its capped count, each an equality on the status, so that
@@ -232,10 +260,25 @@ def _waiting_panels_statement(shape: tuple, by_works: bool, per_page: int):
         total = sum(totals[1:], totals[0])  # at most `limit` a status; cut to `limit` when read (no `least` in SQLite)
         branches.append(select(keys.c.piece_id, keys.c.next_due, keys.c.sort_date, literal(name).label("panel"),
                                total.label("total")))
+    if tacit:
+        # The tacit validations (the holder's panel) as one more branch: its first keys on the partial index of
+        # `tacit_at`, newest first, carried as the sort date under no clock, so that the outer order (the panel,
+        # then the sort date descending, then the id) is theirs. A statement of their own was as costly to run as
+        # the rows it read (bench/README, session 16). The limit hidden from the planner as for the panels: with a
+        # plain one, PostgreSQL misled by the row-level security filter read every tacit row and sorted them.
+        tacit_conditions = [BoardRow.structure_id == structure_id, BoardRow.tacit_at.is_not(None)]
+        if works is not None:
+            tacit_conditions.append(BoardRow.works == works)
+        firsts = (select(BoardRow.piece_id.label("piece_id"), BoardRow.tacit_at.label("tacit_at"))
+                  .where(*tacit_conditions).order_by(BoardRow.tacit_at.desc(), BoardRow.piece_id.desc())
+                  .limit(opaque_limit(per_page)).subquery("tacit_keys"))
+        branches.append(select(firsts.c.piece_id, cast(null(), BoardRow.next_due.type).label("next_due"),
+                               firsts.c.tacit_at.label("sort_date"), literal(TACIT).label("panel"),
+                               literal(0).label("total")))
     ranked = union_all(*branches).subquery("waiting_keys")
     shown = SHOWN
     return access.built_once(
-        select(*_listed_columns(shown), ranked.c.panel, ranked.c.total).select_from(ranked)
+        select(*_listed_columns(shown), ranked.c.panel, ranked.c.total, ranked.c.sort_date).select_from(ranked)
         .join(shown, and_(shown.structure_id == structure_id, shown.piece_id == ranked.c.piece_id))
         .order_by(ranked.c.panel, ranked.c.next_due.asc().nulls_last(), ranked.c.sort_date.desc(),
                   ranked.c.piece_id.desc()))
@@ -431,9 +474,13 @@ def clock_page(structure_id: int, panel: str, works: bool | None, limit: int):
     the emitter's name, the clock's id, kind and due instant), how many there are and, beyond `counts.CAP`, « plus de CAP » (`counts.capped_total`: total, more_than).
     One statement on the panel's partial index — the structure's rows holding such a clock, not its history —: the
     page's rows read by primary key, their count a scalar subquery beside them (no row: none to count)."""
-    count_limit = counts.count_limit(0, limit)
-    rows = db.session.execute(_clock_statement(panel, works, limit), {"structure_id": structure_id}).all()
-    total, more_than = counts.capped_total(int(rows[0][-1]) if rows else 0, count_limit)
+    rows = db.session.execute(clock_statement(panel, works, limit), {"structure_id": structure_id}).all()
+    return clock_page_of(rows, limit)
+
+
+def clock_page_of(rows, limit: int):
+    """`clock_page`'s answer from the rows of its statement (`clock_statement`), however they were read."""
+    total, more_than = counts.capped_total(int(rows[0][-1]) if rows else 0, counts.count_limit(0, limit))
     return [tuple(row[:-1]) for row in rows], total, more_than
 
 
@@ -443,8 +490,12 @@ CLOCK_COLUMNS = (Piece.id, Piece.number, Piece.cadre, Piece.piece_type, Piece.st
                  Marche.reference, Marche.dgp_days)
 
 
+# Where a clock row of `clock_statement` holds its clock's id and due instant (its order: due, then id).
+CLOCK_ID_AT, CLOCK_DUE_AT = len(CLOCK_COLUMNS) + 1, len(CLOCK_COLUMNS) + 3
+
+
 @lru_cache(maxsize=32)
-def _clock_statement(panel: str, works: bool | None, limit: int):
+def clock_statement(panel: str, works: bool | None, limit: int):
     """`clock_page`'s statement, the structure bound at execution: built once per process for each panel, rights'
     variant and size (its subqueries and their cache key cost about as much as running it, up to three times on a
     Tableau de bord: bench/page_cpu.py). The SQL is the same."""

@@ -153,8 +153,12 @@ def unpaid_for(structure: Structure, panel: str, works: bool | None = None,
     others, and `limit` pieces ahead of a clock each hold a clock ahead of it), so the rows read are those pieces'
     clocks; the count, the clocks of at most CAP + 1 pieces. Before, every interest clock of the platform was joined
     to the structure's access rows and counted by a window."""
+    return unpaid_of(_rows(unpaid_statement(panel, works, limit), {"structure_id": structure.id}), limit)
+
+
+def unpaid_of(rows, limit: int) -> tuple[list[InterestDue], int, int | None]:
+    """`unpaid_for`'s answer from the rows of its statement (`unpaid_statement`), however they were read."""
     count_limit = counts.count_limit(0, limit)
-    rows = _rows(_unpaid_statement(panel, works, limit), {"structure_id": structure.id})
     if not rows:
         return [], 0, None
     pieces, total = rows[0][-2:]
@@ -166,8 +170,12 @@ def unpaid_for(structure: Structure, panel: str, works: bool | None = None,
                  suffix, piece_id, piece_number, marche_id, reference, _, _) in rows], int(total), more_than
 
 
+# Where a row of `unpaid_statement` holds its clock's id and due instant (its order: due, then id).
+UNPAID_ID_AT, UNPAID_DUE_AT = 0, 1
+
+
 @lru_cache(maxsize=32)
-def _unpaid_statement(panel: str, works: bool | None, limit: int):
+def unpaid_statement(panel: str, works: bool | None, limit: int):
     """`unpaid_for`'s statement, the structure bound at execution: built once per process for each panel, rights'
     variant and size (its subqueries and their cache key cost about as much as running it, on every Tableau de bord:
     bench/page_cpu.py). The SQL is the same."""
