@@ -31,7 +31,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Index, Integer, Numeric, String, text
+from sqlalchemy import BigInteger, Index, Integer, Numeric, PrimaryKeyConstraint, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chorus_chain.models.base import Base
@@ -46,6 +46,8 @@ PRIVATE_DUE = "private_due IS NOT NULL"
 # The first unpaid interest clock of a late payment, on the buyer's side and on the companies owed it.
 INTEREST_TO_PAY_CLOCK = "interest_to_pay_clock_id IS NOT NULL"
 INTEREST_OWED_CLOCK = "interest_owed_clock_id IS NOT NULL"
+# The emitter's own deposited pieces (the payment tracker's rows).
+EMITTED = "reason = 'emitter' AND deposited_at IS NOT NULL"
 
 
 class BoardRow(Base):
@@ -53,8 +55,11 @@ class BoardRow(Base):
 
     __tablename__ = "board_row"
     __table_args__ = (
-        # refresh() deletes the rows of the pieces a transaction changed, for every structure.
-        Index("ix_board_row_piece", "piece_id"),
+        # The key, the piece first: refresh() reads and rewrites the rows of the pieces a transaction changed, for
+        # every structure (a range of the key per piece), and a page reads each of its rows by (structure, piece)
+        # (both equalities: either order serves). The structure first, it needed an index of its own on the piece
+        # (`ix_board_row_piece`, dropped by migration 0044): one more entry every write of a row paid for nothing.
+        PrimaryKeyConstraint("piece_id", "structure_id", name="pk_board_row"),
         # The Synthèse: what waits on the structure, most urgent first (earliest open clock, then newest).
         Index("ix_board_row_waiting", "structure_id", "next_due", text("sort_date DESC"), text("piece_id DESC"),
               postgresql_where=text("waiting"), sqlite_where=text("waiting")),
@@ -90,8 +95,11 @@ class BoardRow(Base):
         Index("ix_board_row_emitter", "structure_id", "emitter_party_id", "sort_date", "piece_id"),
         # The payment tracker: the structure's own deposited pieces, newest first. The emitter leads, not a partial
         # index on `structure_id = emitter_structure_id`: PostgreSQL rewrites both sides of that equality to the
-        # query's constant and then cannot prove the index's predicate (migration 0027).
-        Index("ix_board_row_emitted", "emitter_structure_id", "structure_id", "deposited_at", "piece_id"),
+        # query's constant and then cannot prove the index's predicate (migration 0027). Partial on the emitter's
+        # rows (`reason`, which `rows.board_select` sets to "emitter" on them and on no other: EMITTED), a constant
+        # the tracker repeats: the other viewers' rows — three in four — hold no entry to rewrite (migration 0044).
+        Index("ix_board_row_emitted", "emitter_structure_id", "structure_id", "deposited_at", "piece_id",
+              postgresql_where=text(EMITTED), sqlite_where=text(EMITTED)),
         # The open clocks' panels (the MOA's délai global de paiement, the MOE's corrections to contest): the
         # structure's rows holding the panel's clock, earliest due first; the piece in the index too, so that a
         # panel's keys are an index-only scan.
@@ -112,6 +120,8 @@ class BoardRow(Base):
 
     structure_id: Mapped[int] = mapped_column(primary_key=True)  # the structure that sees the piece
     piece_id: Mapped[int] = mapped_column(primary_key=True)
+    # The ORM's identity stays (structure, piece), whatever the order of the key's columns in the database.
+    __mapper_args__ = {"primary_key": [structure_id, piece_id]}
     # No foreign keys: the rows are rebuilt from the pieces by refresh() and `flask board recompute`, and a key
     # to piece would take a share lock on the piece row at every insert.
     marche_id: Mapped[int]

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, lru_cache
 
-from sqlalchemy import ARRAY, Integer, and_, bindparam, cast, func, null, select
+from sqlalchemy import ARRAY, Integer, and_, bindparam, cast, func, literal_column, null, select
 from sqlalchemy.orm import aliased
 
 from chorus_chain import access
@@ -123,19 +123,27 @@ def sent(structure_id: int, works: bool | None, limit: int, today: date) -> list
     return list(found.values())
 
 
+# `ix_board_row_emitted`'s predicate on the reason (models.board.EMITTED), as SQL.
+EMITTER_REASON = "'emitter'"
+
+
 @lru_cache(maxsize=8)
 def _sent_statement(by_works: bool, limit: int, postgresql: bool = True):
     """`sent`'s statement, the structure, its sample's period (and the member's `works`) bound: built once per
     process (`access.built_once`).
 
-    The keys first, from `ix_board_row_emitted` (emitter, structure, deposit) read backwards — in one step with the
-    joins PostgreSQL misestimated the rows (the RLS policy repeats the structure's equality) and sorted all of the
-    structure's own pieces —, then each piece by primary key with its board row, its marché, the carrying état
+    The keys first, from `ix_board_row_emitted` (emitter, structure, deposit; partial on the emitter's deposited
+    rows, whose predicate the conditions repeat as constants so that a generic plan may use it) read backwards — in
+    one step with the joins PostgreSQL misestimated the rows (the RLS policy repeats the structure's equality) and
+    sorted all of the structure's own pieces —, then each piece by primary key with its board row, its marché, the carrying état
     (`ix_etat_acompte_pdm_piece_id`) with its payee's party (by primary key: is it one of the structure's?), its
     emitter's party (by primary key) and the names of its route (by primary key: a JSON object, one column)."""
     structure_id = bindparam("structure_id", type_=Integer)
     conditions = [BoardRow.emitter_structure_id == structure_id, BoardRow.structure_id == structure_id,
-                  BoardRow.deposited_at.is_not(None)]  # deposited: not a draft (a draft has no deposit instant)
+                  BoardRow.deposited_at.is_not(None),  # deposited: not a draft (a draft has no deposit instant)
+                  # The emitter's row (`rows.board_select` names it so, and no other), as the index's predicate
+                  # says it: a literal, not a parameter, which the planner could not match with it.
+                  BoardRow.reason == literal_column(EMITTER_REASON)]
     if by_works:
         conditions.append(BoardRow.works == bindparam("works"))
     keys = (select(BoardRow.piece_id.label("piece_id"), BoardRow.deposited_at.label("deposited_at"))
