@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from chorus_chain import access
 from chorus_chain.extensions import db
-from chorus_chain.models import Account, Marche, MarcheParty, Piece, Service, Structure
+from chorus_chain.models import Account, Deadline, Marche, MarcheParty, Piece, Service, Structure
 from tests import factories
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -294,3 +294,21 @@ def assert_board_exact(app) -> None:
     found = board_differences(app)
     assert (found.missing, found.extra, found.different, found.buckets_different) == (0, 0, 0, 0), found
     assert found.coarse_different and not any(found.coarse_different.values()), found  # each coarser rollup too
+
+
+def settle_clocks(app) -> datetime:
+    """Sweep until no clock is left open (the earlier tests' chains of clocks, on a live application's database);
+    returns an instant after them all, from which a test's pieces start."""
+    from chorus_chain.operations.deadlines import sweep
+
+    last = NOW
+    with app.app_context():
+        while True:
+            with access.system_access("test: the open clocks"):
+                top = db.session.scalar(select(func.max(Deadline.due_at)).where(Deadline.done_at.is_(None)))
+            db.session.commit()
+            if top is None:
+                return last + timedelta(days=1)
+            last = max(last, top)
+            sweep(last)
+            db.session.commit()

@@ -74,15 +74,21 @@ def _page_plan(structure, filters, descending: bool, depth: int, per_page: int) 
 def _explained_page(read_page, off: tuple[str, ...] = ()) -> dict:
     """The plan (EXPLAIN ANALYZE, as JSON) of the page's keys statement (`page_keys`) that `read_page()` runs, run
     again on the same connection (same role, same tenant), with the planner settings `off` turned off."""
+    return _explained_where(read_page, lambda statement, parameters: "page_keys" in statement, off)
+
+
+def _explained_where(read, chosen, off: tuple[str, ...] = ()) -> dict:
+    """The plan (EXPLAIN ANALYZE, as JSON) of the last statement `read()` runs that `chosen(statement, parameters)`
+    picks, run again on the same connection (same role, same tenant), with the planner settings `off` turned off."""
     seen = []
 
     def keep(conn, cursor, statement, parameters, context, executemany):
-        if "page_keys" in statement:
+        if chosen(statement, parameters):
             seen.append((statement, parameters))
 
     event.listen(db.engine, "before_cursor_execute", keep)
     try:
-        read_page()
+        read()
     finally:
         event.remove(db.engine, "before_cursor_execute", keep)
     statement, parameters = seen[-1]
@@ -168,28 +174,9 @@ def test_a_period_reads_the_newest_entries_of_its_range_not_the_whole_range(app,
 
 
 def _explained(read, wanted: str, off: tuple[str, ...] = ()) -> dict:
-    """The plan (EXPLAIN ANALYZE, as JSON) of the last statement `read()` runs with a parameter named `wanted`, run
-    again on the same connection (same role, same tenant), with the planner settings `off` turned off."""
-    seen = []
-
-    def keep(conn, cursor, statement, parameters, context, executemany):
-        if isinstance(parameters, dict) and wanted in parameters:
-            seen.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", keep)
-    try:
-        read()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", keep)
-    statement, parameters = seen[-1]
-    raw = db.session.connection().connection.dbapi_connection.cursor()
-    try:
-        for setting in off:
-            raw.execute(f"SET LOCAL {setting} = off")
-        raw.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
-        return raw.fetchone()[0][0]["Plan"]
-    finally:
-        raw.close()
+    """The plan of the last statement `read()` runs with a parameter named `wanted` (`_explained_where`)."""
+    return _explained_where(read, lambda statement, parameters: isinstance(parameters, dict) and wanted in parameters,
+                            off)
 
 
 def _table_rows_read(plan: dict) -> int:

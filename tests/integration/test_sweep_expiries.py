@@ -23,7 +23,7 @@ from chorus_chain.models import Account, Deadline, Notification, Piece, Structur
 from chorus_chain.models.etat_pieces import LinePayment
 from chorus_chain.operations import pieces as ops
 from tests.conftest import live_application
-from tests.integration.pieces_world import NOW, act, assert_board_exact, deposit, world
+from tests.integration.pieces_world import NOW, act, assert_board_exact, deposit, settle_clocks, world
 from tests.integration.test_sweep_batches import _tacit_counts, snapshot
 
 pytestmark = pytest.mark.postgres
@@ -45,23 +45,6 @@ def _sweep(app, now, **options) -> dict:
         result = sweep(now, **options)
         db.session.commit()
     return result
-
-
-def _settle(app) -> datetime:
-    """Sweep until no clock is left open (the earlier tests' chains of clocks); returns an instant after them all,
-    from which a test's pieces start."""
-    last = NOW
-    with app.app_context():
-        while True:
-            with access.system_access("test: the open clocks"):
-                top = db.session.scalar(select(func.max(Deadline.due_at)).where(Deadline.done_at.is_(None)))
-            db.session.commit()
-            if top is None:
-                return last + timedelta(days=1)
-            last = max(last, top)
-            from chorus_chain.operations.deadlines import sweep
-            sweep(last)
-            db.session.commit()
 
 
 def _lapsing_dgps(app, w, count: int, start: datetime, tag: str) -> tuple[list[int], datetime]:
@@ -170,7 +153,7 @@ def test_a_batch_of_lapsed_payment_clocks_costs_the_same_statements_whatever_the
     w = world(app)
     counts = []
     for count, tag in ((2, "S2"), (7, "S7")):
-        start = _settle(app)
+        start = settle_clocks(app)
         pieces, due = _lapsing_dgps(app, w, count, start, tag)
         result = {}
         statements = _statements_of(app, lambda: result.update(_sweep(app, due)))
@@ -193,7 +176,7 @@ def test_lapsed_payment_clocks_write_what_the_one_by_one_path_writes(live_app):
 
     app = live_app
     w = world(app)
-    start = _settle(app)
+    start = settle_clocks(app)
     pieces, due = _lapsing_dgps(app, w, 5, start, "EQ")
     with app.app_context():
         before = snapshot()
@@ -221,7 +204,7 @@ def test_a_payment_under_way_is_not_alerted_as_late_and_one_starting_waits_for_t
 
     app = live_app
     w = world(app)
-    start = _settle(app)
+    start = settle_clocks(app)
     pieces, due = _lapsing_dgps(app, w, 3, start, "PAY")
     held, swept = pieces[0], pieces[1:]
     user = app.app_context()
@@ -285,7 +268,7 @@ def test_a_mixed_batch_reads_who_it_tells_once_and_decides_it_once_per_structure
 
     monkeypatch.setattr(notifications, "_told", told)
     for count, tag in ((2, "MX2"), (7, "MX7")):
-        start = _settle(app)
+        start = settle_clocks(app)
         pieces, due = _lapsing_dgps(app, w, count, start, tag)
         # Two pieces whose validator stays silent: their validation clocks fall due at the same sweep (a transition).
         silent = [deposit(app, w, w.st1, "A10", f"{tag}-silent-{i}", now=due - timedelta(days=20)) for i in range(2)]
@@ -312,7 +295,7 @@ def test_a_batch_binds_the_same_number_of_parameters_whatever_the_number_of_its_
     w = world(app)
     bound = []
     for count, tag in ((2, "P2"), (7, "P7")):
-        start = _settle(app)
+        start = settle_clocks(app)
         pieces, due = _lapsing_dgps(app, w, count, start, tag)
         # Each batch also refreshes the read model of two pieces of each size (a transition: a silent validator).
         silent = [deposit(app, w, w.st1, "A10", f"{tag}-silent-{i}", now=due - timedelta(days=20))

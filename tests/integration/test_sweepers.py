@@ -20,7 +20,7 @@ from chorus_chain import access
 from chorus_chain.extensions import db
 from chorus_chain.models import Deadline, PieceEvent
 from tests.conftest import live_application
-from tests.integration.pieces_world import NOW, act, assert_board_exact, deposit, world
+from tests.integration.pieces_world import NOW, act, assert_board_exact, deposit, settle_clocks, world
 
 pytestmark = pytest.mark.postgres
 
@@ -29,23 +29,6 @@ pytestmark = pytest.mark.postgres
 def live_app():
     """The application on its own database, migrated, two sweepers in the clock (no outer transaction)."""
     yield from live_application("chorus_sweepers", {"CLOCK_SWEEPERS": 2})
-
-
-def _settle(app):
-    """Sweep until no clock is left open (the earlier tests' chains of clocks); returns an instant after them all."""
-    from chorus_chain.operations.deadlines import sweep
-
-    last = NOW
-    with app.app_context():
-        while True:
-            with access.system_access("test: the open clocks"):
-                top = db.session.scalar(select(func.max(Deadline.due_at)).where(Deadline.done_at.is_(None)))
-            db.session.commit()
-            if top is None:
-                return last + timedelta(days=1)
-            last = max(last, top)
-            sweep(last)
-            db.session.commit()
 
 
 def _open_due(app, now, pieces) -> list[tuple[int, str]]:
@@ -81,7 +64,7 @@ def test_the_clock_s_tick_runs_two_sweepers_each_its_share_of_the_pieces(live_ap
 
     app = live_app
     w = world(app)
-    start = _settle(app)
+    start = settle_clocks(app)
     pieces = _waiting(app, w, 12, start, "TICK")
     due = start + timedelta(days=20)
     seen: list[tuple[str, tuple[int, int] | None, list[int]]] = []
@@ -118,7 +101,7 @@ def test_pieces_with_several_due_deadlines_are_each_one_sweeper_s_and_none_is_le
 
     app = live_app
     w = world(app)
-    start = _settle(app)
+    start = settle_clocks(app)
     pieces = [deposit(app, w, w.st1, "A10", f"TWO-{i}", now=start) for i in range(8)]
     for piece_id in pieces:
         act(app, w.mandataire, piece_id, "validate", now=start + timedelta(days=1))
@@ -165,7 +148,7 @@ def test_a_sweeper_that_dies_mid_batch_loses_that_batch_only_and_the_next_tick_a
 
     app = live_app
     w = world(app)
-    start = _settle(app)
+    start = settle_clocks(app)
     pieces = _waiting(app, w, 16, start, "DIE")
     due = start + timedelta(days=20)
     apply_due = deadlines.apply_due
